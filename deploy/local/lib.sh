@@ -1,0 +1,156 @@
+# shellcheck shell=bash
+# Shared helpers for deploy/local/*.sh. Source it; do not run it.
+#   - TDA_ROOT: repository root (resolved from this file's location)
+#   - loads deploy/.env: variables already set in the environment take precedence
+#   - makes relative paths absolute (relative to TDA_ROOT)
+
+TDA_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+export TDA_ROOT
+
+# Expand ${NAME} references (only that form) using the current environment.
+_tda_expand() {
+  local s="$1" out="" name
+  while [[ "$s" =~ ^([^$]*)\$\{([A-Za-z_][A-Za-z0-9_]*)\}(.*)$ ]]; do
+    out+="${BASH_REMATCH[1]}"
+    name="${BASH_REMATCH[2]}"
+    out+="${!name-}"
+    s="${BASH_REMATCH[3]}"
+  done
+  printf '%s' "$out$s"
+}
+
+# Load KEY=VALUE lines; keys already present in the environment are kept as they are.
+tda_load_env() {
+  local file="$1" line key val
+  [[ -f "$file" ]] || return 0
+  while IFS= read -r line || [[ -n "$line" ]]; do
+    line="${line%$'\r'}"
+    [[ "$line" =~ ^[[:space:]]*(#|$) ]] && continue
+    [[ "$line" =~ ^[[:space:]]*(export[[:space:]]+)?([A-Za-z_][A-Za-z0-9_]*)=(.*)$ ]] || continue
+    key="${BASH_REMATCH[2]}"
+    val="${BASH_REMATCH[3]}"
+    # strip one level of matching quotes
+    if [[ "$val" =~ ^\"(.*)\"$ || "$val" =~ ^\'(.*)\'$ ]]; then val="${BASH_REMATCH[1]}"; fi
+    if [[ -z "${!key+x}" ]]; then
+      export "$key=$(_tda_expand "$val")"
+    fi
+  done <"$file"
+}
+
+tda_load_env "$TDA_ROOT/deploy/.env"
+
+# Absolute path for a repo-relative path.
+tda_abs() {
+  case "$1" in
+    /*) printf '%s' "$1" ;;
+    *) printf '%s/%s' "$TDA_ROOT" "$1" ;;
+  esac
+}
+
+export TDA_RUN_DIR="$(tda_abs "${TDA_RUN_DIR:-.run}")"
+export TDA_DATA_DIR="$(tda_abs "${TDA_DATA_DIR:-$TDA_RUN_DIR/data}")"
+export TDA_LOG_DIR="$(tda_abs "${TDA_LOG_DIR:-$TDA_RUN_DIR/logs}")"
+export TDA_PID_DIR="$(tda_abs "${TDA_PID_DIR:-$TDA_RUN_DIR/pids}")"
+export KAFKA_TOPICS_FILE="$(tda_abs "${KAFKA_TOPICS_FILE:-deploy/kafka/topics.dev.json}")"
+if [[ -z "${TDA_CACHE_DIR:-}" ]]; then
+  TDA_CACHE_DIR="${XDG_CACHE_HOME:-$HOME/.cache}/tda-mesh"
+fi
+export TDA_CACHE_DIR="$(tda_abs "$TDA_CACHE_DIR")"
+export KAFKA_VERSION="${KAFKA_VERSION:-4.3.1}"
+export KAFKA_HOME="${KAFKA_HOME:-$TDA_CACHE_DIR/kafka-$KAFKA_VERSION}"
+export KAFKA_LIB="$KAFKA_HOME/lib"
+export KAFKA_RUN_DIR="$TDA_RUN_DIR/kafka"
+export REDIS_RUN_DIR="$TDA_RUN_DIR/redis"
+
+# ---- output -----------------------------------------------------------------
+tda_log() { printf '[%s] %s\n' "${TDA_LOG_TAG:-tda}" "$*"; }
+tda_err() { printf '[%s] ERROR: %s\n' "${TDA_LOG_TAG:-tda}" "$*" >&2; }
+tda_die() { tda_err "$*"; exit 1; }
+
+# ---- processes ----------------------------------------------------------------
+# Pid recorded for NAME if that process is alive, else nothing (and stale pid file removed).
+tda_pid_of() {
+  local f="$TDA_PID_DIR/$1.pid" pid
+  [[ -f "$f" ]] || return 1
+  pid="$(tr -dc '0-9' <"$f")"
+  if [[ -n "$pid" ]] && kill -0 "$pid" 2>/dev/null; then
+    printf '%s' "$pid"
+    return 0
+  fi
+  rm -f "$f"
+  return 1
+}
+
+# tda_stop_pid NAME [TIMEOUT]: SIGTERM, wait, SIGKILL; removes the pid file.
+tda_stop_pid() {
+  local name="$1" timeout="${2:-${TDA_STOP_TIMEOUT:-30}}" pid i
+  if ! pid="$(tda_pid_of "$name")"; then
+    tda_log "$name: not running"
+    return 0
+  fi
+  kill -TERM "$pid" 2>/dev/null || true
+  for ((i = 0; i < timeout * 10; i++)); do
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.1
+  done
+  if kill -0 "$pid" 2>/dev/null; then
+    tda_err "$name (pid $pid) did not stop in ${timeout}s: SIGKILL"
+    kill -KILL "$pid" 2>/dev/null || true
+    sleep 0.2
+  fi
+  rm -f "$TDA_PID_DIR/$name.pid"
+  tda_log "$name: stopped (pid $pid)"
+}
+
+# True if something accepts TCP connections on host:port.
+tda_port_open() {
+  (exec 3<>"/dev/tcp/$1/$2") 2>/dev/null
+}
+
+# tda_wait_port NAME HOST PORT TIMEOUT [PID]: wait for a TCP listener; fail early if PID dies.
+tda_wait_port() {
+  local name="$1" host="$2" port="$3" timeout="$4" pid="${5:-}" i
+  for ((i = 0; i < timeout * 5; i++)); do
+    tda_port_open "$host" "$port" && return 0
+    if [[ -n "$pid" ]] && ! kill -0 "$pid" 2>/dev/null; then
+      tda_err "$name exited before listening on $host:$port"
+      return 1
+    fi
+    sleep 0.2
+  done
+  tda_err "$name: nothing listening on $host:$port after ${timeout}s"
+  return 1
+}
+
+# tda_spawn NAME LOGFILE CMD...: start CMD detached (own session), stdout+stderr to LOGFILE,
+# pid (of CMD itself, via exec) in $TDA_PID_DIR/NAME.pid. Prints the pid.
+tda_spawn() {
+  local name="$1" logfile="$2" pidfile="$TDA_PID_DIR/$1.pid" i
+  shift 2
+  mkdir -p "$TDA_PID_DIR" "$(dirname "$logfile")"
+  rm -f "$pidfile"
+  setsid bash -c 'echo $$ >"$0"; exec "$@"' "$pidfile" "$@" </dev/null >>"$logfile" 2>&1 &
+  for ((i = 0; i < 50; i++)); do
+    [[ -s "$pidfile" ]] && break
+    sleep 0.05
+  done
+  [[ -s "$pidfile" ]] || tda_die "$name: could not start (no pid file)"
+  tr -dc '0-9' <"$pidfile"
+}
+
+# Last lines of a log, indented, to stderr.
+tda_tail() {
+  local file="$1" n="${2:-40}"
+  [[ -f "$file" ]] || return 0
+  printf -- '---- last %s lines of %s ----\n' "$n" "$file" >&2
+  tail -n "$n" "$file" | sed 's/^/    /' >&2
+  printf -- '----\n' >&2
+}
+
+# Run a Kafka tool class with the local jars (small heap, quiet logging).
+tda_kafka_java() {
+  java -Xmx256m -XX:+UseSerialGC -XX:TieredStopAtLevel=1 \
+    -Dlog4j2.configurationFile="$TDA_ROOT/deploy/kafka/log4j2.properties" \
+    -Dtda.kafka.log.level=WARN \
+    -cp "$KAFKA_LIB/*" "$@"
+}

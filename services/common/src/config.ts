@@ -1,0 +1,83 @@
+// Small typed readers for environment configuration. Blank means unset; a bad
+// value fails at start with a clear message. Only config.ts files call these.
+
+export type Env = Record<string, string | undefined>;
+
+export class ConfigError extends Error {
+  override name = "ConfigError";
+}
+
+function raw(env: Env, name: string): string | undefined {
+  const v = env[name];
+  return v === undefined || v.trim() === "" ? undefined : v.trim();
+}
+
+export function readString(env: Env, name: string, fallback: string): string {
+  return raw(env, name) ?? fallback;
+}
+
+export function readOptionalString(env: Env, name: string): string | undefined {
+  return raw(env, name);
+}
+
+export function requireString(env: Env, name: string): string {
+  const v = raw(env, name);
+  if (v === undefined) throw new ConfigError(`${name} is required but not set`);
+  return v;
+}
+
+export function readInt(env: Env, name: string, fallback: number, min = Number.MIN_SAFE_INTEGER, max = Number.MAX_SAFE_INTEGER): number {
+  const v = raw(env, name);
+  if (v === undefined) return fallback;
+  if (!/^-?\d+$/.test(v)) throw new ConfigError(`${name} must be an integer, got "${v}"`);
+  const n = Number(v);
+  if (n < min || n > max) throw new ConfigError(`${name} must be in [${min}, ${max}], got ${n}`);
+  return n;
+}
+
+export function readBool(env: Env, name: string, fallback: boolean): boolean {
+  const v = raw(env, name);
+  if (v === undefined) return fallback;
+  if (/^(1|true|yes|on)$/i.test(v)) return true;
+  if (/^(0|false|no|off)$/i.test(v)) return false;
+  throw new ConfigError(`${name} must be a boolean, got "${v}"`);
+}
+
+export function readList(env: Env, name: string, fallback: string[]): string[] {
+  const v = raw(env, name);
+  if (v === undefined) return fallback;
+  return v.split(",").map((s) => s.trim()).filter((s) => s.length > 0);
+}
+
+/** Bytes with an optional K/M/G suffix (powers of 1024). */
+export function readBytes(env: Env, name: string, fallback: number): number {
+  const v = raw(env, name);
+  if (v === undefined) return fallback;
+  const m = /^(\d+)([kKmMgG]?)[bB]?$/.exec(v);
+  if (!m) throw new ConfigError(`${name} must be a byte size like 512M, got "${v}"`);
+  const mult = { "": 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3 }[m[2]!.toLowerCase() as "" | "k" | "m" | "g"];
+  return Number(m[1]) * mult;
+}
+
+/** Settings every service shares. */
+export interface CommonConfig {
+  serviceName: string;
+  host: string;
+  redisUrl: string;
+  kafkaBrokers: string[];
+  topicPrefix: string;
+  logLevel: string;
+  otlpEndpoint: string | undefined;
+}
+
+export function loadCommonConfig(serviceName: string, env: Env): CommonConfig {
+  return {
+    serviceName,
+    host: readString(env, "TDA_HOST", "127.0.0.1"),
+    redisUrl: readString(env, "REDIS_URL", "redis://127.0.0.1:6390"),
+    kafkaBrokers: readList(env, "KAFKA_BROKERS", ["127.0.0.1:9192"]),
+    topicPrefix: readString(env, "KAFKA_TOPIC_PREFIX", ""),
+    logLevel: readString(env, "LOG_LEVEL", "info"),
+    otlpEndpoint: readOptionalString(env, "OTEL_EXPORTER_OTLP_ENDPOINT"),
+  };
+}

@@ -1,0 +1,200 @@
+import { randomUUID } from "node:crypto";
+import { Kafka, logLevel, type Producer } from "kafkajs";
+import type { Redis } from "ioredis";
+import { context, type Context } from "@opentelemetry/api";
+import { EventEnvelope } from "./gen/tda/events/v1/events";
+import { injectCarrier } from "./tracing";
+import type { Logger } from "./logger";
+
+// Lifecycle events go to Kafka through a Redis outbox: `publish` resolves once
+// the event is durable in Redis; a relay drains the outbox to Kafka in order
+// (idempotent producer, acks=all), so a Kafka outage delays events but loses
+// none. Consumers de-duplicate by `event_id`.
+
+export const TOPIC_NAMES = ["tda_jobs", "tda_results", "tda_events", "tda_uploads", "tda_errors"] as const;
+export type TopicName = (typeof TOPIC_NAMES)[number];
+
+export const SCHEMA_VERSION = 1;
+
+export type EnvelopeData = NonNullable<EventEnvelope["data"]>;
+
+export interface PublishInput {
+  topic: TopicName;
+  /** job_id or upload_id: the Kafka message key. */
+  key: string;
+  eventType: string;
+  data: EnvelopeData;
+  headers?: Record<string, string>;
+}
+
+export interface EventBus {
+  /** Durable once resolved; returns the event id. */
+  publish(input: PublishInput, ctx?: Context): Promise<string>;
+  /** Waits until the outbox is drained (or the timeout passes); true when drained. */
+  flush(timeoutMs?: number): Promise<boolean>;
+  close(): Promise<void>;
+}
+
+interface OutboxRecord {
+  topic: string;
+  key: string;
+  value: string; // base64 protobuf envelope
+  headers: Record<string, string>;
+}
+
+export interface EventBusOptions {
+  source: string;
+  brokers: string[];
+  topicPrefix: string;
+  redis: Redis;
+  log: Logger;
+  /** Most records sent to Kafka in one batch. */
+  batchSize?: number;
+}
+
+export function createKafka(clientId: string, brokers: string[], log: Logger): Kafka {
+  return new Kafka({
+    clientId,
+    brokers,
+    logLevel: logLevel.WARN,
+    logCreator: () => ({ level, log: entry }) => {
+      const { message, ...rest } = entry;
+      if (level <= logLevel.ERROR) log.warn({ kafka: rest }, `kafka: ${message}`);
+      else log.debug({ kafka: rest }, `kafka: ${message}`);
+    },
+    retry: { retries: 3, initialRetryTime: 200, maxRetryTime: 2000 },
+  });
+}
+
+export function createEventBus(opts: EventBusOptions): EventBus {
+  const { source, redis, log } = opts;
+  const listKey = `tda:outbox:${source}`;
+  const lockKey = `tda:outbox-lock:${source}`;
+  const lockToken = randomUUID();
+  const batchSize = opts.batchSize ?? 500;
+  const kafka = createKafka(`tda-${source}`, opts.brokers, log);
+  let producer: Producer | undefined;
+  let connected = false;
+  let closed = false;
+  let draining: Promise<void> | undefined;
+  let backoffMs = 0;
+  let timer: NodeJS.Timeout | undefined;
+
+  async function ensureProducer(): Promise<Producer> {
+    if (!producer) producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false });
+    if (!connected) {
+      await producer.connect();
+      connected = true;
+    }
+    return producer;
+  }
+
+  async function drainOnce(): Promise<boolean> {
+    const got = await redis.set(lockKey, lockToken, "PX", 15000, "NX");
+    if (got === null && (await redis.get(lockKey)) !== lockToken) return false;
+    try {
+      for (;;) {
+        const raw = await redis.lrange(listKey, 0, batchSize - 1);
+        if (raw.length === 0) return true;
+        const byTopic = new Map<string, { key: string; value: Buffer; headers: Record<string, string> }[]>();
+        for (const r of raw) {
+          const rec = JSON.parse(r) as OutboxRecord;
+          const list = byTopic.get(rec.topic) ?? [];
+          list.push({ key: rec.key, value: Buffer.from(rec.value, "base64"), headers: rec.headers });
+          byTopic.set(rec.topic, list);
+        }
+        const p = await ensureProducer();
+        await p.sendBatch({ acks: -1, topicMessages: [...byTopic].map(([topic, messages]) => ({ topic, messages })) });
+        await redis.ltrim(listKey, raw.length, -1);
+        await redis.pexpire(lockKey, 15000);
+      }
+    } finally {
+      // release only our own lock
+      await redis.eval("if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end", 1, lockKey, lockToken);
+    }
+  }
+
+  function kick(): void {
+    if (closed || draining) return;
+    draining = (async () => {
+      try {
+        await drainOnce();
+        backoffMs = 0;
+      } catch (err) {
+        connected = false;
+        backoffMs = Math.min(backoffMs === 0 ? 200 : backoffMs * 2, 5000);
+        log.warn({ err: (err as Error).message, backoffMs }, "event relay: kafka send failed, will retry");
+      } finally {
+        draining = undefined;
+      }
+    })();
+    void draining.then(async () => {
+      if (closed) return;
+      if (backoffMs > 0) schedule(backoffMs);
+      else if ((await redis.llen(listKey)) > 0) kick();
+    });
+  }
+
+  function schedule(ms: number): void {
+    if (timer) clearTimeout(timer);
+    timer = setTimeout(() => {
+      timer = undefined;
+      kick();
+    }, ms);
+  }
+
+  // Periodic sweep: picks up events left by a previous process.
+  const sweep = setInterval(() => kick(), 1000);
+  sweep.unref();
+  kick();
+
+  return {
+    async publish(input, ctx = context.active()) {
+      const eventId = randomUUID();
+      const headers = { ...injectCarrier(ctx), ...(input.headers ?? {}) };
+      const envelope: EventEnvelope = {
+        schemaVersion: SCHEMA_VERSION,
+        eventId,
+        timestamp: nowTimestamp(),
+        eventType: input.eventType,
+        source,
+        correlationId: input.key,
+        headers,
+        data: input.data,
+      };
+      const rec: OutboxRecord = {
+        topic: opts.topicPrefix + input.topic,
+        key: input.key,
+        value: Buffer.from(EventEnvelope.encode(envelope).finish()).toString("base64"),
+        headers: { ...headers, "event-id": eventId, "event-type": input.eventType, "content-type": "application/x-protobuf" },
+      };
+      await redis.rpush(listKey, JSON.stringify(rec));
+      if (backoffMs === 0) kick();
+      return eventId;
+    },
+    async flush(timeoutMs = 10000) {
+      const end = Date.now() + timeoutMs;
+      while (Date.now() < end) {
+        if ((await redis.llen(listKey)) === 0 && !draining) return true;
+        kick();
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      return false;
+    },
+    async close() {
+      closed = true;
+      clearInterval(sweep);
+      if (timer) clearTimeout(timer);
+      if (draining) await draining.catch(() => undefined);
+      if (producer && connected) await producer.disconnect().catch(() => undefined);
+    },
+  };
+}
+
+export function nowTimestamp(ms = Date.now()): { seconds: number; nanos: number } {
+  return { seconds: Math.floor(ms / 1000), nanos: (ms % 1000) * 1_000_000 };
+}
+
+export function timestampMs(ts: { seconds: number; nanos: number } | undefined): number {
+  return ts ? ts.seconds * 1000 + Math.floor(ts.nanos / 1e6) : 0;
+}

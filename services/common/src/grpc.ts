@@ -1,0 +1,112 @@
+import { credentials, Metadata, Server, ServerCredentials, type ChannelOptions, type ServerUnaryCall, type ServerWritableStream, type ServerReadableStream, type sendUnaryData } from "@grpc/grpc-js";
+import { HealthImplementation, type ServingStatusMap } from "grpc-health-check";
+import type { Logger } from "./logger";
+import { toServiceError } from "./errors";
+
+export const MAX_MESSAGE_BYTES = 64 * 1024 * 1024;
+
+export const channelOptions: ChannelOptions = {
+  "grpc.max_receive_message_length": MAX_MESSAGE_BYTES,
+  "grpc.max_send_message_length": MAX_MESSAGE_BYTES,
+  "grpc.enable_channelz": 0,
+  "grpc.keepalive_time_ms": 60_000,
+};
+
+export function insecure() {
+  return credentials.createInsecure();
+}
+
+export function createServer(): Server {
+  return new Server({
+    "grpc.max_receive_message_length": MAX_MESSAGE_BYTES,
+    "grpc.max_send_message_length": MAX_MESSAGE_BYTES,
+    "grpc.enable_channelz": 0,
+  });
+}
+
+export function bind(server: Server, host: string, port: number): Promise<number> {
+  return new Promise((resolve, reject) => {
+    server.bindAsync(`${host}:${port}`, ServerCredentials.createInsecure(), (err, bound) => (err ? reject(err) : resolve(bound)));
+  });
+}
+
+export function shutdown(server: Server, graceMs = 5000): Promise<void> {
+  return new Promise((resolve) => {
+    const t = setTimeout(() => {
+      server.forceShutdown();
+      resolve();
+    }, graceMs);
+    server.tryShutdown(() => {
+      clearTimeout(t);
+      resolve();
+    });
+  });
+}
+
+/** Standard gRPC health service; `names` are the fully-qualified service names. */
+export function addHealth(server: Server, names: string[]): HealthImplementation {
+  const initial: ServingStatusMap = { "": "SERVING" };
+  for (const n of names) initial[n] = "SERVING";
+  const health = new HealthImplementation(initial);
+  health.addToServer(server);
+  return health;
+}
+
+export const TENANT_KEY = "x-tenant-id";
+
+/** The tenant the gateway authenticated; services trust it from the gateway only. */
+export function tenantOf(md: Metadata): string {
+  const v = md.get(TENANT_KEY)[0];
+  return typeof v === "string" && v.length > 0 ? v : "default";
+}
+
+/** Wraps an async unary handler: errors become gRPC status + details. */
+export function unary<Req, Res>(log: Logger, method: string, fn: (req: Req, call: ServerUnaryCall<Req, Res>) => Promise<Res>) {
+  return (call: ServerUnaryCall<Req, Res>, cb: sendUnaryData<Res>): void => {
+    fn(call.request, call).then(
+      (res) => cb(null, res),
+      (err: unknown) => {
+        logError(log, method, err);
+        cb(toServiceError(err));
+      },
+    );
+  };
+}
+
+/** Wraps an async client-streaming handler. */
+export function clientStream<Req, Res>(log: Logger, method: string, fn: (call: ServerReadableStream<Req, Res>) => Promise<Res>) {
+  return (call: ServerReadableStream<Req, Res>, cb: sendUnaryData<Res>): void => {
+    fn(call).then(
+      (res) => cb(null, res),
+      (err: unknown) => {
+        logError(log, method, err);
+        cb(toServiceError(err));
+      },
+    );
+  };
+}
+
+/** Wraps an async server-streaming handler. */
+export function serverStream<Req, Res>(log: Logger, method: string, fn: (call: ServerWritableStream<Req, Res>) => Promise<void>) {
+  return (call: ServerWritableStream<Req, Res>): void => {
+    fn(call).then(
+      () => call.end(),
+      (err: unknown) => {
+        logError(log, method, err);
+        call.emit("error", toServiceError(err));
+      },
+    );
+  };
+}
+
+function logError(log: Logger, method: string, err: unknown): void {
+  const code = (err as { code?: unknown })?.code;
+  if (typeof code === "number" && code !== 13 && code !== 2) log.debug({ method, err }, "request failed");
+  else log.error({ method, err }, "request failed");
+}
+
+/** Writes to a server/client stream honouring back-pressure. */
+export function writeWithDrain(stream: { write(chunk: unknown): boolean; once(ev: "drain", fn: () => void): unknown }, chunk: unknown): Promise<void> {
+  if (stream.write(chunk)) return Promise.resolve();
+  return new Promise((resolve) => stream.once("drain", () => resolve()));
+}

@@ -1,0 +1,13 @@
+export * from "./config";
+export * from "./logger";
+export * from "./errors";
+export * from "./grpc";
+export * from "./tracing";
+export * from "./events";
+export * from "./redis";
+export * as pbCommon from "./gen/tda/common/v1/common";
+export * as pbEngine from "./gen/tda/engine/v1/engine";
+export * as pbUpload from "./gen/tda/upload/v1/upload";
+export * as pbJobs from "./gen/tda/jobs/v1/jobs";
+export * as pbGateway from "./gen/tda/gateway/v1/gateway";
+export * as pbEvents from "./gen/tda/events/v1/events";
