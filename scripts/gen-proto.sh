@@ -11,7 +11,10 @@ mkdir -p "$dst/api" "$dst/rpc"
 cp "$src/api/annotations.proto" "$src/api/http.proto" "$src/api/httpbody.proto" \
    "$src/api/field_behavior.proto" "$dst/api/"
 cp "$src/rpc/status.proto" "$src/rpc/error_details.proto" "$src/rpc/code.proto" "$dst/rpc/"
+# the standard gRPC health protocol, as bundled with grpc-health-check
+mkdir -p build/proto-deps/grpc/health/v1
+cp node_modules/grpc-health-check/proto/health/v1/health.proto build/proto-deps/grpc/health/v1/
 rm -rf services/common/src/gen
 npx buf generate
-# status/error_details are needed by the services even though no tda proto imports them
-npx buf generate build/proto-deps --path build/proto-deps/google/rpc
+# status/error_details and health are needed by the services even though no tda proto imports them
+npx buf generate build/proto-deps --path build/proto-deps/google/rpc --path build/proto-deps/grpc/health

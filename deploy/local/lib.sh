@@ -68,17 +68,46 @@ tda_err() { printf '[%s] ERROR: %s\n' "${TDA_LOG_TAG:-tda}" "$*" >&2; }
 tda_die() { tda_err "$*"; exit 1; }
 
 # ---- processes ----------------------------------------------------------------
+# True if PID is a live (not zombie) process.
+tda_alive() {
+  local st
+  kill -0 "$1" 2>/dev/null || return 1
+  if [[ -r "/proc/$1/stat" ]]; then
+    st="$(sed 's/^.*) //' "/proc/$1/stat" 2>/dev/null | cut -d' ' -f1)"
+    [[ "$st" != Z && "$st" != X ]] || return 1
+  fi
+  return 0
+}
+
 # Pid recorded for NAME if that process is alive, else nothing (and stale pid file removed).
+# A recorded pid whose command line no longer contains TDA_PID_MATCH_<NAME> (pid reuse) is stale.
 tda_pid_of() {
-  local f="$TDA_PID_DIR/$1.pid" pid
+  local f="$TDA_PID_DIR/$1.pid" pid match
   [[ -f "$f" ]] || return 1
   pid="$(tr -dc '0-9' <"$f")"
-  if [[ -n "$pid" ]] && kill -0 "$pid" 2>/dev/null; then
-    printf '%s' "$pid"
-    return 0
+  if [[ -n "$pid" ]] && tda_alive "$pid"; then
+    match="$(tda_pid_match "$1")"
+    if [[ -z "$match" || ! -r "/proc/$pid/cmdline" ]] \
+      || tr '\0' ' ' <"/proc/$pid/cmdline" | grep -qF -- "$match"; then
+      printf '%s' "$pid"
+      return 0
+    fi
   fi
   rm -f "$f"
   return 1
+}
+
+# What a component's command line contains (guards against pid reuse).
+tda_pid_match() {
+  case "$1" in
+    redis) echo redis-server ;;
+    kafka) echo kafka.Kafka ;;
+    engine) echo tda-engine ;;
+    upload) echo services/upload ;;
+    scheduler) echo services/scheduler ;;
+    gateway) echo gateway/ ;;
+    *) echo "" ;;
+  esac
 }
 
 # tda_stop_pid NAME [TIMEOUT]: SIGTERM, wait, SIGKILL; removes the pid file.
@@ -90,10 +119,10 @@ tda_stop_pid() {
   fi
   kill -TERM "$pid" 2>/dev/null || true
   for ((i = 0; i < timeout * 10; i++)); do
-    kill -0 "$pid" 2>/dev/null || break
+    tda_alive "$pid" || break
     sleep 0.1
   done
-  if kill -0 "$pid" 2>/dev/null; then
+  if tda_alive "$pid"; then
     tda_err "$name (pid $pid) did not stop in ${timeout}s: SIGKILL"
     kill -KILL "$pid" 2>/dev/null || true
     sleep 0.2
@@ -112,7 +141,7 @@ tda_wait_port() {
   local name="$1" host="$2" port="$3" timeout="$4" pid="${5:-}" i
   for ((i = 0; i < timeout * 5; i++)); do
     tda_port_open "$host" "$port" && return 0
-    if [[ -n "$pid" ]] && ! kill -0 "$pid" 2>/dev/null; then
+    if [[ -n "$pid" ]] && ! tda_alive "$pid"; then
       tda_err "$name exited before listening on $host:$port"
       return 1
     fi
@@ -129,6 +158,11 @@ tda_spawn() {
   shift 2
   mkdir -p "$TDA_PID_DIR" "$(dirname "$logfile")"
   rm -f "$pidfile"
+  # keep logs bounded: rotate once past 20 MB
+  if [[ -f "$logfile" ]] && (($(stat -c %s "$logfile") > 20971520)); then
+    mv -f "$logfile" "$logfile.1"
+  fi
+  printf '===== start %s =====\n' "$(date -u +%FT%TZ)" >>"$logfile"
   setsid bash -c 'echo $$ >"$0"; exec "$@"' "$pidfile" "$@" </dev/null >>"$logfile" 2>&1 &
   for ((i = 0; i < 50; i++)); do
     [[ -s "$pidfile" ]] && break
@@ -138,12 +172,13 @@ tda_spawn() {
   tr -dc '0-9' <"$pidfile"
 }
 
-# Last lines of a log, indented, to stderr.
+# Last lines of a log (only those after the last "===== start" marker), indented, to stderr.
 tda_tail() {
   local file="$1" n="${2:-40}"
   [[ -f "$file" ]] || return 0
-  printf -- '---- last %s lines of %s ----\n' "$n" "$file" >&2
-  tail -n "$n" "$file" | sed 's/^/    /' >&2
+  printf -- '---- last lines of %s ----\n' "$file" >&2
+  awk '/^===== start /{delete buf; c=0; next} {buf[c++]=$0} END{for(i=0;i<c;i++) print buf[i]}' "$file" \
+    | tail -n "$n" | cut -c1-400 | sed 's/^/    /' >&2
   printf -- '----\n' >&2
 }
 

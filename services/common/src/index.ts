@@ -5,6 +5,7 @@ export * from "./grpc";
 export * from "./tracing";
 export * from "./events";
 export * from "./redis";
+export * from "./health-client";
 export * as pbCommon from "./gen/tda/common/v1/common";
 export * as pbEngine from "./gen/tda/engine/v1/engine";
 export * as pbUpload from "./gen/tda/upload/v1/upload";

@@ -1,0 +1,30 @@
+# tda-mesh — the entry points. `make demo` and `make test` work on a fresh machine.
+.PHONY: demo test build lint bench start stop clean bootstrap
+
+demo:        ## build everything, start the mesh, compute a persistence diagram through it
+	bash scripts/demo.sh
+
+test:        ## install, build, start Redis + Kafka, run every test; prints "N passed, N failed"
+	bash scripts/test-all.sh
+
+bootstrap:   ## install Debian packages, npm dependencies and Kafka jars (only what is missing)
+	bash scripts/bootstrap.sh
+
+build:       ## protobuf codegen, TypeScript, C++ engine
+	bash scripts/build.sh
+
+lint:        ## buf lint + TypeScript type check
+	npx buf lint
+	npx tsc -b
+
+bench:       ## benchmarks against their anchors (see bench/README.md)
+	bash bench/run-all.sh
+
+start:       ## start Redis, Kafka, engine and services in the background
+	bash deploy/local/start.sh
+
+stop:        ## stop everything started by `make start`
+	bash deploy/local/stop.sh
+
+clean:
+	rm -rf build engine-cpp/build services/*/dist gateway/dist .run

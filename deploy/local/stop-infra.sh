@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Stops the local Kafka and Redis started by start-infra.sh (SIGTERM, wait, SIGKILL).
+# Usage: deploy/local/stop-infra.sh [--clean]
+#   --clean  also delete Redis/Kafka data, logs and $TDA_DATA_DIR (the whole $TDA_RUN_DIR)
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+TDA_LOG_TAG=infra
+
+clean=0
+for a in "$@"; do
+  case "$a" in
+    --clean) clean=1 ;;
+    -h | --help) sed -n '2,5p' "$0"; exit 0 ;;
+    *) tda_die "unknown argument: $a" ;;
+  esac
+done
+
+# Kafka first (its controlled shutdown can take a few seconds), then Redis.
+tda_stop_pid kafka "${TDA_STOP_TIMEOUT:-30}"
+# Redis: SIGTERM makes it flush the AOF and exit cleanly (same as SHUTDOWN).
+tda_stop_pid redis 10
+
+if ((clean)); then
+  case "$TDA_RUN_DIR" in
+    "" | / | "$TDA_ROOT" | "$HOME") tda_die "refusing to delete TDA_RUN_DIR=$TDA_RUN_DIR" ;;
+  esac
+  rm -rf "$REDIS_RUN_DIR" "$KAFKA_RUN_DIR" "$TDA_LOG_DIR"
+  if [[ "$TDA_DATA_DIR" == "$TDA_RUN_DIR"/* ]]; then rm -rf "$TDA_DATA_DIR"; fi
+  rmdir "$TDA_PID_DIR" "$TDA_RUN_DIR" 2>/dev/null || true
+  tda_log "cleaned $TDA_RUN_DIR"
+fi

@@ -1,0 +1,197 @@
+#include "server/config.hpp"
+
+#include <algorithm>
+#include <cctype>
+#include <cerrno>
+#include <cmath>
+#include <cstdlib>
+#include <fstream>
+#include <limits>
+#include <sstream>
+#include <thread>
+
+namespace tda::server {
+namespace {
+
+constexpr double kDefaultMemoryFraction = 0.75;
+
+std::string trim(const std::string& s) {
+  size_t b = 0, e = s.size();
+  while (b < e && std::isspace(static_cast<unsigned char>(s[b]))) ++b;
+  while (e > b && std::isspace(static_cast<unsigned char>(s[e - 1]))) --e;
+  return s.substr(b, e - b);
+}
+
+uint64_t parse_unsigned(const std::string& name, const std::string& text, uint64_t min,
+                        uint64_t max) {
+  const std::string t = trim(text);
+  if (t.empty() || !std::all_of(t.begin(), t.end(), [](unsigned char c) { return std::isdigit(c); }))
+    throw ConfigError(name + ": expected a whole number, got '" + text + "'");
+  errno = 0;
+  const unsigned long long v = std::strtoull(t.c_str(), nullptr, 10);
+  if (errno == ERANGE || v < min || v > max)
+    throw ConfigError(name + ": " + t + " is out of range [" + std::to_string(min) + ", " +
+                      std::to_string(max) + "]");
+  return v;
+}
+
+// Value of a "key:   123 kB" line of a /proc file, in bytes.
+uint64_t proc_kb_field(const char* path, const std::string& key) {
+  std::ifstream in(path);
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.compare(0, key.size(), key) == 0 && line.size() > key.size() && line[key.size()] == ':') {
+      std::istringstream fields(line.substr(key.size() + 1));
+      uint64_t kb = 0;
+      if (fields >> kb) return kb * 1024;
+    }
+  }
+  return 0;
+}
+
+}  // namespace
+
+std::optional<std::string> process_env(const char* name) {
+  const char* v = std::getenv(name);
+  if (v == nullptr || trim(v).empty()) return std::nullopt;
+  return std::string(v);
+}
+
+uint64_t mem_available_bytes() { return proc_kb_field("/proc/meminfo", "MemAvailable"); }
+
+uint64_t peak_rss_bytes() { return proc_kb_field("/proc/self/status", "VmHWM"); }
+
+uint64_t parse_byte_size(const std::string& text) {
+  const std::string t = trim(text);
+  size_t pos = 0;
+  while (pos < t.size() && (std::isdigit(static_cast<unsigned char>(t[pos])) || t[pos] == '.')) ++pos;
+  if (pos == 0) throw ConfigError("expected a size like 4G, 512MiB or 75%, got '" + text + "'");
+  double number = 0;
+  try {
+    number = std::stod(t.substr(0, pos));
+  } catch (const std::exception&) {
+    throw ConfigError("bad number in size '" + text + "'");
+  }
+  std::string unit = trim(t.substr(pos));
+  for (auto& c : unit) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+
+  double bytes = 0;
+  if (unit == "%") {
+    if (number <= 0 || number > 100) throw ConfigError("percentage must be in (0, 100]: '" + text + "'");
+    const uint64_t available = mem_available_bytes();
+    if (available == 0) throw ConfigError("cannot read MemAvailable for '" + text + "'");
+    bytes = static_cast<double>(available) * number / 100.0;
+  } else {
+    double scale = 1;
+    if (unit.empty() || unit == "B") scale = 1;
+    else if (unit == "K" || unit == "KB" || unit == "KIB") scale = 1024.0;
+    else if (unit == "M" || unit == "MB" || unit == "MIB") scale = 1024.0 * 1024;
+    else if (unit == "G" || unit == "GB" || unit == "GIB") scale = 1024.0 * 1024 * 1024;
+    else if (unit == "T" || unit == "TB" || unit == "TIB") scale = 1024.0 * 1024 * 1024 * 1024;
+    else throw ConfigError("unknown size unit '" + unit + "' in '" + text + "' (use K, M, G, T or %)");
+    bytes = number * scale;
+  }
+  if (!(bytes >= 1) || bytes > 9.0e18) throw ConfigError("size out of range: '" + text + "'");
+  return static_cast<uint64_t>(bytes);
+}
+
+std::string server_usage() {
+  return "usage: tda-engine serve [options]\n"
+         "  --host HOST            listen address (env TDA_ENGINE_HOST, default 127.0.0.1)\n"
+         "  --port N               listen port, 0 = any free port (env TDA_ENGINE_PORT, default 50061)\n"
+         "  --threads N            default threads per computation (env TDA_ENGINE_THREADS,\n"
+         "                         default: hardware concurrency)\n"
+         "  --memory-limit SIZE    bytes the engine may reserve for jobs, e.g. 4G, 512MiB, 75%\n"
+         "                         (env TDA_ENGINE_MEMORY_LIMIT, default 75% of MemAvailable)\n"
+         "  --max-concurrent N     computations running at once (env TDA_ENGINE_MAX_CONCURRENT, default 2)\n"
+         "  --queue-depth N        admitted jobs waiting for a worker (env TDA_ENGINE_QUEUE_DEPTH, default 8)\n"
+         "  --help                 this text\n";
+}
+
+ServerConfig parse_server_config(int argc, char** argv, int first, const EnvReader& env,
+                                 bool* help) {
+  // name (without dashes) -> raw value; flags override the environment
+  struct Setting {
+    const char* flag;
+    const char* env;
+    std::optional<std::string> value;
+    std::string source;
+  };
+  Setting settings[] = {
+      {"host", "TDA_ENGINE_HOST", std::nullopt, ""},
+      {"port", "TDA_ENGINE_PORT", std::nullopt, ""},
+      {"threads", "TDA_ENGINE_THREADS", std::nullopt, ""},
+      {"memory-limit", "TDA_ENGINE_MEMORY_LIMIT", std::nullopt, ""},
+      {"max-concurrent", "TDA_ENGINE_MAX_CONCURRENT", std::nullopt, ""},
+      {"queue-depth", "TDA_ENGINE_QUEUE_DEPTH", std::nullopt, ""},
+  };
+  for (auto& s : settings) {
+    if (auto v = env(s.env)) {
+      s.value = *v;
+      s.source = s.env;
+    }
+  }
+  if (help) *help = false;
+  for (int i = first; i < argc; ++i) {
+    std::string arg = argv[i];
+    if (arg == "--help" || arg == "-h") {
+      if (help) *help = true;
+      continue;
+    }
+    if (arg.rfind("--", 0) != 0) throw ConfigError("unexpected argument '" + arg + "'");
+    std::string name = arg.substr(2), value;
+    const auto eq = name.find('=');
+    bool have_value = false;
+    if (eq != std::string::npos) {
+      value = name.substr(eq + 1);
+      name = name.substr(0, eq);
+      have_value = true;
+    }
+    Setting* match = nullptr;
+    for (auto& s : settings)
+      if (name == s.flag) match = &s;
+    if (!match) throw ConfigError("unknown option '--" + name + "'\n" + server_usage());
+    if (!have_value) {
+      if (i + 1 >= argc) throw ConfigError("option '--" + name + "' needs a value");
+      value = argv[++i];
+    }
+    match->value = value;
+    match->source = "--" + name;
+  }
+
+  ServerConfig c;
+  const unsigned hw = std::max(1u, std::thread::hardware_concurrency());
+  c.threads = hw;
+  for (auto& s : settings) {
+    if (!s.value) continue;
+    const std::string name(s.flag);
+    try {
+      if (name == "host") {
+        c.host = trim(*s.value);
+        if (c.host.empty()) throw ConfigError("empty host");
+      } else if (name == "port") {
+        c.port = static_cast<int>(parse_unsigned(s.source, *s.value, 0, 65535));
+      } else if (name == "threads") {
+        c.threads = static_cast<unsigned>(parse_unsigned(s.source, *s.value, 1, 1024));
+      } else if (name == "memory-limit") {
+        c.memory_limit = parse_byte_size(*s.value);
+      } else if (name == "max-concurrent") {
+        c.max_concurrent = static_cast<unsigned>(parse_unsigned(s.source, *s.value, 1, 1024));
+      } else if (name == "queue-depth") {
+        c.queue_depth = static_cast<unsigned>(parse_unsigned(s.source, *s.value, 0, 100000));
+      }
+    } catch (const ConfigError& e) {
+      const std::string msg = e.what();
+      if (msg.rfind(s.source, 0) == 0) throw;
+      throw ConfigError(s.source + ": " + msg);
+    }
+  }
+  if (c.memory_limit == 0) {
+    const uint64_t available = mem_available_bytes();
+    if (available == 0) throw ConfigError("cannot read MemAvailable; set --memory-limit");
+    c.memory_limit = static_cast<uint64_t>(static_cast<double>(available) * kDefaultMemoryFraction);
+  }
+  return c;
+}
+
+}  // namespace tda::server

@@ -1,0 +1,50 @@
+// Server settings: command-line flags with environment fallbacks.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <stdexcept>
+#include <string>
+
+namespace tda::server {
+
+struct ServerConfig {
+  std::string host = "127.0.0.1";
+  int port = 50061;                 // 0 picks a free port (tests)
+  unsigned threads = 1;             // default worker threads per computation
+  uint64_t memory_limit = 0;        // bytes the engine may reserve for running jobs
+  unsigned max_concurrent = 2;      // computations running at once
+  unsigned queue_depth = 8;         // admitted jobs waiting for a worker (incl. uploading)
+  int max_message_bytes = 64 << 20; // gRPC receive limit (chunks are ~1 MiB)
+};
+
+// Thrown for a bad flag or environment value; the message names it.
+struct ConfigError : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+using EnvReader = std::function<std::optional<std::string>(const char*)>;
+
+// Reads the process environment; blank values count as unset.
+std::optional<std::string> process_env(const char* name);
+
+// Parses the flags that follow "serve" (argv[first..argc)). Flags win over the
+// environment (TDA_ENGINE_PORT, TDA_ENGINE_HOST, TDA_ENGINE_THREADS,
+// TDA_ENGINE_MEMORY_LIMIT, TDA_ENGINE_MAX_CONCURRENT, TDA_ENGINE_QUEUE_DEPTH).
+// Sets *help when --help was given.
+ServerConfig parse_server_config(int argc, char** argv, int first, const EnvReader& env,
+                                 bool* help);
+
+std::string server_usage();
+
+// "4G", "512MiB", "1.5GB", "123456", "75%" (of MemAvailable) -> bytes.
+uint64_t parse_byte_size(const std::string& text);
+
+// MemAvailable from /proc/meminfo in bytes (0 when unreadable).
+uint64_t mem_available_bytes();
+
+// Peak resident set size of this process (VmHWM), bytes; 0 when unreadable.
+uint64_t peak_rss_bytes();
+
+}  // namespace tda::server

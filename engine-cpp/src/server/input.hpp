@@ -1,0 +1,85 @@
+// Validation of a ComputeSpec and assembly of the raw value chunks that follow
+// it into the layout the core expects (float32 coordinates, or the strict
+// lower triangle of the distance matrix, row by row).
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <grpcpp/support/status.h>
+
+#include "tda/engine/v1/engine.pb.h"
+
+namespace tda::server {
+
+// Largest homological dimension accepted.
+inline constexpr uint32_t kMaxHomologyDim = 8;
+// Largest number of points / matrix rows accepted (simplex indices stay in range).
+inline constexpr uint64_t kMaxPoints = uint64_t{1} << 31;
+// Largest ambient dimension of a point cloud.
+inline constexpr uint32_t kMaxAmbientDim = 1u << 16;
+// Largest coefficient prime (coefficients fit in 16 bits).
+inline constexpr uint32_t kMaxModulus = 65521;
+
+// A validated ComputeSpec.
+struct JobSpec {
+  tda::common::v1::InputKind kind = tda::common::v1::INPUT_KIND_POINT_CLOUD;
+  bool float32 = false;         // encoding of the incoming values
+  uint64_t n = 0;
+  uint32_t dim = 0;             // ambient dimension (point clouds), else 0
+  uint64_t expected_values = 0; // values the client must send
+  int max_dim = 1;
+  std::optional<double> threshold;
+  int modulus = 2;
+  uint32_t requested_threads = 0;  // 0 = engine default
+  std::string job_id;
+
+  bool is_distance_matrix() const { return kind != tda::common::v1::INPUT_KIND_POINT_CLOUD; }
+  size_t value_width() const { return float32 ? 4 : 8; }
+  // Bytes of the float32 storage the input occupies once assembled.
+  uint64_t storage_bytes() const;
+};
+
+// Checks `spec`; returns OK and fills *out, or INVALID_ARGUMENT (BadRequest
+// listing every violation) / UNIMPLEMENTED (ALPHA).
+grpc::Status validate_spec(const tda::engine::v1::ComputeSpec& spec, JobSpec* out);
+
+// Receives the raw little-endian chunks and stores them as float32.
+class InputAssembler {
+ public:
+  // Allocates the storage; call only after memory admission.
+  explicit InputAssembler(const JobSpec& spec);
+
+  // Consumes one chunk. INVALID_ARGUMENT on too many bytes or a non-finite
+  // (or, for matrices, negative) value.
+  grpc::Status add_chunk(const std::string& bytes);
+
+  // True once exactly the expected number of values has arrived.
+  bool complete() const { return values_ == spec_.expected_values && carry_size_ == 0; }
+  // Status to report when the client half-closes: OK iff complete().
+  grpc::Status check_complete() const;
+
+  uint64_t values_received() const { return values_; }
+  uint64_t bytes_received() const { return bytes_; }
+
+  // Point clouds: n*dim row-major coordinates. Matrices: strict lower triangle.
+  std::vector<float> take_values() { return std::move(data_); }
+
+ private:
+  grpc::Status store(double v);
+
+  JobSpec spec_;
+  std::vector<float> data_;
+  uint64_t values_ = 0;
+  uint64_t bytes_ = 0;
+  unsigned char carry_[8] = {};
+  size_t carry_size_ = 0;
+  // position in the streamed matrix (row, col) for matrix layouts
+  uint64_t row_ = 0;
+  uint64_t col_ = 0;
+  uint64_t next_lower_ = 0;  // write position for full / lower layouts
+};
+
+}  // namespace tda::server

@@ -1,0 +1,135 @@
+import { invalidArgument, type FieldViolation, type pbGateway } from "@tda/common";
+
+// Checks of obvious input mistakes, done at the edge so that a bad request
+// costs nothing downstream. The limits match the engine's own (which checks
+// again); field names are the proto field names of the gateway request.
+
+export const MAX_HOMOLOGY_DIM = 8;
+export const MAX_MODULUS = 65521;
+export const MAX_THREADS = 256;
+export const MAX_DEADLINE_SECONDS = 7 * 24 * 3600;
+export const MAX_ID_LENGTH = 256;
+export const MAX_STREAM_DIM = 4096;
+export const MAX_PAGE_SIZE = 1000;
+
+export function isPrime(p: number): boolean {
+  if (!Number.isInteger(p) || p < 2) return false;
+  for (let d = 2; d * d <= p; d++) if (p % d === 0) return false;
+  return true;
+}
+
+function checkId(v: FieldViolation[], field: string, value: string, what: string): void {
+  if (value.trim() === "") v.push({ field, description: `${what} is required` });
+  else if (value.length > MAX_ID_LENGTH) v.push({ field, description: `${what} is longer than ${MAX_ID_LENGTH} characters` });
+}
+
+function checkCommonJob(
+  v: FieldViolation[],
+  req: { datasetId: string; maxDim: number; idempotencyKey: string; deadlineSeconds: number },
+): void {
+  checkId(v, "dataset_id", req.datasetId, "dataset_id");
+  if (req.maxDim > MAX_HOMOLOGY_DIM) v.push({ field: "max_dim", description: `must be at most ${MAX_HOMOLOGY_DIM}` });
+  if (req.idempotencyKey.length > MAX_ID_LENGTH) {
+    v.push({ field: "idempotency_key", description: `must be at most ${MAX_ID_LENGTH} characters` });
+  }
+  if (req.deadlineSeconds > MAX_DEADLINE_SECONDS) {
+    v.push({ field: "deadline_seconds", description: `must be at most ${MAX_DEADLINE_SECONDS} (7 days); 0 means the service default` });
+  }
+}
+
+/** A non-negative bound; +Infinity is accepted and means "no bound". */
+function checkBound(v: FieldViolation[], field: string, value: number | undefined): void {
+  if (value === undefined) return;
+  if (Number.isNaN(value) || value < 0) v.push({ field, description: "must be a non-negative number" });
+}
+
+export function ripsViolations(req: pbGateway.ComputeVietorisRipsRequest): FieldViolation[] {
+  const v: FieldViolation[] = [];
+  checkCommonJob(v, req);
+  checkBound(v, "threshold", req.threshold);
+  if (req.modulus !== 0 && (req.modulus > MAX_MODULUS || !isPrime(req.modulus))) {
+    v.push({ field: "modulus", description: `must be a prime at most ${MAX_MODULUS} (0 means 2)` });
+  }
+  if (req.threads > MAX_THREADS) v.push({ field: "threads", description: `must be at most ${MAX_THREADS} (0 means the engine default)` });
+  return v;
+}
+
+export function alphaViolations(req: pbGateway.ComputeAlphaComplexRequest): FieldViolation[] {
+  const v: FieldViolation[] = [];
+  checkCommonJob(v, req);
+  checkBound(v, "max_alpha", req.maxAlpha);
+  return v;
+}
+
+/** Throws INVALID_ARGUMENT (message plus every violation) when there is any. */
+export function requireValid(message: string, violations: FieldViolation[]): void {
+  if (violations.length > 0) throw invalidArgument(message, violations);
+}
+
+export function idViolations(field: string, value: string): FieldViolation[] {
+  const v: FieldViolation[] = [];
+  checkId(v, field, value, field);
+  return v;
+}
+
+export function pageSizeViolations(pageSize: number): FieldViolation[] {
+  return pageSize > MAX_PAGE_SIZE ? [{ field: "page_size", description: `must be at most ${MAX_PAGE_SIZE}` }] : [];
+}
+
+export interface StreamBatch {
+  /** Little-endian float64 values, row-major. */
+  points: Buffer;
+  /** Number of points (values / dim). */
+  count: number;
+}
+
+const STREAM_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._:-]*$/;
+
+/**
+ * Validates a PublishStream request and returns its values as canonical
+ * little-endian float64 bytes. Throws INVALID_ARGUMENT listing every problem.
+ */
+export function parseStreamBatch(req: pbGateway.PublishStreamRequest, maxBytes: number): StreamBatch {
+  const v: FieldViolation[] = [];
+  checkId(v, "stream_id", req.streamId, "stream_id");
+  if (req.streamId.trim() !== "" && req.streamId.length <= MAX_ID_LENGTH && !STREAM_ID_PATTERN.test(req.streamId)) {
+    v.push({ field: "stream_id", description: "must start with a letter or digit and hold only letters, digits, '.', '_', ':' or '-'" });
+  }
+  if (req.dim === 0) v.push({ field: "dim", description: "must be greater than 0" });
+  else if (req.dim > MAX_STREAM_DIM) v.push({ field: "dim", description: `must be at most ${MAX_STREAM_DIM}` });
+
+  const hasBytes = req.points.length > 0;
+  const hasValues = req.values.length > 0;
+  let values: Float64Array | undefined;
+  if (hasBytes && hasValues) {
+    v.push({ field: "points", description: "send either points (bytes) or values (numbers), not both" });
+  } else if (!hasBytes && !hasValues) {
+    v.push({ field: "points", description: "no points: send points (little-endian float64 bytes) or values" });
+  } else if (hasBytes) {
+    if (req.points.length > maxBytes) v.push({ field: "points", description: `must be at most ${maxBytes} bytes per call` });
+    else if (req.points.length % 8 !== 0) v.push({ field: "points", description: `length ${req.points.length} is not a multiple of 8 (float64 values)` });
+    else {
+      // Copy into an aligned buffer; the incoming Buffer may sit at any offset of a pooled slab.
+      values = new Float64Array(req.points.length / 8);
+      const dv = new DataView(req.points.buffer, req.points.byteOffset, req.points.byteLength);
+      for (let i = 0; i < values.length; i++) values[i] = dv.getFloat64(i * 8, true);
+    }
+  } else {
+    if (req.values.length * 8 > maxBytes) v.push({ field: "values", description: `must be at most ${maxBytes / 8} values per call` });
+    else values = Float64Array.from(req.values);
+  }
+
+  if (values !== undefined && req.dim > 0) {
+    const field = hasBytes ? "points" : "values";
+    if (values.length % req.dim !== 0) {
+      v.push({ field, description: `${values.length} values is not a multiple of dim ${req.dim}` });
+    }
+    const bad = values.findIndex((x) => !Number.isFinite(x));
+    if (bad >= 0) v.push({ field, description: `value #${bad} is NaN or infinite` });
+  }
+  requireValid("invalid PublishStream request", v);
+  const vals = values!;
+  const out = Buffer.alloc(vals.length * 8);
+  for (let i = 0; i < vals.length; i++) out.writeDoubleLE(vals[i]!, i * 8);
+  return { points: out, count: vals.length / req.dim };
+}

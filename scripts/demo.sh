@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# The main job: installs what is missing, builds everything, starts Redis,
+# Kafka, the engine and the services on loopback, uploads a bundled point cloud
+# through the gateway and prints its persistence diagram, Betti numbers and
+# trace id. The mesh keeps running afterwards (stop it with `make stop`).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/bootstrap.sh
+bash scripts/build.sh
+bash deploy/local/start.sh
+node examples/ts-client/demo.js "${1:-examples/data/torus_800.csv}" --max-dim "${MAX_DIM:-2}" --gateway "127.0.0.1:${GATEWAY_PORT:-50070}"

@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Runs every test: the engine's GoogleTest suites (ctest) and all jest projects
+# (unit tests and the end-to-end suites against real Redis, Kafka and engine
+# processes). Installs and builds what is missing first, starts Redis and Kafka
+# if they are not running, and ends with one line: "N passed, N failed".
+set -uo pipefail
+cd "$(dirname "$0")/.."
+set -e
+bash scripts/bootstrap.sh
+bash scripts/build.sh
+bash deploy/local/start-infra.sh
+set +e
+mkdir -p .run
+
+passed=0; failed=0
+
+echo "== engine: ctest"
+ctest --test-dir engine-cpp/build --output-on-failure -j2 2>&1 | tee .run/ctest.log | grep -Ev '^\s+Start|Test +#' || true
+if line=$(grep -E '[0-9]+% tests passed, [0-9]+ tests failed out of [0-9]+' .run/ctest.log); then
+  total=$(sed -E 's/.*out of ([0-9]+).*/\1/' <<<"$line")
+  f=$(sed -E 's/.* ([0-9]+) tests failed.*/\1/' <<<"$line")
+  passed=$((passed + total - f)); failed=$((failed + f))
+else
+  echo "ctest did not run"; failed=$((failed + 1))
+fi
+
+echo "== TypeScript: jest"
+npx jest --ci --json --outputFile=.run/jest.json "$@"
+if [ -f .run/jest.json ]; then
+  read -r jp jf < <(node -e 'const r=require("./.run/jest.json"); console.log(r.numPassedTests, r.numFailedTests + r.numRuntimeErrorTestSuites)')
+  passed=$((passed + jp)); failed=$((failed + jf))
+else
+  echo "jest did not run"; failed=$((failed + 1))
+fi
+
+echo "${passed} passed, ${failed} failed"
+[ "$failed" -eq 0 ]

@@ -1,0 +1,69 @@
+import { ConfigError, loadCommonConfig, readBool, readInt, readList, readString, type CommonConfig, type Env } from "@tda/common";
+
+export interface SchedulerConfig extends CommonConfig {
+  port: number;
+  /** host:port of the upload service (GetDataset, ReadPoints). */
+  uploadAddress: string;
+  /** host:port of every engine the worker may dispatch to. */
+  engineAddresses: string[];
+  /** Run a BullMQ worker in this process. */
+  worker: boolean;
+  /** Jobs this process runs at once. */
+  concurrency: number;
+  /** BullMQ queue name (tests use their own). */
+  queueName: string;
+  /** Computation deadline when the request gives none, and the largest accepted. */
+  defaultDeadlineSeconds: number;
+  maxDeadlineSeconds: number;
+  /** Job records, updates and results expire after this. */
+  retentionSeconds: number;
+  /** Attempts per job (retryable failures only) and the base of the exponential backoff. */
+  attempts: number;
+  backoffMs: number;
+  /** Largest max_dim accepted, largest prime modulus, most engine threads per job. */
+  maxDim: number;
+  maxModulus: number;
+  maxThreads: number;
+  /** Minimum interval between two progress updates / job.progress events of one job. */
+  progressIntervalMs: number;
+  /** Interval of the engine health probe. */
+  engineProbeMs: number;
+  /** Deadline of unary calls to the upload service and to engine Estimate. */
+  rpcTimeoutMs: number;
+  /** ListJobs page sizes. */
+  defaultPageSize: number;
+  maxPageSize: number;
+  /** Grace period for in-flight calls and the running jobs on shutdown. */
+  shutdownGraceMs: number;
+}
+
+export function loadConfig(env: Env = process.env): SchedulerConfig {
+  const cfg: SchedulerConfig = {
+    ...loadCommonConfig("scheduler", env),
+    port: readInt(env, "SCHEDULER_PORT", 50072, 0, 65535),
+    uploadAddress: readString(env, "UPLOAD_ADDRESS", "127.0.0.1:50071"),
+    engineAddresses: readList(env, "ENGINE_ADDRESSES", ["127.0.0.1:50061"]),
+    worker: readBool(env, "SCHEDULER_WORKER", true),
+    concurrency: readInt(env, "SCHEDULER_CONCURRENCY", 2, 1, 1024),
+    queueName: readString(env, "SCHEDULER_QUEUE_NAME", "tda-jobs"),
+    defaultDeadlineSeconds: readInt(env, "SCHEDULER_DEFAULT_DEADLINE_SECONDS", 3600, 1),
+    maxDeadlineSeconds: readInt(env, "SCHEDULER_MAX_DEADLINE_SECONDS", 86_400, 1),
+    retentionSeconds: readInt(env, "JOB_RETENTION_SECONDS", 7 * 86_400, 60),
+    attempts: readInt(env, "SCHEDULER_ATTEMPTS", 3, 1, 100),
+    backoffMs: readInt(env, "SCHEDULER_BACKOFF_MS", 2000, 0),
+    maxDim: readInt(env, "SCHEDULER_MAX_DIM", 16, 0, 1000),
+    maxModulus: readInt(env, "SCHEDULER_MAX_MODULUS", 65_521, 2),
+    maxThreads: readInt(env, "SCHEDULER_MAX_THREADS", 256, 1),
+    progressIntervalMs: readInt(env, "SCHEDULER_PROGRESS_INTERVAL_MS", 500, 0),
+    engineProbeMs: readInt(env, "SCHEDULER_ENGINE_PROBE_MS", 5000, 100),
+    rpcTimeoutMs: readInt(env, "SCHEDULER_RPC_TIMEOUT_MS", 10_000, 100),
+    defaultPageSize: readInt(env, "SCHEDULER_DEFAULT_PAGE_SIZE", 50, 1, 1000),
+    maxPageSize: readInt(env, "SCHEDULER_MAX_PAGE_SIZE", 1000, 1, 100_000),
+    shutdownGraceMs: readInt(env, "SCHEDULER_SHUTDOWN_GRACE_MS", 10_000, 0),
+  };
+  if (cfg.worker && cfg.engineAddresses.length === 0) throw new ConfigError("ENGINE_ADDRESSES must list at least one engine when SCHEDULER_WORKER is on");
+  if (cfg.defaultDeadlineSeconds > cfg.maxDeadlineSeconds) {
+    throw new ConfigError("SCHEDULER_DEFAULT_DEADLINE_SECONDS must not exceed SCHEDULER_MAX_DEADLINE_SECONDS");
+  }
+  return cfg;
+}

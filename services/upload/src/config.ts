@@ -1,0 +1,44 @@
+import { loadCommonConfig, readBytes, readInt, readString, type CommonConfig, type Env } from "@tda/common";
+
+export interface UploadConfig extends CommonConfig {
+  port: number;
+  /** Root of the data directory: blobs/ and tmp/ live below it. */
+  dataDir: string;
+  /** Most source bytes accepted in one upload. */
+  maxBytes: number;
+  /** Most points (rows, or distance-matrix size n) in one dataset. */
+  maxPoints: number;
+  /** Largest dimension (values per point). */
+  maxDim: number;
+  /** Longest text token (a number) in bytes. */
+  maxTokenBytes: number;
+  /** How long an interrupted upload may be resumed. */
+  resumeTtlSeconds: number;
+  /** Minimum interval between two upload.progress events. */
+  progressIntervalMs: number;
+  /** ...or after this many bytes, whichever comes first. */
+  progressBytes: number;
+  /** Default and largest page size for ListDatasets. */
+  defaultPageSize: number;
+  maxPageSize: number;
+  /** Grace period for in-flight calls on shutdown. */
+  shutdownGraceMs: number;
+}
+
+export function loadConfig(env: Env = process.env): UploadConfig {
+  return {
+    ...loadCommonConfig("upload", env),
+    port: readInt(env, "UPLOAD_PORT", 50071, 0, 65535),
+    dataDir: readString(env, "TDA_DATA_DIR", ".run/data"),
+    maxBytes: readBytes(env, "UPLOAD_MAX_BYTES", 4 * 1024 ** 3),
+    maxPoints: readInt(env, "UPLOAD_MAX_POINTS", 100_000_000, 1),
+    maxDim: readInt(env, "UPLOAD_MAX_DIM", 10_000, 1, 1_000_000),
+    maxTokenBytes: readInt(env, "UPLOAD_MAX_TOKEN_BYTES", 512, 16, 65536),
+    resumeTtlSeconds: readInt(env, "UPLOAD_RESUME_TTL_SECONDS", 3600, 0),
+    progressIntervalMs: readInt(env, "UPLOAD_PROGRESS_INTERVAL_MS", 500, 0),
+    progressBytes: readBytes(env, "UPLOAD_PROGRESS_BYTES", 64 * 1024 ** 2),
+    defaultPageSize: readInt(env, "UPLOAD_DEFAULT_PAGE_SIZE", 50, 1, 1000),
+    maxPageSize: readInt(env, "UPLOAD_MAX_PAGE_SIZE", 1000, 1, 100_000),
+    shutdownGraceMs: readInt(env, "UPLOAD_SHUTDOWN_GRACE_MS", 10_000, 0),
+  };
+}
