@@ -186,6 +186,6 @@ tda_tail() {
 tda_kafka_java() {
   java -Xmx256m -XX:+UseSerialGC -XX:TieredStopAtLevel=1 \
     -Dlog4j2.configurationFile="$TDA_ROOT/deploy/kafka/log4j2.properties" \
-    -Dtda.kafka.log.level=WARN \
+    -Dtda.kafka.log.level=WARN -Dtda.log.target=SYSTEM_ERR \
     -cp "$KAFKA_LIB/*" "$@"
 }

@@ -17,6 +17,8 @@ command -v jq >/dev/null || tda_die "jq not found: run deploy/local/install.sh"
 start_redis() {
   local pid log="$TDA_LOG_DIR/redis.log" i
   if pid="$(tda_pid_of redis)"; then
+    redis-cli -h "$REDIS_HOST" -p "$REDIS_PORT" ping 2>/dev/null | grep -q PONG \
+      || tda_die "redis: pid $pid runs but ${REDIS_HOST}:${REDIS_PORT} does not answer (started with other settings? run deploy/local/stop-infra.sh)"
     tda_log "redis: already running (pid $pid, ${REDIS_HOST}:${REDIS_PORT})"
     return 0
   fi
@@ -68,6 +70,9 @@ transaction.state.log.min.isr=1
 share.coordinator.state.topic.replication.factor=1
 share.coordinator.state.topic.min.isr=1
 group.initial.rebalance.delay.ms=0
+# faster recovery after an unclean stop (the old registration must expire first)
+broker.heartbeat.interval.ms=1000
+broker.session.timeout.ms=6000
 auto.create.topics.enable=false
 log.retention.hours=168
 log.segment.bytes=67108864
@@ -107,11 +112,13 @@ kafka_topics() {
 
 start_kafka() {
   local pid log="$TDA_LOG_DIR/kafka.log" timeout="${TDA_KAFKA_START_TIMEOUT:-90}" start now
-  write_kafka_config
   if pid="$(tda_pid_of kafka)"; then
+    tda_port_open "$KAFKA_HOST" "$KAFKA_PORT" \
+      || tda_die "kafka: pid $pid runs but nothing listens on ${KAFKA_BROKERS} (started with other settings? run deploy/local/stop-infra.sh)"
     tda_log "kafka: already running (pid $pid, ${KAFKA_BROKERS})"
     return 0
   fi
+  write_kafka_config
   for p in "$KAFKA_PORT" "$KAFKA_CONTROLLER_PORT"; do
     if tda_port_open "$KAFKA_HOST" "$p"; then
       tda_die "kafka: port ${KAFKA_HOST}:$p is in use by another process (set KAFKA_PORT / KAFKA_CONTROLLER_PORT)"
@@ -131,7 +138,7 @@ start_kafka() {
   fi
   # The port opens before the broker has registered with the controller: wait for the admin API.
   while true; do
-    if kafka_topics --list >/dev/null 2>"$KAFKA_RUN_DIR/admin.err"; then
+    if kafka_topics --list >"$KAFKA_RUN_DIR/admin.err" 2>&1; then
       break
     fi
     if ! tda_alive "$pid"; then
@@ -154,6 +161,7 @@ create_topics() {
   local existing n i name parts rf cfgs created=0 kept=0 args
   [[ -f "$KAFKA_TOPICS_FILE" ]] || tda_die "topics file not found: $KAFKA_TOPICS_FILE"
   existing="$(kafka_topics --list 2>"$KAFKA_RUN_DIR/admin.err")" || {
+    printf '%s\n' "$existing" >>"$KAFKA_RUN_DIR/admin.err"
     tda_tail "$KAFKA_RUN_DIR/admin.err" 10
     tda_die "kafka: cannot list topics"
   }
@@ -170,7 +178,7 @@ create_topics() {
     while IFS= read -r cfgs; do
       [[ -n "$cfgs" ]] && args+=(--config "$cfgs")
     done < <(jq -r ".topics[$i].config // {} | to_entries[] | \"\(.key)=\(.value)\"" "$KAFKA_TOPICS_FILE")
-    if ! kafka_topics "${args[@]}" >/dev/null 2>"$KAFKA_RUN_DIR/admin.err"; then
+    if ! kafka_topics "${args[@]}" >"$KAFKA_RUN_DIR/admin.err" 2>&1; then
       tda_tail "$KAFKA_RUN_DIR/admin.err" 15
       tda_die "kafka: could not create topic $name"
     fi

@@ -1,0 +1,196 @@
+#!/usr/bin/env python3
+"""Vietoris–Rips benchmark: the engine's CLI against Debian's ripser and giotto-ph.
+
+Every input is run by the engine and by the anchors in the same run, on the same
+machine; barcodes are compared per dimension as multisets at Ripser's printed
+precision. Reads the datasets from ../shared/datasets (say so when missing).
+
+  python3 bench/rips_bench.py [--threads N] [--only NAME,...] [--quick] [--timeout S]
+
+Prints one line per input:
+  NAME engine_s=… ripser_s=… ratio=… engine_rss_mb=… ripser_rss_mb=… equal=yes|no
+then the same against giotto-ph, then `worst ratio vs ripser: X`.
+"""
+import argparse
+import math
+import os
+import re
+import subprocess
+import sys
+import tempfile
+from collections import Counter
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+DATA = os.environ.get("TDA_DATASETS", os.path.join(ROOT, "..", "shared", "datasets"))
+ENGINE = os.path.join(ROOT, "engine-cpp", "build", "tda-engine")
+
+# name, file, format, args (without --format), modulus, quick (fast enough for a short run)
+CASES = [
+    ("sphere_3_192", "ripser-examples/sphere_3_192.lower_distance_matrix", "lower-distance", ["--dim", "3"], 2, True),
+    ("o3_1024", "ripser-examples/o3_1024.txt", "point-cloud", ["--threshold", "1.8", "--dim", "3"], 2, True),
+    ("o3_4096", "ripser-examples/o3_4096.txt", "point-cloud", ["--threshold", "1.4", "--dim", "3"], 2, False),
+    ("dragon_2000", "ph-roadmap/dragon_vrip.ply.txt_2000_.txt", "point-cloud", ["--dim", "1"], 2, True),
+    ("fractal_r", "ph-roadmap/fractal_9_5_2_random_edge_list.txt_0.19795_distmat.txt", "distance", ["--dim", "2"], 2, True),
+    ("random16", "ph-roadmap/random_point_cloud_50_16_.txt", "point-cloud", ["--dim", "7"], 2, False),
+    ("celegans", "ripser-plusplus/celegans.distance_matrix", "distance", ["--dim", "2"], 2, True),
+    ("vicsek300", "ripser-plusplus/Vicsek300_300_of_300.distance_matrix", "distance", ["--dim", "2"], 2, True),
+    ("torus4_50000", "ripser-benchmark/clifford_torus_50000.points.txt", "point-cloud", ["--threshold", "0.15", "--dim", "2"], 2, False),
+    ("rp2_600_mod2", "ripser-examples/rp2_600.lower_distance_matrix.csv", "lower-distance", ["--dim", "2"], 2, True),
+    ("rp2_600_mod3", "ripser-examples/rp2_600.lower_distance_matrix.csv", "lower-distance", ["--dim", "2"], 3, True),
+    ("projective_plane_mod2", "ripser-examples/projective_plane.lower_distance_matrix", "lower-distance", ["--dim", "2"], 2, True),
+    ("projective_plane_mod3", "ripser-examples/projective_plane.lower_distance_matrix", "lower-distance", ["--dim", "2"], 3, True),
+]
+DEV_TESTS = "ripser-examples/dev-branch-tests"
+
+
+def dev_cases():
+    d = os.path.join(DATA, DEV_TESTS)
+    out = []
+    for f in sorted(os.listdir(d)) if os.path.isdir(d) else []:
+        fmt = "upper-distance" if "upper" in f else "lower-distance"
+        out.append(("dev/" + f, os.path.join(DEV_TESTS, f), fmt, ["--dim", "2"], 2, True))
+    return out
+
+
+def parse_barcode(text):
+    bars, dim = {}, None
+    for line in text.splitlines():
+        m = re.match(r"persistence intervals in dim (\d+):", line)
+        if m:
+            dim = int(m.group(1))
+            bars[dim] = Counter()
+        elif dim is not None and line.strip().startswith("["):
+            bars[dim][line.strip()] += 1
+    return bars
+
+
+def timed(cmd, timeout):
+    """Runs cmd under /usr/bin/time; returns (stdout, seconds, peak_rss_mb) or None on failure/timeout."""
+    with tempfile.NamedTemporaryFile("r", suffix=".time") as tf:
+        try:
+            p = subprocess.run(["/usr/bin/time", "-f", "%e %M", "-o", tf.name] + cmd,
+                               stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, timeout=timeout)
+        except subprocess.TimeoutExpired:
+            return None
+        if p.returncode != 0:
+            return None
+        secs, kb = tf.read().split()[-2:]
+        return p.stdout, float(secs), int(kb) / 1024.0
+
+
+def fmt_g(x):
+    """C++ iostream default (6 significant digits) of a float32 value."""
+    import struct
+    f = struct.unpack("f", struct.pack("f", x))[0]
+    s = "%g" % f
+    return s
+
+
+GIOTTO_SNIPPET = r"""
+import sys, time, numpy as np
+from gph import ripser_parallel
+path, fmt, maxdim, thresh, coeff, threads = sys.argv[1], sys.argv[2], int(sys.argv[3]), float(sys.argv[4]), int(sys.argv[5]), int(sys.argv[6])
+import re
+nums = [np.array([float(t) for t in re.split(r"[^0-9eE.+-]+", l.strip()) if t], dtype=np.float32) for l in open(path) if l.strip()]
+if fmt == "point-cloud":
+    X, metric = np.vstack(nums), "euclidean"
+elif fmt == "distance":
+    X, metric = np.vstack(nums), "precomputed"
+else:
+    flat = np.concatenate(nums) if nums else np.zeros(0, np.float32)
+    n = 1
+    while n * (n - 1) // 2 < len(flat): n += 1
+    X = np.zeros((n, n), np.float32)
+    idx = np.tril_indices(n, -1) if fmt == "lower-distance" else np.triu_indices(n, 1)
+    if fmt == "lower-distance":
+        rows, cols = [], []
+        for i in range(1, n):
+            for j in range(i): rows.append(i); cols.append(j)
+        X[rows, cols] = flat[:len(rows)]
+    else:
+        X[idx] = flat[:len(idx[0])]
+    X = X + X.T
+    metric = "precomputed"
+t0 = time.perf_counter()
+kw = dict(maxdim=maxdim, coeff=coeff, n_threads=threads, metric=metric)
+if thresh >= 0: kw["thresh"] = thresh
+dgms = ripser_parallel(X, **kw)["dgms"]
+el = time.perf_counter() - t0
+print("elapsed", el)
+for d, dg in enumerate(dgms):
+    print("persistence intervals in dim %d:" % d)
+    for b, e in dg:
+        b32, e32 = np.float32(b), np.float32(e)
+        if np.isfinite(e32) and e32 == b32: continue
+        print(" [%s,%s)" % ("%g" % b32, ("%g" % e32) if np.isfinite(e32) else " "))
+"""
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--threads", type=int, default=os.cpu_count() or 1)
+    ap.add_argument("--only", default="")
+    ap.add_argument("--quick", action="store_true", help="only the inputs that run in seconds")
+    ap.add_argument("--timeout", type=float, default=900)
+    ap.add_argument("--no-giotto", action="store_true")
+    a = ap.parse_args()
+    if not os.path.isdir(DATA):
+        print(f"datasets not found at {DATA} (../shared/datasets is missing): nothing to benchmark")
+        return 2
+    if not os.access(ENGINE, os.X_OK):
+        print(f"engine binary missing: {ENGINE} (run `make build`)")
+        return 2
+    cases = CASES + dev_cases()
+    if a.only:
+        keep = set(a.only.split(","))
+        cases = [c for c in cases if c[0] in keep]
+    if a.quick:
+        cases = [c for c in cases if c[5]]
+    print(f"# threads={a.threads} datasets={os.path.relpath(DATA, ROOT)}")
+    worst = 0.0
+    giotto_rows = []
+    all_equal = True
+    for name, rel, fmt, args, mod, _ in cases:
+        path = os.path.join(DATA, rel)
+        modargs = ["--modulus", str(mod)] if mod != 2 else []
+        ref_bin = "/usr/bin/ripser-coeff" if mod != 2 else "/usr/bin/ripser"
+        eng = timed([ENGINE, "--format", fmt] + args + modargs + ["--threads", str(a.threads), path], a.timeout)
+        ref = timed([ref_bin, "--format", fmt] + args + modargs + [path], a.timeout)
+        if eng is None:
+            print(f"{name} engine failed or timed out")
+            all_equal = False
+            continue
+        eb = parse_barcode(eng[0])
+        if ref is None:
+            print(f"{name} engine_s={eng[1]:.2f} ripser_s=timeout(>{a.timeout:.0f}) engine_rss_mb={eng[2]:.1f} equal=unknown")
+        else:
+            equal = eb == parse_barcode(ref[0])
+            all_equal &= equal
+            ratio = eng[1] / max(ref[1], 0.01)
+            if ref[1] > 1.0:
+                worst = max(worst, ratio)
+            print(f"{name} engine_s={eng[1]:.2f} ripser_s={ref[1]:.2f} ratio={ratio:.2f} "
+                  f"engine_rss_mb={eng[2]:.1f} ripser_rss_mb={ref[2]:.1f} equal={'yes' if equal else 'no'}", flush=True)
+        if not a.no_giotto:
+            thr = "-1"
+            if "--threshold" in args:
+                thr = args[args.index("--threshold") + 1]
+            dim = args[args.index("--dim") + 1]
+            g = timed([sys.executable, "-c", GIOTTO_SNIPPET, path, fmt, dim, thr, str(mod), str(a.threads)], a.timeout)
+            if g is None:
+                giotto_rows.append(f"{name} giotto failed or timed out")
+            else:
+                gsecs = float(g[0].split("\n", 1)[0].split()[1])
+                gequal = parse_barcode(g[0]) == eb
+                giotto_rows.append(f"{name} engine_s={eng[1]:.2f} giotto_s={gsecs:.2f} ratio={eng[1] / max(gsecs, 0.01):.2f} "
+                                   f"engine_rss_mb={eng[2]:.1f} giotto_rss_mb={g[2]:.1f} equal={'yes' if gequal else 'no'}")
+    if giotto_rows:
+        print(f"# against giotto-ph (n_threads={a.threads}; giotto_s excludes Python start-up and parsing, RSS includes the interpreter)")
+        for r in giotto_rows:
+            print(r)
+    print(f"worst ratio vs ripser: {worst:.2f}")
+    return 0 if all_equal else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

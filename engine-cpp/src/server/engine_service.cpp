@@ -1,0 +1,601 @@
+#include "server/engine_service.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <memory>
+#include <new>
+#include <optional>
+
+#include "server/errors.hpp"
+#include "server/input.hpp"
+#include "server/log.hpp"
+#include "tda/core/rips.hpp"
+
+namespace tda::server {
+namespace {
+
+namespace common = tda::common::v1;
+namespace engine = tda::engine::v1;
+using Clock = std::chrono::steady_clock;
+
+constexpr auto kTickInterval = std::chrono::milliseconds(50);
+// A changed progress is sent at most this often...
+constexpr auto kMinProgressInterval = std::chrono::milliseconds(100);
+// ...and an unchanged one (heartbeat) at least this often; with the tick this
+// keeps the gap between two progress messages under 250 ms.
+constexpr auto kHeartbeatInterval = std::chrono::milliseconds(200);
+
+const char* job_label(const std::string& id) { return id.empty() ? "-" : id.c_str(); }
+
+double clamp01(double x) { return std::isfinite(x) ? std::min(1.0, std::max(0.0, x)) : 0.0; }
+
+// Best-effort overall fraction: loading 5%, distances 10%, dimension 0 10%,
+// then the reduction dimensions share the remaining 75%.
+double overall_fraction(const tda::core::ProgressInfo& p, int max_dim) {
+  const double cols =
+      p.columns_total > 0 ? static_cast<double>(p.columns_done) / static_cast<double>(p.columns_total) : 0.0;
+  switch (p.stage) {
+    case tda::core::Stage::Loading:
+      return 0.05 * clamp01(cols);
+    case tda::core::Stage::Distances:
+      return 0.05 + 0.10 * clamp01(cols);
+    case tda::core::Stage::Dim0:
+      return 0.15 + 0.10 * clamp01(cols);
+    case tda::core::Stage::Reduction: {
+      if (max_dim <= 0) return 0.25 + 0.75 * clamp01(cols);
+      const double share = 0.75 / max_dim;
+      const int d = std::min(std::max(p.dimension, 1), max_dim);
+      return 0.25 + share * (d - 1) + share * clamp01(cols);
+    }
+    case tda::core::Stage::Done:
+      return 1.0;
+  }
+  return 0.0;
+}
+
+uint32_t effective_threads(const ServerConfig& config, uint32_t requested) {
+  if (requested == 0) return config.threads;
+  return std::min(requested, config.threads);
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------------------
+// ComputeReactor: one Compute call. Lives until gRPC is done with it (OnDone)
+// and no worker, ticker or registry still refers to it (reference count).
+// ---------------------------------------------------------------------------
+class ComputeReactor final
+    : public grpc::ServerBidiReactor<engine::ComputeRequest, engine::ComputeResponse> {
+ public:
+  ComputeReactor(EngineContext& context, grpc::CallbackServerContext* call)
+      : context_(context), peer_(call->peer()) {
+    context_.register_call(this);
+    StartRead(&request_);
+  }
+
+  ~ComputeReactor() override { release_admission(); }
+
+  void ref() { refs_.fetch_add(1, std::memory_order_relaxed); }
+  void unref() {
+    if (refs_.fetch_sub(1, std::memory_order_acq_rel) == 1) delete this;
+  }
+
+  // Shutdown: stop whatever this call is doing.
+  void cancel() { cancelled_.store(true); }
+
+  // Called by the ticker thread every kTickInterval.
+  void tick(Clock::time_point now) {
+    std::lock_guard<std::recursive_mutex> lock(mu_);
+    if (end_requested_) return;
+    if (cancelled_.load() && (phase_ == Phase::AwaitSpec || phase_ == Phase::Receiving)) {
+      end(cancel_status());
+      return;
+    }
+    if (phase_ == Phase::AwaitSpec) return;
+
+    common::Progress p = current_progress();
+    const bool changed = !sent_progress_ || p.stage() != last_progress_.stage() ||
+                         p.dimension() != last_progress_.dimension() ||
+                         p.columns_done() != last_progress_.columns_done() ||
+                         p.fraction() != last_progress_.fraction();
+    const auto since = now - last_progress_at_;
+    if (!sent_progress_ || (changed && since >= kMinProgressInterval) || since >= kHeartbeatInterval) {
+      last_progress_ = p;
+      last_progress_at_ = now;
+      sent_progress_ = true;
+      engine::ComputeResponse response;
+      *response.mutable_progress() = std::move(p);
+      next_progress_ = std::move(response);  // replaces an unsent older one
+      pump();
+    }
+  }
+
+  void OnReadDone(bool ok) override {
+    std::lock_guard<std::recursive_mutex> lock(mu_);
+    if (end_requested_) return;
+    if (!ok) {  // half-close, cancellation or a broken stream
+      reads_done_ = true;
+      if (cancelled_.load()) {
+        if (phase_ == Phase::AwaitSpec || phase_ == Phase::Receiving) end(cancel_status());
+        return;
+      }
+      if (phase_ == Phase::AwaitSpec) {
+        end(errors::invalid_argument("stream closed before a ComputeSpec",
+                                     {{"spec", "the first message must carry the spec"}}));
+      } else if (phase_ == Phase::Receiving) {
+        end(input_->check_complete());
+      }
+      return;  // queued / running: the job goes on
+    }
+
+    if (phase_ == Phase::AwaitSpec) {
+      if (!request_.has_spec()) {
+        end(errors::invalid_argument("the first message must be a ComputeSpec",
+                                     {{"spec", "missing; chunks may only follow the spec"}}));
+        return;
+      }
+      on_spec(request_.spec());
+    } else if (request_.has_spec()) {
+      end(errors::invalid_argument("ComputeSpec sent twice", {{"spec", "only the first message may carry the spec"}}));
+    } else if (phase_ == Phase::Receiving) {
+      grpc::Status st = input_->add_chunk(request_.chunk());
+      if (!st.ok()) {
+        end(st);
+      } else if (input_->complete()) {
+        submit_job();
+      }
+    } else if (!request_.chunk().empty()) {
+      // all announced values had arrived: anything more is an error
+      end(errors::invalid_argument(
+          "too much input data",
+          {{"chunk", "received more than the " + std::to_string(spec_.expected_values) +
+                         " values announced by the spec"}}));
+    }
+    if (end_requested_) return;
+    request_.Clear();
+    StartRead(&request_);
+  }
+
+  void OnWriteDone(bool ok) override {
+    std::lock_guard<std::recursive_mutex> lock(mu_);
+    writing_ = false;
+    if (!ok) {  // the client is gone
+      cancelled_.store(true);
+      next_progress_.reset();
+      next_result_.reset();
+      end(errors::cancelled());
+    }
+    pump();
+  }
+
+  void OnCancel() override { cancelled_.store(true); }
+
+  void OnDone() override {
+    context_.unregister_call(this);
+    unref();
+  }
+
+  // Runs on a worker thread.
+  void run_job() {
+    {
+      std::lock_guard<std::recursive_mutex> lock(mu_);
+      if (end_requested_ || cancelled_.load()) {
+        values_.clear();
+        release_memory();
+        phase_ = Phase::Ended;
+        end(cancel_status());
+        return;
+      }
+      phase_ = Phase::Running;
+    }
+    const auto started = Clock::now();
+
+    tda::core::RipsOptions options;
+    options.max_dim = spec_.max_dim;
+    options.threshold = spec_.threshold;
+    options.modulus = spec_.modulus;
+    options.threads = static_cast<int>(threads_);
+
+    tda::core::Callbacks callbacks;
+    callbacks.on_progress = [this](const tda::core::ProgressInfo& info) {
+      std::lock_guard<std::recursive_mutex> lock(mu_);
+      core_progress_ = info;
+      peak_core_bytes_ = std::max(peak_core_bytes_, info.bytes_in_use);
+    };
+    callbacks.is_cancelled = [this] { return cancelled_.load(std::memory_order_relaxed); };
+
+    grpc::Status status;
+    std::optional<engine::ComputeResponse> result;
+    try {
+      tda::core::RipsResult r =
+          spec_.is_distance_matrix()
+              ? tda::core::rips_from_lower_distances(std::move(values_), spec_.n, options, callbacks)
+              : tda::core::rips_from_points(values_, spec_.n, spec_.dim, options, callbacks);
+      values_.clear();
+      values_.shrink_to_fit();
+      const double elapsed = std::chrono::duration<double>(Clock::now() - started).count();
+      result = make_result(r, elapsed);
+      size_t bars = 0;
+      for (const auto& d : r.diagrams) bars += d.size();
+      log_line("job %s done in %.3f s: n=%llu max_dim=%d bars=%zu columns_reduced=%llu",
+               job_label(spec_.job_id), elapsed, static_cast<unsigned long long>(spec_.n),
+               spec_.max_dim, bars, static_cast<unsigned long long>(r.stats.columns_reduced));
+    } catch (const tda::core::Cancelled&) {
+      status = cancel_status();
+      log_line("job %s cancelled after %.3f s", job_label(spec_.job_id),
+               std::chrono::duration<double>(Clock::now() - started).count());
+    } catch (const tda::core::InvalidInput& e) {
+      status = errors::invalid_argument(std::string("invalid input: ") + e.what(),
+                                        {{"chunk", e.what()}});
+      log_line("job %s rejected by the core: %s", job_label(spec_.job_id), e.what());
+    } catch (const std::bad_alloc&) {
+      status = errors::out_of_memory();
+      log_line("job %s failed: out of memory", job_label(spec_.job_id));
+    } catch (const std::exception& e) {
+      status = errors::internal();
+      log_line("job %s failed: %s", job_label(spec_.job_id), e.what());
+    } catch (...) {
+      status = errors::internal();
+      log_line("job %s failed: unknown exception", job_label(spec_.job_id));
+    }
+
+    values_.clear();
+    values_.shrink_to_fit();
+    std::lock_guard<std::recursive_mutex> lock(mu_);
+    release_memory();
+    phase_ = Phase::Ended;
+    if (result) {
+      end(grpc::Status::OK, std::move(result));
+    } else {
+      end(status);
+    }
+  }
+
+ private:
+  enum class Phase { AwaitSpec, Receiving, Queued, Running, Ended };
+
+  grpc::Status cancel_status() const {
+    return context_.shutting_down() ? errors::shutting_down() : errors::cancelled();
+  }
+
+  void on_spec(const engine::ComputeSpec& wire) {
+    grpc::Status st = validate_spec(wire, &spec_);
+    if (!st.ok()) {
+      log_line("compute from %s rejected: %s", peer_.c_str(), st.error_message().c_str());
+      end(st);
+      return;
+    }
+    threads_ = effective_threads(context_.config(), spec_.requested_threads);
+
+    tda::core::Estimate estimate{};
+    try {
+      estimate = tda::core::estimate_rips(spec_.n, spec_.dim, spec_.is_distance_matrix(),
+                                          spec_.max_dim, spec_.threshold);
+    } catch (const tda::core::InvalidInput& e) {
+      end(errors::invalid_argument(std::string("invalid compute spec: ") + e.what(), {{"spec", e.what()}}));
+      return;
+    }
+    const uint64_t required = std::max(estimate.memory_bytes, spec_.storage_bytes());
+
+    if (context_.shutting_down()) {
+      end(errors::shutting_down());
+      return;
+    }
+    if (!context_.pool().try_acquire_slot()) {
+      log_line("job %s refused: engine busy", job_label(spec_.job_id));
+      end(errors::engine_busy(context_.pool().workers(), context_.pool().queue_depth()));
+      return;
+    }
+    holds_slot_ = true;
+    uint64_t available = 0;
+    if (!context_.memory().try_reserve(required, &available)) {
+      log_line("job %s refused: needs %llu bytes, %llu available", job_label(spec_.job_id),
+               static_cast<unsigned long long>(required), static_cast<unsigned long long>(available));
+      end(errors::memory_limit_exceeded(required, available, context_.memory().limit()));
+      return;
+    }
+    reserved_bytes_ = required;
+    try {
+      input_ = std::make_unique<InputAssembler>(spec_);
+    } catch (const std::bad_alloc&) {
+      end(errors::out_of_memory());
+      return;
+    }
+    phase_ = Phase::Receiving;
+    log_line("job %s accepted from %s: %s n=%llu dim=%u max_dim=%d modulus=%d threads=%u reserved=%llu B est=%.3g s",
+             job_label(spec_.job_id), peer_.c_str(),
+             common::InputKind_Name(spec_.kind).c_str(), static_cast<unsigned long long>(spec_.n),
+             spec_.dim, spec_.max_dim, spec_.modulus, threads_,
+             static_cast<unsigned long long>(required), estimate.seconds);
+    if (input_->complete()) submit_job();  // e.g. a single point given as a matrix
+  }
+
+  void submit_job() {
+    values_ = input_->take_values();
+    input_.reset();
+    phase_ = Phase::Queued;
+    holds_slot_ = false;  // the pool releases it when the task returns
+    ref();
+    context_.pool().submit([this] {
+      run_job();
+      unref();
+    });
+  }
+
+  common::Progress current_progress() const {
+    common::Progress p;
+    switch (phase_) {
+      case Phase::Receiving: {
+        p.set_stage(common::STAGE_LOADING);
+        const double got = spec_.expected_values
+                               ? static_cast<double>(input_->values_received()) / spec_.expected_values
+                               : 1.0;
+        p.set_fraction(0.05 * clamp01(got));
+        p.set_bytes_in_use(spec_.storage_bytes());
+        break;
+      }
+      case Phase::Queued:
+        p.set_stage(common::STAGE_QUEUED);
+        p.set_fraction(0.05);
+        p.set_bytes_in_use(spec_.storage_bytes());
+        break;
+      default:
+        if (core_progress_) {
+          const auto& c = *core_progress_;
+          p.set_stage(static_cast<common::Stage>(static_cast<int>(c.stage)));
+          p.set_dimension(static_cast<uint32_t>(std::max(0, c.dimension)));
+          p.set_columns_done(c.columns_done);
+          p.set_columns_total(c.columns_total);
+          p.set_fraction(std::max(0.05, overall_fraction(c, spec_.max_dim)));
+          p.set_bytes_in_use(c.bytes_in_use);
+        } else {
+          p.set_stage(common::STAGE_LOADING);
+          p.set_fraction(0.05);
+          p.set_bytes_in_use(spec_.storage_bytes());
+        }
+    }
+    return p;
+  }
+
+  engine::ComputeResponse make_result(const tda::core::RipsResult& r, double elapsed) {
+    engine::ComputeResponse response;
+    common::PersistenceResult* out = response.mutable_result();
+    for (size_t d = 0; d < r.diagrams.size(); ++d) {
+      common::PersistenceDiagram* diagram = out->add_diagrams();
+      diagram->set_dimension(static_cast<uint32_t>(d));
+      diagram->mutable_intervals()->Reserve(static_cast<int>(r.diagrams[d].size()));
+      for (const auto& iv : r.diagrams[d]) {
+        common::Interval* bar = diagram->add_intervals();
+        bar->set_birth(iv.birth);
+        bar->set_death(iv.death);
+      }
+    }
+    for (uint64_t b : r.betti) out->add_betti_numbers(b);
+
+    uint64_t peak = 0;
+    {
+      std::lock_guard<std::recursive_mutex> lock(mu_);
+      peak = peak_core_bytes_;
+    }
+    // the core's own accounting when it reports one, else the process high-water mark
+    peak = peak > 0 ? std::max(peak, spec_.storage_bytes()) : peak_rss_bytes();
+
+    common::ComputeStats* stats = out->mutable_stats();
+    stats->set_points(spec_.n);
+    stats->set_ambient_dim(spec_.dim);
+    stats->set_edges(r.stats.edges);
+    stats->set_columns_reduced(r.stats.columns_reduced);
+    stats->set_apparent_pairs(r.stats.apparent_pairs);
+    stats->set_elapsed_seconds(elapsed);
+    stats->set_peak_bytes(peak);
+    stats->set_threshold_used(r.stats.threshold_used);
+    stats->set_threads(threads_);
+    return response;
+  }
+
+  // Ends the call with `status`, after `final_message` when there is one.
+  // Must hold mu_. Idempotent.
+  void end(grpc::Status status, std::optional<engine::ComputeResponse> final_message = std::nullopt) {
+    if (end_requested_) return;
+    end_requested_ = true;
+    final_status_ = std::move(status);
+    next_progress_.reset();
+    next_result_ = std::move(final_message);
+    if (phase_ == Phase::AwaitSpec || phase_ == Phase::Receiving) {
+      input_.reset();
+      release_admission();
+      phase_ = Phase::Ended;
+    } else if (phase_ == Phase::Queued || phase_ == Phase::Running) {
+      cancelled_.store(true);  // ended early (bad extra data, broken stream): stop the job
+    }
+    if (!final_status_.ok() && final_status_.error_code() != grpc::StatusCode::CANCELLED) {
+      log_line("job %s ended: %s", job_label(spec_.job_id), final_status_.error_message().c_str());
+    }
+    pump();
+  }
+
+  // Starts the next write, or Finish once everything is written. Must hold mu_.
+  void pump() {
+    if (writing_ || finish_called_) return;
+    if (next_progress_ && !end_requested_) {
+      out_ = std::move(*next_progress_);
+      next_progress_.reset();
+      writing_ = true;
+      StartWrite(&out_);
+      return;
+    }
+    if (next_result_) {
+      out_ = std::move(*next_result_);
+      next_result_.reset();
+      writing_ = true;
+      StartWrite(&out_);
+      return;
+    }
+    if (end_requested_) {
+      finish_called_ = true;
+      Finish(final_status_);
+    }
+  }
+
+  void release_memory() {
+    if (reserved_bytes_ > 0) context_.memory().release(reserved_bytes_);
+    reserved_bytes_ = 0;
+  }
+
+  void release_admission() {
+    if (holds_slot_) context_.pool().release_slot();
+    holds_slot_ = false;
+    release_memory();
+  }
+
+  EngineContext& context_;
+  const std::string peer_;
+  std::atomic<int> refs_{1};  // gRPC's reference, dropped in OnDone
+  std::atomic<bool> cancelled_{false};
+
+  // Recursive: gRPC may run a reaction inline from a Start* call made under it.
+  mutable std::recursive_mutex mu_;
+  Phase phase_ = Phase::AwaitSpec;
+  engine::ComputeRequest request_;
+  bool reads_done_ = false;
+
+  JobSpec spec_;
+  uint32_t threads_ = 1;
+  std::unique_ptr<InputAssembler> input_;
+  std::vector<float> values_;  // handed to the worker
+  bool holds_slot_ = false;
+  uint64_t reserved_bytes_ = 0;
+
+  std::optional<tda::core::ProgressInfo> core_progress_;
+  uint64_t peak_core_bytes_ = 0;
+  common::Progress last_progress_;
+  Clock::time_point last_progress_at_{};
+  bool sent_progress_ = false;
+
+  engine::ComputeResponse out_;  // the one write in flight
+  bool writing_ = false;
+  std::optional<engine::ComputeResponse> next_progress_;
+  std::optional<engine::ComputeResponse> next_result_;
+  bool end_requested_ = false;
+  bool finish_called_ = false;
+  grpc::Status final_status_;
+};
+
+// ---------------------------------------------------------------------------
+// EngineContext
+// ---------------------------------------------------------------------------
+EngineContext::EngineContext(const ServerConfig& config)
+    : config_(config), pool_(config.max_concurrent, config.queue_depth), memory_(config.memory_limit) {
+  ticker_ = std::thread([this] { ticker_loop(); });
+}
+
+EngineContext::~EngineContext() {
+  {
+    std::lock_guard<std::mutex> lock(ticker_mu_);
+    ticker_stop_ = true;
+  }
+  ticker_cv_.notify_all();
+  if (ticker_.joinable()) ticker_.join();
+  pool_.shutdown();
+}
+
+void EngineContext::begin_shutdown() {
+  shutting_down_.store(true);
+  std::lock_guard<std::mutex> lock(calls_mu_);
+  for (ComputeReactor* call : calls_) call->cancel();
+}
+
+void EngineContext::stop_workers() { pool_.shutdown(); }
+
+void EngineContext::register_call(ComputeReactor* call) {
+  call->ref();
+  std::lock_guard<std::mutex> lock(calls_mu_);
+  calls_.insert(call);
+  if (shutting_down_.load()) call->cancel();
+}
+
+void EngineContext::unregister_call(ComputeReactor* call) {
+  bool erased = false;
+  {
+    std::lock_guard<std::mutex> lock(calls_mu_);
+    erased = calls_.erase(call) > 0;
+  }
+  if (erased) call->unref();
+}
+
+void EngineContext::ticker_loop() {
+  std::vector<ComputeReactor*> snapshot;
+  std::unique_lock<std::mutex> lock(ticker_mu_);
+  while (!ticker_stop_) {
+    ticker_cv_.wait_for(lock, kTickInterval);
+    if (ticker_stop_) break;
+    lock.unlock();
+    snapshot.clear();
+    {
+      std::lock_guard<std::mutex> calls_lock(calls_mu_);
+      for (ComputeReactor* call : calls_) {
+        call->ref();
+        snapshot.push_back(call);
+      }
+    }
+    const auto now = Clock::now();
+    for (ComputeReactor* call : snapshot) {
+      call->tick(now);
+      call->unref();
+    }
+    lock.lock();
+  }
+}
+
+// ---------------------------------------------------------------------------
+// EngineServiceImpl
+// ---------------------------------------------------------------------------
+grpc::ServerBidiReactor<engine::ComputeRequest, engine::ComputeResponse>* EngineServiceImpl::Compute(
+    grpc::CallbackServerContext* context) {
+  return new ComputeReactor(context_, context);
+}
+
+grpc::ServerUnaryReactor* EngineServiceImpl::Estimate(grpc::CallbackServerContext* context,
+                                                      const engine::EstimateRequest* request,
+                                                      engine::EstimateResponse* response) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  JobSpec spec;
+  grpc::Status st = validate_spec(request->spec(), &spec);
+  if (!st.ok()) {
+    reactor->Finish(st);
+    return reactor;
+  }
+  try {
+    const tda::core::Estimate e = tda::core::estimate_rips(spec.n, spec.dim, spec.is_distance_matrix(),
+                                                          spec.max_dim, spec.threshold);
+    const uint64_t required = std::max(e.memory_bytes, spec.storage_bytes());
+    response->set_memory_bytes(required);
+    response->set_seconds(e.seconds);
+    response->set_memory_limit_bytes(context_.memory().limit());
+    // whether the job fits this engine at all; momentary load is reported by
+    // Compute (MEMORY_LIMIT_EXCEEDED / ENGINE_BUSY, both retryable)
+    response->set_admissible(required <= context_.memory().limit());
+    reactor->Finish(grpc::Status::OK);
+  } catch (const tda::core::InvalidInput& e) {
+    reactor->Finish(errors::invalid_argument(std::string("invalid compute spec: ") + e.what(), {{"spec", e.what()}}));
+  } catch (const std::exception& e) {
+    log_line("estimate failed: %s", e.what());
+    reactor->Finish(errors::internal());
+  }
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* EngineServiceImpl::GetInfo(grpc::CallbackServerContext* context,
+                                                     const engine::GetInfoRequest* /*request*/,
+                                                     engine::GetInfoResponse* response) {
+  response->set_version(TDA_ENGINE_VERSION);
+  response->add_algorithms(common::ALGORITHM_RIPS);
+  response->set_threads(context_.config().threads);
+  response->set_memory_limit_bytes(context_.memory().limit());
+  response->set_max_concurrent_jobs(context_.config().max_concurrent);
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  reactor->Finish(grpc::Status::OK);
+  return reactor;
+}
+
+}  // namespace tda::server

@@ -1,0 +1,117 @@
+#include "server/server.hpp"
+
+#include <csignal>
+#include <cstdlib>
+#include <thread>
+
+#include <grpcpp/ext/proto_server_reflection_plugin.h>
+#include <grpcpp/grpcpp.h>
+#include <grpcpp/health_check_service_interface.h>
+
+#include "server/engine_service.hpp"
+#include "server/log.hpp"
+
+namespace tda::server {
+namespace {
+
+constexpr const char* kServiceName = "tda.engine.v1.EngineService";
+// A shutdown that has not finished this long after the grace period is forced.
+constexpr auto kForcedExitAfter = std::chrono::seconds(10);
+
+std::string listen_address(const std::string& host, int port) {
+  const bool ipv6 = host.find(':') != std::string::npos && host.front() != '[';
+  return (ipv6 ? "[" + host + "]" : host) + ":" + std::to_string(port);
+}
+
+void set_health(grpc::Server* server, bool serving) {
+  if (auto* health = server->GetHealthCheckService()) {
+    health->SetServingStatus("", serving);
+    health->SetServingStatus(kServiceName, serving);
+  }
+}
+
+}  // namespace
+
+EngineServer::EngineServer(const ServerConfig& config) : config_(config) {}
+
+EngineServer::~EngineServer() { shutdown(std::chrono::milliseconds(0)); }
+
+bool EngineServer::start() {
+  grpc::EnableDefaultHealthCheckService(true);
+  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+
+  context_ = std::make_unique<EngineContext>(config_);
+  service_ = std::make_unique<EngineServiceImpl>(*context_);
+
+  grpc::ServerBuilder builder;
+  const std::string address = listen_address(config_.host, config_.port);
+  builder.AddListeningPort(address, grpc::InsecureServerCredentials(), &port_);
+  builder.RegisterService(service_.get());
+  builder.SetMaxReceiveMessageSize(config_.max_message_bytes);
+  builder.SetMaxSendMessageSize(-1);
+  // Permissive keepalive: clients may ping every 5 s, also without calls,
+  // without being sent GOAWAY(too_many_pings).
+  builder.AddChannelArgument(GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS, 5000);
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
+  builder.AddChannelArgument(GRPC_ARG_HTTP2_MAX_PING_STRIKES, 0);
+  // Our own pings find dead clients of long computations.
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIME_MS, 60000);
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 20000);
+
+  server_ = builder.BuildAndStart();
+  if (!server_ || port_ == 0) {
+    log_line("error: cannot listen on %s", address.c_str());
+    server_.reset();
+    service_.reset();
+    context_.reset();
+    return false;
+  }
+  set_health(server_.get(), true);
+  log_line("listening on %s (version %s, threads=%u, memory-limit=%llu bytes, max-concurrent=%u, queue-depth=%u)",
+           listen_address(config_.host, port_).c_str(), TDA_ENGINE_VERSION, config_.threads,
+           static_cast<unsigned long long>(config_.memory_limit), config_.max_concurrent,
+           config_.queue_depth);
+  return true;
+}
+
+void EngineServer::shutdown(std::chrono::milliseconds grace) {
+  if (!server_) return;
+  set_health(server_.get(), false);
+  context_->begin_shutdown();
+  server_->Shutdown(std::chrono::system_clock::now() + grace);
+  context_->stop_workers();
+  server_->Wait();
+  server_.reset();
+  service_.reset();
+  context_.reset();
+}
+
+int run_server(const ServerConfig& config) {
+  EngineServer server(config);
+  if (!server.start()) return 1;
+
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  int received = 0;
+  // a dedicated thread waits for the signal; the main thread waits for it
+  std::thread waiter([&] {
+    while (sigwait(&signals, &received) != 0) {
+    }
+  });
+  waiter.join();
+
+  log_line("received %s, shutting down (grace 5 s)", received == SIGTERM ? "SIGTERM" : "SIGINT");
+  std::thread([] {
+    std::this_thread::sleep_for(std::chrono::seconds(5) + kForcedExitAfter);
+    log_line("shutdown did not complete in time; forcing exit");
+    std::_Exit(1);
+  }).detach();
+
+  server.shutdown(std::chrono::seconds(5));
+  log_line("stopped");
+  return 0;
+}
+
+}  // namespace tda::server

@@ -1,0 +1,116 @@
+import { makeGenericClientConstructor, type Client, type ServiceError } from "@grpc/grpc-js";
+import { service as healthServiceDefinition, type HealthImplementation, type ServingStatus } from "grpc-health-check";
+import { channelOptions, insecure, type Logger } from "@tda/common";
+
+// The gateway is SERVING only while every upstream answers its own standard
+// health check with SERVING. The upstreams are polled; the gateway's status
+// follows them both ways (down → NOT_SERVING, recovered → SERVING).
+
+interface HealthCheckClient extends Client {
+  Check(req: { service: string }, opts: { deadline: Date }, cb: (err: ServiceError | null, res?: { status: string }) => void): void;
+}
+
+const HealthClient = makeGenericClientConstructor(healthServiceDefinition, "grpc.health.v1.Health") as unknown as new (
+  address: string,
+  creds: ReturnType<typeof insecure>,
+  options: typeof channelOptions,
+) => HealthCheckClient;
+
+export interface UpstreamTarget {
+  name: string;
+  address: string;
+}
+
+export interface HealthMonitorOptions {
+  health: HealthImplementation;
+  /** The gateway's own service names whose status is set ("" and the fully-qualified service). */
+  names: string[];
+  upstreams: UpstreamTarget[];
+  pollMs: number;
+  timeoutMs: number;
+  log: Logger;
+}
+
+export interface HealthMonitor {
+  /** Polls once now, then every pollMs. Resolves after the first poll. */
+  start(): Promise<void>;
+  /** Checks every upstream once and updates the status; true when all are SERVING. */
+  poll(): Promise<boolean>;
+  /** Stops polling and reports NOT_SERVING from then on (shutdown). */
+  stop(): void;
+  /** Last status per upstream. */
+  snapshot(): Record<string, ServingStatus>;
+}
+
+export function createHealthMonitor(opts: HealthMonitorOptions): HealthMonitor {
+  const clients = opts.upstreams.map((u) => ({ ...u, client: new HealthClient(u.address, insecure(), channelOptions) }));
+  const last: Record<string, ServingStatus> = {};
+  for (const u of opts.upstreams) last[u.name] = "UNKNOWN";
+  let overall: ServingStatus | undefined;
+  let timer: NodeJS.Timeout | undefined;
+  let stopped = false;
+  let polling: Promise<boolean> | undefined;
+
+  function setOverall(status: ServingStatus): void {
+    for (const n of opts.names) opts.health.setStatus(n, status);
+    overall = status;
+  }
+
+  function checkOne(client: HealthCheckClient): Promise<ServingStatus> {
+    return new Promise((resolve) => {
+      client.Check({ service: "" }, { deadline: new Date(Date.now() + opts.timeoutMs) }, (err, res) => {
+        if (err || !res) resolve("NOT_SERVING");
+        else resolve(res.status === "SERVING" ? "SERVING" : "NOT_SERVING");
+      });
+    });
+  }
+
+  async function pollNow(): Promise<boolean> {
+    const results = await Promise.all(clients.map(async (c) => [c.name, await checkOne(c.client)] as const));
+    for (const [name, st] of results) {
+      if (last[name] !== st) {
+        if (st === "SERVING") opts.log.info({ upstream: name }, "upstream healthy");
+        else opts.log.warn({ upstream: name }, "upstream not serving");
+      }
+      last[name] = st;
+    }
+    const allUp = results.every(([, st]) => st === "SERVING");
+    const next: ServingStatus = allUp ? "SERVING" : "NOT_SERVING";
+    if (!stopped && next !== overall) {
+      opts.log.info({ status: next }, "gateway health changed");
+      setOverall(next);
+    }
+    return allUp;
+  }
+
+  function poll(): Promise<boolean> {
+    if (!polling) polling = pollNow().finally(() => (polling = undefined));
+    return polling;
+  }
+
+  function loop(): void {
+    if (stopped) return;
+    timer = setTimeout(() => {
+      void poll().finally(loop);
+    }, opts.pollMs);
+    timer.unref();
+  }
+
+  // Until the first poll answers, the gateway does not claim to serve.
+  setOverall("NOT_SERVING");
+
+  return {
+    async start() {
+      await poll();
+      loop();
+    },
+    poll,
+    stop() {
+      stopped = true;
+      if (timer) clearTimeout(timer);
+      setOverall("NOT_SERVING");
+      for (const c of clients) c.client.close();
+    },
+    snapshot: () => ({ ...last }),
+  };
+}

@@ -1,0 +1,43 @@
+import type { Redis } from "ioredis";
+
+// Per-tenant counters of what was published to the live stream, in Redis so
+// that every gateway replica sees the same figures and a restart keeps them.
+//
+//   tda:gateway:stream:{tenant}:{stream_id}  hash  events, points, last_published_ms
+//   tda:gateway:streams:{tenant}             hash  events, points (all streams of the tenant)
+
+export interface StreamCounts {
+  events: number;
+  points: number;
+}
+
+export interface StreamStats {
+  record(tenant: string, streamId: string, points: number): Promise<void>;
+  /** Counts of one stream, or of all the tenant's streams when streamId is "". */
+  get(tenant: string, streamId: string): Promise<StreamCounts>;
+}
+
+export function streamKey(tenant: string, streamId: string): string {
+  return streamId === "" ? `tda:gateway:streams:${tenant}` : `tda:gateway:stream:${tenant}:${streamId}`;
+}
+
+export function createStreamStats(redis: Redis): StreamStats {
+  return {
+    async record(tenant, streamId, points) {
+      const one = streamKey(tenant, streamId);
+      const all = streamKey(tenant, "");
+      await redis
+        .multi()
+        .hincrby(one, "events", 1)
+        .hincrby(one, "points", points)
+        .hset(one, "last_published_ms", Date.now())
+        .hincrby(all, "events", 1)
+        .hincrby(all, "points", points)
+        .exec();
+    },
+    async get(tenant, streamId) {
+      const [events, points] = await redis.hmget(streamKey(tenant, streamId), "events", "points");
+      return { events: Number(events ?? 0), points: Number(points ?? 0) };
+    },
+  };
+}

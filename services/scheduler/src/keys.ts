@@ -1,0 +1,25 @@
+import { createHash } from "node:crypto";
+
+// Every Redis key and channel the scheduler uses. BullMQ keeps its own keys
+// under "bull:<queue name>:*".
+
+export const keys = {
+  /** Hash: owner, state, job (base64 protobuf Job), dataset, trace, params_hash, deadline, cancel, result_of. */
+  job: (jobId: string) => `tda:job:${jobId}`,
+  /** Counter of the job's updates / events (JobUpdate.sequence, JobEventData.sequence). */
+  seq: (jobId: string) => `tda:job-seq:${jobId}`,
+  /** List of "<sequence>|<base64 JobUpdate>", in sequence order (WatchJob replay). */
+  updates: (jobId: string) => `tda:job-updates:${jobId}`,
+  /** Pub/sub channel carrying the same "<sequence>|<base64 JobUpdate>" records live. */
+  updatesChannel: (jobId: string) => `tda:job-updates-ch:${jobId}`,
+  /** Sorted set of an owner's job ids, score = creation time (ms). */
+  ownerJobs: (owner: string) => `tda:jobs:${owner}`,
+  /** Idempotency key of an owner → the first job id. */
+  idempotency: (owner: string, key: string) => `tda:idem:${owner}:${createHash("sha256").update(key).digest("hex")}`,
+  /** Protobuf PersistenceResult of a computed job. */
+  result: (jobId: string) => `tda:result:${jobId}`,
+  /** Result cache: dataset sha256 + params hash → job id whose result key holds the result. */
+  cache: (sha256: string, paramsHash: string) => `tda:cache:${sha256}:${paramsHash}`,
+  /** Pub/sub channel of cancel requests for running jobs (message = job id). */
+  cancelChannel: "tda:job-cancel",
+} as const;

@@ -1,0 +1,39 @@
+import { invalidArgument, resourceExhausted, type TdaError } from "@tda/common";
+
+// Parse errors name the place (line, or record for binary input) in the
+// message itself and repeat it as a google.rpc.BadRequest field violation.
+
+export function parseError(description: string): TdaError {
+  return invalidArgument(description, [{ field: "chunk", description }]);
+}
+
+export function headerError(field: string, description: string): TdaError {
+  return invalidArgument(description, [{ field: `header.${field}`, description }]);
+}
+
+export const REASON_TOO_LARGE = "UPLOAD_TOO_LARGE";
+export const REASON_TOO_MANY_POINTS = "UPLOAD_TOO_MANY_POINTS";
+export const REASON_DIM_TOO_LARGE = "UPLOAD_DIM_TOO_LARGE";
+
+export function tooManyPoints(limit: number): TdaError {
+  return resourceExhausted(`upload has more than ${limit} points (UPLOAD_MAX_POINTS)`, REASON_TOO_MANY_POINTS, { limit: String(limit) });
+}
+
+export function dimTooLarge(where: string, limit: number): TdaError {
+  return resourceExhausted(`${where}more than ${limit} values per point (UPLOAD_MAX_DIM)`, REASON_DIM_TOO_LARGE, { limit: String(limit) });
+}
+
+export function tooLarge(limit: number): TdaError {
+  return resourceExhausted(`upload is larger than ${limit} bytes (UPLOAD_MAX_BYTES)`, REASON_TOO_LARGE, { limit: String(limit) });
+}
+
+/** A token as it may be shown in an error message: short, printable. */
+export function showToken(b: Uint8Array, s: number, e: number): string {
+  const max = 40;
+  let out = "";
+  for (let i = s; i < e && i < s + max; i++) {
+    const c = b[i]!;
+    out += c >= 32 && c < 127 ? String.fromCharCode(c) : `\\x${c.toString(16).padStart(2, "0")}`;
+  }
+  return e - s > max ? `${out}...` : out;
+}

@@ -1,0 +1,105 @@
+// A byte-level decimal number scanner. It validates the syntax
+//   [+-]? (digits [. digits?] | . digits) ([eE] [+-]? digits)?
+// by hand and converts with Clinger's fast path (at most 15 significant
+// digits and a power of ten up to 1e22: one correctly rounded operation).
+// Longer mantissas fall back to the engine's own conversion of the already
+// validated text, so results are always correctly rounded. Returns NaN when
+// the bytes are not a number; -0 becomes 0.
+
+const POW10: number[] = [];
+for (let i = 0, p = 1; i <= 22; i++, p *= 10) POW10.push(p);
+
+export function parseNumber(b: Uint8Array, s: number, e: number): number {
+  let i = s;
+  let neg = false;
+  let c = b[i];
+  if (c === 45) {
+    neg = true;
+    i++;
+  } else if (c === 43) i++;
+  let mant = 0;
+  let digits = 0;
+  let any = false;
+  let slow = false;
+  let exp = 0;
+  while (i < e) {
+    const d = b[i]! - 48;
+    if (d < 0 || d > 9) break;
+    any = true;
+    if (mant !== 0 || d !== 0) {
+      if (digits < 15) {
+        mant = mant * 10 + d;
+        digits++;
+      } else {
+        slow = true;
+      }
+    }
+    i++;
+  }
+  if (i < e && b[i] === 46) {
+    i++;
+    while (i < e) {
+      const d = b[i]! - 48;
+      if (d < 0 || d > 9) break;
+      any = true;
+      if (mant !== 0 || d !== 0) {
+        if (digits < 15) {
+          mant = mant * 10 + d;
+          digits++;
+          exp--;
+        } else if (d !== 0) {
+          slow = true;
+        }
+      } else {
+        exp--;
+      }
+      i++;
+    }
+  }
+  if (!any) return NaN;
+  if (i < e && (b[i]! | 32) === 101) {
+    i++;
+    let eneg = false;
+    if (i < e && (b[i] === 45 || b[i] === 43)) {
+      eneg = b[i] === 45;
+      i++;
+    }
+    let ev = 0;
+    let edigits = 0;
+    while (i < e) {
+      const d = b[i]! - 48;
+      if (d < 0 || d > 9) break;
+      if (ev < 100000) ev = ev * 10 + d;
+      edigits++;
+      i++;
+    }
+    if (edigits === 0) return NaN;
+    exp += eneg ? -ev : ev;
+  }
+  if (i !== e) return NaN;
+  if (mant === 0 && !slow) return 0;
+  if (!slow) {
+    let v: number;
+    if (exp === 0) v = mant;
+    else if (exp > 0 && exp <= 22) v = mant * POW10[exp]!;
+    else if (exp < 0 && exp >= -22) v = mant / POW10[-exp]!;
+    else return slowParse(b, s, e);
+    return neg ? -v : v;
+  }
+  return slowParse(b, s, e);
+}
+
+function slowParse(b: Uint8Array, s: number, e: number): number {
+  let str = "";
+  for (let i = s; i < e; i++) str += String.fromCharCode(b[i]!);
+  const v = Number(str);
+  return v === 0 ? 0 : v;
+}
+
+/** True when the token spells NaN or infinity (as numpy, C and JS write them). */
+export function isNonFiniteWord(b: Uint8Array, s: number, e: number): boolean {
+  let w = "";
+  for (let i = s; i < e && i < s + 12; i++) w += String.fromCharCode(b[i]! | 32);
+  if (e - s > 12) return false;
+  return /^[+-]?(nan|inf|infinity|1\.#inf|1\.#qnan)$/.test(w) || /^[+-]?nan\(\w*\)$/.test(w);
+}

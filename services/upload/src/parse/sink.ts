@@ -1,0 +1,159 @@
+import { createHash, type Hash } from "node:crypto";
+import { dimTooLarge, tooManyPoints } from "./errors";
+
+// Collects parsed values in the canonical stored form (little-endian float64,
+// row-major; distance matrices as their strict lower triangle), tracks n, dim
+// and per-axis bounds, and hashes the canonical bytes (after a small header
+// naming kind and dim, so equal content in different formats gets one hash).
+// Parsers fill it synchronously; the caller takes the filled buffers and writes
+// them out between input chunks, so memory stays bounded.
+
+export type CanonicalKind = "points" | "distances";
+
+const CHUNK_VALUES = 128 * 1024; // 1 MiB of float64
+
+export interface SinkLimits {
+  maxPoints: number;
+  maxDim: number;
+}
+
+export class CanonicalSink {
+  readonly kind: CanonicalKind;
+  /** Values per point (0 until known; always 0 for distance matrices). */
+  dim = 0;
+  /** Points stored (rows); for distance matrices set by the parser at the end. */
+  n = 0;
+  /** Values stored. */
+  values = 0;
+  min: Float64Array = new Float64Array(0);
+  max: Float64Array = new Float64Array(0);
+  private buf: Buffer;
+  private view: Float64Array;
+  private pos = 0;
+  private ready: Buffer[] = [];
+  private hash: Hash | undefined;
+  private digest: string | undefined;
+  private readonly limits: SinkLimits;
+
+  constructor(kind: CanonicalKind, limits: SinkLimits) {
+    this.kind = kind;
+    this.limits = limits;
+    this.buf = Buffer.allocUnsafe(CHUNK_VALUES * 8);
+    this.view = new Float64Array(this.buf.buffer, this.buf.byteOffset, CHUNK_VALUES);
+  }
+
+  setDim(dim: number): void {
+    if (this.dim !== 0) return;
+    if (dim > this.limits.maxDim) throw dimTooLarge("", this.limits.maxDim);
+    this.dim = dim;
+    this.min = new Float64Array(dim).fill(Infinity);
+    this.max = new Float64Array(dim).fill(-Infinity);
+  }
+
+  /** Appends one point of `this.dim` values (already checked finite). */
+  row(vals: Float64Array): void {
+    const d = this.dim;
+    if (this.n >= this.limits.maxPoints) throw tooManyPoints(this.limits.maxPoints);
+    if (this.pos + d > CHUNK_VALUES) this.rotate();
+    const view = this.view;
+    const min = this.min;
+    const max = this.max;
+    let p = this.pos;
+    for (let k = 0; k < d; k++) {
+      const v = vals[k]!;
+      view[p++] = v;
+      if (v < min[k]!) min[k] = v;
+      if (v > max[k]!) max[k] = v;
+    }
+    this.pos = p;
+    this.n++;
+    this.values += d;
+  }
+
+  /**
+   * Space for `count` values written directly by a binary parser; the caller
+   * fills `target()[offset .. offset+count)` and then calls `commitPoints`.
+   */
+  reserve(count: number): { view: Float64Array; bytes: Buffer; offset: number } {
+    if (count > CHUNK_VALUES) throw new Error("reserve: too many values");
+    if (this.pos + count > CHUNK_VALUES) this.rotate();
+    return { view: this.view, bytes: this.buf, offset: this.pos };
+  }
+
+  /** Largest reservation the sink accepts, rounded down to whole points. */
+  maxReserve(): number {
+    const d = Math.max(1, this.dim);
+    return Math.floor(CHUNK_VALUES / d) * d;
+  }
+
+  /** Commits `rows` whole points written into the reserved space (values already validated finite). */
+  commitPoints(rows: number): void {
+    const d = this.dim;
+    if (this.n + rows > this.limits.maxPoints) throw tooManyPoints(this.limits.maxPoints);
+    const view = this.view;
+    const min = this.min;
+    const max = this.max;
+    let p = this.pos;
+    for (let r = 0; r < rows; r++) {
+      for (let k = 0; k < d; k++) {
+        const v = view[p++]!;
+        if (v < min[k]!) min[k] = v;
+        if (v > max[k]!) max[k] = v;
+      }
+    }
+    this.pos = p;
+    this.n += rows;
+    this.values += rows * d;
+  }
+
+  /** Appends one distance-matrix entry (strict lower triangle order). */
+  value(v: number): void {
+    if (this.pos === CHUNK_VALUES) this.rotate();
+    this.view[this.pos++] = v;
+    this.values++;
+  }
+
+  private rotate(): void {
+    if (this.pos === 0) return;
+    this.ready.push(this.buf.subarray(0, this.pos * 8));
+    this.buf = Buffer.allocUnsafe(CHUNK_VALUES * 8);
+    this.view = new Float64Array(this.buf.buffer, this.buf.byteOffset, CHUNK_VALUES);
+    this.pos = 0;
+  }
+
+  /** Filled buffers, in order, ready to be written out (hashed as they are taken). */
+  take(final = false): Buffer[] {
+    if (final) this.rotate();
+    const out = this.ready;
+    this.ready = [];
+    if (out.length > 0) {
+      const h = this.ensureHash();
+      for (const b of out) h.update(b);
+    }
+    return out;
+  }
+
+  private ensureHash(): Hash {
+    if (!this.hash) {
+      this.hash = createHash("sha256");
+      const head = Buffer.alloc(24);
+      head.write("tda-canon", 0, "latin1"); // 9 bytes + NULs
+      head.writeUInt32LE(1, 12); // canonical form version
+      head.writeUInt32LE(this.kind === "points" ? 1 : 2, 16);
+      head.writeUInt32LE(this.dim, 20);
+      this.hash.update(head);
+    }
+    return this.hash;
+  }
+
+  /** The sha256 (hex) of header + canonical bytes; call after the final take(). */
+  sha256(): string {
+    if (!this.digest) this.digest = this.ensureHash().digest("hex");
+    return this.digest;
+  }
+
+  /** Bytes of the canonical form. */
+  get sizeBytes(): number {
+    return this.values * 8;
+  }
+}
