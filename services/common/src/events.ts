@@ -116,9 +116,10 @@ export function createEventBus(opts: EventBusOptions): EventBus {
 
   function kick(): void {
     if (closed || draining) return;
+    let gotLock = true;
     draining = (async () => {
       try {
-        await drainOnce();
+        gotLock = await drainOnce();
         backoffMs = 0;
       } catch (err) {
         connected = false;
@@ -131,6 +132,7 @@ export function createEventBus(opts: EventBusOptions): EventBus {
     void draining.then(async () => {
       if (closed) return;
       if (backoffMs > 0) schedule(backoffMs);
+      else if (!gotLock) schedule(250); // another instance is relaying
       else if ((await redis.llen(listKey)) > 0) kick();
     });
   }
