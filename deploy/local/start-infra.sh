@@ -138,9 +138,10 @@ start_kafka() {
   fi
   # The port opens before the broker has registered with the controller: wait for the admin API.
   while true; do
-    if kafka_topics --list >"$KAFKA_RUN_DIR/admin.err" 2>&1; then
+    if kafka_topics --list >"$KAFKA_RUN_DIR/topics.list" 2>"$KAFKA_RUN_DIR/admin.err"; then
       break
     fi
+    cat "$KAFKA_RUN_DIR/topics.list" >>"$KAFKA_RUN_DIR/admin.err" 2>/dev/null || true
     if ! tda_alive "$pid"; then
       tda_tail "$log"
       tda_die "kafka: broker exited during startup (log: $log)"
@@ -160,11 +161,17 @@ start_kafka() {
 create_topics() {
   local existing n i name parts rf cfgs created=0 kept=0 args
   [[ -f "$KAFKA_TOPICS_FILE" ]] || tda_die "topics file not found: $KAFKA_TOPICS_FILE"
-  existing="$(kafka_topics --list 2>"$KAFKA_RUN_DIR/admin.err")" || {
-    printf '%s\n' "$existing" >>"$KAFKA_RUN_DIR/admin.err"
-    tda_tail "$KAFKA_RUN_DIR/admin.err" 10
-    tda_die "kafka: cannot list topics"
-  }
+  # start_kafka leaves a fresh listing in topics.list; list again if it did not (already running).
+  if [[ ! -f "$KAFKA_RUN_DIR/topics.list" ]]; then
+    if ! kafka_topics --list >"$KAFKA_RUN_DIR/topics.list" 2>"$KAFKA_RUN_DIR/admin.err"; then
+      cat "$KAFKA_RUN_DIR/topics.list" >>"$KAFKA_RUN_DIR/admin.err"
+      rm -f "$KAFKA_RUN_DIR/topics.list"
+      tda_tail "$KAFKA_RUN_DIR/admin.err" 10
+      tda_die "kafka: cannot list topics on ${KAFKA_BROKERS}"
+    fi
+  fi
+  existing="$(cat "$KAFKA_RUN_DIR/topics.list")"
+  rm -f "$KAFKA_RUN_DIR/topics.list"
   n="$(jq '.topics | length' "$KAFKA_TOPICS_FILE")"
   for ((i = 0; i < n; i++)); do
     name="${KAFKA_TOPIC_PREFIX:-}$(jq -r ".topics[$i].name" "$KAFKA_TOPICS_FILE")"
@@ -187,6 +194,7 @@ create_topics() {
   tda_log "topics: $created created, $kept already present ($(basename "$KAFKA_TOPICS_FILE")${KAFKA_TOPIC_PREFIX:+, prefix '$KAFKA_TOPIC_PREFIX'})"
 }
 
+rm -f "$KAFKA_RUN_DIR/topics.list"
 start_redis
 start_kafka
 create_topics

@@ -26,7 +26,7 @@ export function createStreamStats(redis: Redis): StreamStats {
     async record(tenant, streamId, points) {
       const one = streamKey(tenant, streamId);
       const all = streamKey(tenant, "");
-      await redis
+      const results = await redis
         .multi()
         .hincrby(one, "events", 1)
         .hincrby(one, "points", points)
@@ -34,6 +34,8 @@ export function createStreamStats(redis: Redis): StreamStats {
         .hincrby(all, "events", 1)
         .hincrby(all, "points", points)
         .exec();
+      const failed = results?.find(([err]) => err !== null);
+      if (results === null || failed) throw failed?.[0] ?? new Error("stream counters: transaction aborted");
     },
     async get(tenant, streamId) {
       const [events, points] = await redis.hmget(streamKey(tenant, streamId), "events", "points");

@@ -134,7 +134,7 @@ export function createEventBus(opts: EventBusOptions): EventBus {
       if (backoffMs > 0) schedule(backoffMs);
       else if (!gotLock) schedule(250); // another instance is relaying
       else if ((await redis.llen(listKey)) > 0) kick();
-    });
+    }).catch(() => schedule(1000));
   }
 
   function schedule(ms: number): void {

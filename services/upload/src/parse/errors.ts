@@ -37,3 +37,7 @@ export function showToken(b: Uint8Array, s: number, e: number): string {
   }
   return e - s > max ? `${out}...` : out;
 }
+
+export function resourceExhaustedMatrix(limit: number): TdaError {
+  return resourceExhausted(`upper distance matrix has more than ${limit} entries; upload it as a lower or full matrix`, REASON_TOO_LARGE, { limit: String(limit) });
+}

@@ -53,7 +53,8 @@ export abstract class TextScanner {
 
   protected badToken(b: Uint8Array, s: number, e: number) {
     const tok = showToken(b, s, e);
-    if (isNonFiniteWord(b, s, e)) return parseError(`line ${this.line}: not a finite number: '${tok}' (column ${this.col + 1})`);
+    const v = parseNumber(b, s, e);
+    if (v === Infinity || v === -Infinity || isNonFiniteWord(b, s, e)) return parseError(`line ${this.line}: not a finite number: '${tok}' (column ${this.col + 1})`);
     return parseError(`line ${this.line}: not a number: '${tok}' (column ${this.col + 1})`);
   }
 
@@ -153,9 +154,7 @@ export abstract class TextScanner {
   }
 
   private eol(): void {
-    if (this.pendingComma && !this.skipLine) {
-      throw parseError(`line ${this.line}: empty value after the last ',' (column ${this.col + 1})`);
-    }
+    // a trailing comma is allowed (Ripser's lower-distance files end rows with one)
     this.onEol();
     this.pendingComma = false;
     this.skipLine = false;
