@@ -17,7 +17,7 @@ declare -A want=(
   [redis-server]=redis-server
   [redis-cli]=redis-tools
   [jq]=jq
-  [java]=openjdk-17-jre-headless
+  [java]=default-jre-headless
   [mvn]=maven
   [setsid]=util-linux
 )
@@ -41,18 +41,18 @@ jv="$(java -version 2>&1 | sed -n 's/.*version "\([0-9]*\).*/\1/p' | head -1)"
 [[ -n "$jv" && "$jv" -ge 17 ]] || tda_die "Kafka ${KAFKA_VERSION} needs Java >= 17 (found: ${jv:-none})"
 
 # ---- Kafka jars -------------------------------------------------------------------
-stamp="$KAFKA_HOME/.complete"
-if [[ $force -eq 0 && -f "$stamp" ]] && compgen -G "$KAFKA_LIB/kafka_2.13-${KAFKA_VERSION}.jar" >/dev/null; then
-  tda_log "kafka ${KAFKA_VERSION}: ok ($(ls "$KAFKA_LIB" | wc -l) jars in $KAFKA_LIB)"
+stamp="$TDA_KAFKA_HOME/.complete"
+if [[ $force -eq 0 && -f "$stamp" ]] && compgen -G "$TDA_KAFKA_LIB/kafka_2.13-${KAFKA_VERSION}.jar" >/dev/null; then
+  tda_log "kafka ${KAFKA_VERSION}: ok ($(find "$TDA_KAFKA_LIB" -name "*.jar" | wc -l) jars in $TDA_KAFKA_LIB)"
   exit 0
 fi
 
-tda_log "kafka ${KAFKA_VERSION}: resolving jars with Maven into $KAFKA_LIB"
-tmp="$KAFKA_HOME/lib.tmp.$$"
+tda_log "kafka ${KAFKA_VERSION}: resolving jars with Maven into $TDA_KAFKA_LIB"
+tmp="$TDA_KAFKA_HOME/lib.tmp.$$"
 rm -rf "$tmp"
 mkdir -p "$tmp"
 trap 'rm -rf "$tmp"' EXIT
-mvn_log="$KAFKA_HOME/mvn.log"
+mvn_log="$TDA_KAFKA_HOME/mvn.log"
 # shellcheck disable=SC2086  # TDA_MVN_ARGS is a list of extra Maven flags
 if ! mvn -B -q -f "$TDA_ROOT/deploy/kafka/pom.xml" ${TDA_MVN_ARGS:-} \
   -Dkafka.version="$KAFKA_VERSION" \
@@ -62,8 +62,9 @@ if ! mvn -B -q -f "$TDA_ROOT/deploy/kafka/pom.xml" ${TDA_MVN_ARGS:-} \
 fi
 [[ -f "$tmp/kafka_2.13-${KAFKA_VERSION}.jar" && -f "$tmp/kafka-tools-${KAFKA_VERSION}.jar" ]] \
   || tda_die "Maven finished but kafka jars are missing in $tmp"
-rm -rf "$KAFKA_LIB"
-mv "$tmp" "$KAFKA_LIB"
+rm -rf "$TDA_KAFKA_LIB"
+rm -f "$TDA_KAFKA_HOME"/*.jsa "$TDA_KAFKA_HOME"/*.jsa.tmp.*   # class-data archives of the old jars
+mv "$tmp" "$TDA_KAFKA_LIB"
 trap - EXIT
 date -u +%FT%TZ >"$stamp"
-tda_log "kafka ${KAFKA_VERSION}: $(ls "$KAFKA_LIB" | wc -l) jars installed"
+tda_log "kafka ${KAFKA_VERSION}: $(find "$TDA_KAFKA_LIB" -name "*.jar" | wc -l) jars installed"

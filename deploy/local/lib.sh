@@ -47,20 +47,33 @@ tda_abs() {
   esac
 }
 
-export TDA_RUN_DIR="$(tda_abs "${TDA_RUN_DIR:-.run}")"
-export TDA_DATA_DIR="$(tda_abs "${TDA_DATA_DIR:-$TDA_RUN_DIR/data}")"
-export TDA_LOG_DIR="$(tda_abs "${TDA_LOG_DIR:-$TDA_RUN_DIR/logs}")"
-export TDA_PID_DIR="$(tda_abs "${TDA_PID_DIR:-$TDA_RUN_DIR/pids}")"
-export KAFKA_TOPICS_FILE="$(tda_abs "${KAFKA_TOPICS_FILE:-deploy/kafka/topics.dev.json}")"
+# Fallbacks if .env lacks a key (keep in sync with deploy/.env).
+: "${REDIS_HOST:=127.0.0.1}" "${REDIS_PORT:=6390}" "${KAFKA_HOST:=127.0.0.1}" "${KAFKA_PORT:=9192}"
+: "${KAFKA_CONTROLLER_PORT:=9193}" "${TDA_ENGINE_PORT:=50061}" "${GATEWAY_PORT:=50070}"
+: "${UPLOAD_PORT:=50071}" "${SCHEDULER_PORT:=50072}" "${REST_PORT:=8080}"
+: "${REDIS_URL:=redis://$REDIS_HOST:$REDIS_PORT}" "${KAFKA_BROKERS:=$KAFKA_HOST:$KAFKA_PORT}"
+: "${ENGINE_ADDRESSES:=127.0.0.1:$TDA_ENGINE_PORT}" "${UPLOAD_ADDRESS:=127.0.0.1:$UPLOAD_PORT}"
+: "${SCHEDULER_ADDRESS:=127.0.0.1:$SCHEDULER_PORT}" "${GATEWAY_ADDRESS:=127.0.0.1:$GATEWAY_PORT}"
+: "${KAFKA_TOPIC_PREFIX:=}"
+export REDIS_HOST REDIS_PORT KAFKA_HOST KAFKA_PORT KAFKA_CONTROLLER_PORT TDA_ENGINE_PORT \
+  GATEWAY_PORT UPLOAD_PORT SCHEDULER_PORT REST_PORT REDIS_URL KAFKA_BROKERS ENGINE_ADDRESSES \
+  UPLOAD_ADDRESS SCHEDULER_ADDRESS GATEWAY_ADDRESS KAFKA_TOPIC_PREFIX
+
+TDA_RUN_DIR="$(tda_abs "${TDA_RUN_DIR:-.run}")"
+TDA_DATA_DIR="$(tda_abs "${TDA_DATA_DIR:-$TDA_RUN_DIR/data}")"
+TDA_LOG_DIR="$(tda_abs "${TDA_LOG_DIR:-$TDA_RUN_DIR/logs}")"
+TDA_PID_DIR="$(tda_abs "${TDA_PID_DIR:-$TDA_RUN_DIR/pids}")"
+KAFKA_TOPICS_FILE="$(tda_abs "${KAFKA_TOPICS_FILE:-deploy/kafka/topics.dev.json}")"
 if [[ -z "${TDA_CACHE_DIR:-}" ]]; then
-  TDA_CACHE_DIR="${XDG_CACHE_HOME:-$HOME/.cache}/tda-mesh"
+  TDA_CACHE_DIR="${XDG_CACHE_HOME:-${HOME:-/tmp}/.cache}/tda-mesh"
 fi
-export TDA_CACHE_DIR="$(tda_abs "$TDA_CACHE_DIR")"
+TDA_CACHE_DIR="$(tda_abs "$TDA_CACHE_DIR")"
+export TDA_RUN_DIR TDA_DATA_DIR TDA_LOG_DIR TDA_PID_DIR KAFKA_TOPICS_FILE TDA_CACHE_DIR
 export KAFKA_VERSION="${KAFKA_VERSION:-4.3.1}"
-export KAFKA_HOME="${KAFKA_HOME:-$TDA_CACHE_DIR/kafka-$KAFKA_VERSION}"
-export KAFKA_LIB="$KAFKA_HOME/lib"
-export KAFKA_RUN_DIR="$TDA_RUN_DIR/kafka"
-export REDIS_RUN_DIR="$TDA_RUN_DIR/redis"
+export TDA_KAFKA_HOME="${TDA_KAFKA_HOME:-$TDA_CACHE_DIR/kafka-$KAFKA_VERSION}"
+export TDA_KAFKA_LIB="$TDA_KAFKA_HOME/lib"
+export TDA_KAFKA_RUN_DIR="$TDA_RUN_DIR/kafka"
+export TDA_REDIS_RUN_DIR="$TDA_RUN_DIR/redis"
 
 # ---- output -----------------------------------------------------------------
 tda_log() { printf '[%s] %s\n' "${TDA_LOG_TAG:-tda}" "$*"; }
@@ -163,6 +176,7 @@ tda_spawn() {
     mv -f "$logfile" "$logfile.1"
   fi
   printf '===== start %s =====\n' "$(date -u +%FT%TZ)" >>"$logfile"
+  # shellcheck disable=SC2016  # expanded by the inner bash
   setsid bash -c 'echo $$ >"$0"; exec "$@"' "$pidfile" "$@" </dev/null >>"$logfile" 2>&1 &
   for ((i = 0; i < 50; i++)); do
     [[ -s "$pidfile" ]] && break
@@ -182,10 +196,36 @@ tda_tail() {
   printf -- '----\n' >&2
 }
 
+# tda_cds_flags NAME TAG: JVM flags for a class-data-sharing archive NAME.jsa in $TDA_KAFKA_HOME:
+# use it if present, else have this run write it at exit (to a private temp name; tda_cds_commit moves it in place).
+# Halves the start-up time of the admin tools. JVM log output goes to stderr. TDA_KAFKA_CDS=0: off.
+tda_cds_flags() {
+  local jsa="$TDA_KAFKA_HOME/$1.jsa"
+  printf '%s\n' -Xlog:disable -Xlog:all=error:stderr
+  if [[ "${TDA_KAFKA_CDS:-1}" != 1 ]]; then
+    return 0
+  elif [[ -f "$jsa" ]]; then
+    printf '%s\n' -XX:SharedArchiveFile="$jsa"
+  elif [[ -w "$TDA_KAFKA_HOME" ]]; then
+    printf '%s\n' -XX:ArchiveClassesAtExit="$jsa.tmp.$2"
+  fi
+}
+tda_cds_commit() {
+  local jsa="$TDA_KAFKA_HOME/$1.jsa" tmp="$TDA_KAFKA_HOME/$1.jsa.tmp.$2"
+  if [[ -s "$tmp" && ! -f "$jsa" ]]; then mv -f "$tmp" "$jsa"; else rm -f "$tmp"; fi
+}
+
+# A short tag naming this run directory (several run dirs may share one TDA_KAFKA_HOME).
+tda_run_tag() { printf '%s' "$TDA_RUN_DIR" | cksum | cut -d' ' -f1; }
+
 # Run a Kafka tool class with the local jars (small heap, quiet logging).
 tda_kafka_java() {
-  java -Xmx256m -XX:+UseSerialGC -XX:TieredStopAtLevel=1 \
+  local rc=0 flags tag="$BASHPID"
+  mapfile -t flags < <(tda_cds_flags tools "$tag")
+  java -Xmx256m -XX:+UseSerialGC -XX:TieredStopAtLevel=1 "${flags[@]}" \
     -Dlog4j2.configurationFile="$TDA_ROOT/deploy/kafka/log4j2.properties" \
     -Dtda.kafka.log.level=WARN -Dtda.log.target=SYSTEM_ERR \
-    -cp "$KAFKA_LIB/*" "$@"
+    -cp "$TDA_KAFKA_LIB/*" "$@" || rc=$?
+  tda_cds_commit tools "$tag"
+  return "$rc"
 }

@@ -17,6 +17,7 @@ done
 
 # Kafka first (its controlled shutdown can take a few seconds), then Redis.
 tda_stop_pid kafka "${TDA_STOP_TIMEOUT:-30}"
+tda_cds_commit broker "$(tda_run_tag)"
 # Redis: SIGTERM makes it flush the AOF and exit cleanly (same as SHUTDOWN).
 tda_stop_pid redis 10
 
@@ -24,7 +25,7 @@ if ((clean)); then
   case "$TDA_RUN_DIR" in
     "" | / | "$TDA_ROOT" | "$HOME") tda_die "refusing to delete TDA_RUN_DIR=$TDA_RUN_DIR" ;;
   esac
-  rm -rf "$REDIS_RUN_DIR" "$KAFKA_RUN_DIR" "$TDA_LOG_DIR"
+  rm -rf "$TDA_REDIS_RUN_DIR" "$TDA_KAFKA_RUN_DIR" "$TDA_LOG_DIR"
   if [[ "$TDA_DATA_DIR" == "$TDA_RUN_DIR"/* ]]; then rm -rf "$TDA_DATA_DIR"; fi
   rmdir "$TDA_PID_DIR" "$TDA_RUN_DIR" 2>/dev/null || true
   tda_log "cleaned $TDA_RUN_DIR"

@@ -1,20 +1,9 @@
-import { makeGenericClientConstructor, type Client, type ServiceError } from "@grpc/grpc-js";
-import { service as healthServiceDefinition, type HealthImplementation, type ServingStatus } from "grpc-health-check";
-import { channelOptions, insecure, type Logger } from "@tda/common";
+import type { HealthImplementation, ServingStatus } from "grpc-health-check";
+import { checkHealth, createHealthClient, type Logger } from "@tda/common";
 
 // The gateway is SERVING only while every upstream answers its own standard
 // health check with SERVING. The upstreams are polled; the gateway's status
 // follows them both ways (down → NOT_SERVING, recovered → SERVING).
-
-interface HealthCheckClient extends Client {
-  Check(req: { service: string }, opts: { deadline: Date }, cb: (err: ServiceError | null, res?: { status: string }) => void): void;
-}
-
-const HealthClient = makeGenericClientConstructor(healthServiceDefinition, "grpc.health.v1.Health") as unknown as new (
-  address: string,
-  creds: ReturnType<typeof insecure>,
-  options: typeof channelOptions,
-) => HealthCheckClient;
 
 export interface UpstreamTarget {
   name: string;
@@ -43,7 +32,7 @@ export interface HealthMonitor {
 }
 
 export function createHealthMonitor(opts: HealthMonitorOptions): HealthMonitor {
-  const clients = opts.upstreams.map((u) => ({ ...u, client: new HealthClient(u.address, insecure(), channelOptions) }));
+  const clients = opts.upstreams.map((u) => ({ ...u, client: createHealthClient(u.address) }));
   const last: Record<string, ServingStatus> = {};
   for (const u of opts.upstreams) last[u.name] = "UNKNOWN";
   let overall: ServingStatus | undefined;
@@ -56,17 +45,8 @@ export function createHealthMonitor(opts: HealthMonitorOptions): HealthMonitor {
     overall = status;
   }
 
-  function checkOne(client: HealthCheckClient): Promise<ServingStatus> {
-    return new Promise((resolve) => {
-      client.Check({ service: "" }, { deadline: new Date(Date.now() + opts.timeoutMs) }, (err, res) => {
-        if (err || !res) resolve("NOT_SERVING");
-        else resolve(res.status === "SERVING" ? "SERVING" : "NOT_SERVING");
-      });
-    });
-  }
-
   async function pollNow(): Promise<boolean> {
-    const results = await Promise.all(clients.map(async (c) => [c.name, await checkOne(c.client)] as const));
+    const results = await Promise.all(clients.map(async (c): Promise<[string, ServingStatus]> => [c.name, (await checkHealth(c.client, "", opts.timeoutMs)) ? "SERVING" : "NOT_SERVING"]));
     for (const [name, st] of results) {
       if (last[name] !== st) {
         if (st === "SERVING") opts.log.info({ upstream: name }, "upstream healthy");

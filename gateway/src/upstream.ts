@@ -1,8 +1,18 @@
-import { Metadata, status as Status, type CallOptions, type ClientUnaryCall, type ServerSurfaceCall, type ServiceError } from "@grpc/grpc-js";
+import { Metadata, status as Status, type CallOptions, type ClientUnaryCall, type ServiceError } from "@grpc/grpc-js";
 import type { Context } from "@opentelemetry/api";
 import { decodeDetails, fromServiceError, inSpan, isServiceError, metadataWithTrace, SpanKind, TdaError, TENANT_KEY } from "@tda/common";
 
 // Everything a handler needs to call an upstream on behalf of one incoming call.
+
+/** What the gateway uses of any incoming call (grpc-js does not export its ServerSurfaceCall). */
+export interface ServerSurfaceCall {
+  readonly cancelled: boolean;
+  readonly metadata: Metadata;
+  sendMetadata(md: Metadata): void;
+  getDeadline(): Date | number;
+  once(event: "cancelled", listener: () => void): unknown;
+  removeListener(event: "cancelled", listener: () => void): unknown;
+}
 
 export interface RequestContext {
   /** Method of the incoming call, e.g. "GetJob". */

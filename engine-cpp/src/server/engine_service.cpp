@@ -27,6 +27,18 @@ constexpr auto kHeartbeatInterval = std::chrono::milliseconds(200);
 
 const char* job_label(const std::string& id) { return id.empty() ? "-" : id.c_str(); }
 
+const char* status_code_name(grpc::StatusCode code) {
+  switch (code) {
+    case grpc::StatusCode::INVALID_ARGUMENT: return "INVALID_ARGUMENT";
+    case grpc::StatusCode::RESOURCE_EXHAUSTED: return "RESOURCE_EXHAUSTED";
+    case grpc::StatusCode::UNIMPLEMENTED: return "UNIMPLEMENTED";
+    case grpc::StatusCode::UNAVAILABLE: return "UNAVAILABLE";
+    case grpc::StatusCode::INTERNAL: return "INTERNAL";
+    case grpc::StatusCode::CANCELLED: return "CANCELLED";
+    default: return "ERROR";
+  }
+}
+
 double clamp01(double x) { return std::isfinite(x) ? std::min(1.0, std::max(0.0, x)) : 0.0; }
 
 // Best-effort overall fraction: loading 5%, distances 10%, dimension 0 10%,
@@ -226,7 +238,7 @@ class ComputeReactor final
                std::chrono::duration<double>(Clock::now() - started).count());
     } catch (const tda::core::InvalidInput& e) {
       status = errors::invalid_argument(std::string("invalid input: ") + e.what(),
-                                        {{"chunk", e.what()}});
+                                        {{"spec", e.what()}});
       log_line("job %s rejected by the core: %s", job_label(spec_.job_id), e.what());
     } catch (const std::bad_alloc&) {
       status = errors::out_of_memory();
@@ -259,9 +271,9 @@ class ComputeReactor final
   }
 
   void on_spec(const engine::ComputeSpec& wire) {
+    spec_.job_id = wire.job_id();  // for log lines, even when the spec is rejected
     grpc::Status st = validate_spec(wire, &spec_);
     if (!st.ok()) {
-      log_line("compute from %s rejected: %s", peer_.c_str(), st.error_message().c_str());
       end(st);
       return;
     }
@@ -282,15 +294,12 @@ class ComputeReactor final
       return;
     }
     if (!context_.pool().try_acquire_slot()) {
-      log_line("job %s refused: engine busy", job_label(spec_.job_id));
       end(errors::engine_busy(context_.pool().workers(), context_.pool().queue_depth()));
       return;
     }
     holds_slot_ = true;
     uint64_t available = 0;
     if (!context_.memory().try_reserve(required, &available)) {
-      log_line("job %s refused: needs %llu bytes, %llu available", job_label(spec_.job_id),
-               static_cast<unsigned long long>(required), static_cast<unsigned long long>(available));
       end(errors::memory_limit_exceeded(required, available, context_.memory().limit()));
       return;
     }
@@ -409,7 +418,8 @@ class ComputeReactor final
       cancelled_.store(true);  // ended early (bad extra data, broken stream): stop the job
     }
     if (!final_status_.ok() && final_status_.error_code() != grpc::StatusCode::CANCELLED) {
-      log_line("job %s ended: %s", job_label(spec_.job_id), final_status_.error_message().c_str());
+      log_line("job %s from %s ended: %s %s", job_label(spec_.job_id), peer_.c_str(),
+               status_code_name(final_status_.error_code()), final_status_.error_message().c_str());
     }
     pump();
   }

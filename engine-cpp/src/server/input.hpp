@@ -3,6 +3,7 @@
 // lower triangle of the distance matrix, row by row).
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -10,18 +11,21 @@
 
 #include <grpcpp/support/status.h>
 
+#include "tda/core/rips.hpp"
 #include "tda/engine/v1/engine.pb.h"
 
 namespace tda::server {
 
-// Largest homological dimension accepted.
-inline constexpr uint32_t kMaxHomologyDim = 8;
+// Largest homological dimension accepted (the core goes further, but the
+// cost explodes long before).
+inline constexpr uint32_t kMaxHomologyDim =
+    std::min<uint32_t>(8, static_cast<uint32_t>(tda::core::kMaxDimension));
 // Largest number of points / matrix rows accepted (simplex indices stay in range).
 inline constexpr uint64_t kMaxPoints = uint64_t{1} << 31;
 // Largest ambient dimension of a point cloud.
 inline constexpr uint32_t kMaxAmbientDim = 1u << 16;
-// Largest coefficient prime (coefficients fit in 16 bits).
-inline constexpr uint32_t kMaxModulus = 65521;
+// Largest coefficient prime (the core's limit).
+inline constexpr uint32_t kMaxModulus = static_cast<uint32_t>(tda::core::kMaxModulus);
 
 // A validated ComputeSpec.
 struct JobSpec {

@@ -47,6 +47,8 @@ bool EngineServer::start() {
   const std::string address = listen_address(config_.host, config_.port);
   builder.AddListeningPort(address, grpc::InsecureServerCredentials(), &port_);
   builder.RegisterService(service_.get());
+  // A second engine on a busy port must fail, not silently share the port.
+  builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
   builder.SetMaxReceiveMessageSize(config_.max_message_bytes);
   builder.SetMaxSendMessageSize(-1);
   // Permissive keepalive: clients may ping every 5 s, also without calls,

@@ -2,6 +2,7 @@
 // (linear probing, power-of-two capacity, no deletion).
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <vector>
 

@@ -2,7 +2,9 @@
 #pragma once
 
 #include <cstdint>
+#include <cstddef>
 #include <numeric>
+#include <utility>
 #include <vector>
 
 namespace tda::core {

@@ -1,15 +1,29 @@
 // A byte-level decimal number scanner. It validates the syntax
 //   [+-]? (digits [. digits?] | . digits) ([eE] [+-]? digits)?
-// by hand and converts with Clinger's fast path (at most 15 significant
-// digits and a power of ten up to 1e22: one correctly rounded operation).
+// by hand and converts with Clinger's fast path (a mantissa below 2^53 and a
+// power of ten up to 1e22: one correctly rounded operation).
 // Longer mantissas fall back to the engine's own conversion of the already
 // validated text, so results are always correctly rounded. Returns NaN when
 // the bytes are not a number; -0 becomes 0.
 
+const TWO53 = 9007199254740992;
 const POW10: number[] = [];
 for (let i = 0, p = 1; i <= 22; i++, p *= 10) POW10.push(p);
 
+/** End index of the last scanNumber call. */
+export let scanEnd = 0;
+
+/** Parses the number spanning exactly [s, e), or NaN. */
 export function parseNumber(b: Uint8Array, s: number, e: number): number {
+  const v = scanNumber(b, s, e);
+  return scanEnd === e ? v : NaN;
+}
+
+/**
+ * Scans the longest number-like prefix of b[s, limit): sets `scanEnd` to where
+ * it stops and returns its value, or NaN when there is no valid number there.
+ */
+export function scanNumber(b: Uint8Array, s: number, e: number): number {
   let i = s;
   let neg = false;
   let c = b[i];
@@ -18,7 +32,6 @@ export function parseNumber(b: Uint8Array, s: number, e: number): number {
     i++;
   } else if (c === 43) i++;
   let mant = 0;
-  let digits = 0;
   let any = false;
   let slow = false;
   let exp = 0;
@@ -27,12 +40,9 @@ export function parseNumber(b: Uint8Array, s: number, e: number): number {
     if (d < 0 || d > 9) break;
     any = true;
     if (mant !== 0 || d !== 0) {
-      if (digits < 15) {
-        mant = mant * 10 + d;
-        digits++;
-      } else {
-        slow = true;
-      }
+      const m2 = mant * 10 + d;
+      if (m2 < TWO53) mant = m2;
+      else slow = true;
     }
     i++;
   }
@@ -43,9 +53,9 @@ export function parseNumber(b: Uint8Array, s: number, e: number): number {
       if (d < 0 || d > 9) break;
       any = true;
       if (mant !== 0 || d !== 0) {
-        if (digits < 15) {
-          mant = mant * 10 + d;
-          digits++;
+        const m2 = mant * 10 + d;
+        if (!slow && m2 < TWO53) {
+          mant = m2;
           exp--;
         } else if (d !== 0) {
           slow = true;
@@ -56,7 +66,10 @@ export function parseNumber(b: Uint8Array, s: number, e: number): number {
       i++;
     }
   }
-  if (!any) return NaN;
+  if (!any) {
+    scanEnd = i;
+    return NaN;
+  }
   if (i < e && (b[i]! | 32) === 101) {
     i++;
     let eneg = false;
@@ -73,10 +86,14 @@ export function parseNumber(b: Uint8Array, s: number, e: number): number {
       edigits++;
       i++;
     }
-    if (edigits === 0) return NaN;
+    if (edigits === 0) {
+      scanEnd = i;
+      return NaN;
+    }
     exp += eneg ? -ev : ev;
   }
-  if (i !== e) return NaN;
+  scanEnd = i;
+  e = i;
   if (mant === 0 && !slow) return 0;
   if (!slow) {
     let v: number;
@@ -90,8 +107,12 @@ export function parseNumber(b: Uint8Array, s: number, e: number): number {
 }
 
 function slowParse(b: Uint8Array, s: number, e: number): number {
-  let str = "";
-  for (let i = s; i < e; i++) str += String.fromCharCode(b[i]!);
+  let str: string;
+  if (b instanceof Buffer) str = b.toString("latin1", s, e);
+  else {
+    str = "";
+    for (let i = s; i < e; i++) str += String.fromCharCode(b[i]!);
+  }
   const v = Number(str);
   return v === 0 ? 0 : v;
 }

@@ -1,5 +1,5 @@
 import { parseError, showToken } from "./errors";
-import { isNonFiniteWord, parseNumber } from "./number";
+import { isNonFiniteWord, parseNumber, scanEnd, scanNumber } from "./number";
 
 // Splits text into tokens and lines at the byte level. Separators are blanks,
 // tabs, carriage returns and commas (at most one comma between two values; a
@@ -80,6 +80,18 @@ export abstract class TextScanner {
     while (i < n) {
       const cls = CLS[chunk[i]!];
       if (cls === TOKEN) {
+        if (!this.skipLine) {
+          // fast path: a number followed by a separator, parsed in one pass
+          const v = scanNumber(chunk, i, n);
+          const j = scanEnd;
+          if (j < n && v - v === 0 && CLS[chunk[j]!] !== TOKEN && j - i <= this.maxTokenBytes) {
+            this.pendingComma = false;
+            this.onValue(v);
+            this.col++;
+            i = j;
+            continue;
+          }
+        }
         const s = i++;
         while (i < n && CLS[chunk[i]!] === TOKEN) i++;
         if (i === n) {

@@ -1,0 +1,99 @@
+#!/usr/bin/env bash
+# Starts the whole mesh on this machine: Redis + Kafka (start-infra.sh), then the C++ engine
+# and the TS services (upload, scheduler, gateway), each in the background with its log in
+# $TDA_LOG_DIR/<name>.log and pid in $TDA_PID_DIR/<name>.pid; waits until each port accepts
+# TCP connections. Idempotent: running components are left alone.
+#
+# Usage: deploy/local/start.sh [--no-infra] [COMPONENT...]
+#   COMPONENT: engine upload scheduler gateway (default: all, in that order)
+#   --no-infra  do not install/start Redis and Kafka
+# Env: TDA_SKIP_MISSING=1 skips components that are not built instead of failing;
+#      TDA_ENGINE_BIN (default engine-cpp/build/tda-engine), NODE_BIN (default node).
+# The components must be built first (engine: CMake into engine-cpp/build; TS: npm run build).
+set -euo pipefail
+here="$(dirname "${BASH_SOURCE[0]}")"
+source "$here/lib.sh"
+TDA_LOG_TAG=mesh
+
+infra=1
+components=()
+for a in "$@"; do
+  case "$a" in
+    --no-infra) infra=0 ;;
+    engine | upload | scheduler | gateway) components+=("$a") ;;
+    -h | --help) sed -n '2,13p' "$0"; exit 0 ;;
+    *) tda_die "unknown argument: $a (components: engine upload scheduler gateway)" ;;
+  esac
+done
+((${#components[@]})) || components=(engine upload scheduler gateway)
+
+if ((infra)); then
+  "$here/install.sh"
+  "$here/start-infra.sh"
+fi
+
+mkdir -p "$TDA_DATA_DIR" "$TDA_LOG_DIR" "$TDA_PID_DIR"
+TDA_ENGINE_BIN="$(tda_abs "${TDA_ENGINE_BIN:-engine-cpp/build/tda-engine}")"
+NODE_BIN="${NODE_BIN:-node}"
+export TDA_ENGINE_BIN TDA_DATA_DIR REDIS_URL KAFKA_BROKERS KAFKA_TOPIC_PREFIX ENGINE_ADDRESSES \
+  UPLOAD_ADDRESS SCHEDULER_ADDRESS GATEWAY_ADDRESS TDA_ENGINE_PORT UPLOAD_PORT SCHEDULER_PORT \
+  GATEWAY_PORT REST_PORT
+
+# name -> port variable, artifact, command
+port_of() {
+  case "$1" in
+    engine) echo "$TDA_ENGINE_PORT" ;;
+    upload) echo "$UPLOAD_PORT" ;;
+    scheduler) echo "$SCHEDULER_PORT" ;;
+    gateway) echo "$GATEWAY_PORT" ;;
+  esac
+}
+artifact_of() {
+  case "$1" in
+    engine) echo "$TDA_ENGINE_BIN" ;;
+    upload) echo "$TDA_ROOT/services/upload/dist/main.js" ;;
+    scheduler) echo "$TDA_ROOT/services/scheduler/dist/main.js" ;;
+    gateway) echo "$TDA_ROOT/gateway/dist/main.js" ;;
+  esac
+}
+
+start_component() {
+  local name="$1" port art pid log="$TDA_LOG_DIR/$1.log" start cmd
+  port="$(port_of "$name")"
+  art="$(artifact_of "$name")"
+  if pid="$(tda_pid_of "$name")"; then
+    tda_port_open 127.0.0.1 "$port" \
+      || tda_die "$name: pid $pid runs but nothing listens on 127.0.0.1:$port (run deploy/local/stop.sh)"
+    tda_log "$name: already running (pid $pid, 127.0.0.1:$port)"
+    return 0
+  fi
+  if [[ ! -f "$art" ]]; then
+    if [[ "${TDA_SKIP_MISSING:-0}" == 1 ]]; then
+      tda_log "$name: not built ($art), skipped"
+      return 0
+    fi
+    tda_die "$name: not built: $art is missing (build it first, or TDA_SKIP_MISSING=1)"
+  fi
+  if tda_port_open 127.0.0.1 "$port"; then
+    tda_die "$name: port 127.0.0.1:$port is in use by another process"
+  fi
+  case "$name" in
+    engine)
+      [[ -x "$art" ]] || tda_die "engine: $art is not executable"
+      cmd=("$art" serve --port "$port")
+      ;;
+    *) cmd=("$NODE_BIN" --enable-source-maps "$art") ;;
+  esac
+  start=$SECONDS
+  pid="$(cd "$TDA_ROOT" && tda_spawn "$name" "$log" "${cmd[@]}")"
+  if ! tda_wait_port "$name" 127.0.0.1 "$port" "${TDA_SERVICE_START_TIMEOUT:-60}" "$pid"; then
+    tda_tail "$log" 30
+    tda_die "$name: failed to start (log: $log)"
+  fi
+  tda_log "$name: started (pid $pid, 127.0.0.1:$port, ready in $((SECONDS - start))s)"
+}
+
+for c in "${components[@]}"; do
+  start_component "$c"
+done
+tda_log "up: gateway 127.0.0.1:${GATEWAY_PORT} (logs: ${TDA_LOG_DIR#"$TDA_ROOT"/})"

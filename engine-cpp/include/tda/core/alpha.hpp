@@ -1,0 +1,398 @@
+// Alpha-complex persistent homology of point clouds in R^2 and R^3.
+//
+// Pipeline:
+//  1. validate; merge duplicate points (lexicographic sort);
+//  2. Delaunay triangulation (CGAL, exact predicates) and the alpha value of
+//     every Delaunay simplex (alpha_complex.hpp; values are squared radii as in
+//     GUDHI, accurate to ~1e-13 relative, exact rational fallback for flat simplices);
+//  3. filtration order: (value, dimension, id) -- equal values put faces first
+//     because they have lower dimension;
+//  4. persistence over Z/2 (the homology of subcomplexes of R^3 is torsion-free,
+//     so the diagrams are those of every field):
+//       - dimension 0: union-find over the edges (Kruskal);
+//       - dimension d-1 (top): union-find over the top cells and the outside,
+//         facets in reverse order (Alexander duality; a facet merging two dual
+//         components creates the (d-1)-class killed by the younger component's
+//         last cell, a non-merging facet is negative);
+//       - dimension 1 when d = 3: column reduction of the boundary matrix with
+//         clearing (only the negative triangles found in the dual pass are
+//         columns) and compression (rows of negative edges, found by Kruskal,
+//         are dropped); columns are sorted edge ranks, the pivot of an edge
+//         rank is found in a flat array.
+// Zero-length bars (death == birth) are not reported.
+#pragma once
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <limits>
+#include <numeric>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "tda/core/alpha_complex.hpp"
+#include "tda/core/rips.hpp"  // Interval, Stage, ProgressInfo, Callbacks, Estimate
+#include "tda/core/types.hpp"
+
+namespace tda::core {
+
+struct AlphaOptions {
+  int max_dim = -1;  // -1: ambient dimension - 1
+  bool radius = false;  // report radii (sqrt of the squared radii)
+  // Keep simplices whose value is <= max_alpha, in the reported unit (squared
+  // radius, or radius when `radius` is set).
+  std::optional<double> max_alpha;
+};
+
+struct AlphaStats {
+  uint64_t points = 0;             // input points
+  uint64_t simplices = 0;          // simplices of the Delaunay complex (before max_alpha)
+  uint64_t duplicates_merged = 0;  // input points equal to an earlier one
+  uint64_t columns_reduced = 0;    // columns of the explicit matrix reduction (dimension 1 in R^3)
+};
+
+struct AlphaResult {
+  std::vector<std::vector<Interval>> diagrams;  // index = dimension, 0..max_dim
+  std::vector<uint64_t> betti;                  // essential bars per dimension
+  AlphaStats stats;
+};
+
+inline constexpr uint32_t kAlphaMinDim = 2;
+inline constexpr uint32_t kAlphaMaxDim = 3;
+inline constexpr uint64_t kAlphaMaxPoints = uint64_t{1} << 28;
+
+// Rough resources for n points in R^dim (measured on uniform clouds; peak RSS).
+inline Estimate estimate_alpha(uint64_t n, uint32_t dim) {
+  if (dim < kAlphaMinDim || dim > kAlphaMaxDim) throw InvalidInput("alpha: dim must be 2 or 3");
+  if (n < 1) throw InvalidInput("alpha: at least one point is required");
+  if (n > kAlphaMaxPoints) throw InvalidInput("alpha: too many points");
+  const double per_point_bytes = dim == 2 ? 260.0 : 1150.0;
+  const double per_point_seconds = dim == 2 ? 1.2e-6 : 7.0e-6;
+  Estimate e;
+  e.memory_bytes = static_cast<uint64_t>(16.0 * 1024 * 1024 + per_point_bytes * static_cast<double>(n));
+  e.seconds = 0.01 + per_point_seconds * static_cast<double>(n);
+  return e;
+}
+
+namespace alpha_detail {
+
+// Ids 0..val.size()-1 sorted by (value, id). Values are >= 0 (or +inf), so
+// their bit patterns order like the values.
+inline std::vector<uint32_t> sort_by_value(const std::vector<double>& val) {
+  struct Key {
+    uint64_t bits;
+    uint32_t id;
+  };
+  std::vector<Key> keys(val.size());
+  for (size_t i = 0; i < val.size(); ++i) {
+    uint64_t b;
+    std::memcpy(&b, &val[i], sizeof b);
+    keys[i] = {b, static_cast<uint32_t>(i)};
+  }
+  // LSD radix sort on the 64-bit key (16-bit digits), stable, so ties keep id order.
+  std::vector<Key> tmp(keys.size());
+  std::vector<size_t> count(1 << 16);
+  for (int pass = 0; pass < 4; ++pass) {
+    const int shift = 16 * pass;
+    std::fill(count.begin(), count.end(), 0);
+    bool trivial = true;
+    const uint64_t first = keys.empty() ? 0 : (keys[0].bits >> shift) & 0xffff;
+    for (const Key& k : keys) {
+      const uint64_t d = (k.bits >> shift) & 0xffff;
+      ++count[d];
+      trivial = trivial && d == first;
+    }
+    if (trivial) continue;
+    size_t sum = 0;
+    for (auto& c : count) {
+      const size_t x = c;
+      c = sum;
+      sum += x;
+    }
+    for (const Key& k : keys) tmp[count[(k.bits >> shift) & 0xffff]++] = k;
+    keys.swap(tmp);
+  }
+  std::vector<uint32_t> order(val.size());
+  for (size_t i = 0; i < keys.size(); ++i) order[i] = keys[i].id;
+  return order;
+}
+
+class Progress {
+ public:
+  explicit Progress(const Callbacks& cb) : cb_(cb) {}
+  void check() const {
+    if (cb_.is_cancelled && cb_.is_cancelled()) throw Cancelled();
+  }
+  void report(Stage stage, int dim, uint64_t done, uint64_t total, uint64_t bytes) const {
+    if (cb_.on_progress) cb_.on_progress(ProgressInfo{stage, dim, done, total, bytes});
+  }
+  void step(Stage stage, int dim, uint64_t done, uint64_t total, uint64_t bytes) const {
+    check();
+    report(stage, dim, done, total, bytes);
+  }
+
+ private:
+  const Callbacks& cb_;
+};
+
+// Disjoint sets keyed by the largest rank in each set (path halving; the root
+// of the merged set is the one with the larger key).
+class KeyedSets {
+ public:
+  explicit KeyedSets(size_t n) : parent_(n) { std::iota(parent_.begin(), parent_.end(), uint32_t{0}); }
+  uint32_t find(uint32_t x) {
+    while (parent_[x] != x) {
+      parent_[x] = parent_[parent_[x]];
+      x = parent_[x];
+    }
+    return x;
+  }
+  void link(uint32_t child, uint32_t root) { parent_[child] = root; }
+
+ private:
+  std::vector<uint32_t> parent_;
+};
+
+struct Emitter {
+  int max_dim;
+  std::optional<double> max_sq;  // threshold on squared radii
+  bool keep(double v) const { return !max_sq || v <= *max_sq; }
+  std::vector<std::vector<Interval>>* diagrams;
+  void bar(int d, double birth, double death) const {
+    if (d > max_dim || !keep(birth)) return;
+    if (!keep(death)) death = kInf;
+    if (death > birth) (*diagrams)[d].push_back(Interval{birth, death});
+  }
+};
+
+// Persistence of the filtered complex. Returns the number of columns reduced.
+inline uint64_t persistence(FilteredComplex& K, const Emitter& out, const Progress& progress) {
+  const uint32_t nv = K.nv;
+  const size_t E = K.edge_val.size();
+  uint64_t columns = 0;
+
+  // --- dimension 0: Kruskal
+  std::vector<uint32_t> edge_order = sort_by_value(K.edge_val);
+  std::vector<uint8_t> neg_edge(E, 0);
+  {
+    progress.step(Stage::Dim0, 0, 0, E, K.bytes());
+    KeyedSets uf(nv);
+    uint32_t components = nv;
+    for (size_t i = 0; i < E; ++i) {
+      const uint32_t e = edge_order[i];
+      const double v = K.edge_val[e];
+      if (!out.keep(v)) break;
+      uint32_t a = uf.find(K.edge_v[2 * size_t(e)]), b = uf.find(K.edge_v[2 * size_t(e) + 1]);
+      if (a == b) continue;
+      uf.link(a, b);
+      neg_edge[e] = 1;
+      --components;
+      out.bar(0, 0.0, v);
+      if ((i & 0xfffff) == 0xfffff) progress.step(Stage::Dim0, 0, i, E, K.bytes());
+    }
+    for (uint32_t c = 0; c < components; ++c) out.bar(0, 0.0, kInf);
+  }
+  if (K.dim < 2) return columns;
+
+  // --- top dimension: union-find on the dual graph
+  const int top = K.dim;  // 2 or 3
+  std::vector<double>& top_val = top == 2 ? K.tri_val : K.tet_val;
+  std::vector<double>& facet_val = top == 2 ? K.edge_val : K.tri_val;
+  const size_t NT = top_val.size(), NF = facet_val.size();
+  std::vector<uint8_t> neg_facet;  // needed for the middle reduction (top == 3)
+  if (top == 3) neg_facet.assign(NF, 0);
+  std::vector<uint32_t> facet_order_3;  // triangle order, kept for dimension 1
+  {
+    progress.step(Stage::Reduction, top - 1, 0, NF, K.bytes());
+    std::vector<uint32_t> top_order = sort_by_value(top_val);
+    // key[root] = largest rank of a top cell in the set (outside: NT)
+    std::vector<uint32_t> key(NT + 1);
+    for (size_t r = 0; r < NT; ++r) key[top_order[r]] = static_cast<uint32_t>(r);
+    key[NT] = static_cast<uint32_t>(NT);
+    std::vector<uint32_t> facet_order = top == 2 ? std::move(edge_order) : sort_by_value(facet_val);
+    KeyedSets uf(NT + 1);
+    for (size_t i = NF; i-- > 0;) {
+      const uint32_t f = facet_order[i];
+      const uint32_t c0 = K.facet_cof[2 * size_t(f)], c1 = K.facet_cof[2 * size_t(f) + 1];
+      uint32_t a = uf.find(c0), b = uf.find(c1 == kNone ? static_cast<uint32_t>(NT) : c1);
+      if (a == b) {
+        if (top == 3) neg_facet[f] = 1;
+        continue;
+      }
+      if (key[a] > key[b]) std::swap(a, b);  // a: the younger set
+      const double death = top_val[top_order[key[a]]];
+      out.bar(top - 1, facet_val[f], death);
+      uf.link(a, b);
+      if ((i & 0xfffff) == 0) progress.step(Stage::Reduction, top - 1, NF - i, NF, K.bytes());
+    }
+    if (top == 2) {
+      edge_order = std::move(facet_order);
+    } else {
+      facet_order_3 = std::move(facet_order);
+    }
+    K.facet_cof.clear();
+    K.facet_cof.shrink_to_fit();
+  }
+
+  // --- dimension 1 in R^3: reduce the negative triangles over positive edges
+  if (top == 3 && out.max_dim >= 1) {
+    std::vector<uint32_t> edge_rank(E);
+    for (size_t r = 0; r < E; ++r) edge_rank[edge_order[r]] = static_cast<uint32_t>(r);
+    std::vector<uint32_t> pivot_col(E, kNone);  // by edge rank: stored column
+    std::vector<uint32_t> pool;                 // stored reduced columns, ascending ranks
+    std::vector<uint64_t> start{0};
+    std::vector<uint32_t> work, tmp;
+    const size_t NF3 = facet_order_3.size();
+    for (size_t i = 0; i < NF3; ++i) {
+      const uint32_t t = facet_order_3[i];
+      if (!neg_facet[t]) continue;
+      const double death = K.tri_val[t];
+      if (!out.keep(death)) break;
+      ++columns;
+      if ((columns & 0x3ffff) == 0) progress.step(Stage::Reduction, 1, i, NF3, K.bytes() + pool.capacity() * 4);
+      work.clear();
+      for (int k = 0; k < 3; ++k) {
+        const uint32_t e = K.tri_edges[3 * size_t(t) + k];
+        if (!neg_edge[e]) work.push_back(edge_rank[e]);
+      }
+      std::sort(work.begin(), work.end());
+      while (!work.empty()) {
+        const uint32_t p = work.back();
+        const uint32_t c = pivot_col[p];
+        if (c == kNone) {
+          pivot_col[p] = static_cast<uint32_t>(start.size() - 1);
+          pool.insert(pool.end(), work.begin(), work.end());
+          start.push_back(pool.size());
+          out.bar(1, K.edge_val[edge_order[p]], death);
+          break;
+        }
+        // work += column c (symmetric difference of sorted lists)
+        tmp.clear();
+        const uint32_t* x = pool.data() + start[c];
+        const uint32_t* xe = pool.data() + start[c + 1];
+        size_t j = 0;
+        while (j < work.size() && x < xe) {
+          if (work[j] < *x) tmp.push_back(work[j++]);
+          else if (*x < work[j]) tmp.push_back(*x++);
+          else { ++j; ++x; }
+        }
+        tmp.insert(tmp.end(), work.begin() + j, work.end());
+        tmp.insert(tmp.end(), x, xe);
+        work.swap(tmp);
+      }
+    }
+    // positive edges never killed (only possible below a max_alpha)
+    for (size_t r = 0; r < E; ++r) {
+      const uint32_t e = edge_order[r];
+      if (!out.keep(K.edge_val[e])) break;
+      if (!neg_edge[e] && pivot_col[r] == kNone) out.bar(1, K.edge_val[e], kInf);
+    }
+  }
+  return columns;
+}
+
+inline void validate(const std::vector<double>& coords, size_t n, size_t dim, const AlphaOptions& opt) {
+  if (dim < kAlphaMinDim || dim > kAlphaMaxDim)
+    throw InvalidInput("alpha: the ambient dimension must be 2 or 3 (got " + std::to_string(dim) + ")");
+  if (n < 1) throw InvalidInput("alpha: at least one point is required");
+  if (n > kAlphaMaxPoints) throw InvalidInput("alpha: too many points (at most 2^28)");
+  if (coords.size() != n * dim)
+    throw InvalidInput("alpha: expected " + std::to_string(n * dim) + " coordinates, got " +
+                       std::to_string(coords.size()));
+  for (double x : coords)
+    if (!std::isfinite(x)) throw InvalidInput("alpha: coordinates must be finite");
+  if (opt.max_dim < -1 || opt.max_dim > 64) throw InvalidInput("alpha: max_dim must be between -1 and 64");
+  if (opt.max_alpha && std::isnan(*opt.max_alpha)) throw InvalidInput("alpha: max_alpha is NaN");
+}
+
+// Distinct points sorted lexicographically; returns the number of duplicates.
+template <int D>
+inline uint64_t distinct_points(const std::vector<double>& coords, size_t n, std::vector<double>& X) {
+  std::vector<uint32_t> idx(n);
+  std::iota(idx.begin(), idx.end(), uint32_t{0});
+  auto less = [&](uint32_t a, uint32_t b) {
+    const double* p = &coords[size_t(a) * D];
+    const double* q = &coords[size_t(b) * D];
+    for (int i = 0; i < D; ++i)
+      if (p[i] != q[i]) return p[i] < q[i];
+    return false;
+  };
+  std::sort(idx.begin(), idx.end(), less);
+  X.clear();
+  X.reserve(n * D);
+  size_t kept = 0;
+  for (size_t i = 0; i < n; ++i) {
+    if (i > 0 && !less(idx[i - 1], idx[i])) continue;  // equal to the previous one
+    X.insert(X.end(), &coords[size_t(idx[i]) * D], &coords[size_t(idx[i]) * D] + D);
+    ++kept;
+  }
+  return n - kept;
+}
+
+}  // namespace alpha_detail
+
+inline AlphaResult alpha_from_points(const std::vector<double>& coords, size_t n, size_t dim,
+                                     const AlphaOptions& opt, const Callbacks& cb = {}) {
+  using namespace alpha_detail;
+  validate(coords, n, dim, opt);
+  const Progress progress(cb);
+  progress.step(Stage::Loading, 0, 0, n, coords.size() * 8);
+
+  AlphaResult res;
+  res.stats.points = n;
+  const int max_dim = opt.max_dim < 0 ? static_cast<int>(dim) - 1 : opt.max_dim;
+  res.diagrams.assign(size_t(max_dim) + 1, {});
+  res.betti.assign(size_t(max_dim) + 1, 0);
+
+  std::vector<double> X;
+  res.stats.duplicates_merged = dim == 2 ? distinct_points<2>(coords, n, X) : distinct_points<3>(coords, n, X);
+  const uint32_t nv = static_cast<uint32_t>(n - res.stats.duplicates_merged);
+  progress.step(Stage::Loading, 0, n / 4, n, X.capacity() * 8 + n * 4);
+
+  FilteredComplex K;
+  if (dim == 2)
+    delaunay_2d(X, nv, K);
+  else
+    delaunay_3d(X, nv, K);
+  X.clear();
+  X.shrink_to_fit();
+  res.stats.simplices = K.simplices();
+  progress.step(Stage::Distances, 0, 1, 1, K.bytes());
+
+  Emitter out;
+  out.max_dim = max_dim;
+  if (opt.max_alpha) {
+    // compare in the reported unit: sqrt(v) <= a  <=>  v <= a^2 up to rounding;
+    // use the largest squared value whose square root is <= a
+    double a = *opt.max_alpha;
+    if (!opt.radius) {
+      out.max_sq = a;
+    } else if (a < 0) {
+      out.max_sq = -1.0;
+    } else {
+      double s = a * a;
+      while (std::sqrt(s) > a) s = std::nextafter(s, 0.0);
+      while (std::sqrt(std::nextafter(s, kInf)) <= a && std::isfinite(std::nextafter(s, kInf)))
+        s = std::nextafter(s, kInf);
+      out.max_sq = s;
+    }
+  }
+  out.diagrams = &res.diagrams;
+  res.stats.columns_reduced = persistence(K, out, progress);
+
+  for (size_t d = 0; d < res.diagrams.size(); ++d) {
+    for (Interval& I : res.diagrams[d]) {
+      if (std::isinf(I.death)) ++res.betti[d];
+      if (opt.radius) {
+        I.birth = std::sqrt(I.birth);
+        I.death = std::sqrt(I.death);
+      }
+    }
+  }
+  progress.report(Stage::Done, max_dim, 1, 1, 0);
+  return res;
+}
+
+}  // namespace tda::core

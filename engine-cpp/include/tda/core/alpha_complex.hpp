@@ -1,0 +1,324 @@
+// The filtered Delaunay complex of the alpha filtration, as flat arrays.
+//
+// The Delaunay triangulation comes from CGAL (exact predicates). Every simplex
+// gets the alpha value of Edelsbrunner's definition, as a squared radius:
+//   - a top-dimensional cell: its squared circumradius;
+//   - a lower simplex s: if some cofacet's opposite vertex lies strictly inside
+//     the smallest circumsphere of s (s is "attached", not Gabriel), the minimum
+//     of its cofacets' values, else its own smallest circumsphere's squared radius;
+//   - a vertex: 0.
+// (For a Delaunay simplex the minimum of the radius function over its Voronoi
+// face is reached on a face dual to a cofacet it is attached to, so "minimum over
+// all cofacets" and "minimum over the cofacets it is attached to" agree.)
+#pragma once
+
+#include <CGAL/Delaunay_triangulation_2.h>
+#include <CGAL/Delaunay_triangulation_3.h>
+#include <CGAL/Triangulation_cell_base_with_info_3.h>
+#include <CGAL/Triangulation_data_structure_2.h>
+#include <CGAL/Triangulation_data_structure_3.h>
+#include <CGAL/Triangulation_face_base_with_info_2.h>
+#include <CGAL/Triangulation_vertex_base_with_info_2.h>
+#include <CGAL/Triangulation_vertex_base_with_info_3.h>
+
+#include <algorithm>
+#include <cstdint>
+#include <limits>
+#include <numeric>
+#include <utility>
+#include <vector>
+
+#include "tda/core/alpha_geometry.hpp"
+
+namespace tda::core::alpha_detail {
+
+inline constexpr uint32_t kNone = std::numeric_limits<uint32_t>::max();
+inline constexpr double kInf = std::numeric_limits<double>::infinity();
+
+struct FilteredComplex {
+  int dim = 0;       // dimension of the triangulation: 0..3
+  uint32_t nv = 0;   // vertices (all have value 0)
+  std::vector<uint32_t> edge_v;    // 2 per edge
+  std::vector<double> edge_val;
+  std::vector<double> tri_val;     // dim >= 2
+  std::vector<uint32_t> tri_edges; // dim == 3: 3 edge ids per triangle
+  std::vector<double> tet_val;     // dim == 3
+  // Facets of the top cells (edges when dim == 2, triangles when dim == 3) with
+  // their two cofacets (top cell ids; kNone = the outside).
+  std::vector<uint32_t> facet_cof;
+
+  uint64_t simplices() const {
+    return nv + edge_val.size() + tri_val.size() + tet_val.size();
+  }
+  uint64_t bytes() const {
+    return edge_v.capacity() * 4 + edge_val.capacity() * 8 + tri_val.capacity() * 8 + tri_edges.capacity() * 4 +
+           tet_val.capacity() * 8 + facet_cof.capacity() * 4;
+  }
+};
+
+// ---------------------------------------------------------------------------
+// Collinear points (sorted along their line): a path.
+template <int D>
+inline void build_path(const std::vector<double>& X, uint32_t nv, FilteredComplex& K) {
+  K.dim = nv > 1 ? 1 : 0;
+  K.nv = nv;
+  if (nv < 2) return;
+  K.edge_v.reserve(2 * (nv - 1));
+  K.edge_val.reserve(nv - 1);
+  for (uint32_t i = 0; i + 1 < nv; ++i) {
+    K.edge_v.push_back(i);
+    K.edge_v.push_back(i + 1);
+    K.edge_val.push_back(edge_sq_radius<D>(&X[size_t(i) * D], &X[size_t(i + 1) * D]));
+  }
+}
+
+// ---------------------------------------------------------------------------
+// A 2-dimensional triangulation given by its finite triangles (3 vertex ids
+// each) and neighbours (fn[3f+k] = triangle across the edge opposite vertex k,
+// kNone outside). Coordinates are in R^D (D = 2, or 3 for coplanar points).
+template <int D>
+inline void build_from_triangles(const std::vector<double>& X, uint32_t nv, const std::vector<uint32_t>& fv,
+                                 const std::vector<uint32_t>& fn, FilteredComplex& K) {
+  const size_t F = fv.size() / 3;
+  auto P = [&](uint32_t v) { return &X[size_t(v) * D]; };
+  K.dim = 2;
+  K.nv = nv;
+  K.tri_val.resize(F);
+  for (size_t f = 0; f < F; ++f) K.tri_val[f] = triangle_sq_radius<D>(P(fv[3 * f]), P(fv[3 * f + 1]), P(fv[3 * f + 2]));
+  const size_t E = (3 * F + 2) / 2 + nv;  // upper bound on the number of edges
+  K.edge_v.reserve(2 * E);
+  K.edge_val.reserve(E);
+  K.facet_cof.reserve(2 * E);
+  for (size_t f = 0; f < F; ++f) {
+    for (int k = 0; k < 3; ++k) {
+      const uint32_t g = fn[3 * f + k];
+      if (g != kNone && g < f) continue;  // the edge is listed from g
+      const uint32_t u = fv[3 * f + (k + 1) % 3], v = fv[3 * f + (k + 2) % 3], w = fv[3 * f + k];
+      bool attached = Predicates<D>::edge_attached(P(u), P(v), P(w));
+      double cof_min = K.tri_val[f];
+      if (g != kNone) {
+        int kg = 0;
+        while (kg < 3 && fn[3 * size_t(g) + kg] != f) ++kg;
+        const uint32_t w2 = fv[3 * size_t(g) + kg];
+        if (!attached) attached = Predicates<D>::edge_attached(P(u), P(v), P(w2));
+        cof_min = std::min(cof_min, K.tri_val[g]);
+      }
+      K.edge_v.push_back(std::min(u, v));
+      K.edge_v.push_back(std::max(u, v));
+      K.edge_val.push_back(attached ? cof_min : edge_sq_radius<D>(P(u), P(v)));
+      K.facet_cof.push_back(static_cast<uint32_t>(f));
+      K.facet_cof.push_back(g);
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------
+// A 3-dimensional triangulation given by its finite tetrahedra (4 vertex ids
+// each) and neighbours (tn[4t+i] = tetrahedron across the facet opposite
+// vertex i, kNone outside). tv and tn are released on return.
+inline void build_from_tetrahedra(const std::vector<double>& X, uint32_t nv, std::vector<uint32_t>& tv,
+                                  std::vector<uint32_t>& tn, FilteredComplex& K) {
+  const size_t T = tv.size() / 4;
+  auto P = [&](uint32_t v) { return &X[size_t(v) * 3]; };
+  K.dim = 3;
+  K.nv = nv;
+  K.tet_val.resize(T);
+  for (size_t t = 0; t < T; ++t) {
+    const uint32_t* q = &tv[4 * t];
+    K.tet_val[t] = tetra_sq_radius(P(q[0]), P(q[1]), P(q[2]), P(q[3]));
+  }
+
+  // Edges: for each vertex u the sorted list of its neighbours v > u (CSR);
+  // the edge id is the position in that list.
+  std::vector<uint32_t> off(size_t(nv) + 1, 0);
+  std::vector<uint32_t> adj;
+  {
+    std::vector<uint64_t> cnt(size_t(nv) + 1, 0);
+    for (size_t t = 0; t < T; ++t) {
+      const uint32_t* q = &tv[4 * t];
+      for (int i = 0; i < 4; ++i)
+        for (int j = i + 1; j < 4; ++j) ++cnt[std::min(q[i], q[j]) + 1];
+    }
+    for (size_t v = 0; v < nv; ++v) cnt[v + 1] += cnt[v];
+    std::vector<uint32_t> raw(cnt[nv]);
+    std::vector<uint64_t> pos(cnt.begin(), cnt.end() - 1);
+    for (size_t t = 0; t < T; ++t) {
+      const uint32_t* q = &tv[4 * t];
+      for (int i = 0; i < 4; ++i)
+        for (int j = i + 1; j < 4; ++j) raw[pos[std::min(q[i], q[j])]++] = std::max(q[i], q[j]);
+    }
+    pos.clear();
+    pos.shrink_to_fit();
+    // sort + unique each row, compacting in place
+    size_t out = 0;
+    for (size_t v = 0; v < nv; ++v) {
+      auto b = raw.begin() + cnt[v], e = raw.begin() + cnt[v + 1];
+      std::sort(b, e);
+      auto last = std::unique(b, e);
+      off[v] = static_cast<uint32_t>(out);
+      for (auto it = b; it != last; ++it) raw[out++] = *it;
+    }
+    off[nv] = static_cast<uint32_t>(out);
+    raw.resize(out);
+    raw.shrink_to_fit();
+    adj.swap(raw);
+  }
+  const size_t E = adj.size();
+  K.edge_v.resize(2 * E);
+  for (uint32_t u = 0; u < nv; ++u)
+    for (uint32_t k = off[u]; k < off[u + 1]; ++k) {
+      K.edge_v[2 * size_t(k)] = u;
+      K.edge_v[2 * size_t(k) + 1] = adj[k];
+    }
+  auto edge_id = [&](uint32_t a, uint32_t b) -> uint32_t {
+    if (a > b) std::swap(a, b);
+    const uint32_t* lo = adj.data() + off[a];
+    const uint32_t* hi = adj.data() + off[a + 1];
+    return static_cast<uint32_t>(std::lower_bound(lo, hi, b) - adj.data());
+  };
+
+  std::vector<double> edge_min(E, kInf);
+  std::vector<uint8_t> edge_att(E, 0);
+  const size_t Fest = 2 * T + 2 * static_cast<size_t>(nv);  // ~ number of triangles
+  K.tri_val.reserve(Fest);
+  K.tri_edges.reserve(3 * Fest);
+  K.facet_cof.reserve(2 * Fest);
+  for (size_t t = 0; t < T; ++t) {
+    const uint32_t* q = &tv[4 * t];
+    for (int i = 0; i < 4; ++i) {
+      const uint32_t g = tn[4 * t + i];
+      if (g != kNone && g < t) continue;
+      uint32_t a = q[(i + 1) & 3], b = q[(i + 2) & 3], c = q[(i + 3) & 3];
+      const uint32_t w = q[i];
+      bool attached = Predicates<3>::triangle_attached(P(a), P(b), P(c), P(w));
+      double cof_min = K.tet_val[t];
+      if (g != kNone) {
+        int ig = 0;
+        while (ig < 4 && tn[4 * size_t(g) + ig] != t) ++ig;
+        const uint32_t w2 = tv[4 * size_t(g) + ig];
+        if (!attached) attached = Predicates<3>::triangle_attached(P(a), P(b), P(c), P(w2));
+        cof_min = std::min(cof_min, K.tet_val[g]);
+      }
+      const double val = attached ? cof_min : triangle_sq_radius<3>(P(a), P(b), P(c));
+      K.tri_val.push_back(val);
+      K.facet_cof.push_back(static_cast<uint32_t>(t));
+      K.facet_cof.push_back(g);
+      // the three edges, each with the opposite vertex of this triangle
+      const uint32_t ev[3][3] = {{a, b, c}, {a, c, b}, {b, c, a}};
+      for (const auto& x : ev) {
+        const uint32_t e = edge_id(x[0], x[1]);
+        K.tri_edges.push_back(e);
+        if (val < edge_min[e]) edge_min[e] = val;
+        if (!edge_att[e] && Predicates<3>::edge_attached(P(x[0]), P(x[1]), P(x[2]))) edge_att[e] = 1;
+      }
+    }
+  }
+  tv.clear();
+  tv.shrink_to_fit();
+  tn.clear();
+  tn.shrink_to_fit();
+  K.edge_val.resize(E);
+  for (size_t e = 0; e < E; ++e)
+    K.edge_val[e] = edge_att[e] ? edge_min[e] : edge_sq_radius<3>(P(K.edge_v[2 * e]), P(K.edge_v[2 * e + 1]));
+}
+
+// ---------------------------------------------------------------------------
+// Delaunay triangulations (CGAL). X holds distinct points; on return it is
+// permuted into CGAL's (spatially coherent) vertex order.
+
+inline void delaunay_2d(std::vector<double>& X, uint32_t nv, FilteredComplex& K) {
+  using Vb = CGAL::Triangulation_vertex_base_with_info_2<uint32_t, Kernel>;
+  using Fb = CGAL::Triangulation_face_base_with_info_2<uint32_t, Kernel>;
+  using Tds = CGAL::Triangulation_data_structure_2<Vb, Fb>;
+  using DT = CGAL::Delaunay_triangulation_2<Kernel, Tds>;
+  std::vector<uint32_t> fv, fn;
+  {
+    DT dt;
+    {
+      std::vector<std::pair<Point2, uint32_t>> pts(nv);
+      for (uint32_t i = 0; i < nv; ++i) pts[i] = {Point2(X[2 * size_t(i)], X[2 * size_t(i) + 1]), i};
+      dt.insert(pts.begin(), pts.end());
+    }
+    if (dt.dimension() < 2) {  // all points on a line (X is sorted lexicographically)
+      build_path<2>(X, nv, K);
+      return;
+    }
+    std::vector<double> Y(X.size());
+    uint32_t id = 0;
+    for (auto v = dt.finite_vertices_begin(); v != dt.finite_vertices_end(); ++v) {
+      const uint32_t old = v->info();
+      Y[2 * size_t(id)] = X[2 * size_t(old)];
+      Y[2 * size_t(id) + 1] = X[2 * size_t(old) + 1];
+      v->info() = id++;
+    }
+    X.swap(Y);
+    uint32_t F = 0;
+    for (auto f = dt.all_faces_begin(); f != dt.all_faces_end(); ++f) f->info() = dt.is_infinite(f) ? kNone : F++;
+    fv.resize(3 * size_t(F));
+    fn.resize(3 * size_t(F));
+    for (auto f = dt.finite_faces_begin(); f != dt.finite_faces_end(); ++f) {
+      const size_t i = f->info();
+      for (int k = 0; k < 3; ++k) {
+        fv[3 * i + k] = f->vertex(k)->info();
+        fn[3 * i + k] = f->neighbor(k)->info();
+      }
+    }
+  }
+  build_from_triangles<2>(X, nv, fv, fn, K);
+}
+
+inline void delaunay_3d(std::vector<double>& X, uint32_t nv, FilteredComplex& K) {
+  using Vb = CGAL::Triangulation_vertex_base_with_info_3<uint32_t, Kernel>;
+  using Cb = CGAL::Triangulation_cell_base_with_info_3<uint32_t, Kernel, CGAL::Delaunay_triangulation_cell_base_3<Kernel>>;
+  using Tds = CGAL::Triangulation_data_structure_3<Vb, Cb>;
+  using DT = CGAL::Delaunay_triangulation_3<Kernel, Tds>;
+  std::vector<uint32_t> tv, tn;
+  int dim = 0;
+  {
+    DT dt;
+    {
+      std::vector<std::pair<Point3, uint32_t>> pts(nv);
+      for (uint32_t i = 0; i < nv; ++i) pts[i] = {Point3(X[3 * size_t(i)], X[3 * size_t(i) + 1], X[3 * size_t(i) + 2]), i};
+      dt.insert(pts.begin(), pts.end());
+    }
+    dim = dt.dimension();
+    if (dim < 2) {  // collinear (X is sorted lexicographically, i.e. along the line)
+      build_path<3>(X, nv, K);
+      return;
+    }
+    std::vector<double> Y(X.size());
+    uint32_t id = 0;
+    for (auto v = dt.finite_vertices_begin(); v != dt.finite_vertices_end(); ++v) {
+      const uint32_t old = v->info();
+      for (int j = 0; j < 3; ++j) Y[3 * size_t(id) + j] = X[3 * size_t(old) + j];
+      v->info() = id++;
+    }
+    X.swap(Y);
+    const auto inf = dt.infinite_vertex();
+    // In dimension 2 the cells of the data structure are the triangles
+    // (vertex 3 unused); in dimension 3 they are the tetrahedra.
+    const int nvert = dim + 1;
+    uint32_t C = 0;
+    for (auto c = dt.tds().raw_cells_begin(); c != dt.tds().raw_cells_end(); ++c) {
+      bool finite = true;
+      for (int i = 0; i < nvert; ++i) finite = finite && c->vertex(i) != inf;
+      c->info() = finite ? C++ : kNone;
+    }
+    tv.resize(size_t(nvert) * C);
+    tn.resize(size_t(nvert) * C);
+    for (auto c = dt.tds().raw_cells_begin(); c != dt.tds().raw_cells_end(); ++c) {
+      const uint32_t i = c->info();
+      if (i == kNone) continue;
+      for (int k = 0; k < nvert; ++k) {
+        tv[nvert * size_t(i) + k] = c->vertex(k)->info();
+        tn[nvert * size_t(i) + k] = c->neighbor(k)->info();
+      }
+    }
+  }
+  if (dim == 2)
+    build_from_triangles<3>(X, nv, tv, tn, K);
+  else
+    build_from_tetrahedra(X, nv, tv, tn, K);
+}
+
+}  // namespace tda::core::alpha_detail

@@ -1,0 +1,170 @@
+// Distance storage for the Rips reduction: a full symmetric matrix (dense mode)
+// or per-vertex neighbour lists below a threshold (sparse mode), plus helpers that
+// reproduce Ripser's float32 conventions.
+#pragma once
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <limits>
+#include <vector>
+
+#include "tda/core/types.hpp"
+
+namespace tda::core {
+
+// Keeps x in a register so the compiler cannot fuse the following add into an FMA
+// (the reference accumulates (u-v)^2 in float with separate rounding steps).
+#if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
+#define TDA_CORE_OPAQUE(x) __asm__("" : "+x"(x))
+#elif defined(__GNUC__) && defined(__aarch64__)
+#define TDA_CORE_OPAQUE(x) __asm__("" : "+w"(x))
+#else
+#define TDA_CORE_OPAQUE(x) do { volatile value_t tda_v_ = (x); (x) = tda_v_; } while (0)
+#endif
+
+// sqrtf of the float sum of squared float differences, in coordinate order.
+inline value_t euclidean_distance(const value_t* a, const value_t* b, size_t dim) {
+  value_t sum = 0;
+  for (size_t t = 0; t < dim; ++t) {
+    value_t diff = a[t] - b[t];
+    value_t sq = diff * diff;
+    TDA_CORE_OPAQUE(sq);
+    sum = sum + sq;
+  }
+  return std::sqrt(sum);
+}
+
+// Position of d(i, j), i > j, in the strict lower triangle stored row by row.
+inline size_t lower_position(size_t i, size_t j) { return i * (i - 1) / 2 + j; }
+
+inline std::vector<value_t> lower_from_points(const std::vector<value_t>& coords, size_t n, size_t dim) {
+  std::vector<value_t> lower(n * (n - 1) / 2);
+  size_t pos = 0;
+  for (size_t i = 1; i < n; ++i)
+    for (size_t j = 0; j < i; ++j)
+      lower[pos++] = euclidean_distance(&coords[i * dim], &coords[j * dim], dim);
+  return lower;
+}
+
+// min over i of max over j of d(i, j); 0 for a single point. Beyond it the Rips
+// complex is a cone, so no bar is born or dies after it.
+inline value_t enclosing_radius_lower(const std::vector<value_t>& lower, size_t n) {
+  if (n < 2) return 0;
+  std::vector<value_t> row_max(n, 0);
+  size_t pos = 0;
+  for (size_t i = 1; i < n; ++i)
+    for (size_t j = 0; j < i; ++j) {
+      value_t d = lower[pos++];
+      row_max[i] = std::max(row_max[i], d);
+      row_max[j] = std::max(row_max[j], d);
+    }
+  return *std::min_element(row_max.begin(), row_max.end());
+}
+
+// Same for a point cloud, abandoning a row as soon as it cannot beat the best one.
+inline value_t enclosing_radius_points(const std::vector<value_t>& coords, size_t n, size_t dim) {
+  if (n < 2) return 0;
+  value_t best = std::numeric_limits<value_t>::infinity();
+  for (size_t i = 0; i < n; ++i) {
+    value_t m = 0;
+    for (size_t j = 0; j < n && m < best; ++j)
+      if (j != i) m = std::max(m, euclidean_distance(&coords[i * dim], &coords[j * dim], dim));
+    best = std::min(best, m);
+  }
+  return best;
+}
+
+// Full n x n matrix, row-major (rows are contiguous, which the cofacet loops use).
+class DenseDistances {
+ public:
+  DenseDistances(const std::vector<value_t>& lower, size_t n) : n_(n), m_(n * n, 0) {
+    size_t pos = 0;
+    for (size_t i = 1; i < n; ++i)
+      for (size_t j = 0; j < i; ++j) m_[i * n + j] = m_[j * n + i] = lower[pos++];
+  }
+  DenseDistances(const std::vector<value_t>& coords, size_t n, size_t dim) : n_(n), m_(n * n, 0) {
+    for (size_t i = 1; i < n; ++i)
+      for (size_t j = 0; j < i; ++j)
+        m_[i * n + j] = m_[j * n + i] = euclidean_distance(&coords[i * dim], &coords[j * dim], dim);
+  }
+  size_t size() const { return n_; }
+  value_t operator()(size_t i, size_t j) const { return m_[i * n_ + j]; }
+  const value_t* row(size_t i) const { return m_.data() + i * n_; }
+  size_t bytes() const { return m_.capacity() * sizeof(value_t); }
+
+ private:
+  size_t n_;
+  std::vector<value_t> m_;
+};
+
+struct Neighbor {
+  uint32_t vertex;
+  value_t dist;
+};
+
+// Neighbour lists with d <= threshold, each sorted by vertex.
+class SparseDistances {
+ public:
+  SparseDistances() = default;
+
+  static SparseDistances from_lower(const std::vector<value_t>& lower, size_t n, value_t threshold) {
+    std::vector<std::vector<Neighbor>> lists(n);
+    size_t pos = 0;
+    for (size_t i = 1; i < n; ++i)
+      for (size_t j = 0; j < i; ++j) {
+        value_t d = lower[pos++];
+        if (d <= threshold) add_pair(lists, i, j, d);
+      }
+    return flatten(lists);
+  }
+
+  static SparseDistances from_points(const std::vector<value_t>& coords, size_t n, size_t dim, value_t threshold) {
+    std::vector<std::vector<Neighbor>> lists(n);
+    for (size_t i = 1; i < n; ++i)
+      for (size_t j = 0; j < i; ++j) {
+        value_t d = euclidean_distance(&coords[i * dim], &coords[j * dim], dim);
+        if (d <= threshold) add_pair(lists, i, j, d);
+      }
+    return flatten(lists);
+  }
+
+  size_t size() const { return offsets_.empty() ? 0 : offsets_.size() - 1; }
+  const Neighbor* begin(size_t v) const { return nb_.data() + offsets_[v]; }
+  const Neighbor* end(size_t v) const { return nb_.data() + offsets_[v + 1]; }
+  size_t degree(size_t v) const { return offsets_[v + 1] - offsets_[v]; }
+  size_t edge_count() const { return nb_.size() / 2; }
+  size_t bytes() const { return nb_.capacity() * sizeof(Neighbor) + offsets_.capacity() * sizeof(size_t); }
+
+  // d(u, v) for an edge present in the lists (binary search); +inf otherwise.
+  value_t operator()(size_t u, size_t v) const {
+    const Neighbor* b = begin(u);
+    const Neighbor* e = end(u);
+    const Neighbor* it = std::lower_bound(b, e, v, [](const Neighbor& x, size_t w) { return x.vertex < w; });
+    return (it != e && it->vertex == v) ? it->dist : std::numeric_limits<value_t>::infinity();
+  }
+
+ private:
+  // Pairs arrive ordered by (i asc, j asc), which leaves every list sorted.
+  static void add_pair(std::vector<std::vector<Neighbor>>& lists, size_t i, size_t j, value_t d) {
+    lists[i].push_back({static_cast<uint32_t>(j), d});
+    lists[j].push_back({static_cast<uint32_t>(i), d});
+  }
+
+  static SparseDistances flatten(std::vector<std::vector<Neighbor>>& lists) {
+    SparseDistances s;
+    s.offsets_.resize(lists.size() + 1, 0);
+    for (size_t v = 0; v < lists.size(); ++v) s.offsets_[v + 1] = s.offsets_[v] + lists[v].size();
+    s.nb_.reserve(s.offsets_.back());
+    for (auto& l : lists) {
+      s.nb_.insert(s.nb_.end(), l.begin(), l.end());
+      std::vector<Neighbor>().swap(l);
+    }
+    return s;
+  }
+
+  std::vector<size_t> offsets_;
+  std::vector<Neighbor> nb_;
+};
+
+}  // namespace tda::core

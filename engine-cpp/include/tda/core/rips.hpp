@@ -1,0 +1,727 @@
+// Vietoris-Rips persistent homology (barcodes identical to Ripser 1.2.1).
+//
+// Method (U. Bauer, "Ripser: efficient computation of Vietoris-Rips persistence
+// barcodes", 2021): persistent cohomology with clearing, an implicit coboundary
+// matrix over simplices coded in the combinatorial number system, dimension 0 by
+// union-find, the enclosing-radius cutoff, zero-persistence apparent and emergent
+// pairs, and a stored reduction matrix V (not R) with a binary-heap working column.
+//
+// Filtration order: diameter ascending, ties by simplex index descending.
+#pragma once
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <functional>
+#include <limits>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "tda/core/binomial.hpp"
+#include "tda/core/distances.hpp"
+#include "tda/core/hash_map.hpp"
+#include "tda/core/types.hpp"
+#include "tda/core/union_find.hpp"
+
+namespace tda::core {
+
+struct Interval {
+  double birth;
+  double death;  // +infinity for essential classes
+};
+
+enum class Stage { Loading = 2, Distances = 3, Dim0 = 4, Reduction = 5, Done = 6 };
+
+struct ProgressInfo {
+  Stage stage;
+  int dimension;
+  uint64_t columns_done;
+  uint64_t columns_total;
+  uint64_t bytes_in_use;
+};
+
+struct Callbacks {
+  std::function<void(const ProgressInfo&)> on_progress;  // optional
+  std::function<bool()> is_cancelled;                    // optional; true -> throw Cancelled
+};
+
+struct RipsOptions {
+  int max_dim = 1;
+  std::optional<double> threshold;  // keep edges with d <= threshold; default: enclosing radius
+  int modulus = 2;                  // prime field Z/p
+  int threads = 1;                  // reserved (the reduction is single-threaded for now)
+};
+
+struct RipsStats {
+  uint64_t points = 0;
+  uint64_t edges = 0;            // edges up to the threshold used
+  uint64_t columns_reduced = 0;  // columns entering the reduction (all dimensions >= 1)
+  uint64_t apparent_pairs = 0;   // columns skipped as zero-persistence apparent pairs
+  double threshold_used = 0;
+};
+
+struct RipsResult {
+  std::vector<std::vector<Interval>> diagrams;  // index = dimension, 0..max_dim
+  std::vector<uint64_t> betti;                  // essential bars per dimension
+  RipsStats stats;
+};
+
+struct Estimate {
+  uint64_t memory_bytes;
+  double seconds;
+};
+
+inline constexpr int kMaxDimension = 60;
+inline constexpr int kMaxModulus = 251;
+
+namespace detail {
+
+constexpr int kMaxVertices = kMaxDimension + 4;
+
+inline bool is_prime(int p) {
+  if (p < 2) return false;
+  for (int q = 2; q * q <= p; ++q)
+    if (p % q == 0) return false;
+  return true;
+}
+
+// Checks everything that does not depend on the distances themselves.
+inline void validate_options(uint64_t n, const RipsOptions& opt) {
+  if (n < 1) throw InvalidInput("at least one point is required");
+  if (n > (uint64_t{1} << 31)) throw InvalidInput("too many points");
+  if (opt.max_dim < 0 || opt.max_dim > kMaxDimension)
+    throw InvalidInput("max_dim must be between 0 and " + std::to_string(kMaxDimension));
+  if (opt.modulus < 2 || opt.modulus > kMaxModulus || !is_prime(opt.modulus))
+    throw InvalidInput("modulus must be a prime between 2 and " + std::to_string(kMaxModulus));
+  if (opt.threads < 0 || opt.threads > 4096) throw InvalidInput("threads must be between 0 and 4096");
+  if (opt.threshold && std::isnan(*opt.threshold)) throw InvalidInput("threshold is NaN");
+  // Simplex indices of the top dimension computed, max_dim + 1, must fit
+  // (Z/p packs an 8-bit coefficient above a 56-bit index).
+  const uint64_t k = std::min<uint64_t>(opt.max_dim, n >= 2 ? n - 2 : 0) + 2;
+  const unsigned __int128 limit = opt.modulus == 2 ? (unsigned __int128)BinomialTable::kSaturated - 1
+                                                   : ((unsigned __int128)1 << 56) - 1;
+  unsigned __int128 c = 1;  // C(n - k + i, i) for i = 0..k
+  for (uint64_t i = 1; i <= k && k <= n; ++i) {
+    c = c * (n - k + i) / i;
+    if (c > limit)
+      throw InvalidInput("simplex indices overflow 64 bits for " + std::to_string(n) + " points in dimension " +
+                         std::to_string(opt.max_dim));
+  }
+}
+
+inline void validate_values(const std::vector<value_t>& v, bool nonnegative, const char* what) {
+  for (value_t x : v) {
+    if (!std::isfinite(x)) throw InvalidInput(std::string(what) + " contain a non-finite value");
+    if (nonnegative && x < 0) throw InvalidInput(std::string(what) + " contain a negative value");
+  }
+}
+
+struct Simplex {
+  value_t diam;
+  index_t index;
+};
+
+// Coboundary walks over a distance storage. Cofacets of a simplex with vertices
+// vs[0] > ... > vs[k] are visited in decreasing index order; the visitor gets
+// (index, diameter, negative sign) and returns false to stop.
+template <class Dist>
+class Complex;
+
+template <>
+class Complex<DenseDistances> {
+ public:
+  Complex(const DenseDistances& d, const BinomialTable& B, value_t thr) : d_(d), B_(B), n_(d.size()), thr_(thr) {}
+  index_t size() const { return n_; }
+  value_t dist(index_t a, index_t b) const { return d_(a, b); }
+  const BinomialTable& binomials() const { return B_; }
+
+  template <class F>
+  void cofacets(const index_t* vs, int k, index_t idx, value_t diam, bool upper_only, F&& f) const {
+    const value_t* rows[kMaxVertices];
+    for (int i = 0; i <= k; ++i) rows[i] = d_.row(vs[i]);
+    index_t above = 0, below = idx;
+    int a = 0;
+    const index_t* brow = B_.row(k + 2);
+    for (index_t j = n_ - 1; j >= 0; --j) {
+      if (a <= k && vs[a] == j) {
+        if (upper_only) return;
+        above += B_(j, k - a + 2);
+        below -= B_(j, k - a + 1);
+        ++a;
+        brow = B_.row(k + 2 - a);
+        continue;
+      }
+      value_t dj = diam;
+      for (int i = 0; i <= k; ++i) dj = std::max(dj, rows[i][j]);
+      if (dj > thr_) continue;
+      if (!f(above + brow[j] + below, dj, (a & 1) != 0)) return;
+    }
+  }
+
+ private:
+  const DenseDistances& d_;
+  const BinomialTable& B_;
+  index_t n_;
+  value_t thr_;
+};
+
+template <>
+class Complex<SparseDistances> {
+ public:
+  Complex(const SparseDistances& d, const BinomialTable& B, value_t) : d_(d), B_(B), n_(d.size()) {}
+  index_t size() const { return n_; }
+  value_t dist(index_t a, index_t b) const { return d_(a, b); }
+  const BinomialTable& binomials() const { return B_; }
+
+  // Common neighbours of all vertices, walked downwards from the shortest list.
+  template <class F>
+  void cofacets(const index_t* vs, int k, index_t idx, value_t diam, bool upper_only, F&& f) const {
+    int base = 0;
+    for (int i = 1; i <= k; ++i)
+      if (d_.degree(vs[i]) < d_.degree(vs[base])) base = i;
+    const Neighbor* lo[kMaxVertices];
+    const Neighbor* cur[kMaxVertices];
+    for (int i = 0; i <= k; ++i) {
+      lo[i] = d_.begin(vs[i]);
+      cur[i] = d_.end(vs[i]);
+    }
+    index_t above = 0, below = idx;
+    int a = 0;
+    for (const Neighbor* p = d_.end(vs[base]); p != lo[base];) {
+      --p;
+      const index_t j = p->vertex;
+      if (upper_only && j <= vs[0]) return;
+      value_t dj = std::max(diam, p->dist);
+      bool common = true;
+      for (int i = 0; i <= k; ++i) {
+        if (i == base) continue;
+        const Neighbor* q = cur[i];
+        while (q != lo[i] && static_cast<index_t>((q - 1)->vertex) > j) --q;
+        cur[i] = q;
+        if (q == lo[i]) return;  // list exhausted: nothing common below j
+        if (static_cast<index_t>((q - 1)->vertex) != j) { common = false; break; }
+        dj = std::max(dj, (q - 1)->dist);
+      }
+      if (!common) continue;
+      while (a <= k && vs[a] > j) {
+        above += B_(vs[a], k - a + 2);
+        below -= B_(vs[a], k - a + 1);
+        ++a;
+      }
+      if (!f(above + B_(j, k + 2 - a) + below, dj, (a & 1) != 0)) return;
+    }
+  }
+
+ private:
+  const SparseDistances& d_;
+  const BinomialTable& B_;
+  index_t n_;
+};
+
+// Heap / V entry: diameter plus index, with the Z/p coefficient packed in the top byte.
+struct Entry {
+  value_t diam;
+  index_t code;
+};
+
+template <bool Z2>
+struct Coding {
+  static constexpr int kShift = 56;
+  static constexpr index_t kMask = (index_t{1} << kShift) - 1;
+  static index_t index(index_t code) {
+    if constexpr (Z2) return code; else return code & kMask;
+  }
+  static coef_t coef(index_t code) {
+    if constexpr (Z2) return 1; else return static_cast<coef_t>(static_cast<uint64_t>(code) >> kShift);
+  }
+  static index_t make(index_t idx, coef_t c) {
+    if constexpr (Z2) return idx; else return idx | (static_cast<index_t>(c) << kShift);
+  }
+};
+
+template <class Dist, bool Z2>
+class Reducer {
+  using Code = Coding<Z2>;
+
+  // Max-heap order whose top is the earliest entry of the filtration.
+  struct Later {
+    bool operator()(const Entry& a, const Entry& b) const {
+      return a.diam > b.diam || (a.diam == b.diam && Code::index(a.code) < Code::index(b.code));
+    }
+  };
+
+ public:
+  Reducer(const Dist& dist, const BinomialTable& B, value_t thr, int top_dim, int modulus, const Callbacks& cb,
+          RipsResult& out)
+      : cx_(dist, B, thr), B_(B), n_(dist.size()), top_dim_(top_dim), p_(static_cast<coef_t>(modulus)), cb_(cb),
+        out_(out) {
+    inverse_.assign(p_, 0);
+    if (p_ > 2) {
+      inverse_[1] = 1;
+      for (coef_t a = 2; a < p_; ++a) inverse_[a] = p_ - (p_ / a) * inverse_[p_ % a] % p_;
+    }
+  }
+
+  // edges: all edges up to the threshold (any order; sorted here).
+  void run(std::vector<Simplex> edges) {
+    out_.stats.edges = edges.size();
+    std::vector<Simplex> columns = dimension_zero(edges);
+    std::vector<Simplex> simplices;
+    if (top_dim_ >= 2) simplices.swap(edges);
+    else std::vector<Simplex>().swap(edges);
+    PivotMap pivots;
+    for (int k = 1; k <= top_dim_; ++k) {
+      pivots.reset(columns.size());
+      reduce(k, columns, pivots);
+      if (k < top_dim_) assemble(k + 1, simplices, pivots, columns);
+    }
+  }
+
+ private:
+  // ---- progress and cancellation ----
+  void check_cancel() const {
+    if (cb_.is_cancelled && cb_.is_cancelled()) throw Cancelled();
+  }
+  void progress(Stage s, int dim, uint64_t done, uint64_t total) const {
+    if (cb_.on_progress) cb_.on_progress(ProgressInfo{s, dim, done, total, bytes_in_use()});
+  }
+  uint64_t bytes_in_use() const {
+    return (v_entries_.capacity() + heap_.capacity() + vheap_.capacity() + scratch_.capacity()) * sizeof(Entry) +
+           v_offsets_.capacity() * sizeof(size_t);
+  }
+
+  // ---- apparent pairs ----
+  // The latest facet of tau (a (m)-simplex) having tau's diameter: the one of
+  // smallest index, i.e. removing the highest vertex possible. Returns false if none.
+  bool latest_full_facet(index_t tau, value_t tdiam, int m, index_t* fv, index_t& fidx, int& removed) const {
+    index_t w[kMaxVertices];
+    decode_simplex(B_, tau, m + 1, n_, w);
+    for (int r = 0; r <= m; ++r) {
+      bool full = false;
+      for (int a = 0; a <= m && !full; ++a) {
+        if (a == r) continue;
+        for (int b = a + 1; b <= m; ++b)
+          if (b != r && cx_.dist(w[a], w[b]) == tdiam) { full = true; break; }
+      }
+      if (!full) continue;
+      index_t idx = 0;
+      int c = 0;
+      for (int i = 0; i <= m; ++i) {
+        if (i == r) continue;
+        fv[c] = w[i];
+        idx += B_(w[i], m - c);
+        ++c;
+      }
+      fidx = idx;
+      removed = r;
+      return true;
+    }
+    return false;
+  }
+
+  // Is tau's latest full-diameter facet paired with tau as an apparent pair? If so
+  // returns that facet and whether tau appears with a negative sign in its coboundary.
+  bool apparent_facet(index_t tau, value_t tdiam, int m, Simplex& facet, bool& negative) const {
+    index_t fv[kMaxVertices];
+    index_t fidx;
+    int r;
+    if (!latest_full_facet(tau, tdiam, m, fv, fidx, r)) return false;
+    bool ok = false;
+    cx_.cofacets(fv, m - 1, fidx, tdiam, false, [&](index_t c, value_t d, bool) {
+      if (d == tdiam) { ok = (c == tau); return false; }
+      return true;
+    });
+    if (!ok) return false;
+    facet = Simplex{tdiam, fidx};
+    negative = (r & 1) != 0;
+    return true;
+  }
+
+  // Is sigma (a k-simplex) the facet of a zero-persistence apparent pair?
+  bool apparent_cofacet(const index_t* vs, int k, index_t idx, value_t diam) const {
+    index_t tau = -1;
+    cx_.cofacets(vs, k, idx, diam, false, [&](index_t c, value_t d, bool) {
+      if (d == diam) { tau = c; return false; }
+      return true;
+    });
+    if (tau < 0) return false;
+    index_t fv[kMaxVertices];
+    index_t fidx;
+    int r;
+    return latest_full_facet(tau, diam, k + 1, fv, fidx, r) && fidx == idx;
+  }
+
+  // ---- dimension 0 ----
+  // Kruskal in filtration order; returns the dimension-1 columns (non-merging,
+  // non-apparent edges) sorted for reduction.
+  std::vector<Simplex> dimension_zero(std::vector<Simplex>& edges) {
+    progress(Stage::Dim0, 0, 0, edges.size());
+    std::sort(edges.begin(), edges.end(), [](const Simplex& a, const Simplex& b) {
+      return a.diam < b.diam || (a.diam == b.diam && a.index > b.index);
+    });
+    auto& bars = out_.diagrams[0];
+    UnionFind uf(n_);
+    std::vector<Simplex> columns;
+    size_t done = 0;
+    for (const Simplex& e : edges) {
+      if ((++done & 0xFFF) == 0) check_cancel();
+      index_t v[2];
+      decode_simplex(B_, e.index, 2, n_, v);
+      if (uf.unite(static_cast<uint32_t>(v[0]), static_cast<uint32_t>(v[1]))) {
+        if (e.diam != 0) bars.push_back(Interval{0.0, static_cast<double>(e.diam)});
+      } else if (top_dim_ >= 1) {
+        if (apparent_cofacet(v, 1, e.index, e.diam)) ++out_.stats.apparent_pairs;
+        else columns.push_back(e);
+      }
+    }
+    uint64_t components = 0;
+    for (index_t v = 0; v < n_; ++v)
+      if (uf.find(static_cast<uint32_t>(v)) == v) ++components;
+    for (uint64_t c = 0; c < components; ++c) bars.push_back(Interval{0.0, std::numeric_limits<double>::infinity()});
+    out_.betti[0] = components;
+    std::reverse(columns.begin(), columns.end());
+    progress(Stage::Dim0, 0, edges.size(), edges.size());
+    return columns;
+  }
+
+  // ---- column assembly for dimension k from all (k-1)-simplices ----
+  void assemble(int k, std::vector<Simplex>& simplices, const PivotMap& pivots, std::vector<Simplex>& columns) {
+    columns.clear();
+    std::vector<Simplex> next;
+    const bool keep = k < top_dim_;
+    size_t done = 0;
+    for (const Simplex& s : simplices) {
+      if ((++done & 0x3FF) == 0) check_cancel();
+      index_t vs[kMaxVertices];
+      decode_simplex(B_, s.index, k, n_, vs);
+      cx_.cofacets(vs, k - 1, s.index, s.diam, true, [&](index_t c, value_t d, bool) {
+        if (keep) next.push_back(Simplex{d, c});
+        if (pivots.contains(c)) return true;  // cleared
+        Simplex f;
+        bool neg;
+        if (apparent_facet(c, d, k, f, neg)) return true;  // cleared by an apparent pair
+        index_t cv[kMaxVertices];
+        decode_simplex(B_, c, k + 1, n_, cv);
+        if (apparent_cofacet(cv, k, c, d)) {
+          ++out_.stats.apparent_pairs;
+          return true;
+        }
+        columns.push_back(Simplex{d, c});
+        return true;
+      });
+    }
+    simplices.swap(next);
+    std::vector<Simplex>().swap(next);
+    std::sort(columns.begin(), columns.end(), [](const Simplex& a, const Simplex& b) {
+      return a.diam > b.diam || (a.diam == b.diam && a.index < b.index);
+    });
+  }
+
+  // ---- heap helpers ----
+  void push(std::vector<Entry>& h, Entry e) {
+    h.push_back(e);
+    std::push_heap(h.begin(), h.end(), Later{});
+  }
+
+  // Removes and returns the earliest nonzero entry (code -1 if the column is zero).
+  Entry pop_pivot(std::vector<Entry>& h) {
+    while (!h.empty()) {
+      std::pop_heap(h.begin(), h.end(), Later{});
+      Entry top = h.back();
+      h.pop_back();
+      const index_t idx = Code::index(top.code);
+      if constexpr (Z2) {
+        if (!h.empty() && h.front().code == idx) {
+          std::pop_heap(h.begin(), h.end(), Later{});
+          h.pop_back();
+          continue;
+        }
+        return top;
+      } else {
+        coef_t c = Code::coef(top.code);
+        while (!h.empty() && Code::index(h.front().code) == idx) {
+          c = (c + Code::coef(h.front().code)) % p_;
+          std::pop_heap(h.begin(), h.end(), Later{});
+          h.pop_back();
+        }
+        if (c != 0) return Entry{top.diam, Code::make(idx, c)};
+      }
+    }
+    return Entry{0, -1};
+  }
+
+  Entry get_pivot(std::vector<Entry>& h) {
+    Entry e = pop_pivot(h);
+    if (e.code >= 0) push(h, e);
+    return e;
+  }
+
+  coef_t mul(coef_t a, coef_t b) const { return Z2 ? 1 : (a * b) % p_; }
+  coef_t neg(coef_t a) const { return Z2 ? 1 : p_ - a; }
+
+  // Adds f * coboundary(simplex) to the working column.
+  void add_coboundary(index_t idx, value_t diam, coef_t f, int k) {
+    index_t vs[kMaxVertices];
+    decode_simplex(B_, idx, k + 1, n_, vs);
+    cx_.cofacets(vs, k, idx, diam, false, [&](index_t c, value_t d, bool negative) {
+      heap_.push_back(Entry{d, Code::make(c, negative ? neg(f) : f)});
+      std::push_heap(heap_.begin(), heap_.end(), Later{});
+      return true;
+    });
+  }
+
+  // Adds f * (reduced column j) = f * coboundary(sigma_j + V_j) and records it in V.
+  void add_column(const std::vector<Simplex>& columns, size_t j, coef_t f, int k) {
+    const Simplex& s = columns[j];
+    push(vheap_, Entry{s.diam, Code::make(s.index, f)});
+    add_coboundary(s.index, s.diam, f, k);
+    for (size_t t = v_offsets_[j]; t < v_offsets_[j + 1]; ++t) {
+      const Entry& e = v_entries_[t];
+      coef_t g = mul(f, Code::coef(e.code));
+      push(vheap_, Entry{e.diam, Code::make(Code::index(e.code), g)});
+      add_coboundary(Code::index(e.code), e.diam, g, k);
+    }
+  }
+
+  // Coboundary of a column; short-cuts an emergent pair (a cofacet of equal
+  // diameter that nobody has claimed is the pivot without any reduction).
+  Entry init_column(const Simplex& s, int k, const PivotMap& pivots, bool& is_emergent) {
+    index_t vs[kMaxVertices];
+    decode_simplex(B_, s.index, k + 1, n_, vs);
+    scratch_.clear();
+    bool check = true;
+    Entry emergent{0, -1};
+    cx_.cofacets(vs, k, s.index, s.diam, false, [&](index_t c, value_t d, bool negative) {
+      const index_t code = Code::make(c, negative ? neg(1) : 1);
+      if (check && d == s.diam) {
+        check = false;
+        Simplex f;
+        bool fneg;
+        if (!pivots.contains(c) && !apparent_facet(c, d, k + 1, f, fneg)) {
+          emergent = Entry{d, code};
+          return false;
+        }
+      }
+      scratch_.push_back(Entry{d, code});
+      return true;
+    });
+    is_emergent = emergent.code >= 0;
+    if (is_emergent) return emergent;
+    heap_.assign(scratch_.begin(), scratch_.end());
+    std::make_heap(heap_.begin(), heap_.end(), Later{});
+    return get_pivot(heap_);
+  }
+
+  // ---- reduction of the dimension-k coboundary matrix ----
+  void reduce(int k, const std::vector<Simplex>& columns, PivotMap& pivots) {
+    auto& bars = out_.diagrams[k];
+    v_offsets_.assign(1, 0);
+    v_entries_.clear();
+    const uint64_t total = columns.size();
+    progress(Stage::Reduction, k, 0, total);
+    out_.stats.columns_reduced += total;
+    for (size_t j = 0; j < columns.size(); ++j) {
+      if ((j & 0xFF) == 0) {
+        check_cancel();
+        if ((j & 0x1FFF) == 0 && j) progress(Stage::Reduction, k, j, total);
+      }
+      const Simplex& s = columns[j];
+      heap_.clear();
+      vheap_.clear();
+      bool emergent = false;
+      Entry pivot = init_column(s, k, pivots, emergent);
+      if (emergent) {  // zero persistence, V_j empty
+        pivots.insert(Code::index(pivot.code), Z2 ? j : (static_cast<uint64_t>(j) << 8 | Code::coef(pivot.code)));
+        v_offsets_.push_back(v_entries_.size());
+        continue;
+      }
+      while (true) {
+        if (pivot.code < 0) {  // zero column: essential class
+          bars.push_back(Interval{static_cast<double>(s.diam), std::numeric_limits<double>::infinity()});
+          ++out_.betti[k];
+          break;
+        }
+        const index_t pidx = Code::index(pivot.code);
+        const coef_t pc = Code::coef(pivot.code);
+        if (const uint64_t* other = pivots.find(pidx)) {
+          const size_t col = Z2 ? static_cast<size_t>(*other) : static_cast<size_t>(*other >> 8);
+          const coef_t oc = Z2 ? 1 : static_cast<coef_t>(*other & 0xFF);
+          add_column(columns, col, Z2 ? 1 : neg(mul(pc, inverse_[oc])), k);
+        } else {
+          Simplex f;
+          bool fneg;
+          if (apparent_facet(pidx, pivot.diam, k + 1, f, fneg)) {
+            // the apparent partner's coboundary has tau with coefficient -1 or 1
+            const coef_t tc = fneg ? neg(1) : 1;
+            const coef_t factor = Z2 ? 1 : neg(mul(pc, inverse_[tc]));
+            push(vheap_, Entry{f.diam, Code::make(f.index, factor)});
+            add_coboundary(f.index, f.diam, factor, k);
+          } else {
+            if (pivot.diam > s.diam) bars.push_back(Interval{static_cast<double>(s.diam), static_cast<double>(pivot.diam)});
+            pivots.insert(pidx, Z2 ? j : (static_cast<uint64_t>(j) << 8 | pc));
+            for (Entry e = pop_pivot(vheap_); e.code >= 0; e = pop_pivot(vheap_)) v_entries_.push_back(e);
+            break;
+          }
+        }
+        pivot = get_pivot(heap_);
+      }
+      v_offsets_.push_back(v_entries_.size());
+    }
+    progress(Stage::Reduction, k, total, total);
+  }
+
+  Complex<Dist> cx_;
+  const BinomialTable& B_;
+  index_t n_;
+  int top_dim_;
+  coef_t p_;
+  const Callbacks& cb_;
+  RipsResult& out_;
+  std::vector<coef_t> inverse_;
+  std::vector<Entry> heap_, vheap_, scratch_, v_entries_;
+  std::vector<size_t> v_offsets_;
+};
+
+inline std::vector<Simplex> dense_edges(const DenseDistances& d, value_t thr) {
+  std::vector<Simplex> edges;
+  const size_t n = d.size();
+  for (size_t i = 1; i < n; ++i) {
+    const value_t* row = d.row(i);
+    const index_t base = static_cast<index_t>(i * (i - 1) / 2);
+    for (size_t j = 0; j < i; ++j)
+      if (row[j] <= thr) edges.push_back(Simplex{row[j], base + static_cast<index_t>(j)});
+  }
+  return edges;
+}
+
+inline std::vector<Simplex> sparse_edges(const SparseDistances& d) {
+  std::vector<Simplex> edges;
+  edges.reserve(d.edge_count());
+  for (size_t i = 0; i < d.size(); ++i) {
+    const index_t base = static_cast<index_t>(i * (i - 1) / 2);
+    for (const Neighbor* p = d.begin(i); p != d.end(i) && p->vertex < i; ++p)
+      edges.push_back(Simplex{p->dist, base + static_cast<index_t>(p->vertex)});
+  }
+  return edges;
+}
+
+inline RipsResult make_result(size_t n, const RipsOptions& opt, value_t thr) {
+  RipsResult r;
+  r.diagrams.resize(opt.max_dim + 1);
+  r.betti.assign(opt.max_dim + 1, 0);
+  r.stats.points = n;
+  r.stats.threshold_used = thr;
+  return r;
+}
+
+template <class Dist>
+void reduce_all(const Dist& d, std::vector<Simplex> edges, size_t n, const RipsOptions& opt, value_t thr,
+                const Callbacks& cb, RipsResult& out) {
+  const int top = static_cast<int>(std::min<size_t>(opt.max_dim, n >= 2 ? n - 2 : 0));
+  BinomialTable B(static_cast<index_t>(n), top + 2);
+  if (n < 2 || top < 0) {
+    out.diagrams[0].push_back(Interval{0.0, std::numeric_limits<double>::infinity()});
+    out.betti[0] = 1;
+    return;
+  }
+  if (opt.modulus == 2) Reducer<Dist, true>(d, B, thr, top, 2, cb, out).run(std::move(edges));
+  else Reducer<Dist, false>(d, B, thr, top, opt.modulus, cb, out).run(std::move(edges));
+}
+
+// Threshold as a float comparison value: the largest float f with f <= t, so
+// that (float d <= f) <=> (double(d) <= t), as in Ripser's float comparisons.
+inline value_t float_threshold(double t) {
+  if (t >= static_cast<double>(std::numeric_limits<value_t>::max())) return std::numeric_limits<value_t>::infinity();
+  value_t f = static_cast<value_t>(t);
+  if (static_cast<double>(f) > t) f = std::nextafter(f, -std::numeric_limits<value_t>::infinity());
+  return f;
+}
+
+inline value_t choose_threshold(const RipsOptions& opt, value_t radius) {
+  if (!opt.threshold) return radius;
+  return std::min(radius, float_threshold(*opt.threshold));
+}
+
+inline void check_cancel(const Callbacks& cb) {
+  if (cb.is_cancelled && cb.is_cancelled()) throw Cancelled();
+}
+
+inline void report(const Callbacks& cb, Stage s, uint64_t bytes) {
+  if (cb.on_progress) cb.on_progress(ProgressInfo{s, 0, 0, 0, bytes});
+}
+
+}  // namespace detail
+
+// Point cloud: n*dim float coordinates, row-major.
+inline RipsResult rips_from_points(const std::vector<value_t>& coords, size_t n, size_t dim, const RipsOptions& opt,
+                                   const Callbacks& cb = {}) {
+  detail::validate_options(n, opt);
+  if (dim == 0) throw InvalidInput("point dimension must be at least 1");
+  if (coords.size() != n * dim) throw InvalidInput("coordinate count does not match n * dim");
+  detail::validate_values(coords, false, "coordinates");
+  detail::check_cancel(cb);
+  detail::report(cb, Stage::Distances, coords.size() * sizeof(value_t));
+  const value_t radius = enclosing_radius_points(coords, n, dim);
+  const value_t thr = detail::choose_threshold(opt, radius);
+  RipsResult out = detail::make_result(n, opt, thr);
+  detail::check_cancel(cb);
+  if (!opt.threshold) {
+    DenseDistances d(coords, n, dim);
+    detail::report(cb, Stage::Distances, d.bytes());
+    detail::reduce_all(d, detail::dense_edges(d, thr), n, opt, thr, cb, out);
+  } else {
+    SparseDistances d = SparseDistances::from_points(coords, n, dim, thr);
+    detail::report(cb, Stage::Distances, d.bytes());
+    detail::reduce_all(d, detail::sparse_edges(d), n, opt, thr, cb, out);
+  }
+  if (cb.on_progress) cb.on_progress(ProgressInfo{Stage::Done, opt.max_dim, 0, 0, 0});
+  return out;
+}
+
+// Strict lower triangle row by row: d(1,0), d(2,0), d(2,1), d(3,0), ...
+inline RipsResult rips_from_lower_distances(std::vector<value_t> lower, size_t n, const RipsOptions& opt,
+                                            const Callbacks& cb = {}) {
+  detail::validate_options(n, opt);
+  if (lower.size() != n * (n - 1) / 2) throw InvalidInput("distance count does not match n(n-1)/2");
+  detail::validate_values(lower, true, "distances");
+  detail::check_cancel(cb);
+  const value_t radius = enclosing_radius_lower(lower, n);
+  const value_t thr = detail::choose_threshold(opt, radius);
+  RipsResult out = detail::make_result(n, opt, thr);
+  if (!opt.threshold) {
+    DenseDistances d(lower, n);
+    std::vector<value_t>().swap(lower);
+    detail::report(cb, Stage::Distances, d.bytes());
+    detail::reduce_all(d, detail::dense_edges(d, thr), n, opt, thr, cb, out);
+  } else {
+    SparseDistances d = SparseDistances::from_lower(lower, n, thr);
+    std::vector<value_t>().swap(lower);
+    detail::report(cb, Stage::Distances, d.bytes());
+    detail::reduce_all(d, detail::sparse_edges(d), n, opt, thr, cb, out);
+  }
+  if (cb.on_progress) cb.on_progress(ProgressInfo{Stage::Done, opt.max_dim, 0, 0, 0});
+  return out;
+}
+
+// Rough cost model (order of magnitude), used for admission control.
+inline Estimate estimate_rips(uint64_t n, uint32_t dim, bool is_distance_matrix, int max_dim,
+                              std::optional<double> threshold) {
+  const double nn = static_cast<double>(n);
+  const double pairs = nn * (nn - 1) / 2;
+  double mem = is_distance_matrix ? pairs * 4 : nn * dim * 4;
+  // dense mode keeps a full matrix; sparse mode neighbour lists (assume 10% of pairs)
+  mem += threshold ? pairs * 0.1 * 16 : nn * nn * 4;
+  double edges = threshold ? pairs * 0.1 : pairs * 0.5;
+  mem += edges * 16 * 2;  // edge list + columns
+  double work = pairs * (is_distance_matrix ? 1 : dim) * 2e-9;  // distances
+  double cols = edges;
+  for (int k = 1; k <= max_dim; ++k) {
+    work += cols * (threshold ? 50 : nn) * 5e-9 * k;
+    cols *= std::max(1.0, nn / (k + 2) * 0.05);
+  }
+  mem += std::min(cols, 1e10) * 16;
+  return Estimate{static_cast<uint64_t>(std::min(mem, 1.8e19)), work};
+}
+
+}  // namespace tda::core

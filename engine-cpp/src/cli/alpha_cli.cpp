@@ -1,0 +1,324 @@
+// Command-line mode for Alpha-complex persistence (see alpha_cli.hpp).
+#include "cli/alpha_cli.hpp"
+
+#include <cerrno>
+#include <charconv>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <iostream>
+#include <iterator>
+#include <optional>
+#include <sstream>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "tda/core/alpha.hpp"
+
+namespace tda::cli {
+namespace {
+
+constexpr const char* kAlphaUsage =
+    "Usage: tda-engine --algorithm alpha [options] [filename]\n"
+    "\n"
+    "Options:\n"
+    "  --help             print this screen\n"
+    "  --format <f>       input format: point-cloud (default; numbers separated by commas\n"
+    "                     or whitespace, one point per line) -- .off files (OFF/nOFF) are\n"
+    "                     recognised by their header\n"
+    "  --dim <k>          compute persistent homology up to dimension k\n"
+    "                     (default: ambient dimension - 1)\n"
+    "  --radius           report radii instead of squared radii (GUDHI's convention)\n"
+    "  --max-alpha <a>    keep simplices with value <= a (in the reported unit)\n"
+    "  --stats            print statistics to standard error\n"
+    "\n"
+    "Reads standard input when no filename is given. Ambient dimension 2 or 3.\n";
+
+struct UsageError : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+struct Args {
+  std::optional<int> dim;
+  bool radius = false;
+  bool stats = false;
+  std::optional<double> max_alpha;
+  std::optional<std::string> file;
+  bool help = false;
+};
+
+long parse_int(const std::string& opt, const std::string& s) {
+  errno = 0;
+  char* end = nullptr;
+  const long v = std::strtol(s.c_str(), &end, 10);
+  if (s.empty() || *end != '\0' || errno == ERANGE) throw UsageError("invalid value for " + opt + ": '" + s + "'");
+  return v;
+}
+
+double parse_double(const std::string& opt, const std::string& s) {
+  errno = 0;
+  char* end = nullptr;
+  const double v = std::strtod(s.c_str(), &end);
+  if (s.empty() || *end != '\0' || std::isnan(v)) throw UsageError("invalid value for " + opt + ": '" + s + "'");
+  return v;
+}
+
+Args parse_args(int argc, char** argv) {
+  Args a;
+  for (int i = 1; i < argc; ++i) {
+    std::string arg = argv[i];
+    if (arg == "--help" || arg == "-h") {
+      a.help = true;
+      continue;
+    }
+    if (arg.rfind("--", 0) != 0 || arg == "--") {
+      if (arg == "--") {
+        if (i + 1 >= argc) continue;
+        arg = argv[++i];
+      }
+      if (a.file) throw UsageError("more than one input file given");
+      a.file = arg;
+      continue;
+    }
+    std::string value;
+    const auto eq = arg.find('=');
+    const bool is_flag = arg == "--radius" || arg == "--stats";
+    if (eq != std::string::npos) {
+      value = arg.substr(eq + 1);
+      arg = arg.substr(0, eq);
+    } else if (!is_flag) {
+      if (i + 1 >= argc) throw UsageError("missing value for " + arg);
+      value = argv[++i];
+    }
+    if (arg == "--algorithm") {
+      if (value != "alpha") throw UsageError("this mode computes --algorithm alpha, not '" + value + "'");
+    } else if (arg == "--format") {
+      if (value != "point-cloud") throw UsageError("alpha accepts only --format point-cloud");
+    } else if (arg == "--dim") {
+      const long d = parse_int(arg, value);
+      if (d < 0 || d > 64) throw UsageError("--dim must be between 0 and 64");
+      a.dim = static_cast<int>(d);
+    } else if (arg == "--radius") {
+      a.radius = true;
+    } else if (arg == "--stats") {
+      a.stats = true;
+    } else if (arg == "--max-alpha") {
+      a.max_alpha = parse_double(arg, value);
+    } else {
+      throw UsageError("unknown option " + arg);
+    }
+  }
+  return a;
+}
+
+std::string read_input(const std::optional<std::string>& file) {
+  if (!file) return std::string(std::istreambuf_iterator<char>(std::cin), std::istreambuf_iterator<char>());
+  std::ifstream in(*file, std::ios::binary);
+  if (!in) throw UsageError("cannot open " + *file);
+  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+}
+
+struct Cloud {
+  std::vector<double> coords;
+  size_t n = 0;
+  size_t dim = 0;
+};
+
+bool is_sep(char c) { return c == ',' || c == ' ' || c == '\t' || c == '\r' || c == ';'; }
+
+// Numbers of one line; throws on a malformed token.
+void line_numbers(std::string_view line, std::vector<double>& out, size_t line_no) {
+  size_t i = 0;
+  while (i < line.size()) {
+    while (i < line.size() && is_sep(line[i])) ++i;
+    if (i >= line.size()) break;
+    size_t j = i;
+    while (j < line.size() && !is_sep(line[j])) ++j;
+    const std::string tok(line.substr(i, j - i));
+    char* end = nullptr;
+    const double v = std::strtod(tok.c_str(), &end);
+    if (end != tok.c_str() + tok.size())
+      throw core::InvalidInput("line " + std::to_string(line_no) + ": not a number: '" + tok + "'");
+    out.push_back(v);
+    i = j;
+  }
+}
+
+template <class F>
+void for_each_line(std::string_view text, F&& f) {
+  size_t line_no = 0, pos = 0;
+  while (pos < text.size()) {
+    size_t nl = text.find('\n', pos);
+    if (nl == std::string_view::npos) nl = text.size();
+    std::string_view line = text.substr(pos, nl - pos);
+    ++line_no;
+    const size_t hash = line.find('#');
+    if (hash != std::string_view::npos) line = line.substr(0, hash);
+    if (!f(line, line_no)) return;
+    pos = nl + 1;
+  }
+}
+
+bool blank(std::string_view s) {
+  for (char c : s)
+    if (!is_sep(c)) return false;
+  return true;
+}
+
+Cloud parse_points(std::string_view text) {
+  Cloud c;
+  // OFF / nOFF: header, [dimension for nOFF], counts, then the vertices
+  std::string_view first;
+  for_each_line(text, [&](std::string_view line, size_t) {
+    if (blank(line)) return true;
+    first = line;
+    return false;
+  });
+  size_t b = 0;
+  while (b < first.size() && is_sep(first[b])) ++b;
+  first = first.substr(b);
+  const bool off = first.rfind("OFF", 0) == 0 || first.rfind("nOFF", 0) == 0;
+  if (off) {
+    const bool noff = first[0] == 'n';
+    std::vector<double> head;  // numbers after the keyword, before the vertices
+    size_t need_head = noff ? 4 : 3;
+    size_t want = 0;
+    bool header_seen = false;
+    std::vector<double> nums;
+    for_each_line(text, [&](std::string_view line, size_t line_no) {
+      if (!header_seen) {
+        if (blank(line)) return true;
+        header_seen = true;
+        size_t k = line.find("OFF");
+        line = line.substr(k + 3);
+      }
+      if (head.size() < need_head) {
+        line_numbers(line, head, line_no);
+        if (head.size() >= need_head) {
+          const double nv = head[noff ? 1 : 0];
+          if (nv < 0 || nv != std::floor(nv)) throw core::InvalidInput("OFF: bad vertex count");
+          c.n = static_cast<size_t>(nv);
+          if (noff) {
+            if (head[0] < 1 || head[0] > 64 || head[0] != std::floor(head[0]))
+              throw core::InvalidInput("nOFF: bad dimension");
+            c.dim = static_cast<size_t>(head[0]);
+            want = c.n * c.dim;
+          }
+          // numbers beyond the counts on the same line are coordinates
+          nums.assign(head.begin() + static_cast<long>(need_head), head.end());
+        }
+        return true;
+      }
+      if (c.dim == 0) {
+        // OFF: the ambient dimension is the number of coordinates of the first
+        // vertex (GUDHI writes 2-D and d-D points under a plain OFF header)
+        const size_t before = nums.size();
+        line_numbers(line, nums, line_no);
+        if (nums.size() == before) return true;
+        c.dim = nums.size();
+        want = c.n * c.dim;
+        return nums.size() < want;
+      }
+      if (nums.size() >= want) return false;
+      line_numbers(line, nums, line_no);
+      return true;
+    });
+    if (head.size() < need_head) throw core::InvalidInput("OFF: missing counts line");
+    if (nums.size() < want) throw core::InvalidInput("OFF: fewer coordinates than announced");
+    nums.resize(want);  // faces, if any, are ignored
+    c.coords = std::move(nums);
+    return c;
+  }
+  std::vector<double> row;
+  for_each_line(text, [&](std::string_view line, size_t line_no) {
+    row.clear();
+    line_numbers(line, row, line_no);
+    if (row.empty()) return true;
+    if (c.dim == 0) c.dim = row.size();
+    if (row.size() != c.dim)
+      throw core::InvalidInput("line " + std::to_string(line_no) + ": " + std::to_string(row.size()) +
+                               " coordinates, expected " + std::to_string(c.dim));
+    c.coords.insert(c.coords.end(), row.begin(), row.end());
+    ++c.n;
+    return true;
+  });
+  return c;
+}
+
+void append_double(std::string& out, double v) {
+  char buf[64];
+  auto r = std::to_chars(buf, buf + sizeof buf, v);
+  out.append(buf, r.ptr);
+}
+
+int run(const Args& a) {
+  const std::string text = read_input(a.file);
+  const Cloud pc = parse_points(text);
+  if (pc.n == 0) throw core::InvalidInput("no points");
+  core::AlphaOptions opt;
+  opt.max_dim = a.dim ? *a.dim : -1;
+  opt.radius = a.radius;
+  opt.max_alpha = a.max_alpha;
+  const core::AlphaResult r = core::alpha_from_points(pc.coords, pc.n, pc.dim, opt);
+
+  std::string out;
+  out += "point cloud with " + std::to_string(pc.n) + " points in dimension " + std::to_string(pc.dim) + "\n";
+  out += "alpha complex with " + std::to_string(r.stats.simplices) + " simplices";
+  if (r.stats.duplicates_merged) out += ", " + std::to_string(r.stats.duplicates_merged) + " duplicate points merged";
+  out += a.radius ? ", values are radii\n" : ", values are squared radii\n";
+  for (size_t k = 0; k < r.diagrams.size(); ++k) {
+    out += "persistence intervals in dim " + std::to_string(k) + ":\n";
+    for (const core::Interval& iv : r.diagrams[k]) {
+      out += " [";
+      append_double(out, iv.birth);
+      if (std::isinf(iv.death)) {
+        out += ", )\n";
+      } else {
+        out += ',';
+        append_double(out, iv.death);
+        out += ")\n";
+      }
+    }
+  }
+  std::fwrite(out.data(), 1, out.size(), stdout);
+  std::fflush(stdout);
+  if (a.stats)
+    std::fprintf(stderr, "points=%llu distinct=%llu simplices=%llu duplicates_merged=%llu columns_reduced=%llu\n",
+                 static_cast<unsigned long long>(r.stats.points),
+                 static_cast<unsigned long long>(r.stats.points - r.stats.duplicates_merged),
+                 static_cast<unsigned long long>(r.stats.simplices),
+                 static_cast<unsigned long long>(r.stats.duplicates_merged),
+                 static_cast<unsigned long long>(r.stats.columns_reduced));
+  return 0;
+}
+
+}  // namespace
+
+int run_alpha_cli(int argc, char** argv) {
+  try {
+    const Args a = parse_args(argc, argv);
+    if (a.help) {
+      std::fputs(kAlphaUsage, stdout);
+      return 0;
+    }
+    return run(a);
+  } catch (const UsageError& e) {
+    std::fprintf(stderr, "tda-engine: %s\n\n%s", e.what(), kAlphaUsage);
+    return 2;
+  } catch (const core::InvalidInput& e) {
+    std::fprintf(stderr, "tda-engine: invalid input: %s\n", e.what());
+    return 2;
+  } catch (const std::bad_alloc&) {
+    std::fprintf(stderr, "tda-engine: out of memory\n");
+    return 2;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "tda-engine: %s\n", e.what());
+    return 2;
+  }
+}
+
+}  // namespace tda::cli

@@ -1,0 +1,246 @@
+// Command-line mode: Ripser's flags, input formats and output text.
+#include "cli/cli.hpp"
+
+#include <cerrno>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <iostream>
+#include <iterator>
+#include <limits>
+#include <optional>
+#include <sstream>
+#include <string>
+
+#include "tda/core/io.hpp"
+#include "tda/core/rips.hpp"
+
+namespace tda::cli {
+namespace {
+
+using core::value_t;
+
+constexpr const char* kUsage =
+    "Usage: tda-engine [options] [filename]\n"
+    "\n"
+    "Options (Ripser-compatible):\n"
+    "  --help           print this screen\n"
+    "  --format <f>     input format: distance (full matrix; default), lower-distance,\n"
+    "                   upper-distance, point-cloud\n"
+    "  --dim <k>        compute persistent homology up to dimension k (default 1)\n"
+    "  --threshold <t>  compute Rips complexes up to diameter t\n"
+    "  --modulus <p>    coefficients in the prime field Z/pZ (default 2)\n"
+    "  --threads <n>    worker threads (default 1)\n"
+    "  --ratio <r>      only show persistence pairs with death/birth ratio > r\n"
+    "\n"
+    "Reads standard input when no filename is given. Other commands: serve.\n";
+
+struct UsageError : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+enum class Format { Distance, LowerDistance, UpperDistance, PointCloud };
+
+struct Args {
+  Format format = Format::Distance;
+  int dim = 1;
+  std::optional<float> threshold;
+  int modulus = 2;
+  int threads = 1;
+  float ratio = 1;
+  std::optional<std::string> file;
+  bool help = false;
+};
+
+long parse_int(const std::string& opt, const std::string& s) {
+  errno = 0;
+  char* end = nullptr;
+  long v = std::strtol(s.c_str(), &end, 10);
+  if (s.empty() || *end != '\0' || errno == ERANGE) throw UsageError("invalid value for " + opt + ": '" + s + "'");
+  return v;
+}
+
+float parse_float(const std::string& opt, const std::string& s) {
+  errno = 0;
+  char* end = nullptr;
+  float v = std::strtof(s.c_str(), &end);
+  if (s.empty() || *end != '\0' || std::isnan(v)) throw UsageError("invalid value for " + opt + ": '" + s + "'");
+  return v;
+}
+
+Args parse_args(int argc, char** argv) {
+  Args a;
+  for (int i = 1; i < argc; ++i) {
+    std::string arg = argv[i];
+    if (arg == "--help" || arg == "-h") { a.help = true; continue; }
+    if (arg.rfind("--", 0) != 0 || arg == "--") {
+      if (arg == "--" && i + 1 < argc) arg = argv[++i];
+      if (a.file) throw UsageError("more than one input file given");
+      a.file = arg;
+      continue;
+    }
+    std::string name = arg, value;
+    const size_t eq = arg.find('=');
+    if (eq != std::string::npos) {
+      name = arg.substr(0, eq);
+      value = arg.substr(eq + 1);
+    } else {
+      if (i + 1 >= argc) throw UsageError("missing value for " + name);
+      value = argv[++i];
+    }
+    if (name == "--format") {
+      if (value == "distance") a.format = Format::Distance;
+      else if (value == "lower-distance") a.format = Format::LowerDistance;
+      else if (value == "upper-distance") a.format = Format::UpperDistance;
+      else if (value == "point-cloud") a.format = Format::PointCloud;
+      else throw UsageError("unsupported format '" + value + "'");
+    } else if (name == "--dim") {
+      long d = parse_int(name, value);
+      if (d < 0 || d > core::kMaxDimension) throw UsageError("--dim must be between 0 and " + std::to_string(core::kMaxDimension));
+      a.dim = static_cast<int>(d);
+    } else if (name == "--threshold") {
+      a.threshold = parse_float(name, value);
+    } else if (name == "--modulus") {
+      long p = parse_int(name, value);
+      if (p < 2 || p > core::kMaxModulus) throw UsageError("--modulus must be a prime between 2 and 251");
+      a.modulus = static_cast<int>(p);
+    } else if (name == "--threads") {
+      long t = parse_int(name, value);
+      if (t < 0 || t > 4096) throw UsageError("--threads must be between 0 and 4096");
+      a.threads = static_cast<int>(t);
+    } else if (name == "--ratio") {
+      a.ratio = parse_float(name, value);
+    } else {
+      throw UsageError("unknown option " + name);
+    }
+  }
+  return a;
+}
+
+std::string read_input(const std::optional<std::string>& file) {
+  if (!file) return std::string(std::istreambuf_iterator<char>(std::cin), std::istreambuf_iterator<char>());
+  std::ifstream in(*file, std::ios::binary);
+  if (!in) throw std::runtime_error("cannot open input file '" + *file + "': " + std::strerror(errno));
+  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+}
+
+// Appends like `std::cout << float` (default precision 6, %g style).
+void put(std::string& out, value_t v) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%g", static_cast<double>(v));
+  out += buf;
+}
+void put(std::string& out, double v) { put(out, static_cast<value_t>(v)); }
+void put(std::string& out, uint64_t v) { out += std::to_string(v); }
+void put(std::string& out, const char* s) { out += s; }
+
+template <class... T>
+void line(std::string& out, const T&... parts) {
+  (put(out, parts), ...);
+  out += '\n';
+}
+
+// "value range: [min,max]" over all pairwise distances (max ignores +inf).
+void value_range(std::string& out, const std::vector<value_t>& lower) {
+  value_t lo = std::numeric_limits<value_t>::infinity(), hi = -std::numeric_limits<value_t>::infinity();
+  for (value_t d : lower) {
+    lo = std::min(lo, d);
+    if (d != std::numeric_limits<value_t>::infinity()) hi = std::max(hi, d);
+  }
+  line(out, "value range: [", lo, ",", hi, "]");
+}
+
+void print_barcodes(std::string& out, const core::RipsResult& r, size_t n, int max_dim, float ratio) {
+  // like Ripser, dimensions above n - 2 are not listed
+  const int shown = std::max(0, std::min<int>(max_dim, static_cast<int>(std::min<size_t>(n, 1u << 30)) - 2));
+  for (int k = 0; k <= shown; ++k) {
+    line(out, "persistence intervals in dim ", static_cast<uint64_t>(k), ":");
+    for (const core::Interval& iv : r.diagrams[k]) {
+      if (std::isinf(iv.death)) {
+        line(out, " [", iv.birth, ", )");
+      } else if (k == 0 || static_cast<value_t>(iv.death) > static_cast<value_t>(iv.birth) * ratio) {
+        line(out, " [", iv.birth, ",", iv.death, ")");
+      }
+    }
+  }
+}
+
+int run(const Args& a) {
+  const std::string text = read_input(a.file);
+  core::RipsOptions opt;
+  opt.max_dim = a.dim;
+  opt.modulus = a.modulus;
+  opt.threads = a.threads;
+  if (a.threshold) opt.threshold = static_cast<double>(*a.threshold);
+
+  std::string out;
+  core::RipsResult result;
+  size_t n = 0;
+  if (a.format == Format::PointCloud) {
+    core::io::PointCloud pc = core::io::parse_point_cloud(text);
+    n = pc.n;
+    line(out, "point cloud with ", static_cast<uint64_t>(pc.n), " points in dimension ", static_cast<uint64_t>(pc.dim));
+    if (a.threshold) {
+      result = core::rips_from_points(pc.coords, pc.n, pc.dim, opt);
+    } else {
+      core::detail::validate_options(pc.n, opt);
+      core::detail::validate_values(pc.coords, false, "coordinates");
+      std::vector<value_t> lower = core::lower_from_points(pc.coords, pc.n, pc.dim);
+      value_range(out, lower);
+      line(out, "distance matrix with ", static_cast<uint64_t>(n), " points, using threshold at enclosing radius ",
+           core::enclosing_radius_lower(lower, n));
+      result = core::rips_from_lower_distances(std::move(lower), n, opt);
+    }
+  } else {
+    core::io::LowerMatrix m = a.format == Format::Distance        ? core::io::parse_distance_matrix(text)
+                              : a.format == Format::LowerDistance ? core::io::parse_lower_distance(text)
+                                                                  : core::io::parse_upper_distance(text);
+    n = m.n;
+    core::detail::validate_options(n, opt);
+    core::detail::validate_values(m.lower, true, "distances");
+    value_range(out, m.lower);
+    if (a.threshold) {
+      uint64_t entries = 0;
+      for (value_t d : m.lower) entries += d <= *a.threshold;
+      line(out, "sparse distance matrix with ", static_cast<uint64_t>(n), " points and ", entries, "/",
+           static_cast<uint64_t>((n * n - 1) / 2), " entries");
+    } else {
+      line(out, "distance matrix with ", static_cast<uint64_t>(n), " points, using threshold at enclosing radius ",
+           core::enclosing_radius_lower(m.lower, n));
+    }
+    result = core::rips_from_lower_distances(std::move(m.lower), n, opt);
+  }
+  print_barcodes(out, result, n, a.dim, a.ratio);
+  std::fwrite(out.data(), 1, out.size(), stdout);
+  std::fflush(stdout);
+  return 0;
+}
+
+}  // namespace
+
+int run_cli(int argc, char** argv) {
+  try {
+    Args a = parse_args(argc, argv);
+    if (a.help) {
+      std::fputs(kUsage, stdout);
+      return 0;
+    }
+    return run(a);
+  } catch (const UsageError& e) {
+    std::fprintf(stderr, "tda-engine: %s\n\n%s", e.what(), kUsage);
+    return 2;
+  } catch (const core::InvalidInput& e) {
+    std::fprintf(stderr, "tda-engine: invalid input: %s\n", e.what());
+    return 2;
+  } catch (const std::bad_alloc&) {
+    std::fprintf(stderr, "tda-engine: out of memory\n");
+    return 2;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "tda-engine: %s\n", e.what());
+    return 2;
+  }
+}
+
+}  // namespace tda::cli

@@ -1,0 +1,77 @@
+// The CLI's stdout must be byte-identical to Debian ripser's; bad input must give
+// exit code 2 and a message on stderr.
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include "test_util.hpp"
+
+namespace t = tda::test;
+
+namespace {
+
+const std::string kDriver = TDA_CLI_DRIVER;
+
+std::string quoted(const std::string& s) { return "'" + s + "'"; }
+
+void expect_same_as_ripser(const std::string& args, const std::string& tool = "/usr/bin/ripser") {
+  ASSERT_EQ(access(tool.c_str(), X_OK), 0) << tool << " is required for the CLI golden tests";
+  t::CommandResult ref = t::run_command(tool + " " + args + " 2>/dev/null");
+  t::CommandResult ours = t::run_command(kDriver + " " + args + " 2>/dev/null");
+  ASSERT_EQ(ref.exit_code, 0) << args;
+  EXPECT_EQ(ours.exit_code, 0) << args;
+  EXPECT_EQ(ours.out, ref.out) << args;
+}
+
+TEST(Cli, SameOutputAsRipser) {
+  expect_same_as_ripser("--format lower-distance --dim 2 " + quoted(t::fixture("sphere_3_192.lower_distance_matrix")));
+  expect_same_as_ripser("--format=lower-distance --dim 3 " + quoted(t::fixture("random16.lower_distance_matrix")));
+  // default format (full distance matrix) also reads row-layout lower triangles
+  expect_same_as_ripser("--dim 2 " + quoted(t::fixture("projective_plane.lower_distance_matrix")));
+  expect_same_as_ripser("--format point-cloud --dim 2 " + quoted(t::fixture("sphere_3_192_points.dat")));
+  expect_same_as_ripser("--format point-cloud --dim 2 --threshold 0.5 " + quoted(t::fixture("sphere_3_192_points.dat")));
+  expect_same_as_ripser("--format lower-distance --dim 2 --threshold 1 " +
+                        quoted(t::fixture("projective_plane.lower_distance_matrix")));
+  expect_same_as_ripser("--format lower-distance --dim 2 --ratio 1.5 " + quoted(t::fixture("sphere_3_192.lower_distance_matrix")));
+  expect_same_as_ripser("--format upper-distance --dim 1 " + quoted(t::fixture("dev-branch-tests/test2.upper_distance_matrix")));
+}
+
+TEST(Cli, SameOutputAsRipserCoeff) {
+  expect_same_as_ripser("--format lower-distance --dim 2 --modulus 3 " +
+                            quoted(t::fixture("projective_plane.lower_distance_matrix")),
+                        "/usr/bin/ripser-coeff");
+}
+
+TEST(Cli, ReadsStandardInput) {
+  t::CommandResult r = t::run_command("printf '1\\n2 3\\n' | " + kDriver + " --format lower-distance");
+  EXPECT_EQ(r.exit_code, 0);
+  EXPECT_EQ(r.out,
+            "value range: [1,3]\n"
+            "distance matrix with 3 points, using threshold at enclosing radius 2\n"
+            "persistence intervals in dim 0:\n [0,1)\n [0,2)\n [0, )\n"
+            "persistence intervals in dim 1:\n");
+}
+
+TEST(Cli, SinglePoint) {
+  t::CommandResult r = t::run_command("printf '' | " + kDriver + " --format lower-distance --dim 2");
+  EXPECT_EQ(r.exit_code, 0);
+  EXPECT_NE(r.out.find("persistence intervals in dim 0:\n [0, )\n"), std::string::npos) << r.out;
+}
+
+TEST(Cli, BadInputExitsWithTwo) {
+  for (const std::string& cmd : {
+           "printf '1 2 3 4' | " + kDriver + " --format lower-distance",   // not triangular
+           "printf '1 2\\n3\\n' | " + kDriver + " --format point-cloud",   // ragged rows
+           "printf '' | " + kDriver + " --format point-cloud",             // no points
+           "printf '1 -2 3' | " + kDriver + " --format lower-distance",    // negative distance
+           "printf '1' | " + kDriver + " --format lower-distance --modulus 4",
+           "printf '1' | " + kDriver + " --format nonsense",
+           "printf '1' | " + kDriver + " --dim",
+           "printf '1' | " + kDriver + " --dim x",
+           kDriver + " /nonexistent/file",
+       }) {
+    t::CommandResult r = t::run_command(cmd + " 2>/dev/null");
+    EXPECT_EQ(r.exit_code, 2) << cmd;
+  }
+}
+
+}  // namespace

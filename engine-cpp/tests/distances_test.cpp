@@ -1,0 +1,80 @@
+#include "tda/core/distances.hpp"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <random>
+
+using namespace tda::core;
+
+namespace {
+// Reference: every operation rounded to float separately (volatile stops fusion).
+float reference_distance(const float* a, const float* b, size_t dim) {
+  volatile float sum = 0;
+  for (size_t t = 0; t < dim; ++t) {
+    volatile float diff = a[t] - b[t];
+    volatile float sq = diff * diff;
+    sum = sum + sq;
+  }
+  return std::sqrt(static_cast<float>(sum));
+}
+
+std::vector<value_t> random_points(size_t n, size_t dim, unsigned seed) {
+  std::mt19937 rng(seed);
+  std::uniform_real_distribution<float> u(-1, 1);
+  std::vector<value_t> c(n * dim);
+  for (auto& x : c) x = u(rng);
+  return c;
+}
+}  // namespace
+
+TEST(Distances, EuclideanIsFloatAccumulatedWithoutFusion) {
+  auto c = random_points(200, 9, 1);
+  for (size_t i = 1; i < 200; ++i)
+    EXPECT_EQ(euclidean_distance(&c[i * 9], &c[0], 9), reference_distance(&c[i * 9], &c[0], 9));
+}
+
+TEST(Distances, LowerLayout) {
+  EXPECT_EQ(lower_position(1, 0), 0u);
+  EXPECT_EQ(lower_position(2, 0), 1u);
+  EXPECT_EQ(lower_position(2, 1), 2u);
+  EXPECT_EQ(lower_position(3, 0), 3u);
+}
+
+TEST(Distances, EnclosingRadius) {
+  // path 0 -1- 1 -1- 2 with d(0,2) = 2: vertex 1 has eccentricity 1
+  std::vector<value_t> lower = {1, 2, 1};
+  EXPECT_EQ(enclosing_radius_lower(lower, 3), 1.0f);
+  EXPECT_EQ(enclosing_radius_lower({}, 1), 0.0f);
+  auto c = random_points(100, 3, 2);
+  EXPECT_EQ(enclosing_radius_points(c, 100, 3), enclosing_radius_lower(lower_from_points(c, 100, 3), 100));
+}
+
+TEST(Distances, DenseAndSparseAgree) {
+  const size_t n = 60;
+  auto c = random_points(n, 4, 3);
+  auto lower = lower_from_points(c, n, 4);
+  DenseDistances dense(lower, n);
+  DenseDistances dense_pts(c, n, 4);
+  const value_t thr = 1.0f;
+  SparseDistances sp = SparseDistances::from_lower(lower, n, thr);
+  SparseDistances sp_pts = SparseDistances::from_points(c, n, 4, thr);
+  size_t edges = 0;
+  for (size_t i = 0; i < n; ++i) {
+    EXPECT_EQ(dense(i, i), 0.0f);
+    ASSERT_EQ(sp.degree(i), sp_pts.degree(i));
+    for (const Neighbor* p = sp.begin(i); p + 1 < sp.end(i); ++p) EXPECT_LT(p->vertex, (p + 1)->vertex);
+    for (size_t j = 0; j < n; ++j) {
+      if (i == j) continue;
+      EXPECT_EQ(dense(i, j), dense(j, i));
+      EXPECT_EQ(dense(i, j), dense_pts(i, j));
+      if (dense(i, j) <= thr) {
+        EXPECT_EQ(sp(i, j), dense(i, j));
+        ++edges;
+      } else {
+        EXPECT_TRUE(std::isinf(sp(i, j)));
+      }
+    }
+  }
+  EXPECT_EQ(sp.edge_count() * 2, edges);
+}

@@ -1,0 +1,90 @@
+// Golden tests: the core's barcodes must equal those of Debian's ripser /
+// ripser-coeff, per dimension as multisets of the printed (float32, 6 significant
+// digits) intervals. The reference tools are required: a missing tool is a failure.
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include "tda/core/io.hpp"
+#include "tda/core/rips.hpp"
+#include "test_util.hpp"
+
+using namespace tda::core;
+namespace t = tda::test;
+
+namespace {
+
+struct Case {
+  std::string file;
+  std::string format;  // ripser --format
+  int dim;
+  int modulus;
+};
+
+std::string PrintTo(const Case& c) { return c.file + " " + c.format + " dim " + std::to_string(c.dim); }
+
+class Golden : public ::testing::TestWithParam<Case> {};
+
+TEST_P(Golden, MatchesRipser) {
+  const Case& c = GetParam();
+  const std::string tool = c.modulus == 2 ? "/usr/bin/ripser" : "/usr/bin/ripser-coeff";
+  ASSERT_EQ(access(tool.c_str(), X_OK), 0) << tool << " is required for the golden tests";
+  const std::string path = t::fixture(c.file);
+  const std::string text = t::read_file(path);
+  ASSERT_FALSE(text.empty()) << "missing fixture " << path;
+
+  std::string cmd = tool + " --format " + c.format + " --dim " + std::to_string(c.dim);
+  if (c.modulus != 2) cmd += " --modulus " + std::to_string(c.modulus);
+  cmd += " '" + path + "' 2>/dev/null";
+  t::CommandResult ref = t::run_command(cmd);
+  ASSERT_EQ(ref.exit_code, 0) << cmd;
+  t::Barcodes expected = t::parse_ripser_output(ref.out);
+  ASSERT_FALSE(expected.empty());
+
+  RipsOptions o;
+  o.max_dim = c.dim;
+  o.modulus = c.modulus;
+  RipsResult r;
+  size_t n;
+  if (c.format == "point-cloud") {
+    io::PointCloud pc = io::parse_point_cloud(text);
+    n = pc.n;
+    r = rips_from_points(pc.coords, pc.n, pc.dim, o);
+  } else {
+    io::LowerMatrix m = c.format == "lower-distance"   ? io::parse_lower_distance(text)
+                        : c.format == "upper-distance" ? io::parse_upper_distance(text)
+                                                       : io::parse_distance_matrix(text);
+    n = m.n;
+    r = rips_from_lower_distances(m.lower, m.n, o);
+  }
+  const int shown = std::max(0, std::min<int>(c.dim, static_cast<int>(n) - 2));
+  EXPECT_EQ(t::to_barcodes(r, shown), expected);
+}
+
+std::vector<Case> cases() {
+  std::vector<Case> v = {
+      {"sphere_3_192.lower_distance_matrix", "lower-distance", 2, 2},
+      {"random16.lower_distance_matrix", "lower-distance", 3, 2},
+      {"projective_plane.lower_distance_matrix", "lower-distance", 2, 2},
+      {"projective_plane.lower_distance_matrix", "lower-distance", 2, 3},
+      {"random16.lower_distance_matrix", "lower-distance", 3, 5},
+      {"sphere_3_192_points.dat", "point-cloud", 2, 2},
+      {"sphere_3_192_points.dat", "point-cloud", 2, 3},
+  };
+  for (const char* f : {"almostlinear4", "almostlinear4a", "almostlinear4b", "almostlinear4c", "linear5", "test",
+                        "test2"})
+    v.push_back({std::string("dev-branch-tests/") + f + ".lower_distance_matrix", "lower-distance", 3, 2});
+  for (const char* f : {"test", "test2"})
+    v.push_back({std::string("dev-branch-tests/") + f + ".upper_distance_matrix", "upper-distance", 3, 2});
+  return v;
+}
+
+INSTANTIATE_TEST_SUITE_P(Fixtures, Golden, ::testing::ValuesIn(cases()),
+                         [](const ::testing::TestParamInfo<Case>& info) {
+                           std::string s = info.param.file + "_" + info.param.format + "_d" +
+                                           std::to_string(info.param.dim) + "_p" + std::to_string(info.param.modulus);
+                           for (char& ch : s)
+                             if (!isalnum(static_cast<unsigned char>(ch))) ch = '_';
+                           return s;
+                         });
+
+}  // namespace

@@ -1,0 +1,137 @@
+// Command tda-rest is the REST front of tda-mesh: a grpc-gateway reverse
+// proxy that serves the google.api.http annotations of
+// tda.gateway.v1.TdaService and forwards to the gateway over gRPC.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"google.golang.org/grpc"
+
+	"tda-mesh/gateway/rest/internal/config"
+	"tda-mesh/gateway/rest/internal/health"
+	"tda-mesh/gateway/rest/internal/metrics"
+	"tda-mesh/gateway/rest/internal/openapi"
+	"tda-mesh/gateway/rest/internal/proxy"
+)
+
+func main() {
+	cfg, err := config.FromProcess()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "tda-rest:", err)
+		os.Exit(2)
+	}
+	var level slog.Level
+	_ = level.UnmarshalText([]byte(cfg.LogLevel))
+	log := slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: level})).With("service", "tda-rest")
+	if err := run(cfg, log); err != nil {
+		log.Error("exiting", "err", err.Error())
+		os.Exit(1)
+	}
+}
+
+func run(cfg config.Config, log *slog.Logger) error {
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+	defer stop()
+
+	// One connection to the gateway, shared by the generated handlers
+	// (RegisterTdaServiceHandlerClient: what ...FromEndpoint does, minus a
+	// private connection), the upload handler and the health check.
+	conn, err := proxy.Dial(cfg.GatewayAddress, cfg.MaxMessageBytes)
+	if err != nil {
+		return fmt.Errorf("gateway %s: %w", cfg.GatewayAddress, err)
+	}
+	defer conn.Close()
+
+	others := []health.NamedAddress{{Name: "upload", Address: cfg.UploadAddress}, {Name: "scheduler", Address: cfg.SchedulerAddress}}
+	for i, a := range cfg.EngineAddresses {
+		others = append(others, health.NamedAddress{Name: fmt.Sprintf("engine-%d", i), Address: a})
+	}
+	var extra []*grpc.ClientConn
+	defer func() {
+		for _, c := range extra {
+			_ = c.Close()
+		}
+	}()
+	targets, err := health.NewTargets(conn, others, func(addr string) (grpc.ClientConnInterface, error) {
+		c, err := proxy.Dial(addr, 1<<20)
+		if err == nil {
+			extra = append(extra, c)
+		}
+		return c, err
+	})
+	if err != nil {
+		return err
+	}
+
+	rawDoc := openapi.Embedded()
+	if cfg.OpenAPIFile != "" {
+		if rawDoc, err = os.ReadFile(cfg.OpenAPIFile); err != nil {
+			return err
+		}
+	}
+	doc, err := openapi.Complete(rawDoc)
+	if err != nil {
+		return err
+	}
+
+	m := metrics.New()
+	handler, err := proxy.New(ctx, proxy.Options{
+		Conn:             conn,
+		Metrics:          m,
+		Health:           &health.Checker{Targets: targets, Timeout: cfg.HealthTimeout},
+		OpenAPI:          openapi.Handler(doc),
+		UploadChunkBytes: cfg.UploadChunkBytes,
+		UploadMaxBytes:   cfg.UploadMaxBytes,
+	})
+	if err != nil {
+		return err
+	}
+
+	ln, err := net.Listen("tcp", cfg.Addr())
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{
+		Handler:           handler,
+		ReadHeaderTimeout: 15 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	log.Info("listening", "url", "http://"+ln.Addr().String(), "gateway", cfg.GatewayAddress, "health_targets", len(targets))
+	// A plain line on stdout for scripts that wait for readiness (REST_PORT=0).
+	fmt.Printf("tda-rest listening on http://%s\n", ln.Addr().String())
+
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	stop()
+	log.Info("shutting down", "timeout", cfg.ShutdownTimeout.String())
+	sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		// Long-lived watch streams outlived the grace period: cut them.
+		log.Warn("graceful shutdown incomplete, closing connections", "err", err.Error())
+		_ = srv.Close()
+	}
+	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	log.Info("stopped")
+	return nil
+}

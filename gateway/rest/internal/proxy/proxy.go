@@ -1,0 +1,129 @@
+// Package proxy assembles the REST front: grpc-gateway's mux for the
+// google.api.http annotations of tda.gateway.v1.TdaService plus the
+// hand-written endpoints (file upload, health, OpenAPI, metrics).
+package proxy
+
+import (
+	"context"
+	"mime"
+	"net/http"
+	"strings"
+
+	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
+	"google.golang.org/grpc"
+	"google.golang.org/protobuf/encoding/protojson"
+
+	// Registers google.rpc.* detail types so error details marshal to JSON.
+	_ "google.golang.org/genproto/googleapis/rpc/errdetails"
+
+	gatewayv1 "tda-mesh/gateway/rest/gen/tda/gateway/v1"
+	"tda-mesh/gateway/rest/internal/metrics"
+	"tda-mesh/gateway/rest/internal/upload"
+)
+
+// JSONPath of the generated client-streaming upload route.
+const uploadJSONPath = "/api/v1/data/upload"
+
+// Marshaler is the JSON mapping used for every request and response:
+//   - field names as in the .proto (snake_case: job_id, max_dim), matching the
+//     URL templates; camelCase is still accepted on input (protojson);
+//   - unpopulated fields are emitted (false, 0, "", [] appear explicitly) so
+//     clients see the full shape; proto3 `optional` fields that are unset
+//     are still omitted;
+//   - enums as their names, 64-bit integers as strings, bytes as base64;
+//   - unknown fields in request bodies are rejected with 400, so a misspelt
+//     parameter is not silently ignored.
+func Marshaler() *runtime.JSONPb {
+	return &runtime.JSONPb{
+		MarshalOptions:   protojson.MarshalOptions{UseProtoNames: true, EmitUnpopulated: true},
+		UnmarshalOptions: protojson.UnmarshalOptions{DiscardUnknown: false},
+	}
+}
+
+// Options configure New.
+type Options struct {
+	Conn             *grpc.ClientConn // to the TdaService (TS gateway)
+	Metrics          *metrics.Metrics
+	Health           http.Handler // GET /health
+	OpenAPI          http.Handler // GET /openapi.json and /api/v1/openapi.json
+	UploadChunkBytes int
+	UploadMaxBytes   int64
+}
+
+// New builds the complete HTTP handler.
+func New(ctx context.Context, o Options) (http.Handler, error) {
+	mux := runtime.NewServeMux(
+		runtime.WithMarshalerOption(runtime.MIMEWildcard, Marshaler()),
+		runtime.WithIncomingHeaderMatcher(IncomingHeaderMatcher),
+		runtime.WithOutgoingHeaderMatcher(OutgoingHeaderMatcher),
+		runtime.WithErrorHandler(ErrorHandler),
+		runtime.WithForwardResponseOption(forwardTraceOption),
+		runtime.WithMiddlewares(metrics.RouteMiddleware),
+	)
+	client := gatewayv1.NewTdaServiceClient(o.Conn)
+	if err := gatewayv1.RegisterTdaServiceHandlerClient(ctx, mux, client); err != nil {
+		return nil, err
+	}
+
+	up := &upload.Handler{Mux: mux, Client: client, ChunkBytes: o.UploadChunkBytes, MaxBytes: o.UploadMaxBytes}
+	if o.Metrics != nil {
+		up.OnBytes = o.Metrics.AddUploadBytes
+	}
+	type route struct {
+		method, path string
+		h            runtime.HandlerFunc
+	}
+	routes := []route{{http.MethodPost, upload.Path, up.Handle}}
+	if o.Health != nil {
+		routes = append(routes, route{http.MethodGet, "/health", plain(o.Health)})
+	}
+	if o.OpenAPI != nil {
+		routes = append(routes,
+			route{http.MethodGet, "/openapi.json", plain(o.OpenAPI)},
+			route{http.MethodGet, "/api/v1/openapi.json", plain(o.OpenAPI)})
+	}
+	if o.Metrics != nil {
+		routes = append(routes, route{http.MethodGet, "/metrics", plain(o.Metrics.Handler())})
+	}
+	for _, rt := range routes {
+		if err := mux.HandlePath(rt.method, rt.path, rt.h); err != nil {
+			return nil, err
+		}
+	}
+
+	var h http.Handler = rawUploadAlias(mux)
+	h = WithRequestID(h)
+	if o.Metrics != nil {
+		h = o.Metrics.Wrap(h)
+	}
+	return h, nil
+}
+
+func plain(h http.Handler) runtime.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request, _ map[string]string) { h.ServeHTTP(w, r) }
+}
+
+// rawUploadAlias sends POST /api/v1/data/upload with a non-JSON body (raw
+// bytes, multipart/form-data, or no Content-Type) to the streaming file
+// handler. JSON bodies keep grpc-gateway's client-streaming mapping
+// (concatenated {"header": ...} {"chunk": "<base64>"} objects).
+func rawUploadAlias(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodPost && strings.TrimSuffix(r.URL.Path, "/") == uploadJSONPath && !isJSON(r.Header.Get("Content-Type")) {
+			r2 := r.Clone(r.Context())
+			r2.URL.Path = upload.Path
+			r2.URL.RawPath = ""
+			next.ServeHTTP(w, r2)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+func isJSON(contentType string) bool {
+	mt, _, err := mime.ParseMediaType(contentType)
+	if err != nil {
+		return false
+	}
+	return mt == "application/json" || strings.HasSuffix(mt, "+json") || mt == "application/x-ndjson"
+}

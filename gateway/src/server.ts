@@ -1,0 +1,117 @@
+import type { Server } from "@grpc/grpc-js";
+import type { HealthImplementation } from "grpc-health-check";
+import {
+  addHealth,
+  bind,
+  channelOptions,
+  createEventBus,
+  createLogger,
+  createRedis,
+  createServer,
+  initTracing,
+  insecure,
+  pbGateway,
+  pbJobs,
+  pbUpload,
+  shutdown,
+  type EventBus,
+  type Logger,
+  type Redis,
+} from "@tda/common";
+import { createAuthenticator } from "./auth";
+import { createBrokerCheck } from "./broker-check";
+import { SERVICE_NAME, type GatewayConfig } from "./config";
+import { createHealthMonitor, type HealthMonitor } from "./health-monitor";
+import { createGateway, GATEWAY_SERVICE } from "./service";
+import { createStreamStats } from "./stream-stats";
+
+export interface RunningGateway {
+  /** The port actually bound (useful with GATEWAY_PORT=0). */
+  port: number;
+  server: Server;
+  health: HealthImplementation;
+  monitor: HealthMonitor;
+  redis: Redis;
+  bus: EventBus;
+  /** NOT_SERVING, stop accepting, drain in-flight calls, close every connection. */
+  close(graceMs?: number): Promise<void>;
+}
+
+/** Builds every dependency from `config`, binds the gRPC server and starts health polling. */
+export async function startGatewayServer(config: GatewayConfig, log: Logger = createLogger(SERVICE_NAME, config.common.logLevel)): Promise<RunningGateway> {
+  initTracing(SERVICE_NAME, config.common.otlpEndpoint);
+  const redis = createRedis(config.common.redisUrl, log);
+  const bus = createEventBus({ source: SERVICE_NAME, brokers: config.common.kafkaBrokers, topicPrefix: config.common.topicPrefix, redis, log });
+  const broker = createBrokerCheck({ brokers: config.common.kafkaBrokers, log, ttlMs: config.brokerCheckTtlMs, timeoutMs: 2_000 });
+  // One client (one channel) per upstream, reused by every call.
+  const upload = new pbUpload.UploadServiceClient(config.uploadAddress, insecure(), channelOptions);
+  const jobs = new pbJobs.JobServiceClient(config.schedulerAddress, insecure(), channelOptions);
+
+  const server = createServer();
+  server.addService(
+    pbGateway.TdaServiceService,
+    createGateway({
+      log,
+      auth: createAuthenticator(config.apiKeys),
+      upload,
+      jobs,
+      bus,
+      streams: createStreamStats(redis),
+      broker,
+      downstreamTimeoutMs: config.downstreamTimeoutMs,
+      streamMaxBytes: config.streamMaxBytes,
+      topicPrefix: config.common.topicPrefix,
+    }),
+  );
+  const health = addHealth(server, [GATEWAY_SERVICE]);
+  const monitor = createHealthMonitor({
+    health,
+    names: ["", GATEWAY_SERVICE],
+    upstreams: [
+      { name: "upload", address: config.uploadAddress },
+      { name: "scheduler", address: config.schedulerAddress },
+    ],
+    pollMs: config.healthPollMs,
+    timeoutMs: config.healthTimeoutMs,
+    log,
+  });
+
+  let port: number;
+  try {
+    port = await bind(server, config.common.host, config.port);
+  } catch (err) {
+    monitor.stop();
+    await Promise.allSettled([bus.close(), broker.close()]);
+    upload.close();
+    jobs.close();
+    redis.disconnect();
+    throw err;
+  }
+  await monitor.start();
+  log.info(
+    { port, upload: config.uploadAddress, scheduler: config.schedulerAddress, auth: config.apiKeys.size > 0 ? "api-keys" : "off", upstreams: monitor.snapshot() },
+    "gateway listening",
+  );
+
+  let closing: Promise<void> | undefined;
+  return {
+    port,
+    server,
+    health,
+    monitor,
+    redis,
+    bus,
+    close(graceMs = 5_000) {
+      closing ??= (async () => {
+        monitor.stop();
+        await shutdown(server, graceMs);
+        await Promise.allSettled([bus.close(), broker.close()]);
+        upload.close();
+        jobs.close();
+        await redis.quit().catch(() => redis.disconnect());
+        log.info("gateway stopped");
+      })();
+      return closing;
+    },
+  };
+}

@@ -1,0 +1,326 @@
+import { Metadata, type ServerReadableStream, type ServerWritableStream } from "@grpc/grpc-js";
+import { isSpanContextValid, trace } from "@opentelemetry/api";
+import {
+  clientStream,
+  contextFromMetadata,
+  inSpan,
+  nowTimestamp,
+  pbCommon,
+  serverStream,
+  SpanKind,
+  traceIdOf,
+  unary,
+  unavailable,
+  type EventBus,
+  type Logger,
+  type pbGateway,
+  type pbJobs,
+  type pbUpload,
+} from "@tda/common";
+import type { Authenticator } from "./auth";
+import type { BrokerCheck } from "./broker-check";
+import type { StreamStats } from "./stream-stats";
+import { callUnary, clientDeadline, downstreamMetadata, upstreamError, type RequestContext, type ServerSurfaceCall } from "./upstream";
+import { alphaViolations, idViolations, pageSizeViolations, parseStreamBatch, requireValid, ripsViolations } from "./validation";
+
+export const GATEWAY_SERVICE = "tda.gateway.v1.TdaService";
+export const STREAM_TOPIC = "tda_events";
+export const STREAM_EVENT_TYPE = "stream.points";
+export const TRACE_ID_HEADER = "x-trace-id";
+
+export interface GatewayDeps {
+  log: Logger;
+  auth: Authenticator;
+  upload: pbUpload.UploadServiceClient;
+  jobs: pbJobs.JobServiceClient;
+  bus: EventBus;
+  streams: StreamStats;
+  broker: BrokerCheck;
+  /** Deadline of every downstream unary call. */
+  downstreamTimeoutMs: number;
+  /** Largest PublishStream payload in bytes. */
+  streamMaxBytes: number;
+  /** Kafka topic prefix (reported by GetStreamStatus). */
+  topicPrefix: string;
+}
+
+/** The TdaService handlers: authenticate, validate, forward. */
+export function createGateway(deps: GatewayDeps): pbGateway.TdaServiceServer {
+  const { log, auth, upload, jobs, bus, streams, broker } = deps;
+  const timeout = deps.downstreamTimeoutMs;
+
+  /**
+   * Runs one incoming call inside a server span (parent taken from the
+   * caller's traceparent), tells the caller the trace id in the response
+   * headers, and authenticates it.
+   */
+  function handle<T>(method: string, call: ServerSurfaceCall, fn: (rc: RequestContext) => Promise<T>): Promise<T> {
+    const parent = contextFromMetadata(call.metadata);
+    return inSpan(
+      `${GATEWAY_SERVICE}/${method}`,
+      parent,
+      SpanKind.SERVER,
+      async (span, ctx) => {
+        const traceId = isSpanContextValid(span.spanContext()) ? traceIdOf(ctx) : "";
+        if (traceId !== "") {
+          const md = new Metadata();
+          md.set(TRACE_ID_HEADER, traceId);
+          call.sendMetadata(md);
+        }
+        const tenant = auth.authenticate(call.metadata);
+        span.setAttribute("tda.tenant", tenant);
+        return fn({ method, tenant, ctx, traceId, call });
+      },
+      { "rpc.system": "grpc", "rpc.service": GATEWAY_SERVICE, "rpc.method": method },
+    );
+  }
+
+  function submit(rc: RequestContext, req: pbJobs.SubmitJobRequest): Promise<pbJobs.SubmitJobResponse> {
+    return callUnary<pbJobs.SubmitJobResponse>(rc, "scheduler", "tda.jobs.v1.JobService/SubmitJob", timeout, (md, o, cb) =>
+      jobs.submitJob(req, md, o, cb),
+    );
+  }
+
+  function watchJob(rc: RequestContext, call: ServerWritableStream<pbGateway.WatchJobRequest, pbGateway.WatchJobResponse>): Promise<void> {
+    requireValid("invalid WatchJob request", idViolations("job_id", call.request.jobId));
+    return inSpan("tda.jobs.v1.JobService/WatchJob", rc.ctx, SpanKind.CLIENT, (span, ctx) =>
+      new Promise<void>((resolve, reject) => {
+        const deadline = clientDeadline(call);
+        const upstream = jobs.watchJob({ jobId: call.request.jobId }, downstreamMetadata(rc, ctx), deadline === undefined ? {} : { deadline });
+        let finished = false;
+        let forwarded = 0;
+        const finish = (err?: Error): void => {
+          if (finished) return;
+          finished = true;
+          call.removeListener("cancelled", onCancel);
+          span.setAttribute("tda.updates_forwarded", forwarded);
+          if (err) reject(err);
+          else resolve();
+        };
+        const onCancel = (): void => {
+          // The client went away: stop the upstream stream too.
+          upstream.cancel();
+          finish();
+        };
+        call.once("cancelled", onCancel);
+        upstream.on("data", (msg: pbJobs.WatchJobResponse) => {
+          forwarded++;
+          if (!call.write({ update: msg.update })) {
+            upstream.pause();
+            call.once("drain", () => upstream.resume());
+          }
+        });
+        upstream.on("error", (err: Error) => finish(call.cancelled ? undefined : upstreamError("scheduler", err)));
+        upstream.on("end", () => finish());
+      }),
+      { "rpc.system": "grpc", "rpc.method": "tda.jobs.v1.JobService/WatchJob", "peer.service": "scheduler" },
+    );
+  }
+
+  function uploadData(rc: RequestContext, call: ServerReadableStream<pbGateway.UploadDataRequest, pbGateway.UploadDataResponse>): Promise<pbGateway.UploadDataResponse> {
+    return inSpan("tda.upload.v1.UploadService/Upload", rc.ctx, SpanKind.CLIENT, (span, ctx) =>
+      new Promise<pbGateway.UploadDataResponse>((resolve, reject) => {
+        let settled = false;
+        let messages = 0;
+        let bytes = 0;
+        const deadline = clientDeadline(call);
+        const upstream = upload.upload(downstreamMetadata(rc, ctx), deadline === undefined ? {} : { deadline }, (err, res) => {
+          settled = true;
+          call.removeListener("cancelled", onCancel);
+          span.setAttributes({ "tda.upload.messages": messages, "tda.upload.bytes": bytes });
+          if (call.isPaused()) call.resume(); // let grpc-js discard whatever the client still sends
+          if (err) reject(upstreamError("upload", err));
+          else resolve({ dataset: res.dataset, uploadId: res.uploadId, deduplicated: res.deduplicated });
+        });
+        const onCancel = (): void => upstream.cancel();
+        call.once("cancelled", onCancel);
+        call.on("data", (msg: pbGateway.UploadDataRequest) => {
+          if (settled) return;
+          messages++;
+          if (msg.msg?.$case === "chunk") bytes += msg.msg.value.length;
+          // Same oneof on both sides: header first, then byte chunks.
+          if (!upstream.write({ msg: msg.msg })) {
+            call.pause();
+            upstream.once("drain", () => call.resume());
+          }
+        });
+        call.on("end", () => {
+          if (!settled) upstream.end();
+        });
+        call.on("error", (err: Error) => {
+          log.debug({ err: err.message }, "UploadData: incoming stream failed");
+          upstream.cancel();
+        });
+      }),
+      { "rpc.system": "grpc", "rpc.method": "tda.upload.v1.UploadService/Upload", "peer.service": "upload" },
+    );
+  }
+
+  return {
+    computeVietorisRips: unary(log, "ComputeVietorisRips", (req, call) =>
+      handle("ComputeVietorisRips", call, async (rc) => {
+        requireValid("invalid ComputeVietorisRips request", ripsViolations(req));
+        const res = await submit(rc, {
+          datasetId: req.datasetId,
+          params: {
+            algorithm: pbCommon.Algorithm.ALGORITHM_RIPS,
+            maxDim: req.maxDim,
+            threshold: req.threshold,
+            modulus: req.modulus,
+            threads: req.threads,
+            alphaRadius: false,
+            maxAlpha: undefined,
+          },
+          priority: req.priority,
+          idempotencyKey: req.idempotencyKey,
+          deadlineSeconds: req.deadlineSeconds,
+        });
+        return { job: res.job };
+      }),
+    ),
+
+    computeAlphaComplex: unary(log, "ComputeAlphaComplex", (req, call) =>
+      handle("ComputeAlphaComplex", call, async (rc) => {
+        requireValid("invalid ComputeAlphaComplex request", alphaViolations(req));
+        const res = await submit(rc, {
+          datasetId: req.datasetId,
+          params: {
+            algorithm: pbCommon.Algorithm.ALGORITHM_ALPHA,
+            maxDim: req.maxDim,
+            threshold: undefined,
+            modulus: 0,
+            threads: 0,
+            alphaRadius: req.radius,
+            maxAlpha: req.maxAlpha,
+          },
+          priority: req.priority,
+          idempotencyKey: req.idempotencyKey,
+          deadlineSeconds: req.deadlineSeconds,
+        });
+        return { job: res.job };
+      }),
+    ),
+
+    getJob: unary(log, "GetJob", (req, call) =>
+      handle("GetJob", call, async (rc) => {
+        requireValid("invalid GetJob request", idViolations("job_id", req.jobId));
+        const res = await callUnary<pbJobs.GetJobResponse>(rc, "scheduler", "tda.jobs.v1.JobService/GetJob", timeout, (md, o, cb) =>
+          jobs.getJob({ jobId: req.jobId }, md, o, cb),
+        );
+        return { job: res.job };
+      }),
+    ),
+
+    listJobs: unary(log, "ListJobs", (req, call) =>
+      handle("ListJobs", call, async (rc) => {
+        requireValid("invalid ListJobs request", pageSizeViolations(req.pageSize));
+        const res = await callUnary<pbJobs.ListJobsResponse>(rc, "scheduler", "tda.jobs.v1.JobService/ListJobs", timeout, (md, o, cb) =>
+          jobs.listJobs({ pageSize: req.pageSize, pageToken: req.pageToken, state: req.state }, md, o, cb),
+        );
+        return { jobs: res.jobs, nextPageToken: res.nextPageToken };
+      }),
+    ),
+
+    watchJob: serverStream(log, "WatchJob", (call) => handle("WatchJob", call, (rc) => watchJob(rc, call))),
+
+    cancelJob: unary(log, "CancelJob", (req, call) =>
+      handle("CancelJob", call, async (rc) => {
+        requireValid("invalid CancelJob request", idViolations("job_id", req.jobId));
+        const res = await callUnary<pbJobs.CancelJobResponse>(rc, "scheduler", "tda.jobs.v1.JobService/CancelJob", timeout, (md, o, cb) =>
+          jobs.cancelJob({ jobId: req.jobId }, md, o, cb),
+        );
+        return { job: res.job };
+      }),
+    ),
+
+    getResult: unary(log, "GetResult", (req, call) =>
+      handle("GetResult", call, async (rc) => {
+        requireValid("invalid GetResult request", idViolations("job_id", req.jobId));
+        const res = await callUnary<pbJobs.GetResultResponse>(rc, "scheduler", "tda.jobs.v1.JobService/GetResult", timeout, (md, o, cb) =>
+          jobs.getResult({ jobId: req.jobId }, md, o, cb),
+        );
+        return { jobId: res.jobId, result: res.result, cacheHit: res.cacheHit };
+      }),
+    ),
+
+    uploadData: clientStream(log, "UploadData", (call) => handle("UploadData", call, (rc) => uploadData(rc, call))),
+
+    getDataset: unary(log, "GetDataset", (req, call) =>
+      handle("GetDataset", call, async (rc) => {
+        requireValid("invalid GetDataset request", idViolations("data_id", req.dataId));
+        const res = await callUnary<pbUpload.GetDatasetResponse>(rc, "upload", "tda.upload.v1.UploadService/GetDataset", timeout, (md, o, cb) =>
+          upload.getDataset({ datasetId: req.dataId }, md, o, cb),
+        );
+        return { dataset: res.dataset };
+      }),
+    ),
+
+    listDatasets: unary(log, "ListDatasets", (req, call) =>
+      handle("ListDatasets", call, async (rc) => {
+        requireValid("invalid ListDatasets request", pageSizeViolations(req.pageSize));
+        const res = await callUnary<pbUpload.ListDatasetsResponse>(rc, "upload", "tda.upload.v1.UploadService/ListDatasets", timeout, (md, o, cb) =>
+          upload.listDatasets({ pageSize: req.pageSize, pageToken: req.pageToken }, md, o, cb),
+        );
+        return { datasets: res.datasets, nextPageToken: res.nextPageToken };
+      }),
+    ),
+
+    deleteDataset: unary(log, "DeleteDataset", (req, call) =>
+      handle("DeleteDataset", call, async (rc) => {
+        requireValid("invalid DeleteDataset request", idViolations("data_id", req.dataId));
+        await callUnary<pbUpload.DeleteDatasetResponse>(rc, "upload", "tda.upload.v1.UploadService/DeleteDataset", timeout, (md, o, cb) =>
+          upload.deleteDataset({ datasetId: req.dataId }, md, o, cb),
+        );
+        return {};
+      }),
+    ),
+
+    publishStream: unary(log, "PublishStream", (req, call) =>
+      handle("PublishStream", call, async (rc) => {
+        const batch = parseStreamBatch(req, deps.streamMaxBytes);
+        let eventId: string;
+        try {
+          eventId = await bus.publish(
+            {
+              topic: STREAM_TOPIC,
+              key: req.streamId,
+              eventType: STREAM_EVENT_TYPE,
+              data: { $case: "streamPoints", value: { streamId: req.streamId, dim: req.dim, points: batch.points, eventTime: nowTimestamp() } },
+              headers: { "x-tenant-id": rc.tenant },
+            },
+            rc.ctx,
+          );
+        } catch (err) {
+          throw unavailable("the event store is unavailable, try again shortly", err);
+        }
+        try {
+          await streams.record(rc.tenant, req.streamId, batch.count);
+        } catch (err) {
+          // The event is already durable; only the counters missed it.
+          log.warn({ err: (err as Error).message, streamId: req.streamId }, "stream counters not updated");
+        }
+        trace.getSpan(rc.ctx)?.setAttributes({ "tda.stream_id": req.streamId, "tda.points": batch.count });
+        return { eventId, points: batch.count };
+      }),
+    ),
+
+    getStreamStatus: unary(log, "GetStreamStatus", (req, call) =>
+      handle("GetStreamStatus", call, async (rc) => {
+        if (req.streamId !== "") requireValid("invalid GetStreamStatus request", idViolations("stream_id", req.streamId));
+        const [counts, brokerAvailable] = await Promise.all([
+          streams.get(rc.tenant, req.streamId).catch((err: unknown) => {
+            throw unavailable("the stream counters are unavailable, try again shortly", err);
+          }),
+          broker.available(),
+        ]);
+        return {
+          streamId: req.streamId,
+          eventsPublished: counts.events,
+          pointsPublished: counts.points,
+          topic: deps.topicPrefix + STREAM_TOPIC,
+          brokerAvailable,
+        };
+      }),
+    ),
+  };
+}

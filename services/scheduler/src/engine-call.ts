@@ -1,0 +1,123 @@
+import { Metadata, type ClientReadableStream, type ServiceError } from "@grpc/grpc-js";
+import type { Context } from "@opentelemetry/api";
+import { metadataWithTrace, pbCommon, pbEngine, pbUpload } from "@tda/common";
+import { failure, fromEngineError, fromUploadError, type JobFailure } from "./failure";
+
+// One computation on one engine: Estimate, then the bidi Compute stream with
+// the dataset's values piped in from the upload service's ReadPoints with
+// back-pressure. Every failure comes out as a JobFailure.
+
+export class JobFailureError extends Error {
+  override name = "JobFailureError";
+  constructor(readonly failure: JobFailure) {
+    super(failure.message);
+  }
+}
+
+export interface ComputeInput {
+  client: pbEngine.EngineServiceClient;
+  spec: pbEngine.ComputeSpec;
+  /** Opens the stream of the dataset's float64 chunks. */
+  openPoints: () => ClientReadableStream<pbUpload.ReadPointsResponse>;
+  /** Absolute deadline (ms since epoch) of the computation. */
+  deadline: number;
+  rpcTimeoutMs: number;
+  signal: AbortSignal;
+  ctx: Context;
+  onProgress: (p: pbCommon.Progress) => void;
+}
+
+export function specFor(dataset: pbUpload.Dataset, params: pbCommon.ComputeParams, jobId: string): pbEngine.ComputeSpec {
+  const cloud = dataset.kind !== pbUpload.DatasetKind.DATASET_KIND_DISTANCE_MATRIX;
+  return {
+    params,
+    inputKind: cloud ? pbCommon.InputKind.INPUT_KIND_POINT_CLOUD : pbCommon.InputKind.INPUT_KIND_LOWER_DISTANCE_MATRIX,
+    encoding: pbCommon.ValueEncoding.VALUE_ENCODING_FLOAT64,
+    n: dataset.n,
+    dim: cloud ? dataset.dim : 0,
+    jobId,
+  };
+}
+
+export function estimate(input: Pick<ComputeInput, "client" | "spec" | "rpcTimeoutMs" | "ctx" | "signal">): Promise<pbEngine.EstimateResponse> {
+  return new Promise((resolve, reject) => {
+    const call = input.client.estimate({ spec: input.spec }, metadataWithTrace(new Metadata(), input.ctx), { deadline: Date.now() + input.rpcTimeoutMs }, (err: ServiceError | null, res) => {
+      input.signal.removeEventListener("abort", onAbort);
+      if (err) {
+        // a slow Estimate means a sick engine, not a job over its deadline
+        const f = fromEngineError(err);
+        reject(new JobFailureError(f.errorCode === "DEADLINE_EXCEEDED" ? failure("ENGINE_UNAVAILABLE", "the engine did not answer the estimate", true, "system", err) : f));
+      } else resolve(res);
+    });
+    const onAbort = () => call.cancel();
+    input.signal.addEventListener("abort", onAbort, { once: true });
+  });
+}
+
+/** Streams the dataset into the engine and resolves with its result. */
+export async function compute(input: ComputeInput): Promise<pbCommon.PersistenceResult> {
+  const call = input.client.compute(metadataWithTrace(new Metadata(), input.ctx), { deadline: input.deadline });
+  let points: ClientReadableStream<pbUpload.ReadPointsResponse> | undefined;
+  let uploadError: unknown;
+  let settled = false;
+
+  const done = new Promise<pbCommon.PersistenceResult>((resolve, reject) => {
+    let result: pbCommon.PersistenceResult | undefined;
+    call.on("data", (res: pbEngine.ComputeResponse) => {
+      if (res.msg?.$case === "progress") input.onProgress(res.msg.value);
+      else if (res.msg?.$case === "result") result = res.msg.value;
+    });
+    call.on("error", (err: Error) => reject(err));
+    call.on("end", () => (result ? resolve(result) : reject(new JobFailureError(failure("ENGINE_INTERNAL", "the engine ended the computation without a result", true, "system")))));
+  });
+  const stopped = done.then(
+    () => undefined,
+    () => undefined,
+  );
+  void stopped.then(() => (settled = true));
+
+  const onAbort = () => {
+    call.cancel();
+    points?.cancel();
+  };
+  input.signal.addEventListener("abort", onAbort, { once: true });
+
+  // waits for the write to be taken, or for the call to be over (no 'drain' then)
+  const send = async (req: pbEngine.ComputeRequest): Promise<void> => {
+    if (call.write(req)) return;
+    await Promise.race([new Promise<void>((r) => call.once("drain", () => r())), stopped]);
+  };
+
+  const pump = (async () => {
+    await send({ msg: { $case: "spec", value: input.spec } });
+    points = input.openPoints();
+    try {
+      for await (const part of points as AsyncIterable<pbUpload.ReadPointsResponse>) {
+        if (settled || input.signal.aborted) return;
+        if (part.chunk.length > 0) await send({ msg: { $case: "chunk", value: part.chunk } });
+      }
+    } catch (err) {
+      if (settled || input.signal.aborted) return;
+      uploadError = err;
+      call.cancel();
+      return;
+    }
+    if (!settled) call.end();
+  })();
+
+  try {
+    const result = await done;
+    return result;
+  } catch (err) {
+    if (!input.signal.aborted && Date.now() >= input.deadline) {
+      throw new JobFailureError(failure("DEADLINE_EXCEEDED", "the computation did not finish within the job deadline", false, "timeout", err));
+    }
+    if (uploadError !== undefined) throw new JobFailureError(fromUploadError(uploadError));
+    if (err instanceof JobFailureError) throw err;
+    throw new JobFailureError(fromEngineError(err));
+  } finally {
+    input.signal.removeEventListener("abort", onAbort);
+    points?.cancel();
+    await pump.catch(() => undefined);
+  }
+}

@@ -1,0 +1,358 @@
+import { randomUUID } from "node:crypto";
+import type { Metadata, ServerWritableStream } from "@grpc/grpc-js";
+import type { Queue } from "bullmq";
+import type { Context } from "@opentelemetry/api";
+import {
+  contextFromMetadata,
+  failedPrecondition,
+  injectCarrier,
+  inSpan,
+  invalidArgument,
+  notFound,
+  nowTimestamp,
+  pbCommon,
+  pbJobs,
+  serverStream,
+  SpanKind,
+  tenantOf,
+  traceIdOf,
+  unary,
+  unavailable,
+  writeWithDrain,
+  type EventBus,
+  type FieldViolation,
+  type Logger,
+  type Redis,
+} from "@tda/common";
+import { isTerminal, parseUpdateRecord, stateName, type JobStore } from "./job-store";
+import { keys } from "./keys";
+import { paramsHash, validateForDataset, validateParams, type ParamLimits } from "./params";
+import { publishResultSummary } from "./outcome-events";
+import type { Subscriber } from "./subscriber";
+import type { UploadClient } from "./upload-client";
+import type { JobData } from "./worker";
+
+const { JobState } = pbJobs;
+type Job = pbJobs.Job;
+
+export interface JobServiceDeps {
+  redis: Redis;
+  queue: Queue<JobData>;
+  store: JobStore;
+  events: EventBus;
+  upload: UploadClient;
+  subscriber: Subscriber;
+  log: Logger;
+  limits: ParamLimits;
+  defaultDeadlineSeconds: number;
+  maxDeadlineSeconds: number;
+  retentionSeconds: number;
+  attempts: number;
+  backoffMs: number;
+  defaultPageSize: number;
+  maxPageSize: number;
+  /** How long CancelJob waits for a running job to stop before answering. */
+  cancelWaitMs?: number;
+}
+
+export const newJobId = (): string => `job_${randomUUID().replace(/-/g, "")}`;
+
+/** Proto priority (higher runs first) → BullMQ priority (1 runs first). */
+export function queuePriority(priority: number): number {
+  return Math.min(2_097_151, Math.max(1, 1_000_000 - Math.trunc(priority)));
+}
+
+interface Cursor {
+  score: number;
+  skip: number;
+}
+
+function encodeCursor(c: Cursor): string {
+  return Buffer.from(JSON.stringify([c.score, c.skip])).toString("base64url");
+}
+
+function decodeCursor(token: string): Cursor {
+  try {
+    const v = JSON.parse(Buffer.from(token, "base64url").toString("utf8")) as unknown;
+    if (Array.isArray(v) && v.length === 2 && Number.isFinite(v[0]) && Number.isInteger(v[1]) && v[1] >= 0) return { score: v[0], skip: v[1] };
+  } catch {
+    // fall through
+  }
+  throw invalidArgument("invalid page_token", [{ field: "page_token", description: "not a token returned by ListJobs" }]);
+}
+
+/** "" instead of the all-zero id of a context without a sampled span. */
+const validTraceId = (id: string): string => (/^0*$/.test(id) ? "" : id);
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+export function createJobService(deps: JobServiceDeps): pbJobs.JobServiceServer {
+  const { redis, queue, store, events, upload, log } = deps;
+
+  async function ownedJob(owner: string, jobId: string): Promise<Job> {
+    if (!jobId) throw invalidArgument("job_id is required", [{ field: "job_id", description: "must not be empty" }]);
+    const job = await store.loadJob(jobId);
+    // another tenant's job does not exist for this caller
+    if (!job || job.owner !== owner) throw notFound(`job "${jobId}"`);
+    return job;
+  }
+
+  /** The job an idempotency key points at (it may still be being created). */
+  async function jobOfKey(owner: string, jobId: string): Promise<Job | undefined> {
+    for (let i = 0; i < 40; i++) {
+      const job = await store.loadJob(jobId);
+      if (job) return job.owner === owner ? job : undefined;
+      await sleep(50);
+    }
+    return undefined;
+  }
+
+  async function submit(req: pbJobs.SubmitJobRequest, owner: string, ctx: Context): Promise<Job> {
+    const violations: FieldViolation[] = [];
+    if (!req.datasetId) violations.push({ field: "dataset_id", description: "must not be empty" });
+    violations.push(...validateParams(req.params, deps.limits));
+    if (req.deadlineSeconds > deps.maxDeadlineSeconds) {
+      violations.push({ field: "deadline_seconds", description: `must be at most ${deps.maxDeadlineSeconds} (0 means ${deps.defaultDeadlineSeconds})` });
+    }
+    if (req.idempotencyKey.length > 256) violations.push({ field: "idempotency_key", description: "must be at most 256 characters" });
+    if (violations.length > 0) throw invalidArgument("invalid job request", violations);
+    const params = req.params!;
+
+    const dataset = await upload.getDataset(owner, req.datasetId, ctx);
+    const dsViolations = validateForDataset(params, dataset);
+    if (dsViolations.length > 0) throw invalidArgument("the params do not fit the dataset", dsViolations);
+
+    const jobId = newJobId();
+    let idemKey: string | undefined;
+    if (req.idempotencyKey) {
+      idemKey = keys.idempotency(owner, req.idempotencyKey);
+      for (;;) {
+        const claimed = await redis.set(idemKey, jobId, "EX", deps.retentionSeconds, "NX");
+        if (claimed === "OK") break;
+        const firstId = await redis.get(idemKey);
+        if (firstId) {
+          const first = await jobOfKey(owner, firstId);
+          if (first) return first;
+          // the first job expired or its submit failed: the key is free again
+          await redis.eval("if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0", 1, idemKey, firstId);
+        }
+      }
+    }
+
+    const pHash = paramsHash(params);
+    const cacheKey = keys.cache(dataset.sha256, pHash);
+    const cachedFrom = await redis.get(cacheKey);
+    const cacheHit = cachedFrom !== null && (await redis.exists(keys.result(cachedFrom))) === 1;
+
+    const job: Job = {
+      jobId,
+      datasetId: req.datasetId,
+      params,
+      state: JobState.JOB_STATE_QUEUED,
+      progress: undefined,
+      createdAt: nowTimestamp(),
+      startedAt: undefined,
+      finishedAt: undefined,
+      errorCode: "",
+      errorMessage: "",
+      cacheHit: false,
+      owner,
+      attempts: 0,
+      engine: "",
+      priority: req.priority,
+      traceId: validTraceId(traceIdOf(ctx)),
+    };
+    let published = false;
+    try {
+      await store.create({
+        job,
+        dataset,
+        trace: injectCarrier(ctx),
+        paramsHash: pHash,
+        deadlineSeconds: req.deadlineSeconds || deps.defaultDeadlineSeconds,
+        resultOf: cacheHit ? cachedFrom! : jobId,
+      });
+      const submitted = await store.apply(jobId, { from: [JobState.JOB_STATE_QUEUED], mutate: () => undefined, eventType: "job.submitted", ctx });
+      published = true;
+      if (!submitted.ok) throw new Error("job record vanished during submit");
+
+      if (cacheHit) {
+        const resultBytes = await redis.getBuffer(keys.result(cachedFrom!));
+        // keep the shared result alive at least as long as this job
+        await redis.multi().expire(keys.result(cachedFrom!), deps.retentionSeconds).expire(cacheKey, deps.retentionSeconds).exec();
+        const done = await store.apply(jobId, {
+          from: [JobState.JOB_STATE_QUEUED],
+          mutate: (j) => {
+            j.state = JobState.JOB_STATE_COMPLETED;
+            j.cacheHit = true;
+            j.finishedAt = nowTimestamp();
+            j.progress = { stage: pbCommon.Stage.STAGE_DONE, dimension: 0, columnsDone: 0, columnsTotal: 0, fraction: 1, bytesInUse: 0 };
+          },
+          eventType: "job.completed",
+          message: `result cached from ${cachedFrom}`,
+          ctx,
+        });
+        if (!done.ok) throw new Error("job record vanished during submit");
+        if (resultBytes) await publishResultSummary(events, done.job, pbCommon.PersistenceResult.decode(resultBytes), ctx);
+        return done.job;
+      }
+
+      const queued = await store.apply(jobId, { from: [JobState.JOB_STATE_QUEUED], mutate: () => undefined, eventType: "job.queued", ctx });
+      try {
+        await queue.add(
+          "compute",
+          { jobId },
+          {
+            jobId,
+            priority: queuePriority(req.priority),
+            attempts: deps.attempts,
+            backoff: { type: "exponential", delay: deps.backoffMs, jitter: 0.5 },
+            removeOnComplete: { age: 3600, count: 10_000 },
+            removeOnFail: { age: 24 * 3600, count: 10_000 },
+          },
+        );
+      } catch (err) {
+        await store.apply(jobId, {
+          from: [JobState.JOB_STATE_QUEUED],
+          mutate: (j) => {
+            j.state = JobState.JOB_STATE_FAILED;
+            j.finishedAt = nowTimestamp();
+            j.errorCode = "QUEUE_UNAVAILABLE";
+            j.errorMessage = "the job could not be queued";
+          },
+          eventType: "job.failed",
+          message: "the job could not be queued",
+          ctx,
+        });
+        throw unavailable("the job queue is unavailable", err);
+      }
+      return queued.ok ? queued.job : submitted.job;
+    } catch (err) {
+      if (idemKey) await redis.eval("if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0", 1, idemKey, jobId).catch(() => undefined);
+      if (!published) await store.discard(jobId, owner).catch(() => undefined);
+      throw err;
+    }
+  }
+
+  async function cancel(owner: string, jobId: string, ctx: Context): Promise<Job> {
+    const job = await ownedJob(owner, jobId);
+    if (job.state === JobState.JOB_STATE_CANCELLED) return job;
+    if (isTerminal(job.state)) throw failedPrecondition(`job is already ${stateName(job.state)}`, "JOB_ALREADY_FINISHED");
+    await store.requestCancel(jobId);
+    if (job.state === JobState.JOB_STATE_QUEUED) {
+      const bj = await queue.getJob(jobId);
+      const removed = !bj || (await queue.remove(jobId)) === 1;
+      if (removed) {
+        const res = await store.apply(jobId, {
+          from: [JobState.JOB_STATE_QUEUED],
+          mutate: (j) => {
+            j.state = JobState.JOB_STATE_CANCELLED;
+            j.finishedAt = nowTimestamp();
+          },
+          eventType: "job.cancelled",
+          message: "cancelled by request",
+          ctx,
+        });
+        if (res.ok) return res.job;
+      }
+    }
+    // running (or just picked up): the worker that runs it stops the engine call
+    await redis.publish(keys.cancelChannel, jobId);
+    const end = Date.now() + (deps.cancelWaitMs ?? 5000);
+    let latest = (await store.loadJob(jobId)) ?? job;
+    while (!isTerminal(latest.state) && Date.now() < end) {
+      await sleep(100);
+      latest = (await store.loadJob(jobId)) ?? latest;
+    }
+    return latest;
+  }
+
+  async function list(owner: string, req: pbJobs.ListJobsRequest): Promise<pbJobs.ListJobsResponse> {
+    const pageSize = Math.min(req.pageSize || deps.defaultPageSize, deps.maxPageSize);
+    let cursor: Cursor | undefined = req.pageToken ? decodeCursor(req.pageToken) : undefined;
+    const jobs: Job[] = [];
+    const batchSize = Math.max(pageSize + 1, 50);
+    for (;;) {
+      const batch = await store.ownerJobIds(owner, cursor, batchSize);
+      if (batch.length === 0) return { jobs, nextPageToken: "" };
+      const loaded = await store.loadMany(batch.map((b) => b.id));
+      for (let i = 0; i < batch.length; i++) {
+        if (jobs.length === pageSize) return { jobs, nextPageToken: encodeCursor(cursor!) };
+        const { score } = batch[i]!;
+        cursor = cursor && cursor.score === score ? { score, skip: cursor.skip + 1 } : { score, skip: 1 };
+        // a missing record expired; its index entry is pruned by age on the next submit
+        const job = loaded[i];
+        if (job && (req.state === JobState.JOB_STATE_UNSPECIFIED || job.state === req.state)) jobs.push(job);
+      }
+      if (batch.length < batchSize) return { jobs, nextPageToken: "" };
+    }
+  }
+
+  async function watch(call: ServerWritableStream<pbJobs.WatchJobRequest, pbJobs.WatchJobResponse>): Promise<void> {
+    const owner = tenantOf(call.metadata);
+    const jobId = call.request.jobId;
+    await ownedJob(owner, jobId);
+    const pending: pbJobs.JobUpdate[] = [];
+    let wake: (() => void) | undefined;
+    let closed = false;
+    const onClose = () => {
+      closed = true;
+      wake?.();
+    };
+    call.on("cancelled", onClose);
+    call.on("close", onClose);
+    // subscribe first, then read the list: an update lands in one or both, and
+    // the sequence numbers drop the duplicates
+    const unsubscribe = await deps.subscriber.subscribe(keys.updatesChannel(jobId), (msg) => {
+      pending.push(parseUpdateRecord(msg));
+      wake?.();
+    });
+    try {
+      let last = 0;
+      const emit = async (u: pbJobs.JobUpdate): Promise<boolean> => {
+        if (u.sequence <= last) return false;
+        last = u.sequence;
+        await writeWithDrain(call, { update: u });
+        return isTerminal(u.state);
+      };
+      for (const u of await store.updates(jobId)) if (await emit(u)) return;
+      // a finished job whose update log expired ends here too
+      const now = await store.loadJob(jobId);
+      if (!now || (isTerminal(now.state) && pending.length === 0)) return;
+      while (!closed) {
+        while (pending.length > 0) if (await emit(pending.shift()!)) return;
+        await new Promise<void>((r) => (wake = r));
+        wake = undefined;
+      }
+    } finally {
+      call.off("cancelled", onClose);
+      call.off("close", onClose);
+      await unsubscribe();
+    }
+  }
+
+  function span<T>(name: string, md: Metadata, fn: (ctx: Context) => Promise<T>): Promise<T> {
+    return inSpan(`tda.jobs.v1.JobService/${name}`, contextFromMetadata(md), SpanKind.SERVER, (_s, ctx) => fn(ctx));
+  }
+
+  return {
+    submitJob: unary(log, "SubmitJob", (req: pbJobs.SubmitJobRequest, call) =>
+      span("SubmitJob", call.metadata, async (ctx) => ({ job: await submit(req, tenantOf(call.metadata), ctx) })),
+    ),
+    getJob: unary(log, "GetJob", async (req: pbJobs.GetJobRequest, call) => ({ job: await ownedJob(tenantOf(call.metadata), req.jobId) })),
+    listJobs: unary(log, "ListJobs", (req: pbJobs.ListJobsRequest, call) => list(tenantOf(call.metadata), req)),
+    watchJob: serverStream(log, "WatchJob", watch),
+    cancelJob: unary(log, "CancelJob", (req: pbJobs.CancelJobRequest, call) =>
+      span("CancelJob", call.metadata, async (ctx) => ({ job: await cancel(tenantOf(call.metadata), req.jobId, ctx) })),
+    ),
+    getResult: unary(log, "GetResult", async (req: pbJobs.GetResultRequest, call) => {
+      const owner = tenantOf(call.metadata);
+      const job = await ownedJob(owner, req.jobId);
+      if (job.state !== JobState.JOB_STATE_COMPLETED) throw failedPrecondition("job is not completed", "JOB_NOT_COMPLETED");
+      const rec = await store.load(req.jobId);
+      const bytes = rec ? await redis.getBuffer(keys.result(rec.resultOf)) : null;
+      if (!bytes) throw notFound(`result of job "${req.jobId}"`);
+      return { jobId: req.jobId, result: pbCommon.PersistenceResult.decode(bytes), cacheHit: job.cacheHit };
+    }),
+  };
+}

@@ -1,0 +1,262 @@
+import type { Context } from "@opentelemetry/api";
+import { nowTimestamp, pbJobs, pbUpload, type EventBus, type Logger, type Redis } from "@tda/common";
+import { keys } from "./keys";
+
+const { JobState } = pbJobs;
+type Job = pbJobs.Job;
+type JobState = pbJobs.JobState;
+type JobUpdate = pbJobs.JobUpdate;
+
+// Job records, their update log and their lifecycle events. Every change of a
+// job goes through `apply`: one Lua script checks the current state, writes the
+// record, takes the next sequence number, appends the update to the replay list
+// and publishes it live, atomically — so the list order, the live order and the
+// sequence numbers agree, and WatchJob can splice replay and live without gaps.
+// The Kafka event (tda_jobs, key = job id) follows with the same sequence
+// number; a per-job chain keeps this process's events in sequence order.
+
+export interface JobRecord {
+  job: Job;
+  /** The dataset as it was at submit time. */
+  dataset: pbUpload.Dataset;
+  /** W3C trace carrier of the submit span. */
+  trace: Record<string, string>;
+  paramsHash: string;
+  deadlineSeconds: number;
+  cancelRequested: boolean;
+  /** Job id whose result key holds this job's result (itself unless a cache hit). */
+  resultOf: string;
+}
+
+export interface NewJobRecord extends Omit<JobRecord, "cancelRequested"> {}
+
+export interface UpdateInput {
+  /** States the job must be in for the change to apply. */
+  from: JobState[];
+  /** Changes the (copied) job; must set the new state. */
+  mutate: (job: Job) => void;
+  eventType: string;
+  message?: string;
+  attempt?: number;
+  ctx?: Context;
+}
+
+export type ApplyResult = { ok: true; job: Job; sequence: number } | { ok: false; job: Job | undefined };
+
+export const TERMINAL_STATES: readonly JobState[] = [JobState.JOB_STATE_COMPLETED, JobState.JOB_STATE_FAILED, JobState.JOB_STATE_CANCELLED];
+export const isTerminal = (s: JobState): boolean => TERMINAL_STATES.includes(s);
+
+export function stateName(s: JobState): string {
+  switch (s) {
+    case JobState.JOB_STATE_QUEUED:
+      return "queued";
+    case JobState.JOB_STATE_RUNNING:
+      return "running";
+    case JobState.JOB_STATE_COMPLETED:
+      return "completed";
+    case JobState.JOB_STATE_FAILED:
+      return "failed";
+    case JobState.JOB_STATE_CANCELLED:
+      return "cancelled";
+    default:
+      return "unspecified";
+  }
+}
+
+// KEYS: job hash, seq counter, updates list. ARGV: allowed states (csv), new
+// state, job blob, update blob, channel, ttl seconds.
+const APPLY_LUA = `
+local cur = redis.call('HGET', KEYS[1], 'state')
+if not cur then return -2 end
+local allowed = false
+for s in string.gmatch(ARGV[1], '[^,]+') do
+  if s == cur then allowed = true end
+end
+if not allowed then return -1 end
+redis.call('HSET', KEYS[1], 'state', ARGV[2], 'job', ARGV[3])
+local seq = redis.call('INCR', KEYS[2])
+local rec = seq .. '|' .. ARGV[4]
+redis.call('RPUSH', KEYS[3], rec)
+redis.call('PUBLISH', ARGV[5], rec)
+redis.call('EXPIRE', KEYS[1], ARGV[6])
+redis.call('EXPIRE', KEYS[2], ARGV[6])
+redis.call('EXPIRE', KEYS[3], ARGV[6])
+return seq
+`;
+
+/** Parses a "<sequence>|<base64 JobUpdate>" record of the update list / channel. */
+export function parseUpdateRecord(rec: string): JobUpdate {
+  const bar = rec.indexOf("|");
+  const update = pbJobs.JobUpdate.decode(Buffer.from(rec.slice(bar + 1), "base64"));
+  update.sequence = Number(rec.slice(0, bar));
+  return update;
+}
+
+const encodeJob = (job: Job): string => Buffer.from(pbJobs.Job.encode(job).finish()).toString("base64");
+const decodeJob = (b64: string): Job => pbJobs.Job.decode(Buffer.from(b64, "base64"));
+
+export interface JobStoreDeps {
+  redis: Redis;
+  events: EventBus;
+  log: Logger;
+  retentionSeconds: number;
+}
+
+export type JobStore = ReturnType<typeof createJobStore>;
+
+export function createJobStore({ redis, events, log, retentionSeconds }: JobStoreDeps) {
+  const chains = new Map<string, Promise<unknown>>();
+
+  /** Runs `fn` after every earlier `serial` call of the same job has settled. */
+  function serial<T>(jobId: string, fn: () => Promise<T>): Promise<T> {
+    const prev = chains.get(jobId) ?? Promise.resolve();
+    const next = prev.then(fn, fn);
+    const tail = next.catch(() => undefined);
+    chains.set(jobId, tail);
+    void tail.then(() => {
+      if (chains.get(jobId) === tail) chains.delete(jobId);
+    });
+    return next;
+  }
+
+  async function create(rec: NewJobRecord): Promise<void> {
+    const id = rec.job.jobId;
+    const ownerKey = keys.ownerJobs(rec.job.owner);
+    const now = Date.now();
+    await redis
+      .multi()
+      .hset(keys.job(id), {
+        owner: rec.job.owner,
+        state: String(rec.job.state),
+        job: encodeJob(rec.job),
+        dataset: Buffer.from(pbUpload.Dataset.encode(rec.dataset).finish()).toString("base64"),
+        trace: JSON.stringify(rec.trace),
+        params_hash: rec.paramsHash,
+        deadline: String(rec.deadlineSeconds),
+        result_of: rec.resultOf,
+      })
+      .expire(keys.job(id), retentionSeconds)
+      .zadd(ownerKey, now, id)
+      .zremrangebyscore(ownerKey, "-inf", now - retentionSeconds * 1000)
+      .expire(ownerKey, retentionSeconds)
+      .exec();
+  }
+
+  /** Removes a job that never got an update (used to undo a failed submit). */
+  async function discard(jobId: string, owner: string): Promise<void> {
+    await redis.multi().del(keys.job(jobId), keys.seq(jobId), keys.updates(jobId)).zrem(keys.ownerJobs(owner), jobId).exec();
+  }
+
+  async function load(jobId: string): Promise<JobRecord | undefined> {
+    const h = await redis.hgetall(keys.job(jobId));
+    if (!h.job) return undefined;
+    return {
+      job: decodeJob(h.job),
+      dataset: pbUpload.Dataset.decode(Buffer.from(h.dataset ?? "", "base64")),
+      trace: h.trace ? (JSON.parse(h.trace) as Record<string, string>) : {},
+      paramsHash: h.params_hash ?? "",
+      deadlineSeconds: Number(h.deadline ?? 0),
+      cancelRequested: h.cancel === "1",
+      resultOf: h.result_of || jobId,
+    };
+  }
+
+  async function loadJob(jobId: string): Promise<Job | undefined> {
+    const b64 = await redis.hget(keys.job(jobId), "job");
+    return b64 ? decodeJob(b64) : undefined;
+  }
+
+  async function loadMany(jobIds: string[]): Promise<(Job | undefined)[]> {
+    if (jobIds.length === 0) return [];
+    const pipe = redis.pipeline();
+    for (const id of jobIds) pipe.hget(keys.job(id), "job");
+    const res = (await pipe.exec()) ?? [];
+    return res.map(([err, v]) => (err || typeof v !== "string" ? undefined : decodeJob(v)));
+  }
+
+  /** Marks the job for cancellation; false when the record does not exist. */
+  async function requestCancel(jobId: string): Promise<boolean> {
+    const n = await redis.eval("if redis.call('EXISTS', KEYS[1]) == 1 then redis.call('HSET', KEYS[1], 'cancel', '1') return 1 end return 0", 1, keys.job(jobId));
+    return n === 1;
+  }
+
+  async function isCancelRequested(jobId: string): Promise<boolean> {
+    return (await redis.hget(keys.job(jobId), "cancel")) === "1";
+  }
+
+  /** Applies one change + update + event, if the job is in one of `input.from`. */
+  function apply(jobId: string, input: UpdateInput): Promise<ApplyResult> {
+    return serial(jobId, async () => {
+      const current = await loadJob(jobId);
+      if (!current || !input.from.includes(current.state)) return { ok: false, job: current };
+      const job = pbJobs.Job.fromPartial(current);
+      input.mutate(job);
+      const update: JobUpdate = {
+        jobId,
+        eventType: input.eventType,
+        state: job.state,
+        progress: job.progress,
+        time: nowTimestamp(),
+        message: input.message ?? "",
+        errorCode: job.errorCode,
+        sequence: 0,
+      };
+      const updateB64 = Buffer.from(pbJobs.JobUpdate.encode(update).finish()).toString("base64");
+      const seq = Number(
+        await redis.eval(APPLY_LUA, 3, keys.job(jobId), keys.seq(jobId), keys.updates(jobId), input.from.join(","), String(job.state), encodeJob(job), updateB64, keys.updatesChannel(jobId), String(retentionSeconds)),
+      );
+      if (seq < 0) return { ok: false, job: await loadJob(jobId) };
+      await events.publish(
+        {
+          topic: "tda_jobs",
+          key: jobId,
+          eventType: input.eventType,
+          data: {
+            $case: "job",
+            value: {
+              jobId,
+              datasetId: job.datasetId,
+              owner: job.owner,
+              state: stateName(job.state),
+              params: job.params,
+              progress: job.progress,
+              engine: job.engine,
+              attempt: input.attempt ?? job.attempts,
+              errorCode: job.errorCode,
+              errorMessage: job.errorMessage,
+              cacheHit: job.cacheHit,
+              sequence: seq,
+            },
+          },
+        },
+        input.ctx,
+      );
+      log.debug({ jobId, eventType: input.eventType, seq }, "job update");
+      return { ok: true, job, sequence: seq };
+    });
+  }
+
+  /** Updates stored so far (replay), in sequence order. */
+  async function updates(jobId: string): Promise<JobUpdate[]> {
+    const list = await redis.lrange(keys.updates(jobId), 0, -1);
+    return list.map(parseUpdateRecord);
+  }
+
+  /**
+   * An owner's job ids, newest first, starting at the cursor: `skip` entries of
+   * score `score` were already seen (same-score members come in a fixed order).
+   */
+  async function ownerJobIds(owner: string, cursor: { score: number; skip: number } | undefined, count: number): Promise<{ id: string; score: number }[]> {
+    const max = cursor ? String(cursor.score) : "+inf";
+    const raw = await redis.zrevrangebyscore(keys.ownerJobs(owner), max, "-inf", "WITHSCORES", "LIMIT", cursor?.skip ?? 0, count);
+    const out: { id: string; score: number }[] = [];
+    for (let i = 0; i + 1 < raw.length; i += 2) out.push({ id: raw[i]!, score: Number(raw[i + 1]) });
+    return out;
+  }
+
+  async function forgetOwnerJobs(owner: string, ids: string[]): Promise<void> {
+    if (ids.length > 0) await redis.zrem(keys.ownerJobs(owner), ...ids);
+  }
+
+  return { create, discard, load, loadJob, loadMany, requestCancel, isCancelRequested, apply, updates, ownerJobIds, forgetOwnerJobs, serial };
+}

@@ -1,0 +1,122 @@
+import { Queue } from "bullmq";
+import { addHealth, bind, createEventBus, createLogger, createRedis, createServer, pbJobs, shutdown, type EventBus, type Logger, type Redis } from "@tda/common";
+import type { Server } from "@grpc/grpc-js";
+import type { HealthImplementation } from "grpc-health-check";
+import type { SchedulerConfig } from "./config";
+import { createEnginePool, type EnginePool } from "./engine-pool";
+import { createJobService } from "./job-service";
+import { createJobStore, type JobStore } from "./job-store";
+import { createSubscriber } from "./subscriber";
+import { createUploadClient } from "./upload-client";
+import { startWorker, type JobData, type SchedulerWorker } from "./worker";
+
+export const SERVICE_NAME = "tda.jobs.v1.JobService";
+
+export interface SchedulerServer {
+  /** The bound port (useful with port 0). */
+  port: number;
+  address: string;
+  server: Server;
+  health: HealthImplementation;
+  redis: Redis;
+  queue: Queue<JobData>;
+  store: JobStore;
+  events: EventBus;
+  engines: EnginePool | undefined;
+  worker: SchedulerWorker | undefined;
+  log: Logger;
+  /** Graceful stop: NOT_SERVING, stop accepting, let running jobs finish (up to the grace period), close. */
+  close(): Promise<void>;
+}
+
+/** Starts the whole scheduler (gRPC API, and the worker when configured) from a config. */
+export async function startSchedulerServer(config: SchedulerConfig, log: Logger = createLogger("scheduler", config.logLevel)): Promise<SchedulerServer> {
+  const redis = createRedis(config.redisUrl, log);
+  const queueConnection = createRedis(config.redisUrl, log, { forQueue: true });
+  const events = createEventBus({ source: "scheduler", brokers: config.kafkaBrokers, topicPrefix: config.topicPrefix, redis, log });
+  const store = createJobStore({ redis, events, log, retentionSeconds: config.retentionSeconds });
+  const subscriber = createSubscriber(redis, log);
+  const upload = createUploadClient(config.uploadAddress, config.rpcTimeoutMs);
+  const queue = new Queue<JobData>(config.queueName, { connection: queueConnection });
+  queue.on("error", (err) => log.warn({ err: err.message }, "queue error"));
+
+  let engines: EnginePool | undefined;
+  let worker: SchedulerWorker | undefined;
+  if (config.worker) {
+    engines = createEnginePool(config.engineAddresses, config.engineProbeMs, log);
+    void engines.probe();
+    worker = await startWorker({
+      redis,
+      queueConnection,
+      queueName: config.queueName,
+      concurrency: config.concurrency,
+      store,
+      events,
+      engines,
+      upload,
+      subscriber,
+      log,
+      retentionSeconds: config.retentionSeconds,
+      progressIntervalMs: config.progressIntervalMs,
+      rpcTimeoutMs: config.rpcTimeoutMs,
+    });
+  }
+
+  const server = createServer();
+  server.addService(
+    pbJobs.JobServiceService,
+    createJobService({
+      redis,
+      queue,
+      store,
+      events,
+      upload,
+      subscriber,
+      log,
+      limits: { maxDim: config.maxDim, maxModulus: config.maxModulus, maxThreads: config.maxThreads },
+      defaultDeadlineSeconds: config.defaultDeadlineSeconds,
+      maxDeadlineSeconds: config.maxDeadlineSeconds,
+      retentionSeconds: config.retentionSeconds,
+      attempts: config.attempts,
+      backoffMs: config.backoffMs,
+      defaultPageSize: config.defaultPageSize,
+      maxPageSize: config.maxPageSize,
+    }),
+  );
+  const health = addHealth(server, [SERVICE_NAME]);
+  const port = await bind(server, config.host, config.port);
+  log.info({ port, worker: config.worker, engines: config.engineAddresses, queue: config.queueName }, "scheduler listening");
+
+  let closing: Promise<void> | undefined;
+  return {
+    port,
+    address: `${config.host}:${port}`,
+    server,
+    health,
+    redis,
+    queue,
+    store,
+    events,
+    engines,
+    worker,
+    log,
+    close() {
+      closing ??= (async () => {
+        health.setStatus("", "NOT_SERVING");
+        health.setStatus(SERVICE_NAME, "NOT_SERVING");
+        await shutdown(server, config.shutdownGraceMs);
+        await worker?.close(config.shutdownGraceMs);
+        await queue.close().catch(() => undefined);
+        engines?.close();
+        upload.close();
+        await subscriber.close();
+        await events.flush(2000);
+        await events.close();
+        await queueConnection.quit().catch(() => undefined);
+        await redis.quit().catch(() => undefined);
+        log.info("scheduler stopped");
+      })();
+      return closing;
+    },
+  };
+}

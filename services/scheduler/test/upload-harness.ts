@@ -1,0 +1,15 @@
+import { createLogger } from "@tda/common";
+import { loadConfig, startUploadServer } from "@tda/upload";
+
+// The real upload service, started in this process on an ephemeral port.
+
+export interface UploadForTest {
+  address: string;
+  close(): Promise<void>;
+}
+
+export async function startUploadForTest(dataDir: string, redisUrl: string): Promise<UploadForTest> {
+  const config = loadConfig({ REDIS_URL: redisUrl, UPLOAD_PORT: "0", TDA_DATA_DIR: dataDir, UPLOAD_SHUTDOWN_GRACE_MS: "1000" });
+  const server = await startUploadServer(config, { log: createLogger("upload-test", process.env.TEST_LOG_LEVEL ?? "silent") });
+  return { address: server.address, close: () => server.close() };
+}

@@ -1,0 +1,181 @@
+import type { Redis } from "@tda/common";
+import { pbUpload } from "@tda/common";
+import { randomUUID } from "node:crypto";
+
+type Dataset = pbUpload.Dataset;
+
+// Dataset metadata in Redis, scoped by owner (tenant):
+//   tda:dataset:<owner>:<dataset_id>  hash with the Dataset fields
+//   tda:datasets:<owner>              sorted set (all scores 0) of "<created ms, 13 digits>:<dataset_id>",
+//                                     listed newest first by lexicographic range (stable cursor paging)
+//   tda:blob-refs:<sha256>            set of "<owner>:<dataset_id>" referencing the blob
+//   tda:blob-lock:<sha256>            short lock serialising blob put/delete against ref changes
+// Owners are URI-encoded in keys so a ':' in a tenant id cannot collide.
+
+export const DATASET_ID_RE = /^ds_[0-9a-f]{32}$/;
+
+export function datasetIdOf(sha256: string): string {
+  return `ds_${sha256.slice(0, 32)}`;
+}
+
+const enc = (owner: string) => encodeURIComponent(owner);
+export const keys = {
+  dataset: (owner: string, id: string) => `tda:dataset:${enc(owner)}:${id}`,
+  index: (owner: string) => `tda:datasets:${enc(owner)}`,
+  refs: (sha: string) => `tda:blob-refs:${sha}`,
+  lock: (sha: string) => `tda:blob-lock:${sha}`,
+};
+
+function member(createdMs: number, id: string): string {
+  return `${String(createdMs).padStart(13, "0")}:${id}`;
+}
+
+export interface StoredDataset extends Dataset {
+  uploadId: string;
+  contentType: string;
+}
+
+function toHash(d: StoredDataset): Record<string, string> {
+  return {
+    datasetId: d.datasetId,
+    name: d.name,
+    format: String(d.format),
+    kind: String(d.kind),
+    n: String(d.n),
+    dim: String(d.dim),
+    minBounds: JSON.stringify(d.minBounds),
+    maxBounds: JSON.stringify(d.maxBounds),
+    sha256: d.sha256,
+    sizeBytes: String(d.sizeBytes),
+    owner: d.owner,
+    createdMs: String(createdMsOf(d)),
+    sourceBytes: String(d.sourceBytes),
+    uploadId: d.uploadId,
+    contentType: d.contentType,
+  };
+}
+
+function createdMsOf(d: Dataset): number {
+  return d.createdAt ? d.createdAt.seconds * 1000 + Math.floor(d.createdAt.nanos / 1e6) : 0;
+}
+
+function fromHash(h: Record<string, string>): StoredDataset {
+  const ms = Number(h.createdMs ?? 0);
+  return {
+    datasetId: h.datasetId ?? "",
+    name: h.name ?? "",
+    format: Number(h.format ?? 0),
+    kind: Number(h.kind ?? 0),
+    n: Number(h.n ?? 0),
+    dim: Number(h.dim ?? 0),
+    minBounds: JSON.parse(h.minBounds ?? "[]") as number[],
+    maxBounds: JSON.parse(h.maxBounds ?? "[]") as number[],
+    sha256: h.sha256 ?? "",
+    sizeBytes: Number(h.sizeBytes ?? 0),
+    owner: h.owner ?? "",
+    createdAt: { seconds: Math.floor(ms / 1000), nanos: (ms % 1000) * 1e6 },
+    sourceBytes: Number(h.sourceBytes ?? 0),
+    uploadId: h.uploadId ?? "",
+    contentType: h.contentType ?? "",
+  };
+}
+
+/** Strips the storage-only fields. */
+export function publicDataset(d: StoredDataset): Dataset {
+  const { uploadId: _u, contentType: _c, ...rest } = d;
+  return rest;
+}
+
+// KEYS: dataset hash, owner index, blob refs. ARGV: ref member, index member, then hash field/value pairs.
+// Returns 1 when created, 0 when the dataset already existed (nothing changed).
+const CREATE_LUA = `
+if redis.call('exists', KEYS[1]) == 1 then return 0 end
+local fields = {}
+for i = 3, #ARGV do fields[#fields + 1] = ARGV[i] end
+redis.call('hset', KEYS[1], unpack(fields))
+redis.call('zadd', KEYS[2], 0, ARGV[2])
+redis.call('sadd', KEYS[3], ARGV[1])
+return 1`;
+
+// KEYS: dataset hash, owner index. ARGV: ref member prefix-free ("<owner>:<id>").
+// Returns false when missing, else {sha256, remaining refs}.
+const DELETE_LUA = `
+local sha = redis.call('hget', KEYS[1], 'sha256')
+if not sha then return false end
+local created = redis.call('hget', KEYS[1], 'createdMs')
+local id = redis.call('hget', KEYS[1], 'datasetId')
+redis.call('del', KEYS[1])
+redis.call('zrem', KEYS[2], string.rep('0', 13 - #created) .. created .. ':' .. id)
+local refs = 'tda:blob-refs:' .. sha
+redis.call('srem', refs, ARGV[1])
+return {sha, redis.call('scard', refs)}`;
+
+const UNLOCK_LUA = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end";
+
+export interface DatasetRepo {
+  get(owner: string, id: string): Promise<StoredDataset | undefined>;
+  /** Stores the metadata and the blob reference; false when the owner already has this dataset. */
+  create(d: StoredDataset): Promise<boolean>;
+  /** Removes metadata and reference; undefined when missing, else the blob and its remaining references. */
+  delete(owner: string, id: string): Promise<{ sha256: string; remainingRefs: number } | undefined>;
+  list(owner: string, pageSize: number, after: string | undefined): Promise<{ datasets: StoredDataset[]; last: string | undefined; more: boolean }>;
+  refCount(sha: string): Promise<number>;
+  /** Runs `fn` holding the per-blob lock. */
+  withBlobLock<T>(sha: string, fn: () => Promise<T>): Promise<T>;
+}
+
+export function createDatasetRepo(redis: Redis, lockTtlMs = 30_000): DatasetRepo {
+  const refMember = (owner: string, id: string) => `${enc(owner)}:${id}`;
+  return {
+    async get(owner, id) {
+      if (!DATASET_ID_RE.test(id)) return undefined;
+      const h = await redis.hgetall(keys.dataset(owner, id));
+      return Object.keys(h).length === 0 ? undefined : fromHash(h);
+    },
+    async create(d) {
+      const h = toHash(d);
+      const args = [refMember(d.owner, d.datasetId), member(createdMsOf(d), d.datasetId), ...Object.entries(h).flat()];
+      const r = await redis.eval(CREATE_LUA, 3, keys.dataset(d.owner, d.datasetId), keys.index(d.owner), keys.refs(d.sha256), ...args);
+      return r === 1;
+    },
+    async delete(owner, id) {
+      if (!DATASET_ID_RE.test(id)) return undefined;
+      const r = (await redis.eval(DELETE_LUA, 2, keys.dataset(owner, id), keys.index(owner), refMember(owner, id))) as [string, number] | null;
+      return r ? { sha256: r[0], remainingRefs: Number(r[1]) } : undefined;
+    },
+    async list(owner, pageSize, after) {
+      const max = after === undefined ? "+" : `(${after}`;
+      const members = await redis.zrevrangebylex(keys.index(owner), max, "-", "LIMIT", 0, pageSize + 1);
+      const more = members.length > pageSize;
+      const page = members.slice(0, pageSize);
+      const pipe = redis.pipeline();
+      for (const m of page) pipe.hgetall(keys.dataset(owner, m.slice(14)));
+      const res = page.length > 0 ? ((await pipe.exec()) ?? []) : [];
+      const datasets: StoredDataset[] = [];
+      for (const [err, h] of res) {
+        if (err) throw err;
+        const rec = h as Record<string, string>;
+        if (Object.keys(rec).length > 0) datasets.push(fromHash(rec));
+      }
+      return { datasets, last: page[page.length - 1], more };
+    },
+    async refCount(sha) {
+      return redis.scard(keys.refs(sha));
+    },
+    async withBlobLock(sha, fn) {
+      const token = randomUUID();
+      const deadline = Date.now() + lockTtlMs;
+      for (;;) {
+        const ok = await redis.set(keys.lock(sha), token, "PX", lockTtlMs, "NX");
+        if (ok === "OK") break;
+        if (Date.now() > deadline) throw new Error(`timed out waiting for the blob lock of ${sha}`);
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      try {
+        return await fn();
+      } finally {
+        await redis.eval(UNLOCK_LUA, 1, keys.lock(sha), token);
+      }
+    },
+  };
+}

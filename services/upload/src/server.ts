@@ -1,0 +1,66 @@
+import { endianness } from "node:os";
+import type { Server } from "@grpc/grpc-js";
+import type { HealthImplementation } from "grpc-health-check";
+import { addHealth, bind, createEventBus, createLogger, createRedis, createServer, pbUpload, shutdown, type EventBus, type Logger, type Redis } from "@tda/common";
+import type { UploadConfig } from "./config";
+import { createFsBlobStore, type BlobStore } from "./blob-store";
+import { createUploadService } from "./upload-service";
+
+export const SERVICE_NAME = "tda.upload.v1.UploadService";
+
+export interface UploadServer {
+  server: Server;
+  health: HealthImplementation;
+  /** The bound port (useful with port 0). */
+  port: number;
+  address: string;
+  redis: Redis;
+  bus: EventBus;
+  blobs: BlobStore;
+  log: Logger;
+  /** Health NOT_SERVING, stop accepting, drain in-flight calls, close Redis and the event bus. */
+  close(): Promise<void>;
+}
+
+export interface StartOptions {
+  log?: Logger;
+  /** Event source name (the outbox is per source); default "upload". */
+  eventSource?: string;
+}
+
+/** Starts the upload service with its own Redis connection, event bus and blob store. */
+export async function startUploadServer(config: UploadConfig, opts: StartOptions = {}): Promise<UploadServer> {
+  if (endianness() !== "LE") throw new Error("the upload service stores little-endian float64 and needs a little-endian host");
+  const log = opts.log ?? createLogger("upload", config.logLevel);
+  const redis = createRedis(config.redisUrl, log);
+  const bus = createEventBus({ source: opts.eventSource ?? "upload", brokers: config.kafkaBrokers, topicPrefix: config.topicPrefix, redis, log });
+  const blobs = createFsBlobStore(config.dataDir);
+  const server = createServer();
+  server.addService(pbUpload.UploadServiceService, createUploadService({ config, redis, blobs, bus, log }));
+  const health = addHealth(server, [SERVICE_NAME]);
+  let port: number;
+  try {
+    port = await bind(server, config.host, config.port);
+  } catch (err) {
+    await bus.close();
+    redis.disconnect();
+    throw err;
+  }
+  log.info({ host: config.host, port, dataDir: config.dataDir }, "upload service listening");
+  let closing: Promise<void> | undefined;
+  return {
+    server, health, port, address: `${config.host}:${port}`, redis, bus, blobs, log,
+    close() {
+      closing ??= (async () => {
+        health.setStatus("", "NOT_SERVING");
+        health.setStatus(SERVICE_NAME, "NOT_SERVING");
+        await shutdown(server, config.shutdownGraceMs);
+        await bus.flush(2000);
+        await bus.close();
+        await redis.quit().catch(() => redis.disconnect());
+        log.info("upload service stopped");
+      })();
+      return closing;
+    },
+  };
+}
