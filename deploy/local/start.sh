@@ -57,8 +57,12 @@ artifact_of() {
   esac
 }
 
-start_component() {
-  local name="$1" port art pid log="$TDA_LOG_DIR/$1.log" start cmd
+# Phase 1 spawns every component that is not running (they start in parallel: none needs
+# another to be up to listen; the gateway and scheduler re-check upstream health on their
+# own); phase 2 waits for each port.
+declare -A spawned=() started_at=()
+spawn_component() {
+  local name="$1" port art pid log="$TDA_LOG_DIR/$1.log" cmd
   port="$(port_of "$name")"
   art="$(artifact_of "$name")"
   if pid="$(tda_pid_of "$name")"; then
@@ -84,16 +88,31 @@ start_component() {
       ;;
     *) cmd=("$NODE_BIN" --enable-source-maps "$art") ;;
   esac
-  start=$SECONDS
-  pid="$(cd "$TDA_ROOT" && tda_spawn "$name" "$log" "${cmd[@]}")"
+  spawned[$name]="$(cd "$TDA_ROOT" && tda_spawn "$name" "$TDA_LOG_DIR/$name.log" "${cmd[@]}")"
+  started_at[$name]=$SECONDS
+}
+
+wait_component() {
+  local name="$1" port pid="${spawned[$1]:-}" log="$TDA_LOG_DIR/$1.log" failed=0
+  [[ -n "$pid" ]] || return 0
+  port="$(port_of "$name")"
   if ! tda_wait_port "$name" 127.0.0.1 "$port" "${TDA_SERVICE_START_TIMEOUT:-60}" "$pid"; then
     tda_tail "$log" 30
-    tda_die "$name: failed to start (log: $log)"
+    failed=1
+  else
+    tda_log "$name: started (pid $pid, 127.0.0.1:$port, ready in $((SECONDS - started_at[$name]))s)"
   fi
-  tda_log "$name: started (pid $pid, 127.0.0.1:$port, ready in $((SECONDS - start))s)"
+  return "$failed"
 }
 
 for c in "${components[@]}"; do
-  start_component "$c"
+  spawn_component "$c"
 done
+failed=()
+for c in "${components[@]}"; do
+  wait_component "$c" || failed+=("$c")
+done
+if ((${#failed[@]})); then
+  tda_die "failed to start: ${failed[*]} (logs in $TDA_LOG_DIR; deploy/local/stop.sh stops the rest)"
+fi
 tda_log "up: gateway 127.0.0.1:${GATEWAY_PORT} (logs: ${TDA_LOG_DIR#"$TDA_ROOT"/})"

@@ -13,10 +13,12 @@ const std::string kDriver = TDA_CLI_DRIVER;
 
 std::string quoted(const std::string& s) { return "'" + s + "'"; }
 
-void expect_same_as_ripser(const std::string& args, const std::string& tool = "/usr/bin/ripser") {
+// our_args: the same options spelled differently (defaults to args)
+void expect_same_as_ripser(const std::string& args, const std::string& tool = "/usr/bin/ripser",
+                           const std::string& our_args = "") {
   ASSERT_EQ(access(tool.c_str(), X_OK), 0) << tool << " is required for the CLI golden tests";
   t::CommandResult ref = t::run_command(tool + " " + args + " 2>/dev/null");
-  t::CommandResult ours = t::run_command(kDriver + " " + args + " 2>/dev/null");
+  t::CommandResult ours = t::run_command(kDriver + " " + (our_args.empty() ? args : our_args) + " 2>/dev/null");
   ASSERT_EQ(ref.exit_code, 0) << args;
   EXPECT_EQ(ours.exit_code, 0) << args;
   EXPECT_EQ(ours.out, ref.out) << args;
@@ -24,7 +26,8 @@ void expect_same_as_ripser(const std::string& args, const std::string& tool = "/
 
 TEST(Cli, SameOutputAsRipser) {
   expect_same_as_ripser("--format lower-distance --dim 2 " + quoted(t::fixture("sphere_3_192.lower_distance_matrix")));
-  expect_same_as_ripser("--format=lower-distance --dim 3 " + quoted(t::fixture("random16.lower_distance_matrix")));
+  const std::string r16 = quoted(t::fixture("random16.lower_distance_matrix"));
+  expect_same_as_ripser("--format lower-distance --dim 3 " + r16, "/usr/bin/ripser", "--format=lower-distance --dim=3 " + r16);
   // default format (full distance matrix) also reads row-layout lower triangles
   expect_same_as_ripser("--dim 2 " + quoted(t::fixture("projective_plane.lower_distance_matrix")));
   expect_same_as_ripser("--format point-cloud --dim 2 " + quoted(t::fixture("sphere_3_192_points.dat")));

@@ -28,13 +28,13 @@ CASES=(
 # canonical form: per dimension, sorted interval lines
 canon() { awk '/^persistence intervals in dim/{d=$5} /^ \[/{print d, $0}' "$1" | LC_ALL=C sort; }
 
-printf '%-12s %-6s %-6s %14s %14s\n' case text multiset "ripser" "tda-engine"
+printf '%-12s %-6s %-6s %22s %22s\n' case text multiset "ripser" "tda-engine"
 for c in "${CASES[@]}"; do
   IFS='|' read -r name ref file args <<<"$c"
   [[ -n "$FILTER" && "$name" != *$FILTER* ]] && continue
-  /usr/bin/time -f "%e s %M KB" -o "$TMP/rt" "/usr/bin/$ref" $args "$DATA/$file" >"$TMP/r.out" 2>/dev/null
-  /usr/bin/time -f "%e s %M KB" -o "$TMP/tt" "$ENGINE" $args "$DATA/$file" >"$TMP/t.out" 2>"$TMP/t.err"
+  /usr/bin/time -f "%e s %U u %M KB" -o "$TMP/rt" "/usr/bin/$ref" $args "$DATA/$file" >"$TMP/r.out" 2>/dev/null
+  /usr/bin/time -f "%e s %U u %M KB" -o "$TMP/tt" "$ENGINE" $args "$DATA/$file" >"$TMP/t.out" 2>"$TMP/t.err"
   text=DIFF; cmp -s "$TMP/r.out" "$TMP/t.out" && text=same
   ms=DIFF; [[ "$(canon "$TMP/r.out")" == "$(canon "$TMP/t.out")" ]] && ms=equal
-  printf '%-12s %-6s %-6s %14s %14s\n' "$name" "$text" "$ms" "$(tail -1 "$TMP/rt")" "$(tail -1 "$TMP/tt")"
+  printf '%-12s %-6s %-6s %22s %22s\n' "$name" "$text" "$ms" "$(tail -1 "$TMP/rt")" "$(tail -1 "$TMP/tt")"
 done

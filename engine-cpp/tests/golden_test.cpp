@@ -20,7 +20,9 @@ struct Case {
   int modulus;
 };
 
-std::string PrintTo(const Case& c) { return c.file + " " + c.format + " dim " + std::to_string(c.dim); }
+void PrintTo(const Case& c, std::ostream* os) {
+  *os << c.file << " --format " << c.format << " --dim " << c.dim << " --modulus " << c.modulus;
+}
 
 class Golden : public ::testing::TestWithParam<Case> {};
 

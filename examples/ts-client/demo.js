@@ -1,15 +1,15 @@
 #!/usr/bin/env node
 // @ts-check
 // tda-mesh demo client: uploads a point cloud through the gateway, computes its
-// persistent homology (Vietoris–Rips, then Alpha), follows each job to the end
-// and prints the persistence diagram (Ripser's layout), the Betti numbers and
-// the trace id that ties every hop of the run together.
+// persistent homology (Vietoris–Rips; Alpha too with --algorithms rips,alpha),
+// follows each job to the end and prints the persistence diagram (Ripser's
+// layout), the Betti numbers and the trace id that ties every hop together.
 //
 //   node examples/ts-client/demo.js examples/data/torus_800.csv --max-dim 2 --gateway 127.0.0.1:50070
 //
 // Options: --gateway host:port (env TDA_GATEWAY, default 127.0.0.1:50070),
 //          --max-dim N (default 1), --threshold T (Rips only),
-//          --algorithms rips,alpha (default rips,alpha), --api-key KEY (env TDA_API_KEY),
+//          --algorithms rips[,alpha] (default rips), --api-key KEY (env TDA_API_KEY),
 //          --max-bars N (bars printed per dimension; default all).
 // Uses the generated clients of @tda/common (built by `npm run build`).
 "use strict";
@@ -36,7 +36,7 @@ function parseArgs(argv) {
     gateway: process.env.TDA_GATEWAY || "127.0.0.1:50070",
     maxDim: 1,
     threshold: /** @type {number | undefined} */ (undefined),
-    algorithms: ["rips", "alpha"],
+    algorithms: ["rips"],
     apiKey: process.env.TDA_API_KEY || "",
     maxBars: Infinity,
   };

@@ -48,20 +48,24 @@ inputs_hash() {
   } | while read -r f; do printf '%s ' "$f"; sha256sum < "$f"; done | sha256sum | cut -d' ' -f1
 }
 
+# One build at a time (parallel make targets share the outputs).
+mkdir -p "$tools"
+if command -v flock >/dev/null 2>&1; then exec 9>"$tools/.lock"; flock 9; fi
+
 want="$(inputs_hash)"
 have="$(cat "$stamp" 2>/dev/null || true)"
 if [[ "$want" != "$have" || ! -d "$gen" || ! -f "$spec/tda.swagger.json" ]]; then
   echo "build.sh: generating Go code and OpenAPI from proto/"
   mkdir -p "$tools/bin"
   # The protoc plugins are the `tool` dependencies pinned in go.mod.
-  (cd "$here" && nice "$GO" build -o "$tools/bin/" tool)
+  (cd "$here" && nice "$GO" build -buildvcs=false -o "$tools/bin/" tool)
   rm -rf "$gen" "$spec"
   "$BUF" generate --template gateway/rest/buf.gen.yaml
   printf '%s\n' "$want" > "$stamp"
 fi
 
 mkdir -p build/bin
-(cd "$here" && nice "$GO" build -o ../../build/bin/tda-rest ./cmd/tda-rest)
+(cd "$here" && nice "$GO" build -buildvcs=false -o ../../build/bin/tda-rest ./cmd/tda-rest)
 echo "build.sh: built build/bin/tda-rest"
 
 if [[ "${1:-build}" == test ]]; then

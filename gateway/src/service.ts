@@ -89,6 +89,7 @@ export function createGateway(deps: GatewayDeps): pbGateway.TdaServiceServer {
         const upstream = jobs.watchJob({ jobId: call.request.jobId }, downstreamMetadata(rc, ctx), deadline === undefined ? {} : { deadline });
         let finished = false;
         let forwarded = 0;
+        let waitingForDrain = false;
         const finish = (err?: Error): void => {
           if (finished) return;
           finished = true;
@@ -105,9 +106,13 @@ export function createGateway(deps: GatewayDeps): pbGateway.TdaServiceServer {
         call.once("cancelled", onCancel);
         upstream.on("data", (msg: pbJobs.WatchJobResponse) => {
           forwarded++;
-          if (!call.write({ update: msg.update })) {
+          if (!call.write({ update: msg.update }) && !waitingForDrain) {
+            waitingForDrain = true;
             upstream.pause();
-            call.once("drain", () => upstream.resume());
+            call.once("drain", () => {
+              waitingForDrain = false;
+              upstream.resume();
+            });
           }
         });
         upstream.on("error", (err: Error) => finish(call.cancelled ? undefined : upstreamError("scheduler", err)));
@@ -121,6 +126,7 @@ export function createGateway(deps: GatewayDeps): pbGateway.TdaServiceServer {
     return inSpan("tda.upload.v1.UploadService/Upload", rc.ctx, SpanKind.CLIENT, (span, ctx) =>
       new Promise<pbGateway.UploadDataResponse>((resolve, reject) => {
         let settled = false;
+        let waitingForDrain = false;
         let messages = 0;
         let bytes = 0;
         const deadline = clientDeadline(call);
@@ -139,9 +145,13 @@ export function createGateway(deps: GatewayDeps): pbGateway.TdaServiceServer {
           messages++;
           if (msg.msg?.$case === "chunk") bytes += msg.msg.value.length;
           // Same oneof on both sides: header first, then byte chunks.
-          if (!upstream.write({ msg: msg.msg })) {
+          if (!upstream.write({ msg: msg.msg }) && !waitingForDrain) {
+            waitingForDrain = true;
             call.pause();
-            upstream.once("drain", () => call.resume());
+            upstream.once("drain", () => {
+              waitingForDrain = false;
+              call.resume();
+            });
           }
         });
         call.on("end", () => {

@@ -1,4 +1,4 @@
-import { UnrecoverableError, Worker, type Job as BullJob } from "bullmq";
+import { DelayedError, UnrecoverableError, WaitingError, Worker, type Job as BullJob } from "bullmq";
 import { contextFromCarrier, inSpan, nowTimestamp, pbCommon, pbJobs, SpanKind, type EventBus, type Logger, type Redis } from "@tda/common";
 import type { Context } from "@opentelemetry/api";
 import { compute, estimate, JobFailureError, specFor } from "./engine-call";
@@ -18,7 +18,12 @@ const { JobState } = pbJobs;
 
 export interface JobData {
   jobId: string;
+  /** When the job first found every engine busy (ms), while it waits for capacity. */
+  busySince?: number;
 }
+
+/** Base delay before a job that found the engines busy tries again. */
+const BUSY_DELAY_MS = 1000;
 
 export interface WorkerDeps {
   redis: Redis;
@@ -47,6 +52,7 @@ export interface SchedulerWorker {
 export async function startWorker(deps: WorkerDeps): Promise<SchedulerWorker> {
   const { store, log } = deps;
   const running = new Map<string, AbortController>();
+  let shuttingDown = false;
 
   const unsubscribe = await deps.subscriber.subscribe(keys.cancelChannel, (jobId) => {
     const ctl = running.get(jobId);
@@ -56,7 +62,7 @@ export async function startWorker(deps: WorkerDeps): Promise<SchedulerWorker> {
     }
   });
 
-  async function processJob(bj: BullJob<JobData>, _token?: string, bullSignal?: AbortSignal): Promise<void> {
+  async function processJob(bj: BullJob<JobData>, token?: string, bullSignal?: AbortSignal): Promise<void> {
     const jobId = bj.data.jobId;
     const rec = await store.load(jobId);
     if (!rec) {
@@ -65,10 +71,10 @@ export async function startWorker(deps: WorkerDeps): Promise<SchedulerWorker> {
     }
     if (isTerminal(rec.job.state)) return;
     const parent = contextFromCarrier(rec.trace);
-    await inSpan("scheduler.run_job", parent, SpanKind.CONSUMER, (span, ctx) => runJob(bj, rec, ctx, bullSignal), { "tda.job_id": jobId });
+    await inSpan("scheduler.run_job", parent, SpanKind.CONSUMER, (_span, ctx) => runJob(bj, rec, ctx, token, bullSignal), { "tda.job_id": jobId });
   }
 
-  async function runJob(bj: BullJob<JobData>, rec: JobRecord, ctx: Context, bullSignal: AbortSignal | undefined): Promise<void> {
+  async function runJob(bj: BullJob<JobData>, rec: JobRecord, ctx: Context, token: string | undefined, bullSignal: AbortSignal | undefined): Promise<void> {
     const jobId = rec.job.jobId;
     const attempt = bj.attemptsMade + 1;
     const maxAttempts = bj.opts.attempts ?? 1;
@@ -137,9 +143,41 @@ export async function startWorker(deps: WorkerDeps): Promise<SchedulerWorker> {
       const f = err instanceof JobFailureError ? err.failure : fromEngineError(err);
       if (f.errorCode === "ENGINE_UNAVAILABLE") deps.engines.markUnavailable(engine);
       if (f.errorCode === "ENGINE_BUSY") deps.engines.markBusy(engine, 2000);
-      if (ctl.signal.aborted && f.errorCode === "CANCELLED") {
-        // aborted by BullMQ / shutdown, not by the user: let the queue run it again
-        Object.assign(f, { retryable: true });
+      if (ctl.signal.aborted && shuttingDown) {
+        // our shutdown, not the user: back to the queue without using an attempt
+        await store.apply(jobId, {
+          from: [JobState.JOB_STATE_RUNNING],
+          mutate: (j) => {
+            j.state = JobState.JOB_STATE_QUEUED;
+          },
+          eventType: "job.queued",
+          message: "the worker shut down during the computation; requeued",
+          attempt,
+          ctx,
+        });
+        await bj.moveToWait(token);
+        throw new WaitingError();
+      }
+      if (ctl.signal.aborted && f.errorCode === "CANCELLED") f.retryable = true; // aborted by BullMQ, not the user
+      if (f.errorCode === "ENGINE_BUSY" && token) {
+        // no capacity is not the job's fault: wait for it without using attempts,
+        // for as long as the job's deadline (then it fails as ENGINE_BUSY)
+        const busySince = bj.data.busySince ?? Date.now();
+        if (Date.now() - busySince < rec.deadlineSeconds * 1000) {
+          await store.apply(jobId, {
+            from: [JobState.JOB_STATE_RUNNING],
+            mutate: (j) => {
+              j.state = JobState.JOB_STATE_QUEUED;
+            },
+            eventType: "job.queued",
+            message: "the engines are busy; waiting for capacity",
+            attempt,
+            ctx,
+          });
+          await bj.updateData({ ...bj.data, busySince });
+          await bj.moveToDelayed(Date.now() + BUSY_DELAY_MS + Math.floor(Math.random() * BUSY_DELAY_MS), token);
+          throw new DelayedError();
+        }
       }
       log.warn({ jobId, attempt, errorCode: f.errorCode, retryable: f.retryable, cause: f.cause }, "job attempt failed");
       if (f.retryable && attempt < maxAttempts) {
@@ -276,15 +314,21 @@ export async function startWorker(deps: WorkerDeps): Promise<SchedulerWorker> {
     worker,
     running: () => [...running.keys()],
     async close(graceMs) {
-      await unsubscribe();
-      const t = setTimeout(() => {
-        log.warn({ running: [...running.keys()] }, "worker grace period over: abandoning running jobs to stalled-job recovery");
-        void worker.close(true);
+      // let running jobs finish within the grace period; then stop their engine
+      // calls so they go back to the queue (retried by this or another worker)
+      const abortTimer = setTimeout(() => {
+        if (running.size === 0) return;
+        log.warn({ running: [...running.keys()] }, "shutdown grace period over: handing running jobs back to the queue");
+        shuttingDown = true;
+        for (const ctl of running.values()) ctl.abort();
       }, graceMs);
+      const forceTimer = setTimeout(() => void worker.close(true), graceMs + 5000);
       try {
         await worker.close();
       } finally {
-        clearTimeout(t);
+        clearTimeout(abortTimer);
+        clearTimeout(forceTimer);
+        await unsubscribe();
       }
     },
   };

@@ -113,12 +113,15 @@ export function call<Req, Res>(fn: Unary<Req, Res>, req: Req, tenant: string): P
 }
 
 export function jobsApi(client: pbJobs.JobServiceClient, tenant: string) {
+  const u = <Req, Res>(fn: Unary<Req, Res>, req: Req) => call<Req, Res>(fn, req, tenant);
   return {
-    submit: (req: Partial<pbJobs.SubmitJobRequest>) => call(client.submitJob.bind(client), pbJobs.SubmitJobRequest.fromPartial(req), tenant).then((r) => r.job!),
-    get: (jobId: string) => call(client.getJob.bind(client), { jobId }, tenant).then((r) => r.job!),
-    list: (req: Partial<pbJobs.ListJobsRequest>) => call(client.listJobs.bind(client), pbJobs.ListJobsRequest.fromPartial(req), tenant),
-    cancel: (jobId: string) => call(client.cancelJob.bind(client), { jobId }, tenant).then((r) => r.job!),
-    result: (jobId: string) => call(client.getResult.bind(client), { jobId }, tenant),
+    submit: (req: pbJobs.DeepPartial<pbJobs.SubmitJobRequest>) =>
+      u<pbJobs.SubmitJobRequest, pbJobs.SubmitJobResponse>(client.submitJob.bind(client), pbJobs.SubmitJobRequest.fromPartial(req)).then((r) => r.job!),
+    get: (jobId: string) => u<pbJobs.GetJobRequest, pbJobs.GetJobResponse>(client.getJob.bind(client), { jobId }).then((r) => r.job!),
+    list: (req: pbJobs.DeepPartial<pbJobs.ListJobsRequest>) =>
+      u<pbJobs.ListJobsRequest, pbJobs.ListJobsResponse>(client.listJobs.bind(client), pbJobs.ListJobsRequest.fromPartial(req)),
+    cancel: (jobId: string) => u<pbJobs.CancelJobRequest, pbJobs.CancelJobResponse>(client.cancelJob.bind(client), { jobId }).then((r) => r.job!),
+    result: (jobId: string) => u<pbJobs.GetResultRequest, pbJobs.GetResultResponse>(client.getResult.bind(client), { jobId }),
     /** Every update WatchJob sends until the stream ends. */
     watch: (jobId: string, timeoutMs = 60_000) =>
       new Promise<pbJobs.JobUpdate[]>((resolve, reject) => {

@@ -307,6 +307,42 @@ describe("cancel and listing", () => {
   });
 });
 
+describe("shutdown", () => {
+  it("hands a running job back to the queue when the grace period ends, without using an attempt", async () => {
+    const queueName = `test-shutdown-${randomUUID().slice(0, 8)}`;
+    const a = await startSchedulerServer(loadConfig(schedulerEnv({ ENGINE_ADDRESSES: engine.address, SCHEDULER_QUEUE_NAME: queueName, SCHEDULER_SHUTDOWN_GRACE_MS: "300" })), log);
+    const b = await startSchedulerServer(loadConfig(schedulerEnv({ SCHEDULER_WORKER: "false", ENGINE_ADDRESSES: "", SCHEDULER_QUEUE_NAME: queueName })), log);
+    const ca = new pbJobs.JobServiceClient(a.address, insecure(), channelOptions);
+    const cb = new pbJobs.JobServiceClient(b.address, insecure(), channelOptions);
+    try {
+      const t = tenant();
+      const ds = await uploadPoints(upload.address, t, randomCloud(600, 4));
+      const job = await jobsApi(ca, t).submit({ datasetId: ds.datasetId, params: { algorithm: RIPS, maxDim: 3 } });
+      const api = jobsApi(cb, t);
+      await waitFor("the engine to compute", async () => {
+        const j = await api.get(job.jobId);
+        return j.state === JobState.JOB_STATE_RUNNING && (j.progress?.stage ?? 0) >= pbCommon.Stage.STAGE_DISTANCES ? true : undefined;
+      });
+      await a.close();
+      const requeued = await api.get(job.jobId);
+      expect(requeued.state).toBe(JobState.JOB_STATE_QUEUED);
+      const bull = await b.queue.getJob(job.jobId);
+      expect(bull!.attemptsMade).toBe(0);
+      expect(["waiting", "prioritized"]).toContain(await bull!.getState());
+      // and it is still an ordinary queued job
+      expect((await api.cancel(job.jobId)).state).toBe(JobState.JOB_STATE_CANCELLED);
+      const types = (await api.watch(job.jobId)).map((u) => u.eventType).filter((x) => x !== "job.progress");
+      expect(types).toEqual(["job.submitted", "job.queued", "job.started", "job.queued", "job.cancelled"]);
+    } finally {
+      ca.close();
+      cb.close();
+      await b.queue.obliterate({ force: true }).catch(() => undefined);
+      await a.close();
+      await b.close();
+    }
+  });
+});
+
 describe("failures", () => {
   it("fails a job past its deadline with DEADLINE_EXCEEDED, without retrying", async () => {
     const t = tenant();
@@ -341,6 +377,29 @@ describe("failures", () => {
       await limited.queue.obliterate({ force: true }).catch(() => undefined);
       await limited.close();
       await small.stop();
+    }
+  });
+
+  it("fails over from a dead engine to a live one", async () => {
+    const dead = `127.0.0.1:${await freePort()}`;
+    const mixed = await startSchedulerServer(
+      loadConfig(schedulerEnv({ ENGINE_ADDRESSES: `${dead},${engine.address}`, SCHEDULER_QUEUE_NAME: `test-mixed-${randomUUID().slice(0, 8)}` })),
+      log,
+    );
+    const c = new pbJobs.JobServiceClient(mixed.address, insecure(), channelOptions);
+    try {
+      const t = tenant();
+      const api = jobsApi(c, t);
+      const jobs = await Promise.all([0, 1, 2, 3].map(async () => api.submit({ datasetId: (await uploadPoints(upload.address, t, randomCloud(30, 2))).datasetId, params: { algorithm: RIPS, maxDim: 1 } })));
+      for (const j of jobs) {
+        await api.watch(j.jobId);
+        expect(await api.get(j.jobId)).toMatchObject({ state: JobState.JOB_STATE_COMPLETED, engine: engine.address });
+      }
+      expect(mixed.engines!.engines().find((e) => e.address === dead)!.healthy).toBe(false);
+    } finally {
+      c.close();
+      await mixed.queue.obliterate({ force: true }).catch(() => undefined);
+      await mixed.close();
     }
   });
 

@@ -22,6 +22,8 @@ export interface BlobStore {
   delete(sha256: string): Promise<void>;
   /** Removes a temp file; a missing file is not an error. */
   discardTemp(tempFile: string): Promise<void>;
+  /** Removes temp files untouched for `olderThanMs` (left by a crashed process); returns how many. */
+  sweepTemp(olderThanMs: number): Promise<number>;
 }
 
 const SHA_RE = /^[0-9a-f]{64}$/;
@@ -71,6 +73,26 @@ export function createFsBlobStore(dataDir: string): BlobStore {
     },
     async discardTemp(tempFile) {
       await fsp.rm(tempFile, { force: true });
+    },
+    async sweepTemp(olderThanMs) {
+      let names: string[];
+      try {
+        names = await fsp.readdir(tmpDir);
+      } catch {
+        return 0;
+      }
+      let removed = 0;
+      const cutoff = Date.now() - olderThanMs;
+      for (const n of names) {
+        if (!n.endsWith(".part")) continue;
+        const p = path.join(tmpDir, n);
+        const st = await fsp.stat(p).catch(() => undefined);
+        if (st && st.mtimeMs < cutoff) {
+          await fsp.rm(p, { force: true });
+          removed++;
+        }
+      }
+      return removed;
     },
   };
 }

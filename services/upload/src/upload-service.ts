@@ -1,6 +1,7 @@
 import { promises as fsp } from "node:fs";
+import type { FileHandle } from "node:fs/promises";
 import { randomBytes } from "node:crypto";
-import { status as GrpcStatus, type ServerReadableStream, type ServerWritableStream } from "@grpc/grpc-js";
+import { Metadata, status as GrpcStatus, type ServerReadableStream, type ServerWritableStream } from "@grpc/grpc-js";
 import {
   SpanKind,
   TdaError,
@@ -25,6 +26,8 @@ import { createDatasetRepo, datasetIdOf, publicDataset, type StoredDataset } fro
 import { UploadParser, formatName } from "./parse/formats";
 import { headerError, tooLarge, dimTooLarge } from "./parse/errors";
 import { UploadEvents } from "./upload-events";
+import { isCancelled } from "./cancellation";
+import { createResumeSessions, type ResumeSessions } from "./resume-sessions";
 
 type UploadRequest = pbUpload.UploadRequest;
 type UploadResponse = pbUpload.UploadResponse;
@@ -35,7 +38,11 @@ export interface UploadServiceDeps {
   blobs: BlobStore;
   bus: EventBus;
   log: Logger;
+  /** Resumable-upload sessions; by default spooled under config.dataDir. */
+  sessions?: ResumeSessions;
 }
+
+const cancelled = (cause?: unknown) => new TdaError(GrpcStatus.CANCELLED, "upload cancelled by the client", { reason: "CANCELLED", cause });
 
 /** Largest slice of input handed to the parser at once (bounds the canonical buffers in memory). */
 const SLICE_BYTES = 1024 * 1024;
@@ -44,6 +51,7 @@ const MAX_NAME = 512;
 export function createUploadService(deps: UploadServiceDeps): pbUpload.UploadServiceServer {
   const { config, blobs, bus, log } = deps;
   const repo = createDatasetRepo(deps.redis);
+  const sessions = deps.sessions ?? createResumeSessions(deps.redis, config.dataDir, config.resumeTtlSeconds);
 
   async function upload(call: ServerReadableStream<UploadRequest, UploadResponse>): Promise<UploadResponse> {
     const owner = tenantOf(call.metadata);
@@ -53,9 +61,14 @@ export function createUploadService(deps: UploadServiceDeps): pbUpload.UploadSer
       if (first.done || first.value.msg?.$case !== "header") {
         throw invalidArgument("the first message of an upload must be the header", [{ field: "header", description: "missing" }]);
       }
-      const header = first.value.msg.value;
+      let header = first.value.msg.value;
       validateHeader(header);
+      const session = sessions.enabled && header.uploadId ? await sessions.begin(owner, header) : undefined;
+      if (session) header = session.header;
       const uploadId = header.uploadId || `up_${randomBytes(12).toString("hex")}`;
+      const initial = new Metadata();
+      initial.set("x-upload-id", uploadId);
+      call.sendMetadata(initial);
       span.setAttributes({ "tda.upload_id": uploadId, "tda.owner": owner, "tda.format": formatName(header.format) });
       const events = new UploadEvents(
         bus,
@@ -71,52 +84,69 @@ export function createUploadService(deps: UploadServiceDeps): pbUpload.UploadSer
       const clog = log.child({ uploadId, owner });
       let bytes = 0;
       let temp: string | undefined;
+      let parser: UploadParser | undefined;
+      let fh: FileHandle | undefined;
+      const feed = async (chunk: Uint8Array) => {
+        bytes += chunk.length;
+        if (bytes > config.maxBytes) throw tooLarge(config.maxBytes);
+        for (let off = 0; off < chunk.length; off += SLICE_BYTES) {
+          parser!.push(chunk.subarray(off, Math.min(chunk.length, off + SLICE_BYTES)));
+          for (const b of parser!.sink.take()) await fh!.write(b);
+        }
+      };
       try {
-        const parser = new UploadParser(header.format, {
+        parser = new UploadParser(header.format, {
           maxPoints: config.maxPoints,
           maxDim: config.maxDim,
           maxTokenBytes: config.maxTokenBytes,
           declaredDim: header.dim,
         });
-        await events.emit("upload.started", { bytes: header.totalBytes });
+        await events.emit("upload.started", { bytes: session?.offset ?? 0 });
         temp = await blobs.tempPath();
-        const fh = await fsp.open(temp, "wx");
+        fh = await fsp.open(temp, "wx");
         try {
+          // a resumed upload first replays the bytes received before the break
+          if (session) for await (const chunk of session.replay()) await feed(chunk);
           for (;;) {
             const next = await it.next();
             if (next.done) break;
             const msg = next.value.msg;
             if (msg?.$case !== "chunk") throw invalidArgument("only the first message may be a header", [{ field: "header", description: "sent twice" }]);
-            const chunk = msg.value;
-            bytes += chunk.length;
-            if (bytes > config.maxBytes) throw tooLarge(config.maxBytes);
-            for (let off = 0; off < chunk.length; off += SLICE_BYTES) {
-              parser.push(chunk.subarray(off, Math.min(chunk.length, off + SLICE_BYTES)));
-              for (const b of parser.sink.take()) await fh.write(b);
-            }
+            if (session) await session.append(msg.value);
+            await feed(msg.value);
             events.progress(bytes);
           }
-          if (call.cancelled) throw new TdaError(GrpcStatus.CANCELLED, "upload cancelled by the client");
+          // A client cancel also ends the request stream (grpc-js clients send END_STREAM,
+          // then RST_STREAM): give the reset a turn to arrive and check again before
+          // committing, so a cancelled upload is not taken for a complete one.
+          await new Promise((r) => setImmediate(r));
+          if (isCancelled(call)) throw cancelled();
+          if (header.totalBytes > 0 && bytes !== header.totalBytes) {
+            throw invalidArgument(`received ${bytes} bytes but header.total_bytes is ${header.totalBytes}`, [
+              { field: "header.total_bytes", description: `received ${bytes} bytes` },
+            ]);
+          }
           parser.finish();
           for (const b of parser.sink.take(true)) await fh.write(b);
           await fh.sync();
         } finally {
           await fh.close();
         }
-        const sink = parser.sink;
+        const finished = parser;
+        const sink = finished.sink;
         const sha = sink.sha256();
         const datasetId = datasetIdOf(sha);
         const isPoints = sink.kind === "points";
         const summary = {
           bytes, sha256: sha, pointCount: sink.n, dimension: sink.dim, datasetId,
           minBounds: isPoints ? Array.from(sink.min) : [], maxBounds: isPoints ? Array.from(sink.max) : [],
-          format: formatName(parser.format),
+          format: formatName(finished.format),
         };
         await events.emit("upload.validated", summary);
         const ds: StoredDataset = {
           datasetId,
           name: header.name,
-          format: parser.format,
+          format: finished.format,
           kind: isPoints ? pbUpload.DatasetKind.DATASET_KIND_POINT_CLOUD : pbUpload.DatasetKind.DATASET_KIND_DISTANCE_MATRIX,
           n: sink.n,
           dim: sink.dim,
@@ -130,6 +160,7 @@ export function createUploadService(deps: UploadServiceDeps): pbUpload.UploadSer
           uploadId,
           contentType: header.contentType,
         };
+        if (isCancelled(call)) throw cancelled();
         const tempFile = temp;
         const { stored, deduplicated } = await repo.withBlobLock(sha, async () => {
           const existing = await repo.get(owner, datasetId);
@@ -145,17 +176,26 @@ export function createUploadService(deps: UploadServiceDeps): pbUpload.UploadSer
           }
         });
         temp = undefined;
+        await session?.discard();
         span.setAttributes({ "tda.dataset_id": datasetId, "tda.n": sink.n, "tda.dim": sink.dim, "tda.deduplicated": deduplicated });
         await events.emit("upload.completed", summary);
         clog.info({ datasetId, n: sink.n, dim: sink.dim, bytes, deduplicated, format: summary.format }, "upload stored");
         return { dataset: publicDataset(stored), uploadId, deduplicated };
-      } catch (err) {
+      } catch (caught) {
+        // a broken stream surfaces in several ways; report it as the cancellation it is
+        const err = !(caught instanceof TdaError) && isCancelled(call) ? cancelled(caught) : caught;
         if (temp) await blobs.discardTemp(temp).catch((e: unknown) => clog.warn({ err: e }, "could not remove temp file"));
         const e = err instanceof TdaError ? err : undefined;
+        // an interrupted resumable upload keeps its spool; bad input ends the session
+        const interrupted = !e || e.code === GrpcStatus.CANCELLED || e.code === GrpcStatus.UNAVAILABLE || e.code === GrpcStatus.DEADLINE_EXCEEDED;
+        if (session) {
+          await (interrupted ? session.suspend() : session.discard()).catch((x: unknown) => clog.warn({ err: x }, "could not update the resume session"));
+        }
+        const resumable = session && interrupted ? ` (resumable from byte ${bytes} until the session expires)` : "";
         void events.emit("upload.failed", {
           bytes,
           errorCode: e ? (e.reason ?? GrpcStatus[e.code]) : "INTERNAL",
-          errorMessage: e ? e.message : "internal error",
+          errorMessage: (e ? e.message : "internal error") + resumable,
         });
         await events.settled();
         throw err;
@@ -167,8 +207,9 @@ export function createUploadService(deps: UploadServiceDeps): pbUpload.UploadSer
     if (h.name.length > MAX_NAME) throw headerError("name", `name longer than ${MAX_NAME} characters`);
     if (h.dim > config.maxDim) throw dimTooLarge("header.dim: ", config.maxDim);
     if (h.totalBytes > config.maxBytes) throw tooLarge(config.maxBytes);
-    if (h.resumeOffset > 0) {
-      throw new TdaError(GrpcStatus.FAILED_PRECONDITION, `upload ${h.uploadId || "(no id)"} cannot be resumed: resumable uploads are not enabled`, { reason: "UPLOAD_NOT_RESUMABLE" });
+    if (h.resumeOffset > 0 && (!h.uploadId || !sessions.enabled)) {
+      const why = h.uploadId ? "resumable uploads are disabled (UPLOAD_RESUME_TTL_SECONDS=0)" : "resuming needs header.upload_id";
+      throw new TdaError(GrpcStatus.FAILED_PRECONDITION, `cannot resume: ${why}`, { reason: "UPLOAD_NOT_RESUMABLE" });
     }
     if (h.uploadId && !/^[A-Za-z0-9_.-]{1,128}$/.test(h.uploadId)) throw headerError("upload_id", "upload_id must be 1-128 characters of [A-Za-z0-9_.-]");
   }

@@ -102,8 +102,27 @@ export function tenantMd(tenant: string): Metadata {
   return md;
 }
 
+const tenants: string[] = [];
+
+/** A fresh tenant id; its keys are removed by cleanupTenants. */
 export function newTenant(): string {
-  return `t-${randomBytes(6).toString("hex")}`;
+  const t = `t-upload-test-${randomBytes(6).toString("hex")}`;
+  tenants.push(t);
+  return t;
+}
+
+/** Removes the metadata the tests created (datasets of their tenants and those blob references). */
+export async function cleanupTenants(redis: IORedis): Promise<void> {
+  for (const t of tenants.splice(0)) {
+    const keys = await redis.keys(`tda:dataset:${t}:*`);
+    for (const k of keys) {
+      const sha = await redis.hget(k, "sha256");
+      const id = k.slice(k.lastIndexOf(":") + 1);
+      if (sha) await redis.srem(`tda:blob-refs:${sha}`, `${t}:${id}`);
+    }
+    if (keys.length > 0) await redis.del(...keys);
+    await redis.del(`tda:datasets:${t}`);
+  }
 }
 
 export function upload(

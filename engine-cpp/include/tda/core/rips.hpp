@@ -97,10 +97,10 @@ inline void validate_options(uint64_t n, const RipsOptions& opt) {
   if (opt.threads < 0 || opt.threads > 4096) throw InvalidInput("threads must be between 0 and 4096");
   if (opt.threshold && std::isnan(*opt.threshold)) throw InvalidInput("threshold is NaN");
   // Simplex indices of the top dimension computed, max_dim + 1, must fit
-  // (Z/p packs an 8-bit coefficient above a 56-bit index).
+  // (Z/p packs an 8-bit coefficient above a 55-bit index).
   const uint64_t k = std::min<uint64_t>(opt.max_dim, n >= 2 ? n - 2 : 0) + 2;
   const unsigned __int128 limit = opt.modulus == 2 ? (unsigned __int128)BinomialTable::kSaturated - 1
-                                                   : ((unsigned __int128)1 << 56) - 1;
+                                                   : ((unsigned __int128)1 << 55) - 1;
   unsigned __int128 c = 1;  // C(n - k + i, i) for i = 0..k
   for (uint64_t i = 1; i <= k && k <= n; ++i) {
     c = c * (n - k + i) / i;
@@ -227,7 +227,7 @@ struct Entry {
 
 template <bool Z2>
 struct Coding {
-  static constexpr int kShift = 56;
+  static constexpr int kShift = 55;  // coefficient in bits 55..62, so codes stay non-negative
   static constexpr index_t kMask = (index_t{1} << kShift) - 1;
   static index_t index(index_t code) {
     if constexpr (Z2) return code; else return code & kMask;
@@ -463,6 +463,7 @@ class Reducer {
   // Adds f * coboundary(simplex) to the working column.
   void add_coboundary(index_t idx, value_t diam, coef_t f, int k) {
     index_t vs[kMaxVertices];
+    vs[0] = 0;  // (silences a false maybe-uninitialized warning)
     decode_simplex(B_, idx, k + 1, n_, vs);
     cx_.cofacets(vs, k, idx, diam, false, [&](index_t c, value_t d, bool negative) {
       heap_.push_back(Entry{d, Code::make(c, negative ? neg(f) : f)});
@@ -488,6 +489,7 @@ class Reducer {
   // diameter that nobody has claimed is the pivot without any reduction).
   Entry init_column(const Simplex& s, int k, const PivotMap& pivots, bool& is_emergent) {
     index_t vs[kMaxVertices];
+    vs[0] = 0;  // (silences a false maybe-uninitialized warning)
     decode_simplex(B_, s.index, k + 1, n_, vs);
     scratch_.clear();
     bool check = true;

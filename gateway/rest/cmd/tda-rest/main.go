@@ -92,6 +92,7 @@ func run(cfg config.Config, log *slog.Logger) error {
 		OpenAPI:          openapi.Handler(doc),
 		UploadChunkBytes: cfg.UploadChunkBytes,
 		UploadMaxBytes:   cfg.UploadMaxBytes,
+		MaxBodyBytes:     cfg.MaxBodyBytes,
 	})
 	if err != nil {
 		return err

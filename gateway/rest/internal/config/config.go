@@ -25,6 +25,7 @@ type Config struct {
 	UploadChunkBytes int   // REST_UPLOAD_CHUNK_BYTES: bytes per UploadData chunk message
 	UploadMaxBytes   int64 // REST_UPLOAD_MAX_BYTES: 0 = no cap here (the upload service enforces its own)
 	MaxMessageBytes  int   // REST_GRPC_MAX_MESSAGE_BYTES: gRPC send/receive limit
+	MaxBodyBytes     int64 // REST_MAX_BODY_BYTES: cap on non-upload request bodies
 
 	HealthTimeout   time.Duration // REST_HEALTH_TIMEOUT_MS
 	ShutdownTimeout time.Duration // REST_SHUTDOWN_TIMEOUT_MS
@@ -67,6 +68,7 @@ func Load(getenv func(string) string, args []string) (Config, error) {
 		UploadChunkBytes: int(num("REST_UPLOAD_CHUNK_BYTES", 1<<20, 4<<10, 16<<20)),
 		UploadMaxBytes:   num("REST_UPLOAD_MAX_BYTES", 0, 0, 1<<50),
 		MaxMessageBytes:  int(num("REST_GRPC_MAX_MESSAGE_BYTES", 64<<20, 4<<20, 1<<30)),
+		MaxBodyBytes:     num("REST_MAX_BODY_BYTES", 64<<20, 1<<10, 1<<34),
 		HealthTimeout:    time.Duration(num("REST_HEALTH_TIMEOUT_MS", 2000, 50, 60000)) * time.Millisecond,
 		ShutdownTimeout:  time.Duration(num("REST_SHUTDOWN_TIMEOUT_MS", 10000, 0, 300000)) * time.Millisecond,
 		OpenAPIFile:      str("REST_OPENAPI_FILE", ""),

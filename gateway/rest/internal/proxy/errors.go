@@ -21,6 +21,9 @@ import (
 // google.rpc.Status JSON body with details) plus:
 //   - Retry-After (whole seconds, rounded up) from a google.rpc.RetryInfo detail;
 //   - X-Trace-Id taken from the trailers of a trailers-only error;
+//   - WWW-Authenticate: Bearer realm="tda-mesh" on 401;
+//   - grpc-go's own "connection refused"-style messages (which name internal
+//     addresses) replaced by a generic one;
 //   - details of a type this binary cannot resolve are dropped instead of
 //     turning the whole body into "failed to marshal error message".
 func ErrorHandler(ctx context.Context, mux *runtime.ServeMux, m runtime.Marshaler, w http.ResponseWriter, r *http.Request, err error) {
@@ -62,8 +65,24 @@ func ErrorHandler(ctx context.Context, mux *runtime.ServeMux, m runtime.Marshale
 		}
 	}
 	traceIDFromTrailer(ctx, w)
-	runtime.DefaultHTTPErrorHandler(ctx, mux, m, w, r, err)
+	runtime.DefaultHTTPErrorHandler(ctx, mux, m, challengeWriter{w}, r, err)
 }
+
+// Challenge is the WWW-Authenticate value of 401 answers. grpc-gateway puts
+// the status message there, which is not a valid RFC 9110 challenge; the
+// message stays in the JSON body.
+const Challenge = `Bearer realm="tda-mesh"`
+
+type challengeWriter struct{ http.ResponseWriter }
+
+func (c challengeWriter) WriteHeader(code int) {
+	if code == http.StatusUnauthorized {
+		c.Header().Set("WWW-Authenticate", Challenge)
+	}
+	c.ResponseWriter.WriteHeader(code)
+}
+
+func (c challengeWriter) Unwrap() http.ResponseWriter { return c.ResponseWriter }
 
 // localTransportMessage returns a client-safe message for an UNAVAILABLE
 // status produced by this process's gRPC client (no connection to the

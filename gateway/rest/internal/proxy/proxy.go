@@ -48,7 +48,13 @@ type Options struct {
 	OpenAPI          http.Handler // GET /openapi.json and /api/v1/openapi.json
 	UploadChunkBytes int
 	UploadMaxBytes   int64
+	// MaxBodyBytes caps request bodies of every route except the two upload
+	// routes (0 = DefaultMaxBodyBytes). Larger bodies fail with 400.
+	MaxBodyBytes int64
 }
+
+// DefaultMaxBodyBytes matches the gRPC message limit.
+const DefaultMaxBodyBytes = 64 << 20
 
 // New builds the complete HTTP handler.
 func New(ctx context.Context, o Options) (http.Handler, error) {
@@ -91,7 +97,11 @@ func New(ctx context.Context, o Options) (http.Handler, error) {
 		}
 	}
 
-	var h http.Handler = rawUploadAlias(mux)
+	limit := o.MaxBodyBytes
+	if limit <= 0 {
+		limit = DefaultMaxBodyBytes
+	}
+	var h http.Handler = rawUploadAlias(limitBodies(mux, limit))
 	h = WithRequestID(h)
 	if o.Metrics != nil {
 		h = o.Metrics.Wrap(h)
@@ -115,6 +125,17 @@ func rawUploadAlias(next http.Handler) http.Handler {
 			r2.URL.RawPath = ""
 			next.ServeHTTP(w, r2)
 			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// limitBodies caps non-upload request bodies (grpc-gateway reads a unary
+// request body whole before decoding it).
+func limitBodies(next http.Handler, limit int64) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if p := strings.TrimSuffix(r.URL.Path, "/"); p != uploadJSONPath && p != upload.Path && r.Body != nil {
+			r.Body = http.MaxBytesReader(w, r.Body, limit)
 		}
 		next.ServeHTTP(w, r)
 	})

@@ -162,7 +162,7 @@ type harness struct {
 	m    *metrics.Metrics
 }
 
-func start(t *testing.T, chunk int, maxBytes int64) *harness {
+func start(t testing.TB, chunk int, maxBytes int64) *harness {
 	t.Helper()
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -503,6 +503,10 @@ func TestErrorMapping(t *testing.T) {
 			t.Errorf("%s: X-Trace-Id %q", c.id, resp.Header.Get("X-Trace-Id"))
 		}
 		switch c.id {
+		case "anon":
+			if got := resp.Header.Get("WWW-Authenticate"); got != proxy.Challenge {
+				t.Errorf("WWW-Authenticate = %q", got)
+			}
 		case "busy":
 			if resp.Header.Get("Retry-After") != "3" {
 				t.Errorf("Retry-After = %q, want 3", resp.Header.Get("Retry-After"))
@@ -648,5 +652,40 @@ func TestUnknownJSONFieldIs400(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != 400 {
 		t.Fatalf("status %d", resp.StatusCode)
+	}
+}
+
+// BenchmarkUpload measures the proxy's own upload path (HTTP body -> 1 MiB
+// UploadData chunks) against the in-process fake: go test -bench Upload ./internal/proxy
+func BenchmarkUpload(b *testing.B) {
+	h := start(b, 1<<20, 0)
+	data := pattern(32 << 20)
+	b.SetBytes(int64(len(data)))
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		resp, err := http.Post(h.srv.URL+"/api/v1/data/upload/file", "application/octet-stream", bytes.NewReader(data))
+		if err != nil {
+			b.Fatal(err)
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 {
+			b.Fatalf("status %d", resp.StatusCode)
+		}
+		<-h.fake.uploadDone
+	}
+}
+
+func TestBodyLimit(t *testing.T) {
+	lis, _ := net.Listen("tcp", "127.0.0.1:0")
+	defer lis.Close()
+	conn, _ := proxy.Dial(lis.Addr().String(), 1<<20)
+	defer conn.Close()
+	hd, _ := proxy.New(context.Background(), proxy.Options{Conn: conn, MaxBodyBytes: 1024})
+	big := `{"stream_id":"s","values":[` + strings.Repeat("1,", 1000) + `1]}`
+	rec := httptest.NewRecorder()
+	hd.ServeHTTP(rec, httptest.NewRequest(http.MethodPost, "/api/v1/stream/publish", strings.NewReader(big)))
+	if rec.Code != 400 {
+		t.Fatalf("status %d body %s", rec.Code, rec.Body.String())
 	}
 }

@@ -1,0 +1,45 @@
+# --- alpha (CGAL) ---
+# Alpha-complex persistence (include/tda/core/alpha*.hpp, src/cli/alpha_cli.cpp,
+# tests/alpha_test.cpp). Include this file from the engine's top-level
+# CMakeLists.txt after the targets tda_core (and, optionally, tda-engine) exist:
+#     include(tests/alpha.cmake)
+# CGAL (Debian libcgal-dev, header-only; links GMP and MPFR) makes the engine
+# GPL-3.0-or-later, see ../LICENSE.md.
+set(TDA_ALPHA_ROOT "${CMAKE_CURRENT_LIST_DIR}/..")
+get_filename_component(TDA_ALPHA_ROOT "${TDA_ALPHA_ROOT}" ABSOLUTE)
+
+find_package(CGAL CONFIG REQUIRED)
+
+add_library(tda_alpha INTERFACE)
+target_link_libraries(tda_alpha INTERFACE tda_core CGAL::CGAL)
+
+# The alpha CLI inside tda-engine (main.cpp dispatches `--algorithm alpha` to
+# tda::cli::run_alpha_cli when TDA_HAVE_ALPHA is defined).
+if(TARGET tda-engine)
+  target_sources(tda-engine PRIVATE "${TDA_ALPHA_ROOT}/src/cli/alpha_cli.cpp")
+  target_include_directories(tda-engine PRIVATE "${TDA_ALPHA_ROOT}/src")
+  target_link_libraries(tda-engine PRIVATE tda_alpha)
+  target_compile_definitions(tda-engine PRIVATE TDA_HAVE_ALPHA=1)
+endif()
+
+# A CLI driver without the gRPC server (used by bench/alpha_bench.py when
+# tda-engine is not built).
+add_executable(tda_alpha_cli "${TDA_ALPHA_ROOT}/tests/alpha_cli_main.cpp" "${TDA_ALPHA_ROOT}/src/cli/alpha_cli.cpp")
+target_include_directories(tda_alpha_cli PRIVATE "${TDA_ALPHA_ROOT}/src")
+target_link_libraries(tda_alpha_cli PRIVATE tda_alpha)
+
+if(NOT GTest_FOUND)
+  find_package(GTest)
+endif()
+if(GTest_FOUND)
+  include(GoogleTest)
+  get_filename_component(TDA_ALPHA_FIXTURES "${TDA_ALPHA_ROOT}/../test/fixtures" ABSOLUTE)
+  add_executable(alpha_test "${TDA_ALPHA_ROOT}/tests/alpha_test.cpp")
+  target_link_libraries(alpha_test PRIVATE tda_alpha GTest::gtest_main)
+  target_compile_definitions(alpha_test PRIVATE TDA_FIXTURES_DIR="${TDA_ALPHA_FIXTURES}")
+  target_compile_options(alpha_test PRIVATE -Wall -Wextra)
+  gtest_discover_tests(alpha_test DISCOVERY_TIMEOUT 60 PROPERTIES TIMEOUT 600)
+else()
+  message(WARNING "GoogleTest not found: alpha_test is not built")
+endif()
+# --- end alpha (CGAL) ---

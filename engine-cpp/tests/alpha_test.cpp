@@ -1,0 +1,403 @@
+// Alpha-complex persistence: diagrams compared with GUDHI run on the same input.
+//
+// GUDHI (Debian's python3-gudhi, through /usr/bin/python3, or the interpreter
+// named by TDA_GUDHI_PYTHON) is required: when it cannot be run the comparison
+// tests fail. Diagrams are compared per dimension as multisets within 1e-9
+// relative, after dropping (near) zero-length bars on both sides.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <map>
+#include <random>
+#include <sstream>
+#include <string>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <vector>
+
+#include "tda/core/alpha.hpp"
+
+namespace {
+
+using tda::core::AlphaOptions;
+using tda::core::AlphaResult;
+using tda::core::Interval;
+
+constexpr double kTol = 1e-9;
+
+std::string fixture(const std::string& name) { return std::string(TDA_FIXTURES_DIR) + "/" + name; }
+
+struct Cloud {
+  std::vector<double> coords;
+  size_t n = 0, dim = 0;
+};
+
+// OFF / nOFF reader (comments after '#'; plain OFF takes its dimension from
+// the first vertex line, as GUDHI does).
+Cloud read_off(const std::string& path) {
+  std::ifstream in(path);
+  EXPECT_TRUE(in.good()) << "cannot open " << path;
+  std::vector<std::vector<double>> rows;
+  std::string line, header;
+  std::vector<double> counts;
+  size_t n = 0;
+  while (std::getline(in, line)) {
+    line = line.substr(0, line.find('#'));
+    std::istringstream ls(line);
+    if (header.empty()) {
+      if (!(ls >> header)) continue;
+    }
+    double x;
+    std::vector<double> nums;
+    while (ls >> x) nums.push_back(x);
+    const size_t need = header == "nOFF" ? 4 : 3;
+    if (counts.size() < need) {
+      counts.insert(counts.end(), nums.begin(), nums.end());
+      if (counts.size() >= need) n = static_cast<size_t>(counts[header == "nOFF" ? 1 : 0]);
+      continue;
+    }
+    if (nums.empty()) continue;
+    if (rows.size() < n) rows.push_back(nums);
+  }
+  Cloud c;
+  c.n = rows.size();
+  c.dim = rows.empty() ? 0 : rows[0].size();
+  for (const auto& r : rows) {
+    EXPECT_EQ(r.size(), c.dim);
+    c.coords.insert(c.coords.end(), r.begin(), r.end());
+  }
+  EXPECT_EQ(c.n, n);
+  return c;
+}
+
+Cloud random_cloud(size_t n, size_t dim, uint64_t seed, double scale = 1.0) {
+  std::mt19937_64 rng(seed);
+  std::uniform_real_distribution<double> u(-scale, scale);
+  Cloud c;
+  c.n = n;
+  c.dim = dim;
+  c.coords.resize(n * dim);
+  for (double& x : c.coords) x = u(rng);
+  return c;
+}
+
+using Diagrams = std::map<int, std::vector<Interval>>;
+
+std::string python() {
+  const char* p = std::getenv("TDA_GUDHI_PYTHON");
+  return p && *p ? p : "/usr/bin/python3";
+}
+
+// Runs GUDHI's AlphaComplex(points).create_simplex_tree().persistence() on the
+// cloud (written to a temporary file with round-trip precision).
+Diagrams gudhi_diagrams(const Cloud& c, const std::string& extra_args = "") {
+  char path[] = "/tmp/tda_alpha_test_XXXXXX";
+  const int fd = mkstemp(path);
+  EXPECT_GE(fd, 0);
+  {
+    std::ofstream out(path);
+    out.precision(17);
+    for (size_t i = 0; i < c.n; ++i) {
+      for (size_t j = 0; j < c.dim; ++j) out << (j ? " " : "") << c.coords[i * c.dim + j];
+      out << "\n";
+    }
+  }
+  close(fd);
+  const std::string script =
+      "import sys, gudhi\n"
+      "pts = [[float(x) for x in l.split()] for l in open(sys.argv[1]) if l.strip()]\n"
+      "kw = {}\n"
+      "if len(sys.argv) > 2: kw['max_alpha_square'] = float(sys.argv[2])\n"
+      "st = gudhi.AlphaComplex(points=pts).create_simplex_tree(**kw)\n"
+      "for d, (b, e) in st.persistence():\n"
+      "    print(d, repr(float(b)), repr(float(e)))\n";
+  const std::string cmd = python() + " -c \"" + script + "\" " + path + " " + extra_args + " 2>&1";
+  Diagrams dg;
+  FILE* p = popen(cmd.c_str(), "r");
+  EXPECT_NE(p, nullptr);
+  std::string text;
+  char buf[65536];
+  size_t got;
+  while (p && (got = fread(buf, 1, sizeof buf, p)) > 0) text.append(buf, got);
+  const int status = p ? pclose(p) : -1;
+  unlink(path);
+  const bool ok = status != -1 && WIFEXITED(status) && WEXITSTATUS(status) == 0;
+  EXPECT_TRUE(ok) << "GUDHI could not be run (install python3-gudhi): " << text.substr(0, 2000);
+  if (!ok) {
+    dg[-1] = {};  // marks failure
+    return dg;
+  }
+  std::istringstream in(text);
+  std::string line;
+  while (std::getline(in, line)) {
+    std::istringstream ls(line);
+    int d;
+    std::string b, e;
+    if (!(ls >> d >> b >> e)) continue;
+    dg[d].push_back(Interval{std::strtod(b.c_str(), nullptr), std::strtod(e.c_str(), nullptr)});
+  }
+  return dg;
+}
+
+bool close_rel(double a, double b) {
+  if (a == b) return true;
+  if (std::isinf(a) || std::isinf(b)) return false;
+  return std::fabs(a - b) <= kTol * std::max(std::fabs(a), std::fabs(b));
+}
+
+std::vector<Interval> nonzero(std::vector<Interval> v) {
+  v.erase(std::remove_if(v.begin(), v.end(),
+                         [](const Interval& I) {
+                           return !std::isinf(I.death) &&
+                                  I.death - I.birth <= kTol * std::max(std::fabs(I.birth), std::fabs(I.death));
+                         }),
+          v.end());
+  std::sort(v.begin(), v.end(), [](const Interval& a, const Interval& b) {
+    return a.birth != b.birth ? a.birth < b.birth : a.death < b.death;
+  });
+  return v;
+}
+
+// Multiset equality within the tolerance (greedy matching over births sorted).
+void expect_same(const std::vector<Interval>& ours_in, const std::vector<Interval>& theirs_in, int dim,
+                 const std::string& what) {
+  const std::vector<Interval> A = nonzero(ours_in), B = nonzero(theirs_in);
+  EXPECT_EQ(A.size(), B.size()) << what << ": number of bars in dimension " << dim;
+  std::vector<bool> used(B.size(), false);
+  size_t lo = 0, unmatched = 0;
+  for (const Interval& a : A) {
+    while (lo < B.size() && B[lo].birth < a.birth && !close_rel(B[lo].birth, a.birth)) ++lo;
+    bool found = false;
+    for (size_t j = lo; j < B.size(); ++j) {
+      if (B[j].birth > a.birth && !close_rel(B[j].birth, a.birth)) break;
+      if (!used[j] && close_rel(B[j].birth, a.birth) && close_rel(B[j].death, a.death)) {
+        used[j] = found = true;
+        break;
+      }
+    }
+    if (!found && ++unmatched <= 5)
+      ADD_FAILURE() << what << ": dim " << dim << " bar [" << a.birth << ", " << a.death << ") not in GUDHI's diagram";
+  }
+  EXPECT_EQ(unmatched, 0u) << what << ": dimension " << dim;
+}
+
+void compare_with_gudhi(const Cloud& c, const std::string& what, const AlphaOptions& opt = {}) {
+  const AlphaResult r = tda::core::alpha_from_points(c.coords, c.n, c.dim, opt);
+  const Diagrams g = gudhi_diagrams(c, opt.max_alpha ? std::to_string(*opt.max_alpha) : "");
+  ASSERT_EQ(g.count(-1), 0u) << "GUDHI failed";
+  ASSERT_EQ(r.diagrams.size(), c.dim);
+  size_t ours_total = 0;
+  for (int d = 0; d < static_cast<int>(c.dim); ++d) {
+    const auto it = g.find(d);
+    expect_same(r.diagrams[d], it == g.end() ? std::vector<Interval>{} : it->second, d, what);
+    ours_total += r.diagrams[d].size();
+  }
+  for (const auto& [d, bars] : g) {
+    if (d >= static_cast<int>(c.dim)) {
+      EXPECT_TRUE(nonzero(bars).empty()) << what << ": GUDHI reports dim " << d;
+    }
+  }
+  EXPECT_GT(ours_total, 0u);
+}
+
+// --- equality with GUDHI ----------------------------------------------------
+
+TEST(AlphaGudhi, Tore3D300) { compare_with_gudhi(read_off(fixture("tore3D_300.off")), "tore3D_300"); }
+
+TEST(AlphaGudhi, AlphaComplexDoc) {
+  // 7 co-planar points in R^3 (the z coordinates are 0)
+  compare_with_gudhi(read_off(fixture("alphacomplexdoc.off")), "alphacomplexdoc");
+}
+
+TEST(AlphaGudhi, Grid10x10x10) {
+  // every cell is co-spherical with its neighbours: the triangulation is not
+  // unique but the diagram is
+  compare_with_gudhi(read_off(fixture("grid_10_10_10_in_0_1.off")), "grid_10_10_10");
+}
+
+TEST(AlphaGudhi, Random3D) {
+  for (uint64_t seed : {1u, 2u}) compare_with_gudhi(random_cloud(1500, 3, seed), "random3d seed " + std::to_string(seed));
+}
+
+TEST(AlphaGudhi, Random2D) {
+  for (uint64_t seed : {3u, 4u}) compare_with_gudhi(random_cloud(2000, 2, seed, 10.0), "random2d seed " + std::to_string(seed));
+}
+
+TEST(AlphaGudhi, Grid2DWithDuplicates) {
+  Cloud c;
+  c.dim = 2;
+  for (int rep = 0; rep < 2; ++rep)
+    for (int i = 0; i < 15; ++i)
+      for (int j = 0; j < 12; ++j) {
+        c.coords.push_back(i * 0.5);
+        c.coords.push_back(j * 0.25);
+        ++c.n;
+      }
+  compare_with_gudhi(c, "grid2d+duplicates");
+  const AlphaResult r = tda::core::alpha_from_points(c.coords, c.n, c.dim, {});
+  EXPECT_EQ(r.stats.duplicates_merged, 180u);
+}
+
+TEST(AlphaGudhi, CoplanarIn3D) {
+  // points on a tilted plane, plus a few duplicates
+  Cloud c = random_cloud(400, 2, 5);
+  Cloud d;
+  d.dim = 3;
+  for (size_t i = 0; i < c.n; ++i) {
+    const double x = c.coords[2 * i], y = c.coords[2 * i + 1];
+    d.coords.insert(d.coords.end(), {x, y, 0.25 * x - 0.5 * y});
+    ++d.n;
+  }
+  compare_with_gudhi(d, "coplanar3d");
+}
+
+TEST(AlphaGudhi, MaxAlphaTruncation) {
+  const Cloud c = read_off(fixture("tore3D_300.off"));
+  AlphaOptions opt;
+  opt.max_alpha = 0.25;
+  compare_with_gudhi(c, "tore3D_300 max_alpha 0.25", opt);
+  const AlphaResult r = tda::core::alpha_from_points(c.coords, c.n, c.dim, opt);
+  for (const auto& dg : r.diagrams)
+    for (const Interval& I : dg) {
+      EXPECT_LE(I.birth, 0.25);
+      EXPECT_TRUE(std::isinf(I.death) || I.death <= 0.25);
+    }
+}
+
+// --- options, degenerate inputs, validation ----------------------------------
+
+TEST(Alpha, RadiusIsSqrtOfSquaredRadius) {
+  const Cloud c = read_off(fixture("tore3D_300.off"));
+  AlphaOptions sq, rad;
+  rad.radius = true;
+  const AlphaResult a = tda::core::alpha_from_points(c.coords, c.n, c.dim, sq);
+  const AlphaResult b = tda::core::alpha_from_points(c.coords, c.n, c.dim, rad);
+  ASSERT_EQ(a.diagrams.size(), b.diagrams.size());
+  for (size_t d = 0; d < a.diagrams.size(); ++d) {
+    ASSERT_EQ(a.diagrams[d].size(), b.diagrams[d].size());
+    for (size_t i = 0; i < a.diagrams[d].size(); ++i) {
+      EXPECT_EQ(std::sqrt(a.diagrams[d][i].birth), b.diagrams[d][i].birth);
+      EXPECT_EQ(std::sqrt(a.diagrams[d][i].death), b.diagrams[d][i].death);
+    }
+  }
+  // max_alpha is in the reported unit
+  rad.max_alpha = 0.5;
+  sq.max_alpha = 0.25;
+  const AlphaResult ta = tda::core::alpha_from_points(c.coords, c.n, c.dim, sq);
+  const AlphaResult tb = tda::core::alpha_from_points(c.coords, c.n, c.dim, rad);
+  for (size_t d = 0; d < ta.diagrams.size(); ++d) EXPECT_EQ(ta.diagrams[d].size(), tb.diagrams[d].size());
+  EXPECT_EQ(ta.betti, tb.betti);
+}
+
+TEST(Alpha, BettiOfTheFullComplex) {
+  const Cloud c = random_cloud(500, 3, 9);
+  const AlphaResult r = tda::core::alpha_from_points(c.coords, c.n, c.dim, {});
+  EXPECT_EQ(r.betti, (std::vector<uint64_t>{1, 0, 0}));
+  EXPECT_EQ(r.stats.points, 500u);
+  EXPECT_EQ(r.stats.duplicates_merged, 0u);
+  EXPECT_GT(r.stats.simplices, 500u);
+  EXPECT_GT(r.stats.columns_reduced, 0u);
+}
+
+TEST(Alpha, MaxDim) {
+  const Cloud c = random_cloud(300, 3, 10);
+  AlphaOptions opt;
+  opt.max_dim = 1;
+  const AlphaResult r = tda::core::alpha_from_points(c.coords, c.n, c.dim, opt);
+  EXPECT_EQ(r.diagrams.size(), 2u);
+  opt.max_dim = 0;
+  EXPECT_EQ(tda::core::alpha_from_points(c.coords, c.n, c.dim, opt).diagrams.size(), 1u);
+}
+
+TEST(Alpha, DegenerateInputs) {
+  // one point, repeated
+  {
+    const std::vector<double> p = {1, 2, 3, 1, 2, 3, 1, 2, 3};
+    const AlphaResult r = tda::core::alpha_from_points(p, 3, 3, {});
+    EXPECT_EQ(r.stats.duplicates_merged, 2u);
+    ASSERT_EQ(r.diagrams[0].size(), 1u);
+    EXPECT_TRUE(std::isinf(r.diagrams[0][0].death));
+    EXPECT_TRUE(r.diagrams[1].empty());
+  }
+  // collinear points in R^3 and R^2: a path, bars [0, (gap/2)^2)
+  {
+    const std::vector<double> p3 = {0, 0, 0, 3, 3, 3, 1, 1, 1, 1, 1, 1};
+    const AlphaResult r = tda::core::alpha_from_points(p3, 4, 3, {});
+    EXPECT_EQ(r.stats.duplicates_merged, 1u);
+    ASSERT_EQ(r.diagrams[0].size(), 3u);
+    std::vector<double> deaths;
+    for (const Interval& I : r.diagrams[0]) deaths.push_back(I.death);
+    std::sort(deaths.begin(), deaths.end());
+    EXPECT_DOUBLE_EQ(deaths[0], 0.75);
+    EXPECT_DOUBLE_EQ(deaths[1], 3.0);
+    EXPECT_TRUE(std::isinf(deaths[2]));
+    const std::vector<double> p2 = {0, 0, 2, 1, 4, 2, 6, 3};
+    EXPECT_EQ(tda::core::alpha_from_points(p2, 4, 2, {}).diagrams[0].size(), 4u);
+  }
+  // two points
+  {
+    const std::vector<double> p = {0, 0, 0, 2, 0, 0};
+    const AlphaResult r = tda::core::alpha_from_points(p, 2, 3, {});
+    ASSERT_EQ(r.diagrams[0].size(), 2u);
+  }
+  // co-spherical: the 8 corners of a cube and 6 face centres pushed onto the sphere
+  {
+    std::vector<double> p;
+    for (int i = 0; i < 8; ++i) p.insert(p.end(), {i & 1 ? 1.0 : -1.0, i & 2 ? 1.0 : -1.0, i & 4 ? 1.0 : -1.0});
+    const double s = std::sqrt(3.0);
+    for (int a = 0; a < 3; ++a)
+      for (double sg : {-s, s}) {
+        double q[3] = {0, 0, 0};
+        q[a] = sg;
+        p.insert(p.end(), q, q + 3);
+      }
+    Cloud c;
+    c.coords = p;
+    c.n = 14;
+    c.dim = 3;
+    compare_with_gudhi(c, "cospherical");
+  }
+}
+
+TEST(Alpha, Validation) {
+  using tda::core::InvalidInput;
+  const std::vector<double> p = {0, 0, 1, 1};
+  EXPECT_THROW(tda::core::alpha_from_points(p, 2, 1, {}), InvalidInput);
+  EXPECT_THROW(tda::core::alpha_from_points(p, 1, 4, {}), InvalidInput);
+  EXPECT_THROW(tda::core::alpha_from_points({}, 0, 2, {}), InvalidInput);
+  EXPECT_THROW(tda::core::alpha_from_points(p, 3, 2, {}), InvalidInput);
+  const std::vector<double> bad = {0, 0, std::nan(""), 1};
+  EXPECT_THROW(tda::core::alpha_from_points(bad, 2, 2, {}), InvalidInput);
+  const std::vector<double> inf = {0, 0, HUGE_VAL, 1};
+  EXPECT_THROW(tda::core::alpha_from_points(inf, 2, 2, {}), InvalidInput);
+  AlphaOptions o;
+  o.max_dim = -2;
+  EXPECT_THROW(tda::core::alpha_from_points(p, 2, 2, o), InvalidInput);
+  EXPECT_THROW(tda::core::estimate_alpha(10, 7), InvalidInput);
+  const auto e = tda::core::estimate_alpha(100000, 3);
+  EXPECT_GT(e.memory_bytes, 100000u * 100);
+  EXPECT_GT(e.seconds, 0.0);
+}
+
+TEST(Alpha, CancellationAndProgress) {
+  const Cloud c = random_cloud(2000, 3, 11);
+  tda::core::Callbacks cb;
+  int calls = 0;
+  bool done = false;
+  cb.on_progress = [&](const tda::core::ProgressInfo& p) {
+    ++calls;
+    done = done || p.stage == tda::core::Stage::Done;
+  };
+  tda::core::alpha_from_points(c.coords, c.n, c.dim, {}, cb);
+  EXPECT_GT(calls, 3);
+  EXPECT_TRUE(done);
+  tda::core::Callbacks cancel;
+  cancel.is_cancelled = [] { return true; };
+  EXPECT_THROW(tda::core::alpha_from_points(c.coords, c.n, c.dim, {}, cancel), tda::core::Cancelled);
+}
+
+}  // namespace

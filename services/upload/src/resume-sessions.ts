@@ -1,0 +1,152 @@
+import { createHash, randomUUID } from "node:crypto";
+import { createReadStream, promises as fsp } from "node:fs";
+import path from "node:path";
+import { status as GrpcStatus } from "@grpc/grpc-js";
+import { TdaError, pbUpload, type Redis } from "@tda/common";
+
+// Resumable uploads. An upload whose header names its own upload_id spools the
+// source bytes it receives to TDA_DATA_DIR/tmp/resume/ and records a session in
+// Redis (tda:upload-session:<owner>:<upload_id>, expiring after
+// UPLOAD_RESUME_TTL_SECONDS). When the stream breaks (client cancel, network),
+// the spool is kept; a later Upload with the same upload_id and resume_offset K
+// (at most the spooled size) replays the spool's first K bytes through a fresh
+// parser and continues with the new chunks. Bad input (validation errors,
+// limits) and success end the session and delete the spool. Nothing survives the
+// TTL: the Redis key expires and the sweeper deletes old spool files.
+
+export interface ResumeSession {
+  uploadId: string;
+  /** The header of the original upload (format, dim, name... are kept from it). */
+  header: pbUpload.UploadHeader;
+  /** Bytes already received, to be replayed. */
+  offset: number;
+  /** The first `offset` source bytes, in chunks. */
+  replay(): AsyncIterable<Buffer>;
+  /** Appends new source bytes to the spool (durable before they are parsed). */
+  append(chunk: Uint8Array): Promise<void>;
+  /** The stream broke: keep the spool for a resume and refresh the TTL. */
+  suspend(): Promise<void>;
+  /** Success or bad input: forget the session and its spool. */
+  discard(): Promise<void>;
+}
+
+export interface ResumeSessions {
+  readonly enabled: boolean;
+  /** Opens (resume_offset = 0) or resumes a session for a header with an upload_id. */
+  begin(owner: string, header: pbUpload.UploadHeader): Promise<ResumeSession>;
+  /** Deletes spool files older than the TTL (sessions whose key expired). */
+  sweep(): Promise<number>;
+}
+
+const key = (owner: string, id: string) => `tda:upload-session:${encodeURIComponent(owner)}:${id}`;
+const lockKey = (owner: string, id: string) => `tda:upload-active:${encodeURIComponent(owner)}:${id}`;
+const UNLOCK_LUA = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end";
+const LOCK_MS = 5 * 60_000;
+
+export function createResumeSessions(redis: Redis, dataDir: string, ttlSeconds: number): ResumeSessions {
+  const dir = path.join(path.resolve(dataDir), "tmp", "resume");
+  const spoolPath = (owner: string, id: string) => path.join(dir, `${createHash("sha256").update(`${owner}\n${id}`).digest("hex").slice(0, 40)}.src`);
+
+  async function lock(owner: string, id: string): Promise<string> {
+    const token = randomUUID();
+    const until = Date.now() + 10_000;
+    for (;;) {
+      if ((await redis.set(lockKey(owner, id), token, "PX", LOCK_MS, "NX")) === "OK") return token;
+      if (Date.now() > until) {
+        throw new TdaError(GrpcStatus.ABORTED, `upload ${id} is still in progress on another stream`, { reason: "UPLOAD_IN_PROGRESS", retryable: true, retryAfterMs: 1000 });
+      }
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+
+  return {
+    enabled: ttlSeconds > 0,
+    async begin(owner, header) {
+      const id = header.uploadId;
+      const token = await lock(owner, id);
+      const release = () => redis.eval(UNLOCK_LUA, 1, lockKey(owner, id), token).then(() => undefined);
+      const spool = spoolPath(owner, id);
+      let effective = header;
+      let offset = 0;
+      try {
+        await fsp.mkdir(dir, { recursive: true });
+        const stored = await redis.hgetall(key(owner, id));
+        const exists = Object.keys(stored).length > 0;
+        if (header.resumeOffset > 0) {
+          if (!exists) {
+            throw new TdaError(GrpcStatus.NOT_FOUND, `no resumable upload ${id} (never started, finished, failed validation or expired)`, { reason: "UPLOAD_SESSION_NOT_FOUND" });
+          }
+          effective = { ...(JSON.parse(stored.header ?? "{}") as pbUpload.UploadHeader), uploadId: id, resumeOffset: header.resumeOffset };
+          const size = (await fsp.stat(spool).catch(() => undefined))?.size ?? 0;
+          if (header.resumeOffset > size) {
+            throw new TdaError(GrpcStatus.FAILED_PRECONDITION, `upload ${id} can resume from byte ${size} at most, not ${header.resumeOffset}`, {
+              reason: "UPLOAD_RESUME_OFFSET", metadata: { resume_offset: String(size) },
+            });
+          }
+          await fsp.truncate(spool, header.resumeOffset);
+          const now = new Date();
+          await fsp.utimes(spool, now, now); // the sweeper goes by mtime
+          offset = header.resumeOffset;
+        } else {
+          await fsp.rm(spool, { force: true });
+          await fsp.writeFile(spool, "");
+        }
+        await redis.multi().hset(key(owner, id), { header: JSON.stringify({ ...effective, resumeOffset: 0 }), owner, offset: String(offset) }).expire(key(owner, id), ttlSeconds).exec();
+      } catch (err) {
+        await release();
+        throw err;
+      }
+      const fh = await fsp.open(spool, "a");
+      let written = offset;
+      let closed = false;
+      const close = async () => {
+        if (closed) return;
+        closed = true;
+        await fh.close().catch(() => undefined);
+        await release();
+      };
+      return {
+        uploadId: id,
+        header: effective,
+        offset,
+        async *replay() {
+          if (offset === 0) return;
+          for await (const chunk of createReadStream(spool, { start: 0, end: offset - 1, highWaterMark: 1024 * 1024 })) yield chunk as Buffer;
+        },
+        async append(chunk) {
+          await fh.write(chunk);
+          written += chunk.length;
+        },
+        async suspend() {
+          await fh.sync().catch(() => undefined);
+          await close();
+          await redis.multi().hset(key(owner, id), "offset", String(written)).expire(key(owner, id), ttlSeconds).exec();
+        },
+        async discard() {
+          await close();
+          await redis.del(key(owner, id));
+          await fsp.rm(spool, { force: true });
+        },
+      };
+    },
+    async sweep() {
+      let removed = 0;
+      let names: string[];
+      try {
+        names = await fsp.readdir(dir);
+      } catch {
+        return 0;
+      }
+      const cutoff = Date.now() - ttlSeconds * 1000 - 60_000;
+      for (const n of names) {
+        const p = path.join(dir, n);
+        const st = await fsp.stat(p).catch(() => undefined);
+        if (st && st.mtimeMs < cutoff) {
+          await fsp.rm(p, { force: true });
+          removed++;
+        }
+      }
+      return removed;
+    },
+  };
+}
