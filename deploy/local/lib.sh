@@ -124,6 +124,7 @@ tda_pid_match() {
 }
 
 # tda_stop_pid NAME [TIMEOUT]: SIGTERM, wait, SIGKILL; removes the pid file.
+# Returns 0 (stopped or not running) or 2 (had to be killed).
 tda_stop_pid() {
   local name="$1" timeout="${2:-${TDA_STOP_TIMEOUT:-30}}" pid i
   if ! pid="$(tda_pid_of "$name")"; then
@@ -139,6 +140,9 @@ tda_stop_pid() {
     tda_err "$name (pid $pid) did not stop in ${timeout}s: SIGKILL"
     kill -KILL "$pid" 2>/dev/null || true
     sleep 0.2
+    rm -f "$TDA_PID_DIR/$name.pid"
+    tda_log "$name: killed (pid $pid)"
+    return 2
   fi
   rm -f "$TDA_PID_DIR/$name.pid"
   tda_log "$name: stopped (pid $pid)"

@@ -45,6 +45,13 @@ start_redis() {
 
 # ---- Kafka ----------------------------------------------------------------------------
 admin_conf="$TDA_KAFKA_RUN_DIR/admin.properties"
+admin_probe_conf="$TDA_KAFKA_RUN_DIR/admin-probe.properties"
+write_admin_config() {
+  # generous: on a loaded 2-core machine admin calls can take many seconds
+  printf '%s\n' request.timeout.ms=20000 default.api.timeout.ms=30000 >"$admin_conf"
+  printf '%s\n' request.timeout.ms=5000 default.api.timeout.ms=10000 >"$admin_probe_conf"
+}
+
 write_kafka_config() {
   local data="$TDA_KAFKA_RUN_DIR/data"
   mkdir -p "$data"
@@ -80,10 +87,6 @@ log.cleaner.dedupe.buffer.size=16777216
 num.network.threads=2
 num.io.threads=2
 EOF
-  cat >"$admin_conf" <<EOF
-request.timeout.ms=5000
-default.api.timeout.ms=10000
-EOF
 }
 
 format_kafka_storage() {
@@ -114,9 +117,14 @@ kafka_topics() {
   tda_kafka_java org.apache.kafka.tools.TopicCommand \
     --bootstrap-server "$KAFKA_BROKERS" --command-config "$admin_conf" "$@"
 }
+# short timeouts: used while polling for readiness
+kafka_topics_probe() {
+  tda_kafka_java org.apache.kafka.tools.TopicCommand \
+    --bootstrap-server "$KAFKA_BROKERS" --command-config "$admin_probe_conf" "$@"
+}
 
 start_kafka() {
-  local pid log="$TDA_LOG_DIR/kafka.log" timeout="${TDA_KAFKA_START_TIMEOUT:-90}" start now
+  local pid log="$TDA_LOG_DIR/kafka.log" timeout="${TDA_KAFKA_START_TIMEOUT:-120}" start now
   if pid="$(tda_pid_of kafka)"; then
     tda_port_open "$KAFKA_HOST" "$KAFKA_PORT" \
       || tda_die "kafka: pid $pid runs but nothing listens on ${KAFKA_BROKERS} (started with other settings? run deploy/local/stop-infra.sh)"
@@ -147,7 +155,7 @@ start_kafka() {
   fi
   # The port opens before the broker has registered with the controller: wait for the admin API.
   while true; do
-    if kafka_topics --list >"$TDA_KAFKA_RUN_DIR/topics.list" 2>"$TDA_KAFKA_RUN_DIR/admin.err"; then
+    if kafka_topics_probe --list >"$TDA_KAFKA_RUN_DIR/topics.list" 2>"$TDA_KAFKA_RUN_DIR/admin.err"; then
       break
     fi
     cat "$TDA_KAFKA_RUN_DIR/topics.list" >>"$TDA_KAFKA_RUN_DIR/admin.err" 2>/dev/null || true
@@ -195,8 +203,9 @@ create_topics() {
     while IFS= read -r cfgs; do
       [[ -n "$cfgs" ]] && args+=(--config "$cfgs")
     done < <(jq -r ".topics[$i].config // {} | to_entries[] | \"\(.key)=\(.value)\"" "$KAFKA_TOPICS_FILE")
-    # one JVM per topic, in parallel (--if-not-exists keeps it idempotent)
-    kafka_topics "${args[@]}" >"$TDA_KAFKA_RUN_DIR/create-$i.log" 2>&1 &
+    # one JVM per topic, in parallel; one retry (--if-not-exists keeps it idempotent)
+    { kafka_topics "${args[@]}" || { sleep 2; kafka_topics "${args[@]}"; }; } \
+      >"$TDA_KAFKA_RUN_DIR/create-$i.log" 2>&1 &
     jobs+=($!)
     names+=("$name")
   done
@@ -213,6 +222,7 @@ create_topics() {
 }
 
 rm -f "$TDA_KAFKA_RUN_DIR/topics.list"
+write_admin_config
 start_redis
 start_kafka
 create_topics

@@ -16,10 +16,17 @@ for a in "$@"; do
 done
 
 # Kafka first (its controlled shutdown can take a few seconds), then Redis.
-tda_stop_pid kafka "${TDA_STOP_TIMEOUT:-30}"
-tda_cds_commit broker "$(tda_run_tag)"
-# Redis: SIGTERM makes it flush the AOF and exit cleanly (same as SHUTDOWN).
-tda_stop_pid redis 10
+# A first broker run also writes its class-data archive at exit: allow for that.
+rc=0
+tda_stop_pid kafka "${TDA_KAFKA_STOP_TIMEOUT:-60}" || rc=$?
+if ((rc == 0)); then
+  tda_cds_commit broker "$(tda_run_tag)"
+else
+  rm -f "$TDA_KAFKA_HOME/broker.jsa.tmp.$(tda_run_tag)"   # may be half-written
+fi
+# Redis: SIGTERM makes it write its data and exit (it refuses to exit if that write fails:
+# then SIGKILL after the timeout; the AOF is still there).
+tda_stop_pid redis "${TDA_STOP_TIMEOUT:-30}" || true
 
 if ((clean)); then
   case "$TDA_RUN_DIR" in

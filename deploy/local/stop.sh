@@ -21,7 +21,7 @@ for a in "$@"; do
 done
 
 for c in gateway scheduler upload engine; do
-  tda_stop_pid "$c" "${TDA_STOP_TIMEOUT:-30}"
+  tda_stop_pid "$c" "${TDA_STOP_TIMEOUT:-30}" || true
 done
 if ((keep_infra)); then
   ((${#infra_args[@]} == 0)) || tda_die "--clean needs the infrastructure stopped (drop --keep-infra)"

@@ -139,6 +139,7 @@ function upload(ctx, file) {
       ctx,
     );
     const header = { name: basename(file), format: formatOf(file), dim: 0, contentType: "", uploadId: "", resumeOffset: 0, totalBytes: data.length };
+    /** @type {import("@tda/common").pbGateway.UploadDataRequest[]} */
     const messages = [{ msg: { $case: "header", value: header } }];
     for (let off = 0; off < data.length; off += CHUNK_BYTES) messages.push({ msg: { $case: "chunk", value: data.subarray(off, off + CHUNK_BYTES) } });
     let next = 0;

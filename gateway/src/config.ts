@@ -20,6 +20,9 @@ export interface GatewayConfig {
   brokerCheckTtlMs: number;
   /** Largest payload of one PublishStream call (bytes of float64 values). */
   streamMaxBytes: number;
+  /** Per-tenant calls (submissions, uploads, stream publishes) per window; 0: no limit. */
+  rateLimit: number;
+  rateWindowMs: number;
 }
 
 export function loadConfig(env: Env = process.env): GatewayConfig {
@@ -41,5 +44,7 @@ export function loadConfig(env: Env = process.env): GatewayConfig {
     healthTimeoutMs: readInt(env, "GATEWAY_HEALTH_TIMEOUT_MS", 2_000, 50),
     brokerCheckTtlMs: readInt(env, "GATEWAY_BROKER_CHECK_TTL_MS", 5_000, 0),
     streamMaxBytes: readBytes(env, "GATEWAY_STREAM_MAX_BYTES", 8 * 1024 * 1024),
+    rateLimit: readInt(env, "GATEWAY_RATE_LIMIT", 0, 0),
+    rateWindowMs: readInt(env, "GATEWAY_RATE_WINDOW_MS", 60_000, 100),
   };
 }

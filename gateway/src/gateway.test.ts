@@ -103,7 +103,7 @@ let upstreamPort: number;
 let gateway: RunningGateway;
 let client: pbGateway.TdaServiceClient;
 
-function startGateway(downstreamTimeoutMs: number): Promise<RunningGateway> {
+function startGateway(downstreamTimeoutMs: number, extra: Record<string, string> = {}): Promise<RunningGateway> {
   const config = loadConfig({
     GATEWAY_PORT: "0",
     UPLOAD_ADDRESS: `127.0.0.1:${upstreamPort}`,
@@ -113,6 +113,7 @@ function startGateway(downstreamTimeoutMs: number): Promise<RunningGateway> {
     REDIS_URL,
     KAFKA_BROKERS,
     LOG_LEVEL: "silent",
+    ...extra,
   });
   return startGatewayServer(config, createLogger("gateway-test", "silent"));
 }
@@ -266,6 +267,28 @@ describe("unary forwarding", () => {
     await until(() => seen.md !== undefined);
     call.cancel();
     await until(() => upstreamCancelled);
+  });
+});
+
+describe("quota", () => {
+  it("refuses submissions over GATEWAY_RATE_LIMIT with RESOURCE_EXHAUSTED, RATE_LIMITED and a retry delay", async () => {
+    const limited = await startGateway(30_000, { GATEWAY_API_KEYS: `key1:quota-${randomUUID().slice(0, 8)}`, GATEWAY_RATE_LIMIT: "2", GATEWAY_RATE_WINDOW_MS: "600000" });
+    const c = new pbGateway.TdaServiceClient(`127.0.0.1:${limited.port}`, insecure(), channelOptions);
+    const submit = () => new Promise<ServiceError | null>((resolve) => c.computeVietorisRips(ripsRequest(), md(), (e) => resolve(e)));
+    try {
+      expect(await submit()).toBeNull();
+      expect(await submit()).toBeNull();
+      seen = {};
+      const err = await submit();
+      expect(err?.code).toBe(status.RESOURCE_EXHAUSTED);
+      const d = decodeDetails(err!);
+      expect(d.errorInfo?.reason).toBe("RATE_LIMITED");
+      expect(d.retryInfo?.retryDelay?.seconds).toBeGreaterThan(0);
+      expect(seen.submit).toBeUndefined();
+    } finally {
+      c.close();
+      await limited.close(1000);
+    }
   });
 });
 
@@ -489,7 +512,7 @@ describe("streams", () => {
     expect(bad.err?.code).toBe(status.INVALID_ARGUMENT);
     expect((await unary(client.getStreamStatus, { streamId })).res?.eventsPublished).toBe(2);
 
-    await gateway.redis.del(`tda:gateway:stream:tenantA:${streamId}`);
+    await gateway.redis.del(`tda:gateway:stream:tenantA:${streamId}`, "tda:gateway:streams:tenantA");
   });
 });
 

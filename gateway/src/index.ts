@@ -7,3 +7,4 @@ export { createStreamStats, streamKey, type StreamStats } from "./stream-stats";
 export { createBrokerCheck, type BrokerCheck } from "./broker-check";
 export { upstreamError, type RequestContext } from "./upstream";
 export { alphaViolations, ripsViolations, parseStreamBatch } from "./validation";
+export { createRateLimiter, rateKey, type RateLimiter } from "./rate-limit";

@@ -24,6 +24,7 @@ import { SERVICE_NAME, type GatewayConfig } from "./config";
 import { createHealthMonitor, type HealthMonitor } from "./health-monitor";
 import { createGateway, GATEWAY_SERVICE } from "./service";
 import { createStreamStats } from "./stream-stats";
+import { createRateLimiter } from "./rate-limit";
 
 export interface RunningGateway {
   /** The port actually bound (useful with GATEWAY_PORT=0). */
@@ -58,6 +59,7 @@ export async function startGatewayServer(config: GatewayConfig, log: Logger = cr
       bus,
       streams: createStreamStats(redis),
       broker,
+      limiter: createRateLimiter({ redis, log, limit: config.rateLimit, windowMs: config.rateWindowMs }),
       downstreamTimeoutMs: config.downstreamTimeoutMs,
       streamMaxBytes: config.streamMaxBytes,
       topicPrefix: config.common.topicPrefix,
@@ -89,7 +91,7 @@ export async function startGatewayServer(config: GatewayConfig, log: Logger = cr
   }
   await monitor.start();
   log.info(
-    { port, upload: config.uploadAddress, scheduler: config.schedulerAddress, auth: config.apiKeys.size > 0 ? "api-keys" : "off", upstreams: monitor.snapshot() },
+    { port, upload: config.uploadAddress, scheduler: config.schedulerAddress, auth: config.apiKeys.size > 0 ? "api-keys" : "off", rateLimit: config.rateLimit, upstreams: monitor.snapshot() },
     "gateway listening",
   );
 

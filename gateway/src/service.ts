@@ -19,6 +19,7 @@ import {
 } from "@tda/common";
 import type { Authenticator } from "./auth";
 import type { BrokerCheck } from "./broker-check";
+import type { RateLimiter } from "./rate-limit";
 import type { StreamStats } from "./stream-stats";
 import { callUnary, clientDeadline, downstreamMetadata, upstreamError, type RequestContext, type ServerSurfaceCall } from "./upstream";
 import { alphaViolations, idViolations, pageSizeViolations, parseStreamBatch, requireValid, ripsViolations } from "./validation";
@@ -36,6 +37,8 @@ export interface GatewayDeps {
   bus: EventBus;
   streams: StreamStats;
   broker: BrokerCheck;
+  /** Per-tenant quota on submissions, uploads and stream publishes. */
+  limiter: RateLimiter;
   /** Deadline of every downstream unary call. */
   downstreamTimeoutMs: number;
   /** Largest PublishStream payload in bytes. */
@@ -46,7 +49,7 @@ export interface GatewayDeps {
 
 /** The TdaService handlers: authenticate, validate, forward. */
 export function createGateway(deps: GatewayDeps): pbGateway.TdaServiceServer {
-  const { log, auth, upload, jobs, bus, streams, broker } = deps;
+  const { log, auth, upload, jobs, bus, streams, broker, limiter } = deps;
   const timeout = deps.downstreamTimeoutMs;
 
   /**
@@ -69,7 +72,15 @@ export function createGateway(deps: GatewayDeps): pbGateway.TdaServiceServer {
         }
         const tenant = auth.authenticate(call.metadata);
         span.setAttribute("tda.tenant", tenant);
-        return fn({ method, tenant, ctx, traceId, call });
+        const started = Date.now();
+        try {
+          const out = await fn({ method, tenant, ctx, traceId, call });
+          log.debug({ method, tenant, traceId, ms: Date.now() - started }, "call ok");
+          return out;
+        } catch (err) {
+          log.debug({ method, tenant, traceId, ms: Date.now() - started, code: (err as { code?: unknown }).code }, "call failed");
+          throw err;
+        }
       },
       { "rpc.system": "grpc", "rpc.service": GATEWAY_SERVICE, "rpc.method": method },
     );
@@ -170,6 +181,7 @@ export function createGateway(deps: GatewayDeps): pbGateway.TdaServiceServer {
     computeVietorisRips: unary(log, "ComputeVietorisRips", (req, call) =>
       handle("ComputeVietorisRips", call, async (rc) => {
         requireValid("invalid ComputeVietorisRips request", ripsViolations(req));
+        await limiter.take(rc.tenant);
         const res = await submit(rc, {
           datasetId: req.datasetId,
           params: {
@@ -192,6 +204,7 @@ export function createGateway(deps: GatewayDeps): pbGateway.TdaServiceServer {
     computeAlphaComplex: unary(log, "ComputeAlphaComplex", (req, call) =>
       handle("ComputeAlphaComplex", call, async (rc) => {
         requireValid("invalid ComputeAlphaComplex request", alphaViolations(req));
+        await limiter.take(rc.tenant);
         const res = await submit(rc, {
           datasetId: req.datasetId,
           params: {
@@ -253,7 +266,12 @@ export function createGateway(deps: GatewayDeps): pbGateway.TdaServiceServer {
       }),
     ),
 
-    uploadData: clientStream(log, "UploadData", (call) => handle("UploadData", call, (rc) => uploadData(rc, call))),
+    uploadData: clientStream(log, "UploadData", (call) =>
+      handle("UploadData", call, async (rc) => {
+        await limiter.take(rc.tenant);
+        return uploadData(rc, call);
+      }),
+    ),
 
     getDataset: unary(log, "GetDataset", (req, call) =>
       handle("GetDataset", call, async (rc) => {
@@ -288,6 +306,7 @@ export function createGateway(deps: GatewayDeps): pbGateway.TdaServiceServer {
     publishStream: unary(log, "PublishStream", (req, call) =>
       handle("PublishStream", call, async (rc) => {
         const batch = parseStreamBatch(req, deps.streamMaxBytes);
+        await limiter.take(rc.tenant);
         let eventId: string;
         try {
           eventId = await bus.publish(

@@ -3,6 +3,7 @@
 
 #include <cerrno>
 #include <charconv>
+#include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -138,11 +139,14 @@ void line_numbers(std::string_view line, std::vector<double>& out, size_t line_n
     if (i >= line.size()) break;
     size_t j = i;
     while (j < line.size() && !is_sep(line[j])) ++j;
-    const std::string tok(line.substr(i, j - i));
-    char* end = nullptr;
-    const double v = std::strtod(tok.c_str(), &end);
-    if (end != tok.c_str() + tok.size())
-      throw core::InvalidInput("line " + std::to_string(line_no) + ": not a number: '" + tok + "'");
+    const char* b = line.data() + i;
+    const char* e = line.data() + j;
+    if (*b == '+' && e - b > 1 && b[1] != '-') ++b;  // from_chars takes no '+'
+    double v = 0;
+    const auto res = std::from_chars(b, e, v);
+    if (res.ec != std::errc() || res.ptr != e)
+      throw core::InvalidInput("line " + std::to_string(line_no) + ": not a number: '" +
+                               std::string(line.substr(i, j - i)) + "'");
     out.push_back(v);
     i = j;
   }
@@ -263,7 +267,18 @@ int run(const Args& a) {
   opt.max_dim = a.dim ? *a.dim : -1;
   opt.radius = a.radius;
   opt.max_alpha = a.max_alpha;
-  const core::AlphaResult r = core::alpha_from_points(pc.coords, pc.n, pc.dim, opt);
+  // with --stats, the time spent in each stage (from the progress callbacks)
+  using Clock = std::chrono::steady_clock;
+  const auto t0 = Clock::now();
+  std::vector<std::pair<core::Stage, double>> stage_start;
+  core::Callbacks cb;
+  if (a.stats)
+    cb.on_progress = [&](const core::ProgressInfo& p) {
+      if (stage_start.empty() || stage_start.back().first != p.stage)
+        stage_start.emplace_back(p.stage, std::chrono::duration<double>(Clock::now() - t0).count());
+    };
+  const core::AlphaResult r = core::alpha_from_points(pc.coords, pc.n, pc.dim, opt, cb);
+  const double core_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 
   std::string out;
   out += "point cloud with " + std::to_string(pc.n) + " points in dimension " + std::to_string(pc.dim) + "\n";
@@ -287,12 +302,23 @@ int run(const Args& a) {
   std::fwrite(out.data(), 1, out.size(), stdout);
   std::fflush(stdout);
   if (a.stats)
-    std::fprintf(stderr, "points=%llu distinct=%llu simplices=%llu duplicates_merged=%llu columns_reduced=%llu\n",
+    std::fprintf(stderr, "points=%llu distinct=%llu simplices=%llu duplicates_merged=%llu columns_reduced=%llu core_seconds=%.3f\n",
                  static_cast<unsigned long long>(r.stats.points),
                  static_cast<unsigned long long>(r.stats.points - r.stats.duplicates_merged),
                  static_cast<unsigned long long>(r.stats.simplices),
                  static_cast<unsigned long long>(r.stats.duplicates_merged),
-                 static_cast<unsigned long long>(r.stats.columns_reduced));
+                 static_cast<unsigned long long>(r.stats.columns_reduced), core_seconds);
+  if (a.stats) {
+    // Loading = merging duplicates; Distances = Delaunay triangulation and alpha
+    // values; Dim0 = sorting the edges and union-find; Reduction = the top
+    // dimension's dual union-find and the dimension-1 reduction
+    static const char* names[] = {"", "", "duplicates", "delaunay+values", "dim0", "reduction", "done"};
+    std::fprintf(stderr, "stages:");
+    for (size_t i = 0; i + 1 < stage_start.size(); ++i)
+      std::fprintf(stderr, " %s=%.3f", names[static_cast<int>(stage_start[i].first)],
+                   stage_start[i + 1].second - stage_start[i].second);
+    std::fprintf(stderr, "\n");
+  }
   return 0;
 }
 

@@ -254,9 +254,5 @@ export function createJobStore({ redis, events, log, retentionSeconds }: JobStor
     return out;
   }
 
-  async function forgetOwnerJobs(owner: string, ids: string[]): Promise<void> {
-    if (ids.length > 0) await redis.zrem(keys.ownerJobs(owner), ...ids);
-  }
-
-  return { create, discard, load, loadJob, loadMany, requestCancel, isCancelRequested, apply, updates, ownerJobIds, forgetOwnerJobs, serial };
+  return { create, discard, load, loadJob, loadMany, requestCancel, isCancelRequested, apply, updates, ownerJobIds, serial };
 }

@@ -31,6 +31,7 @@ function schedulerEnv(extra: Record<string, string>): Record<string, string> {
     SCHEDULER_BACKOFF_MS: "100",
     SCHEDULER_PROGRESS_INTERVAL_MS: "100",
     SCHEDULER_SHUTDOWN_GRACE_MS: "2000",
+    JOB_RETENTION_SECONDS: "3600",
     UPLOAD_ADDRESS: upload.address,
     ...extra,
   };
@@ -400,6 +401,33 @@ describe("failures", () => {
       c.close();
       await mixed.queue.obliterate({ force: true }).catch(() => undefined);
       await mixed.close();
+    }
+  });
+
+  it("waits for a busy engine without using attempts", async () => {
+    const single = await startEngine(["--max-concurrent", "1", "--queue-depth", "0"]);
+    const s = await startSchedulerServer(loadConfig(schedulerEnv({ ENGINE_ADDRESSES: single.address, SCHEDULER_QUEUE_NAME: `test-busy-${randomUUID().slice(0, 8)}` })), log);
+    const c = new pbJobs.JobServiceClient(s.address, insecure(), channelOptions);
+    try {
+      const t = tenant();
+      const api = jobsApi(c, t);
+      const big = await api.submit({ datasetId: (await uploadPoints(upload.address, t, randomCloud(600, 4))).datasetId, params: { algorithm: RIPS, maxDim: 3 } });
+      await waitFor("the big job to compute", async () => ((await api.get(big.jobId)).state === JobState.JOB_STATE_RUNNING ? true : undefined));
+      const small = await api.submit({ datasetId: (await uploadPoints(upload.address, t, noisyCircle(20))).datasetId, params: { algorithm: RIPS, maxDim: 1 } });
+      // told "busy" three times (all its attempts, were they counted), then capacity frees up
+      await waitFor("the small job to wait", async () => {
+        const u = await s.store.updates(small.jobId);
+        return u.filter((x) => /busy/.test(x.message)).length >= 3 ? true : undefined;
+      });
+      expect((await api.get(small.jobId)).state).not.toBe(JobState.JOB_STATE_FAILED);
+      await api.cancel(big.jobId);
+      await api.watch(small.jobId);
+      expect(await api.get(small.jobId)).toMatchObject({ state: JobState.JOB_STATE_COMPLETED, attempts: 1 });
+    } finally {
+      c.close();
+      await s.queue.obliterate({ force: true }).catch(() => undefined);
+      await s.close();
+      await single.stop();
     }
   });
 

@@ -33,3 +33,23 @@ export function isCancelled(call: ServerReadableStream<unknown, unknown>): boole
 export function canInspect(call: ServerReadableStream<unknown, unknown>): boolean {
   return findHttp2Stream(call) !== undefined;
 }
+
+/**
+ * Waits up to `ms` for a cancellation to show after the request stream ended.
+ * A grpc-js client's cancel() sends END_STREAM and then RST_STREAM, so the end
+ * of the stream alone does not prove the client finished; the reset follows on
+ * the same connection within moments.
+ */
+export async function cancelledAfterEnd(call: ServerReadableStream<unknown, unknown>, ms: number): Promise<boolean> {
+  if (isCancelled(call)) return true;
+  await new Promise<void>((resolve) => {
+    const done = () => {
+      clearTimeout(timer);
+      call.removeListener("cancelled", done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    call.once("cancelled", done);
+  });
+  return isCancelled(call);
+}

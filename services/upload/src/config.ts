@@ -21,6 +21,8 @@ export interface UploadConfig extends CommonConfig {
   /** Default and largest page size for ListDatasets. */
   defaultPageSize: number;
   maxPageSize: number;
+  /** How long to watch for a client cancel after the request stream ended, before committing. */
+  endGraceMs: number;
   /** Grace period for in-flight calls on shutdown. */
   shutdownGraceMs: number;
 }
@@ -39,6 +41,7 @@ export function loadConfig(env: Env = process.env): UploadConfig {
     progressBytes: readBytes(env, "UPLOAD_PROGRESS_BYTES", 64 * 1024 ** 2),
     defaultPageSize: readInt(env, "UPLOAD_DEFAULT_PAGE_SIZE", 50, 1, 1000),
     maxPageSize: readInt(env, "UPLOAD_MAX_PAGE_SIZE", 1000, 1, 100_000),
+    endGraceMs: readInt(env, "UPLOAD_END_GRACE_MS", 50, 0, 10_000),
     shutdownGraceMs: readInt(env, "UPLOAD_SHUTDOWN_GRACE_MS", 10_000, 0),
   };
 }

@@ -5,8 +5,13 @@ import { addHealth, bind, createEventBus, createLogger, createRedis, createServe
 import type { UploadConfig } from "./config";
 import { createFsBlobStore, type BlobStore } from "./blob-store";
 import { createUploadService } from "./upload-service";
+import { createResumeSessions } from "./resume-sessions";
 
 export const SERVICE_NAME = "tda.upload.v1.UploadService";
+
+/** Temp files of uploads untouched this long are leftovers of a crashed process. */
+const TEMP_MAX_AGE_MS = 6 * 3600_000;
+const SWEEP_INTERVAL_MS = 60_000;
 
 export interface UploadServer {
   server: Server;
@@ -35,13 +40,24 @@ export async function startUploadServer(config: UploadConfig, opts: StartOptions
   const redis = createRedis(config.redisUrl, log);
   const bus = createEventBus({ source: opts.eventSource ?? "upload", brokers: config.kafkaBrokers, topicPrefix: config.topicPrefix, redis, log });
   const blobs = createFsBlobStore(config.dataDir);
+  const sessions = createResumeSessions(redis, config.dataDir, config.resumeTtlSeconds);
   const server = createServer();
-  server.addService(pbUpload.UploadServiceService, createUploadService({ config, redis, blobs, bus, log }));
+  server.addService(pbUpload.UploadServiceService, createUploadService({ config, redis, blobs, bus, log, sessions }));
+  // leftovers of crashed processes and expired resumable uploads
+  const sweep = async () => {
+    const parts = await blobs.sweepTemp(TEMP_MAX_AGE_MS);
+    const spools = await sessions.sweep();
+    if (parts + spools > 0) log.info({ parts, spools }, "removed stale temp files");
+  };
+  const sweeper = setInterval(() => void sweep().catch((err: unknown) => log.warn({ err }, "temp sweep failed")), SWEEP_INTERVAL_MS);
+  sweeper.unref();
+  void sweep().catch((err: unknown) => log.warn({ err }, "temp sweep failed"));
   const health = addHealth(server, [SERVICE_NAME]);
   let port: number;
   try {
     port = await bind(server, config.host, config.port);
   } catch (err) {
+    clearInterval(sweeper);
     await bus.close();
     redis.disconnect();
     throw err;
@@ -52,6 +68,7 @@ export async function startUploadServer(config: UploadConfig, opts: StartOptions
     server, health, port, address: `${config.host}:${port}`, redis, bus, blobs, log,
     close() {
       closing ??= (async () => {
+        clearInterval(sweeper);
         health.setStatus("", "NOT_SERVING");
         health.setStatus(SERVICE_NAME, "NOT_SERVING");
         await shutdown(server, config.shutdownGraceMs);

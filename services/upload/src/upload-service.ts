@@ -26,7 +26,7 @@ import { createDatasetRepo, datasetIdOf, publicDataset, type StoredDataset } fro
 import { UploadParser, formatName } from "./parse/formats";
 import { headerError, tooLarge, dimTooLarge } from "./parse/errors";
 import { UploadEvents } from "./upload-events";
-import { isCancelled } from "./cancellation";
+import { cancelledAfterEnd, isCancelled } from "./cancellation";
 import { createResumeSessions, type ResumeSessions } from "./resume-sessions";
 
 type UploadRequest = pbUpload.UploadRequest;
@@ -117,10 +117,10 @@ export function createUploadService(deps: UploadServiceDeps): pbUpload.UploadSer
             events.progress(bytes);
           }
           // A client cancel also ends the request stream (grpc-js clients send END_STREAM,
-          // then RST_STREAM): give the reset a turn to arrive and check again before
-          // committing, so a cancelled upload is not taken for a complete one.
-          await new Promise((r) => setImmediate(r));
-          if (isCancelled(call)) throw cancelled();
+          // then RST_STREAM): give the reset a moment to arrive before validating the
+          // end of the input and committing, so a cancelled upload is not taken for a
+          // complete (or a malformed) one.
+          if (await cancelledAfterEnd(call, config.endGraceMs)) throw cancelled();
           if (header.totalBytes > 0 && bytes !== header.totalBytes) {
             throw invalidArgument(`received ${bytes} bytes but header.total_bytes is ${header.totalBytes}`, [
               { field: "header.total_bytes", description: `received ${bytes} bytes` },

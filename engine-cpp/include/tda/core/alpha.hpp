@@ -174,10 +174,10 @@ inline uint64_t persistence(FilteredComplex& K, const Emitter& out, const Progre
   uint64_t columns = 0;
 
   // --- dimension 0: Kruskal
+  progress.step(Stage::Dim0, 0, 0, E, K.bytes());
   std::vector<uint32_t> edge_order = sort_by_value(K.edge_val);
   std::vector<uint8_t> neg_edge(E, 0);
   {
-    progress.step(Stage::Dim0, 0, 0, E, K.bytes());
     KeyedSets uf(nv);
     uint32_t components = nv;
     for (size_t i = 0; i < E; ++i) {
@@ -349,7 +349,7 @@ inline AlphaResult alpha_from_points(const std::vector<double>& coords, size_t n
   std::vector<double> X;
   res.stats.duplicates_merged = dim == 2 ? distinct_points<2>(coords, n, X) : distinct_points<3>(coords, n, X);
   const uint32_t nv = static_cast<uint32_t>(n - res.stats.duplicates_merged);
-  progress.step(Stage::Loading, 0, n / 4, n, X.capacity() * 8 + n * 4);
+  progress.step(Stage::Distances, 0, 0, 1, X.capacity() * 8 + n * 4);
 
   FilteredComplex K;
   if (dim == 2)
@@ -359,7 +359,7 @@ inline AlphaResult alpha_from_points(const std::vector<double>& coords, size_t n
   X.clear();
   X.shrink_to_fit();
   res.stats.simplices = K.simplices();
-  progress.step(Stage::Distances, 0, 1, 1, K.bytes());
+  progress.step(Stage::Distances, 0, 1, 1, K.bytes());  // Delaunay complex and alpha values done
 
   Emitter out;
   out.max_dim = max_dim;

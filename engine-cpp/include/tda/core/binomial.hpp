@@ -3,6 +3,8 @@
 // A simplex with vertices v_k > ... > v_0 is encoded as sum_i C(v_i, i + 1).
 #pragma once
 
+#include <algorithm>
+#include <cmath>
 #include <cstdint>
 #include <limits>
 #include <vector>
@@ -64,7 +66,18 @@ inline index_t largest_vertex_below(const BinomialTable& B, index_t idx, int k, 
 inline void decode_simplex(const BinomialTable& B, index_t idx, int count, index_t n, index_t* out) {
   index_t hi = n - 1;
   for (int pos = count; pos >= 1; --pos) {
-    index_t v = largest_vertex_below(B, idx, pos, pos - 1, hi);
+    if (pos == 1) {  // C(v, 1) = v
+      *out = idx;
+      return;
+    }
+    index_t v;
+    if (pos == 2) {  // invert C(v, 2) = v(v-1)/2 directly, then fix rounding
+      v = std::min<index_t>(hi, static_cast<index_t>((1.0 + std::sqrt(1.0 + 8.0 * static_cast<double>(idx))) / 2.0));
+      while (v > 1 && B(v, 2) > idx) --v;
+      while (v < hi && B(v + 1, 2) <= idx) ++v;
+    } else {
+      v = largest_vertex_below(B, idx, pos, pos - 1, hi);
+    }
     *out++ = v;
     idx -= B(v, pos);
     hi = v - 1;

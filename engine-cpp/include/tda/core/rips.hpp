@@ -77,6 +77,12 @@ inline constexpr int kMaxModulus = 251;
 
 namespace detail {
 
+#ifdef TDA_CORE_PROFILE
+#define TDA_CORE_NOINLINE __attribute__((noinline))
+#else
+#define TDA_CORE_NOINLINE
+#endif
+
 constexpr int kMaxVertices = kMaxDimension + 4;
 
 inline bool is_prime(int p) {
@@ -124,7 +130,7 @@ struct Simplex {
 
 // Coboundary walks over a distance storage. Cofacets of a simplex with vertices
 // vs[0] > ... > vs[k] are visited in decreasing index order; the visitor gets
-// (index, diameter, negative sign) and returns false to stop.
+// (index, diameter, negative sign, added vertex) and returns false to stop.
 template <class Dist>
 class Complex;
 
@@ -155,7 +161,7 @@ class Complex<DenseDistances> {
       value_t dj = diam;
       for (int i = 0; i <= k; ++i) dj = std::max(dj, rows[i][j]);
       if (dj > thr_) continue;
-      if (!f(above + brow[j] + below, dj, (a & 1) != 0)) return;
+      if (!f(above + brow[j] + below, dj, (a & 1) != 0, j)) return;
     }
   }
 
@@ -209,7 +215,7 @@ class Complex<SparseDistances> {
         below -= B_(vs[a], k - a + 1);
         ++a;
       }
-      if (!f(above + B_(j, k + 2 - a) + below, dj, (a & 1) != 0)) return;
+      if (!f(above + B_(j, k + 2 - a) + below, dj, (a & 1) != 0, j)) return;
     }
   }
 
@@ -292,70 +298,100 @@ class Reducer {
   }
 
   // ---- apparent pairs ----
-  // The latest facet of tau (a (m)-simplex) having tau's diameter: the one of
-  // smallest index, i.e. removing the highest vertex possible. Returns false if none.
-  bool latest_full_facet(index_t tau, value_t tdiam, int m, index_t* fv, index_t& fidx, int& removed) const {
-    index_t w[kMaxVertices];
-    decode_simplex(B_, tau, m + 1, n_, w);
-    for (int r = 0; r <= m; ++r) {
-      bool full = false;
-      for (int a = 0; a <= m && !full; ++a) {
-        if (a == r) continue;
-        for (int b = a + 1; b <= m; ++b)
-          if (b != r && cx_.dist(w[a], w[b]) == tdiam) { full = true; break; }
-      }
-      if (!full) continue;
-      index_t idx = 0;
-      int c = 0;
-      for (int i = 0; i <= m; ++i) {
-        if (i == r) continue;
-        fv[c] = w[i];
-        idx += B_(w[i], m - c);
-        ++c;
-      }
-      fidx = idx;
-      removed = r;
-      return true;
-    }
-    return false;
+  // Vertices of sigma + {j} in descending order (j not in sigma).
+  static void insert_vertex(const index_t* vs, int count, index_t j, index_t* out) {
+    int i = 0;
+    for (; i < count && vs[i] > j; ++i) out[i] = vs[i];
+    out[i] = j;
+    for (; i < count; ++i) out[i + 1] = vs[i];
   }
 
-  // Is tau's latest full-diameter facet paired with tau as an apparent pair? If so
-  // returns that facet and whether tau appears with a negative sign in its coboundary.
-  bool apparent_facet(index_t tau, value_t tdiam, int m, Simplex& facet, bool& negative) const {
-    index_t fv[kMaxVertices];
-    index_t fidx;
-    int r;
-    if (!latest_full_facet(tau, tdiam, m, fv, fidx, r)) return false;
+  // The latest facet of tau (an m-simplex with vertices w[0] > ... > w[m]) having
+  // tau's diameter: the one of smallest index, i.e. removing the highest vertex
+  // possible. Returns false if none.
+  TDA_CORE_NOINLINE bool latest_full_facet(const index_t* w, int m, value_t tdiam, index_t* fv, index_t& fidx,
+                                           int& removed) const {
+    // first pair (lexicographic) realising the diameter
+    int a0 = -1, b0 = -1;
+    for (int a = 0; a < m && a0 < 0; ++a)
+      for (int b = a + 1; b <= m; ++b)
+        if (cx_.dist(w[a], w[b]) == tdiam) { a0 = a; b0 = b; break; }
+    if (a0 < 0) return false;
+    int r = 0;
+    for (; r <= m; ++r) {
+      if (r != a0 && r != b0) break;
+      bool other = false;  // another diameter pair avoiding r?
+      for (int a = 0; a < m && !other; ++a) {
+        if (a == r) continue;
+        for (int b = a + 1; b <= m; ++b)
+          if (b != r && cx_.dist(w[a], w[b]) == tdiam) { other = true; break; }
+      }
+      if (other) break;
+    }
+    if (r > m) return false;
+    index_t idx = 0;
+    int c = 0;
+    for (int i = 0; i <= m; ++i) {
+      if (i == r) continue;
+      fv[c] = w[i];
+      idx += B_(w[i], m - c);
+      ++c;
+    }
+    fidx = idx;
+    removed = r;
+    return true;
+  }
+
+  // Given tau's latest full facet (removing w[r]), is it paired with tau as an
+  // apparent pair, i.e. is tau its first cofacet of equal diameter?
+  bool facet_pairs_with(index_t tau, value_t tdiam, int m, const index_t* fv, index_t fidx) const {
     bool ok = false;
-    cx_.cofacets(fv, m - 1, fidx, tdiam, false, [&](index_t c, value_t d, bool) {
+    cx_.cofacets(fv, m - 1, fidx, tdiam, false, [&](index_t c, value_t d, bool, index_t) {
       if (d == tdiam) { ok = (c == tau); return false; }
       return true;
     });
-    if (!ok) return false;
+    return ok;
+  }
+
+  // Is tau (vertices w) the cofacet of a zero-persistence apparent pair? If so
+  // returns the facet and whether tau appears with a negative sign in its coboundary.
+  TDA_CORE_NOINLINE bool apparent_facet(index_t tau, const index_t* w, int m, value_t tdiam, Simplex& facet,
+                                        bool& negative) const {
+    index_t fv[kMaxVertices];
+    index_t fidx;
+    int r;
+    if (!latest_full_facet(w, m, tdiam, fv, fidx, r)) return false;
+    if (!facet_pairs_with(tau, tdiam, m, fv, fidx)) return false;
     facet = Simplex{tdiam, fidx};
     negative = (r & 1) != 0;
     return true;
   }
 
+  bool apparent_facet(index_t tau, value_t tdiam, int m, Simplex& facet, bool& negative) const {
+    index_t w[kMaxVertices];
+    decode_simplex(B_, tau, m + 1, n_, w);
+    return apparent_facet(tau, w, m, tdiam, facet, negative);
+  }
+
   // Is sigma (a k-simplex) the facet of a zero-persistence apparent pair?
-  bool apparent_cofacet(const index_t* vs, int k, index_t idx, value_t diam) const {
-    index_t tau = -1;
-    cx_.cofacets(vs, k, idx, diam, false, [&](index_t c, value_t d, bool) {
-      if (d == diam) { tau = c; return false; }
+  TDA_CORE_NOINLINE bool apparent_cofacet(const index_t* vs, int k, index_t idx, value_t diam) const {
+    index_t tau_j = -1;
+    cx_.cofacets(vs, k, idx, diam, false, [&](index_t, value_t d, bool, index_t j) {
+      if (d == diam) { tau_j = j; return false; }
       return true;
     });
-    if (tau < 0) return false;
-    index_t fv[kMaxVertices];
+    if (tau_j < 0) return false;
+    index_t w[kMaxVertices], fv[kMaxVertices];
+    insert_vertex(vs, k + 1, tau_j, w);
     index_t fidx;
     int r;
-    return latest_full_facet(tau, diam, k + 1, fv, fidx, r) && fidx == idx;
+    return latest_full_facet(w, k + 1, diam, fv, fidx, r) && fidx == idx;
   }
 
   // ---- dimension 0 ----
   // Kruskal in filtration order; returns the dimension-1 columns (non-merging,
   // non-apparent edges) sorted for reduction.
-  std::vector<Simplex> dimension_zero(std::vector<Simplex>& edges) {
+  TDA_CORE_NOINLINE std::vector<Simplex> dimension_zero(std::vector<Simplex>& edges) {
     progress(Stage::Dim0, 0, 0, edges.size());
     std::sort(edges.begin(), edges.end(), [](const Simplex& a, const Simplex& b) {
       return a.diam < b.diam || (a.diam == b.diam && a.index > b.index);
@@ -386,7 +422,7 @@ class Reducer {
   }
 
   // ---- column assembly for dimension k from all (k-1)-simplices ----
-  void assemble(int k, std::vector<Simplex>& simplices, const PivotMap& pivots, std::vector<Simplex>& columns) {
+  TDA_CORE_NOINLINE void assemble(int k, std::vector<Simplex>& simplices, const PivotMap& pivots, std::vector<Simplex>& columns) {
     columns.clear();
     std::vector<Simplex> next;
     const bool keep = k < top_dim_;
@@ -395,15 +431,22 @@ class Reducer {
       if ((++done & 0x3FF) == 0) check_cancel();
       index_t vs[kMaxVertices];
       decode_simplex(B_, s.index, k, n_, vs);
-      cx_.cofacets(vs, k - 1, s.index, s.diam, true, [&](index_t c, value_t d, bool) {
+      bool equal_seen = false;  // s's first cofacet of equal diameter is upper, if any
+      cx_.cofacets(vs, k - 1, s.index, s.diam, true, [&](index_t c, value_t d, bool, index_t j) {
+        const bool first_equal = d == s.diam && !equal_seen;
+        equal_seen = equal_seen || first_equal;
         if (keep) next.push_back(Simplex{d, c});
         if (pivots.contains(c)) return true;  // cleared
-        Simplex f;
-        bool neg;
-        if (apparent_facet(c, d, k, f, neg)) return true;  // cleared by an apparent pair
-        index_t cv[kMaxVertices];
-        decode_simplex(B_, c, k + 1, n_, cv);
-        if (apparent_cofacet(cv, k, c, d)) {
+        index_t w[kMaxVertices], fv[kMaxVertices];
+        w[0] = j;
+        std::copy(vs, vs + k, w + 1);
+        index_t fidx;
+        int r;
+        if (latest_full_facet(w, k, d, fv, fidx, r)) {
+          // facet s itself (r == 0): apparent iff c is s's first equal cofacet
+          if (r == 0 ? first_equal : facet_pairs_with(c, d, k, fv, fidx)) return true;  // cleared
+        }
+        if (apparent_cofacet(w, k, c, d)) {
           ++out_.stats.apparent_pairs;
           return true;
         }
@@ -425,7 +468,7 @@ class Reducer {
   }
 
   // Removes and returns the earliest nonzero entry (code -1 if the column is zero).
-  Entry pop_pivot(std::vector<Entry>& h) {
+  TDA_CORE_NOINLINE Entry pop_pivot(std::vector<Entry>& h) {
     while (!h.empty()) {
       std::pop_heap(h.begin(), h.end(), Later{});
       Entry top = h.back();
@@ -461,11 +504,11 @@ class Reducer {
   coef_t neg(coef_t a) const { return Z2 ? 1 : p_ - a; }
 
   // Adds f * coboundary(simplex) to the working column.
-  void add_coboundary(index_t idx, value_t diam, coef_t f, int k) {
+  TDA_CORE_NOINLINE void add_coboundary(index_t idx, value_t diam, coef_t f, int k) {
     index_t vs[kMaxVertices];
     vs[0] = 0;  // (silences a false maybe-uninitialized warning)
     decode_simplex(B_, idx, k + 1, n_, vs);
-    cx_.cofacets(vs, k, idx, diam, false, [&](index_t c, value_t d, bool negative) {
+    cx_.cofacets(vs, k, idx, diam, false, [&](index_t c, value_t d, bool negative, index_t) {
       heap_.push_back(Entry{d, Code::make(c, negative ? neg(f) : f)});
       std::push_heap(heap_.begin(), heap_.end(), Later{});
       return true;
@@ -487,20 +530,22 @@ class Reducer {
 
   // Coboundary of a column; short-cuts an emergent pair (a cofacet of equal
   // diameter that nobody has claimed is the pivot without any reduction).
-  Entry init_column(const Simplex& s, int k, const PivotMap& pivots, bool& is_emergent) {
+  TDA_CORE_NOINLINE Entry init_column(const Simplex& s, int k, const PivotMap& pivots, bool& is_emergent) {
     index_t vs[kMaxVertices];
     vs[0] = 0;  // (silences a false maybe-uninitialized warning)
     decode_simplex(B_, s.index, k + 1, n_, vs);
     scratch_.clear();
     bool check = true;
     Entry emergent{0, -1};
-    cx_.cofacets(vs, k, s.index, s.diam, false, [&](index_t c, value_t d, bool negative) {
+    cx_.cofacets(vs, k, s.index, s.diam, false, [&](index_t c, value_t d, bool negative, index_t j) {
       const index_t code = Code::make(c, negative ? neg(1) : 1);
       if (check && d == s.diam) {
         check = false;
         Simplex f;
         bool fneg;
-        if (!pivots.contains(c) && !apparent_facet(c, d, k + 1, f, fneg)) {
+        index_t w[kMaxVertices];
+        insert_vertex(vs, k + 1, j, w);
+        if (!pivots.contains(c) && !apparent_facet(c, w, k + 1, d, f, fneg)) {
           emergent = Entry{d, code};
           return false;
         }

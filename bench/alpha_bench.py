@@ -1,0 +1,192 @@
+#!/usr/bin/env python3
+"""Alpha-complex benchmark: the engine's CLI against GUDHI, in the same run.
+
+Point clouds are generated with a fixed seed (numpy): 3-D uniform in the unit
+cube, on a torus (R=1, r=0.35) and on the unit sphere, at 10k, 100k and 1M
+points, and 2-D uniform clouds. For every cloud:
+  - the engine: `tda-engine --algorithm alpha --stats FILE`, wall time and peak
+    RSS of the whole process (parsing the text file included) from /usr/bin/time;
+    the core's own time (`core_s`, printed by --stats) is shown too;
+  - GUDHI: `AlphaComplex(points).create_simplex_tree().persistence()` in a
+    separate python process (Debian's python3-gudhi by default), timing that
+    call only (`gudhi_s`), peak RSS of the process from /usr/bin/time;
+  - the diagrams are compared per dimension as multisets within 1e-9 relative
+    (bars shorter than that dropped on both sides): equal=yes|no.
+
+  python3 bench/alpha_bench.py [--engine PATH] [--python PATH] [--sizes 10000,100000,1000000]
+                               [--shapes uniform,torus,sphere,uniform2d] [--quick] [--timeout S]
+
+--quick runs 10k and 100k only. Prints one line per cloud, then the worst ratios.
+"""
+import argparse
+import bisect
+import math
+import os
+import re
+import subprocess
+import sys
+import tempfile
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ENGINE_CANDIDATES = [
+    os.path.join(ROOT, "engine-cpp", "build", "tda-engine"),
+    os.path.join(ROOT, "engine-cpp", "build", "tda_alpha_cli"),
+]
+TOL = 1e-9
+
+GEN = r"""
+import sys, numpy as np
+shape, n, seed, txt, npy = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4], sys.argv[5]
+rng = np.random.default_rng(seed)
+if shape == "uniform":
+    P = rng.random((n, 3))
+elif shape == "uniform2d":
+    P = rng.random((n, 2))
+elif shape == "torus":
+    u, v = rng.random(n) * 2 * np.pi, rng.random(n) * 2 * np.pi
+    R, r = 1.0, 0.35
+    P = np.stack([(R + r * np.cos(v)) * np.cos(u), (R + r * np.cos(v)) * np.sin(u), r * np.sin(v)], axis=1)
+elif shape == "sphere":
+    G = rng.normal(size=(n, 3))
+    P = G / np.linalg.norm(G, axis=1)[:, None]
+else:
+    raise SystemExit("unknown shape " + shape)
+np.savetxt(txt, P, fmt="%.17g")
+np.save(npy, P)
+"""
+
+GUDHI = r"""
+import sys, time, numpy as np, gudhi
+P = np.load(sys.argv[1])
+out = sys.argv[2]
+t = time.perf_counter()
+st = gudhi.AlphaComplex(points=P).create_simplex_tree()
+pers = st.persistence()
+el = time.perf_counter() - t
+with open(out, "w") as f:
+    for d, (b, e) in pers:
+        f.write("%d %r %r\n" % (d, float(b), float(e)))
+print("gudhi_seconds=%.6f simplices=%d" % (el, st.num_simplices()))
+"""
+
+
+def run_timed(cmd, timeout):
+    """Runs cmd under /usr/bin/time; returns (stdout, stderr, wall_s, rss_mb) or None on timeout/failure."""
+    full = ["/usr/bin/time", "-f", "TIME %e %M"] + cmd
+    try:
+        p = subprocess.run(full, capture_output=True, text=True, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return None
+    m = re.search(r"TIME ([0-9.]+) ([0-9]+)", p.stderr)
+    if p.returncode != 0 or not m:
+        sys.stderr.write("command failed: %s\n%s\n" % (" ".join(cmd), p.stderr[-2000:]))
+        return None
+    return p.stdout, p.stderr, float(m.group(1)), int(m.group(2)) / 1024.0
+
+
+def parse_engine(text):
+    bars, d = {}, None
+    for line in text.splitlines():
+        if line.startswith("persistence intervals in dim"):
+            d = int(line.split()[-1].rstrip(":"))
+            bars[d] = []
+        elif line.startswith(" [") and d is not None:
+            b, e = line.strip()[1:-1].split(",")
+            bars[d].append((float(b), float(e) if e.strip() else math.inf))
+    return bars
+
+
+def parse_gudhi(path):
+    bars = {}
+    with open(path) as f:
+        for line in f:
+            d, b, e = line.split()
+            bars.setdefault(int(d), []).append((float(b), float(e)))
+    return bars
+
+
+def close(a, b):
+    return a == b or (not math.isinf(a) and not math.isinf(b) and abs(a - b) <= TOL * max(abs(a), abs(b)))
+
+
+def same_multiset(A, B):
+    A = sorted((b, e) for b, e in A if math.isinf(e) or e - b > TOL * max(abs(b), abs(e)))
+    B = sorted((b, e) for b, e in B if math.isinf(e) or e - b > TOL * max(abs(b), abs(e)))
+    if len(A) != len(B):
+        return False
+    if all(close(a[0], b[0]) and close(a[1], b[1]) for a, b in zip(A, B)):
+        return True
+    # greedy matching within a window of births
+    births = [b for b, _ in B]
+    used = [False] * len(B)
+    for b, e in A:
+        j = bisect.bisect_left(births, b - TOL * abs(b))
+        found = False
+        while j < len(B) and births[j] <= b + TOL * abs(b) + 1e-300:
+            if not used[j] and close(B[j][0], b) and close(B[j][1], e):
+                used[j] = found = True
+                break
+            j += 1
+        if not found:
+            return False
+    return True
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--engine", default=None)
+    ap.add_argument("--python", default=os.environ.get("TDA_GUDHI_PYTHON", "/usr/bin/python3"))
+    ap.add_argument("--sizes", default="10000,100000,1000000")
+    ap.add_argument("--shapes", default="uniform,torus,sphere,uniform2d")
+    ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--timeout", type=float, default=7200)
+    ap.add_argument("--seed", type=int, default=20240611)
+    args = ap.parse_args()
+
+    engine = args.engine or next((p for p in ENGINE_CANDIDATES if os.path.exists(p)), ENGINE_CANDIDATES[0])
+    if not os.path.exists(engine):
+        sys.exit("engine binary not found: %s (build engine-cpp first, or pass --engine)" % engine)
+    sizes = [int(s) for s in args.sizes.split(",")]
+    if args.quick:
+        sizes = [s for s in sizes if s <= 100000]
+    shapes = args.shapes.split(",")
+    print("engine: %s" % engine)
+    print("anchor: GUDHI via %s (AlphaComplex(points).create_simplex_tree().persistence(), precision='safe')" % args.python)
+    worst_t, worst_m = 0.0, 0.0
+    with tempfile.TemporaryDirectory(prefix="alpha_bench_") as tmp:
+        for n in sizes:
+            for shape in shapes:
+                name = "%s_%d" % (shape, n)
+                txt, npy = os.path.join(tmp, name + ".txt"), os.path.join(tmp, name + ".npy")
+                subprocess.run([args.python, "-c", GEN, shape, str(n), str(args.seed), txt, npy], check=True)
+                eng = run_timed([engine, "--algorithm", "alpha", "--stats", txt], args.timeout)
+                gout = os.path.join(tmp, name + ".gudhi")
+                gud = run_timed([args.python, "-c", GUDHI, npy, gout], args.timeout)
+                line = name
+                if eng:
+                    core = re.search(r"core_seconds=([0-9.]+)", eng[1])
+                    line += " engine_s=%.2f core_s=%s engine_rss_mb=%.0f" % (eng[2], core.group(1) if core else "?", eng[3])
+                else:
+                    line += " engine=FAILED"
+                if gud:
+                    gs = float(re.search(r"gudhi_seconds=([0-9.]+)", gud[0]).group(1))
+                    line += " gudhi_s=%.2f gudhi_rss_mb=%.0f" % (gs, gud[3])
+                else:
+                    line += " gudhi=FAILED/TIMEOUT"
+                if eng and gud:
+                    rt, rm = gs / eng[2], gud[3] / eng[3]
+                    worst_t = rt if worst_t == 0 else min(worst_t, rt)
+                    worst_m = rm if worst_m == 0 else min(worst_m, rm)
+                    A, B = parse_engine(eng[0]), parse_gudhi(gout)
+                    eq = all(same_multiset(A.get(d, []), B.get(d, [])) for d in set(A) | set(B))
+                    line += " speedup=%.1fx memory_ratio=%.1fx equal=%s" % (rt, rm, "yes" if eq else "no")
+                print(line, flush=True)
+                for f in (txt, npy, gout):
+                    if os.path.exists(f):
+                        os.remove(f)
+    print("worst speedup vs GUDHI (gudhi_s / engine_s): %.1fx; worst memory ratio (gudhi_rss / engine_rss): %.1fx"
+          % (worst_t, worst_m))
+
+
+if __name__ == "__main__":
+    main()
