@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import { Kafka, logLevel, type Producer } from "kafkajs";
+import { Kafka, logLevel, type Admin, type Producer } from "kafkajs";
 import type { Redis } from "ioredis";
 import { context, type Context } from "@opentelemetry/api";
 import { EventEnvelope } from "./gen/tda/events/v1/events";
@@ -73,7 +73,10 @@ export function createEventBus(opts: EventBusOptions): EventBus {
   const lockToken = randomUUID();
   const batchSize = opts.batchSize ?? 500;
   const kafka = createKafka(`tda-${source}`, opts.brokers, log);
+  const deadKey = `tda:outbox-dead:${source}`;
   let producer: Producer | undefined;
+  let admin: Admin | undefined;
+  let topicCache: { names: Set<string>; at: number } | undefined;
   let connected = false;
   let closed = false;
   let draining: Promise<void> | undefined;
@@ -89,6 +92,19 @@ export function createEventBus(opts: EventBusOptions): EventBus {
     return producer;
   }
 
+  /** Topics the broker has, cached for 30 s (refreshed when a record names another). */
+  async function knownTopics(wanted: Iterable<string>): Promise<Set<string>> {
+    const stale = !topicCache || Date.now() - topicCache.at > 30000 || [...wanted].some((t) => !topicCache!.names.has(t));
+    if (stale) {
+      if (!admin) {
+        admin = kafka.admin();
+        await admin.connect();
+      }
+      topicCache = { names: new Set(await admin.listTopics()), at: Date.now() };
+    }
+    return topicCache!.names;
+  }
+
   async function drainOnce(): Promise<boolean> {
     const got = await redis.set(lockKey, lockToken, "PX", 15000, "NX");
     if (got === null && (await redis.get(lockKey)) !== lockToken) return false;
@@ -97,14 +113,22 @@ export function createEventBus(opts: EventBusOptions): EventBus {
         const raw = await redis.lrange(listKey, 0, batchSize - 1);
         if (raw.length === 0) return true;
         const byTopic = new Map<string, { key: string; value: Buffer; headers: Record<string, string> }[]>();
-        for (const r of raw) {
-          const rec = JSON.parse(r) as OutboxRecord;
+        const records = raw.map((r) => JSON.parse(r) as OutboxRecord);
+        const topics = await knownTopics(new Set(records.map((r) => r.topic)));
+        for (const [i, rec] of records.entries()) {
+          if (!topics.has(rec.topic)) {
+            // A record for a topic the broker does not have would block every
+            // later event: park it in the dead-letter list instead.
+            log.error({ topic: rec.topic, key: rec.key }, "event relay: unknown topic, record moved to the dead-letter list");
+            await redis.rpush(deadKey, raw[i]!);
+            continue;
+          }
           const list = byTopic.get(rec.topic) ?? [];
           list.push({ key: rec.key, value: Buffer.from(rec.value, "base64"), headers: rec.headers });
           byTopic.set(rec.topic, list);
         }
         const p = await ensureProducer();
-        await p.sendBatch({ acks: -1, topicMessages: [...byTopic].map(([topic, messages]) => ({ topic, messages })) });
+        if (byTopic.size > 0) await p.sendBatch({ acks: -1, topicMessages: [...byTopic].map(([topic, messages]) => ({ topic, messages })) });
         await redis.ltrim(listKey, raw.length, -1);
         await redis.pexpire(lockKey, 15000);
       }
@@ -123,6 +147,10 @@ export function createEventBus(opts: EventBusOptions): EventBus {
         backoffMs = 0;
       } catch (err) {
         connected = false;
+        const a = admin;
+        admin = undefined;
+        topicCache = undefined;
+        void a?.disconnect().catch(() => undefined);
         backoffMs = Math.min(backoffMs === 0 ? 200 : backoffMs * 2, 5000);
         log.warn({ err: (err as Error).message, backoffMs }, "event relay: kafka send failed, will retry");
       } finally {
@@ -189,6 +217,7 @@ export function createEventBus(opts: EventBusOptions): EventBus {
       if (timer) clearTimeout(timer);
       if (draining) await draining.catch(() => undefined);
       if (producer && connected) await producer.disconnect().catch(() => undefined);
+      if (admin) await admin.disconnect().catch(() => undefined);
     },
   };
 }
