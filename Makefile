@@ -16,6 +16,7 @@ build:       ## protobuf codegen, TypeScript, C++ engine
 lint:        ## buf lint + TypeScript type check
 	npx buf lint
 	npx tsc -b
+	npx tsc -p tsconfig.tests.json
 
 bench:       ## benchmarks against their anchors (see bench/README.md)
 	bash bench/run-all.sh

@@ -1,6 +1,7 @@
 // One jest run over every TypeScript package. Unit tests sit beside their
 // modules (*.test.ts); integration and end-to-end suites live in test/.
-const tsJest = ["ts-jest", { tsconfig: "<rootDir>/../../tsconfig.base.json", isolatedModules: true, diagnostics: false }];
+// Tests are type-checked separately (tsconfig.tests.json); ts-jest only transpiles.
+const tsJest = ["ts-jest", { tsconfig: `${__dirname}/tsconfig.tests.json`, diagnostics: false }];
 
 function project(name, dir, extra = {}) {
   return {
@@ -9,7 +10,7 @@ function project(name, dir, extra = {}) {
     testEnvironment: "node",
     testMatch: ["<rootDir>/**/*.test.ts"],
     testPathIgnorePatterns: ["/node_modules/", "/dist/"],
-    transform: { "^.+\\.ts$": [tsJest[0], { ...tsJest[1], tsconfig: `${__dirname}/tsconfig.base.json` }] },
+    transform: { "^.+\\.ts$": tsJest },
     ...extra,
   };
 }

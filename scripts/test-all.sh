@@ -24,6 +24,9 @@ else
   echo "ctest did not run"; failed=$((failed + 1))
 fi
 
+echo "== TypeScript: type-check the tests"
+if ! npx tsc -p tsconfig.tests.json; then echo "test type-check failed"; failed=$((failed + 1)); fi
+
 echo "== TypeScript: jest"
 npx jest --ci --json --outputFile=.run/jest.json "$@"
 if [ -f .run/jest.json ]; then

@@ -1,5 +1,6 @@
 // tda-engine: `tda-engine serve [flags]` runs the gRPC compute server; any
-// other arguments go to the command-line interface.
+// other arguments go to the command-line interface (`--algorithm alpha` to the
+// Alpha-complex CLI when built with CGAL).
 #include <pthread.h>
 #include <csignal>
 #include <cstdio>
@@ -10,6 +11,23 @@
 #ifdef TDA_HAVE_CLI
 #include "cli/cli.hpp"
 #endif
+#ifdef TDA_HAVE_ALPHA
+#include "cli/alpha_cli.hpp"
+#endif
+
+namespace {
+
+// True for `--algorithm alpha` / `--algorithm=alpha` anywhere in the arguments.
+[[maybe_unused]] bool wants_alpha(int argc, char** argv) {
+  for (int i = 1; i < argc; ++i) {
+    if (std::strcmp(argv[i], "--algorithm=alpha") == 0) return true;
+    if (std::strcmp(argv[i], "--algorithm") == 0 && i + 1 < argc && std::strcmp(argv[i + 1], "alpha") == 0)
+      return true;
+  }
+  return false;
+}
+
+}  // namespace
 
 int main(int argc, char** argv) {
   // Before any thread exists, so every thread inherits the mask and only the
@@ -36,6 +54,9 @@ int main(int argc, char** argv) {
   }
 
   pthread_sigmask(SIG_UNBLOCK, &signals, nullptr);
+#ifdef TDA_HAVE_ALPHA
+  if (wants_alpha(argc, argv)) return tda::cli::run_alpha_cli(argc, argv);
+#endif
 #ifdef TDA_HAVE_CLI
   return tda::cli::run_cli(argc, argv);
 #else

@@ -3,7 +3,7 @@ import { Kafka, logLevel } from "kafkajs";
 import { status as GrpcStatus, type ServiceError } from "@grpc/grpc-js";
 import { decodeDetails, pbEvents, pbJobs, pbUpload } from "@tda/common";
 import { startMesh, FIXTURES, KAFKA_BROKERS, type Mesh } from "../helpers/mesh";
-import { call, gatewayClient, uploadBytes, uploadFile, watchJob, type Gateway } from "../helpers/client";
+import { api, gatewayClient, uploadBytes, uploadFile, watchJob, type Gateway } from "../helpers/client";
 import { barcodeOf, runRipser } from "../helpers/barcodes";
 
 // The whole mesh, end to end: gateway -> upload -> scheduler -> engine, with
@@ -62,12 +62,12 @@ test("sphere_3_192 through the gateway equals ripser's barcode, and tda_jobs has
   expect(up.dataset?.n).toBe(192);
   expect(up.dataset?.dim).toBe(3);
 
-  const submitted = await call(gw.computeVietorisRips.bind(gw), { datasetId: up.dataset!.datasetId, maxDim: 2, modulus: 0, priority: 0, idempotencyKey: "", deadlineSeconds: 0, threads: 0 });
+  const submitted = await api(gw).computeVietorisRips({ datasetId: up.dataset!.datasetId, maxDim: 2, modulus: 0, priority: 0, idempotencyKey: "", deadlineSeconds: 0, threads: 0 });
   const jobId = submitted.job!.jobId;
   const updates = await watchJob(gw, jobId);
   expect(updates.at(-1)?.state).toBe(pbJobs.JobState.JOB_STATE_COMPLETED);
 
-  const res = await call(gw.getResult.bind(gw), { jobId });
+  const res = await api(gw).getResult({ jobId });
   const ours = barcodeOf(res.result!.diagrams);
   const ref = runRipser(["--format", "point-cloud", "--dim", "2", file]);
   expect([...ours.keys()].sort()).toEqual([0, 1, 2]);
@@ -81,7 +81,7 @@ test("sphere_3_192 through the gateway equals ripser's barcode, and tda_jobs has
 });
 
 test("a malformed CSV upload gets INVALID_ARGUMENT naming the line, and nothing is stored", async () => {
-  const before = await call(gw.listDatasets.bind(gw), { pageSize: 1000, pageToken: "" });
+  const before = await api(gw).listDatasets({ pageSize: 1000, pageToken: "" });
   const ragged = Buffer.from("1.5,2,3\n4,5,6\n7,8\n9,10,11\n");
   const err1 = (await uploadBytes(gw, "ragged.csv", pbUpload.DataFormat.DATA_FORMAT_CSV, ragged).catch((e: ServiceError) => e)) as ServiceError;
   expect(err1.code).toBe(GrpcStatus.INVALID_ARGUMENT);
@@ -93,7 +93,7 @@ test("a malformed CSV upload gets INVALID_ARGUMENT naming the line, and nothing 
   expect(err2.code).toBe(GrpcStatus.INVALID_ARGUMENT);
   expect(err2.details).toMatch(/line 4/);
 
-  const after = await call(gw.listDatasets.bind(gw), { pageSize: 1000, pageToken: "" });
+  const after = await api(gw).listDatasets({ pageSize: 1000, pageToken: "" });
   expect(after.datasets.map((d) => d.datasetId).sort()).toEqual(before.datasets.map((d) => d.datasetId).sort());
   const { readdirSync, existsSync } = await import("node:fs");
   const tmp = join(mesh.dataDir, "tmp");

@@ -16,8 +16,28 @@ export function md(apiKey?: string): Metadata {
   return m;
 }
 
-export function call<Req, Res>(fn: (req: Req, md: Metadata, cb: (err: ServiceError | null, res: Res) => void) => unknown, req: Req, meta = md()): Promise<Res> {
-  return new Promise((resolve, reject) => fn(req, meta, (err, res) => (err ? reject(err) : resolve(res))));
+type Callback<Res> = (err: ServiceError | null, res?: Res) => void;
+
+function promised<Req, Res>(client: Gateway, fn: (req: Req, md: Metadata, cb: Callback<Res>) => unknown) {
+  return (req: Req, meta = md()): Promise<Res> =>
+    new Promise((resolve, reject) => fn.call(client, req, meta, (err, res) => (err ? reject(err) : resolve(res as Res))));
+}
+
+/** Promise form of the gateway's unary methods, as a user would wrap them. */
+export function api(gw: Gateway) {
+  return {
+    computeVietorisRips: promised<pbGateway.ComputeVietorisRipsRequest, pbGateway.ComputeVietorisRipsResponse>(gw, gw.computeVietorisRips as never),
+    computeAlphaComplex: promised<pbGateway.ComputeAlphaComplexRequest, pbGateway.ComputeAlphaComplexResponse>(gw, gw.computeAlphaComplex as never),
+    getJob: promised<pbGateway.GetJobRequest, pbGateway.GetJobResponse>(gw, gw.getJob as never),
+    listJobs: promised<pbGateway.ListJobsRequest, pbGateway.ListJobsResponse>(gw, gw.listJobs as never),
+    cancelJob: promised<pbGateway.CancelJobRequest, pbGateway.CancelJobResponse>(gw, gw.cancelJob as never),
+    getResult: promised<pbGateway.GetResultRequest, pbGateway.GetResultResponse>(gw, gw.getResult as never),
+    getDataset: promised<pbGateway.GetDatasetRequest, pbGateway.GetDatasetResponse>(gw, gw.getDataset as never),
+    listDatasets: promised<pbGateway.ListDatasetsRequest, pbGateway.ListDatasetsResponse>(gw, gw.listDatasets as never),
+    deleteDataset: promised<pbGateway.DeleteDatasetRequest, pbGateway.DeleteDatasetResponse>(gw, gw.deleteDataset as never),
+    publishStream: promised<pbGateway.PublishStreamRequest, pbGateway.PublishStreamResponse>(gw, gw.publishStream as never),
+    getStreamStatus: promised<pbGateway.GetStreamStatusRequest, pbGateway.GetStreamStatusResponse>(gw, gw.getStreamStatus as never),
+  };
 }
 
 export async function uploadBytes(gw: Gateway, name: string, format: pbUpload.DataFormat, data: Buffer, opts: { dim?: number; meta?: Metadata; chunk?: number } = {}): Promise<pbGateway.UploadDataResponse> {

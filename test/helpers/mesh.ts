@@ -3,6 +3,7 @@ import { createServer } from "node:net";
 import { mkdtempSync, mkdirSync, rmSync, existsSync, createWriteStream } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
+import IORedis from "ioredis";
 import { waitForHealthy } from "@tda/common";
 
 // Starts the real mesh for a test suite: the C++ engine and the three TS
@@ -71,6 +72,21 @@ export interface Mesh {
 export interface MeshOptions {
   engines?: number;
   env?: Record<string, string>;
+  /** Redis logical database of this mesh, emptied at start (isolates suites from each other and from a dev mesh on db 0). */
+  redisDb?: number;
+}
+
+/** REDIS_URL pointing at logical database `db`, emptied first. */
+export async function freshRedisDb(db: number): Promise<string> {
+  const u = new URL(REDIS_URL);
+  u.pathname = `/${db}`;
+  const r = new IORedis(u.toString(), { maxRetriesPerRequest: 3 });
+  try {
+    await r.flushdb();
+  } finally {
+    r.disconnect();
+  }
+  return u.toString();
 }
 
 /** Starts engine(s), upload, scheduler and gateway; resolves once all answer health checks. */
@@ -81,7 +97,8 @@ export async function startMesh(opts: MeshOptions = {}): Promise<Mesh> {
   const logDir = join(work, "logs");
   mkdirSync(logDir, { recursive: true });
   const procs: Proc[] = [];
-  const common = { REDIS_URL, KAFKA_BROKERS, TDA_DATA_DIR: dataDir, LOG_LEVEL: "info", ...(opts.env ?? {}) };
+  const redisUrl = await freshRedisDb(opts.redisDb ?? 9);
+  const common = { REDIS_URL: redisUrl, KAFKA_BROKERS, TDA_DATA_DIR: dataDir, LOG_LEVEL: "info", ...(opts.env ?? {}) };
   try {
     const engines: string[] = [];
     for (let i = 0; i < (opts.engines ?? 1); i++) {

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <memory>
 #include <new>
 #include <optional>
@@ -10,6 +11,9 @@
 #include "server/input.hpp"
 #include "server/log.hpp"
 #include "tda/core/rips.hpp"
+#ifdef TDA_HAVE_ALPHA
+#include "tda/core/alpha.hpp"
+#endif
 
 namespace tda::server {
 namespace {
@@ -63,6 +67,14 @@ double overall_fraction(const tda::core::ProgressInfo& p, int max_dim) {
       return 1.0;
   }
   return 0.0;
+}
+
+// Resources of a validated job, as the core estimates them.
+tda::core::Estimate estimate_job(const JobSpec& spec) {
+#ifdef TDA_HAVE_ALPHA
+  if (spec.is_alpha()) return tda::core::estimate_alpha(spec.n, spec.dim);
+#endif
+  return tda::core::estimate_rips(spec.n, spec.dim, spec.is_distance_matrix(), spec.max_dim, spec.threshold);
 }
 
 uint32_t effective_threads(const ServerConfig& config, uint32_t requested) {
@@ -193,6 +205,7 @@ class ComputeReactor final
       std::lock_guard<std::recursive_mutex> lock(mu_);
       if (end_requested_ || cancelled_.load()) {
         values_.clear();
+        values64_.clear();
         release_memory();
         phase_ = Phase::Ended;
         end(cancel_status());
@@ -219,19 +232,44 @@ class ComputeReactor final
     grpc::Status status;
     std::optional<engine::ComputeResponse> result;
     try {
-      tda::core::RipsResult r =
-          spec_.is_distance_matrix()
-              ? tda::core::rips_from_lower_distances(std::move(values_), spec_.n, options, callbacks)
-              : tda::core::rips_from_points(values_, spec_.n, spec_.dim, options, callbacks);
-      values_.clear();
-      values_.shrink_to_fit();
-      const double elapsed = std::chrono::duration<double>(Clock::now() - started).count();
-      result = make_result(r, elapsed);
+      if (spec_.is_alpha()) {
+#ifdef TDA_HAVE_ALPHA
+        tda::core::AlphaOptions alpha;
+        alpha.max_dim = spec_.max_dim;
+        alpha.radius = spec_.alpha_radius;
+        alpha.max_alpha = spec_.max_alpha;
+        tda::core::AlphaResult r =
+            tda::core::alpha_from_points(values64_, spec_.n, spec_.dim, alpha, callbacks);
+        values64_.clear();
+        values64_.shrink_to_fit();
+        result = make_result(r.diagrams, r.betti, started);
+        common::ComputeStats* stats = result->mutable_result()->mutable_stats();
+        stats->set_columns_reduced(r.stats.columns_reduced);
+        stats->set_duplicates_merged(r.stats.duplicates_merged);
+        stats->set_threshold_used(spec_.max_alpha.value_or(std::numeric_limits<double>::infinity()));
+        stats->set_threads(1);
+#endif
+      } else {
+        tda::core::RipsResult r =
+            spec_.is_distance_matrix()
+                ? tda::core::rips_from_lower_distances(std::move(values_), spec_.n, options, callbacks)
+                : tda::core::rips_from_points(values_, spec_.n, spec_.dim, options, callbacks);
+        values_.clear();
+        values_.shrink_to_fit();
+        result = make_result(r.diagrams, r.betti, started);
+        common::ComputeStats* stats = result->mutable_result()->mutable_stats();
+        stats->set_edges(r.stats.edges);
+        stats->set_columns_reduced(r.stats.columns_reduced);
+        stats->set_apparent_pairs(r.stats.apparent_pairs);
+        stats->set_threshold_used(r.stats.threshold_used);
+      }
+      const auto& stats = result->result().stats();
       size_t bars = 0;
-      for (const auto& d : r.diagrams) bars += d.size();
-      log_line("job %s done in %.3f s: n=%llu max_dim=%d bars=%zu columns_reduced=%llu",
-               job_label(spec_.job_id), elapsed, static_cast<unsigned long long>(spec_.n),
-               spec_.max_dim, bars, static_cast<unsigned long long>(r.stats.columns_reduced));
+      for (const auto& d : result->result().diagrams()) bars += static_cast<size_t>(d.intervals_size());
+      log_line("job %s done in %.3f s: %s n=%llu max_dim=%d bars=%zu columns_reduced=%llu",
+               job_label(spec_.job_id), stats.elapsed_seconds(), spec_.is_alpha() ? "alpha" : "rips",
+               static_cast<unsigned long long>(spec_.n), spec_.max_dim, bars,
+               static_cast<unsigned long long>(stats.columns_reduced()));
     } catch (const tda::core::Cancelled&) {
       status = cancel_status();
       log_line("job %s cancelled after %.3f s", job_label(spec_.job_id),
@@ -253,6 +291,8 @@ class ComputeReactor final
 
     values_.clear();
     values_.shrink_to_fit();
+    values64_.clear();
+    values64_.shrink_to_fit();
     std::lock_guard<std::recursive_mutex> lock(mu_);
     release_memory();
     phase_ = Phase::Ended;
@@ -281,8 +321,7 @@ class ComputeReactor final
 
     tda::core::Estimate estimate{};
     try {
-      estimate = tda::core::estimate_rips(spec_.n, spec_.dim, spec_.is_distance_matrix(),
-                                          spec_.max_dim, spec_.threshold);
+      estimate = estimate_job(spec_);
     } catch (const tda::core::InvalidInput& e) {
       end(errors::invalid_argument(std::string("invalid compute spec: ") + e.what(), {{"spec", e.what()}}));
       return;
@@ -311,8 +350,8 @@ class ComputeReactor final
       return;
     }
     phase_ = Phase::Receiving;
-    log_line("job %s accepted from %s: %s n=%llu dim=%u max_dim=%d modulus=%d threads=%u reserved=%llu B est=%.3g s",
-             job_label(spec_.job_id), peer_.c_str(),
+    log_line("job %s accepted from %s: %s %s n=%llu dim=%u max_dim=%d modulus=%d threads=%u reserved=%llu B est=%.3g s",
+             job_label(spec_.job_id), peer_.c_str(), spec_.is_alpha() ? "ALPHA" : "RIPS",
              common::InputKind_Name(spec_.kind).c_str(), static_cast<unsigned long long>(spec_.n),
              spec_.dim, spec_.max_dim, spec_.modulus, threads_,
              static_cast<unsigned long long>(required), estimate.seconds);
@@ -321,6 +360,7 @@ class ComputeReactor final
 
   void submit_job() {
     values_ = input_->take_values();
+    values64_ = input_->take_values64();
     input_.reset();
     phase_ = Phase::Queued;
     holds_slot_ = false;  // the pool releases it when the task returns
@@ -366,20 +406,23 @@ class ComputeReactor final
     return p;
   }
 
-  engine::ComputeResponse make_result(const tda::core::RipsResult& r, double elapsed) {
+  // The response for finished diagrams; algorithm-specific statistics are
+  // filled in by the caller.
+  engine::ComputeResponse make_result(const std::vector<std::vector<tda::core::Interval>>& diagrams,
+                                      const std::vector<uint64_t>& betti, Clock::time_point started) {
     engine::ComputeResponse response;
     common::PersistenceResult* out = response.mutable_result();
-    for (size_t d = 0; d < r.diagrams.size(); ++d) {
+    for (size_t d = 0; d < diagrams.size(); ++d) {
       common::PersistenceDiagram* diagram = out->add_diagrams();
       diagram->set_dimension(static_cast<uint32_t>(d));
-      diagram->mutable_intervals()->Reserve(static_cast<int>(r.diagrams[d].size()));
-      for (const auto& iv : r.diagrams[d]) {
+      diagram->mutable_intervals()->Reserve(static_cast<int>(diagrams[d].size()));
+      for (const auto& iv : diagrams[d]) {
         common::Interval* bar = diagram->add_intervals();
         bar->set_birth(iv.birth);
         bar->set_death(iv.death);
       }
     }
-    for (uint64_t b : r.betti) out->add_betti_numbers(b);
+    for (uint64_t b : betti) out->add_betti_numbers(b);
 
     uint64_t peak = 0;
     {
@@ -392,12 +435,8 @@ class ComputeReactor final
     common::ComputeStats* stats = out->mutable_stats();
     stats->set_points(spec_.n);
     stats->set_ambient_dim(spec_.dim);
-    stats->set_edges(r.stats.edges);
-    stats->set_columns_reduced(r.stats.columns_reduced);
-    stats->set_apparent_pairs(r.stats.apparent_pairs);
-    stats->set_elapsed_seconds(elapsed);
+    stats->set_elapsed_seconds(std::chrono::duration<double>(Clock::now() - started).count());
     stats->set_peak_bytes(peak);
-    stats->set_threshold_used(r.stats.threshold_used);
     stats->set_threads(threads_);
     return response;
   }
@@ -472,7 +511,8 @@ class ComputeReactor final
   JobSpec spec_;
   uint32_t threads_ = 1;
   std::unique_ptr<InputAssembler> input_;
-  std::vector<float> values_;  // handed to the worker
+  std::vector<float> values_;     // handed to the worker (Rips)
+  std::vector<double> values64_;  // handed to the worker (Alpha)
   bool holds_slot_ = false;
   uint64_t reserved_bytes_ = 0;
 
@@ -576,8 +616,7 @@ grpc::ServerUnaryReactor* EngineServiceImpl::Estimate(grpc::CallbackServerContex
     return reactor;
   }
   try {
-    const tda::core::Estimate e = tda::core::estimate_rips(spec.n, spec.dim, spec.is_distance_matrix(),
-                                                          spec.max_dim, spec.threshold);
+    const tda::core::Estimate e = estimate_job(spec);
     const uint64_t required = std::max(e.memory_bytes, spec.storage_bytes());
     response->set_memory_bytes(required);
     response->set_seconds(e.seconds);
@@ -600,6 +639,7 @@ grpc::ServerUnaryReactor* EngineServiceImpl::GetInfo(grpc::CallbackServerContext
                                                      engine::GetInfoResponse* response) {
   response->set_version(TDA_ENGINE_VERSION);
   response->add_algorithms(common::ALGORITHM_RIPS);
+  if (alpha_supported()) response->add_algorithms(common::ALGORITHM_ALPHA);
   response->set_threads(context_.config().threads);
   response->set_memory_limit_bytes(context_.memory().limit());
   response->set_max_concurrent_jobs(context_.config().max_concurrent);

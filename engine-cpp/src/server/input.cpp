@@ -25,9 +25,17 @@ std::string kind_name(InputKind k) { return tda::common::v1::InputKind_Name(k); 
 
 }  // namespace
 
+bool alpha_supported() {
+#ifdef TDA_HAVE_ALPHA
+  return true;
+#else
+  return false;
+#endif
+}
+
 uint64_t JobSpec::storage_bytes() const {
   const uint64_t values = is_distance_matrix() ? n * (n - 1) / 2 : n * uint64_t{dim};
-  return values * sizeof(float);
+  return values * (stores_double() ? sizeof(double) : sizeof(float));
 }
 
 grpc::Status validate_spec(const tda::engine::v1::ComputeSpec& spec, JobSpec* out) {
@@ -39,7 +47,8 @@ grpc::Status validate_spec(const tda::engine::v1::ComputeSpec& spec, JobSpec* ou
     case tda::common::v1::ALGORITHM_RIPS:
       break;
     case tda::common::v1::ALGORITHM_ALPHA:
-      return errors::algorithm_unimplemented("ALPHA");
+      if (!alpha_supported()) return errors::algorithm_unimplemented("ALPHA");
+      break;
     default:
       v.push_back({"spec.params.algorithm", "must be ALGORITHM_RIPS (or ALGORITHM_ALPHA)"});
   }
@@ -98,6 +107,22 @@ grpc::Status validate_spec(const tda::engine::v1::ComputeSpec& spec, JobSpec* ou
       s.threshold = t;  // +inf means no threshold
   }
 
+  s.algorithm = params.algorithm();
+  if (s.is_alpha()) {
+    if (s.kind != tda::common::v1::INPUT_KIND_POINT_CLOUD)
+      v.push_back({"spec.input_kind", "ALPHA needs a POINT_CLOUD"});
+    else if (s.dim != 2 && s.dim != 3)
+      v.push_back({"spec.dim", "ALPHA needs points in dimension 2 or 3"});
+    s.alpha_radius = params.alpha_radius();
+    if (params.has_max_alpha()) {
+      const double a = params.max_alpha();
+      if (std::isnan(a))
+        v.push_back({"spec.params.max_alpha", "must be a number"});
+      else if (std::isfinite(a))
+        s.max_alpha = a;  // +inf means no cut-off
+    }
+    s.threshold.reset();  // a Rips parameter
+  }
   s.requested_threads = params.threads();
   s.job_id = spec.job_id();
 
@@ -118,7 +143,10 @@ grpc::Status validate_spec(const tda::engine::v1::ComputeSpec& spec, JobSpec* ou
 }
 
 InputAssembler::InputAssembler(const JobSpec& spec) : spec_(spec) {
-  data_.resize(spec_.storage_bytes() / sizeof(float));
+  if (spec_.stores_double())
+    data64_.resize(spec_.expected_values);
+  else
+    data_.resize(spec_.storage_bytes() / sizeof(float));
   // matrix cursor starts at (0, 0) for full matrices, (0, 1) for upper, (1, 0) for lower
   if (spec_.kind == tda::common::v1::INPUT_KIND_UPPER_DISTANCE_MATRIX) col_ = 1;
   if (spec_.kind == tda::common::v1::INPUT_KIND_LOWER_DISTANCE_MATRIX) row_ = 1;
@@ -126,7 +154,7 @@ InputAssembler::InputAssembler(const JobSpec& spec) : spec_(spec) {
 
 grpc::Status InputAssembler::store(double v) {
   const float f = static_cast<float>(v);
-  if (!std::isfinite(v) || !std::isfinite(f)) {
+  if (!std::isfinite(v) || (!spec_.stores_double() && !std::isfinite(f))) {
     return errors::invalid_argument(
         "input contains a non-finite value",
         {{"chunk", "value #" + std::to_string(values_) + " is NaN, infinite or beyond float32 range"}});
@@ -134,7 +162,10 @@ grpc::Status InputAssembler::store(double v) {
   const uint64_t index = values_++;
   switch (spec_.kind) {
     case tda::common::v1::INPUT_KIND_POINT_CLOUD:
-      data_[index] = f;
+      if (spec_.stores_double())
+        data64_[index] = v;
+      else
+        data_[index] = f;
       return grpc::Status::OK;
     default:
       break;

@@ -29,6 +29,7 @@ inline constexpr uint32_t kMaxModulus = static_cast<uint32_t>(tda::core::kMaxMod
 
 // A validated ComputeSpec.
 struct JobSpec {
+  tda::common::v1::Algorithm algorithm = tda::common::v1::ALGORITHM_RIPS;
   tda::common::v1::InputKind kind = tda::common::v1::INPUT_KIND_POINT_CLOUD;
   bool float32 = false;         // encoding of the incoming values
   uint64_t n = 0;
@@ -37,12 +38,18 @@ struct JobSpec {
   int max_dim = 1;
   std::optional<double> threshold;
   int modulus = 2;
+  bool alpha_radius = false;        // Alpha: report radii
+  std::optional<double> max_alpha;  // Alpha: cut-off in the reported unit
   uint32_t requested_threads = 0;  // 0 = engine default
   std::string job_id;
 
   bool is_distance_matrix() const { return kind != tda::common::v1::INPUT_KIND_POINT_CLOUD; }
+  bool is_alpha() const { return algorithm == tda::common::v1::ALGORITHM_ALPHA; }
+  // Alpha keeps the coordinates in double precision (exact predicates); Rips
+  // works in float32 like Ripser.
+  bool stores_double() const { return is_alpha(); }
   size_t value_width() const { return float32 ? 4 : 8; }
-  // Bytes of the float32 storage the input occupies once assembled.
+  // Bytes of the storage the input occupies once assembled.
   uint64_t storage_bytes() const;
 };
 
@@ -50,7 +57,11 @@ struct JobSpec {
 // listing every violation) / UNIMPLEMENTED (ALPHA).
 grpc::Status validate_spec(const tda::engine::v1::ComputeSpec& spec, JobSpec* out);
 
-// Receives the raw little-endian chunks and stores them as float32.
+// Whether this build serves ALGORITHM_ALPHA (CGAL available).
+bool alpha_supported();
+
+// Receives the raw little-endian chunks and stores them as float32 (Rips) or
+// double (Alpha).
 class InputAssembler {
  public:
   // Allocates the storage; call only after memory admission.
@@ -70,12 +81,15 @@ class InputAssembler {
 
   // Point clouds: n*dim row-major coordinates. Matrices: strict lower triangle.
   std::vector<float> take_values() { return std::move(data_); }
+  // Alpha: n*dim row-major coordinates in double precision.
+  std::vector<double> take_values64() { return std::move(data64_); }
 
  private:
   grpc::Status store(double v);
 
   JobSpec spec_;
   std::vector<float> data_;
+  std::vector<double> data64_;
   uint64_t values_ = 0;
   uint64_t bytes_ = 0;
   unsigned char carry_[8] = {};

@@ -1,4 +1,5 @@
 import path from "node:path";
+import { statSync } from "node:fs";
 import { status } from "@grpc/grpc-js";
 import { pbUpload } from "@tda/common";
 import {
@@ -32,7 +33,16 @@ async function interrupted(tenant: string, h: pbUpload.UploadHeader, chunks: str
     const call = svc.client.upload(tenantMd(tenant), () => resolve());
     call.write({ msg: { $case: "header", value: h } });
     for (const c of chunks) call.write({ msg: { $case: "chunk", value: Buffer.from(c) } });
-    setTimeout(() => call.cancel(), 150);
+    // cancel once the server has spooled everything sent (as after a network break)
+    const sent = chunks.reduce((n, c) => n + Buffer.byteLength(c), 0);
+    const until = Date.now() + 5000;
+    const poll = () => {
+      const dir = path.join(svc.dataDir, "tmp", "resume");
+      const size = filesUnder(dir).reduce((n, f) => n + statSync(path.join(dir, f)).size, 0);
+      if (size >= sent || Date.now() > until) call.cancel();
+      else setTimeout(poll, 10);
+    };
+    poll();
   });
   const until = Date.now() + 5000;
   while (Date.now() < until) {

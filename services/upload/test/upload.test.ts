@@ -144,7 +144,14 @@ describe("Upload", () => {
       const call = svc.client.upload(tenantMd(tenant), (e, r) => resolve(e ?? r));
       call.write({ msg: { $case: "header", value: { name: "c", format: F.DATA_FORMAT_CSV, dim: 0, contentType: "", uploadId: "", resumeOffset: 0, totalBytes: 0 } } });
       call.write({ msg: { $case: "chunk", value: Buffer.from("1,2\n3,4\n") } });
-      setTimeout(() => call.cancel(), 100);
+      // cancel mid-stream, once the server has started on it
+      const until = Date.now() + 5000;
+      const poll = () =>
+        void outboxEvents(rh.redis, svc.eventSource).then((ev) => {
+          if (ev.some((e) => e.data.owner === tenant) || Date.now() > until) setTimeout(() => call.cancel(), 20);
+          else setTimeout(poll, 10);
+        });
+      poll();
     });
     expect((await done as { code?: number }).code).toBe(status.CANCELLED);
     const until = Date.now() + 5000;

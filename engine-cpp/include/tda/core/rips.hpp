@@ -508,11 +508,18 @@ class Reducer {
     index_t vs[kMaxVertices];
     vs[0] = 0;  // (silences a false maybe-uninitialized warning)
     decode_simplex(B_, idx, k + 1, n_, vs);
+    const size_t before = heap_.size();
     cx_.cofacets(vs, k, idx, diam, false, [&](index_t c, value_t d, bool negative, index_t) {
       heap_.push_back(Entry{d, Code::make(c, negative ? neg(f) : f)});
-      std::push_heap(heap_.begin(), heap_.end(), Later{});
       return true;
     });
+    // sift the new entries up one by one, or rebuild when they dominate the heap
+    const size_t added = heap_.size() - before;
+    if (added > before / 4) {
+      std::make_heap(heap_.begin(), heap_.end(), Later{});
+    } else {
+      for (size_t t = before + 1; t <= heap_.size(); ++t) std::push_heap(heap_.begin(), heap_.begin() + t, Later{});
+    }
   }
 
   // Adds f * (reduced column j) = f * coboundary(sigma_j + V_j) and records it in V.
