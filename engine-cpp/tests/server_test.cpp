@@ -14,6 +14,7 @@
 #include "google/rpc/error_details.pb.h"
 #include "google/rpc/status.pb.h"
 #include "server/config.hpp"
+#include "server/input.hpp"
 #include "server/server.hpp"
 #include "tda/engine/v1/engine.grpc.pb.h"
 
@@ -118,7 +119,7 @@ TEST_F(ServerTest, GetInfoReportsVersionAndLimits) {
   engine::GetInfoResponse info;
   ASSERT_TRUE(stub_->GetInfo(&context, engine::GetInfoRequest(), &info).ok());
   EXPECT_EQ(info.version(), "0.1.0");
-  ASSERT_EQ(info.algorithms_size(), 1);
+  ASSERT_EQ(info.algorithms_size(), tda::server::alpha_supported() ? 2 : 1);
   EXPECT_EQ(info.algorithms(0), common::ALGORITHM_RIPS);
   EXPECT_EQ(info.memory_limit_bytes(), uint64_t{1} << 30);
   EXPECT_EQ(info.max_concurrent_jobs(), 1u);
@@ -187,11 +188,24 @@ TEST_F(ServerTest, TooFewValuesAndNonFiniteValuesAreRejected) {
   EXPECT_EQ(many.status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
 }
 
-TEST_F(ServerTest, AlphaIsUnimplemented) {
+TEST_F(ServerTest, AlphaSquareOrUnimplemented) {
   engine::ComputeSpec spec = point_spec(4, 2, 1);
   spec.mutable_params()->set_algorithm(common::ALGORITHM_ALPHA);
-  Outcome out = compute(spec, {});
-  EXPECT_EQ(out.status.error_code(), grpc::StatusCode::UNIMPLEMENTED);
+  Outcome out = compute(spec, {encode_f64({0, 0, 1, 0, 1, 1, 0, 1})});
+  if (!tda::server::alpha_supported()) {
+    EXPECT_EQ(out.status.error_code(), grpc::StatusCode::UNIMPLEMENTED);
+    return;
+  }
+  ASSERT_TRUE(out.status.ok()) << out.status.error_message();
+  // squared radii: the edges enter at 0.25, the two triangles at 0.5
+  ASSERT_EQ(out.result->diagrams(1).intervals_size(), 1);
+  EXPECT_DOUBLE_EQ(out.result->diagrams(1).intervals(0).birth(), 0.25);
+  EXPECT_DOUBLE_EQ(out.result->diagrams(1).intervals(0).death(), 0.5);
+
+  spec.set_dim(4);
+  spec.set_n(2);
+  Outcome bad = compute(spec, {encode_f64({0, 0, 0, 0, 1, 1, 1, 1})});
+  EXPECT_EQ(bad.status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
 }
 
 TEST_F(ServerTest, EstimateOfAHugeCloudIsNotAdmissible) {

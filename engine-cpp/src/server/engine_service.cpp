@@ -28,6 +28,8 @@ constexpr auto kMinProgressInterval = std::chrono::milliseconds(100);
 // ...and an unchanged one (heartbeat) at least this often; with the tick this
 // keeps the gap between two progress messages near 200 ms, under 250 ms.
 constexpr auto kHeartbeatInterval = std::chrono::milliseconds(150);
+// A call whose spec or input stops arriving this long gives back its slot and memory.
+constexpr auto kInputIdleTimeout = std::chrono::seconds(120);
 
 const char* job_label(const std::string& id) { return id.empty() ? "-" : id.c_str(); }
 
@@ -115,6 +117,10 @@ class ComputeReactor final
       end(cancel_status());
       return;
     }
+    if ((phase_ == Phase::AwaitSpec || phase_ == Phase::Receiving) && now - last_input_at_ > kInputIdleTimeout) {
+      end(errors::input_stalled(static_cast<int>(kInputIdleTimeout.count())));
+      return;
+    }
     if (phase_ == Phase::AwaitSpec) return;
 
     common::Progress p = current_progress();
@@ -137,6 +143,7 @@ class ComputeReactor final
   void OnReadDone(bool ok) override {
     std::lock_guard<std::recursive_mutex> lock(mu_);
     if (end_requested_) return;
+    last_input_at_ = Clock::now();
     if (!ok) {  // half-close, cancellation or a broken stream
       reads_done_ = true;
       if (cancelled_.load()) {
@@ -507,6 +514,7 @@ class ComputeReactor final
   Phase phase_ = Phase::AwaitSpec;
   engine::ComputeRequest request_;
   bool reads_done_ = false;
+  Clock::time_point last_input_at_ = Clock::now();
 
   JobSpec spec_;
   uint32_t threads_ = 1;

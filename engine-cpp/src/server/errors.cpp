@@ -78,6 +78,12 @@ grpc::Status algorithm_unimplemented(const std::string& algorithm) {
                      error_info("ALGORITHM_NOT_IMPLEMENTED", {{"algorithm", algorithm}}));
 }
 
+grpc::Status input_stalled(int idle_seconds) {
+  return make_status(grpc::StatusCode::DEADLINE_EXCEEDED,
+                     "no input arrived for " + std::to_string(idle_seconds) + " s",
+                     error_info("INPUT_STALLED", {{"idle_seconds", std::to_string(idle_seconds)}}));
+}
+
 grpc::Status cancelled() {
   return grpc::Status(grpc::StatusCode::CANCELLED, "computation cancelled");
 }

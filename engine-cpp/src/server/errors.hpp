@@ -56,6 +56,10 @@ grpc::Status out_of_memory();
 // UNIMPLEMENTED + ErrorInfo{reason: ALGORITHM_NOT_IMPLEMENTED}.
 grpc::Status algorithm_unimplemented(const std::string& algorithm);
 
+// DEADLINE_EXCEEDED + ErrorInfo{reason: INPUT_STALLED}: the spec or the
+// input stopped arriving for `idle_seconds`.
+grpc::Status input_stalled(int idle_seconds);
+
 // CANCELLED (client cancel or deadline).
 grpc::Status cancelled();
 

@@ -3,6 +3,7 @@ import { createReadStream, promises as fsp } from "node:fs";
 import path from "node:path";
 import { status as GrpcStatus } from "@grpc/grpc-js";
 import { TdaError, pbUpload, type Redis } from "@tda/common";
+import { writeAll } from "./write-all";
 
 // Resumable uploads. An upload whose header names its own upload_id spools the
 // source bytes it receives to TDA_DATA_DIR/tmp/resume/ and records a session in
@@ -114,7 +115,7 @@ export function createResumeSessions(redis: Redis, dataDir: string, ttlSeconds: 
           for await (const chunk of createReadStream(spool, { start: 0, end: offset - 1, highWaterMark: 1024 * 1024 })) yield chunk as Buffer;
         },
         async append(chunk) {
-          await fh.write(chunk);
+          await writeAll(fh, chunk);
           written += chunk.length;
         },
         async suspend() {

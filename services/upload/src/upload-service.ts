@@ -27,6 +27,7 @@ import { UploadParser, formatName } from "./parse/formats";
 import { headerError, tooLarge, dimTooLarge } from "./parse/errors";
 import { UploadEvents } from "./upload-events";
 import { cancelledAfterEnd, isCancelled } from "./cancellation";
+import { writeAll } from "./write-all";
 import { createResumeSessions, type ResumeSessions } from "./resume-sessions";
 
 type UploadRequest = pbUpload.UploadRequest;
@@ -91,7 +92,7 @@ export function createUploadService(deps: UploadServiceDeps): pbUpload.UploadSer
         if (bytes > config.maxBytes) throw tooLarge(config.maxBytes);
         for (let off = 0; off < chunk.length; off += SLICE_BYTES) {
           parser!.push(chunk.subarray(off, Math.min(chunk.length, off + SLICE_BYTES)));
-          for (const b of parser!.sink.take()) await fh!.write(b);
+          for (const b of parser!.sink.take()) await writeAll(fh!, b);
         }
       };
       try {
@@ -127,7 +128,7 @@ export function createUploadService(deps: UploadServiceDeps): pbUpload.UploadSer
             ]);
           }
           parser.finish();
-          for (const b of parser.sink.take(true)) await fh.write(b);
+          for (const b of parser.sink.take(true)) await writeAll(fh, b);
           await fh.sync();
         } finally {
           await fh.close();

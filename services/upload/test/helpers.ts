@@ -122,6 +122,8 @@ export async function cleanupTenants(redis: IORedis): Promise<void> {
     }
     if (keys.length > 0) await redis.del(...keys);
     await redis.del(`tda:datasets:${t}`);
+    const sessions = [...(await redis.keys(`tda:upload-session:${t}:*`)), ...(await redis.keys(`tda:upload-active:${t}:*`))];
+    if (sessions.length > 0) await redis.del(...sessions);
   }
 }
 

@@ -265,7 +265,7 @@ describe("datasets", () => {
 describe("limits", () => {
   let small: ServiceHandle;
   beforeAll(async () => {
-    small = await startService({ UPLOAD_MAX_POINTS: "3", UPLOAD_MAX_BYTES: "1K", UPLOAD_MAX_DIM: "4" });
+    small = await startService({ UPLOAD_MAX_POINTS: "3", UPLOAD_MAX_BYTES: "1K", UPLOAD_MAX_DIM: "4", UPLOAD_PROGRESS_INTERVAL_MS: "0" });
   });
   afterAll(async () => {
     await small?.stop();
@@ -286,5 +286,14 @@ describe("limits", () => {
     expect(filesUnder(path.join(small.dataDir, "tmp"))).toEqual([]);
     expect(filesUnder(path.join(small.dataDir, "blobs"))).toEqual([]);
     expect(await tenantKeys(tenant)).toEqual([]);
+  });
+
+  it("publishes upload.progress events in order (unthrottled here)", async () => {
+    const tenant = newTenant();
+    const res = await upload(small.client, tenant, { format: F.DATA_FORMAT_CSV }, ["1,2\n", "3,4\n", "5,6\n"]);
+    const events = await outboxEvents(rh.redis, small.eventSource, res.uploadId);
+    expect(events.map((e) => [e.type, e.data.bytes])).toEqual([
+      ["upload.started", 0], ["upload.progress", 4], ["upload.progress", 8], ["upload.progress", 12], ["upload.validated", 12], ["upload.completed", 12],
+    ]);
   });
 });

@@ -130,7 +130,8 @@ struct Simplex {
 
 // Coboundary walks over a distance storage. Cofacets of a simplex with vertices
 // vs[0] > ... > vs[k] are visited in decreasing index order; the visitor gets
-// (index, diameter, negative sign, added vertex) and returns false to stop.
+// (index, diameter, negative sign, added vertex j, distances from j to vs[0..k])
+// and returns false to stop.
 template <class Dist>
 class Complex;
 
@@ -145,6 +146,7 @@ class Complex<DenseDistances> {
   template <class F>
   void cofacets(const index_t* vs, int k, index_t idx, value_t diam, bool upper_only, F&& f) const {
     const value_t* rows[kMaxVertices];
+    value_t to[kMaxVertices];
     for (int i = 0; i <= k; ++i) rows[i] = d_.row(vs[i]);
     index_t above = 0, below = idx;
     int a = 0;
@@ -161,8 +163,40 @@ class Complex<DenseDistances> {
       value_t dj = diam;
       for (int i = 0; i <= k; ++i) dj = std::max(dj, rows[i][j]);
       if (dj > thr_) continue;
-      if (!f(above + brow[j] + below, dj, (a & 1) != 0, j)) return;
+      for (int i = 0; i <= k; ++i) to[i] = rows[i][j];
+      if (!f(above + brow[j] + below, dj, (a & 1) != 0, j, static_cast<const value_t*>(to))) return;
     }
+  }
+
+  // Largest j outside sigma with d(j, v) <= diam for all vertices v (so that
+  // sigma + {j} has sigma's diameter), or -1. Scanned in blocks so the
+  // comparisons vectorise.
+  index_t top_equal_vertex(const index_t* vs, int k, value_t diam) const {
+    constexpr index_t kBlock = 64;
+    const value_t* rows[kMaxVertices];
+    for (int i = 0; i <= k; ++i) rows[i] = d_.row(vs[i]);
+    unsigned char ok[kBlock];
+    for (index_t hi = n_; hi > 0; hi -= kBlock) {
+      const index_t lo = hi > kBlock ? hi - kBlock : 0;
+      const int len = static_cast<int>(hi - lo);
+      const value_t* r0 = rows[0] + lo;
+      unsigned any = 0;
+      for (int t = 0; t < len; ++t) ok[t] = r0[t] <= diam;
+      for (int i = 1; i <= k; ++i) {
+        const value_t* ri = rows[i] + lo;
+        for (int t = 0; t < len; ++t) ok[t] &= ri[t] <= diam;
+      }
+      for (int t = 0; t < len; ++t) any |= ok[t];
+      if (!any) continue;
+      for (int t = len - 1; t >= 0; --t) {
+        if (!ok[t]) continue;
+        const index_t j = lo + t;
+        bool inside = false;
+        for (int i = 0; i <= k; ++i) inside |= vs[i] == j;
+        if (!inside) return j;
+      }
+    }
+    return -1;
   }
 
  private:
@@ -188,6 +222,7 @@ class Complex<SparseDistances> {
       if (d_.degree(vs[i]) < d_.degree(vs[base])) base = i;
     const Neighbor* lo[kMaxVertices];
     const Neighbor* cur[kMaxVertices];
+    value_t to[kMaxVertices];
     for (int i = 0; i <= k; ++i) {
       lo[i] = d_.begin(vs[i]);
       cur[i] = d_.end(vs[i]);
@@ -199,6 +234,7 @@ class Complex<SparseDistances> {
       const index_t j = p->vertex;
       if (upper_only && j <= vs[0]) return;
       value_t dj = std::max(diam, p->dist);
+      to[base] = p->dist;
       bool common = true;
       for (int i = 0; i <= k; ++i) {
         if (i == base) continue;
@@ -208,6 +244,7 @@ class Complex<SparseDistances> {
         if (q == lo[i]) return;  // list exhausted: nothing common below j
         if (static_cast<index_t>((q - 1)->vertex) != j) { common = false; break; }
         dj = std::max(dj, (q - 1)->dist);
+        to[i] = (q - 1)->dist;
       }
       if (!common) continue;
       while (a <= k && vs[a] > j) {
@@ -215,8 +252,19 @@ class Complex<SparseDistances> {
         below -= B_(vs[a], k - a + 1);
         ++a;
       }
-      if (!f(above + B_(j, k + 2 - a) + below, dj, (a & 1) != 0, j)) return;
+      if (!f(above + B_(j, k + 2 - a) + below, dj, (a & 1) != 0, j, static_cast<const value_t*>(to))) return;
     }
+  }
+
+  // Largest j outside sigma with sigma + {j} of diameter diam, or -1.
+  index_t top_equal_vertex(const index_t* vs, int k, value_t diam) const {
+    index_t found = -1;
+    cofacets(vs, k, 0, diam, false, [&](index_t, value_t d, bool, index_t j, const value_t*) {
+      if (d != diam) return true;
+      found = j;
+      return false;
+    });
+    return found;
   }
 
  private:
@@ -308,14 +356,15 @@ class Reducer {
 
   // The latest facet of tau (an m-simplex with vertices w[0] > ... > w[m]) having
   // tau's diameter: the one of smallest index, i.e. removing the highest vertex
-  // possible. Returns false if none.
-  TDA_CORE_NOINLINE bool latest_full_facet(const index_t* w, int m, value_t tdiam, index_t* fv, index_t& fidx,
-                                           int& removed) const {
+  // possible. dist(a, b) gives d(w[a], w[b]) for a < b. Returns false if none.
+  template <class D>
+  bool latest_full_facet(const index_t* w, int m, value_t tdiam, D&& dist, index_t* fv, index_t& fidx,
+                         int& removed) const {
     // first pair (lexicographic) realising the diameter
     int a0 = -1, b0 = -1;
     for (int a = 0; a < m && a0 < 0; ++a)
       for (int b = a + 1; b <= m; ++b)
-        if (cx_.dist(w[a], w[b]) == tdiam) { a0 = a; b0 = b; break; }
+        if (dist(a, b) == tdiam) { a0 = a; b0 = b; break; }
     if (a0 < 0) return false;
     int r = 0;
     for (; r <= m; ++r) {
@@ -324,7 +373,7 @@ class Reducer {
       for (int a = 0; a < m && !other; ++a) {
         if (a == r) continue;
         for (int b = a + 1; b <= m; ++b)
-          if (b != r && cx_.dist(w[a], w[b]) == tdiam) { other = true; break; }
+          if (b != r && dist(a, b) == tdiam) { other = true; break; }
       }
       if (other) break;
     }
@@ -342,15 +391,13 @@ class Reducer {
     return true;
   }
 
-  // Given tau's latest full facet (removing w[r]), is it paired with tau as an
-  // apparent pair, i.e. is tau its first cofacet of equal diameter?
-  bool facet_pairs_with(index_t tau, value_t tdiam, int m, const index_t* fv, index_t fidx) const {
-    bool ok = false;
-    cx_.cofacets(fv, m - 1, fidx, tdiam, false, [&](index_t c, value_t d, bool, index_t) {
-      if (d == tdiam) { ok = (c == tau); return false; }
-      return true;
-    });
-    return ok;
+  bool latest_full_facet(const index_t* w, int m, value_t tdiam, index_t* fv, index_t& fidx, int& removed) const {
+    return latest_full_facet(w, m, tdiam, [&](int a, int b) { return cx_.dist(w[a], w[b]); }, fv, fidx, removed);
+  }
+
+  // Is tau = facet + {x} the first cofacet of equal diameter of the facet?
+  bool facet_pairs_with(index_t x, value_t tdiam, int m, const index_t* fv) const {
+    return cx_.top_equal_vertex(fv, m - 1, tdiam) == x;
   }
 
   // Is tau (vertices w) the cofacet of a zero-persistence apparent pair? If so
@@ -361,7 +408,7 @@ class Reducer {
     index_t fidx;
     int r;
     if (!latest_full_facet(w, m, tdiam, fv, fidx, r)) return false;
-    if (!facet_pairs_with(tau, tdiam, m, fv, fidx)) return false;
+    if (!facet_pairs_with(w[r], tdiam, m, fv)) return false;
     facet = Simplex{tdiam, fidx};
     negative = (r & 1) != 0;
     return true;
@@ -374,18 +421,31 @@ class Reducer {
   }
 
   // Is sigma (a k-simplex) the facet of a zero-persistence apparent pair?
-  TDA_CORE_NOINLINE bool apparent_cofacet(const index_t* vs, int k, index_t idx, value_t diam) const {
-    index_t tau_j = -1;
-    cx_.cofacets(vs, k, idx, diam, false, [&](index_t, value_t d, bool, index_t j) {
-      if (d == diam) { tau_j = j; return false; }
-      return true;
-    });
-    if (tau_j < 0) return false;
+  // dist(a, b) gives d(vs[a], vs[b]) for a < b.
+  template <class D>
+  bool apparent_cofacet(const index_t* vs, int k, index_t idx, value_t diam, D&& dist) const {
+    const index_t x = cx_.top_equal_vertex(vs, k, diam);
+    if (x < 0) return false;
+    // tau = sigma + x, with x at position px
+    int px = 0;
+    while (px <= k && vs[px] > x) ++px;
+    if (px == 0) return true;  // removing the top vertex x gives sigma: the latest facet
+    value_t to[kMaxVertices];
+    for (int i = 0; i <= k; ++i) to[i] = cx_.dist(x, vs[i]);
     index_t w[kMaxVertices], fv[kMaxVertices];
-    insert_vertex(vs, k + 1, tau_j, w);
+    insert_vertex(vs, k + 1, x, w);
+    auto tau_dist = [&](int a, int b) {  // a < b, indices into w
+      if (a == px) return to[b - 1];
+      if (b == px) return to[a];
+      return dist(a < px ? a : a - 1, b < px ? b : b - 1);
+    };
     index_t fidx;
     int r;
-    return latest_full_facet(w, k + 1, diam, fv, fidx, r) && fidx == idx;
+    return latest_full_facet(w, k + 1, diam, tau_dist, fv, fidx, r) && fidx == idx;
+  }
+
+  bool apparent_cofacet(const index_t* vs, int k, index_t idx, value_t diam) const {
+    return apparent_cofacet(vs, k, idx, diam, [&](int a, int b) { return cx_.dist(vs[a], vs[b]); });
   }
 
   // ---- dimension 0 ----
@@ -427,26 +487,33 @@ class Reducer {
     std::vector<Simplex> next;
     const bool keep = k < top_dim_;
     size_t done = 0;
+    value_t sd[kMaxVertices * kMaxVertices];  // pairwise distances within s
     for (const Simplex& s : simplices) {
       if ((++done & 0x3FF) == 0) check_cancel();
       index_t vs[kMaxVertices];
       decode_simplex(B_, s.index, k, n_, vs);
+      for (int a = 0; a < k; ++a)
+        for (int b = a + 1; b < k; ++b) sd[a * kMaxVertices + b] = cx_.dist(vs[a], vs[b]);
       bool equal_seen = false;  // s's first cofacet of equal diameter is upper, if any
-      cx_.cofacets(vs, k - 1, s.index, s.diam, true, [&](index_t c, value_t d, bool, index_t j) {
+      cx_.cofacets(vs, k - 1, s.index, s.diam, true, [&](index_t c, value_t d, bool, index_t j, const value_t* tj) {
         const bool first_equal = d == s.diam && !equal_seen;
         equal_seen = equal_seen || first_equal;
         if (keep) next.push_back(Simplex{d, c});
         if (pivots.contains(c)) return true;  // cleared
+        // c = {j} + s with j on top; local distances of c's vertices w
         index_t w[kMaxVertices], fv[kMaxVertices];
         w[0] = j;
         std::copy(vs, vs + k, w + 1);
-        index_t fidx;
-        int r;
-        if (latest_full_facet(w, k, d, fv, fidx, r)) {
-          // facet s itself (r == 0): apparent iff c is s's first equal cofacet
-          if (r == 0 ? first_equal : facet_pairs_with(c, d, k, fv, fidx)) return true;  // cleared
+        auto cdist = [&](int a, int b) { return a == 0 ? tj[b - 1] : sd[(a - 1) * kMaxVertices + (b - 1)]; };
+        // cleared by an apparent pair (c, its latest full facet)?
+        if (d == s.diam) {
+          if (first_equal) return true;  // the facet is s itself
+        } else {
+          index_t fidx;
+          int r;
+          if (latest_full_facet(w, k, d, cdist, fv, fidx, r) && facet_pairs_with(w[r], d, k, fv)) return true;
         }
-        if (apparent_cofacet(w, k, c, d)) {
+        if (apparent_cofacet(w, k, c, d, cdist)) {
           ++out_.stats.apparent_pairs;
           return true;
         }
@@ -509,7 +576,7 @@ class Reducer {
     vs[0] = 0;  // (silences a false maybe-uninitialized warning)
     decode_simplex(B_, idx, k + 1, n_, vs);
     const size_t before = heap_.size();
-    cx_.cofacets(vs, k, idx, diam, false, [&](index_t c, value_t d, bool negative, index_t) {
+    cx_.cofacets(vs, k, idx, diam, false, [&](index_t c, value_t d, bool negative, index_t, const value_t*) {
       heap_.push_back(Entry{d, Code::make(c, negative ? neg(f) : f)});
       return true;
     });
@@ -544,7 +611,7 @@ class Reducer {
     scratch_.clear();
     bool check = true;
     Entry emergent{0, -1};
-    cx_.cofacets(vs, k, s.index, s.diam, false, [&](index_t c, value_t d, bool negative, index_t j) {
+    cx_.cofacets(vs, k, s.index, s.diam, false, [&](index_t c, value_t d, bool negative, index_t j, const value_t*) {
       const index_t code = Code::make(c, negative ? neg(1) : 1);
       if (check && d == s.diam) {
         check = false;

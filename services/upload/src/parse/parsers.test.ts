@@ -180,6 +180,10 @@ describe("OFF, PLY and JSON", () => {
     const faces = parse("OFF\n3 1 0\n0 0 0\n1 0 0\n0 1 0\n3 0 1 2\n", F.DATA_FORMAT_OFF, { chunk: 2 });
     expect([faces.n, faces.dim]).toEqual([3, 3]);
     expect(parseError("OFF\n3 0 0\n0 0 0\n1 0\n", F.DATA_FORMAT_OFF).message).toBe("line 4: expected 3 coordinates, got 2");
+    const flat = parse("OFF\n2 0 0\n0.5 1\n-1 2\n", F.DATA_FORMAT_OFF);
+    expect([flat.n, flat.dim, ...flat.values]).toEqual([2, 2, 0.5, 1, -1, 2]);
+    expect(parseError("OFF\n2 0 0\n0.5 1\n-1 2 3\n", F.DATA_FORMAT_OFF).message).toBe("line 4: expected 2 coordinates, got more");
+    expect(parseError("COFF\n1 0 0\n1 2\n", F.DATA_FORMAT_OFF).message).toBe("line 3: expected 3 coordinates, got 2");
     expect(parseError("OFF\n3 0 0\n0 0 0\n", F.DATA_FORMAT_OFF).message).toMatch(/ends after 1 of 3 vertices/);
   });
 

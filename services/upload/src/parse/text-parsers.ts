@@ -190,6 +190,7 @@ export class OffParser extends TextScanner implements Parser {
   private dim = 3;
   private nv = 0;
   private countsLine = 0;
+  private dimFromRow = false;
   private readonly row: RowBuffer;
   constructor(private readonly sink: CanonicalSink, private readonly opts: TextOptions) {
     super(opts);
@@ -201,6 +202,8 @@ export class OffParser extends TextScanner implements Parser {
     for (let i = s; i < e && i < s + 16; i++) w += String.fromCharCode(b[i]!);
     const m = /^(ST)?(C)?(N)?(4)?(n)?OFF$/.exec(w);
     if (this.state === "magic" && m) {
+      // plain OFF: the dimension is that of the first vertex (GUDHI writes 2-D points as OFF)
+      this.dimFromRow = !m[1] && !m[2] && !m[3] && !m[4] && !m[5];
       if (m[4]) this.dim = 4;
       if (m[5]) this.need = 4; // dimension first
       this.state = "header";
@@ -222,17 +225,15 @@ export class OffParser extends TextScanner implements Parser {
           if (!Number.isInteger(this.dim) || this.dim < 1) throw parseError(`line ${this.line}: bad OFF dimension ${h[0]}`);
           if (!Number.isInteger(this.nv) || this.nv < 0) throw parseError(`line ${this.line}: bad OFF vertex count ${this.nv}`);
           if (this.nv > this.opts.maxPoints) throw tooManyPoints(this.opts.maxPoints);
-          if (this.opts.declaredDim > 0 && this.opts.declaredDim !== this.dim) {
-            throw parseError(`line ${this.line}: OFF dimension ${this.dim} differs from the declared dim ${this.opts.declaredDim}`);
-          }
-          this.sink.setDim(this.dim);
+          if (!this.dimFromRow) this.fixDim(this.dim);
           this.state = this.nv === 0 ? "done" : "vertices";
           this.countsLine = this.line;
           this.skipLine = true; // rest of the counts line
         }
         return;
       case "vertices":
-        if (this.col < this.dim) this.row.set(this.col, v, this.line);
+        if (this.col < this.dim || (this.dimFromRow && this.sink.dim === 0)) this.row.set(this.col, v, this.line);
+        else if (this.dimFromRow) throw parseError(`line ${this.line}: expected ${this.dim} coordinates, got more`);
         return;
       case "done":
         return;
@@ -240,9 +241,17 @@ export class OffParser extends TextScanner implements Parser {
   }
   protected onEol(): void {
     if (this.state !== "vertices" || this.col === 0 || this.line === this.countsLine) return;
+    if (this.dimFromRow && this.sink.dim === 0) this.fixDim(this.col);
     if (this.col < this.dim) throw parseError(`line ${this.line}: expected ${this.dim} coordinates, got ${this.col}`);
     this.sink.row(this.row.vals);
     if (this.sink.n === this.nv) this.state = "done";
+  }
+  private fixDim(dim: number): void {
+    if (this.opts.declaredDim > 0 && this.opts.declaredDim !== dim) {
+      throw parseError(`line ${this.line}: OFF dimension ${dim} differs from the declared dim ${this.opts.declaredDim}`);
+    }
+    this.dim = dim;
+    this.sink.setDim(dim);
   }
   override finish(): void {
     super.finish();
