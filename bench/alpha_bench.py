@@ -109,27 +109,29 @@ def close(a, b):
     return a == b or (not math.isinf(a) and not math.isinf(b) and abs(a - b) <= TOL * max(abs(a), abs(b)))
 
 
-def same_multiset(A, B):
+def same_multiset(A, B, report=None):
+    """Multiset equality within TOL. Both sides are sorted by (birth, death); as
+    the values differ by rounding only, a bar's partner sits at (nearly) the same
+    position, so each bar is looked for among the unused ones within +-64 positions."""
     A = sorted((b, e) for b, e in A if math.isinf(e) or e - b > TOL * max(abs(b), abs(e)))
     B = sorted((b, e) for b, e in B if math.isinf(e) or e - b > TOL * max(abs(b), abs(e)))
     if len(A) != len(B):
+        if report is not None:
+            report.append("sizes %d vs %d" % (len(A), len(B)))
         return False
-    if all(close(a[0], b[0]) and close(a[1], b[1]) for a, b in zip(A, B)):
-        return True
-    # greedy matching within a window of births
-    births = [b for b, _ in B]
     used = [False] * len(B)
-    for b, e in A:
-        j = bisect.bisect_left(births, b - TOL * abs(b))
+    ok = True
+    for i, (b, e) in enumerate(A):
         found = False
-        while j < len(B) and births[j] <= b + TOL * abs(b) + 1e-300:
+        for j in range(max(0, i - 64), min(len(B), i + 65)):
             if not used[j] and close(B[j][0], b) and close(B[j][1], e):
                 used[j] = found = True
                 break
-            j += 1
         if not found:
-            return False
-    return True
+            ok = False
+            if report is not None and len(report) < 10:
+                report.append("engine bar [%r, %r) unmatched" % (b, e))
+    return ok
 
 
 def main():

@@ -23,6 +23,11 @@ namespace tda::core {
 #define TDA_CORE_OPAQUE(x) do { volatile value_t tda_v_ = (x); (x) = tda_v_; } while (0)
 #endif
 
+// Default progress hook for the O(n^2) loops below: does nothing.
+struct NoPoll {
+  void operator()() const {}
+};
+
 // sqrtf of the float sum of squared float differences, in coordinate order.
 inline value_t euclidean_distance(const value_t* a, const value_t* b, size_t dim) {
   value_t sum = 0;
@@ -38,12 +43,15 @@ inline value_t euclidean_distance(const value_t* a, const value_t* b, size_t dim
 // Position of d(i, j), i > j, in the strict lower triangle stored row by row.
 inline size_t lower_position(size_t i, size_t j) { return i * (i - 1) / 2 + j; }
 
-inline std::vector<value_t> lower_from_points(const std::vector<value_t>& coords, size_t n, size_t dim) {
+// The O(n^2) helpers call poll() every few rows (used for cancellation).
+template <class Poll = NoPoll>
+std::vector<value_t> lower_from_points(const std::vector<value_t>& coords, size_t n, size_t dim, Poll&& poll = {}) {
   std::vector<value_t> lower(n * (n - 1) / 2);
   size_t pos = 0;
-  for (size_t i = 1; i < n; ++i)
-    for (size_t j = 0; j < i; ++j)
-      lower[pos++] = euclidean_distance(&coords[i * dim], &coords[j * dim], dim);
+  for (size_t i = 1; i < n; ++i) {
+    if ((i & 15) == 0) poll();
+    for (size_t j = 0; j < i; ++j) lower[pos++] = euclidean_distance(&coords[i * dim], &coords[j * dim], dim);
+  }
   return lower;
 }
 
@@ -63,10 +71,12 @@ inline value_t enclosing_radius_lower(const std::vector<value_t>& lower, size_t 
 }
 
 // Same for a point cloud, abandoning a row as soon as it cannot beat the best one.
-inline value_t enclosing_radius_points(const std::vector<value_t>& coords, size_t n, size_t dim) {
+template <class Poll = NoPoll>
+value_t enclosing_radius_points(const std::vector<value_t>& coords, size_t n, size_t dim, Poll&& poll = {}) {
   if (n < 2) return 0;
   value_t best = std::numeric_limits<value_t>::infinity();
   for (size_t i = 0; i < n; ++i) {
+    if ((i & 15) == 0) poll();
     value_t m = 0;
     for (size_t j = 0; j < n && m < best; ++j)
       if (j != i) m = std::max(m, euclidean_distance(&coords[i * dim], &coords[j * dim], dim));
@@ -83,10 +93,13 @@ class DenseDistances {
     for (size_t i = 1; i < n; ++i)
       for (size_t j = 0; j < i; ++j) m_[i * n + j] = m_[j * n + i] = lower[pos++];
   }
-  DenseDistances(const std::vector<value_t>& coords, size_t n, size_t dim) : n_(n), m_(n * n, 0) {
-    for (size_t i = 1; i < n; ++i)
+  template <class Poll = NoPoll>
+  DenseDistances(const std::vector<value_t>& coords, size_t n, size_t dim, Poll&& poll = {}) : n_(n), m_(n * n, 0) {
+    for (size_t i = 1; i < n; ++i) {
+      if ((i & 15) == 0) poll();
       for (size_t j = 0; j < i; ++j)
         m_[i * n + j] = m_[j * n + i] = euclidean_distance(&coords[i * dim], &coords[j * dim], dim);
+    }
   }
   size_t size() const { return n_; }
   value_t operator()(size_t i, size_t j) const { return m_[i * n_ + j]; }
@@ -119,13 +132,17 @@ class SparseDistances {
     return flatten(lists);
   }
 
-  static SparseDistances from_points(const std::vector<value_t>& coords, size_t n, size_t dim, value_t threshold) {
+  template <class Poll = NoPoll>
+  static SparseDistances from_points(const std::vector<value_t>& coords, size_t n, size_t dim, value_t threshold,
+                                     Poll&& poll = {}) {
     std::vector<std::vector<Neighbor>> lists(n);
-    for (size_t i = 1; i < n; ++i)
+    for (size_t i = 1; i < n; ++i) {
+      if ((i & 15) == 0) poll();
       for (size_t j = 0; j < i; ++j) {
         value_t d = euclidean_distance(&coords[i * dim], &coords[j * dim], dim);
         if (d <= threshold) add_pair(lists, i, j, d);
       }
+    }
     return flatten(lists);
   }
 

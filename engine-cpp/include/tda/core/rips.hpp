@@ -402,7 +402,7 @@ class Reducer {
 
   // Is tau (vertices w) the cofacet of a zero-persistence apparent pair? If so
   // returns the facet and whether tau appears with a negative sign in its coboundary.
-  TDA_CORE_NOINLINE bool apparent_facet(index_t tau, const index_t* w, int m, value_t tdiam, Simplex& facet,
+  TDA_CORE_NOINLINE bool apparent_facet(const index_t* w, int m, value_t tdiam, Simplex& facet,
                                         bool& negative) const {
     index_t fv[kMaxVertices];
     index_t fidx;
@@ -414,10 +414,10 @@ class Reducer {
     return true;
   }
 
-  bool apparent_facet(index_t tau, value_t tdiam, int m, Simplex& facet, bool& negative) const {
+  bool apparent_facet_of(index_t tau, value_t tdiam, int m, Simplex& facet, bool& negative) const {
     index_t w[kMaxVertices];
     decode_simplex(B_, tau, m + 1, n_, w);
-    return apparent_facet(tau, w, m, tdiam, facet, negative);
+    return apparent_facet(w, m, tdiam, facet, negative);
   }
 
   // Is sigma (a k-simplex) the facet of a zero-persistence apparent pair?
@@ -461,7 +461,7 @@ class Reducer {
     std::vector<Simplex> columns;
     size_t done = 0;
     for (const Simplex& e : edges) {
-      if ((++done & 0xFFF) == 0) check_cancel();
+      if ((++done & 0x3FF) == 0) check_cancel();
       index_t v[2];
       decode_simplex(B_, e.index, 2, n_, v);
       if (uf.unite(static_cast<uint32_t>(v[0]), static_cast<uint32_t>(v[1]))) {
@@ -489,7 +489,7 @@ class Reducer {
     size_t done = 0;
     value_t sd[kMaxVertices * kMaxVertices];  // pairwise distances within s
     for (const Simplex& s : simplices) {
-      if ((++done & 0x3FF) == 0) check_cancel();
+      if ((++done & 0x3F) == 0) check_cancel();
       index_t vs[kMaxVertices];
       decode_simplex(B_, s.index, k, n_, vs);
       for (int a = 0; a < k; ++a)
@@ -619,7 +619,7 @@ class Reducer {
         bool fneg;
         index_t w[kMaxVertices];
         insert_vertex(vs, k + 1, j, w);
-        if (!pivots.contains(c) && !apparent_facet(c, w, k + 1, d, f, fneg)) {
+        if (!pivots.contains(c) && !apparent_facet(w, k + 1, d, f, fneg)) {
           emergent = Entry{d, code};
           return false;
         }
@@ -672,7 +672,7 @@ class Reducer {
         } else {
           Simplex f;
           bool fneg;
-          if (apparent_facet(pidx, pivot.diam, k + 1, f, fneg)) {
+          if (apparent_facet_of(pidx, pivot.diam, k + 1, f, fneg)) {
             // the apparent partner's coboundary has tau with coefficient -1 or 1
             const coef_t tc = fneg ? neg(1) : 1;
             const coef_t factor = Z2 ? 1 : neg(mul(pc, inverse_[tc]));
@@ -685,6 +685,7 @@ class Reducer {
             break;
           }
         }
+        if ((++additions_ & 0xFF) == 0) check_cancel();
         pivot = get_pivot(heap_);
       }
       v_offsets_.push_back(v_entries_.size());
@@ -702,6 +703,7 @@ class Reducer {
   std::vector<coef_t> inverse_;
   std::vector<Entry> heap_, vheap_, scratch_, v_entries_;
   std::vector<size_t> v_offsets_;
+  uint64_t additions_ = 0;  // column additions, for cancellation polling
 };
 
 inline std::vector<Simplex> dense_edges(const DenseDistances& d, value_t thr) {
@@ -774,6 +776,10 @@ inline void report(const Callbacks& cb, Stage s, uint64_t bytes) {
 
 }  // namespace detail
 
+// Dense mode keeps a full n x n float matrix; above this many points the
+// neighbour lists (sparse mode) are used even without a threshold.
+inline constexpr size_t kDenseMaxPoints = 20000;
+
 // Point cloud: n*dim float coordinates, row-major.
 inline RipsResult rips_from_points(const std::vector<value_t>& coords, size_t n, size_t dim, const RipsOptions& opt,
                                    const Callbacks& cb = {}) {
@@ -781,18 +787,18 @@ inline RipsResult rips_from_points(const std::vector<value_t>& coords, size_t n,
   if (dim == 0) throw InvalidInput("point dimension must be at least 1");
   if (coords.size() != n * dim) throw InvalidInput("coordinate count does not match n * dim");
   detail::validate_values(coords, false, "coordinates");
-  detail::check_cancel(cb);
+  auto poll = [&] { detail::check_cancel(cb); };
+  poll();
   detail::report(cb, Stage::Distances, coords.size() * sizeof(value_t));
-  const value_t radius = enclosing_radius_points(coords, n, dim);
+  const value_t radius = enclosing_radius_points(coords, n, dim, poll);
   const value_t thr = detail::choose_threshold(opt, radius);
   RipsResult out = detail::make_result(n, opt, thr);
-  detail::check_cancel(cb);
-  if (!opt.threshold) {
-    DenseDistances d(coords, n, dim);
+  if (!opt.threshold && n <= kDenseMaxPoints) {
+    DenseDistances d(coords, n, dim, poll);
     detail::report(cb, Stage::Distances, d.bytes());
     detail::reduce_all(d, detail::dense_edges(d, thr), n, opt, thr, cb, out);
   } else {
-    SparseDistances d = SparseDistances::from_points(coords, n, dim, thr);
+    SparseDistances d = SparseDistances::from_points(coords, n, dim, thr, poll);
     detail::report(cb, Stage::Distances, d.bytes());
     detail::reduce_all(d, detail::sparse_edges(d), n, opt, thr, cb, out);
   }
@@ -810,7 +816,8 @@ inline RipsResult rips_from_lower_distances(std::vector<value_t> lower, size_t n
   const value_t radius = enclosing_radius_lower(lower, n);
   const value_t thr = detail::choose_threshold(opt, radius);
   RipsResult out = detail::make_result(n, opt, thr);
-  if (!opt.threshold) {
+  detail::check_cancel(cb);
+  if (!opt.threshold && n <= kDenseMaxPoints) {
     DenseDistances d(lower, n);
     std::vector<value_t>().swap(lower);
     detail::report(cb, Stage::Distances, d.bytes());
