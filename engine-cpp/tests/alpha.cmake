@@ -13,20 +13,25 @@ find_package(CGAL CONFIG REQUIRED)
 add_library(tda_alpha INTERFACE)
 target_link_libraries(tda_alpha INTERFACE tda_core CGAL::CGAL)
 
-# The alpha CLI inside tda-engine (main.cpp dispatches `--algorithm alpha` to
-# tda::cli::run_alpha_cli when TDA_HAVE_ALPHA is defined).
+# The alpha CLI as a static library: CGAL's interface options (-frounding-math)
+# stay on this translation unit, targets linking it only get GMP/MPFR.
+add_library(tda_alpha_cli_lib STATIC "${TDA_ALPHA_ROOT}/src/cli/alpha_cli.cpp")
+target_include_directories(tda_alpha_cli_lib PUBLIC "${TDA_ALPHA_ROOT}/src")
+target_link_libraries(tda_alpha_cli_lib PRIVATE tda_alpha)
+target_compile_options(tda_alpha_cli_lib PRIVATE -Wall -Wextra)
+
+# tda-engine: main.cpp dispatches `--algorithm alpha` to tda::cli::run_alpha_cli
+# (declared in cli/alpha_cli.hpp) when TDA_HAVE_ALPHA is defined. A target that
+# includes tda/core/alpha.hpp itself (e.g. the gRPC service) links tda_alpha.
 if(TARGET tda-engine)
-  target_sources(tda-engine PRIVATE "${TDA_ALPHA_ROOT}/src/cli/alpha_cli.cpp")
-  target_include_directories(tda-engine PRIVATE "${TDA_ALPHA_ROOT}/src")
-  target_link_libraries(tda-engine PRIVATE tda_alpha)
+  target_link_libraries(tda-engine PRIVATE tda_alpha_cli_lib)
   target_compile_definitions(tda-engine PRIVATE TDA_HAVE_ALPHA=1)
 endif()
 
-# A CLI driver without the gRPC server (used by bench/alpha_bench.py when
+# A CLI driver without the gRPC server (bench/alpha_bench.py uses it when
 # tda-engine is not built).
-add_executable(tda_alpha_cli "${TDA_ALPHA_ROOT}/tests/alpha_cli_main.cpp" "${TDA_ALPHA_ROOT}/src/cli/alpha_cli.cpp")
-target_include_directories(tda_alpha_cli PRIVATE "${TDA_ALPHA_ROOT}/src")
-target_link_libraries(tda_alpha_cli PRIVATE tda_alpha)
+add_executable(tda_alpha_cli "${TDA_ALPHA_ROOT}/tests/alpha_cli_main.cpp")
+target_link_libraries(tda_alpha_cli PRIVATE tda_alpha_cli_lib)
 
 if(NOT GTest_FOUND)
   find_package(GTest)
@@ -37,6 +42,8 @@ if(GTest_FOUND)
   add_executable(alpha_test "${TDA_ALPHA_ROOT}/tests/alpha_test.cpp")
   target_link_libraries(alpha_test PRIVATE tda_alpha GTest::gtest_main)
   target_compile_definitions(alpha_test PRIVATE TDA_FIXTURES_DIR="${TDA_ALPHA_FIXTURES}")
+  target_compile_definitions(alpha_test PRIVATE TDA_ALPHA_CLI="$<TARGET_FILE:tda_alpha_cli>")
+  add_dependencies(alpha_test tda_alpha_cli)
   target_compile_options(alpha_test PRIVATE -Wall -Wextra)
   gtest_discover_tests(alpha_test DISCOVERY_TIMEOUT 60 PROPERTIES TIMEOUT 600)
 else()

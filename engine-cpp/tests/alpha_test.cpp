@@ -1,5 +1,6 @@
 // Alpha-complex persistence: diagrams compared with GUDHI run on the same input.
 //
+// Diagrams are compared with the same coefficient field on both sides.
 // GUDHI (Debian's python3-gudhi, through /usr/bin/python3, or the interpreter
 // named by TDA_GUDHI_PYTHON) is required: when it cannot be run the comparison
 // tests fail. Diagrams are compared per dimension as multisets within 1e-9
@@ -94,7 +95,8 @@ std::string python() {
 
 // Runs GUDHI's AlphaComplex(points).create_simplex_tree().persistence() on the
 // cloud (written to a temporary file with round-trip precision).
-Diagrams gudhi_diagrams(const Cloud& c, const std::string& extra_args = "") {
+// field 11 runs persistence() with GUDHI's defaults; max_alpha_square "-" = none.
+Diagrams gudhi_diagrams(const Cloud& c, int field, const std::string& max_alpha_square) {
   char path[] = "/tmp/tda_alpha_test_XXXXXX";
   const int fd = mkstemp(path);
   EXPECT_GE(fd, 0);
@@ -110,12 +112,13 @@ Diagrams gudhi_diagrams(const Cloud& c, const std::string& extra_args = "") {
   const std::string script =
       "import sys, gudhi\n"
       "pts = [[float(x) for x in l.split()] for l in open(sys.argv[1]) if l.strip()]\n"
-      "kw = {}\n"
-      "if len(sys.argv) > 2: kw['max_alpha_square'] = float(sys.argv[2])\n"
+      "kw = {} if sys.argv[3] == '-' else {'max_alpha_square': float(sys.argv[3])}\n"
       "st = gudhi.AlphaComplex(points=pts).create_simplex_tree(**kw)\n"
-      "for d, (b, e) in st.persistence():\n"
+      "pk = {} if sys.argv[2] == '11' else {'homology_coeff_field': int(sys.argv[2])}\n"
+      "for d, (b, e) in st.persistence(**pk):\n"
       "    print(d, repr(float(b)), repr(float(e)))\n";
-  const std::string cmd = python() + " -c \"" + script + "\" " + path + " " + extra_args + " 2>&1";
+  const std::string cmd =
+      python() + " -c \"" + script + "\" " + path + " " + std::to_string(field) + " " + max_alpha_square + " 2>&1";
   Diagrams dg;
   FILE* p = popen(cmd.c_str(), "r");
   EXPECT_NE(p, nullptr);
@@ -185,9 +188,22 @@ void expect_same(const std::vector<Interval>& ours_in, const std::vector<Interva
   EXPECT_EQ(unmatched, 0u) << what << ": dimension " << dim;
 }
 
+AlphaOptions field(int p) {
+  AlphaOptions o;
+  o.modulus = p;
+  return o;
+}
+
 void compare_with_gudhi(const Cloud& c, const std::string& what, const AlphaOptions& opt = {}) {
   const AlphaResult r = tda::core::alpha_from_points(c.coords, c.n, c.dim, opt);
-  const Diagrams g = gudhi_diagrams(c, opt.max_alpha ? std::to_string(*opt.max_alpha) : "");
+  std::string max_alpha = "-";
+  if (opt.max_alpha) {
+    std::ostringstream os;
+    os.precision(17);
+    os << *opt.max_alpha;
+    max_alpha = os.str();
+  }
+  const Diagrams g = gudhi_diagrams(c, opt.modulus, max_alpha);
   ASSERT_EQ(g.count(-1), 0u) << "GUDHI failed";
   ASSERT_EQ(r.diagrams.size(), c.dim);
   size_t ours_total = 0;
@@ -206,21 +222,68 @@ void compare_with_gudhi(const Cloud& c, const std::string& what, const AlphaOpti
 
 // --- equality with GUDHI ----------------------------------------------------
 
-TEST(AlphaGudhi, Tore3D300) { compare_with_gudhi(read_off(fixture("tore3D_300.off")), "tore3D_300"); }
+// Fixtures: with GUDHI's default field (Z/11, `persistence()` without
+// arguments) and with Z/2.
+TEST(AlphaGudhi, Tore3D300) {
+  compare_with_gudhi(read_off(fixture("tore3D_300.off")), "tore3D_300 Z/11", field(11));
+  compare_with_gudhi(read_off(fixture("tore3D_300.off")), "tore3D_300 Z/2", field(2));
+}
 
 TEST(AlphaGudhi, AlphaComplexDoc) {
   // 7 co-planar points in R^3 (the z coordinates are 0)
-  compare_with_gudhi(read_off(fixture("alphacomplexdoc.off")), "alphacomplexdoc");
+  compare_with_gudhi(read_off(fixture("alphacomplexdoc.off")), "alphacomplexdoc Z/11", field(11));
+  compare_with_gudhi(read_off(fixture("alphacomplexdoc.off")), "alphacomplexdoc Z/2", field(2));
 }
 
 TEST(AlphaGudhi, Grid10x10x10) {
   // every cell is co-spherical with its neighbours: the triangulation is not
   // unique but the diagram is
-  compare_with_gudhi(read_off(fixture("grid_10_10_10_in_0_1.off")), "grid_10_10_10");
+  compare_with_gudhi(read_off(fixture("grid_10_10_10_in_0_1.off")), "grid_10_10_10 Z/11", field(11));
+  compare_with_gudhi(read_off(fixture("grid_10_10_10_in_0_1.off")), "grid_10_10_10 Z/2", field(2));
 }
 
 TEST(AlphaGudhi, Random3D) {
-  for (uint64_t seed : {1u, 2u}) compare_with_gudhi(random_cloud(1500, 3, seed), "random3d seed " + std::to_string(seed));
+  for (uint64_t seed : {1u, 2u})
+    compare_with_gudhi(random_cloud(1500, 3, seed), "random3d Z/2 seed " + std::to_string(seed));
+  compare_with_gudhi(random_cloud(1500, 3, 3), "random3d Z/11", field(11));
+  compare_with_gudhi(random_cloud(800, 3, 4), "random3d Z/3", field(3));
+}
+
+// A Moebius band given by its boundary curve (dense, its loop is born first)
+// and its core circle (sparser). When the band fills in, the boundary becomes
+// twice the core: over Z/2 the boundary class dies, over Z/11 the core class
+// dies -- the dimension-1 diagrams differ by field, and match GUDHI's for each.
+TEST(AlphaGudhi, MoebiusBandDependsOnTheField) {
+  Cloud c;
+  c.dim = 3;
+  const double pi = std::acos(-1.0), w = 0.3;
+  for (int i = 0; i < 600; ++i) {
+    const double u = 4 * pi * i / 600;
+    c.coords.insert(c.coords.end(),
+                    {(1 + w * std::cos(u / 2)) * std::cos(u), (1 + w * std::cos(u / 2)) * std::sin(u), w * std::sin(u / 2)});
+    ++c.n;
+  }
+  for (int i = 0; i < 90; ++i) {
+    const double u = 2 * pi * i / 90;
+    c.coords.insert(c.coords.end(), {std::cos(u), std::sin(u), 0.0});
+    ++c.n;
+  }
+  compare_with_gudhi(c, "moebius Z/2", field(2));
+  compare_with_gudhi(c, "moebius Z/11", field(11));
+  auto long_bars = [&](int p) {
+    std::vector<std::pair<double, double>> v;
+    for (const Interval& I : tda::core::alpha_from_points(c.coords, c.n, c.dim, field(p)).diagrams[1])
+      if (I.death - I.birth > 0.01) v.emplace_back(I.birth, I.death);
+    std::sort(v.begin(), v.end());
+    return v;
+  };
+  const auto z2 = long_bars(2), z11 = long_bars(11);
+  ASSERT_EQ(z2.size(), 2u);
+  ASSERT_EQ(z11.size(), 2u);
+  EXPECT_EQ(z2[0].first, z11[0].first);  // same births
+  EXPECT_EQ(z2[1].first, z11[1].first);
+  EXPECT_LT(z2[0].second, z2[1].second);   // Z/2: the older (boundary) class dies first
+  EXPECT_GT(z11[0].second, z11[1].second); // Z/11: the core class dies first
 }
 
 TEST(AlphaGudhi, Random2D) {
@@ -260,6 +323,8 @@ TEST(AlphaGudhi, MaxAlphaTruncation) {
   AlphaOptions opt;
   opt.max_alpha = 0.25;
   compare_with_gudhi(c, "tore3D_300 max_alpha 0.25", opt);
+  opt.modulus = 11;
+  compare_with_gudhi(c, "tore3D_300 max_alpha 0.25 Z/11", opt);
   const AlphaResult r = tda::core::alpha_from_points(c.coords, c.n, c.dim, opt);
   for (const auto& dg : r.diagrams)
     for (const Interval& I : dg) {
@@ -374,9 +439,16 @@ TEST(Alpha, Validation) {
   EXPECT_THROW(tda::core::alpha_from_points(bad, 2, 2, {}), InvalidInput);
   const std::vector<double> inf = {0, 0, HUGE_VAL, 1};
   EXPECT_THROW(tda::core::alpha_from_points(inf, 2, 2, {}), InvalidInput);
+  const std::vector<double> huge = {0, 0, 1e200, 1};
+  EXPECT_THROW(tda::core::alpha_from_points(huge, 2, 2, {}), InvalidInput);
   AlphaOptions o;
   o.max_dim = -2;
   EXPECT_THROW(tda::core::alpha_from_points(p, 2, 2, o), InvalidInput);
+  AlphaOptions m;
+  m.modulus = 4;
+  EXPECT_THROW(tda::core::alpha_from_points(p, 2, 2, m), InvalidInput);
+  m.modulus = 257;
+  EXPECT_THROW(tda::core::alpha_from_points(p, 2, 2, m), InvalidInput);
   EXPECT_THROW(tda::core::estimate_alpha(10, 7), InvalidInput);
   const auto e = tda::core::estimate_alpha(100000, 3);
   EXPECT_GT(e.memory_bytes, 100000u * 100);
@@ -398,6 +470,58 @@ TEST(Alpha, CancellationAndProgress) {
   tda::core::Callbacks cancel;
   cancel.is_cancelled = [] { return true; };
   EXPECT_THROW(tda::core::alpha_from_points(c.coords, c.n, c.dim, {}, cancel), tda::core::Cancelled);
+}
+
+// --- the CLI (tda_alpha_cli: the same code as `tda-engine --algorithm alpha`) ---
+
+struct CliRun {
+  int code = -1;
+  std::string out;
+};
+
+CliRun run_cli(const std::string& args, const std::string& input) {
+  char path[] = "/tmp/tda_alpha_cli_XXXXXX";
+  const int fd = mkstemp(path);
+  EXPECT_GE(fd, 0);
+  EXPECT_EQ(write(fd, input.data(), input.size()), static_cast<ssize_t>(input.size()));
+  close(fd);
+  CliRun r;
+  FILE* p = popen((std::string(TDA_ALPHA_CLI) + " " + args + " " + path + " 2>/dev/null").c_str(), "r");
+  char buf[4096];
+  size_t got;
+  while (p && (got = fread(buf, 1, sizeof buf, p)) > 0) r.out.append(buf, got);
+  const int st = p ? pclose(p) : -1;
+  r.code = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+  unlink(path);
+  return r;
+}
+
+TEST(AlphaCli, FormatsAndOutput) {
+  // a unit square in CSV: 4 edges of squared half-length 0.25, the square fills at 0.5
+  const std::string csv = "0,0\n1,0\n0,1\n1,1\n";
+  CliRun r = run_cli("--algorithm alpha --format point-cloud", csv);
+  ASSERT_EQ(r.code, 0) << r.out;
+  EXPECT_NE(r.out.find("persistence intervals in dim 0:\n [0,0.25)\n [0,0.25)\n [0,0.25)\n [0, )\n"), std::string::npos)
+      << r.out;
+  EXPECT_NE(r.out.find("persistence intervals in dim 1:\n [0.25,0.5)\n"), std::string::npos) << r.out;
+  r = run_cli("--algorithm alpha --radius", "0 0\n1 0\n0 1\n1 1\n");
+  EXPECT_NE(r.out.find(" [0.5,0.7071067811865476)"), std::string::npos) << r.out;
+  // OFF with 2-D points (dimension from the first vertex line), comments
+  r = run_cli("--algorithm alpha", "OFF\n# comment\n4 0 0\n0 0\n1 0\n0 1\n1 1\n");
+  EXPECT_NE(r.out.find("4 points in dimension 2"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find(" [0.25,0.5)"), std::string::npos) << r.out;
+  // nOFF with the dimension on the counts line
+  r = run_cli("--algorithm alpha --dim 0", "nOFF\n3 4 0 0\n0 0 0\n2 0 0\n0 2 0\n0 0 2\n");
+  EXPECT_NE(r.out.find("4 points in dimension 3"), std::string::npos) << r.out;
+  EXPECT_EQ(r.out.find("dim 1"), std::string::npos) << r.out;
+  // duplicates are reported
+  r = run_cli("--algorithm alpha", "0 0\n0 0\n1 0\n");
+  EXPECT_NE(r.out.find("1 duplicate points merged"), std::string::npos) << r.out;
+  // errors: exit code 2
+  EXPECT_EQ(run_cli("--algorithm alpha", "0 0\n1 x\n").code, 2);
+  EXPECT_EQ(run_cli("--algorithm alpha", "0 0 0 0\n1 1 1 1\n").code, 2);
+  EXPECT_EQ(run_cli("--algorithm alpha --modulus 4", "0 0\n1 1\n").code, 2);
+  EXPECT_EQ(run_cli("--algorithm rips", "0 0\n1 1\n").code, 2);
 }
 
 }  // namespace

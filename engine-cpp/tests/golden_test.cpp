@@ -4,6 +4,10 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <filesystem>
+#include <fstream>
+#include <random>
+
 #include "tda/core/io.hpp"
 #include "tda/core/rips.hpp"
 #include "test_util.hpp"
@@ -90,3 +94,41 @@ INSTANTIATE_TEST_SUITE_P(Fixtures, Golden, ::testing::ValuesIn(cases()),
                          });
 
 }  // namespace
+
+// Small random integer matrices (many equal distances) stress the tie-breaking,
+// apparent and emergent pair shortcuts and the sparse (threshold) mode.
+TEST(GoldenRandom, TieHeavyMatricesMatchRipser) {
+  ASSERT_EQ(access("/usr/bin/ripser", X_OK), 0) << "/usr/bin/ripser is required for the golden tests";
+  ASSERT_EQ(access("/usr/bin/ripser-coeff", X_OK), 0) << "/usr/bin/ripser-coeff is required for the golden tests";
+  std::string tmpl = (std::filesystem::temp_directory_path() / "tda_golden_XXXXXX").string();
+  const int fd = mkstemp(tmpl.data());
+  ASSERT_GE(fd, 0);
+  close(fd);
+  const std::string path = tmpl;
+  std::mt19937 rng(12345);
+  for (int trial = 0; trial < 60; ++trial) {
+    const size_t n = 3 + rng() % 11;
+    const int maxv = std::vector<int>{1, 2, 3, 5, 50}[rng() % 5];
+    std::vector<value_t> lower(n * (n - 1) / 2);
+    for (auto& d : lower) d = static_cast<value_t>(1 + rng() % maxv);
+    {
+      std::ofstream out(path);
+      for (value_t d : lower) out << d << ' ';
+    }
+    RipsOptions o;
+    o.max_dim = 1 + static_cast<int>(rng() % 3);
+    o.modulus = trial % 3 == 0 ? 3 : 2;
+    std::string cmd = std::string(o.modulus == 2 ? "/usr/bin/ripser" : "/usr/bin/ripser-coeff --modulus 3") +
+                      " --format lower-distance --dim " + std::to_string(o.max_dim);
+    if (trial % 4 == 1) {
+      o.threshold = static_cast<double>(1 + rng() % maxv);
+      cmd += " --threshold " + std::to_string(static_cast<int>(*o.threshold));
+    }
+    t::CommandResult ref = t::run_command(cmd + " '" + path + "' 2>/dev/null");
+    ASSERT_EQ(ref.exit_code, 0) << cmd;
+    RipsResult r = rips_from_lower_distances(lower, n, o);
+    const int shown = std::max(0, std::min<int>(o.max_dim, static_cast<int>(n) - 2));
+    EXPECT_EQ(t::to_barcodes(r, shown), t::parse_ripser_output(ref.out)) << cmd << " trial " << trial;
+  }
+  unlink(path.c_str());
+}

@@ -35,6 +35,7 @@ constexpr const char* kAlphaUsage =
     "                     (default: ambient dimension - 1)\n"
     "  --radius           report radii instead of squared radii (GUDHI's convention)\n"
     "  --max-alpha <a>    keep simplices with value <= a (in the reported unit)\n"
+    "  --modulus <p>      coefficients in the prime field Z/pZ (default 2; GUDHI uses 11)\n"
     "  --stats            print statistics to standard error\n"
     "\n"
     "Reads standard input when no filename is given. Ambient dimension 2 or 3.\n";
@@ -48,6 +49,7 @@ struct Args {
   bool radius = false;
   bool stats = false;
   std::optional<double> max_alpha;
+  int modulus = 2;
   std::optional<std::string> file;
   bool help = false;
 };
@@ -107,6 +109,10 @@ Args parse_args(int argc, char** argv) {
       a.radius = true;
     } else if (arg == "--stats") {
       a.stats = true;
+    } else if (arg == "--modulus") {
+      const long p = parse_int(arg, value);
+      if (p < 2 || p > 251) throw UsageError("--modulus must be a prime between 2 and 251");
+      a.modulus = static_cast<int>(p);
     } else if (arg == "--max-alpha") {
       a.max_alpha = parse_double(arg, value);
     } else {
@@ -267,6 +273,7 @@ int run(const Args& a) {
   opt.max_dim = a.dim ? *a.dim : -1;
   opt.radius = a.radius;
   opt.max_alpha = a.max_alpha;
+  opt.modulus = a.modulus;
   // with --stats, the time spent in each stage (from the progress callbacks)
   using Clock = std::chrono::steady_clock;
   const auto t0 = Clock::now();

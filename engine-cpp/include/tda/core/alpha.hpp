@@ -7,8 +7,10 @@
 //     GUDHI, accurate to ~1e-13 relative, exact rational fallback for flat simplices);
 //  3. filtration order: (value, dimension, id) -- equal values put faces first
 //     because they have lower dimension;
-//  4. persistence over Z/2 (the homology of subcomplexes of R^3 is torsion-free,
-//     so the diagrams are those of every field):
+//  4. persistence over Z/p (default Z/2; GUDHI's default is Z/11). Dimensions
+//     0 and d-1 do not depend on the field; dimension 1 in R^3 can (the
+//     homology groups are torsion-free, but a map between them need not be:
+//     think of a Moebius band filling in, doubling its boundary circle):
 //       - dimension 0: union-find over the edges (Kruskal);
 //       - dimension d-1 (top): union-find over the top cells and the outside,
 //         facets in reverse order (Alexander duality; a facet merging two dual
@@ -44,6 +46,9 @@ struct AlphaOptions {
   // Keep simplices whose value is <= max_alpha, in the reported unit (squared
   // radius, or radius when `radius` is set).
   std::optional<double> max_alpha;
+  // Coefficients in Z/p (a prime <= 251). Only dimension 1 in R^3 can depend on
+  // it (e.g. a Moebius band in the filtration); GUDHI's default field is Z/11.
+  int modulus = 2;
 };
 
 struct AlphaStats {
@@ -62,14 +67,19 @@ struct AlphaResult {
 inline constexpr uint32_t kAlphaMinDim = 2;
 inline constexpr uint32_t kAlphaMaxDim = 3;
 inline constexpr uint64_t kAlphaMaxPoints = uint64_t{1} << 28;
+inline constexpr double kAlphaMaxCoordinate = 1e150;
 
-// Rough resources for n points in R^dim (measured on uniform clouds; peak RSS).
+// Rough resources for n points in R^dim: peak RSS and single-core time measured
+// on samples of surfaces (a torus in R^3: ~70 Delaunay simplices per point),
+// the heavy common case; uniform clouds (~29 simplices per point) need ~40% of
+// it. Degenerate inputs with a quadratic Delaunay triangulation (points on
+// curves, e.g. a helix) can need far more.
 inline Estimate estimate_alpha(uint64_t n, uint32_t dim) {
   if (dim < kAlphaMinDim || dim > kAlphaMaxDim) throw InvalidInput("alpha: dim must be 2 or 3");
   if (n < 1) throw InvalidInput("alpha: at least one point is required");
   if (n > kAlphaMaxPoints) throw InvalidInput("alpha: too many points");
-  const double per_point_bytes = dim == 2 ? 260.0 : 1150.0;
-  const double per_point_seconds = dim == 2 ? 1.2e-6 : 7.0e-6;
+  const double per_point_bytes = dim == 2 ? 450.0 : 3400.0;
+  const double per_point_seconds = dim == 2 ? 2.0e-6 : 6.0e-5;
   Estimate e;
   e.memory_bytes = static_cast<uint64_t>(16.0 * 1024 * 1024 + per_point_bytes * static_cast<double>(n));
   e.seconds = 0.01 + per_point_seconds * static_cast<double>(n);
@@ -167,8 +177,144 @@ struct Emitter {
   }
 };
 
+// Dimension 1 in R^3 over Z/2: columns = negative triangles in filtration order
+// (clearing), entries = ranks of their positive edges (compression), kept
+// sorted; the reduced columns are stored in one flat pool, the column owning a
+// pivot rank is found in a flat array.
+template <class OnColumn, class OnPivot>
+inline void reduce_dim1_z2(const FilteredComplex& K, const std::vector<uint32_t>& tri_order,
+                           const std::vector<uint8_t>& neg_tri, const std::vector<uint8_t>& neg_edge,
+                           const std::vector<uint32_t>& edge_rank, const Emitter& out, OnColumn&& on_column,
+                           OnPivot&& on_pivot) {
+  std::vector<uint32_t> pivot_col(edge_rank.size(), kNone);
+  std::vector<uint32_t> pool;
+  std::vector<uint64_t> start{0};
+  std::vector<uint32_t> work, tmp;
+  const size_t NT = tri_order.size();
+  for (size_t i = 0; i < NT; ++i) {
+    const uint32_t t = tri_order[i];
+    if (!neg_tri[t]) continue;
+    const double death = K.tri_val[t];
+    if (!out.keep(death)) break;
+    on_column(i, NT, pool.capacity() * 4);
+    work.clear();
+    for (int k = 0; k < 3; ++k) {
+      const uint32_t e = K.tri_edges[3 * size_t(t) + k];
+      if (!neg_edge[e]) work.push_back(edge_rank[e]);
+    }
+    std::sort(work.begin(), work.end());
+    while (!work.empty()) {
+      const uint32_t p = work.back();
+      const uint32_t c = pivot_col[p];
+      if (c == kNone) {
+        pivot_col[p] = static_cast<uint32_t>(start.size() - 1);
+        pool.insert(pool.end(), work.begin(), work.end());
+        start.push_back(pool.size());
+        on_pivot(p, death);
+        break;
+      }
+      // work += column c (symmetric difference of sorted lists)
+      tmp.clear();
+      const uint32_t* x = pool.data() + start[c];
+      const uint32_t* xe = pool.data() + start[c + 1];
+      size_t j = 0;
+      while (j < work.size() && x < xe) {
+        if (work[j] < *x) tmp.push_back(work[j++]);
+        else if (*x < work[j]) tmp.push_back(*x++);
+        else { ++j; ++x; }
+      }
+      tmp.insert(tmp.end(), work.begin() + j, work.end());
+      tmp.insert(tmp.end(), x, xe);
+      work.swap(tmp);
+    }
+  }
+}
+
+// The same over Z/p (p odd prime): edges are oriented from the smaller to the
+// larger vertex id, the boundary of a triangle x < y < z is [y,z] - [x,z] + [x,y];
+// stored columns are normalised to pivot coefficient 1.
+template <class OnColumn, class OnPivot>
+inline void reduce_dim1_zp(const FilteredComplex& K, const std::vector<uint32_t>& tri_order,
+                           const std::vector<uint8_t>& neg_tri, const std::vector<uint8_t>& neg_edge,
+                           const std::vector<uint32_t>& edge_rank, const Emitter& out, int modulus,
+                           OnColumn&& on_column, OnPivot&& on_pivot) {
+  struct Entry {
+    uint32_t rank;
+    uint32_t coef;
+  };
+  const uint32_t p = static_cast<uint32_t>(modulus);
+  std::vector<uint32_t> inv(p, 0);
+  for (uint32_t a = 1; a < p; ++a)
+    for (uint32_t b = 1; b < p; ++b)
+      if (a * b % p == 1) inv[a] = b;
+  std::vector<uint32_t> pivot_col(edge_rank.size(), kNone);
+  std::vector<Entry> pool;
+  std::vector<uint64_t> start{0};
+  std::vector<Entry> work, tmp;
+  const size_t NT = tri_order.size();
+  for (size_t i = 0; i < NT; ++i) {
+    const uint32_t t = tri_order[i];
+    if (!neg_tri[t]) continue;
+    const double death = K.tri_val[t];
+    if (!out.keep(death)) break;
+    on_column(i, NT, pool.capacity() * sizeof(Entry));
+    const uint32_t* te = &K.tri_edges[3 * size_t(t)];
+    uint32_t vs[6];
+    for (int k = 0; k < 3; ++k) {
+      vs[2 * k] = K.edge_v[2 * size_t(te[k])];
+      vs[2 * k + 1] = K.edge_v[2 * size_t(te[k]) + 1];
+    }
+    std::sort(vs, vs + 6);  // each vertex twice: x x y y z z
+    const uint32_t x = vs[0], z = vs[4];
+    work.clear();
+    for (int k = 0; k < 3; ++k) {
+      const uint32_t e = te[k];
+      if (neg_edge[e]) continue;
+      const uint32_t a = K.edge_v[2 * size_t(e)], b = K.edge_v[2 * size_t(e) + 1];
+      // [y,z] and [x,y] get +1, [x,z] gets -1
+      const bool minus = a == x && b == z;
+      work.push_back(Entry{edge_rank[e], minus ? p - 1 : 1u});
+    }
+    std::sort(work.begin(), work.end(), [](const Entry& u, const Entry& v) { return u.rank < v.rank; });
+    while (!work.empty()) {
+      const Entry piv = work.back();
+      const uint32_t c = pivot_col[piv.rank];
+      if (c == kNone) {
+        pivot_col[piv.rank] = static_cast<uint32_t>(start.size() - 1);
+        const uint32_t s = inv[piv.coef];
+        for (const Entry& en : work) pool.push_back(Entry{en.rank, en.coef * s % p});
+        start.push_back(pool.size());
+        on_pivot(piv.rank, death);
+        break;
+      }
+      // work -= piv.coef * column c (its pivot coefficient is 1)
+      const uint32_t f = p - piv.coef;
+      tmp.clear();
+      const Entry* y = pool.data() + start[c];
+      const Entry* ye = pool.data() + start[c + 1];
+      size_t j = 0;
+      while (j < work.size() && y < ye) {
+        if (work[j].rank < y->rank) {
+          tmp.push_back(work[j++]);
+        } else if (y->rank < work[j].rank) {
+          tmp.push_back(Entry{y->rank, y->coef * f % p});
+          ++y;
+        } else {
+          const uint32_t v = (work[j].coef + y->coef * f) % p;
+          if (v) tmp.push_back(Entry{y->rank, v});
+          ++j;
+          ++y;
+        }
+      }
+      tmp.insert(tmp.end(), work.begin() + j, work.end());
+      for (; y < ye; ++y) tmp.push_back(Entry{y->rank, y->coef * f % p});
+      work.swap(tmp);
+    }
+  }
+}
+
 // Persistence of the filtered complex. Returns the number of columns reduced.
-inline uint64_t persistence(FilteredComplex& K, const Emitter& out, const Progress& progress) {
+inline uint64_t persistence(FilteredComplex& K, const Emitter& out, int modulus, const Progress& progress) {
   const uint32_t nv = K.nv;
   const size_t E = K.edge_val.size();
   uint64_t columns = 0;
@@ -240,54 +386,24 @@ inline uint64_t persistence(FilteredComplex& K, const Emitter& out, const Progre
   if (top == 3 && out.max_dim >= 1) {
     std::vector<uint32_t> edge_rank(E);
     for (size_t r = 0; r < E; ++r) edge_rank[edge_order[r]] = static_cast<uint32_t>(r);
-    std::vector<uint32_t> pivot_col(E, kNone);  // by edge rank: stored column
-    std::vector<uint32_t> pool;                 // stored reduced columns, ascending ranks
-    std::vector<uint64_t> start{0};
-    std::vector<uint32_t> work, tmp;
-    const size_t NF3 = facet_order_3.size();
-    for (size_t i = 0; i < NF3; ++i) {
-      const uint32_t t = facet_order_3[i];
-      if (!neg_facet[t]) continue;
-      const double death = K.tri_val[t];
-      if (!out.keep(death)) break;
+    std::vector<uint8_t> killed(E, 0);  // by edge rank
+    auto on_pivot = [&](uint32_t p, double death) {
+      killed[p] = 1;
+      out.bar(1, K.edge_val[edge_order[p]], death);
+    };
+    auto on_column = [&](size_t i, size_t total, uint64_t pool_bytes) {
       ++columns;
-      if ((columns & 0x3ffff) == 0) progress.step(Stage::Reduction, 1, i, NF3, K.bytes() + pool.capacity() * 4);
-      work.clear();
-      for (int k = 0; k < 3; ++k) {
-        const uint32_t e = K.tri_edges[3 * size_t(t) + k];
-        if (!neg_edge[e]) work.push_back(edge_rank[e]);
-      }
-      std::sort(work.begin(), work.end());
-      while (!work.empty()) {
-        const uint32_t p = work.back();
-        const uint32_t c = pivot_col[p];
-        if (c == kNone) {
-          pivot_col[p] = static_cast<uint32_t>(start.size() - 1);
-          pool.insert(pool.end(), work.begin(), work.end());
-          start.push_back(pool.size());
-          out.bar(1, K.edge_val[edge_order[p]], death);
-          break;
-        }
-        // work += column c (symmetric difference of sorted lists)
-        tmp.clear();
-        const uint32_t* x = pool.data() + start[c];
-        const uint32_t* xe = pool.data() + start[c + 1];
-        size_t j = 0;
-        while (j < work.size() && x < xe) {
-          if (work[j] < *x) tmp.push_back(work[j++]);
-          else if (*x < work[j]) tmp.push_back(*x++);
-          else { ++j; ++x; }
-        }
-        tmp.insert(tmp.end(), work.begin() + j, work.end());
-        tmp.insert(tmp.end(), x, xe);
-        work.swap(tmp);
-      }
-    }
+      if ((columns & 0x3ffff) == 0) progress.step(Stage::Reduction, 1, i, total, K.bytes() + pool_bytes);
+    };
+    if (modulus == 2)
+      reduce_dim1_z2(K, facet_order_3, neg_facet, neg_edge, edge_rank, out, on_column, on_pivot);
+    else
+      reduce_dim1_zp(K, facet_order_3, neg_facet, neg_edge, edge_rank, out, modulus, on_column, on_pivot);
     // positive edges never killed (only possible below a max_alpha)
     for (size_t r = 0; r < E; ++r) {
       const uint32_t e = edge_order[r];
       if (!out.keep(K.edge_val[e])) break;
-      if (!neg_edge[e] && pivot_col[r] == kNone) out.bar(1, K.edge_val[e], kInf);
+      if (!neg_edge[e] && !killed[r]) out.bar(1, K.edge_val[e], kInf);
     }
   }
   return columns;
@@ -301,10 +417,17 @@ inline void validate(const std::vector<double>& coords, size_t n, size_t dim, co
   if (coords.size() != n * dim)
     throw InvalidInput("alpha: expected " + std::to_string(n * dim) + " coordinates, got " +
                        std::to_string(coords.size()));
-  for (double x : coords)
+  for (double x : coords) {
     if (!std::isfinite(x)) throw InvalidInput("alpha: coordinates must be finite");
+    // squared radii must stay finite doubles
+    if (std::fabs(x) > kAlphaMaxCoordinate)
+      throw InvalidInput("alpha: coordinates must be at most 1e150 in absolute value");
+  }
   if (opt.max_dim < -1 || opt.max_dim > 64) throw InvalidInput("alpha: max_dim must be between -1 and 64");
   if (opt.max_alpha && std::isnan(*opt.max_alpha)) throw InvalidInput("alpha: max_alpha is NaN");
+  bool prime = opt.modulus >= 2 && opt.modulus <= 251;
+  for (int q = 2; prime && q * q <= opt.modulus; ++q) prime = opt.modulus % q != 0;
+  if (!prime) throw InvalidInput("alpha: modulus must be a prime between 2 and 251");
 }
 
 // Distinct points sorted lexicographically; returns the number of duplicates.
@@ -380,7 +503,7 @@ inline AlphaResult alpha_from_points(const std::vector<double>& coords, size_t n
     }
   }
   out.diagrams = &res.diagrams;
-  res.stats.columns_reduced = persistence(K, out, progress);
+  res.stats.columns_reduced = persistence(K, out, opt.modulus, progress);
 
   for (size_t d = 0; d < res.diagrams.size(); ++d) {
     for (Interval& I : res.diagrams[d]) {

@@ -298,12 +298,31 @@ inline void delaunay_3d(std::vector<double>& X, uint32_t nv, FilteredComplex& K)
     // In dimension 2 the cells of the data structure are the triangles
     // (vertex 3 unused); in dimension 3 they are the tetrahedra.
     const int nvert = dim + 1;
-    uint32_t C = 0;
+    // Cell ids in the order of their smallest vertex (counting sort): vertices
+    // are in CGAL's spatial insertion order, so neighbouring cells get nearby
+    // ids and the passes below touch memory mostly locally.
+    std::vector<uint32_t> first(size_t(nv) + 1, 0);
+    auto min_vertex = [&](const auto& c) {
+      uint32_t m = kNone;
+      for (int i = 0; i < nvert; ++i) {
+        if (c->vertex(i) == inf) return kNone;
+        m = std::min(m, c->vertex(i)->info());
+      }
+      return m;
+    };
     for (auto c = dt.tds().raw_cells_begin(); c != dt.tds().raw_cells_end(); ++c) {
-      bool finite = true;
-      for (int i = 0; i < nvert; ++i) finite = finite && c->vertex(i) != inf;
-      c->info() = finite ? C++ : kNone;
+      const uint32_t m = min_vertex(c);
+      c->info() = m;  // temporarily: the smallest vertex
+      if (m != kNone) ++first[m + 1];
     }
+    for (size_t v = 0; v < nv; ++v) first[v + 1] += first[v];
+    const uint32_t C = first[nv];
+    for (auto c = dt.tds().raw_cells_begin(); c != dt.tds().raw_cells_end(); ++c) {
+      const uint32_t m = c->info();
+      c->info() = m == kNone ? kNone : first[m]++;
+    }
+    first.clear();
+    first.shrink_to_fit();
     tv.resize(size_t(nvert) * C);
     tn.resize(size_t(nvert) * C);
     for (auto c = dt.tds().raw_cells_begin(); c != dt.tds().raw_cells_end(); ++c) {

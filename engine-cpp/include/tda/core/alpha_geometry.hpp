@@ -23,9 +23,11 @@ using Point3 = Kernel::Point_3;
 using ldouble = long double;
 
 // Thresholds on the normalised size of the determinant below which the long
-// double evaluation may lose more than ~1e-13 relative; then go exact.
-inline constexpr ldouble kFlatTriangle = 1e-5L;  // |a x b|^2 / (|a|^2 |b|^2)
-inline constexpr ldouble kFlatTetra = 1e-5L;     // |det(a,b,c)| / (|a| |b| |c|)
+// double evaluation (64-bit mantissa, unit roundoff 5.4e-20) may lose more than
+// ~1e-12 relative (the error grows like a few units of roundoff over the
+// normalised determinant); then go exact.
+inline constexpr ldouble kFlatTriangle = 1e-6L;  // |a x b|^2 / (|a|^2 |b|^2)
+inline constexpr ldouble kFlatTetra = 1e-6L;     // |det(a,b,c)| / (|a| |b| |c|)
 
 // Squared half length of the edge pq (the radius of its diametral sphere).
 template <int D>

@@ -139,9 +139,7 @@ template <>
 class Complex<DenseDistances> {
  public:
   Complex(const DenseDistances& d, const BinomialTable& B, value_t thr) : d_(d), B_(B), n_(d.size()), thr_(thr) {}
-  index_t size() const { return n_; }
   value_t dist(index_t a, index_t b) const { return d_(a, b); }
-  const BinomialTable& binomials() const { return B_; }
 
   template <class F>
   void cofacets(const index_t* vs, int k, index_t idx, value_t diam, bool upper_only, F&& f) const {
@@ -210,9 +208,7 @@ template <>
 class Complex<SparseDistances> {
  public:
   Complex(const SparseDistances& d, const BinomialTable& B, value_t) : d_(d), B_(B), n_(d.size()) {}
-  index_t size() const { return n_; }
   value_t dist(index_t a, index_t b) const { return d_(a, b); }
-  const BinomialTable& binomials() const { return B_; }
 
   // Common neighbours of all vertices, walked downwards from the shortest list.
   template <class F>
@@ -505,17 +501,19 @@ class Reducer {
         w[0] = j;
         std::copy(vs, vs + k, w + 1);
         auto cdist = [&](int a, int b) { return a == 0 ? tj[b - 1] : sd[(a - 1) * kMaxVertices + (b - 1)]; };
-        // cleared by an apparent pair (c, its latest full facet)?
-        if (d == s.diam) {
-          if (first_equal) return true;  // the facet is s itself
-        } else {
-          index_t fidx;
-          int r;
-          if (latest_full_facet(w, k, d, cdist, fv, fidx, r) && facet_pairs_with(w[r], d, k, fv)) return true;
-        }
+        // A simplex is in at most one apparent pair; the cheap tests go first.
+        // (1) paired with its facet s (then s is its latest full facet)
+        if (d == s.diam && first_equal) return true;  // cleared
+        // (2) paired with a cofacet: zero persistence, not a column
         if (apparent_cofacet(w, k, c, d, cdist)) {
           ++out_.stats.apparent_pairs;
           return true;
+        }
+        // (3) paired with another facet
+        if (d != s.diam) {
+          index_t fidx;
+          int r;
+          if (latest_full_facet(w, k, d, cdist, fv, fidx, r) && facet_pairs_with(w[r], d, k, fv)) return true;
         }
         columns.push_back(Simplex{d, c});
         return true;
@@ -528,23 +526,63 @@ class Reducer {
     });
   }
 
-  // ---- heap helpers ----
-  void push(std::vector<Entry>& h, Entry e) {
+  // ---- working columns: 4-ary heaps (shallower and more cache-friendly than
+  // binary ones for the very large columns of hard reductions) ----
+  static bool lower(const Entry& a, const Entry& b) { return Later{}(a, b); }
+
+  static void sift_up(std::vector<Entry>& h, size_t i) {
+    const Entry e = h[i];
+    while (i > 0) {
+      const size_t parent = (i - 1) / 4;
+      if (!lower(h[parent], e)) break;
+      h[i] = h[parent];
+      i = parent;
+    }
+    h[i] = e;
+  }
+
+  static void sift_down(std::vector<Entry>& h, size_t i) {
+    const size_t n = h.size();
+    const Entry e = h[i];
+    while (true) {
+      const size_t first = 4 * i + 1;
+      if (first >= n) break;
+      size_t best = first;
+      const size_t last = std::min(first + 4, n);
+      for (size_t t = first + 1; t < last; ++t)
+        if (lower(h[best], h[t])) best = t;
+      if (!lower(e, h[best])) break;
+      h[i] = h[best];
+      i = best;
+    }
+    h[i] = e;
+  }
+
+  static void push(std::vector<Entry>& h, Entry e) {
     h.push_back(e);
-    std::push_heap(h.begin(), h.end(), Later{});
+    sift_up(h, h.size() - 1);
+  }
+
+  static void pop_top(std::vector<Entry>& h) {
+    h.front() = h.back();
+    h.pop_back();
+    if (!h.empty()) sift_down(h, 0);
+  }
+
+  static void make_heap(std::vector<Entry>& h) {
+    if (h.size() < 2) return;
+    for (size_t i = (h.size() - 2) / 4 + 1; i-- > 0;) sift_down(h, i);
   }
 
   // Removes and returns the earliest nonzero entry (code -1 if the column is zero).
   TDA_CORE_NOINLINE Entry pop_pivot(std::vector<Entry>& h) {
     while (!h.empty()) {
-      std::pop_heap(h.begin(), h.end(), Later{});
-      Entry top = h.back();
-      h.pop_back();
+      const Entry top = h.front();
+      pop_top(h);
       const index_t idx = Code::index(top.code);
       if constexpr (Z2) {
         if (!h.empty() && h.front().code == idx) {
-          std::pop_heap(h.begin(), h.end(), Later{});
-          h.pop_back();
+          pop_top(h);
           continue;
         }
         return top;
@@ -552,8 +590,7 @@ class Reducer {
         coef_t c = Code::coef(top.code);
         while (!h.empty() && Code::index(h.front().code) == idx) {
           c = (c + Code::coef(h.front().code)) % p_;
-          std::pop_heap(h.begin(), h.end(), Later{});
-          h.pop_back();
+          pop_top(h);
         }
         if (c != 0) return Entry{top.diam, Code::make(idx, c)};
       }
@@ -561,10 +598,28 @@ class Reducer {
     return Entry{0, -1};
   }
 
+  // The earliest nonzero entry, left in the heap (code -1 if the column is zero).
   Entry get_pivot(std::vector<Entry>& h) {
-    Entry e = pop_pivot(h);
-    if (e.code >= 0) push(h, e);
-    return e;
+    if constexpr (Z2) {
+      while (!h.empty()) {
+        // an equal entry would be the largest child of the root
+        const size_t last = std::min<size_t>(5, h.size());
+        size_t best = 0;
+        for (size_t t = 1; t < last; ++t)
+          if (best == 0 || lower(h[best], h[t])) best = t;
+        if (best != 0 && h[best].code == h.front().code) {
+          pop_top(h);
+          pop_top(h);
+          continue;
+        }
+        return h.front();
+      }
+      return Entry{0, -1};
+    } else {
+      Entry e = pop_pivot(h);
+      if (e.code >= 0) push(h, e);
+      return e;
+    }
   }
 
   coef_t mul(coef_t a, coef_t b) const { return Z2 ? 1 : (a * b) % p_; }
@@ -583,9 +638,9 @@ class Reducer {
     // sift the new entries up one by one, or rebuild when they dominate the heap
     const size_t added = heap_.size() - before;
     if (added > before / 4) {
-      std::make_heap(heap_.begin(), heap_.end(), Later{});
+      make_heap(heap_);
     } else {
-      for (size_t t = before + 1; t <= heap_.size(); ++t) std::push_heap(heap_.begin(), heap_.begin() + t, Later{});
+      for (size_t t = before; t < heap_.size(); ++t) sift_up(heap_, t);
     }
   }
 
@@ -630,7 +685,7 @@ class Reducer {
     is_emergent = emergent.code >= 0;
     if (is_emergent) return emergent;
     heap_.assign(scratch_.begin(), scratch_.end());
-    std::make_heap(heap_.begin(), heap_.end(), Later{});
+    make_heap(heap_);
     return get_pivot(heap_);
   }
 
