@@ -347,11 +347,15 @@ inline uint64_t persistence(FilteredComplex& K, const Emitter& out, int modulus,
   std::vector<double>& top_val = top == 2 ? K.tri_val : K.tet_val;
   std::vector<double>& facet_val = top == 2 ? K.edge_val : K.tri_val;
   const size_t NT = top_val.size(), NF = facet_val.size();
+  const uint64_t reduction_total = top == 3 && out.max_dim >= 1 ? 2 * uint64_t(NF) : NF;
   std::vector<uint8_t> neg_facet;  // needed for the middle reduction (top == 3)
   if (top == 3) neg_facet.assign(NF, 0);
   std::vector<uint32_t> facet_order_3;  // triangle order, kept for dimension 1
   {
-    progress.step(Stage::Reduction, top - 1, 0, NF, K.bytes());
+    // Progress of the reduction stage: one counter over both passes (the dual
+    // pass, which yields dimension d-1, then the dimension-1 columns in R^3),
+    // reported as dimension 1 so that the fraction only grows.
+    progress.step(Stage::Reduction, 1, 0, reduction_total, K.bytes());
     std::vector<uint32_t> top_order = sort_by_value(top_val);
     // key[root] = largest rank of a top cell in the set (outside: NT)
     std::vector<uint32_t> key(NT + 1);
@@ -371,7 +375,7 @@ inline uint64_t persistence(FilteredComplex& K, const Emitter& out, int modulus,
       const double death = top_val[top_order[key[a]]];
       out.bar(top - 1, facet_val[f], death);
       uf.link(a, b);
-      if ((i & 0xfffff) == 0) progress.step(Stage::Reduction, top - 1, NF - i, NF, K.bytes());
+      if ((i & 0xfffff) == 0) progress.step(Stage::Reduction, 1, NF - i, reduction_total, K.bytes());
     }
     if (top == 2) {
       edge_order = std::move(facet_order);
@@ -391,9 +395,9 @@ inline uint64_t persistence(FilteredComplex& K, const Emitter& out, int modulus,
       killed[p] = 1;
       out.bar(1, K.edge_val[edge_order[p]], death);
     };
-    auto on_column = [&](size_t i, size_t total, uint64_t pool_bytes) {
+    auto on_column = [&](size_t i, size_t /*total*/, uint64_t pool_bytes) {
       ++columns;
-      if ((columns & 0x3ffff) == 0) progress.step(Stage::Reduction, 1, i, total, K.bytes() + pool_bytes);
+      if ((columns & 0x3ffff) == 0) progress.step(Stage::Reduction, 1, NF + i, reduction_total, K.bytes() + pool_bytes);
     };
     if (modulus == 2)
       reduce_dim1_z2(K, facet_order_3, neg_facet, neg_edge, edge_rank, out, on_column, on_pivot);
