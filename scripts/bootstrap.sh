@@ -8,6 +8,7 @@ cd "$(dirname "$0")/.."
 APT_PACKAGES=(
   cmake g++ make pkg-config
   libgrpc++-dev libprotobuf-dev protobuf-compiler protobuf-compiler-grpc libgtest-dev
+  libcgal-dev libgmp-dev libmpfr-dev
   redis-server ripser kcat time
   python3-grpcio python3-protobuf python3-gudhi
   default-jre-headless maven
