@@ -191,11 +191,14 @@ function printDiagram(result, maxDim, maxBars) {
   for (const d of result.diagrams) {
     if (d.dimension > maxDim) continue;
     console.log(`persistence intervals in dim ${d.dimension}:`);
-    const bars = d.intervals;
+    // all bars in the engine's order; when truncated, the most persistent ones
+    const bars = Number.isFinite(maxBars)
+      ? [...d.intervals].sort((a, b) => (b.death - b.birth) - (a.death - a.birth))
+      : d.intervals;
     for (const iv of bars.slice(0, maxBars)) {
       console.log(` [${fmt(iv.birth)},${Number.isFinite(iv.death) ? fmt(iv.death) : " "})`);
     }
-    if (bars.length > maxBars) console.log(` … ${bars.length - maxBars} more`);
+    if (bars.length > maxBars) console.log(` … ${bars.length - maxBars} shorter bars not shown`);
   }
   const betti = result.bettiNumbers.map((b, d) => `b${d} = ${b}`).join(", ");
   console.log(`Betti numbers: ${betti}`);
