@@ -7,8 +7,8 @@ precision. Reads the datasets from ../shared/datasets (say so when missing).
 
   python3 bench/rips_bench.py [--threads N] [--only NAME,...] [--quick] [--timeout S]
 
-Prints one line per input:
-  NAME engine_s=… ripser_s=… ratio=… engine_rss_mb=… ripser_rss_mb=… equal=yes|no
+Prints one line per input (wall seconds; CPU = user + sys matters on a loaded machine):
+  NAME engine_s=… ripser_s=… ratio=… engine_rss_mb=… ripser_rss_mb=… equal=yes|no engine_cpu_s=… ripser_cpu_s=…
 then the same against giotto-ph, then `worst ratio vs ripser: X`.
 """
 import argparse
@@ -65,17 +65,17 @@ def parse_barcode(text):
 
 
 def timed(cmd, timeout):
-    """Runs cmd under /usr/bin/time; returns (stdout, seconds, peak_rss_mb) or None on failure/timeout."""
+    """Runs cmd under /usr/bin/time; returns (stdout, seconds, peak_rss_mb, cpu_seconds) or None on failure/timeout."""
     with tempfile.NamedTemporaryFile("r", suffix=".time") as tf:
         try:
-            p = subprocess.run(["/usr/bin/time", "-f", "%e %M", "-o", tf.name] + cmd,
+            p = subprocess.run(["/usr/bin/time", "-f", "%e %M %U %S", "-o", tf.name] + cmd,
                                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, timeout=timeout)
         except subprocess.TimeoutExpired:
             return None
         if p.returncode != 0:
             return None
-        secs, kb = tf.read().split()[-2:]
-        return p.stdout, float(secs), int(kb) / 1024.0
+        secs, kb, user, sys_ = tf.read().split()[-4:]
+        return p.stdout, float(secs), int(kb) / 1024.0, float(user) + float(sys_)
 
 
 def fmt_g(x):
@@ -170,7 +170,8 @@ def main():
             if ref[1] > 1.0:
                 worst = max(worst, ratio)
             print(f"{name} engine_s={eng[1]:.2f} ripser_s={ref[1]:.2f} ratio={ratio:.2f} "
-                  f"engine_rss_mb={eng[2]:.1f} ripser_rss_mb={ref[2]:.1f} equal={'yes' if equal else 'no'}", flush=True)
+                  f"engine_rss_mb={eng[2]:.1f} ripser_rss_mb={ref[2]:.1f} equal={'yes' if equal else 'no'} "
+                  f"engine_cpu_s={eng[3]:.2f} ripser_cpu_s={ref[3]:.2f}", flush=True)
         if not a.no_giotto:
             thr = "-1"
             if "--threshold" in args:

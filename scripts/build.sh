@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds everything: protobuf code generation, the TypeScript packages and the
-# C++ engine (engine-cpp/build/tda-engine).
+# C++ engine (engine-cpp/build/tda-engine) and the Go REST proxy (build/bin/tda-rest).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 echo "build: proto + TypeScript"
@@ -10,3 +10,9 @@ echo "build: engine (cmake)"
 cmake -S engine-cpp -B engine-cpp/build -DCMAKE_BUILD_TYPE=Release >/dev/null
 cmake --build engine-cpp/build -j"$(nproc)" -- --no-print-directory 2>&1 | grep -Ev '^\[|^-- |Consolidate compiler|^gmake' || true
 test -x engine-cpp/build/tda-engine
+echo "build: REST proxy (go)"
+if ! command -v go >/dev/null 2>&1 && [[ -z "${GO:-}" && -x /usr/local/go/bin/go ]]; then
+  export PATH="/usr/local/go/bin:$PATH"
+fi
+bash gateway/rest/build.sh
+test -x build/bin/tda-rest

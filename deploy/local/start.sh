@@ -1,15 +1,17 @@
 #!/usr/bin/env bash
 # Starts the whole mesh on this machine: Redis + Kafka (start-infra.sh), then the C++ engine
-# and the TS services (upload, scheduler, gateway), each in the background with its log in
+# and the TS services (upload, scheduler, gateway) and the REST proxy (rest: build/bin/tda-rest,
+# on REST_PORT, in front of GATEWAY_ADDRESS), each in the background with its log in
 # $TDA_LOG_DIR/<name>.log and pid in $TDA_PID_DIR/<name>.pid; waits until each port accepts
 # TCP connections. Idempotent: running components are left alone.
 #
 # Usage: deploy/local/start.sh [--no-infra] [COMPONENT...]
-#   COMPONENT: engine upload scheduler gateway (default: all, in that order)
+#   COMPONENT: engine upload scheduler gateway rest (default: all, in that order)
 #   --no-infra  do not install/start Redis and Kafka
 # Env: TDA_SKIP_MISSING=1 skips components that are not built instead of failing;
 #      TDA_ENGINE_BIN (default engine-cpp/build/tda-engine), NODE_BIN (default node).
-# The components must be built first (engine: CMake into engine-cpp/build; TS: npm run build).
+# The components must be built first (engine: CMake into engine-cpp/build; TS: npm run build;
+# rest: gateway/rest/build.sh — scripts/build.sh does all three).
 set -euo pipefail
 here="$(dirname "${BASH_SOURCE[0]}")"
 source "$here/lib.sh"
@@ -20,12 +22,12 @@ components=()
 for a in "$@"; do
   case "$a" in
     --no-infra) infra=0 ;;
-    engine | upload | scheduler | gateway) components+=("$a") ;;
+    engine | upload | scheduler | gateway | rest) components+=("$a") ;;
     -h | --help) sed -n '2,13p' "$0"; exit 0 ;;
-    *) tda_die "unknown argument: $a (components: engine upload scheduler gateway)" ;;
+    *) tda_die "unknown argument: $a (components: engine upload scheduler gateway rest)" ;;
   esac
 done
-((${#components[@]})) || components=(engine upload scheduler gateway)
+((${#components[@]})) || components=(engine upload scheduler gateway rest)
 
 if ((infra)); then
   "$here/install.sh"
@@ -46,6 +48,7 @@ port_of() {
     upload) echo "$UPLOAD_PORT" ;;
     scheduler) echo "$SCHEDULER_PORT" ;;
     gateway) echo "$GATEWAY_PORT" ;;
+    rest) echo "$REST_PORT" ;;
   esac
 }
 artifact_of() {
@@ -54,6 +57,7 @@ artifact_of() {
     upload) echo "$TDA_ROOT/services/upload/dist/main.js" ;;
     scheduler) echo "$TDA_ROOT/services/scheduler/dist/main.js" ;;
     gateway) echo "$TDA_ROOT/gateway/dist/main.js" ;;
+    rest) echo "$TDA_ROOT/build/bin/tda-rest" ;;
   esac
 }
 
@@ -86,6 +90,12 @@ spawn_component() {
       [[ -x "$art" ]] || tda_die "engine: $art is not executable"
       cmd=("$art" serve --port "$port")
       ;;
+    rest)
+      # Reads REST_PORT, GATEWAY_ADDRESS and (for /health) UPLOAD_ADDRESS, SCHEDULER_ADDRESS,
+      # ENGINE_ADDRESSES from the environment exported above.
+      [[ -x "$art" ]] || tda_die "rest: $art is not executable"
+      cmd=("$art")
+      ;;
     *) cmd=("$NODE_BIN" --enable-source-maps "$art") ;;
   esac
   spawned[$name]="$(cd "$TDA_ROOT" && tda_spawn "$name" "$TDA_LOG_DIR/$name.log" "${cmd[@]}")"
@@ -115,4 +125,4 @@ done
 if ((${#failed[@]})); then
   tda_die "failed to start: ${failed[*]} (logs in $TDA_LOG_DIR; deploy/local/stop.sh stops the rest)"
 fi
-tda_log "up: gateway 127.0.0.1:${GATEWAY_PORT} (logs: ${TDA_LOG_DIR#"$TDA_ROOT"/})"
+tda_log "up: gateway 127.0.0.1:${GATEWAY_PORT}, REST http://127.0.0.1:${REST_PORT} (logs: ${TDA_LOG_DIR#"$TDA_ROOT"/})"

@@ -3,7 +3,9 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <functional>
 #include <random>
+#include <stdexcept>
 
 using namespace tda::core;
 
@@ -77,4 +79,47 @@ TEST(Distances, DenseAndSparseAgree) {
     }
   }
   EXPECT_EQ(sp.edge_count() * 2, edges);
+}
+
+TEST(Distances, WorkersGiveTheSameStorage) {
+  const size_t n = 150;
+  auto c = random_points(n, 3, 9);
+  auto lower = lower_from_points(c, n, 3);
+  EXPECT_EQ(lower_from_points(c, n, 3, NoPoll{}, 3), lower);
+  EXPECT_EQ(enclosing_radius_points(c, n, 3, NoPoll{}, 3), enclosing_radius_lower(lower, n));
+  DenseDistances a(lower, n), b(lower, n, Workers{3}), p(c, n, 3, NoPoll{}, 3);
+  SparseDistances s1 = SparseDistances::from_points(c, n, 3, 0.5f);
+  SparseDistances s3 = SparseDistances::from_points(c, n, 3, 0.5f, NoPoll{}, 3);
+  SparseDistances sl = SparseDistances::from_lower(lower, n, 0.5f);
+  for (size_t i = 0; i < n; ++i) {
+    ASSERT_EQ(s1.degree(i), s3.degree(i));
+    ASSERT_EQ(sl.degree(i), s3.degree(i));
+    for (size_t t = 0; t < s3.degree(i); ++t) {
+      EXPECT_EQ(s3.begin(i)[t].vertex, sl.begin(i)[t].vertex);
+      EXPECT_EQ(s3.begin(i)[t].dist, sl.begin(i)[t].dist);
+    }
+    for (size_t j = 0; j < n; ++j) {
+      EXPECT_EQ(a(i, j), b(i, j));
+      EXPECT_EQ(a(i, j), p(i, j));
+    }
+  }
+}
+
+TEST(Parallel, SortMatchesStdSort) {
+  std::mt19937 rng(3);
+  for (int threads : {1, 2, 3, 4, 7}) {
+    std::vector<uint64_t> v(100000 + threads);
+    for (auto& x : v) x = rng();
+    std::vector<uint64_t> w = v;
+    std::sort(w.begin(), w.end());
+    parallel_sort(v, std::less<uint64_t>(), threads);
+    EXPECT_EQ(v, w) << threads;
+  }
+}
+
+TEST(Parallel, WorkerExceptionsReachTheCaller) {
+  WorkerGroup g(3);
+  EXPECT_THROW(g.chunks(1000, 1, [](size_t b, size_t, int) {
+    if (b == 500) throw std::runtime_error("boom");
+  }), std::runtime_error);
 }

@@ -46,24 +46,28 @@ TEST_P(Golden, MatchesRipser) {
   t::Barcodes expected = t::parse_ripser_output(ref.out);
   ASSERT_FALSE(expected.empty());
 
-  RipsOptions o;
-  o.max_dim = c.dim;
-  o.modulus = c.modulus;
-  RipsResult r;
-  size_t n;
-  if (c.format == "point-cloud") {
-    io::PointCloud pc = io::parse_point_cloud(text);
-    n = pc.n;
-    r = rips_from_points(pc.coords, pc.n, pc.dim, o);
-  } else {
-    io::LowerMatrix m = c.format == "lower-distance"   ? io::parse_lower_distance(text)
-                        : c.format == "upper-distance" ? io::parse_upper_distance(text)
-                                                       : io::parse_distance_matrix(text);
-    n = m.n;
-    r = rips_from_lower_distances(m.lower, m.n, o);
+  // the barcodes must not depend on the number of workers (4 is oversubscribed on CI)
+  for (int threads : {1, 2, 4}) {
+    RipsOptions o;
+    o.max_dim = c.dim;
+    o.modulus = c.modulus;
+    o.threads = threads;
+    RipsResult r;
+    size_t n;
+    if (c.format == "point-cloud") {
+      io::PointCloud pc = io::parse_point_cloud(text);
+      n = pc.n;
+      r = rips_from_points(pc.coords, pc.n, pc.dim, o);
+    } else {
+      io::LowerMatrix m = c.format == "lower-distance"   ? io::parse_lower_distance(text)
+                          : c.format == "upper-distance" ? io::parse_upper_distance(text)
+                                                         : io::parse_distance_matrix(text);
+      n = m.n;
+      r = rips_from_lower_distances(m.lower, m.n, o);
+    }
+    const int shown = std::max(0, std::min<int>(c.dim, static_cast<int>(n) - 2));
+    EXPECT_EQ(t::to_barcodes(r, shown), expected) << "threads=" << threads;
   }
-  const int shown = std::max(0, std::min<int>(c.dim, static_cast<int>(n) - 2));
-  EXPECT_EQ(t::to_barcodes(r, shown), expected);
 }
 
 std::vector<Case> cases() {
@@ -118,6 +122,7 @@ TEST(GoldenRandom, TieHeavyMatricesMatchRipser) {
     RipsOptions o;
     o.max_dim = 1 + static_cast<int>(rng() % 3);
     o.modulus = trial % 3 == 0 ? 3 : 2;
+    o.threads = 1 + trial % 4;
     std::string cmd = std::string(o.modulus == 2 ? "/usr/bin/ripser" : "/usr/bin/ripser-coeff --modulus 3") +
                       " --format lower-distance --dim " + std::to_string(o.max_dim);
     if (trial % 4 == 1) {

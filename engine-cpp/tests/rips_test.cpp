@@ -175,3 +175,36 @@ TEST(Rips, EstimateGrowsWithSize) {
   EXPECT_GT(b.memory_bytes, a.memory_bytes);
   EXPECT_GT(b.seconds, a.seconds);
 }
+
+// Results (bars in output order, Betti numbers, statistics) do not depend on the
+// number of workers, in dense and sparse mode, over Z/2 and Z/3.
+TEST(Rips, WorkersGiveIdenticalResults) {
+  std::mt19937 rng(21);
+  std::uniform_real_distribution<float> u(0, 1);
+  const size_t n = 320;
+  std::vector<value_t> pts(n * 3);
+  for (auto& x : pts) x = u(rng);
+  for (int modulus : {2, 3})
+    for (bool sparse : {false, true}) {
+      RipsOptions o = dims(2);
+      o.modulus = modulus;
+      if (sparse) o.threshold = 0.35;
+      o.threads = 1;
+      const RipsResult ref = rips_from_points(pts, n, 3, o);
+      for (int threads : {2, 3}) {
+        o.threads = threads;
+        const RipsResult r = rips_from_points(pts, n, 3, o);
+        ASSERT_EQ(r.diagrams.size(), ref.diagrams.size());
+        for (size_t k = 0; k < r.diagrams.size(); ++k) {
+          ASSERT_EQ(r.diagrams[k].size(), ref.diagrams[k].size()) << k;
+          for (size_t i = 0; i < r.diagrams[k].size(); ++i) {
+            EXPECT_EQ(r.diagrams[k][i].birth, ref.diagrams[k][i].birth);
+            EXPECT_EQ(r.diagrams[k][i].death, ref.diagrams[k][i].death);
+          }
+        }
+        EXPECT_EQ(r.betti, ref.betti);
+        EXPECT_EQ(r.stats.apparent_pairs, ref.stats.apparent_pairs);
+        EXPECT_EQ(r.stats.columns_reduced, ref.stats.columns_reduced);
+      }
+    }
+}

@@ -54,6 +54,14 @@ engine::ComputeSpec point_spec(uint64_t n, uint32_t dim, uint32_t max_dim) {
   return spec;
 }
 
+std::vector<double> random_cloud(uint64_t n, uint32_t dim, unsigned seed) {
+  std::mt19937 rng(seed);
+  std::uniform_real_distribution<double> uniform(0, 1);
+  std::vector<double> coords(n * dim);
+  for (auto& x : coords) x = uniform(rng);
+  return coords;
+}
+
 // The google.rpc details packed into a status.
 google::rpc::Status rich_status(const grpc::Status& status) {
   google::rpc::Status rich;
@@ -276,6 +284,115 @@ TEST_F(ServerTest, CancelStopsARunningComputation) {
   Outcome out = compute(point_spec(4, 2, 1), {encode_f64({0, 0, 1, 0, 1, 1, 0, 1})});
   EXPECT_TRUE(out.status.ok()) << out.status.error_message();
   EXPECT_LT(std::chrono::steady_clock::now() - cancelled_at, std::chrono::seconds(10));
+}
+
+// A realistic job (3000 points in R^3 up to H2) against a realistic limit: the
+// calibrated estimate is far above 64 MiB (the distance matrix alone is 36 MB),
+// so Compute refuses it before any input is sent, with the figures in ErrorInfo.
+TEST_F(ServerTest, EstimateAboveTheLimitIsRefusedWithFigures) {
+  const uint64_t limit = uint64_t{64} << 20;
+  start(test_config(limit));
+  engine::EstimateRequest request;
+  *request.mutable_spec() = point_spec(3000, 3, 2);
+  engine::EstimateResponse estimate;
+  grpc::ClientContext context;
+  ASSERT_TRUE(stub_->Estimate(&context, request, &estimate).ok());
+  EXPECT_FALSE(estimate.admissible());
+  EXPECT_GT(estimate.memory_bytes(), limit);
+  EXPECT_LT(estimate.memory_bytes(), uint64_t{2} << 30);  // calibrated, not absurd
+
+  Outcome out = compute(point_spec(3000, 3, 2), {});
+  ASSERT_EQ(out.status.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED) << out.status.error_message();
+  google::rpc::Status rich = rich_status(out.status);
+  ASSERT_EQ(rich.details_size(), 1);
+  google::rpc::ErrorInfo info;
+  ASSERT_TRUE(rich.details(0).UnpackTo(&info));
+  EXPECT_EQ(info.reason(), "MEMORY_LIMIT_EXCEEDED");
+  EXPECT_EQ(info.metadata().at("requested_bytes"), std::to_string(estimate.memory_bytes()));
+  EXPECT_EQ(info.metadata().at("available_bytes"), std::to_string(limit));
+  EXPECT_EQ(info.metadata().at("limit_bytes"), std::to_string(limit));
+
+  // an ordinary job of the same kind fits an ordinary limit (the old model asked 4.2 GB)
+  *request.mutable_spec() = point_spec(1500, 3, 2);
+  grpc::ClientContext context2;
+  engine::EstimateResponse small;
+  ASSERT_TRUE(stub_->Estimate(&context2, request, &small).ok());
+  EXPECT_LT(small.memory_bytes(), uint64_t{1} << 30);
+}
+
+// Cancel while the reduction runs: the client sees CANCELLED at once, and the core
+// stops at its next poll, so the single worker takes the next job soon after.
+TEST_F(ServerTest, CancelDuringReductionIsPrompt) {
+  start(test_config(uint64_t{1} << 34));
+  const uint64_t n = 2000;
+  const std::vector<double> coords = random_cloud(n, 3, 11);
+  grpc::ClientContext context;
+  auto stream = stub_->Compute(&context);
+  engine::ComputeRequest request;
+  *request.mutable_spec() = point_spec(n, 3, 2);
+  request.mutable_spec()->mutable_params()->set_threads(1);
+  ASSERT_TRUE(stream->Write(request));
+  request.Clear();
+  request.set_chunk(encode_f64(coords));
+  ASSERT_TRUE(stream->Write(request));
+  stream->WritesDone();
+  engine::ComputeResponse response;
+  bool reducing = false;
+  while (stream->Read(&response)) {
+    ASSERT_FALSE(response.has_result()) << "finished before it could be cancelled";
+    if (response.progress().stage() == common::STAGE_REDUCTION) {
+      reducing = true;
+      break;
+    }
+  }
+  ASSERT_TRUE(reducing);
+  const auto cancelled_at = std::chrono::steady_clock::now();
+  context.TryCancel();
+  while (stream->Read(&response)) {
+  }
+  EXPECT_EQ(stream->Finish().error_code(), grpc::StatusCode::CANCELLED);
+  EXPECT_LT(std::chrono::steady_clock::now() - cancelled_at, std::chrono::milliseconds(300));
+
+  // queued behind the cancelled job (max_concurrent = 1): runs once the core has stopped
+  Outcome out = compute(point_spec(4, 2, 1), {encode_f64({0, 0, 1, 0, 1, 1, 0, 1})});
+  EXPECT_TRUE(out.status.ok()) << out.status.error_message();
+  // 100 ms of polling budget, plus slack for a loaded 2-core CI machine
+  EXPECT_LT(std::chrono::steady_clock::now() - cancelled_at, std::chrono::milliseconds(1000));
+}
+
+// On a job of more than a second, progress arrives at least every ~200 ms.
+TEST_F(ServerTest, ProgressCadenceOnALongJob) {
+  start(test_config(uint64_t{1} << 34));
+  const uint64_t n = 700;
+  const std::vector<double> coords = random_cloud(n, 3, 5);
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(60));
+  auto stream = stub_->Compute(&context);
+  engine::ComputeRequest request;
+  *request.mutable_spec() = point_spec(n, 3, 2);
+  request.mutable_spec()->mutable_params()->set_threads(1);
+  ASSERT_TRUE(stream->Write(request));
+  request.Clear();
+  request.set_chunk(encode_f64(coords));
+  ASSERT_TRUE(stream->Write(request));
+  stream->WritesDone();
+  engine::ComputeResponse response;
+  std::vector<std::chrono::steady_clock::time_point> times;
+  bool got_result = false;
+  while (stream->Read(&response)) {
+    if (response.has_progress()) times.push_back(std::chrono::steady_clock::now());
+    if (response.has_result()) got_result = true;
+  }
+  ASSERT_TRUE(stream->Finish().ok());
+  ASSERT_TRUE(got_result);
+  ASSERT_GE(times.size(), 2u);
+  const auto span = times.back() - times.front();
+  if (span < std::chrono::seconds(1)) GTEST_SKIP() << "job shorter than a second on this machine";
+  std::chrono::steady_clock::duration worst{0};
+  for (size_t i = 1; i < times.size(); ++i) worst = std::max(worst, times[i] - times[i - 1]);
+  EXPECT_LE(worst, std::chrono::milliseconds(250 + 150))
+      << "largest gap " << std::chrono::duration_cast<std::chrono::milliseconds>(worst).count() << " ms over "
+      << times.size() << " messages";
 }
 
 TEST(ConfigTest, ParsesSizesAndFlags) {

@@ -50,7 +50,7 @@ def generate_stubs():
         for f in files
         if f.endswith(".proto")
     ]
-    protos += [os.path.join(deps, "google", *p) for p in (("api", "annotations.proto"), ("api", "http.proto"),
+    protos += [os.path.join(deps, "google", *p) for p in (("api", "annotations.proto"), ("api", "http.proto"), ("api", "httpbody.proto"),
                                                          ("rpc", "status.proto"), ("rpc", "error_details.proto"))]
     cmd = ["protoc", "-I", os.path.join(ROOT, "proto"), "-I", deps,
            f"--python_out={out}", f"--grpc_out={out}",

@@ -8,16 +8,6 @@ function md(entries: Record<string, string>): Metadata {
   return m;
 }
 
-function authError(fn: () => unknown): TdaError {
-  try {
-    fn();
-  } catch (err) {
-    if (err instanceof TdaError) return err;
-    throw err;
-  }
-  throw new Error("expected an error");
-}
-
 describe("parseApiKeys", () => {
   it("reads key:tenant pairs, trimming blanks and skipping empty entries", () => {
     const keys = parseApiKeys(" key1:tenantA , key2:tenantB,, ");
@@ -70,34 +60,44 @@ describe("presentedKey", () => {
   });
 });
 
+async function authRejection(p: Promise<unknown>): Promise<TdaError> {
+  try {
+    await p;
+  } catch (err) {
+    if (err instanceof TdaError) return err;
+    throw err;
+  }
+  throw new Error("expected an error");
+}
+
 describe("createAuthenticator", () => {
-  it("lets everyone in as the default tenant when no keys are configured", () => {
+  it("lets everyone in as the default tenant when no keys are configured", async () => {
     const auth = createAuthenticator(parseApiKeys(""));
     expect(auth.enabled).toBe(false);
-    expect(auth.authenticate(md({}))).toBe(DEFAULT_TENANT);
-    expect(auth.authenticate(md({ "x-api-key": "whatever" }))).toBe(DEFAULT_TENANT);
+    await expect(auth.authenticate(md({}))).resolves.toBe(DEFAULT_TENANT);
+    await expect(auth.authenticate(md({ "x-api-key": "whatever" }))).resolves.toBe(DEFAULT_TENANT);
   });
 
   const auth = createAuthenticator(parseApiKeys("key1:tenantA,key2:tenantB"));
 
-  it("maps each key to its tenant", () => {
-    expect(auth.authenticate(md({ "x-api-key": "key1" }))).toBe("tenantA");
-    expect(auth.authenticate(md({ authorization: "Bearer key2" }))).toBe("tenantB");
+  it("maps each key to its tenant", async () => {
+    await expect(auth.authenticate(md({ "x-api-key": "key1" }))).resolves.toBe("tenantA");
+    await expect(auth.authenticate(md({ authorization: "Bearer key2" }))).resolves.toBe("tenantB");
   });
 
-  it("refuses a missing key with UNAUTHENTICATED", () => {
-    const e = authError(() => auth.authenticate(md({})));
+  it("refuses a missing key with UNAUTHENTICATED", async () => {
+    const e = await authRejection(auth.authenticate(md({})));
     expect(e.code).toBe(status.UNAUTHENTICATED);
     expect(e.message).toMatch(/x-api-key/);
   });
 
-  it("refuses an unknown key, a prefix of a key and a longer key", () => {
+  it("refuses an unknown key, a prefix of a key and a longer key", async () => {
     for (const k of ["key3", "key", "key10"]) {
-      expect(authError(() => auth.authenticate(md({ "x-api-key": k }))).code).toBe(status.UNAUTHENTICATED);
+      expect((await authRejection(auth.authenticate(md({ "x-api-key": k })))).code).toBe(status.UNAUTHENTICATED);
     }
   });
 
-  it("ignores a client-supplied x-tenant-id", () => {
-    expect(auth.authenticate(md({ "x-api-key": "key1", "x-tenant-id": "tenantB" }))).toBe("tenantA");
+  it("ignores a client-supplied x-tenant-id", async () => {
+    await expect(auth.authenticate(md({ "x-api-key": "key1", "x-tenant-id": "tenantB" }))).resolves.toBe("tenantA");
   });
 });

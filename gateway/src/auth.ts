@@ -1,6 +1,7 @@
 import { timingSafeEqual } from "node:crypto";
 import type { Metadata } from "@grpc/grpc-js";
 import { unauthenticated } from "@tda/common";
+import type { JwtVerifier } from "./jwt";
 
 // Minimal API-key authentication. Keys come from configuration as
 // "key1:tenantA,key2:tenantB"; a caller presents one in `x-api-key` or as
@@ -49,20 +50,37 @@ export function presentedKey(md: Metadata): string | undefined {
 
 export interface Authenticator {
   readonly enabled: boolean;
-  /** The caller's tenant; throws UNAUTHENTICATED when keys are on and none valid was presented. */
-  authenticate(md: Metadata): string;
+  /**
+   * The caller's tenant; rejects with UNAUTHENTICATED when authentication is
+   * on and no valid API key or JWT was presented.
+   */
+  authenticate(md: Metadata): Promise<string>;
 }
 
-export function createAuthenticator(keys: ApiKeys): Authenticator {
+/** Three base64url segments: a compact JWS. */
+export function looksLikeJwt(s: string): boolean {
+  return /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$/.test(s);
+}
+
+/**
+ * API keys and/or JWTs. A bearer credential shaped like a JWT goes to the JWT
+ * verifier (when one is configured); anything else is looked up as an API key.
+ */
+export function createAuthenticator(keys: ApiKeys, jwt?: JwtVerifier): Authenticator {
   const entries = [...keys].map(([key, tenant]) => ({ key: Buffer.from(key), tenant }));
+  const enabled = entries.length > 0 || jwt !== undefined;
   return {
-    enabled: entries.length > 0,
-    authenticate(md) {
-      if (entries.length === 0) return DEFAULT_TENANT;
+    enabled,
+    async authenticate(md) {
+      if (!enabled) return DEFAULT_TENANT;
       const presented = presentedKey(md);
       if (presented === undefined) {
-        throw unauthenticated("an API key is required: send it in x-api-key or as authorization: Bearer <key>");
+        throw unauthenticated(
+          jwt ? "credentials are required: send a JWT as authorization: Bearer <token>, or an API key in x-api-key" : "an API key is required: send it in x-api-key or as authorization: Bearer <key>",
+        );
       }
+      if (jwt && looksLikeJwt(presented)) return jwt.verify(presented);
+      if (entries.length === 0) throw unauthenticated("the bearer token is not a JWT");
       const candidate = Buffer.from(presented);
       // Compare against every key in constant time per key, so timing tells nothing about which matched.
       let tenant: string | undefined;

@@ -1,5 +1,6 @@
 import { ConfigError, loadCommonConfig, readBytes, readInt, readOptionalString, readString, type CommonConfig, type Env } from "@tda/common";
 import { parseApiKeys, type ApiKeys } from "./auth";
+import { createJwtVerifier, readKeyMaterial, type JwtSettings } from "./jwt";
 
 export const SERVICE_NAME = "gateway";
 
@@ -23,6 +24,14 @@ export interface GatewayConfig {
   /** Per-tenant calls (submissions, uploads, stream publishes) per window; 0: no limit. */
   rateLimit: number;
   rateWindowMs: number;
+  /** JWT verification settings; undefined: JWTs are not accepted. */
+  jwt: JwtSettings | undefined;
+  /** Per-tenant jobs queued or running; 0: no limit. */
+  maxActiveJobs: number;
+  /** Retry hint sent with a TOO_MANY_ACTIVE_JOBS refusal. */
+  activeJobsRetryMs: number;
+  /** Largest gRPC message the gateway accepts (a request over it: RESOURCE_EXHAUSTED). */
+  maxMessageBytes: number;
 }
 
 export function loadConfig(env: Env = process.env): GatewayConfig {
@@ -32,6 +41,28 @@ export function loadConfig(env: Env = process.env): GatewayConfig {
     apiKeys = parseApiKeys(apiKeysRaw ?? "");
   } catch (err) {
     throw new ConfigError(`GATEWAY_API_KEYS: ${(err as Error).message}`);
+  }
+  const jwtKeys = readOptionalString(env, "GATEWAY_JWT_PUBLIC_KEYS");
+  let jwt: JwtSettings | undefined;
+  if (jwtKeys !== undefined && jwtKeys.trim() !== "") {
+    let keys: string;
+    try {
+      keys = readKeyMaterial(jwtKeys);
+    } catch (err) {
+      throw new ConfigError(`GATEWAY_JWT_PUBLIC_KEYS: ${(err as Error).message}`);
+    }
+    jwt = {
+      keys,
+      issuer: readOptionalString(env, "GATEWAY_JWT_ISSUER"),
+      audience: readOptionalString(env, "GATEWAY_JWT_AUDIENCE"),
+      tenantClaim: readString(env, "GATEWAY_JWT_TENANT_CLAIM", "tenant"),
+      clockToleranceSeconds: readInt(env, "GATEWAY_JWT_CLOCK_TOLERANCE_S", 30, 0, 3600),
+    };
+    try {
+      createJwtVerifier(jwt); // unusable key material fails the start, not the first call
+    } catch (err) {
+      throw new ConfigError(`GATEWAY_JWT_PUBLIC_KEYS: ${(err as Error).message}`);
+    }
   }
   return {
     common: loadCommonConfig(SERVICE_NAME, env),
@@ -46,5 +77,9 @@ export function loadConfig(env: Env = process.env): GatewayConfig {
     streamMaxBytes: readBytes(env, "GATEWAY_STREAM_MAX_BYTES", 8 * 1024 * 1024),
     rateLimit: readInt(env, "GATEWAY_RATE_LIMIT", 0, 0),
     rateWindowMs: readInt(env, "GATEWAY_RATE_WINDOW_MS", 60_000, 100),
+    jwt,
+    maxActiveJobs: readInt(env, "GATEWAY_MAX_ACTIVE_JOBS", 0, 0),
+    activeJobsRetryMs: readInt(env, "GATEWAY_ACTIVE_JOBS_RETRY_MS", 5_000, 0),
+    maxMessageBytes: readBytes(env, "GATEWAY_MAX_MESSAGE_BYTES", 64 * 1024 * 1024),
   };
 }

@@ -1,5 +1,5 @@
 import type { HealthImplementation, ServingStatus } from "grpc-health-check";
-import { checkHealth, createHealthClient, type Logger } from "@tda/common";
+import { checkHealth, createHealthClient, type DependencyCheck, type Logger } from "@tda/common";
 
 // The gateway is SERVING only while every upstream answers its own standard
 // health check with SERVING. The upstreams are polled; the gateway's status
@@ -18,6 +18,8 @@ export interface HealthMonitorOptions {
   pollMs: number;
   timeoutMs: number;
   log: Logger;
+  /** The gateway's own dependencies (Redis, Kafka), checked along with the upstreams. */
+  dependencies?: DependencyCheck[];
 }
 
 export interface HealthMonitor {
@@ -35,6 +37,17 @@ export function createHealthMonitor(opts: HealthMonitorOptions): HealthMonitor {
   const clients = opts.upstreams.map((u) => ({ ...u, client: createHealthClient(u.address) }));
   const last: Record<string, ServingStatus> = {};
   for (const u of opts.upstreams) last[u.name] = "UNKNOWN";
+  const deps = opts.dependencies ?? [];
+  for (const d of deps) last[d.name] = "UNKNOWN";
+
+  async function checkDependency(d: DependencyCheck): Promise<[string, ServingStatus]> {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<boolean>((resolve) => {
+      timer = setTimeout(() => resolve(false), opts.timeoutMs);
+    });
+    const ok = await Promise.race([d.check().catch(() => false), timeout]).finally(() => clearTimeout(timer));
+    return [d.name, ok ? "SERVING" : "NOT_SERVING"];
+  }
   let overall: ServingStatus | undefined;
   let timer: NodeJS.Timeout | undefined;
   let stopped = false;
@@ -46,7 +59,10 @@ export function createHealthMonitor(opts: HealthMonitorOptions): HealthMonitor {
   }
 
   async function pollNow(): Promise<boolean> {
-    const results = await Promise.all(clients.map(async (c): Promise<[string, ServingStatus]> => [c.name, (await checkHealth(c.client, "", opts.timeoutMs)) ? "SERVING" : "NOT_SERVING"]));
+    const results = await Promise.all([
+      ...clients.map(async (c): Promise<[string, ServingStatus]> => [c.name, (await checkHealth(c.client, "", opts.timeoutMs)) ? "SERVING" : "NOT_SERVING"]),
+      ...deps.map(checkDependency),
+    ]);
     for (const [name, st] of results) {
       if (last[name] !== st) {
         if (st === "SERVING") opts.log.info({ upstream: name }, "upstream healthy");

@@ -1,10 +1,12 @@
-import { createLogger, shutdownTracing } from "@tda/common";
+import { createLogger, setupMetrics, shutdownTracing } from "@tda/common";
 import { loadConfig, SERVICE_NAME } from "./config";
 import { startGatewayServer } from "./server";
 
 async function main(): Promise<void> {
   const config = loadConfig();
   const log = createLogger(SERVICE_NAME, config.common.logLevel);
+  // Metrics first: the gRPC server created next picks up the counting interceptor.
+  const metrics = await setupMetrics(SERVICE_NAME, config.common.host, config.common.metricsPort, log);
   const gateway = await startGatewayServer(config, log);
 
   let stopping = false;
@@ -14,6 +16,7 @@ async function main(): Promise<void> {
     log.info({ signal }, "shutting down");
     gateway
       .close()
+      .then(() => metrics?.server.close())
       .then(() => shutdownTracing())
       .then(
         () => process.exit(0),

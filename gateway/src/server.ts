@@ -10,15 +10,22 @@ import {
   createServer,
   initTracing,
   insecure,
+  kafkaCheck,
   pbGateway,
+  redisCheck,
   pbJobs,
   pbUpload,
   shutdown,
+  widenReceiveWindows,
+  FastTdaServiceService,
+  FastUploadServiceClient,
   type EventBus,
   type Logger,
   type Redis,
 } from "@tda/common";
 import { createAuthenticator } from "./auth";
+import { createJobLimiter } from "./job-limit";
+import { createJwtVerifier } from "./jwt";
 import { createBrokerCheck } from "./broker-check";
 import { SERVICE_NAME, type GatewayConfig } from "./config";
 import { createHealthMonitor, type HealthMonitor } from "./health-monitor";
@@ -45,27 +52,32 @@ export async function startGatewayServer(config: GatewayConfig, log: Logger = cr
   const bus = createEventBus({ source: SERVICE_NAME, brokers: config.common.kafkaBrokers, topicPrefix: config.common.topicPrefix, redis, log });
   const broker = createBrokerCheck({ brokers: config.common.kafkaBrokers, log, ttlMs: config.brokerCheckTtlMs, timeoutMs: 2_000 });
   // One client (one channel) per upstream, reused by every call.
-  const upload = new pbUpload.UploadServiceClient(config.uploadAddress, insecure(), channelOptions);
+  // upload forwarding: chunks are sent on as received, without re-encoding (see upload-wire.ts in common)
+  const upload = new FastUploadServiceClient(config.uploadAddress, insecure(), channelOptions);
   const jobs = new pbJobs.JobServiceClient(config.schedulerAddress, insecure(), channelOptions);
 
-  const server = createServer();
+  const server = createServer({ "grpc.max_receive_message_length": config.maxMessageBytes });
+  widenReceiveWindows(server); // uploads: large HTTP/2 receive windows (upload forwarding)
   server.addService(
-    pbGateway.TdaServiceService,
+    FastTdaServiceService, // TdaServiceService whose UploadData requests keep their received bytes
     createGateway({
       log,
-      auth: createAuthenticator(config.apiKeys),
+      auth: createAuthenticator(config.apiKeys, config.jwt ? createJwtVerifier(config.jwt) : undefined),
       upload,
       jobs,
       bus,
       streams: createStreamStats(redis),
       broker,
       limiter: createRateLimiter({ redis, log, limit: config.rateLimit, windowMs: config.rateWindowMs }),
+      jobLimiter: createJobLimiter({ maxActive: config.maxActiveJobs, retryAfterMs: config.activeJobsRetryMs, log }),
       downstreamTimeoutMs: config.downstreamTimeoutMs,
       streamMaxBytes: config.streamMaxBytes,
       topicPrefix: config.common.topicPrefix,
     }),
   );
   const health = addHealth(server, [GATEWAY_SERVICE]);
+  // Its own dependencies count too: Redis (quota, stream counters, outbox) and Kafka (unless HEALTH_REQUIRE_KAFKA=false).
+  const kafka = config.common.healthRequireKafka ? kafkaCheck(config.common.kafkaBrokers, log) : undefined;
   const monitor = createHealthMonitor({
     health,
     names: ["", GATEWAY_SERVICE],
@@ -76,6 +88,7 @@ export async function startGatewayServer(config: GatewayConfig, log: Logger = cr
     pollMs: config.healthPollMs,
     timeoutMs: config.healthTimeoutMs,
     log,
+    dependencies: [redisCheck(redis), ...(kafka ? [kafka] : [])],
   });
 
   let port: number;
@@ -83,7 +96,7 @@ export async function startGatewayServer(config: GatewayConfig, log: Logger = cr
     port = await bind(server, config.common.host, config.port);
   } catch (err) {
     monitor.stop();
-    await Promise.allSettled([bus.close(), broker.close()]);
+    await Promise.allSettled([bus.close(), broker.close(), kafka?.close()]);
     upload.close();
     jobs.close();
     redis.disconnect();
@@ -91,7 +104,7 @@ export async function startGatewayServer(config: GatewayConfig, log: Logger = cr
   }
   await monitor.start();
   log.info(
-    { port, upload: config.uploadAddress, scheduler: config.schedulerAddress, auth: config.apiKeys.size > 0 ? "api-keys" : "off", rateLimit: config.rateLimit, upstreams: monitor.snapshot() },
+    { port, upload: config.uploadAddress, scheduler: config.schedulerAddress, auth: [config.apiKeys.size > 0 ? "api-keys" : "", config.jwt ? "jwt" : ""].filter(Boolean).join("+") || "off", maxActiveJobs: config.maxActiveJobs, rateLimit: config.rateLimit, upstreams: monitor.snapshot() },
     "gateway listening",
   );
 
@@ -107,7 +120,7 @@ export async function startGatewayServer(config: GatewayConfig, log: Logger = cr
       closing ??= (async () => {
         monitor.stop();
         await shutdown(server, graceMs);
-        await Promise.allSettled([bus.close(), broker.close()]);
+        await Promise.allSettled([bus.close(), broker.close(), kafka?.close()]);
         upload.close();
         jobs.close();
         await redis.quit().catch(() => redis.disconnect());

@@ -19,6 +19,8 @@ import {
 } from "@tda/common";
 import type { Authenticator } from "./auth";
 import type { BrokerCheck } from "./broker-check";
+import type { JobLimiter } from "./job-limit";
+import { barcodeSvg, diagramSvg, MAX_PICTURE_SIDE, SVG_CONTENT_TYPE } from "./pictures";
 import type { RateLimiter } from "./rate-limit";
 import type { StreamStats } from "./stream-stats";
 import { callUnary, clientDeadline, downstreamMetadata, upstreamError, type RequestContext, type ServerSurfaceCall } from "./upstream";
@@ -28,6 +30,12 @@ export const GATEWAY_SERVICE = "tda.gateway.v1.TdaService";
 export const STREAM_TOPIC = "tda_events";
 export const STREAM_EVENT_TYPE = "stream.points";
 export const TRACE_ID_HEADER = "x-trace-id";
+
+function sideViolations(sides: Record<string, number>): { field: string; description: string }[] {
+  return Object.entries(sides)
+    .filter(([, v]) => v > MAX_PICTURE_SIDE)
+    .map(([field]) => ({ field, description: `must be at most ${MAX_PICTURE_SIDE} pixels (0: default)` }));
+}
 
 export interface GatewayDeps {
   log: Logger;
@@ -39,6 +47,8 @@ export interface GatewayDeps {
   broker: BrokerCheck;
   /** Per-tenant quota on submissions, uploads and stream publishes. */
   limiter: RateLimiter;
+  /** Per-tenant limit on jobs queued or running (optional: none). */
+  jobLimiter?: JobLimiter;
   /** Deadline of every downstream unary call. */
   downstreamTimeoutMs: number;
   /** Largest PublishStream payload in bytes. */
@@ -70,7 +80,7 @@ export function createGateway(deps: GatewayDeps): pbGateway.TdaServiceServer {
           md.set(TRACE_ID_HEADER, traceId);
           call.sendMetadata(md);
         }
-        const tenant = auth.authenticate(call.metadata);
+        const tenant = await auth.authenticate(call.metadata);
         span.setAttribute("tda.tenant", tenant);
         const started = Date.now();
         try {
@@ -86,7 +96,13 @@ export function createGateway(deps: GatewayDeps): pbGateway.TdaServiceServer {
     );
   }
 
-  function submit(rc: RequestContext, req: pbJobs.SubmitJobRequest): Promise<pbJobs.SubmitJobResponse> {
+  async function submit(rc: RequestContext, req: pbJobs.SubmitJobRequest): Promise<pbJobs.SubmitJobResponse> {
+    if (deps.jobLimiter?.enabled) {
+      await deps.jobLimiter.check(
+        (lr) => callUnary<pbJobs.ListJobsResponse>(rc, "scheduler", "tda.jobs.v1.JobService/ListJobs", timeout, (md, o, cb) => jobs.listJobs(lr, md, o, cb)),
+        rc.tenant,
+      );
+    }
     return callUnary<pbJobs.SubmitJobResponse>(rc, "scheduler", "tda.jobs.v1.JobService/SubmitJob", timeout, (md, o, cb) =>
       jobs.submitJob(req, md, o, cb),
     );
@@ -155,8 +171,10 @@ export function createGateway(deps: GatewayDeps): pbGateway.TdaServiceServer {
           if (settled) return;
           messages++;
           if (msg.msg?.$case === "chunk") bytes += msg.msg.value.length;
-          // Same oneof on both sides: header first, then byte chunks.
-          if (!upstream.write({ msg: msg.msg }) && !waitingForDrain) {
+          // Same oneof and wire form on both sides (header first, then byte chunks): the
+          // message goes on as it is; with the upload-wire codec its received bytes are
+          // forwarded without re-encoding (to alter a message, forward a new object instead).
+          if (!upstream.write(msg) && !waitingForDrain) {
             waitingForDrain = true;
             call.pause();
             upstream.once("drain", () => {
@@ -175,6 +193,10 @@ export function createGateway(deps: GatewayDeps): pbGateway.TdaServiceServer {
       }),
       { "rpc.system": "grpc", "rpc.method": "tda.upload.v1.UploadService/Upload", "peer.service": "upload" },
     );
+  }
+
+  function fetchResult(rc: RequestContext, jobId: string): Promise<pbJobs.GetResultResponse> {
+    return callUnary<pbJobs.GetResultResponse>(rc, "scheduler", "tda.jobs.v1.JobService/GetResult", timeout, (md, o, cb) => jobs.getResult({ jobId }, md, o, cb));
   }
 
   return {
@@ -263,6 +285,24 @@ export function createGateway(deps: GatewayDeps): pbGateway.TdaServiceServer {
           jobs.getResult({ jobId: req.jobId }, md, o, cb),
         );
         return { jobId: res.jobId, result: res.result, cacheHit: res.cacheHit };
+      }),
+    ),
+
+    getResultDiagramSvg: unary(log, "GetResultDiagramSvg", (req, call) =>
+      handle("GetResultDiagramSvg", call, async (rc) => {
+        requireValid("invalid GetResultDiagramSvg request", [...idViolations("job_id", req.jobId), ...sideViolations({ width: req.width, height: req.height })]);
+        const res = await fetchResult(rc, req.jobId);
+        const svg = diagramSvg(res.result?.diagrams ?? [], { width: req.width, height: req.height, title: `persistence diagram of job ${req.jobId}` });
+        return { contentType: SVG_CONTENT_TYPE, data: Buffer.from(svg, "utf8"), extensions: [] };
+      }),
+    ),
+
+    getResultBarcodeSvg: unary(log, "GetResultBarcodeSvg", (req, call) =>
+      handle("GetResultBarcodeSvg", call, async (rc) => {
+        requireValid("invalid GetResultBarcodeSvg request", [...idViolations("job_id", req.jobId), ...sideViolations({ width: req.width })]);
+        const res = await fetchResult(rc, req.jobId);
+        const svg = barcodeSvg(res.result?.diagrams ?? [], { width: req.width, title: `barcode of job ${req.jobId}` });
+        return { contentType: SVG_CONTENT_TYPE, data: Buffer.from(svg, "utf8"), extensions: [] };
       }),
     ),
 

@@ -33,11 +33,13 @@ export interface Proc {
   child: ChildProcess;
   logFile: string;
   stop(signal?: NodeJS.Signals): Promise<void>;
+  /** How it was started (used by restartProcess). */
+  spec?: { cmd: string; args: string[]; env: Record<string, string>; logDir: string };
 }
 
 export function startProcess(name: string, cmd: string, args: string[], env: Record<string, string>, logDir: string): Proc {
   const logFile = join(logDir, `${name}.log`);
-  const out = createWriteStream(logFile);
+  const out = createWriteStream(logFile, { flags: "a" });
   const child = spawn(cmd, args, { env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
   child.stdout?.pipe(out);
   child.stderr?.pipe(out);
@@ -45,6 +47,7 @@ export function startProcess(name: string, cmd: string, args: string[], env: Rec
     name,
     child,
     logFile,
+    spec: { cmd, args, env, logDir },
     stop: (signal = "SIGTERM") =>
       new Promise<void>((res) => {
         if (child.exitCode !== null || child.signalCode !== null) return res();
@@ -63,6 +66,10 @@ export interface Mesh {
   upload: string;
   scheduler: string;
   engines: string[];
+  /** Base URL of the REST proxy (tda-rest), when started with `rest: true`. */
+  rest?: string;
+  /** /metrics URLs of the TS services (each on its own free port). */
+  metrics: { gateway: string; upload: string; scheduler: string };
   procs: Proc[];
   dataDir: string;
   logDir: string;
@@ -74,6 +81,29 @@ export interface MeshOptions {
   env?: Record<string, string>;
   /** Redis logical database of this mesh, emptied at start (isolates suites from each other and from a dev mesh on db 0). */
   redisDb?: number;
+  /** Also start the REST proxy (build/bin/tda-rest) in front of the gateway. */
+  rest?: boolean;
+  /** Extra environment of the gateway process only (e.g. API keys, JWT keys). */
+  gatewayEnv?: Record<string, string>;
+}
+
+export const REST_BIN = join(ROOT, "build/bin/tda-rest");
+
+/** Polls `url` until it answers (any HTTP status). */
+export async function waitForHttp(url: string, timeoutMs = 30000): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  let last: unknown;
+  while (Date.now() < end) {
+    try {
+      const res = await fetch(url, { signal: AbortSignal.timeout(2000) });
+      await res.arrayBuffer();
+      return;
+    } catch (err) {
+      last = err;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+  throw new Error(`${url} did not answer within ${timeoutMs} ms: ${(last as Error)?.message ?? last}`);
 }
 
 /** REDIS_URL pointing at logical database `db`, emptied first. */
@@ -92,6 +122,7 @@ export async function freshRedisDb(db: number): Promise<string> {
 /** Starts engine(s), upload, scheduler and gateway; resolves once all answer health checks. */
 export async function startMesh(opts: MeshOptions = {}): Promise<Mesh> {
   if (!existsSync(ENGINE_BIN)) throw new Error(`engine binary missing: ${ENGINE_BIN} (run the build first)`);
+  if (opts.rest && !existsSync(REST_BIN)) throw new Error(`REST proxy binary missing: ${REST_BIN} (run gateway/rest/build.sh)`);
   const work = mkdtempSync(join(tmpdir(), "tda-mesh-test-"));
   const dataDir = join(work, "data");
   const logDir = join(work, "logs");
@@ -110,16 +141,28 @@ export async function startMesh(opts: MeshOptions = {}): Promise<Mesh> {
     const upload = `127.0.0.1:${up}`;
     const scheduler = `127.0.0.1:${sp}`;
     const gateway = `127.0.0.1:${gp}`;
+    // Metrics servers on free ports too, so meshes of parallel suites never collide.
+    const [um, sm, gm] = [await freePort(), await freePort(), await freePort()];
+    const metrics = { gateway: `http://127.0.0.1:${gm}/metrics`, upload: `http://127.0.0.1:${um}/metrics`, scheduler: `http://127.0.0.1:${sm}/metrics` };
     const node = process.execPath;
-    procs.push(startProcess("upload", node, [join(ROOT, "services/upload/dist/main.js")], { ...common, UPLOAD_PORT: String(up) }, logDir));
-    procs.push(startProcess("scheduler", node, [join(ROOT, "services/scheduler/dist/main.js")], { ...common, SCHEDULER_PORT: String(sp), UPLOAD_ADDRESS: upload, ENGINE_ADDRESSES: engines.join(",") }, logDir));
-    procs.push(startProcess("gateway", node, [join(ROOT, "gateway/dist/main.js")], { ...common, GATEWAY_PORT: String(gp), UPLOAD_ADDRESS: upload, SCHEDULER_ADDRESS: scheduler }, logDir));
+    procs.push(startProcess("upload", node, [join(ROOT, "services/upload/dist/main.js")], { ...common, UPLOAD_PORT: String(up), UPLOAD_METRICS_PORT: String(um) }, logDir));
+    procs.push(startProcess("scheduler", node, [join(ROOT, "services/scheduler/dist/main.js")], { ...common, SCHEDULER_PORT: String(sp), SCHEDULER_METRICS_PORT: String(sm), UPLOAD_ADDRESS: upload, ENGINE_ADDRESSES: engines.join(",") }, logDir));
+    procs.push(startProcess("gateway", node, [join(ROOT, "gateway/dist/main.js")], { ...common, GATEWAY_PORT: String(gp), GATEWAY_METRICS_PORT: String(gm), UPLOAD_ADDRESS: upload, SCHEDULER_ADDRESS: scheduler, ...(opts.gatewayEnv ?? {}) }, logDir));
+    let rest: string | undefined;
+    if (opts.rest) {
+      const rp = await freePort();
+      rest = `http://127.0.0.1:${rp}`;
+      procs.push(
+        startProcess("rest", REST_BIN, [], { REST_HOST: "127.0.0.1", REST_PORT: String(rp), GATEWAY_ADDRESS: gateway, UPLOAD_ADDRESS: upload, SCHEDULER_ADDRESS: scheduler, ENGINE_ADDRESSES: engines.join(","), REST_LOG_LEVEL: "info" }, logDir),
+      );
+    }
     for (const e of engines) await waitForHealthy(e, "", 30000);
     await waitForHealthy(upload, "", 30000);
     await waitForHealthy(scheduler, "", 30000);
     await waitForHealthy(gateway, "", 30000);
+    if (rest) await waitForHttp(`${rest}/openapi.json`, 30000);
     return {
-      gateway, upload, scheduler, engines, procs, dataDir, logDir,
+      gateway, upload, scheduler, engines, rest, metrics, procs, dataDir, logDir,
       async stop() {
         for (const p of [...procs].reverse()) await p.stop();
         if (!process.env.KEEP_TEST_LOGS) rmSync(work, { recursive: true, force: true });
@@ -130,4 +173,30 @@ export async function startMesh(opts: MeshOptions = {}): Promise<Mesh> {
     const logs = procs.map((p) => `--- ${p.name}: ${p.logFile}`).join("\n");
     throw new Error(`${(err as Error).message}\n${logs}`);
   }
+}
+
+/**
+ * Starts the mesh process `name` (e.g. "scheduler", "engine-1") again with the
+ * same command, environment and port, after it was stopped or killed; the new
+ * process replaces the old one in `mesh.procs` (so mesh.stop() stops it) and
+ * its output is appended to the same log file. Resolves once it is healthy.
+ */
+export async function restartProcess(mesh: Mesh, name: string, healthTimeoutMs = 60000): Promise<Proc> {
+  const i = mesh.procs.findIndex((p) => p.name === name);
+  const old = mesh.procs[i];
+  if (!old?.spec) throw new Error(`no restartable process named ${name}`);
+  await old.stop("SIGKILL");
+  const { cmd, args, env, logDir } = old.spec;
+  const fresh = startProcess(name, cmd, args, env, logDir);
+  mesh.procs[i] = fresh;
+  const address = name === "scheduler" ? mesh.scheduler : name === "upload" ? mesh.upload : name === "gateway" ? mesh.gateway : name.startsWith("engine-") ? mesh.engines[Number(name.slice(7))] : undefined;
+  if (address) await waitForHealthy(address, "", healthTimeoutMs);
+  return fresh;
+}
+
+/** The process of the mesh named `name` ("engine-0", "scheduler", ...). */
+export function procOf(mesh: Mesh, name: string): Proc {
+  const p = mesh.procs.find((x) => x.name === name);
+  if (!p) throw new Error(`no process named ${name}`);
+  return p;
 }

@@ -1,6 +1,7 @@
 // Command-line mode: Ripser's flags, input formats and output text.
 #include "cli/cli.hpp"
 
+#include <cctype>
 #include <cerrno>
 #include <cmath>
 #include <cstdio>
@@ -32,7 +33,9 @@ constexpr const char* kUsage =
     "  --dim <k>        compute persistent homology up to dimension k (default 1)\n"
     "  --threshold <t>  compute Rips complexes up to diameter t\n"
     "  --modulus <p>    coefficients in the prime field Z/pZ (default 2)\n"
-    "  --threads <n>    worker threads (default 1)\n"
+    "  --threads <n>    worker threads (default 0 = all cores)\n"
+    "  --memory-limit <bytes>  refuse (exit 3) when the estimated peak memory exceeds\n"
+    "                   this; suffixes K, M, G, T (powers of 1024), e.g. 512M, 4G\n"
     "  --ratio <r>      only show persistence pairs with death/birth ratio > r\n"
     "\n"
     "Reads standard input when no filename is given. Other commands: serve.\n";
@@ -48,7 +51,8 @@ struct Args {
   int dim = 1;
   std::optional<float> threshold;
   int modulus = 2;
-  int threads = 1;
+  int threads = 0;
+  std::optional<uint64_t> memory_limit;
   float ratio = 1;
   std::optional<std::string> file;
   bool help = false;
@@ -68,6 +72,27 @@ float parse_float(const std::string& opt, const std::string& s) {
   float v = std::strtof(s.c_str(), &end);
   if (s.empty() || *end != '\0' || std::isnan(v)) throw UsageError("invalid value for " + opt + ": '" + s + "'");
   return v;
+}
+
+// "123", "4G", "512MiB", "1.5GB" (K/M/G/T are powers of 1024).
+uint64_t parse_size(const std::string& opt, const std::string& s) {
+  size_t pos = 0;
+  while (pos < s.size() && (std::isdigit(static_cast<unsigned char>(s[pos])) || s[pos] == '.')) ++pos;
+  char* end = nullptr;
+  const std::string num = s.substr(0, pos);
+  const double x = num.empty() ? -1 : std::strtod(num.c_str(), &end);
+  std::string unit = s.substr(pos);
+  for (auto& c : unit) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  double scale = 0;
+  if (unit.empty() || unit == "B") scale = 1;
+  else if (unit == "K" || unit == "KB" || unit == "KIB") scale = 1024.0;
+  else if (unit == "M" || unit == "MB" || unit == "MIB") scale = 1024.0 * 1024;
+  else if (unit == "G" || unit == "GB" || unit == "GIB") scale = 1024.0 * 1024 * 1024;
+  else if (unit == "T" || unit == "TB" || unit == "TIB") scale = 1024.0 * 1024 * 1024 * 1024;
+  const double bytes = x * scale;
+  if (num.empty() || *end != '\0' || scale == 0 || !(bytes >= 1) || bytes > 9.0e18)
+    throw UsageError("invalid value for " + opt + ": '" + s + "' (expected bytes, e.g. 512M or 4G)");
+  return static_cast<uint64_t>(bytes);
 }
 
 Args parse_args(int argc, char** argv) {
@@ -110,6 +135,8 @@ Args parse_args(int argc, char** argv) {
       long t = parse_int(name, value);
       if (t < 0 || t > 4096) throw UsageError("--threads must be between 0 and 4096");
       a.threads = static_cast<int>(t);
+    } else if (name == "--memory-limit") {
+      a.memory_limit = parse_size(name, value);
     } else if (name == "--ratio") {
       a.ratio = parse_float(name, value);
     } else {
@@ -117,6 +144,44 @@ Args parse_args(int argc, char** argv) {
     }
   }
   return a;
+}
+
+struct MemoryLimitExceeded : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+// Refuses a job whose estimated peak memory exceeds --memory-limit (before the
+// distance matrix or anything of the computation is allocated).
+// With a threshold the fraction of pairs below it (the edge density) is measured:
+// exactly for a matrix, from a fixed sample of pairs for a point cloud.
+void check_memory(const Args& a, size_t n, size_t dim, const std::vector<value_t>* lower,
+                  const std::vector<value_t>* coords) {
+  if (!a.memory_limit) return;
+  std::optional<double> thr;
+  double fraction = -1;
+  if (a.threshold) {
+    thr = static_cast<double>(*a.threshold);
+    uint64_t below = 0, total = 0;
+    if (lower) {
+      for (value_t d : *lower) below += d <= *a.threshold;
+      total = lower->size();
+    } else if (coords && n >= 2) {
+      uint64_t state = 0x9E3779B97F4A7C15ull;
+      for (; total < 20000; ++total) {
+        state = state * 6364136223846793005ull + 1442695040888963407ull;
+        const size_t i = static_cast<size_t>((state >> 33) % n);
+        size_t j = static_cast<size_t>((state >> 7) % (n - 1));
+        if (j >= i) ++j;
+        below += core::euclidean_distance(&(*coords)[i * dim], &(*coords)[j * dim], dim) <= *a.threshold;
+      }
+    }
+    if (total) fraction = std::min(1.0, (static_cast<double>(below) + 1) / static_cast<double>(total) * 1.2);
+  }
+  const core::Estimate e = core::estimate_rips(n, static_cast<uint32_t>(dim), lower != nullptr, a.dim, thr, fraction);
+  if (e.memory_bytes > *a.memory_limit)
+    throw MemoryLimitExceeded("estimated memory " + std::to_string(e.memory_bytes) + " bytes exceeds --memory-limit " +
+                              std::to_string(*a.memory_limit) + " bytes (" + std::to_string(n) + " points, dim " +
+                              std::to_string(a.dim) + ")");
 }
 
 std::string read_input(const std::optional<std::string>& file) {
@@ -172,7 +237,7 @@ int run(const Args& a) {
   core::RipsOptions opt;
   opt.max_dim = a.dim;
   opt.modulus = a.modulus;
-  opt.threads = a.threads;
+  opt.threads = core::resolve_threads(a.threads);
   if (a.threshold) opt.threshold = static_cast<double>(*a.threshold);
 
   std::string out;
@@ -181,13 +246,14 @@ int run(const Args& a) {
   if (a.format == Format::PointCloud) {
     core::io::PointCloud pc = core::io::parse_point_cloud(text);
     n = pc.n;
+    check_memory(a, pc.n, pc.dim, nullptr, &pc.coords);
     line(out, "point cloud with ", static_cast<uint64_t>(pc.n), " points in dimension ", static_cast<uint64_t>(pc.dim));
     if (a.threshold) {
       result = core::rips_from_points(pc.coords, pc.n, pc.dim, opt);
     } else {
       core::detail::validate_options(pc.n, opt);
       core::detail::validate_values(pc.coords, false, "coordinates");
-      std::vector<value_t> lower = core::lower_from_points(pc.coords, pc.n, pc.dim);
+      std::vector<value_t> lower = core::lower_from_points(pc.coords, pc.n, pc.dim, core::NoPoll{}, opt.threads);
       value_range(out, lower);
       line(out, "distance matrix with ", static_cast<uint64_t>(n), " points, using threshold at enclosing radius ",
            core::enclosing_radius_lower(lower, n));
@@ -198,6 +264,7 @@ int run(const Args& a) {
                               : a.format == Format::LowerDistance ? core::io::parse_lower_distance(text)
                                                                   : core::io::parse_upper_distance(text);
     n = m.n;
+    check_memory(a, n, 0, &m.lower, nullptr);
     core::detail::validate_options(n, opt);
     core::detail::validate_values(m.lower, true, "distances");
     value_range(out, m.lower);
@@ -231,6 +298,9 @@ int run_cli(int argc, char** argv) {
   } catch (const UsageError& e) {
     std::fprintf(stderr, "tda-engine: %s\n\n%s", e.what(), kUsage);
     return 2;
+  } catch (const MemoryLimitExceeded& e) {
+    std::fprintf(stderr, "tda-engine: refused: %s\n", e.what());
+    return 3;
   } catch (const core::InvalidInput& e) {
     std::fprintf(stderr, "tda-engine: invalid input: %s\n", e.what());
     return 2;

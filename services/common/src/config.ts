@@ -68,7 +68,16 @@ export interface CommonConfig {
   topicPrefix: string;
   logLevel: string;
   otlpEndpoint: string | undefined;
+  /** Port of the Prometheus /metrics HTTP server ({SERVICE}_METRICS_PORT); 0: off. */
+  metricsPort: number;
+  /** How often the service's dependencies (Redis, Kafka, engines) are checked for its health status (HEALTH_POLL_MS). */
+  healthPollMs: number;
+  /** Whether Kafka being unreachable makes the service NOT_SERVING (HEALTH_REQUIRE_KAFKA). */
+  healthRequireKafka: boolean;
 }
+
+/** Default metrics ports: gateway 9470, upload 9471, scheduler 9472; other services off. */
+export const DEFAULT_METRICS_PORTS: Record<string, number> = { gateway: 9470, upload: 9471, scheduler: 9472 };
 
 export function loadCommonConfig(serviceName: string, env: Env): CommonConfig {
   return {
@@ -79,5 +88,8 @@ export function loadCommonConfig(serviceName: string, env: Env): CommonConfig {
     topicPrefix: readString(env, "KAFKA_TOPIC_PREFIX", ""),
     logLevel: readString(env, "LOG_LEVEL", "info"),
     otlpEndpoint: readOptionalString(env, "OTEL_EXPORTER_OTLP_ENDPOINT"),
+    metricsPort: readInt(env, `${serviceName.toUpperCase().replace(/[^A-Z0-9]/g, "_")}_METRICS_PORT`, DEFAULT_METRICS_PORTS[serviceName] ?? 0, 0, 65535),
+    healthPollMs: readInt(env, "HEALTH_POLL_MS", 2000, 100),
+    healthRequireKafka: readBool(env, "HEALTH_REQUIRE_KAFKA", true),
   };
 }

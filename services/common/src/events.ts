@@ -5,6 +5,7 @@ import { context, type Context } from "@opentelemetry/api";
 import { EventEnvelope } from "./gen/tda/events/v1/events";
 import { injectCarrier } from "./tracing";
 import type { Logger } from "./logger";
+import { currentMetrics } from "./metrics";
 
 // Lifecycle events go to Kafka through a Redis outbox: `publish` resolves once
 // the event is durable in Redis; a relay drains the outbox to Kafka in order
@@ -27,9 +28,26 @@ export interface PublishInput {
   headers?: Record<string, string>;
 }
 
+/** An event ready for the outbox (see EventBus.encode). */
+export interface OutboxEntry {
+  eventId: string;
+  /** The record to append (RPUSH) to `EventBus.outboxKey`. */
+  record: string;
+}
+
 export interface EventBus {
   /** Durable once resolved; returns the event id. */
   publish(input: PublishInput, ctx?: Context): Promise<string>;
+  /** The Redis list the relay drains (one per source). */
+  readonly outboxKey: string;
+  /**
+   * Builds an event's outbox record without storing it, for callers that append
+   * it themselves atomically with their own writes (MULTI or a Lua script, RPUSH
+   * to `outboxKey`); they call `relay()` once it is stored.
+   */
+  encode(input: PublishInput, ctx?: Context): OutboxEntry;
+  /** Wakes the relay up after records were appended to the outbox directly. */
+  relay(): void;
   /** Waits until the outbox is drained (or the timeout passes); true when drained. */
   flush(timeoutMs?: number): Promise<boolean>;
   close(): Promise<void>;
@@ -71,7 +89,7 @@ export function createEventBus(opts: EventBusOptions): EventBus {
   const listKey = `tda:outbox:${source}`;
   const lockKey = `tda:outbox-lock:${source}`;
   const lockToken = randomUUID();
-  const batchSize = opts.batchSize ?? 500;
+  const batchSize = opts.batchSize ?? 1000;
   const kafka = createKafka(`tda-${source}`, opts.brokers, log);
   const deadKey = `tda:outbox-dead:${source}`;
   let producer: Producer | undefined;
@@ -129,8 +147,10 @@ export function createEventBus(opts: EventBusOptions): EventBus {
         }
         const p = await ensureProducer();
         if (byTopic.size > 0) await p.sendBatch({ acks: -1, topicMessages: [...byTopic].map(([topic, messages]) => ({ topic, messages })) });
-        await redis.ltrim(listKey, raw.length, -1);
-        await redis.pexpire(lockKey, 15000);
+        // drop what Kafka acknowledged and extend our lock: one round trip
+        const trimmed = await redis.pipeline().ltrim(listKey, raw.length, -1).pexpire(lockKey, 15000).exec();
+        const trimErr = trimmed?.find(([e]) => e)?.[0];
+        if (trimErr) throw trimErr;
       }
     } finally {
       // release only our own lock
@@ -152,6 +172,7 @@ export function createEventBus(opts: EventBusOptions): EventBus {
         topicCache = undefined;
         void a?.disconnect().catch(() => undefined);
         backoffMs = Math.min(backoffMs === 0 ? 200 : backoffMs * 2, 5000);
+        currentMetrics()?.kafkaProduceErrors.inc();
         log.warn({ err: (err as Error).message, backoffMs }, "event relay: kafka send failed, will retry");
       } finally {
         draining = undefined;
@@ -173,32 +194,76 @@ export function createEventBus(opts: EventBusOptions): EventBus {
     }, ms);
   }
 
+  // Outbox appends: the records of all publish calls made while one RPUSH is
+  // on its way go out together in the next RPUSH, in call order. Under load this
+  // turns many round trips into one; a lone publish still costs one RPUSH.
+  let pending: { recs: string[]; waiters: { resolve: () => void; reject: (e: unknown) => void }[] } | undefined;
+  let pushing = false;
+
+  function append(rec: string): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      if (!pending) pending = { recs: [], waiters: [] };
+      pending.recs.push(rec);
+      pending.waiters.push({ resolve, reject });
+      if (!pushing) void pushPending();
+    });
+  }
+
+  async function pushPending(): Promise<void> {
+    pushing = true;
+    try {
+      while (pending) {
+        const batch = pending;
+        pending = undefined;
+        try {
+          await redis.rpush(listKey, ...batch.recs);
+          for (const w of batch.waiters) w.resolve();
+        } catch (err) {
+          for (const w of batch.waiters) w.reject(err);
+        }
+      }
+    } finally {
+      pushing = false;
+    }
+  }
+
   // Periodic sweep: picks up events left by a previous process.
   const sweep = setInterval(() => kick(), 1000);
   sweep.unref();
   kick();
 
+  function encode(input: PublishInput, ctx: Context = context.active()): OutboxEntry {
+    const eventId = randomUUID();
+    const headers = { ...injectCarrier(ctx), ...(input.headers ?? {}) };
+    const envelope: EventEnvelope = {
+      schemaVersion: SCHEMA_VERSION,
+      eventId,
+      timestamp: nowTimestamp(),
+      eventType: input.eventType,
+      source,
+      correlationId: input.key,
+      headers,
+      data: input.data,
+    };
+    const rec: OutboxRecord = {
+      topic: opts.topicPrefix + input.topic,
+      key: input.key,
+      value: Buffer.from(EventEnvelope.encode(envelope).finish()).toString("base64"),
+      headers: { ...headers, "event-id": eventId, "event-type": input.eventType, "content-type": "application/x-protobuf" },
+    };
+    currentMetrics()?.observeEvent(input);
+    return { eventId, record: JSON.stringify(rec) };
+  }
+
   return {
+    outboxKey: listKey,
+    encode,
+    relay() {
+      if (backoffMs === 0) kick();
+    },
     async publish(input, ctx = context.active()) {
-      const eventId = randomUUID();
-      const headers = { ...injectCarrier(ctx), ...(input.headers ?? {}) };
-      const envelope: EventEnvelope = {
-        schemaVersion: SCHEMA_VERSION,
-        eventId,
-        timestamp: nowTimestamp(),
-        eventType: input.eventType,
-        source,
-        correlationId: input.key,
-        headers,
-        data: input.data,
-      };
-      const rec: OutboxRecord = {
-        topic: opts.topicPrefix + input.topic,
-        key: input.key,
-        value: Buffer.from(EventEnvelope.encode(envelope).finish()).toString("base64"),
-        headers: { ...headers, "event-id": eventId, "event-type": input.eventType, "content-type": "application/x-protobuf" },
-      };
-      await redis.rpush(listKey, JSON.stringify(rec));
+      const { eventId, record } = encode(input, ctx);
+      await append(record);
       if (backoffMs === 0) kick();
       return eventId;
     },

@@ -2,6 +2,7 @@ import { credentials, Metadata, Server, ServerCredentials, type ChannelOptions, 
 import { HealthImplementation, type ServingStatusMap } from "grpc-health-check";
 import type { Logger } from "./logger";
 import { toServiceError } from "./errors";
+import { currentMetrics } from "./metrics";
 
 export const MAX_MESSAGE_BYTES = 64 * 1024 * 1024;
 
@@ -16,11 +17,15 @@ export function insecure() {
   return credentials.createInsecure();
 }
 
-export function createServer(): Server {
+export function createServer(options: ChannelOptions = {}): Server {
+  // With metrics installed (installMetrics), every call is counted by an interceptor.
+  const metrics = currentMetrics();
   return new Server({
     "grpc.max_receive_message_length": MAX_MESSAGE_BYTES,
     "grpc.max_send_message_length": MAX_MESSAGE_BYTES,
     "grpc.enable_channelz": 0,
+    ...options,
+    ...(metrics ? { interceptors: [metrics.interceptor()] } : {}),
   });
 }
 

@@ -35,6 +35,9 @@ export interface SchedulerConfig extends CommonConfig {
   maxPageSize: number;
   /** Grace period for in-flight calls and the running jobs on shutdown. */
   shutdownGraceMs: number;
+  /** BullMQ job lock (renewed at half of it while the job runs) and the stalled-job check interval: a crashed worker's jobs run again after about lock + interval. */
+  lockDurationMs: number;
+  stalledIntervalMs: number;
 }
 
 export function loadConfig(env: Env = process.env): SchedulerConfig {
@@ -60,6 +63,8 @@ export function loadConfig(env: Env = process.env): SchedulerConfig {
     defaultPageSize: readInt(env, "SCHEDULER_DEFAULT_PAGE_SIZE", 50, 1, 1000),
     maxPageSize: readInt(env, "SCHEDULER_MAX_PAGE_SIZE", 1000, 1, 100_000),
     shutdownGraceMs: readInt(env, "SCHEDULER_SHUTDOWN_GRACE_MS", 10_000, 0),
+    lockDurationMs: readInt(env, "SCHEDULER_LOCK_DURATION_MS", 30_000, 1000),
+    stalledIntervalMs: readInt(env, "SCHEDULER_STALLED_INTERVAL_MS", 30_000, 1000),
   };
   if (cfg.worker && cfg.engineAddresses.length === 0) throw new ConfigError("ENGINE_ADDRESSES must list at least one engine when SCHEDULER_WORKER is on");
   if (cfg.defaultDeadlineSeconds > cfg.maxDeadlineSeconds) {

@@ -27,7 +27,7 @@ import {
 import { isTerminal, parseUpdateRecord, stateName, type JobStore } from "./job-store";
 import { keys } from "./keys";
 import { paramsHash, validateForDataset, validateParams, type ParamLimits } from "./params";
-import { publishResultSummary } from "./outcome-events";
+import { resultSummaryEvent } from "./outcome-events";
 import type { Subscriber } from "./subscriber";
 import type { UploadClient } from "./upload-client";
 import type { JobData } from "./worker";
@@ -86,6 +86,13 @@ const validTraceId = (id: string): string => (/^0*$/.test(id) ? "" : id);
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+// KEYS: cache entry. ARGV: result key prefix. The job id of the entry when its result exists, else nil.
+const CACHE_LOOKUP_LUA = `
+local id = redis.call('GET', KEYS[1])
+if id and redis.call('EXISTS', ARGV[1] .. id) == 1 then return id end
+return false
+`;
+
 export function createJobService(deps: JobServiceDeps): pbJobs.JobServiceServer {
   const { redis, queue, store, events, upload, log } = deps;
 
@@ -141,8 +148,9 @@ export function createJobService(deps: JobServiceDeps): pbJobs.JobServiceServer 
 
     const pHash = paramsHash(params);
     const cacheKey = keys.cache(dataset.sha256, pHash);
-    const cachedFrom = await redis.get(cacheKey);
-    const cacheHit = cachedFrom !== null && (await redis.exists(keys.result(cachedFrom))) === 1;
+    // one round trip: the cached job id, if its result still exists
+    const cachedFrom = (await redis.eval(CACHE_LOOKUP_LUA, 1, cacheKey, keys.result(""))) as string | null;
+    const cacheHit = cachedFrom !== null;
 
     const job: Job = {
       jobId,
@@ -177,9 +185,10 @@ export function createJobService(deps: JobServiceDeps): pbJobs.JobServiceServer 
       if (!submitted.ok) throw new Error("job record vanished during submit");
 
       if (cacheHit) {
-        const resultBytes = await redis.getBuffer(keys.result(cachedFrom!));
-        // keep the shared result alive at least as long as this job
-        await redis.multi().expire(keys.result(cachedFrom!), deps.retentionSeconds).expire(cacheKey, deps.retentionSeconds).exec();
+        // read the shared result and keep it alive at least as long as this job (one round trip)
+        const got = await redis.multi().getBuffer(keys.result(cachedFrom!)).expire(keys.result(cachedFrom!), deps.retentionSeconds).expire(cacheKey, deps.retentionSeconds).exec();
+        const resultBytes = got?.[0]?.[1] instanceof Buffer ? got[0][1] : null;
+        const cachedResult = resultBytes ? pbCommon.PersistenceResult.decode(resultBytes) : undefined;
         const done = await store.apply(jobId, {
           from: [JobState.JOB_STATE_QUEUED],
           mutate: (j) => {
@@ -191,9 +200,9 @@ export function createJobService(deps: JobServiceDeps): pbJobs.JobServiceServer 
           eventType: "job.completed",
           message: `result cached from ${cachedFrom}`,
           ctx,
+          alsoPublish: (j) => (cachedResult ? [resultSummaryEvent(j, cachedResult)] : []),
         });
         if (!done.ok) throw new Error("job record vanished during submit");
-        if (resultBytes) await publishResultSummary(events, done.job, pbCommon.PersistenceResult.decode(resultBytes), ctx);
         return done.job;
       }
 

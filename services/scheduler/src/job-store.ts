@@ -1,5 +1,5 @@
 import type { Context } from "@opentelemetry/api";
-import { nowTimestamp, pbJobs, pbUpload, type EventBus, type Logger, type Redis } from "@tda/common";
+import { nowTimestamp, pbJobs, pbUpload, type EventBus, type Logger, type PublishInput, type Redis } from "@tda/common";
 import { keys } from "./keys";
 
 const { JobState } = pbJobs;
@@ -12,8 +12,9 @@ type JobUpdate = pbJobs.JobUpdate;
 // record, takes the next sequence number, appends the update to the replay list
 // and publishes it live, atomically — so the list order, the live order and the
 // sequence numbers agree, and WatchJob can splice replay and live without gaps.
-// The Kafka event (tda_jobs, key = job id) follows with the same sequence
-// number; a per-job chain keeps this process's events in sequence order.
+// The Kafka event (tda_jobs, key = job id, same sequence number) is appended to
+// the event outbox by the same script, so events are in sequence order and none
+// is lost to a crash; a per-job chain serialises this process's changes.
 
 export interface JobRecord {
   job: Job;
@@ -39,6 +40,8 @@ export interface UpdateInput {
   message?: string;
   attempt?: number;
   ctx?: Context;
+  /** Further events (e.g. tda_results) stored atomically with this change, after its tda_jobs event. */
+  alsoPublish?: (job: Job) => PublishInput[];
 }
 
 export type ApplyResult = { ok: true; job: Job; sequence: number } | { ok: false; job: Job | undefined };
@@ -63,8 +66,13 @@ export function stateName(s: JobState): string {
   }
 }
 
-// KEYS: job hash, seq counter, updates list. ARGV: allowed states (csv), new
-// state, job blob, update blob, channel, ttl seconds.
+// KEYS: job hash, seq counter, updates list, event outbox. ARGV: allowed states
+// (csv), new state, job blob, update blob, channel, ttl seconds, the sequence
+// number the caller built the event with, the event's outbox record(s).
+// Returns the sequence number, -1 (state not allowed), -2 (no such job) or -3
+// (the sequence moved on meanwhile: another process changed the job; re-read).
+// The state change, the replay entry, the live update and the Kafka event
+// (outbox) are one atomic step: a crash cannot separate them.
 const APPLY_LUA = `
 local cur = redis.call('HGET', KEYS[1], 'state')
 if not cur then return -2 end
@@ -73,13 +81,15 @@ for s in string.gmatch(ARGV[1], '[^,]+') do
   if s == cur then allowed = true end
 end
 if not allowed then return -1 end
+local seq = tonumber(redis.call('GET', KEYS[2]) or '0') + 1
+if seq ~= tonumber(ARGV[7]) then return -3 end
+redis.call('SET', KEYS[2], seq, 'EX', ARGV[6])
 redis.call('HSET', KEYS[1], 'state', ARGV[2], 'job', ARGV[3])
-local seq = redis.call('INCR', KEYS[2])
 local rec = seq .. '|' .. ARGV[4]
 redis.call('RPUSH', KEYS[3], rec)
 redis.call('PUBLISH', ARGV[5], rec)
+redis.call('RPUSH', KEYS[4], unpack(ARGV, 8))
 redis.call('EXPIRE', KEYS[1], ARGV[6])
-redis.call('EXPIRE', KEYS[2], ARGV[6])
 redis.call('EXPIRE', KEYS[3], ARGV[6])
 return seq
 `;
@@ -187,52 +197,81 @@ export function createJobStore({ redis, events, log, retentionSeconds }: JobStor
   /** Applies one change + update + event, if the job is in one of `input.from`. */
   function apply(jobId: string, input: UpdateInput): Promise<ApplyResult> {
     return serial(jobId, async () => {
-      const current = await loadJob(jobId);
-      if (!current || !input.from.includes(current.state)) return { ok: false, job: current };
-      const job = pbJobs.Job.fromPartial(current);
-      input.mutate(job);
-      const update: JobUpdate = {
-        jobId,
-        eventType: input.eventType,
-        state: job.state,
-        progress: job.progress,
-        time: nowTimestamp(),
-        message: input.message ?? "",
-        errorCode: job.errorCode,
-        sequence: 0,
-      };
-      const updateB64 = Buffer.from(pbJobs.JobUpdate.encode(update).finish()).toString("base64");
-      const seq = Number(
-        await redis.eval(APPLY_LUA, 3, keys.job(jobId), keys.seq(jobId), keys.updates(jobId), input.from.join(","), String(job.state), encodeJob(job), updateB64, keys.updatesChannel(jobId), String(retentionSeconds)),
-      );
-      if (seq < 0) return { ok: false, job: await loadJob(jobId) };
-      await events.publish(
-        {
-          topic: "tda_jobs",
-          key: jobId,
+      // another process may change the job between our read and the script
+      // (it then sees another sequence number): read again and retry
+      for (let tries = 0; ; tries++) {
+        const res = (await redis.pipeline().hget(keys.job(jobId), "job").get(keys.seq(jobId)).exec()) ?? [];
+        const [jobErr, jobB64] = res[0] ?? [null, null];
+        const [seqErr, seqRaw] = res[1] ?? [null, null];
+        if (jobErr) throw jobErr;
+        if (seqErr) throw seqErr;
+        const current = typeof jobB64 === "string" ? decodeJob(jobB64) : undefined;
+        if (!current || !input.from.includes(current.state)) return { ok: false, job: current };
+        const job = pbJobs.Job.fromPartial(current);
+        input.mutate(job);
+        const seq = Number(seqRaw ?? 0) + 1;
+        const update: JobUpdate = {
+          jobId,
           eventType: input.eventType,
-          data: {
-            $case: "job",
-            value: {
-              jobId,
-              datasetId: job.datasetId,
-              owner: job.owner,
-              state: stateName(job.state),
-              params: job.params,
-              progress: job.progress,
-              engine: job.engine,
-              attempt: input.attempt ?? job.attempts,
-              errorCode: job.errorCode,
-              errorMessage: job.errorMessage,
-              cacheHit: job.cacheHit,
-              sequence: seq,
+          state: job.state,
+          progress: job.progress,
+          time: nowTimestamp(),
+          message: input.message ?? "",
+          errorCode: job.errorCode,
+          sequence: 0,
+        };
+        const updateB64 = Buffer.from(pbJobs.JobUpdate.encode(update).finish()).toString("base64");
+        const event = events.encode(
+          {
+            topic: "tda_jobs",
+            key: jobId,
+            eventType: input.eventType,
+            data: {
+              $case: "job",
+              value: {
+                jobId,
+                datasetId: job.datasetId,
+                owner: job.owner,
+                state: stateName(job.state),
+                params: job.params,
+                progress: job.progress,
+                engine: job.engine,
+                attempt: input.attempt ?? job.attempts,
+                errorCode: job.errorCode,
+                errorMessage: job.errorMessage,
+                cacheHit: job.cacheHit,
+                sequence: seq,
+              },
             },
           },
-        },
-        input.ctx,
-      );
-      log.debug({ jobId, eventType: input.eventType, seq }, "job update");
-      return { ok: true, job, sequence: seq };
+          input.ctx,
+        );
+        const more = (input.alsoPublish?.(job) ?? []).map((e) => events.encode(e, input.ctx).record);
+        const got = Number(
+          await redis.eval(
+            APPLY_LUA,
+            4,
+            keys.job(jobId),
+            keys.seq(jobId),
+            keys.updates(jobId),
+            events.outboxKey,
+            input.from.join(","),
+            String(job.state),
+            encodeJob(job),
+            updateB64,
+            keys.updatesChannel(jobId),
+            String(retentionSeconds),
+            String(seq),
+            event.record,
+            ...more,
+          ),
+        );
+        if (got === -3 && tries < 20) continue;
+        if (got < 0) return { ok: false, job: await loadJob(jobId) };
+        events.relay();
+        log.debug({ jobId, eventType: input.eventType, seq }, "job update");
+        return { ok: true, job, sequence: seq };
+      }
     });
   }
 

@@ -59,6 +59,8 @@ export async function startSchedulerServer(config: SchedulerConfig, log: Logger 
       retentionSeconds: config.retentionSeconds,
       progressIntervalMs: config.progressIntervalMs,
       rpcTimeoutMs: config.rpcTimeoutMs,
+      lockDurationMs: config.lockDurationMs,
+      stalledIntervalMs: config.stalledIntervalMs,
     });
   }
 

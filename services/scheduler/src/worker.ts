@@ -8,7 +8,7 @@ import { isTerminal, type JobRecord, type JobStore } from "./job-store";
 import { keys } from "./keys";
 import type { Subscriber } from "./subscriber";
 import type { UploadClient } from "./upload-client";
-import { publishError, publishResultSummary } from "./outcome-events";
+import { errorEvent, resultSummaryEvent } from "./outcome-events";
 
 const { JobState } = pbJobs;
 
@@ -40,6 +40,9 @@ export interface WorkerDeps {
   retentionSeconds: number;
   progressIntervalMs: number;
   rpcTimeoutMs: number;
+  /** BullMQ lock duration and stalled-check interval (defaults 30 s each). */
+  lockDurationMs?: number;
+  stalledIntervalMs?: number;
 }
 
 export interface SchedulerWorker {
@@ -245,7 +248,7 @@ export async function startWorker(deps: WorkerDeps): Promise<SchedulerWorker> {
       .set(keys.result(jobId), bytes, "EX", deps.retentionSeconds)
       .set(keys.cache(rec.dataset.sha256, rec.paramsHash), jobId, "EX", deps.retentionSeconds)
       .exec();
-    const done = await store.apply(jobId, {
+    await store.apply(jobId, {
       from: [JobState.JOB_STATE_RUNNING],
       mutate: (j) => {
         j.state = JobState.JOB_STATE_COMPLETED;
@@ -257,12 +260,12 @@ export async function startWorker(deps: WorkerDeps): Promise<SchedulerWorker> {
       eventType: "job.completed",
       message: `betti numbers ${JSON.stringify(result.bettiNumbers)}`,
       ctx,
+      alsoPublish: (job) => [resultSummaryEvent(job, result)],
     });
-    if (done.ok) await publishResultSummary(deps.events, done.job, result, ctx);
   }
 
   async function finishFailed(rec: JobRecord, f: JobFailure, attempt: number, ctx: Context): Promise<void> {
-    const res = await store.apply(rec.job.jobId, {
+    await store.apply(rec.job.jobId, {
       from: [JobState.JOB_STATE_RUNNING, JobState.JOB_STATE_QUEUED],
       mutate: (j) => {
         j.state = JobState.JOB_STATE_FAILED;
@@ -274,8 +277,8 @@ export async function startWorker(deps: WorkerDeps): Promise<SchedulerWorker> {
       message: f.message,
       attempt,
       ctx,
+      alsoPublish: () => [errorEvent(rec.job.jobId, f)],
     });
-    if (res.ok) await publishError(deps.events, rec.job.jobId, f, ctx);
   }
 
   async function finishCancelled(jobId: string, ctx: Context): Promise<void> {
@@ -295,7 +298,8 @@ export async function startWorker(deps: WorkerDeps): Promise<SchedulerWorker> {
     connection: deps.queueConnection,
     concurrency: deps.concurrency,
     // the engine computes; this process only waits, so locks renew on time
-    lockDuration: 30_000,
+    lockDuration: deps.lockDurationMs ?? 30_000,
+    stalledInterval: deps.stalledIntervalMs ?? 30_000,
     maxStalledCount: 2,
   });
   worker.on("error", (err) => log.warn({ err: err.message }, "worker error"));

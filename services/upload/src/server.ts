@@ -1,7 +1,7 @@
 import { endianness } from "node:os";
 import type { Server } from "@grpc/grpc-js";
 import type { HealthImplementation } from "grpc-health-check";
-import { addHealth, bind, createEventBus, createLogger, createRedis, createServer, pbUpload, shutdown, type EventBus, type Logger, type Redis } from "@tda/common";
+import { addHealth, bind, createEventBus, widenReceiveWindows, FastUploadServiceService, createLogger, createRedis, createServer, shutdown, type EventBus, type Logger, type Redis } from "@tda/common";
 import type { UploadConfig } from "./config";
 import { createFsBlobStore, type BlobStore } from "./blob-store";
 import { createUploadService } from "./upload-service";
@@ -42,7 +42,8 @@ export async function startUploadServer(config: UploadConfig, opts: StartOptions
   const blobs = createFsBlobStore(config.dataDir);
   const sessions = createResumeSessions(redis, config.dataDir, config.resumeTtlSeconds);
   const server = createServer();
-  server.addService(pbUpload.UploadServiceService, createUploadService({ config, redis, blobs, bus, log, sessions }));
+  widenReceiveWindows(server); // large windows for large client streams (see grpc-flow-control.ts)
+  server.addService(FastUploadServiceService, createUploadService({ config, redis, blobs, bus, log, sessions }));
   // leftovers of crashed processes and expired resumable uploads
   const sweep = async () => {
     const parts = await blobs.sweepTemp(TEMP_MAX_AGE_MS);

@@ -27,7 +27,7 @@ import { UploadParser, formatName } from "./parse/formats";
 import { headerError, tooLarge, dimTooLarge } from "./parse/errors";
 import { UploadEvents } from "./upload-events";
 import { cancelledAfterEnd, isCancelled } from "./cancellation";
-import { writeAll } from "./write-all";
+import { WriteQueue } from "./write-queue";
 import { createResumeSessions, type ResumeSessions } from "./resume-sessions";
 
 type UploadRequest = pbUpload.UploadRequest;
@@ -48,6 +48,10 @@ const cancelled = (cause?: unknown) => new TdaError(GrpcStatus.CANCELLED, "uploa
 /** Largest slice of input handed to the parser at once (bounds the canonical buffers in memory). */
 const SLICE_BYTES = 1024 * 1024;
 const MAX_NAME = 512;
+/** Canonical output queued for the temp file before the input stream is made to wait. */
+const MAX_PENDING_WRITE_BYTES = 8 * 1024 * 1024;
+/** Large outputs are synced to disk as they grow, so the final sync before commit is short. */
+const SYNC_EVERY_BYTES = 32 * 1024 * 1024;
 
 export function createUploadService(deps: UploadServiceDeps): pbUpload.UploadServiceServer {
   const { config, blobs, bus, log } = deps;
@@ -87,12 +91,14 @@ export function createUploadService(deps: UploadServiceDeps): pbUpload.UploadSer
       let temp: string | undefined;
       let parser: UploadParser | undefined;
       let fh: FileHandle | undefined;
+      let out: WriteQueue | undefined;
       const feed = async (chunk: Uint8Array) => {
         bytes += chunk.length;
         if (bytes > config.maxBytes) throw tooLarge(config.maxBytes);
         for (let off = 0; off < chunk.length; off += SLICE_BYTES) {
           parser!.push(chunk.subarray(off, Math.min(chunk.length, off + SLICE_BYTES)));
-          for (const b of parser!.sink.take()) await writeAll(fh!, b);
+          for (const b of parser!.sink.take()) out!.push(b);
+          await out!.room();
         }
       };
       try {
@@ -105,6 +111,7 @@ export function createUploadService(deps: UploadServiceDeps): pbUpload.UploadSer
         await events.emit("upload.started", { bytes: session?.offset ?? 0 });
         temp = await blobs.tempPath();
         fh = await fsp.open(temp, "wx");
+        out = new WriteQueue(fh, MAX_PENDING_WRITE_BYTES, SYNC_EVERY_BYTES);
         try {
           // a resumed upload first replays the bytes received before the break
           if (session) for await (const chunk of session.replay()) await feed(chunk);
@@ -128,9 +135,12 @@ export function createUploadService(deps: UploadServiceDeps): pbUpload.UploadSer
             ]);
           }
           parser.finish();
-          for (const b of parser.sink.take(true)) await writeAll(fh, b);
+          for (const b of parser.sink.take(true)) out.push(b);
+          await out.drain();
           await fh.sync();
         } finally {
+          // never close the file under a queued write
+          await out.drain().catch(() => undefined);
           await fh.close();
         }
         const finished = parser;

@@ -1,11 +1,13 @@
 import path from "node:path";
-import { statSync } from "node:fs";
+import { createHash } from "node:crypto";
+import { statSync, utimesSync, writeFileSync } from "node:fs";
 import { status } from "@grpc/grpc-js";
 import { pbUpload } from "@tda/common";
 import {
   cleanupTenants, decodeDetails, expectGrpcError, filesUnder, newTenant, outboxEvents, startService, tenantMd, upload, useRedis,
   type RedisHandle, type ServiceHandle,
 } from "./helpers";
+import { createResumeSessions } from "../src/resume-sessions";
 
 const F = pbUpload.DataFormat;
 
@@ -27,6 +29,9 @@ const header = (h: Partial<pbUpload.UploadHeader>): pbUpload.UploadHeader => ({
   name: "", format: 0, dim: 0, contentType: "", uploadId: "", resumeOffset: 0, totalBytes: 0, ...h,
 });
 
+/** The spool file of a resumable upload (named by the service after owner and upload id). */
+const spoolName = (tenant: string, uploadId: string) => `${createHash("sha256").update(`${tenant}\n${uploadId}`).digest("hex").slice(0, 40)}.src`;
+
 /** Sends a header and chunks, then cancels the call; resolves once the server reported the failure. */
 async function interrupted(tenant: string, h: pbUpload.UploadHeader, chunks: string[]): Promise<void> {
   await new Promise<void>((resolve) => {
@@ -36,9 +41,14 @@ async function interrupted(tenant: string, h: pbUpload.UploadHeader, chunks: str
     // cancel once the server has spooled everything sent (as after a network break)
     const sent = chunks.reduce((n, c) => n + Buffer.byteLength(c), 0);
     const until = Date.now() + 5000;
+    const spool = path.join(svc.dataDir, "tmp", "resume", spoolName(tenant, h.uploadId));
     const poll = () => {
-      const dir = path.join(svc.dataDir, "tmp", "resume");
-      const size = filesUnder(dir).reduce((n, f) => n + statSync(path.join(dir, f)).size, 0);
+      let size = 0;
+      try {
+        size = statSync(spool).size;
+      } catch {
+        // not created yet
+      }
       if (size >= sent || Date.now() > until) call.cancel();
       else setTimeout(poll, 10);
     };
@@ -107,5 +117,47 @@ describe("resumable uploads", () => {
   it("refuses to resume without an upload id", async () => {
     const err = await expectGrpcError(upload(svc.client, newTenant(), { resumeOffset: 5 }, ["1\n"]));
     expect([err.code, decodeDetails(err).errorInfo?.reason]).toEqual([status.FAILED_PRECONDITION, "UPLOAD_NOT_RESUMABLE"]);
+  });
+
+  it("cleans up abandoned uploads: the session key expires, the sweeper removes old spools and .part files", async () => {
+    const tenant = newTenant();
+    const id = `r4-${Date.now()}`;
+    const keep = `r5-${Date.now()}`;
+    await interrupted(tenant, header({ uploadId: id, format: F.DATA_FORMAT_CSV }), ["1,2\n"]);
+    await interrupted(tenant, header({ uploadId: keep, format: F.DATA_FORMAT_CSV }), ["3,4\n"]);
+    const sessionKey = `tda:upload-session:${tenant}:${id}`;
+    const ttl = await rh.redis.pttl(sessionKey);
+    expect(ttl).toBeGreaterThan(0);
+    expect(ttl).toBeLessThanOrEqual(600_000);
+    const dir = path.join(svc.dataDir, "tmp", "resume");
+    const before = filesUnder(dir);
+    expect(before.length).toBe(2);
+
+    // the session key lapses (as after UPLOAD_RESUME_TTL_SECONDS): the upload cannot be resumed any more
+    await rh.redis.pexpire(sessionKey, 1);
+    const until = Date.now() + 5000;
+    while ((await rh.redis.exists(sessionKey)) === 1 && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
+    expect((await expectGrpcError(upload(svc.client, tenant, { uploadId: id, resumeOffset: 4 }, ["3,4\n"]))).code).toBe(status.NOT_FOUND);
+
+    // the sweep (run by the service every minute) removes spools older than the TTL and leaves live ones
+    const spools = filesUnder(dir);
+    const old = (Date.now() - (600 + 120) * 1000) / 1000;
+    const abandoned = spoolName(tenant, id);
+    expect(spools).toContain(abandoned);
+    utimesSync(path.join(dir, abandoned), old, old);
+    const oldPart = path.join(svc.dataDir, "tmp", "upload-crashed.part");
+    writeFileSync(oldPart, "partial");
+    utimesSync(oldPart, (Date.now() - 7 * 3600_000) / 1000, (Date.now() - 7 * 3600_000) / 1000);
+    const freshPart = path.join(svc.dataDir, "tmp", "upload-live.part");
+    writeFileSync(freshPart, "in progress");
+    expect(await createResumeSessions(rh.redis, svc.dataDir, 600).sweep()).toBe(1);
+    expect(await svc.srv.blobs.sweepTemp(6 * 3600_000)).toBe(1);
+    expect(filesUnder(dir)).toEqual(spools.filter((f) => f !== abandoned));
+    expect(filesUnder(path.join(svc.dataDir, "tmp")).filter((f) => f.endsWith(".part"))).toEqual(["upload-live.part"]);
+    // the untouched session still resumes
+    const res = await upload(svc.client, tenant, { uploadId: keep, resumeOffset: 4 }, ["5,6\n"]);
+    expect(res.dataset!.n).toBe(2);
+    writeFileSync(freshPart, "");
+    await svc.srv.blobs.discardTemp(freshPart);
   });
 });

@@ -78,7 +78,7 @@ inline Estimate estimate_alpha(uint64_t n, uint32_t dim) {
   if (dim < kAlphaMinDim || dim > kAlphaMaxDim) throw InvalidInput("alpha: dim must be 2 or 3");
   if (n < 1) throw InvalidInput("alpha: at least one point is required");
   if (n > kAlphaMaxPoints) throw InvalidInput("alpha: too many points");
-  const double per_point_bytes = dim == 2 ? 450.0 : 3400.0;
+  const double per_point_bytes = dim == 2 ? 450.0 : 3800.0;
   const double per_point_seconds = dim == 2 ? 2.0e-6 : 6.0e-5;
   Estimate e;
   e.memory_bytes = static_cast<uint64_t>(16.0 * 1024 * 1024 + per_point_bytes * static_cast<double>(n));
@@ -479,10 +479,15 @@ inline AlphaResult alpha_from_points(const std::vector<double>& coords, size_t n
   progress.step(Stage::Distances, 0, 0, 1, X.capacity() * 8 + n * 4);
 
   FilteredComplex K;
+  // Delaunay insertion ticks with (points inserted, n), the builders with
+  // their own counters: both map onto the Distances stage
+  const Tick tick = [&](uint64_t done, uint64_t total) {
+    progress.step(Stage::Distances, 0, done, total, K.bytes() + X.capacity() * 8);
+  };
   if (dim == 2)
-    delaunay_2d(X, nv, K);
+    delaunay_2d(X, nv, K, tick);
   else
-    delaunay_3d(X, nv, K);
+    delaunay_3d(X, nv, K, tick);
   X.clear();
   X.shrink_to_fit();
   res.stats.simplices = K.simplices();

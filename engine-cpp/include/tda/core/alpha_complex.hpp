@@ -20,9 +20,14 @@
 #include <CGAL/Triangulation_face_base_with_info_2.h>
 #include <CGAL/Triangulation_vertex_base_with_info_2.h>
 #include <CGAL/Triangulation_vertex_base_with_info_3.h>
+#include <CGAL/Spatial_sort_traits_adapter_2.h>
+#include <CGAL/Spatial_sort_traits_adapter_3.h>
+#include <CGAL/property_map.h>
+#include <CGAL/spatial_sort.h>
 
 #include <algorithm>
 #include <cstdint>
+#include <functional>
 #include <limits>
 #include <numeric>
 #include <utility>
@@ -34,6 +39,10 @@ namespace tda::core::alpha_detail {
 
 inline constexpr uint32_t kNone = std::numeric_limits<uint32_t>::max();
 inline constexpr double kInf = std::numeric_limits<double>::infinity();
+
+// Called every few ten thousand elements with (done, total); may throw (cancellation).
+using Tick = std::function<void(uint64_t, uint64_t)>;
+inline constexpr size_t kTickEvery = size_t{1} << 16;
 
 struct FilteredComplex {
   int dim = 0;       // dimension of the triangulation: 0..3
@@ -78,7 +87,7 @@ inline void build_path(const std::vector<double>& X, uint32_t nv, FilteredComple
 // kNone outside). Coordinates are in R^D (D = 2, or 3 for coplanar points).
 template <int D>
 inline void build_from_triangles(const std::vector<double>& X, uint32_t nv, const std::vector<uint32_t>& fv,
-                                 const std::vector<uint32_t>& fn, FilteredComplex& K) {
+                                 const std::vector<uint32_t>& fn, FilteredComplex& K, const Tick& tick) {
   const size_t F = fv.size() / 3;
   auto P = [&](uint32_t v) { return &X[size_t(v) * D]; };
   K.dim = 2;
@@ -90,6 +99,7 @@ inline void build_from_triangles(const std::vector<double>& X, uint32_t nv, cons
   K.edge_val.reserve(E);
   K.facet_cof.reserve(2 * E);
   for (size_t f = 0; f < F; ++f) {
+    if (f % kTickEvery == 0) tick(f, F);
     for (int k = 0; k < 3; ++k) {
       const uint32_t g = fn[3 * f + k];
       if (g != kNone && g < f) continue;  // the edge is listed from g
@@ -117,13 +127,14 @@ inline void build_from_triangles(const std::vector<double>& X, uint32_t nv, cons
 // each) and neighbours (tn[4t+i] = tetrahedron across the facet opposite
 // vertex i, kNone outside). tv and tn are released on return.
 inline void build_from_tetrahedra(const std::vector<double>& X, uint32_t nv, std::vector<uint32_t>& tv,
-                                  std::vector<uint32_t>& tn, FilteredComplex& K) {
+                                  std::vector<uint32_t>& tn, FilteredComplex& K, const Tick& tick) {
   const size_t T = tv.size() / 4;
   auto P = [&](uint32_t v) { return &X[size_t(v) * 3]; };
   K.dim = 3;
   K.nv = nv;
   K.tet_val.resize(T);
   for (size_t t = 0; t < T; ++t) {
+    if (t % kTickEvery == 0) tick(t, 3 * T);
     const uint32_t* q = &tv[4 * t];
     K.tet_val[t] = tetra_sq_radius(P(q[0]), P(q[1]), P(q[2]), P(q[3]));
   }
@@ -184,6 +195,7 @@ inline void build_from_tetrahedra(const std::vector<double>& X, uint32_t nv, std
   K.tri_edges.reserve(3 * Fest);
   K.facet_cof.reserve(2 * Fest);
   for (size_t t = 0; t < T; ++t) {
+    if (t % kTickEvery == 0) tick(T + 2 * t, 3 * T);
     const uint32_t* q = &tv[4 * t];
     for (int i = 0; i < 4; ++i) {
       const uint32_t g = tn[4 * t + i];
@@ -226,7 +238,23 @@ inline void build_from_tetrahedra(const std::vector<double>& X, uint32_t nv, std
 // Delaunay triangulations (CGAL). X holds distinct points; on return it is
 // permuted into CGAL's (spatially coherent) vertex order.
 
-inline void delaunay_2d(std::vector<double>& X, uint32_t nv, FilteredComplex& K) {
+// The builders' progress as the second half of the stage.
+inline Tick second_half(const Tick& tick) {
+  return [&tick](uint64_t done, uint64_t total) { tick(total + done, 2 * total); };
+}
+
+// Inserts pts (spatially sorted first) in chunks, ticking between chunks.
+template <class DT, class Pairs, class SortTraits>
+inline void insert_in_chunks(DT& dt, Pairs& pts, const SortTraits& traits, const Tick& tick) {
+  CGAL::spatial_sort(pts.begin(), pts.end(), traits);
+  const size_t n = pts.size();
+  for (size_t a = 0; a < n; a += kTickEvery) {
+    tick(a, 2 * n);  // first half of the stage: insertion
+    dt.insert(pts.begin() + static_cast<long>(a), pts.begin() + static_cast<long>(std::min(n, a + kTickEvery)));
+  }
+}
+
+inline void delaunay_2d(std::vector<double>& X, uint32_t nv, FilteredComplex& K, const Tick& tick) {
   using Vb = CGAL::Triangulation_vertex_base_with_info_2<uint32_t, Kernel>;
   using Fb = CGAL::Triangulation_face_base_with_info_2<uint32_t, Kernel>;
   using Tds = CGAL::Triangulation_data_structure_2<Vb, Fb>;
@@ -237,7 +265,8 @@ inline void delaunay_2d(std::vector<double>& X, uint32_t nv, FilteredComplex& K)
     {
       std::vector<std::pair<Point2, uint32_t>> pts(nv);
       for (uint32_t i = 0; i < nv; ++i) pts[i] = {Point2(X[2 * size_t(i)], X[2 * size_t(i) + 1]), i};
-      dt.insert(pts.begin(), pts.end());
+      using Pmap = CGAL::First_of_pair_property_map<std::pair<Point2, uint32_t>>;
+      insert_in_chunks(dt, pts, CGAL::Spatial_sort_traits_adapter_2<Kernel, Pmap>(), tick);
     }
     if (dt.dimension() < 2) {  // all points on a line (X is sorted lexicographically)
       build_path<2>(X, nv, K);
@@ -264,10 +293,10 @@ inline void delaunay_2d(std::vector<double>& X, uint32_t nv, FilteredComplex& K)
       }
     }
   }
-  build_from_triangles<2>(X, nv, fv, fn, K);
+  build_from_triangles<2>(X, nv, fv, fn, K, second_half(tick));
 }
 
-inline void delaunay_3d(std::vector<double>& X, uint32_t nv, FilteredComplex& K) {
+inline void delaunay_3d(std::vector<double>& X, uint32_t nv, FilteredComplex& K, const Tick& tick) {
   using Vb = CGAL::Triangulation_vertex_base_with_info_3<uint32_t, Kernel>;
   using Cb = CGAL::Triangulation_cell_base_with_info_3<uint32_t, Kernel, CGAL::Delaunay_triangulation_cell_base_3<Kernel>>;
   using Tds = CGAL::Triangulation_data_structure_3<Vb, Cb>;
@@ -279,7 +308,8 @@ inline void delaunay_3d(std::vector<double>& X, uint32_t nv, FilteredComplex& K)
     {
       std::vector<std::pair<Point3, uint32_t>> pts(nv);
       for (uint32_t i = 0; i < nv; ++i) pts[i] = {Point3(X[3 * size_t(i)], X[3 * size_t(i) + 1], X[3 * size_t(i) + 2]), i};
-      dt.insert(pts.begin(), pts.end());
+      using Pmap = CGAL::First_of_pair_property_map<std::pair<Point3, uint32_t>>;
+      insert_in_chunks(dt, pts, CGAL::Spatial_sort_traits_adapter_3<Kernel, Pmap>(), tick);
     }
     dim = dt.dimension();
     if (dim < 2) {  // collinear (X is sorted lexicographically, i.e. along the line)
@@ -335,9 +365,9 @@ inline void delaunay_3d(std::vector<double>& X, uint32_t nv, FilteredComplex& K)
     }
   }
   if (dim == 2)
-    build_from_triangles<3>(X, nv, tv, tn, K);
+    build_from_triangles<3>(X, nv, tv, tn, K, second_half(tick));
   else
-    build_from_tetrahedra(X, nv, tv, tn, K);
+    build_from_tetrahedra(X, nv, tv, tn, K, second_half(tick));
 }
 
 }  // namespace tda::core::alpha_detail

@@ -9,6 +9,7 @@
 #include <limits>
 #include <vector>
 
+#include "tda/core/parallel.hpp"
 #include "tda/core/types.hpp"
 
 namespace tda::core {
@@ -43,15 +44,18 @@ inline value_t euclidean_distance(const value_t* a, const value_t* b, size_t dim
 // Position of d(i, j), i > j, in the strict lower triangle stored row by row.
 inline size_t lower_position(size_t i, size_t j) { return i * (i - 1) / 2 + j; }
 
-// The O(n^2) helpers call poll() every few rows (used for cancellation).
+// The O(n^2) helpers call poll() every few rows (used for cancellation) and split
+// their rows among `threads` workers (poll runs on the calling thread only).
 template <class Poll = NoPoll>
-std::vector<value_t> lower_from_points(const std::vector<value_t>& coords, size_t n, size_t dim, Poll&& poll = {}) {
+std::vector<value_t> lower_from_points(const std::vector<value_t>& coords, size_t n, size_t dim, Poll&& poll = {},
+                                       int threads = 1) {
   std::vector<value_t> lower(n * (n - 1) / 2);
-  size_t pos = 0;
-  for (size_t i = 1; i < n; ++i) {
-    if ((i & 15) == 0) poll();
-    for (size_t j = 0; j < i; ++j) lower[pos++] = euclidean_distance(&coords[i * dim], &coords[j * dim], dim);
-  }
+  WorkerGroup(threads).chunks(n, 16, [&](size_t lo, size_t hi, int) {
+    for (size_t i = std::max<size_t>(lo, 1); i < hi; ++i) {
+      value_t* out = lower.data() + i * (i - 1) / 2;
+      for (size_t j = 0; j < i; ++j) out[j] = euclidean_distance(&coords[i * dim], &coords[j * dim], dim);
+    }
+  }, poll);
   return lower;
 }
 
@@ -70,36 +74,55 @@ inline value_t enclosing_radius_lower(const std::vector<value_t>& lower, size_t 
   return *std::min_element(row_max.begin(), row_max.end());
 }
 
-// Same for a point cloud, abandoning a row as soon as it cannot beat the best one.
+// Same for a point cloud, abandoning a row as soon as it cannot beat the best one
+// (each worker keeps its own best; the minimum is the same).
 template <class Poll = NoPoll>
-value_t enclosing_radius_points(const std::vector<value_t>& coords, size_t n, size_t dim, Poll&& poll = {}) {
+value_t enclosing_radius_points(const std::vector<value_t>& coords, size_t n, size_t dim, Poll&& poll = {},
+                                int threads = 1) {
   if (n < 2) return 0;
-  value_t best = std::numeric_limits<value_t>::infinity();
-  for (size_t i = 0; i < n; ++i) {
-    if ((i & 15) == 0) poll();
-    value_t m = 0;
-    for (size_t j = 0; j < n && m < best; ++j)
-      if (j != i) m = std::max(m, euclidean_distance(&coords[i * dim], &coords[j * dim], dim));
-    best = std::min(best, m);
-  }
-  return best;
+  WorkerGroup g(threads);
+  std::vector<value_t> best(g.size(), std::numeric_limits<value_t>::infinity());
+  g.chunks(n, 16, [&](size_t lo, size_t hi, int w) {
+    value_t b = best[w];
+    for (size_t i = lo; i < hi; ++i) {
+      value_t m = 0;
+      for (size_t j = 0; j < n && m < b; ++j)
+        if (j != i) m = std::max(m, euclidean_distance(&coords[i * dim], &coords[j * dim], dim));
+      b = std::min(b, m);
+    }
+    best[w] = b;
+  }, poll);
+  return *std::min_element(best.begin(), best.end());
 }
+
+// Worker count for constructors whose other arguments could be mistaken for a count.
+struct Workers {
+  int count = 1;
+};
 
 // Full n x n matrix, row-major (rows are contiguous, which the cofacet loops use).
 class DenseDistances {
  public:
-  DenseDistances(const std::vector<value_t>& lower, size_t n) : n_(n), m_(n * n, 0) {
-    size_t pos = 0;
-    for (size_t i = 1; i < n; ++i)
-      for (size_t j = 0; j < i; ++j) m_[i * n + j] = m_[j * n + i] = lower[pos++];
+  DenseDistances(const std::vector<value_t>& lower, size_t n, Workers workers = {}) : n_(n), m_(n * n, 0) {
+    // each worker fills whole rows: the left part is contiguous in `lower`, the
+    // right part is a column of it
+    WorkerGroup(workers.count).chunks(n, 64, [&](size_t lo, size_t hi, int) {
+      for (size_t i = lo; i < hi; ++i) {
+        value_t* row = m_.data() + i * n;
+        if (i > 0) std::copy(lower.begin() + i * (i - 1) / 2, lower.begin() + i * (i + 1) / 2, row);
+        for (size_t j = i + 1; j < n; ++j) row[j] = lower[j * (j - 1) / 2 + i];
+      }
+    });
   }
   template <class Poll = NoPoll>
-  DenseDistances(const std::vector<value_t>& coords, size_t n, size_t dim, Poll&& poll = {}) : n_(n), m_(n * n, 0) {
-    for (size_t i = 1; i < n; ++i) {
-      if ((i & 15) == 0) poll();
-      for (size_t j = 0; j < i; ++j)
-        m_[i * n + j] = m_[j * n + i] = euclidean_distance(&coords[i * dim], &coords[j * dim], dim);
-    }
+  DenseDistances(const std::vector<value_t>& coords, size_t n, size_t dim, Poll&& poll = {}, int threads = 1)
+      : n_(n), m_(n * n, 0) {
+    // rows are computed left of the diagonal and mirrored (distinct cells per row)
+    WorkerGroup(threads).chunks(n, 16, [&](size_t lo, size_t hi, int) {
+      for (size_t i = std::max<size_t>(lo, 1); i < hi; ++i)
+        for (size_t j = 0; j < i; ++j)
+          m_[i * n + j] = m_[j * n + i] = euclidean_distance(&coords[i * dim], &coords[j * dim], dim);
+    }, poll);
   }
   size_t size() const { return n_; }
   value_t operator()(size_t i, size_t j) const { return m_[i * n_ + j]; }
@@ -132,18 +155,37 @@ class SparseDistances {
     return flatten(lists);
   }
 
+  // Rows are scanned concurrently (neighbours below each vertex), then the upper
+  // halves are filled by one transposition pass, which keeps every list sorted.
   template <class Poll = NoPoll>
   static SparseDistances from_points(const std::vector<value_t>& coords, size_t n, size_t dim, value_t threshold,
-                                     Poll&& poll = {}) {
-    std::vector<std::vector<Neighbor>> lists(n);
-    for (size_t i = 1; i < n; ++i) {
-      if ((i & 15) == 0) poll();
-      for (size_t j = 0; j < i; ++j) {
-        value_t d = euclidean_distance(&coords[i * dim], &coords[j * dim], dim);
-        if (d <= threshold) add_pair(lists, i, j, d);
-      }
+                                     Poll&& poll = {}, int threads = 1) {
+    std::vector<std::vector<Neighbor>> below(n);
+    WorkerGroup(threads).chunks(n, 16, [&](size_t lo, size_t hi, int) {
+      for (size_t i = std::max<size_t>(lo, 1); i < hi; ++i)
+        for (size_t j = 0; j < i; ++j) {
+          value_t d = euclidean_distance(&coords[i * dim], &coords[j * dim], dim);
+          if (d <= threshold) below[i].push_back({static_cast<uint32_t>(j), d});
+        }
+    }, poll);
+    SparseDistances s;
+    s.offsets_.assign(n + 1, 0);
+    for (size_t i = 0; i < n; ++i) {
+      s.offsets_[i + 1] += below[i].size();
+      for (const Neighbor& nb : below[i]) ++s.offsets_[nb.vertex + 1];
     }
-    return flatten(lists);
+    for (size_t v = 0; v < n; ++v) s.offsets_[v + 1] += s.offsets_[v];
+    s.nb_.resize(s.offsets_.back());
+    std::vector<size_t> fill(s.offsets_.begin(), s.offsets_.end() - 1);
+    for (size_t i = 0; i < n; ++i) {  // lower part of i, then i joins its neighbours' upper parts
+      std::copy(below[i].begin(), below[i].end(), s.nb_.begin() + fill[i]);
+      fill[i] += below[i].size();
+    }
+    for (size_t i = 0; i < n; ++i) {
+      for (const Neighbor& nb : below[i]) s.nb_[fill[nb.vertex]++] = Neighbor{static_cast<uint32_t>(i), nb.dist};
+      std::vector<Neighbor>().swap(below[i]);
+    }
+    return s;
   }
 
   size_t size() const { return offsets_.empty() ? 0 : offsets_.size() - 1; }

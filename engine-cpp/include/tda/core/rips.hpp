@@ -10,17 +10,21 @@
 #pragma once
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <cstdint>
 #include <functional>
 #include <limits>
+#include <memory>
 #include <optional>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
 #include "tda/core/binomial.hpp"
 #include "tda/core/distances.hpp"
 #include "tda/core/hash_map.hpp"
+#include "tda/core/parallel.hpp"
 #include "tda/core/types.hpp"
 #include "tda/core/union_find.hpp"
 
@@ -50,7 +54,7 @@ struct RipsOptions {
   int max_dim = 1;
   std::optional<double> threshold;  // keep edges with d <= threshold; default: enclosing radius
   int modulus = 2;                  // prime field Z/p
-  int threads = 1;                  // reserved (the reduction is single-threaded for now)
+  int threads = 1;                  // workers for distances, sorting, apparent pairs, assembly (0 = all cores)
 };
 
 struct RipsStats {
@@ -293,6 +297,7 @@ struct Coding {
 template <class Dist, bool Z2>
 class Reducer {
   using Code = Coding<Z2>;
+  using Segments = std::vector<std::vector<Simplex>>;  // a list of simplices in pieces (order irrelevant)
 
   // Max-heap order whose top is the earliest entry of the filtration.
   struct Later {
@@ -303,9 +308,9 @@ class Reducer {
 
  public:
   Reducer(const Dist& dist, const BinomialTable& B, value_t thr, int top_dim, int modulus, const Callbacks& cb,
-          RipsResult& out)
+          RipsResult& out, int threads = 1)
       : cx_(dist, B, thr), B_(B), n_(dist.size()), top_dim_(top_dim), p_(static_cast<coef_t>(modulus)), cb_(cb),
-        out_(out) {
+        out_(out), threads_(std::max(1, threads)) {
     inverse_.assign(p_, 0);
     if (p_ > 2) {
       inverse_[1] = 1;
@@ -317,13 +322,14 @@ class Reducer {
   void run(std::vector<Simplex> edges) {
     out_.stats.edges = edges.size();
     std::vector<Simplex> columns = dimension_zero(edges);
-    std::vector<Simplex> simplices;
-    if (top_dim_ >= 2) simplices.swap(edges);
+    Segments simplices;
+    if (top_dim_ >= 2) simplices.push_back(std::move(edges));
     else std::vector<Simplex>().swap(edges);
     PivotMap pivots;
     for (int k = 1; k <= top_dim_; ++k) {
       pivots.reset(columns.size());
-      reduce(k, columns, pivots);
+      if (threads_ > 1 && columns.size() >= 64) reduce_parallel(k, columns, pivots);
+      else reduce(k, columns, pivots);
       if (k < top_dim_) assemble(k + 1, simplices, pivots, columns);
     }
   }
@@ -449,9 +455,22 @@ class Reducer {
   // non-apparent edges) sorted for reduction.
   TDA_CORE_NOINLINE std::vector<Simplex> dimension_zero(std::vector<Simplex>& edges) {
     progress(Stage::Dim0, 0, 0, edges.size());
-    std::sort(edges.begin(), edges.end(), [](const Simplex& a, const Simplex& b) {
+    parallel_sort(edges, [](const Simplex& a, const Simplex& b) {
       return a.diam < b.diam || (a.diam == b.diam && a.index > b.index);
-    });
+    }, threads_);
+    check_cancel();
+    // with several workers the apparent-pair test of every edge runs up front
+    std::vector<unsigned char> apparent;
+    if (threads_ > 1 && top_dim_ >= 1) {
+      apparent.resize(edges.size());
+      WorkerGroup(threads_).chunks(edges.size(), 4096, [&](size_t lo, size_t hi, int) {
+        for (size_t t = lo; t < hi; ++t) {
+          index_t v[2];
+          decode_simplex(B_, edges[t].index, 2, n_, v);
+          apparent[t] = apparent_cofacet(v, 1, edges[t].index, edges[t].diam);
+        }
+      }, [&] { check_cancel(); });
+    }
     auto& bars = out_.diagrams[0];
     UnionFind uf(n_);
     std::vector<Simplex> columns;
@@ -463,7 +482,8 @@ class Reducer {
       if (uf.unite(static_cast<uint32_t>(v[0]), static_cast<uint32_t>(v[1]))) {
         if (e.diam != 0) bars.push_back(Interval{0.0, static_cast<double>(e.diam)});
       } else if (top_dim_ >= 1) {
-        if (apparent_cofacet(v, 1, e.index, e.diam)) ++out_.stats.apparent_pairs;
+        const bool is_apparent = apparent.empty() ? apparent_cofacet(v, 1, e.index, e.diam) : apparent[done - 1] != 0;
+        if (is_apparent) ++out_.stats.apparent_pairs;
         else columns.push_back(e);
       }
     }
@@ -478,14 +498,51 @@ class Reducer {
   }
 
   // ---- column assembly for dimension k from all (k-1)-simplices ----
-  TDA_CORE_NOINLINE void assemble(int k, std::vector<Simplex>& simplices, const PivotMap& pivots, std::vector<Simplex>& columns) {
+  // The simplices are cut into pieces handed out to the workers; each piece yields
+  // its own lists (next simplices, columns), concatenated afterwards. The columns
+  // are then sorted, so the result does not depend on the number of workers.
+  TDA_CORE_NOINLINE void assemble(int k, Segments& simplices, const PivotMap& pivots, std::vector<Simplex>& columns) {
     columns.clear();
-    std::vector<Simplex> next;
     const bool keep = k < top_dim_;
-    size_t done = 0;
+    constexpr size_t kPiece = 2048;
+    struct Piece {
+      const Simplex* begin;
+      const Simplex* end;
+      std::vector<Simplex> next, columns;
+      uint64_t apparent = 0;
+    };
+    std::vector<Piece> pieces;
+    for (const auto& seg : simplices)
+      for (size_t b = 0; b < seg.size(); b += kPiece)
+        pieces.push_back(Piece{seg.data() + b, seg.data() + std::min(seg.size(), b + kPiece), {}, {}, 0});
+    WorkerGroup(threads_).chunks(pieces.size(), 1, [&](size_t lo, size_t hi, int) {
+      for (size_t t = lo; t < hi; ++t) assemble_piece(k, keep, pieces[t], pivots);
+    }, [&] { check_cancel(); });
+    Segments next;
+    size_t total = 0;
+    for (Piece& p : pieces) {
+      total += p.columns.size();
+      out_.stats.apparent_pairs += p.apparent;
+      if (!p.next.empty()) next.push_back(std::move(p.next));
+    }
+    Segments().swap(simplices);
+    columns.reserve(total);
+    for (Piece& p : pieces) {
+      columns.insert(columns.end(), p.columns.begin(), p.columns.end());
+      std::vector<Simplex>().swap(p.columns);
+    }
+    simplices.swap(next);
+    check_cancel();
+    parallel_sort(columns, [](const Simplex& a, const Simplex& b) {
+      return a.diam > b.diam || (a.diam == b.diam && a.index < b.index);
+    }, threads_);
+  }
+
+  template <class Piece>
+  void assemble_piece(int k, bool keep, Piece& piece, const PivotMap& pivots) const {
     value_t sd[kMaxVertices * kMaxVertices];  // pairwise distances within s
-    for (const Simplex& s : simplices) {
-      if ((++done & 0x3F) == 0) check_cancel();
+    for (const Simplex* sp = piece.begin; sp != piece.end; ++sp) {
+      const Simplex& s = *sp;
       index_t vs[kMaxVertices];
       decode_simplex(B_, s.index, k, n_, vs);
       for (int a = 0; a < k; ++a)
@@ -494,7 +551,7 @@ class Reducer {
       cx_.cofacets(vs, k - 1, s.index, s.diam, true, [&](index_t c, value_t d, bool, index_t j, const value_t* tj) {
         const bool first_equal = d == s.diam && !equal_seen;
         equal_seen = equal_seen || first_equal;
-        if (keep) next.push_back(Simplex{d, c});
+        if (keep) piece.next.push_back(Simplex{d, c});
         if (pivots.contains(c)) return true;  // cleared
         // c = {j} + s with j on top; local distances of c's vertices w
         index_t w[kMaxVertices], fv[kMaxVertices];
@@ -506,7 +563,7 @@ class Reducer {
         if (d == s.diam && first_equal) return true;  // cleared
         // (2) paired with a cofacet: zero persistence, not a column
         if (apparent_cofacet(w, k, c, d, cdist)) {
-          ++out_.stats.apparent_pairs;
+          ++piece.apparent;
           return true;
         }
         // (3) paired with another facet
@@ -515,15 +572,10 @@ class Reducer {
           int r;
           if (latest_full_facet(w, k, d, cdist, fv, fidx, r) && facet_pairs_with(w[r], d, k, fv)) return true;
         }
-        columns.push_back(Simplex{d, c});
+        piece.columns.push_back(Simplex{d, c});
         return true;
       });
     }
-    simplices.swap(next);
-    std::vector<Simplex>().swap(next);
-    std::sort(columns.begin(), columns.end(), [](const Simplex& a, const Simplex& b) {
-      return a.diam > b.diam || (a.diam == b.diam && a.index < b.index);
-    });
   }
 
   // ---- working columns: 4-ary heaps (shallower and more cache-friendly than
@@ -575,7 +627,7 @@ class Reducer {
   }
 
   // Removes and returns the earliest nonzero entry (code -1 if the column is zero).
-  TDA_CORE_NOINLINE Entry pop_pivot(std::vector<Entry>& h) {
+  TDA_CORE_NOINLINE Entry pop_pivot(std::vector<Entry>& h) const {
     while (!h.empty()) {
       const Entry top = h.front();
       pop_top(h);
@@ -599,7 +651,7 @@ class Reducer {
   }
 
   // The earliest nonzero entry, left in the heap (code -1 if the column is zero).
-  Entry get_pivot(std::vector<Entry>& h) {
+  Entry get_pivot(std::vector<Entry>& h) const {
     if constexpr (Z2) {
       while (!h.empty()) {
         // an equal entry would be the largest child of the root
@@ -626,21 +678,23 @@ class Reducer {
   coef_t neg(coef_t a) const { return Z2 ? 1 : p_ - a; }
 
   // Adds f * coboundary(simplex) to the working column.
-  TDA_CORE_NOINLINE void add_coboundary(index_t idx, value_t diam, coef_t f, int k) {
+  void add_coboundary(index_t idx, value_t diam, coef_t f, int k) { add_coboundary_to(heap_, idx, diam, f, k); }
+
+  TDA_CORE_NOINLINE void add_coboundary_to(std::vector<Entry>& heap, index_t idx, value_t diam, coef_t f, int k) const {
     index_t vs[kMaxVertices];
     vs[0] = 0;  // (silences a false maybe-uninitialized warning)
     decode_simplex(B_, idx, k + 1, n_, vs);
-    const size_t before = heap_.size();
+    const size_t before = heap.size();
     cx_.cofacets(vs, k, idx, diam, false, [&](index_t c, value_t d, bool negative, index_t, const value_t*) {
-      heap_.push_back(Entry{d, Code::make(c, negative ? neg(f) : f)});
+      heap.push_back(Entry{d, Code::make(c, negative ? neg(f) : f)});
       return true;
     });
     // sift the new entries up one by one, or rebuild when they dominate the heap
-    const size_t added = heap_.size() - before;
+    const size_t added = heap.size() - before;
     if (added > before / 4) {
-      make_heap(heap_);
+      make_heap(heap);
     } else {
-      for (size_t t = before; t < heap_.size(); ++t) sift_up(heap_, t);
+      for (size_t t = before; t < heap.size(); ++t) sift_up(heap, t);
     }
   }
 
@@ -659,11 +713,17 @@ class Reducer {
 
   // Coboundary of a column; short-cuts an emergent pair (a cofacet of equal
   // diameter that nobody has claimed is the pivot without any reduction).
-  TDA_CORE_NOINLINE Entry init_column(const Simplex& s, int k, const PivotMap& pivots, bool& is_emergent) {
+  Entry init_column(const Simplex& s, int k, const PivotMap& pivots, bool& is_emergent) {
+    return init_column_in(heap_, scratch_, s, k, [&](index_t c) { return pivots.contains(c); }, is_emergent);
+  }
+
+  template <class Claimed>
+  TDA_CORE_NOINLINE Entry init_column_in(std::vector<Entry>& heap, std::vector<Entry>& scratch, const Simplex& s, int k,
+                                         Claimed&& claimed, bool& is_emergent) const {
     index_t vs[kMaxVertices];
     vs[0] = 0;  // (silences a false maybe-uninitialized warning)
     decode_simplex(B_, s.index, k + 1, n_, vs);
-    scratch_.clear();
+    scratch.clear();
     bool check = true;
     Entry emergent{0, -1};
     cx_.cofacets(vs, k, s.index, s.diam, false, [&](index_t c, value_t d, bool negative, index_t j, const value_t*) {
@@ -674,19 +734,19 @@ class Reducer {
         bool fneg;
         index_t w[kMaxVertices];
         insert_vertex(vs, k + 1, j, w);
-        if (!pivots.contains(c) && !apparent_facet(w, k + 1, d, f, fneg)) {
+        if (!claimed(c) && !apparent_facet(w, k + 1, d, f, fneg)) {
           emergent = Entry{d, code};
           return false;
         }
       }
-      scratch_.push_back(Entry{d, code});
+      scratch.push_back(Entry{d, code});
       return true;
     });
     is_emergent = emergent.code >= 0;
     if (is_emergent) return emergent;
-    heap_.assign(scratch_.begin(), scratch_.end());
-    make_heap(heap_);
-    return get_pivot(heap_);
+    heap.assign(scratch.begin(), scratch.end());
+    make_heap(heap);
+    return get_pivot(heap);
   }
 
   // ---- reduction of the dimension-k coboundary matrix ----
@@ -748,6 +808,214 @@ class Reducer {
     progress(Stage::Reduction, k, total, total);
   }
 
+  // ---- concurrent reduction of one dimension (lock-free, after Morozov & Nigmetov) ----
+  // Workers take columns in order from an atomic counter. Shared state: a fixed-size
+  // open-addressing map pivot -> (column, coefficient) whose values change only by
+  // compare-and-swap, and per column the latest published V (immutable once
+  // published; old versions live until the end of the dimension). A worker whose
+  // pivot belongs to an earlier column adds that column; if it belongs to a later
+  // one it takes the pivot over and goes on reducing the later column. The pairing
+  // at the end is the unique one of the sequential algorithm, so the bars (emitted
+  // in column order) are identical.
+  struct VColumn {
+    std::vector<Entry> entries;
+  };
+  struct Slot {
+    std::atomic<index_t> key;
+    std::atomic<uint64_t> value;
+  };
+  static constexpr uint64_t kUnowned = ~uint64_t{0};
+  static constexpr index_t kNoKey = -1;
+
+  static size_t slot_hash(index_t key) {
+    uint64_t x = static_cast<uint64_t>(key) * 0x9E3779B97F4A7C15ull;
+    return static_cast<size_t>(x ^ (x >> 29));
+  }
+  static uint64_t owner_code(size_t col, coef_t c) { return Z2 ? col : (static_cast<uint64_t>(col) << 8 | c); }
+  static size_t owner_column(uint64_t v) { return Z2 ? static_cast<size_t>(v) : static_cast<size_t>(v >> 8); }
+  static coef_t owner_coef(uint64_t v) { return Z2 ? 1 : static_cast<coef_t>(v & 0xFF); }
+
+  void reduce_parallel(int k, const std::vector<Simplex>& columns, PivotMap& pivots) {
+    auto& bars = out_.diagrams[k];
+    const size_t total = columns.size();
+    progress(Stage::Reduction, k, 0, total);
+    out_.stats.columns_reduced += total;
+    size_t cap = 16;
+    while (cap < 2 * total + 1024) cap <<= 1;
+    const size_t mask = cap - 1;
+    std::unique_ptr<Slot[]> slots(new Slot[cap]);
+    std::unique_ptr<std::atomic<const VColumn*>[]> vcols(new std::atomic<const VColumn*>[total]);
+    std::vector<value_t> death(total, -1);  // pivot diameter of the final column; -1: zero column
+    WorkerGroup group(threads_);
+    std::vector<std::vector<std::unique_ptr<VColumn>>> published(group.size());
+    group.chunks(cap, 1 << 16, [&](size_t lo, size_t hi, int) {
+      for (size_t i = lo; i < hi; ++i) {
+        slots[i].key.store(kNoKey, std::memory_order_relaxed);
+        slots[i].value.store(kUnowned, std::memory_order_relaxed);
+      }
+    });
+    group.chunks(total, 1 << 16, [&](size_t lo, size_t hi, int) {
+      for (size_t i = lo; i < hi; ++i) vcols[i].store(nullptr, std::memory_order_relaxed);
+    });
+
+    auto find_slot = [&](index_t key) -> Slot* {
+      for (size_t i = slot_hash(key) & mask;; i = (i + 1) & mask) {
+        const index_t kk = slots[i].key.load(std::memory_order_acquire);
+        if (kk == key) return &slots[i];
+        if (kk == kNoKey) return nullptr;
+      }
+    };
+    auto insert_slot = [&](index_t key) -> Slot* {
+      for (size_t i = slot_hash(key) & mask, probes = 0;; i = (i + 1) & mask, ++probes) {
+        if (probes > cap) throw std::runtime_error("pivot table full");
+        index_t kk = slots[i].key.load(std::memory_order_acquire);
+        if (kk == kNoKey && slots[i].key.compare_exchange_strong(kk, key, std::memory_order_acq_rel)) return &slots[i];
+        if (kk == key) return &slots[i];
+      }
+    };
+    auto claimed = [&](index_t c) {
+      const Slot* sl = find_slot(c);
+      return sl && sl->value.load(std::memory_order_acquire) != kUnowned;
+    };
+
+    std::atomic<size_t> next{0};
+    constexpr size_t kChunk = 32;
+    group.run([&](int w) {
+      std::vector<Entry> heap, vheap, scratch;
+      uint64_t adds = 0;
+      auto poll = [&] {
+        if (w == 0) check_cancel();
+        else if (group.failed()) throw Cancelled();
+      };
+      // publishes V of col (the consolidated vheap, kept usable afterwards)
+      auto publish = [&](size_t col) {
+        auto vc = std::make_unique<VColumn>();
+        for (Entry e = pop_pivot(vheap); e.code >= 0; e = pop_pivot(vheap)) vc->entries.push_back(e);
+        vheap.assign(vc->entries.begin(), vc->entries.end());
+        make_heap(vheap);
+        vcols[col].store(vc.get(), std::memory_order_release);
+        published[w].push_back(std::move(vc));
+      };
+      // working column += f * (column `other` as of its published V)
+      auto add_other = [&](size_t other, const VColumn* vo, coef_t f) {
+        const Simplex& so = columns[other];
+        push(vheap, Entry{so.diam, Code::make(so.index, f)});
+        add_coboundary_to(heap, so.index, so.diam, f, k);
+        if (vo)
+          for (const Entry& e : vo->entries) {
+            const coef_t g = mul(f, Code::coef(e.code));
+            push(vheap, Entry{e.diam, Code::make(Code::index(e.code), g)});
+            add_coboundary_to(heap, Code::index(e.code), e.diam, g, k);
+          }
+      };
+      auto reduce_one = [&](size_t j) {
+        size_t col = j;
+        heap.clear();
+        vheap.clear();
+        bool emergent = false;
+        Entry pivot = init_column_in(heap, scratch, columns[j], k, claimed, emergent);
+        if (emergent) {
+          Slot* sl = insert_slot(Code::index(pivot.code));
+          uint64_t expected = kUnowned;
+          death[j] = pivot.diam;  // (written before the CAS that publishes it)
+          if (sl->value.compare_exchange_strong(expected, owner_code(j, Code::coef(pivot.code)),
+                                                std::memory_order_acq_rel))
+            return;
+          heap.clear();  // claimed meanwhile: reduce the full coboundary
+          add_coboundary_to(heap, columns[j].index, columns[j].diam, 1, k);
+          pivot = get_pivot(heap);
+        }
+        while (true) {
+          if (pivot.code < 0) {
+            death[col] = -1;
+            return;
+          }
+          const index_t pidx = Code::index(pivot.code);
+          const coef_t pc = Code::coef(pivot.code);
+          Slot* sl = find_slot(pidx);
+          uint64_t v = sl ? sl->value.load(std::memory_order_acquire) : kUnowned;
+          bool finished = false;
+          while (true) {
+            if (v == kUnowned) {
+              Simplex f;
+              bool fneg;
+              if (apparent_facet_of(pidx, pivot.diam, k + 1, f, fneg)) {
+                const coef_t tc = fneg ? neg(1) : 1;
+                const coef_t factor = Z2 ? 1 : neg(mul(pc, inverse_[tc]));
+                push(vheap, Entry{f.diam, Code::make(f.index, factor)});
+                add_coboundary_to(heap, f.index, f.diam, factor, k);
+                break;
+              }
+              publish(col);
+              if (!sl) sl = insert_slot(pidx);
+              uint64_t expected = kUnowned;
+              death[col] = pivot.diam;
+              if (sl->value.compare_exchange_strong(expected, owner_code(col, pc), std::memory_order_acq_rel)) {
+                finished = true;
+                break;
+              }
+              v = expected;
+              continue;
+            }
+            const size_t other = owner_column(v);
+            if (other < col) {
+              const VColumn* vo = vcols[other].load(std::memory_order_acquire);
+              const uint64_t again = sl->value.load(std::memory_order_acquire);
+              if (again != v) {
+                v = again;
+                continue;
+              }
+              add_other(other, vo, Z2 ? 1 : neg(mul(pc, inverse_[owner_coef(v)])));
+              break;
+            }
+            // a later column holds the pivot: take it over and reduce that column further
+            publish(col);
+            uint64_t expected = v;
+            death[col] = pivot.diam;
+            if (!sl->value.compare_exchange_strong(expected, owner_code(col, pc), std::memory_order_acq_rel)) {
+              v = expected;
+              continue;
+            }
+            col = other;
+            heap.clear();
+            vheap.clear();
+            const VColumn* vo = vcols[col].load(std::memory_order_acquire);
+            add_coboundary_to(heap, columns[col].index, columns[col].diam, 1, k);
+            if (vo)
+              for (const Entry& e : vo->entries) {
+                push(vheap, e);
+                add_coboundary_to(heap, Code::index(e.code), e.diam, Code::coef(e.code), k);
+              }
+            break;
+          }
+          if (finished) return;
+          if ((++adds & 0xFF) == 0) poll();
+          pivot = get_pivot(heap);
+        }
+      };
+      while (true) {
+        poll();
+        const size_t begin = next.fetch_add(kChunk, std::memory_order_relaxed);
+        if (begin >= total) break;
+        if (w == 0 && (begin & 0x1FFF) < kChunk && begin) progress(Stage::Reduction, k, begin, total);
+        for (size_t j = begin; j < std::min(total, begin + kChunk); ++j) reduce_one(j);
+      }
+    });
+    for (size_t j = 0; j < total; ++j) {
+      if (death[j] < 0) {
+        bars.push_back(Interval{static_cast<double>(columns[j].diam), std::numeric_limits<double>::infinity()});
+        ++out_.betti[k];
+      } else if (death[j] > columns[j].diam) {
+        bars.push_back(Interval{static_cast<double>(columns[j].diam), static_cast<double>(death[j])});
+      }
+    }
+    for (size_t i = 0; i < cap; ++i) {
+      const uint64_t v = slots[i].value.load(std::memory_order_relaxed);
+      if (v != kUnowned) pivots.insert(slots[i].key.load(std::memory_order_relaxed), v);
+    }
+    progress(Stage::Reduction, k, total, total);
+  }
+
   Complex<Dist> cx_;
   const BinomialTable& B_;
   index_t n_;
@@ -759,6 +1027,7 @@ class Reducer {
   std::vector<Entry> heap_, vheap_, scratch_, v_entries_;
   std::vector<size_t> v_offsets_;
   uint64_t additions_ = 0;  // column additions, for cancellation polling
+  int threads_ = 1;
 };
 
 inline std::vector<Simplex> dense_edges(const DenseDistances& d, value_t thr) {
@@ -796,6 +1065,7 @@ inline RipsResult make_result(size_t n, const RipsOptions& opt, value_t thr) {
 template <class Dist>
 void reduce_all(const Dist& d, std::vector<Simplex> edges, size_t n, const RipsOptions& opt, value_t thr,
                 const Callbacks& cb, RipsResult& out) {
+  const int threads = resolve_threads(opt.threads);
   const int top = static_cast<int>(std::min<size_t>(opt.max_dim, n >= 2 ? n - 2 : 0));
   BinomialTable B(static_cast<index_t>(n), top + 2);
   if (n < 2 || top < 0) {
@@ -803,8 +1073,8 @@ void reduce_all(const Dist& d, std::vector<Simplex> edges, size_t n, const RipsO
     out.betti[0] = 1;
     return;
   }
-  if (opt.modulus == 2) Reducer<Dist, true>(d, B, thr, top, 2, cb, out).run(std::move(edges));
-  else Reducer<Dist, false>(d, B, thr, top, opt.modulus, cb, out).run(std::move(edges));
+  if (opt.modulus == 2) Reducer<Dist, true>(d, B, thr, top, 2, cb, out, threads).run(std::move(edges));
+  else Reducer<Dist, false>(d, B, thr, top, opt.modulus, cb, out, threads).run(std::move(edges));
 }
 
 // Threshold as a float comparison value: the largest float f with f <= t, so
@@ -845,15 +1115,16 @@ inline RipsResult rips_from_points(const std::vector<value_t>& coords, size_t n,
   auto poll = [&] { detail::check_cancel(cb); };
   poll();
   detail::report(cb, Stage::Distances, coords.size() * sizeof(value_t));
-  const value_t radius = enclosing_radius_points(coords, n, dim, poll);
+  const int threads = resolve_threads(opt.threads);
+  const value_t radius = enclosing_radius_points(coords, n, dim, poll, threads);
   const value_t thr = detail::choose_threshold(opt, radius);
   RipsResult out = detail::make_result(n, opt, thr);
   if (!opt.threshold && n <= kDenseMaxPoints) {
-    DenseDistances d(coords, n, dim, poll);
+    DenseDistances d(coords, n, dim, poll, threads);
     detail::report(cb, Stage::Distances, d.bytes());
     detail::reduce_all(d, detail::dense_edges(d, thr), n, opt, thr, cb, out);
   } else {
-    SparseDistances d = SparseDistances::from_points(coords, n, dim, thr, poll);
+    SparseDistances d = SparseDistances::from_points(coords, n, dim, thr, poll, threads);
     detail::report(cb, Stage::Distances, d.bytes());
     detail::reduce_all(d, detail::sparse_edges(d), n, opt, thr, cb, out);
   }
@@ -873,7 +1144,7 @@ inline RipsResult rips_from_lower_distances(std::vector<value_t> lower, size_t n
   RipsResult out = detail::make_result(n, opt, thr);
   detail::check_cancel(cb);
   if (!opt.threshold && n <= kDenseMaxPoints) {
-    DenseDistances d(lower, n);
+    DenseDistances d(lower, n, Workers{resolve_threads(opt.threads)});
     std::vector<value_t>().swap(lower);
     detail::report(cb, Stage::Distances, d.bytes());
     detail::reduce_all(d, detail::dense_edges(d, thr), n, opt, thr, cb, out);
@@ -887,23 +1158,46 @@ inline RipsResult rips_from_lower_distances(std::vector<value_t> lower, size_t n
   return out;
 }
 
-// Rough cost model (order of magnitude), used for admission control.
+// Cost model for admission control, calibrated against the measured peak RSS
+// (/usr/bin/time %M) and CPU time of the CLI on random clouds (R^3, n = 500..2000,
+// H2) and the benchmark inputs; meant to be an upper-ish estimate.
+//  - edges: a fraction q of all pairs lies below the cutoff. Without a threshold
+//    the cutoff is the enclosing radius, below which typically 70-85% of the pairs
+//    lie (q = 0.8); with a threshold the scale is unknown before the data is seen
+//    (q = 0.25 unless the caller measured it: edge_fraction, e.g. from a sample).
+//  - storage: input, the dense matrix (plus the lower triangle the CLI builds) or
+//    neighbour lists, the edge list, the dimension-1 columns and their pivot map.
+//  - dimension k >= 2: S_k ~ C(n, k+1) q^k simplices below the cutoff; the list
+//    of all of them is kept for k < max_dim (16 bytes each), and a fraction of the
+//    top dimension's survive apparent pairs and clearing as columns.
+//  - time: about 70 ns per simplex below the cutoff, plus the distances.
 inline Estimate estimate_rips(uint64_t n, uint32_t dim, bool is_distance_matrix, int max_dim,
-                              std::optional<double> threshold) {
+                              std::optional<double> threshold, double edge_fraction = -1) {
   const double nn = static_cast<double>(n);
   const double pairs = nn * (nn - 1) / 2;
-  double mem = is_distance_matrix ? pairs * 4 : nn * dim * 4;
-  // dense mode keeps a full matrix; sparse mode neighbour lists (assume 10% of pairs)
-  mem += threshold ? pairs * 0.1 * 16 : nn * nn * 4;
-  double edges = threshold ? pairs * 0.1 : pairs * 0.5;
-  mem += edges * 16 * 2;  // edge list + columns
-  double work = pairs * (is_distance_matrix ? 1 : dim) * 2e-9;  // distances
-  double cols = edges;
-  for (int k = 1; k <= max_dim; ++k) {
-    work += cols * (threshold ? 50 : nn) * 5e-9 * k;
-    cols *= std::max(1.0, nn / (k + 2) * 0.05);
+  const double q = edge_fraction >= 0 ? std::min(1.0, edge_fraction) : threshold ? 0.25 : 0.8;
+  const double edges = q * pairs;
+  const bool dense = !threshold && n <= kDenseMaxPoints;
+  double mem = 12.0 * (1 << 20);                              // process, libraries, result
+  mem += is_distance_matrix ? pairs * 4 : nn * dim * 4.0;    // input
+  if (dense) mem += nn * nn * 4 + (is_distance_matrix ? 0 : pairs * 4);
+  else mem += edges * 24;                                     // lists (both ways) + transposition
+  if (max_dim >= 1) {
+    mem += edges * 16;                                        // edge list (kept as dimension-1 simplices)
+    mem += edges * 8 + edges * 16;                            // dimension-1 columns (<= half) + pivot map
   }
-  mem += std::min(cols, 1e10) * 16;
+  double work = pairs * (is_distance_matrix ? 1 : std::max<uint32_t>(dim, 1)) * 2e-9 + edges * 1e-7;
+  double simplices = edges;  // S_1
+  double extra = 0;
+  for (int k = 2; k <= max_dim && k < static_cast<int>(n); ++k) {
+    simplices *= (nn - k) / (k + 1) * q;  // S_k = S_{k-1} (n - k) / (k + 1) q
+    const double columns = simplices * (k == 2 ? 0.01 : 0.1);
+    double here = columns * 16 * 3;  // columns, pivot map, V and working columns
+    if (k < max_dim) here += simplices * 16;
+    extra = std::max(extra, here + (k >= 3 ? simplices / ((nn - k + 1) / k * q) * 16 : 0));
+    work += simplices * 7e-8;
+  }
+  mem += extra;
   return Estimate{static_cast<uint64_t>(std::min(mem, 1.8e19)), work};
 }
 

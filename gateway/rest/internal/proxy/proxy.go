@@ -59,7 +59,8 @@ const DefaultMaxBodyBytes = 64 << 20
 // New builds the complete HTTP handler.
 func New(ctx context.Context, o Options) (http.Handler, error) {
 	mux := runtime.NewServeMux(
-		runtime.WithMarshalerOption(runtime.MIMEWildcard, Marshaler()),
+		// HttpBody responses (the SVG pictures) are written raw with their own content type.
+		runtime.WithMarshalerOption(runtime.MIMEWildcard, &runtime.HTTPBodyMarshaler{Marshaler: Marshaler()}),
 		runtime.WithIncomingHeaderMatcher(IncomingHeaderMatcher),
 		runtime.WithOutgoingHeaderMatcher(OutgoingHeaderMatcher),
 		runtime.WithErrorHandler(ErrorHandler),

@@ -123,17 +123,12 @@ export class RecordReader {
         }
       }
     }
-    const end = base + count * dim;
-    for (let i = base; i < end; i++) {
-      const v = view[i]!;
-      if (v - v !== 0) {
-        const rec = this.records + Math.floor((i - base) / dim);
-        const col = ((i - base) % dim) + 1;
-        throw parseError(`record ${rec}: not a finite number: ${v} (value ${col} of ${dim}; records are numbered from 0)`);
-      }
-      if (v === 0) view[i] = 0; // -0 -> 0
+    const bad = this.sink.commitPoints(count); // also checks finiteness, -0 -> 0, bounds
+    if (bad >= 0) {
+      const rec = this.records + Math.floor(bad / dim);
+      const col = (bad % dim) + 1;
+      throw parseError(`record ${rec}: not a finite number: ${view[base + bad]} (value ${col} of ${dim}; records are numbered from 0)`);
     }
-    this.sink.commitPoints(count);
     this.records += count;
   }
 }

@@ -75,15 +75,20 @@ function mutate(input: Buffer, r: () => number): Buffer {
   return b;
 }
 
+/** Mutated inputs fed through the parsers (spread evenly over every seed format). */
+const INPUTS = 12000;
+
 describe("parser robustness", () => {
   it("ends every mutated input in success or a TdaError", () => {
     const r = rng(20261123);
     const outcomes = { ok: 0, invalid: 0, exhausted: 0 };
     const crashes: string[] = [];
-    for (let i = 0; i < 4000; i++) {
+    let slowest = 0;
+    for (let i = 0; i < INPUTS; i++) {
       const [format, seed, dim] = SEEDS[i % SEEDS.length]!;
       const input = mutate(seed, r);
       const chunk = 1 + Math.floor(r() * 12);
+      const started = process.hrtime.bigint();
       try {
         const p = new UploadParser(format, { maxPoints: 100000, maxDim: 64, maxTokenBytes: 64, declaredDim: dim });
         const out: Buffer[] = [];
@@ -106,7 +111,11 @@ describe("parser robustness", () => {
         else if (err instanceof TdaError && err.code === 8 && err.reason) outcomes.exhausted++;
         else crashes.push(`#${i} ${pbUpload.dataFormatToJSON(format)} ${String(err)} on ${JSON.stringify(input.toString("latin1").slice(0, 200))}`);
       }
+      slowest = Math.max(slowest, Number(process.hrtime.bigint() - started) / 1e6);
     }
+    // no input of a few hundred bytes may make a parser spin (a generous bound, not a benchmark)
+    expect(slowest).toBeLessThan(5000);
+    expect(outcomes.ok + outcomes.invalid + outcomes.exhausted).toBe(INPUTS);
     expect(crashes.slice(0, 5)).toEqual([]);
     // the mutations are strong enough to exercise both outcomes
     expect(outcomes.ok).toBeGreaterThan(200);

@@ -86,24 +86,34 @@ export class CanonicalSink {
     return Math.floor(CHUNK_VALUES / d) * d;
   }
 
-  /** Commits `rows` whole points written into the reserved space (values already validated finite). */
-  commitPoints(rows: number): void {
+  /**
+   * Commits `rows` whole points written into the reserved space, in one pass
+   * that also stores -0 as 0 and updates the bounds. If a value is not finite,
+   * nothing is committed and its index (from the start of the reservation) is
+   * returned; otherwise -1.
+   */
+  commitPoints(rows: number): number {
     const d = this.dim;
     if (this.n + rows > this.limits.maxPoints) throw tooManyPoints(this.limits.maxPoints);
     const view = this.view;
     const min = this.min;
     const max = this.max;
-    let p = this.pos;
+    const start = this.pos;
+    let p = start;
     for (let r = 0; r < rows; r++) {
       for (let k = 0; k < d; k++) {
-        const v = view[p++]!;
+        const v = view[p]!;
+        if (v - v !== 0) return p - start; // NaN or ±Infinity
+        if (v === 0) view[p] = 0; // -0 -> 0
         if (v < min[k]!) min[k] = v;
         if (v > max[k]!) max[k] = v;
+        p++;
       }
     }
     this.pos = p;
     this.n += rows;
     this.values += rows * d;
+    return -1;
   }
 
   /** Appends one distance-matrix entry (strict lower triangle order). */

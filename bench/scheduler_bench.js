@@ -1,0 +1,270 @@
+#!/usr/bin/env node
+// Job-system throughput and latency, end to end through the gateway, against a
+// real mesh started here (engine, upload, scheduler, gateway as processes on
+// free ports; Redis at REDIS_URL, logical db BENCH_REDIS_DB (default 12, flushed);
+// Kafka at KAFKA_BROKERS with the tda_* topics).
+//
+// Usage (after `npm run gen && npx tsc -b`, infra from deploy/local/start-infra.sh):
+//   node bench/scheduler_bench.js [JOBS=2000] [RATE=200] [RATE_SECONDS=10] [EVENTS=50000]
+//
+// Phases (a tiny job = 50 random points in R^3, Rips up to H1):
+//  1. throughput: JOBS jobs, CONCURRENCY (env, default 64) submitted+watched at once (closed loop);
+//     jobs/s and latency (submit sent -> WatchJob delivered the terminal update).
+//     Distinct thresholds (all above the diameter: same work) so the result cache does not answer.
+//  2. the same with the cache answering (identical parameters after a first run).
+//  3. fixed offered load: RATE jobs/s for RATE_SECONDS (open loop), p50/p99 latency.
+//  4. event bus: EVENTS events published through @tda/common's event bus (Redis outbox ->
+//     Kafka relay), events/s until all are in Kafka; plus the events/s the scheduler produced
+//     during phase 1 (tda_jobs + tda_results offsets).
+"use strict";
+const { spawn } = require("node:child_process");
+const { mkdtempSync, rmSync, createWriteStream } = require("node:fs");
+const net = require("node:net");
+const os = require("node:os");
+const path = require("node:path");
+const grpc = require("@grpc/grpc-js");
+
+const ROOT = path.resolve(__dirname, "..");
+const common = require(path.join(ROOT, "services/common/dist/index.js"));
+const { pbGateway, pbUpload, pbJobs } = common;
+const IORedis = require("ioredis");
+const { Kafka, logLevel } = require("kafkajs");
+
+const [JOBS, RATE, RATE_SECONDS, EVENTS] = [2000, 200, 10, 50000].map((d, i) => Number(process.argv[2 + i] ?? d));
+const CONCURRENCY = Number(process.env.CONCURRENCY ?? 64);
+const REDIS_URL = process.env.REDIS_URL ?? "redis://127.0.0.1:6390";
+const KAFKA_BROKERS = process.env.KAFKA_BROKERS ?? "127.0.0.1:9192";
+const DB = Number(process.env.BENCH_REDIS_DB ?? 12);
+const { JobState } = pbJobs;
+const TERMINAL = new Set([JobState.JOB_STATE_COMPLETED, JobState.JOB_STATE_FAILED, JobState.JOB_STATE_CANCELLED]);
+
+function freePort() {
+  return new Promise((res, rej) => {
+    const s = net.createServer();
+    s.once("error", rej);
+    s.listen(0, "127.0.0.1", () => {
+      const { port } = s.address();
+      s.close(() => res(port));
+    });
+  });
+}
+
+function start(name, cmd, args, env, logDir) {
+  const out = createWriteStream(path.join(logDir, `${name}.log`));
+  const child = spawn(cmd, args, { env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
+  child.stdout.pipe(out);
+  child.stderr.pipe(out);
+  return { name, child };
+}
+
+function cpuSeconds(pid) {
+  try {
+    const f = require("node:fs").readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1].split(" ");
+    return (Number(f[11]) + Number(f[12])) / 100;
+  } catch {
+    return NaN;
+  }
+}
+
+function pct(sorted, p) {
+  if (sorted.length === 0) return NaN;
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
+}
+
+const fmt = (x, d = 1) => (Number.isFinite(x) ? x.toFixed(d) : "n/a");
+
+function csv(n, dim) {
+  const rows = [];
+  for (let i = 0; i < n; i++) rows.push(Array.from({ length: dim }, () => Math.random().toFixed(6)).join(","));
+  return Buffer.from(rows.join("\n") + "\n");
+}
+
+async function main() {
+  const work = mkdtempSync(path.join(os.tmpdir(), "tda-sched-bench-"));
+  const logDir = work;
+  const u = new URL(REDIS_URL);
+  u.pathname = `/${DB}`;
+  const redisUrl = u.toString();
+  const r = new IORedis(redisUrl);
+  await r.flushdb();
+  const procs = [];
+  const [ep, up, sp, gp] = [await freePort(), await freePort(), await freePort(), await freePort()];
+  const env = { REDIS_URL: redisUrl, KAFKA_BROKERS, TDA_DATA_DIR: path.join(work, "data"), LOG_LEVEL: process.env.LOG_LEVEL ?? "warn", GATEWAY_METRICS_PORT: "0", UPLOAD_METRICS_PORT: "0", SCHEDULER_METRICS_PORT: "0" };
+  const node = process.execPath;
+  procs.push(start("engine", path.join(ROOT, "engine-cpp/build/tda-engine"), ["serve", "--port", String(ep), "--threads", "1", "--max-concurrent", process.env.ENGINE_MAX_CONCURRENT ?? "4", "--queue-depth", "256"], {}, logDir));
+  procs.push(start("upload", node, [path.join(ROOT, "services/upload/dist/main.js")], { ...env, UPLOAD_PORT: String(up) }, logDir));
+  procs.push(start("scheduler", node, [path.join(ROOT, "services/scheduler/dist/main.js")], { ...env, SCHEDULER_PORT: String(sp), UPLOAD_ADDRESS: `127.0.0.1:${up}`, ENGINE_ADDRESSES: `127.0.0.1:${ep}`, SCHEDULER_CONCURRENCY: process.env.SCHEDULER_CONCURRENCY ?? "32" }, logDir));
+  procs.push(start("gateway", node, [path.join(ROOT, "gateway/dist/main.js")], { ...env, GATEWAY_PORT: String(gp), UPLOAD_ADDRESS: `127.0.0.1:${up}`, SCHEDULER_ADDRESS: `127.0.0.1:${sp}` }, logDir));
+  const stopAll = async () => {
+    for (const p of procs.reverse()) {
+      if (p.child.exitCode === null) {
+        p.child.kill("SIGTERM");
+        await new Promise((res) => {
+          const t = setTimeout(() => (p.child.kill("SIGKILL"), res()), 8000);
+          p.child.once("exit", () => (clearTimeout(t), res()));
+        });
+      }
+    }
+    r.disconnect();
+    if (!process.env.KEEP_BENCH_LOGS) rmSync(work, { recursive: true, force: true });
+    else console.log(`logs: ${work}`);
+  };
+  try {
+    for (const a of [ep, up, sp, gp]) await common.waitForHealthy(`127.0.0.1:${a}`, "", 60000);
+    const gw = new pbGateway.TdaServiceClient(`127.0.0.1:${gp}`, grpc.credentials.createInsecure(), common.channelOptions);
+    const md = () => new grpc.Metadata();
+    const datasetId = await new Promise((resolve, reject) => {
+      const s = gw.uploadData(md(), (err, res) => (err ? reject(err) : resolve(res.dataset.datasetId)));
+      const data = csv(50, 3);
+      s.write({ msg: { $case: "header", value: { name: "bench.csv", format: pbUpload.DataFormat.DATA_FORMAT_CSV, dim: 0, contentType: "", uploadId: "", resumeOffset: 0, totalBytes: data.length } } });
+      s.write({ msg: { $case: "chunk", value: data } });
+      s.end();
+    });
+
+    let serial = 0;
+    /** Submit + watch one job; resolves with { ms, state, cacheHit }. */
+    function oneJob(threshold) {
+      const t0 = performance.now();
+      return new Promise((resolve, reject) => {
+        gw.computeVietorisRips({ datasetId, maxDim: 1, threshold, modulus: 0, priority: 0, idempotencyKey: "", deadlineSeconds: 0, threads: 1 }, md(), (err, res) => {
+          if (err) return reject(err);
+          const job = res.job;
+          if (TERMINAL.has(job.state)) return resolve({ ms: performance.now() - t0, state: job.state, cacheHit: job.cacheHit });
+          const w = gw.watchJob({ jobId: job.jobId }, md());
+          let last;
+          w.on("data", (m) => {
+            if (m.update) last = m.update;
+            if (last && TERMINAL.has(last.state)) {
+              const ms = performance.now() - t0;
+              w.cancel();
+              resolve({ ms, state: last.state, cacheHit: job.cacheHit });
+            }
+          });
+          w.on("error", (e) => (e.code === grpc.status.CANCELLED ? undefined : reject(e)));
+          w.on("end", () => (last && TERMINAL.has(last.state) ? undefined : reject(new Error(`watch ended before the job finished (${job.jobId})`))));
+        });
+      });
+    }
+    const distinct = () => 10 + ++serial * 1e-7;
+
+    async function closedLoop(n, conc, thresholdOf) {
+      const lat = [];
+      const states = new Map();
+      let next = 0;
+      const t0 = performance.now();
+      await Promise.all(
+        Array.from({ length: conc }, async () => {
+          while (next < n) {
+            next++;
+            const res = await oneJob(thresholdOf());
+            lat.push(res.ms);
+            states.set(res.state, (states.get(res.state) ?? 0) + 1);
+          }
+        }),
+      );
+      const secs = (performance.now() - t0) / 1000;
+      lat.sort((a, b) => a - b);
+      return { n, secs, rate: n / secs, p50: pct(lat, 50), p99: pct(lat, 99), states };
+    }
+
+    async function openLoop(rate, seconds, thresholdOf) {
+      const lat = [];
+      const states = new Map();
+      const pending = [];
+      const total = Math.round(rate * seconds);
+      const t0 = performance.now();
+      for (let i = 0; i < total; i++) {
+        const due = t0 + (i * 1000) / rate;
+        const wait = due - performance.now();
+        if (wait > 1) await new Promise((res) => setTimeout(res, wait));
+        pending.push(
+          oneJob(thresholdOf()).then((res) => {
+            lat.push(res.ms);
+            states.set(res.state, (states.get(res.state) ?? 0) + 1);
+          }),
+        );
+      }
+      const sendSecs = (performance.now() - t0) / 1000;
+      await Promise.all(pending);
+      lat.sort((a, b) => a - b);
+      return { total, offered: total / sendSecs, p50: pct(lat, 50), p90: pct(lat, 90), p99: pct(lat, 99), max: lat.at(-1), states };
+    }
+
+    const kafka = new Kafka({ clientId: "sched-bench", brokers: KAFKA_BROKERS.split(","), logLevel: logLevel.NOTHING });
+    const admin = kafka.admin();
+    await admin.connect();
+    const prefix = process.env.KAFKA_TOPIC_PREFIX ?? "";
+    const offsetsOf = async (topics) => {
+      let sum = 0;
+      for (const t of topics) for (const p of await admin.fetchTopicOffsets(prefix + t)) sum += Number(p.high);
+      return sum;
+    };
+    const stateNames = (m) => [...m].map(([s, c]) => `${JobState[s]}=${c}`).join(" ");
+    const cpu = () => procs.map((p) => [p.name, cpuSeconds(p.child.pid)]);
+    const cpuDelta = (a, b) => a.map(([n, s], i) => `${n}=${fmt(b[i][1] - s, 1)}s`).join(" ");
+
+    // warm-up
+    await closedLoop(Math.min(200, JOBS), 16, distinct);
+
+    console.log(`# scheduler bench: ${os.cpus().length} cores, node ${process.version}, concurrency ${CONCURRENCY}, scheduler SCHEDULER_CONCURRENCY=${process.env.SCHEDULER_CONCURRENCY ?? "32"}`);
+    // 1. throughput, no cache
+    const off0 = await offsetsOf(["tda_jobs", "tda_results"]);
+    const outbox = "tda:outbox:scheduler";
+    let c0 = cpu();
+    const tp = await closedLoop(JOBS, CONCURRENCY, distinct);
+    let c1 = cpu();
+    const tEv0 = performance.now();
+    while ((await r.llen(outbox)) > 0) await new Promise((res) => setTimeout(res, 20));
+    const drainTail = (performance.now() - tEv0) / 1000;
+    const off1 = await offsetsOf(["tda_jobs", "tda_results"]);
+    console.log(`throughput (no cache): ${tp.n} jobs in ${fmt(tp.secs, 2)} s = ${fmt(tp.rate)} jobs/s; latency p50 ${fmt(tp.p50)} ms p99 ${fmt(tp.p99)} ms; ${stateNames(tp.states)}`);
+    console.log(`  cpu: ${cpuDelta(c0, c1)}`);
+    console.log(`  scheduler events to Kafka: ${off1 - off0} (${fmt((off1 - off0) / tp.n, 1)}/job), ${fmt((off1 - off0) / (tp.secs + drainTail), 0)} events/s (outbox drained ${fmt(drainTail, 2)} s after the last job)`);
+
+    // 2. cache hits: same parameters as one finished job
+    const fixed = 42.5;
+    await oneJob(fixed);
+    c0 = cpu();
+    const ch = await closedLoop(JOBS, CONCURRENCY, () => fixed);
+    c1 = cpu();
+    console.log(`throughput (cache hits): ${ch.n} jobs in ${fmt(ch.secs, 2)} s = ${fmt(ch.rate)} jobs/s; latency p50 ${fmt(ch.p50)} ms p99 ${fmt(ch.p99)} ms; ${stateNames(ch.states)}`);
+    console.log(`  cpu: ${cpuDelta(c0, c1)}`);
+
+    // 3. fixed offered load
+    c0 = cpu();
+    const ol = await openLoop(RATE, RATE_SECONDS, distinct);
+    c1 = cpu();
+    console.log(`offered load ${RATE} jobs/s for ${RATE_SECONDS} s (no cache; achieved offer ${fmt(ol.offered)} jobs/s): ${ol.total} jobs, latency p50 ${fmt(ol.p50)} ms p90 ${fmt(ol.p90)} ms p99 ${fmt(ol.p99)} ms max ${fmt(ol.max)} ms; ${stateNames(ol.states)}`);
+    console.log(`  cpu: ${cpuDelta(c0, c1)}`);
+
+    // 4. event bus capacity (outbox + relay of @tda/common), in this process
+    const log = common.createLogger("bench", "warn");
+    const busRedis = new IORedis(redisUrl);
+    const bus = common.createEventBus({ source: `bench-${process.pid}`, brokers: KAFKA_BROKERS.split(","), topicPrefix: prefix, redis: busRedis, log });
+    const e0 = await offsetsOf(["tda_events"]);
+    const tb = performance.now();
+    const data = { $case: "job", value: common.pbEvents.JobEventData.fromPartial({ jobId: "job_bench", datasetId: "ds_bench", owner: "bench", state: "queued", attempt: 1, sequence: 1 }) };
+    const inflight = [];
+    for (let i = 0; i < EVENTS; i++) {
+      inflight.push(bus.publish({ topic: "tda_events", key: `job_bench_${i % 1000}`, eventType: "bench.event", data }));
+      if (inflight.length >= 1000) await Promise.all(inflight.splice(0));
+    }
+    await Promise.all(inflight);
+    const tPub = (performance.now() - tb) / 1000;
+    const drained = await bus.flush(120000);
+    const tAll = (performance.now() - tb) / 1000;
+    const e1 = await offsetsOf(["tda_events"]);
+    await bus.close();
+    busRedis.disconnect();
+    console.log(`event bus: ${EVENTS} events durable in the outbox in ${fmt(tPub, 2)} s (${fmt(EVENTS / tPub, 0)}/s), all in Kafka after ${fmt(tAll, 2)} s = ${fmt(EVENTS / tAll, 0)} events/s${drained ? "" : " (NOT drained)"}; Kafka offsets +${e1 - e0}`);
+    await admin.disconnect();
+    gw.close();
+  } finally {
+    await stopAll();
+  }
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});

@@ -1,0 +1,176 @@
+import type { Admin } from "kafkajs";
+import type { Redis } from "ioredis";
+import type { HealthImplementation } from "grpc-health-check";
+import { createKafka } from "./events";
+import type { Logger } from "./logger";
+
+// A service's own health follows its dependencies: a monitor polls a few
+// checks (Redis answers PING, Kafka answers a metadata request, at least one
+// engine is healthy, ...) and sets the standard gRPC health status of the
+// service to NOT_SERVING while any fails, back to SERVING when all pass.
+
+export interface DependencyCheck {
+  name: string;
+  /** Resolves true when the dependency is usable; false or a rejection means down. */
+  check(): Promise<boolean>;
+}
+
+export interface DependencyMonitor {
+  /** Checks once now, then every pollMs. */
+  start(): Promise<void>;
+  /** Checks every dependency once and updates the status; true when all are up. */
+  poll(): Promise<boolean>;
+  /** Stops polling and reports NOT_SERVING from then on (shutdown). */
+  stop(): void;
+  /** Last result per dependency. */
+  snapshot(): Record<string, boolean>;
+  close(): Promise<void>;
+}
+
+export interface DependencyMonitorOptions {
+  health: HealthImplementation;
+  /** Service names whose status is set ("" and the fully-qualified names). */
+  names: string[];
+  checks: DependencyCheck[];
+  pollMs: number;
+  /** Longest one check may take before it counts as failed. */
+  timeoutMs: number;
+  log: Logger;
+  /** Called on close (e.g. to close a Kafka admin connection). */
+  onClose?: () => Promise<void>;
+}
+
+function withTimeout(p: Promise<boolean>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  return Promise.race([
+    p.catch(() => false),
+    new Promise<boolean>((resolve) => {
+      timer = setTimeout(() => resolve(false), ms);
+    }),
+  ]).finally(() => clearTimeout(timer));
+}
+
+export function createDependencyMonitor(opts: DependencyMonitorOptions): DependencyMonitor {
+  const last: Record<string, boolean> = {};
+  let overall: boolean | undefined;
+  let stopped = false;
+  let timer: NodeJS.Timeout | undefined;
+  let polling: Promise<boolean> | undefined;
+
+  async function pollNow(): Promise<boolean> {
+    const results = await Promise.all(opts.checks.map(async (c) => [c.name, await withTimeout(c.check(), opts.timeoutMs)] as const));
+    for (const [name, ok] of results) {
+      if (last[name] !== ok) {
+        if (ok) opts.log.info({ dependency: name }, "dependency up");
+        else opts.log.warn({ dependency: name }, "dependency down");
+      }
+      last[name] = ok;
+    }
+    const allUp = results.every(([, ok]) => ok);
+    if (!stopped && allUp !== overall) {
+      overall = allUp;
+      for (const n of opts.names) opts.health.setStatus(n, allUp ? "SERVING" : "NOT_SERVING");
+      opts.log.info({ status: allUp ? "SERVING" : "NOT_SERVING", dependencies: { ...last } }, "health changed");
+    }
+    return allUp;
+  }
+
+  function poll(): Promise<boolean> {
+    polling ??= pollNow().finally(() => (polling = undefined));
+    return polling;
+  }
+
+  function loop(): void {
+    if (stopped) return;
+    timer = setTimeout(() => void poll().finally(loop), opts.pollMs);
+    timer.unref();
+  }
+
+  const monitor: DependencyMonitor = {
+    async start() {
+      await poll();
+      loop();
+    },
+    poll,
+    stop() {
+      stopped = true;
+      if (timer) clearTimeout(timer);
+      for (const n of opts.names) opts.health.setStatus(n, "NOT_SERVING");
+    },
+    snapshot: () => ({ ...last }),
+    async close() {
+      monitor.stop();
+      await polling?.catch(() => undefined);
+      await opts.onClose?.();
+    },
+  };
+  return monitor;
+}
+
+/** Redis is up when it answers PING. */
+export function redisCheck(redis: Redis): DependencyCheck {
+  return {
+    name: "redis",
+    async check() {
+      if (redis.status !== "ready") return false;
+      return (await redis.ping()) === "PONG";
+    },
+  };
+}
+
+/** Kafka is up when a broker answers a metadata request (one reused admin connection). */
+export function kafkaCheck(brokers: string[], log: Logger): DependencyCheck & { close(): Promise<void> } {
+  const kafka = createKafka("tda-health", brokers, log);
+  let admin: Admin | undefined;
+  return {
+    name: "kafka",
+    async check() {
+      try {
+        if (!admin) {
+          admin = kafka.admin({ retry: { retries: 0 } });
+          await admin.connect();
+        }
+        await admin.listTopics();
+        return true;
+      } catch {
+        const a = admin;
+        admin = undefined;
+        await a?.disconnect().catch(() => undefined);
+        return false;
+      }
+    },
+    async close() {
+      await admin?.disconnect().catch(() => undefined);
+      admin = undefined;
+    },
+  };
+}
+
+export interface ServiceHealthOptions {
+  health: HealthImplementation;
+  /** Fully-qualified service names ("" is always included). */
+  names: string[];
+  redis: Redis;
+  kafkaBrokers: string[];
+  requireKafka: boolean;
+  pollMs: number;
+  log: Logger;
+  /** Further checks (e.g. engines). */
+  extra?: DependencyCheck[];
+}
+
+/** The usual wiring of a service's main.ts: Redis (+ Kafka, + extra) → the service's health; started. */
+export async function startServiceHealth(o: ServiceHealthOptions): Promise<DependencyMonitor> {
+  const kafka = o.requireKafka ? kafkaCheck(o.kafkaBrokers, o.log) : undefined;
+  const monitor = createDependencyMonitor({
+    health: o.health,
+    names: ["", ...o.names],
+    checks: [redisCheck(o.redis), ...(kafka ? [kafka] : []), ...(o.extra ?? [])],
+    pollMs: o.pollMs,
+    timeoutMs: Math.max(500, Math.min(3000, o.pollMs)),
+    log: o.log,
+    onClose: () => kafka?.close() ?? Promise.resolve(),
+  });
+  await monitor.start();
+  return monitor;
+}

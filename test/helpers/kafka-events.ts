@@ -1,0 +1,86 @@
+import { Kafka, logLevel } from "kafkajs";
+import { pbEvents } from "@tda/common";
+
+// Reads lifecycle events from Kafka as a consumer would: from the beginning,
+// de-duplicated by event_id, grouped by message key (job id) in arrival order.
+
+export interface KeyedEvents {
+  /** key → envelopes in the order they were consumed (duplicates removed). */
+  byKey: Map<string, pbEvents.EventEnvelope[]>;
+  /** Messages that repeated an event_id already seen. */
+  duplicates: number;
+}
+
+/**
+ * Consumes `topic` from the beginning up to the end offsets it has when the
+ * call starts (so call it once the producers are done), or until `done` says so.
+ */
+export async function collectEvents(
+  brokers: string,
+  topic: string,
+  done: (ev: KeyedEvents) => boolean = () => false,
+  timeoutMs = 60000,
+): Promise<KeyedEvents> {
+  const kafka = new Kafka({ clientId: "e2e-collector", brokers: brokers.split(","), logLevel: logLevel.NOTHING });
+  const admin = kafka.admin();
+  await admin.connect();
+  const ends = new Map<number, number>();
+  try {
+    for (const p of await admin.fetchTopicOffsets(topic)) ends.set(p.partition, Number(p.high));
+  } finally {
+    await admin.disconnect();
+  }
+  const reached = new Map<number, number>([...ends.keys()].map((p) => [p, 0]));
+  const atEnd = () => [...ends].every(([p, high]) => (reached.get(p) ?? 0) >= high);
+  const consumer = kafka.consumer({ groupId: `e2e-collect-${Date.now()}-${Math.random().toString(36).slice(2)}`, sessionTimeout: 30000 });
+  const ev: KeyedEvents = { byKey: new Map(), duplicates: 0 };
+  const seen = new Set<string>();
+  await consumer.connect();
+  try {
+    await consumer.subscribe({ topic, fromBeginning: true });
+    await new Promise<void>((resolve, reject) => {
+      const progress = () => [...ends].map(([p, high]) => `p${p} ${reached.get(p)}/${high}`).join(", ");
+      const timer = setTimeout(() => reject(new Error(`timed out collecting ${topic}: ${seen.size} events for ${ev.byKey.size} keys (${progress()})`)), timeoutMs);
+      let finished = false;
+      const finish = () => {
+        finished = true;
+        clearTimeout(timer);
+        resolve();
+      };
+      if (atEnd()) return finish();
+      consumer
+        .run({
+          eachMessage: async ({ message, partition }) => {
+            if (finished) return;
+            reached.set(partition, Math.max(reached.get(partition) ?? 0, Number(message.offset) + 1));
+            if (!message.value) {
+              if (atEnd()) finish();
+              return;
+            }
+            const env = pbEvents.EventEnvelope.decode(message.value);
+            if (seen.has(env.eventId)) {
+              ev.duplicates++;
+              if (atEnd()) finish();
+              return;
+            }
+            seen.add(env.eventId);
+            const key = message.key?.toString() ?? "";
+            const list = ev.byKey.get(key) ?? [];
+            list.push(env);
+            ev.byKey.set(key, list);
+            if (atEnd() || done(ev)) finish();
+          },
+        })
+        .catch(reject);
+    });
+  } finally {
+    await consumer.disconnect();
+  }
+  return ev;
+}
+
+/** The JobEventData of a tda_jobs envelope. */
+export function jobData(env: pbEvents.EventEnvelope): pbEvents.JobEventData {
+  if (env.data?.$case !== "job") throw new Error(`event ${env.eventId} (${env.eventType}) carries no job data`);
+  return env.data.value;
+}
