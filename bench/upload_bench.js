@@ -11,6 +11,10 @@
 // used by each process during the upload, and the upload service's peak RSS
 // (VmHWM). Inputs are generated on the fly from a small repeating block, so the
 // client does not hold the whole input.
+// Env knobs: BENCH_DIRECT=1 also times the same upload sent straight to the upload
+// service; BENCH_NODE_ARGS is passed to the service processes (e.g. --cpu-prof);
+// BENCH_DATA_DIR puts the upload service's data there (e.g. /dev/shm to take the disk
+// out); KEEP_BENCH_LOGS=1 keeps the services' logs; REDIS_URL, KAFKA_BROKERS.
 "use strict";
 const { spawn } = require("node:child_process");
 const { mkdtempSync, rmSync, readFileSync, createWriteStream } = require("node:fs");
@@ -201,7 +205,8 @@ async function timeUpload(pb, address, total, block, format, dim, direct = false
 async function main() {
   const pb = require("@tda/common");
   const work = mkdtempSync(path.join(os.tmpdir(), "tda-upload-bench-"));
-  const dataDir = path.join(work, "data");
+  // BENCH_DATA_DIR: where the upload service stores data (default: a temp dir; e.g. a tmpfs to take the disk out)
+  const dataDir = process.env.BENCH_DATA_DIR ? mkdtempSync(path.join(process.env.BENCH_DATA_DIR, "tda-upload-bench-data-")) : path.join(work, "data");
   const u = new URL(REDIS_URL);
   u.pathname = "/13"; // a database of its own, emptied first
   const redisUrl = u.toString();
@@ -282,6 +287,7 @@ async function main() {
     r.disconnect();
     if (process.env.KEEP_BENCH_LOGS) console.log(`logs in ${work}`);
     else rmSync(work, { recursive: true, force: true });
+    if (process.env.BENCH_DATA_DIR) rmSync(dataDir, { recursive: true, force: true });
   }
 }
 

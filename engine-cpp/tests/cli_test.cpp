@@ -44,6 +44,30 @@ TEST(Cli, SameOutputAsRipserCoeff) {
                         "/usr/bin/ripser-coeff");
 }
 
+TEST(Cli, SameOutputWithSeveralThreads) {
+  const std::string sphere = quoted(t::fixture("sphere_3_192.lower_distance_matrix"));
+  for (const char* threads : {"1", "2", "4"}) {
+    expect_same_as_ripser("--format lower-distance --dim 2 " + sphere, "/usr/bin/ripser",
+                          std::string("--threads ") + threads + " --format lower-distance --dim 2 " + sphere);
+    expect_same_as_ripser("--format point-cloud --dim 2 " + quoted(t::fixture("sphere_3_192_points.dat")),
+                          "/usr/bin/ripser",
+                          std::string("--threads=") + threads + " --format point-cloud --dim 2 " +
+                              quoted(t::fixture("sphere_3_192_points.dat")));
+  }
+}
+
+TEST(Cli, MemoryLimitRefusesWithThree) {
+  const std::string sphere = quoted(t::fixture("sphere_3_192.lower_distance_matrix"));
+  t::CommandResult refused =
+      t::run_command(kDriver + " --memory-limit 1M --format lower-distance --dim 3 " + sphere + " 2>&1");
+  EXPECT_EQ(refused.exit_code, 3);
+  EXPECT_NE(refused.out.find("exceeds --memory-limit"), std::string::npos) << refused.out;
+  t::CommandResult fits = t::run_command(kDriver + " --memory-limit 2G --format lower-distance --dim 1 " + sphere);
+  EXPECT_EQ(fits.exit_code, 0);
+  t::CommandResult bad = t::run_command(kDriver + " --memory-limit 12X --format lower-distance " + sphere + " 2>/dev/null");
+  EXPECT_EQ(bad.exit_code, 2);
+}
+
 TEST(Cli, ReadsStandardInput) {
   t::CommandResult r = t::run_command("printf '1\\n2 3\\n' | " + kDriver + " --format lower-distance");
   EXPECT_EQ(r.exit_code, 0);

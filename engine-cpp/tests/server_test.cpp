@@ -390,7 +390,7 @@ TEST_F(ServerTest, ProgressCadenceOnALongJob) {
   if (span < std::chrono::seconds(1)) GTEST_SKIP() << "job shorter than a second on this machine";
   std::chrono::steady_clock::duration worst{0};
   for (size_t i = 1; i < times.size(); ++i) worst = std::max(worst, times[i] - times[i - 1]);
-  EXPECT_LE(worst, std::chrono::milliseconds(250 + 150))
+  EXPECT_LE(worst, std::chrono::milliseconds(250 + 200))  // slack for a loaded machine
       << "largest gap " << std::chrono::duration_cast<std::chrono::milliseconds>(worst).count() << " ms over "
       << times.size() << " messages";
 }

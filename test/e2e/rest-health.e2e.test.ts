@@ -3,7 +3,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { status as GrpcStatus, type ServiceError } from "@grpc/grpc-js";
 import { checkHealth, createHealthClient } from "@tda/common";
-import { ENGINE_BIN, freePort, KAFKA_BROKERS, ROOT, startMesh, startProcess, type Mesh, type Proc } from "../helpers/mesh";
+import { ENGINE_BIN, freePort, ROOT, startMesh, startProcess, type Mesh, type Proc } from "../helpers/mesh";
+import { startPrivateKafka, type PrivateKafka } from "../helpers/kafka-broker";
 import { api, gatewayClient, md, type Gateway } from "../helpers/client";
 import { restCall, restClient } from "../helpers/rest";
 
@@ -12,7 +13,7 @@ import { restCall, restClient } from "../helpers/rest";
 // /health 503, jobs pile up → the concurrent-job limit answers 429), the
 // upload service stopped (calls → 503 / UNAVAILABLE), and this mesh's own
 // Redis stopped (every service NOT_SERVING) — each then restarted on the same
-// port, and everything SERVING again.
+// port, and everything SERVING again; likewise the mesh's own (private) Kafka.
 
 jest.setTimeout(240_000);
 
@@ -22,6 +23,7 @@ let gw: Gateway;
 let redis: Proc;
 let redisPort: number;
 let work: string;
+let kafka: PrivateKafka;
 
 function startRedis(): Proc {
   return startProcess("redis", "redis-server", ["--port", String(redisPort), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"], {}, work);
@@ -51,11 +53,11 @@ beforeAll(async () => {
   work = mkdtempSync(join(tmpdir(), "tda-health-test-"));
   redisPort = await freePort();
   redis = startRedis();
-  await new Promise((r) => setTimeout(r, 300));
+  kafka = await startPrivateKafka();
   mesh = await startMesh({
     rest: true,
     redisDb: 12, // only emptied on the shared Redis; this mesh uses its own redis-server below
-    env: { REDIS_URL: `redis://127.0.0.1:${redisPort}/0`, HEALTH_POLL_MS: "300", SCHEDULER_ENGINE_PROBE_MS: "300" },
+    env: { REDIS_URL: `redis://127.0.0.1:${redisPort}/0`, KAFKA_BROKERS: kafka.brokers, HEALTH_POLL_MS: "300", SCHEDULER_ENGINE_PROBE_MS: "300" },
     gatewayEnv: { GATEWAY_API_KEYS: `${KEY}:tenant-h`, GATEWAY_HEALTH_POLL_MS: "300", GATEWAY_MAX_ACTIVE_JOBS: "1", GATEWAY_ACTIVE_JOBS_RETRY_MS: "3000" },
   });
   gw = gatewayClient(mesh.gateway);
@@ -65,6 +67,7 @@ afterAll(async () => {
   gw?.close();
   await mesh?.stop();
   await redis?.stop();
+  await kafka?.destroy();
 });
 
 function proc(name: string): Proc {
@@ -122,7 +125,7 @@ test("the upload service stopped: calls answer 503 / UNAVAILABLE, /health names 
   expect(h.json.down).toContain("upload");
 
   const env = {
-    REDIS_URL: `redis://127.0.0.1:${redisPort}/0`, KAFKA_BROKERS, TDA_DATA_DIR: mesh.dataDir, LOG_LEVEL: "info", HEALTH_POLL_MS: "300",
+    REDIS_URL: `redis://127.0.0.1:${redisPort}/0`, KAFKA_BROKERS: kafka.brokers, TDA_DATA_DIR: mesh.dataDir, LOG_LEVEL: "info", HEALTH_POLL_MS: "300",
     UPLOAD_PORT: uploadPort, UPLOAD_METRICS_PORT: new URL(mesh.metrics.upload).port,
   };
   replaceProc("upload", startProcess("upload", process.execPath, [join(ROOT, "services/upload/dist/main.js")], env, mesh.logDir));
@@ -137,5 +140,17 @@ test("Redis down: upload, scheduler and gateway NOT_SERVING; Redis back: SERVING
   expect((await restCall(mesh.rest!, "GET", "/health")).status).toBe(503);
   redis = startRedis();
   await waitHealth([mesh.upload, mesh.scheduler, mesh.gateway], true, 60_000);
+  expect((await restCall(mesh.rest!, "GET", "/health")).status).toBe(200);
+});
+
+test("Kafka down: upload, scheduler and gateway NOT_SERVING (calls still work); Kafka back: SERVING again", async () => {
+  await kafka.stop("SIGKILL");
+  await waitHealth([mesh.upload, mesh.scheduler, mesh.gateway], false);
+  expect((await restCall(mesh.rest!, "GET", "/health")).status).toBe(503);
+  // The event outbox covers the outage: reads and uploads keep working meanwhile.
+  const up = await restClient(mesh.rest!, { key: KEY }).upload("/api/v1/data/upload/file?name=k.csv&format=csv", "0,0\n3,4\n", "text/csv");
+  expect(up.status).toBe(200);
+  await kafka.start();
+  await waitHealth([mesh.upload, mesh.scheduler, mesh.gateway], true, 90_000);
   expect((await restCall(mesh.rest!, "GET", "/health")).status).toBe(200);
 });

@@ -3,7 +3,7 @@ import { pbJobs } from "@tda/common";
 import { startMesh, type Mesh } from "../helpers/mesh";
 import { startPrivateKafka, type PrivateKafka } from "../helpers/kafka-broker";
 import { collectEvents, jobData } from "../helpers/kafka-events";
-import { lockRedisDb, type DbLock } from "../helpers/db-lock";
+import { startPrivateRedis, type PrivateRedis } from "../helpers/private-redis";
 import { gatewayClient, watchJob, type Gateway } from "../helpers/client";
 import { NO_METRICS_PORTS, sleep, submitRips, uploadCloud, waitFor, waitTerminal } from "../helpers/jobs";
 
@@ -19,18 +19,16 @@ const OUTAGE_MS = 10_000;
 
 let kafka: PrivateKafka;
 let mesh: Mesh;
-let dbLock: DbLock | undefined;
+let privateRedis: PrivateRedis | undefined;
 let gw: Gateway;
 let redis: IORedis;
 
 beforeAll(async () => {
-  dbLock = await lockRedisDb(13);
+  privateRedis = await startPrivateRedis();
   kafka = await startPrivateKafka();
-  mesh = await startMesh({ redisDb: 13, env: { ...NO_METRICS_PORTS, KAFKA_BROKERS: kafka.brokers, SCHEDULER_CONCURRENCY: "4" } });
+  mesh = await startMesh({ redisUrl: privateRedis.url, env: { ...NO_METRICS_PORTS, KAFKA_BROKERS: kafka.brokers, SCHEDULER_CONCURRENCY: "4" } });
   gw = gatewayClient(mesh.gateway);
-  const url = new URL(process.env.REDIS_URL ?? "redis://127.0.0.1:6390");
-  url.pathname = "/13";
-  redis = new IORedis(url.toString());
+  redis = new IORedis(privateRedis.url);
 });
 
 afterAll(async () => {
@@ -38,7 +36,7 @@ afterAll(async () => {
   redis?.disconnect();
   await mesh?.stop();
   await kafka?.destroy();
-  await dbLock?.release();
+  await privateRedis?.stop();
 });
 
 test("100 jobs during a 10 s Kafka outage all complete, and every job's events arrive afterwards in order, exactly once after de-duplication", async () => {

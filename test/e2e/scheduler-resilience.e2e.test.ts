@@ -2,7 +2,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { pbCommon, pbJobs, pbUpload } from "@tda/common";
 import { FIXTURES, procOf, restartProcess, startMesh, type Mesh } from "../helpers/mesh";
-import { lockRedisDb, type DbLock } from "../helpers/db-lock";
+import { startPrivateRedis, type PrivateRedis } from "../helpers/private-redis";
 import { api, gatewayClient, uploadFile, watchJob, type Gateway } from "../helpers/client";
 import { getJob, NO_METRICS_PORTS, submitRips, uploadCloud, waitFor, waitTerminal } from "../helpers/jobs";
 
@@ -15,15 +15,15 @@ jest.setTimeout(300_000);
 const { JobState } = pbJobs;
 
 let mesh: Mesh;
-let dbLock: DbLock | undefined;
+let privateRedis: PrivateRedis | undefined;
 let gw: Gateway;
 let sphere: string; // 192 points on S^2: Rips up to H3 takes several seconds of reduction
 
 beforeAll(async () => {
-  dbLock = await lockRedisDb(10);
+  privateRedis = await startPrivateRedis();
   mesh = await startMesh({
     engines: 2,
-    redisDb: 10,
+    redisUrl: privateRedis.url,
     env: {
       ...NO_METRICS_PORTS,
       // a killed scheduler's jobs come back quickly (lock + stalled check)
@@ -42,7 +42,7 @@ beforeAll(async () => {
 afterAll(async () => {
   gw?.close();
   await mesh?.stop();
-  await dbLock?.release();
+  await privateRedis?.stop();
 });
 
 const engineLog = (i: number) => readFileSync(procOf(mesh, `engine-${i}`).logFile, "utf8");

@@ -81,6 +81,8 @@ export interface MeshOptions {
   env?: Record<string, string>;
   /** Redis logical database of this mesh, emptied at start (isolates suites from each other and from a dev mesh on db 0). */
   redisDb?: number;
+  /** A Redis of the suite's own (e.g. startPrivateRedis()) instead of a logical database of the shared one; emptied at start. */
+  redisUrl?: string;
   /** Also start the REST proxy (build/bin/tda-rest) in front of the gateway. */
   rest?: boolean;
   /** Extra environment of the gateway process only (e.g. API keys, JWT keys). */
@@ -106,6 +108,17 @@ export async function waitForHttp(url: string, timeoutMs = 30000): Promise<void>
   throw new Error(`${url} did not answer within ${timeoutMs} ms: ${(last as Error)?.message ?? last}`);
 }
 
+/** `url` (e.g. a private redis-server of the suite), emptied first. */
+export async function emptiedRedis(url: string): Promise<string> {
+  const r = new IORedis(url, { maxRetriesPerRequest: 3 });
+  try {
+    await r.flushdb();
+  } finally {
+    r.disconnect();
+  }
+  return url;
+}
+
 /** REDIS_URL pointing at logical database `db`, emptied first. */
 export async function freshRedisDb(db: number): Promise<string> {
   const u = new URL(REDIS_URL);
@@ -128,7 +141,7 @@ export async function startMesh(opts: MeshOptions = {}): Promise<Mesh> {
   const logDir = join(work, "logs");
   mkdirSync(logDir, { recursive: true });
   const procs: Proc[] = [];
-  const redisUrl = await freshRedisDb(opts.redisDb ?? 9);
+  const redisUrl = opts.redisUrl ? await emptiedRedis(opts.redisUrl) : await freshRedisDb(opts.redisDb ?? 9);
   const common = { REDIS_URL: redisUrl, KAFKA_BROKERS, TDA_DATA_DIR: dataDir, LOG_LEVEL: "info", ...(opts.env ?? {}) };
   try {
     const engines: string[] = [];

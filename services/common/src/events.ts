@@ -66,8 +66,10 @@ export interface EventBusOptions {
   topicPrefix: string;
   redis: Redis;
   log: Logger;
-  /** Most records sent to Kafka in one batch. */
+  /** Most records sent to Kafka in one batch (default 2000)... */
   batchSize?: number;
+  /** ...and most bytes of outbox records in one batch (default 768 KiB; at least one record). */
+  maxBatchBytes?: number;
 }
 
 export function createKafka(clientId: string, brokers: string[], log: Logger): Kafka {
@@ -89,7 +91,8 @@ export function createEventBus(opts: EventBusOptions): EventBus {
   const listKey = `tda:outbox:${source}`;
   const lockKey = `tda:outbox-lock:${source}`;
   const lockToken = randomUUID();
-  const batchSize = opts.batchSize ?? 1000;
+  const batchSize = opts.batchSize ?? 2000;
+  const maxBatchBytes = opts.maxBatchBytes ?? 768 * 1024;
   const kafka = createKafka(`tda-${source}`, opts.brokers, log);
   const deadKey = `tda:outbox-dead:${source}`;
   let producer: Producer | undefined;
@@ -128,8 +131,13 @@ export function createEventBus(opts: EventBusOptions): EventBus {
     if (got === null && (await redis.get(lockKey)) !== lockToken) return false;
     try {
       for (;;) {
-        const raw = await redis.lrange(listKey, 0, batchSize - 1);
-        if (raw.length === 0) return true;
+        const all = await redis.lrange(listKey, 0, batchSize - 1);
+        if (all.length === 0) return true;
+        // keep a batch well under Kafka's default 1 MB per record batch
+        let bytes = 0;
+        let cut = 0;
+        while (cut < all.length && (cut === 0 || bytes + all[cut]!.length <= maxBatchBytes)) bytes += all[cut++]!.length;
+        const raw = cut === all.length ? all : all.slice(0, cut);
         const byTopic = new Map<string, { key: string; value: Buffer; headers: Record<string, string> }[]>();
         const records = raw.map((r) => JSON.parse(r) as OutboxRecord);
         const topics = await knownTopics(new Set(records.map((r) => r.topic)));

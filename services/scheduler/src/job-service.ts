@@ -325,9 +325,15 @@ export function createJobService(deps: JobServiceDeps): pbJobs.JobServiceServer 
         return isTerminal(u.state);
       };
       for (const u of await store.updates(jobId)) if (await emit(u)) return;
-      // a finished job whose update log expired ends here too
       const now = await store.loadJob(jobId);
-      if (!now || (isTerminal(now.state) && pending.length === 0)) return;
+      if (!now) return;
+      if (isTerminal(now.state)) {
+        // it finished after our read of the list, and the live message may not
+        // be here yet: the list has the terminal update now. (A finished job
+        // whose update log expired ends here too.)
+        for (const u of [...pending.splice(0), ...(await store.updates(jobId))].sort((a, b) => a.sequence - b.sequence)) if (await emit(u)) return;
+        return;
+      }
       while (!closed) {
         while (pending.length > 0) if (await emit(pending.shift()!)) return;
         await new Promise<void>((r) => (wake = r));

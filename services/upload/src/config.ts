@@ -18,6 +18,8 @@ export interface UploadConfig extends CommonConfig {
   progressIntervalMs: number;
   /** ...or after this many bytes, whichever comes first. */
   progressBytes: number;
+  /** Sync the temp file to disk every this many canonical bytes during an upload (0: only at the end). */
+  syncEveryBytes: number;
   /** Default and largest page size for ListDatasets. */
   defaultPageSize: number;
   maxPageSize: number;
@@ -39,6 +41,7 @@ export function loadConfig(env: Env = process.env): UploadConfig {
     resumeTtlSeconds: readInt(env, "UPLOAD_RESUME_TTL_SECONDS", 3600, 0),
     progressIntervalMs: readInt(env, "UPLOAD_PROGRESS_INTERVAL_MS", 500, 0),
     progressBytes: readBytes(env, "UPLOAD_PROGRESS_BYTES", 64 * 1024 ** 2),
+    syncEveryBytes: readBytes(env, "UPLOAD_SYNC_EVERY_BYTES", 0),
     defaultPageSize: readInt(env, "UPLOAD_DEFAULT_PAGE_SIZE", 50, 1, 1000),
     maxPageSize: readInt(env, "UPLOAD_MAX_PAGE_SIZE", 1000, 1, 100_000),
     endGraceMs: readInt(env, "UPLOAD_END_GRACE_MS", 50, 0, 10_000),

@@ -50,8 +50,6 @@ const SLICE_BYTES = 1024 * 1024;
 const MAX_NAME = 512;
 /** Canonical output queued for the temp file before the input stream is made to wait. */
 const MAX_PENDING_WRITE_BYTES = 8 * 1024 * 1024;
-/** Large outputs are synced to disk as they grow, so the final sync before commit is short. */
-const SYNC_EVERY_BYTES = 32 * 1024 * 1024;
 
 export function createUploadService(deps: UploadServiceDeps): pbUpload.UploadServiceServer {
   const { config, blobs, bus, log } = deps;
@@ -111,7 +109,7 @@ export function createUploadService(deps: UploadServiceDeps): pbUpload.UploadSer
         await events.emit("upload.started", { bytes: session?.offset ?? 0 });
         temp = await blobs.tempPath();
         fh = await fsp.open(temp, "wx");
-        out = new WriteQueue(fh, MAX_PENDING_WRITE_BYTES, SYNC_EVERY_BYTES);
+        out = new WriteQueue(fh, MAX_PENDING_WRITE_BYTES, config.syncEveryBytes);
         try {
           // a resumed upload first replays the bytes received before the break
           if (session) for await (const chunk of session.replay()) await feed(chunk);

@@ -1178,20 +1178,22 @@ inline Estimate estimate_rips(uint64_t n, uint32_t dim, bool is_distance_matrix,
   const double q = edge_fraction >= 0 ? std::min(1.0, edge_fraction) : threshold ? 0.25 : 0.8;
   const double edges = q * pairs;
   const bool dense = !threshold && n <= kDenseMaxPoints;
-  double mem = 12.0 * (1 << 20);                              // process, libraries, result
+  double mem = 16.0 * (1 << 20);                              // process, libraries, result
   mem += is_distance_matrix ? pairs * 4 : nn * dim * 4.0;    // input
   if (dense) mem += nn * nn * 4 + (is_distance_matrix ? 0 : pairs * 4);
   else mem += edges * 24;                                     // lists (both ways) + transposition
+  // reductions get harder with the intrinsic dimension (unknown for a matrix)
+  const double eff_dim = is_distance_matrix ? 8 : std::min<double>(dim, 16);
   if (max_dim >= 1) {
     mem += edges * 16;                                        // edge list (kept as dimension-1 simplices)
-    mem += edges * 8 + edges * 16;                            // dimension-1 columns (<= half) + pivot map
+    mem += edges * (24 + 4 * eff_dim);                        // dimension-1 columns, pivot map, V
   }
-  double work = pairs * (is_distance_matrix ? 1 : std::max<uint32_t>(dim, 1)) * 2e-9 + edges * 1e-7;
+  double work = pairs * (is_distance_matrix ? 1 : std::max<uint32_t>(dim, 1)) * 2e-9 + edges * 5e-7;
   double simplices = edges;  // S_1
   double extra = 0;
   for (int k = 2; k <= max_dim && k < static_cast<int>(n); ++k) {
     simplices *= (nn - k) / (k + 1) * q;  // S_k = S_{k-1} (n - k) / (k + 1) q
-    const double columns = simplices * (k == 2 ? 0.01 : 0.1);
+    const double columns = simplices * (k == 2 ? 0.004 : is_distance_matrix ? 0.045 : 0.01);
     double here = columns * 16 * 3;  // columns, pivot map, V and working columns
     if (k < max_dim) here += simplices * 16;
     extra = std::max(extra, here + (k >= 3 ? simplices / ((nn - k + 1) / k * q) * 16 : 0));
