@@ -1,8 +1,8 @@
 #!/usr/bin/env node
 // Job-system throughput and latency, end to end through the gateway, against a
 // real mesh started here (engine, upload, scheduler, gateway as processes on
-// free ports; Redis at REDIS_URL, logical db BENCH_REDIS_DB (default 12, flushed);
-// Kafka at KAFKA_BROKERS with the tda_* topics).
+// free ports; a redis-server of its own, or with BENCH_REDIS_DB=n logical db n of
+// the Redis at REDIS_URL (flushed); Kafka at KAFKA_BROKERS with the tda_* topics).
 //
 // Usage (after `npm run gen && npx tsc -b`, infra from deploy/local/start-infra.sh):
 //   node bench/scheduler_bench.js [JOBS=2000] [RATE=200] [RATE_SECONDS=10] [EVENTS=50000]
@@ -82,12 +82,28 @@ function csv(n, dim) {
 async function main() {
   const work = mkdtempSync(path.join(os.tmpdir(), "tda-sched-bench-"));
   const logDir = work;
-  const u = new URL(REDIS_URL);
-  u.pathname = `/${DB}`;
-  const redisUrl = u.toString();
+  const procs = [];
+  let redisUrl;
+  if (process.env.BENCH_REDIS_DB) {
+    const u = new URL(REDIS_URL);
+    u.pathname = `/${DB}`;
+    redisUrl = u.toString();
+  } else {
+    // a redis-server of its own (like the shared one: no persistence needed here)
+    const rp = await freePort();
+    procs.push(start("redis", "redis-server", ["--bind", "127.0.0.1", "--port", String(rp), "--save", "", "--appendonly", "no", "--dir", work], {}, logDir));
+    redisUrl = `redis://127.0.0.1:${rp}/0`;
+    for (let i = 0; ; i++) {
+      const probe = new IORedis(redisUrl, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+      const ok = await probe.connect().then(() => probe.ping()).then(() => true, () => false);
+      probe.disconnect();
+      if (ok) break;
+      if (i > 100) throw new Error("redis-server did not start");
+      await new Promise((res) => setTimeout(res, 100));
+    }
+  }
   const r = new IORedis(redisUrl);
   await r.flushdb();
-  const procs = [];
   const [ep, up, sp, gp] = [await freePort(), await freePort(), await freePort(), await freePort()];
   const env = { REDIS_URL: redisUrl, KAFKA_BROKERS, TDA_DATA_DIR: path.join(work, "data"), LOG_LEVEL: process.env.LOG_LEVEL ?? "warn", GATEWAY_METRICS_PORT: "0", UPLOAD_METRICS_PORT: "0", SCHEDULER_METRICS_PORT: "0" };
   const node = process.execPath;
