@@ -16,6 +16,8 @@
 //  4. event bus: EVENTS events published through @tda/common's event bus (Redis outbox ->
 //     Kafka relay), events/s until all are in Kafka; plus the events/s the scheduler produced
 //     during phase 1 (tda_jobs + tda_results offsets).
+// Env: CONCURRENCY, SCHEDULER_CONCURRENCY (32), ENGINE_MAX_CONCURRENT (4), KEEP_BENCH_LOGS=1,
+// BENCH_CPU_PROF=<dir> (V8 CPU profiles of the TS services; summarise with bench/scheduler_cpuprofile_top.js).
 "use strict";
 const { spawn } = require("node:child_process");
 const { mkdtempSync, rmSync, createWriteStream } = require("node:fs");
@@ -95,6 +97,7 @@ async function main() {
     redisUrl = `redis://127.0.0.1:${rp}/0`;
     for (let i = 0; ; i++) {
       const probe = new IORedis(redisUrl, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+      probe.on("error", () => undefined);
       const ok = await probe.connect().then(() => probe.ping()).then(() => true, () => false);
       probe.disconnect();
       if (ok) break;
@@ -107,10 +110,12 @@ async function main() {
   const [ep, up, sp, gp] = [await freePort(), await freePort(), await freePort(), await freePort()];
   const env = { REDIS_URL: redisUrl, KAFKA_BROKERS, TDA_DATA_DIR: path.join(work, "data"), LOG_LEVEL: process.env.LOG_LEVEL ?? "warn", GATEWAY_METRICS_PORT: "0", UPLOAD_METRICS_PORT: "0", SCHEDULER_METRICS_PORT: "0" };
   const node = process.execPath;
+  // BENCH_CPU_PROF=<dir>: V8 CPU profiles of upload, scheduler and gateway (written when they exit)
+  const prof = process.env.BENCH_CPU_PROF ? ["--cpu-prof", `--cpu-prof-dir=${path.resolve(process.env.BENCH_CPU_PROF)}`] : [];
   procs.push(start("engine", path.join(ROOT, "engine-cpp/build/tda-engine"), ["serve", "--port", String(ep), "--threads", "1", "--max-concurrent", process.env.ENGINE_MAX_CONCURRENT ?? "4", "--queue-depth", "256"], {}, logDir));
-  procs.push(start("upload", node, [path.join(ROOT, "services/upload/dist/main.js")], { ...env, UPLOAD_PORT: String(up) }, logDir));
-  procs.push(start("scheduler", node, [path.join(ROOT, "services/scheduler/dist/main.js")], { ...env, SCHEDULER_PORT: String(sp), UPLOAD_ADDRESS: `127.0.0.1:${up}`, ENGINE_ADDRESSES: `127.0.0.1:${ep}`, SCHEDULER_CONCURRENCY: process.env.SCHEDULER_CONCURRENCY ?? "32" }, logDir));
-  procs.push(start("gateway", node, [path.join(ROOT, "gateway/dist/main.js")], { ...env, GATEWAY_PORT: String(gp), UPLOAD_ADDRESS: `127.0.0.1:${up}`, SCHEDULER_ADDRESS: `127.0.0.1:${sp}` }, logDir));
+  procs.push(start("upload", node, [...prof, path.join(ROOT, "services/upload/dist/main.js")], { ...env, UPLOAD_PORT: String(up) }, logDir));
+  procs.push(start("scheduler", node, [...prof, path.join(ROOT, "services/scheduler/dist/main.js")], { ...env, SCHEDULER_PORT: String(sp), UPLOAD_ADDRESS: `127.0.0.1:${up}`, ENGINE_ADDRESSES: `127.0.0.1:${ep}`, SCHEDULER_CONCURRENCY: process.env.SCHEDULER_CONCURRENCY ?? "32" }, logDir));
+  procs.push(start("gateway", node, [...prof, path.join(ROOT, "gateway/dist/main.js")], { ...env, GATEWAY_PORT: String(gp), UPLOAD_ADDRESS: `127.0.0.1:${up}`, SCHEDULER_ADDRESS: `127.0.0.1:${sp}` }, logDir));
   const stopAll = async () => {
     for (const p of procs.reverse()) {
       if (p.child.exitCode === null) {

@@ -363,7 +363,7 @@ TEST_F(ServerTest, CancelDuringReductionIsPrompt) {
 // On a job of more than a second, progress arrives at least every ~200 ms.
 TEST_F(ServerTest, ProgressCadenceOnALongJob) {
   start(test_config(uint64_t{1} << 34));
-  const uint64_t n = 700;
+  const uint64_t n = 600;
   const std::vector<double> coords = random_cloud(n, 3, 5);
   grpc::ClientContext context;
   context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(60));

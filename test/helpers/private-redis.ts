@@ -23,6 +23,7 @@ export async function startPrivateRedis(): Promise<PrivateRedis> {
   for (;;) {
     if (child.exitCode !== null) throw new Error(`redis-server exited (code ${child.exitCode}) on port ${port}`);
     const r = new IORedis(url, { maxRetriesPerRequest: 0, retryStrategy: () => null, lazyConnect: true });
+    r.on("error", () => undefined);
     const ok = await r.connect().then(() => r.ping()).then(() => true, () => false);
     r.disconnect();
     if (ok) break;

@@ -245,6 +245,7 @@ class ComputeReactor final
         alpha.max_dim = spec_.max_dim;
         alpha.radius = spec_.alpha_radius;
         alpha.max_alpha = spec_.max_alpha;
+        alpha.modulus = spec_.modulus;
         tda::core::AlphaResult r =
             tda::core::alpha_from_points(values64_, spec_.n, spec_.dim, alpha, callbacks);
         values64_.clear();

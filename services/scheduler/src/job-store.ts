@@ -114,8 +114,18 @@ export interface JobStoreDeps {
 
 export type JobStore = ReturnType<typeof createJobStore>;
 
+type ApplyCommand = (...args: string[]) => Promise<number>;
+
+/** The apply script as a command of `redis` (EVALSHA: the script text is not resent every call). */
+function applyCommand(redis: Redis): ApplyCommand {
+  const r = redis as Redis & { tdaApplyJob?: ApplyCommand };
+  if (!r.tdaApplyJob) r.defineCommand("tdaApplyJob", { numberOfKeys: 4, lua: APPLY_LUA });
+  return r.tdaApplyJob!.bind(r);
+}
+
 export function createJobStore({ redis, events, log, retentionSeconds }: JobStoreDeps) {
   const chains = new Map<string, Promise<unknown>>();
+  const applyScript = applyCommand(redis);
 
   /** Runs `fn` after every earlier `serial` call of the same job has settled. */
   function serial<T>(jobId: string, fn: () => Promise<T>): Promise<T> {
@@ -248,9 +258,7 @@ export function createJobStore({ redis, events, log, retentionSeconds }: JobStor
         );
         const more = (input.alsoPublish?.(job) ?? []).map((e) => events.encode(e, input.ctx).record);
         const got = Number(
-          await redis.eval(
-            APPLY_LUA,
-            4,
+          await applyScript(
             keys.job(jobId),
             keys.seq(jobId),
             keys.updates(jobId),

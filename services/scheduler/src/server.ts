@@ -31,7 +31,7 @@ export interface SchedulerServer {
 
 /** Starts the whole scheduler (gRPC API, and the worker when configured) from a config. */
 export async function startSchedulerServer(config: SchedulerConfig, log: Logger = createLogger("scheduler", config.logLevel)): Promise<SchedulerServer> {
-  const redis = createRedis(config.redisUrl, log);
+  const redis = createRedis(config.redisUrl, log, { autoPipelining: true });
   const queueConnection = createRedis(config.redisUrl, log, { forQueue: true });
   const events = createEventBus({ source: "scheduler", brokers: config.kafkaBrokers, topicPrefix: config.topicPrefix, redis, log });
   const store = createJobStore({ redis, events, log, retentionSeconds: config.retentionSeconds });

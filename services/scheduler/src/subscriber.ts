@@ -12,7 +12,7 @@ export interface Subscriber {
 }
 
 export function createSubscriber(base: Redis, log: Logger): Subscriber {
-  const conn = base.duplicate();
+  const conn = base.duplicate({ enableAutoPipelining: false });
   conn.on("error", (err: Error) => log.warn({ err: err.message }, "redis subscriber error"));
   const listeners = new Map<string, Set<Listener>>();
   const pending = new Map<string, Promise<unknown>>();

@@ -40,7 +40,9 @@ function schedulerEnv(extra: Record<string, string>): Record<string, string> {
 beforeAll(async () => {
   dataDir = mkdtempSync(join(tmpdir(), "sched-test-"));
   upload = await startUploadForTest(dataDir, REDIS_URL);
-  engine = await startEngine();
+  // the big test jobs (600 points in R^4 up to H3) are estimated at ~13 GB and only run for
+  // seconds (cancelled / past their deadline): admit them whatever memory the machine has free
+  engine = await startEngine(["--memory-limit", "64G"]);
   const run = randomUUID().slice(0, 8);
   sched = await startSchedulerServer(loadConfig(schedulerEnv({ ENGINE_ADDRESSES: engine.address, SCHEDULER_QUEUE_NAME: `test-${run}` })), log);
   idle = await startSchedulerServer(loadConfig(schedulerEnv({ SCHEDULER_WORKER: "false", ENGINE_ADDRESSES: "", SCHEDULER_QUEUE_NAME: `test-idle-${run}` })), log);
@@ -405,7 +407,7 @@ describe("failures", () => {
   });
 
   it("waits for a busy engine without using attempts", async () => {
-    const single = await startEngine(["--max-concurrent", "1", "--queue-depth", "0"]);
+    const single = await startEngine(["--max-concurrent", "1", "--queue-depth", "0", "--memory-limit", "64G"]);
     const s = await startSchedulerServer(loadConfig(schedulerEnv({ ENGINE_ADDRESSES: single.address, SCHEDULER_QUEUE_NAME: `test-busy-${randomUUID().slice(0, 8)}` })), log);
     const c = new pbJobs.JobServiceClient(s.address, insecure(), channelOptions);
     try {
