@@ -11,5 +11,5 @@ bash deploy/local/start.sh
 # 800 noisy points on a torus; at scale 1.0 its Rips complex has the torus's
 # Betti numbers (1, 2, 1). Only the 8 longest bars per dimension are printed.
 node examples/ts-client/demo.js "${1:-examples/data/torus_800.csv}" --max-dim "${MAX_DIM:-2}" \
-  --threshold "${THRESHOLD:-1.0}" --max-bars "${MAX_BARS:-8}" --algorithms "${ALGORITHMS:-rips}" \
+  --threshold "${THRESHOLD:-1.0}" --max-bars "${MAX_BARS:-8}" --algorithms "${ALGORITHMS:-rips,alpha}" \
   --gateway "127.0.0.1:${GATEWAY_PORT:-50070}"
