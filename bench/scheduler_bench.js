@@ -8,7 +8,7 @@
 //   node bench/scheduler_bench.js [JOBS=2000] [RATE=200] [RATE_SECONDS=10] [EVENTS=50000]
 //
 // Phases (a tiny job = 50 random points in R^3, Rips up to H1):
-//  1. throughput: JOBS jobs, CONCURRENCY (env, default 64) submitted+watched at once (closed loop);
+//  1. throughput: JOBS jobs, CONCURRENCY (env, default 16) submitted+watched at once (closed loop);
 //     jobs/s and latency (submit sent -> WatchJob delivered the terminal update).
 //     Distinct thresholds (all above the diameter: same work) so the result cache does not answer.
 //  2. the same with the cache answering (identical parameters after a first run).
@@ -16,7 +16,7 @@
 //  4. event bus: EVENTS events published through @tda/common's event bus (Redis outbox ->
 //     Kafka relay), events/s until all are in Kafka; plus the events/s the scheduler produced
 //     during phase 1 (tda_jobs + tda_results offsets).
-// Env: CONCURRENCY, SCHEDULER_CONCURRENCY (32), ENGINE_MAX_CONCURRENT (4), KEEP_BENCH_LOGS=1,
+// Env: CONCURRENCY (16), CLIENTS (gateway connections, 8), SCHEDULER_CONCURRENCY (32), ENGINE_MAX_CONCURRENT (4), KEEP_BENCH_LOGS=1,
 // BENCH_CPU_PROF=<dir> (V8 CPU profiles of the TS services; summarise with bench/scheduler_cpuprofile_top.js).
 "use strict";
 const { spawn } = require("node:child_process");
@@ -33,7 +33,8 @@ const IORedis = require("ioredis");
 const { Kafka, logLevel } = require("kafkajs");
 
 const [JOBS, RATE, RATE_SECONDS, EVENTS] = [2000, 200, 10, 50000].map((d, i) => Number(process.argv[2 + i] ?? d));
-const CONCURRENCY = Number(process.env.CONCURRENCY ?? 64);
+const CONCURRENCY = Number(process.env.CONCURRENCY ?? 16);
+const CLIENTS = Number(process.env.CLIENTS ?? 8);
 const REDIS_URL = process.env.REDIS_URL ?? "redis://127.0.0.1:6390";
 const KAFKA_BROKERS = process.env.KAFKA_BROKERS ?? "127.0.0.1:9192";
 const DB = Number(process.env.BENCH_REDIS_DB ?? 12);
@@ -132,7 +133,10 @@ async function main() {
   };
   try {
     for (const a of [ep, up, sp, gp]) await common.waitForHealthy(`127.0.0.1:${a}`, "", 60000);
-    const gw = new pbGateway.TdaServiceClient(`127.0.0.1:${gp}`, grpc.credentials.createInsecure(), common.channelOptions);
+    // several client connections, as independent users would have (round robin per job)
+    const gws = Array.from({ length: CLIENTS }, () => new pbGateway.TdaServiceClient(`127.0.0.1:${gp}`, grpc.credentials.createInsecure(), { ...common.channelOptions, "grpc.use_local_subchannel_pool": 1 }));
+    const gw = gws[0];
+    let rr = 0;
     const md = () => new grpc.Metadata();
     const datasetId = await new Promise((resolve, reject) => {
       const s = gw.uploadData(md(), (err, res) => (err ? reject(err) : resolve(res.dataset.datasetId)));
@@ -146,6 +150,7 @@ async function main() {
     let watchEndedEarly = 0;
     /** Submit + watch one job; resolves with { ms, state, cacheHit }. */
     function oneJob(threshold) {
+      const gw = gws[rr++ % gws.length];
       const t0 = performance.now();
       return new Promise((resolve, reject) => {
         gw.computeVietorisRips({ datasetId, maxDim: 1, threshold, modulus: 0, priority: 0, idempotencyKey: "", deadlineSeconds: 0, threads: 1 }, md(), (err, res) => {
@@ -189,7 +194,12 @@ async function main() {
         Array.from({ length: conc }, async () => {
           while (next < n) {
             next++;
-            const res = await oneJob(thresholdOf());
+            const res = await oneJob(thresholdOf()).catch((err) => ({ err }));
+            if (res.err) {
+              const k = `rpc error ${res.err.code}`;
+              states.set(k, (states.get(k) ?? 0) + 1);
+              continue;
+            }
             lat.push(res.ms);
             states.set(res.state, (states.get(res.state) ?? 0) + 1);
           }
@@ -211,10 +221,16 @@ async function main() {
         const wait = due - performance.now();
         if (wait > 1) await new Promise((res) => setTimeout(res, wait));
         pending.push(
-          oneJob(thresholdOf()).then((res) => {
-            lat.push(res.ms);
-            states.set(res.state, (states.get(res.state) ?? 0) + 1);
-          }),
+          oneJob(thresholdOf()).then(
+            (res) => {
+              lat.push(res.ms);
+              states.set(res.state, (states.get(res.state) ?? 0) + 1);
+            },
+            (err) => {
+              const k = `rpc error ${err.code}`;
+              states.set(k, (states.get(k) ?? 0) + 1);
+            },
+          ),
         );
       }
       const sendSecs = (performance.now() - t0) / 1000;
@@ -232,14 +248,14 @@ async function main() {
       for (const t of topics) for (const p of await admin.fetchTopicOffsets(prefix + t)) sum += Number(p.high);
       return sum;
     };
-    const stateNames = (m) => [...m].map(([s, c]) => `${JobState[s]}=${c}`).join(" ");
+    const stateNames = (m) => [...m].map(([s, c]) => `${JobState[s] ?? s}=${c}`).join(" ");
     const cpu = () => procs.map((p) => [p.name, cpuSeconds(p.child.pid)]);
     const cpuDelta = (a, b) => a.map(([n, s], i) => `${n}=${fmt(b[i][1] - s, 1)}s`).join(" ");
 
     // warm-up
     await closedLoop(Math.min(200, JOBS), 16, distinct);
 
-    console.log(`# scheduler bench: ${os.cpus().length} cores, node ${process.version}, concurrency ${CONCURRENCY}, scheduler SCHEDULER_CONCURRENCY=${process.env.SCHEDULER_CONCURRENCY ?? "32"}`);
+    console.log(`# scheduler bench: ${os.cpus().length} cores, node ${process.version}, concurrency ${CONCURRENCY}, ${CLIENTS} client connections, scheduler SCHEDULER_CONCURRENCY=${process.env.SCHEDULER_CONCURRENCY ?? "32"}`);
     // 1. throughput, no cache
     const off0 = await offsetsOf(["tda_jobs", "tda_results"]);
     const outbox = "tda:outbox:scheduler";
@@ -292,7 +308,7 @@ async function main() {
     console.log(`event bus: ${EVENTS} events durable in the outbox in ${fmt(tPub, 2)} s (${fmt(EVENTS / tPub, 0)}/s), all in Kafka after ${fmt(tAll, 2)} s = ${fmt(EVENTS / tAll, 0)} events/s${drained ? "" : " (NOT drained)"}; Kafka offsets +${e1 - e0}`);
     if (watchEndedEarly > 0) console.log(`note: ${watchEndedEarly} WatchJob streams ended before the job finished (completion then seen by polling GetJob)`);
     await admin.disconnect();
-    gw.close();
+    for (const g of gws) g.close();
   } finally {
     await stopAll();
   }

@@ -889,6 +889,10 @@ class Reducer {
       };
       // publishes V of col (the consolidated vheap, kept usable afterwards)
       auto publish = [&](size_t col) {
+        if (vheap.empty()) {  // (most columns: nothing to allocate)
+          vcols[col].store(nullptr, std::memory_order_release);
+          return;
+        }
         auto vc = std::make_unique<VColumn>();
         for (Entry e = pop_pivot(vheap); e.code >= 0; e = pop_pivot(vheap)) vc->entries.push_back(e);
         vheap.assign(vc->entries.begin(), vc->entries.end());
