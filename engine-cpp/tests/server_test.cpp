@@ -386,8 +386,7 @@ TEST_F(ServerTest, ProgressCadenceOnALongJob) {
   ASSERT_TRUE(stream->Finish().ok());
   ASSERT_TRUE(got_result);
   ASSERT_GE(times.size(), 2u);
-  const auto span = times.back() - times.front();
-  if (span < std::chrono::seconds(1)) GTEST_SKIP() << "job shorter than a second on this machine";
+  // (600 points at H2 take seconds on this hardware, so there are many gaps to check)
   std::chrono::steady_clock::duration worst{0};
   for (size_t i = 1; i < times.size(); ++i) worst = std::max(worst, times[i] - times[i - 1]);
   EXPECT_LE(worst, std::chrono::milliseconds(250 + 200))  // slack for a loaded machine
