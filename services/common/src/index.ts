@@ -17,3 +17,4 @@ export * as pbEvents from "./gen/tda/events/v1/events";
 export * from "./topics";
 export * from "./grpc-flow-control";
 export * from "./upload-wire";
+export * from "./lifecycle";

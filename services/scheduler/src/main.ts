@@ -1,4 +1,4 @@
-import { createLogger, initTracing, setupMetrics, shutdownTracing, startServiceHealth } from "@tda/common";
+import { createLogger, initTracing, setupMetrics, onShutdown, runMain, startServiceHealth } from "@tda/common";
 import { loadConfig } from "./config";
 import { SERVICE_NAME, startSchedulerServer } from "./server";
 
@@ -24,31 +24,7 @@ async function main(): Promise<void> {
     extra: engines ? [{ name: "engines", check: async () => { await engines.probe(); return engines.engines().some((e) => e.healthy); } }] : [],
   });
 
-  let stopping = false;
-  const stop = (signal: string): void => {
-    if (stopping) return;
-    stopping = true;
-    log.info({ signal }, "shutting down");
-    deps.stop();
-    scheduler
-      .close()
-      .then(() => deps.close())
-      .then(() => metrics?.server.close())
-      .then(() => shutdownTracing())
-      .then(
-        () => process.exit(0),
-        (err: unknown) => {
-          log.error({ err }, "shutdown failed");
-          process.exit(1);
-        },
-      );
-  };
-  process.on("SIGTERM", () => stop("SIGTERM"));
-  process.on("SIGINT", () => stop("SIGINT"));
+  onShutdown(log, [() => deps.stop(), () => scheduler.close(), () => deps.close(), () => metrics?.server.close()]);
 }
 
-main().catch((err: unknown) => {
-  // configuration errors and bind failures end the process with a clear message
-  console.error(`scheduler: ${(err as Error)?.message ?? String(err)}`);
-  process.exit(1);
-});
+runMain("scheduler", main);

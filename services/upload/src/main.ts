@@ -1,4 +1,4 @@
-import { createLogger, initTracing, setupMetrics, shutdownTracing, startServiceHealth } from "@tda/common";
+import { createLogger, initTracing, setupMetrics, onShutdown, runMain, startServiceHealth } from "@tda/common";
 import { loadConfig } from "./config";
 import { SERVICE_NAME, startUploadServer } from "./server";
 
@@ -14,31 +14,7 @@ async function main(): Promise<void> {
     health: srv.health, names: [SERVICE_NAME], redis: srv.redis, kafkaBrokers: config.kafkaBrokers,
     requireKafka: config.healthRequireKafka, pollMs: config.healthPollMs, log,
   });
-  let stopping = false;
-  const stop = (signal: string) => {
-    if (stopping) return;
-    stopping = true;
-    log.info({ signal }, "shutting down");
-    deps.stop();
-    srv
-      .close()
-      .then(() => deps.close())
-      .then(() => metrics?.server.close())
-      .then(() => shutdownTracing())
-      .then(
-        () => process.exit(0),
-        (err: unknown) => {
-          log.error({ err }, "shutdown failed");
-          process.exit(1);
-        },
-      );
-  };
-  process.on("SIGTERM", () => stop("SIGTERM"));
-  process.on("SIGINT", () => stop("SIGINT"));
+  onShutdown(log, [() => deps.stop(), () => srv.close(), () => deps.close(), () => metrics?.server.close()]);
 }
 
-main().catch((err: unknown) => {
-  // eslint-disable-next-line no-console
-  console.error("upload service failed to start:", err);
-  process.exit(1);
-});
+runMain("upload", main);
