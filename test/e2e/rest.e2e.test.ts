@@ -199,10 +199,10 @@ test("tenant isolation: tenant B sees none of tenant A's datasets, jobs or resul
   expect(listB.json.datasets.map((d: { dataset_id: string }) => d.dataset_id)).not.toContain(datasetId);
   const jobsB = await B.get("/api/v1/tda/jobs?page_size=1000");
   expect(jobsB.json.jobs.map((j: { job_id: string }) => j.job_id)).not.toContain(jobId);
-  // Nor can B compute on A's dataset (the scheduler reports an unknown dataset_id as INVALID_ARGUMENT → 400).
+  // Nor can B compute on A's dataset: to B it does not exist.
   const foreign = await B.post("/api/v1/tda/compute/vietoris-rips", { dataset_id: datasetId, max_dim: 1 });
-  expect(foreign.status).toBe(400);
-  expect(JSON.stringify(foreign.json)).toMatch(/no dataset/);
+  expect(foreign.status).toBe(404);
+  expect(JSON.stringify(foreign.json)).toMatch(/not found/);
 
   const b = api(gw);
   for (const call of [

@@ -1,6 +1,7 @@
 import { Metadata, status as GrpcStatus, type ClientReadableStream, type ServiceError } from "@grpc/grpc-js";
 import type { Context } from "@opentelemetry/api";
-import { channelOptions, fromServiceError, insecure, invalidArgument, metadataWithTrace, pbUpload, TENANT_KEY, unavailable } from "@tda/common";
+import { channelOptions, fromServiceError, insecure, invalidArgument,
+  notFound, metadataWithTrace, pbUpload, TENANT_KEY, unavailable } from "@tda/common";
 
 // The scheduler's view of the upload service: dataset metadata and the
 // canonical float64 values, always on behalf of the job's owner.
@@ -28,7 +29,8 @@ export function createUploadClient(address: string, rpcTimeoutMs: number): Uploa
           if (!err && res?.dataset) return resolve(res.dataset);
           if (!err) return reject(unavailable("the upload service returned no dataset"));
           if (err.code === GrpcStatus.NOT_FOUND) {
-            return reject(invalidArgument("dataset not found", [{ field: "dataset_id", description: `no dataset "${datasetId}" for this tenant` }]));
+            // another tenant's dataset is indistinguishable from one that does not exist
+            return reject(notFound(`dataset "${datasetId}"`));
           }
           if (err.code === GrpcStatus.INVALID_ARGUMENT) {
             const up = fromServiceError(err);

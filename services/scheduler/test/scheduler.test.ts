@@ -221,7 +221,7 @@ describe("submit rules", () => {
     expect(decodeDetails(expectGrpcError(nan, status.INVALID_ARGUMENT)).badRequest!.fieldViolations[0]!.field).toBe("params.threshold");
 
     const missing = await api.submit({ datasetId: "ds_does_not_exist", params: { algorithm: RIPS, maxDim: 1 } }).catch((e: unknown) => e);
-    expect(decodeDetails(expectGrpcError(missing, status.INVALID_ARGUMENT)).badRequest!.fieldViolations[0]!.field).toBe("dataset_id");
+    expect(expectGrpcError(missing, status.NOT_FOUND).details).toMatch(/ds_does_not_exist/);
 
     expect((await api.list({})).jobs).toEqual([]);
   });
