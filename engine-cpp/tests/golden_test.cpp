@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <fstream>
 #include <random>
+#include <sstream>
 
 #include "tda/core/io.hpp"
 #include "tda/core/rips.hpp"
@@ -22,10 +23,12 @@ struct Case {
   std::string format;  // ripser --format
   int dim;
   int modulus;
+  double threshold = -1;  // < 0: none
 };
 
 void PrintTo(const Case& c, std::ostream* os) {
   *os << c.file << " --format " << c.format << " --dim " << c.dim << " --modulus " << c.modulus;
+  if (c.threshold >= 0) *os << " --threshold " << c.threshold;
 }
 
 class Golden : public ::testing::TestWithParam<Case> {};
@@ -40,6 +43,11 @@ TEST_P(Golden, MatchesRipser) {
 
   std::string cmd = tool + " --format " + c.format + " --dim " + std::to_string(c.dim);
   if (c.modulus != 2) cmd += " --modulus " + std::to_string(c.modulus);
+  if (c.threshold >= 0) {
+    std::ostringstream thr;
+    thr << c.threshold;
+    cmd += " --threshold " + thr.str();
+  }
   cmd += " '" + path + "' 2>/dev/null";
   t::CommandResult ref = t::run_command(cmd);
   ASSERT_EQ(ref.exit_code, 0) << cmd;
@@ -52,6 +60,7 @@ TEST_P(Golden, MatchesRipser) {
     o.max_dim = c.dim;
     o.modulus = c.modulus;
     o.threads = threads;
+    if (c.threshold >= 0) o.threshold = c.threshold;
     RipsResult r;
     size_t n;
     if (c.format == "point-cloud") {
@@ -79,6 +88,12 @@ std::vector<Case> cases() {
       {"random16.lower_distance_matrix", "lower-distance", 3, 5},
       {"sphere_3_192_points.dat", "point-cloud", 2, 2},
       {"sphere_3_192_points.dat", "point-cloud", 2, 3},
+      // the fast benchmark inputs of the Ripser / Ripser++ papers
+      {"o3_1024.txt", "point-cloud", 3, 2, 1.8},
+      {"celegans.distance_matrix", "distance", 2, 2},
+      {"Vicsek300_300_of_300.distance_matrix", "distance", 2, 2},
+      {"fractal_9_5_2_random_edge_list.txt_0.19795_distmat.txt", "distance", 2, 2},
+      {"random_point_cloud_50_16_.txt", "point-cloud", 7, 2},
   };
   for (const char* f : {"almostlinear4", "almostlinear4a", "almostlinear4b", "almostlinear4c", "linear5", "test",
                         "test2"})
@@ -91,7 +106,8 @@ std::vector<Case> cases() {
 INSTANTIATE_TEST_SUITE_P(Fixtures, Golden, ::testing::ValuesIn(cases()),
                          [](const ::testing::TestParamInfo<Case>& info) {
                            std::string s = info.param.file + "_" + info.param.format + "_d" +
-                                           std::to_string(info.param.dim) + "_p" + std::to_string(info.param.modulus);
+                                           std::to_string(info.param.dim) + "_p" + std::to_string(info.param.modulus) +
+                                           (info.param.threshold >= 0 ? "_thr" : "");
                            for (char& ch : s)
                              if (!isalnum(static_cast<unsigned char>(ch))) ch = '_';
                            return s;
