@@ -229,6 +229,19 @@ TEST(AlphaGudhi, Tore3D300) {
   compare_with_gudhi(read_off(fixture("tore3D_300.off")), "tore3D_300 Z/2", field(2));
 }
 
+// The larger GUDHI example clouds (GUDHI's default field Z/11).
+TEST(AlphaGudhi, Tore3D1307) {
+  compare_with_gudhi(read_off(fixture("tore3D_1307.off")), "tore3D_1307 Z/11", field(11));
+}
+
+TEST(AlphaGudhi, Sphere3D2646) {
+  compare_with_gudhi(read_off(fixture("sphere3D_2646.off")), "sphere3D_2646 Z/11", field(11));
+}
+
+TEST(AlphaGudhi, Spiral3D10k) {
+  compare_with_gudhi(read_off(fixture("spiral_3d_10k.off")), "spiral_3d_10k Z/11", field(11));
+}
+
 TEST(AlphaGudhi, AlphaComplexDoc) {
   // 7 co-planar points in R^3 (the z coordinates are 0)
   compare_with_gudhi(read_off(fixture("alphacomplexdoc.off")), "alphacomplexdoc Z/11", field(11));
