@@ -78,14 +78,6 @@ def timed(cmd, timeout):
         return p.stdout, float(secs), int(kb) / 1024.0, float(user) + float(sys_)
 
 
-def fmt_g(x):
-    """C++ iostream default (6 significant digits) of a float32 value."""
-    import struct
-    f = struct.unpack("f", struct.pack("f", x))[0]
-    s = "%g" % f
-    return s
-
-
 GIOTTO_SNIPPET = r"""
 import sys, time, numpy as np
 from gph import ripser_parallel
