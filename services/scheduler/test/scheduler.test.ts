@@ -236,7 +236,7 @@ describe("submit rules", () => {
     }
     // a dataset of another tenant is not found either
     const steal = await other.submit({ datasetId: ds.datasetId, params: { algorithm: RIPS, maxDim: 1 } }).catch((e: unknown) => e);
-    expectGrpcError(steal, status.INVALID_ARGUMENT);
+    expectGrpcError(steal, status.NOT_FOUND);
     expect((await other.list({})).jobs).toEqual([]);
   });
 });
