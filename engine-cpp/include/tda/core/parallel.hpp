@@ -87,33 +87,37 @@ class WorkerGroup {
   std::exception_ptr error_;
 };
 
-// Sorts v with `threads` workers: equal slices sorted concurrently, then merged
-// pairwise (the merges of one round also run concurrently). The order is the one
-// of std::sort for a strict total order (ties never occur in the core's uses).
+namespace detail {
+
+// Sorts [lo, hi) with `parts` threads: partitioned in place around the median of
+// a sample, each side sorted by its share of the threads. No extra memory.
 template <class T, class Less>
-void parallel_sort(std::vector<T>& v, Less less, int threads) {
-  const size_t n = v.size();
-  size_t parts = static_cast<size_t>(std::max(1, threads));
-  if (parts == 1 || n < 1u << 15) {
-    std::sort(v.begin(), v.end(), less);
+void sort_in_parts(T* lo, T* hi, const Less& less, int parts) {
+  const size_t n = static_cast<size_t>(hi - lo);
+  if (parts <= 1 || n < (size_t{1} << 15)) {
+    std::sort(lo, hi, less);
     return;
   }
-  std::vector<size_t> bounds(parts + 1);
-  for (size_t i = 0; i <= parts; ++i) bounds[i] = n * i / parts;
-  WorkerGroup g(static_cast<int>(parts));
-  g.run([&](int w) { std::sort(v.begin() + bounds[w], v.begin() + bounds[w + 1], less); });
-  while (parts > 1) {
-    const size_t pairs = parts / 2;
-    WorkerGroup m(static_cast<int>(std::min<size_t>(pairs, static_cast<size_t>(threads))));
-    m.chunks(pairs, 1, [&](size_t b, size_t, int) {
-      std::inplace_merge(v.begin() + bounds[2 * b], v.begin() + bounds[2 * b + 1], v.begin() + bounds[2 * b + 2], less);
-    });
-    std::vector<size_t> nb;
-    for (size_t i = 0; i <= parts; i += 2) nb.push_back(bounds[i]);
-    if (nb.back() != n) nb.push_back(n);
-    bounds.swap(nb);
-    parts = bounds.size() - 1;
-  }
+  constexpr size_t kSample = 255;
+  std::vector<T> sample;
+  sample.reserve(kSample);
+  for (size_t i = 0; i < kSample; ++i) sample.push_back(lo[i * (n / kSample)]);
+  std::nth_element(sample.begin(), sample.begin() + kSample / 2, sample.end(), less);
+  const T pivot = sample[kSample / 2];
+  T* mid = std::partition(lo, hi, [&](const T& x) { return less(x, pivot); });
+  const int left = parts / 2;
+  std::thread worker([&] { sort_in_parts(lo, mid, less, left); });
+  sort_in_parts(mid, hi, less, parts - left);
+  worker.join();
+}
+
+}  // namespace detail
+
+// Sorts v with `threads` workers. The order is the one of std::sort for a strict
+// total order (ties never occur in the core's uses). The comparison must not throw.
+template <class T, class Less>
+void parallel_sort(std::vector<T>& v, Less less, int threads) {
+  detail::sort_in_parts(v.data(), v.data() + v.size(), less, std::max(1, threads));
 }
 
 }  // namespace tda::core

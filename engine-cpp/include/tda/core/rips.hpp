@@ -27,6 +27,7 @@
 #include "tda/core/parallel.hpp"
 #include "tda/core/types.hpp"
 #include "tda/core/union_find.hpp"
+#include "tda/core/working_column.hpp"
 
 namespace tda::core {
 
@@ -55,6 +56,7 @@ struct RipsOptions {
   std::optional<double> threshold;  // keep edges with d <= threshold; default: enclosing radius
   int modulus = 2;                  // prime field Z/p
   int threads = 1;                  // workers for distances, sorting, apparent pairs, assembly (0 = all cores)
+  size_t column_split = 0;          // working-column entries before it is cut into buckets (0 = default; tuning, tests)
 };
 
 struct RipsStats {
@@ -273,11 +275,8 @@ class Complex<SparseDistances> {
   index_t n_;
 };
 
-// Heap / V entry: diameter plus index, with the Z/p coefficient packed in the top byte.
-struct Entry {
-  value_t diam;
-  index_t code;
-};
+// Working-column and V entries (tda::core::Entry): diameter plus index, with the
+// Z/p coefficient packed in the top byte.
 
 template <bool Z2>
 struct Coding {
@@ -308,9 +307,10 @@ class Reducer {
 
  public:
   Reducer(const Dist& dist, const BinomialTable& B, value_t thr, int top_dim, int modulus, const Callbacks& cb,
-          RipsResult& out, int threads = 1)
+          RipsResult& out, int threads = 1, size_t column_split = 0)
       : cx_(dist, B, thr), B_(B), n_(dist.size()), top_dim_(top_dim), p_(static_cast<coef_t>(modulus)), cb_(cb),
-        out_(out), threads_(std::max(1, threads)) {
+        out_(out), heap_(column_split), vheap_(column_split), threads_(std::max(1, threads)),
+        column_split_(column_split) {
     inverse_.assign(p_, 0);
     if (p_ > 2) {
       inverse_[1] = 1;
@@ -327,9 +327,12 @@ class Reducer {
     else std::vector<Simplex>().swap(edges);
     PivotMap pivots;
     for (int k = 1; k <= top_dim_; ++k) {
-      pivots.reset(columns.size());
-      if (threads_ > 1 && columns.size() >= 64) reduce_parallel(k, columns, pivots);
-      else reduce(k, columns, pivots);
+      if (threads_ > 1 && columns.size() >= 64) {
+        reduce_parallel(k, columns, pivots);
+      } else {
+        pivots.reset(columns.size());
+        reduce(k, columns, pivots);
+      }
       if (k < top_dim_) assemble(k + 1, simplices, pivots, columns);
     }
   }
@@ -343,7 +346,7 @@ class Reducer {
     if (cb_.on_progress) cb_.on_progress(ProgressInfo{s, dim, done, total, bytes_in_use()});
   }
   uint64_t bytes_in_use() const {
-    return (v_entries_.capacity() + heap_.capacity() + vheap_.capacity() + scratch_.capacity()) * sizeof(Entry) +
+    return heap_.capacity_bytes() + vheap_.capacity_bytes() + (v_entries_.capacity() + scratch_.capacity()) * sizeof(Entry) +
            v_offsets_.capacity() * sizeof(size_t);
   }
 
@@ -578,71 +581,26 @@ class Reducer {
     }
   }
 
-  // ---- working columns: 4-ary heaps (shallower and more cache-friendly than
-  // binary ones for the very large columns of hard reductions) ----
-  static bool lower(const Entry& a, const Entry& b) { return Later{}(a, b); }
-
-  static void sift_up(std::vector<Entry>& h, size_t i) {
-    const Entry e = h[i];
-    while (i > 0) {
-      const size_t parent = (i - 1) / 4;
-      if (!lower(h[parent], e)) break;
-      h[i] = h[parent];
-      i = parent;
-    }
-    h[i] = e;
-  }
-
-  static void sift_down(std::vector<Entry>& h, size_t i) {
-    const size_t n = h.size();
-    const Entry e = h[i];
-    while (true) {
-      const size_t first = 4 * i + 1;
-      if (first >= n) break;
-      size_t best = first;
-      const size_t last = std::min(first + 4, n);
-      for (size_t t = first + 1; t < last; ++t)
-        if (lower(h[best], h[t])) best = t;
-      if (!lower(e, h[best])) break;
-      h[i] = h[best];
-      i = best;
-    }
-    h[i] = e;
-  }
-
-  static void push(std::vector<Entry>& h, Entry e) {
-    h.push_back(e);
-    sift_up(h, h.size() - 1);
-  }
-
-  static void pop_top(std::vector<Entry>& h) {
-    h.front() = h.back();
-    h.pop_back();
-    if (!h.empty()) sift_down(h, 0);
-  }
-
-  static void make_heap(std::vector<Entry>& h) {
-    if (h.size() < 2) return;
-    for (size_t i = (h.size() - 2) / 4 + 1; i-- > 0;) sift_down(h, i);
-  }
+  // ---- working columns (tda/core/working_column.hpp) ----
+  using Column = WorkingColumn<Later>;
 
   // Removes and returns the earliest nonzero entry (code -1 if the column is zero).
-  TDA_CORE_NOINLINE Entry pop_pivot(std::vector<Entry>& h) const {
+  TDA_CORE_NOINLINE Entry pop_pivot(Column& h) const {
     while (!h.empty()) {
-      const Entry top = h.front();
-      pop_top(h);
+      const Entry top = h.top();
+      h.pop();
       const index_t idx = Code::index(top.code);
       if constexpr (Z2) {
-        if (!h.empty() && h.front().code == idx) {
-          pop_top(h);
+        if (!h.empty() && h.top().code == idx) {
+          h.pop();
           continue;
         }
         return top;
       } else {
         coef_t c = Code::coef(top.code);
-        while (!h.empty() && Code::index(h.front().code) == idx) {
-          c = (c + Code::coef(h.front().code)) % p_;
-          pop_top(h);
+        while (!h.empty() && Code::index(h.top().code) == idx) {
+          c = (c + Code::coef(h.top().code)) % p_;
+          h.pop();
         }
         if (c != 0) return Entry{top.diam, Code::make(idx, c)};
       }
@@ -650,26 +608,23 @@ class Reducer {
     return Entry{0, -1};
   }
 
-  // The earliest nonzero entry, left in the heap (code -1 if the column is zero).
-  Entry get_pivot(std::vector<Entry>& h) const {
+  // The earliest nonzero entry, left in the column (code -1 if the column is zero).
+  Entry get_pivot(Column& h) const {
     if constexpr (Z2) {
       while (!h.empty()) {
-        // an equal entry would be the largest child of the root
-        const size_t last = std::min<size_t>(5, h.size());
-        size_t best = 0;
-        for (size_t t = 1; t < last; ++t)
-          if (best == 0 || lower(h[best], h[t])) best = t;
-        if (best != 0 && h[best].code == h.front().code) {
-          pop_top(h);
-          pop_top(h);
+        // an equal entry would be the one right below the top
+        const Entry* next = h.second();
+        if (next && next->code == h.top().code) {
+          h.pop();
+          h.pop();
           continue;
         }
-        return h.front();
+        return h.top();
       }
       return Entry{0, -1};
     } else {
       Entry e = pop_pivot(h);
-      if (e.code >= 0) push(h, e);
+      if (e.code >= 0) h.push(e);
       return e;
     }
   }
@@ -680,33 +635,27 @@ class Reducer {
   // Adds f * coboundary(simplex) to the working column.
   void add_coboundary(index_t idx, value_t diam, coef_t f, int k) { add_coboundary_to(heap_, idx, diam, f, k); }
 
-  TDA_CORE_NOINLINE void add_coboundary_to(std::vector<Entry>& heap, index_t idx, value_t diam, coef_t f, int k) const {
+  TDA_CORE_NOINLINE void add_coboundary_to(Column& heap, index_t idx, value_t diam, coef_t f, int k) const {
     index_t vs[kMaxVertices];
     vs[0] = 0;  // (silences a false maybe-uninitialized warning)
     decode_simplex(B_, idx, k + 1, n_, vs);
-    const size_t before = heap.size();
-    cx_.cofacets(vs, k, idx, diam, false, [&](index_t c, value_t d, bool negative, index_t, const value_t*) {
-      heap.push_back(Entry{d, Code::make(c, negative ? neg(f) : f)});
-      return true;
+    heap.add([&](auto&& sink) {
+      cx_.cofacets(vs, k, idx, diam, false, [&](index_t c, value_t d, bool negative, index_t, const value_t*) {
+        sink(Entry{d, Code::make(c, negative ? neg(f) : f)});
+        return true;
+      });
     });
-    // sift the new entries up one by one, or rebuild when they dominate the heap
-    const size_t added = heap.size() - before;
-    if (added > before / 4) {
-      make_heap(heap);
-    } else {
-      for (size_t t = before; t < heap.size(); ++t) sift_up(heap, t);
-    }
   }
 
   // Adds f * (reduced column j) = f * coboundary(sigma_j + V_j) and records it in V.
   void add_column(const std::vector<Simplex>& columns, size_t j, coef_t f, int k) {
     const Simplex& s = columns[j];
-    push(vheap_, Entry{s.diam, Code::make(s.index, f)});
+    vheap_.push(Entry{s.diam, Code::make(s.index, f)});
     add_coboundary(s.index, s.diam, f, k);
     for (size_t t = v_offsets_[j]; t < v_offsets_[j + 1]; ++t) {
       const Entry& e = v_entries_[t];
       coef_t g = mul(f, Code::coef(e.code));
-      push(vheap_, Entry{e.diam, Code::make(Code::index(e.code), g)});
+      vheap_.push(Entry{e.diam, Code::make(Code::index(e.code), g)});
       add_coboundary(Code::index(e.code), e.diam, g, k);
     }
   }
@@ -718,7 +667,7 @@ class Reducer {
   }
 
   template <class Claimed>
-  TDA_CORE_NOINLINE Entry init_column_in(std::vector<Entry>& heap, std::vector<Entry>& scratch, const Simplex& s, int k,
+  TDA_CORE_NOINLINE Entry init_column_in(Column& heap, std::vector<Entry>& scratch, const Simplex& s, int k,
                                          Claimed&& claimed, bool& is_emergent) const {
     index_t vs[kMaxVertices];
     vs[0] = 0;  // (silences a false maybe-uninitialized warning)
@@ -744,8 +693,10 @@ class Reducer {
     });
     is_emergent = emergent.code >= 0;
     if (is_emergent) return emergent;
-    heap.assign(scratch.begin(), scratch.end());
-    make_heap(heap);
+    heap.clear();
+    heap.add([&](auto&& sink) {
+      for (const Entry& e : scratch) sink(e);
+    });
     return get_pivot(heap);
   }
 
@@ -791,7 +742,7 @@ class Reducer {
             // the apparent partner's coboundary has tau with coefficient -1 or 1
             const coef_t tc = fneg ? neg(1) : 1;
             const coef_t factor = Z2 ? 1 : neg(mul(pc, inverse_[tc]));
-            push(vheap_, Entry{f.diam, Code::make(f.index, factor)});
+            vheap_.push(Entry{f.diam, Code::make(f.index, factor)});
             add_coboundary(f.index, f.diam, factor, k);
           } else {
             if (pivot.diam > s.diam) bars.push_back(Interval{static_cast<double>(s.diam), static_cast<double>(pivot.diam)});
@@ -881,7 +832,8 @@ class Reducer {
     std::atomic<size_t> next{0};
     constexpr size_t kChunk = 32;
     group.run([&](int w) {
-      std::vector<Entry> heap, vheap, scratch;
+      Column heap(column_split_), vheap(column_split_);
+      std::vector<Entry> scratch;
       uint64_t adds = 0;
       auto poll = [&] {
         if (w == 0) check_cancel();
@@ -895,20 +847,22 @@ class Reducer {
         }
         auto vc = std::make_unique<VColumn>();
         for (Entry e = pop_pivot(vheap); e.code >= 0; e = pop_pivot(vheap)) vc->entries.push_back(e);
-        vheap.assign(vc->entries.begin(), vc->entries.end());
-        make_heap(vheap);
+        vheap.clear();
+        vheap.add([&](auto&& sink) {
+          for (const Entry& e : vc->entries) sink(e);
+        });
         vcols[col].store(vc.get(), std::memory_order_release);
         published[w].push_back(std::move(vc));
       };
       // working column += f * (column `other` as of its published V)
       auto add_other = [&](size_t other, const VColumn* vo, coef_t f) {
         const Simplex& so = columns[other];
-        push(vheap, Entry{so.diam, Code::make(so.index, f)});
+        vheap.push(Entry{so.diam, Code::make(so.index, f)});
         add_coboundary_to(heap, so.index, so.diam, f, k);
         if (vo)
           for (const Entry& e : vo->entries) {
             const coef_t g = mul(f, Code::coef(e.code));
-            push(vheap, Entry{e.diam, Code::make(Code::index(e.code), g)});
+            vheap.push(Entry{e.diam, Code::make(Code::index(e.code), g)});
             add_coboundary_to(heap, Code::index(e.code), e.diam, g, k);
           }
       };
@@ -946,7 +900,7 @@ class Reducer {
               if (apparent_facet_of(pidx, pivot.diam, k + 1, f, fneg)) {
                 const coef_t tc = fneg ? neg(1) : 1;
                 const coef_t factor = Z2 ? 1 : neg(mul(pc, inverse_[tc]));
-                push(vheap, Entry{f.diam, Code::make(f.index, factor)});
+                vheap.push(Entry{f.diam, Code::make(f.index, factor)});
                 add_coboundary_to(heap, f.index, f.diam, factor, k);
                 break;
               }
@@ -987,7 +941,7 @@ class Reducer {
             add_coboundary_to(heap, columns[col].index, columns[col].diam, 1, k);
             if (vo)
               for (const Entry& e : vo->entries) {
-                push(vheap, e);
+                vheap.push(e);
                 add_coboundary_to(heap, Code::index(e.code), e.diam, Code::coef(e.code), k);
               }
             break;
@@ -1013,9 +967,18 @@ class Reducer {
         bars.push_back(Interval{static_cast<double>(columns[j].diam), static_cast<double>(death[j])});
       }
     }
-    for (size_t i = 0; i < cap; ++i) {
-      const uint64_t v = slots[i].value.load(std::memory_order_relaxed);
-      if (v != kUnowned) pivots.insert(slots[i].key.load(std::memory_order_relaxed), v);
+    // the next dimension's assembly clears the pivots; the top dimension has none
+    vcols.reset();
+    std::vector<std::vector<std::unique_ptr<VColumn>>>().swap(published);
+    std::vector<value_t>().swap(death);
+    if (k < top_dim_) {
+      size_t owned = 0;
+      for (size_t i = 0; i < cap; ++i) owned += slots[i].value.load(std::memory_order_relaxed) != kUnowned;
+      pivots.reset(owned);
+      for (size_t i = 0; i < cap; ++i) {
+        const uint64_t v = slots[i].value.load(std::memory_order_relaxed);
+        if (v != kUnowned) pivots.insert(slots[i].key.load(std::memory_order_relaxed), v);
+      }
     }
     progress(Stage::Reduction, k, total, total);
   }
@@ -1028,10 +991,12 @@ class Reducer {
   const Callbacks& cb_;
   RipsResult& out_;
   std::vector<coef_t> inverse_;
-  std::vector<Entry> heap_, vheap_, scratch_, v_entries_;
+  Column heap_, vheap_;
+  std::vector<Entry> scratch_, v_entries_;
   std::vector<size_t> v_offsets_;
   uint64_t additions_ = 0;  // column additions, for cancellation polling
   int threads_ = 1;
+  size_t column_split_ = 0;
 };
 
 inline std::vector<Simplex> dense_edges(const DenseDistances& d, value_t thr) {
@@ -1077,8 +1042,8 @@ void reduce_all(const Dist& d, std::vector<Simplex> edges, size_t n, const RipsO
     out.betti[0] = 1;
     return;
   }
-  if (opt.modulus == 2) Reducer<Dist, true>(d, B, thr, top, 2, cb, out, threads).run(std::move(edges));
-  else Reducer<Dist, false>(d, B, thr, top, opt.modulus, cb, out, threads).run(std::move(edges));
+  if (opt.modulus == 2) Reducer<Dist, true>(d, B, thr, top, 2, cb, out, threads, opt.column_split).run(std::move(edges));
+  else Reducer<Dist, false>(d, B, thr, top, opt.modulus, cb, out, threads, opt.column_split).run(std::move(edges));
 }
 
 // Threshold as a float comparison value: the largest float f with f <= t, so

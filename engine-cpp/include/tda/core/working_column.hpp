@@ -1,0 +1,270 @@
+// The working column of a matrix reduction: entries (diameter, code) with lazy
+// cancellation, the earliest entry of the filtration on top.
+//
+// Small columns are one 4-ary max-heap (shallower and more cache-friendly than a
+// binary heap). A column that grows past `kSplitAt` entries -- the long bars of
+// hard inputs, where one column collects 10^8 entries (rp2_600 over Z/2) -- is cut
+// by diameter into buckets: only the front bucket, holding the earliest entries,
+// is a heap; later buckets are plain arrays, heapified when the pivot reaches
+// them, and entries past the final pivot are never ordered at all. Every entry of
+// one diameter lands in one bucket, so equal entries meet at the top of the heap
+// and cancel as before. A front bucket that grows past the limit is cut again at
+// quantiles of its own diameters.
+#pragma once
+
+#include <algorithm>
+#include <cstddef>
+#include <limits>
+#include <vector>
+
+#include "tda/core/types.hpp"
+
+namespace tda::core {
+
+// 12 bytes, not 16: packed, because working columns of hard inputs hold 10^7..10^8
+// of them (measured: 25% less peak memory and slightly faster on rp2_600, dragon).
+struct __attribute__((packed)) Entry {
+  value_t diam;
+  index_t code;
+};
+static_assert(sizeof(Entry) == 12);
+
+// 4-ary max-heap over a vector; Later(a, b) says a comes after b in the filtration,
+// so the top is the earliest entry.
+template <class Later>
+struct Heap4 {
+  static bool lower(const Entry& a, const Entry& b) { return Later{}(a, b); }
+
+  static void sift_up(std::vector<Entry>& h, size_t i) {
+    const Entry e = h[i];
+    while (i > 0) {
+      const size_t parent = (i - 1) / 4;
+      if (!lower(h[parent], e)) break;
+      h[i] = h[parent];
+      i = parent;
+    }
+    h[i] = e;
+  }
+
+  static void sift_down(std::vector<Entry>& h, size_t i) {
+    const size_t n = h.size();
+    const Entry e = h[i];
+    while (true) {
+      const size_t first = 4 * i + 1;
+      if (first >= n) break;
+      size_t best = first;
+      const size_t last = std::min(first + 4, n);
+      for (size_t t = first + 1; t < last; ++t)
+        if (lower(h[best], h[t])) best = t;
+      if (!lower(e, h[best])) break;
+      h[i] = h[best];
+      i = best;
+    }
+    h[i] = e;
+  }
+
+  static void push(std::vector<Entry>& h, Entry e) {
+    h.push_back(e);
+    sift_up(h, h.size() - 1);
+  }
+
+  static void pop(std::vector<Entry>& h) {
+    h.front() = h.back();
+    h.pop_back();
+    if (!h.empty()) sift_down(h, 0);
+  }
+
+  static void make(std::vector<Entry>& h) {
+    if (h.size() < 2) return;
+    for (size_t i = (h.size() - 2) / 4 + 1; i-- > 0;) sift_down(h, i);
+  }
+
+  // Restores the heap after entries were appended from position `before` on:
+  // sifted up one by one, or rebuilt when they dominate.
+  static void appended(std::vector<Entry>& h, size_t before) {
+    if (h.size() - before > before / 4) make(h);
+    else
+      for (size_t t = before; t < h.size(); ++t) sift_up(h, t);
+  }
+
+  // The entry right below the top (the largest child of the root), or nullptr.
+  static const Entry* second(const std::vector<Entry>& h) {
+    const size_t last = std::min<size_t>(5, h.size());
+    if (last < 2) return nullptr;
+    size_t best = 1;
+    for (size_t t = 2; t < last; ++t)
+      if (lower(h[best], h[t])) best = t;
+    return &h[best];
+  }
+};
+
+template <class Later>
+class WorkingColumn {
+  using H = Heap4<Later>;
+
+ public:
+  static constexpr size_t kSplitAt = size_t{1} << 17;  // entries at the front before they are cut (default)
+  static constexpr size_t kSample = 4096;               // diameters sampled to place the cuts
+  static constexpr size_t kCuts = 15;                   // cuts per split (at most)
+
+  explicit WorkingColumn(size_t split_at = 0) : split_limit_(split_at ? split_at : kSplitAt), split_at_(split_limit_) {}
+
+  void clear() {
+    heap_.clear();
+    if (!buckets_.empty()) {  // (rare: release the memory of a huge column)
+      std::vector<Entry>().swap(heap_);
+      std::vector<Entry>().swap(run_);
+      bound_.clear();
+      buckets_.clear();
+    }
+    pos_ = 0;
+    front_ = 0;
+    split_at_ = split_limit_;
+  }
+
+  // Calls gen(sink) where sink(Entry) adds one entry.
+  template <class Gen>
+  void add(Gen&& gen) {
+    if (buckets_.empty()) {
+      const size_t before = heap_.size();
+      gen([&](const Entry& e) { heap_.push_back(e); });
+      H::appended(heap_, before);
+    } else {
+      gen([&](const Entry& e) { route(e); });
+    }
+    if (heap_.size() > split_at_) split_front();
+  }
+
+  void push(const Entry& e) {
+    if (buckets_.empty()) H::push(heap_, e);
+    else route(e);
+  }
+
+  // True when no entry is left. Brings the next bucket forward when the front
+  // ran empty, so top()/pop()/second() may follow.
+  bool empty() {
+    if (front_empty() && !buckets_.empty()) refill();
+    return front_empty();
+  }
+  const Entry& top() const { return from_run() ? run_[pos_] : heap_.front(); }
+  void pop() {
+    if (from_run()) ++pos_;
+    else H::pop(heap_);
+  }
+  // The entry that follows the top, or nullptr if none is at the front.
+  const Entry* second() const {
+    const Entry* a;
+    const Entry* b;
+    if (from_run()) {
+      a = pos_ + 1 < run_.size() ? &run_[pos_ + 1] : nullptr;
+      b = heap_.empty() ? nullptr : &heap_.front();
+    } else {
+      a = pos_ < run_.size() ? &run_[pos_] : nullptr;
+      b = H::second(heap_);
+    }
+    if (!a) return b;
+    if (!b) return a;
+    return Later{}(a[0], b[0]) ? b : a;
+  }
+
+  size_t capacity_bytes() const {
+    size_t c = heap_.capacity() + run_.capacity();
+    for (const auto& b : buckets_) c += b.capacity();
+    return c * sizeof(Entry);
+  }
+
+ private:
+  // Bucket mode: bucket i (i >= 1) holds diameters in [bound_[i-1], bound_[i]), the
+  // last bound is +infinity. Everything below bound_[front_] is at the front: a
+  // sorted run (earliest first, read from pos_) of the bucket brought forward,
+  // and a heap of what arrived since. Heap mode: only the heap.
+  bool front_empty() const { return pos_ == run_.size() && heap_.empty(); }
+  bool from_run() const { return pos_ < run_.size() && (heap_.empty() || !Later{}(run_[pos_], heap_.front())); }
+  static bool earlier(const Entry& a, const Entry& b) { return Later{}(b, a); }
+
+  size_t bucket_of(value_t d) const {
+    return static_cast<size_t>(std::upper_bound(bound_.begin(), bound_.end(), d) - bound_.begin());
+  }
+
+  void route(const Entry& e) {
+    const size_t b = bucket_of(e.diam);
+    if (b <= front_) H::push(heap_, e);
+    else buckets_[b].push_back(e);
+  }
+
+  void refill() {
+    std::vector<Entry>().swap(run_);
+    pos_ = 0;
+    size_t b = front_ + 1;
+    while (b < buckets_.size() && buckets_[b].empty()) ++b;
+    if (b == buckets_.size()) {  // nothing left: everything routes to the front from now on
+      front_ = b - 1;
+      return;
+    }
+    front_ = b;
+    run_.swap(buckets_[b]);
+    if (run_.size() > split_at_) split_front();
+    else std::sort(run_.begin(), run_.end(), earlier);
+  }
+
+  // Cuts what is at the front at quantiles of its diameters into new buckets;
+  // the earliest becomes the sorted run.
+  void split_front() {
+    std::vector<Entry> all;
+    all.swap(run_);
+    all.erase(all.begin(), all.begin() + static_cast<std::ptrdiff_t>(pos_));
+    all.insert(all.end(), heap_.begin(), heap_.end());
+    std::vector<Entry>().swap(heap_);
+    pos_ = 0;
+    std::vector<value_t> sample;
+    const size_t stride = std::max<size_t>(1, all.size() / kSample);
+    for (size_t i = 0; i < all.size(); i += stride) sample.push_back(all[i].diam);
+    std::sort(sample.begin(), sample.end());
+    std::vector<value_t> cuts;
+    const size_t want = std::min(kCuts, sample.size() - 1);
+    for (size_t c = 1; c <= want; ++c) {
+      const value_t q = sample[c * sample.size() / (want + 1)];
+      if (q > sample.front() && (cuts.empty() || q > cuts.back())) cuts.push_back(q);
+    }
+    if (cuts.empty()) {  // (one diameter: nothing to cut, try again when twice as big)
+      split_at_ = 2 * all.size();
+      if (buckets_.empty()) {  // heap mode stays heap mode
+        heap_.swap(all);
+        H::make(heap_);
+      } else {
+        run_.swap(all);
+        std::sort(run_.begin(), run_.end(), earlier);
+      }
+      return;
+    }
+    const value_t top_bound = buckets_.empty() ? kInfinity : bound_[front_];
+    std::vector<value_t> bound(cuts);
+    bound.push_back(top_bound);
+    std::vector<std::vector<Entry>> buckets(bound.size());
+    if (!buckets_.empty()) {  // the later buckets stay as they are
+      bound.insert(bound.end(), bound_.begin() + static_cast<std::ptrdiff_t>(front_) + 1, bound_.end());
+      for (size_t b = front_ + 1; b < buckets_.size(); ++b) buckets.push_back(std::move(buckets_[b]));
+    }
+    bound_.swap(bound);
+    buckets_.swap(buckets);
+    front_ = 0;
+    split_at_ = split_limit_;
+    for (const Entry& e : all) buckets_[bucket_of(e.diam)].push_back(e);
+    std::vector<Entry>().swap(all);
+    run_.swap(buckets_[0]);
+    if (run_.size() > split_at_) split_front();
+    else std::sort(run_.begin(), run_.end(), earlier);
+  }
+
+  static constexpr value_t kInfinity = std::numeric_limits<value_t>::infinity();
+
+  std::vector<Entry> heap_, run_;
+  size_t pos_ = 0;
+  std::vector<value_t> bound_;
+  std::vector<std::vector<Entry>> buckets_;
+  size_t front_ = 0;
+  size_t split_limit_;
+  size_t split_at_;
+};
+
+}  // namespace tda::core
