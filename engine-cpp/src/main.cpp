@@ -1,13 +1,16 @@
-// tda-engine: `tda-engine serve [flags]` runs the gRPC compute server; any
-// other arguments go to the command-line interface (`--algorithm alpha` to the
-// Alpha-complex CLI when built with CGAL).
+// tda-engine: `tda-engine serve [flags]` runs the gRPC compute server, loaded
+// from libtda_engine_server.so next to the executable; any other arguments go to
+// the command-line interface (`--algorithm alpha` to the Alpha-complex CLI when
+// built with CGAL), which needs no gRPC.
+#include <dlfcn.h>
 #include <pthread.h>
+#include <unistd.h>
+
 #include <csignal>
 #include <cstdio>
 #include <cstring>
+#include <string>
 
-#include "server/config.hpp"
-#include "server/server.hpp"
 #ifdef TDA_HAVE_CLI
 #include "cli/cli.hpp"
 #endif
@@ -27,6 +30,31 @@ namespace {
   return false;
 }
 
+// Loads the server library from the executable's directory and runs it.
+int serve(int argc, char** argv) {
+  std::string dir = ".";
+  char self[4096];
+  const ssize_t len = readlink("/proc/self/exe", self, sizeof self - 1);
+  if (len > 0) {
+    self[len] = '\0';
+    dir.assign(self);
+    dir.erase(dir.find_last_of('/'));
+  }
+  const std::string lib = dir + "/libtda_engine_server.so";
+  void* handle = dlopen(lib.c_str(), RTLD_NOW | RTLD_LOCAL);
+  if (!handle) {
+    std::fprintf(stderr, "tda-engine serve: cannot load the server (%s)\n", dlerror());
+    return 1;
+  }
+  using Entry = int (*)(int, char**);
+  const auto entry = reinterpret_cast<Entry>(dlsym(handle, "tda_engine_serve"));
+  if (!entry) {
+    std::fprintf(stderr, "tda-engine serve: %s has no entry point\n", lib.c_str());
+    return 1;
+  }
+  return entry(argc, argv);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -38,20 +66,7 @@ int main(int argc, char** argv) {
   sigaddset(&signals, SIGINT);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
-  if (argc >= 2 && std::strcmp(argv[1], "serve") == 0) {
-    try {
-      bool help = false;
-      const auto config = tda::server::parse_server_config(argc, argv, 2, tda::server::process_env, &help);
-      if (help) {
-        std::fputs(tda::server::server_usage().c_str(), stdout);
-        return 0;
-      }
-      return tda::server::run_server(config);
-    } catch (const tda::server::ConfigError& e) {
-      std::fprintf(stderr, "tda-engine serve: %s\n", e.what());
-      return 2;
-    }
-  }
+  if (argc >= 2 && std::strcmp(argv[1], "serve") == 0) return serve(argc, argv);
 
   pthread_sigmask(SIG_UNBLOCK, &signals, nullptr);
 #ifdef TDA_HAVE_ALPHA
