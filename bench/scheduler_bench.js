@@ -163,7 +163,8 @@ async function main() {
             if (m.update) last = m.update;
             if (last && TERMINAL.has(last.state)) {
               const ms = performance.now() - t0;
-              w.cancel();
+              // no cancel: the stream ends by itself after the terminal update (a
+              // reset per job would exhaust Node's HTTP/2 stream-reset budget)
               resolve({ ms, state: last.state, cacheHit: job.cacheHit });
             }
           });

@@ -341,6 +341,52 @@ describe("WatchJob", () => {
     await until(() => upstreamCancelled);
   });
 
+  it("watches again when the connection under the upstream stream fails, without repeating updates", async () => {
+    let calls = 0;
+    behaviour.watchJob = (call) => {
+      calls++;
+      call.write(update(1));
+      call.write(update(2));
+      if (calls === 1) {
+        // what grpc-js reports when the HTTP/2 session under the call is closed
+        call.emit("error", { code: status.INTERNAL, details: "Received RST_STREAM with code 2 triggered by internal client error: Session closed with error code 2" });
+        return;
+      }
+      call.write({ update: { ...update(3).update!, state: pbJobs.JobState.JOB_STATE_COMPLETED } });
+      call.end();
+    };
+    const got: number[] = [];
+    await new Promise<void>((resolve, reject) => {
+      const s = client.watchJob({ jobId: "j" }, md());
+      s.on("data", (r: pbGateway.WatchJobResponse) => got.push(r.update!.sequence));
+      s.on("error", reject);
+      s.on("end", resolve);
+    });
+    expect(calls).toBe(2);
+    expect(got).toEqual([1, 2, 3]);
+  });
+
+  it("lets an upstream that sent the terminal update end by itself when the client cancels", async () => {
+    let upstreamCancelled = false; // before it ended
+    let upstreamEnded = false;
+    behaviour.watchJob = (call) => {
+      // (grpc-js also reports "cancelled" once a stream that ended is closed)
+      call.once("cancelled", () => (upstreamCancelled = !upstreamEnded));
+      call.write({ update: { ...update(1).update!, state: pbJobs.JobState.JOB_STATE_COMPLETED } });
+      setTimeout(() => {
+        call.end();
+        upstreamEnded = true;
+      }, 300);
+    };
+    const s = client.watchJob({ jobId: "j" }, md());
+    s.on("error", () => undefined);
+    await new Promise<void>((resolve) => s.once("data", () => resolve()));
+    s.cancel();
+    await until(() => upstreamEnded);
+    await new Promise((r) => setTimeout(r, 100));
+    expect(upstreamCancelled).toBe(false);
+  });
+
   it("holds the upstream back while the client does not read (no unbounded buffering)", async () => {
     const big = "x".repeat(64 * 1024);
     const total = 2000; // 128 MiB if it were all buffered

@@ -1,4 +1,4 @@
-import { Metadata, type ServerReadableStream, type ServerWritableStream } from "@grpc/grpc-js";
+import { Metadata, type ClientReadableStream, type ServerReadableStream, type ServerWritableStream } from "@grpc/grpc-js";
 import { isSpanContextValid, trace } from "@opentelemetry/api";
 import {
   clientStream,
@@ -14,7 +14,7 @@ import {
   type EventBus,
   type Logger,
   type pbGateway,
-  type pbJobs,
+  pbJobs,
   type pbUpload,
 } from "@tda/common";
 import type { Authenticator } from "./auth";
@@ -23,13 +23,22 @@ import type { JobLimiter } from "./job-limit";
 import { barcodeSvg, diagramSvg, MAX_PICTURE_SIDE, SVG_CONTENT_TYPE } from "./pictures";
 import type { RateLimiter } from "./rate-limit";
 import type { StreamStats } from "./stream-stats";
-import { callUnary, clientDeadline, downstreamMetadata, upstreamError, type RequestContext, type ServerSurfaceCall } from "./upstream";
+import { callUnary, clientDeadline, downstreamMetadata, isTransportFailure, upstreamError, type RequestContext, type ServerSurfaceCall } from "./upstream";
 import { alphaViolations, idViolations, pageSizeViolations, parseStreamBatch, requireValid, ripsViolations } from "./validation";
 
 export const GATEWAY_SERVICE = "tda.gateway.v1.TdaService";
 export const STREAM_TOPIC = "tda_events";
 export const STREAM_EVENT_TYPE = "stream.points";
 export const TRACE_ID_HEADER = "x-trace-id";
+
+const TERMINAL_JOB_STATES: ReadonlySet<pbJobs.JobState> = new Set([
+  pbJobs.JobState.JOB_STATE_COMPLETED,
+  pbJobs.JobState.JOB_STATE_FAILED,
+  pbJobs.JobState.JOB_STATE_CANCELLED,
+]);
+
+/** How often one WatchJob call re-opens its upstream stream after connection failures. */
+const WATCH_REOPEN_LIMIT = 5;
 
 function sideViolations(sides: Record<string, number>): { field: string; description: string }[] {
   return Object.entries(sides)
@@ -113,37 +122,73 @@ export function createGateway(deps: GatewayDeps): pbGateway.TdaServiceServer {
     return inSpan("tda.jobs.v1.JobService/WatchJob", rc.ctx, SpanKind.CLIENT, (span, ctx) =>
       new Promise<void>((resolve, reject) => {
         const deadline = clientDeadline(call);
-        const upstream = jobs.watchJob({ jobId: call.request.jobId }, downstreamMetadata(rc, ctx), deadline === undefined ? {} : { deadline });
+        let upstream: ClientReadableStream<pbJobs.WatchJobResponse>;
+        let generation = 0; // of the upstream stream whose events count
         let finished = false;
         let forwarded = 0;
+        let lastSequence = 0;
+        let sawTerminal = false;
+        let reopened = 0;
         let waitingForDrain = false;
         const finish = (err?: Error): void => {
           if (finished) return;
           finished = true;
           call.removeListener("cancelled", onCancel);
-          span.setAttribute("tda.updates_forwarded", forwarded);
+          span.setAttributes({ "tda.updates_forwarded": forwarded, "tda.watch_reopened": reopened });
           if (err) reject(err);
           else resolve();
         };
         const onCancel = (): void => {
-          // The client went away: stop the upstream stream too.
-          upstream.cancel();
+          // The client went away: stop the upstream stream too, unless it already
+          // sent the terminal update (it then ends by itself, and a reset would
+          // only use up the connection's budget of stream resets: Node's HTTP/2
+          // closes a connection whose peer resets streams faster than ~33/s).
+          if (!sawTerminal) upstream.cancel();
           finish();
         };
         call.once("cancelled", onCancel);
-        upstream.on("data", (msg: pbJobs.WatchJobResponse) => {
-          forwarded++;
-          if (!call.write({ update: msg.update }) && !waitingForDrain) {
-            waitingForDrain = true;
-            upstream.pause();
-            call.once("drain", () => {
-              waitingForDrain = false;
-              upstream.resume();
-            });
-          }
-        });
-        upstream.on("error", (err: Error) => finish(call.cancelled ? undefined : upstreamError("scheduler", err)));
-        upstream.on("end", () => finish());
+        const open = (): void => {
+          const gen = ++generation;
+          const up = jobs.watchJob({ jobId: call.request.jobId }, downstreamMetadata(rc, ctx), deadline === undefined ? {} : { deadline });
+          upstream = up;
+          up.on("data", (msg: pbJobs.WatchJobResponse) => {
+            if (gen !== generation) return;
+            const u = msg.update;
+            // a reopened watch replays the log from the start: skip what was sent
+            if (u && u.sequence > 0) {
+              if (u.sequence <= lastSequence) return;
+              lastSequence = u.sequence;
+            }
+            if (u && TERMINAL_JOB_STATES.has(u.state)) sawTerminal = true;
+            forwarded++;
+            if (!call.write({ update: u }) && !waitingForDrain) {
+              waitingForDrain = true;
+              up.pause();
+              call.once("drain", () => {
+                waitingForDrain = false;
+                upstream.resume();
+              });
+            }
+          });
+          up.on("error", (err: Error) => {
+            if (gen !== generation || finished) return;
+            if (call.cancelled) return finish();
+            // the connection to the scheduler failed under the stream (not an
+            // error of the scheduler's): watch again, the log replays from the start
+            if (!sawTerminal && isTransportFailure(err) && reopened < WATCH_REOPEN_LIMIT) {
+              reopened++;
+              generation++; // whatever this stream still emits is ignored
+              log.debug({ jobId: call.request.jobId, err: err.message, reopened }, "WatchJob: upstream connection failed, watching again");
+              setTimeout(open, 50 * reopened);
+              return;
+            }
+            finish(upstreamError("scheduler", err));
+          });
+          up.on("end", () => {
+            if (gen === generation) finish();
+          });
+        };
+        open();
       }),
       { "rpc.system": "grpc", "rpc.method": "tda.jobs.v1.JobService/WatchJob", "peer.service": "scheduler" },
     );

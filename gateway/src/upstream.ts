@@ -87,6 +87,17 @@ export function upstreamError(upstream: UpstreamName, err: unknown): TdaError {
   }
 }
 
+/**
+ * True for a failure of the connection under a call (reset stream, lost
+ * connection) rather than an answer of the upstream service: no google.rpc
+ * details, and UNAVAILABLE or a transport-level INTERNAL.
+ */
+export function isTransportFailure(err: unknown): boolean {
+  if (!isServiceError(err) || err.metadata?.get(DETAILS_KEY).length > 0) return false;
+  if (err.code === Status.UNAVAILABLE) return true;
+  return err.code === Status.INTERNAL && /RST_STREAM|Session closed|ECONNRESET/.test(err.details ?? "");
+}
+
 function passThrough(err: ServiceError): TdaError {
   const e = fromServiceError(err);
   const retryDelay = decodeDetails(err).retryInfo?.retryDelay;
