@@ -70,6 +70,8 @@ export interface EventBusOptions {
   batchSize?: number;
   /** ...and most bytes of outbox records in one batch (default 768 KiB; at least one record). */
   maxBatchBytes?: number;
+  /** Wait before a drain so that events close together share one Kafka request (default 5 ms). */
+  lingerMs?: number;
 }
 
 export function createKafka(clientId: string, brokers: string[], log: Logger): Kafka {
@@ -93,6 +95,7 @@ export function createEventBus(opts: EventBusOptions): EventBus {
   const lockToken = randomUUID();
   const batchSize = opts.batchSize ?? 2000;
   const maxBatchBytes = opts.maxBatchBytes ?? 768 * 1024;
+  const lingerMs = opts.lingerMs ?? 5;
   const kafka = createKafka(`tda-${source}`, opts.brokers, log);
   const deadKey = `tda:outbox-dead:${source}`;
   let producer: Producer | undefined;
@@ -126,13 +129,23 @@ export function createEventBus(opts: EventBusOptions): EventBus {
     return topicCache!.names;
   }
 
+  const UNLOCK_LUA = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end";
+
+  /** Relays the outbox to Kafka while holding the lock; false when another instance holds it. */
   async function drainOnce(): Promise<boolean> {
-    const got = await redis.set(lockKey, lockToken, "PX", 15000, "NX");
-    if (got === null && (await redis.get(lockKey)) !== lockToken) return false;
+    // take the lock and read the first batch in one round trip (the read is
+    // only used when the lock is ours)
+    const first = await redis.pipeline().set(lockKey, lockToken, "PX", 15000, "NX").get(lockKey).lrange(listKey, 0, batchSize - 1).exec();
+    const step = (i: number): unknown => {
+      const [err, v] = first?.[i] ?? [null, null];
+      if (err) throw err;
+      return v;
+    };
+    if (step(0) === null && step(1) !== lockToken) return false;
+    let all = step(2) as string[];
+    let empty = false;
     try {
-      for (;;) {
-        const all = await redis.lrange(listKey, 0, batchSize - 1);
-        if (all.length === 0) return true;
+      while (all.length > 0) {
         // keep a batch well under Kafka's default 1 MB per record batch
         let bytes = 0;
         let cut = 0;
@@ -155,20 +168,31 @@ export function createEventBus(opts: EventBusOptions): EventBus {
         }
         const p = await ensureProducer();
         if (byTopic.size > 0) await p.sendBatch({ acks: -1, topicMessages: [...byTopic].map(([topic, messages]) => ({ topic, messages })) });
-        // drop what Kafka acknowledged and extend our lock: one round trip
-        const trimmed = await redis.pipeline().ltrim(listKey, raw.length, -1).pexpire(lockKey, 15000).exec();
-        const trimErr = trimmed?.find(([e]) => e)?.[0];
-        if (trimErr) throw trimErr;
+        // drop what Kafka acknowledged, extend our lock and read on: one round trip
+        const next = await redis.pipeline().ltrim(listKey, raw.length, -1).pexpire(lockKey, 15000).lrange(listKey, 0, batchSize - 1).exec();
+        const failed = next?.find(([e]) => e)?.[0];
+        if (failed) throw failed;
+        all = (next?.[2]?.[1] as string[]) ?? [];
       }
+      empty = true;
     } finally {
-      // release only our own lock
-      await redis.eval("if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end", 1, lockKey, lockToken);
+      // release only our own lock; and whether records came in meanwhile
+      const last = await redis.pipeline().eval(UNLOCK_LUA, 1, lockKey, lockToken).llen(listKey).exec();
+      pendingAfterDrain = empty && Number(last?.[1]?.[1] ?? 0) > 0;
     }
+    return true;
   }
+
+  let pendingAfterDrain = false;
 
   function kick(): void {
     if (closed || draining) return;
+    if (timer) {
+      clearTimeout(timer);
+      timer = undefined;
+    }
     let gotLock = true;
+    pendingAfterDrain = false;
     draining = (async () => {
       try {
         gotLock = await drainOnce();
@@ -186,12 +210,31 @@ export function createEventBus(opts: EventBusOptions): EventBus {
         draining = undefined;
       }
     })();
-    void draining.then(async () => {
+    void draining.then(() => {
       if (closed) return;
       if (backoffMs > 0) schedule(backoffMs);
       else if (!gotLock) schedule(250); // another instance is relaying
-      else if ((await redis.llen(listKey)) > 0) kick();
+      else if (pendingAfterDrain || wanted) soon();
     }).catch(() => schedule(1000));
+  }
+
+  // Records appended while a drain runs, or in the few milliseconds before one
+  // starts, go out in the same Kafka request (a producer's linger): under load
+  // this turns one request per event into one per batch.
+  let wanted = false;
+  function soon(): void {
+    wanted = false;
+    if (closed || draining || timer) return;
+    timer = setTimeout(() => {
+      timer = undefined;
+      kick();
+    }, lingerMs);
+  }
+
+  function wake(): void {
+    if (backoffMs > 0) return;
+    if (draining) wanted = true;
+    else soon();
   }
 
   function schedule(ms: number): void {
@@ -267,12 +310,12 @@ export function createEventBus(opts: EventBusOptions): EventBus {
     outboxKey: listKey,
     encode,
     relay() {
-      if (backoffMs === 0) kick();
+      wake();
     },
     async publish(input, ctx = context.active()) {
       const { eventId, record } = encode(input, ctx);
       await append(record);
-      if (backoffMs === 0) kick();
+      wake();
       return eventId;
     },
     async flush(timeoutMs = 10000) {

@@ -38,6 +38,8 @@ export interface SchedulerConfig extends CommonConfig {
   /** BullMQ job lock (renewed at half of it while the job runs) and the stalled-job check interval: a crashed worker's jobs run again after about lock + interval. */
   lockDurationMs: number;
   stalledIntervalMs: number;
+  /** Bytes of canonical points kept for repeated jobs on a dataset (0: none). */
+  pointsCacheBytes: number;
 }
 
 export function loadConfig(env: Env = process.env): SchedulerConfig {
@@ -65,6 +67,7 @@ export function loadConfig(env: Env = process.env): SchedulerConfig {
     shutdownGraceMs: readInt(env, "SCHEDULER_SHUTDOWN_GRACE_MS", 10_000, 0),
     lockDurationMs: readInt(env, "SCHEDULER_LOCK_DURATION_MS", 30_000, 1000),
     stalledIntervalMs: readInt(env, "SCHEDULER_STALLED_INTERVAL_MS", 30_000, 1000),
+    pointsCacheBytes: readInt(env, "SCHEDULER_POINTS_CACHE_BYTES", 64 * 1024 * 1024, 0),
   };
   if (cfg.worker && cfg.engineAddresses.length === 0) throw new ConfigError("ENGINE_ADDRESSES must list at least one engine when SCHEDULER_WORKER is on");
   if (cfg.defaultDeadlineSeconds > cfg.maxDeadlineSeconds) {

@@ -2,10 +2,13 @@ import { Metadata, type ClientReadableStream, type ServiceError } from "@grpc/gr
 import type { Context } from "@opentelemetry/api";
 import { metadataWithTrace, pbCommon, pbEngine, pbUpload } from "@tda/common";
 import { failure, fromEngineError, fromUploadError, type JobFailure } from "./failure";
+import type { PointStream } from "./points-cache";
 
-// One computation on one engine: Estimate, then the bidi Compute stream with
-// the dataset's values piped in from the upload service's ReadPoints with
-// back-pressure. Every failure comes out as a JobFailure.
+// One computation on one engine: Estimate (unless the job is small enough for
+// the engine's own admission at Compute to be all it needs), then the bidi
+// Compute stream with the dataset's values piped in (from the upload service's
+// ReadPoints, or the points cache) with back-pressure. Every failure comes out
+// as a JobFailure.
 
 export class JobFailureError extends Error {
   override name = "JobFailureError";
@@ -18,7 +21,7 @@ export interface ComputeInput {
   client: pbEngine.EngineServiceClient;
   spec: pbEngine.ComputeSpec;
   /** Opens the stream of the dataset's float64 chunks. */
-  openPoints: () => ClientReadableStream<pbUpload.ReadPointsResponse>;
+  openPoints: () => PointStream;
   /** Absolute deadline (ms since epoch) of the computation. */
   deadline: number;
   rpcTimeoutMs: number;
@@ -39,6 +42,25 @@ export function specFor(dataset: pbUpload.Dataset, params: pbCommon.ComputeParam
   };
 }
 
+/**
+ * Whether a job needs the engine's Estimate before dispatch. Not when its input
+ * is small (at most 1 MiB) and so is the complex: Alpha, or Rips with at most
+ * 10^8 simplices of the top dimension (C(n, max_dim + 2)). The engine checks
+ * the same estimate when Compute starts, before it takes any points, and
+ * refuses with the same MEMORY_LIMIT_EXCEEDED; the call saved is one engine
+ * round trip per job, which is what small jobs are made of.
+ */
+export function needsEstimate(spec: pbEngine.ComputeSpec): boolean {
+  const values = spec.inputKind === pbCommon.InputKind.INPUT_KIND_POINT_CLOUD ? spec.n * spec.dim : (spec.n * (spec.n - 1)) / 2;
+  if (values * 8 > 1 << 20) return true;
+  const params = spec.params;
+  if (params?.algorithm === pbCommon.Algorithm.ALGORITHM_ALPHA) return false;
+  const k = Math.min(params?.maxDim ?? 1, Math.max(0, spec.n - 2)) + 2;
+  let simplices = 1; // C(n, k)
+  for (let i = 1; i <= k; i++) simplices = (simplices * (spec.n - k + i)) / i;
+  return simplices > 1e8;
+}
+
 export function estimate(input: Pick<ComputeInput, "client" | "spec" | "rpcTimeoutMs" | "ctx" | "signal">): Promise<pbEngine.EstimateResponse> {
   return new Promise((resolve, reject) => {
     const call = input.client.estimate({ spec: input.spec }, metadataWithTrace(new Metadata(), input.ctx), { deadline: Date.now() + input.rpcTimeoutMs }, (err: ServiceError | null, res) => {
@@ -57,7 +79,7 @@ export function estimate(input: Pick<ComputeInput, "client" | "spec" | "rpcTimeo
 /** Streams the dataset into the engine and resolves with its result. */
 export async function compute(input: ComputeInput): Promise<pbCommon.PersistenceResult> {
   const call = input.client.compute(metadataWithTrace(new Metadata(), input.ctx), { deadline: input.deadline });
-  let points: ClientReadableStream<pbUpload.ReadPointsResponse> | undefined;
+  let points: PointStream | undefined;
   let uploadError: unknown;
   let settled = false;
 
@@ -92,9 +114,9 @@ export async function compute(input: ComputeInput): Promise<pbCommon.Persistence
     await send({ msg: { $case: "spec", value: input.spec } });
     points = input.openPoints();
     try {
-      for await (const part of points as AsyncIterable<pbUpload.ReadPointsResponse>) {
+      for await (const chunk of points.chunks) {
         if (settled || input.signal.aborted) return;
-        if (part.chunk.length > 0) await send({ msg: { $case: "chunk", value: part.chunk } });
+        await send({ msg: { $case: "chunk", value: chunk } });
       }
     } catch (err) {
       if (settled || input.signal.aborted) return;

@@ -8,6 +8,7 @@ import { createJobService } from "./job-service";
 import { createJobStore, type JobStore } from "./job-store";
 import { createSubscriber } from "./subscriber";
 import { createUploadClient } from "./upload-client";
+import { PointsCache } from "./points-cache";
 import { startWorker, type JobData, type SchedulerWorker } from "./worker";
 
 export const SERVICE_NAME = "tda.jobs.v1.JobService";
@@ -54,6 +55,7 @@ export async function startSchedulerServer(config: SchedulerConfig, log: Logger 
       events,
       engines,
       upload,
+      points: new PointsCache(config.pointsCacheBytes),
       subscriber,
       log,
       retentionSeconds: config.retentionSeconds,

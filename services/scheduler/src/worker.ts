@@ -1,7 +1,8 @@
 import { DelayedError, UnrecoverableError, WaitingError, Worker, type Job as BullJob } from "bullmq";
 import { contextFromCarrier, inSpan, nowTimestamp, pbCommon, pbJobs, SpanKind, type EventBus, type Logger, type Redis } from "@tda/common";
 import type { Context } from "@opentelemetry/api";
-import { compute, estimate, JobFailureError, specFor } from "./engine-call";
+import { compute, estimate, JobFailureError, needsEstimate, specFor } from "./engine-call";
+import type { PointsCache } from "./points-cache";
 import type { EnginePool } from "./engine-pool";
 import { failure, fromEngineError, type JobFailure } from "./failure";
 import { isTerminal, type JobRecord, type JobStore } from "./job-store";
@@ -35,6 +36,8 @@ export interface WorkerDeps {
   events: EventBus;
   engines: EnginePool;
   upload: UploadClient;
+  /** Points of recently computed datasets (by sha256). */
+  points: PointsCache;
   subscriber: Subscriber;
   log: Logger;
   retentionSeconds: number;
@@ -116,11 +119,13 @@ export async function startWorker(deps: WorkerDeps): Promise<SchedulerWorker> {
       const deadline = Date.now() + rec.deadlineSeconds * 1000;
       const progress = progressReporter(bj, jobId, ctx);
 
-      const est = await estimate({ client: engine.client, spec, rpcTimeoutMs: deps.rpcTimeoutMs, ctx, signal: ctl.signal }).catch((err: unknown) => {
-        // an engine without Estimate can still compute
-        if (err instanceof JobFailureError && err.failure.errorCode === "UNIMPLEMENTED") return undefined;
-        throw err;
-      });
+      const est = !needsEstimate(spec)
+        ? undefined
+        : await estimate({ client: engine.client, spec, rpcTimeoutMs: deps.rpcTimeoutMs, ctx, signal: ctl.signal }).catch((err: unknown) => {
+            // an engine without Estimate can still compute
+            if (err instanceof JobFailureError && err.failure.errorCode === "UNIMPLEMENTED") return undefined;
+            throw err;
+          });
       if (est && !est.admissible) {
         throw new JobFailureError(
           failure("MEMORY_LIMIT_EXCEEDED", `the computation needs about ${formatBytes(est.memoryBytes)}, more than the engine's limit of ${formatBytes(est.memoryLimitBytes)}`, false, "resource"),
@@ -129,7 +134,7 @@ export async function startWorker(deps: WorkerDeps): Promise<SchedulerWorker> {
       const result = await compute({
         client: engine.client,
         spec,
-        openPoints: () => deps.upload.readPoints(rec.job.owner, rec.job.datasetId, ctx, deadline),
+        openPoints: () => deps.points.open(rec.dataset, () => deps.upload.readPoints(rec.job.owner, rec.job.datasetId, ctx, deadline)),
         deadline,
         rpcTimeoutMs: deps.rpcTimeoutMs,
         signal: ctl.signal,
