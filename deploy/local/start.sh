@@ -125,4 +125,15 @@ done
 if ((${#failed[@]})); then
   tda_die "failed to start: ${failed[*]} (logs in $TDA_LOG_DIR; deploy/local/stop.sh stops the rest)"
 fi
+# Listening is not serving: the gateway reports SERVING once its upstreams (and
+# theirs) answer their health checks, which is when the first call can succeed.
+if [[ " ${components[*]} " == *" gateway "* ]]; then
+  if ! (cd "$TDA_ROOT" && "$NODE_BIN" -e '
+      require("@tda/common").waitForHealthy(process.argv[1], "", Number(process.argv[2]) * 1000)
+        .then(() => process.exit(0), (e) => { console.error(e.message); process.exit(1); });' \
+      "127.0.0.1:${GATEWAY_PORT}" "${TDA_SERVICE_START_TIMEOUT:-60}"); then
+    tda_die "the gateway did not report SERVING (logs in $TDA_LOG_DIR)"
+  fi
+  tda_log "gateway: SERVING"
+fi
 tda_log "up: gateway 127.0.0.1:${GATEWAY_PORT}, REST http://127.0.0.1:${REST_PORT} (logs: ${TDA_LOG_DIR#"$TDA_ROOT"/})"
