@@ -27,6 +27,8 @@ export class CanonicalSink {
   values = 0;
   min: Float64Array = new Float64Array(0);
   max: Float64Array = new Float64Array(0);
+  private scratchLo: Float64Array = new Float64Array(0);
+  private scratchHi: Float64Array = new Float64Array(0);
   private buf: Buffer;
   private view: Float64Array;
   private pos = 0;
@@ -48,6 +50,8 @@ export class CanonicalSink {
     this.dim = dim;
     this.min = new Float64Array(dim).fill(Infinity);
     this.max = new Float64Array(dim).fill(-Infinity);
+    this.scratchLo = new Float64Array(dim);
+    this.scratchHi = new Float64Array(dim);
   }
 
   /** Appends one point of `this.dim` values (already checked finite). */
@@ -96,21 +100,37 @@ export class CanonicalSink {
     const d = this.dim;
     if (this.n + rows > this.limits.maxPoints) throw tooManyPoints(this.limits.maxPoints);
     const view = this.view;
-    const min = this.min;
-    const max = this.max;
     const start = this.pos;
-    let p = start;
-    for (let r = 0; r < rows; r++) {
-      for (let k = 0; k < d; k++) {
-        const v = view[p]!;
-        if (v - v !== 0) return p - start; // NaN or ±Infinity
-        if (v === 0) view[p] = 0; // -0 -> 0
-        if (v < min[k]!) min[k] = v;
-        if (v > max[k]!) max[k] = v;
-        p++;
+    const end = start + rows * d;
+    // One column at a time, with the bounds in locals: finiteness is summed
+    // (v - v is 0 for a finite v, NaN otherwise) and looked at once per column;
+    // the bounds are kept only when every column passed.
+    const lows = this.scratchLo;
+    const highs = this.scratchHi;
+    for (let k = 0; k < d; k++) {
+      let lo = this.min[k]!;
+      let hi = this.max[k]!;
+      let bad = 0;
+      for (let p = start + k; p < end; p += d) {
+        const v = view[p]! + 0; // -0 -> 0
+        view[p] = v;
+        bad += v - v;
+        if (v < lo) lo = v;
+        if (v > hi) hi = v;
       }
+      if (bad !== 0) {
+        // NaN or ±Infinity somewhere: find the first, commit nothing
+        for (let p = start; p < end; p++) {
+          const v = view[p]!;
+          if (v - v !== 0) return p - start;
+        }
+      }
+      lows[k] = lo;
+      highs[k] = hi;
     }
-    this.pos = p;
+    this.min.set(lows.subarray(0, d));
+    this.max.set(highs.subarray(0, d));
+    this.pos = end;
     this.n += rows;
     this.values += rows * d;
     return -1;
