@@ -1,4 +1,4 @@
-import { ConfigError, loadCommonConfig, readBool, readInt, readList, readString, type CommonConfig, type Env } from "@tda/common";
+import { ConfigError, loadCommonConfig, readBool, readBytes, readInt, readList, readString, type CommonConfig, type Env } from "@tda/common";
 
 export interface SchedulerConfig extends CommonConfig {
   port: number;
@@ -67,7 +67,7 @@ export function loadConfig(env: Env = process.env): SchedulerConfig {
     shutdownGraceMs: readInt(env, "SCHEDULER_SHUTDOWN_GRACE_MS", 10_000, 0),
     lockDurationMs: readInt(env, "SCHEDULER_LOCK_DURATION_MS", 30_000, 1000),
     stalledIntervalMs: readInt(env, "SCHEDULER_STALLED_INTERVAL_MS", 30_000, 1000),
-    pointsCacheBytes: readInt(env, "SCHEDULER_POINTS_CACHE_BYTES", 64 * 1024 * 1024, 0),
+    pointsCacheBytes: readBytes(env, "SCHEDULER_POINTS_CACHE_BYTES", 64 * 1024 * 1024),
   };
   if (cfg.worker && cfg.engineAddresses.length === 0) throw new ConfigError("ENGINE_ADDRESSES must list at least one engine when SCHEDULER_WORKER is on");
   if (cfg.defaultDeadlineSeconds > cfg.maxDeadlineSeconds) {
