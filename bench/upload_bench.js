@@ -3,7 +3,8 @@
 // (upload service + gateway as separate processes on Redis; no engine needed),
 // next to a baseline measured in the same run: a plain grpc-js client-streaming
 // byte stream of the same size to a trivial grpc-js server (its own process)
-// that only counts bytes.
+// that only counts bytes, with grpc-js's default HTTP/2 windows (64 KiB), and
+// the same stream with the wider windows the mesh's services use.
 //
 // Usage (after `npm run gen && npx tsc -b`, with Redis at REDIS_URL):
 //   node bench/upload_bench.js [BINARY_MB=1024] [CSV_MB=200] [REPEATS=1]
@@ -34,6 +35,8 @@ const identity = (b) => b;
 // ---- the trivial baseline server (runs as a child: `node upload_bench.js --baseline-server`)
 if (process.argv[2] === "--baseline-server") {
   const server = new grpc.Server(CLIENT_OPTIONS);
+  // --wide: the HTTP/2 receive windows the mesh's services use (grpc-flow-control.ts)
+  if (process.argv[3] === "--wide") require("@tda/common").widenReceiveWindows(server);
   server.addService(
     { push: { path: "/bench.Sink/Push", requestStream: true, responseStream: false, requestSerialize: identity, requestDeserialize: identity, responseSerialize: identity, responseDeserialize: identity } },
     {
@@ -233,17 +236,22 @@ async function main() {
       work,
     );
     children.push(gateway);
-    const baseline = spawn(process.execPath, [__filename, "--baseline-server"], { stdio: ["ignore", "pipe", "inherit"] });
-    children.push(baseline);
-    const basePort = await new Promise((resolve, reject) => {
-      let buf = "";
-      baseline.stdout.on("data", (d) => {
-        buf += d;
-        const m = /PORT (\d+)/.exec(buf);
-        if (m) resolve(Number(m[1]));
+    const startBaseline = async (args) => {
+      const child = spawn(process.execPath, [__filename, "--baseline-server", ...args], { stdio: ["ignore", "pipe", "inherit"] });
+      children.push(child);
+      const port = await new Promise((resolve, reject) => {
+        let buf = "";
+        child.stdout.on("data", (d) => {
+          buf += d;
+          const m = /PORT (\d+)/.exec(buf);
+          if (m) resolve(Number(m[1]));
+        });
+        child.once("exit", () => reject(new Error("baseline server exited")));
       });
-      baseline.once("exit", () => reject(new Error("baseline server exited")));
-    });
+      return { child, port };
+    };
+    const { child: baseline, port: basePort } = await startBaseline([]);
+    const { port: widePort } = await startBaseline(["--wide"]);
     await waitServing(`127.0.0.1:${up}`);
     await waitConnectable(`127.0.0.1:${gp}`); // its health follows the (absent) scheduler, so only wait for it to listen
 
@@ -273,7 +281,8 @@ async function main() {
         const cpuC = process.cpuUsage(cpu0[2]);
         const cpu = [cpuSeconds(gateway.pid) - cpu0[0], cpuSeconds(upload.pid) - cpu0[1], (cpuC.user + cpuC.system) / 1e6];
         const direct = process.env.BENCH_DIRECT ? (await timeUpload(pb, `127.0.0.1:${up}`, c.total, c.block, c.format, c.dim, true)).s : NaN;
-        const run = { s, baseS, res, cpu, direct, baseCpu, tail };
+        const wideS = await timeBaseline(`127.0.0.1:${widePort}`, c.total, c.block);
+        const run = { s, baseS, wideS, res, cpu, direct, baseCpu, tail };
         if (!best || s < best.s) best = run;
       }
       const mbps = c.total / 1e6 / best.s;
@@ -282,6 +291,7 @@ async function main() {
         `${c.name.padEnd(34)} gateway upload ${mbps.toFixed(0).padStart(5)} MB/s (${best.s.toFixed(2)} s, last ${best.tail.toFixed(2)} s after the last byte was sent)   baseline grpc-js ${base.toFixed(0).padStart(5)} MB/s   ratio ${(mbps / base).toFixed(2)}` +
           `   CPU s: gateway ${best.cpu[0].toFixed(2)} upload ${best.cpu[1].toFixed(2)} client ${best.cpu[2].toFixed(2)}` +
           ` (baseline: server ${best.baseCpu[0].toFixed(2)} client ${best.baseCpu[1].toFixed(2)})   n=${best.res.dataset.n}` +
+          `   (plain stream with the mesh's HTTP/2 windows: ${(c.total / 1e6 / best.wideS).toFixed(0)} MB/s)` +
           (process.env.BENCH_DIRECT ? `   (direct to the upload service: ${(c.total / 1e6 / best.direct).toFixed(0)} MB/s)` : ""),
       );
     }

@@ -25,8 +25,8 @@ export interface FlowControlOptions {
 }
 
 export const LARGE_STREAM_FLOW_CONTROL: FlowControlOptions = {
-  streamWindowBytes: 8 * 1024 * 1024,
-  connectionWindowBytes: 32 * 1024 * 1024,
+  streamWindowBytes: 4 * 1024 * 1024,
+  connectionWindowBytes: 16 * 1024 * 1024,
 };
 
 const MAX_WINDOW = 2 ** 31 - 1;
