@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
+#include <chrono>
 #include <cmath>
 #include <functional>
 #include <random>
@@ -122,4 +124,30 @@ TEST(Parallel, WorkerExceptionsReachTheCaller) {
   EXPECT_THROW(g.chunks(1000, 1, [](size_t b, size_t, int) {
     if (b == 500) throw std::runtime_error("boom");
   }), std::runtime_error);
+}
+
+// Worker 0 done first, worker 1 still busy: the poll must go on and its
+// cancellation reach worker 1 (through failed()) long before its work would end.
+TEST(Parallel, PollingGoesOnWhileOtherWorkersRun) {
+  using clock = std::chrono::steady_clock;
+  WorkerGroup g(2);
+  const auto t0 = clock::now();
+  std::atomic<int> polls{0};
+  bool worker1_saw_failure = false;
+  EXPECT_THROW(g.run_polled(
+                   [&](int w) {
+                     if (w == 0) return;
+                     while (clock::now() - t0 < std::chrono::seconds(5)) {  // a long column
+                       if (g.failed()) {
+                         worker1_saw_failure = true;
+                         throw Cancelled();
+                       }
+                     }
+                   },
+                   [&] {
+                     if (++polls >= 50) throw Cancelled();
+                   }),
+               Cancelled);
+  EXPECT_TRUE(worker1_saw_failure);
+  EXPECT_LT(clock::now() - t0, std::chrono::seconds(2));
 }

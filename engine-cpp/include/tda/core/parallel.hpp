@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <cstddef>
 #include <exception>
 #include <functional>
@@ -58,6 +59,30 @@ class WorkerGroup {
     guarded(0);
     for (auto& t : pool) t.join();
     if (error_) std::rethrow_exception(error_);
+  }
+
+  // Like run(), and worker 0, once its own body is done, goes on calling poll()
+  // about every millisecond until the other workers are done too: a poll that
+  // throws (cancellation) still reaches them through failed() when worker 0 ran
+  // out of work first.
+  template <class Body, class Poll>
+  void run_polled(Body&& body, Poll&& poll) {
+    std::atomic<int> busy{threads_};
+    struct Leave {
+      std::atomic<int>& busy;
+      ~Leave() { busy.fetch_sub(1, std::memory_order_acq_rel); }
+    };
+    run([&](int w) {
+      {
+        Leave leave{busy};
+        body(w);
+      }
+      if (w == 0)
+        while (busy.load(std::memory_order_acquire) > 0 && !failed()) {
+          poll();
+          std::this_thread::sleep_for(std::chrono::milliseconds(1));
+        }
+    });
   }
 
   // body(begin, end, worker) over [0, count) in chunks of `chunk` items, handed out

@@ -311,6 +311,7 @@ class Reducer {
       : cx_(dist, B, thr), B_(B), n_(dist.size()), top_dim_(top_dim), p_(static_cast<coef_t>(modulus)), cb_(cb),
         out_(out), heap_(column_split), vheap_(column_split), threads_(std::max(1, threads)),
         column_split_(column_split) {
+    heap_.set_poll([this] { check_cancel(); });
     inverse_.assign(p_, 0);
     if (p_ > 2) {
       inverse_[1] = 1;
@@ -657,6 +658,7 @@ class Reducer {
       coef_t g = mul(f, Code::coef(e.code));
       vheap_.push(Entry{e.diam, Code::make(Code::index(e.code), g)});
       add_coboundary(Code::index(e.code), e.diam, g, k);
+      if ((++additions_ & 0xFF) == 0) check_cancel();  // (a V can be long)
     }
   }
 
@@ -831,7 +833,9 @@ class Reducer {
 
     std::atomic<size_t> next{0};
     constexpr size_t kChunk = 32;
-    group.run([&](int w) {
+    // (worker 0 polls for cancellation; out of columns, it goes on polling while
+    // the others finish theirs: one can take seconds, the long bars of rp2_600)
+    group.run_polled([&](int w) {
       Column heap(column_split_), vheap(column_split_);
       std::vector<Entry> scratch;
       uint64_t adds = 0;
@@ -839,6 +843,7 @@ class Reducer {
         if (w == 0) check_cancel();
         else if (group.failed()) throw Cancelled();
       };
+      heap.set_poll(poll);
       // publishes V of col (the consolidated vheap, kept usable afterwards)
       auto publish = [&](size_t col) {
         if (vheap.empty()) {  // (most columns: nothing to allocate)
@@ -864,6 +869,7 @@ class Reducer {
             const coef_t g = mul(f, Code::coef(e.code));
             vheap.push(Entry{e.diam, Code::make(Code::index(e.code), g)});
             add_coboundary_to(heap, Code::index(e.code), e.diam, g, k);
+            if ((++adds & 0xFF) == 0) poll();  // (a V can be long)
           }
       };
       auto reduce_one = [&](size_t j) {
@@ -943,6 +949,7 @@ class Reducer {
               for (const Entry& e : vo->entries) {
                 vheap.push(e);
                 add_coboundary_to(heap, Code::index(e.code), e.diam, Code::coef(e.code), k);
+                if ((++adds & 0xFF) == 0) poll();
               }
             break;
           }
@@ -958,7 +965,7 @@ class Reducer {
         if (w == 0 && (begin & 0x1FFF) < kChunk && begin) progress(Stage::Reduction, k, begin, total);
         for (size_t j = begin; j < std::min(total, begin + kChunk); ++j) reduce_one(j);
       }
-    });
+    }, [&] { check_cancel(); });
     for (size_t j = 0; j < total; ++j) {
       if (death[j] < 0) {
         bars.push_back(Interval{static_cast<double>(columns[j].diam), std::numeric_limits<double>::infinity()});

@@ -13,7 +13,11 @@
 #pragma once
 
 #include <algorithm>
+#include <cstdlib>
+#include <new>
+#include <utility>
 #include <cstddef>
+#include <functional>
 #include <limits>
 #include <vector>
 
@@ -29,13 +33,81 @@ struct __attribute__((packed)) Entry {
 };
 static_assert(sizeof(Entry) == 12);
 
+// A growable array of entries on malloc/realloc. Entry is trivially copyable, and
+// glibc grows a large block by remapping its pages instead of copying them: a
+// bucket of 10^7..10^8 entries grows without a pause of a memcpy (which also
+// needed twice the memory for a moment) -- the pause was ~150 ms, longer than
+// the engine's cancellation budget.
+class EntryBuffer {
+ public:
+  EntryBuffer() = default;
+  EntryBuffer(const EntryBuffer&) = delete;
+  EntryBuffer& operator=(const EntryBuffer&) = delete;
+  EntryBuffer(EntryBuffer&& o) noexcept : p_(o.p_), n_(o.n_), cap_(o.cap_) { o.p_ = nullptr, o.n_ = o.cap_ = 0; }
+  EntryBuffer& operator=(EntryBuffer&& o) noexcept {
+    if (this != &o) {
+      std::free(p_);
+      p_ = o.p_, n_ = o.n_, cap_ = o.cap_;
+      o.p_ = nullptr, o.n_ = o.cap_ = 0;
+    }
+    return *this;
+  }
+  ~EntryBuffer() { std::free(p_); }
+
+  size_t size() const { return n_; }
+  bool empty() const { return n_ == 0; }
+  size_t capacity() const { return cap_; }
+  Entry* data() { return p_; }
+  const Entry* data() const { return p_; }
+  Entry* begin() { return p_; }
+  Entry* end() { return p_ + n_; }
+  const Entry* begin() const { return p_; }
+  const Entry* end() const { return p_ + n_; }
+  Entry& operator[](size_t i) { return p_[i]; }
+  const Entry& operator[](size_t i) const { return p_[i]; }
+  Entry& front() { return p_[0]; }
+  const Entry& front() const { return p_[0]; }
+  Entry& back() { return p_[n_ - 1]; }
+
+  void push_back(const Entry& e) {
+    if (n_ == cap_) grow(n_ + 1);
+    p_[n_++] = e;
+  }
+  void pop_back() { --n_; }
+  void resize(size_t n) {
+    if (n > cap_) grow(n);
+    n_ = n;
+  }
+  void clear() { n_ = 0; }
+  /** Frees the memory. */
+  void release() {
+    std::free(p_);
+    p_ = nullptr, n_ = cap_ = 0;
+  }
+  void swap(EntryBuffer& o) noexcept {
+    std::swap(p_, o.p_), std::swap(n_, o.n_), std::swap(cap_, o.cap_);
+  }
+
+ private:
+  void grow(size_t need) {
+    size_t cap = std::max<size_t>(need, cap_ < 1024 ? 1024 : cap_ + cap_ / 2);
+    void* q = std::realloc(p_, cap * sizeof(Entry));
+    if (!q) throw std::bad_alloc();
+    p_ = static_cast<Entry*>(q);
+    cap_ = cap;
+  }
+
+  Entry* p_ = nullptr;
+  size_t n_ = 0, cap_ = 0;
+};
+
 // 4-ary max-heap over a vector; Later(a, b) says a comes after b in the filtration,
 // so the top is the earliest entry.
 template <class Later>
 struct Heap4 {
   static bool lower(const Entry& a, const Entry& b) { return Later{}(a, b); }
 
-  static void sift_up(std::vector<Entry>& h, size_t i) {
+  static void sift_up(EntryBuffer& h, size_t i) {
     const Entry e = h[i];
     while (i > 0) {
       const size_t parent = (i - 1) / 4;
@@ -46,7 +118,7 @@ struct Heap4 {
     h[i] = e;
   }
 
-  static void sift_down(std::vector<Entry>& h, size_t i) {
+  static void sift_down(EntryBuffer& h, size_t i) {
     const size_t n = h.size();
     const Entry e = h[i];
     while (true) {
@@ -63,32 +135,32 @@ struct Heap4 {
     h[i] = e;
   }
 
-  static void push(std::vector<Entry>& h, Entry e) {
+  static void push(EntryBuffer& h, Entry e) {
     h.push_back(e);
     sift_up(h, h.size() - 1);
   }
 
-  static void pop(std::vector<Entry>& h) {
+  static void pop(EntryBuffer& h) {
     h.front() = h.back();
     h.pop_back();
     if (!h.empty()) sift_down(h, 0);
   }
 
-  static void make(std::vector<Entry>& h) {
+  static void make(EntryBuffer& h) {
     if (h.size() < 2) return;
     for (size_t i = (h.size() - 2) / 4 + 1; i-- > 0;) sift_down(h, i);
   }
 
   // Restores the heap after entries were appended from position `before` on:
   // sifted up one by one, or rebuilt when they dominate.
-  static void appended(std::vector<Entry>& h, size_t before) {
+  static void appended(EntryBuffer& h, size_t before) {
     if (h.size() - before > before / 4) make(h);
     else
       for (size_t t = before; t < h.size(); ++t) sift_up(h, t);
   }
 
   // The entry right below the top (the largest child of the root), or nullptr.
-  static const Entry* second(const std::vector<Entry>& h) {
+  static const Entry* second(const EntryBuffer& h) {
     const size_t last = std::min<size_t>(5, h.size());
     if (last < 2) return nullptr;
     size_t best = 1;
@@ -109,11 +181,16 @@ class WorkingColumn {
 
   explicit WorkingColumn(size_t split_at = 0) : split_limit_(split_at ? split_at : kSplitAt), split_at_(split_limit_) {}
 
+  // Called about every million entries moved while a huge front is cut (tens of
+  // milliseconds of work): a place to check for cancellation (it may throw; the
+  // column is then only good for clear() or destruction).
+  void set_poll(std::function<void()> poll) { poll_ = std::move(poll); }
+
   void clear() {
     heap_.clear();
     if (!buckets_.empty()) {  // (rare: release the memory of a huge column)
-      std::vector<Entry>().swap(heap_);
-      std::vector<Entry>().swap(run_);
+      heap_.release();
+      run_.release();
       bound_.clear();
       buckets_.clear();
     }
@@ -193,7 +270,7 @@ class WorkingColumn {
   }
 
   void refill() {
-    std::vector<Entry>().swap(run_);
+    run_.release();
     pos_ = 0;
     size_t b = front_ + 1;
     while (b < buckets_.size() && buckets_[b].empty()) ++b;
@@ -207,18 +284,15 @@ class WorkingColumn {
     else std::sort(run_.begin(), run_.end(), earlier);
   }
 
-  // Cuts what is at the front at quantiles of its diameters into new buckets;
-  // the earliest becomes the sorted run.
+  // Cuts what is at the front (the rest of the run, and the heap) at quantiles of
+  // its diameters into new buckets; the earliest becomes the sorted run.
   void split_front() {
-    std::vector<Entry> all;
-    all.swap(run_);
-    all.erase(all.begin(), all.begin() + static_cast<std::ptrdiff_t>(pos_));
-    all.insert(all.end(), heap_.begin(), heap_.end());
-    std::vector<Entry>().swap(heap_);
-    pos_ = 0;
+    const size_t in_run = run_.size() - pos_;
+    const size_t count = in_run + heap_.size();
+    auto at = [&](size_t i) -> const Entry& { return i < in_run ? run_[pos_ + i] : heap_[i - in_run]; };
     std::vector<value_t> sample;
-    const size_t stride = std::max<size_t>(1, all.size() / kSample);
-    for (size_t i = 0; i < all.size(); i += stride) sample.push_back(all[i].diam);
+    const size_t stride = std::max<size_t>(1, count / kSample);
+    for (size_t i = 0; i < count; i += stride) sample.push_back(at(i).diam);
     std::sort(sample.begin(), sample.end());
     std::vector<value_t> cuts;
     const size_t want = std::min(kCuts, sample.size() - 1);
@@ -227,20 +301,21 @@ class WorkingColumn {
       if (q > sample.front() && (cuts.empty() || q > cuts.back())) cuts.push_back(q);
     }
     if (cuts.empty()) {  // (one diameter: nothing to cut, try again when twice as big)
-      split_at_ = 2 * all.size();
-      if (buckets_.empty()) {  // heap mode stays heap mode
-        heap_.swap(all);
-        H::make(heap_);
-      } else {
-        run_.swap(all);
-        std::sort(run_.begin(), run_.end(), earlier);
-      }
+      split_at_ = 2 * count;
+      if (buckets_.empty()) return;  // heap mode: the heap stays as it is
+      EntryBuffer all;
+      all.resize(count);
+      for (size_t i = 0; i < count; ++i) all[i] = at(i);
+      std::sort(all.begin(), all.end(), earlier);
+      run_.swap(all);
+      pos_ = 0;
+      heap_.release();
       return;
     }
     const value_t top_bound = buckets_.empty() ? kInfinity : bound_[front_];
     std::vector<value_t> bound(cuts);
     bound.push_back(top_bound);
-    std::vector<std::vector<Entry>> buckets(bound.size());
+    std::vector<EntryBuffer> buckets(bound.size());
     if (!buckets_.empty()) {  // the later buckets stay as they are
       bound.insert(bound.end(), bound_.begin() + static_cast<std::ptrdiff_t>(front_) + 1, bound_.end());
       for (size_t b = front_ + 1; b < buckets_.size(); ++b) buckets.push_back(std::move(buckets_[b]));
@@ -249,8 +324,14 @@ class WorkingColumn {
     buckets_.swap(buckets);
     front_ = 0;
     split_at_ = split_limit_;
-    for (const Entry& e : all) buckets_[bucket_of(e.diam)].push_back(e);
-    std::vector<Entry>().swap(all);
+    for (size_t i = 0; i < count; ++i) {
+      const Entry& e = at(i);
+      buckets_[bucket_of(e.diam)].push_back(e);
+      if ((i & 0xFFFFF) == 0xFFFFF && poll_) poll_();
+    }
+    run_.release();
+    heap_.release();
+    pos_ = 0;
     run_.swap(buckets_[0]);
     if (run_.size() > split_at_) split_front();
     else std::sort(run_.begin(), run_.end(), earlier);
@@ -258,13 +339,14 @@ class WorkingColumn {
 
   static constexpr value_t kInfinity = std::numeric_limits<value_t>::infinity();
 
-  std::vector<Entry> heap_, run_;
+  EntryBuffer heap_, run_;
   size_t pos_ = 0;
   std::vector<value_t> bound_;
-  std::vector<std::vector<Entry>> buckets_;
+  std::vector<EntryBuffer> buckets_;
   size_t front_ = 0;
   size_t split_limit_;
   size_t split_at_;
+  std::function<void()> poll_;
 };
 
 }  // namespace tda::core
