@@ -297,18 +297,22 @@ describe("WatchJob", () => {
     update: pbJobs.JobUpdate.fromPartial({ jobId: "j", eventType: "job.progress", state: pbJobs.JobState.JOB_STATE_RUNNING, sequence: seq, message: text }),
   });
 
+  /** The sequence numbers a client watching job "j" through the gateway receives until the stream ends. */
+  const watchSequences = (): Promise<number[]> =>
+    new Promise((resolve, reject) => {
+      const got: number[] = [];
+      const s = client.watchJob({ jobId: "j" }, md());
+      s.on("data", (r: pbGateway.WatchJobResponse) => got.push(r.update!.sequence));
+      s.on("error", reject);
+      s.on("end", () => resolve(got));
+    });
+
   it("passes every update through in order and ends when the upstream ends", async () => {
     behaviour.watchJob = (call) => {
       for (let i = 1; i <= 5; i++) call.write(update(i));
       call.end();
     };
-    const got: number[] = [];
-    await new Promise<void>((resolve, reject) => {
-      const s = client.watchJob({ jobId: "j" }, md());
-      s.on("data", (r: pbGateway.WatchJobResponse) => got.push(r.update!.sequence));
-      s.on("error", reject);
-      s.on("end", resolve);
-    });
+    const got = await watchSequences();
     expect(got).toEqual([1, 2, 3, 4, 5]);
     expect(seen.md?.get("x-tenant-id")).toEqual(["tenantA"]);
   });
@@ -355,13 +359,7 @@ describe("WatchJob", () => {
       call.write({ update: { ...update(3).update!, state: pbJobs.JobState.JOB_STATE_COMPLETED } });
       call.end();
     };
-    const got: number[] = [];
-    await new Promise<void>((resolve, reject) => {
-      const s = client.watchJob({ jobId: "j" }, md());
-      s.on("data", (r: pbGateway.WatchJobResponse) => got.push(r.update!.sequence));
-      s.on("error", reject);
-      s.on("end", resolve);
-    });
+    const got = await watchSequences();
     expect(calls).toBe(2);
     expect(got).toEqual([1, 2, 3]);
   });
