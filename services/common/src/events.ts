@@ -70,7 +70,7 @@ export interface EventBusOptions {
   batchSize?: number;
   /** ...and most bytes of outbox records in one batch (default 768 KiB; at least one record). */
   maxBatchBytes?: number;
-  /** Wait before a drain so that events close together share one Kafka request (default 5 ms). */
+  /** Wait before a drain so that events close together share one Kafka request (default 20 ms). */
   lingerMs?: number;
 }
 
@@ -95,7 +95,7 @@ export function createEventBus(opts: EventBusOptions): EventBus {
   const lockToken = randomUUID();
   const batchSize = opts.batchSize ?? 2000;
   const maxBatchBytes = opts.maxBatchBytes ?? 768 * 1024;
-  const lingerMs = opts.lingerMs ?? 5;
+  const lingerMs = opts.lingerMs ?? 20;
   const kafka = createKafka(`tda-${source}`, opts.brokers, log);
   const deadKey = `tda:outbox-dead:${source}`;
   let producer: Producer | undefined;
