@@ -252,6 +252,20 @@ async function main() {
     const stateNames = (m) => [...m].map(([s, c]) => `${JobState[s] ?? s}=${c}`).join(" ");
     const cpu = () => procs.map((p) => [p.name, cpuSeconds(p.child.pid)]);
     const cpuDelta = (a, b) => a.map(([n, s], i) => `${n}=${fmt(b[i][1] - s, 1)}s`).join(" ");
+    // Redis commands served (INFO commandstats), to see what a job costs the store
+    const redisCalls = async () => {
+      const m = new Map();
+      for (const line of (await r.info("commandstats")).split("\n")) {
+        const g = /^cmdstat_([^:]+):calls=(\d+)/.exec(line);
+        if (g) m.set(g[1], Number(g[2]));
+      }
+      return m;
+    };
+    const callsDelta = (a, b, jobs) => {
+      const d = [...b].map(([k, v]) => [k, v - (a.get(k) ?? 0)]).filter(([, v]) => v > 0).sort((x, y) => y[1] - x[1]);
+      const total = d.reduce((s, [, v]) => s + v, 0);
+      return `${fmt(total / jobs, 1)} commands/job (${d.slice(0, Number(process.env.BENCH_REDIS_TOP ?? 6)).map(([k, v]) => `${k} ${fmt(v / jobs, 1)}`).join(", ")})`;
+    };
 
     // warm-up
     await closedLoop(Math.min(200, JOBS), 16, distinct);
@@ -261,24 +275,28 @@ async function main() {
     const off0 = await offsetsOf(["tda_jobs", "tda_results"]);
     const outbox = "tda:outbox:scheduler";
     let c0 = cpu();
+    let rc0 = await redisCalls();
     const tp = await closedLoop(JOBS, CONCURRENCY, distinct);
     let c1 = cpu();
+    let rc1 = await redisCalls();
     const tEv0 = performance.now();
     while ((await r.llen(outbox)) > 0) await new Promise((res) => setTimeout(res, 20));
     const drainTail = (performance.now() - tEv0) / 1000;
     const off1 = await offsetsOf(["tda_jobs", "tda_results"]);
     console.log(`throughput (no cache): ${tp.n} jobs in ${fmt(tp.secs, 2)} s = ${fmt(tp.rate)} jobs/s; latency p50 ${fmt(tp.p50)} ms p99 ${fmt(tp.p99)} ms; ${stateNames(tp.states)}`);
-    console.log(`  cpu: ${cpuDelta(c0, c1)}`);
+    console.log(`  cpu: ${cpuDelta(c0, c1)}; redis: ${callsDelta(rc0, rc1, tp.n)}`);
     console.log(`  scheduler events to Kafka: ${off1 - off0} (${fmt((off1 - off0) / tp.n, 1)}/job), ${fmt((off1 - off0) / (tp.secs + drainTail), 0)} events/s (outbox drained ${fmt(drainTail, 2)} s after the last job)`);
 
     // 2. cache hits: same parameters as one finished job
     const fixed = 42.5;
     await oneJob(fixed);
     c0 = cpu();
+    rc0 = await redisCalls();
     const ch = await closedLoop(JOBS, CONCURRENCY, () => fixed);
     c1 = cpu();
+    rc1 = await redisCalls();
     console.log(`throughput (cache hits): ${ch.n} jobs in ${fmt(ch.secs, 2)} s = ${fmt(ch.rate)} jobs/s; latency p50 ${fmt(ch.p50)} ms p99 ${fmt(ch.p99)} ms; ${stateNames(ch.states)}`);
-    console.log(`  cpu: ${cpuDelta(c0, c1)}`);
+    console.log(`  cpu: ${cpuDelta(c0, c1)}; redis: ${callsDelta(rc0, rc1, ch.n)}`);
 
     // 3. fixed offered load
     c0 = cpu();

@@ -86,15 +86,23 @@ const validTraceId = (id: string): string => (/^0*$/.test(id) ? "" : id);
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-// KEYS: cache entry. ARGV: result key prefix. The job id of the entry when its result exists, else nil.
+// KEYS: cache entry. ARGV: result key prefix, ttl seconds. When the entry's
+// result exists: { job id, result bytes }, both kept alive for another ttl; else nil.
 const CACHE_LOOKUP_LUA = `
 local id = redis.call('GET', KEYS[1])
-if id and redis.call('EXISTS', ARGV[1] .. id) == 1 then return id end
-return false
+if not id then return false end
+local result = redis.call('GET', ARGV[1] .. id)
+if not result then return false end
+redis.call('EXPIRE', ARGV[1] .. id, ARGV[2])
+redis.call('EXPIRE', KEYS[1], ARGV[2])
+return { id, result }
 `;
 
 export function createJobService(deps: JobServiceDeps): pbJobs.JobServiceServer {
   const { redis, queue, store, events, upload, log } = deps;
+  const r = redis as Redis & { tdaCacheLookupBuffer?: (...args: string[]) => Promise<unknown> };
+  if (!r.tdaCacheLookupBuffer) r.defineCommand("tdaCacheLookup", { numberOfKeys: 1, lua: CACHE_LOOKUP_LUA });
+  const cacheLookup = r.tdaCacheLookupBuffer!.bind(r);
 
   async function ownedJob(owner: string, jobId: string): Promise<Job> {
     if (!jobId) throw invalidArgument("job_id is required", [{ field: "job_id", description: "must not be empty" }]);
@@ -148,8 +156,9 @@ export function createJobService(deps: JobServiceDeps): pbJobs.JobServiceServer 
 
     const pHash = paramsHash(params);
     const cacheKey = keys.cache(dataset.sha256, pHash);
-    // one round trip: the cached job id, if its result still exists
-    const cachedFrom = (await redis.eval(CACHE_LOOKUP_LUA, 1, cacheKey, keys.result(""))) as string | null;
+    // one round trip: the cached job id and its result, if the result still exists
+    const cached = (await cacheLookup(cacheKey, keys.result(""), String(deps.retentionSeconds))) as [Buffer, Buffer] | null;
+    const cachedFrom = cached ? cached[0].toString("utf8") : null;
     const cacheHit = cachedFrom !== null;
 
     const job: Job = {
@@ -172,23 +181,22 @@ export function createJobService(deps: JobServiceDeps): pbJobs.JobServiceServer 
     };
     let published = false;
     try {
-      await store.create({
-        job,
-        dataset,
-        trace: injectCarrier(ctx),
-        paramsHash: pHash,
-        deadlineSeconds: req.deadlineSeconds || deps.defaultDeadlineSeconds,
-        resultOf: cacheHit ? cachedFrom! : jobId,
-      });
-      const submitted = await store.apply(jobId, { from: [JobState.JOB_STATE_QUEUED], mutate: () => undefined, eventType: "job.submitted", ctx });
+      const submitted = await store.create(
+        {
+          job,
+          dataset,
+          trace: injectCarrier(ctx),
+          paramsHash: pHash,
+          deadlineSeconds: req.deadlineSeconds || deps.defaultDeadlineSeconds,
+          resultOf: cacheHit ? cachedFrom! : jobId,
+        },
+        { from: [JobState.JOB_STATE_QUEUED], mutate: () => undefined, eventType: "job.submitted", ctx },
+      );
       published = true;
       if (!submitted.ok) throw new Error("job record vanished during submit");
 
       if (cacheHit) {
-        // read the shared result and keep it alive at least as long as this job (one round trip)
-        const got = await redis.multi().getBuffer(keys.result(cachedFrom!)).expire(keys.result(cachedFrom!), deps.retentionSeconds).expire(cacheKey, deps.retentionSeconds).exec();
-        const resultBytes = got?.[0]?.[1] instanceof Buffer ? got[0][1] : null;
-        const cachedResult = resultBytes ? pbCommon.PersistenceResult.decode(resultBytes) : undefined;
+        const cachedResult = pbCommon.PersistenceResult.decode(cached![1]);
         const done = await store.apply(jobId, {
           from: [JobState.JOB_STATE_QUEUED],
           mutate: (j) => {
@@ -200,7 +208,7 @@ export function createJobService(deps: JobServiceDeps): pbJobs.JobServiceServer 
           eventType: "job.completed",
           message: `result cached from ${cachedFrom}`,
           ctx,
-          alsoPublish: (j) => (cachedResult ? [resultSummaryEvent(j, cachedResult)] : []),
+          alsoPublish: (j) => [resultSummaryEvent(j, cachedResult)],
         });
         if (!done.ok) throw new Error("job record vanished during submit");
         return done.job;
@@ -300,7 +308,7 @@ export function createJobService(deps: JobServiceDeps): pbJobs.JobServiceServer 
   async function watch(call: ServerWritableStream<pbJobs.WatchJobRequest, pbJobs.WatchJobResponse>): Promise<void> {
     const owner = tenantOf(call.metadata);
     const jobId = call.request.jobId;
-    await ownedJob(owner, jobId);
+    if (!jobId) throw invalidArgument("job_id is required", [{ field: "job_id", description: "must not be empty" }]);
     const pending: pbJobs.JobUpdate[] = [];
     let wake: (() => void) | undefined;
     let closed = false;
@@ -310,13 +318,17 @@ export function createJobService(deps: JobServiceDeps): pbJobs.JobServiceServer 
     };
     call.on("cancelled", onClose);
     call.on("close", onClose);
-    // subscribe first, then read the list: an update lands in one or both, and
-    // the sequence numbers drop the duplicates
+    // listen first, then read the job and its list (in that order, one round
+    // trip): an update lands in the list, the live messages or both, and the
+    // sequence numbers drop the duplicates
     const unsubscribe = await deps.subscriber.subscribe(keys.updatesChannel(jobId), (msg) => {
       pending.push(parseUpdateRecord(msg));
       wake?.();
     });
     try {
+      const { job, updates } = await store.snapshot(jobId);
+      // another tenant's job does not exist for this caller
+      if (!job || job.owner !== owner) throw notFound(`job "${jobId}"`);
       let last = 0;
       const emit = async (u: pbJobs.JobUpdate): Promise<boolean> => {
         if (u.sequence <= last) return false;
@@ -324,16 +336,10 @@ export function createJobService(deps: JobServiceDeps): pbJobs.JobServiceServer 
         await writeWithDrain(call, { update: u });
         return isTerminal(u.state);
       };
-      for (const u of await store.updates(jobId)) if (await emit(u)) return;
-      const now = await store.loadJob(jobId);
-      if (!now) return;
-      if (isTerminal(now.state)) {
-        // it finished after our read of the list, and the live message may not
-        // be here yet: the list has the terminal update now. (A finished job
-        // whose update log expired ends here too.)
-        for (const u of [...pending.splice(0), ...(await store.updates(jobId))].sort((a, b) => a.sequence - b.sequence)) if (await emit(u)) return;
-        return;
-      }
+      // a job finished when read has its terminal update in the list read after
+      // it (a finished job whose update log expired ends after the list too)
+      for (const u of updates) if (await emit(u)) return;
+      if (isTerminal(job.state)) return;
       while (!closed) {
         while (pending.length > 0) if (await emit(pending.shift()!)) return;
         await new Promise<void>((r) => (wake = r));

@@ -1,4 +1,5 @@
 import type { Context } from "@opentelemetry/api";
+import type { ChainableCommander } from "ioredis";
 import { nowTimestamp, pbJobs, pbUpload, type EventBus, type Logger, type PublishInput, type Redis } from "@tda/common";
 import { keys } from "./keys";
 
@@ -15,6 +16,13 @@ type JobUpdate = pbJobs.JobUpdate;
 // The Kafka event (tda_jobs, key = job id, same sequence number) is appended to
 // the event outbox by the same script, so events are in sequence order and none
 // is lost to a crash; a per-job chain serialises this process's changes.
+//
+// Round trips: the script is told the sequence number the change was built
+// on and refuses it (-3) when another process moved the job on. So this process
+// remembers the job and sequence of its own last change and builds the next one
+// on them without reading first; a refusal means "read and build again". Writes
+// that belong with a change (the new record, the result) and reads that follow
+// it (the cancel flag) ride in the same pipeline.
 
 export interface JobRecord {
   job: Job;
@@ -42,9 +50,18 @@ export interface UpdateInput {
   ctx?: Context;
   /** Further events (e.g. tda_results) stored atomically with this change, after its tda_jobs event. */
   alsoPublish?: (job: Job) => PublishInput[];
+  /**
+   * Commands sent ahead of the change in the same pipeline (once, on the first
+   * try); their errors fail the apply. The pipeline is not a transaction: name
+   * in `requires` a key they write, and the change applies only if it exists.
+   */
+  before?: (pipe: TxPipeline) => void;
+  requires?: string;
+  /** Also read the job's cancel flag after the change (`ApplyResult.cancelRequested`). */
+  readCancel?: boolean;
 }
 
-export type ApplyResult = { ok: true; job: Job; sequence: number } | { ok: false; job: Job | undefined };
+export type ApplyResult = { ok: true; job: Job; sequence: number; cancelRequested: boolean } | { ok: false; job: Job | undefined };
 
 export const TERMINAL_STATES: readonly JobState[] = [JobState.JOB_STATE_COMPLETED, JobState.JOB_STATE_FAILED, JobState.JOB_STATE_CANCELLED];
 export const isTerminal = (s: JobState): boolean => TERMINAL_STATES.includes(s);
@@ -66,16 +83,19 @@ export function stateName(s: JobState): string {
   }
 }
 
-// KEYS: job hash, seq counter, updates list, event outbox. ARGV: allowed states
+// KEYS: job hash, seq counter, updates list, event outbox, a key that must
+// exist for the change to apply (the job hash when there is none). ARGV: allowed states
 // (csv), new state, job blob, update blob, channel, ttl seconds, the sequence
 // number the caller built the event with, the event's outbox record(s).
-// Returns the sequence number, -1 (state not allowed), -2 (no such job) or -3
-// (the sequence moved on meanwhile: another process changed the job; re-read).
+// Returns the sequence number, -1 (state not allowed), -2 (no such job), -3
+// (the sequence moved on meanwhile: another process changed the job; re-read)
+// or -4 (the required key is missing).
 // The state change, the replay entry, the live update and the Kafka event
 // (outbox) are one atomic step: a crash cannot separate them.
 const APPLY_LUA = `
 local cur = redis.call('HGET', KEYS[1], 'state')
 if not cur then return -2 end
+if redis.call('EXISTS', KEYS[5]) == 0 then return -4 end
 local allowed = false
 for s in string.gmatch(ARGV[1], '[^,]+') do
   if s == cur then allowed = true end
@@ -114,18 +134,34 @@ export interface JobStoreDeps {
 
 export type JobStore = ReturnType<typeof createJobStore>;
 
-type ApplyCommand = (...args: string[]) => Promise<number>;
+/**
+ * A pipeline that can hold MULTI ... EXEC transactions: `multi()` opens one,
+ * `exec()` then closes it (ioredis); the pipeline itself is sent by the store.
+ */
+export type TxPipeline = ChainableCommander & { multi(): ChainableCommander };
 
-/** The apply script as a command of `redis` (EVALSHA: the script text is not resent every call). */
-function applyCommand(redis: Redis): ApplyCommand {
-  const r = redis as Redis & { tdaApplyJob?: ApplyCommand };
-  if (!r.tdaApplyJob) r.defineCommand("tdaApplyJob", { numberOfKeys: 4, lua: APPLY_LUA });
-  return r.tdaApplyJob!.bind(r);
+type WithApply<T> = T & { tdaApplyJob(...args: string[]): ChainableCommander };
+
+/** Defines the apply script as command `tdaApplyJob` of `redis` and its pipelines (EVALSHA: the text is not resent every call). */
+function defineApply(redis: Redis): void {
+  const r = redis as Redis & { tdaApplyJob?: unknown };
+  if (!r.tdaApplyJob) r.defineCommand("tdaApplyJob", { numberOfKeys: 5, lua: APPLY_LUA });
 }
+
+/** How many jobs' last change this process remembers (oldest forgotten first). */
+const KNOWN_MAX = 4096;
 
 export function createJobStore({ redis, events, log, retentionSeconds }: JobStoreDeps) {
   const chains = new Map<string, Promise<unknown>>();
-  const applyScript = applyCommand(redis);
+  defineApply(redis);
+  /** Job and sequence number of this process's last change of a job (insertion order = age). */
+  const known = new Map<string, { job: Job; seq: number }>();
+  const remember = (jobId: string, job: Job, seq: number): void => {
+    known.delete(jobId);
+    if (isTerminal(job.state)) return; // nothing changes a finished job
+    known.set(jobId, { job, seq });
+    if (known.size > KNOWN_MAX) known.delete(known.keys().next().value!);
+  };
 
   /** Runs `fn` after every earlier `serial` call of the same job has settled. */
   function serial<T>(jobId: string, fn: () => Promise<T>): Promise<T> {
@@ -139,11 +175,12 @@ export function createJobStore({ redis, events, log, retentionSeconds }: JobStor
     return next;
   }
 
-  async function create(rec: NewJobRecord): Promise<void> {
+  /** A new job record (state QUEUED, no updates yet) as commands of `pipe`, one MULTI transaction. */
+  function createCommands(pipe: TxPipeline, rec: NewJobRecord): void {
     const id = rec.job.jobId;
     const ownerKey = keys.ownerJobs(rec.job.owner);
     const now = Date.now();
-    await redis
+    pipe
       .multi()
       .hset(keys.job(id), {
         owner: rec.job.owner,
@@ -162,8 +199,15 @@ export function createJobStore({ redis, events, log, retentionSeconds }: JobStor
       .exec();
   }
 
+  /** Stores a new job record and applies its first change (`input`), in one round trip. */
+  function create(rec: NewJobRecord, input: Omit<UpdateInput, "before">): Promise<ApplyResult> {
+    remember(rec.job.jobId, rec.job, 0);
+    return apply(rec.job.jobId, { ...input, before: (pipe) => createCommands(pipe, rec) });
+  }
+
   /** Removes a job that never got an update (used to undo a failed submit). */
   async function discard(jobId: string, owner: string): Promise<void> {
+    known.delete(jobId);
     await redis.multi().del(keys.job(jobId), keys.seq(jobId), keys.updates(jobId)).zrem(keys.ownerJobs(owner), jobId).exec();
   }
 
@@ -206,20 +250,42 @@ export function createJobStore({ redis, events, log, retentionSeconds }: JobStor
 
   /** Applies one change + update + event, if the job is in one of `input.from`. */
   function apply(jobId: string, input: UpdateInput): Promise<ApplyResult> {
-    return serial(jobId, async () => {
-      // another process may change the job between our read and the script
-      // (it then sees another sequence number): read again and retry
+    return serial(jobId, () =>
+      applyNow(jobId, input).catch((err: unknown) => {
+        known.delete(jobId);
+        throw err;
+      }),
+    );
+  }
+
+  async function applyNow(jobId: string, input: UpdateInput): Promise<ApplyResult> {
+    {
+      let before = input.before;
       for (let tries = 0; ; tries++) {
-        const res = (await redis.pipeline().hget(keys.job(jobId), "job").get(keys.seq(jobId)).exec()) ?? [];
-        const [jobErr, jobB64] = res[0] ?? [null, null];
-        const [seqErr, seqRaw] = res[1] ?? [null, null];
-        if (jobErr) throw jobErr;
-        if (seqErr) throw seqErr;
-        const current = typeof jobB64 === "string" ? decodeJob(jobB64) : undefined;
-        if (!current || !input.from.includes(current.state)) return { ok: false, job: current };
+        // built on this process's own last change when it has one (checked by
+        // the script), else on a fresh read
+        const mine = tries === 0 ? known.get(jobId) : undefined;
+        let current: Job | undefined;
+        let seq: number;
+        if (mine) {
+          current = mine.job;
+          seq = mine.seq + 1;
+        } else {
+          const res = (await redis.pipeline().hget(keys.job(jobId), "job").get(keys.seq(jobId)).exec()) ?? [];
+          const [jobErr, jobB64] = res[0] ?? [null, null];
+          const [seqErr, seqRaw] = res[1] ?? [null, null];
+          if (jobErr) throw jobErr;
+          if (seqErr) throw seqErr;
+          current = typeof jobB64 === "string" ? decodeJob(jobB64) : undefined;
+          seq = Number(seqRaw ?? 0) + 1;
+        }
+        if (!current || !input.from.includes(current.state)) {
+          if (mine && !before) continue; // what we remember may be stale: read
+          known.delete(jobId);
+          return { ok: false, job: current };
+        }
         const job = pbJobs.Job.fromPartial(current);
         input.mutate(job);
-        const seq = Number(seqRaw ?? 0) + 1;
         const update: JobUpdate = {
           jobId,
           eventType: input.eventType,
@@ -257,30 +323,42 @@ export function createJobStore({ redis, events, log, retentionSeconds }: JobStor
           input.ctx,
         );
         const more = (input.alsoPublish?.(job) ?? []).map((e) => events.encode(e, input.ctx).record);
-        const got = Number(
-          await applyScript(
-            keys.job(jobId),
-            keys.seq(jobId),
-            keys.updates(jobId),
-            events.outboxKey,
-            input.from.join(","),
-            String(job.state),
-            encodeJob(job),
-            updateB64,
-            keys.updatesChannel(jobId),
-            String(retentionSeconds),
-            String(seq),
-            event.record,
-            ...more,
-          ),
+        const pipe = redis.pipeline() as WithApply<TxPipeline>;
+        before?.(pipe);
+        const first = pipe.length;
+        pipe.tdaApplyJob(
+          keys.job(jobId),
+          keys.seq(jobId),
+          keys.updates(jobId),
+          events.outboxKey,
+          input.requires ?? keys.job(jobId),
+          input.from.join(","),
+          String(job.state),
+          encodeJob(job),
+          updateB64,
+          keys.updatesChannel(jobId),
+          String(retentionSeconds),
+          String(seq),
+          event.record,
+          ...more,
         );
-        if (got === -3 && tries < 20) continue;
-        if (got < 0) return { ok: false, job: await loadJob(jobId) };
+        if (input.readCancel) pipe.hget(keys.job(jobId), "cancel");
+        const res = (await pipe.exec()) ?? [];
+        before = undefined;
+        for (let i = 0; i < res.length; i++) if (res[i]?.[0]) throw res[i]![0];
+        const got = Number(res[first]?.[1]);
+        if (got === -4) throw new Error(`job ${jobId}: ${input.requires} is missing, the change was not applied`);
+        if (got < 0) {
+          known.delete(jobId);
+          if ((got === -3 || mine) && tries < 20) continue;
+          return { ok: false, job: await loadJob(jobId) };
+        }
+        remember(jobId, job, seq);
         events.relay();
         log.debug({ jobId, eventType: input.eventType, seq }, "job update");
-        return { ok: true, job, sequence: seq };
+        return { ok: true, job, sequence: seq, cancelRequested: input.readCancel ? res[first + 1]?.[1] === "1" : false };
       }
-    });
+    }
   }
 
   /** Updates stored so far (replay), in sequence order. */
@@ -301,5 +379,14 @@ export function createJobStore({ redis, events, log, retentionSeconds }: JobStor
     return out;
   }
 
-  return { create, discard, load, loadJob, loadMany, requestCancel, isCancelRequested, apply, updates, ownerJobIds, serial };
+  /** The job and its updates so far, read in this order in one round trip (a finished job's list holds its last update). */
+  async function snapshot(jobId: string): Promise<{ job: Job | undefined; updates: JobUpdate[] }> {
+    const res = (await redis.pipeline().hget(keys.job(jobId), "job").lrange(keys.updates(jobId), 0, -1).exec()) ?? [];
+    for (const [err] of res) if (err) throw err;
+    const b64 = res[0]?.[1];
+    const list = (res[1]?.[1] as string[] | undefined) ?? [];
+    return { job: typeof b64 === "string" ? decodeJob(b64) : undefined, updates: list.map(parseUpdateRecord) };
+  }
+
+  return { create, discard, load, loadJob, loadMany, requestCancel, isCancelRequested, apply, updates, snapshot, ownerJobIds, serial };
 }

@@ -7,6 +7,7 @@ import { createEnginePool, type EnginePool } from "./engine-pool";
 import { createJobService } from "./job-service";
 import { createJobStore, type JobStore } from "./job-store";
 import { createSubscriber } from "./subscriber";
+import { keys } from "./keys";
 import { createUploadClient } from "./upload-client";
 import { PointsCache } from "./points-cache";
 import { startWorker, type JobData, type SchedulerWorker } from "./worker";
@@ -36,7 +37,7 @@ export async function startSchedulerServer(config: SchedulerConfig, log: Logger 
   const queueConnection = createRedis(config.redisUrl, log, { forQueue: true });
   const events = createEventBus({ source: "scheduler", brokers: config.kafkaBrokers, topicPrefix: config.topicPrefix, redis, log });
   const store = createJobStore({ redis, events, log, retentionSeconds: config.retentionSeconds });
-  const subscriber = createSubscriber(redis, log);
+  const subscriber = createSubscriber(redis, log, [keys.updatesChannel("")]);
   const upload = createUploadClient(config.uploadAddress, config.rpcTimeoutMs);
   const queue = new Queue<JobData>(config.queueName, { connection: queueConnection });
   queue.on("error", (err) => log.warn({ err: err.message }, "queue error"));

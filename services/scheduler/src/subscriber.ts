@@ -1,7 +1,10 @@
 import type { Logger, Redis } from "@tda/common";
 
 // One Redis connection in subscriber mode, shared by every WatchJob stream and
-// the worker's cancel listener. A channel is subscribed while it has listeners.
+// the worker's cancel listener. A channel is subscribed while it has listeners,
+// except channels under one of `prefixes`: those arrive through one PSUBSCRIBE
+// made at start, so listening to one costs no round trip (every WatchJob would
+// otherwise pay a SUBSCRIBE and an UNSUBSCRIBE).
 
 export type Listener = (message: string) => void;
 
@@ -11,13 +14,17 @@ export interface Subscriber {
   close(): Promise<void>;
 }
 
-export function createSubscriber(base: Redis, log: Logger): Subscriber {
+export function createSubscriber(base: Redis, log: Logger, prefixes: string[] = []): Subscriber {
+  for (const p of prefixes) if (/[*?[\]\\]/.test(p)) throw new Error(`subscriber prefix "${p}" holds a glob character`);
   const conn = base.duplicate({ enableAutoPipelining: false });
   conn.on("error", (err: Error) => log.warn({ err: err.message }, "redis subscriber error"));
   const listeners = new Map<string, Set<Listener>>();
   const pending = new Map<string, Promise<unknown>>();
+  const patterns = prefixes.length > 0 ? conn.psubscribe(...prefixes.map((p) => `${p}*`)) : Promise.resolve();
+  patterns.catch(() => undefined); // awaited (and reported) by the subscribe calls that need it
+  const underPrefix = (channel: string) => prefixes.some((p) => channel.startsWith(p));
 
-  conn.on("message", (channel: string, message: string) => {
+  const deliver = (channel: string, message: string) => {
     for (const fn of listeners.get(channel) ?? []) {
       try {
         fn(message);
@@ -25,10 +32,29 @@ export function createSubscriber(base: Redis, log: Logger): Subscriber {
         log.error({ err, channel }, "subscriber listener failed");
       }
     }
-  });
+  };
+  conn.on("message", deliver);
+  conn.on("pmessage", (_pattern: string, channel: string, message: string) => deliver(channel, message));
 
   return {
     async subscribe(channel, fn) {
+      if (underPrefix(channel)) {
+        let set = listeners.get(channel);
+        if (!set) listeners.set(channel, (set = new Set()));
+        set.add(fn);
+        try {
+          await patterns;
+        } catch (err) {
+          set.delete(fn);
+          if (set.size === 0) listeners.delete(channel);
+          throw err;
+        }
+        return async () => {
+          const s = listeners.get(channel);
+          s?.delete(fn);
+          if (s?.size === 0) listeners.delete(channel);
+        };
+      }
       let set = listeners.get(channel);
       if (!set) {
         set = new Set();

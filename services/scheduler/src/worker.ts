@@ -108,11 +108,12 @@ export async function startWorker(deps: WorkerDeps): Promise<SchedulerWorker> {
         message: `attempt ${attempt} of ${maxAttempts} on ${engine.address}`,
         attempt,
         ctx,
+        readCancel: true,
       });
       if (!started.ok) return; // cancelled (or gone) meanwhile
       // a cancel request that raced with the start: the flag is set before the
       // broadcast, and our controller was registered before this read
-      if (await store.isCancelRequested(jobId)) ctl.abort();
+      if (started.cancelRequested) ctl.abort();
 
       const params = rec.job.params ?? pbCommon.ComputeParams.fromPartial({});
       const spec = specFor(rec.dataset, params, jobId);
@@ -248,12 +249,15 @@ export async function startWorker(deps: WorkerDeps): Promise<SchedulerWorker> {
   async function finishCompleted(rec: JobRecord, result: pbCommon.PersistenceResult, ctx: Context): Promise<void> {
     const jobId = rec.job.jobId;
     const bytes = Buffer.from(pbCommon.PersistenceResult.encode(result).finish());
-    await deps.redis
-      .multi()
-      .set(keys.result(jobId), bytes, "EX", deps.retentionSeconds)
-      .set(keys.cache(rec.dataset.sha256, rec.paramsHash), jobId, "EX", deps.retentionSeconds)
-      .exec();
     await store.apply(jobId, {
+      // the result (and its cache entry) before the state that points at it, same round trip
+      before: (pipe) =>
+        pipe
+          .multi()
+          .set(keys.result(jobId), bytes, "EX", deps.retentionSeconds)
+          .set(keys.cache(rec.dataset.sha256, rec.paramsHash), jobId, "EX", deps.retentionSeconds)
+          .exec(),
+      requires: keys.result(jobId),
       from: [JobState.JOB_STATE_RUNNING],
       mutate: (j) => {
         j.state = JobState.JOB_STATE_COMPLETED;
