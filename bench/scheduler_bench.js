@@ -12,7 +12,9 @@
 //     jobs/s and latency (submit sent -> WatchJob delivered the terminal update).
 //     Distinct thresholds (all above the diameter: same work) so the result cache does not answer.
 //  2. the same with the cache answering (identical parameters after a first run).
-//  3. fixed offered load: RATE jobs/s for RATE_SECONDS (open loop), p50/p99 latency.
+//  3. fixed offered load: RATE jobs/s for RATE_SECONDS (open loop), p50/p99 latency, and
+//     p50/p99 of the stages (from the updates' timestamps): send -> submitted, -> started,
+//     -> completed, -> delivered to the client.
 //  4. event bus: EVENTS events published through @tda/common's event bus (Redis outbox ->
 //     Kafka relay), events/s until all are in Kafka; plus the events/s the scheduler produced
 //     during phase 1 (tda_jobs + tda_results offsets).
@@ -148,10 +150,17 @@ async function main() {
 
     let serial = 0;
     let watchEndedEarly = 0;
+    // per-stage times (ms, wall clock of this machine) from the updates' timestamps:
+    // ingress = send -> job.submitted, queue = submitted -> started, run = started ->
+    // completed, delivery = completed -> the client has it
+    let stages = null;
+    const tsMs = (t) => (t ? Number(t.seconds) * 1000 + t.nanos / 1e6 : NaN);
     /** Submit + watch one job; resolves with { ms, state, cacheHit }. */
     function oneJob(threshold) {
       const gw = gws[rr++ % gws.length];
       const t0 = performance.now();
+      const w0 = Date.now();
+      const seen = {};
       return new Promise((resolve, reject) => {
         gw.computeVietorisRips({ datasetId, maxDim: 1, threshold, modulus: 0, priority: 0, idempotencyKey: "", deadlineSeconds: 0, threads: 1 }, md(), (err, res) => {
           if (err) return reject(err);
@@ -160,9 +169,18 @@ async function main() {
           const w = gw.watchJob({ jobId: job.jobId }, md());
           let last;
           w.on("data", (m) => {
-            if (m.update) last = m.update;
+            if (m.update) {
+              last = m.update;
+              seen[last.eventType] = tsMs(last.time);
+            }
             if (last && TERMINAL.has(last.state)) {
               const ms = performance.now() - t0;
+              if (stages && seen["job.started"]) {
+                stages.ingress.push(seen["job.submitted"] - w0);
+                stages.queue.push(seen["job.started"] - seen["job.submitted"]);
+                stages.run.push(seen["job.completed"] - seen["job.started"]);
+                stages.delivery.push(Date.now() - seen["job.completed"]);
+              }
               // no cancel: the stream ends by itself after the terminal update (a
               // reset per job would exhaust Node's HTTP/2 stream-reset budget)
               resolve({ ms, state: last.state, cacheHit: job.cacheHit });
@@ -300,10 +318,14 @@ async function main() {
 
     // 3. fixed offered load
     c0 = cpu();
+    stages = { ingress: [], queue: [], run: [], delivery: [] };
     const ol = await openLoop(RATE, RATE_SECONDS, distinct);
+    const st = stages;
+    stages = null;
     c1 = cpu();
     console.log(`offered load ${RATE} jobs/s for ${RATE_SECONDS} s (no cache; achieved offer ${fmt(ol.offered)} jobs/s): ${ol.total} jobs, latency p50 ${fmt(ol.p50)} ms p90 ${fmt(ol.p90)} ms p99 ${fmt(ol.p99)} ms max ${fmt(ol.max)} ms; ${stateNames(ol.states)}`);
     console.log(`  cpu: ${cpuDelta(c0, c1)}`);
+    console.log(`  stages p50/p99 ms: ${Object.entries(st).map(([k, v]) => (v.sort((a, b) => a - b), `${k} ${fmt(pct(v, 50), 0)}/${fmt(pct(v, 99), 0)}`)).join(", ")}`);
 
     // 4. event bus capacity (outbox + relay of @tda/common), in this process
     const log = common.createLogger("bench", "warn");
