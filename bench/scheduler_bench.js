@@ -268,7 +268,7 @@ async function main() {
       return sum;
     };
     const stateNames = (m) => [...m].map(([s, c]) => `${JobState[s] ?? s}=${c}`).join(" ");
-    const cpu = () => procs.map((p) => [p.name, cpuSeconds(p.child.pid)]);
+    const cpu = () => [...procs.map((p) => [p.name, cpuSeconds(p.child.pid)]), ["client", cpuSeconds(process.pid)]];
     const cpuDelta = (a, b) => a.map(([n, s], i) => `${n}=${fmt(b[i][1] - s, 1)}s`).join(" ");
     // Redis commands served (INFO commandstats), to see what a job costs the store
     const redisCalls = async () => {
