@@ -181,40 +181,42 @@ export function createJobService(deps: JobServiceDeps): pbJobs.JobServiceServer 
     };
     let published = false;
     try {
-      const submitted = await store.create(
-        {
-          job,
-          dataset,
-          trace: injectCarrier(ctx),
-          paramsHash: pHash,
-          deadlineSeconds: req.deadlineSeconds || deps.defaultDeadlineSeconds,
-          resultOf: cacheHit ? cachedFrom! : jobId,
-        },
-        { from: [JobState.JOB_STATE_QUEUED], mutate: () => undefined, eventType: "job.submitted", ctx },
-      );
-      published = true;
-      if (!submitted.ok) throw new Error("job record vanished during submit");
+      const record = {
+        job,
+        dataset,
+        trace: injectCarrier(ctx),
+        paramsHash: pHash,
+        deadlineSeconds: req.deadlineSeconds || deps.defaultDeadlineSeconds,
+        resultOf: cacheHit ? cachedFrom! : jobId,
+      };
+      const submitted = { from: [JobState.JOB_STATE_QUEUED], mutate: () => undefined, eventType: "job.submitted", ctx };
 
       if (cacheHit) {
         const cachedResult = pbCommon.PersistenceResult.decode(cached![1]);
-        const done = await store.apply(jobId, {
-          from: [JobState.JOB_STATE_QUEUED],
-          mutate: (j) => {
-            j.state = JobState.JOB_STATE_COMPLETED;
-            j.cacheHit = true;
-            j.finishedAt = nowTimestamp();
-            j.progress = { stage: pbCommon.Stage.STAGE_DONE, dimension: 0, columnsDone: 0, columnsTotal: 0, fraction: 1, bytesInUse: 0 };
+        // the record, job.submitted and job.completed in one round trip
+        const [, done] = await store.create(record, [
+          submitted,
+          {
+            from: [JobState.JOB_STATE_QUEUED],
+            mutate: (j) => {
+              j.state = JobState.JOB_STATE_COMPLETED;
+              j.cacheHit = true;
+              j.finishedAt = nowTimestamp();
+              j.progress = { stage: pbCommon.Stage.STAGE_DONE, dimension: 0, columnsDone: 0, columnsTotal: 0, fraction: 1, bytesInUse: 0 };
+            },
+            eventType: "job.completed",
+            message: `result cached from ${cachedFrom}`,
+            ctx,
+            alsoPublish: (j) => [resultSummaryEvent(j, cachedResult)],
           },
-          eventType: "job.completed",
-          message: `result cached from ${cachedFrom}`,
-          ctx,
-          alsoPublish: (j) => [resultSummaryEvent(j, cachedResult)],
-        });
-        if (!done.ok) throw new Error("job record vanished during submit");
-        return done.job;
+        ]);
+        published = true;
+        return done!.job;
       }
 
-      const queued = await store.apply(jobId, { from: [JobState.JOB_STATE_QUEUED], mutate: () => undefined, eventType: "job.queued", ctx });
+      // the record, job.submitted and job.queued in one round trip, then the queue entry
+      const [first, queued] = await store.create(record, [submitted, { from: [JobState.JOB_STATE_QUEUED], mutate: () => undefined, eventType: "job.queued", ctx }]);
+      published = true;
       try {
         await queue.add(
           "compute",
@@ -243,7 +245,7 @@ export function createJobService(deps: JobServiceDeps): pbJobs.JobServiceServer 
         });
         throw unavailable("the job queue is unavailable", err);
       }
-      return queued.ok ? queued.job : submitted.job;
+      return (queued ?? first)!.job;
     } catch (err) {
       if (idemKey) await redis.eval("if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0", 1, idemKey, jobId).catch(() => undefined);
       if (!published) await store.discard(jobId, owner).catch(() => undefined);

@@ -199,10 +199,35 @@ export function createJobStore({ redis, events, log, retentionSeconds }: JobStor
       .exec();
   }
 
-  /** Stores a new job record and applies its first change (`input`), in one round trip. */
-  function create(rec: NewJobRecord, input: Omit<UpdateInput, "before">): Promise<ApplyResult> {
-    remember(rec.job.jobId, rec.job, 0);
-    return apply(rec.job.jobId, { ...input, before: (pipe) => createCommands(pipe, rec) });
+  /**
+   * Stores a new job record and applies its first changes (`inputs`, in order),
+   * in one round trip: nobody else knows the job yet, so they are built on the
+   * record itself. Rejects (and the caller discards the job) if one is refused.
+   */
+  function create(rec: NewJobRecord, inputs: Omit<UpdateInput, "before" | "readCancel">[]): Promise<Extract<ApplyResult, { ok: true }>[]> {
+    const jobId = rec.job.jobId;
+    return serial(jobId, async () => {
+      known.delete(jobId);
+      const pipe = redis.pipeline() as WithApply<TxPipeline>;
+      createCommands(pipe, rec);
+      let job = rec.job;
+      const built: { index: number; job: Job; seq: number }[] = [];
+      for (const [i, input] of inputs.entries()) {
+        if (!input.from.includes(job.state)) throw new Error(`job ${jobId}: ${input.eventType} does not apply to a ${stateName(job.state)} job`);
+        const index = pipe.length;
+        job = addChange(pipe, jobId, job, i + 1, input);
+        built.push({ index, job, seq: i + 1 });
+      }
+      const res = (await pipe.exec()) ?? [];
+      firstError(res);
+      for (const b of built) {
+        const got = Number(res[b.index]?.[1]);
+        if (got !== b.seq) throw new Error(`job ${jobId}: change ${b.seq} of the new record was refused (${got})`);
+      }
+      remember(jobId, job, inputs.length);
+      events.relay();
+      return built.map((b) => ({ ok: true as const, job: b.job, sequence: b.seq, cancelRequested: false }));
+    });
   }
 
   /** Removes a job that never got an update (used to undo a failed submit). */
@@ -258,106 +283,115 @@ export function createJobStore({ redis, events, log, retentionSeconds }: JobStor
     );
   }
 
-  async function applyNow(jobId: string, input: UpdateInput): Promise<ApplyResult> {
-    {
-      let before = input.before;
-      for (let tries = 0; ; tries++) {
-        // built on this process's own last change when it has one (checked by
-        // the script), else on a fresh read
-        const mine = tries === 0 ? known.get(jobId) : undefined;
-        let current: Job | undefined;
-        let seq: number;
-        if (mine) {
-          current = mine.job;
-          seq = mine.seq + 1;
-        } else {
-          const res = (await redis.pipeline().hget(keys.job(jobId), "job").get(keys.seq(jobId)).exec()) ?? [];
-          const [jobErr, jobB64] = res[0] ?? [null, null];
-          const [seqErr, seqRaw] = res[1] ?? [null, null];
-          if (jobErr) throw jobErr;
-          if (seqErr) throw seqErr;
-          current = typeof jobB64 === "string" ? decodeJob(jobB64) : undefined;
-          seq = Number(seqRaw ?? 0) + 1;
-        }
-        if (!current || !input.from.includes(current.state)) {
-          if (mine && !before) continue; // what we remember may be stale: read
-          known.delete(jobId);
-          return { ok: false, job: current };
-        }
-        const job = pbJobs.Job.fromPartial(current);
-        input.mutate(job);
-        const update: JobUpdate = {
-          jobId,
-          eventType: input.eventType,
-          state: job.state,
-          progress: job.progress,
-          time: nowTimestamp(),
-          message: input.message ?? "",
-          errorCode: job.errorCode,
-          sequence: 0,
-        };
-        const updateB64 = Buffer.from(pbJobs.JobUpdate.encode(update).finish()).toString("base64");
-        const event = events.encode(
-          {
-            topic: "tda_jobs",
-            key: jobId,
-            eventType: input.eventType,
-            data: {
-              $case: "job",
-              value: {
-                jobId,
-                datasetId: job.datasetId,
-                owner: job.owner,
-                state: stateName(job.state),
-                params: job.params,
-                progress: job.progress,
-                engine: job.engine,
-                attempt: input.attempt ?? job.attempts,
-                errorCode: job.errorCode,
-                errorMessage: job.errorMessage,
-                cacheHit: job.cacheHit,
-                sequence: seq,
-              },
-            },
+  /**
+   * Builds the change `input` of `current` (sequence number `seq`) and adds its
+   * script call to `pipe`; returns the changed job.
+   */
+  function addChange(pipe: WithApply<TxPipeline>, jobId: string, current: Job, seq: number, input: UpdateInput): Job {
+    const job = pbJobs.Job.fromPartial(current);
+    input.mutate(job);
+    const update: JobUpdate = {
+      jobId,
+      eventType: input.eventType,
+      state: job.state,
+      progress: job.progress,
+      time: nowTimestamp(),
+      message: input.message ?? "",
+      errorCode: job.errorCode,
+      sequence: 0,
+    };
+    const updateB64 = Buffer.from(pbJobs.JobUpdate.encode(update).finish()).toString("base64");
+    const event = events.encode(
+      {
+        topic: "tda_jobs",
+        key: jobId,
+        eventType: input.eventType,
+        data: {
+          $case: "job",
+          value: {
+            jobId,
+            datasetId: job.datasetId,
+            owner: job.owner,
+            state: stateName(job.state),
+            params: job.params,
+            progress: job.progress,
+            engine: job.engine,
+            attempt: input.attempt ?? job.attempts,
+            errorCode: job.errorCode,
+            errorMessage: job.errorMessage,
+            cacheHit: job.cacheHit,
+            sequence: seq,
           },
-          input.ctx,
-        );
-        const more = (input.alsoPublish?.(job) ?? []).map((e) => events.encode(e, input.ctx).record);
-        const pipe = redis.pipeline() as WithApply<TxPipeline>;
-        before?.(pipe);
-        const first = pipe.length;
-        pipe.tdaApplyJob(
-          keys.job(jobId),
-          keys.seq(jobId),
-          keys.updates(jobId),
-          events.outboxKey,
-          input.requires ?? keys.job(jobId),
-          input.from.join(","),
-          String(job.state),
-          encodeJob(job),
-          updateB64,
-          keys.updatesChannel(jobId),
-          String(retentionSeconds),
-          String(seq),
-          event.record,
-          ...more,
-        );
-        if (input.readCancel) pipe.hget(keys.job(jobId), "cancel");
-        const res = (await pipe.exec()) ?? [];
-        before = undefined;
-        for (let i = 0; i < res.length; i++) if (res[i]?.[0]) throw res[i]![0];
-        const got = Number(res[first]?.[1]);
-        if (got === -4) throw new Error(`job ${jobId}: ${input.requires} is missing, the change was not applied`);
-        if (got < 0) {
-          known.delete(jobId);
-          if ((got === -3 || mine) && tries < 20) continue;
-          return { ok: false, job: await loadJob(jobId) };
-        }
-        remember(jobId, job, seq);
-        events.relay();
-        log.debug({ jobId, eventType: input.eventType, seq }, "job update");
-        return { ok: true, job, sequence: seq, cancelRequested: input.readCancel ? res[first + 1]?.[1] === "1" : false };
+        },
+      },
+      input.ctx,
+    );
+    const more = (input.alsoPublish?.(job) ?? []).map((e) => events.encode(e, input.ctx).record);
+    pipe.tdaApplyJob(
+      keys.job(jobId),
+      keys.seq(jobId),
+      keys.updates(jobId),
+      events.outboxKey,
+      input.requires ?? keys.job(jobId),
+      input.from.join(","),
+      String(job.state),
+      encodeJob(job),
+      updateB64,
+      keys.updatesChannel(jobId),
+      String(retentionSeconds),
+      String(seq),
+      event.record,
+      ...more,
+    );
+    return job;
+  }
+
+  const firstError = (res: [Error | null, unknown][]): void => {
+    for (const [err] of res) if (err) throw err;
+  };
+
+  async function applyNow(jobId: string, input: UpdateInput): Promise<ApplyResult> {
+    let before = input.before;
+    for (let tries = 0; ; tries++) {
+      // built on this process's own last change when it has one (checked by
+      // the script), else on a fresh read
+      const mine = tries === 0 ? known.get(jobId) : undefined;
+      let current: Job | undefined;
+      let seq: number;
+      if (mine) {
+        current = mine.job;
+        seq = mine.seq + 1;
+      } else {
+        const res = (await redis.pipeline().hget(keys.job(jobId), "job").get(keys.seq(jobId)).exec()) ?? [];
+        firstError(res);
+        const jobB64 = res[0]?.[1];
+        current = typeof jobB64 === "string" ? decodeJob(jobB64) : undefined;
+        seq = Number(res[1]?.[1] ?? 0) + 1;
       }
+      if (!current || !input.from.includes(current.state)) {
+        if (mine && !before) continue; // what we remember may be stale: read
+        known.delete(jobId);
+        return { ok: false, job: current };
+      }
+      const pipe = redis.pipeline() as WithApply<TxPipeline>;
+      before?.(pipe);
+      const first = pipe.length;
+      const job = addChange(pipe, jobId, current, seq, input);
+      if (input.readCancel) pipe.hget(keys.job(jobId), "cancel");
+      const res = (await pipe.exec()) ?? [];
+      before = undefined;
+      firstError(res);
+      const got = Number(res[first]?.[1]);
+      if (got === -4) throw new Error(`job ${jobId}: ${input.requires} is missing, the change was not applied`);
+      if (got < 0) {
+        known.delete(jobId);
+        if ((got === -3 || mine) && tries < 20) continue;
+        return { ok: false, job: await loadJob(jobId) };
+      }
+      remember(jobId, job, seq);
+      events.relay();
+      log.debug({ jobId, eventType: input.eventType, seq }, "job update");
+      return { ok: true, job, sequence: seq, cancelRequested: input.readCancel ? res[first + 1]?.[1] === "1" : false };
     }
   }
 

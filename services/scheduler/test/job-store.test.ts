@@ -52,8 +52,8 @@ const submittedInput = { from: [JobState.JOB_STATE_QUEUED], mutate: () => undefi
 describe("job store across processes", () => {
   it("creates the record and its first update in one step", async () => {
     const rec = newRecord();
-    const res = await a.store.create(rec, submittedInput);
-    expect(res.ok && res.sequence).toBe(1);
+    const [res] = await a.store.create(rec, [submittedInput]);
+    expect(res?.sequence).toBe(1);
     const loaded = await b.store.load(rec.job.jobId);
     expect(loaded?.job.state).toBe(JobState.JOB_STATE_QUEUED);
     expect(loaded?.dataset.sha256).toBe(rec.dataset.sha256);
@@ -61,10 +61,29 @@ describe("job store across processes", () => {
     expect(await a.redis.zscore(keys.ownerJobs(rec.job.owner), rec.job.jobId)).not.toBeNull();
   });
 
+  it("creates the record with several first changes in order", async () => {
+    const rec = newRecord();
+    const id = rec.job.jobId;
+    const res = await a.store.create(rec, [submittedInput, { from: [JobState.JOB_STATE_QUEUED], mutate: (j) => void (j.state = JobState.JOB_STATE_COMPLETED), eventType: "job.completed" }]);
+    expect(res.map((r) => [r.sequence, r.job.state])).toEqual([
+      [1, JobState.JOB_STATE_QUEUED],
+      [2, JobState.JOB_STATE_COMPLETED],
+    ]);
+    expect((await b.store.updates(id)).map((u) => [u.sequence, u.eventType])).toEqual([
+      [1, "job.submitted"],
+      [2, "job.completed"],
+    ]);
+    expect((await b.store.loadJob(id))?.state).toBe(JobState.JOB_STATE_COMPLETED);
+    // a change that does not fit the state built so far is refused before anything is sent
+    const other = newRecord();
+    await expect(a.store.create(other, [{ from: [JobState.JOB_STATE_RUNNING], mutate: () => undefined, eventType: "job.progress" }])).rejects.toThrow(/does not apply/);
+    expect(await b.store.loadJob(other.job.jobId)).toBeUndefined();
+  });
+
   it("builds on the other process's change when it moved the job on", async () => {
     const rec = newRecord();
     const id = rec.job.jobId;
-    await a.store.create(rec, submittedInput);
+    await a.store.create(rec, [submittedInput]);
     // b changes the job (same state) without a knowing
     const byB = await b.store.apply(id, { from: [JobState.JOB_STATE_QUEUED], mutate: (j) => void (j.errorMessage = "set by b"), eventType: "job.queued" });
     expect(byB.ok && byB.sequence).toBe(2);
@@ -83,7 +102,7 @@ describe("job store across processes", () => {
   it("refuses a change the other process's new state does not allow", async () => {
     const rec = newRecord();
     const id = rec.job.jobId;
-    await a.store.create(rec, submittedInput);
+    await a.store.create(rec, [submittedInput]);
     const cancelled = await b.store.apply(id, { from: [JobState.JOB_STATE_QUEUED], mutate: (j) => void (j.state = JobState.JOB_STATE_CANCELLED), eventType: "job.cancelled" });
     expect(cancelled.ok).toBe(true);
     // a still remembers QUEUED: its start must not apply
@@ -96,7 +115,7 @@ describe("job store across processes", () => {
   it("reads the cancel flag with the change", async () => {
     const rec = newRecord();
     const id = rec.job.jobId;
-    await a.store.create(rec, submittedInput);
+    await a.store.create(rec, [submittedInput]);
     expect(await b.store.requestCancel(id)).toBe(true);
     const start = await a.store.apply(id, { from: [JobState.JOB_STATE_QUEUED], mutate: (j) => void (j.state = JobState.JOB_STATE_RUNNING), eventType: "job.started", readCancel: true });
     expect(start.ok && start.cancelRequested).toBe(true);
@@ -105,7 +124,7 @@ describe("job store across processes", () => {
   it("does not apply a change whose required write is missing", async () => {
     const rec = newRecord();
     const id = rec.job.jobId;
-    await a.store.create(rec, submittedInput);
+    await a.store.create(rec, [submittedInput]);
     const missing = `tda:test-missing:${id}`;
     await expect(
       a.store.apply(id, { from: [JobState.JOB_STATE_QUEUED], mutate: (j) => void (j.state = JobState.JOB_STATE_COMPLETED), eventType: "job.completed", requires: missing }),
