@@ -90,12 +90,14 @@ export function createUploadService(deps: UploadServiceDeps): pbUpload.UploadSer
       let parser: UploadParser | undefined;
       let fh: FileHandle | undefined;
       let out: WriteQueue | undefined;
+      // a written chunk goes back to the sink that made it
+      const recycle = (b: Uint8Array) => parser?.sink.recycle(b);
       const feed = async (chunk: Uint8Array) => {
         bytes += chunk.length;
         if (bytes > config.maxBytes) throw tooLarge(config.maxBytes);
         for (let off = 0; off < chunk.length; off += SLICE_BYTES) {
           parser!.push(chunk.subarray(off, Math.min(chunk.length, off + SLICE_BYTES)));
-          for (const b of parser!.sink.take()) out!.push(b);
+          for (const b of parser!.sink.take()) out!.push(b, recycle);
           await out!.room();
         }
       };
@@ -133,7 +135,7 @@ export function createUploadService(deps: UploadServiceDeps): pbUpload.UploadSer
             ]);
           }
           parser.finish();
-          for (const b of parser.sink.take(true)) out.push(b);
+          for (const b of parser.sink.take(true)) out.push(b, recycle);
           await out.drain();
           await fh.sync();
         } finally {

@@ -6,8 +6,8 @@ import { writeAll } from "./write-all";
  * write: parsing the next input chunk overlaps with writing the previous
  * output. The caller waits (`room()`) only while more than `maxPendingBytes`
  * are queued, which bounds memory and passes back-pressure to the gRPC stream.
- * Buffers must not be modified after `push` (the canonical sink hands out
- * fresh ones). The first write error is reported by `room()` and `drain()`
+ * Buffers must not be modified after `push` until `written` (if given) is
+ * called with them (the canonical sink then fills them again). The first write error is reported by `room()` and `drain()`
  * (which also waits for a background sync).
  */
 export class WriteQueue {
@@ -31,7 +31,7 @@ export class WriteQueue {
     private readonly syncEveryBytes = 0,
   ) {}
 
-  push(buf: Uint8Array): void {
+  push(buf: Uint8Array, written?: (buf: Uint8Array) => void): void {
     if (this.failed || buf.length === 0) return;
     this.pending += buf.length;
     this.chain = this.chain.then(async () => {
@@ -39,6 +39,7 @@ export class WriteQueue {
       try {
         await writeAll(this.fh, buf);
         this.written += buf.length;
+        written?.(buf);
         this.maybeSync();
       } catch (err) {
         this.fail(err);

@@ -33,6 +33,9 @@ export class CanonicalSink {
   private view: Float64Array;
   private pos = 0;
   private ready: Buffer[] = [];
+  /** Chunks given back after they were written out, reused by `rotate` (fewer 1 MiB allocations, fewer GCs). */
+  private free: Buffer[] = [];
+  private readonly own = new WeakSet<ArrayBufferLike>();
   private hash: Hash | undefined;
   private digest: string | undefined;
   private readonly limits: SinkLimits;
@@ -40,8 +43,27 @@ export class CanonicalSink {
   constructor(kind: CanonicalKind, limits: SinkLimits) {
     this.kind = kind;
     this.limits = limits;
-    this.buf = Buffer.allocUnsafe(CHUNK_VALUES * 8);
+    this.buf = this.newChunk();
     this.view = new Float64Array(this.buf.buffer, this.buf.byteOffset, CHUNK_VALUES);
+  }
+
+  private newChunk(): Buffer {
+    const reused = this.free.pop();
+    if (reused) return reused;
+    // its own ArrayBuffer (1 MiB is never taken from Node's small-buffer pool)
+    const b = Buffer.from(new ArrayBuffer(CHUNK_VALUES * 8));
+    this.own.add(b.buffer);
+    return b;
+  }
+
+  /**
+   * Gives back a buffer returned by `take` once nothing uses it any more (it
+   * was written out): the sink fills it again. Anything else is ignored.
+   */
+  recycle(b: Uint8Array): void {
+    if (this.free.length < 4 && this.own.has(b.buffer) && b.buffer !== this.buf.buffer && !this.free.some((f) => f.buffer === b.buffer)) {
+      this.free.push(Buffer.from(b.buffer, 0, CHUNK_VALUES * 8));
+    }
   }
 
   setDim(dim: number): void {
@@ -146,7 +168,7 @@ export class CanonicalSink {
   private rotate(): void {
     if (this.pos === 0) return;
     this.ready.push(this.buf.subarray(0, this.pos * 8));
-    this.buf = Buffer.allocUnsafe(CHUNK_VALUES * 8);
+    this.buf = this.newChunk();
     this.view = new Float64Array(this.buf.buffer, this.buf.byteOffset, CHUNK_VALUES);
     this.pos = 0;
   }
