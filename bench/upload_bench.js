@@ -11,7 +11,9 @@
 // Prints MB/s (1 MB = 10^6 bytes), the ratio to the baseline, the CPU seconds
 // used by each process during the upload, and the upload service's peak RSS
 // (VmHWM). Inputs are generated on the fly from a small repeating block, so the
-// client does not hold the whole input.
+// client does not hold the whole input. From the wide-window baseline's CPU
+// seconds it also prints the most two such grpc-js hops (client -> gateway ->
+// upload) could carry on this machine's cores if they did nothing else.
 // Env knobs: BENCH_DIRECT=1 also times the same upload sent straight to the upload
 // service; BENCH_NODE_ARGS is passed to the service processes (e.g. --cpu-prof);
 // BENCH_DATA_DIR puts the upload service's data there (e.g. /dev/shm to take the disk
@@ -251,7 +253,7 @@ async function main() {
       return { child, port };
     };
     const { child: baseline, port: basePort } = await startBaseline([]);
-    const { port: widePort } = await startBaseline(["--wide"]);
+    const { child: wideServer, port: widePort } = await startBaseline(["--wide"]);
     await waitServing(`127.0.0.1:${up}`);
     await waitConnectable(`127.0.0.1:${gp}`); // its health follows the (absent) scheduler, so only wait for it to listen
 
@@ -281,8 +283,11 @@ async function main() {
         const cpuC = process.cpuUsage(cpu0[2]);
         const cpu = [cpuSeconds(gateway.pid) - cpu0[0], cpuSeconds(upload.pid) - cpu0[1], (cpuC.user + cpuC.system) / 1e6];
         const direct = process.env.BENCH_DIRECT ? (await timeUpload(pb, `127.0.0.1:${up}`, c.total, c.block, c.format, c.dim, true)).s : NaN;
+        const w0 = [cpuSeconds(wideServer.pid), process.cpuUsage()];
         const wideS = await timeBaseline(`127.0.0.1:${widePort}`, c.total, c.block);
-        const run = { s, baseS, wideS, res, cpu, direct, baseCpu, tail };
+        const wc = process.cpuUsage(w0[1]);
+        const wideCpu = [cpuSeconds(wideServer.pid) - w0[0], (wc.user + wc.system) / 1e6];
+        const run = { s, baseS, wideS, res, cpu, direct, baseCpu, wideCpu, tail };
         if (!best || s < best.s) best = run;
       }
       const mbps = c.total / 1e6 / best.s;
@@ -291,7 +296,8 @@ async function main() {
         `${c.name.padEnd(34)} gateway upload ${mbps.toFixed(0).padStart(5)} MB/s (${best.s.toFixed(2)} s, last ${best.tail.toFixed(2)} s after the last byte was sent)   baseline grpc-js ${base.toFixed(0).padStart(5)} MB/s   ratio ${(mbps / base).toFixed(2)}` +
           `   CPU s: gateway ${best.cpu[0].toFixed(2)} upload ${best.cpu[1].toFixed(2)} client ${best.cpu[2].toFixed(2)}` +
           ` (baseline: server ${best.baseCpu[0].toFixed(2)} client ${best.baseCpu[1].toFixed(2)})   n=${best.res.dataset.n}` +
-          `   (plain stream with the mesh's HTTP/2 windows: ${(c.total / 1e6 / best.wideS).toFixed(0)} MB/s)` +
+          `   (plain stream with the mesh's HTTP/2 windows: ${(c.total / 1e6 / best.wideS).toFixed(0)} MB/s, CPU s server ${best.wideCpu[0].toFixed(2)} client ${best.wideCpu[1].toFixed(2)};` +
+          ` two such hops with no other work fit at most ${(os.cpus().length * c.total / 1e6 / (2 * (best.wideCpu[0] + best.wideCpu[1]))).toFixed(0)} MB/s into ${os.cpus().length} cores)` +
           (process.env.BENCH_DIRECT ? `   (direct to the upload service: ${(c.total / 1e6 / best.direct).toFixed(0)} MB/s)` : ""),
       );
     }
