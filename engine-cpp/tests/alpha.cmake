@@ -20,12 +20,17 @@ target_include_directories(tda_alpha_cli_lib PUBLIC "${TDA_ALPHA_ROOT}/src")
 target_link_libraries(tda_alpha_cli_lib PRIVATE tda_alpha)
 target_compile_options(tda_alpha_cli_lib PRIVATE -Wall -Wextra)
 
-# tda-engine: main.cpp dispatches `--algorithm alpha` to tda::cli::run_alpha_cli
-# (declared in cli/alpha_cli.hpp) when TDA_HAVE_ALPHA is defined. A target that
+set_target_properties(tda_alpha_cli_lib PROPERTIES POSITION_INDEPENDENT_CODE ON)
+
+# tda-engine: main.cpp hands `--algorithm alpha` to libtda_alpha_cli.so (next to
+# the executable, loaded only then: a Rips run maps no GMP/MPFR). A target that
 # includes tda/core/alpha.hpp itself (e.g. the gRPC service) links tda_alpha.
+add_library(tda_alpha_cli_so SHARED "${TDA_ALPHA_ROOT}/src/cli/alpha_entry.cpp")
+set_target_properties(tda_alpha_cli_so PROPERTIES OUTPUT_NAME tda_alpha_cli CXX_VISIBILITY_PRESET hidden VISIBILITY_INLINES_HIDDEN ON)
+target_link_libraries(tda_alpha_cli_so PRIVATE tda_alpha_cli_lib)
+target_compile_options(tda_alpha_cli_so PRIVATE -Wall -Wextra)
 if(TARGET tda-engine)
-  target_link_libraries(tda-engine PRIVATE tda_alpha_cli_lib)
-  target_compile_definitions(tda-engine PRIVATE TDA_HAVE_ALPHA=1)
+  add_dependencies(tda-engine tda_alpha_cli_so)
 endif()
 
 # A CLI driver without the gRPC server (bench/alpha_bench.py uses it when
