@@ -19,6 +19,17 @@ describe("parseNumber", () => {
     expect(parse("1e400")).toBe(Infinity);
   });
 
+  it("is exact on both sides of the 15-digit fast path", () => {
+    for (const t of ["123456789012345", "1234567890123456", "0.123456789012345", "0.1234567890123456", "999999999999999.9", "99999999999999.9",
+      "-0.000000000000001", "0.0000000000000001", "9007199254740993", "-12.500000000000", "000000000000001.5", "1.7976931348623157", "4.9406564584124654"]) {
+      expect(parse(t)).toBe(Number(t) === 0 ? 0 : Number(t));
+    }
+    // the end of the number is where the digits stop
+    expect(parse("12.5x")).toBeNaN();
+    expect(parse("1.5e")).toBeNaN();
+    expect(parse("1.5e2")).toBe(150);
+  });
+
   it("rejects what is not a decimal number", () => {
     for (const s of ["", "-", "+", ".", "e5", "1e", "1e+", "0x10", "1.2.3", "nan", "inf", "Infinity", "1,5", "1 5", "--1", "1-", "١"]) {
       expect(parse(s)).toBeNaN();

@@ -22,8 +22,46 @@ export function parseNumber(b: Uint8Array, s: number, e: number): number {
 /**
  * Scans the longest number-like prefix of b[s, limit): sets `scanEnd` to where
  * it stops and returns its value, or NaN when there is no valid number there.
+ *
+ * Fast path for what text files mostly hold — [sign] digits [. digits], at most
+ * 15 digits in all (so the mantissa is exact without checks), not followed by an
+ * exponent; anything else is scanned again by `scanNumberFull`.
  */
 export function scanNumber(b: Uint8Array, s: number, e: number): number {
+  let i = s;
+  const c = b[i];
+  const neg = c === 45;
+  if (neg || c === 43) i++;
+  let mant = 0;
+  const intStart = i;
+  while (i < e) {
+    const d = (b[i]! - 48) >>> 0;
+    if (d > 9) break;
+    mant = mant * 10 + d;
+    i++;
+  }
+  let digits = i - intStart;
+  let exp = 0;
+  if (i < e && b[i] === 46) {
+    const fracStart = ++i;
+    while (i < e) {
+      const d = (b[i]! - 48) >>> 0;
+      if (d > 9) break;
+      mant = mant * 10 + d;
+      i++;
+    }
+    exp = fracStart - i;
+    digits -= exp;
+  }
+  if (digits === 0 || digits > 15 || (i < e && (b[i]! | 32) === 101)) return scanNumberFull(b, s, e);
+  scanEnd = i;
+  if (mant === 0) return 0;
+  const v = exp === 0 ? mant : mant / POW10[-exp]!; // -exp <= 15
+  return neg ? -v : v;
+}
+
+/** The careful scanner (long mantissas, exponents, errors). */
+function scanNumberFull(b: Uint8Array, s: number, e: number): number {
   let i = s;
   let neg = false;
   let c = b[i];
