@@ -19,7 +19,8 @@
 //     Kafka relay), events/s until all are in Kafka; plus the events/s the scheduler produced
 //     during phase 1 (tda_jobs + tda_results offsets).
 // Env: CONCURRENCY (16), CLIENTS (gateway connections, 8), SCHEDULER_CONCURRENCY (32), ENGINE_MAX_CONCURRENT (4), KEEP_BENCH_LOGS=1,
-// BENCH_CPU_PROF=<dir> (V8 CPU profiles of the TS services; summarise with bench/scheduler_cpuprofile_top.js).
+// BENCH_CPU_PROF=<dir> (V8 CPU profiles of the TS services; summarise with bench/scheduler_cpuprofile_top.js),
+// BENCH_NODE_ARGS (more node flags for the TS services, e.g. --trace-gc; their output is in the kept logs).
 "use strict";
 const { spawn } = require("node:child_process");
 const { mkdtempSync, rmSync, createWriteStream } = require("node:fs");
@@ -115,6 +116,8 @@ async function main() {
   const node = process.execPath;
   // BENCH_CPU_PROF=<dir>: V8 CPU profiles of upload, scheduler and gateway (written when they exit)
   const prof = process.env.BENCH_CPU_PROF ? ["--cpu-prof", `--cpu-prof-dir=${path.resolve(process.env.BENCH_CPU_PROF)}`] : [];
+  // BENCH_NODE_ARGS (e.g. "--trace-gc") also go to the TS services
+  prof.push(...(process.env.BENCH_NODE_ARGS ?? "").split(" ").filter(Boolean));
   procs.push(start("engine", path.join(ROOT, "engine-cpp/build/tda-engine"), ["serve", "--port", String(ep), "--threads", "1", "--max-concurrent", process.env.ENGINE_MAX_CONCURRENT ?? "4", "--queue-depth", "256"], {}, logDir));
   procs.push(start("upload", node, [...prof, path.join(ROOT, "services/upload/dist/main.js")], { ...env, UPLOAD_PORT: String(up) }, logDir));
   procs.push(start("scheduler", node, [...prof, path.join(ROOT, "services/scheduler/dist/main.js")], { ...env, SCHEDULER_PORT: String(sp), UPLOAD_ADDRESS: `127.0.0.1:${up}`, ENGINE_ADDRESSES: `127.0.0.1:${ep}`, SCHEDULER_CONCURRENCY: process.env.SCHEDULER_CONCURRENCY ?? "32" }, logDir));
