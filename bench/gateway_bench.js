@@ -15,14 +15,13 @@
 // Usage (after scripts/build.sh, infra from deploy/local/start-infra.sh):
 //   node bench/gateway_bench.js [SECONDS=5]
 "use strict";
-const { spawn } = require("node:child_process");
-const { mkdtempSync, rmSync, createWriteStream } = require("node:fs");
-const net = require("node:net");
+const { mkdtempSync, rmSync } = require("node:fs");
 const os = require("node:os");
 const path = require("node:path");
 const grpc = require("@grpc/grpc-js");
 
 const ROOT = path.resolve(__dirname, "..");
+const { freePort, start } = require("./proc-util");
 const common = require(path.join(ROOT, "services/common/dist/index.js"));
 const { pbGateway, pbJobs, pbUpload } = common;
 const IORedis = require("ioredis");
@@ -32,25 +31,6 @@ const CONCURRENCY = Number(process.env.CONCURRENCY ?? 32);
 const REDIS_URL = process.env.REDIS_URL ?? "redis://127.0.0.1:6390";
 const KAFKA_BROKERS = process.env.KAFKA_BROKERS ?? "127.0.0.1:9192";
 const DB = Number(process.env.BENCH_REDIS_DB ?? 14);
-
-function freePort() {
-  return new Promise((res, rej) => {
-    const s = net.createServer();
-    s.once("error", rej);
-    s.listen(0, "127.0.0.1", () => {
-      const { port } = s.address();
-      s.close(() => res(port));
-    });
-  });
-}
-
-function start(name, cmd, args, env, logDir) {
-  const out = createWriteStream(path.join(logDir, `${name}.log`));
-  const child = spawn(cmd, args, { env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
-  child.stdout.pipe(out);
-  child.stderr.pipe(out);
-  return { name, child };
-}
 
 function stop(p) {
   return new Promise((res) => {

@@ -16,9 +16,9 @@
 // Env: CONCURRENCY (16), CLIENTS (client connections, 8).
 "use strict";
 const { spawn } = require("node:child_process");
-const { readFileSync } = require("node:fs");
 const os = require("node:os");
 const grpc = require("@grpc/grpc-js");
+const { cpuSeconds } = require("./proc-util");
 
 const ident = { requestSerialize: (b) => b, requestDeserialize: (b) => b, responseSerialize: (b) => b, responseDeserialize: (b) => b };
 const def = (path, requestStream, responseStream) => ({ path, requestStream, responseStream, ...ident });
@@ -31,10 +31,6 @@ const SVC = {
 const bytes = (n) => Buffer.alloc(n, 7);
 const listen = (server) =>
   new Promise((res, rej) => server.bindAsync("127.0.0.1:0", grpc.ServerCredentials.createInsecure(), (e, port) => (e ? rej(e) : res(port))));
-const cpuSeconds = (pid) => {
-  const f = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1].split(" ");
-  return (Number(f[11]) + Number(f[12])) / 100;
-};
 
 async function role(name, args) {
   const server = new grpc.Server();

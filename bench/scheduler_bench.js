@@ -22,14 +22,13 @@
 // BENCH_CPU_PROF=<dir> (V8 CPU profiles of the TS services; summarise with bench/scheduler_cpuprofile_top.js),
 // BENCH_NODE_ARGS (more node flags for the TS services, e.g. --trace-gc; their output is in the kept logs).
 "use strict";
-const { spawn } = require("node:child_process");
-const { mkdtempSync, rmSync, createWriteStream } = require("node:fs");
-const net = require("node:net");
+const { mkdtempSync, rmSync } = require("node:fs");
 const os = require("node:os");
 const path = require("node:path");
 const grpc = require("@grpc/grpc-js");
 
 const ROOT = path.resolve(__dirname, "..");
+const { freePort, start, cpuSeconds } = require("./proc-util");
 const common = require(path.join(ROOT, "services/common/dist/index.js"));
 const { pbGateway, pbUpload, pbJobs } = common;
 const IORedis = require("ioredis");
@@ -43,34 +42,6 @@ const KAFKA_BROKERS = process.env.KAFKA_BROKERS ?? "127.0.0.1:9192";
 const DB = Number(process.env.BENCH_REDIS_DB ?? 12);
 const { JobState } = pbJobs;
 const TERMINAL = new Set([JobState.JOB_STATE_COMPLETED, JobState.JOB_STATE_FAILED, JobState.JOB_STATE_CANCELLED]);
-
-function freePort() {
-  return new Promise((res, rej) => {
-    const s = net.createServer();
-    s.once("error", rej);
-    s.listen(0, "127.0.0.1", () => {
-      const { port } = s.address();
-      s.close(() => res(port));
-    });
-  });
-}
-
-function start(name, cmd, args, env, logDir) {
-  const out = createWriteStream(path.join(logDir, `${name}.log`));
-  const child = spawn(cmd, args, { env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
-  child.stdout.pipe(out);
-  child.stderr.pipe(out);
-  return { name, child };
-}
-
-function cpuSeconds(pid) {
-  try {
-    const f = require("node:fs").readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1].split(" ");
-    return (Number(f[11]) + Number(f[12])) / 100;
-  } catch {
-    return NaN;
-  }
-}
 
 function pct(sorted, p) {
   if (sorted.length === 0) return NaN;

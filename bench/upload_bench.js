@@ -21,12 +21,12 @@
 "use strict";
 const { spawn } = require("node:child_process");
 const { mkdtempSync, rmSync, readFileSync, createWriteStream } = require("node:fs");
-const net = require("node:net");
 const os = require("node:os");
 const path = require("node:path");
 const grpc = require("@grpc/grpc-js");
 
 const ROOT = path.resolve(__dirname, "..");
+const { freePort, cpuSeconds } = require("./proc-util");
 const [BIN_MB, CSV_MB, REPEATS] = [Number(process.argv[2] ?? 1024), Number(process.argv[3] ?? 200), Number(process.argv[4] ?? 1)];
 const CHUNK = 1 << 20; // client message size
 const REDIS_URL = process.env.REDIS_URL ?? "redis://127.0.0.1:6390";
@@ -57,23 +57,6 @@ if (process.argv[2] === "--baseline-server") {
 }
 
 // ---- helpers
-function freePort() {
-  return new Promise((res, rej) => {
-    const s = net.createServer();
-    s.once("error", rej);
-    s.listen(0, "127.0.0.1", () => {
-      const { port } = s.address();
-      s.close(() => res(port));
-    });
-  });
-}
-
-function cpuSeconds(pid) {
-  const f = readFileSync(`/proc/${pid}/stat`, "utf8");
-  const fields = f.slice(f.lastIndexOf(")") + 2).split(" ");
-  return (Number(fields[11]) + Number(fields[12])) / 100; // utime + stime, USER_HZ=100
-}
-
 function peakRssMiB(pid) {
   const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
   return m ? Number(m[1]) / 1024 : NaN;

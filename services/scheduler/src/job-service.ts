@@ -104,12 +104,19 @@ export function createJobService(deps: JobServiceDeps): pbJobs.JobServiceServer 
   if (!r.tdaCacheLookupBuffer) r.defineCommand("tdaCacheLookup", { numberOfKeys: 1, lua: CACHE_LOOKUP_LUA });
   const cacheLookup = r.tdaCacheLookupBuffer!.bind(r);
 
-  async function ownedJob(owner: string, jobId: string): Promise<Job> {
+  function requireJobId(jobId: string): void {
     if (!jobId) throw invalidArgument("job_id is required", [{ field: "job_id", description: "must not be empty" }]);
-    const job = await store.loadJob(jobId);
-    // another tenant's job does not exist for this caller
+  }
+
+  /** The job if `owner` may see it: another tenant's job does not exist for this caller. */
+  function visibleTo(owner: string, jobId: string, job: Job | undefined): Job {
     if (!job || job.owner !== owner) throw notFound(`job "${jobId}"`);
     return job;
+  }
+
+  async function ownedJob(owner: string, jobId: string): Promise<Job> {
+    requireJobId(jobId);
+    return visibleTo(owner, jobId, await store.loadJob(jobId));
   }
 
   /** The job an idempotency key points at (it may still be being created). */
@@ -310,7 +317,7 @@ export function createJobService(deps: JobServiceDeps): pbJobs.JobServiceServer 
   async function watch(call: ServerWritableStream<pbJobs.WatchJobRequest, pbJobs.WatchJobResponse>): Promise<void> {
     const owner = tenantOf(call.metadata);
     const jobId = call.request.jobId;
-    if (!jobId) throw invalidArgument("job_id is required", [{ field: "job_id", description: "must not be empty" }]);
+    requireJobId(jobId);
     const pending: pbJobs.JobUpdate[] = [];
     let wake: (() => void) | undefined;
     let closed = false;
@@ -328,9 +335,8 @@ export function createJobService(deps: JobServiceDeps): pbJobs.JobServiceServer 
       wake?.();
     });
     try {
-      const { job, updates } = await store.snapshot(jobId);
-      // another tenant's job does not exist for this caller
-      if (!job || job.owner !== owner) throw notFound(`job "${jobId}"`);
+      const snap = await store.snapshot(jobId);
+      const job = visibleTo(owner, jobId, snap.job);
       let last = 0;
       const emit = async (u: pbJobs.JobUpdate): Promise<boolean> => {
         if (u.sequence <= last) return false;
@@ -340,7 +346,7 @@ export function createJobService(deps: JobServiceDeps): pbJobs.JobServiceServer 
       };
       // a job finished when read has its terminal update in the list read after
       // it (a finished job whose update log expired ends after the list too)
-      for (const u of updates) if (await emit(u)) return;
+      for (const u of snap.updates) if (await emit(u)) return;
       if (isTerminal(job.state)) return;
       while (!closed) {
         while (pending.length > 0) if (await emit(pending.shift()!)) return;

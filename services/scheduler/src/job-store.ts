@@ -148,6 +148,11 @@ function defineApply(redis: Redis): void {
   if (!r.tdaApplyJob) r.defineCommand("tdaApplyJob", { numberOfKeys: 5, lua: APPLY_LUA });
 }
 
+/** Throws the first error in the replies of a pipeline. */
+function firstError(res: [Error | null, unknown][]): void {
+  for (const [err] of res) if (err) throw err;
+}
+
 /** How many jobs' last change this process remembers (oldest forgotten first). */
 const KNOWN_MAX = 4096;
 
@@ -346,10 +351,6 @@ export function createJobStore({ redis, events, log, retentionSeconds }: JobStor
     return job;
   }
 
-  const firstError = (res: [Error | null, unknown][]): void => {
-    for (const [err] of res) if (err) throw err;
-  };
-
   async function applyNow(jobId: string, input: UpdateInput): Promise<ApplyResult> {
     let before = input.before;
     for (let tries = 0; ; tries++) {
@@ -369,7 +370,7 @@ export function createJobStore({ redis, events, log, retentionSeconds }: JobStor
         seq = Number(res[1]?.[1] ?? 0) + 1;
       }
       if (!current || !input.from.includes(current.state)) {
-        if (mine && !before) continue; // what we remember may be stale: read
+        if (mine) continue; // what we remember may be stale: read
         known.delete(jobId);
         return { ok: false, job: current };
       }
@@ -416,7 +417,7 @@ export function createJobStore({ redis, events, log, retentionSeconds }: JobStor
   /** The job and its updates so far, read in this order in one round trip (a finished job's list holds its last update). */
   async function snapshot(jobId: string): Promise<{ job: Job | undefined; updates: JobUpdate[] }> {
     const res = (await redis.pipeline().hget(keys.job(jobId), "job").lrange(keys.updates(jobId), 0, -1).exec()) ?? [];
-    for (const [err] of res) if (err) throw err;
+    firstError(res);
     const b64 = res[0]?.[1];
     const list = (res[1]?.[1] as string[] | undefined) ?? [];
     return { job: typeof b64 === "string" ? decodeJob(b64) : undefined, updates: list.map(parseUpdateRecord) };

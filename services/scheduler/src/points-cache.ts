@@ -15,7 +15,7 @@ export interface PointStream {
 }
 
 export class PointsCache {
-  private readonly entries = new Map<string, Buffer[]>();
+  private readonly entries = new Map<string, { chunks: Buffer[]; size: number }>();
   private bytes = 0;
   readonly maxEntryBytes: number;
 
@@ -24,23 +24,23 @@ export class PointsCache {
   }
 
   get(sha256: string): Buffer[] | undefined {
-    const chunks = this.entries.get(sha256);
-    if (chunks) {
+    const entry = this.entries.get(sha256);
+    if (entry) {
       this.entries.delete(sha256); // most recently used last
-      this.entries.set(sha256, chunks);
+      this.entries.set(sha256, entry);
     }
-    return chunks;
+    return entry?.chunks;
   }
 
   put(sha256: string, chunks: Buffer[]): void {
     const size = chunks.reduce((n, c) => n + c.length, 0);
     if (size > this.maxEntryBytes || this.entries.has(sha256)) return;
-    this.entries.set(sha256, chunks);
+    this.entries.set(sha256, { chunks, size });
     this.bytes += size;
     for (const [key, old] of this.entries) {
       if (this.bytes <= this.maxBytes) break;
       this.entries.delete(key);
-      this.bytes -= old.reduce((n, c) => n + c.length, 0);
+      this.bytes -= old.size;
     }
   }
 

@@ -38,41 +38,31 @@ export function createSubscriber(base: Redis, log: Logger, prefixes: string[] = 
 
   return {
     async subscribe(channel, fn) {
-      if (underPrefix(channel)) {
-        let set = listeners.get(channel);
-        if (!set) listeners.set(channel, (set = new Set()));
-        set.add(fn);
-        try {
-          await patterns;
-        } catch (err) {
-          set.delete(fn);
-          if (set.size === 0) listeners.delete(channel);
-          throw err;
-        }
-        return async () => {
-          const s = listeners.get(channel);
-          s?.delete(fn);
-          if (s?.size === 0) listeners.delete(channel);
-        };
-      }
+      const viaPattern = underPrefix(channel);
       let set = listeners.get(channel);
       if (!set) {
         set = new Set();
         listeners.set(channel, set);
-        pending.set(channel, conn.subscribe(channel));
+        pending.set(channel, viaPattern ? patterns : conn.subscribe(channel));
       }
       set.add(fn);
-      await pending.get(channel);
-      return async () => {
+      const unsubscribe = async (): Promise<void> => {
         const s = listeners.get(channel);
         if (!s) return;
         s.delete(fn);
         if (s.size === 0) {
           listeners.delete(channel);
           pending.delete(channel);
-          await conn.unsubscribe(channel).catch(() => undefined);
+          if (!viaPattern) await conn.unsubscribe(channel).catch(() => undefined);
         }
       };
+      try {
+        await pending.get(channel);
+      } catch (err) {
+        await unsubscribe();
+        throw err;
+      }
+      return unsubscribe;
     },
     async close() {
       listeners.clear();

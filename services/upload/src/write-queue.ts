@@ -7,8 +7,9 @@ import { writeAll } from "./write-all";
  * output. The caller waits (`room()`) only while more than `maxPendingBytes`
  * are queued, which bounds memory and passes back-pressure to the gRPC stream.
  * Buffers must not be modified after `push` until `written` (if given) is
- * called with them (the canonical sink then fills them again). The first write error is reported by `room()` and `drain()`
- * (which also waits for a background sync).
+ * called with them (the canonical sink then fills them again). The first
+ * write error is reported by `room()` and `drain()` (which also waits for a
+ * background sync).
  */
 export class WriteQueue {
   private chain: Promise<void> = Promise.resolve();

@@ -150,8 +150,8 @@ export class CanonicalSink {
       lows[k] = lo;
       highs[k] = hi;
     }
-    this.min.set(lows.subarray(0, d));
-    this.max.set(highs.subarray(0, d));
+    this.min.set(lows);
+    this.max.set(highs);
     this.pos = end;
     this.n += rows;
     this.values += rows * d;
