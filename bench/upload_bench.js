@@ -13,7 +13,8 @@
 // (VmHWM). Inputs are generated on the fly from a small repeating block, so the
 // client does not hold the whole input. From the wide-window baseline's CPU
 // seconds it also prints the most two such grpc-js hops (client -> gateway ->
-// upload) could carry on this machine's cores if they did nothing else.
+// upload) could carry on this machine's cores if they did nothing else, and
+// with the sha256 every upload computes (node's, timed here) on top.
 // Env knobs: BENCH_DIRECT=1 also times the same upload sent straight to the upload
 // service; BENCH_NODE_ARGS is passed to the service processes (e.g. --cpu-prof);
 // BENCH_DATA_DIR puts the upload service's data there (e.g. /dev/shm to take the disk
@@ -57,6 +58,22 @@ if (process.argv[2] === "--baseline-server") {
 }
 
 // ---- helpers
+/** CPU seconds node's sha256 takes per GB (10^9 bytes) here, over fresh 1 MiB buffers. */
+function sha256SecondsPerGB() {
+  const { createHash } = require("node:crypto");
+  const h = createHash("sha256");
+  let hashed = 0;
+  for (let i = 0; i < 256; i++) {
+    const b = Buffer.alloc(1 << 20, i);
+    const c0 = process.cpuUsage();
+    h.update(b);
+    const c = process.cpuUsage(c0);
+    hashed += (c.user + c.system) / 1e6;
+  }
+  h.digest();
+  return hashed / ((256 * (1 << 20)) / 1e9);
+}
+
 function peakRssMiB(pid) {
   const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
   return m ? Number(m[1]) / 1024 : NaN;
@@ -240,6 +257,7 @@ async function main() {
     await waitServing(`127.0.0.1:${up}`);
     await waitConnectable(`127.0.0.1:${gp}`); // its health follows the (absent) scheduler, so only wait for it to listen
 
+    const SHA_S_PER_GB = sha256SecondsPerGB();
     const la = os.loadavg().map((x) => x.toFixed(1)).join(" ");
     console.log(`node ${process.version}, ${os.cpus().length} cores, load average ${la}; client chunks ${CHUNK} B; ${REPEATS} run(s) each, best shown`);
     const cases = [
@@ -280,7 +298,8 @@ async function main() {
           `   CPU s: gateway ${best.cpu[0].toFixed(2)} upload ${best.cpu[1].toFixed(2)} client ${best.cpu[2].toFixed(2)}` +
           ` (baseline: server ${best.baseCpu[0].toFixed(2)} client ${best.baseCpu[1].toFixed(2)})   n=${best.res.dataset.n}` +
           `   (plain stream with the mesh's HTTP/2 windows: ${(c.total / 1e6 / best.wideS).toFixed(0)} MB/s, CPU s server ${best.wideCpu[0].toFixed(2)} client ${best.wideCpu[1].toFixed(2)};` +
-          ` two such hops with no other work fit at most ${(os.cpus().length * c.total / 1e6 / (2 * (best.wideCpu[0] + best.wideCpu[1]))).toFixed(0)} MB/s into ${os.cpus().length} cores)` +
+          ` two such hops with no other work fit at most ${(os.cpus().length * c.total / 1e6 / (2 * (best.wideCpu[0] + best.wideCpu[1]))).toFixed(0)} MB/s into ${os.cpus().length} cores,` +
+          ` ${(os.cpus().length * 1e3 / ((2 * (best.wideCpu[0] + best.wideCpu[1])) / (c.total / 1e9) + SHA_S_PER_GB)).toFixed(0)} MB/s with the upload's sha256 (${SHA_S_PER_GB.toFixed(2)} CPU-s/GB here) on top)` +
           (process.env.BENCH_DIRECT ? `   (direct to the upload service: ${(c.total / 1e6 / best.direct).toFixed(0)} MB/s)` : ""),
       );
     }
