@@ -18,3 +18,4 @@ export * from "./topics";
 export * from "./grpc-flow-control";
 export * from "./upload-wire";
 export * from "./lifecycle";
+export * from "./datasets";

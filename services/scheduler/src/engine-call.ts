@@ -1,4 +1,4 @@
-import { Metadata, type ClientReadableStream, type ServiceError } from "@grpc/grpc-js";
+import { Metadata, type ServiceError } from "@grpc/grpc-js";
 import type { Context } from "@opentelemetry/api";
 import { metadataWithTrace, pbCommon, pbEngine, pbUpload } from "@tda/common";
 import { failure, fromEngineError, fromUploadError, type JobFailure } from "./failure";

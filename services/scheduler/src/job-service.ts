@@ -4,6 +4,9 @@ import type { Queue } from "bullmq";
 import type { Context } from "@opentelemetry/api";
 import {
   contextFromMetadata,
+  DATASET_ID_RE,
+  datasetFromFlat,
+  datasetKeys,
   failedPrecondition,
   injectCarrier,
   inSpan,
@@ -12,6 +15,8 @@ import {
   nowTimestamp,
   pbCommon,
   pbJobs,
+  pbUpload,
+  publicDataset,
   serverStream,
   SpanKind,
   tenantOf,
@@ -29,7 +34,6 @@ import { keys } from "./keys";
 import { paramsHash, validateForDataset, validateParams, type ParamLimits } from "./params";
 import { resultSummaryEvent } from "./outcome-events";
 import type { Subscriber } from "./subscriber";
-import type { UploadClient } from "./upload-client";
 import type { JobData } from "./worker";
 
 const { JobState } = pbJobs;
@@ -40,7 +44,6 @@ export interface JobServiceDeps {
   queue: Queue<JobData>;
   store: JobStore;
   events: EventBus;
-  upload: UploadClient;
   subscriber: Subscriber;
   log: Logger;
   limits: ParamLimits;
@@ -86,23 +89,48 @@ const validTraceId = (id: string): string => (/^0*$/.test(id) ? "" : id);
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-// KEYS: cache entry. ARGV: result key prefix, ttl seconds. When the entry's
-// result exists: { job id, result bytes }, both kept alive for another ttl; else nil.
-const CACHE_LOOKUP_LUA = `
-local id = redis.call('GET', KEYS[1])
-if not id then return false end
-local result = redis.call('GET', ARGV[1] .. id)
-if not result then return false end
-redis.call('EXPIRE', ARGV[1] .. id, ARGV[2])
-redis.call('EXPIRE', KEYS[1], ARGV[2])
-return { id, result }
+// KEYS: the dataset's record. ARGV: cache key prefix, cache key suffix (":" +
+// params hash), result key prefix, ttl seconds. The dataset's record (HGETALL
+// reply) and, when the result cache has an entry for (its sha256, the params)
+// whose result still exists, { job id, result bytes }, both kept alive for
+// another ttl; nil when the dataset does not exist.
+const SUBMIT_LOOKUP_LUA = `
+local ds = redis.call('HGETALL', KEYS[1])
+if #ds == 0 then return false end
+local sha = redis.call('HGET', KEYS[1], 'sha256')
+local entry = ARGV[1] .. sha .. ARGV[2]
+local id = redis.call('GET', entry)
+if not id then return { ds } end
+local result = redis.call('GET', ARGV[3] .. id)
+if not result then return { ds } end
+redis.call('EXPIRE', ARGV[3] .. id, ARGV[4])
+redis.call('EXPIRE', entry, ARGV[4])
+return { ds, id, result }
 `;
 
 export function createJobService(deps: JobServiceDeps): pbJobs.JobServiceServer {
-  const { redis, queue, store, events, upload, log } = deps;
-  const r = redis as Redis & { tdaCacheLookupBuffer?: (...args: string[]) => Promise<unknown> };
-  if (!r.tdaCacheLookupBuffer) r.defineCommand("tdaCacheLookup", { numberOfKeys: 1, lua: CACHE_LOOKUP_LUA });
-  const cacheLookup = r.tdaCacheLookupBuffer!.bind(r);
+  const { redis, queue, store, log } = deps;
+  const r = redis as Redis & { tdaSubmitLookupBuffer?: (...args: string[]) => Promise<unknown> };
+  if (!r.tdaSubmitLookupBuffer) r.defineCommand("tdaSubmitLookup", { numberOfKeys: 1, lua: SUBMIT_LOOKUP_LUA });
+  const submitLookupCmd = r.tdaSubmitLookupBuffer!.bind(r);
+
+  /**
+   * The owner's dataset (read from its record, written by the upload service)
+   * and the cached result of these params on it, in one round trip.
+   */
+  async function submitLookup(owner: string, datasetId: string, pHash: string): Promise<{ dataset: pbUpload.Dataset; cached?: { jobId: string; result: Buffer } }> {
+    // another tenant's dataset is indistinguishable from one that does not exist
+    if (!DATASET_ID_RE.test(datasetId)) throw notFound(`dataset "${datasetId}"`);
+    let reply: [Buffer[], Buffer?, Buffer?] | null;
+    try {
+      reply = (await submitLookupCmd(datasetKeys.dataset(owner, datasetId), keys.cachePrefix, `:${pHash}`, keys.result(""), String(deps.retentionSeconds))) as typeof reply;
+    } catch (err) {
+      throw unavailable("the job store is unavailable", err);
+    }
+    if (!reply) throw notFound(`dataset "${datasetId}"`);
+    const dataset = publicDataset(datasetFromFlat(reply[0]));
+    return reply[1] && reply[2] ? { dataset, cached: { jobId: reply[1].toString("utf8"), result: reply[2] } } : { dataset };
+  }
 
   function requireJobId(jobId: string): void {
     if (!jobId) throw invalidArgument("job_id is required", [{ field: "job_id", description: "must not be empty" }]);
@@ -140,7 +168,8 @@ export function createJobService(deps: JobServiceDeps): pbJobs.JobServiceServer 
     if (violations.length > 0) throw invalidArgument("invalid job request", violations);
     const params = req.params!;
 
-    const dataset = await upload.getDataset(owner, req.datasetId, ctx);
+    const pHash = paramsHash(params);
+    const { dataset, cached } = await submitLookup(owner, req.datasetId, pHash);
     const dsViolations = validateForDataset(params, dataset);
     if (dsViolations.length > 0) throw invalidArgument("the params do not fit the dataset", dsViolations);
 
@@ -161,11 +190,7 @@ export function createJobService(deps: JobServiceDeps): pbJobs.JobServiceServer 
       }
     }
 
-    const pHash = paramsHash(params);
-    const cacheKey = keys.cache(dataset.sha256, pHash);
-    // one round trip: the cached job id and its result, if the result still exists
-    const cached = (await cacheLookup(cacheKey, keys.result(""), String(deps.retentionSeconds))) as [Buffer, Buffer] | null;
-    const cachedFrom = cached ? cached[0].toString("utf8") : null;
+    const cachedFrom = cached ? cached.jobId : null;
     const cacheHit = cachedFrom !== null;
 
     const job: Job = {
@@ -199,7 +224,7 @@ export function createJobService(deps: JobServiceDeps): pbJobs.JobServiceServer 
       const submitted = { from: [JobState.JOB_STATE_QUEUED], mutate: () => undefined, eventType: "job.submitted", ctx };
 
       if (cacheHit) {
-        const cachedResult = pbCommon.PersistenceResult.decode(cached![1]);
+        const cachedResult = pbCommon.PersistenceResult.decode(cached!.result);
         // the record, job.submitted and job.completed in one round trip
         const [, done] = await store.create(record, [
           submitted,

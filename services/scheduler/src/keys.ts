@@ -3,6 +3,8 @@ import { createHash } from "node:crypto";
 // Every Redis key and channel the scheduler uses. BullMQ keeps its own keys
 // under "bull:<queue name>:*".
 
+const CACHE_PREFIX = "tda:cache:";
+
 export const keys = {
   /** Hash: owner, state, job (base64 protobuf Job), dataset, trace, params_hash, deadline, cancel, result_of. */
   job: (jobId: string) => `tda:job:${jobId}`,
@@ -19,7 +21,9 @@ export const keys = {
   /** Protobuf PersistenceResult of a computed job. */
   result: (jobId: string) => `tda:result:${jobId}`,
   /** Result cache: dataset sha256 + params hash → job id whose result key holds the result. */
-  cache: (sha256: string, paramsHash: string) => `tda:cache:${sha256}:${paramsHash}`,
+  cache: (sha256: string, paramsHash: string) => `${CACHE_PREFIX}${sha256}:${paramsHash}`,
+  /** What comes before the sha256 in a cache key. */
+  cachePrefix: CACHE_PREFIX,
   /** Pub/sub channel of cancel requests for running jobs (message = job id). */
   cancelChannel: "tda:job-cancel",
 } as const;

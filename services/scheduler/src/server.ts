@@ -75,7 +75,6 @@ export async function startSchedulerServer(config: SchedulerConfig, log: Logger 
       queue,
       store,
       events,
-      upload,
       subscriber,
       log,
       limits: { maxDim: config.maxDim, maxModulus: config.maxModulus, maxThreads: config.maxThreads },

@@ -7,7 +7,7 @@ import { channelOptions, createLogger, decodeDetails, insecure, pbCommon, pbJobs
 import { loadConfig, paramsHash, startSchedulerServer, type SchedulerServer } from "../src";
 import { keys } from "../src/keys";
 import { startUploadForTest, type UploadForTest } from "./upload-harness";
-import { freePort, jobsApi, noisyCircle, randomCloud, REDIS_URL, REPO, startEngine, uploadBytes, uploadPoints, waitFor, type EngineProcess } from "./helpers";
+import { call, freePort, jobsApi, noisyCircle, randomCloud, REDIS_URL, REPO, startEngine, uploadBytes, uploadPoints, waitFor, type EngineProcess } from "./helpers";
 
 // Integration: real Redis, the real upload service (in-process), real engine
 // processes, the scheduler started from its config.
@@ -238,6 +238,22 @@ describe("submit rules", () => {
     const steal = await other.submit({ datasetId: ds.datasetId, params: { algorithm: RIPS, maxDim: 1 } }).catch((e: unknown) => e);
     expectGrpcError(steal, status.NOT_FOUND);
     expect((await other.list({})).jobs).toEqual([]);
+  });
+
+  it("reads the dataset's record at submit: a deleted dataset is not found by the next submit", async () => {
+    const owner = tenant();
+    const ds = await uploadPoints(upload.address, owner, randomCloud(12, 2));
+    const api = jobsApi(idleClient, owner);
+    const job = await api.submit({ datasetId: ds.datasetId, params: { algorithm: RIPS, maxDim: 1 } });
+    expect(job.datasetId).toBe(ds.datasetId);
+    const uc = new pbUpload.UploadServiceClient(upload.address, insecure(), channelOptions);
+    try {
+      await call<pbUpload.DeleteDatasetRequest, pbUpload.DeleteDatasetResponse>(uc.deleteDataset.bind(uc), { datasetId: ds.datasetId }, owner);
+    } finally {
+      uc.close();
+    }
+    const gone = await api.submit({ datasetId: ds.datasetId, params: { algorithm: RIPS, maxDim: 1, threshold: 0.5 } }).catch((e: unknown) => e);
+    expect(expectGrpcError(gone, status.NOT_FOUND).details).toContain(ds.datasetId);
   });
 });
 

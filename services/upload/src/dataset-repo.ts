@@ -1,89 +1,16 @@
-import type { Redis } from "@tda/common";
-import { pbUpload } from "@tda/common";
+import { DATASET_ID_RE, datasetCreatedMs, datasetFromHash, datasetIdOf, datasetKeys, datasetToHash, publicDataset, type Redis, type StoredDataset } from "@tda/common";
 import { randomUUID } from "node:crypto";
 
-type Dataset = pbUpload.Dataset;
 
-// Dataset metadata in Redis, scoped by owner (tenant):
-//   tda:dataset:<owner>:<dataset_id>  hash with the Dataset fields
-//   tda:datasets:<owner>              sorted set (all scores 0) of "<created ms, 13 digits>:<dataset_id>",
-//                                     listed newest first by lexicographic range (stable cursor paging)
-//   tda:blob-refs:<sha256>            set of "<owner>:<dataset_id>" referencing the blob
-//   tda:blob-lock:<sha256>            short lock serialising blob put/delete against ref changes
-// Owners are URI-encoded in keys so a ':' in a tenant id cannot collide.
-
-export const DATASET_ID_RE = /^ds_[0-9a-f]{32}$/;
-
-export function datasetIdOf(sha256: string): string {
-  return `ds_${sha256.slice(0, 32)}`;
-}
-
-const enc = (owner: string) => encodeURIComponent(owner);
-export const keys = {
-  dataset: (owner: string, id: string) => `tda:dataset:${enc(owner)}:${id}`,
-  index: (owner: string) => `tda:datasets:${enc(owner)}`,
-  refs: (sha: string) => `tda:blob-refs:${sha}`,
-  lock: (sha: string) => `tda:blob-lock:${sha}`,
-};
+// The record layout lives in @tda/common (datasets.ts): the scheduler reads it too.
+const keys = datasetKeys;
+const toHash = datasetToHash;
+const fromHash = datasetFromHash;
+const createdMsOf = datasetCreatedMs;
+export { DATASET_ID_RE, datasetIdOf, publicDataset, type StoredDataset };
 
 function member(createdMs: number, id: string): string {
   return `${String(createdMs).padStart(13, "0")}:${id}`;
-}
-
-export interface StoredDataset extends Dataset {
-  uploadId: string;
-  contentType: string;
-}
-
-function toHash(d: StoredDataset): Record<string, string> {
-  return {
-    datasetId: d.datasetId,
-    name: d.name,
-    format: String(d.format),
-    kind: String(d.kind),
-    n: String(d.n),
-    dim: String(d.dim),
-    minBounds: JSON.stringify(d.minBounds),
-    maxBounds: JSON.stringify(d.maxBounds),
-    sha256: d.sha256,
-    sizeBytes: String(d.sizeBytes),
-    owner: d.owner,
-    createdMs: String(createdMsOf(d)),
-    sourceBytes: String(d.sourceBytes),
-    uploadId: d.uploadId,
-    contentType: d.contentType,
-  };
-}
-
-function createdMsOf(d: Dataset): number {
-  return d.createdAt ? d.createdAt.seconds * 1000 + Math.floor(d.createdAt.nanos / 1e6) : 0;
-}
-
-function fromHash(h: Record<string, string>): StoredDataset {
-  const ms = Number(h.createdMs ?? 0);
-  return {
-    datasetId: h.datasetId ?? "",
-    name: h.name ?? "",
-    format: Number(h.format ?? 0),
-    kind: Number(h.kind ?? 0),
-    n: Number(h.n ?? 0),
-    dim: Number(h.dim ?? 0),
-    minBounds: JSON.parse(h.minBounds ?? "[]") as number[],
-    maxBounds: JSON.parse(h.maxBounds ?? "[]") as number[],
-    sha256: h.sha256 ?? "",
-    sizeBytes: Number(h.sizeBytes ?? 0),
-    owner: h.owner ?? "",
-    createdAt: { seconds: Math.floor(ms / 1000), nanos: (ms % 1000) * 1e6 },
-    sourceBytes: Number(h.sourceBytes ?? 0),
-    uploadId: h.uploadId ?? "",
-    contentType: h.contentType ?? "",
-  };
-}
-
-/** Strips the storage-only fields. */
-export function publicDataset(d: StoredDataset): Dataset {
-  const { uploadId: _u, contentType: _c, ...rest } = d;
-  return rest;
 }
 
 // KEYS: dataset hash, owner index, blob refs. ARGV: ref member, index member, then hash field/value pairs.
@@ -125,7 +52,7 @@ export interface DatasetRepo {
 }
 
 export function createDatasetRepo(redis: Redis, lockTtlMs = 30_000): DatasetRepo {
-  const refMember = (owner: string, id: string) => `${enc(owner)}:${id}`;
+  const refMember = datasetKeys.refMember;
   return {
     async get(owner, id) {
       if (!DATASET_ID_RE.test(id)) return undefined;

@@ -2,6 +2,7 @@ export { loadConfig, type UploadConfig } from "./config";
 export { createUploadService, type UploadServiceDeps } from "./upload-service";
 export { startUploadServer, SERVICE_NAME, type UploadServer, type StartOptions } from "./server";
 export { createFsBlobStore, type BlobStore } from "./blob-store";
-export { createDatasetRepo, datasetIdOf, keys as datasetKeys, type DatasetRepo } from "./dataset-repo";
+export { createDatasetRepo, datasetIdOf, type DatasetRepo } from "./dataset-repo";
+export { datasetKeys } from "@tda/common";
 export { UploadParser, sniffFormat, kindOf } from "./parse/formats";
 export { CanonicalSink } from "./parse/sink";
