@@ -1,36 +1,96 @@
 #!/usr/bin/env node
-// The gRPC transport a tiny job needs, with nothing else: no Redis, no Kafka,
-// no queue, no validation, no protobuf (messages are opaque bytes of about the
-// real sizes). Same processes and calls as a job through the mesh:
+// The floor under the job system's figures: what the packages a tiny job
+// needs cost on this machine when they do nothing else. Same processes and
+// calls as a job through the mesh, with trivial handlers (messages are opaque
+// bytes of about the real sizes, no protobuf, no validation, no tracing):
 //   client -> proxy (gateway's place): Submit (unary), then Watch (server stream)
 //   proxy  -> backend (scheduler's place): the same two calls
-//   backend -> dataset server (upload's place): one unary call per submit
 //   backend -> engine server (engine's place): one bidi stream per job (points in;
 //              two progress messages and the result out)
 //   Watch: four updates (submitted, queued, started, completed), then the end.
-// It prints jobs/s in a closed loop (same concurrency and connections as
-// bench/scheduler_bench.js) and the CPU each process used per job: what the
-// transport alone costs on this machine, the floor under the mesh's figures.
+// Layers, added one at a time (each row includes the ones before it):
+//   transport  the gRPC calls above, state in the backend's memory
+//   store      + every change of a job written to Redis (record + update list,
+//              one pipeline per change; one read per Watch), ioredis auto-pipelined
+//   queue      + the job goes through a BullMQ queue (add on submit; a Worker,
+//              concurrency 32, runs the engine call)
+//   events     + five Kafka events per job (kafkajs, idempotent, acks=all,
+//              batched for 20 ms, to topic <prefix>bench_floor) — no outbox
+// Each row prints jobs/s in a closed loop (same concurrency and connections as
+// bench/scheduler_bench.js) and the CPU each process used per job, Redis and
+// the Kafka broker included: the least the mesh can cost with these packages.
 //
-// Usage: node bench/job_transport_floor.js [JOBS=4000]
-// Env: CONCURRENCY (16), CLIENTS (client connections, 8).
+// Usage: node bench/job_transport_floor.js [JOBS=4000] [LAYERS=transport,store,queue,events]
+// Env: CONCURRENCY (16), CLIENTS (client connections, 8), KAFKA_BROKERS
+// (127.0.0.1:9192, for the events layer), KAFKA_TOPIC_PREFIX, TDA_RUN_DIR (where
+// deploy/local keeps the broker's pid file).
 "use strict";
 const { spawn } = require("node:child_process");
+const { mkdtempSync, readFileSync, rmSync } = require("node:fs");
 const os = require("node:os");
+const path = require("node:path");
 const grpc = require("@grpc/grpc-js");
-const { cpuSeconds } = require("./proc-util");
+const { cpuSeconds, freePort, start } = require("./proc-util");
 
+const ALL_LAYERS = ["transport", "store", "queue", "events"];
 const ident = { requestSerialize: (b) => b, requestDeserialize: (b) => b, responseSerialize: (b) => b, responseDeserialize: (b) => b };
 const def = (path, requestStream, responseStream) => ({ path, requestStream, responseStream, ...ident });
 const SVC = {
   submit: def("/floor.Jobs/Submit", false, false),
   watch: def("/floor.Jobs/Watch", false, true),
-  dataset: def("/floor.Upload/GetDataset", false, false),
   compute: def("/floor.Engine/Compute", true, true),
 };
 const bytes = (n) => Buffer.alloc(n, 7);
 const listen = (server) =>
   new Promise((res, rej) => server.bindAsync("127.0.0.1:0", grpc.ServerCredentials.createInsecure(), (e, port) => (e ? rej(e) : res(port))));
+
+/** The backend's job state: in memory, plus Redis and Kafka when those layers are on. */
+async function backendState(layers, redisUrl, brokers, topic) {
+  const jobs = new Map(); // id -> { id, updates: Buffer[], done, watchers: Set }
+  let redis;
+  if (layers.has("store")) {
+    const IORedis = require("ioredis");
+    redis = new IORedis(redisUrl, { enableAutoPipelining: true });
+  }
+  let produce = () => undefined;
+  if (layers.has("events")) {
+    const { Kafka, logLevel } = require("kafkajs");
+    const producer = new Kafka({ clientId: "floor", brokers, logLevel: logLevel.NOTHING }).producer({ idempotent: true, maxInFlightRequests: 1 });
+    await producer.connect();
+    let batch = [];
+    let timer;
+    const send = () => {
+      timer = undefined;
+      const messages = batch;
+      batch = [];
+      producer.send({ topic, acks: -1, messages }).catch((e) => console.error(`floor: kafka send failed: ${e.message}`));
+    };
+    produce = (key, value) => {
+      batch.push({ key, value });
+      if (!timer) timer = setTimeout(send, 20);
+    };
+  }
+  const ttl = 3600;
+  /** One change of a job: memory, then (store) record + update list in one pipeline, (events) a Kafka event. */
+  async function change(job, state, u, last) {
+    if (redis) {
+      await redis.pipeline().hset(`floor:job:${job.id}`, "state", state, "job", u).rpush(`floor:updates:${job.id}`, u).expire(`floor:updates:${job.id}`, ttl).exec();
+    }
+    produce(job.id, u);
+    job.updates.push(u);
+    if (last) job.done = true;
+    for (const w of job.watchers) {
+      w.write(u);
+      if (last) w.end();
+    }
+    if (last) setTimeout(() => jobs.delete(job.id), 5000);
+  }
+  async function snapshot(id) {
+    if (redis) await redis.lrange(`floor:updates:${id}`, 0, -1);
+    return jobs.get(id);
+  }
+  return { jobs, change, snapshot, redis };
+}
 
 async function role(name, args) {
   const server = new grpc.Server();
@@ -46,53 +106,56 @@ async function role(name, args) {
         call.on("end", () => undefined);
       },
     });
-  } else if (name === "dataset") {
-    server.addService({ dataset: SVC.dataset }, { dataset: (_call, cb) => cb(null, bytes(220)) });
   } else if (name === "backend") {
-    const [datasetAddr, engineAddr] = args;
-    const ds = new grpc.Client(datasetAddr, grpc.credentials.createInsecure());
+    const [engineAddr, layerList, redisUrl, brokers, topic] = args;
+    const layers = new Set(layerList.split(","));
     const eng = new grpc.Client(engineAddr, grpc.credentials.createInsecure());
-    const jobs = new Map(); // id -> { updates: Buffer[], done, watchers: Set }
+    const st = await backendState(layers, redisUrl, (brokers ?? "").split(","), topic);
     let serial = 0;
-    const push = (job, u, last) => {
-      job.updates.push(u);
-      if (last) job.done = true;
-      for (const w of job.watchers) {
-        w.write(u);
-        if (last) w.end();
-      }
-      if (last) setTimeout(() => jobs.delete(job.id), 5000);
+    const compute = () =>
+      new Promise((resolve, reject) => {
+        const c = eng.makeBidiStreamRequest(SVC.compute.path, ident.requestSerialize, ident.responseDeserialize);
+        let got = 0;
+        c.on("data", () => {
+          if (++got === 3) resolve();
+        });
+        c.on("error", reject);
+        c.write(bytes(1300)); // spec + 50 points in R^3
+        c.end();
+      });
+    const run = async (job) => {
+      await st.change(job, "running", bytes(140), false); // started
+      await compute();
+      await st.change(job, "completed", bytes(160), true); // completed
     };
+    let enqueue = (job) => setImmediate(() => run(job).catch((e) => console.error(`floor: job failed: ${e.message}`)));
+    if (layers.has("queue")) {
+      const { Queue, Worker } = require("bullmq");
+      const IORedis = require("ioredis");
+      const conn = () => new IORedis(redisUrl, { maxRetriesPerRequest: null });
+      const queue = new Queue("floor", { connection: conn() });
+      new Worker("floor", (bj) => run(st.jobs.get(bj.data.id)), { connection: conn(), concurrency: 32 });
+      enqueue = (job) => queue.add("compute", { id: job.id }, { jobId: `floor-${job.id}`, attempts: 3, removeOnComplete: { age: 3600, count: 10000 } });
+    }
     server.addService({ submit: SVC.submit, watch: SVC.watch }, {
       submit(_call, cb) {
-        ds.makeUnaryRequest(SVC.dataset.path, ident.requestSerialize, ident.responseDeserialize, bytes(40), (err) => {
-          if (err) return cb(err);
-          const id = String(++serial);
-          const job = { id, updates: [], done: false, watchers: new Set() };
-          jobs.set(id, job);
-          push(job, bytes(120), false); // submitted
-          push(job, bytes(120), false); // queued
-          cb(null, Buffer.from(id));
-          setImmediate(() => {
-            push(job, bytes(140), false); // started
-            const c = eng.makeBidiStreamRequest(SVC.compute.path, ident.requestSerialize, ident.responseDeserialize);
-            let got = 0;
-            c.on("data", () => {
-              if (++got === 3) push(job, bytes(160), true); // completed
-            });
-            c.on("error", () => undefined);
-            c.write(bytes(1300)); // spec + 50 points in R^3
-            c.end();
-          });
-        });
+        const id = String(++serial);
+        const job = { id, updates: [], done: false, watchers: new Set() };
+        st.jobs.set(id, job);
+        (async () => {
+          await st.change(job, "queued", bytes(120), false); // submitted
+          await st.change(job, "queued", bytes(120), false); // queued
+          await enqueue(job);
+        })().then(() => cb(null, Buffer.from(id)), (err) => cb(err));
       },
       watch(call) {
-        const job = jobs.get(call.request.toString());
-        if (!job) return call.end();
-        for (const u of job.updates) call.write(u);
-        if (job.done) return call.end();
-        job.watchers.add(call);
-        call.on("cancelled", () => job.watchers.delete(call));
+        st.snapshot(call.request.toString()).then((job) => {
+          if (!job) return call.end();
+          for (const u of job.updates) call.write(u);
+          if (job.done) return call.end();
+          job.watchers.add(call);
+          call.on("cancelled", () => job.watchers.delete(call));
+        });
       },
     });
   } else if (name === "proxy") {
@@ -127,15 +190,34 @@ function startRole(name, args) {
   });
 }
 
-async function main() {
-  const JOBS = Number(process.argv[2] ?? 4000);
-  const CONCURRENCY = Number(process.env.CONCURRENCY ?? 16);
-  const CLIENTS = Number(process.env.CLIENTS ?? 8);
+/** The Kafka broker's pid from deploy/local's pid file, or 0. */
+function kafkaPid() {
+  try {
+    return Number(readFileSync(path.join(process.env.TDA_RUN_DIR ?? path.join(__dirname, "..", ".run"), "pids", "kafka.pid"), "utf8").trim()) || 0;
+  } catch {
+    return 0;
+  }
+}
+
+async function waitForRedis(url) {
+  const IORedis = require("ioredis");
+  for (let i = 0; ; i++) {
+    const probe = new IORedis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+    probe.on("error", () => undefined);
+    const ok = await probe.connect().then(() => probe.ping()).then(() => true, () => false);
+    probe.disconnect();
+    if (ok) return;
+    if (i > 100) throw new Error("redis-server did not start");
+    await new Promise((res) => setTimeout(res, 100));
+  }
+}
+
+/** One row: the layers in `layers`, JOBS jobs in a closed loop. */
+async function runLayers(layers, JOBS, CONCURRENCY, CLIENTS, ctx) {
   const engine = await startRole("engine", []);
-  const dataset = await startRole("dataset", []);
-  const backend = await startRole("backend", [dataset.address, engine.address]);
+  const backend = await startRole("backend", [engine.address, layers.join(","), ctx.redisUrl, ctx.brokers, ctx.topic]);
   const proxy = await startRole("proxy", [backend.address]);
-  const procs = [proxy, backend, dataset, engine];
+  const procs = [proxy, backend, engine];
   const clients = Array.from({ length: CLIENTS }, () => new grpc.Client(proxy.address, grpc.credentials.createInsecure(), { "grpc.use_local_subchannel_pool": 1 }));
   let rr = 0;
   const oneJob = () =>
@@ -163,18 +245,66 @@ async function main() {
     );
     return (performance.now() - t0) / 1000;
   };
+  try {
+    await measure();
+  } finally {
+    for (const c of clients) c.close();
+    for (const p of procs) p.child.kill("SIGTERM");
+    await Promise.all(procs.map((p) => new Promise((res) => (p.child.exitCode !== null ? res() : p.child.once("exit", res)))));
+  }
+  async function measure() {
   await loop(Math.min(500, JOBS)); // warm-up
-  const cpu = () => [...procs.map((p) => cpuSeconds(p.child.pid)), cpuSeconds(process.pid)];
+  const watched = [...procs.map((p) => [p.name, p.child.pid]), ["client", process.pid]];
+  if (layers.includes("store")) watched.push(["redis", ctx.redisPid]);
+  if (layers.includes("events") && ctx.kafkaPid) watched.push(["kafka", ctx.kafkaPid]);
+  const cpu = () => watched.map(([, pid]) => cpuSeconds(pid));
   const c0 = cpu();
   const secs = await loop(JOBS);
   const c1 = cpu();
-  const names = [...procs.map((p) => p.name), "client"];
-  const per = names.map((nm, i) => `${nm} ${(((c1[i] - c0[i]) * 1000) / JOBS).toFixed(2)}`);
+  const per = watched.map(([nm], i) => `${nm} ${(((c1[i] - c0[i]) * 1000) / JOBS).toFixed(2)}`);
   const total = c1.reduce((s, v, i) => s + v - c0[i], 0);
-  console.log(`# gRPC transport of a tiny job alone: ${os.cpus().length} cores, node ${process.version}, concurrency ${CONCURRENCY}, ${CLIENTS} client connections`);
-  console.log(`transport floor: ${JOBS} jobs in ${secs.toFixed(2)} s = ${(JOBS / secs).toFixed(0)} jobs/s; CPU ms per job: ${per.join(", ")}; total ${((total * 1000) / JOBS).toFixed(2)} ms = at most ${((os.cpus().length * JOBS) / total).toFixed(0)} jobs/s on ${os.cpus().length} cores`);
-  for (const c of clients) c.close();
-  for (const p of procs) p.child.kill("SIGTERM");
+  const cores = os.cpus().length;
+  console.log(`${layers.at(-1).padEnd(9)}: ${(JOBS / secs).toFixed(0)} jobs/s; CPU ms per job: ${per.join(", ")}; total ${((total * 1000) / JOBS).toFixed(2)} ms = at most ${((cores * JOBS) / total).toFixed(0)} jobs/s on ${cores} cores`);
+  }
+}
+
+async function main() {
+  const JOBS = Number(process.argv[2] ?? 4000);
+  const wanted = (process.argv[3] ?? ALL_LAYERS.join(",")).split(",");
+  const unknown = wanted.filter((l) => !ALL_LAYERS.includes(l));
+  if (unknown.length > 0) throw new Error(`unknown layers ${unknown.join(",")} (known: ${ALL_LAYERS.join(",")})`);
+  const CONCURRENCY = Number(process.env.CONCURRENCY ?? 16);
+  const CLIENTS = Number(process.env.CLIENTS ?? 8);
+  const work = mkdtempSync(path.join(os.tmpdir(), "tda-floor-"));
+  const ctx = { redisUrl: "", redisPid: 0, brokers: process.env.KAFKA_BROKERS ?? "127.0.0.1:9192", topic: `${process.env.KAFKA_TOPIC_PREFIX ?? ""}bench_floor`, kafkaPid: kafkaPid() };
+  let redisProc;
+  try {
+    console.log(`# the floor of a tiny job: ${os.cpus().length} cores, node ${process.version}, concurrency ${CONCURRENCY}, ${CLIENTS} client connections; each row adds a layer`);
+    if (wanted.some((l) => l !== "transport")) {
+      const rp = await freePort();
+      redisProc = start("redis", "redis-server", ["--bind", "127.0.0.1", "--port", String(rp), "--save", "", "--appendonly", "no", "--dir", work], {}, work);
+      ctx.redisUrl = `redis://127.0.0.1:${rp}/0`;
+      ctx.redisPid = redisProc.child.pid;
+      await waitForRedis(ctx.redisUrl);
+    }
+    if (wanted.includes("events")) {
+      const { Kafka, logLevel } = require("kafkajs");
+      const admin = new Kafka({ clientId: "floor-admin", brokers: ctx.brokers.split(","), logLevel: logLevel.NOTHING }).admin();
+      await admin.connect().catch((e) => {
+        throw new Error(`the events layer needs Kafka at ${ctx.brokers} (deploy/local/start-infra.sh): ${e.message}`);
+      });
+      await admin.createTopics({ topics: [{ topic: ctx.topic, numPartitions: 3, replicationFactor: 1, configEntries: [{ name: "retention.ms", value: "3600000" }] }] });
+      await admin.disconnect();
+      if (!ctx.kafkaPid) console.log("# (the Kafka broker's CPU is not counted: no pid file of deploy/local)");
+    }
+    for (let i = 0; i < ALL_LAYERS.length; i++) {
+      if (!wanted.includes(ALL_LAYERS[i])) continue;
+      await runLayers(ALL_LAYERS.slice(0, i + 1), JOBS, CONCURRENCY, CLIENTS, ctx);
+    }
+  } finally {
+    redisProc?.child.kill("SIGTERM");
+    rmSync(work, { recursive: true, force: true });
+  }
 }
 
 if (process.argv[2] === "--role") {

@@ -19,10 +19,11 @@
 //     Kafka relay), events/s until all are in Kafka; plus the events/s the scheduler produced
 //     during phase 1 (tda_jobs + tda_results offsets).
 // Env: CONCURRENCY (16), CLIENTS (gateway connections, 8), SCHEDULER_CONCURRENCY (32), ENGINE_MAX_CONCURRENT (4), KEEP_BENCH_LOGS=1,
+// SCHEDULER_SPLIT=1 (the scheduler's API and its queue worker as two processes),
 // BENCH_CPU_PROF=<dir> (V8 CPU profiles of the TS services; summarise with bench/scheduler_cpuprofile_top.js),
 // BENCH_NODE_ARGS (more node flags for the TS services, e.g. --trace-gc; their output is in the kept logs).
 "use strict";
-const { mkdtempSync, rmSync } = require("node:fs");
+const { mkdtempSync, readFileSync, rmSync } = require("node:fs");
 const os = require("node:os");
 const path = require("node:path");
 const grpc = require("@grpc/grpc-js");
@@ -37,6 +38,7 @@ const { Kafka, logLevel } = require("kafkajs");
 const [JOBS, RATE, RATE_SECONDS, EVENTS] = [2000, 200, 10, 50000].map((d, i) => Number(process.argv[2 + i] ?? d));
 const CONCURRENCY = Number(process.env.CONCURRENCY ?? 16);
 const CLIENTS = Number(process.env.CLIENTS ?? 8);
+const SPLIT = process.env.SCHEDULER_SPLIT === "1";
 const REDIS_URL = process.env.REDIS_URL ?? "redis://127.0.0.1:6390";
 const KAFKA_BROKERS = process.env.KAFKA_BROKERS ?? "127.0.0.1:9192";
 const DB = Number(process.env.BENCH_REDIS_DB ?? 12);
@@ -91,7 +93,11 @@ async function main() {
   prof.push(...(process.env.BENCH_NODE_ARGS ?? "").split(" ").filter(Boolean));
   procs.push(start("engine", path.join(ROOT, "engine-cpp/build/tda-engine"), ["serve", "--port", String(ep), "--threads", "1", "--max-concurrent", process.env.ENGINE_MAX_CONCURRENT ?? "4", "--queue-depth", "256"], {}, logDir));
   procs.push(start("upload", node, [...prof, path.join(ROOT, "services/upload/dist/main.js")], { ...env, UPLOAD_PORT: String(up) }, logDir));
-  procs.push(start("scheduler", node, [...prof, path.join(ROOT, "services/scheduler/dist/main.js")], { ...env, SCHEDULER_PORT: String(sp), UPLOAD_ADDRESS: `127.0.0.1:${up}`, ENGINE_ADDRESSES: `127.0.0.1:${ep}`, SCHEDULER_CONCURRENCY: process.env.SCHEDULER_CONCURRENCY ?? "32" }, logDir));
+  const schedEnv = { ...env, UPLOAD_ADDRESS: `127.0.0.1:${up}`, ENGINE_ADDRESSES: `127.0.0.1:${ep}`, SCHEDULER_CONCURRENCY: process.env.SCHEDULER_CONCURRENCY ?? "32" };
+  // SCHEDULER_SPLIT=1: the API (SubmitJob, WatchJob...) and the queue worker in two scheduler processes
+  procs.push(start("scheduler", node, [...prof, path.join(ROOT, "services/scheduler/dist/main.js")], { ...schedEnv, SCHEDULER_PORT: String(sp), ...(SPLIT ? { SCHEDULER_WORKER: "false" } : {}) }, logDir));
+  const wp = SPLIT ? await freePort() : 0;
+  if (SPLIT) procs.push(start("worker", node, [...prof, path.join(ROOT, "services/scheduler/dist/main.js")], { ...schedEnv, SCHEDULER_PORT: String(wp) }, logDir));
   procs.push(start("gateway", node, [...prof, path.join(ROOT, "gateway/dist/main.js")], { ...env, GATEWAY_PORT: String(gp), UPLOAD_ADDRESS: `127.0.0.1:${up}`, SCHEDULER_ADDRESS: `127.0.0.1:${sp}` }, logDir));
   const stopAll = async () => {
     for (const p of procs.reverse()) {
@@ -108,7 +114,7 @@ async function main() {
     else console.log(`logs: ${work}`);
   };
   try {
-    for (const a of [ep, up, sp, gp]) await common.waitForHealthy(`127.0.0.1:${a}`, "", 60000);
+    for (const a of [ep, up, sp, gp, ...(SPLIT ? [wp] : [])]) await common.waitForHealthy(`127.0.0.1:${a}`, "", 60000);
     // several client connections, as independent users would have (round robin per job)
     const gws = Array.from({ length: CLIENTS }, () => new pbGateway.TdaServiceClient(`127.0.0.1:${gp}`, grpc.credentials.createInsecure(), { ...common.channelOptions, "grpc.use_local_subchannel_pool": 1 }));
     const gw = gws[0];
@@ -242,7 +248,19 @@ async function main() {
       return sum;
     };
     const stateNames = (m) => [...m].map(([s, c]) => `${JobState[s] ?? s}=${c}`).join(" ");
-    const cpu = () => [...procs.map((p) => [p.name, cpuSeconds(p.child.pid)]), ["client", cpuSeconds(process.pid)]];
+    // the Kafka broker of deploy/local (its pid file), when it runs on this machine
+    const kafkaPid = (() => {
+      try {
+        return Number(readFileSync(path.join(process.env.TDA_RUN_DIR ?? path.join(ROOT, ".run"), "pids", "kafka.pid"), "utf8").trim()) || 0;
+      } catch {
+        return 0;
+      }
+    })();
+    const cpu = () => [
+      ...procs.map((p) => [p.name, cpuSeconds(p.child.pid)]),
+      ["client", cpuSeconds(process.pid)],
+      ...(kafkaPid && Number.isFinite(cpuSeconds(kafkaPid)) ? [["kafka", cpuSeconds(kafkaPid)]] : []),
+    ];
     const cpuDelta = (a, b) => a.map(([n, s], i) => `${n}=${fmt(b[i][1] - s, 1)}s`).join(" ");
     // Redis commands served (INFO commandstats), to see what a job costs the store
     const redisCalls = async () => {
@@ -262,7 +280,7 @@ async function main() {
     // warm-up
     await closedLoop(Math.min(200, JOBS), 16, distinct);
 
-    console.log(`# scheduler bench: ${os.cpus().length} cores, node ${process.version}, concurrency ${CONCURRENCY}, ${CLIENTS} client connections, scheduler SCHEDULER_CONCURRENCY=${process.env.SCHEDULER_CONCURRENCY ?? "32"}`);
+    console.log(`# scheduler bench: ${os.cpus().length} cores, node ${process.version}, concurrency ${CONCURRENCY}, ${CLIENTS} client connections, scheduler SCHEDULER_CONCURRENCY=${process.env.SCHEDULER_CONCURRENCY ?? "32"}${SPLIT ? ", API and worker in two processes" : ""}`);
     // 1. throughput, no cache
     const off0 = await offsetsOf(["tda_jobs", "tda_results"]);
     const outbox = "tda:outbox:scheduler";
