@@ -38,7 +38,7 @@ export async function startSchedulerServer(config: SchedulerConfig, log: Logger 
   const events = createEventBus({ source: "scheduler", brokers: config.kafkaBrokers, topicPrefix: config.topicPrefix, redis, log });
   const store = createJobStore({ redis, events, log, retentionSeconds: config.retentionSeconds });
   const subscriber = createSubscriber(redis, log, [keys.updatesChannel("")]);
-  const upload = createUploadClient(config.uploadAddress, config.rpcTimeoutMs);
+  const upload = createUploadClient(config.uploadAddress);
   const queue = new Queue<JobData>(config.queueName, { connection: queueConnection });
   queue.on("error", (err) => log.warn({ err: err.message }, "queue error"));
 

@@ -18,7 +18,7 @@ function tenantMetadata(owner: string, ctx: Context): Metadata {
   return metadataWithTrace(md, ctx);
 }
 
-export function createUploadClient(address: string, rpcTimeoutMs: number): UploadClient {
+export function createUploadClient(address: string): UploadClient {
   const client = new pbUpload.UploadServiceClient(address, insecure(), channelOptions);
   return {
     readPoints(owner, datasetId, ctx, deadline) {
