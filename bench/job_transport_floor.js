@@ -35,11 +35,11 @@
 // deploy/local keeps the broker's pid file).
 "use strict";
 const { spawn } = require("node:child_process");
-const { existsSync, mkdtempSync, readFileSync, rmSync } = require("node:fs");
+const { existsSync, mkdtempSync, rmSync } = require("node:fs");
 const os = require("node:os");
 const path = require("node:path");
 const grpc = require("@grpc/grpc-js");
-const { cpuSeconds, freePort, start } = require("./proc-util");
+const { cpuSeconds, freePort, kafkaPid, startRedis } = require("./proc-util");
 
 const ROOT = path.resolve(__dirname, "..");
 const ENGINE = path.join(ROOT, "engine-cpp/build/tda-engine");
@@ -352,28 +352,6 @@ async function startEngine() {
   return { name: "engine", child, address };
 }
 
-/** The Kafka broker's pid from deploy/local's pid file, or 0. */
-function kafkaPid() {
-  try {
-    return Number(readFileSync(path.join(process.env.TDA_RUN_DIR ?? path.join(ROOT, ".run"), "pids", "kafka.pid"), "utf8").trim()) || 0;
-  } catch {
-    return 0;
-  }
-}
-
-async function waitForRedis(url) {
-  const IORedis = require("ioredis");
-  for (let i = 0; ; i++) {
-    const probe = new IORedis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
-    probe.on("error", () => undefined);
-    const ok = await probe.connect().then(() => probe.ping()).then(() => true, () => false);
-    probe.disconnect();
-    if (ok) return;
-    if (i > 100) throw new Error("redis-server did not start");
-    await new Promise((res) => setTimeout(res, 100));
-  }
-}
-
 /** One row: the layers in `layers`, JOBS jobs in a closed loop. */
 async function runLayers(layers, JOBS, CONCURRENCY, CLIENTS, ctx) {
   const RATE = Number(process.env.RATE ?? 200);
@@ -475,11 +453,9 @@ async function main() {
   try {
     console.log(`# the floor of a tiny job: ${os.cpus().length} cores, node ${process.version}, concurrency ${CONCURRENCY}, ${CLIENTS} client connections; each row adds a layer`);
     if (needs("store")) {
-      const rp = await freePort();
-      redisProc = start("redis", "redis-server", ["--bind", "127.0.0.1", "--port", String(rp), "--save", "", "--appendonly", "no", "--dir", work], {}, work);
-      ctx.redisUrl = `redis://127.0.0.1:${rp}/0`;
+      redisProc = await startRedis(work, work);
+      ctx.redisUrl = redisProc.url;
       ctx.redisPid = redisProc.child.pid;
-      await waitForRedis(ctx.redisUrl);
     }
     if (needs("events")) {
       const { Kafka, logLevel } = require("kafkajs");

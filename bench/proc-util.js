@@ -37,4 +37,31 @@ function start(name, cmd, args, env, logDir) {
   return { name, child };
 }
 
-module.exports = { freePort, cpuSeconds, start };
+/** Starts a redis-server of its own (no persistence) on a free port; resolves once it answers. */
+async function startRedis(dir, logDir) {
+  const IORedis = require("ioredis");
+  const port = await freePort();
+  const proc = start("redis", "redis-server", ["--bind", "127.0.0.1", "--port", String(port), "--save", "", "--appendonly", "no", "--dir", dir], {}, logDir);
+  const url = `redis://127.0.0.1:${port}/0`;
+  for (let i = 0; ; i++) {
+    const probe = new IORedis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+    probe.on("error", () => undefined);
+    const ok = await probe.connect().then(() => probe.ping()).then(() => true, () => false);
+    probe.disconnect();
+    if (ok) return { ...proc, url };
+    if (i > 100 || proc.child.exitCode !== null) throw new Error("redis-server did not start");
+    await new Promise((res) => setTimeout(res, 100));
+  }
+}
+
+/** The pid of the Kafka broker deploy/local started (its pid file), or 0. */
+function kafkaPid() {
+  try {
+    const dir = process.env.TDA_RUN_DIR ?? path.join(__dirname, "..", ".run");
+    return Number(readFileSync(path.join(dir, "pids", "kafka.pid"), "utf8").trim()) || 0;
+  } catch {
+    return 0;
+  }
+}
+
+module.exports = { freePort, cpuSeconds, start, startRedis, kafkaPid };

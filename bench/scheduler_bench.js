@@ -23,13 +23,13 @@
 // BENCH_CPU_PROF=<dir> (V8 CPU profiles of the TS services; summarise with bench/scheduler_cpuprofile_top.js),
 // BENCH_NODE_ARGS (more node flags for the TS services, e.g. --trace-gc; their output is in the kept logs).
 "use strict";
-const { mkdtempSync, readFileSync, rmSync } = require("node:fs");
+const { mkdtempSync, rmSync } = require("node:fs");
 const os = require("node:os");
 const path = require("node:path");
 const grpc = require("@grpc/grpc-js");
 
 const ROOT = path.resolve(__dirname, "..");
-const { freePort, start, cpuSeconds } = require("./proc-util");
+const { freePort, start, startRedis, cpuSeconds, kafkaPid: brokerPid } = require("./proc-util");
 const common = require(path.join(ROOT, "services/common/dist/index.js"));
 const { pbGateway, pbUpload, pbJobs } = common;
 const IORedis = require("ioredis");
@@ -69,18 +69,9 @@ async function main() {
     redisUrl = u.toString();
   } else {
     // a redis-server of its own (like the shared one: no persistence needed here)
-    const rp = await freePort();
-    procs.push(start("redis", "redis-server", ["--bind", "127.0.0.1", "--port", String(rp), "--save", "", "--appendonly", "no", "--dir", work], {}, logDir));
-    redisUrl = `redis://127.0.0.1:${rp}/0`;
-    for (let i = 0; ; i++) {
-      const probe = new IORedis(redisUrl, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
-      probe.on("error", () => undefined);
-      const ok = await probe.connect().then(() => probe.ping()).then(() => true, () => false);
-      probe.disconnect();
-      if (ok) break;
-      if (i > 100) throw new Error("redis-server did not start");
-      await new Promise((res) => setTimeout(res, 100));
-    }
+    const redisProc = await startRedis(work, logDir);
+    procs.push(redisProc);
+    redisUrl = redisProc.url;
   }
   const r = new IORedis(redisUrl);
   await r.flushdb();
@@ -249,13 +240,7 @@ async function main() {
     };
     const stateNames = (m) => [...m].map(([s, c]) => `${JobState[s] ?? s}=${c}`).join(" ");
     // the Kafka broker of deploy/local (its pid file), when it runs on this machine
-    const kafkaPid = (() => {
-      try {
-        return Number(readFileSync(path.join(process.env.TDA_RUN_DIR ?? path.join(ROOT, ".run"), "pids", "kafka.pid"), "utf8").trim()) || 0;
-      } catch {
-        return 0;
-      }
-    })();
+    const kafkaPid = brokerPid();
     const cpu = () => [
       ...procs.map((p) => [p.name, cpuSeconds(p.child.pid)]),
       ["client", cpuSeconds(process.pid)],
