@@ -49,7 +49,10 @@ async function startRedis(dir, logDir) {
     const ok = await probe.connect().then(() => probe.ping()).then(() => true, () => false);
     probe.disconnect();
     if (ok) return { ...proc, url };
-    if (i > 100 || proc.child.exitCode !== null) throw new Error("redis-server did not start");
+    if (i > 100 || proc.child.exitCode !== null) {
+      proc.child.kill("SIGKILL");
+      throw new Error("redis-server did not start");
+    }
     await new Promise((res) => setTimeout(res, 100));
   }
 }
@@ -57,8 +60,8 @@ async function startRedis(dir, logDir) {
 /** The pid of the Kafka broker deploy/local started (its pid file), or 0. */
 function kafkaPid() {
   try {
-    const dir = process.env.TDA_RUN_DIR ?? path.join(__dirname, "..", ".run");
-    return Number(readFileSync(path.join(dir, "pids", "kafka.pid"), "utf8").trim()) || 0;
+    const dir = process.env.TDA_PID_DIR ?? path.join(process.env.TDA_RUN_DIR ?? path.join(__dirname, "..", ".run"), "pids");
+    return Number(readFileSync(path.join(dir, "kafka.pid"), "utf8").trim()) || 0;
   } catch {
     return 0;
   }

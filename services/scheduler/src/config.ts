@@ -2,7 +2,7 @@ import { ConfigError, loadCommonConfig, readBool, readBytes, readInt, readList, 
 
 export interface SchedulerConfig extends CommonConfig {
   port: number;
-  /** host:port of the upload service (GetDataset, ReadPoints). */
+  /** host:port of the upload service (ReadPoints). */
   uploadAddress: string;
   /** host:port of every engine the worker may dispatch to. */
   engineAddresses: string[];

@@ -76,7 +76,7 @@ export function fromEngineError(err: unknown): JobFailure {
   }
 }
 
-/** Maps an error of a call to the upload service (GetDataset / ReadPoints). */
+/** Maps an error of a call to the upload service (ReadPoints). */
 export function fromUploadError(err: unknown): JobFailure {
   if (err instanceof TdaError) return fromTdaError(err);
   if (!isServiceError(err)) return failure("UPLOAD_UNAVAILABLE", "reading the dataset failed", true, "system", err);

@@ -24,7 +24,6 @@ import {
   unary,
   unavailable,
   writeWithDrain,
-  type EventBus,
   type FieldViolation,
   type Logger,
   type Redis,
@@ -43,7 +42,6 @@ export interface JobServiceDeps {
   redis: Redis;
   queue: Queue<JobData>;
   store: JobStore;
-  events: EventBus;
   subscriber: Subscriber;
   log: Logger;
   limits: ParamLimits;
@@ -93,7 +91,8 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 // params hash), result key prefix, ttl seconds. The dataset's record (HGETALL
 // reply) and, when the result cache has an entry for (its sha256, the params)
 // whose result still exists, { job id, result bytes }, both kept alive for
-// another ttl; nil when the dataset does not exist.
+// another ttl; nil when the dataset does not exist. (The cache and result keys
+// are built inside the script: one Redis server, not a cluster.)
 const SUBMIT_LOOKUP_LUA = `
 local ds = redis.call('HGETALL', KEYS[1])
 if #ds == 0 then return false end

@@ -74,7 +74,6 @@ export async function startSchedulerServer(config: SchedulerConfig, log: Logger 
       redis,
       queue,
       store,
-      events,
       subscriber,
       log,
       limits: { maxDim: config.maxDim, maxModulus: config.maxModulus, maxThreads: config.maxThreads },

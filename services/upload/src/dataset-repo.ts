@@ -1,12 +1,7 @@
 import { DATASET_ID_RE, datasetCreatedMs, datasetFromHash, datasetIdOf, datasetKeys, datasetToHash, publicDataset, type Redis, type StoredDataset } from "@tda/common";
 import { randomUUID } from "node:crypto";
 
-
 // The record layout lives in @tda/common (datasets.ts): the scheduler reads it too.
-const keys = datasetKeys;
-const toHash = datasetToHash;
-const fromHash = datasetFromHash;
-const createdMsOf = datasetCreatedMs;
 export { DATASET_ID_RE, datasetIdOf, publicDataset, type StoredDataset };
 
 function member(createdMs: number, id: string): string {
@@ -56,44 +51,44 @@ export function createDatasetRepo(redis: Redis, lockTtlMs = 30_000): DatasetRepo
   return {
     async get(owner, id) {
       if (!DATASET_ID_RE.test(id)) return undefined;
-      const h = await redis.hgetall(keys.dataset(owner, id));
-      return Object.keys(h).length === 0 ? undefined : fromHash(h);
+      const h = await redis.hgetall(datasetKeys.dataset(owner, id));
+      return Object.keys(h).length === 0 ? undefined : datasetFromHash(h);
     },
     async create(d) {
-      const h = toHash(d);
-      const args = [refMember(d.owner, d.datasetId), member(createdMsOf(d), d.datasetId), ...Object.entries(h).flat()];
-      const r = await redis.eval(CREATE_LUA, 3, keys.dataset(d.owner, d.datasetId), keys.index(d.owner), keys.refs(d.sha256), ...args);
+      const h = datasetToHash(d);
+      const args = [refMember(d.owner, d.datasetId), member(datasetCreatedMs(d), d.datasetId), ...Object.entries(h).flat()];
+      const r = await redis.eval(CREATE_LUA, 3, datasetKeys.dataset(d.owner, d.datasetId), datasetKeys.index(d.owner), datasetKeys.refs(d.sha256), ...args);
       return r === 1;
     },
     async delete(owner, id) {
       if (!DATASET_ID_RE.test(id)) return undefined;
-      const r = (await redis.eval(DELETE_LUA, 2, keys.dataset(owner, id), keys.index(owner), refMember(owner, id))) as [string, number] | null;
+      const r = (await redis.eval(DELETE_LUA, 2, datasetKeys.dataset(owner, id), datasetKeys.index(owner), refMember(owner, id))) as [string, number] | null;
       return r ? { sha256: r[0], remainingRefs: Number(r[1]) } : undefined;
     },
     async list(owner, pageSize, after) {
       const max = after === undefined ? "+" : `(${after}`;
-      const members = await redis.zrevrangebylex(keys.index(owner), max, "-", "LIMIT", 0, pageSize + 1);
+      const members = await redis.zrevrangebylex(datasetKeys.index(owner), max, "-", "LIMIT", 0, pageSize + 1);
       const more = members.length > pageSize;
       const page = members.slice(0, pageSize);
       const pipe = redis.pipeline();
-      for (const m of page) pipe.hgetall(keys.dataset(owner, m.slice(14)));
+      for (const m of page) pipe.hgetall(datasetKeys.dataset(owner, m.slice(14)));
       const res = page.length > 0 ? ((await pipe.exec()) ?? []) : [];
       const datasets: StoredDataset[] = [];
       for (const [err, h] of res) {
         if (err) throw err;
         const rec = h as Record<string, string>;
-        if (Object.keys(rec).length > 0) datasets.push(fromHash(rec));
+        if (Object.keys(rec).length > 0) datasets.push(datasetFromHash(rec));
       }
       return { datasets, last: page[page.length - 1], more };
     },
     async refCount(sha) {
-      return redis.scard(keys.refs(sha));
+      return redis.scard(datasetKeys.refs(sha));
     },
     async withBlobLock(sha, fn) {
       const token = randomUUID();
       const deadline = Date.now() + lockTtlMs;
       for (;;) {
-        const ok = await redis.set(keys.lock(sha), token, "PX", lockTtlMs, "NX");
+        const ok = await redis.set(datasetKeys.lock(sha), token, "PX", lockTtlMs, "NX");
         if (ok === "OK") break;
         if (Date.now() > deadline) throw new Error(`timed out waiting for the blob lock of ${sha}`);
         await new Promise((r) => setTimeout(r, 20));
@@ -101,7 +96,7 @@ export function createDatasetRepo(redis: Redis, lockTtlMs = 30_000): DatasetRepo
       try {
         return await fn();
       } finally {
-        await redis.eval(UNLOCK_LUA, 1, keys.lock(sha), token);
+        await redis.eval(UNLOCK_LUA, 1, datasetKeys.lock(sha), token);
       }
     },
   };
