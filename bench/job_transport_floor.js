@@ -39,7 +39,7 @@ const { existsSync, mkdtempSync, rmSync } = require("node:fs");
 const os = require("node:os");
 const path = require("node:path");
 const grpc = require("@grpc/grpc-js");
-const { cpuSeconds, freePort, kafkaPid, startRedis } = require("./proc-util");
+const { closedLoop, cpuSeconds, freePort, kafkaPid, openLoop, pct, startRedis } = require("./proc-util");
 
 const ROOT = path.resolve(__dirname, "..");
 const ENGINE = path.join(ROOT, "engine-cpp/build/tda-engine");
@@ -388,34 +388,16 @@ async function runLayers(layers, JOBS, CONCURRENCY, CLIENTS, ctx) {
         w.on("error", reject);
       });
     });
-  const loop = async (n) => {
-    let next = 0;
-    const t0 = performance.now();
-    await Promise.all(
-      Array.from({ length: CONCURRENCY }, async () => {
-        while (next < n) {
-          next++;
-          await oneJob();
-        }
-      }),
-    );
-    return (performance.now() - t0) / 1000;
-  };
+  const loop = (n) => closedLoop(n, CONCURRENCY, oneJob);
   /** `rate` jobs/s for `seconds` (open loop): latency from submit to the last update. */
-  const openLoop = async (rate, seconds) => {
+  const latencyAt = async (rate, seconds) => {
     const lat = [];
-    const pending = [];
-    const t0 = performance.now();
-    for (let i = 0; i < Math.round(rate * seconds); i++) {
-      const wait = t0 + (i * 1000) / rate - performance.now();
-      if (wait > 1) await new Promise((res) => setTimeout(res, wait));
+    await openLoop(rate, seconds, () => {
       const s0 = performance.now();
-      pending.push(oneJob().then(() => lat.push(performance.now() - s0)));
-    }
-    await Promise.all(pending);
+      return oneJob().then(() => lat.push(performance.now() - s0));
+    });
     lat.sort((a, b) => a - b);
-    const pct = (p) => lat[Math.min(lat.length - 1, Math.floor((p / 100) * lat.length))];
-    return { p50: pct(50), p99: pct(99) };
+    return { p50: pct(lat, 50), p99: pct(lat, 99) };
   };
   try {
     await loop(Math.min(500, JOBS)); // warm-up
@@ -429,7 +411,7 @@ async function runLayers(layers, JOBS, CONCURRENCY, CLIENTS, ctx) {
     const per = watched.map(([nm], i) => `${nm} ${(((c1[i] - c0[i]) * 1000) / JOBS).toFixed(2)}`);
     const total = c1.reduce((s, v, i) => s + v - c0[i], 0);
     const cores = os.cpus().length;
-    const ol = RATE > 0 ? await openLoop(RATE, RATE_SECONDS) : undefined;
+    const ol = RATE > 0 ? await latencyAt(RATE, RATE_SECONDS) : undefined;
     const olText = ol ? `; at ${RATE} jobs/s p50 ${ol.p50.toFixed(1)} ms p99 ${ol.p99.toFixed(1)} ms` : "";
     console.log(`${layers.at(-1).padEnd(9)}: ${(JOBS / secs).toFixed(0)} jobs/s; CPU ms per job: ${per.join(", ")}; total ${((total * 1000) / JOBS).toFixed(2)} ms = at most ${((cores * JOBS) / total).toFixed(0)} jobs/s on ${cores} cores${olText}`);
   } finally {

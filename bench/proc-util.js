@@ -1,5 +1,5 @@
 "use strict";
-// Process helpers shared by the bench scripts (Linux /proc).
+// Process and load helpers shared by the bench scripts (Linux /proc).
 const { spawn } = require("node:child_process");
 const { createWriteStream, readFileSync } = require("node:fs");
 const net = require("node:net");
@@ -67,4 +67,44 @@ function kafkaPid() {
   }
 }
 
-module.exports = { freePort, cpuSeconds, start, startRedis, kafkaPid };
+/** Element `p` % of the way through ascending `sorted` (NaN when empty). */
+function pct(sorted, p) {
+  if (sorted.length === 0) return NaN;
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
+}
+
+/** Closed loop: `fn()` `n` times, `conc` at once; resolves with the seconds it took. */
+async function closedLoop(n, conc, fn) {
+  let next = 0;
+  const t0 = performance.now();
+  await Promise.all(
+    Array.from({ length: conc }, async () => {
+      while (next < n) {
+        next++;
+        await fn();
+      }
+    }),
+  );
+  return (performance.now() - t0) / 1000;
+}
+
+/**
+ * Open loop: starts `fn()` `rate` times a second for `seconds`, whatever the
+ * earlier calls do; resolves once all settled with how many were started and
+ * the seconds the starting took.
+ */
+async function openLoop(rate, seconds, fn) {
+  const pending = [];
+  const total = Math.round(rate * seconds);
+  const t0 = performance.now();
+  for (let i = 0; i < total; i++) {
+    const wait = t0 + (i * 1000) / rate - performance.now();
+    if (wait > 1) await new Promise((res) => setTimeout(res, wait));
+    pending.push(fn());
+  }
+  const sendSecs = (performance.now() - t0) / 1000;
+  await Promise.all(pending);
+  return { total, sendSecs };
+}
+
+module.exports = { freePort, cpuSeconds, start, startRedis, kafkaPid, pct, closedLoop, openLoop };

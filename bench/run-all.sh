@@ -12,7 +12,7 @@ echo "== Alpha: engine vs GUDHI (10k points)"
 $py bench/alpha_bench.py --sizes 10000
 echo "== Uploads through the gateway vs a plain grpc-js stream (256 MB binary, 64 MB CSV)"
 node bench/upload_bench.js 256 64
-echo "== Scheduler: tiny jobs end to end, and the gRPC transport of such a job alone"
+echo "== Scheduler: tiny jobs end to end, and the floor the packages set under such a job"
 node bench/scheduler_bench.js
 node bench/job_transport_floor.js
 echo "== Gateway overhead on GetJob"

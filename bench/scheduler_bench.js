@@ -29,7 +29,7 @@ const path = require("node:path");
 const grpc = require("@grpc/grpc-js");
 
 const ROOT = path.resolve(__dirname, "..");
-const { freePort, start, startRedis, cpuSeconds, kafkaPid: brokerPid } = require("./proc-util");
+const { freePort, start, startRedis, cpuSeconds, kafkaPid: brokerPid, pct, closedLoop, openLoop } = require("./proc-util");
 const common = require(path.join(ROOT, "services/common/dist/index.js"));
 const { pbGateway, pbUpload, pbJobs } = common;
 const IORedis = require("ioredis");
@@ -44,11 +44,6 @@ const KAFKA_BROKERS = process.env.KAFKA_BROKERS ?? "127.0.0.1:9192";
 const DB = Number(process.env.BENCH_REDIS_DB ?? 12);
 const { JobState } = pbJobs;
 const TERMINAL = new Set([JobState.JOB_STATE_COMPLETED, JobState.JOB_STATE_FAILED, JobState.JOB_STATE_CANCELLED]);
-
-function pct(sorted, p) {
-  if (sorted.length === 0) return NaN;
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
-}
 
 const fmt = (x, d = 1) => (Number.isFinite(x) ? x.toFixed(d) : "n/a");
 
@@ -175,56 +170,32 @@ async function main() {
     }
     const distinct = () => 10 + ++serial * 1e-7;
 
-    async function closedLoop(n, conc, thresholdOf) {
+    /** One job's outcome into `lat` (ms) and `states` (count per end state or rpc error). */
+    const tally = (lat, states) => ({
+      ok: (res) => {
+        lat.push(res.ms);
+        states.set(res.state, (states.get(res.state) ?? 0) + 1);
+      },
+      err: (err) => {
+        const k = `rpc error ${err.code}`;
+        states.set(k, (states.get(k) ?? 0) + 1);
+      },
+    });
+
+    async function runClosed(n, conc, thresholdOf) {
       const lat = [];
       const states = new Map();
-      let next = 0;
-      const t0 = performance.now();
-      await Promise.all(
-        Array.from({ length: conc }, async () => {
-          while (next < n) {
-            next++;
-            const res = await oneJob(thresholdOf()).catch((err) => ({ err }));
-            if (res.err) {
-              const k = `rpc error ${res.err.code}`;
-              states.set(k, (states.get(k) ?? 0) + 1);
-              continue;
-            }
-            lat.push(res.ms);
-            states.set(res.state, (states.get(res.state) ?? 0) + 1);
-          }
-        }),
-      );
-      const secs = (performance.now() - t0) / 1000;
+      const t = tally(lat, states);
+      const secs = await closedLoop(n, conc, () => oneJob(thresholdOf()).then(t.ok, t.err));
       lat.sort((a, b) => a - b);
       return { n, secs, rate: n / secs, p50: pct(lat, 50), p99: pct(lat, 99), states };
     }
 
-    async function openLoop(rate, seconds, thresholdOf) {
+    async function runOpen(rate, seconds, thresholdOf) {
       const lat = [];
       const states = new Map();
-      const pending = [];
-      const total = Math.round(rate * seconds);
-      const t0 = performance.now();
-      for (let i = 0; i < total; i++) {
-        const due = t0 + (i * 1000) / rate;
-        const wait = due - performance.now();
-        if (wait > 1) await new Promise((res) => setTimeout(res, wait));
-        pending.push(
-          oneJob(thresholdOf()).then(
-            (res) => {
-              lat.push(res.ms);
-              states.set(res.state, (states.get(res.state) ?? 0) + 1);
-            },
-            (err) => {
-              const k = `rpc error ${err.code}`;
-              states.set(k, (states.get(k) ?? 0) + 1);
-            },
-          ),
-        );
-      }
-      const sendSecs = (performance.now() - t0) / 1000;
-      await Promise.all(pending);
+      const t = tally(lat, states);
+      const { total, sendSecs } = await openLoop(rate, seconds, () => oneJob(thresholdOf()).then(t.ok, t.err));
       lat.sort((a, b) => a - b);
       return { total, offered: total / sendSecs, p50: pct(lat, 50), p90: pct(lat, 90), p99: pct(lat, 99), max: lat.at(-1), states };
     }
@@ -263,7 +234,7 @@ async function main() {
     };
 
     // warm-up
-    await closedLoop(Math.min(200, JOBS), 16, distinct);
+    await runClosed(Math.min(200, JOBS), 16, distinct);
 
     console.log(`# scheduler bench: ${os.cpus().length} cores, node ${process.version}, concurrency ${CONCURRENCY}, ${CLIENTS} client connections, scheduler SCHEDULER_CONCURRENCY=${process.env.SCHEDULER_CONCURRENCY ?? "32"}${SPLIT ? ", API and worker in two processes" : ""}`);
     // 1. throughput, no cache
@@ -271,7 +242,7 @@ async function main() {
     const outbox = "tda:outbox:scheduler";
     let c0 = cpu();
     let rc0 = await redisCalls();
-    const tp = await closedLoop(JOBS, CONCURRENCY, distinct);
+    const tp = await runClosed(JOBS, CONCURRENCY, distinct);
     let c1 = cpu();
     let rc1 = await redisCalls();
     const tEv0 = performance.now();
@@ -287,7 +258,7 @@ async function main() {
     await oneJob(fixed);
     c0 = cpu();
     rc0 = await redisCalls();
-    const ch = await closedLoop(JOBS, CONCURRENCY, () => fixed);
+    const ch = await runClosed(JOBS, CONCURRENCY, () => fixed);
     c1 = cpu();
     rc1 = await redisCalls();
     console.log(`throughput (cache hits): ${ch.n} jobs in ${fmt(ch.secs, 2)} s = ${fmt(ch.rate)} jobs/s; latency p50 ${fmt(ch.p50)} ms p99 ${fmt(ch.p99)} ms; ${stateNames(ch.states)}`);
@@ -296,7 +267,7 @@ async function main() {
     // 3. fixed offered load
     c0 = cpu();
     stages = { ingress: [], queue: [], run: [], delivery: [] };
-    const ol = await openLoop(RATE, RATE_SECONDS, distinct);
+    const ol = await runOpen(RATE, RATE_SECONDS, distinct);
     const st = stages;
     stages = null;
     c1 = cpu();

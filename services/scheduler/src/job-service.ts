@@ -96,7 +96,10 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const SUBMIT_LOOKUP_LUA = `
 local ds = redis.call('HGETALL', KEYS[1])
 if #ds == 0 then return false end
-local sha = redis.call('HGET', KEYS[1], 'sha256')
+local sha
+for i = 1, #ds, 2 do
+  if ds[i] == 'sha256' then sha = ds[i + 1] end
+end
 local entry = ARGV[1] .. sha .. ARGV[2]
 local id = redis.call('GET', entry)
 if not id then return { ds } end
@@ -189,7 +192,7 @@ export function createJobService(deps: JobServiceDeps): pbJobs.JobServiceServer 
       }
     }
 
-    const cachedFrom = cached ? cached.jobId : null;
+    const cachedFrom = cached?.jobId ?? null;
     const cacheHit = cachedFrom !== null;
 
     const job: Job = {
