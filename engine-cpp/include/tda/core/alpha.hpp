@@ -35,7 +35,7 @@
 #include <vector>
 
 #include "tda/core/alpha_complex.hpp"
-#include "tda/core/rips.hpp"  // Interval, Stage, ProgressInfo, Callbacks, Estimate
+#include "tda/core/persistence.hpp"  // Interval, Stage, ProgressInfo, Callbacks, Estimate
 #include "tda/core/types.hpp"
 
 namespace tda::core {

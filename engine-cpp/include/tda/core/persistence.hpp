@@ -1,0 +1,54 @@
+// What every persistence computation of the core shares: bars, progress stages,
+// the caller's callbacks, resource estimates and the core's limits.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+
+#include "tda/core/types.hpp"
+
+namespace tda::core {
+
+struct Interval {
+  double birth;
+  double death;  // +infinity for essential classes
+};
+
+enum class Stage { Loading = 2, Distances = 3, Dim0 = 4, Reduction = 5, Done = 6 };
+
+struct ProgressInfo {
+  Stage stage;
+  int dimension;
+  uint64_t columns_done;
+  uint64_t columns_total;
+  uint64_t bytes_in_use;
+};
+
+struct Callbacks {
+  std::function<void(const ProgressInfo&)> on_progress;  // optional
+  std::function<bool()> is_cancelled;                    // optional; true -> throw Cancelled
+};
+
+struct Estimate {
+  uint64_t memory_bytes;
+  double seconds;
+};
+
+// Largest homological dimension the Rips core accepts.
+inline constexpr int kMaxDimension = 60;
+// Largest coefficient prime: coefficients are packed into 8 bits next to a
+// 55-bit simplex index (working-column entries, pivot owners), so p <= 255.
+inline constexpr int kMaxModulus = 251;
+
+inline bool is_prime(int p) {
+  if (p < 2) return false;
+  for (int q = 2; q * q <= p; ++q)
+    if (p % q == 0) return false;
+  return true;
+}
+
+inline void check_cancel(const Callbacks& cb) {
+  if (cb.is_cancelled && cb.is_cancelled()) throw Cancelled();
+}
+
+}  // namespace tda::core
