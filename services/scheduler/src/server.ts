@@ -4,6 +4,7 @@ import type { Server } from "@grpc/grpc-js";
 import type { HealthImplementation } from "grpc-health-check";
 import type { SchedulerConfig } from "./config";
 import { createEnginePool, type EnginePool } from "./engine-pool";
+import { createEstimateHandlers } from "./estimate-service";
 import { createJobService } from "./job-service";
 import { createJobStore, type JobStore } from "./job-store";
 import { createSubscriber } from "./subscriber";
@@ -67,16 +68,18 @@ export async function startSchedulerServer(config: SchedulerConfig, log: Logger 
     });
   }
 
+  // An API-only scheduler still asks engines for estimates and limits.
+  if (!engines && config.engineAddresses.length > 0) engines = createEnginePool(config.engineAddresses, config.engineProbeMs, log);
+  const limits = { maxDim: config.maxDim, maxModulus: config.maxModulus, maxThreads: config.maxThreads };
   const server = createServer();
-  server.addService(
-    pbJobs.JobServiceService,
-    createJobService({
+  server.addService(pbJobs.JobServiceService, {
+    ...createJobService({
       redis,
       queue,
       store,
       subscriber,
       log,
-      limits: { maxDim: config.maxDim, maxModulus: config.maxModulus, maxThreads: config.maxThreads },
+      limits,
       defaultDeadlineSeconds: config.defaultDeadlineSeconds,
       maxDeadlineSeconds: config.maxDeadlineSeconds,
       retentionSeconds: config.retentionSeconds,
@@ -85,7 +88,8 @@ export async function startSchedulerServer(config: SchedulerConfig, log: Logger 
       defaultPageSize: config.defaultPageSize,
       maxPageSize: config.maxPageSize,
     }),
-  );
+    ...createEstimateHandlers({ redis, engines, limits, maxDeadlineSeconds: config.maxDeadlineSeconds, rpcTimeoutMs: config.rpcTimeoutMs, log }),
+  });
   const health = addHealth(server, [SERVICE_NAME]);
   const port = await bind(server, config.host, config.port);
   log.info({ port, worker: config.worker, engines: config.engineAddresses, queue: config.queueName }, "scheduler listening");
