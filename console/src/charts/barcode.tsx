@@ -109,7 +109,7 @@ export function Barcode({ bars, range }: Props) {
           class="barcode"
           viewBox={`0 0 ${W} ${height}`}
           role="img"
-          tabIndex={0}
+          tabindex={0}
           aria-label={`Barcode, ${bars.length} bars. Arrow keys step through the bars, plus and minus zoom, 0 resets.`}
           data-bars={bars.length}
           onWheel={onWheel}

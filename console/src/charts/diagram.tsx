@@ -88,7 +88,7 @@ export function Diagram({ bars, range }: Props) {
           class="diagram"
           viewBox={`0 0 ${W} ${H}`}
           role="img"
-          tabIndex={0}
+          tabindex={0}
           aria-label={`Persistence diagram, ${bars.length} points. Arrow keys step through the points by persistence, plus and minus zoom, 0 resets.`}
           data-points={bars.length}
           onWheel={onWheel}

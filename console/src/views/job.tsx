@@ -78,7 +78,7 @@ export function JobView({ id }: { id: string }) {
       </section>
       {state === "JOB_STATE_COMPLETED" && <Result jobId={id} />}
       <Events updates={live.updates} />
-      <TraceView jobId={id} traceId={job?.trace_id ?? ""} done={done} />
+      <TraceView traceId={job?.trace_id ?? ""} />
     </>
   );
 }
@@ -128,6 +128,7 @@ function Events({ updates }: { updates: JobUpdate[] }) {
       {updates.length === 0 ? (
         <p class="muted">none yet</p>
       ) : (
+        <div class="table-scroll">
         <table class="events" data-testid="events">
           <thead>
             <tr>
@@ -150,6 +151,7 @@ function Events({ updates }: { updates: JobUpdate[] }) {
             ))}
           </tbody>
         </table>
+        </div>
       )}
       {shown.length < updates.length && <p class="muted">{updates.length - shown.length} intermediate progress events folded.</p>}
     </section>
