@@ -46,11 +46,13 @@ export async function startSchedulerServer(config: SchedulerConfig, log: Logger 
 
   let engines: EnginePool | undefined;
   let worker: SchedulerWorker | undefined;
-  if (config.worker) {
-    engines = createEnginePool(config.engineAddresses, config.engineProbeMs, log, {
+  const newPool = () =>
+    createEnginePool(config.engineAddresses, config.engineProbeMs, log, {
       refreshMs: config.engineDiscoveryMs,
       resolver: createEngineResolver(config.engineDnsServers),
     });
+  if (config.worker) {
+    engines = newPool();
     void engines.probe();
     worker = await startWorker({
       redis,
@@ -73,7 +75,10 @@ export async function startSchedulerServer(config: SchedulerConfig, log: Logger 
   }
 
   // An API-only scheduler still asks engines for estimates and limits.
-  if (!engines && config.engineAddresses.length > 0) engines = createEnginePool(config.engineAddresses, config.engineProbeMs, log);
+  if (!engines && config.engineAddresses.length > 0) {
+    engines = newPool();
+    void engines.probe();
+  }
   const limits = { maxDim: config.maxDim, maxModulus: config.maxModulus, maxThreads: config.maxThreads };
   const server = createServer();
   server.addService(pbJobs.JobServiceService, {
