@@ -24,7 +24,7 @@ import { barcodeSvg, diagramSvg, MAX_PICTURE_SIDE, SVG_CONTENT_TYPE } from "./pi
 import type { RateLimiter } from "./rate-limit";
 import type { StreamStats } from "./stream-stats";
 import { callUnary, clientDeadline, downstreamMetadata, isTransportFailure, upstreamError, type RequestContext, type ServerSurfaceCall } from "./upstream";
-import { alphaViolations, idViolations, pageSizeViolations, parseStreamBatch, requireValid, ripsViolations } from "./validation";
+import { alphaViolations, effectiveLimits, estimateViolations, idViolations, pageSizeViolations, parseStreamBatch, requireValid, ripsViolations } from "./validation";
 
 export const GATEWAY_SERVICE = "tda.gateway.v1.TdaService";
 export const STREAM_TOPIC = "tda_events";
@@ -289,6 +289,21 @@ export function createGateway(deps: GatewayDeps): pbGateway.TdaServiceServer {
         });
         return { job: res.job };
       }),
+    ),
+
+    estimateJob: unary(log, "EstimateJob", (req, call) =>
+      handle("EstimateJob", call, async (rc) => {
+        requireValid("invalid EstimateJob request", estimateViolations(req));
+        return callUnary<pbJobs.EstimateJobResponse>(rc, "scheduler", "tda.jobs.v1.JobService/EstimateJob", timeout, (md, o, cb) =>
+          jobs.estimateJob({ datasetId: req.datasetId, params: req.params }, md, o, cb),
+        );
+      }),
+    ),
+
+    getLimits: unary(log, "GetLimits", (_req, call) =>
+      handle("GetLimits", call, async (rc) =>
+        effectiveLimits(await callUnary<pbJobs.GetLimitsResponse>(rc, "scheduler", "tda.jobs.v1.JobService/GetLimits", timeout, (md, o, cb) => jobs.getLimits({}, md, o, cb))),
+      ),
     ),
 
     getJob: unary(log, "GetJob", (req, call) =>
