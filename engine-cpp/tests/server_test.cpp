@@ -133,6 +133,54 @@ TEST_F(ServerTest, GetInfoReportsVersionAndLimits) {
   EXPECT_EQ(info.max_concurrent_jobs(), 1u);
 }
 
+// The published limits are the ones Compute enforces: at each limit the spec is
+// accepted, one past it is refused naming the field.
+TEST_F(ServerTest, GetInfoPublishesTheLimitsComputeEnforces) {
+  grpc::ClientContext context;
+  engine::GetInfoResponse info;
+  ASSERT_TRUE(stub_->GetInfo(&context, engine::GetInfoRequest(), &info).ok());
+  const engine::EngineLimits& limits = info.limits();
+  EXPECT_EQ(limits.max_modulus(), 251u);  // 8-bit coefficients in the core
+  EXPECT_EQ(limits.rips_max_dim(), 8u);
+  EXPECT_EQ(limits.max_threads(), 1u);
+  EXPECT_EQ(limits.memory_limit_bytes(), info.memory_limit_bytes());
+  EXPECT_EQ(limits.max_message_bytes(), 64u << 20);
+  EXPECT_EQ(limits.max_points(), uint64_t{1} << 31);
+  EXPECT_EQ(limits.max_ambient_dim(), 1u << 16);
+  if (tda::server::alpha_supported()) {
+    EXPECT_EQ(limits.alpha_ambient_dims_size(), 2);
+    EXPECT_EQ(limits.alpha_max_points(), uint64_t{1} << 28);
+  }
+
+  const std::string square = encode_f64({0, 0, 1, 0, 1, 1, 0, 1});
+  auto field_of = [](const grpc::Status& st) {
+    google::rpc::BadRequest bad;
+    const google::rpc::Status rich = rich_status(st);
+    for (const auto& any : rich.details())
+      if (any.UnpackTo(&bad) && bad.field_violations_size() > 0) return bad.field_violations(0).field();
+    return std::string();
+  };
+  engine::ComputeSpec spec = point_spec(4, 2, 1);
+  spec.mutable_params()->set_modulus(limits.max_modulus());
+  EXPECT_TRUE(compute(spec, {square}).status.ok());
+  spec.mutable_params()->set_modulus(257);  // the next prime
+  grpc::Status st = compute(spec, {square}).status;
+  EXPECT_EQ(st.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(field_of(st), "spec.params.modulus");
+
+  spec = point_spec(4, 2, limits.rips_max_dim());
+  EXPECT_TRUE(compute(spec, {square}).status.ok());
+  spec.mutable_params()->set_max_dim(limits.rips_max_dim() + 1);
+  st = compute(spec, {square}).status;
+  EXPECT_EQ(st.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(field_of(st), "spec.params.max_dim");
+
+  spec = point_spec(limits.max_points() + 1, 2, 1);
+  st = compute(spec, {}).status;
+  EXPECT_EQ(st.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(field_of(st), "spec.n");
+}
+
 TEST_F(ServerTest, SquareHasOneLoop) {
   // unit square, split into odd-sized chunks to exercise value reassembly
   const std::string bytes = encode_f64({0, 0, 1, 0, 1, 1, 0, 1});

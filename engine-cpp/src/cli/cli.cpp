@@ -129,7 +129,7 @@ Args parse_args(int argc, char** argv) {
       a.threshold = parse_float(name, value);
     } else if (name == "--modulus") {
       long p = parse_int(name, value);
-      if (p < 2 || p > core::kMaxModulus) throw UsageError("--modulus must be a prime between 2 and 251");
+      if (p < 2 || p > core::kMaxModulus) throw UsageError("--modulus must be a prime between 2 and " + std::to_string(core::kMaxModulus));
       a.modulus = static_cast<int>(p);
     } else if (name == "--threads") {
       long t = parse_int(name, value);

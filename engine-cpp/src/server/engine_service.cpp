@@ -652,6 +652,8 @@ grpc::ServerUnaryReactor* EngineServiceImpl::GetInfo(grpc::CallbackServerContext
   response->set_threads(context_.config().threads);
   response->set_memory_limit_bytes(context_.memory().limit());
   response->set_max_concurrent_jobs(context_.config().max_concurrent);
+  *response->mutable_limits() = engine_limits(context_.config().threads, context_.memory().limit(),
+                                              static_cast<uint64_t>(context_.config().max_message_bytes));
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   reactor->Finish(grpc::Status::OK);
   return reactor;

@@ -14,12 +14,7 @@ namespace {
 
 using tda::common::v1::InputKind;
 
-bool is_prime(uint32_t p) {
-  if (p < 2) return false;
-  for (uint32_t d = 2; d * d <= p; ++d)
-    if (p % d == 0) return false;
-  return true;
-}
+bool is_prime(uint32_t p) { return p <= static_cast<uint32_t>(INT32_MAX) && tda::core::is_prime(static_cast<int>(p)); }
 
 std::string kind_name(InputKind k) { return tda::common::v1::InputKind_Name(k); }
 
@@ -31,6 +26,23 @@ bool alpha_supported() {
 #else
   return false;
 #endif
+}
+
+tda::engine::v1::EngineLimits engine_limits(uint32_t max_threads, uint64_t memory_limit, uint64_t max_message_bytes) {
+  tda::engine::v1::EngineLimits l;
+  l.set_rips_max_dim(kMaxHomologyDim);
+  l.set_max_modulus(kMaxModulus);
+  l.set_max_points(kMaxPoints);
+  l.set_max_ambient_dim(kMaxAmbientDim);
+  if (alpha_supported()) {
+    l.set_alpha_max_dim(kAlphaMaxHomologyDim);
+    for (uint32_t d = tda::core::kAlphaMinDim; d <= tda::core::kAlphaMaxDim; ++d) l.add_alpha_ambient_dims(d);
+    l.set_alpha_max_points(tda::core::kAlphaMaxPoints);
+  }
+  l.set_max_threads(max_threads);
+  l.set_memory_limit_bytes(memory_limit);
+  l.set_max_message_bytes(max_message_bytes);
+  return l;
 }
 
 uint64_t JobSpec::storage_bytes() const {
@@ -111,8 +123,10 @@ grpc::Status validate_spec(const tda::engine::v1::ComputeSpec& spec, JobSpec* ou
   if (s.is_alpha()) {
     if (s.kind != tda::common::v1::INPUT_KIND_POINT_CLOUD)
       v.push_back({"spec.input_kind", "ALPHA needs a POINT_CLOUD"});
-    else if (s.dim != 2 && s.dim != 3)
+    else if (s.dim < tda::core::kAlphaMinDim || s.dim > tda::core::kAlphaMaxDim)
       v.push_back({"spec.dim", "ALPHA needs points in dimension 2 or 3"});
+    if (s.n > tda::core::kAlphaMaxPoints)
+      v.push_back({"spec.n", "ALPHA takes at most " + std::to_string(tda::core::kAlphaMaxPoints) + " points"});
     s.alpha_radius = params.alpha_radius();
     if (params.has_max_alpha()) {
       const double a = params.max_alpha();

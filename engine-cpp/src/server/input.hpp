@@ -26,6 +26,8 @@ inline constexpr uint64_t kMaxPoints = uint64_t{1} << 31;
 inline constexpr uint32_t kMaxAmbientDim = 1u << 16;
 // Largest coefficient prime (the core's limit).
 inline constexpr uint32_t kMaxModulus = static_cast<uint32_t>(tda::core::kMaxModulus);
+// Alpha: the same largest max_dim (dimensions past the ambient one are empty).
+inline constexpr uint32_t kAlphaMaxHomologyDim = kMaxHomologyDim;
 
 // A validated ComputeSpec.
 struct JobSpec {
@@ -59,6 +61,9 @@ grpc::Status validate_spec(const tda::engine::v1::ComputeSpec& spec, JobSpec* ou
 
 // Whether this build serves ALGORITHM_ALPHA (CGAL available).
 bool alpha_supported();
+
+// The limits validate_spec enforces, as GetInfo publishes them.
+tda::engine::v1::EngineLimits engine_limits(uint32_t max_threads, uint64_t memory_limit, uint64_t max_message_bytes);
 
 // Receives the raw little-endian chunks and stores them as float32 (Rips) or
 // double (Alpha).

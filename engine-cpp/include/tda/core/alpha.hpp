@@ -64,9 +64,6 @@ struct AlphaResult {
   AlphaStats stats;
 };
 
-inline constexpr uint32_t kAlphaMinDim = 2;
-inline constexpr uint32_t kAlphaMaxDim = 3;
-inline constexpr uint64_t kAlphaMaxPoints = uint64_t{1} << 28;
 inline constexpr double kAlphaMaxCoordinate = 1e150;
 
 // Rough resources for n points in R^dim: peak RSS and single-core time measured
@@ -429,9 +426,8 @@ inline void validate(const std::vector<double>& coords, size_t n, size_t dim, co
   }
   if (opt.max_dim < -1 || opt.max_dim > 64) throw InvalidInput("alpha: max_dim must be between -1 and 64");
   if (opt.max_alpha && std::isnan(*opt.max_alpha)) throw InvalidInput("alpha: max_alpha is NaN");
-  bool prime = opt.modulus >= 2 && opt.modulus <= 251;
-  for (int q = 2; prime && q * q <= opt.modulus; ++q) prime = opt.modulus % q != 0;
-  if (!prime) throw InvalidInput("alpha: modulus must be a prime between 2 and 251");
+  if (opt.modulus > kMaxModulus || !is_prime(opt.modulus))
+    throw InvalidInput("alpha: modulus must be a prime between 2 and " + std::to_string(kMaxModulus));
 }
 
 // Distinct points sorted lexicographically; returns the number of duplicates.

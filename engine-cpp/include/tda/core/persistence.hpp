@@ -40,6 +40,11 @@ inline constexpr int kMaxDimension = 60;
 // 55-bit simplex index (working-column entries, pivot owners), so p <= 255.
 inline constexpr int kMaxModulus = 251;
 
+// Alpha complexes: points in R^2 or R^3, at most 2^28 of them.
+inline constexpr uint32_t kAlphaMinDim = 2;
+inline constexpr uint32_t kAlphaMaxDim = 3;
+inline constexpr uint64_t kAlphaMaxPoints = uint64_t{1} << 28;
+
 inline bool is_prime(int p) {
   if (p < 2) return false;
   for (int q = 2; q * q <= p; ++q)
