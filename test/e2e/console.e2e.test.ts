@@ -97,6 +97,9 @@ test("upload a fixture with the progress bar, see the engine's estimate, submit,
   const job = await rest().get(`/api/v1/tda/jobs/${jobId}`);
   expect(job.json.job.state).toBe("JOB_STATE_COMPLETED");
   await page.getByTestId("events").getByText("job.completed").waitFor();
+  // this proxy has no trace store (REST_TRACE_QUERY_URL unset): the trace id only, and no failed call
+  expect(await page.getByTestId("trace-id").textContent()).toBe(job.json.job.trace_id || "—");
+  await page.getByText("No trace store is connected to this API").waitFor();
 });
 
 test("the diagram draws one point per interval of the result; filters and keyboard work", async () => {
