@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Builds everything: protobuf code generation, the TypeScript packages and the
-# C++ engine (engine-cpp/build/tda-engine) and the Go REST proxy (build/bin/tda-rest).
+# C++ engine (engine-cpp/build/tda-engine), the Go REST proxy (build/bin/tda-rest) and the
+# Flink job (flink/target/tda-flink-job.jar, Flink's jars in flink/target/lib).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 echo "build: proto + TypeScript"
@@ -16,3 +17,6 @@ if ! command -v go >/dev/null 2>&1 && [[ -z "${GO:-}" && -x /usr/local/go/bin/go
 fi
 bash gateway/rest/build.sh
 test -x build/bin/tda-rest
+echo "build: Flink job (maven)"
+mvn -B -q -f flink/pom.xml package -DskipTests
+test -f flink/target/tda-flink-job.jar

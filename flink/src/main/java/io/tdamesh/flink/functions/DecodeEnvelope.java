@@ -55,6 +55,7 @@ public class DecodeEnvelope extends ProcessFunction<RawRecord, StreamInput> {
     } catch (InvalidProtocolBufferException e) {
       throw new Rejected("MALFORMED_RECORD", "value is not a tda.events.v1.EventEnvelope");
     }
+    if (env.getEventType().isEmpty()) throw new Rejected("MALFORMED_RECORD", "envelope without event_type");
     switch (env.getEventType()) {
       case POINTS_EVENT:
         if (!env.hasStreamPoints()) throw new Rejected("MALFORMED_RECORD", "stream.points without stream_points data");
