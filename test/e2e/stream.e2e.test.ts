@@ -76,10 +76,11 @@ async function until<T>(what: string, fn: () => Promise<T | undefined>, timeoutM
   throw new Error(`timed out waiting for ${what} (${(last as Error)?.message ?? "condition not met"})`);
 }
 
-function circle(n: number, r: number, seed: number): number[] {
+/** n evenly spaced points on a circle of radius r. */
+function circle(n: number, r: number): number[] {
   const v: number[] = [];
   for (let i = 0; i < n; i++) {
-    const a = (2 * Math.PI * (i * 7 + seed)) / n;
+    const a = (2 * Math.PI * i) / n;
     v.push(r * Math.cos(a), r * Math.sin(a));
   }
   return v;
@@ -98,7 +99,8 @@ it("windows each tenant's stream apart and reports the pipeline in GetStreamStat
   const conf = await gw.configureStream({ streamId: "s1", config: { window: { $case: "count", value: { size: 16, slide: 16 } }, maxDim: 1, bettiScale: 0.5, noiseLevel: 0 } }, ACME);
   expect(conf.config?.window).toEqual({ $case: "count", value: { size: 16, slide: 16 } });
   // umbrella keeps the defaults (256/64): its 64 points make no window
-  const pts = circle(64, 1, 1);
+  const ring = circle(16, 1); // every window: 16 points 0.39 apart on the unit circle
+  const pts = [...ring, ...ring, ...ring, ...ring];
   for (let i = 0; i < 4; i++) {
     await gw.publishStream({ streamId: "s1", dim: 2, points: Buffer.alloc(0), values: pts.slice(32 * i, 32 * i + 32) }, ACME);
     await gw.publishStream({ streamId: "s1", dim: 2, points: Buffer.alloc(0), values: pts.slice(32 * i, 32 * i + 32) }, UMBRELLA);
