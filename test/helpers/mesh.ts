@@ -87,6 +87,8 @@ export interface MeshOptions {
   rest?: boolean;
   /** Extra environment of the gateway process only (e.g. API keys, JWT keys). */
   gatewayEnv?: Record<string, string>;
+  /** Extra environment of the scheduler process only, applied last (e.g. ENGINE_ADDRESSES naming engines the test started). */
+  schedulerEnv?: Record<string, string>;
 }
 
 export const REST_BIN = join(ROOT, "build/bin/tda-rest");
@@ -159,7 +161,7 @@ export async function startMesh(opts: MeshOptions = {}): Promise<Mesh> {
     const metrics = { gateway: `http://127.0.0.1:${gm}/metrics`, upload: `http://127.0.0.1:${um}/metrics`, scheduler: `http://127.0.0.1:${sm}/metrics` };
     const node = process.execPath;
     procs.push(startProcess("upload", node, [join(ROOT, "services/upload/dist/main.js")], { ...common, UPLOAD_PORT: String(up), UPLOAD_METRICS_PORT: String(um) }, logDir));
-    procs.push(startProcess("scheduler", node, [join(ROOT, "services/scheduler/dist/main.js")], { ...common, SCHEDULER_PORT: String(sp), SCHEDULER_METRICS_PORT: String(sm), UPLOAD_ADDRESS: upload, ENGINE_ADDRESSES: engines.join(",") }, logDir));
+    procs.push(startProcess("scheduler", node, [join(ROOT, "services/scheduler/dist/main.js")], { ...common, SCHEDULER_PORT: String(sp), SCHEDULER_METRICS_PORT: String(sm), UPLOAD_ADDRESS: upload, ENGINE_ADDRESSES: engines.join(","), ...(opts.schedulerEnv ?? {}) }, logDir));
     procs.push(startProcess("gateway", node, [join(ROOT, "gateway/dist/main.js")], { ...common, GATEWAY_PORT: String(gp), GATEWAY_METRICS_PORT: String(gm), UPLOAD_ADDRESS: upload, SCHEDULER_ADDRESS: scheduler, ...(opts.gatewayEnv ?? {}) }, logDir));
     let rest: string | undefined;
     if (opts.rest) {

@@ -1,11 +1,16 @@
+import { parseEngineTargets } from "./engine-discovery";
 import { ConfigError, loadCommonConfig, readBool, readBytes, readInt, readList, readString, type CommonConfig, type Env } from "@tda/common";
 
 export interface SchedulerConfig extends CommonConfig {
   port: number;
   /** host:port of the upload service (ReadPoints). */
   uploadAddress: string;
-  /** host:port of every engine the worker may dispatch to. */
+  /** Engine targets: IP:PORT, HOST:PORT (every address HOST resolves to) or srv:NAME (engine-discovery.ts). */
   engineAddresses: string[];
+  /** Interval of the DNS refresh of named engine targets. */
+  engineDiscoveryMs: number;
+  /** DNS servers asked for engine names instead of the system's ("IP" or "IP:PORT"). */
+  engineDnsServers: string[];
   /** Run a BullMQ worker in this process. */
   worker: boolean;
   /** Jobs this process runs at once. */
@@ -48,6 +53,8 @@ export function loadConfig(env: Env = process.env): SchedulerConfig {
     port: readInt(env, "SCHEDULER_PORT", 50072, 0, 65535),
     uploadAddress: readString(env, "UPLOAD_ADDRESS", "127.0.0.1:50071"),
     engineAddresses: readList(env, "ENGINE_ADDRESSES", ["127.0.0.1:50061"]),
+    engineDiscoveryMs: readInt(env, "ENGINE_DISCOVERY_MS", 5000, 100),
+    engineDnsServers: readList(env, "ENGINE_DNS_SERVERS", []),
     worker: readBool(env, "SCHEDULER_WORKER", true),
     concurrency: readInt(env, "SCHEDULER_CONCURRENCY", 2, 1, 1024),
     queueName: readString(env, "SCHEDULER_QUEUE_NAME", "tda-jobs"),
@@ -70,6 +77,10 @@ export function loadConfig(env: Env = process.env): SchedulerConfig {
     pointsCacheBytes: readBytes(env, "SCHEDULER_POINTS_CACHE_BYTES", 64 * 1024 * 1024),
   };
   if (cfg.worker && cfg.engineAddresses.length === 0) throw new ConfigError("ENGINE_ADDRESSES must list at least one engine when SCHEDULER_WORKER is on");
+  parseEngineTargets(cfg.engineAddresses); // a malformed target stops the process here
+  for (const s of cfg.engineDnsServers) {
+    if (!/^(\d{1,3}(\.\d{1,3}){3}|\[[0-9A-Fa-f:]+\])(:\d{1,5})?$/.test(s)) throw new ConfigError(`ENGINE_DNS_SERVERS: expected IP or IP:PORT, got "${s}"`);
+  }
   if (cfg.defaultDeadlineSeconds > cfg.maxDeadlineSeconds) {
     throw new ConfigError("SCHEDULER_DEFAULT_DEADLINE_SECONDS must not exceed SCHEDULER_MAX_DEADLINE_SECONDS");
   }

@@ -1,8 +1,13 @@
 import { channelOptions, checkHealth, createHealthClient, insecure, pbEngine, type Logger } from "@tda/common";
+import { createEngineDiscovery, type EngineDiscovery, type EngineResolver } from "./engine-discovery";
+import { JobFailureError } from "./engine-call";
+import { failure } from "./failure";
 
-// The engines a worker dispatches to. Health comes from the standard gRPC
-// health check (probed periodically) and from call failures; a job goes to the
-// healthy engine with the fewest calls outstanding from this process.
+// The engines a worker dispatches to. Which engines exist comes from discovery
+// (engine-discovery.ts: static addresses, or every address behind a DNS name,
+// refreshed); health comes from the standard gRPC health check (probed
+// periodically) and from call failures; a job goes to the healthy engine with
+// the fewest calls outstanding from this process, across all of them.
 
 export interface Engine {
   readonly address: string;
@@ -13,42 +18,111 @@ export interface Engine {
   busyUntil: number;
   /** Jobs dispatched to it by this process. */
   dispatched: number;
+  /** Gone from discovery: never picked again, closed once its calls are over. */
+  retired: boolean;
 }
 
 export interface EnginePool {
-  /** Takes a slot on the best engine; call `release` when the call is over. */
+  /** Takes a slot on the best engine; call `release` when the call is over. Throws NO_ENGINE_AVAILABLE (retryable) when no engine is known. */
   acquire(exclude?: Set<string>): Engine;
   release(engine: Engine): void;
   markUnavailable(engine: Engine): void;
   markBusy(engine: Engine, ms: number): void;
-  /** Probes every engine once now. */
+  /** Looks the engines up again, then probes each once. */
   probe(): Promise<void>;
+  /** The engines known now (retired ones with calls still running are not listed). */
   engines(): readonly Engine[];
   close(): void;
 }
 
-export function createEnginePool(addresses: string[], probeMs: number, log: Logger): EnginePool {
-  const engines: Engine[] = addresses.map((address) => ({
-    address,
-    client: new pbEngine.EngineServiceClient(address, insecure(), channelOptions),
-    // optimistic until the first probe: a failed call corrects it
-    healthy: true,
-    outstanding: 0,
-    busyUntil: 0,
-    dispatched: 0,
-  }));
-  const health = new Map(engines.map((e) => [e.address, createHealthClient(e.address)]));
+export interface EnginePoolOptions {
+  /** Interval of the DNS refresh of named targets (ms). */
+  refreshMs?: number;
+  /** Resolver for named targets (default: the system's). */
+  resolver?: EngineResolver;
+}
+
+interface Member {
+  engine: Engine;
+  health: ReturnType<typeof createHealthClient>;
+}
+
+function newMember(address: string): Member {
+  return {
+    engine: {
+      address,
+      client: new pbEngine.EngineServiceClient(address, insecure(), channelOptions),
+      // optimistic until the first probe: a failed call corrects it
+      healthy: true,
+      outstanding: 0,
+      busyUntil: 0,
+      dispatched: 0,
+      retired: false,
+    },
+    health: createHealthClient(address),
+  };
+}
+
+function closeMember(m: Member): void {
+  m.engine.client.close();
+  m.health.close();
+}
+
+/** The healthy, not busy engine with the fewest outstanding calls; ties rotate. */
+function pick(engines: Engine[], exclude: Set<string> | undefined, rotation: number): Engine | undefined {
+  const now = Date.now();
+  const usable = engines.filter((e) => !exclude?.has(e.address));
+  const pool = usable.length > 0 ? usable : engines;
+  const healthy = pool.filter((e) => e.healthy && e.busyUntil <= now);
+  // with no engine known healthy, try anyway: the call tells the truth and
+  // its failure is retried with backoff
+  const candidates = healthy.length > 0 ? healthy : pool;
+  if (candidates.length === 0) return undefined;
+  const start = rotation % candidates.length;
+  let best = candidates[start]!;
+  for (let i = 1; i < candidates.length; i++) {
+    const e = candidates[(start + i) % candidates.length]!;
+    if (e.outstanding < best.outstanding) best = e;
+  }
+  return best;
+}
+
+export function createEnginePool(targets: string[] | EngineDiscovery, probeMs: number, log: Logger, opts: EnginePoolOptions = {}): EnginePool {
+  const discovery = Array.isArray(targets) ? createEngineDiscovery(targets, { resolver: opts.resolver, log }) : targets;
+  const members = new Map<string, Member>();
+  const retired = new Set<Member>();
+
+  /** Adds the engines that appeared, retires the ones that left. */
+  function sync(addresses: readonly string[]): void {
+    const wanted = new Set(addresses);
+    for (const a of wanted) {
+      if (members.has(a)) continue;
+      members.set(a, newMember(a));
+      log.info({ engine: a }, "engine joined");
+    }
+    for (const [a, m] of members) {
+      if (wanted.has(a)) continue;
+      members.delete(a);
+      m.engine.retired = true;
+      log.info({ engine: a, outstanding: m.engine.outstanding }, "engine left");
+      if (m.engine.outstanding === 0) closeMember(m);
+      else retired.add(m);
+    }
+  }
 
   async function probe(): Promise<void> {
+    sync(await discovery.refresh());
     await Promise.all(
-      engines.map(async (e) => {
-        const ok = await checkHealth(health.get(e.address)!, "", Math.min(2000, probeMs));
+      [...members.values()].map(async ({ engine: e, health }) => {
+        const ok = await checkHealth(health, "", Math.min(2000, probeMs));
         if (ok !== e.healthy) log.info({ engine: e.address, healthy: ok }, "engine health changed");
         e.healthy = ok;
       }),
     );
   }
 
+  sync(discovery.addresses());
+  discovery.watch(opts.refreshMs ?? probeMs, sync);
   let rotation = 0;
   let probing = false;
   const timer = setInterval(() => {
@@ -60,26 +134,20 @@ export function createEnginePool(addresses: string[], probeMs: number, log: Logg
 
   return {
     acquire(exclude) {
-      const now = Date.now();
-      const usable = engines.filter((e) => !exclude?.has(e.address));
-      const pool = usable.length > 0 ? usable : engines;
-      const healthy = pool.filter((e) => e.healthy && e.busyUntil <= now);
-      // with no engine known healthy, try anyway: the call tells the truth and
-      // its failure is retried with backoff
-      const candidates = healthy.length > 0 ? healthy : pool;
-      // fewest outstanding; ties rotate so equal engines share the load
-      const start = rotation++ % candidates.length;
-      let best = candidates[start]!;
-      for (let i = 1; i < candidates.length; i++) {
-        const e = candidates[(start + i) % candidates.length]!;
-        if (e.outstanding < best.outstanding) best = e;
-      }
+      const best = pick([...members.values()].map((m) => m.engine), exclude, rotation++);
+      if (!best) throw new JobFailureError(failure("NO_ENGINE_AVAILABLE", "no engine is known to the scheduler (yet)", true, "system"));
       best.outstanding++;
       best.dispatched++;
       return best;
     },
     release(engine) {
       engine.outstanding = Math.max(0, engine.outstanding - 1);
+      if (!engine.retired || engine.outstanding > 0) return;
+      for (const m of retired) {
+        if (m.engine !== engine) continue;
+        retired.delete(m);
+        closeMember(m);
+      }
     },
     markUnavailable(engine) {
       if (engine.healthy) log.warn({ engine: engine.address }, "engine marked unavailable after a failed call");
@@ -89,11 +157,13 @@ export function createEnginePool(addresses: string[], probeMs: number, log: Logg
       engine.busyUntil = Date.now() + ms;
     },
     probe,
-    engines: () => engines,
+    engines: () => [...members.values()].map((m) => m.engine),
     close() {
       clearInterval(timer);
-      for (const e of engines) e.client.close();
-      for (const h of health.values()) h.close();
+      discovery.close();
+      for (const m of [...members.values(), ...retired]) closeMember(m);
+      members.clear();
+      retired.clear();
     },
   };
 }

@@ -3,6 +3,7 @@ import { addHealth, bind, createEventBus, createLogger, createRedis, createServe
 import type { Server } from "@grpc/grpc-js";
 import type { HealthImplementation } from "grpc-health-check";
 import type { SchedulerConfig } from "./config";
+import { createEngineResolver } from "./engine-discovery";
 import { createEnginePool, type EnginePool } from "./engine-pool";
 import { createJobService } from "./job-service";
 import { createJobStore, type JobStore } from "./job-store";
@@ -45,7 +46,10 @@ export async function startSchedulerServer(config: SchedulerConfig, log: Logger 
   let engines: EnginePool | undefined;
   let worker: SchedulerWorker | undefined;
   if (config.worker) {
-    engines = createEnginePool(config.engineAddresses, config.engineProbeMs, log);
+    engines = createEnginePool(config.engineAddresses, config.engineProbeMs, log, {
+      refreshMs: config.engineDiscoveryMs,
+      resolver: createEngineResolver(config.engineDnsServers),
+    });
     void engines.probe();
     worker = await startWorker({
       redis,

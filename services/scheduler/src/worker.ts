@@ -3,7 +3,7 @@ import { contextFromCarrier, inSpan, nowTimestamp, pbCommon, pbJobs, SpanKind, t
 import type { Context } from "@opentelemetry/api";
 import { compute, estimate, JobFailureError, needsEstimate, specFor } from "./engine-call";
 import type { PointsCache } from "./points-cache";
-import type { EnginePool } from "./engine-pool";
+import type { Engine, EnginePool } from "./engine-pool";
 import { failure, fromEngineError, type JobFailure } from "./failure";
 import { isTerminal, type JobRecord, type JobStore } from "./job-store";
 import { keys } from "./keys";
@@ -87,19 +87,21 @@ export async function startWorker(deps: WorkerDeps): Promise<SchedulerWorker> {
     const ctl = new AbortController();
     bullSignal?.addEventListener("abort", () => ctl.abort(), { once: true });
     running.set(jobId, ctl);
-    const engine = deps.engines.acquire();
+    let engine: Engine | undefined;
     try {
       if (rec.cancelRequested) {
         await finishCancelled(jobId, ctx);
         return;
       }
+      engine = deps.engines.acquire();
+      const engineAddress = engine.address;
       const started = await store.apply(jobId, {
         from: [JobState.JOB_STATE_QUEUED, JobState.JOB_STATE_RUNNING],
         mutate: (j) => {
           j.state = JobState.JOB_STATE_RUNNING;
           j.startedAt = nowTimestamp();
           j.attempts = attempt;
-          j.engine = engine.address;
+          j.engine = engineAddress;
           j.errorCode = "";
           j.errorMessage = "";
           j.progress = { stage: pbCommon.Stage.STAGE_LOADING, dimension: 0, columnsDone: 0, columnsTotal: 0, fraction: 0, bytesInUse: 0 };
@@ -150,8 +152,8 @@ export async function startWorker(deps: WorkerDeps): Promise<SchedulerWorker> {
         return;
       }
       const f = err instanceof JobFailureError ? err.failure : fromEngineError(err);
-      if (f.errorCode === "ENGINE_UNAVAILABLE") deps.engines.markUnavailable(engine);
-      if (f.errorCode === "ENGINE_BUSY") deps.engines.markBusy(engine, 2000);
+      if (engine && f.errorCode === "ENGINE_UNAVAILABLE") deps.engines.markUnavailable(engine);
+      if (engine && f.errorCode === "ENGINE_BUSY") deps.engines.markBusy(engine, 2000);
       if (ctl.signal.aborted && shuttingDown) {
         // our shutdown, not the user: back to the queue without using an attempt
         await store.apply(jobId, {
@@ -168,7 +170,8 @@ export async function startWorker(deps: WorkerDeps): Promise<SchedulerWorker> {
         throw new WaitingError();
       }
       if (ctl.signal.aborted && f.errorCode === "CANCELLED") f.retryable = true; // aborted by BullMQ, not the user
-      if (f.errorCode === "ENGINE_BUSY" && token) {
+      // (no engine known at all, e.g. every engine pod is being replaced: the same wait)
+      if ((f.errorCode === "ENGINE_BUSY" || f.errorCode === "NO_ENGINE_AVAILABLE") && token) {
         // no capacity is not the job's fault: wait for it without using attempts,
         // for as long as the job's deadline (then it fails as ENGINE_BUSY)
         const busySince = bj.data.busySince ?? Date.now();
@@ -208,7 +211,7 @@ export async function startWorker(deps: WorkerDeps): Promise<SchedulerWorker> {
       throw new UnrecoverableError(`${f.errorCode}: ${f.message}`);
     } finally {
       running.delete(jobId);
-      deps.engines.release(engine);
+      if (engine) deps.engines.release(engine);
     }
   }
 
