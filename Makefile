@@ -10,13 +10,14 @@ test:        ## install, build, start Redis + Kafka, run every test; prints "N p
 bootstrap:   ## install Debian packages, npm dependencies and Kafka jars (only what is missing)
 	bash scripts/bootstrap.sh
 
-build:       ## protobuf codegen, TypeScript, C++ engine
+build:       ## protobuf codegen, TypeScript, C++ engine, web console, REST proxy
 	bash scripts/build.sh
 
 lint:        ## buf lint + TypeScript type check
 	npx buf lint
 	npx tsc -b
 	npx tsc -p tsconfig.tests.json
+	npx tsc -p console/tsconfig.json
 
 bench:       ## benchmarks against their anchors (see bench/README.md)
 	bash bench/run-all.sh

@@ -12,6 +12,7 @@ APT_PACKAGES=(
   redis-server ripser kcat time prometheus
   python3-grpcio python3-protobuf python3-gudhi
   default-jre-headless maven
+  chromium fonts-dejavu-core
 )
 missing=()
 for p in "${APT_PACKAGES[@]}"; do

@@ -26,6 +26,7 @@ fi
 
 echo "== TypeScript: type-check the tests"
 if ! npx tsc -p tsconfig.tests.json; then echo "test type-check failed"; failed=$((failed + 1)); fi
+if ! npx tsc -p console/tsconfig.json; then echo "console type-check failed"; failed=$((failed + 1)); fi
 
 echo "== TypeScript: jest"
 npx jest --ci --json --outputFile=.run/jest.json "$@"

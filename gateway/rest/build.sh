@@ -64,6 +64,17 @@ if [[ "$want" != "$have" || ! -d "$gen" || ! -f "$spec/tda.swagger.json" ]]; the
   printf '%s\n' "$want" > "$stamp"
 fi
 
+# The web console (console/dist, built by `npm run build -w console`) is
+# embedded when present; without it the proxy still builds and answers its
+# routes with a 404 saying how to build it.
+site="$here/internal/console/site"
+find "$site" -mindepth 1 ! -name .gitkeep -delete
+if [[ -f console/dist/index.html ]]; then
+  cp -R console/dist/. "$site/"
+else
+  echo "build.sh: console/dist is not built: tda-rest will not serve the web console (npm run build -w console)"
+fi
+
 mkdir -p build/bin
 (cd "$here" && nice "$GO" build -buildvcs=false -o ../../build/bin/tda-rest ./cmd/tda-rest)
 echo "build.sh: built build/bin/tda-rest"

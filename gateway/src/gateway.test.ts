@@ -67,6 +67,8 @@ const jobsImpl: pbJobs.JobServiceServer = {
     cb(null, { job: pbJobs.Job.fromPartial({ jobId: call.request.jobId }) });
   },
   listJobs: (_call, cb) => cb(unimplemented),
+  estimateJob: (_call, cb) => cb(unimplemented),
+  getLimits: (_call, cb) => cb(unimplemented),
   watchJob(call) {
     record(call);
     if (behaviour.watchJob) return behaviour.watchJob(call);

@@ -25,7 +25,7 @@ import type { RateLimiter } from "./rate-limit";
 import type { StreamStats } from "./stream-stats";
 import { configureStream, getStreamStatus, publishStream, type StreamDeps } from "./stream-handlers";
 import { callUnary, clientDeadline, downstreamMetadata, isTransportFailure, upstreamError, type RequestContext, type ServerSurfaceCall } from "./upstream";
-import { alphaViolations, idViolations, pageSizeViolations, parseStreamBatch, requireValid, ripsViolations } from "./validation";
+import { alphaViolations, effectiveLimits, estimateViolations, idViolations, pageSizeViolations, parseStreamBatch, requireValid, ripsViolations } from "./validation";
 
 export const GATEWAY_SERVICE = "tda.gateway.v1.TdaService";
 export { STREAM_TOPIC, STREAM_EVENT_TYPE } from "./stream-handlers";
@@ -292,6 +292,21 @@ export function createGateway(deps: GatewayDeps): pbGateway.TdaServiceServer {
         });
         return { job: res.job };
       }),
+    ),
+
+    estimateJob: unary(log, "EstimateJob", (req, call) =>
+      handle("EstimateJob", call, async (rc) => {
+        requireValid("invalid EstimateJob request", estimateViolations(req));
+        return callUnary<pbJobs.EstimateJobResponse>(rc, "scheduler", "tda.jobs.v1.JobService/EstimateJob", timeout, (md, o, cb) =>
+          jobs.estimateJob({ datasetId: req.datasetId, params: req.params }, md, o, cb),
+        );
+      }),
+    ),
+
+    getLimits: unary(log, "GetLimits", (_req, call) =>
+      handle("GetLimits", call, async (rc) =>
+        effectiveLimits(await callUnary<pbJobs.GetLimitsResponse>(rc, "scheduler", "tda.jobs.v1.JobService/GetLimits", timeout, (md, o, cb) => jobs.getLimits({}, md, o, cb))),
+      ),
     ),
 
     getJob: unary(log, "GetJob", (req, call) =>

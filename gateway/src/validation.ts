@@ -1,4 +1,4 @@
-import { invalidArgument, type FieldViolation, type pbGateway } from "@tda/common";
+import { invalidArgument, pbCommon, type FieldViolation, type pbGateway, type pbJobs } from "@tda/common";
 
 // Checks of obvious input mistakes, done at the edge so that a bad request
 // costs nothing downstream. The limits match the engine's own (which checks
@@ -59,6 +59,36 @@ export function alphaViolations(req: pbGateway.ComputeAlphaComplexRequest): Fiel
   checkCommonJob(v, req);
   checkBound(v, "max_alpha", req.maxAlpha);
   return v;
+}
+
+/** EstimateJob: the same checks as the compute methods, on a ComputeParams (fields `params.*`). */
+export function estimateViolations(req: pbGateway.EstimateJobRequest): FieldViolation[] {
+  const v: FieldViolation[] = [];
+  checkId(v, "dataset_id", req.datasetId, "dataset_id");
+  const p = req.params;
+  if (!p) return [...v, { field: "params", description: "params are required" }];
+  if (p.algorithm !== pbCommon.Algorithm.ALGORITHM_RIPS && p.algorithm !== pbCommon.Algorithm.ALGORITHM_ALPHA) {
+    v.push({ field: "params.algorithm", description: "must be ALGORITHM_RIPS or ALGORITHM_ALPHA" });
+  }
+  if (p.maxDim > MAX_HOMOLOGY_DIM) v.push({ field: "params.max_dim", description: `must be at most ${MAX_HOMOLOGY_DIM}` });
+  checkBound(v, "params.threshold", p.threshold);
+  checkBound(v, "params.max_alpha", p.maxAlpha);
+  if (p.modulus !== 0 && (p.modulus > MAX_MODULUS || !isPrime(p.modulus))) {
+    v.push({ field: "params.modulus", description: `must be a prime at most ${MAX_MODULUS} (0 means 2)` });
+  }
+  if (p.threads > MAX_THREADS) v.push({ field: "params.threads", description: `must be at most ${MAX_THREADS} (0 means the engine default)` });
+  return v;
+}
+
+/** The limits of the scheduler (and engines) tightened by the gateway's own. */
+export function effectiveLimits(s: pbJobs.GetLimitsResponse): pbGateway.GetLimitsResponse {
+  return {
+    ...s,
+    maxDim: Math.min(s.maxDim, MAX_HOMOLOGY_DIM),
+    maxModulus: Math.min(s.maxModulus, MAX_MODULUS),
+    maxThreads: Math.min(s.maxThreads, MAX_THREADS),
+    maxDeadlineSeconds: Math.min(s.maxDeadlineSeconds, MAX_DEADLINE_SECONDS),
+  };
 }
 
 /** Throws INVALID_ARGUMENT (message plus every violation) when there is any. */

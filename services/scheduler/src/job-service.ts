@@ -110,7 +110,7 @@ redis.call('EXPIRE', entry, ARGV[4])
 return { ds, id, result }
 `;
 
-export function createJobService(deps: JobServiceDeps): pbJobs.JobServiceServer {
+export function createJobService(deps: JobServiceDeps): Omit<pbJobs.JobServiceServer, "estimateJob" | "getLimits"> {
   const { redis, queue, store, log } = deps;
   const r = redis as Redis & { tdaSubmitLookupBuffer?: (...args: string[]) => Promise<unknown> };
   if (!r.tdaSubmitLookupBuffer) r.defineCommand("tdaSubmitLookup", { numberOfKeys: 1, lua: SUBMIT_LOOKUP_LUA });

@@ -5,6 +5,7 @@ import type { HealthImplementation } from "grpc-health-check";
 import type { SchedulerConfig } from "./config";
 import { createEngineResolver } from "./engine-discovery";
 import { createEnginePool, type EnginePool } from "./engine-pool";
+import { createEstimateHandlers } from "./estimate-service";
 import { createJobService } from "./job-service";
 import { createJobStore, type JobStore } from "./job-store";
 import { createSubscriber } from "./subscriber";
@@ -45,11 +46,13 @@ export async function startSchedulerServer(config: SchedulerConfig, log: Logger 
 
   let engines: EnginePool | undefined;
   let worker: SchedulerWorker | undefined;
-  if (config.worker) {
-    engines = createEnginePool(config.engineAddresses, config.engineProbeMs, log, {
+  const newPool = () =>
+    createEnginePool(config.engineAddresses, config.engineProbeMs, log, {
       refreshMs: config.engineDiscoveryMs,
       resolver: createEngineResolver(config.engineDnsServers),
     });
+  if (config.worker) {
+    engines = newPool();
     void engines.probe();
     worker = await startWorker({
       redis,
@@ -71,16 +74,21 @@ export async function startSchedulerServer(config: SchedulerConfig, log: Logger 
     });
   }
 
+  // An API-only scheduler still asks engines for estimates and limits.
+  if (!engines && config.engineAddresses.length > 0) {
+    engines = newPool();
+    void engines.probe();
+  }
+  const limits = { maxDim: config.maxDim, maxModulus: config.maxModulus, maxThreads: config.maxThreads };
   const server = createServer();
-  server.addService(
-    pbJobs.JobServiceService,
-    createJobService({
+  server.addService(pbJobs.JobServiceService, {
+    ...createJobService({
       redis,
       queue,
       store,
       subscriber,
       log,
-      limits: { maxDim: config.maxDim, maxModulus: config.maxModulus, maxThreads: config.maxThreads },
+      limits,
       defaultDeadlineSeconds: config.defaultDeadlineSeconds,
       maxDeadlineSeconds: config.maxDeadlineSeconds,
       retentionSeconds: config.retentionSeconds,
@@ -89,7 +97,8 @@ export async function startSchedulerServer(config: SchedulerConfig, log: Logger 
       defaultPageSize: config.defaultPageSize,
       maxPageSize: config.maxPageSize,
     }),
-  );
+    ...createEstimateHandlers({ redis, engines, limits, maxDeadlineSeconds: config.maxDeadlineSeconds, rpcTimeoutMs: config.rpcTimeoutMs, log }),
+  });
   const health = addHealth(server, [SERVICE_NAME]);
   const port = await bind(server, config.host, config.port);
   log.info({ port, worker: config.worker, engines: config.engineAddresses, queue: config.queueName }, "scheduler listening");

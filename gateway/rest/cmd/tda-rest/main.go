@@ -18,6 +18,7 @@ import (
 	"google.golang.org/grpc"
 
 	"tda-mesh/gateway/rest/internal/config"
+	"tda-mesh/gateway/rest/internal/console"
 	"tda-mesh/gateway/rest/internal/health"
 	"tda-mesh/gateway/rest/internal/metrics"
 	"tda-mesh/gateway/rest/internal/openapi"
@@ -84,12 +85,18 @@ func run(cfg config.Config, log *slog.Logger) error {
 		return err
 	}
 
+	site, err := consoleHandler(cfg, log)
+	if err != nil {
+		return err
+	}
+
 	m := metrics.New()
 	handler, err := proxy.New(ctx, proxy.Options{
 		Conn:             conn,
 		Metrics:          m,
 		Health:           &health.Checker{Targets: targets, Timeout: cfg.HealthTimeout},
 		OpenAPI:          openapi.Handler(doc),
+		Console:          site,
 		UploadChunkBytes: cfg.UploadChunkBytes,
 		UploadMaxBytes:   cfg.UploadMaxBytes,
 		MaxBodyBytes:     cfg.MaxBodyBytes,
@@ -135,4 +142,28 @@ func run(cfg config.Config, log *slog.Logger) error {
 	}
 	log.Info("stopped")
 	return nil
+}
+
+// consoleHandler serves the embedded console, or REST_CONSOLE_DIR's, or nothing
+// (REST_CONSOLE=off). A binary built without the console logs it and answers
+// its routes with a 404 saying how to build it.
+func consoleHandler(cfg config.Config, log *slog.Logger) (http.Handler, error) {
+	if cfg.ConsoleOff {
+		return nil, nil
+	}
+	fsys := console.Embedded()
+	if cfg.ConsoleDir != "" {
+		var err error
+		if fsys, err = console.Dir(cfg.ConsoleDir); err != nil {
+			return nil, err
+		}
+	}
+	h, err := console.New(fsys)
+	if err != nil {
+		return nil, err
+	}
+	if !h.Built() {
+		log.Warn("web console not served", "reason", console.ErrNotBuilt.Error())
+	}
+	return h, nil
 }

@@ -30,6 +30,8 @@ type Config struct {
 	HealthTimeout   time.Duration // REST_HEALTH_TIMEOUT_MS
 	ShutdownTimeout time.Duration // REST_SHUTDOWN_TIMEOUT_MS
 	OpenAPIFile     string        // REST_OPENAPI_FILE: serve this file instead of the embedded document
+	ConsoleDir      string        // REST_CONSOLE_DIR: serve the web console from this directory instead of the embedded one
+	ConsoleOff      bool          // REST_CONSOLE=off: do not serve the web console at all
 	LogLevel        string        // REST_LOG_LEVEL: debug | info | warn | error
 }
 
@@ -72,6 +74,7 @@ func Load(getenv func(string) string, args []string) (Config, error) {
 		HealthTimeout:    time.Duration(num("REST_HEALTH_TIMEOUT_MS", 2000, 50, 60000)) * time.Millisecond,
 		ShutdownTimeout:  time.Duration(num("REST_SHUTDOWN_TIMEOUT_MS", 10000, 0, 300000)) * time.Millisecond,
 		OpenAPIFile:      str("REST_OPENAPI_FILE", ""),
+		ConsoleDir:       str("REST_CONSOLE_DIR", ""),
 		LogLevel:         strings.ToLower(str("REST_LOG_LEVEL", "info")),
 	}
 
@@ -79,6 +82,7 @@ func Load(getenv func(string) string, args []string) (Config, error) {
 	fs.StringVar(&c.Host, "host", c.Host, "listen host (REST_HOST)")
 	fs.IntVar(&c.Port, "port", c.Port, "listen port, 0 = any free port (REST_PORT)")
 	fs.StringVar(&c.GatewayAddress, "gateway", c.GatewayAddress, "TdaService gRPC address (GATEWAY_ADDRESS)")
+	fs.StringVar(&c.ConsoleDir, "console-dir", c.ConsoleDir, "serve the web console from this directory (REST_CONSOLE_DIR)")
 	fs.StringVar(&c.OpenAPIFile, "openapi", c.OpenAPIFile, "serve this OpenAPI file instead of the embedded one (REST_OPENAPI_FILE)")
 	if err := fs.Parse(args); err != nil {
 		return c, err
@@ -88,6 +92,13 @@ func Load(getenv func(string) string, args []string) (Config, error) {
 	}
 	if c.GatewayAddress == "" {
 		errs = append(errs, "GATEWAY_ADDRESS must not be empty")
+	}
+	switch v := strings.ToLower(str("REST_CONSOLE", "on")); v {
+	case "on", "true", "1":
+	case "off", "false", "0":
+		c.ConsoleOff = true
+	default:
+		errs = append(errs, fmt.Sprintf("REST_CONSOLE=%q: want on or off", v))
 	}
 	switch c.LogLevel {
 	case "debug", "info", "warn", "error":

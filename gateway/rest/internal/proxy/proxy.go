@@ -17,6 +17,7 @@ import (
 	_ "google.golang.org/genproto/googleapis/rpc/errdetails"
 
 	gatewayv1 "tda-mesh/gateway/rest/gen/tda/gateway/v1"
+	"tda-mesh/gateway/rest/internal/console"
 	"tda-mesh/gateway/rest/internal/metrics"
 	"tda-mesh/gateway/rest/internal/upload"
 )
@@ -51,6 +52,8 @@ type Options struct {
 	// MaxBodyBytes caps request bodies of every route except the two upload
 	// routes (0 = DefaultMaxBodyBytes). Larger bodies fail with 400.
 	MaxBodyBytes int64
+	// Console serves the web console at "/", "/assets/…" and "/docs/…" (nil: not served).
+	Console http.Handler
 }
 
 // DefaultMaxBodyBytes matches the gRPC message limit.
@@ -91,6 +94,11 @@ func New(ctx context.Context, o Options) (http.Handler, error) {
 	}
 	if o.Metrics != nil {
 		routes = append(routes, route{http.MethodGet, "/metrics", plain(o.Metrics.Handler())})
+	}
+	if o.Console != nil {
+		for _, p := range console.Routes {
+			routes = append(routes, route{http.MethodGet, p, plain(o.Console)}, route{http.MethodHead, p, plain(o.Console)})
+		}
 	}
 	for _, rt := range routes {
 		if err := mux.HandlePath(rt.method, rt.path, rt.h); err != nil {

@@ -127,7 +127,7 @@ export class RecordReader {
     if (bad >= 0) {
       const rec = this.records + Math.floor(bad / dim);
       const col = (bad % dim) + 1;
-      throw parseError(`record ${rec}: not a finite number: ${view[base + bad]} (value ${col} of ${dim}; records are numbered from 0)`);
+      throw parseError(`record ${rec}: not a finite number: ${view[base + bad]} (value ${col} of ${dim}; records are numbered from 0)`, { record: rec });
     }
     this.records += count;
   }
@@ -150,7 +150,7 @@ export class RawParser implements Parser {
   finish(): void {
     const p = this.reader.partialBytes;
     if (p > 0) {
-      throw parseError(`record ${this.reader.records}: input ends inside a record: ${this.bytes} bytes is not a multiple of the record size ${this.recordBytes} (dim x element size)`);
+      throw parseError(`record ${this.reader.records}: input ends inside a record: ${this.bytes} bytes is not a multiple of the record size ${this.recordBytes} (dim x element size)`, { record: this.reader.records });
     }
   }
 }

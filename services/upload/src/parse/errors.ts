@@ -1,10 +1,30 @@
-import { invalidArgument, resourceExhausted, type TdaError } from "@tda/common";
+import { status as GrpcStatus } from "@grpc/grpc-js";
+import { invalidArgument, resourceExhausted, TdaError } from "@tda/common";
 
 // Parse errors name the place (line, or record for binary input) in the
 // message itself and repeat it as a google.rpc.BadRequest field violation.
+// The place is also given as numbers in the google.rpc.ErrorInfo metadata
+// (`line` and `column`, 1-based, for text; `record`, 0-based, for binary
+// records), so that a client can point at it without reading the message.
 
-export function parseError(description: string): TdaError {
-  return invalidArgument(description, [{ field: "chunk", description }]);
+export interface ParsePlace {
+  /** 1-based line of text input. */
+  line?: number;
+  /** 1-based value on that line. */
+  column?: number;
+  /** 0-based record of binary input. */
+  record?: number;
+}
+
+export function parseError(description: string, place: ParsePlace = {}): TdaError {
+  const metadata: Record<string, string> = {};
+  for (const [k, v] of Object.entries(place)) if (v !== undefined) metadata[k] = String(v);
+  return new TdaError(GrpcStatus.INVALID_ARGUMENT, description, { violations: [{ field: "chunk", description }], reason: "INVALID_ARGUMENT", metadata });
+}
+
+/** A parse error at a line of text input: the message starts with "line N: ". */
+export function lineError(line: number, description: string, column?: number): TdaError {
+  return parseError(`line ${line}: ${description}`, { line, column });
 }
 
 export function headerError(field: string, description: string): TdaError {

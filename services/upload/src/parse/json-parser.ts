@@ -1,7 +1,7 @@
 import type { Parser } from "./parser";
 import type { CanonicalSink } from "./sink";
 import type { TextOptions } from "./text-parsers";
-import { parseError, showToken, dimTooLarge } from "./errors";
+import { lineError, parseError, showToken, dimTooLarge } from "./errors";
 import { isNonFiniteWord, parseNumber } from "./number";
 
 // Streaming JSON point clouds: [[x, y, ...], ...], a flat [x, y, ...] with the
@@ -50,7 +50,7 @@ export class JsonParser implements Parser {
       }
       const isTok = (c >= 48 && c <= 57) || c === 45 || c === 43 || c === 46 || (c >= 65 && c <= 90) || (c >= 97 && c <= 122);
       if (isTok) {
-        if (this.token.length >= this.opts.maxTokenBytes) throw parseError(`line ${this.line}: token longer than ${this.opts.maxTokenBytes} bytes`);
+        if (this.token.length >= this.opts.maxTokenBytes) throw lineError(this.line, `token longer than ${this.opts.maxTokenBytes} bytes`);
         this.token.push(c);
         continue;
       }
@@ -68,7 +68,7 @@ export class JsonParser implements Parser {
           this.inString = true;
           this.collectKey = this.expectKey && this.stack.length === 1;
           this.key = "";
-          if (this.inData()) throw parseError(`line ${this.line}: expected a number, got a string`);
+          if (this.inData()) throw lineError(this.line, `expected a number, got a string`);
           break;
         case 91:
         case 123:
@@ -79,7 +79,7 @@ export class JsonParser implements Parser {
           this.close(c);
           break;
         case 44:
-          if (this.inData() && !this.needComma) throw parseError(`line ${this.line}: unexpected ','`);
+          if (this.inData() && !this.needComma) throw lineError(this.line, `unexpected ','`);
           this.needComma = false;
           if (this.top() === 123) this.expectKey = true;
           break;
@@ -88,7 +88,7 @@ export class JsonParser implements Parser {
           this.needComma = false;
           break;
         default:
-          throw parseError(`line ${this.line}: unexpected character '${showToken(chunk, i, i + 1)}'`);
+          throw lineError(this.line, `unexpected character '${showToken(chunk, i, i + 1)}'`);
       }
     }
   }
@@ -103,7 +103,7 @@ export class JsonParser implements Parser {
   }
 
   private beforeValue(): void {
-    if (this.inData() && this.needComma) throw parseError(`line ${this.line}: expected ','`);
+    if (this.inData() && this.needComma) throw lineError(this.line, `expected ','`);
   }
 
   private afterValue(): void {
@@ -113,7 +113,7 @@ export class JsonParser implements Parser {
   private open(c: number): void {
     this.beforeValue();
     this.sawAny = true;
-    if (this.stack.length >= MAX_DEPTH) throw parseError(`line ${this.line}: JSON nested deeper than ${MAX_DEPTH}`);
+    if (this.stack.length >= MAX_DEPTH) throw lineError(this.line, `JSON nested deeper than ${MAX_DEPTH}`);
     const depth = this.stack.length;
     if (this.dataDepth === 0 && !this.dataDone && c === 91) {
       if (depth === 0 || (depth === 1 && this.top() === 123 && DATA_KEYS.has(this.lastKey))) {
@@ -124,7 +124,7 @@ export class JsonParser implements Parser {
       }
     }
     if (this.inData()) {
-      if (c !== 91 || depth !== this.dataDepth || this.flat) throw parseError(`line ${this.line}: expected a number or a row [x, y, ...]`);
+      if (c !== 91 || depth !== this.dataDepth || this.flat) throw lineError(this.line, `expected a number or a row [x, y, ...]`);
       this.col = 0;
     }
     this.stack.push(c);
@@ -134,12 +134,12 @@ export class JsonParser implements Parser {
 
   private close(c: number): void {
     const t = this.stack.pop();
-    if (t === undefined || (t === 91) !== (c === 93)) throw parseError(`line ${this.line}: unbalanced '${String.fromCharCode(c)}'`);
+    if (t === undefined || (t === 91) !== (c === 93)) throw lineError(this.line, `unbalanced '${String.fromCharCode(c)}'`);
     const depth = this.stack.length + 1; // depth of the closed container
     if (this.dataDepth > 0) {
       if (depth === this.dataDepth + 1) this.endRow();
       else if (depth === this.dataDepth) {
-        if (this.flat && this.col !== 0) throw parseError(`line ${this.line}: ${this.col} values left over: the flat array does not split into points of dim ${this.expect}`);
+        if (this.flat && this.col !== 0) throw lineError(this.line, `${this.col} values left over: the flat array does not split into points of dim ${this.expect}`);
         this.dataDepth = 0;
         this.dataDone = true;
       }
@@ -160,8 +160,8 @@ export class JsonParser implements Parser {
     const v = parseNumber(b, 0, b.length);
     if (v - v !== 0) {
       const tok = showToken(b, 0, b.length);
-      if (v === Infinity || v === -Infinity || isNonFiniteWord(b, 0, b.length)) throw parseError(`line ${this.line}: not a finite number: '${tok}'`);
-      throw parseError(`line ${this.line}: not a number: '${tok}'`);
+      if (v === Infinity || v === -Infinity || isNonFiniteWord(b, 0, b.length)) throw lineError(this.line, `not a finite number: '${tok}'`);
+      throw lineError(this.line, `not a number: '${tok}'`);
     }
     if (this.stack.length === this.dataDepth) {
       // flat array of numbers
@@ -172,7 +172,7 @@ export class JsonParser implements Parser {
         this.sink.setDim(this.expect);
         this.row = new Float64Array(this.expect);
       }
-      if (!this.flat) throw parseError(`line ${this.line}: expected a row [x, y, ...], got a number`);
+      if (!this.flat) throw lineError(this.line, `expected a row [x, y, ...], got a number`);
       this.row[this.col++] = v;
       if (this.col === this.expect) {
         this.sink.row(this.row);
@@ -191,13 +191,13 @@ export class JsonParser implements Parser {
 
   private endRow(): void {
     if (this.expect === 0) {
-      if (this.col === 0) throw parseError(`line ${this.line}: empty point []`);
+      if (this.col === 0) throw lineError(this.line, `empty point []`);
       const declared = this.opts.declaredDim;
-      if (declared > 0 && this.col !== declared) throw parseError(`line ${this.line}: expected ${declared} values (declared dim), got ${this.col}`);
+      if (declared > 0 && this.col !== declared) throw lineError(this.line, `expected ${declared} values (declared dim), got ${this.col}`);
       this.expect = this.col;
       this.sink.setDim(this.col);
     } else if (this.col !== this.expect) {
-      throw parseError(`line ${this.line}: expected ${this.expect} values, got ${this.col}`);
+      throw lineError(this.line, `expected ${this.expect} values, got ${this.col}`);
     }
     this.sink.row(this.row);
     this.col = 0;
@@ -205,8 +205,8 @@ export class JsonParser implements Parser {
 
   finish(): void {
     if (this.token.length > 0) this.endToken();
-    if (this.inString) throw parseError(`line ${this.line}: input ends inside a string`);
-    if (this.stack.length > 0) throw parseError(`line ${this.line}: input ends inside the JSON ${this.stack.length} level(s) deep`);
+    if (this.inString) throw lineError(this.line, `input ends inside a string`);
+    if (this.stack.length > 0) throw lineError(this.line, `input ends inside the JSON ${this.stack.length} level(s) deep`);
     if (!this.sawAny) throw parseError("empty input");
     if (!this.dataDone) throw parseError(`JSON holds no points: expected [[x, y, ...], ...] or an object with a "points" array`);
   }

@@ -99,6 +99,20 @@ describe("text point clouds", () => {
     expect(parseError("x,y\n1,2\n\n3,4\n5,6,7\n", F.DATA_FORMAT_CSV, { chunk: 3 }).message).toBe("line 5: expected 2 values, got 3");
   });
 
+  it("gives the place as numbers too (ErrorInfo metadata: line, column; record for binary input)", () => {
+    expect(parseError("1,2,3\n4,5,6\n7,8\n", F.DATA_FORMAT_CSV).metadata).toEqual({ line: "3" });
+    for (const chunk of [1, 4, 1000]) {
+      const e = parseError("0.5 1\n2 3\n\n4 abc\n", F.DATA_FORMAT_WHITESPACE, { chunk });
+      expect({ message: e.message, metadata: e.metadata }).toEqual({ message: "line 4: not a number: 'abc' (column 2)", metadata: { line: "4", column: "2" } });
+    }
+    expect(parseError('{"points": [[1, 2],\n [3, "x"]]}', F.DATA_FORMAT_JSON).metadata).toEqual({ line: "2" });
+    expect(parseError("ply\nformat ascii 1.0\nelement vertex 1\nproperty list uchar int x\nend_header\n", F.DATA_FORMAT_PLY).metadata).toEqual({ line: "4" });
+    const raw = Buffer.alloc(24);
+    raw.writeDoubleLE(1, 0);
+    raw.writeDoubleLE(NaN, 16);
+    expect(parseError(raw, F.DATA_FORMAT_RAW_FLOAT64, { dim: 1 }).metadata).toEqual({ record: "2" });
+  });
+
   it("rejects NaN, infinities and junk naming line and column", () => {
     expect(parseError("1,2\n3,4\n5,6\n7,8\nnan,1\n", F.DATA_FORMAT_CSV).message).toBe("line 5: not a finite number: 'nan' (column 1)");
     expect(parseError("1 2\n3 -inf\n", F.DATA_FORMAT_WHITESPACE).message).toBe("line 2: not a finite number: '-inf' (column 2)");

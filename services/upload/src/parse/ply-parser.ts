@@ -3,7 +3,7 @@ import type { CanonicalSink } from "./sink";
 import type { TextOptions } from "./text-parsers";
 import { TextScanner } from "./text-scanner";
 import { ELEMENT_TYPES, RecordReader, type ElementType } from "./binary-parsers";
-import { parseError, tooManyPoints } from "./errors";
+import { lineError, parseError, tooManyPoints } from "./errors";
 
 // Stanford PLY (ascii, binary_little_endian, binary_big_endian). The points
 // are the vertex element, which must come first; x, y, z (and w) are kept when
@@ -30,7 +30,6 @@ function parseHeader(text: string, maxPoints: number): PlyHeader {
   let elementIndex = 0;
   const props: PlyHeader["props"] = [];
   for (let i = 0; i < lines.length; i++) {
-    const where = `line ${i + 1}`;
     const w = lines[i]!.split(/\s+/);
     switch (w[0]) {
       case "ply":
@@ -40,27 +39,27 @@ function parseHeader(text: string, maxPoints: number): PlyHeader {
       case "end_header":
         break;
       case "format":
-        if (w[1] !== "ascii" && w[1] !== "binary_little_endian" && w[1] !== "binary_big_endian") throw parseError(`${where}: unknown PLY format '${w[1] ?? ""}'`);
+        if (w[1] !== "ascii" && w[1] !== "binary_little_endian" && w[1] !== "binary_big_endian") throw lineError(i + 1, `unknown PLY format '${w[1] ?? ""}'`);
         encoding = w[1];
         break;
       case "element":
         element = w[1] ?? "";
         if (element === "vertex") {
-          if (elementIndex !== 0) throw parseError(`${where}: the vertex element must be the first PLY element`);
+          if (elementIndex !== 0) throw lineError(i + 1, `the vertex element must be the first PLY element`);
           vertices = Number(w[2]);
-          if (!Number.isInteger(vertices) || vertices < 0) throw parseError(`${where}: bad vertex count '${w[2] ?? ""}'`);
+          if (!Number.isInteger(vertices) || vertices < 0) throw lineError(i + 1, `bad vertex count '${w[2] ?? ""}'`);
           if (vertices > maxPoints) throw tooManyPoints(maxPoints);
         }
         elementIndex++;
         break;
       case "property":
         if (element !== "vertex") break;
-        if (w[1] === "list") throw parseError(`${where}: list properties in the vertex element are not supported`);
-        if (!TYPE_NAMES[w[1] ?? ""]) throw parseError(`${where}: unknown PLY property type '${w[1] ?? ""}'`);
+        if (w[1] === "list") throw lineError(i + 1, `list properties in the vertex element are not supported`);
+        if (!TYPE_NAMES[w[1] ?? ""]) throw lineError(i + 1, `unknown PLY property type '${w[1] ?? ""}'`);
         props.push({ type: TYPE_NAMES[w[1]!]!, name: w[2] ?? "" });
         break;
       default:
-        throw parseError(`${where}: unexpected PLY header line '${lines[i]!.slice(0, 40)}'`);
+        throw lineError(i + 1, `unexpected PLY header line '${lines[i]!.slice(0, 40)}'`);
     }
   }
   if (!encoding) throw parseError("PLY header has no format line");
@@ -93,7 +92,7 @@ class PlyAsciiBody extends TextScanner {
   }
   protected onEol(): void {
     if (this.sink.n >= this.vertices || this.col === 0) return;
-    if (this.col !== this.keep.length) throw parseError(`line ${this.line}: expected ${this.keep.length} vertex properties, got ${this.col}`);
+    if (this.col !== this.keep.length) throw lineError(this.line, `expected ${this.keep.length} vertex properties, got ${this.col}`);
     if (this.row.length !== this.vals.length) this.row = new Float64Array(this.vals.length);
     this.row.set(this.vals);
     this.vals.length = 0;
@@ -117,7 +116,7 @@ export class PlyParser implements Parser {
     }
     this.head = Buffer.concat([this.head, chunk]);
     if (this.head.length >= 4 && this.head.subarray(0, 4).toString("latin1") !== "ply\n" && this.head.subarray(0, 5).toString("latin1") !== "ply\r\n") {
-      throw parseError("line 1: not a PLY file (expected 'ply')");
+      throw lineError(1, "not a PLY file (expected 'ply')");
     }
     const m = /end_header\r?\n/.exec(this.head.subarray(0, MAX_HEADER).toString("latin1"));
     if (!m) {

@@ -1,7 +1,7 @@
 import type { Parser } from "./parser";
 import type { CanonicalSink } from "./sink";
 import { TextScanner } from "./text-scanner";
-import { dimTooLarge, parseError, resourceExhaustedMatrix, tooManyPoints } from "./errors";
+import { dimTooLarge, lineError, parseError, resourceExhaustedMatrix, tooManyPoints } from "./errors";
 import { isNonFiniteWord, parseNumber } from "./number";
 
 export interface TextOptions {
@@ -64,19 +64,19 @@ export class PointTextParser extends TextScanner implements Parser {
     if (this.expect === 0) {
       const declared = this.opts.declaredDim;
       if (declared > 0 && this.col !== declared) {
-        throw parseError(`line ${this.line}: expected ${declared} values (declared dim), got ${this.col}`);
+        throw lineError(this.line, `expected ${declared} values (declared dim), got ${this.col}`);
       }
       this.expect = this.col;
       this.sink.setDim(this.col);
     } else if (this.col !== this.expect) {
-      throw parseError(`line ${this.line}: expected ${this.expect} values, got ${this.col}`);
+      throw lineError(this.line, `expected ${this.expect} values, got ${this.col}`);
     }
     this.sink.row(this.row.vals);
   }
 }
 
 function checkDistance(v: number, line: number): void {
-  if (v < 0) throw parseError(`line ${line}: negative distance: ${v}`);
+  if (v < 0) throw lineError(line, `negative distance: ${v}`);
 }
 
 /**
@@ -119,10 +119,10 @@ export class FullMatrixParser extends TextScanner implements Parser {
   protected onValue(v: number): void {
     checkDistance(v, this.line);
     if (this.size > 0 && this.col >= this.size) {
-      throw parseError(`line ${this.line}: expected ${this.size} values, got more`);
+      throw lineError(this.line, `expected ${this.size} values, got more`);
     }
     if (this.col < this.rows) this.sink.value(v);
-    else if (this.col === this.rows && v !== 0) throw parseError(`line ${this.line}: diagonal entry ${this.rows + 1} is ${v}, expected 0`);
+    else if (this.col === this.rows && v !== 0) throw lineError(this.line, `diagonal entry ${this.rows + 1} is ${v}, expected 0`);
   }
   protected onEol(): void {
     if (this.col === 0) return;
@@ -130,10 +130,10 @@ export class FullMatrixParser extends TextScanner implements Parser {
       this.size = this.col;
       if (this.size > this.opts.maxPoints) throw tooManyPoints(this.opts.maxPoints);
     } else if (this.col !== this.size) {
-      throw parseError(`line ${this.line}: expected ${this.size} values, got ${this.col}`);
+      throw lineError(this.line, `expected ${this.size} values, got ${this.col}`);
     }
     this.rows++;
-    if (this.rows > this.size) throw parseError(`line ${this.line}: more rows than columns (${this.size})`);
+    if (this.rows > this.size) throw lineError(this.line, `more rows than columns (${this.size})`);
   }
   override finish(): void {
     super.finish();
@@ -209,21 +209,21 @@ export class OffParser extends TextScanner implements Parser {
       this.state = "header";
       return;
     }
-    if (this.state === "magic") throw parseError(`line ${this.line}: expected the OFF header keyword, got '${w}'`);
+    if (this.state === "magic") throw lineError(this.line, `expected the OFF header keyword, got '${w}'`);
     throw this.badToken(b, s, e);
   }
   protected onValue(v: number): void {
     switch (this.state) {
       case "magic":
-        throw parseError(`line ${this.line}: expected the OFF header keyword before numbers`);
+        throw lineError(this.line, `expected the OFF header keyword before numbers`);
       case "header":
         this.header.push(v);
         if (this.header.length === this.need) {
           const h = this.header;
           if (this.need === 4) this.dim = h[0]! + (this.dim === 4 ? 1 : 0);
           this.nv = h[this.need - 3]!;
-          if (!Number.isInteger(this.dim) || this.dim < 1) throw parseError(`line ${this.line}: bad OFF dimension ${h[0]}`);
-          if (!Number.isInteger(this.nv) || this.nv < 0) throw parseError(`line ${this.line}: bad OFF vertex count ${this.nv}`);
+          if (!Number.isInteger(this.dim) || this.dim < 1) throw lineError(this.line, `bad OFF dimension ${h[0]}`);
+          if (!Number.isInteger(this.nv) || this.nv < 0) throw lineError(this.line, `bad OFF vertex count ${this.nv}`);
           if (this.nv > this.opts.maxPoints) throw tooManyPoints(this.opts.maxPoints);
           if (!this.dimFromRow) this.fixDim(this.dim);
           this.state = this.nv === 0 ? "done" : "vertices";
@@ -233,7 +233,7 @@ export class OffParser extends TextScanner implements Parser {
         return;
       case "vertices":
         if (this.col < this.dim || (this.dimFromRow && this.sink.dim === 0)) this.row.set(this.col, v, this.line);
-        else if (this.dimFromRow) throw parseError(`line ${this.line}: expected ${this.dim} coordinates, got more`);
+        else if (this.dimFromRow) throw lineError(this.line, `expected ${this.dim} coordinates, got more`);
         return;
       case "done":
         return;
@@ -242,13 +242,13 @@ export class OffParser extends TextScanner implements Parser {
   protected onEol(): void {
     if (this.state !== "vertices" || this.col === 0 || this.line === this.countsLine) return;
     if (this.dimFromRow && this.sink.dim === 0) this.fixDim(this.col);
-    if (this.col < this.dim) throw parseError(`line ${this.line}: expected ${this.dim} coordinates, got ${this.col}`);
+    if (this.col < this.dim) throw lineError(this.line, `expected ${this.dim} coordinates, got ${this.col}`);
     this.sink.row(this.row.vals);
     if (this.sink.n === this.nv) this.state = "done";
   }
   private fixDim(dim: number): void {
     if (this.opts.declaredDim > 0 && this.opts.declaredDim !== dim) {
-      throw parseError(`line ${this.line}: OFF dimension ${dim} differs from the declared dim ${this.opts.declaredDim}`);
+      throw lineError(this.line, `OFF dimension ${dim} differs from the declared dim ${this.opts.declaredDim}`);
     }
     this.dim = dim;
     this.sink.setDim(dim);

@@ -1,4 +1,4 @@
-import { parseError, showToken } from "./errors";
+import { lineError, showToken } from "./errors";
 import { isNonFiniteWord, parseNumber, scanEnd, scanNumber } from "./number";
 
 // Splits text into tokens and lines at the byte level. Separators are blanks,
@@ -54,8 +54,8 @@ export abstract class TextScanner {
   protected badToken(b: Uint8Array, s: number, e: number) {
     const tok = showToken(b, s, e);
     const v = parseNumber(b, s, e);
-    if (v === Infinity || v === -Infinity || isNonFiniteWord(b, s, e)) return parseError(`line ${this.line}: not a finite number: '${tok}' (column ${this.col + 1})`);
-    return parseError(`line ${this.line}: not a number: '${tok}' (column ${this.col + 1})`);
+    if (v === Infinity || v === -Infinity || isNonFiniteWord(b, s, e)) return lineError(this.line, `not a finite number: '${tok}' (column ${this.col + 1})`, this.col + 1);
+    return lineError(this.line, `not a number: '${tok}' (column ${this.col + 1})`, this.col + 1);
   }
 
   push(chunk: Uint8Array): void {
@@ -127,7 +127,7 @@ export abstract class TextScanner {
       return;
     }
     if (b.length > this.maxTokenBytes) {
-      throw parseError(`line ${this.line}: token longer than ${this.maxTokenBytes} bytes: '${showToken(b, 0, b.length)}'`);
+      throw lineError(this.line, `token longer than ${this.maxTokenBytes} bytes: '${showToken(b, 0, b.length)}'`);
     }
     this.carry = b;
   }
@@ -135,7 +135,7 @@ export abstract class TextScanner {
   private token(b: Uint8Array, s: number, e: number): void {
     if (this.skipLine) return;
     if (e - s > this.maxTokenBytes) {
-      throw parseError(`line ${this.line}: token longer than ${this.maxTokenBytes} bytes: '${showToken(b, s, e)}'`);
+      throw lineError(this.line, `token longer than ${this.maxTokenBytes} bytes: '${showToken(b, s, e)}'`);
     }
     if (this.col === 0 && !this.pendingComma && b[s] === 35) {
       this.skipLine = true; // '#' comment
@@ -160,7 +160,7 @@ export abstract class TextScanner {
   private comma(): void {
     if (this.skipLine) return;
     if (this.pendingComma || this.col === 0) {
-      throw parseError(`line ${this.line}: empty value in column ${this.col + 1}`);
+      throw lineError(this.line, `empty value in column ${this.col + 1}`);
     }
     this.pendingComma = true;
   }

@@ -1,0 +1,235 @@
+import { readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { Metadata } from "@grpc/grpc-js";
+import { channelOptions, insecure, pbCommon, pbEngine, pbUpload } from "@tda/common";
+import type { BrowserContext, Page } from "playwright-core";
+import { FIXTURES, startMesh, type Mesh } from "../helpers/mesh";
+import { restClient } from "../helpers/rest";
+import { ARTIFACTS, launchBrowser, newContext, screenshot, watchProblems, type PageProblems, type TestBrowser } from "../helpers/browser";
+
+// The web console in a real browser (Debian's Chromium, driven by
+// playwright-core) against the real mesh behind the REST proxy, with API keys
+// on: the console asks for the key, uploads a fixture, submits a Rips job,
+// follows it to 100 %, draws every interval of the result and downloads the
+// SVG; an invalid file shows its error at its line. Screenshots go to
+// .run/test-artifacts/console/. Also the REST routes it relies on
+// (estimate, limits) checked against the engine itself.
+
+jest.setTimeout(240_000);
+
+const KEY = "console-key-0123456789";
+const FIXTURE = join(FIXTURES, "tore3D_300.off");
+
+let mesh: Mesh;
+let browser: TestBrowser;
+let ctx: BrowserContext;
+let page: Page;
+let problems: PageProblems;
+const rest = () => restClient(mesh.rest!, { key: KEY });
+
+beforeAll(async () => {
+  mesh = await startMesh({ redisDb: 14, rest: true, gatewayEnv: { GATEWAY_API_KEYS: `${KEY}:console-tenant` } });
+  browser = await launchBrowser();
+  ctx = await newContext(browser, { width: 1280, height: 800 });
+  page = await ctx.newPage();
+  problems = watchProblems(page);
+});
+
+afterAll(async () => {
+  await ctx?.close().catch(() => undefined);
+  await browser?.close();
+  await mesh?.stop();
+});
+
+/** The interval count of a result as the API returns it. */
+async function intervalsOf(jobId: string): Promise<number> {
+  const res = await rest().get(`/api/v1/tda/results/${jobId}`);
+  expect(res.status).toBe(200);
+  return (res.json.result.diagrams as { intervals: unknown[] }[]).reduce((n, d) => n + d.intervals.length, 0);
+}
+
+test("the console asks for the API key when auth is on, then lists nothing yet", async () => {
+  await page.goto(`${mesh.rest}/`);
+  const dialog = page.getByRole("dialog", { name: "Authenticate" });
+  await dialog.waitFor();
+  await page.getByTestId("key-input").fill(KEY);
+  await dialog.getByRole("button", { name: "use this key" }).click();
+  await dialog.waitFor({ state: "detached" });
+  // the 401 that opened the dialog is the only error the page saw, and it was expected
+  expect(problems.list.every((p) => p.includes("401"))).toBe(true);
+  problems.list.length = 0;
+});
+
+let jobId = "";
+
+test("upload a fixture with the progress bar, see the engine's estimate, submit, follow the job to 100 %", async () => {
+  await page.getByTestId("file-input").setInputFiles(FIXTURE);
+  await page.getByTestId("upload-done").waitFor();
+  expect(await page.getByTestId("upload-progress").getAttribute("aria-valuenow")).toBe("100");
+  expect(await page.getByTestId("upload-done").textContent()).toContain("300 points of dimension 3");
+
+  // the estimate shown is the API's for this dataset and these parameters
+  await page.getByTestId("estimate-memory").waitFor();
+  const datasetId = await page.getByTestId("dataset-select").inputValue();
+  const est = await rest().post("/api/v1/tda/estimate", { dataset_id: datasetId, params: { algorithm: "ALGORITHM_RIPS", max_dim: 1, modulus: 2 } });
+  expect(est.status).toBe(200);
+  expect(Number(est.json.memory_bytes)).toBeGreaterThan(0);
+  expect(await page.getByTestId("estimate-memory").textContent()).toContain("Estimated memory");
+  await page.getByTestId("max-dim").fill("2");
+  await page.waitForFunction(`!document.querySelector('[data-testid="estimate"]').textContent.includes("estimating")`);
+  await screenshot(page, "1-upload-and-estimate-1280");
+
+  await page.getByTestId("submit").click();
+  await page.waitForURL(/#\/jobs\/job_/);
+  jobId = decodeURIComponent(page.url().split("#/jobs/")[1]!);
+  const seen: number[] = [];
+  const bar = page.getByTestId("job-progress");
+  const end = Date.now() + 120_000;
+  for (;;) {
+    const v = Number(await bar.getAttribute("aria-valuenow"));
+    if (seen.at(-1) !== v) seen.push(v);
+    if (v === 100 || Date.now() > end) break;
+    await page.waitForTimeout(50);
+  }
+  expect(seen.at(-1)).toBe(100);
+  // it never went backwards
+  expect([...seen].sort((a, b) => a - b)).toEqual(seen);
+  const job = await rest().get(`/api/v1/tda/jobs/${jobId}`);
+  expect(job.json.job.state).toBe("JOB_STATE_COMPLETED");
+  await page.getByTestId("events").getByText("job.completed").waitFor();
+});
+
+test("the diagram draws one point per interval of the result; filters and keyboard work", async () => {
+  const total = await intervalsOf(jobId);
+  expect(total).toBeGreaterThan(300);
+  const summary = page.getByTestId("result-summary");
+  await summary.waitFor();
+  expect(Number(await summary.getAttribute("data-intervals"))).toBe(total);
+  expect(await page.locator("svg.diagram circle.pt").count()).toBe(total);
+  expect(await page.locator("svg.barcode rect.bar").count()).toBe(total);
+  await screenshot(page, "2-result-1280");
+
+  // hide H0: only the H1 and H2 intervals remain
+  const res = await rest().get(`/api/v1/tda/results/${jobId}`);
+  const h0 = res.json.result.diagrams.find((d: { dimension: number }) => d.dimension === 0).intervals.length;
+  await page.getByTestId("dim-0").uncheck();
+  expect(await page.locator("svg.diagram circle.pt").count()).toBe(total - h0);
+  await page.getByTestId("dim-0").check();
+
+  // the keyboard: the first point reached is the most persistent one (the essential H0 class)
+  await page.locator("svg.diagram").focus();
+  await page.keyboard.press("ArrowRight");
+  const tip = page.getByRole("tooltip");
+  await tip.waitFor();
+  expect(await tip.textContent()).toMatch(/H0.*death ∞/);
+  await page.keyboard.press("Escape");
+});
+
+test("download the diagram as SVG: the same picture the API serves, one circle per interval", async () => {
+  const total = await intervalsOf(jobId);
+  const [download] = await Promise.all([page.waitForEvent("download"), page.getByTestId("download-diagram-svg").click()]);
+  expect(download.suggestedFilename()).toBe(`${jobId}-diagram.svg`);
+  const file = join(ARTIFACTS, download.suggestedFilename());
+  await download.saveAs(file);
+  const svg = readFileSync(file, "utf8");
+  expect(svg).toMatch(/^<\?xml [^>]*>\s*<svg xmlns="http:\/\/www.w3.org\/2000\/svg"/);
+  expect(svg.match(/<circle /g)).toHaveLength(total);
+  expect(svg).toBe((await rest().get(`/api/v1/tda/results/${jobId}/diagram.svg`)).text);
+});
+
+test("an invalid file: the upload service's error shown at its line, in the file's own text", async () => {
+  await page.goto(`${mesh.rest}/#/`);
+  const bad = "0.1,0.2\n0.3,0.4\n0.5,0.6\n0.7,abc\n0.9,1.0\n";
+  await page.getByTestId("file-input").setInputFiles({ name: "bad.csv", mimeType: "text/csv", buffer: Buffer.from(bad) });
+  const err = page.getByTestId("upload-error");
+  await err.waitFor();
+  expect(await page.getByTestId("error-line").textContent()).toBe("line 4");
+  expect(await err.textContent()).toContain("not a number: 'abc'");
+  const marked = err.locator(".bad-line");
+  expect(await marked.getAttribute("data-line")).toBe("4");
+  expect(await marked.textContent()).toBe("40.7,abc");
+  await screenshot(page, "3-invalid-upload-1280");
+  // the upload was refused (400) and the console said so: the only error the page logged
+  expect(problems.list.filter((p) => !p.includes("status of 400"))).toEqual([]);
+  problems.list.length = 0;
+});
+
+test("the job and dataset lists, and a phone-width page without horizontal scrolling", async () => {
+  await page.goto(`${mesh.rest}/#/jobs`);
+  await page.getByTestId("jobs").getByText(jobId.slice(0, 16)).waitFor();
+  await page.goto(`${mesh.rest}/#/datasets`);
+  await page.getByTestId("datasets").getByText("tore3D_300.off").waitFor();
+
+  const phone = await ctx.newPage();
+  const phoneProblems = watchProblems(phone);
+  await phone.setViewportSize({ width: 390, height: 844 });
+  await phone.goto(`${mesh.rest}/#/jobs/${encodeURIComponent(jobId)}`);
+  // a new tab has no key yet (it is kept per tab unless remembered): the console asks again
+  await phone.getByTestId("key-input").fill(KEY);
+  await phone.getByRole("button", { name: "use this key" }).click();
+  await phone.getByTestId("result-summary").waitFor();
+  await phone.locator("svg.diagram circle.pt").first().waitFor();
+  const overflow = await phone.evaluate<number>("document.documentElement.scrollWidth - window.innerWidth");
+  expect(overflow).toBeLessThanOrEqual(0);
+  await screenshot(phone, "4-result-phone");
+  await phone.close();
+  expect(phoneProblems.list.filter((p) => !p.includes("status of 401"))).toEqual([]);
+});
+
+test("the API reference at /docs renders the OpenAPI document, with no console errors", async () => {
+  await page.goto(`${mesh.rest}/docs`);
+  await page.getByText("/api/v1/tda/estimate").first().waitFor({ timeout: 30_000 });
+  await page.getByText("/api/v1/tda/compute/vietoris-rips").first().waitFor();
+  await screenshot(page, "5-docs-1280");
+  expect(problems.list).toEqual([]);
+});
+
+test("estimate and limits over REST are the engine's own figures", async () => {
+  const engine = new pbEngine.EngineServiceClient(mesh.engines[0]!, insecure(), channelOptions);
+  try {
+    const up = await rest().upload("/api/v1/data/upload/file?name=pp.csv&format=distance_matrix", readFileSync(join(FIXTURES, "projective_plane.csv")), "text/csv");
+    expect(up.status).toBe(200);
+    const ds = up.json.dataset;
+    const viaRest = await rest().post("/api/v1/tda/estimate", { dataset_id: ds.dataset_id, params: { algorithm: "ALGORITHM_RIPS", max_dim: 2 } });
+    expect(viaRest.status).toBe(200);
+    const spec: pbEngine.ComputeSpec = {
+      params: { algorithm: pbCommon.Algorithm.ALGORITHM_RIPS, maxDim: 2, modulus: 0, threads: 0, alphaRadius: false },
+      inputKind: pbCommon.InputKind.INPUT_KIND_LOWER_DISTANCE_MATRIX,
+      encoding: pbCommon.ValueEncoding.VALUE_ENCODING_FLOAT64,
+      n: Number(ds.n),
+      dim: 0,
+      jobId: "",
+    };
+    expect(ds.kind).toBe(pbUpload.DatasetKind[pbUpload.DatasetKind.DATASET_KIND_DISTANCE_MATRIX]);
+    const direct = await new Promise<pbEngine.EstimateResponse>((res, rej) => engine.estimate({ spec }, new Metadata(), (e, r) => (e ? rej(e) : res(r))));
+    expect({ memory: viaRest.json.memory_bytes, limit: viaRest.json.memory_limit_bytes, ok: viaRest.json.admissible }).toEqual({
+      memory: String(direct.memoryBytes),
+      limit: String(direct.memoryLimitBytes),
+      ok: direct.admissible,
+    });
+
+    const info = await new Promise<pbEngine.GetInfoResponse>((res, rej) => engine.getInfo({}, new Metadata(), (e, r) => (e ? rej(e) : res(r))));
+    const limits = await rest().get("/api/v1/tda/limits");
+    expect(limits.status).toBe(200);
+    expect(limits.json.engine_memory_limit_bytes).toBe(String(info.memoryLimitBytes));
+    expect(limits.json.engine_threads).toBe(info.threads);
+    expect(limits.json.max_dim).toBe(8);
+
+    // bad parameters: 400 naming each field; another tenant's or an unknown dataset: 404; no key: 401
+    const bad = await rest().post("/api/v1/tda/estimate", { dataset_id: ds.dataset_id, params: { algorithm: "ALGORITHM_RIPS", max_dim: 9, modulus: 4 } });
+    expect(bad.status).toBe(400);
+    expect(bad.json.details[0].field_violations.map((v: { field: string }) => v.field)).toEqual(["params.max_dim", "params.modulus"]);
+    const alphaOnMatrix = await rest().post("/api/v1/tda/estimate", { dataset_id: ds.dataset_id, params: { algorithm: "ALGORITHM_ALPHA", max_dim: 1 } });
+    expect(alphaOnMatrix.status).toBe(400);
+    const missing = await rest().post("/api/v1/tda/estimate", { dataset_id: "ds_00000000000000000000000000000000", params: { algorithm: "ALGORITHM_RIPS", max_dim: 1 } });
+    expect(missing.status).toBe(404);
+    expect((await restClient(mesh.rest!).get("/api/v1/tda/limits")).status).toBe(401);
+  } finally {
+    engine.close();
+  }
+});
+
+afterAll(() => {
+  // a record of what the browser suite saw, next to its screenshots
+  writeFileSync(join(ARTIFACTS, "problems.json"), JSON.stringify(problems?.list ?? [], null, 2));
+});
