@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Runs every test: the engine's GoogleTest suites (ctest) and all jest projects
+# Runs every test: the engine's GoogleTest suites (ctest), the REST proxy's go tests and all jest projects
 # (unit tests and the end-to-end suites against real Redis, Kafka and engine
 # processes). Installs and builds what is missing first, starts Redis and Kafka
 # if they are not running, and ends with one line: "N passed, N failed".
@@ -23,6 +23,19 @@ if line=$(grep -E '[0-9]+% tests passed, [0-9]+ tests failed out of [0-9]+' .run
 else
   echo "ctest did not run"; failed=$((failed + 1))
 fi
+
+echo "== REST proxy: go test"
+command -v go >/dev/null 2>&1 || export PATH="/usr/local/go/bin:$PATH"
+(cd gateway/rest && go test -count=1 -json ./... > ../../.run/go-test.json 2> ../../.run/go-test.err)
+read -r gp gf < <(node -e '
+  const lines = require("fs").readFileSync(".run/go-test.json", "utf8").split("\n").filter(Boolean).map((l) => { try { return JSON.parse(l); } catch { return {}; } });
+  const tests = lines.filter((e) => e.Test && !e.Test.includes("/"));
+  const pass = tests.filter((e) => e.Action === "pass").length, fail = tests.filter((e) => e.Action === "fail").length;
+  const pkgFail = lines.filter((e) => !e.Test && e.Action === "fail").length;
+  console.log(pass, lines.length === 0 ? 1 : fail + (fail === 0 ? pkgFail : 0));')
+echo "go test: ${gp} passed, ${gf} failed"
+[ "${gf}" -eq 0 ] || grep -E '"Action":"output"' .run/go-test.json | grep -E -- '--- FAIL|FAIL' | head -20
+passed=$((passed + gp)); failed=$((failed + gf))
 
 echo "== TypeScript: type-check the tests"
 if ! npx tsc -p tsconfig.tests.json; then echo "test type-check failed"; failed=$((failed + 1)); fi

@@ -68,15 +68,23 @@ test("upload a fixture with the progress bar, see the engine's estimate, submit,
   expect(await page.getByTestId("upload-progress").getAttribute("aria-valuenow")).toBe("100");
   expect(await page.getByTestId("upload-done").textContent()).toContain("300 points of dimension 3");
 
-  // the estimate shown is the API's for this dataset and these parameters
-  await page.getByTestId("estimate-memory").waitFor();
+  // the estimate shown is the API's (the engine's) for this dataset and exactly these parameters
   const datasetId = await page.getByTestId("dataset-select").inputValue();
-  const est = await rest().post("/api/v1/tda/estimate", { dataset_id: datasetId, params: { algorithm: "ALGORITHM_RIPS", max_dim: 1, modulus: 2 } });
-  expect(est.status).toBe(200);
-  expect(Number(est.json.memory_bytes)).toBeGreaterThan(0);
-  expect(await page.getByTestId("estimate-memory").textContent()).toContain("Estimated memory");
+  const shown = async () => {
+    await page.waitForSelector('[data-testid="estimate"][data-pending="false"] [data-testid="estimate-memory"]');
+    return page.getByTestId("estimate-memory").getAttribute("data-memory-bytes");
+  };
+  const viaApi = async (maxDim: number) => {
+    const est = await rest().post("/api/v1/tda/estimate", { dataset_id: datasetId, params: { algorithm: "ALGORITHM_RIPS", max_dim: maxDim, modulus: 2 } });
+    expect(est.status).toBe(200);
+    return est.json.memory_bytes as string;
+  };
+  expect(await shown()).toBe(await viaApi(1));
   await page.getByTestId("max-dim").fill("2");
-  await page.waitForFunction(`!document.querySelector('[data-testid="estimate"]').textContent.includes("estimating")`);
+  await page.waitForSelector('[data-testid="estimate"][data-pending="true"]');
+  const dim2 = await viaApi(2);
+  expect(Number(dim2)).toBeGreaterThan(Number(await viaApi(1)));
+  expect(await shown()).toBe(dim2);
   await screenshot(page, "1-upload-and-estimate-1280");
 
   await page.getByTestId("submit").click();
@@ -97,6 +105,9 @@ test("upload a fixture with the progress bar, see the engine's estimate, submit,
   const job = await rest().get(`/api/v1/tda/jobs/${jobId}`);
   expect(job.json.job.state).toBe("JOB_STATE_COMPLETED");
   await page.getByTestId("events").getByText("job.completed").waitFor();
+  // this proxy has no trace store (REST_TRACE_QUERY_URL unset): the trace id only, and no failed call
+  expect(await page.getByTestId("trace-id").textContent()).toBe(job.json.job.trace_id || "—");
+  await page.getByText("No trace store is connected to this API").waitFor();
 });
 
 test("the diagram draws one point per interval of the result; filters and keyboard work", async () => {

@@ -172,7 +172,7 @@ function EstimatePanel({ dataset, estimate, limits, limitsError }: { dataset?: D
   const e = estimate.estimate;
   const unavailable = (x: unknown) => x instanceof ApiError && (x.status === 404 || x.status === 501);
   return (
-    <div class="estimate" aria-live="polite" data-testid="estimate">
+    <div class="estimate" aria-live="polite" data-testid="estimate" data-pending={estimate.pending ? "true" : "false"}>
       <h3>Before you submit</h3>
       {limits ? (
         <p class="muted">
@@ -187,8 +187,8 @@ function EstimatePanel({ dataset, estimate, limits, limitsError }: { dataset?: D
       ) : estimate.pending && !e ? (
         <p class="muted">estimating…</p>
       ) : e ? (
-        <p class={e.admissible ? "" : "warn"} data-testid="estimate-memory">
-          Estimated memory <b>{bytes(e.memory_bytes)}</b>
+        <p class={e.admissible ? "" : "warn"} data-testid="estimate-memory" data-memory-bytes={e.memory_bytes}>
+          {estimate.pending ? "(updating) " : ""}Estimated memory <b>{bytes(e.memory_bytes)}</b>
           {Number(e.memory_limit_bytes) > 0 ? ` of ${bytes(e.memory_limit_bytes)} allowed` : ""}, time about {seconds(e.seconds)}.
           {e.admissible ? "" : " The engine would refuse this job: lower the dimension or set a threshold."}
         </p>

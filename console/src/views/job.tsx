@@ -78,7 +78,7 @@ export function JobView({ id }: { id: string }) {
       </section>
       {state === "JOB_STATE_COMPLETED" && <Result jobId={id} />}
       <Events updates={live.updates} />
-      <TraceView traceId={job?.trace_id ?? ""} />
+      <TraceView jobId={id} traceId={job?.trace_id ?? ""} done={done} />
     </>
   );
 }

@@ -97,6 +97,7 @@ func run(cfg config.Config, log *slog.Logger) error {
 		Health:           &health.Checker{Targets: targets, Timeout: cfg.HealthTimeout},
 		OpenAPI:          openapi.Handler(doc),
 		Console:          site,
+		TraceQueryURL:    cfg.TraceQueryURL,
 		UploadChunkBytes: cfg.UploadChunkBytes,
 		UploadMaxBytes:   cfg.UploadMaxBytes,
 		MaxBodyBytes:     cfg.MaxBodyBytes,
@@ -158,7 +159,7 @@ func consoleHandler(cfg config.Config, log *slog.Logger) (http.Handler, error) {
 			return nil, err
 		}
 	}
-	h, err := console.New(fsys)
+	h, err := console.New(fsys, console.Features{Trace: cfg.TraceQueryURL != ""})
 	if err != nil {
 		return nil, err
 	}

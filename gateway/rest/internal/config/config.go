@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"net"
+	"net/url"
 	"os"
 	"strconv"
 	"strings"
@@ -32,6 +33,7 @@ type Config struct {
 	OpenAPIFile     string        // REST_OPENAPI_FILE: serve this file instead of the embedded document
 	ConsoleDir      string        // REST_CONSOLE_DIR: serve the web console from this directory instead of the embedded one
 	ConsoleOff      bool          // REST_CONSOLE=off: do not serve the web console at all
+	TraceQueryURL   string        // REST_TRACE_QUERY_URL: the trace store's query API (Jaeger HTTP), for GET …/jobs/{id}/trace
 	LogLevel        string        // REST_LOG_LEVEL: debug | info | warn | error
 }
 
@@ -75,6 +77,7 @@ func Load(getenv func(string) string, args []string) (Config, error) {
 		ShutdownTimeout:  time.Duration(num("REST_SHUTDOWN_TIMEOUT_MS", 10000, 0, 300000)) * time.Millisecond,
 		OpenAPIFile:      str("REST_OPENAPI_FILE", ""),
 		ConsoleDir:       str("REST_CONSOLE_DIR", ""),
+		TraceQueryURL:    strings.TrimRight(str("REST_TRACE_QUERY_URL", ""), "/"),
 		LogLevel:         strings.ToLower(str("REST_LOG_LEVEL", "info")),
 	}
 
@@ -92,6 +95,11 @@ func Load(getenv func(string) string, args []string) (Config, error) {
 	}
 	if c.GatewayAddress == "" {
 		errs = append(errs, "GATEWAY_ADDRESS must not be empty")
+	}
+	if c.TraceQueryURL != "" {
+		if u, err := url.Parse(c.TraceQueryURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			errs = append(errs, fmt.Sprintf("REST_TRACE_QUERY_URL=%q: want an http(s) URL such as http://127.0.0.1:16686", c.TraceQueryURL))
+		}
 	}
 	switch v := strings.ToLower(str("REST_CONSOLE", "on")); v {
 	case "on", "true", "1":

@@ -64,8 +64,15 @@ type Handler struct {
 	modTime time.Time
 }
 
+// Features tell the console which optional routes this proxy serves; they are
+// served as assets/config.json.
+type Features struct {
+	// Trace: GET /api/v1/tda/jobs/{job_id}/trace is served (a trace store is configured).
+	Trace bool `json:"trace"`
+}
+
 // New reads every file of fsys (a built console, or an empty tree).
-func New(fsys fs.FS) (*Handler, error) {
+func New(fsys fs.FS, features Features) (*Handler, error) {
 	h := &Handler{files: map[string]file{}, modTime: time.Now()}
 	err := fs.WalkDir(fsys, ".", func(p string, d fs.DirEntry, err error) error {
 		if err != nil || d.IsDir() || strings.HasPrefix(d.Name(), ".") {
@@ -85,6 +92,11 @@ func New(fsys fs.FS) (*Handler, error) {
 	})
 	if err != nil {
 		return nil, fmt.Errorf("console: %w", err)
+	}
+	if h.Built() {
+		b, _ := json.Marshal(features)
+		sum := sha256.Sum256(b)
+		h.files["assets/config.json"] = file{body: b, contentType: "application/json", etag: `"` + hex.EncodeToString(sum[:12]) + `"`}
 	}
 	return h, nil
 }

@@ -31,7 +31,7 @@ func get(t *testing.T, h http.Handler, path string, hdr map[string]string) *http
 }
 
 func TestServesFilesWithTypesAndPolicy(t *testing.T) {
-	h, err := New(site())
+	h, err := New(site(), Features{})
 	if err != nil || !h.Built() {
 		t.Fatalf("New: %v built=%v", err, h.Built())
 	}
@@ -53,7 +53,7 @@ func TestServesFilesWithTypesAndPolicy(t *testing.T) {
 }
 
 func TestRevalidationAndMissing(t *testing.T) {
-	h, _ := New(site())
+	h, _ := New(site(), Features{})
 	first := get(t, h, "/assets/app.js", nil)
 	etag := first.Header.Get("ETag")
 	if etag == "" {
@@ -73,7 +73,7 @@ func TestRevalidationAndMissing(t *testing.T) {
 }
 
 func TestNotBuiltSaysHow(t *testing.T) {
-	h, err := New(fstest.MapFS{".gitkeep": {}})
+	h, err := New(fstest.MapFS{".gitkeep": {}}, Features{})
 	if err != nil || h.Built() {
 		t.Fatalf("New: %v built=%v", err, h.Built())
 	}
@@ -81,5 +81,17 @@ func TestNotBuiltSaysHow(t *testing.T) {
 	body, _ := io.ReadAll(res.Body)
 	if res.StatusCode != 404 || !strings.Contains(string(body), "not part of this build") {
 		t.Errorf("%d %s", res.StatusCode, body)
+	}
+}
+
+func TestFeaturesAsConfig(t *testing.T) {
+	for _, on := range []bool{false, true} {
+		h, _ := New(site(), Features{Trace: on})
+		res := get(t, h, "/assets/config.json", nil)
+		body, _ := io.ReadAll(res.Body)
+		want := map[bool]string{false: `{"trace":false}`, true: `{"trace":true}`}[on]
+		if res.StatusCode != 200 || string(body) != want {
+			t.Errorf("trace=%v: %d %s", on, res.StatusCode, body)
+		}
 	}
 }

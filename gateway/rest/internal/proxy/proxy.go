@@ -8,6 +8,7 @@ import (
 	"mime"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
 	"google.golang.org/grpc"
@@ -19,6 +20,7 @@ import (
 	gatewayv1 "tda-mesh/gateway/rest/gen/tda/gateway/v1"
 	"tda-mesh/gateway/rest/internal/console"
 	"tda-mesh/gateway/rest/internal/metrics"
+	"tda-mesh/gateway/rest/internal/trace"
 	"tda-mesh/gateway/rest/internal/upload"
 )
 
@@ -54,6 +56,8 @@ type Options struct {
 	MaxBodyBytes int64
 	// Console serves the web console at "/", "/assets/…" and "/docs/…" (nil: not served).
 	Console http.Handler
+	// TraceQueryURL, when set, serves GET /api/v1/tda/jobs/{job_id}/trace from this trace store.
+	TraceQueryURL string
 }
 
 // DefaultMaxBodyBytes matches the gRPC message limit.
@@ -94,6 +98,10 @@ func New(ctx context.Context, o Options) (http.Handler, error) {
 	}
 	if o.Metrics != nil {
 		routes = append(routes, route{http.MethodGet, "/metrics", plain(o.Metrics.Handler())})
+	}
+	if o.TraceQueryURL != "" {
+		th := &trace.Handler{Mux: mux, Client: client, QueryURL: o.TraceQueryURL, HTTP: &http.Client{Timeout: 15 * time.Second}}
+		routes = append(routes, route{http.MethodGet, trace.Path, th.Handle})
 	}
 	if o.Console != nil {
 		for _, p := range console.Routes {
