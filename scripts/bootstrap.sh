@@ -26,6 +26,13 @@ if ((${#missing[@]})); then
 fi
 # java/mvn may come from elsewhere than Debian; only the commands matter
 command -v java >/dev/null || { echo "bootstrap: java not found" >&2; exit 1; }
+# the Flink job is compiled here: a JDK, not only a JRE (its Maven dependencies are fetched by mvn)
+if ! command -v javac >/dev/null; then
+  echo "bootstrap: installing a JDK (default-jdk-headless) for the Flink job"
+  SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends default-jdk-headless >/dev/null
+fi
 
 stamp=node_modules/.tda-lock-stamp
 if [ ! -f "$stamp" ] || ! cmp -s package-lock.json "$stamp"; then

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds everything: protobuf code generation, the TypeScript packages and the
-# C++ engine (engine-cpp/build/tda-engine), the web console (console/dist) and
-# the Go REST proxy (build/bin/tda-rest, with the console embedded).
+# C++ engine (engine-cpp/build/tda-engine), the web console (console/dist), the Go REST proxy
+# (build/bin/tda-rest, with the console embedded) and the Flink job (flink/target/tda-flink-job.jar,
+# Flink's jars in flink/target/lib).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 echo "build: proto + TypeScript"
@@ -19,3 +20,6 @@ if ! command -v go >/dev/null 2>&1 && [[ -z "${GO:-}" && -x /usr/local/go/bin/go
 fi
 bash gateway/rest/build.sh
 test -x build/bin/tda-rest
+echo "build: Flink job (maven)"
+mvn -B -q -f flink/pom.xml package -DskipTests
+test -f flink/target/tda-flink-job.jar

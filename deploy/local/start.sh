@@ -6,7 +6,7 @@
 # TCP connections. Idempotent: running components are left alone.
 #
 # Usage: deploy/local/start.sh [--no-infra] [COMPONENT...]
-#   COMPONENT: engine upload scheduler gateway rest (default: all, in that order)
+#   COMPONENT: engine upload scheduler gateway rest flink (default: all, in that order)
 #   --no-infra  do not install/start Redis and Kafka
 # Env: TDA_SKIP_MISSING=1 skips components that are not built instead of failing;
 #      TDA_ENGINE_BIN (default engine-cpp/build/tda-engine), NODE_BIN (default node).
@@ -22,12 +22,12 @@ components=()
 for a in "$@"; do
   case "$a" in
     --no-infra) infra=0 ;;
-    engine | upload | scheduler | gateway | rest) components+=("$a") ;;
+    engine | upload | scheduler | gateway | rest | flink) components+=("$a") ;;
     -h | --help) sed -n '2,13p' "$0"; exit 0 ;;
-    *) tda_die "unknown argument: $a (components: engine upload scheduler gateway rest)" ;;
+    *) tda_die "unknown argument: $a (components: engine upload scheduler gateway rest flink)" ;;
   esac
 done
-((${#components[@]})) || components=(engine upload scheduler gateway rest)
+((${#components[@]})) || components=(engine upload scheduler gateway rest flink)
 
 if ((infra)); then
   "$here/install.sh"
@@ -39,7 +39,7 @@ TDA_ENGINE_BIN="$(tda_abs "${TDA_ENGINE_BIN:-engine-cpp/build/tda-engine}")"
 NODE_BIN="${NODE_BIN:-node}"
 export TDA_ENGINE_BIN TDA_DATA_DIR REDIS_URL KAFKA_BROKERS KAFKA_TOPIC_PREFIX ENGINE_ADDRESSES \
   UPLOAD_ADDRESS SCHEDULER_ADDRESS GATEWAY_ADDRESS TDA_ENGINE_PORT UPLOAD_PORT SCHEDULER_PORT \
-  GATEWAY_PORT REST_PORT
+  GATEWAY_PORT REST_PORT FLINK_REST_PORT FLINK_REST_URL
 
 # name -> port variable, artifact, command
 port_of() {
@@ -49,6 +49,7 @@ port_of() {
     scheduler) echo "$SCHEDULER_PORT" ;;
     gateway) echo "$GATEWAY_PORT" ;;
     rest) echo "$REST_PORT" ;;
+    flink) echo "$FLINK_REST_PORT" ;;
   esac
 }
 artifact_of() {
@@ -58,6 +59,7 @@ artifact_of() {
     scheduler) echo "$TDA_ROOT/services/scheduler/dist/main.js" ;;
     gateway) echo "$TDA_ROOT/gateway/dist/main.js" ;;
     rest) echo "$TDA_ROOT/build/bin/tda-rest" ;;
+    flink) echo "$TDA_ROOT/flink/target/tda-flink-job.jar" ;;
   esac
 }
 
@@ -95,6 +97,12 @@ spawn_component() {
       # ENGINE_ADDRESSES from the environment exported above.
       [[ -x "$art" ]] || tda_die "rest: $art is not executable"
       cmd=("$art")
+      ;;
+    flink)
+      # The job's jar in a MiniCluster (one JVM); Flink's own jars from flink/target/lib.
+      # Resumes from the newest retained checkpoint under FLINK_CHECKPOINT_DIR.
+      cmd=(env FLINK_LOCAL=true FLINK_CHECKPOINT_DIR="$(tda_abs "${FLINK_CHECKPOINT_DIR:-.run/flink/checkpoints}")"
+        java "-Xmx${FLINK_HEAP:-1g}" -XX:+UseG1GC -cp "$art:$TDA_ROOT/flink/target/lib/*" io.tdamesh.flink.StreamFeaturesJob)
       ;;
     *) cmd=("$NODE_BIN" --enable-source-maps "$art") ;;
   esac

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Stops the mesh started by start.sh: REST proxy, gateway, scheduler, upload, engine (SIGTERM, wait,
+# Stops the mesh started by start.sh: the Flink job, REST proxy, gateway, scheduler, upload, engine (SIGTERM, wait,
 # SIGKILL), then Redis and Kafka.
 # Usage: deploy/local/stop.sh [--keep-infra] [--clean]
 #   --keep-infra  leave Redis and Kafka running
@@ -20,7 +20,7 @@ for a in "$@"; do
   esac
 done
 
-for c in rest gateway scheduler upload engine; do
+for c in flink rest gateway scheduler upload engine; do
   tda_stop_pid "$c" "${TDA_STOP_TIMEOUT:-30}" || true
 done
 if ((keep_infra)); then

@@ -1,4 +1,4 @@
-import { ConfigError, loadCommonConfig, readBytes, readInt, readOptionalString, readString, type CommonConfig, type Env } from "@tda/common";
+import { ConfigError, loadCommonConfig, readBool, readBytes, readInt, readOptionalString, readString, type CommonConfig, type Env } from "@tda/common";
 import { parseApiKeys, type ApiKeys } from "./auth";
 import { createJwtVerifier, readKeyMaterial, type JwtSettings } from "./jwt";
 
@@ -32,6 +32,19 @@ export interface GatewayConfig {
   activeJobsRetryMs: number;
   /** Largest gRPC message the gateway accepts (a request over it: RESOURCE_EXHAUSTED). */
   maxMessageBytes: number;
+  /** The Flink job's JobManager REST URL ("" : not asked). */
+  flinkRestUrl: string;
+  /** The Flink job's name and Kafka consumer group (for its state and lag). */
+  flinkJobName: string;
+  streamGroupId: string;
+  /** How long a job-status answer is reused. */
+  streamStatusTtlMs: number;
+  /** Configured streams per tenant. */
+  streamMaxConfigs: number;
+  /** Follow tda_stream_features (windows emitted, last features and alert). */
+  streamFollow: boolean;
+  /** How long a stream's last output is kept after its last window. */
+  streamOutputRetentionSeconds: number;
 }
 
 export function loadConfig(env: Env = process.env): GatewayConfig {
@@ -81,5 +94,12 @@ export function loadConfig(env: Env = process.env): GatewayConfig {
     maxActiveJobs: readInt(env, "GATEWAY_MAX_ACTIVE_JOBS", 0, 0),
     activeJobsRetryMs: readInt(env, "GATEWAY_ACTIVE_JOBS_RETRY_MS", 5_000, 0),
     maxMessageBytes: readBytes(env, "GATEWAY_MAX_MESSAGE_BYTES", 64 * 1024 * 1024),
+    flinkRestUrl: readString(env, "FLINK_REST_URL", "http://127.0.0.1:8081").replace(/\/+$/, ""),
+    flinkJobName: readString(env, "FLINK_JOB_NAME", "tda-stream-features"),
+    streamGroupId: readString(env, "STREAM_GROUP_ID", "tda-stream-features"),
+    streamStatusTtlMs: readInt(env, "GATEWAY_STREAM_STATUS_TTL_MS", 2_000, 0),
+    streamMaxConfigs: readInt(env, "GATEWAY_STREAM_MAX_CONFIGS", 10_000, 1),
+    streamFollow: readBool(env, "GATEWAY_STREAM_FOLLOW", true),
+    streamOutputRetentionSeconds: readInt(env, "GATEWAY_STREAM_OUTPUT_RETENTION_S", 7 * 24 * 3600, 60),
   };
 }

@@ -14,6 +14,7 @@ import {
   pbGateway,
   redisCheck,
   pbJobs,
+  pbStream,
   pbUpload,
   shutdown,
   widenReceiveWindows,
@@ -32,6 +33,10 @@ import { createHealthMonitor, type HealthMonitor } from "./health-monitor";
 import { createGateway, GATEWAY_SERVICE } from "./service";
 import { createStreamStats } from "./stream-stats";
 import { createRateLimiter } from "./rate-limit";
+import { createFlinkStatus } from "./flink-status";
+import { createStreamConfigStore } from "./stream-config";
+import { readStreamOutput, startStreamFollower } from "./stream-follower";
+import { FEATURES_TOPIC, STREAM_TOPIC } from "./stream-handlers";
 
 export interface RunningGateway {
   /** The port actually bound (useful with GATEWAY_PORT=0). */
@@ -55,6 +60,11 @@ export async function startGatewayServer(config: GatewayConfig, log: Logger = cr
   // upload forwarding: chunks are sent on as received, without re-encoding (see upload-wire.ts in common)
   const upload = new FastUploadServiceClient(config.uploadAddress, insecure(), channelOptions);
   const jobs = new pbJobs.JobServiceClient(config.schedulerAddress, insecure(), channelOptions);
+  const prefix = config.common.topicPrefix;
+  const flink = createFlinkStatus({ restUrl: config.flinkRestUrl, jobName: config.flinkJobName, brokers: config.common.kafkaBrokers, groupId: config.streamGroupId, topic: prefix + STREAM_TOPIC, ttlMs: config.streamStatusTtlMs, timeoutMs: 1_500, log });
+  const follower = config.streamFollow
+    ? startStreamFollower({ brokers: config.common.kafkaBrokers, topic: prefix + FEATURES_TOPIC, groupId: `${prefix}tda-gateway-stream-status`, redis, log, retentionSeconds: config.streamOutputRetentionSeconds })
+    : undefined;
 
   const server = createServer({ "grpc.max_receive_message_length": config.maxMessageBytes });
   widenReceiveWindows(server); // uploads: large HTTP/2 receive windows (upload forwarding)
@@ -73,6 +83,11 @@ export async function startGatewayServer(config: GatewayConfig, log: Logger = cr
       downstreamTimeoutMs: config.downstreamTimeoutMs,
       streamMaxBytes: config.streamMaxBytes,
       topicPrefix: config.common.topicPrefix,
+      stream: {
+        configs: createStreamConfigStore(redis, (c) => pbStream.StreamConfig.encode(c).finish(), (b) => pbStream.StreamConfig.decode(b), config.streamMaxConfigs),
+        flink,
+        outputs: (tenant, streamId) => readStreamOutput(redis, tenant, streamId),
+      },
     }),
   );
   const health = addHealth(server, [GATEWAY_SERVICE]);
@@ -96,7 +111,7 @@ export async function startGatewayServer(config: GatewayConfig, log: Logger = cr
     port = await bind(server, config.common.host, config.port);
   } catch (err) {
     monitor.stop();
-    await Promise.allSettled([bus.close(), broker.close(), kafka?.close()]);
+    await Promise.allSettled([bus.close(), broker.close(), kafka?.close(), flink.close(), follower?.close()]);
     upload.close();
     jobs.close();
     redis.disconnect();
@@ -120,7 +135,7 @@ export async function startGatewayServer(config: GatewayConfig, log: Logger = cr
       closing ??= (async () => {
         monitor.stop();
         await shutdown(server, graceMs);
-        await Promise.allSettled([bus.close(), broker.close(), kafka?.close()]);
+        await Promise.allSettled([bus.close(), broker.close(), kafka?.close(), flink.close(), follower?.close()]);
         upload.close();
         jobs.close();
         await redis.quit().catch(() => redis.disconnect());

@@ -23,12 +23,12 @@ import type { JobLimiter } from "./job-limit";
 import { barcodeSvg, diagramSvg, MAX_PICTURE_SIDE, SVG_CONTENT_TYPE } from "./pictures";
 import type { RateLimiter } from "./rate-limit";
 import type { StreamStats } from "./stream-stats";
+import { configureStream, getStreamStatus, publishStream, type StreamDeps } from "./stream-handlers";
 import { callUnary, clientDeadline, downstreamMetadata, isTransportFailure, upstreamError, type RequestContext, type ServerSurfaceCall } from "./upstream";
 import { alphaViolations, effectiveLimits, estimateViolations, idViolations, pageSizeViolations, parseStreamBatch, requireValid, ripsViolations } from "./validation";
 
 export const GATEWAY_SERVICE = "tda.gateway.v1.TdaService";
-export const STREAM_TOPIC = "tda_events";
-export const STREAM_EVENT_TYPE = "stream.points";
+export { STREAM_TOPIC, STREAM_EVENT_TYPE } from "./stream-handlers";
 export const TRACE_ID_HEADER = "x-trace-id";
 
 const TERMINAL_JOB_STATES: ReadonlySet<pbJobs.JobState> = new Set([
@@ -64,12 +64,15 @@ export interface GatewayDeps {
   streamMaxBytes: number;
   /** Kafka topic prefix (reported by GetStreamStatus). */
   topicPrefix: string;
+  /** The live-stream methods' own dependencies (stream-handlers.ts). */
+  stream: Pick<StreamDeps, "configs" | "flink" | "outputs">;
 }
 
 /** The TdaService handlers: authenticate, validate, forward. */
 export function createGateway(deps: GatewayDeps): pbGateway.TdaServiceServer {
   const { log, auth, upload, jobs, bus, streams, broker, limiter } = deps;
   const timeout = deps.downstreamTimeoutMs;
+  const stream: StreamDeps = { log, bus, streams, broker, limiter, streamMaxBytes: deps.streamMaxBytes, topicPrefix: deps.topicPrefix, ...deps.stream };
 
   /**
    * Runs one incoming call inside a server span (parent taken from the
@@ -403,53 +406,8 @@ export function createGateway(deps: GatewayDeps): pbGateway.TdaServiceServer {
       }),
     ),
 
-    publishStream: unary(log, "PublishStream", (req, call) =>
-      handle("PublishStream", call, async (rc) => {
-        const batch = parseStreamBatch(req, deps.streamMaxBytes);
-        await limiter.take(rc.tenant);
-        let eventId: string;
-        try {
-          eventId = await bus.publish(
-            {
-              topic: STREAM_TOPIC,
-              key: req.streamId,
-              eventType: STREAM_EVENT_TYPE,
-              data: { $case: "streamPoints", value: { streamId: req.streamId, dim: req.dim, points: batch.points, eventTime: nowTimestamp() } },
-              headers: { "x-tenant-id": rc.tenant },
-            },
-            rc.ctx,
-          );
-        } catch (err) {
-          throw unavailable("the event store is unavailable, try again shortly", err);
-        }
-        try {
-          await streams.record(rc.tenant, req.streamId, batch.count);
-        } catch (err) {
-          // The event is already durable; only the counters missed it.
-          log.warn({ err: (err as Error).message, streamId: req.streamId }, "stream counters not updated");
-        }
-        trace.getSpan(rc.ctx)?.setAttributes({ "tda.stream_id": req.streamId, "tda.points": batch.count });
-        return { eventId, points: batch.count };
-      }),
-    ),
-
-    getStreamStatus: unary(log, "GetStreamStatus", (req, call) =>
-      handle("GetStreamStatus", call, async (rc) => {
-        if (req.streamId !== "") requireValid("invalid GetStreamStatus request", idViolations("stream_id", req.streamId));
-        const [counts, brokerAvailable] = await Promise.all([
-          streams.get(rc.tenant, req.streamId).catch((err: unknown) => {
-            throw unavailable("the stream counters are unavailable, try again shortly", err);
-          }),
-          broker.available(),
-        ]);
-        return {
-          streamId: req.streamId,
-          eventsPublished: counts.events,
-          pointsPublished: counts.points,
-          topic: deps.topicPrefix + STREAM_TOPIC,
-          brokerAvailable,
-        };
-      }),
-    ),
+    publishStream: unary(log, "PublishStream", (req, call) => handle("PublishStream", call, (rc) => publishStream(stream, rc, req))),
+    configureStream: unary(log, "ConfigureStream", (req, call) => handle("ConfigureStream", call, (rc) => configureStream(stream, rc, req))),
+    getStreamStatus: unary(log, "GetStreamStatus", (req, call) => handle("GetStreamStatus", call, (rc) => getStreamStatus(stream, rc, req))),
   };
 }

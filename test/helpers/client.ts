@@ -36,6 +36,7 @@ export function api(gw: Gateway) {
     listDatasets: promised<pbGateway.ListDatasetsRequest, pbGateway.ListDatasetsResponse>(gw, gw.listDatasets as never),
     deleteDataset: promised<pbGateway.DeleteDatasetRequest, pbGateway.DeleteDatasetResponse>(gw, gw.deleteDataset as never),
     publishStream: promised<pbGateway.PublishStreamRequest, pbGateway.PublishStreamResponse>(gw, gw.publishStream as never),
+    configureStream: promised<pbGateway.ConfigureStreamRequest, pbGateway.ConfigureStreamResponse>(gw, gw.configureStream as never),
     getStreamStatus: promised<pbGateway.GetStreamStatusRequest, pbGateway.GetStreamStatusResponse>(gw, gw.getStreamStatus as never),
   };
 }

@@ -12,7 +12,7 @@ import { currentMetrics } from "./metrics";
 // (idempotent producer, acks=all), so a Kafka outage delays events but loses
 // none. Consumers de-duplicate by `event_id`.
 
-export const TOPIC_NAMES = ["tda_jobs", "tda_results", "tda_events", "tda_uploads", "tda_errors"] as const;
+export const TOPIC_NAMES = ["tda_jobs", "tda_results", "tda_events", "tda_uploads", "tda_errors", "tda_stream_features"] as const;
 export type TopicName = (typeof TOPIC_NAMES)[number];
 
 export const SCHEMA_VERSION = 1;

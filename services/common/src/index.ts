@@ -9,6 +9,7 @@ export * from "./health-client";
 export * from "./metrics";
 export * from "./dependency-health";
 export * as pbCommon from "./gen/tda/common/v1/common";
+export * as pbStream from "./gen/tda/common/v1/stream";
 export * as pbEngine from "./gen/tda/engine/v1/engine";
 export * as pbUpload from "./gen/tda/upload/v1/upload";
 export * as pbJobs from "./gen/tda/jobs/v1/jobs";
