@@ -9,7 +9,8 @@ echo "build: proto + TypeScript"
 npm run --silent gen
 npx tsc -b
 echo "build: engine (cmake)"
-cmake -S engine-cpp -B engine-cpp/build -DCMAKE_BUILD_TYPE=Release >/dev/null
+launcher=(); command -v ccache >/dev/null 2>&1 && launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache -DCMAKE_C_COMPILER_LAUNCHER=ccache)
+cmake -S engine-cpp -B engine-cpp/build -DCMAKE_BUILD_TYPE=Release "${launcher[@]}" >/dev/null
 cmake --build engine-cpp/build -j"$(nproc)" -- --no-print-directory 2>&1 | grep -Ev '^\[|^-- |Consolidate compiler|^gmake' || true
 test -x engine-cpp/build/tda-engine
 echo "build: web console (esbuild)"

@@ -51,7 +51,8 @@ else
 fi
 
 echo "== Flink job: maven (surefire)"
-mvn -B -f flink/pom.xml surefire:test 2>&1 | tee .run/flink-test.log | grep -E 'Tests run:|FAIL|ERROR\]' | grep -v -- ' -- in ' || true
+# the Java tests read the run's addresses (KAFKA_BROKERS, ...) from deploy/.env, as the services do
+( source deploy/local/lib.sh && mvn -B -f flink/pom.xml surefire:test ) 2>&1 | tee .run/flink-test.log | grep -E 'Tests run:|FAIL|ERROR\]' | grep -v -- ' -- in ' || true
 if line=$(grep -E '^\[(INFO|WARNING|ERROR)\] Tests run: [0-9]+, Failures: [0-9]+, Errors: [0-9]+, Skipped: [0-9]+$' .run/flink-test.log | tail -1); then
   read -r mt mf me ms < <(sed -E 's/.*Tests run: ([0-9]+), Failures: ([0-9]+), Errors: ([0-9]+), Skipped: ([0-9]+)/\1 \2 \3 \4/' <<<"$line")
   passed=$((passed + mt - mf - me - ms)); failed=$((failed + mf + me))
