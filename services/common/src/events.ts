@@ -4,6 +4,7 @@ import type { Redis } from "ioredis";
 import { context, type Context } from "@opentelemetry/api";
 import { EventEnvelope } from "./gen/tda/events/v1/events";
 import { injectCarrier } from "./tracing";
+import { producerSpan } from "./kafka-tracing";
 import type { Logger } from "./logger";
 import { currentMetrics } from "./metrics";
 
@@ -285,7 +286,9 @@ export function createEventBus(opts: EventBusOptions): EventBus {
 
   function encode(input: PublishInput, ctx: Context = context.active()): OutboxEntry {
     const eventId = randomUUID();
-    const headers = { ...injectCarrier(ctx), ...(input.headers ?? {}) };
+    // the event's PRODUCER span; its context travels in the record's headers
+    const sent = producerSpan({ topic: opts.topicPrefix + input.topic, key: input.key, eventId, eventType: input.eventType }, ctx);
+    const headers = { ...injectCarrier(sent), ...(input.headers ?? {}) };
     const envelope: EventEnvelope = {
       schemaVersion: SCHEMA_VERSION,
       eventId,
