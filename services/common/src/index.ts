@@ -6,6 +6,7 @@ export * from "./tracing";
 export * from "./kafka-tracing";
 export * from "./events";
 export * from "./redis";
+export * from "./redis-lock";
 export * from "./health-client";
 export * from "./metrics";
 export * from "./dependency-health";
