@@ -37,6 +37,7 @@ import { createFlinkStatus } from "./flink-status";
 import { createStreamConfigStore } from "./stream-config";
 import { readStreamOutput, startStreamFollower } from "./stream-follower";
 import { FEATURES_TOPIC, STREAM_TOPIC } from "./stream-handlers";
+import { createStreamWatch } from "./stream-watch";
 
 export interface RunningGateway {
   /** The port actually bound (useful with GATEWAY_PORT=0). */
@@ -66,6 +67,7 @@ export async function startGatewayServer(config: GatewayConfig, log: Logger = cr
     ? startStreamFollower({ brokers: config.common.kafkaBrokers, topic: prefix + FEATURES_TOPIC, groupId: `${prefix}tda-gateway-stream-status`, redis, log, retentionSeconds: config.streamOutputRetentionSeconds })
     : undefined;
 
+  const limiter = createRateLimiter({ redis, log, limit: config.rateLimit, windowMs: config.rateWindowMs });
   const server = createServer({ "grpc.max_receive_message_length": config.maxMessageBytes });
   widenReceiveWindows(server); // uploads: large HTTP/2 receive windows (upload forwarding)
   server.addService(
@@ -78,7 +80,7 @@ export async function startGatewayServer(config: GatewayConfig, log: Logger = cr
       bus,
       streams: createStreamStats(redis),
       broker,
-      limiter: createRateLimiter({ redis, log, limit: config.rateLimit, windowMs: config.rateWindowMs }),
+      limiter,
       jobLimiter: createJobLimiter({ maxActive: config.maxActiveJobs, retryAfterMs: config.activeJobsRetryMs, log }),
       downstreamTimeoutMs: config.downstreamTimeoutMs,
       streamMaxBytes: config.streamMaxBytes,
@@ -88,6 +90,7 @@ export async function startGatewayServer(config: GatewayConfig, log: Logger = cr
         flink,
         outputs: (tenant, streamId) => readStreamOutput(redis, tenant, streamId),
       },
+      streamWatch: createStreamWatch({ redis, log, maxWatchers: config.streamMaxWatchers }),
     }),
   );
   const health = addHealth(server, [GATEWAY_SERVICE]);
