@@ -96,6 +96,7 @@ export async function startSchedulerServer(config: SchedulerConfig, log: Logger 
       backoffMs: config.backoffMs,
       defaultPageSize: config.defaultPageSize,
       maxPageSize: config.maxPageSize,
+      watchResyncMs: config.watchResyncMs,
     }),
     ...createEstimateHandlers({ redis, engines, limits, maxDeadlineSeconds: config.maxDeadlineSeconds, rpcTimeoutMs: config.rpcTimeoutMs, log }),
   });
