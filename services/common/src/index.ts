@@ -5,6 +5,7 @@ export * from "./grpc";
 export * from "./tracing";
 export * from "./events";
 export * from "./redis";
+export * from "./redis-lock";
 export * from "./health-client";
 export * from "./metrics";
 export * from "./dependency-health";

@@ -12,6 +12,7 @@ import {
   inSpan,
   invalidArgument,
   notFound,
+  compareAndDelete,
   nowTimestamp,
   pbCommon,
   pbJobs,
@@ -193,7 +194,7 @@ export function createJobService(deps: JobServiceDeps): Omit<pbJobs.JobServiceSe
           const first = await jobOfKey(owner, firstId);
           if (first) return first;
           // the first job expired or its submit failed: the key is free again
-          await redis.eval("if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0", 1, idemKey, firstId);
+          await compareAndDelete(redis, idemKey, firstId);
         }
       }
     }
@@ -288,7 +289,7 @@ export function createJobService(deps: JobServiceDeps): Omit<pbJobs.JobServiceSe
       }
       return (queued ?? first)!.job;
     } catch (err) {
-      if (idemKey) await redis.eval("if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0", 1, idemKey, jobId).catch(() => undefined);
+      if (idemKey) await compareAndDelete(redis, idemKey, jobId).catch(() => undefined);
       if (!published) await store.discard(jobId, owner).catch(() => undefined);
       throw err;
     }
