@@ -1,6 +1,6 @@
 import type { Consumer } from "kafkajs";
 import type { Redis } from "ioredis";
-import { createKafka, pbEvents, type Logger } from "@tda/common";
+import { createKafka, inConsumerSpan, pbEvents, type Logger } from "@tda/common";
 
 // Follows the Flink job's output (tda_stream_features, read committed: only
 // windows of completed checkpoints) and keeps, per stream, what
@@ -75,13 +75,17 @@ export function startStreamFollower(opts: StreamFollowerOptions): StreamFollower
     await consumer.connect();
     await consumer.subscribe({ topic: opts.topic, fromBeginning: false });
     await consumer.run({
-      eachMessage: async ({ message }) => {
+      eachMessage: async ({ topic, partition, message }) => {
         if (!message.value) return;
-        try {
-          await applyOutputRecord(opts.redis, message.value, opts.retentionSeconds);
-        } catch (err) {
-          opts.log.warn({ err: (err as Error).message }, "stream follower: record skipped");
-        }
+        const value = message.value;
+        // a CONSUMER span linked to the Flink job's producer span (record headers)
+        await inConsumerSpan({ topic, partition, message }, opts.groupId, async () => {
+          try {
+            await applyOutputRecord(opts.redis, value, opts.retentionSeconds);
+          } catch (err) {
+            opts.log.warn({ err: (err as Error).message }, "stream follower: record skipped");
+          }
+        });
       },
     });
   }

@@ -4,6 +4,7 @@ import { context, type Context } from "@opentelemetry/api";
 import { EventEnvelope } from "./gen/tda/events/v1/events";
 import { TdaError } from "./errors";
 import { injectCarrier } from "./tracing";
+import { producerSpan } from "./kafka-tracing";
 
 // The envelope encoder: a PublishInput becomes one outbox record (the Kafka
 // topic, key, headers and the protobuf envelope), bounded so that the broker
@@ -115,7 +116,9 @@ export function createEnvelopeEncoder(opts: EnvelopeEncoderOptions): EnvelopeEnc
     encode(input, ctx = context.active()) {
       const eventId = randomUUID();
       const key = boundString(input.key, MAX_KEY_CHARS);
-      const headers = boundStrings({ ...injectCarrier(ctx), ...(input.headers ?? {}) }, maxField);
+      // the event's PRODUCER span; its context travels in the record's headers
+      const sent = producerSpan({ topic: opts.topicPrefix + input.topic, key, eventId, eventType: input.eventType }, ctx);
+      const headers = boundStrings({ ...injectCarrier(sent), ...(input.headers ?? {}) }, maxField);
       const envelope: EventEnvelope = {
         schemaVersion: SCHEMA_VERSION,
         eventId,

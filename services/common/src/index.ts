@@ -3,6 +3,7 @@ export * from "./logger";
 export * from "./errors";
 export * from "./grpc";
 export * from "./tracing";
+export * from "./kafka-tracing";
 export * from "./events";
 export * from "./redis";
 export * from "./redis-lock";
