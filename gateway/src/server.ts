@@ -39,6 +39,7 @@ import { createFlinkStatus } from "./flink-status";
 import { createStreamConfigStore } from "./stream-config";
 import { readStreamOutput, startStreamFollower } from "./stream-follower";
 import { FEATURES_TOPIC, STREAM_TOPIC } from "./stream-handlers";
+import { createStreamWatch } from "./stream-watch";
 
 export interface RunningGateway {
   /** The port actually bound (useful with GATEWAY_PORT=0). */
@@ -91,6 +92,7 @@ export async function startGatewayServer(config: GatewayConfig, log: Logger = cr
         flink,
         outputs: (tenant, streamId) => readStreamOutput(redis, tenant, streamId),
       },
+      streamWatch: createStreamWatch({ redis, log, maxWatchers: config.streamMaxWatchers }),
     }),
   );
   const health = addHealth(server, [GATEWAY_SERVICE]);
