@@ -21,4 +21,4 @@ export * from "./topics";
 export * from "./grpc-flow-control";
 export * from "./upload-wire";
 export * from "./lifecycle";
-export * from "./datasets";
+export * from "./dataset-id";

@@ -97,8 +97,11 @@ export async function startSchedulerServer(config: SchedulerConfig, log: Logger 
       backoffMs: config.backoffMs,
       defaultPageSize: config.defaultPageSize,
       maxPageSize: config.maxPageSize,
+      watchResyncMs: config.watchResyncMs,
+      upload,
+      uploadTimeoutMs: config.rpcTimeoutMs,
     }),
-    ...createEstimateHandlers({ redis, engines, limits, maxDeadlineSeconds: config.maxDeadlineSeconds, rpcTimeoutMs: config.rpcTimeoutMs, log }),
+    ...createEstimateHandlers({ redis, engines, limits, upload, maxDeadlineSeconds: config.maxDeadlineSeconds, rpcTimeoutMs: config.rpcTimeoutMs, log }),
   });
   const health = addHealth(server, [SERVICE_NAME]);
   const port = await bind(server, config.host, config.port);

@@ -1,4 +1,5 @@
-import { DATASET_ID_RE, datasetCreatedMs, datasetFromHash, datasetIdOf, datasetKeys, datasetToHash, publicDataset, withLock, type Redis, type StoredDataset } from "@tda/common";
+import { DATASET_ID_RE, datasetIdOf, withLock, type Redis } from "@tda/common";
+import { datasetCreatedMs, datasetFromHash, datasetKeys, datasetToHash, publicDataset, type StoredDataset } from "./dataset-records";
 
 // The record layout lives in @tda/common (datasets.ts): the scheduler reads it too.
 export { DATASET_ID_RE, datasetIdOf, publicDataset, type StoredDataset };

@@ -1,20 +1,15 @@
-import type { Dataset } from "./gen/tda/upload/v1/upload";
+import type { pbUpload } from "@tda/common";
 
-// Dataset metadata in Redis, scoped by owner (tenant). The upload service
-// writes it; the scheduler reads a dataset's record at submit time (one round
-// trip together with the result cache, instead of a call to the upload service).
+type Dataset = pbUpload.Dataset;
+
+// Dataset metadata in Redis, scoped by owner (tenant). Only the upload service
+// reads and writes it: the scheduler asks for a dataset with GetDataset.
 //   tda:dataset:<owner>:<dataset_id>  hash with the Dataset fields
 //   tda:datasets:<owner>              sorted set (all scores 0) of "<created ms, 13 digits>:<dataset_id>",
 //                                     listed newest first by lexicographic range (stable cursor paging)
 //   tda:blob-refs:<sha256>            set of "<owner>:<dataset_id>" referencing the blob
 //   tda:blob-lock:<sha256>            short lock serialising blob put/delete against ref changes
 // Owners are URI-encoded in keys so a ':' in a tenant id cannot collide.
-
-export const DATASET_ID_RE = /^ds_[0-9a-f]{32}$/;
-
-export function datasetIdOf(sha256: string): string {
-  return `ds_${sha256.slice(0, 32)}`;
-}
 
 const enc = (owner: string) => encodeURIComponent(owner);
 export const datasetKeys = {
@@ -74,13 +69,6 @@ export function datasetFromHash(h: Record<string, string>): StoredDataset {
     uploadId: h.uploadId ?? "",
     contentType: h.contentType ?? "",
   };
-}
-
-/** The flat [field, value, ...] reply of HGETALL inside a script, as a record. */
-export function datasetFromFlat(flat: (string | Buffer)[]): StoredDataset {
-  const h: Record<string, string> = {};
-  for (let i = 0; i + 1 < flat.length; i += 2) h[String(flat[i])] = String(flat[i + 1]);
-  return datasetFromHash(h);
 }
 
 /** Strips the storage-only fields. */
