@@ -19,7 +19,7 @@ lint:        ## buf lint + TypeScript type check
 	npx tsc -p tsconfig.tests.json
 	npx tsc -p console/tsconfig.json
 
-bench:       ## benchmarks against their anchors (see bench/README.md)
+bench:       ## benchmarks against their anchors (see "Benchmarks" in README.md)
 	bash bench/run-all.sh
 
 start:       ## start Redis, Kafka, engine and services in the background

@@ -114,7 +114,7 @@ tda_pid_of() {
 
 # What a component's command line contains (guards against pid reuse).
 tda_pid_match() {
-  case "$1" in
+  case "${1%-[0-9]*}" in   # engine-2, gateway-2, ... are instances of engine, gateway
     redis) echo redis-server ;;
     kafka) echo kafka.Kafka ;;
     engine) echo tda-engine ;;

@@ -20,7 +20,13 @@ for a in "$@"; do
   esac
 done
 
+# every instance (engine, engine-2, ...; see start.sh), the second ones first
 for c in flink rest gateway scheduler upload engine; do
+  for f in "$TDA_PID_DIR/$c"-[0-9]*.pid; do
+    [[ -e "$f" ]] || continue
+    f="${f##*/}"
+    tda_stop_pid "${f%.pid}" "${TDA_STOP_TIMEOUT:-30}" || true
+  done
   tda_stop_pid "$c" "${TDA_STOP_TIMEOUT:-30}" || true
 done
 if ((keep_infra)); then

@@ -45,6 +45,8 @@ export interface GatewayConfig {
   streamFollow: boolean;
   /** How long a stream's last output is kept after its last window. */
   streamOutputRetentionSeconds: number;
+  /** WatchStream calls served at once (each holds a Redis connection while it waits). */
+  streamMaxWatchers: number;
 }
 
 export function loadConfig(env: Env = process.env): GatewayConfig {
@@ -101,5 +103,6 @@ export function loadConfig(env: Env = process.env): GatewayConfig {
     streamMaxConfigs: readInt(env, "GATEWAY_STREAM_MAX_CONFIGS", 10_000, 1),
     streamFollow: readBool(env, "GATEWAY_STREAM_FOLLOW", true),
     streamOutputRetentionSeconds: readInt(env, "GATEWAY_STREAM_OUTPUT_RETENTION_S", 7 * 24 * 3600, 60),
+    streamMaxWatchers: readInt(env, "GATEWAY_STREAM_MAX_WATCHERS", 256, 1),
   };
 }

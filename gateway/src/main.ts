@@ -5,9 +5,8 @@ import { startGatewayServer } from "./server";
 async function main(): Promise<void> {
   const config = loadConfig();
   const log = createLogger(SERVICE_NAME, config.common.logLevel);
-  // Metrics first: the gRPC server created next picks up the counting interceptor.
   const metrics = await setupMetrics(SERVICE_NAME, config.common.host, config.common.metricsPort, log);
-  const gateway = await startGatewayServer(config, log);
+  const gateway = await startGatewayServer(config, log, { metrics: metrics?.metrics });
 
   onShutdown(log, [() => gateway.close(), () => metrics?.server.close()]);
 }

@@ -11,6 +11,7 @@ import {
   initTracing,
   insecure,
   kafkaCheck,
+  outboxCheck,
   pbGateway,
   redisCheck,
   pbJobs,
@@ -21,6 +22,7 @@ import {
   FastTdaServiceService,
   FastUploadServiceClient,
   type EventBus,
+  type ServiceMetrics,
   type Logger,
   type Redis,
 } from "@tda/common";
@@ -37,6 +39,7 @@ import { createFlinkStatus } from "./flink-status";
 import { createStreamConfigStore } from "./stream-config";
 import { readStreamOutput, startStreamFollower } from "./stream-follower";
 import { FEATURES_TOPIC, STREAM_TOPIC } from "./stream-handlers";
+import { createStreamWatch } from "./stream-watch";
 
 export interface RunningGateway {
   /** The port actually bound (useful with GATEWAY_PORT=0). */
@@ -51,10 +54,11 @@ export interface RunningGateway {
 }
 
 /** Builds every dependency from `config`, binds the gRPC server and starts health polling. */
-export async function startGatewayServer(config: GatewayConfig, log: Logger = createLogger(SERVICE_NAME, config.common.logLevel)): Promise<RunningGateway> {
+export async function startGatewayServer(config: GatewayConfig, log: Logger = createLogger(SERVICE_NAME, config.common.logLevel), deps: { metrics?: ServiceMetrics } = {}): Promise<RunningGateway> {
   initTracing(SERVICE_NAME, config.common.otlpEndpoint);
   const redis = createRedis(config.common.redisUrl, log);
-  const bus = createEventBus({ source: SERVICE_NAME, brokers: config.common.kafkaBrokers, topicPrefix: config.common.topicPrefix, redis, log });
+  const bus = createEventBus({ source: SERVICE_NAME, brokers: config.common.kafkaBrokers, topicPrefix: config.common.topicPrefix, redis, log, metrics: deps.metrics });
+  deps.metrics?.trackOutbox(SERVICE_NAME, () => bus.status());
   const broker = createBrokerCheck({ brokers: config.common.kafkaBrokers, log, ttlMs: config.brokerCheckTtlMs, timeoutMs: 2_000 });
   // One client (one channel) per upstream, reused by every call.
   // upload forwarding: chunks are sent on as received, without re-encoding (see upload-wire.ts in common)
@@ -66,7 +70,7 @@ export async function startGatewayServer(config: GatewayConfig, log: Logger = cr
     ? startStreamFollower({ brokers: config.common.kafkaBrokers, topic: prefix + FEATURES_TOPIC, groupId: `${prefix}tda-gateway-stream-status`, redis, log, retentionSeconds: config.streamOutputRetentionSeconds })
     : undefined;
 
-  const server = createServer({ "grpc.max_receive_message_length": config.maxMessageBytes });
+  const server = createServer({ "grpc.max_receive_message_length": config.maxMessageBytes }, deps.metrics);
   widenReceiveWindows(server); // uploads: large HTTP/2 receive windows (upload forwarding)
   server.addService(
     FastTdaServiceService, // TdaServiceService whose UploadData requests keep their received bytes
@@ -88,10 +92,11 @@ export async function startGatewayServer(config: GatewayConfig, log: Logger = cr
         flink,
         outputs: (tenant, streamId) => readStreamOutput(redis, tenant, streamId),
       },
+      streamWatch: createStreamWatch({ redis, log, maxWatchers: config.streamMaxWatchers }),
     }),
   );
   const health = addHealth(server, [GATEWAY_SERVICE]);
-  // Its own dependencies count too: Redis (quota, stream counters, outbox) and Kafka (unless HEALTH_REQUIRE_KAFKA=false).
+  // Its own dependencies count too: Redis (quota, stream counters, outbox), Kafka and a draining outbox (unless HEALTH_REQUIRE_KAFKA=false).
   const kafka = config.common.healthRequireKafka ? kafkaCheck(config.common.kafkaBrokers, log) : undefined;
   const monitor = createHealthMonitor({
     health,
@@ -103,7 +108,7 @@ export async function startGatewayServer(config: GatewayConfig, log: Logger = cr
     pollMs: config.healthPollMs,
     timeoutMs: config.healthTimeoutMs,
     log,
-    dependencies: [redisCheck(redis), ...(kafka ? [kafka] : [])],
+    dependencies: [redisCheck(redis), ...(kafka ? [kafka, outboxCheck(bus)] : [])],
   });
 
   let port: number;

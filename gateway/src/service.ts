@@ -24,6 +24,7 @@ import { barcodeSvg, diagramSvg, MAX_PICTURE_SIDE, SVG_CONTENT_TYPE } from "./pi
 import type { RateLimiter } from "./rate-limit";
 import type { StreamStats } from "./stream-stats";
 import { configureStream, getStreamStatus, publishStream, type StreamDeps } from "./stream-handlers";
+import type { StreamWatch } from "./stream-watch";
 import { callUnary, clientDeadline, downstreamMetadata, isTransportFailure, upstreamError, type RequestContext, type ServerSurfaceCall } from "./upstream";
 import { alphaViolations, distanceViolations, effectiveLimits, estimateViolations, idViolations, pageSizeViolations, parseStreamBatch, requireValid, ripsViolations } from "./validation";
 
@@ -66,6 +67,8 @@ export interface GatewayDeps {
   topicPrefix: string;
   /** The live-stream methods' own dependencies (stream-handlers.ts). */
   stream: Pick<StreamDeps, "configs" | "flink" | "outputs">;
+  /** ListStreams and WatchStream (stream-watch.ts). */
+  streamWatch: StreamWatch;
 }
 
 /** The TdaService handlers: authenticate, validate, forward. */
@@ -419,5 +422,7 @@ export function createGateway(deps: GatewayDeps): pbGateway.TdaServiceServer {
     publishStream: unary(log, "PublishStream", (req, call) => handle("PublishStream", call, (rc) => publishStream(stream, rc, req))),
     configureStream: unary(log, "ConfigureStream", (req, call) => handle("ConfigureStream", call, (rc) => configureStream(stream, rc, req))),
     getStreamStatus: unary(log, "GetStreamStatus", (req, call) => handle("GetStreamStatus", call, (rc) => getStreamStatus(stream, rc, req))),
+    listStreams: unary(log, "ListStreams", (req, call) => handle("ListStreams", call, (rc) => deps.streamWatch.listStreams(rc, req))),
+    watchStream: serverStream(log, "WatchStream", (call) => handle("WatchStream", call, (rc) => deps.streamWatch.watchStream(rc, call))),
   };
 }

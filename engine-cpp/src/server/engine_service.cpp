@@ -11,6 +11,8 @@
 #include "server/errors.hpp"
 #include "server/input.hpp"
 #include "server/log.hpp"
+#include "telemetry/call_telemetry.hpp"
+#include "telemetry/log_context.hpp"
 #include "tda/core/rips.hpp"
 #ifdef TDA_HAVE_ALPHA
 #include "tda/core/alpha.hpp"
@@ -95,7 +97,7 @@ class ComputeReactor final
     : public grpc::ServerBidiReactor<engine::ComputeRequest, engine::ComputeResponse> {
  public:
   ComputeReactor(EngineContext& context, grpc::CallbackServerContext* call)
-      : context_(context), peer_(call->peer()) {
+      : context_(context), peer_(call->peer()), telemetry_(call, "tda.engine.v1.EngineService/Compute") {
     context_.register_call(this);
     StartRead(&request_);
   }
@@ -112,6 +114,7 @@ class ComputeReactor final
 
   // Called by the ticker thread every kTickInterval.
   void tick(Clock::time_point now) {
+    tda::telemetry::LogScope log_scope(telemetry_.log_context());
     std::lock_guard<std::recursive_mutex> lock(mu_);
     if (end_requested_) return;
     if (cancelled_.load() && (phase_ == Phase::AwaitSpec || phase_ == Phase::Receiving)) {
@@ -142,6 +145,7 @@ class ComputeReactor final
   }
 
   void OnReadDone(bool ok) override {
+    tda::telemetry::LogScope log_scope(telemetry_.log_context());
     std::lock_guard<std::recursive_mutex> lock(mu_);
     if (end_requested_) return;
     last_input_at_ = Clock::now();
@@ -189,6 +193,7 @@ class ComputeReactor final
   }
 
   void OnWriteDone(bool ok) override {
+    tda::telemetry::LogScope log_scope(telemetry_.log_context());
     std::lock_guard<std::recursive_mutex> lock(mu_);
     writing_ = false;
     if (!ok) {  // the client is gone
@@ -203,12 +208,14 @@ class ComputeReactor final
   void OnCancel() override { cancelled_.store(true); }
 
   void OnDone() override {
+    telemetry_.done();
     context_.unregister_call(this);
     unref();
   }
 
   // Runs on a worker thread.
   void run_job() {
+    tda::telemetry::LogScope log_scope(telemetry_.log_context());
     {
       std::lock_guard<std::recursive_mutex> lock(mu_);
       if (end_requested_ || cancelled_.load()) {
@@ -221,6 +228,7 @@ class ComputeReactor final
       }
       phase_ = Phase::Running;
     }
+    telemetry_.run_started();
     const auto started = Clock::now();
 
     tda::core::RipsOptions options;
@@ -234,6 +242,7 @@ class ComputeReactor final
       std::lock_guard<std::recursive_mutex> lock(mu_);
       core_progress_ = info;
       peak_core_bytes_ = std::max(peak_core_bytes_, info.bytes_in_use);
+      telemetry_.progress(info);
     };
     callbacks.is_cancelled = [this] { return cancelled_.load(std::memory_order_relaxed); };
 
@@ -302,6 +311,16 @@ class ComputeReactor final
     values_.shrink_to_fit();
     values64_.clear();
     values64_.shrink_to_fit();
+    {
+      std::vector<size_t> bars;
+      uint64_t columns = 0, peak = 0;
+      if (result) {
+        for (const auto& d : result->result().diagrams()) bars.push_back(static_cast<size_t>(d.intervals_size()));
+        columns = result->result().stats().columns_reduced();
+        peak = result->result().stats().peak_bytes();
+      }
+      telemetry_.run_finished(status, bars, columns, peak, std::chrono::duration<double>(Clock::now() - started).count());
+    }
     std::lock_guard<std::recursive_mutex> lock(mu_);
     release_memory();
     phase_ = Phase::Ended;
@@ -327,10 +346,13 @@ class ComputeReactor final
       return;
     }
     threads_ = effective_threads(context_.config(), spec_.requested_threads);
+    telemetry_.job(spec_.job_id, spec_.is_alpha(), spec_.n, spec_.dim, spec_.max_dim, threads_);
 
     tda::core::Estimate estimate{};
+    const uint64_t estimate_started = tda::telemetry::now_unix_nanos();
     try {
       estimate = estimate_job(spec_);
+      telemetry_.estimated(estimate_started, estimate.memory_bytes, estimate.seconds);
     } catch (const tda::core::InvalidInput& e) {
       end(errors::invalid_argument(std::string("invalid compute spec: ") + e.what(), {{"spec", e.what()}}));
       return;
@@ -359,6 +381,7 @@ class ComputeReactor final
       return;
     }
     phase_ = Phase::Receiving;
+    telemetry_.admitted(required, spec_.storage_bytes());
     log_line("job %s accepted from %s: %s %s n=%llu dim=%u max_dim=%d modulus=%d threads=%u reserved=%llu B est=%.3g s",
              job_label(spec_.job_id), peer_.c_str(), spec_.is_alpha() ? "ALPHA" : "RIPS",
              common::InputKind_Name(spec_.kind).c_str(), static_cast<unsigned long long>(spec_.n),
@@ -372,6 +395,7 @@ class ComputeReactor final
     values64_ = input_->take_values64();
     input_.reset();
     phase_ = Phase::Queued;
+    telemetry_.input_complete();
     holds_slot_ = false;  // the pool releases it when the task returns
     ref();
     context_.pool().submit([this] {
@@ -456,6 +480,7 @@ class ComputeReactor final
     if (end_requested_) return;
     end_requested_ = true;
     final_status_ = std::move(status);
+    telemetry_.ended(final_status_);
     next_progress_.reset();
     next_result_ = std::move(final_message);
     if (phase_ == Phase::AwaitSpec || phase_ == Phase::Receiving) {
@@ -508,6 +533,7 @@ class ComputeReactor final
 
   EngineContext& context_;
   const std::string peer_;
+  tda::telemetry::CallTelemetry telemetry_;  // spans, metrics and log context of this call
   std::atomic<int> refs_{1};  // gRPC's reference, dropped in OnDone
   std::atomic<bool> cancelled_{false};
 

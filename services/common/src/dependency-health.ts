@@ -1,7 +1,7 @@
 import type { Admin } from "kafkajs";
 import type { Redis } from "ioredis";
 import type { HealthImplementation } from "grpc-health-check";
-import { createKafka } from "./events";
+import { createKafka } from "./kafka";
 import type { Logger } from "./logger";
 
 // A service's own health follows its dependencies: a monitor polls a few
@@ -146,6 +146,19 @@ export function kafkaCheck(brokers: string[], log: Logger): DependencyCheck & { 
   };
 }
 
+/**
+ * The event outbox is healthy while it drains: down when its oldest event is
+ * older than the stall bound (events are not reaching Kafka).
+ */
+export function outboxCheck(outbox: { status(): Promise<{ stalled: boolean }> }): DependencyCheck {
+  return {
+    name: "outbox",
+    async check() {
+      return !(await outbox.status()).stalled;
+    },
+  };
+}
+
 export interface ServiceHealthOptions {
   health: HealthImplementation;
   /** Fully-qualified service names ("" is always included). */
@@ -155,6 +168,8 @@ export interface ServiceHealthOptions {
   requireKafka: boolean;
   pollMs: number;
   log: Logger;
+  /** The service's event bus: with requireKafka, a stalled outbox makes the service NOT_SERVING. */
+  outbox?: { status(): Promise<{ stalled: boolean }> };
   /** Further checks (e.g. engines). */
   extra?: DependencyCheck[];
 }
@@ -165,7 +180,7 @@ export async function startServiceHealth(o: ServiceHealthOptions): Promise<Depen
   const monitor = createDependencyMonitor({
     health: o.health,
     names: ["", ...o.names],
-    checks: [redisCheck(o.redis), ...(kafka ? [kafka] : []), ...(o.extra ?? [])],
+    checks: [redisCheck(o.redis), ...(kafka ? [kafka] : []), ...(kafka && o.outbox ? [outboxCheck(o.outbox)] : []), ...(o.extra ?? [])],
     pollMs: o.pollMs,
     timeoutMs: Math.max(500, Math.min(3000, o.pollMs)),
     log: o.log,

@@ -2,7 +2,7 @@ import { credentials, Metadata, Server, ServerCredentials, type ChannelOptions, 
 import { HealthImplementation, type ServingStatusMap } from "grpc-health-check";
 import type { Logger } from "./logger";
 import { toServiceError } from "./errors";
-import { currentMetrics } from "./metrics";
+import type { ServiceMetrics } from "./metrics";
 
 export const MAX_MESSAGE_BYTES = 64 * 1024 * 1024;
 
@@ -17,9 +17,8 @@ export function insecure() {
   return credentials.createInsecure();
 }
 
-export function createServer(options: ChannelOptions = {}): Server {
-  // With metrics installed (installMetrics), every call is counted by an interceptor.
-  const metrics = currentMetrics();
+/** A gRPC server; with `metrics`, every call is counted by an interceptor. */
+export function createServer(options: ChannelOptions = {}, metrics?: ServiceMetrics): Server {
   return new Server({
     "grpc.max_receive_message_length": MAX_MESSAGE_BYTES,
     "grpc.max_send_message_length": MAX_MESSAGE_BYTES,

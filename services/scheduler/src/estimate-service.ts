@@ -1,16 +1,13 @@
 import { Metadata, status as GrpcStatus, type ServiceError } from "@grpc/grpc-js";
+import type { Context } from "@opentelemetry/api";
 import {
-  DATASET_ID_RE,
-  datasetFromHash,
-  datasetKeys,
+  contextFromMetadata,
   fromServiceError,
   invalidArgument,
   isServiceError,
-  notFound,
   pbCommon,
   pbEngine,
   pbJobs,
-  publicDataset,
   tenantOf,
   unary,
   unavailable,
@@ -19,6 +16,7 @@ import {
 } from "@tda/common";
 import { specFor } from "./engine-call";
 import type { Engine, EnginePool } from "./engine-pool";
+import type { UploadClient } from "./upload-client";
 import { validateForDataset, validateParams, type ParamLimits } from "./params";
 
 // EstimateJob and GetLimits: what a client may ask before it submits. The
@@ -31,6 +29,8 @@ export interface EstimateServiceDeps {
   /** Absent in an API-only scheduler without engine addresses. */
   engines: EnginePool | undefined;
   limits: ParamLimits;
+  /** The upload service, which owns datasets. */
+  upload: Pick<UploadClient, "getDataset">;
   maxDeadlineSeconds: number;
   rpcTimeoutMs: number;
   log: Logger;
@@ -68,24 +68,12 @@ async function askEngines<T>(engines: Engine[], ask: (e: Engine) => Promise<T>, 
   throw unavailable("no engine answered", last);
 }
 
-async function readDataset(redis: Redis, owner: string, datasetId: string) {
-  // another tenant's dataset is indistinguishable from one that does not exist
-  if (!DATASET_ID_RE.test(datasetId)) throw notFound(`dataset "${datasetId}"`);
-  let h: Record<string, string>;
-  try {
-    h = await redis.hgetall(datasetKeys.dataset(owner, datasetId));
-  } catch (err) {
-    throw unavailable("the dataset store is unavailable", err);
-  }
-  if (Object.keys(h).length === 0) throw notFound(`dataset "${datasetId}"`);
-  return publicDataset(datasetFromHash(h));
-}
 
-export async function estimateJob(deps: EstimateServiceDeps, owner: string, req: pbJobs.EstimateJobRequest): Promise<pbJobs.EstimateJobResponse> {
+export async function estimateJob(deps: EstimateServiceDeps, owner: string, req: pbJobs.EstimateJobRequest, ctx: Context): Promise<pbJobs.EstimateJobResponse> {
   const violations = validateParams(req.params, deps.limits);
   if (!req.datasetId) violations.unshift({ field: "dataset_id", description: "must not be empty" });
   if (violations.length > 0) throw invalidArgument("invalid estimate request", violations);
-  const dataset = await readDataset(deps.redis, owner, req.datasetId);
+  const dataset = await deps.upload.getDataset(owner, req.datasetId, ctx, deps.rpcTimeoutMs);
   const dsViolations = validateForDataset(req.params!, dataset);
   if (dsViolations.length > 0) throw invalidArgument("these parameters do not fit the dataset", dsViolations);
   const spec = specFor(dataset, req.params!, "");
@@ -130,7 +118,7 @@ export function createLimits(deps: EstimateServiceDeps): () => Promise<pbJobs.Ge
 export function createEstimateHandlers(deps: EstimateServiceDeps): Handlers {
   const limits = createLimits(deps);
   return {
-    estimateJob: unary(deps.log, "EstimateJob", (req: pbJobs.EstimateJobRequest, c) => estimateJob(deps, tenantOf(c.metadata), req)),
+    estimateJob: unary(deps.log, "EstimateJob", (req: pbJobs.EstimateJobRequest, c) => estimateJob(deps, tenantOf(c.metadata), req, contextFromMetadata(c.metadata))),
     getLimits: unary(deps.log, "GetLimits", () => limits()),
   };
 }

@@ -4,19 +4,16 @@ import type { Queue } from "bullmq";
 import type { Context } from "@opentelemetry/api";
 import {
   contextFromMetadata,
-  DATASET_ID_RE,
-  datasetFromFlat,
-  datasetKeys,
   failedPrecondition,
   injectCarrier,
   inSpan,
   invalidArgument,
   notFound,
+  compareAndDelete,
   nowTimestamp,
   pbCommon,
   pbJobs,
   pbUpload,
-  publicDataset,
   serverStream,
   SpanKind,
   tenantOf,
@@ -34,6 +31,7 @@ import { paramsHash, validateForDataset, validateParams, type ParamLimits } from
 import { resultSummaryEvent } from "./outcome-events";
 import type { Subscriber } from "./subscriber";
 import type { EngineDistance } from "./distance-service";
+import type { UploadClient } from "./upload-client";
 import type { JobData } from "./worker";
 
 const { JobState } = pbJobs;
@@ -57,6 +55,16 @@ export interface JobServiceDeps {
   cancelWaitMs?: number;
   /** DiagramDistance on an engine (absent: UNAVAILABLE). */
   distance?: EngineDistance;
+  /**
+   * A WatchJob that heard nothing for this long re-reads the job (a pub/sub
+   * message is lost when it is published while the subscriber reconnects; the
+   * reconnect itself also triggers a re-read). Default 10 s.
+   */
+  watchResyncMs?: number;
+  /** The upload service, which owns datasets. */
+  upload: Pick<UploadClient, "getDataset">;
+  /** Longest wait for the upload service's answer (default 10 s). */
+  uploadTimeoutMs?: number;
 }
 
 export const newJobId = (): string => `job_${randomUUID().replace(/-/g, "")}`;
@@ -90,51 +98,37 @@ const validTraceId = (id: string): string => (/^0*$/.test(id) ? "" : id);
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-// KEYS: the dataset's record. ARGV: cache key prefix, cache key suffix (":" +
-// params hash), result key prefix, ttl seconds. The dataset's record (HGETALL
-// reply) and, when the result cache has an entry for (its sha256, the params)
-// whose result still exists, { job id, result bytes }, both kept alive for
-// another ttl; nil when the dataset does not exist. (The cache and result keys
-// are built inside the script: one Redis server, not a cluster.)
-const SUBMIT_LOOKUP_LUA = `
-local ds = redis.call('HGETALL', KEYS[1])
-if #ds == 0 then return false end
-local sha
-for i = 1, #ds, 2 do
-  if ds[i] == 'sha256' then sha = ds[i + 1] end
-end
-local entry = ARGV[1] .. sha .. ARGV[2]
-local id = redis.call('GET', entry)
-if not id then return { ds } end
-local result = redis.call('GET', ARGV[3] .. id)
-if not result then return { ds } end
-redis.call('EXPIRE', ARGV[3] .. id, ARGV[4])
-redis.call('EXPIRE', entry, ARGV[4])
-return { ds, id, result }
+// The result cached for (dataset sha256, params): the id of the job that
+// computed it and its result, whose ttls are renewed; nil when there is none.
+const CACHE_LOOKUP_LUA = `
+local id = redis.call('GET', KEYS[1])
+if not id then return false end
+local result = redis.call('GET', ARGV[1] .. id)
+if not result then return false end
+redis.call('EXPIRE', ARGV[1] .. id, ARGV[2])
+redis.call('EXPIRE', KEYS[1], ARGV[2])
+return { id, result }
 `;
 
 export function createJobService(deps: JobServiceDeps): Omit<pbJobs.JobServiceServer, "estimateJob" | "getLimits"> {
   const { redis, queue, store, log } = deps;
-  const r = redis as Redis & { tdaSubmitLookupBuffer?: (...args: string[]) => Promise<unknown> };
-  if (!r.tdaSubmitLookupBuffer) r.defineCommand("tdaSubmitLookup", { numberOfKeys: 1, lua: SUBMIT_LOOKUP_LUA });
-  const submitLookupCmd = r.tdaSubmitLookupBuffer!.bind(r);
+  const r = redis as Redis & { tdaCacheLookupBuffer?: (...args: string[]) => Promise<unknown> };
+  if (!r.tdaCacheLookupBuffer) r.defineCommand("tdaCacheLookup", { numberOfKeys: 1, lua: CACHE_LOOKUP_LUA });
+  const cacheLookupCmd = r.tdaCacheLookupBuffer!.bind(r);
 
   /**
-   * The owner's dataset (read from its record, written by the upload service)
-   * and the cached result of these params on it, in one round trip.
+   * The owner's dataset (asked of the upload service, which owns it) and the
+   * cached result of these params on it (the scheduler's own record).
    */
-  async function submitLookup(owner: string, datasetId: string, pHash: string): Promise<{ dataset: pbUpload.Dataset; cached?: { jobId: string; result: Buffer } }> {
-    // another tenant's dataset is indistinguishable from one that does not exist
-    if (!DATASET_ID_RE.test(datasetId)) throw notFound(`dataset "${datasetId}"`);
-    let reply: [Buffer[], Buffer?, Buffer?] | null;
+  async function submitLookup(owner: string, datasetId: string, pHash: string, ctx: Context): Promise<{ dataset: pbUpload.Dataset; cached?: { jobId: string; result: Buffer } }> {
+    const dataset = await deps.upload.getDataset(owner, datasetId, ctx, deps.uploadTimeoutMs ?? 10_000);
+    let reply: [Buffer, Buffer] | null;
     try {
-      reply = (await submitLookupCmd(datasetKeys.dataset(owner, datasetId), keys.cachePrefix, `:${pHash}`, keys.result(""), String(deps.retentionSeconds))) as typeof reply;
+      reply = (await cacheLookupCmd(keys.cache(dataset.sha256, pHash), keys.result(""), String(deps.retentionSeconds))) as typeof reply;
     } catch (err) {
       throw unavailable("the job store is unavailable", err);
     }
-    if (!reply) throw notFound(`dataset "${datasetId}"`);
-    const dataset = publicDataset(datasetFromFlat(reply[0]));
-    return reply[1] && reply[2] ? { dataset, cached: { jobId: reply[1].toString("utf8"), result: reply[2] } } : { dataset };
+    return reply ? { dataset, cached: { jobId: reply[0].toString("utf8"), result: reply[1] } } : { dataset };
   }
 
   function requireJobId(jobId: string): void {
@@ -196,7 +190,7 @@ export function createJobService(deps: JobServiceDeps): Omit<pbJobs.JobServiceSe
     const params = req.params!;
 
     const pHash = paramsHash(params);
-    const { dataset, cached } = await submitLookup(owner, req.datasetId, pHash);
+    const { dataset, cached } = await submitLookup(owner, req.datasetId, pHash, ctx);
     const dsViolations = validateForDataset(params, dataset);
     if (dsViolations.length > 0) throw invalidArgument("the params do not fit the dataset", dsViolations);
 
@@ -212,7 +206,7 @@ export function createJobService(deps: JobServiceDeps): Omit<pbJobs.JobServiceSe
           const first = await jobOfKey(owner, firstId);
           if (first) return first;
           // the first job expired or its submit failed: the key is free again
-          await redis.eval("if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0", 1, idemKey, firstId);
+          await compareAndDelete(redis, idemKey, firstId);
         }
       }
     }
@@ -264,7 +258,8 @@ export function createJobService(deps: JobServiceDeps): Omit<pbJobs.JobServiceSe
               j.progress = { stage: pbCommon.Stage.STAGE_DONE, dimension: 0, columnsDone: 0, columnsTotal: 0, fraction: 1, bytesInUse: 0 };
             },
             eventType: "job.completed",
-            message: `result cached from ${cachedFrom}`,
+            // the cached job may be another tenant's: never name it
+            message: "result taken from the result cache",
             ctx,
             alsoPublish: (j) => [resultSummaryEvent(j, cachedResult)],
           },
@@ -306,7 +301,7 @@ export function createJobService(deps: JobServiceDeps): Omit<pbJobs.JobServiceSe
       }
       return (queued ?? first)!.job;
     } catch (err) {
-      if (idemKey) await redis.eval("if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0", 1, idemKey, jobId).catch(() => undefined);
+      if (idemKey) await compareAndDelete(redis, idemKey, jobId).catch(() => undefined);
       if (!published) await store.discard(jobId, owner).catch(() => undefined);
       throw err;
     }
@@ -373,6 +368,8 @@ export function createJobService(deps: JobServiceDeps): Omit<pbJobs.JobServiceSe
     const pending: pbJobs.JobUpdate[] = [];
     let wake: (() => void) | undefined;
     let closed = false;
+    let resync = false;
+    const resyncMs = deps.watchResyncMs ?? 10_000;
     const onClose = () => {
       closed = true;
       wake?.();
@@ -386,6 +383,11 @@ export function createJobService(deps: JobServiceDeps): Omit<pbJobs.JobServiceSe
       pending.push(parseUpdateRecord(msg));
       wake?.();
     });
+    const offReconnect = deps.subscriber.onReconnect(() => {
+      resync = true;
+      wake?.();
+    });
+    let timer: NodeJS.Timeout | undefined;
     try {
       const snap = await store.snapshot(jobId);
       const job = visibleTo(owner, jobId, snap.job);
@@ -402,10 +404,27 @@ export function createJobService(deps: JobServiceDeps): Omit<pbJobs.JobServiceSe
       if (isTerminal(job.state)) return;
       while (!closed) {
         while (pending.length > 0) if (await emit(pending.shift()!)) return;
-        await new Promise<void>((r) => (wake = r));
+        if (resync) {
+          // the live messages may have a gap: the list has every update
+          resync = false;
+          const again = await store.snapshot(jobId);
+          for (const u of again.updates) if (await emit(u)) return;
+          if (!again.job || isTerminal(again.job.state)) return;
+          continue;
+        }
+        await new Promise<void>((r) => {
+          wake = r;
+          timer = setTimeout(() => {
+            resync = true;
+            r();
+          }, resyncMs);
+        });
+        clearTimeout(timer);
         wake = undefined;
       }
     } finally {
+      clearTimeout(timer);
+      offReconnect();
       call.off("cancelled", onClose);
       call.off("close", onClose);
       await unsubscribe();

@@ -6,9 +6,8 @@ async function main(): Promise<void> {
   const config = loadConfig();
   const log = createLogger("scheduler", config.logLevel);
   initTracing("scheduler", config.otlpEndpoint);
-  // Metrics first: the gRPC server created next picks up the counting interceptor.
   const metrics = await setupMetrics("scheduler", config.host, config.metricsPort, log);
-  const scheduler = await startSchedulerServer(config, log);
+  const scheduler = await startSchedulerServer(config, log, { metrics: metrics?.metrics });
   if (metrics) {
     // Queue depth, read from BullMQ at scrape time.
     const queue = scheduler.queue;
@@ -20,7 +19,7 @@ async function main(): Promise<void> {
   const engines = scheduler.engines;
   const deps = await startServiceHealth({
     health: scheduler.health, names: [SERVICE_NAME], redis: scheduler.redis, kafkaBrokers: config.kafkaBrokers,
-    requireKafka: config.healthRequireKafka, pollMs: config.healthPollMs, log,
+    requireKafka: config.healthRequireKafka, pollMs: config.healthPollMs, log, outbox: scheduler.events,
     extra: engines ? [{ name: "engines", check: async () => { await engines.probe(); return engines.engines().some((e) => e.healthy); } }] : [],
   });
 
