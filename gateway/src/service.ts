@@ -100,10 +100,10 @@ export function createGateway(deps: GatewayDeps): pbGateway.TdaServiceServer {
         const started = Date.now();
         try {
           const out = await fn({ method, tenant, ctx, traceId, call });
-          log.debug({ method, tenant, traceId, ms: Date.now() - started }, "call ok");
+          log.info({ method, tenant, traceId, ms: Date.now() - started }, "call ok");
           return out;
         } catch (err) {
-          log.debug({ method, tenant, traceId, ms: Date.now() - started, code: (err as { code?: unknown }).code }, "call failed");
+          log.info({ method, tenant, traceId, ms: Date.now() - started, code: (err as { code?: unknown }).code }, "call failed");
           throw err;
         }
       },
