@@ -8,7 +8,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"reflect"
-	"sort"
 	"strings"
 	"sync"
 	"testing"
@@ -179,11 +178,11 @@ func TestValidatorRejectsUnknownFieldsAndWrongTypes(t *testing.T) {
 		return c
 	}
 	cases := []struct {
-		name  string
-		kind  string
-		obj   string
+		name   string
+		kind   string
+		obj    string
 		break_ func(o map[string]any)
-		want  string
+		want   string
 	}{
 		{"unknown container field", "Deployment", "tda-engine", func(o map[string]any) {
 			get(o, "spec", "template", "spec", "containers", 0).(map[string]any)["readinesProbes"] = map[string]any{}
@@ -347,7 +346,7 @@ func TestManifestsShape(t *testing.T) {
 							if get(ref, "optional") == true {
 								t.Errorf("%s: Secret %v is optional; it must be required", name, get(ref, "name"))
 							}
-							secretRefs[baseName(fmt.Sprint(get(ref, "name")), overlay)] = true
+							secretRefs[baseName(fmt.Sprint(get(ref, "name")))] = true
 						}
 					}
 				}
@@ -356,7 +355,7 @@ func TestManifestsShape(t *testing.T) {
 						if get(s, "optional") == true {
 							t.Errorf("%s: Secret volume %v is optional; it must be required", name, get(s, "secretName"))
 						}
-						secretRefs[baseName(fmt.Sprint(get(s, "secretName")), overlay)] = true
+						secretRefs[baseName(fmt.Sprint(get(s, "secretName")))] = true
 					}
 				}
 				if name != "tda-jaeger" && !pdbs[name] {
@@ -378,6 +377,17 @@ func TestManifestsShape(t *testing.T) {
 			}
 			if !hpas["tda-engine"] || !hpas["tda-scheduler"] {
 				t.Errorf("HPAs for engines and schedulers required, have %v", hpas)
+			}
+			// HTTP 8080 is the REST proxy's (the TS gateway speaks only gRPC)
+			for name, svc := range byKind(objs, "Service") {
+				for _, p := range asList(get(svc, "spec", "ports")) {
+					if get(p, "port") == float64(8080) && name != "tda-rest" {
+						t.Errorf("Service %s publishes 8080; only tda-rest should", name)
+					}
+				}
+			}
+			if byKind(objs, "Service")["tda-rest"] == nil {
+				t.Errorf("no Service for the REST proxy")
 			}
 			headless := byKind(objs, "Service")["tda-engine-headless"]
 			if get(headless, "spec", "clusterIP") != "None" {
@@ -412,20 +422,11 @@ func asList(v any) []any {
 }
 
 // baseName strips the hash suffix kustomize's secretGenerator adds (dev overlay).
-func baseName(name, overlay string) string {
+func baseName(name string) string {
 	for _, s := range []string{"tda-gateway-auth", "tda-mtls"} {
 		if strings.HasPrefix(name, s) {
 			return s
 		}
 	}
 	return name
-}
-
-func sortedKeys[M ~map[string]V, V any](m M) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }

@@ -236,8 +236,24 @@ describe("the console's live stream page", () => {
     expect(await page.getByTestId("chart-betti").getAttribute("data-points")).toBe("6");
     expect(await table.locator("tbody tr").first().getAttribute("data-seq")).toBe("5");
     await screenshot(page, "streams-2-live-1280");
-    // the 401 that opened the key dialog is the only problem the page saw
-    expect(problems.list.filter((p) => !p.includes("401"))).toEqual([]);
+
+    // the settings: a refused value shows the API's field violation, a good one is stored
+    await page.getByText("Settings").click();
+    expect(await page.getByTestId("cfg-size").inputValue()).toBe("16");
+    await page.getByTestId("cfg-slide").fill("0");
+    await page.getByTestId("cfg-save").click();
+    await page.locator(".stream-config .error").getByText("config.count.slide").waitFor();
+    await page.getByTestId("cfg-slide").fill("16");
+    await page.getByTestId("cfg-alert").fill("5");
+    await page.getByTestId("cfg-save").click();
+    await page.getByTestId("cfg-saved").waitFor();
+    await page.waitForSelector('[data-testid="stream-alert-level"]:text-is("5")');
+    const st = await gw.getStreamStatus({ streamId: "s1" }, ACME);
+    expect(st.config?.alertLevel).toBe(5);
+    expect(st.config?.window).toEqual({ $case: "count", value: { size: 16, slide: 16 } });
+    expect(st.config?.bettiScale).toBe(0.5); // kept as it was
+    // the refused configuration is the only expected failed call (400)
+    expect(problems.list.filter((p) => !p.includes("401") && !p.includes("status of 400"))).toEqual([]);
   });
 
   it("fits a phone-width screen", async () => {

@@ -8,13 +8,15 @@
 //                   numbers, total persistence, entropy and change score per
 //                   window, the latest windows and the alerts. A dropped watch
 //                   reconnects after the last event it saw (`after`), so no
-//                   window is shown twice or missed.
+//                   window is shown twice or missed. The stream's settings can
+//                   be changed there too (stream-config.tsx).
 
 import { useEffect, useMemo, useRef, useState } from "preact/hooks";
 import { api, toNumber, watchStream, type JsonDouble, type StreamAlert, type StreamConfigJson, type StreamFeatures, type StreamStatus, type StreamSummary } from "../api";
 import { dimColour } from "../bars";
 import { SeriesChart, type Series } from "../charts/series";
 import { count, num, when } from "../format";
+import { StreamConfigForm } from "./stream-config";
 import { ErrorBox } from "./widgets";
 
 /** Windows kept in the page per stream (the API keeps the last 500). */
@@ -34,9 +36,10 @@ export function StreamsView({ id, navigate }: { id: string; navigate: (hash: str
   return id ? <StreamView id={id} /> : <StreamList navigate={navigate} />;
 }
 
-function usePoll<T>(fn: (signal: AbortSignal) => Promise<T>, everyMs: number, deps: unknown[]): { data: T | undefined; error: unknown } {
+function usePoll<T>(fn: (signal: AbortSignal) => Promise<T>, everyMs: number, deps: unknown[]): { data: T | undefined; error: unknown; reload: () => void } {
   const [data, setData] = useState<T | undefined>(undefined);
   const [error, setError] = useState<unknown>(undefined);
+  const [tick, setTick] = useState(0);
   useEffect(() => {
     const ctl = new AbortController();
     let timer: ReturnType<typeof setTimeout> | undefined;
@@ -58,8 +61,8 @@ function usePoll<T>(fn: (signal: AbortSignal) => Promise<T>, everyMs: number, de
       ctl.abort();
       if (timer) clearTimeout(timer);
     };
-  }, deps);
-  return { data, error };
+  }, [...deps, tick]);
+  return { data, error, reload: () => setTick((t) => t + 1) };
 }
 
 function StreamList({ navigate }: { navigate: (hash: string) => void }) {
@@ -232,7 +235,7 @@ function StatusFacts({ status }: { status: StreamStatus }) {
 }
 
 function StreamView({ id }: { id: string }) {
-  const { data: status, error } = usePoll((s) => api.streamStatus(id, s), 3000, [id]);
+  const { data: status, error, reload } = usePoll((s) => api.streamStatus(id, s), 3000, [id]);
   const live = useStreamWatch(id);
   const dims = useMemo(() => {
     const ds = new Set<number>();
@@ -272,6 +275,7 @@ function StreamView({ id }: { id: string }) {
         <p><a href="#/streams">all streams</a></p>
         <ErrorBox error={error ?? live.error} />
         {status && <StatusFacts status={status} />}
+        {status && <StreamConfigForm id={id} config={status.config} onSaved={reload} />}
       </section>
       <section class="card" aria-labelledby="windows-title">
         <h2 id="windows-title">Windows</h2>

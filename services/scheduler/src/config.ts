@@ -43,6 +43,8 @@ export interface SchedulerConfig extends CommonConfig {
   /** BullMQ job lock (renewed at half of it while the job runs) and the stalled-job check interval: a crashed worker's jobs run again after about lock + interval. */
   lockDurationMs: number;
   stalledIntervalMs: number;
+  /** A WatchJob that heard nothing for this long re-reads the job (lost pub/sub messages). */
+  watchResyncMs: number;
   /** Bytes of canonical points kept for repeated jobs on a dataset (0: none). */
   pointsCacheBytes: number;
 }
@@ -74,6 +76,7 @@ export function loadConfig(env: Env = process.env): SchedulerConfig {
     shutdownGraceMs: readInt(env, "SCHEDULER_SHUTDOWN_GRACE_MS", 10_000, 0),
     lockDurationMs: readInt(env, "SCHEDULER_LOCK_DURATION_MS", 30_000, 1000),
     stalledIntervalMs: readInt(env, "SCHEDULER_STALLED_INTERVAL_MS", 30_000, 1000),
+    watchResyncMs: readInt(env, "SCHEDULER_WATCH_RESYNC_MS", 10_000, 100),
     pointsCacheBytes: readBytes(env, "SCHEDULER_POINTS_CACHE_BYTES", 64 * 1024 * 1024),
   };
   if (cfg.worker && cfg.engineAddresses.length === 0) throw new ConfigError("ENGINE_ADDRESSES must list at least one engine when SCHEDULER_WORKER is on");

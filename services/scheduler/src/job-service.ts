@@ -52,6 +52,12 @@ export interface JobServiceDeps {
   maxPageSize: number;
   /** How long CancelJob waits for a running job to stop before answering. */
   cancelWaitMs?: number;
+  /**
+   * A WatchJob that heard nothing for this long re-reads the job (a pub/sub
+   * message is lost when it is published while the subscriber reconnects; the
+   * reconnect itself also triggers a re-read). Default 10 s.
+   */
+  watchResyncMs?: number;
   /** The upload service, which owns datasets. */
   upload: Pick<UploadClient, "getDataset">;
   /** Longest wait for the upload service's answer (default 10 s). */
@@ -227,7 +233,8 @@ export function createJobService(deps: JobServiceDeps): Omit<pbJobs.JobServiceSe
               j.progress = { stage: pbCommon.Stage.STAGE_DONE, dimension: 0, columnsDone: 0, columnsTotal: 0, fraction: 1, bytesInUse: 0 };
             },
             eventType: "job.completed",
-            message: `result cached from ${cachedFrom}`,
+            // the cached job may be another tenant's: never name it
+            message: "result taken from the result cache",
             ctx,
             alsoPublish: (j) => [resultSummaryEvent(j, cachedResult)],
           },
@@ -336,6 +343,8 @@ export function createJobService(deps: JobServiceDeps): Omit<pbJobs.JobServiceSe
     const pending: pbJobs.JobUpdate[] = [];
     let wake: (() => void) | undefined;
     let closed = false;
+    let resync = false;
+    const resyncMs = deps.watchResyncMs ?? 10_000;
     const onClose = () => {
       closed = true;
       wake?.();
@@ -349,6 +358,11 @@ export function createJobService(deps: JobServiceDeps): Omit<pbJobs.JobServiceSe
       pending.push(parseUpdateRecord(msg));
       wake?.();
     });
+    const offReconnect = deps.subscriber.onReconnect(() => {
+      resync = true;
+      wake?.();
+    });
+    let timer: NodeJS.Timeout | undefined;
     try {
       const snap = await store.snapshot(jobId);
       const job = visibleTo(owner, jobId, snap.job);
@@ -365,10 +379,27 @@ export function createJobService(deps: JobServiceDeps): Omit<pbJobs.JobServiceSe
       if (isTerminal(job.state)) return;
       while (!closed) {
         while (pending.length > 0) if (await emit(pending.shift()!)) return;
-        await new Promise<void>((r) => (wake = r));
+        if (resync) {
+          // the live messages may have a gap: the list has every update
+          resync = false;
+          const again = await store.snapshot(jobId);
+          for (const u of again.updates) if (await emit(u)) return;
+          if (!again.job || isTerminal(again.job.state)) return;
+          continue;
+        }
+        await new Promise<void>((r) => {
+          wake = r;
+          timer = setTimeout(() => {
+            resync = true;
+            r();
+          }, resyncMs);
+        });
+        clearTimeout(timer);
         wake = undefined;
       }
     } finally {
+      clearTimeout(timer);
+      offReconnect();
       call.off("cancelled", onClose);
       call.off("close", onClose);
       await unsubscribe();

@@ -97,6 +97,7 @@ export async function startSchedulerServer(config: SchedulerConfig, log: Logger 
       backoffMs: config.backoffMs,
       defaultPageSize: config.defaultPageSize,
       maxPageSize: config.maxPageSize,
+      watchResyncMs: config.watchResyncMs,
       upload,
       uploadTimeoutMs: config.rpcTimeoutMs,
     }),
