@@ -42,3 +42,11 @@ if [ ! -f "$stamp" ] || ! cmp -s package-lock.json "$stamp"; then
 fi
 
 bash deploy/local/install.sh
+# Jaeger, the local trace collector and store, built from the Go module proxy (the first
+# build takes minutes; cached outside the work tree). Go itself comes with the machine
+# (the REST proxy needs it too); without it the mesh runs untraced.
+if command -v go >/dev/null 2>&1 || [[ -x /usr/local/go/bin/go ]]; then
+  bash deploy/jaeger/build.sh >/dev/null
+else
+  echo "bootstrap: Go not found: Jaeger (traces) and the REST proxy cannot be built" >&2
+fi

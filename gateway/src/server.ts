@@ -127,6 +127,12 @@ export async function startGatewayServer(config: GatewayConfig, log: Logger = cr
     { port, upload: config.uploadAddress, scheduler: config.schedulerAddress, auth: [config.apiKeys.size > 0 ? "api-keys" : "", config.jwt ? "jwt" : ""].filter(Boolean).join("+") || "off", maxActiveJobs: config.maxActiveJobs, rateLimit: config.rateLimit, upstreams: monitor.snapshot() },
     "gateway listening",
   );
+  if (config.authDisabled) {
+    log.warn(
+      { auth: "off", tenant: "default" },
+      "AUTHENTICATION IS OFF (GATEWAY_AUTH_DISABLED=true): every caller is the tenant \"default\" and can read, run and delete its data. For local development only; set GATEWAY_API_KEYS or GATEWAY_JWT_PUBLIC_KEYS anywhere else",
+    );
+  }
 
   let closing: Promise<void> | undefined;
   return {
