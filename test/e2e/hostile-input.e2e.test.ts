@@ -100,6 +100,29 @@ test("tenant B is not told that tenant A stored the same file, nor handed A's jo
   expect(seen).not.toContain(jobA);
 });
 
+test("the gateway refuses, naming the field, a modulus past the engines' published limit, an infinite or NaN threshold and an unbounded priority", async () => {
+  const csv = Buffer.from("0,0\n1,0\n0,1\n1,1\n");
+  const ds = (await uploadBytes(gw, "square.csv", F.DATA_FORMAT_CSV, csv, { meta: md(KEY_B) })).dataset!.datasetId;
+  const base = { datasetId: ds, maxDim: 1, modulus: 0, priority: 0, idempotencyKey: "", deadlineSeconds: 0, threads: 0 };
+  const limits = await new Promise<{ maxModulus: number }>((res, rej) => gw.getLimits({}, md(KEY_B), (e, r) => (e ? rej(e) : res(r!))));
+  expect(limits.maxModulus).toBe(251); // what the engine publishes (GetInfo EngineLimits)
+  const cases: [Partial<typeof base> & { threshold?: number }, string][] = [
+    [{ modulus: 257 }, "modulus"],
+    [{ modulus: 65521 }, "modulus"],
+    [{ threshold: Infinity }, "threshold"],
+    [{ threshold: NaN }, "threshold"],
+    [{ priority: 2_000_000_000 }, "priority"],
+    [{ priority: -2_000_000_000 }, "priority"],
+  ];
+  for (const [over, field] of cases) {
+    const err = await refusal(api(gw).computeVietorisRips({ ...base, ...over }, md(KEY_B)));
+    expect([err.code, decodeDetails(err).badRequest?.fieldViolations.map((v) => v.field)]).toEqual([GrpcStatus.INVALID_ARGUMENT, [field]]);
+  }
+  // at the published limit: accepted and computed
+  const ok = (await api(gw).computeVietorisRips({ ...base, modulus: 251, priority: 10 }, md(KEY_B))).job!.jobId;
+  expect((await watchJob(gw, ok, md(KEY_B))).at(-1)?.state).toBe(pbJobs.JobState.JOB_STATE_COMPLETED);
+});
+
 test("a WatchJob whose pub/sub message was lost while the subscriber reconnected re-reads the job and ends", async () => {
   const redisAdmin = new IORedis(redis.url, { maxRetriesPerRequest: 3 });
   const engine = procOf(mesh, "engine-0").child;

@@ -99,6 +99,11 @@ export interface MeshOptions {
 
 export const REST_BIN = join(ROOT, "build/bin/tda-rest");
 
+/** A gateway given no API keys or JWT keys runs with authentication explicitly off (it refuses to start otherwise). */
+export function authOffUnlessKeyed(gatewayEnv: Record<string, string> = {}): Record<string, string> {
+  return gatewayEnv.GATEWAY_API_KEYS || gatewayEnv.GATEWAY_JWT_PUBLIC_KEYS ? {} : { GATEWAY_AUTH_DISABLED: "true" };
+}
+
 /** Polls `url` until it answers (any HTTP status). */
 export async function waitForHttp(url: string, timeoutMs = 30000): Promise<void> {
   const end = Date.now() + timeoutMs;
@@ -171,7 +176,7 @@ export async function startMesh(opts: MeshOptions = {}): Promise<Mesh> {
     const node = process.execPath;
     procs.push(startProcess("upload", node, [join(ROOT, "services/upload/dist/main.js")], { ...common, UPLOAD_PORT: String(up), UPLOAD_METRICS_PORT: String(um) }, logDir));
     procs.push(startProcess("scheduler", node, [join(ROOT, "services/scheduler/dist/main.js")], { ...common, SCHEDULER_PORT: String(sp), SCHEDULER_METRICS_PORT: String(sm), UPLOAD_ADDRESS: upload, ENGINE_ADDRESSES: engines.join(","), ...(opts.schedulerEnv ?? {}) }, logDir));
-    procs.push(startProcess("gateway", node, [join(ROOT, "gateway/dist/main.js")], { ...common, GATEWAY_PORT: String(gp), GATEWAY_METRICS_PORT: String(gm), UPLOAD_ADDRESS: upload, SCHEDULER_ADDRESS: scheduler, ...(opts.gatewayEnv ?? {}) }, logDir));
+    procs.push(startProcess("gateway", node, [join(ROOT, "gateway/dist/main.js")], { ...common, GATEWAY_PORT: String(gp), GATEWAY_METRICS_PORT: String(gm), UPLOAD_ADDRESS: upload, SCHEDULER_ADDRESS: scheduler, ...authOffUnlessKeyed(opts.gatewayEnv), ...(opts.gatewayEnv ?? {}) }, logDir));
     let rest: string | undefined;
     if (opts.rest) {
       const rp = await freePort();
