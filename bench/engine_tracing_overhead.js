@@ -7,23 +7,25 @@
 //                 (deploy/jaeger/config.yaml; the binary from deploy/jaeger/build.sh)
 // Every call carries a W3C traceparent, so all three parse it and record the
 // call's spans; only "on" sends them. Prints the median of the engine's own
-// compute time (stats.elapsed_seconds) and of the wall time per call, and the
-// ratios on/off-a (target <= 1.01) and off-b/off-a (the noise floor).
+// compute time (stats.elapsed_seconds) and of the wall time per call, the CPU
+// seconds each engine process used per job (exporter thread included: the
+// figure least disturbed by other load on a shared machine), and the ratios
+// on/off-a (target <= 1.01) next to off-b/off-a (the noise floor).
 //
 // Usage: node bench/engine_tracing_overhead.js [ROUNDS=9]
-// Env: N (points, 300), DIM (3), MAX_DIM (2), THREADS (1), TDA_JAEGER_BIN.
+// Env: N (points, 500: about 1 s of CPU per job here), DIM (3), MAX_DIM (2), THREADS (1), TDA_JAEGER_BIN.
 "use strict";
 const { existsSync, mkdtempSync, readFileSync, rmSync } = require("node:fs");
 const os = require("node:os");
 const path = require("node:path");
 const grpc = require("@grpc/grpc-js");
-const { freePort, start } = require("./proc-util");
+const { cpuSeconds, freePort, start } = require("./proc-util");
 
 const ROOT = path.resolve(__dirname, "..");
 const ENGINE = path.join(ROOT, "engine-cpp/build/tda-engine");
 const c = require(path.join(ROOT, "services/common/dist/index.js"));
 const ROUNDS = Number(process.argv[2] ?? 9);
-const N = Number(process.env.N ?? 300);
+const N = Number(process.env.N ?? 500);
 const DIM = Number(process.env.DIM ?? 3);
 const MAX_DIM = Number(process.env.MAX_DIM ?? 2);
 const THREADS = String(process.env.THREADS ?? 1);
@@ -115,25 +117,33 @@ async function main() {
     procs.push(start("jaeger", jbin, ["--config", `file:${path.join(ROOT, "deploy/jaeger/config.yaml")}`], { JAEGER_HOST: "127.0.0.1", OTLP_GRPC_PORT: String(otlp), JAEGER_QUERY_PORT: String(query) }, logDir));
     await waitHttp(`http://127.0.0.1:${query}/api/services`);
     const engines = {};
+    const pids = {};
     for (const name of ["off-a", "off-b", "on"]) {
       const port = await freePort();
       const env = { OTEL_EXPORTER_OTLP_ENDPOINT: name === "on" ? `http://127.0.0.1:${otlp}` : "" };
-      procs.push(start(`engine-${name}`, ENGINE, ["serve", "--port", String(port), "--threads", THREADS], env, logDir));
+      const p = start(`engine-${name}`, ENGINE, ["serve", "--port", String(port), "--threads", THREADS], env, logDir);
+      procs.push(p);
+      pids[name] = p.child.pid;
       await waitHealthy(`127.0.0.1:${port}`);
       engines[name] = new c.pbEngine.EngineServiceClient(`127.0.0.1:${port}`, grpc.credentials.createInsecure(), c.channelOptions);
     }
     const points = cloud();
     const times = { "off-a": [], "off-b": [], on: [] };
-    await computeOnce(engines["off-a"], points, 0); // warm-up (page cache, allocator)
+    const cpu = { "off-a": 0, "off-b": 0, on: 0 };
+    for (const n of Object.keys(engines)) await computeOnce(engines[n], points, 0); // warm-up (page cache, allocator)
+    const cpuAt = Object.fromEntries(Object.keys(engines).map((n) => [n, cpuSeconds(pids[n])]));
     for (let r = 0; r < ROUNDS; r++) {
       // rotate the order so that no engine always runs first after a pause
       const order = ["off-a", "on", "off-b"].map((_, i, a) => a[(i + r) % 3]);
       for (const name of order) times[name].push(await computeOnce(engines[name], points, r + 1));
     }
+    await new Promise((r) => setTimeout(r, 1500)); // the last spans leave the "on" engine
+    for (const n of Object.keys(engines)) cpu[n] = (cpuSeconds(pids[n]) - cpuAt[n]) / ROUNDS;
     const eng = (n) => median(times[n].map((t) => t.engine));
     const wall = (n) => median(times[n].map((t) => t.wall));
     console.log(`engine tracing overhead: Rips n=${N} dim=${DIM} max_dim=${MAX_DIM} threads=${THREADS}, ${ROUNDS} rounds, medians`);
-    for (const n of ["off-a", "off-b", "on"]) console.log(`  ${n.padEnd(6)} compute ${eng(n).toFixed(3)} s   wall ${wall(n).toFixed(3)} s`);
+    for (const n of ["off-a", "off-b", "on"]) console.log(`  ${n.padEnd(6)} compute ${eng(n).toFixed(3)} s   wall ${wall(n).toFixed(3)} s   cpu/job ${cpu[n].toFixed(3)} s`);
+    console.log(`ratio tracing on / off (cpu/job): ${(cpu.on / cpu["off-a"]).toFixed(4)}   (target <= 1.01; anchor off-b / off-a ${(cpu["off-b"] / cpu["off-a"]).toFixed(4)})`);
     console.log(`ratio tracing on / off (compute): ${(eng("on") / eng("off-a")).toFixed(4)}   (target <= 1.01)`);
     console.log(`ratio tracing on / off (wall):    ${(wall("on") / wall("off-a")).toFixed(4)}`);
     console.log(`anchor off-b / off-a (compute):   ${(eng("off-b") / eng("off-a")).toFixed(4)}   (noise between identical engines)`);

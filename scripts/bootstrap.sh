@@ -46,7 +46,7 @@ bash deploy/local/install.sh
 # build takes minutes; cached outside the work tree). Go itself comes with the machine
 # (the REST proxy needs it too); without it the mesh runs untraced.
 if command -v go >/dev/null 2>&1 || [[ -x /usr/local/go/bin/go ]]; then
-  bash deploy/jaeger/build.sh >/dev/null
+  bash deploy/jaeger/build.sh | sed -n "/buil/s/^\[jaeger\] /bootstrap: jaeger /p"
 else
   echo "bootstrap: Go not found: Jaeger (traces) and the REST proxy cannot be built" >&2
 fi

@@ -10,6 +10,7 @@ import {
   createServer,
   initTracing,
   insecure,
+  cachedCheck,
   kafkaCheck,
   outboxCheck,
   pbGateway,
@@ -30,7 +31,6 @@ import {
 import { createAuthenticator } from "./auth";
 import { createJobLimiter } from "./job-limit";
 import { createJwtVerifier } from "./jwt";
-import { createBrokerCheck } from "./broker-check";
 import { SERVICE_NAME, type GatewayConfig } from "./config";
 import { createHealthMonitor, type HealthMonitor } from "./health-monitor";
 import { createGateway, GATEWAY_SERVICE } from "./service";
@@ -61,7 +61,9 @@ export async function startGatewayServer(config: GatewayConfig, log: Logger = cr
   const redis = createRedis(config.common.redisUrl, log);
   const bus = createEventBus({ source: SERVICE_NAME, brokers: config.common.kafkaBrokers, topicPrefix: config.common.topicPrefix, redis, log, metrics: deps.metrics });
   deps.metrics?.trackOutbox(SERVICE_NAME, () => bus.status());
-  const broker = createBrokerCheck({ brokers: config.common.kafkaBrokers, log, ttlMs: config.brokerCheckTtlMs, timeoutMs: 2_000 });
+  // One Kafka probe (one admin connection) for health and for GetStreamStatus's broker_available (cached).
+  const kafka = kafkaCheck(config.common.kafkaBrokers, log);
+  const broker = cachedCheck(kafka, config.brokerCheckTtlMs, 2_000);
   // One client (one channel) per upstream, reused by every call.
   // upload forwarding: chunks are sent on as received, without re-encoding (see upload-wire.ts in common)
   const upload = new FastUploadServiceClient(config.uploadAddress, insecure(), channelOptions);
@@ -99,7 +101,6 @@ export async function startGatewayServer(config: GatewayConfig, log: Logger = cr
   );
   const health = addHealth(server, [GATEWAY_SERVICE]);
   // Its own dependencies count too: Redis (quota, stream counters, outbox), Kafka and a draining outbox (unless HEALTH_REQUIRE_KAFKA=false).
-  const kafka = config.common.healthRequireKafka ? kafkaCheck(config.common.kafkaBrokers, log) : undefined;
   const monitor = createHealthMonitor({
     health,
     names: ["", GATEWAY_SERVICE],
@@ -110,7 +111,7 @@ export async function startGatewayServer(config: GatewayConfig, log: Logger = cr
     pollMs: config.healthPollMs,
     timeoutMs: config.healthTimeoutMs,
     log,
-    dependencies: [redisCheck(redis), ...(kafka ? [kafka, outboxCheck(bus)] : [])],
+    dependencies: [redisCheck(redis), ...(config.common.healthRequireKafka ? [{ name: kafka.name, check: () => kafka.check() }, outboxCheck(bus)] : [])],
   });
 
   let port: number;
@@ -118,7 +119,7 @@ export async function startGatewayServer(config: GatewayConfig, log: Logger = cr
     port = await bind(server, config.common.host, config.port);
   } catch (err) {
     monitor.stop();
-    await Promise.allSettled([bus.close(), broker.close(), kafka?.close(), flink.close(), follower?.close()]);
+    await Promise.allSettled([bus.close(), broker.close(), flink.close(), follower?.close()]);
     upload.close();
     jobs.close();
     redis.disconnect();
@@ -148,7 +149,7 @@ export async function startGatewayServer(config: GatewayConfig, log: Logger = cr
       closing ??= (async () => {
         monitor.stop();
         await shutdown(server, graceMs);
-        await Promise.allSettled([bus.close(), broker.close(), kafka?.close(), flink.close(), follower?.close()]);
+        await Promise.allSettled([bus.close(), broker.close(), flink.close(), follower?.close()]);
         upload.close();
         jobs.close();
         await redis.quit().catch(() => redis.disconnect());

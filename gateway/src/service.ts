@@ -18,7 +18,7 @@ import {
   type pbUpload,
 } from "@tda/common";
 import type { Authenticator } from "./auth";
-import type { BrokerCheck } from "./broker-check";
+import type { BrokerCheck } from "./stream-handlers";
 import type { JobLimiter } from "./job-limit";
 import { barcodeSvg, diagramSvg, MAX_PICTURE_SIDE, SVG_CONTENT_TYPE } from "./pictures";
 import type { RateLimiter } from "./rate-limit";
