@@ -87,7 +87,7 @@ async function startAll(logDir) {
   }
   const [gp, rp] = [await freePort(), await freePort()];
   const env = { REDIS_URL: redis.url, KAFKA_BROKERS: BROKERS, KAFKA_TOPIC_PREFIX: PREFIX, LOG_LEVEL: "warn" };
-  procs.push(start("gateway", process.execPath, [path.join(ROOT, "gateway/dist/main.js")], { ...env, GATEWAY_PORT: String(gp), GATEWAY_METRICS_PORT: "0", UPLOAD_ADDRESS: "127.0.0.1:1", SCHEDULER_ADDRESS: "127.0.0.1:1", FLINK_REST_URL: `http://127.0.0.1:${rp}`, GATEWAY_STREAM_MAX_BYTES: "64M" }, logDir));
+  procs.push(start("gateway", process.execPath, [path.join(ROOT, "gateway/dist/main.js")], { ...env, GATEWAY_PORT: String(gp), GATEWAY_METRICS_PORT: "0", UPLOAD_ADDRESS: "127.0.0.1:1", SCHEDULER_ADDRESS: "127.0.0.1:1", FLINK_REST_URL: `http://127.0.0.1:${rp}`, GATEWAY_STREAM_MAX_BYTES: "64M", GATEWAY_AUTH_DISABLED: "true" }, logDir));
   const flink = start("flink", "java", [`-Xmx${process.env.FLINK_HEAP ?? "1g"}`, "-XX:+UseG1GC", "-cp", `${ROOT}/flink/target/tda-flink-job.jar:${ROOT}/flink/target/lib/*`, "io.tdamesh.flink.StreamFeaturesJob"], {
     ...env, FLINK_LOCAL: "true", FLINK_REST_PORT: String(rp), FLINK_CHECKPOINT_DIR: path.join(logDir, "checkpoints"), ENGINE_ADDRESSES: engines.join(","),
     FLINK_PARALLELISM: process.env.FLINK_PARALLELISM ?? "1", STREAM_ENGINE_CAPACITY: process.env.CAPACITY ?? "64", FLINK_CHECKPOINT_INTERVAL_MS: String(CHECKPOINT_MS),

@@ -61,3 +61,11 @@ if [ -z "${TDA_REF_PYTHON:-}" ] && ! cmp -s <(printf '%s\n' "${ref_pins[@]}") "$
 fi
 
 bash deploy/local/install.sh
+# Jaeger, the local trace collector and store, built from the Go module proxy (the first
+# build takes minutes; cached outside the work tree). Go itself comes with the machine
+# (the REST proxy needs it too); without it the mesh runs untraced.
+if command -v go >/dev/null 2>&1 || [[ -x /usr/local/go/bin/go ]]; then
+  bash deploy/jaeger/build.sh | sed -n "/buil/s/^\[jaeger\] /bootstrap: jaeger /p"
+else
+  echo "bootstrap: Go not found: Jaeger (traces) and the REST proxy cannot be built" >&2
+fi

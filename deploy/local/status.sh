@@ -17,6 +17,7 @@ check() {
 }
 check redis "$REDIS_HOST" "$REDIS_PORT"
 check kafka "$KAFKA_HOST" "$KAFKA_PORT"
+check jaeger 127.0.0.1 "$JAEGER_QUERY_PORT"
 check engine 127.0.0.1 "$TDA_ENGINE_PORT"
 check upload 127.0.0.1 "$UPLOAD_PORT"
 check scheduler 127.0.0.1 "$SCHEDULER_PORT"

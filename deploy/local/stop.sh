@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Stops the mesh started by start.sh: the Flink job, REST proxy, gateway, scheduler, upload, engine (SIGTERM, wait,
+# Stops the mesh started by start.sh: the Flink job, REST proxy, gateway, scheduler, upload, engine, jaeger (SIGTERM, wait,
 # SIGKILL), then Redis and Kafka.
 # Usage: deploy/local/stop.sh [--keep-infra] [--clean]
 #   --keep-infra  leave Redis and Kafka running
@@ -21,7 +21,7 @@ for a in "$@"; do
 done
 
 # every instance (engine, engine-2, ...; see start.sh), the second ones first
-for c in flink rest gateway scheduler upload engine; do
+for c in flink rest gateway scheduler upload engine jaeger; do
   for f in "$TDA_PID_DIR/$c"-[0-9]*.pid; do
     [[ -e "$f" ]] || continue
     f="${f##*/}"

@@ -9,8 +9,14 @@ export interface GatewayConfig {
   port: number;
   uploadAddress: string;
   schedulerAddress: string;
-  /** key → tenant; empty: authentication is off and every caller is tenant "default". */
+  /** key → tenant; empty (with no JWT keys): only allowed with authDisabled. */
   apiKeys: ApiKeys;
+  /**
+   * GATEWAY_AUTH_DISABLED=true: no credentials, every caller is tenant
+   * "default" (local development only; logged loudly at start). Without it a
+   * gateway with neither API keys nor JWT keys refuses to start.
+   */
+  authDisabled: boolean;
   /** Deadline of every downstream unary call (streams have none of their own). */
   downstreamTimeoutMs: number;
   /** How often the upstreams' health is polled. */
@@ -72,6 +78,7 @@ export function loadConfig(env: Env = process.env): GatewayConfig {
       audience: readOptionalString(env, "GATEWAY_JWT_AUDIENCE"),
       tenantClaim: readString(env, "GATEWAY_JWT_TENANT_CLAIM", "tenant"),
       clockToleranceSeconds: readInt(env, "GATEWAY_JWT_CLOCK_TOLERANCE_S", 30, 0, 3600),
+      maxLifetimeSeconds: readInt(env, "GATEWAY_JWT_MAX_LIFETIME_S", 24 * 3600, 60, 30 * 24 * 3600),
     };
     try {
       createJwtVerifier(jwt); // unusable key material fails the start, not the first call
@@ -79,8 +86,19 @@ export function loadConfig(env: Env = process.env): GatewayConfig {
       throw new ConfigError(`GATEWAY_JWT_PUBLIC_KEYS: ${(err as Error).message}`);
     }
   }
+  const authDisabled = readBool(env, "GATEWAY_AUTH_DISABLED", false);
+  const hasCredentials = apiKeys.size > 0 || jwt !== undefined;
+  if (authDisabled && hasCredentials) {
+    throw new ConfigError("GATEWAY_AUTH_DISABLED=true but GATEWAY_API_KEYS or GATEWAY_JWT_PUBLIC_KEYS is set: choose one");
+  }
+  if (!authDisabled && !hasCredentials) {
+    throw new ConfigError(
+      "no credentials configured: set GATEWAY_API_KEYS and/or GATEWAY_JWT_PUBLIC_KEYS (authentication is on by default), or GATEWAY_AUTH_DISABLED=true for local development",
+    );
+  }
   return {
     common: loadCommonConfig(SERVICE_NAME, env),
+    authDisabled,
     port: readInt(env, "GATEWAY_PORT", 50070, 0, 65535),
     uploadAddress: readString(env, "UPLOAD_ADDRESS", "127.0.0.1:50071"),
     schedulerAddress: readString(env, "SCHEDULER_ADDRESS", "127.0.0.1:50072"),

@@ -18,7 +18,7 @@ import {
   type pbUpload,
 } from "@tda/common";
 import type { Authenticator } from "./auth";
-import type { BrokerCheck } from "./broker-check";
+import type { BrokerCheck } from "./stream-handlers";
 import type { JobLimiter } from "./job-limit";
 import { barcodeSvg, diagramSvg, MAX_PICTURE_SIDE, SVG_CONTENT_TYPE } from "./pictures";
 import type { RateLimiter } from "./rate-limit";
@@ -26,7 +26,7 @@ import type { StreamStats } from "./stream-stats";
 import { configureStream, getStreamStatus, publishStream, type StreamDeps } from "./stream-handlers";
 import type { StreamWatch } from "./stream-watch";
 import { callUnary, clientDeadline, downstreamMetadata, isTransportFailure, upstreamError, type RequestContext, type ServerSurfaceCall } from "./upstream";
-import { alphaViolations, distanceViolations, effectiveLimits, estimateViolations, idViolations, pageSizeViolations, parseStreamBatch, requireValid, ripsViolations } from "./validation";
+import { alphaViolations, distanceViolations, effectiveLimits, estimateViolations, idViolations, MAX_MODULUS, pageSizeViolations, parseStreamBatch, requireValid, ripsViolations } from "./validation";
 
 export const GATEWAY_SERVICE = "tda.gateway.v1.TdaService";
 export { STREAM_TOPIC, STREAM_EVENT_TYPE } from "./stream-handlers";
@@ -100,10 +100,10 @@ export function createGateway(deps: GatewayDeps): pbGateway.TdaServiceServer {
         const started = Date.now();
         try {
           const out = await fn({ method, tenant, ctx, traceId, call });
-          log.debug({ method, tenant, traceId, ms: Date.now() - started }, "call ok");
+          log.info({ method, tenant, traceId, ms: Date.now() - started }, "call ok");
           return out;
         } catch (err) {
-          log.debug({ method, tenant, traceId, ms: Date.now() - started, code: (err as { code?: unknown }).code }, "call failed");
+          log.info({ method, tenant, traceId, ms: Date.now() - started, code: (err as { code?: unknown }).code }, "call failed");
           throw err;
         }
       },
@@ -246,6 +246,22 @@ export function createGateway(deps: GatewayDeps): pbGateway.TdaServiceServer {
     );
   }
 
+  // The largest modulus the engines accept, as they publish it (GetInfo
+  // EngineLimits through the scheduler's GetLimits), reused for 30 s; asked
+  // only when a request names a modulus. Unknown (scheduler unreachable): the
+  // gateway's own bound, and the scheduler checks again.
+  let published: { at: number; maxModulus: number } | undefined;
+  async function publishedMaxModulus(rc: RequestContext): Promise<number> {
+    if (published && Date.now() - published.at < 30_000) return published.maxModulus;
+    try {
+      const l = await callUnary<pbJobs.GetLimitsResponse>(rc, "scheduler", "tda.jobs.v1.JobService/GetLimits", timeout, (md, o, cb) => jobs.getLimits({}, md, o, cb));
+      if (l.maxModulus > 0) published = { at: Date.now(), maxModulus: l.maxModulus };
+    } catch (err) {
+      log.debug({ err: (err as Error).message }, "GetLimits failed; the modulus is checked against the gateway's own bound");
+    }
+    return published?.maxModulus ?? MAX_MODULUS;
+  }
+
   function fetchResult(rc: RequestContext, jobId: string): Promise<pbJobs.GetResultResponse> {
     return callUnary<pbJobs.GetResultResponse>(rc, "scheduler", "tda.jobs.v1.JobService/GetResult", timeout, (md, o, cb) => jobs.getResult({ jobId }, md, o, cb));
   }
@@ -253,7 +269,7 @@ export function createGateway(deps: GatewayDeps): pbGateway.TdaServiceServer {
   return {
     computeVietorisRips: unary(log, "ComputeVietorisRips", (req, call) =>
       handle("ComputeVietorisRips", call, async (rc) => {
-        requireValid("invalid ComputeVietorisRips request", ripsViolations(req));
+        requireValid("invalid ComputeVietorisRips request", ripsViolations(req, req.modulus !== 0 ? await publishedMaxModulus(rc) : MAX_MODULUS));
         await limiter.take(rc.tenant);
         const res = await submit(rc, {
           datasetId: req.datasetId,
@@ -299,7 +315,7 @@ export function createGateway(deps: GatewayDeps): pbGateway.TdaServiceServer {
 
     estimateJob: unary(log, "EstimateJob", (req, call) =>
       handle("EstimateJob", call, async (rc) => {
-        requireValid("invalid EstimateJob request", estimateViolations(req));
+        requireValid("invalid EstimateJob request", estimateViolations(req, req.params?.modulus ? await publishedMaxModulus(rc) : MAX_MODULUS));
         return callUnary<pbJobs.EstimateJobResponse>(rc, "scheduler", "tda.jobs.v1.JobService/EstimateJob", timeout, (md, o, cb) =>
           jobs.estimateJob({ datasetId: req.datasetId, params: req.params }, md, o, cb),
         );

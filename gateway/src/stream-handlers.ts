@@ -1,6 +1,5 @@
 import { trace } from "@opentelemetry/api";
 import { nowTimestamp, resourceExhausted, TdaError, unavailable, type EventBus, type FieldViolation, type Logger, type pbGateway, type pbStream } from "@tda/common";
-import type { BrokerCheck } from "./broker-check";
 import type { FlinkStatus } from "./flink-status";
 import type { RateLimiter } from "./rate-limit";
 import { completeStreamConfig, streamConfigViolations, type StreamConfigStore } from "./stream-config";
@@ -54,6 +53,12 @@ const STREAM_EVENT_OVERHEAD_BYTES = 16 * 1024;
 /** The largest points payload: the configured bound, and always one that fits in an event. */
 export function streamPointsBudget(deps: Pick<StreamDeps, "streamMaxBytes" | "bus">): number {
   return Math.min(deps.streamMaxBytes, Math.floor((deps.bus.maxEventBytes - STREAM_EVENT_OVERHEAD_BYTES) / 8) * 8);
+}
+
+/** Whether Kafka answers (cached; see cachedCheck in @tda/common). */
+export interface BrokerCheck {
+  available(): Promise<boolean>;
+  close(): Promise<void>;
 }
 
 export async function publishStream(deps: StreamDeps, rc: RequestContext, req: pbGateway.PublishStreamRequest): Promise<pbGateway.PublishStreamResponse> {

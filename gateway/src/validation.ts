@@ -11,6 +11,8 @@ export const MAX_DEADLINE_SECONDS = 7 * 24 * 3600;
 export const MAX_ID_LENGTH = 256;
 export const MAX_STREAM_DIM = 4096;
 export const MAX_PAGE_SIZE = 1000;
+/** Job priorities a tenant may ask for: higher runs first, within [-MAX_PRIORITY, MAX_PRIORITY]. */
+export const MAX_PRIORITY = 10;
 
 export function isPrime(p: number): boolean {
   if (!Number.isInteger(p) || p < 2) return false;
@@ -25,9 +27,12 @@ function checkId(v: FieldViolation[], field: string, value: string, what: string
 
 function checkCommonJob(
   v: FieldViolation[],
-  req: { datasetId: string; maxDim: number; idempotencyKey: string; deadlineSeconds: number },
+  req: { datasetId: string; maxDim: number; idempotencyKey: string; deadlineSeconds: number; priority: number },
 ): void {
   checkId(v, "dataset_id", req.datasetId, "dataset_id");
+  if (!Number.isInteger(req.priority) || Math.abs(req.priority) > MAX_PRIORITY) {
+    v.push({ field: "priority", description: `must be an integer in [-${MAX_PRIORITY}, ${MAX_PRIORITY}] (higher runs first; 0 is the default)` });
+  }
   if (req.maxDim > MAX_HOMOLOGY_DIM) v.push({ field: "max_dim", description: `must be at most ${MAX_HOMOLOGY_DIM}` });
   if (req.idempotencyKey.length > MAX_ID_LENGTH) {
     v.push({ field: "idempotency_key", description: `must be at most ${MAX_ID_LENGTH} characters` });
@@ -37,19 +42,28 @@ function checkCommonJob(
   }
 }
 
-/** A non-negative bound; +Infinity is accepted and means "no bound". */
+/** A finite non-negative bound; leave the field unset for "no bound" (Infinity and NaN are refused here, not deep in the scheduler). */
 function checkBound(v: FieldViolation[], field: string, value: number | undefined): void {
   if (value === undefined) return;
-  if (Number.isNaN(value) || value < 0) v.push({ field, description: "must be a non-negative number" });
+  if (!Number.isFinite(value) || value < 0) v.push({ field, description: "must be a finite number >= 0 (leave it unset for no bound)" });
 }
 
-export function ripsViolations(req: pbGateway.ComputeVietorisRipsRequest): FieldViolation[] {
+function checkModulus(v: FieldViolation[], field: string, modulus: number, maxModulus: number): void {
+  if (modulus !== 0 && (modulus > maxModulus || !isPrime(modulus))) {
+    v.push({ field, description: `must be a prime at most ${maxModulus} (0 means 2)` });
+  }
+}
+
+/**
+ * `maxModulus`: the largest modulus the engines accept, as published by them
+ * (GetInfo EngineLimits, through the scheduler's GetLimits); MAX_MODULUS when
+ * not known yet.
+ */
+export function ripsViolations(req: pbGateway.ComputeVietorisRipsRequest, maxModulus = MAX_MODULUS): FieldViolation[] {
   const v: FieldViolation[] = [];
   checkCommonJob(v, req);
   checkBound(v, "threshold", req.threshold);
-  if (req.modulus !== 0 && (req.modulus > MAX_MODULUS || !isPrime(req.modulus))) {
-    v.push({ field: "modulus", description: `must be a prime at most ${MAX_MODULUS} (0 means 2)` });
-  }
+  checkModulus(v, "modulus", req.modulus, Math.min(maxModulus, MAX_MODULUS));
   if (req.threads > MAX_THREADS) v.push({ field: "threads", description: `must be at most ${MAX_THREADS} (0 means the engine default)` });
   return v;
 }
@@ -62,7 +76,7 @@ export function alphaViolations(req: pbGateway.ComputeAlphaComplexRequest): Fiel
 }
 
 /** EstimateJob: the same checks as the compute methods, on a ComputeParams (fields `params.*`). */
-export function estimateViolations(req: pbGateway.EstimateJobRequest): FieldViolation[] {
+export function estimateViolations(req: pbGateway.EstimateJobRequest, maxModulus = MAX_MODULUS): FieldViolation[] {
   const v: FieldViolation[] = [];
   checkId(v, "dataset_id", req.datasetId, "dataset_id");
   const p = req.params;
@@ -73,9 +87,7 @@ export function estimateViolations(req: pbGateway.EstimateJobRequest): FieldViol
   if (p.maxDim > MAX_HOMOLOGY_DIM) v.push({ field: "params.max_dim", description: `must be at most ${MAX_HOMOLOGY_DIM}` });
   checkBound(v, "params.threshold", p.threshold);
   checkBound(v, "params.max_alpha", p.maxAlpha);
-  if (p.modulus !== 0 && (p.modulus > MAX_MODULUS || !isPrime(p.modulus))) {
-    v.push({ field: "params.modulus", description: `must be a prime at most ${MAX_MODULUS} (0 means 2)` });
-  }
+  checkModulus(v, "params.modulus", p.modulus, Math.min(maxModulus, MAX_MODULUS));
   if (p.threads > MAX_THREADS) v.push({ field: "params.threads", description: `must be at most ${MAX_THREADS} (0 means the engine default)` });
   return v;
 }

@@ -2,6 +2,7 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { createServer } from "node:net";
 import { mkdtempSync, mkdirSync, rmSync, existsSync, createWriteStream } from "node:fs";
 import { tmpdir } from "node:os";
+import { randomBytes } from "node:crypto";
 import { join, resolve } from "node:path";
 import IORedis from "ioredis";
 import { waitForHealthy } from "@tda/common";
@@ -71,6 +72,8 @@ export interface Mesh {
   /** /metrics URLs of the TS services and of each engine (each on its own free port). */
   metrics: { gateway: string; upload: string; scheduler: string; engines: string[] };
   procs: Proc[];
+  /** TDA_MESH_KEY of this mesh (signs the tenant on internal hops). */
+  meshKey: string;
   dataDir: string;
   logDir: string;
   stop(): Promise<void>;
@@ -98,6 +101,11 @@ export interface MeshOptions {
 }
 
 export const REST_BIN = join(ROOT, "build/bin/tda-rest");
+
+/** A gateway given no API keys or JWT keys runs with authentication explicitly off (it refuses to start otherwise). */
+export function authOffUnlessKeyed(gatewayEnv: Record<string, string> = {}): Record<string, string> {
+  return gatewayEnv.GATEWAY_API_KEYS || gatewayEnv.GATEWAY_JWT_PUBLIC_KEYS ? {} : { GATEWAY_AUTH_DISABLED: "true" };
+}
 
 /** Polls `url` until it answers (any HTTP status). */
 export async function waitForHttp(url: string, timeoutMs = 30000): Promise<void> {
@@ -151,7 +159,9 @@ export async function startMesh(opts: MeshOptions = {}): Promise<Mesh> {
   const procs: Proc[] = [];
   const redisUrl = opts.redisUrl ? await emptiedRedis(opts.redisUrl) : await freshRedisDb(opts.redisDb ?? 9);
   const tracing: Record<string, string> = opts.tracing ? { OTEL_EXPORTER_OTLP_ENDPOINT: opts.tracing.otlpEndpoint } : {};
-  const common = { REDIS_URL: redisUrl, KAFKA_BROKERS, TDA_DATA_DIR: dataDir, LOG_LEVEL: "info", ...tracing, ...(opts.env ?? {}) };
+  // the mesh's shared key: the gateway signs the tenant for upload and scheduler with it
+  const meshKey = opts.env?.TDA_MESH_KEY ?? randomBytes(32).toString("hex");
+  const common = { REDIS_URL: redisUrl, KAFKA_BROKERS, TDA_DATA_DIR: dataDir, LOG_LEVEL: "info", TDA_MESH_KEY: meshKey, ...tracing, ...(opts.env ?? {}) };
   try {
     const engines: string[] = [];
     const engineMetrics: string[] = [];
@@ -171,7 +181,7 @@ export async function startMesh(opts: MeshOptions = {}): Promise<Mesh> {
     const node = process.execPath;
     procs.push(startProcess("upload", node, [join(ROOT, "services/upload/dist/main.js")], { ...common, UPLOAD_PORT: String(up), UPLOAD_METRICS_PORT: String(um) }, logDir));
     procs.push(startProcess("scheduler", node, [join(ROOT, "services/scheduler/dist/main.js")], { ...common, SCHEDULER_PORT: String(sp), SCHEDULER_METRICS_PORT: String(sm), UPLOAD_ADDRESS: upload, ENGINE_ADDRESSES: engines.join(","), ...(opts.schedulerEnv ?? {}) }, logDir));
-    procs.push(startProcess("gateway", node, [join(ROOT, "gateway/dist/main.js")], { ...common, GATEWAY_PORT: String(gp), GATEWAY_METRICS_PORT: String(gm), UPLOAD_ADDRESS: upload, SCHEDULER_ADDRESS: scheduler, ...(opts.gatewayEnv ?? {}) }, logDir));
+    procs.push(startProcess("gateway", node, [join(ROOT, "gateway/dist/main.js")], { ...common, GATEWAY_PORT: String(gp), GATEWAY_METRICS_PORT: String(gm), UPLOAD_ADDRESS: upload, SCHEDULER_ADDRESS: scheduler, ...authOffUnlessKeyed(opts.gatewayEnv), ...(opts.gatewayEnv ?? {}) }, logDir));
     let rest: string | undefined;
     if (opts.rest) {
       const rp = await freePort();
@@ -186,7 +196,7 @@ export async function startMesh(opts: MeshOptions = {}): Promise<Mesh> {
     await waitForHealthy(gateway, "", 30000);
     if (rest) await waitForHttp(`${rest}/openapi.json`, 30000);
     return {
-      gateway, upload, scheduler, engines, rest, metrics, procs, dataDir, logDir,
+      gateway, upload, scheduler, engines, rest, metrics, procs, meshKey, dataDir, logDir,
       async stop() {
         for (const p of [...procs].reverse()) await p.stop();
         if (!process.env.KEEP_TEST_LOGS) rmSync(work, { recursive: true, force: true });

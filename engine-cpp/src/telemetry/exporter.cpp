@@ -118,6 +118,8 @@ void SpanExporter::submit(std::vector<SpanData>&& spans) {
   bool wake = false;
   {
     std::lock_guard<std::mutex> lock(mu_);
+    // an idle exporter thread waits for the first span; a lingering one for a full batch
+    wake = queue_.empty();
     for (auto& s : spans) {
       if (stop_ || queue_.size() >= options_.max_queue) {
         ++dropped;
@@ -125,7 +127,7 @@ void SpanExporter::submit(std::vector<SpanData>&& spans) {
         queue_.push_back(std::move(s));
       }
     }
-    wake = queue_.size() >= options_.max_batch;
+    wake = (wake && !queue_.empty()) || queue_.size() >= options_.max_batch;
   }
   if (dropped) dropped_.fetch_add(dropped, std::memory_order_relaxed);
   if (wake) cv_.notify_one();

@@ -103,9 +103,11 @@ export function createLimits(deps: EstimateServiceDeps): () => Promise<pbJobs.Ge
     const info = await infos();
     const limitsOf = info.map((i) => i.memoryLimitBytes).filter((b) => b > 0);
     const algorithms = new Set<pbCommon.Algorithm>(info.flatMap((i) => i.algorithms));
+    // the engines publish the largest modulus their coefficients hold: the one source
+    const engineModuli = info.map((i) => i.limits?.maxModulus ?? 0).filter((m) => m > 0);
     return {
       maxDim: deps.limits.maxDim,
-      maxModulus: deps.limits.maxModulus,
+      maxModulus: Math.min(deps.limits.maxModulus, ...engineModuli),
       maxThreads: deps.limits.maxThreads,
       maxDeadlineSeconds: deps.maxDeadlineSeconds,
       engineMemoryLimitBytes: limitsOf.length > 0 ? Math.min(...limitsOf) : 0,

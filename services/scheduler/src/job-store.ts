@@ -185,7 +185,8 @@ export function createJobStore({ redis, events, log, retentionSeconds }: JobStor
     const id = rec.job.jobId;
     const ownerKey = keys.ownerJobs(rec.job.owner);
     const now = Date.now();
-    pipe
+    // queued in `pipe`: the transaction's replies come with the pipeline's exec()
+    void pipe
       .multi()
       .hset(keys.job(id), {
         owner: rec.job.owner,
@@ -391,7 +392,9 @@ export function createJobStore({ redis, events, log, retentionSeconds }: JobStor
       }
       remember(jobId, job, seq);
       events.relay();
-      log.debug({ jobId, eventType: input.eventType, seq }, "job update");
+      // lifecycle changes at info (with the request's trace_id/span_id), progress ticks at debug
+      if (input.eventType.endsWith(".progress")) log.debug({ jobId, eventType: input.eventType, seq }, "job update");
+      else log.info({ jobId, eventType: input.eventType, seq }, "job update");
       return { ok: true, job, sequence: seq, cancelRequested: input.readCancel ? res[first + 1]?.[1] === "1" : false };
     }
   }

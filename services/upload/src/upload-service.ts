@@ -281,10 +281,13 @@ export function createUploadService(deps: UploadServiceDeps): pbUpload.UploadSer
         const chunkBytes = Math.max(8, Math.min(16 * 1024 * 1024, want - (want % 8)));
         const stream = blobs.openRead(d.sha256, { chunkBytes });
         try {
+          let bytes = 0;
           for await (const chunk of stream) {
             if (call.cancelled) break;
+            bytes += (chunk as Buffer).length;
             await writeWithDrain(call, { chunk: chunk as Buffer });
           }
+          log.info({ datasetId: d.datasetId, bytes, cancelled: call.cancelled }, "points read");
         } catch (err) {
           if ((err as NodeJS.ErrnoException).code === "ENOENT") {
             throw new TdaError(GrpcStatus.DATA_LOSS, `the stored data of dataset ${d.datasetId} is missing`, { reason: "BLOB_MISSING", cause: err });
