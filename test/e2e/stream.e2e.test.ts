@@ -152,6 +152,7 @@ function watchN(req: Partial<pbGateway.WatchStreamRequest>, meta: ReturnType<typ
       reject(new Error(`WatchStream: ${got.length} of ${n} messages after 60 s`));
     }, 60_000);
     call.on("data", (m: pbGateway.WatchStreamResponse) => {
+      if (m.event === undefined) return; // the "open and caught up" marks
       got.push(m);
       onData?.(got);
       if (got.length === n) {
