@@ -310,7 +310,7 @@ describe("cancel and listing", () => {
     const updates = await api.watch(job.jobId);
     expect(updates.map((u) => u.eventType)).toEqual(["job.submitted", "job.queued", "job.cancelled"]);
     const err = await api.result(job.jobId).catch((e: unknown) => e);
-    expect(expectGrpcError(err, status.FAILED_PRECONDITION).details).toBe("job is not completed");
+    expect(expectGrpcError(err, status.FAILED_PRECONDITION).details).toBe(`job "${job.jobId}" is not completed`);
   });
 
   it("pages through ListJobs newest first and filters by state", async () => {
