@@ -46,9 +46,8 @@ go_suite rest gateway/rest
 echo "== deploy: kustomize overlays vs API + CRD schemas, compose, Dockerfiles (go test)"
 go_suite deploy deploy/validate
 
-echo "== TypeScript: type-check the tests"
-if ! npx tsc -p tsconfig.tests.json; then echo "test type-check failed"; failed=$((failed + 1)); fi
-if ! npx tsc -p console/tsconfig.json; then echo "console type-check failed"; failed=$((failed + 1)); fi
+echo "== lint: buf lint + breaking, tsc (packages, tests, console), typescript-eslint, gofmt + go vet"
+if bash scripts/lint.sh; then passed=$((passed + 1)); else echo "lint failed"; failed=$((failed + 1)); fi
 
 echo "== TypeScript: jest"
 npx jest --ci --json --outputFile=.run/jest.json "$@"

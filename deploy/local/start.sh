@@ -47,6 +47,15 @@ if ((infra)); then
 fi
 
 mkdir -p "$TDA_DATA_DIR" "$TDA_LOG_DIR" "$TDA_PID_DIR"
+# The key the mesh processes share to sign the tenant on internal hops (gateway ->
+# upload/scheduler, scheduler -> upload): made once per run directory, never committed.
+if [[ -z "${TDA_MESH_KEY:-}" ]]; then
+  if [[ ! -s "$TDA_RUN_DIR/mesh-key" ]]; then
+    (umask 077 && openssl rand -hex 32 >"$TDA_RUN_DIR/mesh-key")
+  fi
+  TDA_MESH_KEY="$(cat "$TDA_RUN_DIR/mesh-key")"
+fi
+export TDA_MESH_KEY
 TDA_ENGINE_BIN="$(tda_abs "${TDA_ENGINE_BIN:-engine-cpp/build/tda-engine}")"
 NODE_BIN="${NODE_BIN:-node}"
 # instances per component (engine upload scheduler gateway); rest and flink run once

@@ -103,6 +103,14 @@ func TestComposeParserRejectsUnknownKeysAndWrongTypes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// control: the unbroken copy, loaded the same way, is valid
+	ctl := filepath.Join(t.TempDir(), "docker-compose.yml")
+	if err := os.WriteFile(ctl, src, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := loadCompose(t, ctl); err != nil {
+		t.Fatalf("the unbroken copy does not load: %v", err)
+	}
 	cases := map[string][2]string{
 		"unknown service key": {"  redis:\n    image: redis", "  redis:\n    restart_policy: always\n    image: redis"},
 		"wrong type":          {"    stop_grace_period: 60s\n", "    stop_grace_period: [60]\n"},
@@ -115,11 +123,11 @@ func TestComposeParserRejectsUnknownKeysAndWrongTypes(t *testing.T) {
 				t.Fatalf("the compose file no longer contains %q", c[0])
 			}
 			broken := strings.Replace(string(src), c[0], c[1], 1)
-			f := filepath.Join(composeDir, ".broken-compose-test.yml")
+			// relative paths in it still resolve against deploy/compose (the working directory)
+			f := filepath.Join(t.TempDir(), "docker-compose.yml")
 			if err := os.WriteFile(f, []byte(broken), 0o644); err != nil {
 				t.Fatal(err)
 			}
-			defer os.Remove(f)
 			if _, err := loadCompose(t, f); err == nil {
 				t.Fatalf("a compose file with %s loaded", name)
 			}

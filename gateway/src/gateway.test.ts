@@ -69,6 +69,7 @@ const jobsImpl: pbJobs.JobServiceServer = {
   listJobs: (_call, cb) => cb(unimplemented),
   estimateJob: (_call, cb) => cb(unimplemented),
   getLimits: (_call, cb) => cb(unimplemented),
+  diagramDistance: (_call, cb) => cb(unimplemented),
   watchJob(call) {
     record(call);
     if (behaviour.watchJob) return behaviour.watchJob(call);

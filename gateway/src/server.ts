@@ -26,6 +26,7 @@ import {
   type ServiceMetrics,
   type Logger,
   type Redis,
+  applyMeshKey,
 } from "@tda/common";
 import { createAuthenticator } from "./auth";
 import { createJobLimiter } from "./job-limit";
@@ -55,6 +56,7 @@ export interface RunningGateway {
 
 /** Builds every dependency from `config`, binds the gRPC server and starts health polling. */
 export async function startGatewayServer(config: GatewayConfig, log: Logger = createLogger(SERVICE_NAME, config.common.logLevel), deps: { metrics?: ServiceMetrics } = {}): Promise<RunningGateway> {
+  applyMeshKey(config.common.meshKey, log); // mints the tenant tokens of downstream calls
   initTracing(SERVICE_NAME, config.common.otlpEndpoint);
   const redis = createRedis(config.common.redisUrl, log);
   const bus = createEventBus({ source: SERVICE_NAME, brokers: config.common.kafkaBrokers, topicPrefix: config.common.topicPrefix, redis, log, metrics: deps.metrics });

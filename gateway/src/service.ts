@@ -26,7 +26,7 @@ import type { StreamStats } from "./stream-stats";
 import { configureStream, getStreamStatus, publishStream, type StreamDeps } from "./stream-handlers";
 import type { StreamWatch } from "./stream-watch";
 import { callUnary, clientDeadline, downstreamMetadata, isTransportFailure, upstreamError, type RequestContext, type ServerSurfaceCall } from "./upstream";
-import { alphaViolations, effectiveLimits, estimateViolations, idViolations, MAX_MODULUS, pageSizeViolations, parseStreamBatch, requireValid, ripsViolations } from "./validation";
+import { alphaViolations, distanceViolations, effectiveLimits, estimateViolations, idViolations, MAX_MODULUS, pageSizeViolations, parseStreamBatch, requireValid, ripsViolations } from "./validation";
 
 export const GATEWAY_SERVICE = "tda.gateway.v1.TdaService";
 export { STREAM_TOPIC, STREAM_EVENT_TYPE } from "./stream-handlers";
@@ -326,6 +326,16 @@ export function createGateway(deps: GatewayDeps): pbGateway.TdaServiceServer {
       handle("GetLimits", call, async (rc) =>
         effectiveLimits(await callUnary<pbJobs.GetLimitsResponse>(rc, "scheduler", "tda.jobs.v1.JobService/GetLimits", timeout, (md, o, cb) => jobs.getLimits({}, md, o, cb))),
       ),
+    ),
+
+    diagramDistance: unary(log, "DiagramDistance", (req, call) =>
+      handle("DiagramDistance", call, async (rc) => {
+        requireValid("invalid DiagramDistance request", distanceViolations(req));
+        // the scheduler checks that both jobs are the caller's and completed
+        return callUnary<pbJobs.DiagramDistanceResponse>(rc, "scheduler", "tda.jobs.v1.JobService/DiagramDistance", timeout, (md, o, cb) =>
+          jobs.diagramDistance({ jobIdA: req.jobIdA, jobIdB: req.jobIdB, params: req.params }, md, o, cb),
+        );
+      }),
     ),
 
     getJob: unary(log, "GetJob", (req, call) =>

@@ -114,6 +114,23 @@ export function idViolations(field: string, value: string): FieldViolation[] {
   return v;
 }
 
+/** Homological dimensions a DiagramDistance request may name (the engine's bound). */
+export const MAX_DISTANCE_DIMENSIONS = 64;
+
+export function distanceViolations(req: pbGateway.DiagramDistanceRequest): FieldViolation[] {
+  const v = [...idViolations("job_id_a", req.jobIdA), ...idViolations("job_id_b", req.jobIdB)];
+  const p = req.params;
+  if (!p) return v;
+  if (p.order !== 0 && !(p.order >= 1 && Number.isFinite(p.order))) v.push({ field: "params.order", description: "must be finite and >= 1 (0: 1)" });
+  if (p.internalP !== 0 && !(p.internalP >= 1)) v.push({ field: "params.internal_p", description: "must be >= 1 or Infinity (0: Infinity)" });
+  if (p.dimensions.length > MAX_DISTANCE_DIMENSIONS) v.push({ field: "params.dimensions", description: `at most ${MAX_DISTANCE_DIMENSIONS} dimensions` });
+  p.dimensions.forEach((d, i) => {
+    if (d >= MAX_DISTANCE_DIMENSIONS) v.push({ field: `params.dimensions[${i}]`, description: `must be below ${MAX_DISTANCE_DIMENSIONS}` });
+  });
+  if (p.skipBottleneck && p.skipWasserstein) v.push({ field: "params", description: "skip_bottleneck and skip_wasserstein leave nothing to compute" });
+  return v;
+}
+
 export function pageSizeViolations(pageSize: number): FieldViolation[] {
   return pageSize > MAX_PAGE_SIZE ? [{ field: "page_size", description: `must be at most ${MAX_PAGE_SIZE}` }] : [];
 }

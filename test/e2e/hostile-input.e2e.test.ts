@@ -1,7 +1,8 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import IORedis from "ioredis";
 import { status as GrpcStatus, type ServiceError } from "@grpc/grpc-js";
-import { decodeDetails, pbJobs, pbUpload } from "@tda/common";
+import { Metadata } from "@grpc/grpc-js";
+import { channelOptions, decodeDetails, insecure, mintTenantToken, pbJobs, pbUpload } from "@tda/common";
 import { startMesh, procOf, type Mesh } from "../helpers/mesh";
 import { api, gatewayClient, md, uploadBytes, watchJob, type Gateway } from "../helpers/client";
 import { startPrivateRedis, type PrivateRedis } from "../helpers/private-redis";
@@ -121,6 +122,40 @@ test("the gateway refuses, naming the field, a modulus past the engines' publish
   // at the published limit: accepted and computed
   const ok = (await api(gw).computeVietorisRips({ ...base, modulus: 251, priority: 10 }, md(KEY_B))).job!.jobId;
   expect((await watchJob(gw, ok, md(KEY_B))).at(-1)?.state).toBe(pbJobs.JobState.JOB_STATE_COMPLETED);
+});
+
+test("upload and scheduler take the tenant only from a token the mesh key signed: a bare x-tenant-id, a forged or an expired token is UNAUTHENTICATED", async () => {
+  const ds = (await uploadBytes(gw, "mine.csv", F.DATA_FORMAT_CSV, Buffer.from("0,0\n3,4\n"), { meta: md(KEY_A) })).dataset!.datasetId;
+  const upload = new pbUpload.UploadServiceClient(mesh.upload, insecure(), channelOptions);
+  const jobs = new pbJobs.JobServiceClient(mesh.scheduler, insecure(), channelOptions);
+  const meta = (set: (m: Metadata) => void) => {
+    const m = new Metadata();
+    set(m);
+    return m;
+  };
+  const asA = {
+    bare: meta((m) => m.set("x-tenant-id", "tenant-a")),
+    none: meta(() => undefined),
+    forged: meta((m) => m.set("x-tenant-token", mintTenantToken("tenant-a", 60, "not-the-mesh-key-0123456789abcdef0123456789"))),
+    expired: meta((m) => m.set("x-tenant-token", mintTenantToken("tenant-a", 60, mesh.meshKey, Date.now() - 3_600_000))),
+    tampered: meta((m) => m.set("x-tenant-token", mintTenantToken("tenant-b", 60, mesh.meshKey).replace(/^v1\.[^.]+/, `v1.${Buffer.from("tenant-a").toString("base64url")}`))),
+    signed: meta((m) => m.set("x-tenant-token", mintTenantToken("tenant-a", 60, mesh.meshKey))),
+  };
+  const getDataset = (m: Metadata) => new Promise<unknown>((res, rej) => upload.getDataset({ datasetId: ds }, m, (e, r) => (e ? rej(e) : res(r))));
+  const listJobs = (m: Metadata) => new Promise<unknown>((res, rej) => jobs.listJobs({ pageSize: 10, pageToken: "", state: 0 }, m, (e, r) => (e ? rej(e) : res(r))));
+  try {
+    for (const [name, m] of Object.entries(asA)) {
+      if (name === "signed") continue;
+      expect([name, (await refusal(getDataset(m))).code]).toEqual([name, GrpcStatus.UNAUTHENTICATED]);
+      expect([name, (await refusal(listJobs(m))).code]).toEqual([name, GrpcStatus.UNAUTHENTICATED]);
+    }
+    // the same calls with a token the mesh key signed: the check is not refusing everything
+    expect(((await getDataset(asA.signed)) as pbUpload.GetDatasetResponse).dataset?.datasetId).toBe(ds);
+    await listJobs(asA.signed);
+  } finally {
+    upload.close();
+    jobs.close();
+  }
 });
 
 test("a WatchJob whose pub/sub message was lost while the subscriber reconnected re-reads the job and ends", async () => {

@@ -125,7 +125,7 @@ test("the upload service stopped: calls answer 503 / UNAVAILABLE, /health names 
   expect(h.json.down).toContain("upload");
 
   const env = {
-    REDIS_URL: `redis://127.0.0.1:${redisPort}/0`, KAFKA_BROKERS: kafka.brokers, TDA_DATA_DIR: mesh.dataDir, LOG_LEVEL: "info", HEALTH_POLL_MS: "300",
+    REDIS_URL: `redis://127.0.0.1:${redisPort}/0`, KAFKA_BROKERS: kafka.brokers, TDA_DATA_DIR: mesh.dataDir, LOG_LEVEL: "info", HEALTH_POLL_MS: "300", TDA_MESH_KEY: mesh.meshKey,
     UPLOAD_PORT: uploadPort, UPLOAD_METRICS_PORT: new URL(mesh.metrics.upload).port,
   };
   replaceProc("upload", startProcess("upload", process.execPath, [join(ROOT, "services/upload/dist/main.js")], env, mesh.logDir));

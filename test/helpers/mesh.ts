@@ -2,6 +2,7 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { createServer } from "node:net";
 import { mkdtempSync, mkdirSync, rmSync, existsSync, createWriteStream } from "node:fs";
 import { tmpdir } from "node:os";
+import { randomBytes } from "node:crypto";
 import { join, resolve } from "node:path";
 import IORedis from "ioredis";
 import { waitForHealthy } from "@tda/common";
@@ -71,6 +72,8 @@ export interface Mesh {
   /** /metrics URLs of the TS services and of each engine (each on its own free port). */
   metrics: { gateway: string; upload: string; scheduler: string; engines: string[] };
   procs: Proc[];
+  /** TDA_MESH_KEY of this mesh (signs the tenant on internal hops). */
+  meshKey: string;
   dataDir: string;
   logDir: string;
   stop(): Promise<void>;
@@ -156,7 +159,9 @@ export async function startMesh(opts: MeshOptions = {}): Promise<Mesh> {
   const procs: Proc[] = [];
   const redisUrl = opts.redisUrl ? await emptiedRedis(opts.redisUrl) : await freshRedisDb(opts.redisDb ?? 9);
   const tracing: Record<string, string> = opts.tracing ? { OTEL_EXPORTER_OTLP_ENDPOINT: opts.tracing.otlpEndpoint } : {};
-  const common = { REDIS_URL: redisUrl, KAFKA_BROKERS, TDA_DATA_DIR: dataDir, LOG_LEVEL: "info", ...tracing, ...(opts.env ?? {}) };
+  // the mesh's shared key: the gateway signs the tenant for upload and scheduler with it
+  const meshKey = opts.env?.TDA_MESH_KEY ?? randomBytes(32).toString("hex");
+  const common = { REDIS_URL: redisUrl, KAFKA_BROKERS, TDA_DATA_DIR: dataDir, LOG_LEVEL: "info", TDA_MESH_KEY: meshKey, ...tracing, ...(opts.env ?? {}) };
   try {
     const engines: string[] = [];
     const engineMetrics: string[] = [];
@@ -191,7 +196,7 @@ export async function startMesh(opts: MeshOptions = {}): Promise<Mesh> {
     await waitForHealthy(gateway, "", 30000);
     if (rest) await waitForHttp(`${rest}/openapi.json`, 30000);
     return {
-      gateway, upload, scheduler, engines, rest, metrics, procs, dataDir, logDir,
+      gateway, upload, scheduler, engines, rest, metrics, procs, meshKey, dataDir, logDir,
       async stop() {
         for (const p of [...procs].reverse()) await p.stop();
         if (!process.env.KEEP_TEST_LOGS) rmSync(work, { recursive: true, force: true });

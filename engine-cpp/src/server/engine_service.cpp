@@ -7,6 +7,7 @@
 #include <new>
 #include <optional>
 
+#include "server/distance.hpp"
 #include "server/errors.hpp"
 #include "server/input.hpp"
 #include "server/log.hpp"
@@ -697,6 +698,12 @@ grpc::ServerUnaryReactor* EngineServiceImpl::GetInfo(grpc::CallbackServerContext
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   reactor->Finish(grpc::Status::OK);
   return reactor;
+}
+
+grpc::ServerUnaryReactor* EngineServiceImpl::DiagramDistance(grpc::CallbackServerContext* context,
+                                                             const engine::DiagramDistanceRequest* request,
+                                                             engine::DiagramDistanceResponse* response) {
+  return diagram_distance(context_, context, request, response);
 }
 
 }  // namespace tda::server

@@ -69,6 +69,10 @@ class EngineServiceImpl final : public tda::engine::v1::EngineService::CallbackS
                                     const tda::engine::v1::GetInfoRequest* request,
                                     tda::engine::v1::GetInfoResponse* response) override;
 
+  grpc::ServerUnaryReactor* DiagramDistance(grpc::CallbackServerContext* context,
+                                            const tda::engine::v1::DiagramDistanceRequest* request,
+                                            tda::engine::v1::DiagramDistanceResponse* response) override;
+
  private:
   EngineContext& context_;
 };

@@ -2,6 +2,7 @@ export * from "./config";
 export * from "./logger";
 export * from "./errors";
 export * from "./grpc";
+export * from "./tenant-token";
 export * from "./tracing";
 export * from "./kafka-tracing";
 export * from "./events";

@@ -30,6 +30,7 @@ import { keys } from "./keys";
 import { paramsHash, validateForDataset, validateParams, type ParamLimits } from "./params";
 import { resultSummaryEvent } from "./outcome-events";
 import type { Subscriber } from "./subscriber";
+import type { EngineDistance } from "./distance-service";
 import type { UploadClient } from "./upload-client";
 import type { JobData } from "./worker";
 
@@ -52,6 +53,8 @@ export interface JobServiceDeps {
   maxPageSize: number;
   /** How long CancelJob waits for a running job to stop before answering. */
   cancelWaitMs?: number;
+  /** DiagramDistance on an engine (absent: UNAVAILABLE). */
+  distance?: EngineDistance;
   /**
    * A WatchJob that heard nothing for this long re-reads the job (a pub/sub
    * message is lost when it is published while the subscriber reconnects; the
@@ -141,6 +144,28 @@ export function createJobService(deps: JobServiceDeps): Omit<pbJobs.JobServiceSe
   async function ownedJob(owner: string, jobId: string): Promise<Job> {
     requireJobId(jobId);
     return visibleTo(owner, jobId, await store.loadJob(jobId));
+  }
+
+  /** The owner's completed job and its result. */
+  async function ownedResult(owner: string, jobId: string): Promise<{ job: Job; result: pbCommon.PersistenceResult }> {
+    const job = await ownedJob(owner, jobId);
+    if (job.state !== JobState.JOB_STATE_COMPLETED) throw failedPrecondition(`job "${jobId}" is not completed`, "JOB_NOT_COMPLETED");
+    const rec = await store.load(jobId);
+    const bytes = rec ? await redis.getBuffer(keys.result(rec.resultOf)) : null;
+    if (!bytes) throw notFound(`result of job "${jobId}"`);
+    return { job, result: pbCommon.PersistenceResult.decode(bytes) };
+  }
+
+  /** The engine's distances between the results of two of the owner's jobs. */
+  async function diagramDistance(owner: string, req: pbJobs.DiagramDistanceRequest, ctx: Context): Promise<pbJobs.DiagramDistanceResponse> {
+    const violations: FieldViolation[] = [];
+    if (!req.jobIdA) violations.push({ field: "job_id_a", description: "must not be empty" });
+    if (!req.jobIdB) violations.push({ field: "job_id_b", description: "must not be empty" });
+    if (violations.length > 0) throw invalidArgument("invalid DiagramDistance request", violations);
+    if (!deps.distance) throw unavailable("no engine is configured on this scheduler");
+    const [a, b] = await Promise.all([ownedResult(owner, req.jobIdA), ownedResult(owner, req.jobIdB)]);
+    const result = await deps.distance({ a: a.result.diagrams, b: b.result.diagrams, params: req.params }, ctx);
+    return { jobIdA: req.jobIdA, jobIdB: req.jobIdB, result };
   }
 
   /** The job an idempotency key points at (it may still be being created). */
@@ -421,13 +446,11 @@ export function createJobService(deps: JobServiceDeps): Omit<pbJobs.JobServiceSe
       span("CancelJob", call.metadata, async (ctx) => ({ job: await cancel(tenantOf(call.metadata), req.jobId, ctx) })),
     ),
     getResult: unary(log, "GetResult", async (req: pbJobs.GetResultRequest, call) => {
-      const owner = tenantOf(call.metadata);
-      const job = await ownedJob(owner, req.jobId);
-      if (job.state !== JobState.JOB_STATE_COMPLETED) throw failedPrecondition("job is not completed", "JOB_NOT_COMPLETED");
-      const rec = await store.load(req.jobId);
-      const bytes = rec ? await redis.getBuffer(keys.result(rec.resultOf)) : null;
-      if (!bytes) throw notFound(`result of job "${req.jobId}"`);
-      return { jobId: req.jobId, result: pbCommon.PersistenceResult.decode(bytes), cacheHit: job.cacheHit };
+      const { job, result } = await ownedResult(tenantOf(call.metadata), req.jobId);
+      return { jobId: req.jobId, result, cacheHit: job.cacheHit };
     }),
+    diagramDistance: unary(log, "DiagramDistance", (req: pbJobs.DiagramDistanceRequest, call) =>
+      span("DiagramDistance", call.metadata, (ctx) => diagramDistance(tenantOf(call.metadata), req, ctx)),
+    ),
   };
 }

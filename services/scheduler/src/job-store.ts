@@ -185,7 +185,8 @@ export function createJobStore({ redis, events, log, retentionSeconds }: JobStor
     const id = rec.job.jobId;
     const ownerKey = keys.ownerJobs(rec.job.owner);
     const now = Date.now();
-    pipe
+    // queued in `pipe`: the transaction's replies come with the pipeline's exec()
+    void pipe
       .multi()
       .hset(keys.job(id), {
         owner: rec.job.owner,

@@ -1,10 +1,11 @@
 import { Queue } from "bullmq";
-import { addHealth, bind, createEventBus, createLogger, createRedis, createServer, pbJobs, shutdown, type EventBus, type Logger, type Redis, type ServiceMetrics } from "@tda/common";
+import { addHealth, applyMeshKey, bind, createEventBus, createLogger, createRedis, createServer, pbJobs, shutdown, type EventBus, type Logger, type Redis, type ServiceMetrics } from "@tda/common";
 import type { Server } from "@grpc/grpc-js";
 import type { HealthImplementation } from "grpc-health-check";
 import type { SchedulerConfig } from "./config";
 import { createEngineResolver } from "./engine-discovery";
 import { createEnginePool, type EnginePool } from "./engine-pool";
+import { createEngineDistance } from "./distance-service";
 import { createEstimateHandlers } from "./estimate-service";
 import { createJobService } from "./job-service";
 import { createJobStore, type JobStore } from "./job-store";
@@ -35,6 +36,7 @@ export interface SchedulerServer {
 
 /** Starts the whole scheduler (gRPC API, and the worker when configured) from a config. */
 export async function startSchedulerServer(config: SchedulerConfig, log: Logger = createLogger("scheduler", config.logLevel), deps: { metrics?: ServiceMetrics } = {}): Promise<SchedulerServer> {
+  applyMeshKey(config.meshKey, log); // before any call can arrive
   const redis = createRedis(config.redisUrl, log, { autoPipelining: true });
   const queueConnection = createRedis(config.redisUrl, log, { forQueue: true });
   const events = createEventBus({ source: "scheduler", brokers: config.kafkaBrokers, topicPrefix: config.topicPrefix, redis, log, metrics: deps.metrics });
@@ -97,6 +99,7 @@ export async function startSchedulerServer(config: SchedulerConfig, log: Logger 
       backoffMs: config.backoffMs,
       defaultPageSize: config.defaultPageSize,
       maxPageSize: config.maxPageSize,
+      distance: createEngineDistance({ engines, rpcTimeoutMs: config.rpcTimeoutMs, log }),
       watchResyncMs: config.watchResyncMs,
       upload,
       uploadTimeoutMs: config.rpcTimeoutMs,

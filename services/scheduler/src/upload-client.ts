@@ -1,6 +1,6 @@
 import { Metadata, status as GrpcStatus, type ClientReadableStream, type ServiceError } from "@grpc/grpc-js";
 import type { Context } from "@opentelemetry/api";
-import { channelOptions, DATASET_ID_RE, fromServiceError, insecure, metadataWithTrace, notFound, pbUpload, TENANT_KEY, unavailable } from "@tda/common";
+import { channelOptions, DATASET_ID_RE, fromServiceError, insecure, metadataWithTrace, notFound, pbUpload, setTenant, unavailable } from "@tda/common";
 
 // The scheduler's view of the upload service, which owns datasets: their
 // metadata (GetDataset, asked at every submit and estimate: a deleted dataset
@@ -17,7 +17,7 @@ export interface UploadClient {
 
 function tenantMetadata(owner: string, ctx: Context): Metadata {
   const md = new Metadata();
-  md.set(TENANT_KEY, owner);
+  setTenant(md, owner);
   return metadataWithTrace(md, ctx);
 }
 

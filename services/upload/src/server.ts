@@ -1,7 +1,7 @@
 import { endianness } from "node:os";
 import type { Server } from "@grpc/grpc-js";
 import type { HealthImplementation } from "grpc-health-check";
-import { addHealth, bind, createEventBus, widenReceiveWindows, FastUploadServiceService, createLogger, createRedis, createServer, shutdown, type EventBus, type Logger, type Redis, type ServiceMetrics } from "@tda/common";
+import { addHealth, applyMeshKey, bind, createEventBus, widenReceiveWindows, FastUploadServiceService, createLogger, createRedis, createServer, shutdown, type EventBus, type Logger, type Redis, type ServiceMetrics } from "@tda/common";
 import type { UploadConfig } from "./config";
 import { createFsBlobStore, type BlobStore } from "./blob-store";
 import { createUploadService } from "./upload-service";
@@ -39,6 +39,7 @@ export interface StartOptions {
 export async function startUploadServer(config: UploadConfig, opts: StartOptions = {}): Promise<UploadServer> {
   if (endianness() !== "LE") throw new Error("the upload service stores little-endian float64 and needs a little-endian host");
   const log = opts.log ?? createLogger("upload", config.logLevel);
+  applyMeshKey(config.meshKey, log); // before any call can arrive
   const redis = createRedis(config.redisUrl, log);
   const source = opts.eventSource ?? "upload";
   const bus = createEventBus({ source, brokers: config.kafkaBrokers, topicPrefix: config.topicPrefix, redis, log, metrics: opts.metrics });
