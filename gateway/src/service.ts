@@ -19,6 +19,7 @@ import {
 } from "@tda/common";
 import type { Authenticator } from "./auth";
 import type { BrokerCheck } from "./stream-handlers";
+import { diagramNpy, MAX_DOWNLOAD_DIMENSION, NPY_CONTENT_TYPE, RIPSER_CONTENT_TYPE, ripserText } from "./downloads";
 import { barcodeSvg, diagramSvg, MAX_PICTURE_SIDE, SVG_CONTENT_TYPE } from "./pictures";
 import type { RateLimiter } from "./rate-limit";
 import type { StreamStats } from "./stream-stats";
@@ -395,6 +396,26 @@ export function createGateway(deps: GatewayDeps): pbGateway.TdaServiceServer {
         const res = await fetchResult(rc, req.jobId);
         const svg = barcodeSvg(res.result?.diagrams ?? [], { width: req.width, title: `barcode of job ${req.jobId}` });
         return { contentType: SVG_CONTENT_TYPE, data: Buffer.from(svg, "utf8"), extensions: [] };
+      }),
+    ),
+
+    getResultRipserText: unary(log, "GetResultRipserText", (req, call) =>
+      handle("GetResultRipserText", call, async (rc) => {
+        requireValid("invalid GetResultRipserText request", idViolations("job_id", req.jobId));
+        const res = await fetchResult(rc, req.jobId);
+        return { contentType: RIPSER_CONTENT_TYPE, data: Buffer.from(ripserText(res.result?.diagrams ?? []), "utf8"), extensions: [] };
+      }),
+    ),
+
+    getResultNpy: unary(log, "GetResultNpy", (req, call) =>
+      handle("GetResultNpy", call, async (rc) => {
+        requireValid("invalid GetResultNpy request", [
+          ...idViolations("job_id", req.jobId),
+          ...(req.dimension > MAX_DOWNLOAD_DIMENSION ? [{ field: "dimension", description: `at most ${MAX_DOWNLOAD_DIMENSION}` }] : []),
+        ]);
+        const res = await fetchResult(rc, req.jobId);
+        const diagram = res.result?.diagrams.find((d) => d.dimension === req.dimension);
+        return { contentType: NPY_CONTENT_TYPE, data: diagramNpy(diagram), extensions: [] };
       }),
     ),
 

@@ -1,3 +1,4 @@
+import { execFileSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { Metadata, status as GrpcStatus, type ServiceError } from "@grpc/grpc-js";
@@ -5,7 +6,8 @@ import { channelOptions, decodeDetails, insecure, pbCommon, pbEngine, pbGateway,
 import { startMesh, ROOT, type Mesh } from "../helpers/mesh";
 import { api, gatewayClient, md, uploadBytes, type Gateway } from "../helpers/client";
 import { restClient } from "../helpers/rest";
-import { referenceDistances, referenceVectorize, type Bars, type RefDistance } from "../helpers/gudhi";
+import { parseRipserOutput, runRipser } from "../helpers/barcodes";
+import { referenceDistances, referencePython, referenceVectorize, type Bars, type RefDistance } from "../helpers/gudhi";
 import { JobState } from "../helpers/jobs";
 
 // The engine's maths on job results, end to end through the gateway (gRPC)
@@ -231,4 +233,27 @@ test("the engine itself refuses declared sizes past its bounds (INVALID_ARGUMENT
   } finally {
     engine.close();
   }
+});
+
+test("downloads: ripser.txt reads as Debian ripser's output on the same points; diagram.npy loads in NumPy as the result's bars", async () => {
+  const txt = await A.get(`/api/v1/tda/results/${jobs[1]}/ripser.txt`);
+  expect(txt.status).toBe(200);
+  expect(txt.headers.get("content-type")).toMatch(/^text\/plain/);
+  const ours = parseRipserOutput(txt.text);
+  const theirs = runRipser(["--format", "point-cloud", "--dim", "1", join(ROOT, "test/fixtures/random_point_cloud_50_16_.txt")]);
+  expect([...ours.keys()]).toEqual([0, 1]);
+  for (const d of [0, 1]) expect({ d, bars: ours.get(d) }).toEqual({ d, bars: theirs.get(d) });
+
+  for (const d of [0, 1, 7]) {
+    const res = await fetch(`${mesh.rest!}/api/v1/tda/results/${jobs[1]}/diagram.npy?dimension=${d}`, { headers: { "x-api-key": KEY_A } });
+    expect(res.status).toBe(200);
+    const bytes = Buffer.from(await res.arrayBuffer());
+    const loaded = execFileSync(referencePython(), ["-c", "import sys, io, json, numpy as np; a = np.load(io.BytesIO(sys.stdin.buffer.read())); print(json.dumps({'dtype': str(a.dtype), 'shape': list(a.shape), 'values': [[float(x), float(y)] for x, y in a.reshape(-1, 2)]}).replace('Infinity', '1e999'))"], { input: bytes, encoding: "utf8" });
+    const arr = JSON.parse(loaded) as { dtype: string; shape: number[]; values: [number, number][] };
+    expect(arr.dtype).toBe("float64");
+    expect(arr.shape).toEqual([bars(results[1], d).length, 2]);
+    expect(arr.values).toEqual(bars(results[1], d));
+  }
+  const bad = await A.get(`/api/v1/tda/results/${jobs[1]}/diagram.npy?dimension=64`);
+  expect(bad.status).toBe(400);
 });
