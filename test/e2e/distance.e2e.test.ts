@@ -89,7 +89,11 @@ test("gRPC DiagramDistance equals GUDHI's bottleneck and hera's Wasserstein per 
     { order: 2, internalP: 2 },
   ];
   for (const o of orders) {
-    const res = await distance({ jobIdA: jobs[0], jobIdB: jobs[1], params: { order: o.order, internalP: o.internalP === Infinity ? 0 : o.internalP, dimensions: [], skipBottleneck: false, skipWasserstein: false } });
+    const res = await distance({
+      jobIdA: jobs[0],
+      jobIdB: jobs[1],
+      params: { order: o.order, internalP: o.internalP === Infinity ? 0 : o.internalP, dimensions: [], skipBottleneck: false, skipWasserstein: false },
+    });
     expect(res.result!.dimensions.map((d) => d.dimension)).toEqual([0, 1]);
     const ref = referenceDistances([0, 1].map((d) => ({ a: bars(ra, d), b: bars(rb, d), order: o.order, internalP: o.internalP })));
     for (const d of [0, 1]) {

@@ -23,7 +23,9 @@ function ordered(engines: EnginePool | undefined): Engine[] {
 
 function ask(e: Engine, req: pbEngine.DiagramDistanceRequest, md: Metadata, timeoutMs: number): Promise<pbEngine.DiagramDistanceResponse> {
   return new Promise((resolve, reject) => {
-    e.client.diagramDistance(req, md, { deadline: Date.now() + timeoutMs }, (err: ServiceError | null, res: pbEngine.DiagramDistanceResponse) => (err ? reject(err) : resolve(res)));
+    e.client.diagramDistance(req, md, { deadline: Date.now() + timeoutMs }, (err: ServiceError | null, res: pbEngine.DiagramDistanceResponse) =>
+      err ? reject(err) : resolve(res),
+    );
   });
 }
 
