@@ -29,6 +29,7 @@ import {
   alphaViolations,
   distanceViolations,
   effectiveLimits,
+  featuresViolations,
   estimateViolations,
   idViolations,
   MAX_MODULUS,
@@ -352,6 +353,16 @@ export function createGateway(deps: GatewayDeps): pbGateway.TdaServiceServer {
         // the scheduler checks that both jobs are the caller's and completed
         return callUnary<pbJobs.DiagramDistanceResponse>(rc, "scheduler", "tda.jobs.v1.JobService/DiagramDistance", timeout, (md, o, cb) =>
           jobs.diagramDistance({ jobIdA: req.jobIdA, jobIdB: req.jobIdB, params: req.params }, md, o, cb),
+        );
+      }),
+    ),
+
+    getFeatures: unary(log, "GetFeatures", (req, call) =>
+      handle("GetFeatures", call, async (rc) => {
+        requireValid("invalid GetFeatures request", featuresViolations(req));
+        const { jobId, ...params } = req;
+        return callUnary<pbJobs.VectorizeResponse>(rc, "scheduler", "tda.jobs.v1.JobService/Vectorize", timeout, (md, o, cb) =>
+          jobs.vectorize({ jobId, params }, md, o, cb),
         );
       }),
     ),
