@@ -17,6 +17,8 @@ struct ServerConfig {
   unsigned max_concurrent = 2;      // computations running at once
   unsigned queue_depth = 8;         // admitted jobs waiting for a worker (incl. uploading)
   int max_message_bytes = 64 << 20; // gRPC receive limit (chunks are ~1 MiB)
+  unsigned input_idle_seconds = 10; // a call whose spec or input stops arriving this long ends
+  unsigned max_calls_per_caller = 0; // open Compute calls per caller address; 0: max_concurrent + queue_depth
 };
 
 // Thrown for a bad flag or environment value; the message names it.
