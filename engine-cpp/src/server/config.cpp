@@ -108,7 +108,7 @@ std::string server_usage() {
          "  --input-idle-seconds N  a call whose spec or input stops arriving this long gives back\n"
          "                         its slot (env TDA_ENGINE_INPUT_IDLE_SECONDS, default 10)\n"
          "  --max-calls-per-caller N  open Compute calls per caller address (env\n"
-         "                         TDA_ENGINE_MAX_CALLS_PER_CALLER, default max-concurrent + queue-depth)\n"
+         "                         TDA_ENGINE_MAX_CALLS_PER_CALLER, default 2 x (max-concurrent + queue-depth))\n"
          "  --help                 this text\n";
 }
 
@@ -196,7 +196,6 @@ ServerConfig parse_server_config(int argc, char** argv, int first, const EnvRead
       throw ConfigError(s.source + ": " + msg);
     }
   }
-  if (c.max_calls_per_caller == 0) c.max_calls_per_caller = c.max_concurrent + c.queue_depth;
   if (c.memory_limit == 0) {
     const uint64_t available = mem_available_bytes();
     if (available == 0) throw ConfigError("cannot read MemAvailable; set --memory-limit");

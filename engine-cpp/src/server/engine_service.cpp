@@ -108,7 +108,7 @@ class ComputeReactor final
     if (!context_.register_call(this, caller_)) {
       // one caller may not hold every slot (idle streams included): refuse before reading
       std::lock_guard<std::recursive_mutex> lock(mu_);
-      end(errors::too_many_calls(context_.config().max_calls_per_caller));
+      end(errors::too_many_calls(calls_per_caller_limit(context_.config())));
       return;
     }
     StartRead(&request_);
@@ -612,7 +612,7 @@ bool EngineContext::register_call(ComputeReactor* call, const std::string& calle
   std::lock_guard<std::mutex> lock(calls_mu_);
   calls_.insert(call);
   if (shutting_down_.load()) call->cancel();
-  return ++calls_per_caller_[caller] <= config_.max_calls_per_caller;
+  return ++calls_per_caller_[caller] <= calls_per_caller_limit(config_);
 }
 
 void EngineContext::unregister_call(ComputeReactor* call, const std::string& caller) {
