@@ -16,7 +16,10 @@ import { idViolations, requireValid } from "./validation";
 //
 // A watcher reads the recent events with XREVRANGE, then blocks on XREAD from
 // the newest id it sent: no event falls between history and live, and a
-// client that comes back with `after` gets exactly what followed. Every
+// client that comes back with `after` gets exactly what followed. Once caught
+// up, and after every quiet wait (blockMs), it sends a message without an
+// event (cursor = where it stands): the client knows the watch is open and
+// alive, and idle connections are not cut by proxies. Every
 // watcher holds one Redis connection of its own while it waits, so a gateway
 // serves at most `maxWatchers` of them at once.
 
@@ -136,6 +139,12 @@ export function createStreamWatch(deps: StreamWatchDeps) {
         if (done) return;
         throw unavailable("the stream's events are unavailable, try again shortly", err);
       }
+      // caught up: a message without an event says the watch is open (REST clients get their
+      // response headers with it) and where it stands; the same again after every quiet wait
+      const mark = async (): Promise<void> => {
+        if (!done) await writeWithDrain(call, { event: undefined, cursor: last, live: true });
+      };
+      await mark();
       while (!done) {
         let batch: [string, Entry[]][] | null;
         try {
@@ -144,7 +153,9 @@ export function createStreamWatch(deps: StreamWatchDeps) {
           if (done) return;
           throw unavailable("the stream's events are unavailable, try again shortly", err);
         }
-        for (const e of batch?.[0]?.[1] ?? []) {
+        const entries = batch?.[0]?.[1] ?? [];
+        if (entries.length === 0) await mark();
+        for (const e of entries) {
           last = e[0];
           const m = watchMessage(e, true);
           if (m && !done) {

@@ -15,7 +15,8 @@ import { launchBrowser, newContext, screenshot, watchProblems, type PageProblems
 // Configure and publish through the gateway; GetStreamStatus then shows the job, its last
 // checkpoint and lag, and the windows it emitted, learned from tda_stream_features;
 // ListStreams and WatchStream (history, then live windows, resumable), and the
-// web console's live stream page in a real browser behind the REST proxy.
+// web console's live stream page in a real browser behind the REST proxy, down to
+// the alert raised when a circle becomes two circles.
 
 jest.setTimeout(240_000);
 
@@ -151,6 +152,7 @@ function watchN(req: Partial<pbGateway.WatchStreamRequest>, meta: ReturnType<typ
       reject(new Error(`WatchStream: ${got.length} of ${n} messages after 60 s`));
     }, 60_000);
     call.on("data", (m: pbGateway.WatchStreamResponse) => {
+      if (m.event === undefined) return; // the "open and caught up" marks
       got.push(m);
       onData?.(got);
       if (got.length === n) {
@@ -269,5 +271,39 @@ describe("the console's live stream page", () => {
     await screenshot(phone, "streams-3-phone");
     await phone.close();
     expect(phoneProblems.list.filter((p) => !p.includes("401"))).toEqual([]);
+  });
+
+  it("shows the alert when a circle becomes two circles", async () => {
+    // 128-point windows sliding by 32, alert at 0.3: 256 points of one noisy circle, then 256 of two
+    await gw.configureStream({ streamId: "demo", config: { window: { $case: "count", value: { size: 128, slide: 32 } }, maxDim: 1, bettiScale: 0.4, noiseLevel: 0.05, alertLevel: 0.3 } }, ACME);
+    let seed = 7;
+    const rnd = (): number => {
+      seed = (seed * 16807) % 2147483647;
+      return seed / 2147483647;
+    };
+    const pts: number[] = [];
+    for (let i = 0; i < 512; i++) {
+      const a = rnd() * 2 * Math.PI;
+      const [cx, r] = i < 256 ? [0, 1] : [i % 2 === 0 ? -1.2 : 1.2, 0.5];
+      pts.push(cx + r * Math.cos(a) + 0.03 * (rnd() - 0.5), r * Math.sin(a) + 0.03 * (rnd() - 0.5));
+    }
+    await page.goto(`${mesh.rest}/#/streams/demo`);
+    await page.waitForSelector('[data-testid="stream-live"][data-state="live"]');
+    for (let i = 0; i < 16; i++) await gw.publishStream({ streamId: "demo", dim: 2, points: Buffer.alloc(0), values: pts.slice(64 * i, 64 * i + 64) }, ACME);
+    const st = await until("13 windows and an alert", async () => {
+      const s = await gw.getStreamStatus({ streamId: "demo" }, ACME);
+      return s.windowsEmitted >= 13 && s.lastAlert ? s : undefined;
+    });
+    const seq = st.lastAlert!.windowSeq;
+    expect(seq).toBeGreaterThanOrEqual(5); // windows 5..7 mix the two shapes, 8 is the first of two circles
+    expect(seq).toBeLessThanOrEqual(8);
+    await page.waitForSelector(`[data-testid="stream-alerts"] li[data-seq="${seq}"]`);
+    await page.waitForSelector('[data-testid="stream-windows"][data-windows="13"]');
+    // the table's change score of the alerted window is the alert's
+    const shown = await page.locator(`[data-testid="stream-windows"] tr[data-seq="${seq}"] [data-testid="bottleneck"]`).textContent();
+    expect(Number(shown)).toBeCloseTo(st.lastAlert!.changeScore, 4);
+    expect(await page.getByTestId("chart-change").getAttribute("data-points")).toBe("13");
+    await screenshot(page, "streams-4-alert-1280");
+    expect(problems.list.filter((p) => !p.includes("401") && !p.includes("status of 400"))).toEqual([]);
   });
 });

@@ -33,7 +33,8 @@ function bettiOf(f: StreamFeatures | undefined): string {
 }
 
 export function StreamsView({ id, navigate }: { id: string; navigate: (hash: string) => void }) {
-  return id ? <StreamView id={id} /> : <StreamList navigate={navigate} />;
+  // keyed by the stream: another stream's page starts from scratch (its settings form too)
+  return id ? <StreamView key={id} id={id} /> : <StreamList navigate={navigate} />;
 }
 
 function usePoll<T>(fn: (signal: AbortSignal) => Promise<T>, everyMs: number, deps: unknown[]): { data: T | undefined; error: unknown; reload: () => void } {
