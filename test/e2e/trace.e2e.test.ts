@@ -57,9 +57,12 @@ afterAll(async () => {
   await jaeger?.stop();
 });
 
+let datasetId = "";
+
 async function runJob(n = 60): Promise<{ jobId: string; traceId: string }> {
   const up = await rest.upload("/api/v1/data/upload/file?name=circle.csv&format=csv", circleCsv(n), "text/csv");
   expect(up.status).toBe(200);
+  datasetId = up.json.dataset.dataset_id;
   const sub = await rest.post("/api/v1/tda/compute/vietoris-rips", { dataset_id: up.json.dataset.dataset_id, max_dim: 1 });
   expect(sub.status).toBe(200);
   const id: string = sub.json.job.job_id;
@@ -179,6 +182,27 @@ test("the REST proxy's GET /api/v1/tda/jobs/{id}/trace serves that trace from Ja
   // another tenant does not see it
   const other = await restClient(mesh.rest!, { key: "nobody-0123456789" }).get(`/api/v1/tda/jobs/${jobId}/trace`);
   expect([401, 403, 404]).toContain(other.status);
+});
+
+test("an estimate through REST is one trace down to the engine's Estimate span", async () => {
+  const res = await rest.post("/api/v1/tda/estimate", { dataset_id: datasetId, params: { algorithm: "ALGORITHM_RIPS", max_dim: 2 } });
+  expect(res.status).toBe(200);
+  const id = res.headers.get("x-trace-id") ?? "";
+  expect(id).toMatch(/^[0-9a-f]{32}$/);
+  const t = await waitFor("the estimate's trace with the engine's span", async () => {
+    const x = await fetchTrace(jaeger.query, id);
+    const est = x ? has(x, "engine", "tda.engine.v1.EngineService/Estimate") : [];
+    // spans arrive in batches: wait for the engine's span and its caller's
+    return x && est.length > 0 && parentOf(x, est[0]!) && has(x, "tda-rest", /estimate$/).length > 0 ? x : undefined;
+  }, 30_000, 500).catch(async (err) => {
+    const x = await fetchTrace(jaeger.query, id);
+    throw new Error(`${(err as Error).message}: ${x ? x.spans.map((s) => `${serviceOf(x, s)}:${s.operationName}`).join(", ") : "no trace"}`);
+  });
+  const [est] = has(t, "engine", "tda.engine.v1.EngineService/Estimate");
+  const caller = parentOf(t, est!);
+  expect(caller && serviceOf(t, caller)).toBe("scheduler");
+  expect(Number(tagOf(est!, "tda.estimate.memory_bytes"))).toBeGreaterThan(0);
+  expect(Number(tagOf(est!, "tda.points"))).toBe(60);
 });
 
 function promtool(text: string): string {

@@ -664,10 +664,17 @@ grpc::ServerUnaryReactor* EngineServiceImpl::Estimate(grpc::CallbackServerContex
                                                       const engine::EstimateRequest* request,
                                                       engine::EstimateResponse* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  // a SERVER span under the caller's (the scheduler's admission check)
+  tda::telemetry::RpcSpan trace(context, "tda.engine.v1.EngineService/Estimate");
+  tda::telemetry::LogScope log_scope(trace.log_context());
+  const auto finish = [&](const grpc::Status& status) {
+    trace.finish(status);
+    reactor->Finish(status);
+  };
   JobSpec spec;
   grpc::Status st = validate_spec(request->spec(), &spec);
   if (!st.ok()) {
-    reactor->Finish(st);
+    finish(st);
     return reactor;
   }
   try {
@@ -679,12 +686,19 @@ grpc::ServerUnaryReactor* EngineServiceImpl::Estimate(grpc::CallbackServerContex
     // whether the job fits this engine at all; momentary load is reported by
     // Compute (MEMORY_LIMIT_EXCEEDED / ENGINE_BUSY, both retryable)
     response->set_admissible(required <= context_.memory().limit());
-    reactor->Finish(grpc::Status::OK);
+    auto& span = trace.span();
+    span.set("tda.algorithm", std::string(spec.is_alpha() ? "alpha" : "rips"));
+    span.set("tda.points", static_cast<int64_t>(spec.n));
+    span.set("tda.max_dim", static_cast<int64_t>(spec.max_dim));
+    span.set("tda.estimate.memory_bytes", static_cast<int64_t>(required));
+    span.set("tda.estimate.seconds", e.seconds);
+    span.set("tda.admissible", response->admissible());
+    finish(grpc::Status::OK);
   } catch (const tda::core::InvalidInput& e) {
-    reactor->Finish(errors::invalid_argument(std::string("invalid compute spec: ") + e.what(), {{"spec", e.what()}}));
+    finish(errors::invalid_argument(std::string("invalid compute spec: ") + e.what(), {{"spec", e.what()}}));
   } catch (const std::exception& e) {
     log_line("estimate failed: %s", e.what());
-    reactor->Finish(errors::internal());
+    finish(errors::internal());
   }
   return reactor;
 }

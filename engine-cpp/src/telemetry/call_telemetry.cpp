@@ -52,7 +52,7 @@ const char* stage_name(int stage) {
 
 }  // namespace
 
-CallTelemetry::CallTelemetry(const grpc::CallbackServerContext* call, const char* method) {
+SpanData server_span(const grpc::CallbackServerContext* call, const char* method) {
   SpanData span;
   span.name = method;
   span.kind = SpanKind::Server;
@@ -74,6 +74,35 @@ CallTelemetry::CallTelemetry(const grpc::CallbackServerContext* call, const char
   span.set("rpc.service", method_name.substr(0, slash));
   span.set("rpc.method", method_name.substr(slash + 1));
   span.set("net.peer.address", call->peer());
+  return span;
+}
+
+RpcSpan::RpcSpan(const grpc::CallbackServerContext* call, const char* method) : span_(server_span(call, method)) {
+  log_.trace_id = to_hex(span_.context.trace_id);
+  log_.span_id = to_hex(span_.context.span_id);
+}
+
+RpcSpan::~RpcSpan() {
+  if (span_.end_ns == 0) span_.end_ns = now_unix_nanos();
+  if (!span_.context.sampled() || exporter() == nullptr) return;
+  std::vector<SpanData> out;
+  out.push_back(std::move(span_));
+  export_spans(std::move(out));
+}
+
+void RpcSpan::finish(const grpc::Status& status) {
+  span_.set("rpc.grpc.status_code", static_cast<int64_t>(status.error_code()));
+  if (status.ok()) {
+    span_.status = StatusCode::Ok;
+  } else {
+    const std::string reason = error_reason(status);
+    span_.record_error(reason.empty() ? code_name(status.error_code()) : reason, status.error_message());
+  }
+  span_.end_ns = now_unix_nanos();
+}
+
+CallTelemetry::CallTelemetry(const grpc::CallbackServerContext* call, const char* method) {
+  SpanData span = server_span(call, method);
   log_.trace_id = to_hex(span.context.trace_id);
   log_.span_id = to_hex(span.context.span_id);
   spans_.reserve(12);

@@ -29,6 +29,29 @@
 
 namespace tda::telemetry {
 
+// A SERVER span for `method`: a child of the W3C context in the call's metadata
+// (traceparent/tracestate), or the root of a new trace without one.
+SpanData server_span(const grpc::CallbackServerContext* call, const char* method);
+
+// The span of a unary call (Estimate, GetInfo): recorded while the handler runs,
+// exported when it goes out of scope.
+class RpcSpan {
+ public:
+  RpcSpan(const grpc::CallbackServerContext* call, const char* method);
+  ~RpcSpan();
+  RpcSpan(const RpcSpan&) = delete;
+  RpcSpan& operator=(const RpcSpan&) = delete;
+
+  SpanData& span() { return span_; }
+  const LogContext* log_context() const { return &log_; }
+  // Status code attribute; an error status and exception event when not OK.
+  void finish(const grpc::Status& status);
+
+ private:
+  SpanData span_;
+  LogContext log_;
+};
+
 class CallTelemetry {
  public:
   // Starts the call span, a child of the W3C context in the call's metadata

@@ -3,6 +3,9 @@ import type { Context } from "@opentelemetry/api";
 import {
   contextFromMetadata,
   fromServiceError,
+  inSpan,
+  metadataWithTrace,
+  SpanKind,
   invalidArgument,
   isServiceError,
   pbCommon,
@@ -46,9 +49,11 @@ function candidates(engines: EnginePool | undefined): Engine[] {
   return [...engines.engines()].sort((a, b) => Number(b.healthy) - Number(a.healthy) || a.outstanding - b.outstanding);
 }
 
-function call<Req, Res>(fn: (req: Req, md: Metadata, opts: { deadline: number }, cb: (err: ServiceError | null, res: Res) => void) => unknown, req: Req, timeoutMs: number): Promise<Res> {
+function call<Req, Res>(fn: (req: Req, md: Metadata, opts: { deadline: number }, cb: (err: ServiceError | null, res: Res) => void) => unknown, req: Req, timeoutMs: number, ctx?: Context): Promise<Res> {
+  // the caller's trace context goes along (the engine's span joins the request's trace)
+  const md = ctx ? metadataWithTrace(new Metadata(), ctx) : new Metadata();
   return new Promise((resolve, reject) => {
-    fn(req, new Metadata(), { deadline: Date.now() + timeoutMs }, (err, res) => (err ? reject(err) : resolve(res)));
+    fn(req, md, { deadline: Date.now() + timeoutMs }, (err, res) => (err ? reject(err) : resolve(res)));
   });
 }
 
@@ -79,7 +84,7 @@ export async function estimateJob(deps: EstimateServiceDeps, owner: string, req:
   const spec = specFor(dataset, req.params!, "");
   const res = await askEngines(
     candidates(deps.engines),
-    (e) => call<pbEngine.EstimateRequest, pbEngine.EstimateResponse>(e.client.estimate.bind(e.client), { spec }, deps.rpcTimeoutMs),
+    (e) => call<pbEngine.EstimateRequest, pbEngine.EstimateResponse>(e.client.estimate.bind(e.client), { spec }, deps.rpcTimeoutMs, ctx),
     deps.log,
   );
   return { memoryBytes: res.memoryBytes, seconds: res.seconds, memoryLimitBytes: res.memoryLimitBytes, admissible: res.admissible };
@@ -120,7 +125,9 @@ export function createLimits(deps: EstimateServiceDeps): () => Promise<pbJobs.Ge
 export function createEstimateHandlers(deps: EstimateServiceDeps): Handlers {
   const limits = createLimits(deps);
   return {
-    estimateJob: unary(deps.log, "EstimateJob", (req: pbJobs.EstimateJobRequest, c) => estimateJob(deps, tenantOf(c.metadata), req, contextFromMetadata(c.metadata))),
+    estimateJob: unary(deps.log, "EstimateJob", (req: pbJobs.EstimateJobRequest, c) =>
+      inSpan("tda.jobs.v1.JobService/EstimateJob", contextFromMetadata(c.metadata), SpanKind.SERVER, (_s, ctx) => estimateJob(deps, tenantOf(c.metadata), req, ctx)),
+    ),
     getLimits: unary(deps.log, "GetLimits", () => limits()),
   };
 }
