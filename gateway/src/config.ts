@@ -32,10 +32,6 @@ export interface GatewayConfig {
   rateWindowMs: number;
   /** JWT verification settings; undefined: JWTs are not accepted. */
   jwt: JwtSettings | undefined;
-  /** Per-tenant jobs queued or running; 0: no limit. */
-  maxActiveJobs: number;
-  /** Retry hint sent with a TOO_MANY_ACTIVE_JOBS refusal. */
-  activeJobsRetryMs: number;
   /** Largest gRPC message the gateway accepts (a request over it: RESOURCE_EXHAUSTED). */
   maxMessageBytes: number;
   /** The Flink job's JobManager REST URL ("" : not asked). */
@@ -111,8 +107,6 @@ export function loadConfig(env: Env = process.env): GatewayConfig {
     rateLimit: readInt(env, "GATEWAY_RATE_LIMIT", 0, 0),
     rateWindowMs: readInt(env, "GATEWAY_RATE_WINDOW_MS", 60_000, 100),
     jwt,
-    maxActiveJobs: readInt(env, "GATEWAY_MAX_ACTIVE_JOBS", 0, 0),
-    activeJobsRetryMs: readInt(env, "GATEWAY_ACTIVE_JOBS_RETRY_MS", 5_000, 0),
     maxMessageBytes: readBytes(env, "GATEWAY_MAX_MESSAGE_BYTES", 64 * 1024 * 1024),
     flinkRestUrl: readString(env, "FLINK_REST_URL", "http://127.0.0.1:8081").replace(/\/+$/, ""),
     flinkJobName: readString(env, "FLINK_JOB_NAME", "tda-stream-features"),

@@ -29,7 +29,6 @@ import {
   applyMeshKey,
 } from "@tda/common";
 import { createAuthenticator } from "./auth";
-import { createJobLimiter } from "./job-limit";
 import { createJwtVerifier } from "./jwt";
 import { SERVICE_NAME, type GatewayConfig } from "./config";
 import { createHealthMonitor, type HealthMonitor } from "./health-monitor";
@@ -87,7 +86,6 @@ export async function startGatewayServer(config: GatewayConfig, log: Logger = cr
       streams: createStreamStats(redis),
       broker,
       limiter: createRateLimiter({ redis, log, limit: config.rateLimit, windowMs: config.rateWindowMs }),
-      jobLimiter: createJobLimiter({ maxActive: config.maxActiveJobs, retryAfterMs: config.activeJobsRetryMs, log }),
       downstreamTimeoutMs: config.downstreamTimeoutMs,
       streamMaxBytes: config.streamMaxBytes,
       topicPrefix: config.common.topicPrefix,
@@ -127,7 +125,7 @@ export async function startGatewayServer(config: GatewayConfig, log: Logger = cr
   }
   await monitor.start();
   log.info(
-    { port, upload: config.uploadAddress, scheduler: config.schedulerAddress, auth: [config.apiKeys.size > 0 ? "api-keys" : "", config.jwt ? "jwt" : ""].filter(Boolean).join("+") || "off", maxActiveJobs: config.maxActiveJobs, rateLimit: config.rateLimit, upstreams: monitor.snapshot() },
+    { port, upload: config.uploadAddress, scheduler: config.schedulerAddress, auth: [config.apiKeys.size > 0 ? "api-keys" : "", config.jwt ? "jwt" : ""].filter(Boolean).join("+") || "off", rateLimit: config.rateLimit, upstreams: monitor.snapshot() },
     "gateway listening",
   );
   if (config.authDisabled) {

@@ -19,7 +19,6 @@ import {
 } from "@tda/common";
 import type { Authenticator } from "./auth";
 import type { BrokerCheck } from "./stream-handlers";
-import type { JobLimiter } from "./job-limit";
 import { barcodeSvg, diagramSvg, MAX_PICTURE_SIDE, SVG_CONTENT_TYPE } from "./pictures";
 import type { RateLimiter } from "./rate-limit";
 import type { StreamStats } from "./stream-stats";
@@ -57,8 +56,6 @@ export interface GatewayDeps {
   broker: BrokerCheck;
   /** Per-tenant quota on submissions, uploads and stream publishes. */
   limiter: RateLimiter;
-  /** Per-tenant limit on jobs queued or running (optional: none). */
-  jobLimiter?: JobLimiter;
   /** Deadline of every downstream unary call. */
   downstreamTimeoutMs: number;
   /** Largest PublishStream payload in bytes. */
@@ -112,12 +109,7 @@ export function createGateway(deps: GatewayDeps): pbGateway.TdaServiceServer {
   }
 
   async function submit(rc: RequestContext, req: pbJobs.SubmitJobRequest): Promise<pbJobs.SubmitJobResponse> {
-    if (deps.jobLimiter?.enabled) {
-      await deps.jobLimiter.check(
-        (lr) => callUnary<pbJobs.ListJobsResponse>(rc, "scheduler", "tda.jobs.v1.JobService/ListJobs", timeout, (md, o, cb) => jobs.listJobs(lr, md, o, cb)),
-        rc.tenant,
-      );
-    }
+    // the per-tenant active-job limit is the scheduler's (checked inside its submit)
     return callUnary<pbJobs.SubmitJobResponse>(rc, "scheduler", "tda.jobs.v1.JobService/SubmitJob", timeout, (md, o, cb) =>
       jobs.submitJob(req, md, o, cb),
     );

@@ -90,6 +90,8 @@ export function startStreamFollower(opts: StreamFollowerOptions): StreamFollower
   let consumer: Consumer | undefined;
   let closed = false;
   let retry: NodeJS.Timeout | undefined;
+  /** The current (re)start: close() waits for it, so no consumer is left running after close. */
+  let starting: Promise<void> | undefined;
 
   async function run(): Promise<void> {
     consumer = kafka.consumer({ groupId: opts.groupId, readUncommitted: false, allowAutoTopicCreation: false });
@@ -97,7 +99,9 @@ export function startStreamFollower(opts: StreamFollowerOptions): StreamFollower
       if (!closed && !e.payload.restart) schedule();
     });
     await consumer.connect();
+    if (closed) return;
     await consumer.subscribe({ topic: opts.topic, fromBeginning: false });
+    if (closed) return;
     await consumer.run({
       eachMessage: async ({ topic, partition, message }) => {
         if (!message.value) return;
@@ -118,7 +122,7 @@ export function startStreamFollower(opts: StreamFollowerOptions): StreamFollower
     if (closed || retry) return;
     retry = setTimeout(() => {
       retry = undefined;
-      void start();
+      starting = start();
     }, 5000);
     retry.unref();
   }
@@ -133,11 +137,12 @@ export function startStreamFollower(opts: StreamFollowerOptions): StreamFollower
     }
   }
 
-  void start();
+  starting = start();
   return {
     async close() {
       closed = true;
       if (retry) clearTimeout(retry);
+      await starting?.catch(() => undefined);
       await consumer?.disconnect().catch(() => undefined);
     },
   };

@@ -58,7 +58,8 @@ beforeAll(async () => {
     rest: true,
     redisDb: 12, // only emptied on the shared Redis; this mesh uses its own redis-server below
     env: { REDIS_URL: `redis://127.0.0.1:${redisPort}/0`, KAFKA_BROKERS: kafka.brokers, HEALTH_POLL_MS: "300", SCHEDULER_ENGINE_PROBE_MS: "300" },
-    gatewayEnv: { GATEWAY_API_KEYS: `${KEY}:tenant-h`, GATEWAY_HEALTH_POLL_MS: "300", GATEWAY_MAX_ACTIVE_JOBS: "1", GATEWAY_ACTIVE_JOBS_RETRY_MS: "3000" },
+    gatewayEnv: { GATEWAY_API_KEYS: `${KEY}:tenant-h`, GATEWAY_HEALTH_POLL_MS: "300" },
+    schedulerEnv: { SCHEDULER_MAX_ACTIVE_JOBS: "1", SCHEDULER_ACTIVE_JOBS_RETRY_MS: "3000" },
   });
   gw = gatewayClient(mesh.gateway);
 });

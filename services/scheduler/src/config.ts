@@ -38,6 +38,10 @@ export interface SchedulerConfig extends CommonConfig {
   /** ListJobs page sizes. */
   defaultPageSize: number;
   maxPageSize: number;
+  /** Jobs one tenant may have queued or running at once (0: no limit); checked inside the submit's claim script. */
+  maxActiveJobs: number;
+  /** RetryInfo of a TOO_MANY_ACTIVE_JOBS refusal. */
+  activeJobsRetryMs: number;
   /** Grace period for in-flight calls and the running jobs on shutdown. */
   shutdownGraceMs: number;
   /** BullMQ job lock (renewed at half of it while the job runs) and the stalled-job check interval: a crashed worker's jobs run again after about lock + interval. */
@@ -73,6 +77,8 @@ export function loadConfig(env: Env = process.env): SchedulerConfig {
     rpcTimeoutMs: readInt(env, "SCHEDULER_RPC_TIMEOUT_MS", 10_000, 100),
     defaultPageSize: readInt(env, "SCHEDULER_DEFAULT_PAGE_SIZE", 50, 1, 1000),
     maxPageSize: readInt(env, "SCHEDULER_MAX_PAGE_SIZE", 1000, 1, 100_000),
+    maxActiveJobs: readInt(env, "SCHEDULER_MAX_ACTIVE_JOBS", 0, 0),
+    activeJobsRetryMs: readInt(env, "SCHEDULER_ACTIVE_JOBS_RETRY_MS", 5_000, 0),
     shutdownGraceMs: readInt(env, "SCHEDULER_SHUTDOWN_GRACE_MS", 10_000, 0),
     lockDurationMs: readInt(env, "SCHEDULER_LOCK_DURATION_MS", 30_000, 1000),
     stalledIntervalMs: readInt(env, "SCHEDULER_STALLED_INTERVAL_MS", 30_000, 1000),

@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import type { Metadata, ServerWritableStream } from "@grpc/grpc-js";
+import { status as GrpcStatus, type Metadata, type ServerWritableStream } from "@grpc/grpc-js";
 import type { Queue } from "bullmq";
 import type { Context } from "@opentelemetry/api";
 import {
@@ -10,6 +10,7 @@ import {
   invalidArgument,
   notFound,
   compareAndDelete,
+  TdaError,
   nowTimestamp,
   pbCommon,
   pbJobs,
@@ -65,6 +66,10 @@ export interface JobServiceDeps {
   upload: Pick<UploadClient, "getDataset">;
   /** Longest wait for the upload service's answer (default 10 s). */
   uploadTimeoutMs?: number;
+  /** Jobs one tenant may have queued or running (0 or unset: no limit). */
+  maxActiveJobs?: number;
+  /** RetryInfo of a TOO_MANY_ACTIVE_JOBS refusal (default 5 s). */
+  activeJobsRetryMs?: number;
 }
 
 export const newJobId = (): string => `job_${randomUUID().replace(/-/g, "")}`;
@@ -268,6 +273,19 @@ export function createJobService(deps: JobServiceDeps): Omit<pbJobs.JobServiceSe
         return done!.job;
       }
 
+      // the tenant's limit of queued or running jobs, checked and taken in one script
+      const limit = deps.maxActiveJobs ?? 0;
+      if (limit > 0) {
+        const claim = await store.claimActive(owner, jobId, limit);
+        if (claim !== true) {
+          throw new TdaError(GrpcStatus.RESOURCE_EXHAUSTED, `this tenant already has ${claim} jobs queued or running (limit ${limit}); wait for one to finish`, {
+            reason: "TOO_MANY_ACTIVE_JOBS",
+            metadata: { limit: String(limit), active: String(claim) },
+            retryable: true,
+            retryAfterMs: deps.activeJobsRetryMs ?? 5_000,
+          });
+        }
+      }
       // the record, job.submitted and job.queued in one round trip, then the queue entry
       const [first, queued] = await store.create(record, [submitted, { from: [JobState.JOB_STATE_QUEUED], mutate: () => undefined, eventType: "job.queued", ctx }]);
       published = true;

@@ -103,6 +103,8 @@ export async function startSchedulerServer(config: SchedulerConfig, log: Logger 
       watchResyncMs: config.watchResyncMs,
       upload,
       uploadTimeoutMs: config.rpcTimeoutMs,
+      maxActiveJobs: config.maxActiveJobs,
+      activeJobsRetryMs: config.activeJobsRetryMs,
     }),
     ...createEstimateHandlers({ redis, engines, limits, upload, maxDeadlineSeconds: config.maxDeadlineSeconds, rpcTimeoutMs: config.rpcTimeoutMs, log }),
   });
