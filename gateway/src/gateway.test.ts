@@ -70,6 +70,7 @@ const jobsImpl: pbJobs.JobServiceServer = {
   estimateJob: (_call, cb) => cb(unimplemented),
   getLimits: (_call, cb) => cb(unimplemented),
   diagramDistance: (_call, cb) => cb(unimplemented),
+  vectorize: (_call, cb) => cb(unimplemented),
   watchJob(call) {
     record(call);
     if (behaviour.watchJob) return behaviour.watchJob(call);

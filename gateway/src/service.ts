@@ -25,7 +25,7 @@ import type { StreamStats } from "./stream-stats";
 import { configureStream, getStreamStatus, publishStream, type StreamDeps } from "./stream-handlers";
 import type { StreamWatch } from "./stream-watch";
 import { callUnary, clientDeadline, downstreamMetadata, isTransportFailure, upstreamError, type RequestContext, type ServerSurfaceCall } from "./upstream";
-import { alphaViolations, distanceViolations, effectiveLimits, estimateViolations, idViolations, MAX_MODULUS, pageSizeViolations, parseStreamBatch, requireValid, ripsViolations } from "./validation";
+import { alphaViolations, distanceViolations, effectiveLimits, featuresViolations, estimateViolations, idViolations, MAX_MODULUS, pageSizeViolations, parseStreamBatch, requireValid, ripsViolations } from "./validation";
 
 export const GATEWAY_SERVICE = "tda.gateway.v1.TdaService";
 export { STREAM_TOPIC, STREAM_EVENT_TYPE } from "./stream-handlers";
@@ -327,6 +327,14 @@ export function createGateway(deps: GatewayDeps): pbGateway.TdaServiceServer {
         return callUnary<pbJobs.DiagramDistanceResponse>(rc, "scheduler", "tda.jobs.v1.JobService/DiagramDistance", timeout, (md, o, cb) =>
           jobs.diagramDistance({ jobIdA: req.jobIdA, jobIdB: req.jobIdB, params: req.params }, md, o, cb),
         );
+      }),
+    ),
+
+    getFeatures: unary(log, "GetFeatures", (req, call) =>
+      handle("GetFeatures", call, async (rc) => {
+        requireValid("invalid GetFeatures request", featuresViolations(req));
+        const { jobId, ...params } = req;
+        return callUnary<pbJobs.VectorizeResponse>(rc, "scheduler", "tda.jobs.v1.JobService/Vectorize", timeout, (md, o, cb) => jobs.vectorize({ jobId, params }, md, o, cb));
       }),
     ),
 

@@ -42,3 +42,26 @@ export function referenceDistances(cases: { a: Bars; b: Bars; order?: number; in
     wassersteinExact: fromRef(r.wasserstein_exact),
   }));
 }
+
+export interface RefVectorizeCase {
+  kind: "betti" | "landscape" | "image" | "entropy" | "amplitudes";
+  bars: Bars;
+  lo?: number;
+  hi?: number;
+  ylo?: number;
+  yhi?: number;
+  resolution?: number;
+  layers?: number;
+  bandwidth?: number;
+  /** Image weight persistence^power; undefined: 1. */
+  power?: number;
+  order?: number;
+  internalP?: number;
+}
+
+/** gudhi.representations (BettiCurve, Landscape, PersistenceImage, Entropy) and amplitudes, flat values per case. */
+export function referenceVectorize(cases: RefVectorizeCase[]): number[][] {
+  const req = { op: "vectorize", cases: cases.map((c) => ({ ...c, internal_p: c.internalP ?? Infinity, power: c.power ?? null, internalP: undefined })) };
+  const out = execFileSync(referencePython(), [join(ROOT, "test/reference/gudhi_ref.py")], { input: toJson(req), encoding: "utf8", maxBuffer: 64 << 20 });
+  return JSON.parse(out) as number[][];
+}

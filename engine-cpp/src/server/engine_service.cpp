@@ -8,6 +8,7 @@
 #include <optional>
 
 #include "server/distance.hpp"
+#include "server/vectorize.hpp"
 #include "server/errors.hpp"
 #include "server/input.hpp"
 #include "server/log.hpp"
@@ -723,6 +724,12 @@ grpc::ServerUnaryReactor* EngineServiceImpl::DiagramDistance(grpc::CallbackServe
                                                              const engine::DiagramDistanceRequest* request,
                                                              engine::DiagramDistanceResponse* response) {
   return diagram_distance(context_, context, request, response);
+}
+
+grpc::ServerUnaryReactor* EngineServiceImpl::Vectorize(grpc::CallbackServerContext* context,
+                                                       const engine::VectorizeRequest* request,
+                                                       engine::VectorizeResponse* response) {
+  return vectorize(context_, context, request, response);
 }
 
 }  // namespace tda::server

@@ -79,6 +79,10 @@ class EngineServiceImpl final : public tda::engine::v1::EngineService::CallbackS
                                             const tda::engine::v1::DiagramDistanceRequest* request,
                                             tda::engine::v1::DiagramDistanceResponse* response) override;
 
+  grpc::ServerUnaryReactor* Vectorize(grpc::CallbackServerContext* context,
+                                      const tda::engine::v1::VectorizeRequest* request,
+                                      tda::engine::v1::VectorizeResponse* response) override;
+
  private:
   EngineContext& context_;
 };

@@ -31,7 +31,7 @@ import { keys } from "./keys";
 import { paramsHash, validateForDataset, validateParams, type ParamLimits } from "./params";
 import { resultSummaryEvent } from "./outcome-events";
 import type { Subscriber } from "./subscriber";
-import type { EngineDistance } from "./distance-service";
+import type { EngineDistance, EngineVectorize } from "./distance-service";
 import type { UploadClient } from "./upload-client";
 import type { JobData } from "./worker";
 
@@ -56,6 +56,8 @@ export interface JobServiceDeps {
   cancelWaitMs?: number;
   /** DiagramDistance on an engine (absent: UNAVAILABLE). */
   distance?: EngineDistance;
+  /** Vectorize on an engine (absent: UNAVAILABLE). */
+  vectorize?: EngineVectorize;
   /**
    * A WatchJob that heard nothing for this long re-reads the job (a pub/sub
    * message is lost when it is published while the subscriber reconnects; the
@@ -171,6 +173,13 @@ export function createJobService(deps: JobServiceDeps): Omit<pbJobs.JobServiceSe
     const [a, b] = await Promise.all([ownedResult(owner, req.jobIdA), ownedResult(owner, req.jobIdB)]);
     const result = await deps.distance({ a: a.result.diagrams, b: b.result.diagrams, params: req.params }, ctx);
     return { jobIdA: req.jobIdA, jobIdB: req.jobIdB, result };
+  }
+
+  /** The engine's vectorisation of the result of one of the owner's jobs. */
+  async function vectorize(owner: string, req: pbJobs.VectorizeRequest, ctx: Context): Promise<pbJobs.VectorizeResponse> {
+    if (!deps.vectorize) throw unavailable("no engine is configured on this scheduler");
+    const { result } = await ownedResult(owner, req.jobId);
+    return { jobId: req.jobId, result: await deps.vectorize({ diagrams: result.diagrams, params: req.params }, ctx) };
   }
 
   /** The job an idempotency key points at (it may still be being created). */
@@ -467,6 +476,9 @@ export function createJobService(deps: JobServiceDeps): Omit<pbJobs.JobServiceSe
       const { job, result } = await ownedResult(tenantOf(call.metadata), req.jobId);
       return { jobId: req.jobId, result, cacheHit: job.cacheHit };
     }),
+    vectorize: unary(log, "Vectorize", (req: pbJobs.VectorizeRequest, call) =>
+      span("Vectorize", call.metadata, (ctx) => vectorize(tenantOf(call.metadata), req, ctx)),
+    ),
     diagramDistance: unary(log, "DiagramDistance", (req: pbJobs.DiagramDistanceRequest, call) =>
       span("DiagramDistance", call.metadata, (ctx) => diagramDistance(tenantOf(call.metadata), req, ctx)),
     ),

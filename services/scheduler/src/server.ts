@@ -5,7 +5,7 @@ import type { HealthImplementation } from "grpc-health-check";
 import type { SchedulerConfig } from "./config";
 import { createEngineResolver } from "./engine-discovery";
 import { createEnginePool, type EnginePool } from "./engine-pool";
-import { createEngineDistance } from "./distance-service";
+import { createEngineDistance, createEngineVectorize } from "./distance-service";
 import { createEstimateHandlers } from "./estimate-service";
 import { createJobService } from "./job-service";
 import { createJobStore, type JobStore } from "./job-store";
@@ -100,6 +100,7 @@ export async function startSchedulerServer(config: SchedulerConfig, log: Logger 
       defaultPageSize: config.defaultPageSize,
       maxPageSize: config.maxPageSize,
       distance: createEngineDistance({ engines, rpcTimeoutMs: config.rpcTimeoutMs, log }),
+      vectorize: createEngineVectorize({ engines, rpcTimeoutMs: config.rpcTimeoutMs, log }),
       watchResyncMs: config.watchResyncMs,
       upload,
       uploadTimeoutMs: config.rpcTimeoutMs,
