@@ -32,8 +32,13 @@ constexpr auto kMinProgressInterval = std::chrono::milliseconds(100);
 // ...and an unchanged one (heartbeat) at least this often; with the tick this
 // keeps the gap between two progress messages near 200 ms, under 250 ms.
 constexpr auto kHeartbeatInterval = std::chrono::milliseconds(150);
-// A call whose spec or input stops arriving this long gives back its slot and memory.
-constexpr auto kInputIdleTimeout = std::chrono::seconds(120);
+
+// "ipv4:10.0.0.7:53211" -> "ipv4:10.0.0.7", "ipv6:[::1]:4000" -> "ipv6:[::1]": the caller, not the connection.
+std::string caller_of(const std::string& peer) {
+  const auto colon = peer.rfind(':');
+  const auto first = peer.find(':');
+  return colon != std::string::npos && colon != first ? peer.substr(0, colon) : peer;
+}
 
 const char* job_label(const std::string& id) { return id.empty() ? "-" : id.c_str(); }
 
@@ -98,8 +103,15 @@ class ComputeReactor final
     : public grpc::ServerBidiReactor<engine::ComputeRequest, engine::ComputeResponse> {
  public:
   ComputeReactor(EngineContext& context, grpc::CallbackServerContext* call)
-      : context_(context), peer_(call->peer()), telemetry_(call, "tda.engine.v1.EngineService/Compute") {
-    context_.register_call(this);
+      : context_(context), peer_(call->peer()), caller_(caller_of(peer_)),
+        input_idle_timeout_(std::chrono::seconds(context.config().input_idle_seconds)),
+        telemetry_(call, "tda.engine.v1.EngineService/Compute") {
+    if (!context_.register_call(this, caller_)) {
+      // one caller may not hold every slot (idle streams included): refuse before reading
+      std::lock_guard<std::recursive_mutex> lock(mu_);
+      end(errors::too_many_calls(calls_per_caller_limit(context_.config())));
+      return;
+    }
     StartRead(&request_);
   }
 
@@ -122,8 +134,8 @@ class ComputeReactor final
       end(cancel_status());
       return;
     }
-    if ((phase_ == Phase::AwaitSpec || phase_ == Phase::Receiving) && now - last_input_at_ > kInputIdleTimeout) {
-      end(errors::input_stalled(static_cast<int>(kInputIdleTimeout.count())));
+    if ((phase_ == Phase::AwaitSpec || phase_ == Phase::Receiving) && now - last_input_at_ > input_idle_timeout_) {
+      end(errors::input_stalled(static_cast<int>(input_idle_timeout_.count())));
       return;
     }
     if (phase_ == Phase::AwaitSpec) return;
@@ -210,7 +222,7 @@ class ComputeReactor final
 
   void OnDone() override {
     telemetry_.done();
-    context_.unregister_call(this);
+    context_.unregister_call(this, caller_);
     unref();
   }
 
@@ -534,6 +546,8 @@ class ComputeReactor final
 
   EngineContext& context_;
   const std::string peer_;
+  const std::string caller_;
+  const std::chrono::seconds input_idle_timeout_;
   tda::telemetry::CallTelemetry telemetry_;  // spans, metrics and log context of this call
   std::atomic<int> refs_{1};  // gRPC's reference, dropped in OnDone
   std::atomic<bool> cancelled_{false};
@@ -594,18 +608,23 @@ void EngineContext::begin_shutdown() {
 
 void EngineContext::stop_workers() { pool_.shutdown(); }
 
-void EngineContext::register_call(ComputeReactor* call) {
+bool EngineContext::register_call(ComputeReactor* call, const std::string& caller) {
   call->ref();
   std::lock_guard<std::mutex> lock(calls_mu_);
   calls_.insert(call);
   if (shutting_down_.load()) call->cancel();
+  return ++calls_per_caller_[caller] <= calls_per_caller_limit(config_);
 }
 
-void EngineContext::unregister_call(ComputeReactor* call) {
+void EngineContext::unregister_call(ComputeReactor* call, const std::string& caller) {
   bool erased = false;
   {
     std::lock_guard<std::mutex> lock(calls_mu_);
     erased = calls_.erase(call) > 0;
+    if (erased) {
+      auto it = calls_per_caller_.find(caller);
+      if (it != calls_per_caller_.end() && --it->second == 0) calls_per_caller_.erase(it);
+    }
   }
   if (erased) call->unref();
 }

@@ -6,7 +6,9 @@
 #include <condition_variable>
 #include <cstdint>
 #include <mutex>
+#include <map>
 #include <set>
+#include <string>
 #include <thread>
 
 #include "server/config.hpp"
@@ -34,8 +36,11 @@ class EngineContext {
   // Runs what is still queued (cancelled jobs end at once) and joins workers.
   void stop_workers();
 
-  void register_call(ComputeReactor* call);
-  void unregister_call(ComputeReactor* call);
+  // Registers a live call of `caller` (its address without the port); false
+  // when that caller already had max_calls_per_caller open (the call is still
+  // registered and must end at once).
+  bool register_call(ComputeReactor* call, const std::string& caller);
+  void unregister_call(ComputeReactor* call, const std::string& caller);
 
  private:
   void ticker_loop();
@@ -47,6 +52,7 @@ class EngineContext {
 
   std::mutex calls_mu_;
   std::set<ComputeReactor*> calls_;
+  std::map<std::string, unsigned> calls_per_caller_;
 
   std::mutex ticker_mu_;
   std::condition_variable ticker_cv_;
