@@ -286,7 +286,14 @@ test("downloads: ripser.txt reads as Debian ripser's output on the same points; 
     const res = await fetch(`${mesh.rest!}/api/v1/tda/results/${jobs[1]}/diagram.npy?dimension=${d}`, { headers: { "x-api-key": KEY_A } });
     expect(res.status).toBe(200);
     const bytes = Buffer.from(await res.arrayBuffer());
-    const loaded = execFileSync(referencePython(), ["-c", "import sys, io, json, numpy as np; a = np.load(io.BytesIO(sys.stdin.buffer.read())); print(json.dumps({'dtype': str(a.dtype), 'shape': list(a.shape), 'values': [[float(x), float(y)] for x, y in a.reshape(-1, 2)]}).replace('Infinity', '1e999'))"], { input: bytes, encoding: "utf8" });
+    const loaded = execFileSync(
+      referencePython(),
+      [
+        "-c",
+        "import sys, io, json, numpy as np; a = np.load(io.BytesIO(sys.stdin.buffer.read())); print(json.dumps({'dtype': str(a.dtype), 'shape': list(a.shape), 'values': [[float(x), float(y)] for x, y in a.reshape(-1, 2)]}).replace('Infinity', '1e999'))",
+      ],
+      { input: bytes, encoding: "utf8" },
+    );
     const arr = JSON.parse(loaded) as { dtype: string; shape: number[]; values: [number, number][] };
     expect(arr.dtype).toBe("float64");
     expect(arr.shape).toEqual([bars(results[1], d).length, 2]);
