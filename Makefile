@@ -13,13 +13,10 @@ bootstrap:   ## install Debian packages, npm dependencies and Kafka jars (only w
 build:       ## protobuf codegen, TypeScript, C++ engine, web console, REST proxy
 	bash scripts/build.sh
 
-lint:        ## buf lint + TypeScript type check
-	npx buf lint
-	npx tsc -b
-	npx tsc -p tsconfig.tests.json
-	npx tsc -p console/tsconfig.json
+lint:        ## buf lint + breaking, tsc, typescript-eslint, gofmt + go vet (scripts/lint.sh)
+	bash scripts/lint.sh
 
-bench:       ## benchmarks against their anchors (see bench/README.md)
+bench:       ## benchmarks against their anchors (see "Benchmarks" in README.md)
 	bash bench/run-all.sh
 
 start:       ## start Redis, Kafka, engine and services in the background

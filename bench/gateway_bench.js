@@ -104,7 +104,7 @@ async function main() {
     start("engine", path.join(ROOT, "engine-cpp/build/tda-engine"), ["serve", "--port", String(ep), "--threads", "1"], {}, logDir),
     start("upload", process.execPath, [path.join(ROOT, "services/upload/dist/main.js")], { ...env, UPLOAD_PORT: String(up) }, logDir),
     start("scheduler", process.execPath, [path.join(ROOT, "services/scheduler/dist/main.js")], { ...env, SCHEDULER_PORT: String(sp), UPLOAD_ADDRESS: upload, ENGINE_ADDRESSES: engine }, logDir),
-    start("gateway", process.execPath, [path.join(ROOT, "gateway/dist/main.js")], { ...env, GATEWAY_PORT: String(gp), UPLOAD_ADDRESS: upload, SCHEDULER_ADDRESS: scheduler }, logDir),
+    start("gateway", process.execPath, [path.join(ROOT, "gateway/dist/main.js")], { ...env, GATEWAY_PORT: String(gp), UPLOAD_ADDRESS: upload, SCHEDULER_ADDRESS: scheduler, GATEWAY_AUTH_DISABLED: "true" }, logDir),
     start("rest", path.join(ROOT, "build/bin/tda-rest"), [], { REST_PORT: String(rp), GATEWAY_ADDRESS: gateway, REST_LOG_LEVEL: "warn" }, logDir),
   ];
   const rest = `http://127.0.0.1:${rp}`;

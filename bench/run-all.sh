@@ -17,3 +17,5 @@ node bench/scheduler_bench.js
 node bench/job_transport_floor.js
 echo "== Gateway overhead on GetJob"
 node bench/gateway_bench.js 5
+echo "== Engines scale out: CPU-heavy jobs/s with 1, 2, 3 engines (deploy/local layouts)"
+node bench/engine_scaling_bench.js 8 500

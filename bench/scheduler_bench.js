@@ -84,7 +84,7 @@ async function main() {
   procs.push(start("scheduler", node, [...prof, path.join(ROOT, "services/scheduler/dist/main.js")], { ...schedEnv, SCHEDULER_PORT: String(sp), ...(SPLIT ? { SCHEDULER_WORKER: "false" } : {}) }, logDir));
   const wp = SPLIT ? await freePort() : 0;
   if (SPLIT) procs.push(start("worker", node, [...prof, path.join(ROOT, "services/scheduler/dist/main.js")], { ...schedEnv, SCHEDULER_PORT: String(wp) }, logDir));
-  procs.push(start("gateway", node, [...prof, path.join(ROOT, "gateway/dist/main.js")], { ...env, GATEWAY_PORT: String(gp), UPLOAD_ADDRESS: `127.0.0.1:${up}`, SCHEDULER_ADDRESS: `127.0.0.1:${sp}` }, logDir));
+  procs.push(start("gateway", node, [...prof, path.join(ROOT, "gateway/dist/main.js")], { ...env, GATEWAY_PORT: String(gp), UPLOAD_ADDRESS: `127.0.0.1:${up}`, SCHEDULER_ADDRESS: `127.0.0.1:${sp}`, GATEWAY_AUTH_DISABLED: "true" }, logDir));
   const stopAll = async () => {
     for (const p of procs.reverse()) {
       if (p.child.exitCode === null) {

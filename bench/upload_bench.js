@@ -234,7 +234,7 @@ async function main() {
     const gateway = start(
       "gateway",
       [path.join(ROOT, "gateway/dist/main.js")],
-      { ...common, GATEWAY_PORT: String(gp), UPLOAD_ADDRESS: `127.0.0.1:${up}`, SCHEDULER_ADDRESS: "127.0.0.1:9", GATEWAY_API_KEYS: "" },
+      { ...common, GATEWAY_PORT: String(gp), UPLOAD_ADDRESS: `127.0.0.1:${up}`, SCHEDULER_ADDRESS: "127.0.0.1:9", GATEWAY_API_KEYS: "", GATEWAY_AUTH_DISABLED: "true" },
       work,
     );
     children.push(gateway);

@@ -41,4 +41,31 @@ if [ ! -f "$stamp" ] || ! cmp -s package-lock.json "$stamp"; then
   cp package-lock.json "$stamp"
 fi
 
+# The maths references the tests run beside the engine: PyPI gudhi 3.13 (Debian's
+# python3-gudhi is older) with POT (gudhi.wasserstein) and scikit-learn
+# (gudhi.representations), in a virtual environment under the cache directory
+# (TDA_REF_PYTHON overrides it; test/helpers/gudhi.ts and engine-cpp/tests find it there).
+ref_env="${TDA_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/tda-mesh}/pyref"
+ref_pins=(gudhi==3.13.0 numpy==2.4.6 POT==0.9.7.post1 scikit-learn==1.9.1)
+if [ -z "${TDA_REF_PYTHON:-}" ] && ! cmp -s <(printf '%s\n' "${ref_pins[@]}") "$ref_env/.pins" 2>/dev/null; then
+  echo "bootstrap: Python reference environment ($ref_env: ${ref_pins[*]})"
+  if ! python3 -c 'import ensurepip, venv' >/dev/null 2>&1; then
+    SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends python3-venv >/dev/null
+  fi
+  rm -rf "$ref_env"
+  python3 -m venv "$ref_env"
+  "$ref_env/bin/pip" install -q --disable-pip-version-check "${ref_pins[@]}"
+  printf '%s\n' "${ref_pins[@]}" > "$ref_env/.pins"
+fi
+
 bash deploy/local/install.sh
+# Jaeger, the local trace collector and store, built from the Go module proxy (the first
+# build takes minutes; cached outside the work tree). Go itself comes with the machine
+# (the REST proxy needs it too); without it the mesh runs untraced.
+if command -v go >/dev/null 2>&1 || [[ -x /usr/local/go/bin/go ]]; then
+  bash deploy/jaeger/build.sh | sed -n "/buil/s/^\[jaeger\] /bootstrap: jaeger /p"
+else
+  echo "bootstrap: Go not found: Jaeger (traces) and the REST proxy cannot be built" >&2
+fi

@@ -24,22 +24,30 @@ else
   echo "ctest did not run"; failed=$((failed + 1))
 fi
 
-echo "== REST proxy: go test"
 command -v go >/dev/null 2>&1 || export PATH="/usr/local/go/bin:$PATH"
-(cd gateway/rest && go test -count=1 -json ./... > ../../.run/go-test.json 2> ../../.run/go-test.err)
-read -r gp gf < <(node -e '
-  const lines = require("fs").readFileSync(".run/go-test.json", "utf8").split("\n").filter(Boolean).map((l) => { try { return JSON.parse(l); } catch { return {}; } });
-  const tests = lines.filter((e) => e.Test && !e.Test.includes("/"));
-  const pass = tests.filter((e) => e.Action === "pass").length, fail = tests.filter((e) => e.Action === "fail").length;
-  const pkgFail = lines.filter((e) => !e.Test && e.Action === "fail").length;
-  console.log(pass, lines.length === 0 ? 1 : fail + (fail === 0 ? pkgFail : 0));')
-echo "go test: ${gp} passed, ${gf} failed"
-[ "${gf}" -eq 0 ] || grep -E '"Action":"output"' .run/go-test.json | grep -E -- '--- FAIL|FAIL' | head -20
-passed=$((passed + gp)); failed=$((failed + gf))
+# go_suite NAME DIR: go test -json in DIR, counted per top-level test
+go_suite() {
+  local name="$1" dir="$2" log=".run/go-test-$1"
+  (cd "$dir" && go test -count=1 -json ./... > "$OLDPWD/$log.json" 2> "$OLDPWD/$log.err")
+  read -r gp gf < <(node -e '
+    const lines = require("fs").readFileSync(process.argv[1], "utf8").split("\n").filter(Boolean).map((l) => { try { return JSON.parse(l); } catch { return {}; } });
+    const tests = lines.filter((e) => e.Test && !e.Test.includes("/"));
+    const pass = tests.filter((e) => e.Action === "pass").length, fail = tests.filter((e) => e.Action === "fail").length;
+    const pkgFail = lines.filter((e) => !e.Test && e.Action === "fail").length;
+    console.log(pass, lines.length === 0 ? 1 : fail + (fail === 0 ? pkgFail : 0));' "$log.json")
+  echo "go test ($name): ${gp} passed, ${gf} failed"
+  [ "${gf}" -eq 0 ] || { grep -E '"Action":"output"' "$log.json" | grep -E -- '--- FAIL|FAIL|_test.go' | head -20; tail -5 "$log.err"; }
+  passed=$((passed + gp)); failed=$((failed + gf))
+}
 
-echo "== TypeScript: type-check the tests"
-if ! npx tsc -p tsconfig.tests.json; then echo "test type-check failed"; failed=$((failed + 1)); fi
-if ! npx tsc -p console/tsconfig.json; then echo "console type-check failed"; failed=$((failed + 1)); fi
+echo "== REST proxy: go test"
+go_suite rest gateway/rest
+
+echo "== deploy: kustomize overlays vs API + CRD schemas, compose, Dockerfiles (go test)"
+go_suite deploy deploy/validate
+
+echo "== lint: buf lint + breaking, tsc (packages, tests, console), typescript-eslint, gofmt + go vet"
+if bash scripts/lint.sh; then passed=$((passed + 1)); else echo "lint failed"; failed=$((failed + 1)); fi
 
 echo "== TypeScript: jest"
 npx jest --ci --json --outputFile=.run/jest.json "$@"

@@ -186,8 +186,74 @@ export const api = {
   getResult: (id: string, signal?: AbortSignal) => getJson<ResultJson>(`/api/v1/tda/results/${enc(id)}`, signal),
   computeRips: (body: Record<string, unknown>) => postJson<{ job: Job }>("/api/v1/tda/compute/vietoris-rips", body),
   computeAlpha: (body: Record<string, unknown>) => postJson<{ job: Job }>("/api/v1/tda/compute/alpha-complex", body),
-  streamStatus: (id: string) => getJson<StreamStatus>(`/api/v1/stream/status?stream_id=${enc(id)}`),
+  streamStatus: (id: string, signal?: AbortSignal) => getJson<StreamStatus>(`/api/v1/stream/status?stream_id=${enc(id)}`, signal),
+  listStreams: (signal?: AbortSignal) => getJson<{ streams: StreamSummary[] }>("/api/v1/stream/streams?page_size=200", signal),
 };
+
+/** A JSON double: a number, or "NaN" / "Infinity" / "-Infinity". */
+export type JsonDouble = number | string;
+
+export function toNumber(v: JsonDouble | undefined): number {
+  if (v === undefined) return NaN;
+  return typeof v === "number" ? v : Number(v);
+}
+
+export interface DimensionFeatures {
+  dimension: number;
+  betti: string;
+  bars_above_noise: string;
+  total_persistence: JsonDouble;
+  max_lifetime: JsonDouble;
+  entropy: JsonDouble;
+  bars: string;
+}
+
+export interface StreamFeatures {
+  tenant: string;
+  stream_id: string;
+  window_seq: string;
+  window_start_ms: string;
+  window_end_ms: string;
+  points: string;
+  dim: number;
+  betti_scale: JsonDouble;
+  dimensions: DimensionFeatures[];
+  /** Unset for a stream's first window (and until the job computes distances). */
+  bottleneck_distance?: JsonDouble;
+  wasserstein_distance?: JsonDouble;
+  completed_by_published_at?: string;
+  engine_seconds: JsonDouble;
+  late_points: string;
+}
+
+export interface StreamAlert {
+  tenant: string;
+  stream_id: string;
+  window_seq: string;
+  change_score: JsonDouble;
+  wasserstein_distance: JsonDouble;
+  alert_level: JsonDouble;
+  previous_score: JsonDouble;
+}
+
+export interface StreamConfigJson {
+  count?: { size: number; slide: number };
+  time?: { size_ms: string; slide_ms: string; watermark_delay_ms: string; allowed_lateness_ms: string };
+  max_dim: number;
+  threshold?: JsonDouble;
+  betti_scale?: JsonDouble;
+  noise_level: JsonDouble;
+  alert_level?: JsonDouble;
+}
+
+export interface StreamJobStatus {
+  state: string;
+  job_id: string;
+  restarts: string;
+  last_checkpoint_id: string;
+  last_checkpoint_time?: string;
+  consumer_lag: string;
+}
 
 export interface StreamStatus {
   stream_id: string;
@@ -195,37 +261,77 @@ export interface StreamStatus {
   points_published: string;
   topic: string;
   broker_available: boolean;
+  config?: StreamConfigJson;
+  job?: StreamJobStatus;
+  windows_emitted: string;
+  last_features?: StreamFeatures;
+  last_alert?: StreamAlert;
+  features_topic: string;
+}
+
+export interface StreamSummary {
+  stream_id: string;
+  events_published: string;
+  points_published: string;
+  last_active_at?: string;
+  windows_emitted: string;
+  last_features?: StreamFeatures;
+  last_alert?: StreamAlert;
+  configured: boolean;
+}
+
+export interface StreamEvent {
+  features?: StreamFeatures;
+  alert?: StreamAlert;
+  cursor: string;
+  live: boolean;
 }
 
 /**
- * Follows GET /api/v1/tda/jobs/{id}/watch (newline-delimited JSON: one
- * {"result": {"update": …}} per line, or a last {"error": …}) and hands each
- * update to `onUpdate`. Resolves when the stream ends.
+ * Reads a grpc-gateway server stream (newline-delimited JSON: one
+ * {"result": …} per line, or a last {"error": …}) and hands each result to
+ * `onResult`. Resolves when the stream ends.
  */
-export async function watchJob(id: string, onUpdate: (u: JobUpdate) => void, signal: AbortSignal): Promise<void> {
-  const res = await request("GET", `/api/v1/tda/jobs/${enc(id)}/watch`, undefined, signal);
+async function followNdjson<T>(path: string, onResult: (r: T) => void, signal: AbortSignal, onOpen?: () => void): Promise<void> {
+  const res = await request("GET", path, undefined, signal);
+  onOpen?.();
   if (!res.body) return;
   const reader = res.body.getReader();
   const decoder = new TextDecoder();
   let buf = "";
+  const line = (text: string): void => {
+    const msg = JSON.parse(text) as { result?: T; error?: RpcStatusJson };
+    if (msg.error) throw errorFromBody(200, JSON.stringify(msg.error));
+    if (msg.result) onResult(msg.result);
+  };
   for (;;) {
     const { done, value } = await reader.read();
     if (done) break;
     buf += decoder.decode(value, { stream: true });
     let nl: number;
     while ((nl = buf.indexOf("\n")) >= 0) {
-      const line = buf.slice(0, nl).trim();
+      const text = buf.slice(0, nl).trim();
       buf = buf.slice(nl + 1);
-      if (line !== "") handleWatchLine(line, onUpdate);
+      if (text !== "") line(text);
     }
   }
-  if (buf.trim() !== "") handleWatchLine(buf.trim(), onUpdate);
+  if (buf.trim() !== "") line(buf.trim());
 }
 
-function handleWatchLine(line: string, onUpdate: (u: JobUpdate) => void): void {
-  const msg = JSON.parse(line) as { result?: { update?: JobUpdate }; error?: RpcStatusJson };
-  if (msg.error) throw errorFromBody(200, JSON.stringify(msg.error));
-  if (msg.result?.update) onUpdate(msg.result.update);
+/** Follows GET /api/v1/tda/jobs/{id}/watch: each job update to `onUpdate`. */
+export function watchJob(id: string, onUpdate: (u: JobUpdate) => void, signal: AbortSignal): Promise<void> {
+  return followNdjson<{ update?: JobUpdate }>(`/api/v1/tda/jobs/${enc(id)}/watch`, (r) => r.update && onUpdate(r.update), signal);
+}
+
+/**
+ * Follows GET /api/v1/stream/watch: the stream's recent windows (`history`)
+ * then each new one; with `after` (a cursor received before) it resumes
+ * exactly after that event instead.
+ */
+export function watchStream(id: string, o: { history: number; after?: string; onOpen?: () => void }, onEvent: (e: StreamEvent) => void, signal: AbortSignal): Promise<void> {
+  const q = new URLSearchParams({ stream_id: id, history: String(o.history) });
+  if (o.after) q.set("after", o.after);
+  return followNdjson<StreamEvent>(`/api/v1/stream/watch?${q.toString()}`, onEvent, signal, o.onOpen);
 }
 
 export interface UploadOptions {

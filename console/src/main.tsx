@@ -2,7 +2,7 @@
 //   #/               upload + compute
 //   #/jobs, #/jobs/ID   the tenant's jobs, one job live
 //   #/datasets       the tenant's datasets
-//   #/streams        live streams
+//   #/streams, #/streams/ID   the tenant's streams, one stream live
 // The interactive API reference is a separate page at /docs.
 
 import { render } from "preact";
@@ -28,7 +28,7 @@ export function parseRoute(hash: string): Route {
   if (parts[0] === "jobs" && parts[1]) return { page: "job", id: parts[1], query };
   if (parts[0] === "jobs") return { page: "jobs", id: "", query };
   if (parts[0] === "datasets") return { page: "datasets", id: "", query };
-  if (parts[0] === "streams") return { page: "streams", id: "", query };
+  if (parts[0] === "streams") return { page: "streams", id: parts[1] ?? "", query };
   return { page: "new", id: "", query };
 }
 
@@ -80,7 +80,7 @@ function App() {
         {route.page === "jobs" && <JobsView />}
         {route.page === "job" && <JobView id={route.id} />}
         {route.page === "datasets" && <DatasetsView />}
-        {route.page === "streams" && <StreamsView />}
+        {route.page === "streams" && <StreamsView id={route.id} navigate={navigate} />}
       </main>
       {askKey && (
         <KeyDialog

@@ -75,6 +75,17 @@ export KAFKA_VERSION="${KAFKA_VERSION:-4.3.1}"
 export TDA_KAFKA_HOME="${TDA_KAFKA_HOME:-$TDA_CACHE_DIR/kafka-$KAFKA_VERSION}"
 export TDA_KAFKA_LIB="$TDA_KAFKA_HOME/lib"
 export TDA_KAFKA_RUN_DIR="$TDA_RUN_DIR/kafka"
+
+# Jaeger (the local trace collector and store): the version pinned in deploy/jaeger/go.mod,
+# the binary cached under TDA_CACHE_DIR by deploy/jaeger/build.sh.
+tda_jaeger_version() {
+  sed -n 's#^[[:space:]]*github.com/jaegertracing/jaeger \(v[^ ]*\).*#\1#p' "$TDA_ROOT/deploy/jaeger/go.mod" | head -1
+}
+tda_jaeger_bin() {
+  printf '%s' "${TDA_JAEGER_BIN:-$TDA_CACHE_DIR/jaeger-$(tda_jaeger_version)/jaeger}"
+}
+: "${OTLP_GRPC_PORT:=4317}" "${JAEGER_QUERY_PORT:=16686}" "${JAEGER_HOST:=127.0.0.1}"
+export OTLP_GRPC_PORT JAEGER_QUERY_PORT JAEGER_HOST
 export TDA_REDIS_RUN_DIR="$TDA_RUN_DIR/redis"
 
 # ---- output -----------------------------------------------------------------
@@ -114,7 +125,7 @@ tda_pid_of() {
 
 # What a component's command line contains (guards against pid reuse).
 tda_pid_match() {
-  case "$1" in
+  case "${1%-[0-9]*}" in   # engine-2, gateway-2, ... are instances of engine, gateway
     redis) echo redis-server ;;
     kafka) echo kafka.Kafka ;;
     engine) echo tda-engine ;;
@@ -122,6 +133,7 @@ tda_pid_match() {
     scheduler) echo services/scheduler ;;
     gateway) echo gateway/ ;;
     flink) echo io.tdamesh.flink ;;
+    jaeger) echo jaeger ;;
     *) echo "" ;;
   esac
 }

@@ -1,15 +1,23 @@
 #!/usr/bin/env bash
-# Starts the whole mesh on this machine: Redis + Kafka (start-infra.sh), then the C++ engine
+# Starts the whole mesh on this machine: Redis + Kafka (start-infra.sh), Jaeger (the trace
+# collector and store: OTLP/gRPC on OTLP_GRPC_PORT, query API on JAEGER_QUERY_PORT), then the C++ engine
 # and the TS services (upload, scheduler, gateway) and the REST proxy (rest: build/bin/tda-rest,
 # on REST_PORT, in front of GATEWAY_ADDRESS), each in the background with its log in
 # $TDA_LOG_DIR/<name>.log and pid in $TDA_PID_DIR/<name>.pid; waits until each port accepts
 # TCP connections. Idempotent: running components are left alone.
 #
 # Usage: deploy/local/start.sh [--no-infra] [COMPONENT...]
-#   COMPONENT: engine upload scheduler gateway rest flink (default: all, in that order)
+#   COMPONENT: jaeger engine upload scheduler gateway rest flink (default: all, in that order)
 #   --no-infra  do not install/start Redis and Kafka
 # Env: TDA_SKIP_MISSING=1 skips components that are not built instead of failing;
+#      OTEL_EXPORTER_OTLP_ENDPOINT blank: no jaeger, and no process exports spans;
 #      TDA_ENGINE_BIN (default engine-cpp/build/tda-engine), NODE_BIN (default node).
+# Scale (one machine): TDA_ENGINES, TDA_UPLOADS, TDA_SCHEDULERS, TDA_GATEWAYS (default 1 each).
+#      Instance 1 is `engine` etc. on 127.0.0.1; instance i>1 is `engine-i` on 127.0.0.i, same
+#      port (pid/log files engine-i.*). With more than one, the addresses become lists:
+#      ENGINE_ADDRESSES=127.0.0.1:P,127.0.0.2:P,... (the scheduler balances over all),
+#      UPLOAD_ADDRESS / SCHEDULER_ADDRESS=ipv4:127.0.0.1:P,127.0.0.2:P (grpc-js fails over
+#      between them); the REST proxy stays in front of gateway 1 (GATEWAY_ADDRESS).
 # The components must be built first (engine: CMake into engine-cpp/build; TS: npm run build;
 # rest: gateway/rest/build.sh — scripts/build.sh does all three).
 set -euo pipefail
@@ -22,12 +30,16 @@ components=()
 for a in "$@"; do
   case "$a" in
     --no-infra) infra=0 ;;
-    engine | upload | scheduler | gateway | rest | flink) components+=("$a") ;;
-    -h | --help) sed -n '2,13p' "$0"; exit 0 ;;
-    *) tda_die "unknown argument: $a (components: engine upload scheduler gateway rest flink)" ;;
+    jaeger | engine | upload | scheduler | gateway | rest | flink) components+=("$a") ;;
+    -h | --help) sed -n '2,21p' "$0"; exit 0 ;;
+    *) tda_die "unknown argument: $a (components: jaeger engine upload scheduler gateway rest flink)" ;;
   esac
 done
-((${#components[@]})) || components=(engine upload scheduler gateway rest flink)
+if ((${#components[@]} == 0)); then
+  components=(engine upload scheduler gateway rest flink)
+  # the local trace store, unless tracing is switched off (blank endpoint)
+  [[ -z "${OTEL_EXPORTER_OTLP_ENDPOINT:-}" ]] || components=(jaeger "${components[@]}")
+fi
 
 if ((infra)); then
   "$here/install.sh"
@@ -35,15 +47,42 @@ if ((infra)); then
 fi
 
 mkdir -p "$TDA_DATA_DIR" "$TDA_LOG_DIR" "$TDA_PID_DIR"
+# The key the mesh processes share to sign the tenant on internal hops (gateway ->
+# upload/scheduler, scheduler -> upload): made once per run directory, never committed.
+if [[ -z "${TDA_MESH_KEY:-}" ]]; then
+  if [[ ! -s "$TDA_RUN_DIR/mesh-key" ]]; then
+    (umask 077 && openssl rand -hex 32 >"$TDA_RUN_DIR/mesh-key")
+  fi
+  TDA_MESH_KEY="$(cat "$TDA_RUN_DIR/mesh-key")"
+fi
+export TDA_MESH_KEY
 TDA_ENGINE_BIN="$(tda_abs "${TDA_ENGINE_BIN:-engine-cpp/build/tda-engine}")"
 NODE_BIN="${NODE_BIN:-node}"
+# instances per component (engine upload scheduler gateway); rest and flink run once
+declare -A count=([engine]="${TDA_ENGINES:-1}" [upload]="${TDA_UPLOADS:-1}" [scheduler]="${TDA_SCHEDULERS:-1}" [gateway]="${TDA_GATEWAYS:-1}")
+for c in "${!count[@]}"; do
+  [[ "${count[$c]}" =~ ^[1-9][0-9]?$ ]] && ((count[$c] <= 50)) || tda_die "instances of $c: want 1..50, got '${count[$c]}'"
+done
+# host of instance i: 127.0.0.1 for the first, 127.0.0.i after (same port, no collisions)
+inst_host() { if (($1 == 1)); then echo 127.0.0.1; else echo "127.0.0.$1"; fi; }
+addr_list() { # COMPONENT PORT SCHEME: "h1:p,h2:p" (SCHEME "" ) or "ipv4:h1:p,h2:p"
+  local i out=""
+  for ((i = 1; i <= count[$1]; i++)); do out+="${out:+,}$(inst_host "$i"):$2"; done
+  echo "$3$out"
+}
+((count[engine] == 1)) || ENGINE_ADDRESSES="$(addr_list engine "$TDA_ENGINE_PORT" "")"
+((count[upload] == 1)) || UPLOAD_ADDRESS="$(addr_list upload "$UPLOAD_PORT" ipv4:)"
+((count[scheduler] == 1)) || SCHEDULER_ADDRESS="$(addr_list scheduler "$SCHEDULER_PORT" ipv4:)"
 export TDA_ENGINE_BIN TDA_DATA_DIR REDIS_URL KAFKA_BROKERS KAFKA_TOPIC_PREFIX ENGINE_ADDRESSES \
   UPLOAD_ADDRESS SCHEDULER_ADDRESS GATEWAY_ADDRESS TDA_ENGINE_PORT UPLOAD_PORT SCHEDULER_PORT \
-  GATEWAY_PORT REST_PORT FLINK_REST_PORT FLINK_REST_URL
+  GATEWAY_PORT REST_PORT FLINK_REST_PORT FLINK_REST_URL OTLP_GRPC_PORT JAEGER_QUERY_PORT JAEGER_HOST
+[[ -z "${OTEL_EXPORTER_OTLP_ENDPOINT:-}" ]] || export OTEL_EXPORTER_OTLP_ENDPOINT
+[[ -z "${REST_TRACE_QUERY_URL:-}" ]] || export REST_TRACE_QUERY_URL
 
 # name -> port variable, artifact, command
 port_of() {
-  case "$1" in
+  case "${1%-[0-9]*}" in
+    jaeger) echo "$JAEGER_QUERY_PORT" ;;
     engine) echo "$TDA_ENGINE_PORT" ;;
     upload) echo "$UPLOAD_PORT" ;;
     scheduler) echo "$SCHEDULER_PORT" ;;
@@ -52,8 +91,13 @@ port_of() {
     flink) echo "$FLINK_REST_PORT" ;;
   esac
 }
+host_of() {
+  local i="${1##*-}"
+  if [[ "$1" == *-[0-9]* ]]; then inst_host "$i"; else echo 127.0.0.1; fi
+}
 artifact_of() {
-  case "$1" in
+  case "${1%-[0-9]*}" in
+    jaeger) tda_jaeger_bin ;;
     engine) echo "$TDA_ENGINE_BIN" ;;
     upload) echo "$TDA_ROOT/services/upload/dist/main.js" ;;
     scheduler) echo "$TDA_ROOT/services/scheduler/dist/main.js" ;;
@@ -68,13 +112,14 @@ artifact_of() {
 # own); phase 2 waits for each port.
 declare -A spawned=() started_at=()
 spawn_component() {
-  local name="$1" port art pid log="$TDA_LOG_DIR/$1.log" cmd
+  local name="$1" port art pid log="$TDA_LOG_DIR/$1.log" cmd host envs=()
   port="$(port_of "$name")"
+  host="$(host_of "$name")"
   art="$(artifact_of "$name")"
   if pid="$(tda_pid_of "$name")"; then
-    tda_port_open 127.0.0.1 "$port" \
-      || tda_die "$name: pid $pid runs but nothing listens on 127.0.0.1:$port (run deploy/local/stop.sh)"
-    tda_log "$name: already running (pid $pid, 127.0.0.1:$port)"
+    tda_port_open "$host" "$port" \
+      || tda_die "$name: pid $pid runs but nothing listens on $host:$port (run deploy/local/stop.sh)"
+    tda_log "$name: already running (pid $pid, $host:$port)"
     return 0
   fi
   if [[ ! -f "$art" ]]; then
@@ -82,15 +127,30 @@ spawn_component() {
       tda_log "$name: not built ($art), skipped"
       return 0
     fi
+    if [[ "$name" == jaeger ]]; then
+      # tracing is optional: the mesh runs without a collector (spans are dropped)
+      tda_err "jaeger: not built ($art; scripts/bootstrap.sh or deploy/jaeger/build.sh builds it): traces are not collected"
+      return 0
+    fi
     tda_die "$name: not built: $art is missing (build it first, or TDA_SKIP_MISSING=1)"
   fi
-  if tda_port_open 127.0.0.1 "$port"; then
-    tda_die "$name: port 127.0.0.1:$port is in use by another process"
+  if tda_port_open "$host" "$port"; then
+    tda_die "$name: port $host:$port is in use by another process"
   fi
-  case "$name" in
+  # instances after the first listen on their own loopback address (metrics too)
+  [[ "$host" == 127.0.0.1 ]] || envs=(TDA_HOST="$host" TDA_ENGINE_HOST="$host")
+  case "${name%-[0-9]*}" in
+    jaeger)
+      # memory storage: traces live as long as the process (deploy/jaeger/config.yaml)
+      tda_port_open 127.0.0.1 "$OTLP_GRPC_PORT" && tda_die "jaeger: OTLP port 127.0.0.1:$OTLP_GRPC_PORT is in use by another process"
+      cmd=("$art" --config "file:$TDA_ROOT/deploy/jaeger/config.yaml")
+      ;;
     engine)
       [[ -x "$art" ]] || tda_die "engine: $art is not executable"
       cmd=("$art" serve --port "$port")
+      [[ "$host" == 127.0.0.1 ]] || cmd+=(--host "$host")
+      # Prometheus /metrics of the engine, on the instance's own address (blank: off)
+      envs+=(TDA_ENGINE_METRICS_PORT="${TDA_ENGINE_METRICS_PORT-9473}")
       ;;
     rest)
       # Reads REST_PORT, GATEWAY_ADDRESS and (for /health) UPLOAD_ADDRESS, SCHEDULER_ADDRESS,
@@ -106,28 +166,36 @@ spawn_component() {
       ;;
     *) cmd=("$NODE_BIN" --enable-source-maps "$art") ;;
   esac
+  ((${#envs[@]} == 0)) || cmd=(env "${envs[@]}" "${cmd[@]}")
   spawned[$name]="$(cd "$TDA_ROOT" && tda_spawn "$name" "$TDA_LOG_DIR/$name.log" "${cmd[@]}")"
   started_at[$name]=$SECONDS
 }
 
 wait_component() {
-  local name="$1" port pid="${spawned[$1]:-}" log="$TDA_LOG_DIR/$1.log" failed=0
+  local name="$1" port host pid="${spawned[$1]:-}" log="$TDA_LOG_DIR/$1.log" failed=0
   [[ -n "$pid" ]] || return 0
   port="$(port_of "$name")"
-  if ! tda_wait_port "$name" 127.0.0.1 "$port" "${TDA_SERVICE_START_TIMEOUT:-60}" "$pid"; then
+  host="$(host_of "$name")"
+  if ! tda_wait_port "$name" "$host" "$port" "${TDA_SERVICE_START_TIMEOUT:-60}" "$pid"; then
     tda_tail "$log" 30
     failed=1
   else
-    tda_log "$name: started (pid $pid, 127.0.0.1:$port, ready in $((SECONDS - started_at[$name]))s)"
+    tda_log "$name: started (pid $pid, $host:$port, ready in $((SECONDS - started_at[$name]))s)"
   fi
   return "$failed"
 }
 
+# every instance: engine, engine-2, ..., upload, upload-2, ...
+instances=()
 for c in "${components[@]}"; do
+  instances+=("$c")
+  for ((i = 2; i <= ${count[$c]:-1}; i++)); do instances+=("$c-$i"); done
+done
+for c in "${instances[@]}"; do
   spawn_component "$c"
 done
 failed=()
-for c in "${components[@]}"; do
+for c in "${instances[@]}"; do
   wait_component "$c" || failed+=("$c")
 done
 if ((${#failed[@]})); then
@@ -145,3 +213,6 @@ if [[ " ${components[*]} " == *" gateway "* ]]; then
   tda_log "gateway: SERVING"
 fi
 tda_log "up: gateway 127.0.0.1:${GATEWAY_PORT}, REST http://127.0.0.1:${REST_PORT} (logs: ${TDA_LOG_DIR#"$TDA_ROOT"/})"
+if tda_pid_of jaeger >/dev/null; then
+  tda_log "traces: OTLP/gRPC ${OTEL_EXPORTER_OTLP_ENDPOINT}, query API http://127.0.0.1:${JAEGER_QUERY_PORT}/api/traces/<trace id>"
+fi

@@ -17,9 +17,20 @@ check() {
 }
 check redis "$REDIS_HOST" "$REDIS_PORT"
 check kafka "$KAFKA_HOST" "$KAFKA_PORT"
+check jaeger 127.0.0.1 "$JAEGER_QUERY_PORT"
 check engine 127.0.0.1 "$TDA_ENGINE_PORT"
 check upload 127.0.0.1 "$UPLOAD_PORT"
 check scheduler 127.0.0.1 "$SCHEDULER_PORT"
 check gateway 127.0.0.1 "$GATEWAY_PORT"
 check flink 127.0.0.1 "$FLINK_REST_PORT"
+# further instances of a scaled layout (start.sh TDA_ENGINES=3 ...): NAME-i on 127.0.0.i
+for f in "$TDA_PID_DIR"/*-[0-9]*.pid; do
+  [[ -e "$f" ]] || continue
+  n="${f##*/}"; n="${n%.pid}"; i="${n##*-}"
+  case "${n%-*}" in
+    engine) p="$TDA_ENGINE_PORT" ;; upload) p="$UPLOAD_PORT" ;; scheduler) p="$SCHEDULER_PORT" ;;
+    gateway) p="$GATEWAY_PORT" ;; *) continue ;;
+  esac
+  check "$n" "127.0.0.$i" "$p"
+done
 exit "$bad"

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Stops the mesh started by start.sh: the Flink job, REST proxy, gateway, scheduler, upload, engine (SIGTERM, wait,
+# Stops the mesh started by start.sh: the Flink job, REST proxy, gateway, scheduler, upload, engine, jaeger (SIGTERM, wait,
 # SIGKILL), then Redis and Kafka.
 # Usage: deploy/local/stop.sh [--keep-infra] [--clean]
 #   --keep-infra  leave Redis and Kafka running
@@ -20,7 +20,13 @@ for a in "$@"; do
   esac
 done
 
-for c in flink rest gateway scheduler upload engine; do
+# every instance (engine, engine-2, ...; see start.sh), the second ones first
+for c in flink rest gateway scheduler upload engine jaeger; do
+  for f in "$TDA_PID_DIR/$c"-[0-9]*.pid; do
+    [[ -e "$f" ]] || continue
+    f="${f##*/}"
+    tda_stop_pid "${f%.pid}" "${TDA_STOP_TIMEOUT:-30}" || true
+  done
   tda_stop_pid "$c" "${TDA_STOP_TIMEOUT:-30}" || true
 done
 if ((keep_infra)); then

@@ -462,6 +462,13 @@ TEST(ConfigTest, ParsesSizesAndFlags) {
   EXPECT_EQ(c.max_concurrent, 5u);
   EXPECT_EQ(c.queue_depth, 3u);
   EXPECT_EQ(c.host, "127.0.0.1");
+  EXPECT_EQ(c.input_idle_seconds, 10u);
+  EXPECT_EQ(tda::server::calls_per_caller_limit(c), 16u);  // 2 x (max-concurrent + queue-depth) unless set
+
+  const char* limited[] = {"tda-engine", "serve", "--input-idle-seconds", "3", "--max-calls-per-caller=2"};
+  ServerConfig l = tda::server::parse_server_config(5, const_cast<char**>(limited), 2, env, nullptr);
+  EXPECT_EQ(l.input_idle_seconds, 3u);
+  EXPECT_EQ(l.max_calls_per_caller, 2u);
 
   const char* bad[] = {"tda-engine", "serve", "--port", "70000"};
   EXPECT_THROW(tda::server::parse_server_config(4, const_cast<char**>(bad), 2, env, nullptr),

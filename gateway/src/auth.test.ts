@@ -1,6 +1,7 @@
 import { Metadata, status } from "@grpc/grpc-js";
 import { TdaError } from "@tda/common";
 import { createAuthenticator, DEFAULT_TENANT, parseApiKeys, presentedKey } from "./auth";
+import { loadConfig } from "./config";
 
 function md(entries: Record<string, string>): Metadata {
   const m = new Metadata();
@@ -99,5 +100,15 @@ describe("createAuthenticator", () => {
 
   it("ignores a client-supplied x-tenant-id", async () => {
     await expect(auth.authenticate(md({ "x-api-key": "key1", "x-tenant-id": "tenantB" }))).resolves.toBe("tenantA");
+  });
+});
+
+describe("loadConfig: authentication is on by default", () => {
+  it("refuses to start with no credentials unless GATEWAY_AUTH_DISABLED=true, and not with both", () => {
+    expect(() => loadConfig({})).toThrow(/no credentials configured/);
+    expect(loadConfig({ GATEWAY_AUTH_DISABLED: "true" }).authDisabled).toBe(true);
+    expect(loadConfig({ GATEWAY_API_KEYS: "k1:acme" }).authDisabled).toBe(false);
+    expect(() => loadConfig({ GATEWAY_API_KEYS: "k1:acme", GATEWAY_AUTH_DISABLED: "true" })).toThrow(/choose one/);
+    expect(() => loadConfig({ GATEWAY_API_KEYS: "k1:default" })).toThrow(/reserved/);
   });
 });

@@ -5,8 +5,9 @@ import type { JwtVerifier } from "./jwt";
 
 // Minimal API-key authentication. Keys come from configuration as
 // "key1:tenantA,key2:tenantB"; a caller presents one in `x-api-key` or as
-// `authorization: Bearer <key>`. With no keys configured, authentication is
-// off and every caller is the tenant "default".
+// `authorization: Bearer <key>`. With authentication off (GATEWAY_AUTH_DISABLED,
+// local development only) every caller is the tenant "default"; that name is
+// reserved, so no key or token can ever reach what was stored while auth was off.
 
 export type ApiKeys = ReadonlyMap<string, string>;
 
@@ -30,6 +31,7 @@ export function parseApiKeys(spec: string): ApiKeys {
     if (!TENANT_PATTERN.test(tenant)) {
       throw new Error(`tenant "${tenant}" must be 1-64 characters of letters, digits, '.', '_' or '-'`);
     }
+    if (tenant === DEFAULT_TENANT) throw new Error(`tenant "${DEFAULT_TENANT}" is reserved for callers without authentication`);
     if (keys.has(key)) throw new Error(`key "${redact(key)}" is listed twice`);
     keys.set(key, tenant);
   }

@@ -9,8 +9,14 @@ export interface GatewayConfig {
   port: number;
   uploadAddress: string;
   schedulerAddress: string;
-  /** key → tenant; empty: authentication is off and every caller is tenant "default". */
+  /** key → tenant; empty (with no JWT keys): only allowed with authDisabled. */
   apiKeys: ApiKeys;
+  /**
+   * GATEWAY_AUTH_DISABLED=true: no credentials, every caller is tenant
+   * "default" (local development only; logged loudly at start). Without it a
+   * gateway with neither API keys nor JWT keys refuses to start.
+   */
+  authDisabled: boolean;
   /** Deadline of every downstream unary call (streams have none of their own). */
   downstreamTimeoutMs: number;
   /** How often the upstreams' health is polled. */
@@ -26,10 +32,6 @@ export interface GatewayConfig {
   rateWindowMs: number;
   /** JWT verification settings; undefined: JWTs are not accepted. */
   jwt: JwtSettings | undefined;
-  /** Per-tenant jobs queued or running; 0: no limit. */
-  maxActiveJobs: number;
-  /** Retry hint sent with a TOO_MANY_ACTIVE_JOBS refusal. */
-  activeJobsRetryMs: number;
   /** Largest gRPC message the gateway accepts (a request over it: RESOURCE_EXHAUSTED). */
   maxMessageBytes: number;
   /** The Flink job's JobManager REST URL ("" : not asked). */
@@ -45,6 +47,8 @@ export interface GatewayConfig {
   streamFollow: boolean;
   /** How long a stream's last output is kept after its last window. */
   streamOutputRetentionSeconds: number;
+  /** WatchStream calls served at once (each holds a Redis connection while it waits). */
+  streamMaxWatchers: number;
 }
 
 export function loadConfig(env: Env = process.env): GatewayConfig {
@@ -70,6 +74,7 @@ export function loadConfig(env: Env = process.env): GatewayConfig {
       audience: readOptionalString(env, "GATEWAY_JWT_AUDIENCE"),
       tenantClaim: readString(env, "GATEWAY_JWT_TENANT_CLAIM", "tenant"),
       clockToleranceSeconds: readInt(env, "GATEWAY_JWT_CLOCK_TOLERANCE_S", 30, 0, 3600),
+      maxLifetimeSeconds: readInt(env, "GATEWAY_JWT_MAX_LIFETIME_S", 24 * 3600, 60, 30 * 24 * 3600),
     };
     try {
       createJwtVerifier(jwt); // unusable key material fails the start, not the first call
@@ -77,8 +82,19 @@ export function loadConfig(env: Env = process.env): GatewayConfig {
       throw new ConfigError(`GATEWAY_JWT_PUBLIC_KEYS: ${(err as Error).message}`);
     }
   }
+  const authDisabled = readBool(env, "GATEWAY_AUTH_DISABLED", false);
+  const hasCredentials = apiKeys.size > 0 || jwt !== undefined;
+  if (authDisabled && hasCredentials) {
+    throw new ConfigError("GATEWAY_AUTH_DISABLED=true but GATEWAY_API_KEYS or GATEWAY_JWT_PUBLIC_KEYS is set: choose one");
+  }
+  if (!authDisabled && !hasCredentials) {
+    throw new ConfigError(
+      "no credentials configured: set GATEWAY_API_KEYS and/or GATEWAY_JWT_PUBLIC_KEYS (authentication is on by default), or GATEWAY_AUTH_DISABLED=true for local development",
+    );
+  }
   return {
     common: loadCommonConfig(SERVICE_NAME, env),
+    authDisabled,
     port: readInt(env, "GATEWAY_PORT", 50070, 0, 65535),
     uploadAddress: readString(env, "UPLOAD_ADDRESS", "127.0.0.1:50071"),
     schedulerAddress: readString(env, "SCHEDULER_ADDRESS", "127.0.0.1:50072"),
@@ -91,8 +107,6 @@ export function loadConfig(env: Env = process.env): GatewayConfig {
     rateLimit: readInt(env, "GATEWAY_RATE_LIMIT", 0, 0),
     rateWindowMs: readInt(env, "GATEWAY_RATE_WINDOW_MS", 60_000, 100),
     jwt,
-    maxActiveJobs: readInt(env, "GATEWAY_MAX_ACTIVE_JOBS", 0, 0),
-    activeJobsRetryMs: readInt(env, "GATEWAY_ACTIVE_JOBS_RETRY_MS", 5_000, 0),
     maxMessageBytes: readBytes(env, "GATEWAY_MAX_MESSAGE_BYTES", 64 * 1024 * 1024),
     flinkRestUrl: readString(env, "FLINK_REST_URL", "http://127.0.0.1:8081").replace(/\/+$/, ""),
     flinkJobName: readString(env, "FLINK_JOB_NAME", "tda-stream-features"),
@@ -101,5 +115,6 @@ export function loadConfig(env: Env = process.env): GatewayConfig {
     streamMaxConfigs: readInt(env, "GATEWAY_STREAM_MAX_CONFIGS", 10_000, 1),
     streamFollow: readBool(env, "GATEWAY_STREAM_FOLLOW", true),
     streamOutputRetentionSeconds: readInt(env, "GATEWAY_STREAM_OUTPUT_RETENTION_S", 7 * 24 * 3600, 60),
+    streamMaxWatchers: readInt(env, "GATEWAY_STREAM_MAX_WATCHERS", 256, 1),
   };
 }

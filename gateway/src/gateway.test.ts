@@ -69,6 +69,8 @@ const jobsImpl: pbJobs.JobServiceServer = {
   listJobs: (_call, cb) => cb(unimplemented),
   estimateJob: (_call, cb) => cb(unimplemented),
   getLimits: (_call, cb) => cb(unimplemented),
+  diagramDistance: (_call, cb) => cb(unimplemented),
+  vectorize: (_call, cb) => cb(unimplemented),
   watchJob(call) {
     record(call);
     if (behaviour.watchJob) return behaviour.watchJob(call);
@@ -558,6 +560,18 @@ describe("streams", () => {
     expect(bad.err?.code).toBe(status.INVALID_ARGUMENT);
     expect((await unary(client.getStreamStatus, { streamId })).res?.eventsPublished).toBe(2);
 
+    await gateway.redis.del(`tda:gateway:stream:tenantA:${streamId}`, "tda:gateway:streams:tenantA");
+  });
+
+  it("refuses a batch larger than one event can hold (2.7 MiB) with the field named, and its outbox keeps draining", async () => {
+    const streamId = `test-${randomUUID()}`;
+    const huge = await unary(client.publishStream, { streamId, dim: 3, points: Buffer.alloc(2.7 * 1024 * 1024 - ((2.7 * 1024 * 1024) % 24)), values: [] });
+    expect(huge.err?.code).toBe(status.INVALID_ARGUMENT);
+    expect(decodeDetails(huge.err!).badRequest?.fieldViolations.map((v) => v.field)).toEqual(["points"]);
+    const small = await unary(client.publishStream, { streamId, dim: 1, points: Buffer.alloc(8), values: [] });
+    expect(small.res?.points).toBe(1);
+    expect(await gateway.bus.flush(20_000)).toBe(true);
+    expect((await gateway.bus.status()).stalled).toBe(false);
     await gateway.redis.del(`tda:gateway:stream:tenantA:${streamId}`, "tda:gateway:streams:tenantA");
   });
 });

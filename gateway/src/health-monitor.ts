@@ -1,9 +1,10 @@
 import type { HealthImplementation, ServingStatus } from "grpc-health-check";
-import { checkHealth, createHealthClient, type DependencyCheck, type Logger } from "@tda/common";
+import { createDependencyMonitor, upstreamCheck, type DependencyCheck, type Logger } from "@tda/common";
 
 // The gateway is SERVING only while every upstream answers its own standard
-// health check with SERVING. The upstreams are polled; the gateway's status
-// follows them both ways (down → NOT_SERVING, recovered → SERVING).
+// health check with SERVING, and its own dependencies (Redis, Kafka, its event
+// outbox) are up. The common dependency monitor does the polling; the
+// upstreams are checks like any other (upstreamCheck).
 
 export interface UpstreamTarget {
   name: string;
@@ -18,7 +19,7 @@ export interface HealthMonitorOptions {
   pollMs: number;
   timeoutMs: number;
   log: Logger;
-  /** The gateway's own dependencies (Redis, Kafka), checked along with the upstreams. */
+  /** The gateway's own dependencies (Redis, Kafka, outbox), checked along with the upstreams. */
   dependencies?: DependencyCheck[];
 }
 
@@ -27,86 +28,33 @@ export interface HealthMonitor {
   start(): Promise<void>;
   /** Checks every upstream once and updates the status; true when all are SERVING. */
   poll(): Promise<boolean>;
-  /** Stops polling and reports NOT_SERVING from then on (shutdown). */
+  /** Stops polling and reports NOT_SERVING from then on (shutdown); closes the upstream health clients. */
   stop(): void;
-  /** Last status per upstream. */
+  /** Last status per upstream and dependency. */
   snapshot(): Record<string, ServingStatus>;
 }
 
 export function createHealthMonitor(opts: HealthMonitorOptions): HealthMonitor {
-  const clients = opts.upstreams.map((u) => ({ ...u, client: createHealthClient(u.address) }));
-  const last: Record<string, ServingStatus> = {};
-  for (const u of opts.upstreams) last[u.name] = "UNKNOWN";
-  const deps = opts.dependencies ?? [];
-  for (const d of deps) last[d.name] = "UNKNOWN";
-
-  async function checkDependency(d: DependencyCheck): Promise<[string, ServingStatus]> {
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<boolean>((resolve) => {
-      timer = setTimeout(() => resolve(false), opts.timeoutMs);
-    });
-    const ok = await Promise.race([d.check().catch(() => false), timeout]).finally(() => clearTimeout(timer));
-    return [d.name, ok ? "SERVING" : "NOT_SERVING"];
-  }
-  let overall: ServingStatus | undefined;
-  let timer: NodeJS.Timeout | undefined;
-  let stopped = false;
-  let polling: Promise<boolean> | undefined;
-
-  function setOverall(status: ServingStatus): void {
-    for (const n of opts.names) opts.health.setStatus(n, status);
-    overall = status;
-  }
-
-  async function pollNow(): Promise<boolean> {
-    const results = await Promise.all([
-      ...clients.map(async (c): Promise<[string, ServingStatus]> => [c.name, (await checkHealth(c.client, "", opts.timeoutMs)) ? "SERVING" : "NOT_SERVING"]),
-      ...deps.map(checkDependency),
-    ]);
-    for (const [name, st] of results) {
-      if (last[name] !== st) {
-        if (st === "SERVING") opts.log.info({ upstream: name }, "upstream healthy");
-        else opts.log.warn({ upstream: name }, "upstream not serving");
-      }
-      last[name] = st;
-    }
-    const allUp = results.every(([, st]) => st === "SERVING");
-    const next: ServingStatus = allUp ? "SERVING" : "NOT_SERVING";
-    if (!stopped && next !== overall) {
-      opts.log.info({ status: next }, "gateway health changed");
-      setOverall(next);
-    }
-    return allUp;
-  }
-
-  function poll(): Promise<boolean> {
-    if (!polling) polling = pollNow().finally(() => (polling = undefined));
-    return polling;
-  }
-
-  function loop(): void {
-    if (stopped) return;
-    timer = setTimeout(() => {
-      void poll().finally(loop);
-    }, opts.pollMs);
-    timer.unref();
-  }
-
-  // Until the first poll answers, the gateway does not claim to serve.
-  setOverall("NOT_SERVING");
-
+  const upstreams = opts.upstreams.map((u) => upstreamCheck(u.name, u.address, opts.timeoutMs));
+  const names = [...upstreams, ...(opts.dependencies ?? [])].map((c) => c.name);
+  const monitor = createDependencyMonitor({
+    health: opts.health,
+    names: opts.names,
+    checks: [...upstreams, ...(opts.dependencies ?? [])],
+    pollMs: opts.pollMs,
+    timeoutMs: opts.timeoutMs,
+    log: opts.log,
+  });
   return {
-    async start() {
-      await poll();
-      loop();
-    },
-    poll,
+    start: () => monitor.start(),
+    poll: () => monitor.poll(),
     stop() {
-      stopped = true;
-      if (timer) clearTimeout(timer);
-      setOverall("NOT_SERVING");
-      for (const c of clients) c.client.close();
+      monitor.stop();
+      for (const u of upstreams) void u.close?.();
     },
-    snapshot: () => ({ ...last }),
+    snapshot() {
+      const last = monitor.snapshot();
+      return Object.fromEntries(names.map((n) => [n, n in last ? (last[n] ? "SERVING" : "NOT_SERVING") : "UNKNOWN"])) as Record<string, ServingStatus>;
+    },
   };
 }

@@ -23,7 +23,7 @@ async function rejection(p: Promise<unknown>): Promise<TdaError> {
 const keys = makeTestKeys();
 
 describe("JWT authentication (PEM keys)", () => {
-  const verifier = createJwtVerifier({ keys: trustedPem(keys), issuer: "https://issuer.test", audience: "tda-mesh", tenantClaim: "tenant", clockToleranceSeconds: 5 });
+  const verifier = createJwtVerifier({ keys: trustedPem(keys), issuer: "https://issuer.test", audience: "tda-mesh", tenantClaim: "tenant", clockToleranceSeconds: 5, maxLifetimeSeconds: 3600 });
   const auth = createAuthenticator(parseApiKeys("key1:tenantA"), verifier);
   const base = { issuer: "https://issuer.test", audience: "tda-mesh" };
 
@@ -53,6 +53,28 @@ describe("JWT authentication (PEM keys)", () => {
     }
   });
 
+  it("refuses a token that never expires or lives longer than the configured lifetime", async () => {
+    const cases: [string, RegExp][] = [
+      [await signToken(keys, { ...base, claims: { tenant: "acme" }, expiresIn: null }), /no "exp" claim/],
+      [await signToken(keys, { ...base, claims: { tenant: "acme" }, expiresIn: 2 * 24 * 3600 }), /lives too long/],
+      [await signToken(keys, { ...base, claims: { tenant: "acme" }, expiresIn: 600, issuedAt: -7200 }), /lives too long/],
+      [await signToken(keys, { ...base, claims: { tenant: "acme" }, expiresIn: 2 * 24 * 3600, issuedAt: null }), /lives too long/],
+    ];
+    for (const [token, message] of cases) {
+      const e = await rejection(auth.authenticate(bearer(token)));
+      expect(e.code).toBe(status.UNAUTHENTICATED);
+      expect(e.message).toMatch(message);
+    }
+    await expect(auth.authenticate(bearer(await signToken(keys, { ...base, claims: { tenant: "acme" }, expiresIn: 3000, issuedAt: null })))).resolves.toBe("acme");
+  });
+
+  it('refuses the tenant "default" (what callers stored while authentication was off) in tokens and API keys', async () => {
+    const e = await rejection(auth.authenticate(bearer(await signToken(keys, { ...base, claims: { tenant: "default" } }))));
+    expect([e.code, e.message]).toEqual([status.UNAUTHENTICATED, 'the tenant "default" is reserved for callers without authentication']);
+    expect((await rejection(auth.authenticate(bearer(await signToken(keys, { ...base, subject: "default" }))))).code).toBe(status.UNAUTHENTICATED);
+    expect(() => parseApiKeys("k1:acme,k2:default")).toThrow(/reserved/);
+  });
+
   it("refuses a token without a usable tenant, and a tampered payload", async () => {
     const noTenant = await signToken(keys, { ...base });
     expect((await rejection(auth.authenticate(bearer(noTenant)))).message).toMatch(/tenant/);
@@ -75,14 +97,14 @@ describe("JWT authentication (PEM keys)", () => {
 
 describe("JWT authentication (JWKS)", () => {
   it("picks the key by kid", async () => {
-    const verifier = createJwtVerifier({ keys: await trustedJwks(keys), tenantClaim: "org", clockToleranceSeconds: 0 });
+    const verifier = createJwtVerifier({ keys: await trustedJwks(keys), tenantClaim: "org", clockToleranceSeconds: 0, maxLifetimeSeconds: 3600 });
     await expect(verifier.verify(await signToken(keys, { kid: "ec-1", alg: "ES256", claims: { org: "acme" } }))).resolves.toBe("acme");
     await expect(verifier.verify(await signToken(keys, { kid: "rsa-1", claims: { org: "acme" } }))).resolves.toBe("acme");
     expect((await rejection(verifier.verify(await signToken(keys, { kid: "rsa-1", key: keys.stranger.privateKey, claims: { org: "acme" } })))).code).toBe(status.UNAUTHENTICATED);
   });
 
   it("refuses unusable key material at construction", () => {
-    expect(() => createJwtVerifier({ keys: "-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----", tenantClaim: "tenant", clockToleranceSeconds: 0 })).toThrow();
-    expect(() => createJwtVerifier({ keys: JSON.stringify({ keys: [{ kty: "oct", k: "c2VjcmV0" }] }), tenantClaim: "tenant", clockToleranceSeconds: 0 })).toThrow(/symmetric/);
+    expect(() => createJwtVerifier({ keys: "-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----", tenantClaim: "tenant", clockToleranceSeconds: 0, maxLifetimeSeconds: 3600 })).toThrow();
+    expect(() => createJwtVerifier({ keys: JSON.stringify({ keys: [{ kty: "oct", k: "c2VjcmV0" }] }), tenantClaim: "tenant", clockToleranceSeconds: 0, maxLifetimeSeconds: 3600 })).toThrow(/symmetric/);
   });
 });

@@ -2,12 +2,15 @@ import { createPublicKey, type KeyObject } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { createLocalJWKSet, decodeProtectedHeader, errors as joseErrors, jwtVerify, type JSONWebKeySet, type JWTPayload, type JWTVerifyGetKey } from "jose";
 import { unauthenticated } from "@tda/common";
+import { DEFAULT_TENANT } from "./auth";
 
 // JWT bearer authentication. Tokens are verified with the configured public
 // keys (RS256 / ES256 only: no HMAC secrets, no "none"), the issuer and
-// audience when configured, and exp/nbf with a small clock tolerance. The
-// tenant is a claim of the token (GATEWAY_JWT_TENANT_CLAIM, default "tenant",
-// falling back to "sub").
+// audience when configured, and exp/nbf with a small clock tolerance. Every
+// token must expire (`exp` is required) within GATEWAY_JWT_MAX_LIFETIME_S of
+// now (and of its `iat`, when present): a leaked token is not a key for ever.
+// The tenant is a claim of the token (GATEWAY_JWT_TENANT_CLAIM, default
+// "tenant", falling back to "sub"); "default" is reserved (auth off).
 
 export const JWT_ALGORITHMS = ["RS256", "ES256"] as const;
 
@@ -20,6 +23,8 @@ export interface JwtSettings {
   audience?: string;
   tenantClaim: string;
   clockToleranceSeconds: number;
+  /** Longest lifetime accepted: exp - now, and exp - iat when iat is present. */
+  maxLifetimeSeconds: number;
 }
 
 export interface JwtVerifier {
@@ -62,6 +67,7 @@ export function createJwtVerifier(s: JwtSettings): JwtVerifier {
     issuer: s.issuer,
     audience: s.audience,
     clockTolerance: s.clockToleranceSeconds,
+    requiredClaims: ["exp"],
   };
 
   async function payloadOf(token: string): Promise<JWTPayload> {
@@ -98,10 +104,17 @@ export function createJwtVerifier(s: JwtSettings): JwtVerifier {
       } catch (err) {
         throw unauthenticated(describe(err));
       }
+      const exp = payload.exp!; // required, a number (checked by jwtVerify)
+      const now = Math.floor(Date.now() / 1000);
+      const longest = s.maxLifetimeSeconds + s.clockToleranceSeconds;
+      if (exp - now > longest || (typeof payload.iat === "number" && exp - payload.iat > longest)) {
+        throw unauthenticated(`the token lives too long: at most ${s.maxLifetimeSeconds} s from its issue are accepted (GATEWAY_JWT_MAX_LIFETIME_S)`);
+      }
       const raw = payload[s.tenantClaim] ?? payload.sub;
       if (typeof raw !== "string" || !TENANT_PATTERN.test(raw)) {
         throw unauthenticated(`the token has no usable "${s.tenantClaim}" (or "sub") claim naming the tenant`);
       }
+      if (raw === DEFAULT_TENANT) throw unauthenticated(`the tenant "${DEFAULT_TENANT}" is reserved for callers without authentication`);
       return raw;
     },
   };
@@ -109,6 +122,7 @@ export function createJwtVerifier(s: JwtSettings): JwtVerifier {
 
 function describe(err: unknown): string {
   if (err instanceof joseErrors.JWTExpired) return "the token has expired";
+  if (err instanceof joseErrors.JWTClaimValidationFailed && err.claim === "exp" && err.reason === "missing") return 'the token has no "exp" claim: tokens must expire';
   if (err instanceof joseErrors.JWTClaimValidationFailed) return `the token's "${err.claim}" claim is not acceptable`;
   if (err instanceof joseErrors.JWSSignatureVerificationFailed) return "the token's signature is not valid";
   if (err instanceof joseErrors.JOSEAlgNotAllowed) return `the token's algorithm is not accepted (${JWT_ALGORITHMS.join(", ")})`;

@@ -1,15 +1,14 @@
-import { createLogger, setupMetrics, onShutdown, runMain } from "@tda/common";
+import { runService } from "@tda/common";
 import { loadConfig, SERVICE_NAME } from "./config";
 import { startGatewayServer } from "./server";
 
-async function main(): Promise<void> {
-  const config = loadConfig();
-  const log = createLogger(SERVICE_NAME, config.common.logLevel);
-  // Metrics first: the gRPC server created next picks up the counting interceptor.
-  const metrics = await setupMetrics(SERVICE_NAME, config.common.host, config.common.metricsPort, log);
-  const gateway = await startGatewayServer(config, log);
-
-  onShutdown(log, [() => gateway.close(), () => metrics?.server.close()]);
-}
-
-runMain("gateway", main);
+// The gateway's health (upstreams, Redis, Kafka, outbox) is monitored inside startGatewayServer.
+runService({
+  name: SERVICE_NAME,
+  loadConfig: () => loadConfig(),
+  common: (config) => config.common,
+  async build({ config, log, metrics }) {
+    const gateway = await startGatewayServer(config, log, { metrics });
+    return { close: () => gateway.close() };
+  },
+});

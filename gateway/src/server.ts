@@ -10,7 +10,9 @@ import {
   createServer,
   initTracing,
   insecure,
+  cachedCheck,
   kafkaCheck,
+  outboxCheck,
   pbGateway,
   redisCheck,
   pbJobs,
@@ -21,13 +23,13 @@ import {
   FastTdaServiceService,
   FastUploadServiceClient,
   type EventBus,
+  type ServiceMetrics,
   type Logger,
   type Redis,
+  applyMeshKey,
 } from "@tda/common";
 import { createAuthenticator } from "./auth";
-import { createJobLimiter } from "./job-limit";
 import { createJwtVerifier } from "./jwt";
-import { createBrokerCheck } from "./broker-check";
 import { SERVICE_NAME, type GatewayConfig } from "./config";
 import { createHealthMonitor, type HealthMonitor } from "./health-monitor";
 import { createGateway, GATEWAY_SERVICE } from "./service";
@@ -37,6 +39,7 @@ import { createFlinkStatus } from "./flink-status";
 import { createStreamConfigStore } from "./stream-config";
 import { readStreamOutput, startStreamFollower } from "./stream-follower";
 import { FEATURES_TOPIC, STREAM_TOPIC } from "./stream-handlers";
+import { createStreamWatch } from "./stream-watch";
 
 export interface RunningGateway {
   /** The port actually bound (useful with GATEWAY_PORT=0). */
@@ -51,11 +54,15 @@ export interface RunningGateway {
 }
 
 /** Builds every dependency from `config`, binds the gRPC server and starts health polling. */
-export async function startGatewayServer(config: GatewayConfig, log: Logger = createLogger(SERVICE_NAME, config.common.logLevel)): Promise<RunningGateway> {
+export async function startGatewayServer(config: GatewayConfig, log: Logger = createLogger(SERVICE_NAME, config.common.logLevel), deps: { metrics?: ServiceMetrics } = {}): Promise<RunningGateway> {
+  applyMeshKey(config.common.meshKey, log); // mints the tenant tokens of downstream calls
   initTracing(SERVICE_NAME, config.common.otlpEndpoint);
   const redis = createRedis(config.common.redisUrl, log);
-  const bus = createEventBus({ source: SERVICE_NAME, brokers: config.common.kafkaBrokers, topicPrefix: config.common.topicPrefix, redis, log });
-  const broker = createBrokerCheck({ brokers: config.common.kafkaBrokers, log, ttlMs: config.brokerCheckTtlMs, timeoutMs: 2_000 });
+  const bus = createEventBus({ source: SERVICE_NAME, brokers: config.common.kafkaBrokers, topicPrefix: config.common.topicPrefix, redis, log, metrics: deps.metrics });
+  deps.metrics?.trackOutbox(SERVICE_NAME, () => bus.status());
+  // One Kafka probe (one admin connection) for health and for GetStreamStatus's broker_available (cached).
+  const kafka = kafkaCheck(config.common.kafkaBrokers, log);
+  const broker = cachedCheck(kafka, config.brokerCheckTtlMs, 2_000);
   // One client (one channel) per upstream, reused by every call.
   // upload forwarding: chunks are sent on as received, without re-encoding (see upload-wire.ts in common)
   const upload = new FastUploadServiceClient(config.uploadAddress, insecure(), channelOptions);
@@ -66,7 +73,7 @@ export async function startGatewayServer(config: GatewayConfig, log: Logger = cr
     ? startStreamFollower({ brokers: config.common.kafkaBrokers, topic: prefix + FEATURES_TOPIC, groupId: `${prefix}tda-gateway-stream-status`, redis, log, retentionSeconds: config.streamOutputRetentionSeconds })
     : undefined;
 
-  const server = createServer({ "grpc.max_receive_message_length": config.maxMessageBytes });
+  const server = createServer({ "grpc.max_receive_message_length": config.maxMessageBytes }, deps.metrics);
   widenReceiveWindows(server); // uploads: large HTTP/2 receive windows (upload forwarding)
   server.addService(
     FastTdaServiceService, // TdaServiceService whose UploadData requests keep their received bytes
@@ -79,7 +86,6 @@ export async function startGatewayServer(config: GatewayConfig, log: Logger = cr
       streams: createStreamStats(redis),
       broker,
       limiter: createRateLimiter({ redis, log, limit: config.rateLimit, windowMs: config.rateWindowMs }),
-      jobLimiter: createJobLimiter({ maxActive: config.maxActiveJobs, retryAfterMs: config.activeJobsRetryMs, log }),
       downstreamTimeoutMs: config.downstreamTimeoutMs,
       streamMaxBytes: config.streamMaxBytes,
       topicPrefix: config.common.topicPrefix,
@@ -88,11 +94,11 @@ export async function startGatewayServer(config: GatewayConfig, log: Logger = cr
         flink,
         outputs: (tenant, streamId) => readStreamOutput(redis, tenant, streamId),
       },
+      streamWatch: createStreamWatch({ redis, log, maxWatchers: config.streamMaxWatchers }),
     }),
   );
   const health = addHealth(server, [GATEWAY_SERVICE]);
-  // Its own dependencies count too: Redis (quota, stream counters, outbox) and Kafka (unless HEALTH_REQUIRE_KAFKA=false).
-  const kafka = config.common.healthRequireKafka ? kafkaCheck(config.common.kafkaBrokers, log) : undefined;
+  // Its own dependencies count too: Redis (quota, stream counters, outbox), Kafka and a draining outbox (unless HEALTH_REQUIRE_KAFKA=false).
   const monitor = createHealthMonitor({
     health,
     names: ["", GATEWAY_SERVICE],
@@ -103,7 +109,7 @@ export async function startGatewayServer(config: GatewayConfig, log: Logger = cr
     pollMs: config.healthPollMs,
     timeoutMs: config.healthTimeoutMs,
     log,
-    dependencies: [redisCheck(redis), ...(kafka ? [kafka] : [])],
+    dependencies: [redisCheck(redis), ...(config.common.healthRequireKafka ? [{ name: kafka.name, check: () => kafka.check() }, outboxCheck(bus)] : [])],
   });
 
   let port: number;
@@ -111,7 +117,7 @@ export async function startGatewayServer(config: GatewayConfig, log: Logger = cr
     port = await bind(server, config.common.host, config.port);
   } catch (err) {
     monitor.stop();
-    await Promise.allSettled([bus.close(), broker.close(), kafka?.close(), flink.close(), follower?.close()]);
+    await Promise.allSettled([bus.close(), broker.close(), flink.close(), follower?.close()]);
     upload.close();
     jobs.close();
     redis.disconnect();
@@ -119,9 +125,15 @@ export async function startGatewayServer(config: GatewayConfig, log: Logger = cr
   }
   await monitor.start();
   log.info(
-    { port, upload: config.uploadAddress, scheduler: config.schedulerAddress, auth: [config.apiKeys.size > 0 ? "api-keys" : "", config.jwt ? "jwt" : ""].filter(Boolean).join("+") || "off", maxActiveJobs: config.maxActiveJobs, rateLimit: config.rateLimit, upstreams: monitor.snapshot() },
+    { port, upload: config.uploadAddress, scheduler: config.schedulerAddress, auth: [config.apiKeys.size > 0 ? "api-keys" : "", config.jwt ? "jwt" : ""].filter(Boolean).join("+") || "off", rateLimit: config.rateLimit, upstreams: monitor.snapshot() },
     "gateway listening",
   );
+  if (config.authDisabled) {
+    log.warn(
+      { auth: "off", tenant: "default" },
+      "AUTHENTICATION IS OFF (GATEWAY_AUTH_DISABLED=true): every caller is the tenant \"default\" and can read, run and delete its data. For local development only; set GATEWAY_API_KEYS or GATEWAY_JWT_PUBLIC_KEYS anywhere else",
+    );
+  }
 
   let closing: Promise<void> | undefined;
   return {
@@ -135,7 +147,7 @@ export async function startGatewayServer(config: GatewayConfig, log: Logger = cr
       closing ??= (async () => {
         monitor.stop();
         await shutdown(server, graceMs);
-        await Promise.allSettled([bus.close(), broker.close(), kafka?.close(), flink.close(), follower?.close()]);
+        await Promise.allSettled([bus.close(), broker.close(), flink.close(), follower?.close()]);
         upload.close();
         jobs.close();
         await redis.quit().catch(() => redis.disconnect());

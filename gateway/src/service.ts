@@ -18,14 +18,14 @@ import {
   type pbUpload,
 } from "@tda/common";
 import type { Authenticator } from "./auth";
-import type { BrokerCheck } from "./broker-check";
-import type { JobLimiter } from "./job-limit";
+import type { BrokerCheck } from "./stream-handlers";
 import { barcodeSvg, diagramSvg, MAX_PICTURE_SIDE, SVG_CONTENT_TYPE } from "./pictures";
 import type { RateLimiter } from "./rate-limit";
 import type { StreamStats } from "./stream-stats";
 import { configureStream, getStreamStatus, publishStream, type StreamDeps } from "./stream-handlers";
+import type { StreamWatch } from "./stream-watch";
 import { callUnary, clientDeadline, downstreamMetadata, isTransportFailure, upstreamError, type RequestContext, type ServerSurfaceCall } from "./upstream";
-import { alphaViolations, effectiveLimits, estimateViolations, idViolations, pageSizeViolations, parseStreamBatch, requireValid, ripsViolations } from "./validation";
+import { alphaViolations, distanceViolations, effectiveLimits, featuresViolations, estimateViolations, idViolations, MAX_MODULUS, pageSizeViolations, parseStreamBatch, requireValid, ripsViolations } from "./validation";
 
 export const GATEWAY_SERVICE = "tda.gateway.v1.TdaService";
 export { STREAM_TOPIC, STREAM_EVENT_TYPE } from "./stream-handlers";
@@ -56,8 +56,6 @@ export interface GatewayDeps {
   broker: BrokerCheck;
   /** Per-tenant quota on submissions, uploads and stream publishes. */
   limiter: RateLimiter;
-  /** Per-tenant limit on jobs queued or running (optional: none). */
-  jobLimiter?: JobLimiter;
   /** Deadline of every downstream unary call. */
   downstreamTimeoutMs: number;
   /** Largest PublishStream payload in bytes. */
@@ -66,6 +64,8 @@ export interface GatewayDeps {
   topicPrefix: string;
   /** The live-stream methods' own dependencies (stream-handlers.ts). */
   stream: Pick<StreamDeps, "configs" | "flink" | "outputs">;
+  /** ListStreams and WatchStream (stream-watch.ts). */
+  streamWatch: StreamWatch;
 }
 
 /** The TdaService handlers: authenticate, validate, forward. */
@@ -97,10 +97,10 @@ export function createGateway(deps: GatewayDeps): pbGateway.TdaServiceServer {
         const started = Date.now();
         try {
           const out = await fn({ method, tenant, ctx, traceId, call });
-          log.debug({ method, tenant, traceId, ms: Date.now() - started }, "call ok");
+          log.info({ method, tenant, traceId, ms: Date.now() - started }, "call ok");
           return out;
         } catch (err) {
-          log.debug({ method, tenant, traceId, ms: Date.now() - started, code: (err as { code?: unknown }).code }, "call failed");
+          log.info({ method, tenant, traceId, ms: Date.now() - started, code: (err as { code?: unknown }).code }, "call failed");
           throw err;
         }
       },
@@ -109,12 +109,7 @@ export function createGateway(deps: GatewayDeps): pbGateway.TdaServiceServer {
   }
 
   async function submit(rc: RequestContext, req: pbJobs.SubmitJobRequest): Promise<pbJobs.SubmitJobResponse> {
-    if (deps.jobLimiter?.enabled) {
-      await deps.jobLimiter.check(
-        (lr) => callUnary<pbJobs.ListJobsResponse>(rc, "scheduler", "tda.jobs.v1.JobService/ListJobs", timeout, (md, o, cb) => jobs.listJobs(lr, md, o, cb)),
-        rc.tenant,
-      );
-    }
+    // the per-tenant active-job limit is the scheduler's (checked inside its submit)
     return callUnary<pbJobs.SubmitJobResponse>(rc, "scheduler", "tda.jobs.v1.JobService/SubmitJob", timeout, (md, o, cb) =>
       jobs.submitJob(req, md, o, cb),
     );
@@ -243,6 +238,22 @@ export function createGateway(deps: GatewayDeps): pbGateway.TdaServiceServer {
     );
   }
 
+  // The largest modulus the engines accept, as they publish it (GetInfo
+  // EngineLimits through the scheduler's GetLimits), reused for 30 s; asked
+  // only when a request names a modulus. Unknown (scheduler unreachable): the
+  // gateway's own bound, and the scheduler checks again.
+  let published: { at: number; maxModulus: number } | undefined;
+  async function publishedMaxModulus(rc: RequestContext): Promise<number> {
+    if (published && Date.now() - published.at < 30_000) return published.maxModulus;
+    try {
+      const l = await callUnary<pbJobs.GetLimitsResponse>(rc, "scheduler", "tda.jobs.v1.JobService/GetLimits", timeout, (md, o, cb) => jobs.getLimits({}, md, o, cb));
+      if (l.maxModulus > 0) published = { at: Date.now(), maxModulus: l.maxModulus };
+    } catch (err) {
+      log.debug({ err: (err as Error).message }, "GetLimits failed; the modulus is checked against the gateway's own bound");
+    }
+    return published?.maxModulus ?? MAX_MODULUS;
+  }
+
   function fetchResult(rc: RequestContext, jobId: string): Promise<pbJobs.GetResultResponse> {
     return callUnary<pbJobs.GetResultResponse>(rc, "scheduler", "tda.jobs.v1.JobService/GetResult", timeout, (md, o, cb) => jobs.getResult({ jobId }, md, o, cb));
   }
@@ -250,7 +261,7 @@ export function createGateway(deps: GatewayDeps): pbGateway.TdaServiceServer {
   return {
     computeVietorisRips: unary(log, "ComputeVietorisRips", (req, call) =>
       handle("ComputeVietorisRips", call, async (rc) => {
-        requireValid("invalid ComputeVietorisRips request", ripsViolations(req));
+        requireValid("invalid ComputeVietorisRips request", ripsViolations(req, req.modulus !== 0 ? await publishedMaxModulus(rc) : MAX_MODULUS));
         await limiter.take(rc.tenant);
         const res = await submit(rc, {
           datasetId: req.datasetId,
@@ -296,7 +307,7 @@ export function createGateway(deps: GatewayDeps): pbGateway.TdaServiceServer {
 
     estimateJob: unary(log, "EstimateJob", (req, call) =>
       handle("EstimateJob", call, async (rc) => {
-        requireValid("invalid EstimateJob request", estimateViolations(req));
+        requireValid("invalid EstimateJob request", estimateViolations(req, req.params?.modulus ? await publishedMaxModulus(rc) : MAX_MODULUS));
         return callUnary<pbJobs.EstimateJobResponse>(rc, "scheduler", "tda.jobs.v1.JobService/EstimateJob", timeout, (md, o, cb) =>
           jobs.estimateJob({ datasetId: req.datasetId, params: req.params }, md, o, cb),
         );
@@ -307,6 +318,24 @@ export function createGateway(deps: GatewayDeps): pbGateway.TdaServiceServer {
       handle("GetLimits", call, async (rc) =>
         effectiveLimits(await callUnary<pbJobs.GetLimitsResponse>(rc, "scheduler", "tda.jobs.v1.JobService/GetLimits", timeout, (md, o, cb) => jobs.getLimits({}, md, o, cb))),
       ),
+    ),
+
+    diagramDistance: unary(log, "DiagramDistance", (req, call) =>
+      handle("DiagramDistance", call, async (rc) => {
+        requireValid("invalid DiagramDistance request", distanceViolations(req));
+        // the scheduler checks that both jobs are the caller's and completed
+        return callUnary<pbJobs.DiagramDistanceResponse>(rc, "scheduler", "tda.jobs.v1.JobService/DiagramDistance", timeout, (md, o, cb) =>
+          jobs.diagramDistance({ jobIdA: req.jobIdA, jobIdB: req.jobIdB, params: req.params }, md, o, cb),
+        );
+      }),
+    ),
+
+    getFeatures: unary(log, "GetFeatures", (req, call) =>
+      handle("GetFeatures", call, async (rc) => {
+        requireValid("invalid GetFeatures request", featuresViolations(req));
+        const { jobId, ...params } = req;
+        return callUnary<pbJobs.VectorizeResponse>(rc, "scheduler", "tda.jobs.v1.JobService/Vectorize", timeout, (md, o, cb) => jobs.vectorize({ jobId, params }, md, o, cb));
+      }),
     ),
 
     getJob: unary(log, "GetJob", (req, call) =>
@@ -409,5 +438,7 @@ export function createGateway(deps: GatewayDeps): pbGateway.TdaServiceServer {
     publishStream: unary(log, "PublishStream", (req, call) => handle("PublishStream", call, (rc) => publishStream(stream, rc, req))),
     configureStream: unary(log, "ConfigureStream", (req, call) => handle("ConfigureStream", call, (rc) => configureStream(stream, rc, req))),
     getStreamStatus: unary(log, "GetStreamStatus", (req, call) => handle("GetStreamStatus", call, (rc) => getStreamStatus(stream, rc, req))),
+    listStreams: unary(log, "ListStreams", (req, call) => handle("ListStreams", call, (rc) => deps.streamWatch.listStreams(rc, req))),
+    watchStream: serverStream(log, "WatchStream", (call) => handle("WatchStream", call, (rc) => deps.streamWatch.watchStream(rc, call))),
   };
 }

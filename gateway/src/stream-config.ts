@@ -9,6 +9,10 @@ import type { FieldViolation, pbStream } from "@tda/common";
 //   tda:gateway:stream-config:{tenant}:{stream_id}   string  base64 StreamConfig
 //   tda:gateway:stream-configs:{tenant}              set     configured stream ids
 
+export function streamConfigsKey(tenant: string): string {
+  return `tda:gateway:stream-configs:${tenant}`;
+}
+
 export const DEFAULT_WINDOW_SIZE = 256;
 export const DEFAULT_WINDOW_SLIDE = 64;
 export const MAX_COUNT_WINDOW = 4096;
@@ -78,7 +82,7 @@ export function createStreamConfigStore(redis: Redis, encode: (c: pbStream.Strea
       return raw === null ? undefined : decode(Buffer.from(raw, "base64"));
     },
     async set(tenant, streamId, config) {
-      const ok = await redis.eval(SET_IF_ROOM_LUA, 2, key(tenant, streamId), `tda:gateway:stream-configs:${tenant}`, Buffer.from(encode(config)).toString("base64"), streamId, maxStreams);
+      const ok = await redis.eval(SET_IF_ROOM_LUA, 2, key(tenant, streamId), streamConfigsKey(tenant), Buffer.from(encode(config)).toString("base64"), streamId, maxStreams);
       return Number(ok) === 1;
     },
   };

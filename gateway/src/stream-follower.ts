@@ -1,6 +1,6 @@
 import type { Consumer } from "kafkajs";
 import type { Redis } from "ioredis";
-import { createKafka, pbEvents, type Logger } from "@tda/common";
+import { createKafka, inConsumerSpan, pbEvents, type Logger } from "@tda/common";
 
 // Follows the Flink job's output (tda_stream_features, read committed: only
 // windows of completed checkpoints) and keeps, per stream, what
@@ -8,6 +8,8 @@ import { createKafka, pbEvents, type Logger } from "@tda/common";
 // gateway learns them from the job's events, never from the job's own state.
 //
 //   tda:gateway:stream-out:{tenant}:{stream_id}   hash   windows, last_features, last_alert (base64 protobuf)
+//   tda:gateway:stream-events:{tenant}:{stream_id} stream the recent features and alerts, for
+//                                                  WatchStream (t = f|a, d = base64 protobuf)
 //
 // The consumer group is shared by the gateway replicas (one of them handles each
 // record); delivery is at least once, so `windows` can over-count by the records
@@ -17,6 +19,13 @@ export interface StreamOutput {
   windows: number;
   lastFeatures?: pbEvents.StreamFeaturesData;
   lastAlert?: pbEvents.StreamAlertData;
+}
+
+/** Events kept per stream (XADD MAXLEN ~: Redis may keep a few more until it trims a whole node). */
+export const STREAM_EVENTS_KEPT = 500;
+
+export function streamEventsKey(tenant: string, streamId: string): string {
+  return `tda:gateway:stream-events:${tenant}:${streamId}`;
 }
 
 export function streamOutputKey(tenant: string, streamId: string): string {
@@ -39,11 +48,26 @@ export async function applyOutputRecord(redis: Redis, value: Buffer, retentionSe
   if (d?.$case === "streamFeatures") {
     const key = streamOutputKey(d.value.tenant, d.value.streamId);
     const enc = Buffer.from(pbEvents.StreamFeaturesData.encode(d.value).finish()).toString("base64");
-    await redis.multi().hincrby(key, "windows", 1).hset(key, "last_features", enc).expire(key, retentionSeconds).exec();
+    const events = streamEventsKey(d.value.tenant, d.value.streamId);
+    await redis
+      .multi()
+      .hincrby(key, "windows", 1)
+      .hset(key, "last_features", enc)
+      .expire(key, retentionSeconds)
+      .xadd(events, "MAXLEN", "~", STREAM_EVENTS_KEPT, "*", "t", "f", "d", enc)
+      .expire(events, retentionSeconds)
+      .exec();
   } else if (d?.$case === "streamAlert") {
     const key = streamOutputKey(d.value.tenant, d.value.streamId);
     const enc = Buffer.from(pbEvents.StreamAlertData.encode(d.value).finish()).toString("base64");
-    await redis.multi().hset(key, "last_alert", enc).expire(key, retentionSeconds).exec();
+    const events = streamEventsKey(d.value.tenant, d.value.streamId);
+    await redis
+      .multi()
+      .hset(key, "last_alert", enc)
+      .expire(key, retentionSeconds)
+      .xadd(events, "MAXLEN", "~", STREAM_EVENTS_KEPT, "*", "t", "a", "d", enc)
+      .expire(events, retentionSeconds)
+      .exec();
   }
 }
 
@@ -66,6 +90,8 @@ export function startStreamFollower(opts: StreamFollowerOptions): StreamFollower
   let consumer: Consumer | undefined;
   let closed = false;
   let retry: NodeJS.Timeout | undefined;
+  /** The current (re)start: close() waits for it, so no consumer is left running after close. */
+  let starting: Promise<void> | undefined;
 
   async function run(): Promise<void> {
     consumer = kafka.consumer({ groupId: opts.groupId, readUncommitted: false, allowAutoTopicCreation: false });
@@ -73,15 +99,21 @@ export function startStreamFollower(opts: StreamFollowerOptions): StreamFollower
       if (!closed && !e.payload.restart) schedule();
     });
     await consumer.connect();
+    if (closed) return;
     await consumer.subscribe({ topic: opts.topic, fromBeginning: false });
+    if (closed) return;
     await consumer.run({
-      eachMessage: async ({ message }) => {
+      eachMessage: async ({ topic, partition, message }) => {
         if (!message.value) return;
-        try {
-          await applyOutputRecord(opts.redis, message.value, opts.retentionSeconds);
-        } catch (err) {
-          opts.log.warn({ err: (err as Error).message }, "stream follower: record skipped");
-        }
+        const value = message.value;
+        // a CONSUMER span linked to the Flink job's producer span (record headers)
+        await inConsumerSpan({ topic, partition, message }, opts.groupId, async () => {
+          try {
+            await applyOutputRecord(opts.redis, value, opts.retentionSeconds);
+          } catch (err) {
+            opts.log.warn({ err: (err as Error).message }, "stream follower: record skipped");
+          }
+        });
       },
     });
   }
@@ -90,7 +122,7 @@ export function startStreamFollower(opts: StreamFollowerOptions): StreamFollower
     if (closed || retry) return;
     retry = setTimeout(() => {
       retry = undefined;
-      void start();
+      starting = start();
     }, 5000);
     retry.unref();
   }
@@ -105,11 +137,12 @@ export function startStreamFollower(opts: StreamFollowerOptions): StreamFollower
     }
   }
 
-  void start();
+  starting = start();
   return {
     async close() {
       closed = true;
       if (retry) clearTimeout(retry);
+      await starting?.catch(() => undefined);
       await consumer?.disconnect().catch(() => undefined);
     },
   };

@@ -1,6 +1,5 @@
 import { trace } from "@opentelemetry/api";
-import { nowTimestamp, resourceExhausted, unavailable, type EventBus, type FieldViolation, type Logger, type pbGateway, type pbStream } from "@tda/common";
-import type { BrokerCheck } from "./broker-check";
+import { nowTimestamp, resourceExhausted, TdaError, unavailable, type EventBus, type FieldViolation, type Logger, type pbGateway, type pbStream } from "@tda/common";
 import type { FlinkStatus } from "./flink-status";
 import type { RateLimiter } from "./rate-limit";
 import { completeStreamConfig, streamConfigViolations, type StreamConfigStore } from "./stream-config";
@@ -48,9 +47,23 @@ function eventTimeViolations(t: pbGateway.PublishStreamRequest["eventTime"]): Fi
   return [];
 }
 
+/** Room the stream.points envelope needs beside the points (ids, tenant, trace headers). */
+const STREAM_EVENT_OVERHEAD_BYTES = 16 * 1024;
+
+/** The largest points payload: the configured bound, and always one that fits in an event. */
+export function streamPointsBudget(deps: Pick<StreamDeps, "streamMaxBytes" | "bus">): number {
+  return Math.min(deps.streamMaxBytes, Math.floor((deps.bus.maxEventBytes - STREAM_EVENT_OVERHEAD_BYTES) / 8) * 8);
+}
+
+/** Whether Kafka answers (cached; see cachedCheck in @tda/common). */
+export interface BrokerCheck {
+  available(): Promise<boolean>;
+  close(): Promise<void>;
+}
+
 export async function publishStream(deps: StreamDeps, rc: RequestContext, req: pbGateway.PublishStreamRequest): Promise<pbGateway.PublishStreamResponse> {
   requireValid("invalid PublishStream request", eventTimeViolations(req.eventTime));
-  const batch = parseStreamBatch(req, deps.streamMaxBytes);
+  const batch = parseStreamBatch(req, streamPointsBudget(deps));
   await deps.limiter.take(rc.tenant);
   let eventId: string;
   try {
@@ -65,6 +78,7 @@ export async function publishStream(deps: StreamDeps, rc: RequestContext, req: p
       rc.ctx,
     );
   } catch (err) {
+    if (err instanceof TdaError) throw err; // e.g. EVENT_TOO_LARGE
     throw unavailable("the event store is unavailable, try again shortly", err);
   }
   try {

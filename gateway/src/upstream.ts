@@ -1,6 +1,6 @@
 import { Metadata, status as Status, type CallOptions, type ClientUnaryCall, type ServiceError } from "@grpc/grpc-js";
 import type { Context } from "@opentelemetry/api";
-import { decodeDetails, fromServiceError, inSpan, isServiceError, metadataWithTrace, SpanKind, TdaError, TENANT_KEY } from "@tda/common";
+import { decodeDetails, fromServiceError, inSpan, isServiceError, metadataWithTrace, SpanKind, TdaError, setTenant } from "@tda/common";
 
 // Everything a handler needs to call an upstream on behalf of one incoming call.
 
@@ -30,7 +30,7 @@ export type UpstreamName = "upload" | "scheduler";
 /** Metadata for a downstream call: tenant set by the gateway (never the client's), trace context, request id. */
 export function downstreamMetadata(rc: RequestContext, ctx: Context = rc.ctx): Metadata {
   const md = new Metadata();
-  md.set(TENANT_KEY, rc.tenant);
+  setTenant(md, rc.tenant); // a signed tenant token when the mesh has a key
   const requestId = rc.call.metadata.get("x-request-id")[0];
   if (typeof requestId === "string" && requestId.length > 0 && requestId.length <= 128) md.set("x-request-id", requestId);
   return metadataWithTrace(md, ctx);

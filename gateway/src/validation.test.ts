@@ -42,20 +42,22 @@ describe("isPrime", () => {
 });
 
 describe("ripsViolations", () => {
-  it("accepts a plain request, threshold 0 and +Infinity", () => {
+  it("accepts a plain request and threshold 0", () => {
     expect(ripsViolations(rips())).toEqual([]);
-    expect(ripsViolations(rips({ threshold: 0, maxDim: 8, modulus: 3, threads: 4 }))).toEqual([]);
-    expect(ripsViolations(rips({ threshold: Infinity }))).toEqual([]);
+    expect(ripsViolations(rips({ threshold: 0, maxDim: 8, modulus: 3, threads: 4, priority: -10 }))).toEqual([]);
   });
 
   it("lists every problem at once", () => {
-    const v = ripsViolations(rips({ datasetId: " ", maxDim: 9, threshold: -1, modulus: 4, threads: 1000, deadlineSeconds: 10 ** 9, idempotencyKey: "k".repeat(300) }));
-    expect(fields(v)).toEqual(["dataset_id", "deadline_seconds", "idempotency_key", "max_dim", "modulus", "threads", "threshold"]);
+    const v = ripsViolations(rips({ datasetId: " ", maxDim: 9, threshold: -1, modulus: 4, threads: 1000, deadlineSeconds: 10 ** 9, idempotencyKey: "k".repeat(300), priority: 11 }));
+    expect(fields(v)).toEqual(["dataset_id", "deadline_seconds", "idempotency_key", "max_dim", "modulus", "priority", "threads", "threshold"]);
   });
 
-  it("rejects a NaN threshold and a prime above the engine's limit", () => {
+  it("rejects a NaN or infinite threshold (unset means no threshold) and a prime above the engines' published limit", () => {
     expect(fields(ripsViolations(rips({ threshold: NaN })))).toEqual(["threshold"]);
+    expect(fields(ripsViolations(rips({ threshold: Infinity })))).toEqual(["threshold"]);
     expect(fields(ripsViolations(rips({ modulus: 65537 })))).toEqual(["modulus"]);
+    expect(ripsViolations(rips({ modulus: 251 }), 251)).toEqual([]);
+    expect(ripsViolations(rips({ modulus: 257 }), 251)).toEqual([{ field: "modulus", description: "must be a prime at most 251 (0 means 2)" }]);
   });
 });
 

@@ -11,6 +11,8 @@ export const MAX_DEADLINE_SECONDS = 7 * 24 * 3600;
 export const MAX_ID_LENGTH = 256;
 export const MAX_STREAM_DIM = 4096;
 export const MAX_PAGE_SIZE = 1000;
+/** Job priorities a tenant may ask for: higher runs first, within [-MAX_PRIORITY, MAX_PRIORITY]. */
+export const MAX_PRIORITY = 10;
 
 export function isPrime(p: number): boolean {
   if (!Number.isInteger(p) || p < 2) return false;
@@ -25,9 +27,12 @@ function checkId(v: FieldViolation[], field: string, value: string, what: string
 
 function checkCommonJob(
   v: FieldViolation[],
-  req: { datasetId: string; maxDim: number; idempotencyKey: string; deadlineSeconds: number },
+  req: { datasetId: string; maxDim: number; idempotencyKey: string; deadlineSeconds: number; priority: number },
 ): void {
   checkId(v, "dataset_id", req.datasetId, "dataset_id");
+  if (!Number.isInteger(req.priority) || Math.abs(req.priority) > MAX_PRIORITY) {
+    v.push({ field: "priority", description: `must be an integer in [-${MAX_PRIORITY}, ${MAX_PRIORITY}] (higher runs first; 0 is the default)` });
+  }
   if (req.maxDim > MAX_HOMOLOGY_DIM) v.push({ field: "max_dim", description: `must be at most ${MAX_HOMOLOGY_DIM}` });
   if (req.idempotencyKey.length > MAX_ID_LENGTH) {
     v.push({ field: "idempotency_key", description: `must be at most ${MAX_ID_LENGTH} characters` });
@@ -37,19 +42,28 @@ function checkCommonJob(
   }
 }
 
-/** A non-negative bound; +Infinity is accepted and means "no bound". */
+/** A finite non-negative bound; leave the field unset for "no bound" (Infinity and NaN are refused here, not deep in the scheduler). */
 function checkBound(v: FieldViolation[], field: string, value: number | undefined): void {
   if (value === undefined) return;
-  if (Number.isNaN(value) || value < 0) v.push({ field, description: "must be a non-negative number" });
+  if (!Number.isFinite(value) || value < 0) v.push({ field, description: "must be a finite number >= 0 (leave it unset for no bound)" });
 }
 
-export function ripsViolations(req: pbGateway.ComputeVietorisRipsRequest): FieldViolation[] {
+function checkModulus(v: FieldViolation[], field: string, modulus: number, maxModulus: number): void {
+  if (modulus !== 0 && (modulus > maxModulus || !isPrime(modulus))) {
+    v.push({ field, description: `must be a prime at most ${maxModulus} (0 means 2)` });
+  }
+}
+
+/**
+ * `maxModulus`: the largest modulus the engines accept, as published by them
+ * (GetInfo EngineLimits, through the scheduler's GetLimits); MAX_MODULUS when
+ * not known yet.
+ */
+export function ripsViolations(req: pbGateway.ComputeVietorisRipsRequest, maxModulus = MAX_MODULUS): FieldViolation[] {
   const v: FieldViolation[] = [];
   checkCommonJob(v, req);
   checkBound(v, "threshold", req.threshold);
-  if (req.modulus !== 0 && (req.modulus > MAX_MODULUS || !isPrime(req.modulus))) {
-    v.push({ field: "modulus", description: `must be a prime at most ${MAX_MODULUS} (0 means 2)` });
-  }
+  checkModulus(v, "modulus", req.modulus, Math.min(maxModulus, MAX_MODULUS));
   if (req.threads > MAX_THREADS) v.push({ field: "threads", description: `must be at most ${MAX_THREADS} (0 means the engine default)` });
   return v;
 }
@@ -62,7 +76,7 @@ export function alphaViolations(req: pbGateway.ComputeAlphaComplexRequest): Fiel
 }
 
 /** EstimateJob: the same checks as the compute methods, on a ComputeParams (fields `params.*`). */
-export function estimateViolations(req: pbGateway.EstimateJobRequest): FieldViolation[] {
+export function estimateViolations(req: pbGateway.EstimateJobRequest, maxModulus = MAX_MODULUS): FieldViolation[] {
   const v: FieldViolation[] = [];
   checkId(v, "dataset_id", req.datasetId, "dataset_id");
   const p = req.params;
@@ -73,9 +87,7 @@ export function estimateViolations(req: pbGateway.EstimateJobRequest): FieldViol
   if (p.maxDim > MAX_HOMOLOGY_DIM) v.push({ field: "params.max_dim", description: `must be at most ${MAX_HOMOLOGY_DIM}` });
   checkBound(v, "params.threshold", p.threshold);
   checkBound(v, "params.max_alpha", p.maxAlpha);
-  if (p.modulus !== 0 && (p.modulus > MAX_MODULUS || !isPrime(p.modulus))) {
-    v.push({ field: "params.modulus", description: `must be a prime at most ${MAX_MODULUS} (0 means 2)` });
-  }
+  checkModulus(v, "params.modulus", p.modulus, Math.min(maxModulus, MAX_MODULUS));
   if (p.threads > MAX_THREADS) v.push({ field: "params.threads", description: `must be at most ${MAX_THREADS} (0 means the engine default)` });
   return v;
 }
@@ -99,6 +111,51 @@ export function requireValid(message: string, violations: FieldViolation[]): voi
 export function idViolations(field: string, value: string): FieldViolation[] {
   const v: FieldViolation[] = [];
   checkId(v, field, value, field);
+  return v;
+}
+
+/** Homological dimensions a DiagramDistance request may name (the engine's bound). */
+export const MAX_DISTANCE_DIMENSIONS = 64;
+
+export function distanceViolations(req: pbGateway.DiagramDistanceRequest): FieldViolation[] {
+  const v = [...idViolations("job_id_a", req.jobIdA), ...idViolations("job_id_b", req.jobIdB)];
+  const p = req.params;
+  if (!p) return v;
+  if (p.order !== 0 && !(p.order >= 1 && Number.isFinite(p.order))) v.push({ field: "params.order", description: "must be finite and >= 1 (0: 1)" });
+  if (p.internalP !== 0 && !(p.internalP >= 1)) v.push({ field: "params.internal_p", description: "must be >= 1 or Infinity (0: Infinity)" });
+  if (p.dimensions.length > MAX_DISTANCE_DIMENSIONS) v.push({ field: "params.dimensions", description: `at most ${MAX_DISTANCE_DIMENSIONS} dimensions` });
+  p.dimensions.forEach((d, i) => {
+    if (d >= MAX_DISTANCE_DIMENSIONS) v.push({ field: `params.dimensions[${i}]`, description: `must be below ${MAX_DISTANCE_DIMENSIONS}` });
+  });
+  if (p.skipBottleneck && p.skipWasserstein) v.push({ field: "params", description: "skip_bottleneck and skip_wasserstein leave nothing to compute" });
+  return v;
+}
+
+/** Sizes a GetFeatures request may declare (the engine's bounds, GetInfo.limits). */
+export const MAX_FEATURE_RESOLUTION = 10_000;
+export const MAX_IMAGE_SIDE = 512;
+export const MAX_LANDSCAPE_LAYERS = 100;
+
+export function featuresViolations(req: pbGateway.GetFeaturesRequest): FieldViolation[] {
+  const v = idViolations("job_id", req.jobId);
+  const K = pbCommon.FeatureKind;
+  const kinds = [K.FEATURE_KIND_BETTI_CURVE, K.FEATURE_KIND_LANDSCAPE, K.FEATURE_KIND_PERSISTENCE_IMAGE, K.FEATURE_KIND_ENTROPY, K.FEATURE_KIND_AMPLITUDES];
+  if (!kinds.includes(req.kind)) v.push({ field: "kind", description: "one of FEATURE_KIND_BETTI_CURVE, _LANDSCAPE, _PERSISTENCE_IMAGE, _ENTROPY, _AMPLITUDES" });
+  const image = req.kind === K.FEATURE_KIND_PERSISTENCE_IMAGE;
+  const maxRes = image ? MAX_IMAGE_SIDE : MAX_FEATURE_RESOLUTION;
+  if (req.resolution > maxRes) v.push({ field: "resolution", description: `at most ${maxRes}${image ? " pixels per side" : " grid points"}` });
+  if (req.layers > MAX_LANDSCAPE_LAYERS) v.push({ field: "layers", description: `at most ${MAX_LANDSCAPE_LAYERS}` });
+  if (req.dimensions.length > MAX_DISTANCE_DIMENSIONS) v.push({ field: "dimensions", description: `at most ${MAX_DISTANCE_DIMENSIONS} dimensions` });
+  req.dimensions.forEach((d, i) => {
+    if (d >= MAX_DISTANCE_DIMENSIONS) v.push({ field: `dimensions[${i}]`, description: `must be below ${MAX_DISTANCE_DIMENSIONS}` });
+  });
+  for (const [field, value] of [["range_min", req.rangeMin], ["range_max", req.rangeMax], ["persistence_min", req.persistenceMin], ["persistence_max", req.persistenceMax]] as const) {
+    if (value !== undefined && !Number.isFinite(value)) v.push({ field, description: "must be finite" });
+  }
+  if (req.rangeMin !== undefined && req.rangeMax !== undefined && req.rangeMin > req.rangeMax) v.push({ field: "range_max", description: "must be >= range_min" });
+  if (req.bandwidth !== 0 && !(req.bandwidth > 0 && Number.isFinite(req.bandwidth))) v.push({ field: "bandwidth", description: "must be finite and > 0 (0: 1)" });
+  if (req.order !== 0 && !(req.order >= 1 && Number.isFinite(req.order))) v.push({ field: "order", description: "must be finite and >= 1 (0: 1)" });
+  if (req.internalP !== 0 && !(req.internalP >= 1)) v.push({ field: "internal_p", description: "must be >= 1 or Infinity (0: Infinity)" });
   return v;
 }
 

@@ -1,9 +1,11 @@
+import { execFileSync } from "node:child_process";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { Metadata } from "@grpc/grpc-js";
 import { channelOptions, insecure, pbCommon, pbEngine, pbUpload } from "@tda/common";
 import type { BrowserContext, Page } from "playwright-core";
 import { FIXTURES, startMesh, type Mesh } from "../helpers/mesh";
+import { referencePython } from "../helpers/gudhi";
 import { restClient } from "../helpers/rest";
 import { ARTIFACTS, launchBrowser, newContext, screenshot, watchProblems, type PageProblems, type TestBrowser } from "../helpers/browser";
 
@@ -146,6 +148,53 @@ test("download the diagram as SVG: the same picture the API serves, one circle p
   expect(svg).toMatch(/^<\?xml [^>]*>\s*<svg xmlns="http:\/\/www.w3.org\/2000\/svg"/);
   expect(svg.match(/<circle /g)).toHaveLength(total);
   expect(svg).toBe((await rest().get(`/api/v1/tda/results/${jobId}/diagram.svg`)).text);
+});
+
+test("download Ripser text, .npy per dimension and PNG: the API's intervals, readable by ripser's and NumPy's rules", async () => {
+  const res = (await rest().get(`/api/v1/tda/results/${jobId}`)).json.result as { diagrams: { dimension: number; intervals: { birth: number; death: number | string }[] }[] };
+  const save = async (testId: string) => {
+    const [d] = await Promise.all([page.waitForEvent("download"), page.getByTestId(testId).click()]);
+    const file = join(ARTIFACTS, d.suggestedFilename());
+    await d.saveAs(file);
+    return { name: d.suggestedFilename(), bytes: readFileSync(file) };
+  };
+  const death = (v: number | string) => (typeof v === "number" ? v : Number(v));
+  // Ripser's barcode text: one " [b,d)" line per interval under each dimension's heading
+  const txt = await save("download-ripser");
+  expect(txt.name).toBe(`${jobId}-ripser.txt`);
+  const byDim = new Map<number, [number, number][]>();
+  let dim = -1;
+  for (const line of txt.bytes.toString("utf8").split("\n")) {
+    const h = /^persistence intervals in dim (\d+):$/.exec(line);
+    if (h) dim = Number(h[1]);
+    const m = /^ \[([^,]+),([^)]*)\)$/.exec(line);
+    if (m) byDim.set(dim, [...(byDim.get(dim) ?? []), [Number(m[1]), m[2]!.trim() === "" ? Infinity : Number(m[2])]]);
+  }
+  for (const d of res.diagrams) expect(byDim.get(d.dimension)).toEqual(d.intervals.map((i) => [i.birth, death(i.death)]));
+  // .npy (format 1.0): the header's shape and the float64 rows are the API's intervals
+  for (const d of res.diagrams) {
+    const f = await save(`download-npy-${d.dimension}`);
+    expect(f.name).toBe(`${jobId}-H${d.dimension}.npy`);
+    expect(f.bytes.subarray(0, 8)).toEqual(Buffer.from([0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59, 1, 0]));
+    const hlen = f.bytes.readUInt16LE(8);
+    expect((10 + hlen) % 64).toBe(0);
+    expect(f.bytes.subarray(10, 10 + hlen).toString("latin1")).toMatch(new RegExp(`^\\{'descr': '<f8', 'fortran_order': False, 'shape': \\(${d.intervals.length}, 2\\), \\} *\n$`));
+    const rows: [number, number][] = [];
+    for (let k = 0; k < d.intervals.length; k++) rows.push([f.bytes.readDoubleLE(10 + hlen + 16 * k), f.bytes.readDoubleLE(10 + hlen + 16 * k + 8)]);
+    expect(f.bytes.length).toBe(10 + hlen + 16 * d.intervals.length);
+    expect(rows).toEqual(d.intervals.map((i) => [i.birth, death(i.death)]));
+    // and NumPy itself reads it as the same array
+    const viaNumpy = execFileSync(referencePython(), ["-c", "import json, sys, numpy; a = numpy.load(sys.argv[1]); print(json.dumps([list(a.shape), a.tolist()]))", join(ARTIFACTS, f.name)], { encoding: "utf8" });
+    expect(JSON.parse(viaNumpy.replace(/Infinity/g, "1e999"))).toEqual([[d.intervals.length, 2], d.intervals.map((i) => [i.birth, death(i.death)])]);
+  }
+  // PNG of the API's picture: the PNG signature and an image twice the SVG's size
+  const png = await save("download-diagram-png");
+  expect(png.name).toBe(`${jobId}-diagram.png`);
+  expect(png.bytes.subarray(0, 8)).toEqual(Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]));
+  const svg = (await rest().get(`/api/v1/tda/results/${jobId}/diagram.svg`)).text;
+  const width = Number(/<svg[^>]* width="(\d+)"/.exec(svg)?.[1]);
+  expect(png.bytes.readUInt32BE(16)).toBe(2 * width);
+  expect(problems.list).toEqual([]);
 });
 
 test("an invalid file: the upload service's error shown at its line, in the file's own text", async () => {

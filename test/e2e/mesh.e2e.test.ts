@@ -1,7 +1,7 @@
 import { join } from "node:path";
 import { Kafka, logLevel } from "kafkajs";
 import { status as GrpcStatus, type ServiceError } from "@grpc/grpc-js";
-import { decodeDetails, pbEvents, pbJobs, pbUpload } from "@tda/common";
+import { decodeDetails, inConsumerSpan, pbEvents, pbJobs, pbUpload } from "@tda/common";
 import { startMesh, FIXTURES, KAFKA_BROKERS, type Mesh } from "../helpers/mesh";
 import { api, gatewayClient, uploadBytes, uploadFile, watchJob, type Gateway } from "../helpers/client";
 import { barcodeOf, runRipser } from "../helpers/barcodes";
@@ -36,7 +36,8 @@ async function readJobEvents(jobId: string, until: (types: string[]) => boolean,
     await new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error(`timed out; saw ${types.join(",")}`)), timeoutMs);
       void consumer.run({
-        eachMessage: async ({ message }) => {
+        // a CONSUMER span per record, linked to the event's producer span (no-op without a tracer)
+        eachMessage: async ({ topic, partition, message }) => inConsumerSpan({ topic, partition, message }, `e2e-${jobId}`, async () => {
           if (message.key?.toString() !== jobId || !message.value) return;
           const env = pbEvents.EventEnvelope.decode(message.value);
           if (seen.has(env.eventId)) return;
@@ -47,7 +48,7 @@ async function readJobEvents(jobId: string, until: (types: string[]) => boolean,
             clearTimeout(timer);
             resolve();
           }
-        },
+        }),
       });
     });
   } finally {

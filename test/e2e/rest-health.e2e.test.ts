@@ -58,7 +58,8 @@ beforeAll(async () => {
     rest: true,
     redisDb: 12, // only emptied on the shared Redis; this mesh uses its own redis-server below
     env: { REDIS_URL: `redis://127.0.0.1:${redisPort}/0`, KAFKA_BROKERS: kafka.brokers, HEALTH_POLL_MS: "300", SCHEDULER_ENGINE_PROBE_MS: "300" },
-    gatewayEnv: { GATEWAY_API_KEYS: `${KEY}:tenant-h`, GATEWAY_HEALTH_POLL_MS: "300", GATEWAY_MAX_ACTIVE_JOBS: "1", GATEWAY_ACTIVE_JOBS_RETRY_MS: "3000" },
+    gatewayEnv: { GATEWAY_API_KEYS: `${KEY}:tenant-h`, GATEWAY_HEALTH_POLL_MS: "300" },
+    schedulerEnv: { SCHEDULER_MAX_ACTIVE_JOBS: "1", SCHEDULER_ACTIVE_JOBS_RETRY_MS: "3000" },
   });
   gw = gatewayClient(mesh.gateway);
 });
@@ -125,7 +126,7 @@ test("the upload service stopped: calls answer 503 / UNAVAILABLE, /health names 
   expect(h.json.down).toContain("upload");
 
   const env = {
-    REDIS_URL: `redis://127.0.0.1:${redisPort}/0`, KAFKA_BROKERS: kafka.brokers, TDA_DATA_DIR: mesh.dataDir, LOG_LEVEL: "info", HEALTH_POLL_MS: "300",
+    REDIS_URL: `redis://127.0.0.1:${redisPort}/0`, KAFKA_BROKERS: kafka.brokers, TDA_DATA_DIR: mesh.dataDir, LOG_LEVEL: "info", HEALTH_POLL_MS: "300", TDA_MESH_KEY: mesh.meshKey,
     UPLOAD_PORT: uploadPort, UPLOAD_METRICS_PORT: new URL(mesh.metrics.upload).port,
   };
   replaceProc("upload", startProcess("upload", process.execPath, [join(ROOT, "services/upload/dist/main.js")], env, mesh.logDir));

@@ -38,6 +38,7 @@ export function api(gw: Gateway) {
     publishStream: promised<pbGateway.PublishStreamRequest, pbGateway.PublishStreamResponse>(gw, gw.publishStream as never),
     configureStream: promised<pbGateway.ConfigureStreamRequest, pbGateway.ConfigureStreamResponse>(gw, gw.configureStream as never),
     getStreamStatus: promised<pbGateway.GetStreamStatusRequest, pbGateway.GetStreamStatusResponse>(gw, gw.getStreamStatus as never),
+    listStreams: promised<pbGateway.ListStreamsRequest, pbGateway.ListStreamsResponse>(gw, gw.listStreams as never),
   };
 }
 

@@ -37,8 +37,10 @@ export interface TokenOptions {
   claims?: Record<string, unknown>;
   issuer?: string;
   audience?: string;
-  /** Seconds from now; negative: already expired. */
-  expiresIn?: number;
+  /** Seconds from now; negative: already expired; null: no `exp` claim at all. */
+  expiresIn?: number | null;
+  /** Seconds from now of `iat` (default -5); null: no `iat` claim. */
+  issuedAt?: number | null;
   subject?: string;
 }
 
@@ -46,7 +48,9 @@ export async function signToken(k: TestKeys, o: TokenOptions = {}): Promise<stri
   const alg = o.alg ?? "RS256";
   const key = o.key ?? (alg === "RS256" ? k.rsa.privateKey : k.ec.privateKey);
   const now = Math.floor(Date.now() / 1000);
-  let jwt = new SignJWT(o.claims ?? {}).setProtectedHeader({ alg, ...(o.kid ? { kid: o.kid } : {}) }).setIssuedAt(now - 5).setExpirationTime(now + (o.expiresIn ?? 300));
+  let jwt = new SignJWT(o.claims ?? {}).setProtectedHeader({ alg, ...(o.kid ? { kid: o.kid } : {}) });
+  if (o.issuedAt !== null) jwt = jwt.setIssuedAt(now + (o.issuedAt ?? -5));
+  if (o.expiresIn !== null) jwt = jwt.setExpirationTime(now + (o.expiresIn ?? 300));
   if (o.issuer) jwt = jwt.setIssuer(o.issuer);
   if (o.audience) jwt = jwt.setAudience(o.audience);
   if (o.subject) jwt = jwt.setSubject(o.subject);

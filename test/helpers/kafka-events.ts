@@ -1,5 +1,5 @@
 import { Kafka, logLevel } from "kafkajs";
-import { pbEvents } from "@tda/common";
+import { inConsumerSpan, pbEvents } from "@tda/common";
 
 // Reads lifecycle events from Kafka as a consumer would: from the beginning,
 // de-duplicated by event_id, grouped by message key (job id) in arrival order.
@@ -32,7 +32,8 @@ export async function collectEvents(
   }
   const reached = new Map<number, number>([...ends.keys()].map((p) => [p, 0]));
   const atEnd = () => [...ends].every(([p, high]) => (reached.get(p) ?? 0) >= high);
-  const consumer = kafka.consumer({ groupId: `e2e-collect-${Date.now()}-${Math.random().toString(36).slice(2)}`, sessionTimeout: 30000 });
+  const groupId = `e2e-collect-${Date.now()}-${Math.random().toString(36).slice(2)}`;
+  const consumer = kafka.consumer({ groupId, sessionTimeout: 30000 });
   const ev: KeyedEvents = { byKey: new Map(), duplicates: 0 };
   const seen = new Set<string>();
   await consumer.connect();
@@ -50,8 +51,10 @@ export async function collectEvents(
       if (atEnd()) return finish();
       consumer
         .run({
-          eachMessage: async ({ message, partition }) => {
+          eachMessage: async ({ topic: from, message, partition }) => {
             if (finished) return;
+            // a CONSUMER span linked to the event's producer span (no-op unless the test registered a tracer)
+            await inConsumerSpan({ topic: from, partition, message }, groupId, async () => undefined);
             reached.set(partition, Math.max(reached.get(partition) ?? 0, Number(message.offset) + 1));
             if (!message.value) {
               if (atEnd()) finish();

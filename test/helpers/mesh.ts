@@ -2,6 +2,7 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { createServer } from "node:net";
 import { mkdtempSync, mkdirSync, rmSync, existsSync, createWriteStream } from "node:fs";
 import { tmpdir } from "node:os";
+import { randomBytes } from "node:crypto";
 import { join, resolve } from "node:path";
 import IORedis from "ioredis";
 import { waitForHealthy } from "@tda/common";
@@ -68,9 +69,11 @@ export interface Mesh {
   engines: string[];
   /** Base URL of the REST proxy (tda-rest), when started with `rest: true`. */
   rest?: string;
-  /** /metrics URLs of the TS services (each on its own free port). */
-  metrics: { gateway: string; upload: string; scheduler: string };
+  /** /metrics URLs of the TS services and of each engine (each on its own free port). */
+  metrics: { gateway: string; upload: string; scheduler: string; engines: string[] };
   procs: Proc[];
+  /** TDA_MESH_KEY of this mesh (signs the tenant on internal hops). */
+  meshKey: string;
   dataDir: string;
   logDir: string;
   stop(): Promise<void>;
@@ -89,9 +92,20 @@ export interface MeshOptions {
   gatewayEnv?: Record<string, string>;
   /** Extra environment of the scheduler process only, applied last (e.g. ENGINE_ADDRESSES naming engines the test started). */
   schedulerEnv?: Record<string, string>;
+  /**
+   * Tracing for every process (TS services, engines, REST proxy): spans are exported
+   * to this OTLP/gRPC endpoint (e.g. a Jaeger started by the suite); the REST proxy's
+   * trace route reads `traceQueryUrl`.
+   */
+  tracing?: { otlpEndpoint: string; traceQueryUrl?: string };
 }
 
 export const REST_BIN = join(ROOT, "build/bin/tda-rest");
+
+/** A gateway given no API keys or JWT keys runs with authentication explicitly off (it refuses to start otherwise). */
+export function authOffUnlessKeyed(gatewayEnv: Record<string, string> = {}): Record<string, string> {
+  return gatewayEnv.GATEWAY_API_KEYS || gatewayEnv.GATEWAY_JWT_PUBLIC_KEYS ? {} : { GATEWAY_AUTH_DISABLED: "true" };
+}
 
 /** Polls `url` until it answers (any HTTP status). */
 export async function waitForHttp(url: string, timeoutMs = 30000): Promise<void> {
@@ -144,13 +158,18 @@ export async function startMesh(opts: MeshOptions = {}): Promise<Mesh> {
   mkdirSync(logDir, { recursive: true });
   const procs: Proc[] = [];
   const redisUrl = opts.redisUrl ? await emptiedRedis(opts.redisUrl) : await freshRedisDb(opts.redisDb ?? 9);
-  const common = { REDIS_URL: redisUrl, KAFKA_BROKERS, TDA_DATA_DIR: dataDir, LOG_LEVEL: "info", ...(opts.env ?? {}) };
+  const tracing: Record<string, string> = opts.tracing ? { OTEL_EXPORTER_OTLP_ENDPOINT: opts.tracing.otlpEndpoint } : {};
+  // the mesh's shared key: the gateway signs the tenant for upload and scheduler with it
+  const meshKey = opts.env?.TDA_MESH_KEY ?? randomBytes(32).toString("hex");
+  const common = { REDIS_URL: redisUrl, KAFKA_BROKERS, TDA_DATA_DIR: dataDir, LOG_LEVEL: "info", TDA_MESH_KEY: meshKey, ...tracing, ...(opts.env ?? {}) };
   try {
     const engines: string[] = [];
+    const engineMetrics: string[] = [];
     for (let i = 0; i < (opts.engines ?? 1); i++) {
-      const port = await freePort();
-      procs.push(startProcess(`engine-${i}`, ENGINE_BIN, ["serve", "--port", String(port), "--threads", "2"], {}, logDir));
+      const [port, mport] = [await freePort(), await freePort()];
+      procs.push(startProcess(`engine-${i}`, ENGINE_BIN, ["serve", "--port", String(port), "--threads", "2"], { TDA_ENGINE_METRICS_PORT: String(mport), ...tracing }, logDir));
       engines.push(`127.0.0.1:${port}`);
+      engineMetrics.push(`http://127.0.0.1:${mport}/metrics`);
     }
     const [up, sp, gp] = [await freePort(), await freePort(), await freePort()];
     const upload = `127.0.0.1:${up}`;
@@ -158,17 +177,17 @@ export async function startMesh(opts: MeshOptions = {}): Promise<Mesh> {
     const gateway = `127.0.0.1:${gp}`;
     // Metrics servers on free ports too, so meshes of parallel suites never collide.
     const [um, sm, gm] = [await freePort(), await freePort(), await freePort()];
-    const metrics = { gateway: `http://127.0.0.1:${gm}/metrics`, upload: `http://127.0.0.1:${um}/metrics`, scheduler: `http://127.0.0.1:${sm}/metrics` };
+    const metrics = { gateway: `http://127.0.0.1:${gm}/metrics`, upload: `http://127.0.0.1:${um}/metrics`, scheduler: `http://127.0.0.1:${sm}/metrics`, engines: engineMetrics };
     const node = process.execPath;
     procs.push(startProcess("upload", node, [join(ROOT, "services/upload/dist/main.js")], { ...common, UPLOAD_PORT: String(up), UPLOAD_METRICS_PORT: String(um) }, logDir));
     procs.push(startProcess("scheduler", node, [join(ROOT, "services/scheduler/dist/main.js")], { ...common, SCHEDULER_PORT: String(sp), SCHEDULER_METRICS_PORT: String(sm), UPLOAD_ADDRESS: upload, ENGINE_ADDRESSES: engines.join(","), ...(opts.schedulerEnv ?? {}) }, logDir));
-    procs.push(startProcess("gateway", node, [join(ROOT, "gateway/dist/main.js")], { ...common, GATEWAY_PORT: String(gp), GATEWAY_METRICS_PORT: String(gm), UPLOAD_ADDRESS: upload, SCHEDULER_ADDRESS: scheduler, ...(opts.gatewayEnv ?? {}) }, logDir));
+    procs.push(startProcess("gateway", node, [join(ROOT, "gateway/dist/main.js")], { ...common, GATEWAY_PORT: String(gp), GATEWAY_METRICS_PORT: String(gm), UPLOAD_ADDRESS: upload, SCHEDULER_ADDRESS: scheduler, ...authOffUnlessKeyed(opts.gatewayEnv), ...(opts.gatewayEnv ?? {}) }, logDir));
     let rest: string | undefined;
     if (opts.rest) {
       const rp = await freePort();
       rest = `http://127.0.0.1:${rp}`;
       procs.push(
-        startProcess("rest", REST_BIN, [], { REST_HOST: "127.0.0.1", REST_PORT: String(rp), GATEWAY_ADDRESS: gateway, UPLOAD_ADDRESS: upload, SCHEDULER_ADDRESS: scheduler, ENGINE_ADDRESSES: engines.join(","), REST_LOG_LEVEL: "info" }, logDir),
+        startProcess("rest", REST_BIN, [], { REST_HOST: "127.0.0.1", REST_PORT: String(rp), GATEWAY_ADDRESS: gateway, UPLOAD_ADDRESS: upload, SCHEDULER_ADDRESS: scheduler, ENGINE_ADDRESSES: engines.join(","), REST_LOG_LEVEL: "info", ...tracing, ...(opts.tracing?.traceQueryUrl ? { REST_TRACE_QUERY_URL: opts.tracing.traceQueryUrl } : {}) }, logDir),
       );
     }
     for (const e of engines) await waitForHealthy(e, "", 30000);
@@ -177,7 +196,7 @@ export async function startMesh(opts: MeshOptions = {}): Promise<Mesh> {
     await waitForHealthy(gateway, "", 30000);
     if (rest) await waitForHttp(`${rest}/openapi.json`, 30000);
     return {
-      gateway, upload, scheduler, engines, rest, metrics, procs, dataDir, logDir,
+      gateway, upload, scheduler, engines, rest, metrics, procs, meshKey, dataDir, logDir,
       async stop() {
         for (const p of [...procs].reverse()) await p.stop();
         if (!process.env.KEEP_TEST_LOGS) rmSync(work, { recursive: true, force: true });

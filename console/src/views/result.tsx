@@ -2,7 +2,8 @@
 // persistence diagram, barcode and Betti curves, and downloads.
 
 import { useMemo, useState } from "preact/hooks";
-import { api, download, enc, saveBlob, type ResultJson } from "../api";
+import { api, download, enc, request, saveBlob, type ResultJson } from "../api";
+import { npy, ripserText, svgToPng } from "../export";
 import { applyFilter, barsOf, dimColour, dimensionsOf, finiteRange, maxFinitePersistence, type Bar } from "../bars";
 import { Barcode } from "../charts/barcode";
 import { BettiCurves } from "../charts/betti";
@@ -127,13 +128,28 @@ function Filters({ dims, shown, setShown, minPers, setMinPers, maxPers, shownCou
 function Downloads({ jobId, result }: { jobId: string; result: ResultJson }) {
   const [error, setError] = useState<unknown>(undefined);
   const get = (path: string, name: string) => () => download(path, name).catch(setError);
+  const png = (path: string, name: string) => () =>
+    request("GET", path)
+      .then((res) => res.text())
+      .then((svg) => svgToPng(svg))
+      .then((blob) => saveBlob(blob, name))
+      .catch(setError);
   const base = `/api/v1/tda/results/${enc(jobId)}`;
+  const diagrams = [...result.result.diagrams].sort((a, b) => a.dimension - b.dimension);
   return (
     <div class="downloads" role="group" aria-label="downloads">
       <span>download</span>
       <button type="button" onClick={() => saveBlob(new Blob([JSON.stringify(result, null, 2)], { type: "application/json" }), `${jobId}.json`)}>result JSON</button>
+      <button type="button" onClick={() => saveBlob(new Blob([ripserText(diagrams)], { type: "text/plain" }), `${jobId}-ripser.txt`)} data-testid="download-ripser">Ripser text</button>
+      {diagrams.map((d) => (
+        <button key={d.dimension} type="button" onClick={() => saveBlob(new Blob([npy(d.intervals)], { type: "application/octet-stream" }), `${jobId}-H${d.dimension}.npy`)} data-testid={`download-npy-${d.dimension}`}>
+          H{d.dimension} .npy
+        </button>
+      ))}
       <button type="button" onClick={get(`${base}/diagram.svg`, `${jobId}-diagram.svg`)} data-testid="download-diagram-svg">diagram SVG</button>
+      <button type="button" onClick={png(`${base}/diagram.svg`, `${jobId}-diagram.png`)} data-testid="download-diagram-png">diagram PNG</button>
       <button type="button" onClick={get(`${base}/barcode.svg`, `${jobId}-barcode.svg`)}>barcode SVG</button>
+      <button type="button" onClick={png(`${base}/barcode.svg`, `${jobId}-barcode.png`)} data-testid="download-barcode-png">barcode PNG</button>
       <ErrorBox error={error} />
     </div>
   );

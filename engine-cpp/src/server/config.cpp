@@ -105,6 +105,10 @@ std::string server_usage() {
          "                         (env TDA_ENGINE_MEMORY_LIMIT, default 75% of MemAvailable)\n"
          "  --max-concurrent N     computations running at once (env TDA_ENGINE_MAX_CONCURRENT, default 2)\n"
          "  --queue-depth N        admitted jobs waiting for a worker (env TDA_ENGINE_QUEUE_DEPTH, default 8)\n"
+         "  --input-idle-seconds N  a call whose spec or input stops arriving this long gives back\n"
+         "                         its slot (env TDA_ENGINE_INPUT_IDLE_SECONDS, default 10)\n"
+         "  --max-calls-per-caller N  open Compute calls per caller address (env\n"
+         "                         TDA_ENGINE_MAX_CALLS_PER_CALLER, default 2 x (max-concurrent + queue-depth))\n"
          "  --help                 this text\n";
 }
 
@@ -124,6 +128,8 @@ ServerConfig parse_server_config(int argc, char** argv, int first, const EnvRead
       {"memory-limit", "TDA_ENGINE_MEMORY_LIMIT", std::nullopt, ""},
       {"max-concurrent", "TDA_ENGINE_MAX_CONCURRENT", std::nullopt, ""},
       {"queue-depth", "TDA_ENGINE_QUEUE_DEPTH", std::nullopt, ""},
+      {"input-idle-seconds", "TDA_ENGINE_INPUT_IDLE_SECONDS", std::nullopt, ""},
+      {"max-calls-per-caller", "TDA_ENGINE_MAX_CALLS_PER_CALLER", std::nullopt, ""},
   };
   for (auto& s : settings) {
     if (auto v = env(s.env)) {
@@ -179,6 +185,10 @@ ServerConfig parse_server_config(int argc, char** argv, int first, const EnvRead
         c.max_concurrent = static_cast<unsigned>(parse_unsigned(s.source, *s.value, 1, 1024));
       } else if (name == "queue-depth") {
         c.queue_depth = static_cast<unsigned>(parse_unsigned(s.source, *s.value, 0, 100000));
+      } else if (name == "input-idle-seconds") {
+        c.input_idle_seconds = static_cast<unsigned>(parse_unsigned(s.source, *s.value, 1, 3600));
+      } else if (name == "max-calls-per-caller") {
+        c.max_calls_per_caller = static_cast<unsigned>(parse_unsigned(s.source, *s.value, 1, 100000));
       }
     } catch (const ConfigError& e) {
       const std::string msg = e.what();

@@ -17,7 +17,14 @@ struct ServerConfig {
   unsigned max_concurrent = 2;      // computations running at once
   unsigned queue_depth = 8;         // admitted jobs waiting for a worker (incl. uploading)
   int max_message_bytes = 64 << 20; // gRPC receive limit (chunks are ~1 MiB)
+  unsigned input_idle_seconds = 10; // a call whose spec or input stops arriving this long ends
+  unsigned max_calls_per_caller = 0; // open Compute calls per caller address; 0: 2 x (max_concurrent + queue_depth)
 };
+
+// The per-caller limit in force (max_calls_per_caller, or its default).
+inline unsigned calls_per_caller_limit(const ServerConfig& c) {
+  return c.max_calls_per_caller > 0 ? c.max_calls_per_caller : 2 * (c.max_concurrent + c.queue_depth);
+}
 
 // Thrown for a bad flag or environment value; the message names it.
 struct ConfigError : std::runtime_error {

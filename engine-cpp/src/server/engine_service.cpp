@@ -7,9 +7,13 @@
 #include <new>
 #include <optional>
 
+#include "server/distance.hpp"
+#include "server/vectorize.hpp"
 #include "server/errors.hpp"
 #include "server/input.hpp"
 #include "server/log.hpp"
+#include "telemetry/call_telemetry.hpp"
+#include "telemetry/log_context.hpp"
 #include "tda/core/rips.hpp"
 #ifdef TDA_HAVE_ALPHA
 #include "tda/core/alpha.hpp"
@@ -28,8 +32,13 @@ constexpr auto kMinProgressInterval = std::chrono::milliseconds(100);
 // ...and an unchanged one (heartbeat) at least this often; with the tick this
 // keeps the gap between two progress messages near 200 ms, under 250 ms.
 constexpr auto kHeartbeatInterval = std::chrono::milliseconds(150);
-// A call whose spec or input stops arriving this long gives back its slot and memory.
-constexpr auto kInputIdleTimeout = std::chrono::seconds(120);
+
+// "ipv4:10.0.0.7:53211" -> "ipv4:10.0.0.7", "ipv6:[::1]:4000" -> "ipv6:[::1]": the caller, not the connection.
+std::string caller_of(const std::string& peer) {
+  const auto colon = peer.rfind(':');
+  const auto first = peer.find(':');
+  return colon != std::string::npos && colon != first ? peer.substr(0, colon) : peer;
+}
 
 const char* job_label(const std::string& id) { return id.empty() ? "-" : id.c_str(); }
 
@@ -96,8 +105,15 @@ class ComputeReactor final
     : public grpc::ServerBidiReactor<engine::ComputeRequest, engine::ComputeResponse> {
  public:
   ComputeReactor(EngineContext& context, grpc::CallbackServerContext* call)
-      : context_(context), peer_(call->peer()) {
-    context_.register_call(this);
+      : context_(context), peer_(call->peer()), caller_(caller_of(peer_)),
+        input_idle_timeout_(std::chrono::seconds(context.config().input_idle_seconds)),
+        telemetry_(call, "tda.engine.v1.EngineService/Compute") {
+    if (!context_.register_call(this, caller_)) {
+      // one caller may not hold every slot (idle streams included): refuse before reading
+      std::lock_guard<std::recursive_mutex> lock(mu_);
+      end(errors::too_many_calls(calls_per_caller_limit(context_.config())));
+      return;
+    }
     StartRead(&request_);
   }
 
@@ -113,14 +129,15 @@ class ComputeReactor final
 
   // Called by the ticker thread every kTickInterval.
   void tick(Clock::time_point now) {
+    tda::telemetry::LogScope log_scope(telemetry_.log_context());
     std::lock_guard<std::recursive_mutex> lock(mu_);
     if (end_requested_) return;
     if (cancelled_.load() && (phase_ == Phase::AwaitSpec || phase_ == Phase::Receiving)) {
       end(cancel_status());
       return;
     }
-    if ((phase_ == Phase::AwaitSpec || phase_ == Phase::Receiving) && now - last_input_at_ > kInputIdleTimeout) {
-      end(errors::input_stalled(static_cast<int>(kInputIdleTimeout.count())));
+    if ((phase_ == Phase::AwaitSpec || phase_ == Phase::Receiving) && now - last_input_at_ > input_idle_timeout_) {
+      end(errors::input_stalled(static_cast<int>(input_idle_timeout_.count())));
       return;
     }
     if (phase_ == Phase::AwaitSpec) return;
@@ -143,6 +160,7 @@ class ComputeReactor final
   }
 
   void OnReadDone(bool ok) override {
+    tda::telemetry::LogScope log_scope(telemetry_.log_context());
     std::lock_guard<std::recursive_mutex> lock(mu_);
     if (end_requested_) return;
     last_input_at_ = Clock::now();
@@ -190,6 +208,7 @@ class ComputeReactor final
   }
 
   void OnWriteDone(bool ok) override {
+    tda::telemetry::LogScope log_scope(telemetry_.log_context());
     std::lock_guard<std::recursive_mutex> lock(mu_);
     writing_ = false;
     if (!ok) {  // the client is gone
@@ -204,12 +223,14 @@ class ComputeReactor final
   void OnCancel() override { cancelled_.store(true); }
 
   void OnDone() override {
-    context_.unregister_call(this);
+    telemetry_.done();
+    context_.unregister_call(this, caller_);
     unref();
   }
 
   // Runs on a worker thread.
   void run_job() {
+    tda::telemetry::LogScope log_scope(telemetry_.log_context());
     {
       std::lock_guard<std::recursive_mutex> lock(mu_);
       if (end_requested_ || cancelled_.load()) {
@@ -222,6 +243,7 @@ class ComputeReactor final
       }
       phase_ = Phase::Running;
     }
+    telemetry_.run_started();
     const auto started = Clock::now();
 
     tda::core::RipsOptions options;
@@ -235,6 +257,7 @@ class ComputeReactor final
       std::lock_guard<std::recursive_mutex> lock(mu_);
       core_progress_ = info;
       peak_core_bytes_ = std::max(peak_core_bytes_, info.bytes_in_use);
+      telemetry_.progress(info);
     };
     callbacks.is_cancelled = [this] { return cancelled_.load(std::memory_order_relaxed); };
 
@@ -303,6 +326,16 @@ class ComputeReactor final
     values_.shrink_to_fit();
     values64_.clear();
     values64_.shrink_to_fit();
+    {
+      std::vector<size_t> bars;
+      uint64_t columns = 0, peak = 0;
+      if (result) {
+        for (const auto& d : result->result().diagrams()) bars.push_back(static_cast<size_t>(d.intervals_size()));
+        columns = result->result().stats().columns_reduced();
+        peak = result->result().stats().peak_bytes();
+      }
+      telemetry_.run_finished(status, bars, columns, peak, std::chrono::duration<double>(Clock::now() - started).count());
+    }
     std::lock_guard<std::recursive_mutex> lock(mu_);
     release_memory();
     phase_ = Phase::Ended;
@@ -328,10 +361,13 @@ class ComputeReactor final
       return;
     }
     threads_ = effective_threads(context_.config(), spec_.requested_threads);
+    telemetry_.job(spec_.job_id, spec_.is_alpha(), spec_.n, spec_.dim, spec_.max_dim, threads_);
 
     tda::core::Estimate estimate{};
+    const uint64_t estimate_started = tda::telemetry::now_unix_nanos();
     try {
       estimate = estimate_job(spec_);
+      telemetry_.estimated(estimate_started, estimate.memory_bytes, estimate.seconds);
     } catch (const tda::core::InvalidInput& e) {
       end(errors::invalid_argument(std::string("invalid compute spec: ") + e.what(), {{"spec", e.what()}}));
       return;
@@ -360,6 +396,7 @@ class ComputeReactor final
       return;
     }
     phase_ = Phase::Receiving;
+    telemetry_.admitted(required, spec_.storage_bytes());
     log_line("job %s accepted from %s: %s %s n=%llu dim=%u max_dim=%d modulus=%d threads=%u reserved=%llu B est=%.3g s",
              job_label(spec_.job_id), peer_.c_str(), spec_.is_alpha() ? "ALPHA" : "RIPS",
              common::InputKind_Name(spec_.kind).c_str(), static_cast<unsigned long long>(spec_.n),
@@ -373,6 +410,7 @@ class ComputeReactor final
     values64_ = input_->take_values64();
     input_.reset();
     phase_ = Phase::Queued;
+    telemetry_.input_complete();
     holds_slot_ = false;  // the pool releases it when the task returns
     ref();
     context_.pool().submit([this] {
@@ -457,6 +495,7 @@ class ComputeReactor final
     if (end_requested_) return;
     end_requested_ = true;
     final_status_ = std::move(status);
+    telemetry_.ended(final_status_);
     next_progress_.reset();
     next_result_ = std::move(final_message);
     if (phase_ == Phase::AwaitSpec || phase_ == Phase::Receiving) {
@@ -509,6 +548,9 @@ class ComputeReactor final
 
   EngineContext& context_;
   const std::string peer_;
+  const std::string caller_;
+  const std::chrono::seconds input_idle_timeout_;
+  tda::telemetry::CallTelemetry telemetry_;  // spans, metrics and log context of this call
   std::atomic<int> refs_{1};  // gRPC's reference, dropped in OnDone
   std::atomic<bool> cancelled_{false};
 
@@ -568,18 +610,23 @@ void EngineContext::begin_shutdown() {
 
 void EngineContext::stop_workers() { pool_.shutdown(); }
 
-void EngineContext::register_call(ComputeReactor* call) {
+bool EngineContext::register_call(ComputeReactor* call, const std::string& caller) {
   call->ref();
   std::lock_guard<std::mutex> lock(calls_mu_);
   calls_.insert(call);
   if (shutting_down_.load()) call->cancel();
+  return ++calls_per_caller_[caller] <= calls_per_caller_limit(config_);
 }
 
-void EngineContext::unregister_call(ComputeReactor* call) {
+void EngineContext::unregister_call(ComputeReactor* call, const std::string& caller) {
   bool erased = false;
   {
     std::lock_guard<std::mutex> lock(calls_mu_);
     erased = calls_.erase(call) > 0;
+    if (erased) {
+      auto it = calls_per_caller_.find(caller);
+      if (it != calls_per_caller_.end() && --it->second == 0) calls_per_caller_.erase(it);
+    }
   }
   if (erased) call->unref();
 }
@@ -620,10 +667,17 @@ grpc::ServerUnaryReactor* EngineServiceImpl::Estimate(grpc::CallbackServerContex
                                                       const engine::EstimateRequest* request,
                                                       engine::EstimateResponse* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  // a SERVER span under the caller's (the scheduler's admission check)
+  tda::telemetry::RpcSpan trace(context, "tda.engine.v1.EngineService/Estimate");
+  tda::telemetry::LogScope log_scope(trace.log_context());
+  const auto finish = [&](const grpc::Status& status) {
+    trace.finish(status);
+    reactor->Finish(status);
+  };
   JobSpec spec;
   grpc::Status st = validate_spec(request->spec(), &spec);
   if (!st.ok()) {
-    reactor->Finish(st);
+    finish(st);
     return reactor;
   }
   try {
@@ -635,12 +689,19 @@ grpc::ServerUnaryReactor* EngineServiceImpl::Estimate(grpc::CallbackServerContex
     // whether the job fits this engine at all; momentary load is reported by
     // Compute (MEMORY_LIMIT_EXCEEDED / ENGINE_BUSY, both retryable)
     response->set_admissible(required <= context_.memory().limit());
-    reactor->Finish(grpc::Status::OK);
+    auto& span = trace.span();
+    span.set("tda.algorithm", std::string(spec.is_alpha() ? "alpha" : "rips"));
+    span.set("tda.points", static_cast<int64_t>(spec.n));
+    span.set("tda.max_dim", static_cast<int64_t>(spec.max_dim));
+    span.set("tda.estimate.memory_bytes", static_cast<int64_t>(required));
+    span.set("tda.estimate.seconds", e.seconds);
+    span.set("tda.admissible", response->admissible());
+    finish(grpc::Status::OK);
   } catch (const tda::core::InvalidInput& e) {
-    reactor->Finish(errors::invalid_argument(std::string("invalid compute spec: ") + e.what(), {{"spec", e.what()}}));
+    finish(errors::invalid_argument(std::string("invalid compute spec: ") + e.what(), {{"spec", e.what()}}));
   } catch (const std::exception& e) {
     log_line("estimate failed: %s", e.what());
-    reactor->Finish(errors::internal());
+    finish(errors::internal());
   }
   return reactor;
 }
@@ -659,6 +720,18 @@ grpc::ServerUnaryReactor* EngineServiceImpl::GetInfo(grpc::CallbackServerContext
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   reactor->Finish(grpc::Status::OK);
   return reactor;
+}
+
+grpc::ServerUnaryReactor* EngineServiceImpl::DiagramDistance(grpc::CallbackServerContext* context,
+                                                             const engine::DiagramDistanceRequest* request,
+                                                             engine::DiagramDistanceResponse* response) {
+  return diagram_distance(context_, context, request, response);
+}
+
+grpc::ServerUnaryReactor* EngineServiceImpl::Vectorize(grpc::CallbackServerContext* context,
+                                                       const engine::VectorizeRequest* request,
+                                                       engine::VectorizeResponse* response) {
+  return vectorize(context_, context, request, response);
 }
 
 }  // namespace tda::server

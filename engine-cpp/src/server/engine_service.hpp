@@ -6,7 +6,9 @@
 #include <condition_variable>
 #include <cstdint>
 #include <mutex>
+#include <map>
 #include <set>
+#include <string>
 #include <thread>
 
 #include "server/config.hpp"
@@ -34,8 +36,11 @@ class EngineContext {
   // Runs what is still queued (cancelled jobs end at once) and joins workers.
   void stop_workers();
 
-  void register_call(ComputeReactor* call);
-  void unregister_call(ComputeReactor* call);
+  // Registers a live call of `caller` (its address without the port); false
+  // when that caller already had max_calls_per_caller open (the call is still
+  // registered and must end at once).
+  bool register_call(ComputeReactor* call, const std::string& caller);
+  void unregister_call(ComputeReactor* call, const std::string& caller);
 
  private:
   void ticker_loop();
@@ -47,6 +52,7 @@ class EngineContext {
 
   std::mutex calls_mu_;
   std::set<ComputeReactor*> calls_;
+  std::map<std::string, unsigned> calls_per_caller_;
 
   std::mutex ticker_mu_;
   std::condition_variable ticker_cv_;
@@ -68,6 +74,14 @@ class EngineServiceImpl final : public tda::engine::v1::EngineService::CallbackS
   grpc::ServerUnaryReactor* GetInfo(grpc::CallbackServerContext* context,
                                     const tda::engine::v1::GetInfoRequest* request,
                                     tda::engine::v1::GetInfoResponse* response) override;
+
+  grpc::ServerUnaryReactor* DiagramDistance(grpc::CallbackServerContext* context,
+                                            const tda::engine::v1::DiagramDistanceRequest* request,
+                                            tda::engine::v1::DiagramDistanceResponse* response) override;
+
+  grpc::ServerUnaryReactor* Vectorize(grpc::CallbackServerContext* context,
+                                      const tda::engine::v1::VectorizeRequest* request,
+                                      tda::engine::v1::VectorizeResponse* response) override;
 
  private:
   EngineContext& context_;

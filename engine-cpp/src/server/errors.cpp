@@ -84,6 +84,12 @@ grpc::Status input_stalled(int idle_seconds) {
                      error_info("INPUT_STALLED", {{"idle_seconds", std::to_string(idle_seconds)}}));
 }
 
+grpc::Status too_many_calls(uint64_t limit) {
+  return make_status(grpc::StatusCode::RESOURCE_EXHAUSTED,
+                     "too many open Compute calls from this caller (at most " + std::to_string(limit) + ")",
+                     error_info("TOO_MANY_CALLS", {{"limit", std::to_string(limit)}}));
+}
+
 grpc::Status cancelled() {
   return grpc::Status(grpc::StatusCode::CANCELLED, "computation cancelled");
 }

@@ -60,6 +60,10 @@ grpc::Status algorithm_unimplemented(const std::string& algorithm);
 // input stopped arriving for `idle_seconds`.
 grpc::Status input_stalled(int idle_seconds);
 
+// RESOURCE_EXHAUSTED + ErrorInfo{reason: TOO_MANY_CALLS}: this caller address
+// already holds its share of the engine's Compute calls.
+grpc::Status too_many_calls(uint64_t limit);
+
 // CANCELLED (client cancel or deadline).
 grpc::Status cancelled();
 

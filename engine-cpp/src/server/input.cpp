@@ -4,6 +4,8 @@
 #include <cstring>
 #include <limits>
 
+#include "server/distance.hpp"
+#include "server/vectorize.hpp"
 #include "server/errors.hpp"
 
 static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__,
@@ -42,6 +44,11 @@ tda::engine::v1::EngineLimits engine_limits(uint32_t max_threads, uint64_t memor
   l.set_max_threads(max_threads);
   l.set_memory_limit_bytes(memory_limit);
   l.set_max_message_bytes(max_message_bytes);
+  l.set_distance_max_bars(kDistanceMaxBars);
+  l.set_wasserstein_max_bars(kWassersteinMaxBars);
+  l.set_vectorize_max_resolution(kVectorizeMaxResolution);
+  l.set_vectorize_max_layers(kVectorizeMaxLayers);
+  l.set_vectorize_max_values(kVectorizeMaxValues);
   return l;
 }
 

@@ -10,6 +10,9 @@
 
 #include "server/engine_service.hpp"
 #include "server/log.hpp"
+#include "telemetry/metrics.hpp"
+#include "telemetry/metrics_server.hpp"
+#include "telemetry/setup.hpp"
 
 namespace tda::server {
 namespace {
@@ -36,7 +39,16 @@ EngineServer::EngineServer(const ServerConfig& config) : config_(config) {}
 
 EngineServer::~EngineServer() { shutdown(std::chrono::milliseconds(0)); }
 
+int EngineServer::metrics_port() const { return metrics_ ? metrics_->port() : 0; }
+
 bool EngineServer::start() {
+  tda::telemetry::TelemetrySettings telemetry;
+  try {
+    telemetry = tda::telemetry::settings_from_env();
+  } catch (const std::exception& e) {
+    log_line("error: %s", e.what());
+    return false;
+  }
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
 
@@ -68,6 +80,36 @@ bool EngineServer::start() {
     context_.reset();
     return false;
   }
+  if (telemetry.metrics_port) {
+    EngineContext* ctx = context_.get();
+    metrics_ = std::make_unique<tda::telemetry::MetricsServer>(telemetry.metrics_host, *telemetry.metrics_port, [ctx] {
+      return tda::telemetry::engine_metrics().render([ctx] {
+        tda::telemetry::EngineMetrics::Gauges g;
+        g.memory_limit_bytes = ctx->memory().limit();
+        g.memory_reserved_bytes = ctx->memory().reserved();
+        g.jobs_running = ctx->pool().running();
+        g.jobs_queued = ctx->pool().queued();
+        g.workers = ctx->pool().workers();
+        g.queue_capacity = ctx->pool().queue_depth();
+        return g;
+      });
+    });
+    std::string error;
+    if (!metrics_->start(&error)) {
+      log_line("error: metrics endpoint: %s", error.c_str());
+      metrics_.reset();
+      server_->Shutdown();
+      server_.reset();
+      service_.reset();
+      context_.reset();
+      return false;
+    }
+    log_line("metrics on http://%s/metrics", listen_address(telemetry.metrics_host, metrics_->port()).c_str());
+  }
+  if (!telemetry.otlp_endpoint.empty() && tda::telemetry::start_tracing(telemetry, TDA_ENGINE_VERSION)) {
+    log_line("exporting spans over OTLP/gRPC to %s (service.name %s)", telemetry.otlp_endpoint.c_str(),
+             telemetry.service_name.c_str());
+  }
   set_health(server_.get(), true);
   log_line("listening on %s (version %s, threads=%u, memory-limit=%llu bytes, max-concurrent=%u, queue-depth=%u)",
            listen_address(config_.host, port_).c_str(), TDA_ENGINE_VERSION, config_.threads,
@@ -83,6 +125,7 @@ void EngineServer::shutdown(std::chrono::milliseconds grace) {
   server_->Shutdown(std::chrono::system_clock::now() + grace);
   context_->stop_workers();
   server_->Wait();
+  metrics_.reset();
   server_.reset();
   service_.reset();
   context_.reset();
@@ -112,6 +155,7 @@ int run_server(const ServerConfig& config) {
   }).detach();
 
   server.shutdown(std::chrono::seconds(5));
+  tda::telemetry::stop_tracing(2000);  // the last spans, if the collector answers soon
   log_line("stopped");
   return 0;
 }

@@ -11,6 +11,10 @@ namespace grpc {
 class Server;
 }
 
+namespace tda::telemetry {
+class MetricsServer;
+}
+
 namespace tda::server {
 
 class EngineContext;
@@ -29,6 +33,8 @@ class EngineServer {
   // The bound port (useful with port 0).
   int port() const { return port_; }
   const ServerConfig& config() const { return config_; }
+  // The Prometheus endpoint's port (TDA_ENGINE_METRICS_PORT), 0 when off.
+  int metrics_port() const;
 
   // Health NOT_SERVING, cancels running jobs, stops accepting calls and waits
   // up to `grace` for calls to end (then cancels them), joins the workers.
@@ -39,6 +45,7 @@ class EngineServer {
   std::unique_ptr<EngineContext> context_;
   std::unique_ptr<EngineServiceImpl> service_;
   std::unique_ptr<grpc::Server> server_;
+  std::unique_ptr<tda::telemetry::MetricsServer> metrics_;
   int port_ = 0;
 };
 

@@ -74,6 +74,8 @@ export interface CommonConfig {
   healthPollMs: number;
   /** Whether Kafka being unreachable makes the service NOT_SERVING (HEALTH_REQUIRE_KAFKA). */
   healthRequireKafka: boolean;
+  /** Key shared by the mesh processes that signs the tenant on internal hops (TDA_MESH_KEY, ≥ 32 characters); unset: bare x-tenant-id trusted. */
+  meshKey: string | undefined;
 }
 
 /** Default metrics ports: gateway 9470, upload 9471, scheduler 9472; other services off. */
@@ -91,5 +93,12 @@ export function loadCommonConfig(serviceName: string, env: Env): CommonConfig {
     metricsPort: readInt(env, `${serviceName.toUpperCase().replace(/[^A-Z0-9]/g, "_")}_METRICS_PORT`, DEFAULT_METRICS_PORTS[serviceName] ?? 0, 0, 65535),
     healthPollMs: readInt(env, "HEALTH_POLL_MS", 2000, 100),
     healthRequireKafka: readBool(env, "HEALTH_REQUIRE_KAFKA", true),
+    meshKey: readMeshKey(env),
   };
+}
+
+function readMeshKey(env: Env): string | undefined {
+  const key = readOptionalString(env, "TDA_MESH_KEY");
+  if (key !== undefined && key.length < 32) throw new ConfigError("TDA_MESH_KEY must be at least 32 characters (e.g. openssl rand -hex 32)");
+  return key;
 }

@@ -1,18 +1,23 @@
 import type { Admin } from "kafkajs";
 import type { Redis } from "ioredis";
 import type { HealthImplementation } from "grpc-health-check";
-import { createKafka } from "./events";
+import { createKafka } from "./kafka";
+import { checkHealth, createHealthClient } from "./health-client";
 import type { Logger } from "./logger";
 
 // A service's own health follows its dependencies: a monitor polls a few
-// checks (Redis answers PING, Kafka answers a metadata request, at least one
-// engine is healthy, ...) and sets the standard gRPC health status of the
-// service to NOT_SERVING while any fails, back to SERVING when all pass.
+// checks (Redis answers PING, Kafka answers a metadata request, the outbox
+// drains, at least one engine is healthy, an upstream service is SERVING, ...)
+// and sets the standard gRPC health status of the service to NOT_SERVING while
+// any fails, back to SERVING when all pass. This is the one implementation
+// every TS service uses (the gateway's upstream monitor included).
 
 export interface DependencyCheck {
   name: string;
   /** Resolves true when the dependency is usable; false or a rejection means down. */
   check(): Promise<boolean>;
+  /** Releases connections the check holds. */
+  close?(): Promise<void>;
 }
 
 export interface DependencyMonitor {
@@ -36,8 +41,10 @@ export interface DependencyMonitorOptions {
   /** Longest one check may take before it counts as failed. */
   timeoutMs: number;
   log: Logger;
-  /** Called on close (e.g. to close a Kafka admin connection). */
+  /** Called on close, after every check's own close (e.g. to close a Kafka admin connection). */
   onClose?: () => Promise<void>;
+  /** Report NOT_SERVING until the first poll has answered (default true). */
+  notServingUntilPolled?: boolean;
 }
 
 function withTimeout(p: Promise<boolean>, ms: number): Promise<boolean> {
@@ -56,6 +63,7 @@ export function createDependencyMonitor(opts: DependencyMonitorOptions): Depende
   let stopped = false;
   let timer: NodeJS.Timeout | undefined;
   let polling: Promise<boolean> | undefined;
+  if (opts.notServingUntilPolled !== false) for (const n of opts.names) opts.health.setStatus(n, "NOT_SERVING");
 
   async function pollNow(): Promise<boolean> {
     const results = await Promise.all(opts.checks.map(async (c) => [c.name, await withTimeout(c.check(), opts.timeoutMs)] as const));
@@ -101,6 +109,7 @@ export function createDependencyMonitor(opts: DependencyMonitorOptions): Depende
     async close() {
       monitor.stop();
       await polling?.catch(() => undefined);
+      await Promise.allSettled(opts.checks.map((c) => c.close?.()));
       await opts.onClose?.();
     },
   };
@@ -146,6 +155,63 @@ export function kafkaCheck(brokers: string[], log: Logger): DependencyCheck & { 
   };
 }
 
+/**
+ * The event outbox is healthy while it drains: down when its oldest event is
+ * older than the stall bound (events are not reaching Kafka).
+ */
+export function outboxCheck(outbox: { status(): Promise<{ stalled: boolean }> }): DependencyCheck {
+  return {
+    name: "outbox",
+    async check() {
+      return !(await outbox.status()).stalled;
+    },
+  };
+}
+
+/** An upstream gRPC service is up while its standard health check (service "") answers SERVING. */
+export function upstreamCheck(name: string, address: string, timeoutMs: number): DependencyCheck {
+  const client = createHealthClient(address);
+  return {
+    name,
+    check: () => checkHealth(client, "", timeoutMs),
+    async close() {
+      client.close();
+    },
+  };
+}
+
+/**
+ * A check's last answer reused for `ttlMs`, and at most `timeoutMs` of waiting
+ * for a fresh one (concurrent callers share one probe): for request paths that
+ * report a dependency's state (e.g. GetStreamStatus's broker_available).
+ */
+export function cachedCheck(check: DependencyCheck, ttlMs: number, timeoutMs: number): { available(): Promise<boolean>; close(): Promise<void> } {
+  let cached: { value: boolean; at: number } | undefined;
+  let inflight: Promise<boolean> | undefined;
+  let closed = false;
+  const refresh = (): Promise<boolean> =>
+    (inflight ??= check
+      .check()
+      .catch(() => false)
+      .then((value) => {
+        cached = { value, at: Date.now() };
+        return value;
+      })
+      .finally(() => (inflight = undefined)));
+  return {
+    async available() {
+      if (closed) return false;
+      if (cached && Date.now() - cached.at < ttlMs) return cached.value;
+      return withTimeout(refresh(), timeoutMs);
+    },
+    async close() {
+      closed = true;
+      await inflight?.catch(() => undefined);
+      await check.close?.();
+    },
+  };
+}
+
 export interface ServiceHealthOptions {
   health: HealthImplementation;
   /** Fully-qualified service names ("" is always included). */
@@ -155,6 +221,8 @@ export interface ServiceHealthOptions {
   requireKafka: boolean;
   pollMs: number;
   log: Logger;
+  /** The service's event bus: with requireKafka, a stalled outbox makes the service NOT_SERVING. */
+  outbox?: { status(): Promise<{ stalled: boolean }> };
   /** Further checks (e.g. engines). */
   extra?: DependencyCheck[];
 }
@@ -165,11 +233,10 @@ export async function startServiceHealth(o: ServiceHealthOptions): Promise<Depen
   const monitor = createDependencyMonitor({
     health: o.health,
     names: ["", ...o.names],
-    checks: [redisCheck(o.redis), ...(kafka ? [kafka] : []), ...(o.extra ?? [])],
+    checks: [redisCheck(o.redis), ...(kafka ? [kafka] : []), ...(kafka && o.outbox ? [outboxCheck(o.outbox)] : []), ...(o.extra ?? [])],
     pollMs: o.pollMs,
     timeoutMs: Math.max(500, Math.min(3000, o.pollMs)),
     log: o.log,
-    onClose: () => kafka?.close() ?? Promise.resolve(),
   });
   await monitor.start();
   return monitor;

@@ -116,7 +116,8 @@ export function fromServiceError(err: ServiceError): TdaError {
     reason: d.errorInfo?.reason,
     metadata: d.errorInfo?.metadata,
     violations: d.badRequest?.fieldViolations.map((v) => ({ field: v.field, description: v.description })),
-    retryable: err.code === GrpcStatus.UNAVAILABLE || err.code === GrpcStatus.DEADLINE_EXCEEDED,
+    retryable: err.code === GrpcStatus.UNAVAILABLE || err.code === GrpcStatus.DEADLINE_EXCEEDED || d.retryInfo !== undefined,
+    retryAfterMs: d.retryInfo?.retryDelay ? Number(d.retryInfo.retryDelay.seconds) * 1000 + Math.floor((d.retryInfo.retryDelay.nanos ?? 0) / 1e6) : undefined,
     cause: err,
   });
 }

@@ -2,7 +2,7 @@ import { credentials, Metadata, Server, ServerCredentials, type ChannelOptions, 
 import { HealthImplementation, type ServingStatusMap } from "grpc-health-check";
 import type { Logger } from "./logger";
 import { toServiceError } from "./errors";
-import { currentMetrics } from "./metrics";
+import type { ServiceMetrics } from "./metrics";
 
 export const MAX_MESSAGE_BYTES = 64 * 1024 * 1024;
 
@@ -17,9 +17,8 @@ export function insecure() {
   return credentials.createInsecure();
 }
 
-export function createServer(options: ChannelOptions = {}): Server {
-  // With metrics installed (installMetrics), every call is counted by an interceptor.
-  const metrics = currentMetrics();
+/** A gRPC server; with `metrics`, every call is counted by an interceptor. */
+export function createServer(options: ChannelOptions = {}, metrics?: ServiceMetrics): Server {
   return new Server({
     "grpc.max_receive_message_length": MAX_MESSAGE_BYTES,
     "grpc.max_send_message_length": MAX_MESSAGE_BYTES,
@@ -57,18 +56,13 @@ export function addHealth(server: Server, names: string[]): HealthImplementation
   return health;
 }
 
-export const TENANT_KEY = "x-tenant-id";
-
-/** The tenant the gateway authenticated; services trust it from the gateway only. */
-export function tenantOf(md: Metadata): string {
-  const v = md.get(TENANT_KEY)[0];
-  return typeof v === "string" && v.length > 0 ? v : "default";
-}
+// The tenant on incoming calls: tenantOf / setTenant in tenant-token.ts.
 
 /** Wraps an async unary handler: errors become gRPC status + details. */
 export function unary<Req, Res>(log: Logger, method: string, fn: (req: Req, call: ServerUnaryCall<Req, Res>) => Promise<Res>) {
   return (call: ServerUnaryCall<Req, Res>, cb: sendUnaryData<Res>): void => {
-    fn(call.request, call).then(
+    // a handler that throws before its first await (e.g. tenantOf refusing) is a rejection too
+    Promise.resolve().then(() => fn(call.request, call)).then(
       (res) => cb(null, res),
       (err: unknown) => {
         logError(log, method, err);
@@ -81,7 +75,7 @@ export function unary<Req, Res>(log: Logger, method: string, fn: (req: Req, call
 /** Wraps an async client-streaming handler. */
 export function clientStream<Req, Res>(log: Logger, method: string, fn: (call: ServerReadableStream<Req, Res>) => Promise<Res>) {
   return (call: ServerReadableStream<Req, Res>, cb: sendUnaryData<Res>): void => {
-    fn(call).then(
+    Promise.resolve().then(() => fn(call)).then(
       (res) => cb(null, res),
       (err: unknown) => {
         logError(log, method, err);
@@ -94,7 +88,7 @@ export function clientStream<Req, Res>(log: Logger, method: string, fn: (call: S
 /** Wraps an async server-streaming handler. */
 export function serverStream<Req, Res>(log: Logger, method: string, fn: (call: ServerWritableStream<Req, Res>) => Promise<void>) {
   return (call: ServerWritableStream<Req, Res>): void => {
-    fn(call).then(
+    Promise.resolve().then(() => fn(call)).then(
       () => call.end(),
       (err: unknown) => {
         logError(log, method, err);

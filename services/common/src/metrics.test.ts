@@ -1,9 +1,7 @@
 import { Metadata, status } from "@grpc/grpc-js";
 import { addHealth, bind, createServer, shutdown } from "./grpc";
 import { createHealthClient } from "./health-client";
-import { createMetrics, installMetrics, startMetricsServer } from "./metrics";
-
-afterEach(() => installMetrics(undefined));
+import { createMetrics, startMetricsServer } from "./metrics";
 
 function sample(text: string, name: string, labels: Record<string, string>): number | undefined {
   for (const line of text.split("\n")) {
@@ -14,10 +12,9 @@ function sample(text: string, name: string, labels: Record<string, string>): num
   return undefined;
 }
 
-test("the interceptor counts every call of a server made after installMetrics, by method and code", async () => {
+test("the interceptor counts every call of a server made with the metrics, by method and code", async () => {
   const m = createMetrics("unit", { defaults: false });
-  installMetrics(m);
-  const server = createServer();
+  const server = createServer({}, m);
   const health = addHealth(server, ["tda.unit.v1.Unit"]);
   health.setStatus("tda.unit.v1.Unit", "NOT_SERVING");
   const port = await bind(server, "127.0.0.1", 0);

@@ -2,16 +2,16 @@ import { createServer as createHttpServer, type Server as HttpServer } from "nod
 import { status as GrpcStatus, ServerInterceptingCall, type ServerInterceptor } from "@grpc/grpc-js";
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from "prom-client";
 import type { Logger } from "./logger";
-import type { PublishInput } from "./events";
+import type { PublishInput } from "./event-envelope";
 
 // Prometheus metrics shared by every TypeScript service.
 //
 // createMetrics(service) builds one registry (default label `service`) with
-// the RPC metrics and the domain metrics; installMetrics() makes it the
-// process-wide sink: servers made by createServer() afterwards count every
-// call through a grpc-js server interceptor, and the event bus reports
-// published events (job lifecycle, uploads) and Kafka send failures to it.
-// startMetricsServer() serves the text exposition at GET /metrics.
+// the RPC metrics and the domain metrics. Nothing is process-global: a service
+// passes its metrics to createServer() (a grpc-js interceptor counts every
+// call) and to its event bus (published events, Kafka send failures,
+// dead-lettered records, the outbox gauges). startMetricsServer() serves the
+// text exposition at GET /metrics.
 
 const CODE_NAMES: Record<number, string> = Object.fromEntries(
   Object.entries(GrpcStatus)
@@ -36,10 +36,20 @@ export interface ServiceMetrics {
   readonly uploads: Counter<"outcome">;
   readonly kafkaProduceErrors: Counter<string>;
   readonly eventsPublished: Counter<"topic">;
+  readonly eventsDeadLettered: Counter<"reason">;
+  readonly outboxFencedOff: Counter<string>;
   /** Records one finished RPC. */
   observeRpc(method: string, code: number, seconds: number): void;
   /** Feeds one published event into the domain metrics. */
   observeEvent(input: PublishInput): void;
+  /** The event relay failed to send (the events stay in the outbox). */
+  produceError(): void;
+  /** The event relay moved a record the broker refused to the dead-letter list. */
+  deadLettered(reason: string): void;
+  /** The event relay lost its outbox lock during a send and left the batch to the new holder. */
+  fencedOff(): void;
+  /** Gauges of the outbox (pending events, oldest event's age, stalled), read at scrape time. */
+  trackOutbox(source: string, read: () => Promise<{ pending: number; oldestAgeMs: number; stalled: boolean }>): void;
   /** A gauge with one label whose values are read at scrape time. */
   addGauge(name: string, help: string, label: string, read: () => Promise<Record<string, number>>): void;
   /** A gRPC server interceptor counting every call. */
@@ -73,6 +83,28 @@ export function createMetrics(service: string, opts: { defaults?: boolean } = {}
   const uploads = new Counter({ name: "tda_uploads_total", help: "Uploads by outcome (completed, failed, deduplicated...)", labelNames: ["outcome"] as const, registers: [registry] });
   const kafkaProduceErrors = new Counter({ name: "tda_kafka_produce_errors_total", help: "Failed Kafka sends of the event relay (the events stay in the outbox and are retried)", registers: [registry] });
   const eventsPublished = new Counter({ name: "tda_events_published_total", help: "Events written to the outbox, by topic", labelNames: ["topic"] as const, registers: [registry] });
+  const eventsDeadLettered = new Counter({ name: "tda_events_dead_lettered_total", help: "Outbox records the broker refused (or whose topic it lacks), moved to the dead-letter list and reported on tda_errors, by reason", labelNames: ["reason"] as const, registers: [registry] });
+  const outboxFencedOff = new Counter({ name: "tda_outbox_fenced_off_total", help: "Batches whose trim was refused because the relay's outbox lock had expired during the send", registers: [registry] });
+  const outboxes = new Map<string, () => Promise<{ pending: number; oldestAgeMs: number; stalled: boolean }>>();
+  const readOutboxes = async (): Promise<Map<string, { pending: number; oldestAgeMs: number; stalled: boolean }>> => {
+    const out = new Map<string, { pending: number; oldestAgeMs: number; stalled: boolean }>();
+    for (const [source, read] of outboxes) out.set(source, await read().catch(() => ({ pending: -1, oldestAgeMs: -1, stalled: true })));
+    return out;
+  };
+  const outboxGauge = (name: string, help: string, pick: (s: { pending: number; oldestAgeMs: number; stalled: boolean }) => number): void => {
+    new Gauge({
+      name,
+      help,
+      labelNames: ["source"],
+      registers: [registry],
+      async collect() {
+        for (const [source, st] of await readOutboxes()) this.set({ source }, pick(st));
+      },
+    });
+  };
+  outboxGauge("tda_outbox_pending_events", "Events waiting in the Redis outbox for the relay (-1: unreadable)", (s) => s.pending);
+  outboxGauge("tda_outbox_oldest_event_age_seconds", "Age of the oldest event waiting in the outbox", (s) => s.oldestAgeMs / 1000);
+  outboxGauge("tda_outbox_stalled", "1 while the outbox's oldest event is older than the stall bound (events are not reaching Kafka)", (s) => (s.stalled ? 1 : 0));
 
   // job.started time per job, to measure durations (bounded: oldest dropped first).
   const startedAt = new Map<string, number>();
@@ -90,6 +122,14 @@ export function createMetrics(service: string, opts: { defaults?: boolean } = {}
     uploads,
     kafkaProduceErrors,
     eventsPublished,
+    eventsDeadLettered,
+    outboxFencedOff,
+    produceError: () => kafkaProduceErrors.inc(),
+    deadLettered: (reason) => eventsDeadLettered.inc({ reason }),
+    fencedOff: () => outboxFencedOff.inc(),
+    trackOutbox(source, read) {
+      outboxes.set(source, read);
+    },
     observeRpc(method, code, seconds) {
       const c = grpcCodeName(code);
       rpcRequests.inc({ method, code: c });
@@ -157,18 +197,6 @@ export function createMetrics(service: string, opts: { defaults?: boolean } = {}
   return m;
 }
 
-let installed: ServiceMetrics | undefined;
-
-/** Makes `m` the process-wide sink (interceptor of later createServer() calls, event bus hooks). */
-export function installMetrics(m: ServiceMetrics | undefined): void {
-  installed = m;
-}
-
-/** The installed metrics, if any. */
-export function currentMetrics(): ServiceMetrics | undefined {
-  return installed;
-}
-
 export interface MetricsServer {
   port: number;
   close(): Promise<void>;
@@ -218,12 +246,12 @@ export function startMetricsServer(m: ServiceMetrics, host: string, port: number
 
 /**
  * The usual wiring of a service's main.ts: with a metrics port > 0, creates
- * and installs the metrics and starts the HTTP server; with 0 does nothing.
+ * the metrics (to pass to the server and event bus) and starts the HTTP
+ * server; with 0 does nothing.
  */
 export async function setupMetrics(service: string, host: string, port: number, log?: Logger): Promise<{ metrics: ServiceMetrics; server: MetricsServer } | undefined> {
   if (port <= 0) return undefined;
   const metrics = createMetrics(service);
-  installMetrics(metrics);
   const server = await startMetricsServer(metrics, host, port, log);
   return { metrics, server };
 }

@@ -38,11 +38,17 @@ export interface SchedulerConfig extends CommonConfig {
   /** ListJobs page sizes. */
   defaultPageSize: number;
   maxPageSize: number;
+  /** Jobs one tenant may have queued or running at once (0: no limit); checked inside the submit's claim script. */
+  maxActiveJobs: number;
+  /** RetryInfo of a TOO_MANY_ACTIVE_JOBS refusal. */
+  activeJobsRetryMs: number;
   /** Grace period for in-flight calls and the running jobs on shutdown. */
   shutdownGraceMs: number;
   /** BullMQ job lock (renewed at half of it while the job runs) and the stalled-job check interval: a crashed worker's jobs run again after about lock + interval. */
   lockDurationMs: number;
   stalledIntervalMs: number;
+  /** A WatchJob that heard nothing for this long re-reads the job (lost pub/sub messages). */
+  watchResyncMs: number;
   /** Bytes of canonical points kept for repeated jobs on a dataset (0: none). */
   pointsCacheBytes: number;
 }
@@ -71,9 +77,12 @@ export function loadConfig(env: Env = process.env): SchedulerConfig {
     rpcTimeoutMs: readInt(env, "SCHEDULER_RPC_TIMEOUT_MS", 10_000, 100),
     defaultPageSize: readInt(env, "SCHEDULER_DEFAULT_PAGE_SIZE", 50, 1, 1000),
     maxPageSize: readInt(env, "SCHEDULER_MAX_PAGE_SIZE", 1000, 1, 100_000),
+    maxActiveJobs: readInt(env, "SCHEDULER_MAX_ACTIVE_JOBS", 0, 0),
+    activeJobsRetryMs: readInt(env, "SCHEDULER_ACTIVE_JOBS_RETRY_MS", 5_000, 0),
     shutdownGraceMs: readInt(env, "SCHEDULER_SHUTDOWN_GRACE_MS", 10_000, 0),
     lockDurationMs: readInt(env, "SCHEDULER_LOCK_DURATION_MS", 30_000, 1000),
     stalledIntervalMs: readInt(env, "SCHEDULER_STALLED_INTERVAL_MS", 30_000, 1000),
+    watchResyncMs: readInt(env, "SCHEDULER_WATCH_RESYNC_MS", 10_000, 100),
     pointsCacheBytes: readBytes(env, "SCHEDULER_POINTS_CACHE_BYTES", 64 * 1024 * 1024),
   };
   if (cfg.worker && cfg.engineAddresses.length === 0) throw new ConfigError("ENGINE_ADDRESSES must list at least one engine when SCHEDULER_WORKER is on");

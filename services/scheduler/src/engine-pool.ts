@@ -128,7 +128,10 @@ export function createEnginePool(targets: string[] | EngineDiscovery, probeMs: n
   const timer = setInterval(() => {
     if (probing) return;
     probing = true;
-    probe().finally(() => (probing = false));
+    // a failed probe marks engines unhealthy inside probe(); never leave its promise unhandled
+    void probe()
+      .catch(() => undefined)
+      .finally(() => (probing = false));
   }, probeMs);
   timer.unref();
 

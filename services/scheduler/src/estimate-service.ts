@@ -1,16 +1,16 @@
 import { Metadata, status as GrpcStatus, type ServiceError } from "@grpc/grpc-js";
+import type { Context } from "@opentelemetry/api";
 import {
-  DATASET_ID_RE,
-  datasetFromHash,
-  datasetKeys,
+  contextFromMetadata,
   fromServiceError,
+  inSpan,
+  metadataWithTrace,
+  SpanKind,
   invalidArgument,
   isServiceError,
-  notFound,
   pbCommon,
   pbEngine,
   pbJobs,
-  publicDataset,
   tenantOf,
   unary,
   unavailable,
@@ -19,6 +19,7 @@ import {
 } from "@tda/common";
 import { specFor } from "./engine-call";
 import type { Engine, EnginePool } from "./engine-pool";
+import type { UploadClient } from "./upload-client";
 import { validateForDataset, validateParams, type ParamLimits } from "./params";
 
 // EstimateJob and GetLimits: what a client may ask before it submits. The
@@ -31,6 +32,8 @@ export interface EstimateServiceDeps {
   /** Absent in an API-only scheduler without engine addresses. */
   engines: EnginePool | undefined;
   limits: ParamLimits;
+  /** The upload service, which owns datasets. */
+  upload: Pick<UploadClient, "getDataset">;
   maxDeadlineSeconds: number;
   rpcTimeoutMs: number;
   log: Logger;
@@ -46,9 +49,11 @@ function candidates(engines: EnginePool | undefined): Engine[] {
   return [...engines.engines()].sort((a, b) => Number(b.healthy) - Number(a.healthy) || a.outstanding - b.outstanding);
 }
 
-function call<Req, Res>(fn: (req: Req, md: Metadata, opts: { deadline: number }, cb: (err: ServiceError | null, res: Res) => void) => unknown, req: Req, timeoutMs: number): Promise<Res> {
+function call<Req, Res>(fn: (req: Req, md: Metadata, opts: { deadline: number }, cb: (err: ServiceError | null, res: Res) => void) => unknown, req: Req, timeoutMs: number, ctx?: Context): Promise<Res> {
+  // the caller's trace context goes along (the engine's span joins the request's trace)
+  const md = ctx ? metadataWithTrace(new Metadata(), ctx) : new Metadata();
   return new Promise((resolve, reject) => {
-    fn(req, new Metadata(), { deadline: Date.now() + timeoutMs }, (err, res) => (err ? reject(err) : resolve(res)));
+    fn(req, md, { deadline: Date.now() + timeoutMs }, (err, res) => (err ? reject(err) : resolve(res)));
   });
 }
 
@@ -68,30 +73,18 @@ async function askEngines<T>(engines: Engine[], ask: (e: Engine) => Promise<T>, 
   throw unavailable("no engine answered", last);
 }
 
-async function readDataset(redis: Redis, owner: string, datasetId: string) {
-  // another tenant's dataset is indistinguishable from one that does not exist
-  if (!DATASET_ID_RE.test(datasetId)) throw notFound(`dataset "${datasetId}"`);
-  let h: Record<string, string>;
-  try {
-    h = await redis.hgetall(datasetKeys.dataset(owner, datasetId));
-  } catch (err) {
-    throw unavailable("the dataset store is unavailable", err);
-  }
-  if (Object.keys(h).length === 0) throw notFound(`dataset "${datasetId}"`);
-  return publicDataset(datasetFromHash(h));
-}
 
-export async function estimateJob(deps: EstimateServiceDeps, owner: string, req: pbJobs.EstimateJobRequest): Promise<pbJobs.EstimateJobResponse> {
+export async function estimateJob(deps: EstimateServiceDeps, owner: string, req: pbJobs.EstimateJobRequest, ctx: Context): Promise<pbJobs.EstimateJobResponse> {
   const violations = validateParams(req.params, deps.limits);
   if (!req.datasetId) violations.unshift({ field: "dataset_id", description: "must not be empty" });
   if (violations.length > 0) throw invalidArgument("invalid estimate request", violations);
-  const dataset = await readDataset(deps.redis, owner, req.datasetId);
+  const dataset = await deps.upload.getDataset(owner, req.datasetId, ctx, deps.rpcTimeoutMs);
   const dsViolations = validateForDataset(req.params!, dataset);
   if (dsViolations.length > 0) throw invalidArgument("these parameters do not fit the dataset", dsViolations);
   const spec = specFor(dataset, req.params!, "");
   const res = await askEngines(
     candidates(deps.engines),
-    (e) => call<pbEngine.EstimateRequest, pbEngine.EstimateResponse>(e.client.estimate.bind(e.client), { spec }, deps.rpcTimeoutMs),
+    (e) => call<pbEngine.EstimateRequest, pbEngine.EstimateResponse>(e.client.estimate.bind(e.client), { spec }, deps.rpcTimeoutMs, ctx),
     deps.log,
   );
   return { memoryBytes: res.memoryBytes, seconds: res.seconds, memoryLimitBytes: res.memoryLimitBytes, admissible: res.admissible };
@@ -115,9 +108,11 @@ export function createLimits(deps: EstimateServiceDeps): () => Promise<pbJobs.Ge
     const info = await infos();
     const limitsOf = info.map((i) => i.memoryLimitBytes).filter((b) => b > 0);
     const algorithms = new Set<pbCommon.Algorithm>(info.flatMap((i) => i.algorithms));
+    // the engines publish the largest modulus their coefficients hold: the one source
+    const engineModuli = info.map((i) => i.limits?.maxModulus ?? 0).filter((m) => m > 0);
     return {
       maxDim: deps.limits.maxDim,
-      maxModulus: deps.limits.maxModulus,
+      maxModulus: Math.min(deps.limits.maxModulus, ...engineModuli),
       maxThreads: deps.limits.maxThreads,
       maxDeadlineSeconds: deps.maxDeadlineSeconds,
       engineMemoryLimitBytes: limitsOf.length > 0 ? Math.min(...limitsOf) : 0,
@@ -130,7 +125,9 @@ export function createLimits(deps: EstimateServiceDeps): () => Promise<pbJobs.Ge
 export function createEstimateHandlers(deps: EstimateServiceDeps): Handlers {
   const limits = createLimits(deps);
   return {
-    estimateJob: unary(deps.log, "EstimateJob", (req: pbJobs.EstimateJobRequest, c) => estimateJob(deps, tenantOf(c.metadata), req)),
+    estimateJob: unary(deps.log, "EstimateJob", (req: pbJobs.EstimateJobRequest, c) =>
+      inSpan("tda.jobs.v1.JobService/EstimateJob", contextFromMetadata(c.metadata), SpanKind.SERVER, (_s, ctx) => estimateJob(deps, tenantOf(c.metadata), req, ctx)),
+    ),
     getLimits: unary(deps.log, "GetLimits", () => limits()),
   };
 }

@@ -48,7 +48,8 @@ export function fromEngineError(err: unknown): JobFailure {
   const msg = err.details || "engine error";
   switch (err.code) {
     case GrpcStatus.RESOURCE_EXHAUSTED: {
-      const code = reason || "RESOURCE_EXHAUSTED";
+      // TOO_MANY_CALLS: this scheduler holds its share of the engine's calls, which is busy for it
+      const code = reason === "TOO_MANY_CALLS" ? "ENGINE_BUSY" : reason || "RESOURCE_EXHAUSTED";
       // ENGINE_BUSY is transient (another engine or a later attempt can take it);
       // memory limits are not: the same job would fail the same way.
       return failure(code, msg, code === "ENGINE_BUSY", "resource", err);

@@ -1,22 +1,20 @@
 import { randomUUID } from "node:crypto";
-import type { Metadata, ServerWritableStream } from "@grpc/grpc-js";
+import { status as GrpcStatus, type Metadata, type ServerWritableStream } from "@grpc/grpc-js";
 import type { Queue } from "bullmq";
 import type { Context } from "@opentelemetry/api";
 import {
   contextFromMetadata,
-  DATASET_ID_RE,
-  datasetFromFlat,
-  datasetKeys,
   failedPrecondition,
   injectCarrier,
   inSpan,
   invalidArgument,
   notFound,
+  compareAndDelete,
+  TdaError,
   nowTimestamp,
   pbCommon,
   pbJobs,
   pbUpload,
-  publicDataset,
   serverStream,
   SpanKind,
   tenantOf,
@@ -33,6 +31,8 @@ import { keys } from "./keys";
 import { paramsHash, validateForDataset, validateParams, type ParamLimits } from "./params";
 import { resultSummaryEvent } from "./outcome-events";
 import type { Subscriber } from "./subscriber";
+import type { EngineDistance, EngineVectorize } from "./distance-service";
+import type { UploadClient } from "./upload-client";
 import type { JobData } from "./worker";
 
 const { JobState } = pbJobs;
@@ -54,6 +54,24 @@ export interface JobServiceDeps {
   maxPageSize: number;
   /** How long CancelJob waits for a running job to stop before answering. */
   cancelWaitMs?: number;
+  /** DiagramDistance on an engine (absent: UNAVAILABLE). */
+  distance?: EngineDistance;
+  /** Vectorize on an engine (absent: UNAVAILABLE). */
+  vectorize?: EngineVectorize;
+  /**
+   * A WatchJob that heard nothing for this long re-reads the job (a pub/sub
+   * message is lost when it is published while the subscriber reconnects; the
+   * reconnect itself also triggers a re-read). Default 10 s.
+   */
+  watchResyncMs?: number;
+  /** The upload service, which owns datasets. */
+  upload: Pick<UploadClient, "getDataset">;
+  /** Longest wait for the upload service's answer (default 10 s). */
+  uploadTimeoutMs?: number;
+  /** Jobs one tenant may have queued or running (0 or unset: no limit). */
+  maxActiveJobs?: number;
+  /** RetryInfo of a TOO_MANY_ACTIVE_JOBS refusal (default 5 s). */
+  activeJobsRetryMs?: number;
 }
 
 export const newJobId = (): string => `job_${randomUUID().replace(/-/g, "")}`;
@@ -87,51 +105,37 @@ const validTraceId = (id: string): string => (/^0*$/.test(id) ? "" : id);
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-// KEYS: the dataset's record. ARGV: cache key prefix, cache key suffix (":" +
-// params hash), result key prefix, ttl seconds. The dataset's record (HGETALL
-// reply) and, when the result cache has an entry for (its sha256, the params)
-// whose result still exists, { job id, result bytes }, both kept alive for
-// another ttl; nil when the dataset does not exist. (The cache and result keys
-// are built inside the script: one Redis server, not a cluster.)
-const SUBMIT_LOOKUP_LUA = `
-local ds = redis.call('HGETALL', KEYS[1])
-if #ds == 0 then return false end
-local sha
-for i = 1, #ds, 2 do
-  if ds[i] == 'sha256' then sha = ds[i + 1] end
-end
-local entry = ARGV[1] .. sha .. ARGV[2]
-local id = redis.call('GET', entry)
-if not id then return { ds } end
-local result = redis.call('GET', ARGV[3] .. id)
-if not result then return { ds } end
-redis.call('EXPIRE', ARGV[3] .. id, ARGV[4])
-redis.call('EXPIRE', entry, ARGV[4])
-return { ds, id, result }
+// The result cached for (dataset sha256, params): the id of the job that
+// computed it and its result, whose ttls are renewed; nil when there is none.
+const CACHE_LOOKUP_LUA = `
+local id = redis.call('GET', KEYS[1])
+if not id then return false end
+local result = redis.call('GET', ARGV[1] .. id)
+if not result then return false end
+redis.call('EXPIRE', ARGV[1] .. id, ARGV[2])
+redis.call('EXPIRE', KEYS[1], ARGV[2])
+return { id, result }
 `;
 
 export function createJobService(deps: JobServiceDeps): Omit<pbJobs.JobServiceServer, "estimateJob" | "getLimits"> {
   const { redis, queue, store, log } = deps;
-  const r = redis as Redis & { tdaSubmitLookupBuffer?: (...args: string[]) => Promise<unknown> };
-  if (!r.tdaSubmitLookupBuffer) r.defineCommand("tdaSubmitLookup", { numberOfKeys: 1, lua: SUBMIT_LOOKUP_LUA });
-  const submitLookupCmd = r.tdaSubmitLookupBuffer!.bind(r);
+  const r = redis as Redis & { tdaCacheLookupBuffer?: (...args: string[]) => Promise<unknown> };
+  if (!r.tdaCacheLookupBuffer) r.defineCommand("tdaCacheLookup", { numberOfKeys: 1, lua: CACHE_LOOKUP_LUA });
+  const cacheLookupCmd = r.tdaCacheLookupBuffer!.bind(r);
 
   /**
-   * The owner's dataset (read from its record, written by the upload service)
-   * and the cached result of these params on it, in one round trip.
+   * The owner's dataset (asked of the upload service, which owns it) and the
+   * cached result of these params on it (the scheduler's own record).
    */
-  async function submitLookup(owner: string, datasetId: string, pHash: string): Promise<{ dataset: pbUpload.Dataset; cached?: { jobId: string; result: Buffer } }> {
-    // another tenant's dataset is indistinguishable from one that does not exist
-    if (!DATASET_ID_RE.test(datasetId)) throw notFound(`dataset "${datasetId}"`);
-    let reply: [Buffer[], Buffer?, Buffer?] | null;
+  async function submitLookup(owner: string, datasetId: string, pHash: string, ctx: Context): Promise<{ dataset: pbUpload.Dataset; cached?: { jobId: string; result: Buffer } }> {
+    const dataset = await deps.upload.getDataset(owner, datasetId, ctx, deps.uploadTimeoutMs ?? 10_000);
+    let reply: [Buffer, Buffer] | null;
     try {
-      reply = (await submitLookupCmd(datasetKeys.dataset(owner, datasetId), keys.cachePrefix, `:${pHash}`, keys.result(""), String(deps.retentionSeconds))) as typeof reply;
+      reply = (await cacheLookupCmd(keys.cache(dataset.sha256, pHash), keys.result(""), String(deps.retentionSeconds))) as typeof reply;
     } catch (err) {
       throw unavailable("the job store is unavailable", err);
     }
-    if (!reply) throw notFound(`dataset "${datasetId}"`);
-    const dataset = publicDataset(datasetFromFlat(reply[0]));
-    return reply[1] && reply[2] ? { dataset, cached: { jobId: reply[1].toString("utf8"), result: reply[2] } } : { dataset };
+    return reply ? { dataset, cached: { jobId: reply[0].toString("utf8"), result: reply[1] } } : { dataset };
   }
 
   function requireJobId(jobId: string): void {
@@ -147,6 +151,35 @@ export function createJobService(deps: JobServiceDeps): Omit<pbJobs.JobServiceSe
   async function ownedJob(owner: string, jobId: string): Promise<Job> {
     requireJobId(jobId);
     return visibleTo(owner, jobId, await store.loadJob(jobId));
+  }
+
+  /** The owner's completed job and its result. */
+  async function ownedResult(owner: string, jobId: string): Promise<{ job: Job; result: pbCommon.PersistenceResult }> {
+    const job = await ownedJob(owner, jobId);
+    if (job.state !== JobState.JOB_STATE_COMPLETED) throw failedPrecondition(`job "${jobId}" is not completed`, "JOB_NOT_COMPLETED");
+    const rec = await store.load(jobId);
+    const bytes = rec ? await redis.getBuffer(keys.result(rec.resultOf)) : null;
+    if (!bytes) throw notFound(`result of job "${jobId}"`);
+    return { job, result: pbCommon.PersistenceResult.decode(bytes) };
+  }
+
+  /** The engine's distances between the results of two of the owner's jobs. */
+  async function diagramDistance(owner: string, req: pbJobs.DiagramDistanceRequest, ctx: Context): Promise<pbJobs.DiagramDistanceResponse> {
+    const violations: FieldViolation[] = [];
+    if (!req.jobIdA) violations.push({ field: "job_id_a", description: "must not be empty" });
+    if (!req.jobIdB) violations.push({ field: "job_id_b", description: "must not be empty" });
+    if (violations.length > 0) throw invalidArgument("invalid DiagramDistance request", violations);
+    if (!deps.distance) throw unavailable("no engine is configured on this scheduler");
+    const [a, b] = await Promise.all([ownedResult(owner, req.jobIdA), ownedResult(owner, req.jobIdB)]);
+    const result = await deps.distance({ a: a.result.diagrams, b: b.result.diagrams, params: req.params }, ctx);
+    return { jobIdA: req.jobIdA, jobIdB: req.jobIdB, result };
+  }
+
+  /** The engine's vectorisation of the result of one of the owner's jobs. */
+  async function vectorize(owner: string, req: pbJobs.VectorizeRequest, ctx: Context): Promise<pbJobs.VectorizeResponse> {
+    if (!deps.vectorize) throw unavailable("no engine is configured on this scheduler");
+    const { result } = await ownedResult(owner, req.jobId);
+    return { jobId: req.jobId, result: await deps.vectorize({ diagrams: result.diagrams, params: req.params }, ctx) };
   }
 
   /** The job an idempotency key points at (it may still be being created). */
@@ -171,7 +204,7 @@ export function createJobService(deps: JobServiceDeps): Omit<pbJobs.JobServiceSe
     const params = req.params!;
 
     const pHash = paramsHash(params);
-    const { dataset, cached } = await submitLookup(owner, req.datasetId, pHash);
+    const { dataset, cached } = await submitLookup(owner, req.datasetId, pHash, ctx);
     const dsViolations = validateForDataset(params, dataset);
     if (dsViolations.length > 0) throw invalidArgument("the params do not fit the dataset", dsViolations);
 
@@ -187,7 +220,7 @@ export function createJobService(deps: JobServiceDeps): Omit<pbJobs.JobServiceSe
           const first = await jobOfKey(owner, firstId);
           if (first) return first;
           // the first job expired or its submit failed: the key is free again
-          await redis.eval("if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0", 1, idemKey, firstId);
+          await compareAndDelete(redis, idemKey, firstId);
         }
       }
     }
@@ -239,7 +272,8 @@ export function createJobService(deps: JobServiceDeps): Omit<pbJobs.JobServiceSe
               j.progress = { stage: pbCommon.Stage.STAGE_DONE, dimension: 0, columnsDone: 0, columnsTotal: 0, fraction: 1, bytesInUse: 0 };
             },
             eventType: "job.completed",
-            message: `result cached from ${cachedFrom}`,
+            // the cached job may be another tenant's: never name it
+            message: "result taken from the result cache",
             ctx,
             alsoPublish: (j) => [resultSummaryEvent(j, cachedResult)],
           },
@@ -248,6 +282,19 @@ export function createJobService(deps: JobServiceDeps): Omit<pbJobs.JobServiceSe
         return done!.job;
       }
 
+      // the tenant's limit of queued or running jobs, checked and taken in one script
+      const limit = deps.maxActiveJobs ?? 0;
+      if (limit > 0) {
+        const claim = await store.claimActive(owner, jobId, limit);
+        if (claim !== true) {
+          throw new TdaError(GrpcStatus.RESOURCE_EXHAUSTED, `this tenant already has ${claim} jobs queued or running (limit ${limit}); wait for one to finish`, {
+            reason: "TOO_MANY_ACTIVE_JOBS",
+            metadata: { limit: String(limit), active: String(claim) },
+            retryable: true,
+            retryAfterMs: deps.activeJobsRetryMs ?? 5_000,
+          });
+        }
+      }
       // the record, job.submitted and job.queued in one round trip, then the queue entry
       const [first, queued] = await store.create(record, [submitted, { from: [JobState.JOB_STATE_QUEUED], mutate: () => undefined, eventType: "job.queued", ctx }]);
       published = true;
@@ -281,7 +328,7 @@ export function createJobService(deps: JobServiceDeps): Omit<pbJobs.JobServiceSe
       }
       return (queued ?? first)!.job;
     } catch (err) {
-      if (idemKey) await redis.eval("if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0", 1, idemKey, jobId).catch(() => undefined);
+      if (idemKey) await compareAndDelete(redis, idemKey, jobId).catch(() => undefined);
       if (!published) await store.discard(jobId, owner).catch(() => undefined);
       throw err;
     }
@@ -348,6 +395,8 @@ export function createJobService(deps: JobServiceDeps): Omit<pbJobs.JobServiceSe
     const pending: pbJobs.JobUpdate[] = [];
     let wake: (() => void) | undefined;
     let closed = false;
+    let resync = false;
+    const resyncMs = deps.watchResyncMs ?? 10_000;
     const onClose = () => {
       closed = true;
       wake?.();
@@ -361,6 +410,11 @@ export function createJobService(deps: JobServiceDeps): Omit<pbJobs.JobServiceSe
       pending.push(parseUpdateRecord(msg));
       wake?.();
     });
+    const offReconnect = deps.subscriber.onReconnect(() => {
+      resync = true;
+      wake?.();
+    });
+    let timer: NodeJS.Timeout | undefined;
     try {
       const snap = await store.snapshot(jobId);
       const job = visibleTo(owner, jobId, snap.job);
@@ -377,10 +431,27 @@ export function createJobService(deps: JobServiceDeps): Omit<pbJobs.JobServiceSe
       if (isTerminal(job.state)) return;
       while (!closed) {
         while (pending.length > 0) if (await emit(pending.shift()!)) return;
-        await new Promise<void>((r) => (wake = r));
+        if (resync) {
+          // the live messages may have a gap: the list has every update
+          resync = false;
+          const again = await store.snapshot(jobId);
+          for (const u of again.updates) if (await emit(u)) return;
+          if (!again.job || isTerminal(again.job.state)) return;
+          continue;
+        }
+        await new Promise<void>((r) => {
+          wake = r;
+          timer = setTimeout(() => {
+            resync = true;
+            r();
+          }, resyncMs);
+        });
+        clearTimeout(timer);
         wake = undefined;
       }
     } finally {
+      clearTimeout(timer);
+      offReconnect();
       call.off("cancelled", onClose);
       call.off("close", onClose);
       await unsubscribe();
@@ -402,13 +473,14 @@ export function createJobService(deps: JobServiceDeps): Omit<pbJobs.JobServiceSe
       span("CancelJob", call.metadata, async (ctx) => ({ job: await cancel(tenantOf(call.metadata), req.jobId, ctx) })),
     ),
     getResult: unary(log, "GetResult", async (req: pbJobs.GetResultRequest, call) => {
-      const owner = tenantOf(call.metadata);
-      const job = await ownedJob(owner, req.jobId);
-      if (job.state !== JobState.JOB_STATE_COMPLETED) throw failedPrecondition("job is not completed", "JOB_NOT_COMPLETED");
-      const rec = await store.load(req.jobId);
-      const bytes = rec ? await redis.getBuffer(keys.result(rec.resultOf)) : null;
-      if (!bytes) throw notFound(`result of job "${req.jobId}"`);
-      return { jobId: req.jobId, result: pbCommon.PersistenceResult.decode(bytes), cacheHit: job.cacheHit };
+      const { job, result } = await ownedResult(tenantOf(call.metadata), req.jobId);
+      return { jobId: req.jobId, result, cacheHit: job.cacheHit };
     }),
+    vectorize: unary(log, "Vectorize", (req: pbJobs.VectorizeRequest, call) =>
+      span("Vectorize", call.metadata, (ctx) => vectorize(tenantOf(call.metadata), req, ctx)),
+    ),
+    diagramDistance: unary(log, "DiagramDistance", (req: pbJobs.DiagramDistanceRequest, call) =>
+      span("DiagramDistance", call.metadata, (ctx) => diagramDistance(tenantOf(call.metadata), req, ctx)),
+    ),
   };
 }

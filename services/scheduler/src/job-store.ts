@@ -153,6 +153,18 @@ function firstError(res: [Error | null, unknown][]): void {
   for (const [err] of res) if (err) throw err;
 }
 
+// KEYS: the owner's active-job set. ARGV: now (ms), stale-after (ms), job id, limit.
+// Drops stale entries, then adds the job unless the owner already has `limit`;
+// returns 1 when added, else -(the number active).
+const CLAIM_ACTIVE_LUA = `
+redis.call('zremrangebyscore', KEYS[1], '-inf', ARGV[1])
+local n = redis.call('zcard', KEYS[1])
+if n >= tonumber(ARGV[4]) then return -n end
+redis.call('zadd', KEYS[1], ARGV[2], ARGV[3])
+redis.call('pexpireat', KEYS[1], ARGV[2])
+return 1
+`;
+
 /** How many jobs' last change this process remembers (oldest forgotten first). */
 const KNOWN_MAX = 4096;
 
@@ -163,7 +175,11 @@ export function createJobStore({ redis, events, log, retentionSeconds }: JobStor
   const known = new Map<string, { job: Job; seq: number }>();
   const remember = (jobId: string, job: Job, seq: number): void => {
     known.delete(jobId);
-    if (isTerminal(job.state)) return; // nothing changes a finished job
+    if (isTerminal(job.state)) {
+      // a finished job no longer counts against its owner's active-job limit
+      redis.zrem(keys.activeJobs(job.owner), jobId).catch((err: unknown) => log.warn({ err: (err as Error).message, jobId }, "active-job entry not removed"));
+      return; // nothing changes a finished job
+    }
     known.set(jobId, { job, seq });
     if (known.size > KNOWN_MAX) known.delete(known.keys().next().value!);
   };
@@ -185,7 +201,8 @@ export function createJobStore({ redis, events, log, retentionSeconds }: JobStor
     const id = rec.job.jobId;
     const ownerKey = keys.ownerJobs(rec.job.owner);
     const now = Date.now();
-    pipe
+    // queued in `pipe`: the transaction's replies come with the pipeline's exec()
+    void pipe
       .multi()
       .hset(keys.job(id), {
         owner: rec.job.owner,
@@ -238,7 +255,19 @@ export function createJobStore({ redis, events, log, retentionSeconds }: JobStor
   /** Removes a job that never got an update (used to undo a failed submit). */
   async function discard(jobId: string, owner: string): Promise<void> {
     known.delete(jobId);
-    await redis.multi().del(keys.job(jobId), keys.seq(jobId), keys.updates(jobId)).zrem(keys.ownerJobs(owner), jobId).exec();
+    await redis.multi().del(keys.job(jobId), keys.seq(jobId), keys.updates(jobId)).zrem(keys.ownerJobs(owner), jobId).zrem(keys.activeJobs(owner), jobId).exec();
+  }
+
+  /**
+   * Counts the job against its owner's limit of queued or running jobs,
+   * atomically with the check: true when it fits, else the number active.
+   * The entry leaves when the job reaches a final state (or goes stale after
+   * the record's retention, should a process die in between).
+   */
+  async function claimActive(owner: string, jobId: string, limit: number): Promise<true | number> {
+    const now = Date.now();
+    const r = Number(await redis.eval(CLAIM_ACTIVE_LUA, 1, keys.activeJobs(owner), String(now), String(now + retentionSeconds * 1000), jobId, String(limit)));
+    return r === 1 ? true : -r;
   }
 
   async function load(jobId: string): Promise<JobRecord | undefined> {
@@ -391,7 +420,9 @@ export function createJobStore({ redis, events, log, retentionSeconds }: JobStor
       }
       remember(jobId, job, seq);
       events.relay();
-      log.debug({ jobId, eventType: input.eventType, seq }, "job update");
+      // lifecycle changes at info (with the request's trace_id/span_id), progress ticks at debug
+      if (input.eventType.endsWith(".progress")) log.debug({ jobId, eventType: input.eventType, seq }, "job update");
+      else log.info({ jobId, eventType: input.eventType, seq }, "job update");
       return { ok: true, job, sequence: seq, cancelRequested: input.readCancel ? res[first + 1]?.[1] === "1" : false };
     }
   }
@@ -423,5 +454,5 @@ export function createJobStore({ redis, events, log, retentionSeconds }: JobStor
     return { job: typeof b64 === "string" ? decodeJob(b64) : undefined, updates: list.map(parseUpdateRecord) };
   }
 
-  return { create, discard, load, loadJob, loadMany, requestCancel, isCancelRequested, apply, updates, snapshot, ownerJobIds, serial };
+  return { create, discard, claimActive, load, loadJob, loadMany, requestCancel, isCancelRequested, apply, updates, snapshot, ownerJobIds, serial };
 }

@@ -14,6 +14,8 @@ export const keys = {
   updates: (jobId: string) => `tda:job-updates:${jobId}`,
   /** Pub/sub channel carrying the same "<sequence>|<base64 JobUpdate>" records live. */
   updatesChannel: (jobId: string) => `tda:job-updates-ch:${jobId}`,
+  /** Sorted set of an owner's queued or running job ids, score = when the entry goes stale (ms); the active-job limit counts it. */
+  activeJobs: (owner: string) => `tda:active-jobs:${encodeURIComponent(owner)}`,
   /** Sorted set of an owner's job ids, score = creation time (ms). */
   ownerJobs: (owner: string) => `tda:jobs:${owner}`,
   /** Idempotency key of an owner → the first job id. */

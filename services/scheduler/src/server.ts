@@ -1,10 +1,11 @@
 import { Queue } from "bullmq";
-import { addHealth, bind, createEventBus, createLogger, createRedis, createServer, pbJobs, shutdown, type EventBus, type Logger, type Redis } from "@tda/common";
+import { addHealth, applyMeshKey, bind, createEventBus, createLogger, createRedis, createServer, pbJobs, shutdown, type EventBus, type Logger, type Redis, type ServiceMetrics } from "@tda/common";
 import type { Server } from "@grpc/grpc-js";
 import type { HealthImplementation } from "grpc-health-check";
 import type { SchedulerConfig } from "./config";
 import { createEngineResolver } from "./engine-discovery";
 import { createEnginePool, type EnginePool } from "./engine-pool";
+import { createEngineDistance, createEngineVectorize } from "./distance-service";
 import { createEstimateHandlers } from "./estimate-service";
 import { createJobService } from "./job-service";
 import { createJobStore, type JobStore } from "./job-store";
@@ -34,10 +35,12 @@ export interface SchedulerServer {
 }
 
 /** Starts the whole scheduler (gRPC API, and the worker when configured) from a config. */
-export async function startSchedulerServer(config: SchedulerConfig, log: Logger = createLogger("scheduler", config.logLevel)): Promise<SchedulerServer> {
+export async function startSchedulerServer(config: SchedulerConfig, log: Logger = createLogger("scheduler", config.logLevel), deps: { metrics?: ServiceMetrics } = {}): Promise<SchedulerServer> {
+  applyMeshKey(config.meshKey, log); // before any call can arrive
   const redis = createRedis(config.redisUrl, log, { autoPipelining: true });
   const queueConnection = createRedis(config.redisUrl, log, { forQueue: true });
-  const events = createEventBus({ source: "scheduler", brokers: config.kafkaBrokers, topicPrefix: config.topicPrefix, redis, log });
+  const events = createEventBus({ source: "scheduler", brokers: config.kafkaBrokers, topicPrefix: config.topicPrefix, redis, log, metrics: deps.metrics });
+  deps.metrics?.trackOutbox("scheduler", () => events.status());
   const store = createJobStore({ redis, events, log, retentionSeconds: config.retentionSeconds });
   const subscriber = createSubscriber(redis, log, [keys.updatesChannel("")]);
   const upload = createUploadClient(config.uploadAddress);
@@ -80,7 +83,7 @@ export async function startSchedulerServer(config: SchedulerConfig, log: Logger 
     void engines.probe();
   }
   const limits = { maxDim: config.maxDim, maxModulus: config.maxModulus, maxThreads: config.maxThreads };
-  const server = createServer();
+  const server = createServer({}, deps.metrics);
   server.addService(pbJobs.JobServiceService, {
     ...createJobService({
       redis,
@@ -96,8 +99,15 @@ export async function startSchedulerServer(config: SchedulerConfig, log: Logger 
       backoffMs: config.backoffMs,
       defaultPageSize: config.defaultPageSize,
       maxPageSize: config.maxPageSize,
+      distance: createEngineDistance({ engines, rpcTimeoutMs: config.rpcTimeoutMs, log }),
+      vectorize: createEngineVectorize({ engines, rpcTimeoutMs: config.rpcTimeoutMs, log }),
+      watchResyncMs: config.watchResyncMs,
+      upload,
+      uploadTimeoutMs: config.rpcTimeoutMs,
+      maxActiveJobs: config.maxActiveJobs,
+      activeJobsRetryMs: config.activeJobsRetryMs,
     }),
-    ...createEstimateHandlers({ redis, engines, limits, maxDeadlineSeconds: config.maxDeadlineSeconds, rpcTimeoutMs: config.rpcTimeoutMs, log }),
+    ...createEstimateHandlers({ redis, engines, limits, upload, maxDeadlineSeconds: config.maxDeadlineSeconds, rpcTimeoutMs: config.rpcTimeoutMs, log }),
   });
   const health = addHealth(server, [SERVICE_NAME]);
   const port = await bind(server, config.host, config.port);

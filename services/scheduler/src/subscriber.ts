@@ -11,6 +11,12 @@ export type Listener = (message: string) => void;
 export interface Subscriber {
   /** Resolves once Redis confirmed the subscription; returns the unsubscribe function. */
   subscribe(channel: string, fn: Listener): Promise<() => Promise<void>>;
+  /**
+   * Calls `fn` each time the connection is back after a drop (ioredis has
+   * subscribed again): whatever was published meanwhile is lost, so listeners
+   * that must not miss a message re-read the state. Returns the remover.
+   */
+  onReconnect(fn: () => void): () => void;
   close(): Promise<void>;
 }
 
@@ -33,6 +39,22 @@ export function createSubscriber(base: Redis, log: Logger, prefixes: string[] = 
       }
     }
   };
+  const reconnectListeners = new Set<() => void>();
+  let readyOnce = false;
+  conn.on("ready", () => {
+    if (!readyOnce) {
+      readyOnce = true;
+      return;
+    }
+    log.info({ listeners: reconnectListeners.size }, "redis subscriber reconnected; watchers re-read their jobs");
+    for (const fn of reconnectListeners) {
+      try {
+        fn();
+      } catch (err) {
+        log.error({ err }, "subscriber reconnect listener failed");
+      }
+    }
+  });
   conn.on("message", deliver);
   conn.on("pmessage", (_pattern: string, channel: string, message: string) => deliver(channel, message));
 
@@ -64,8 +86,13 @@ export function createSubscriber(base: Redis, log: Logger, prefixes: string[] = 
       }
       return unsubscribe;
     },
+    onReconnect(fn) {
+      reconnectListeners.add(fn);
+      return () => reconnectListeners.delete(fn);
+    },
     async close() {
       listeners.clear();
+      reconnectListeners.clear();
       await conn.quit().catch(() => undefined);
     },
   };

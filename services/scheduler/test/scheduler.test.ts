@@ -255,6 +255,41 @@ describe("submit rules", () => {
     const gone = await api.submit({ datasetId: ds.datasetId, params: { algorithm: RIPS, maxDim: 1, threshold: 0.5 } }).catch((e: unknown) => e);
     expect(expectGrpcError(gone, status.NOT_FOUND).details).toContain(ds.datasetId);
   });
+
+  it("limits a tenant's queued or running jobs inside its submit (TOO_MANY_ACTIVE_JOBS with a retry hint); a finished job frees its place", async () => {
+    // no worker: submitted jobs stay queued
+    const limited = await startSchedulerServer(
+      loadConfig(schedulerEnv({ SCHEDULER_WORKER: "false", ENGINE_ADDRESSES: "", SCHEDULER_QUEUE_NAME: `test-limit-${randomUUID().slice(0, 8)}`, SCHEDULER_MAX_ACTIVE_JOBS: "2", SCHEDULER_ACTIVE_JOBS_RETRY_MS: "3000" })),
+      log,
+    );
+    const lc = new pbJobs.JobServiceClient(limited.address, insecure(), channelOptions);
+    try {
+      const owner = tenant();
+      const ds = await uploadPoints(upload.address, owner, randomCloud(12, 2));
+      const api = jobsApi(lc, owner);
+      // two submits at once race for the places: both fit
+      const [a, b] = await Promise.all([0.5, 0.6].map((threshold) => api.submit({ datasetId: ds.datasetId, params: { algorithm: RIPS, maxDim: 1, threshold } })));
+      const refused = expectGrpcError(await api.submit({ datasetId: ds.datasetId, params: { algorithm: RIPS, maxDim: 1, threshold: 0.7 } }).catch((e: unknown) => e), status.RESOURCE_EXHAUSTED);
+      const d = decodeDetails(refused);
+      expect(d.errorInfo?.reason).toBe("TOO_MANY_ACTIVE_JOBS");
+      expect(d.errorInfo?.metadata).toEqual({ limit: "2", active: "2" });
+      expect(Number(d.retryInfo?.retryDelay?.seconds)).toBe(3);
+      // another tenant is not affected
+      const other = tenant();
+      const ods = await uploadPoints(upload.address, other, randomCloud(12, 2));
+      await jobsApi(lc, other).submit({ datasetId: ods.datasetId, params: { algorithm: RIPS, maxDim: 1 } });
+      // a cancelled (finished) job frees its place
+      expect((await api.cancel(a!.jobId)).state).toBe(JobState.JOB_STATE_CANCELLED);
+      await waitFor("the cancelled job to leave the active set", async () => ((await limited.redis.zscore(keys.activeJobs(owner), a!.jobId)) === null ? true : undefined), 5_000);
+      const c = await api.submit({ datasetId: ds.datasetId, params: { algorithm: RIPS, maxDim: 1, threshold: 0.8 } });
+      expect(c.state).toBe(JobState.JOB_STATE_QUEUED);
+      expect(b!.state).toBe(JobState.JOB_STATE_QUEUED);
+    } finally {
+      lc.close();
+      await limited.queue.obliterate({ force: true }).catch(() => undefined);
+      await limited.close();
+    }
+  });
 });
 
 describe("cancel and listing", () => {
@@ -275,7 +310,7 @@ describe("cancel and listing", () => {
     const updates = await api.watch(job.jobId);
     expect(updates.map((u) => u.eventType)).toEqual(["job.submitted", "job.queued", "job.cancelled"]);
     const err = await api.result(job.jobId).catch((e: unknown) => e);
-    expect(expectGrpcError(err, status.FAILED_PRECONDITION).details).toBe("job is not completed");
+    expect(expectGrpcError(err, status.FAILED_PRECONDITION).details).toBe(`job "${job.jobId}" is not completed`);
   });
 
   it("pages through ListJobs newest first and filters by state", async () => {

@@ -1,5 +1,5 @@
-import { DATASET_ID_RE, datasetCreatedMs, datasetFromHash, datasetIdOf, datasetKeys, datasetToHash, publicDataset, type Redis, type StoredDataset } from "@tda/common";
-import { randomUUID } from "node:crypto";
+import { DATASET_ID_RE, datasetIdOf, withLock, type Redis } from "@tda/common";
+import { datasetCreatedMs, datasetFromHash, datasetKeys, datasetToHash, publicDataset, type StoredDataset } from "./dataset-records";
 
 // The record layout lives in @tda/common (datasets.ts): the scheduler reads it too.
 export { DATASET_ID_RE, datasetIdOf, publicDataset, type StoredDataset };
@@ -31,8 +31,6 @@ redis.call('zrem', KEYS[2], string.rep('0', 13 - #created) .. created .. ':' .. 
 local refs = 'tda:blob-refs:' .. sha
 redis.call('srem', refs, ARGV[1])
 return {sha, redis.call('scard', refs)}`;
-
-const UNLOCK_LUA = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end";
 
 export interface DatasetRepo {
   get(owner: string, id: string): Promise<StoredDataset | undefined>;
@@ -84,20 +82,8 @@ export function createDatasetRepo(redis: Redis, lockTtlMs = 30_000): DatasetRepo
     async refCount(sha) {
       return redis.scard(datasetKeys.refs(sha));
     },
-    async withBlobLock(sha, fn) {
-      const token = randomUUID();
-      const deadline = Date.now() + lockTtlMs;
-      for (;;) {
-        const ok = await redis.set(datasetKeys.lock(sha), token, "PX", lockTtlMs, "NX");
-        if (ok === "OK") break;
-        if (Date.now() > deadline) throw new Error(`timed out waiting for the blob lock of ${sha}`);
-        await new Promise((r) => setTimeout(r, 20));
-      }
-      try {
-        return await fn();
-      } finally {
-        await redis.eval(UNLOCK_LUA, 1, datasetKeys.lock(sha), token);
-      }
+    withBlobLock(sha, fn) {
+      return withLock(redis, datasetKeys.lock(sha), { ttlMs: lockTtlMs, waitMs: lockTtlMs, retryMs: 20, onTimeout: () => new Error(`timed out waiting for the blob lock of ${sha}`) }, () => fn());
     },
   };
 }

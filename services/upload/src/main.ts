@@ -1,20 +1,18 @@
-import { createLogger, initTracing, setupMetrics, onShutdown, runMain, startServiceHealth } from "@tda/common";
+import { runService, startServiceHealth } from "@tda/common";
 import { loadConfig } from "./config";
 import { SERVICE_NAME, startUploadServer } from "./server";
 
-async function main(): Promise<void> {
-  const config = loadConfig();
-  const log = createLogger("upload", config.logLevel);
-  initTracing("upload", config.otlpEndpoint);
-  // Metrics first: the gRPC server created next picks up the counting interceptor.
-  const metrics = await setupMetrics("upload", config.host, config.metricsPort, log);
-  const srv = await startUploadServer(config, { log });
-  // Health follows Redis (and Kafka unless HEALTH_REQUIRE_KAFKA=false).
-  const deps = await startServiceHealth({
-    health: srv.health, names: [SERVICE_NAME], redis: srv.redis, kafkaBrokers: config.kafkaBrokers,
-    requireKafka: config.healthRequireKafka, pollMs: config.healthPollMs, log,
-  });
-  onShutdown(log, [() => deps.stop(), () => srv.close(), () => deps.close(), () => metrics?.server.close()]);
-}
-
-runMain("upload", main);
+runService({
+  name: "upload",
+  loadConfig: () => loadConfig(),
+  common: (config) => config,
+  async build({ config, log, metrics }) {
+    const srv = await startUploadServer(config, { log, metrics });
+    // Health follows Redis (and Kafka and a draining outbox unless HEALTH_REQUIRE_KAFKA=false).
+    const health = await startServiceHealth({
+      health: srv.health, names: [SERVICE_NAME], redis: srv.redis, kafkaBrokers: config.kafkaBrokers,
+      requireKafka: config.healthRequireKafka, pollMs: config.healthPollMs, log, outbox: srv.bus,
+    });
+    return { close: () => srv.close(), health };
+  },
+});

@@ -1,8 +1,8 @@
-import { createHash, randomUUID } from "node:crypto";
+import { createHash } from "node:crypto";
 import { createReadStream, promises as fsp } from "node:fs";
 import path from "node:path";
 import { status as GrpcStatus } from "@grpc/grpc-js";
-import { TdaError, pbUpload, type Redis } from "@tda/common";
+import { acquireLock, TdaError, pbUpload, type Redis, type RedisLock } from "@tda/common";
 import { writeAll } from "./write-all";
 
 // Resumable uploads. An upload whose header names its own upload_id spools the
@@ -41,31 +41,26 @@ export interface ResumeSessions {
 
 const key = (owner: string, id: string) => `tda:upload-session:${encodeURIComponent(owner)}:${id}`;
 const lockKey = (owner: string, id: string) => `tda:upload-active:${encodeURIComponent(owner)}:${id}`;
-const UNLOCK_LUA = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end";
 const LOCK_MS = 5 * 60_000;
 
 export function createResumeSessions(redis: Redis, dataDir: string, ttlSeconds: number): ResumeSessions {
   const dir = path.join(path.resolve(dataDir), "tmp", "resume");
   const spoolPath = (owner: string, id: string) => path.join(dir, `${createHash("sha256").update(`${owner}\n${id}`).digest("hex").slice(0, 40)}.src`);
 
-  async function lock(owner: string, id: string): Promise<string> {
-    const token = randomUUID();
-    const until = Date.now() + 10_000;
-    for (;;) {
-      if ((await redis.set(lockKey(owner, id), token, "PX", LOCK_MS, "NX")) === "OK") return token;
-      if (Date.now() > until) {
-        throw new TdaError(GrpcStatus.ABORTED, `upload ${id} is still in progress on another stream`, { reason: "UPLOAD_IN_PROGRESS", retryable: true, retryAfterMs: 1000 });
-      }
-      await new Promise((r) => setTimeout(r, 50));
-    }
-  }
+  const lock = (owner: string, id: string): Promise<RedisLock> =>
+    acquireLock(redis, lockKey(owner, id), {
+      ttlMs: LOCK_MS,
+      waitMs: 10_000,
+      retryMs: 50,
+      onTimeout: () => new TdaError(GrpcStatus.ABORTED, `upload ${id} is still in progress on another stream`, { reason: "UPLOAD_IN_PROGRESS", retryable: true, retryAfterMs: 1000 }),
+    });
 
   return {
     enabled: ttlSeconds > 0,
     async begin(owner, header) {
       const id = header.uploadId;
-      const token = await lock(owner, id);
-      const release = () => redis.eval(UNLOCK_LUA, 1, lockKey(owner, id), token).then(() => undefined);
+      const held = await lock(owner, id);
+      const release = () => held.release().then(() => undefined);
       const spool = spoolPath(owner, id);
       let effective = header;
       let offset = 0;

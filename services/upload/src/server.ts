@@ -1,7 +1,7 @@
 import { endianness } from "node:os";
 import type { Server } from "@grpc/grpc-js";
 import type { HealthImplementation } from "grpc-health-check";
-import { addHealth, bind, createEventBus, widenReceiveWindows, FastUploadServiceService, createLogger, createRedis, createServer, shutdown, type EventBus, type Logger, type Redis } from "@tda/common";
+import { addHealth, applyMeshKey, bind, createEventBus, widenReceiveWindows, FastUploadServiceService, createLogger, createRedis, createServer, shutdown, type EventBus, type Logger, type Redis, type ServiceMetrics } from "@tda/common";
 import type { UploadConfig } from "./config";
 import { createFsBlobStore, type BlobStore } from "./blob-store";
 import { createUploadService } from "./upload-service";
@@ -31,17 +31,22 @@ export interface StartOptions {
   log?: Logger;
   /** Event source name (the outbox is per source); default "upload". */
   eventSource?: string;
+  /** The service's metrics (RPC interceptor, events, outbox gauges). */
+  metrics?: ServiceMetrics;
 }
 
 /** Starts the upload service with its own Redis connection, event bus and blob store. */
 export async function startUploadServer(config: UploadConfig, opts: StartOptions = {}): Promise<UploadServer> {
   if (endianness() !== "LE") throw new Error("the upload service stores little-endian float64 and needs a little-endian host");
   const log = opts.log ?? createLogger("upload", config.logLevel);
+  applyMeshKey(config.meshKey, log); // before any call can arrive
   const redis = createRedis(config.redisUrl, log);
-  const bus = createEventBus({ source: opts.eventSource ?? "upload", brokers: config.kafkaBrokers, topicPrefix: config.topicPrefix, redis, log });
+  const source = opts.eventSource ?? "upload";
+  const bus = createEventBus({ source, brokers: config.kafkaBrokers, topicPrefix: config.topicPrefix, redis, log, metrics: opts.metrics });
+  opts.metrics?.trackOutbox(source, () => bus.status());
   const blobs = createFsBlobStore(config.dataDir);
   const sessions = createResumeSessions(redis, config.dataDir, config.resumeTtlSeconds);
-  const server = createServer();
+  const server = createServer({}, opts.metrics);
   widenReceiveWindows(server); // large windows for large client streams (see grpc-flow-control.ts)
   server.addService(FastUploadServiceService, createUploadService({ config, redis, blobs, bus, log, sessions }));
   // leftovers of crashed processes and expired resumable uploads

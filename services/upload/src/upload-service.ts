@@ -173,13 +173,16 @@ export function createUploadService(deps: UploadServiceDeps): pbUpload.UploadSer
         };
         if (isCancelled(call)) throw cancelled();
         const tempFile = temp;
+        // `deduplicated` speaks of this tenant's own datasets only: that the
+        // shared content store already held the blob (another tenant stored the
+        // same content) is never told, or tenants could probe each other's files.
         const { stored, deduplicated } = await repo.withBlobLock(sha, async () => {
           const existing = await repo.get(owner, datasetId);
           const blobExisted = await blobs.putFromTemp(tempFile, sha);
           if (existing) return { stored: existing, deduplicated: true };
           try {
             const created = await repo.create(ds);
-            return { stored: created ? ds : ((await repo.get(owner, datasetId)) ?? ds), deduplicated: blobExisted || !created };
+            return { stored: created ? ds : ((await repo.get(owner, datasetId)) ?? ds), deduplicated: !created };
           } catch (err) {
             // nothing partial: drop the blob again unless someone else references it
             if (!blobExisted && (await repo.refCount(sha).catch(() => 1)) === 0) await blobs.delete(sha).catch(() => undefined);
@@ -216,7 +219,7 @@ export function createUploadService(deps: UploadServiceDeps): pbUpload.UploadSer
 
   function validateHeader(h: pbUpload.UploadHeader): void {
     if (h.name.length > MAX_NAME) throw headerError("name", `name longer than ${MAX_NAME} characters`);
-    if (h.dim > config.maxDim) throw dimTooLarge("header.dim: ", config.maxDim);
+    if (h.dim > config.maxDim) throw dimTooLarge("header.dim: ", config.maxDim, "header.dim");
     if (h.totalBytes > config.maxBytes) throw tooLarge(config.maxBytes);
     if (h.resumeOffset > 0 && (!h.uploadId || !sessions.enabled)) {
       const why = h.uploadId ? "resumable uploads are disabled (UPLOAD_RESUME_TTL_SECONDS=0)" : "resuming needs header.upload_id";
@@ -278,10 +281,13 @@ export function createUploadService(deps: UploadServiceDeps): pbUpload.UploadSer
         const chunkBytes = Math.max(8, Math.min(16 * 1024 * 1024, want - (want % 8)));
         const stream = blobs.openRead(d.sha256, { chunkBytes });
         try {
+          let bytes = 0;
           for await (const chunk of stream) {
             if (call.cancelled) break;
+            bytes += (chunk as Buffer).length;
             await writeWithDrain(call, { chunk: chunk as Buffer });
           }
+          log.info({ datasetId: d.datasetId, bytes, cancelled: call.cancelled }, "points read");
         } catch (err) {
           if ((err as NodeJS.ErrnoException).code === "ENOENT") {
             throw new TdaError(GrpcStatus.DATA_LOSS, `the stored data of dataset ${d.datasetId} is missing`, { reason: "BLOB_MISSING", cause: err });

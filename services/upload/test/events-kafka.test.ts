@@ -1,7 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { Kafka, logLevel, type Admin, type Consumer } from "kafkajs";
 import { status } from "@grpc/grpc-js";
-import { pbEvents, pbUpload } from "@tda/common";
+import { inConsumerSpan, pbEvents, pbUpload } from "@tda/common";
 import { cleanupTenants, expectGrpcError, newTenant, startService, upload, useRedis, type RedisHandle, type ServiceHandle } from "./helpers";
 
 // Upload events as a consumer sees them on the real Kafka (KAFKA_BROKERS,
@@ -49,7 +49,8 @@ async function collect(keys: Set<string>, done: (m: Map<string, string[]>) => bo
     const timer = setTimeout(() => reject(new Error(`events seen: ${JSON.stringify([...types])}`)), 100_000);
     consumer!
       .run({
-        eachMessage: async ({ message }) => {
+        // a CONSUMER span per record, linked to the event's producer span (no-op without a tracer)
+        eachMessage: async ({ topic, partition, message }) => inConsumerSpan({ topic, partition, message }, "upload-events-test", async () => {
           const key = message.key?.toString() ?? "";
           if (!keys.has(key) || !message.value) return;
           const env = pbEvents.EventEnvelope.decode(message.value);
@@ -59,7 +60,7 @@ async function collect(keys: Set<string>, done: (m: Map<string, string[]>) => bo
             clearTimeout(timer);
             resolve();
           }
-        },
+        }),
       })
       .catch(reject);
   });

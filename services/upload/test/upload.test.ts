@@ -236,7 +236,8 @@ describe("datasets", () => {
     const rb = await upload(svc.client, b, { format: F.DATA_FORMAT_WHITESPACE }, [text]);
     const { datasetId: id, sha256: sha } = ra.dataset!;
     expect(rb.dataset!.datasetId).toBe(id);
-    expect(rb.deduplicated).toBe(true);
+    // one blob for both, but b is not told that someone else stored it
+    expect([ra.deduplicated, rb.deduplicated]).toEqual([false, false]);
     expect(await rh.redis.scard(`tda:blob-refs:${sha}`)).toBe(2);
 
     await del(a, id);
@@ -271,17 +272,17 @@ describe("limits", () => {
     await small?.stop();
   });
 
-  it("answers RESOURCE_EXHAUSTED with an ErrorInfo reason and keeps nothing", async () => {
+  it("answers RESOURCE_EXHAUSTED (size, points) or INVALID_ARGUMENT (dimension) with an ErrorInfo reason and keeps nothing", async () => {
     const tenant = newTenant();
-    const cases: [string[], number, string][] = [
-      [["1\n2\n3\n4\n"], 0, "UPLOAD_TOO_MANY_POINTS"],
-      [["1 2 3 4 5\n"], 0, "UPLOAD_DIM_TOO_LARGE"],
-      [["1\n".repeat(300), "1\n".repeat(300)], 0, "UPLOAD_TOO_LARGE"],
-      [["1\n"], 4096, "UPLOAD_TOO_LARGE"],
+    const cases: [string[], number, string, status][] = [
+      [["1\n2\n3\n4\n"], 0, "UPLOAD_TOO_MANY_POINTS", status.RESOURCE_EXHAUSTED],
+      [["1 2 3 4 5\n"], 0, "UPLOAD_DIM_TOO_LARGE", status.INVALID_ARGUMENT],
+      [["1\n".repeat(300), "1\n".repeat(300)], 0, "UPLOAD_TOO_LARGE", status.RESOURCE_EXHAUSTED],
+      [["1\n"], 4096, "UPLOAD_TOO_LARGE", status.RESOURCE_EXHAUSTED],
     ];
-    for (const [chunks, totalBytes, reason] of cases) {
+    for (const [chunks, totalBytes, reason, code] of cases) {
       const err = await expectGrpcError(upload(small.client, tenant, { format: F.DATA_FORMAT_AUTO, totalBytes }, chunks));
-      expect([err.code, decodeDetails(err).errorInfo?.reason]).toEqual([status.RESOURCE_EXHAUSTED, reason]);
+      expect([err.code, decodeDetails(err).errorInfo?.reason]).toEqual([code, reason]);
     }
     expect(filesUnder(path.join(small.dataDir, "tmp"))).toEqual([]);
     expect(filesUnder(path.join(small.dataDir, "blobs"))).toEqual([]);

@@ -23,6 +23,7 @@ import (
 	"tda-mesh/gateway/rest/internal/metrics"
 	"tda-mesh/gateway/rest/internal/openapi"
 	"tda-mesh/gateway/rest/internal/proxy"
+	"tda-mesh/gateway/rest/internal/telemetry"
 )
 
 func main() {
@@ -47,7 +48,17 @@ func run(cfg config.Config, log *slog.Logger) error {
 	// One connection to the gateway, shared by the generated handlers
 	// (RegisterTdaServiceHandlerClient: what ...FromEndpoint does, minus a
 	// private connection), the upload handler and the health check.
-	conn, err := proxy.Dial(cfg.GatewayAddress, cfg.MaxMessageBytes)
+	shutdownTracing, err := telemetry.Setup(ctx, cfg.OTLPEndpoint)
+	if err != nil {
+		return fmt.Errorf("tracing: %w", err)
+	}
+	defer func() {
+		fctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+		defer cancel()
+		_ = shutdownTracing(fctx)
+	}()
+
+	conn, err := proxy.Dial(cfg.GatewayAddress, cfg.MaxMessageBytes, telemetry.DialOption())
 	if err != nil {
 		return fmt.Errorf("gateway %s: %w", cfg.GatewayAddress, err)
 	}
@@ -111,13 +122,14 @@ func run(cfg config.Config, log *slog.Logger) error {
 		return err
 	}
 	srv := &http.Server{
-		Handler:           handler,
+		// outermost: the server span covers everything the proxy does for a request
+		Handler:           telemetry.Handler(telemetry.AccessLog(log, handler)),
 		ReadHeaderTimeout: 15 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
-	log.Info("listening", "url", "http://"+ln.Addr().String(), "gateway", cfg.GatewayAddress, "health_targets", len(targets))
+	log.Info("listening", "url", "http://"+ln.Addr().String(), "gateway", cfg.GatewayAddress, "health_targets", len(targets), "otlp", cfg.OTLPEndpoint)
 	// A plain line on stdout for scripts that wait for readiness (REST_PORT=0).
 	fmt.Printf("tda-rest listening on http://%s\n", ln.Addr().String())
 

@@ -35,6 +35,7 @@ type Config struct {
 	ConsoleOff      bool          // REST_CONSOLE=off: do not serve the web console at all
 	TraceQueryURL   string        // REST_TRACE_QUERY_URL: the trace store's query API (Jaeger HTTP), for GET …/jobs/{id}/trace
 	LogLevel        string        // REST_LOG_LEVEL: debug | info | warn | error
+	OTLPEndpoint    string        // OTEL_EXPORTER_OTLP_ENDPOINT: export spans over OTLP/gRPC (blank: propagate only)
 }
 
 // Addr is the host:port the HTTP server listens on.
@@ -79,6 +80,7 @@ func Load(getenv func(string) string, args []string) (Config, error) {
 		ConsoleDir:       str("REST_CONSOLE_DIR", ""),
 		TraceQueryURL:    strings.TrimRight(str("REST_TRACE_QUERY_URL", ""), "/"),
 		LogLevel:         strings.ToLower(str("REST_LOG_LEVEL", "info")),
+		OTLPEndpoint:     str("OTEL_EXPORTER_OTLP_ENDPOINT", ""),
 	}
 
 	fs := flag.NewFlagSet("tda-rest", flag.ContinueOnError)
@@ -99,6 +101,11 @@ func Load(getenv func(string) string, args []string) (Config, error) {
 	if c.TraceQueryURL != "" {
 		if u, err := url.Parse(c.TraceQueryURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 			errs = append(errs, fmt.Sprintf("REST_TRACE_QUERY_URL=%q: want an http(s) URL such as http://127.0.0.1:16686", c.TraceQueryURL))
+		}
+	}
+	if c.OTLPEndpoint != "" {
+		if u, err := url.Parse(c.OTLPEndpoint); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			errs = append(errs, fmt.Sprintf("OTEL_EXPORTER_OTLP_ENDPOINT=%q: want an http(s) URL such as http://127.0.0.1:4317", c.OTLPEndpoint))
 		}
 	}
 	switch v := strings.ToLower(str("REST_CONSOLE", "on")); v {

@@ -20,6 +20,7 @@ import (
 	gatewayv1 "tda-mesh/gateway/rest/gen/tda/gateway/v1"
 	"tda-mesh/gateway/rest/internal/console"
 	"tda-mesh/gateway/rest/internal/metrics"
+	"tda-mesh/gateway/rest/internal/telemetry"
 	"tda-mesh/gateway/rest/internal/trace"
 	"tda-mesh/gateway/rest/internal/upload"
 )
@@ -72,7 +73,7 @@ func New(ctx context.Context, o Options) (http.Handler, error) {
 		runtime.WithOutgoingHeaderMatcher(OutgoingHeaderMatcher),
 		runtime.WithErrorHandler(ErrorHandler),
 		runtime.WithForwardResponseOption(forwardTraceOption),
-		runtime.WithMiddlewares(metrics.RouteMiddleware),
+		runtime.WithMiddlewares(metrics.RouteMiddleware, telemetry.RouteMiddleware),
 	)
 	client := gatewayv1.NewTdaServiceClient(o.Conn)
 	if err := gatewayv1.RegisterTdaServiceHandlerClient(ctx, mux, client); err != nil {

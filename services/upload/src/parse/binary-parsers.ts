@@ -1,6 +1,7 @@
 import type { Parser } from "./parser";
 import type { CanonicalSink } from "./sink";
-import { headerError, parseError } from "./errors";
+import { dimTooLarge, headerError, parseError, tooManyPoints } from "./errors";
+import type { SinkLimits } from "./sink";
 
 // Fixed-size binary records (raw float64/float32, .npy bodies, binary PLY
 // vertices). Records may straddle chunks; only the partial record is carried.
@@ -165,7 +166,7 @@ export class NpyParser implements Parser {
   private expectRows = 0;
   private flatDim = 0;
 
-  constructor(private readonly sink: CanonicalSink, private readonly declaredDim: number) {}
+  constructor(private readonly sink: CanonicalSink, private readonly declaredDim: number, private readonly limits: SinkLimits) {}
 
   push(chunk: Uint8Array): void {
     if (this.reader) {
@@ -214,6 +215,10 @@ export class NpyParser implements Parser {
       throw parseError(`.npy array has ${shape.length} dimensions; expected a 2-D array (n points x dim)`);
     }
     if (dim === 0) throw parseError(".npy array has 0 columns");
+    // The shape is only a claim of the header: check it against the limits
+    // before anything is sized by it (a 128-byte file may declare 2^32 columns).
+    if (dim > this.limits.maxDim) throw dimTooLarge(`.npy shape (${shape.join(", ")}): `, this.limits.maxDim);
+    if (rows > this.limits.maxPoints) throw tooManyPoints(this.limits.maxPoints);
     this.expectRows = rows;
     this.reader = new RecordReader(this.sink, new Array<ElementType>(dim).fill(type), undefined, rows);
   }

@@ -39,8 +39,14 @@ export function tooManyPoints(limit: number): TdaError {
   return resourceExhausted(`upload has more than ${limit} points (UPLOAD_MAX_POINTS)`, REASON_TOO_MANY_POINTS, { limit: String(limit) });
 }
 
-export function dimTooLarge(where: string, limit: number): TdaError {
-  return resourceExhausted(`${where}more than ${limit} values per point (UPLOAD_MAX_DIM)`, REASON_DIM_TOO_LARGE, { limit: String(limit) });
+/**
+ * Too many values per point: a property of the data, not of the service's
+ * load, so INVALID_ARGUMENT (REST 400), never RESOURCE_EXHAUSTED (429, which
+ * clients read as "retry later").
+ */
+export function dimTooLarge(where: string, limit: number, field = "chunk"): TdaError {
+  const description = `${where}more than ${limit} values per point (UPLOAD_MAX_DIM)`;
+  return new TdaError(GrpcStatus.INVALID_ARGUMENT, description, { reason: REASON_DIM_TOO_LARGE, metadata: { limit: String(limit) }, violations: [{ field, description }] });
 }
 
 export function tooLarge(limit: number): TdaError {

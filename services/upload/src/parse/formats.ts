@@ -66,7 +66,7 @@ export function createParser(format: DataFormat, sink: CanonicalSink, opts: Pars
     case F.DATA_FORMAT_RAW_FLOAT32:
       return new RawParser(sink, opts.declaredDim, ELEMENT_TYPES["<f4"]!);
     case F.DATA_FORMAT_NPY:
-      return new NpyParser(sink, opts.declaredDim);
+      return new NpyParser(sink, opts.declaredDim, opts);
     case F.DATA_FORMAT_OFF:
       return new OffParser(sink, t);
     case F.DATA_FORMAT_PLY:

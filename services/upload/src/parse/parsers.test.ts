@@ -132,11 +132,11 @@ describe("text point clouds", () => {
     expect(parseError("1,2\n3,4\n", F.DATA_FORMAT_CSV, { dim: 3 }).message).toBe("line 1: expected 3 values (declared dim), got 2");
   });
 
-  it("enforces point and dimension limits with RESOURCE_EXHAUSTED", () => {
+  it("enforces the point limit with RESOURCE_EXHAUSTED and the dimension limit with INVALID_ARGUMENT", () => {
     const e = parseError("1\n2\n3\n", F.DATA_FORMAT_CSV, { maxPoints: 2 });
     expect([e.code, e.reason]).toEqual([8, "UPLOAD_TOO_MANY_POINTS"]);
     const d = parseError("1 2 3 4 5\n", F.DATA_FORMAT_WHITESPACE, { maxDim: 4 });
-    expect([d.code, d.reason]).toEqual([8, "UPLOAD_DIM_TOO_LARGE"]);
+    expect([d.code, d.reason]).toEqual([3, "UPLOAD_DIM_TOO_LARGE"]);
   });
 
   it("parses a bundled point cloud fixture", () => {
@@ -181,6 +181,38 @@ describe("binary point clouds", () => {
 
   it("refuses to guess binary input as text", () => {
     expect(parseError(f64(1, 2, 3), F.DATA_FORMAT_AUTO).violations[0]!.field).toBe("header.format");
+  });
+});
+
+describe("sizes a header declares", () => {
+  // Each is checked against the limits before anything is sized by it: a
+  // 128-byte .npy declaring (1, 4294967295) once made the service allocate a
+  // per-column array of 2^32 entries and die of heap exhaustion.
+  it("refuses a .npy shape past the dimension or point limit before allocating", () => {
+    const wide = npy("<f8", [1, 4294967295], Buffer.alloc(0));
+    expect(wide.length).toBe(128);
+    const before = process.memoryUsage().heapUsed;
+    const e = parseError(wide, F.DATA_FORMAT_NPY, { maxDim: 10_000 });
+    expect([e.code, e.reason]).toEqual([3, "UPLOAD_DIM_TOO_LARGE"]);
+    expect(e.message).toMatch(/^\.npy shape \(1, 4294967295\): more than 10000 values per point/);
+    expect(process.memoryUsage().heapUsed - before).toBeLessThan(64 * 1024 * 1024);
+    expect(parseError(npy("<f8", [4294967295, 3], Buffer.alloc(0)), F.DATA_FORMAT_AUTO, { maxPoints: 1000 }).reason).toBe("UPLOAD_TOO_MANY_POINTS");
+    expect(parseError(npy("<f8", [99999999999999999999], Buffer.alloc(0)), F.DATA_FORMAT_NPY, { dim: 3 }).message).toMatch(/does not split|UPLOAD_MAX_POINTS/);
+  });
+
+  it("refuses PLY and OFF counts and dimensions past the limits from the header", () => {
+    const ply = "ply\nformat binary_little_endian 1.0\nelement vertex 2\n" + "abcde".split("").map((c) => `property double ${c}\n`).join("") + "end_header\n";
+    expect(parseError(ply, F.DATA_FORMAT_PLY, { maxDim: 4 }).reason).toBe("UPLOAD_DIM_TOO_LARGE");
+    expect(parseError("ply\nformat ascii 1.0\nelement vertex 4294967295\nproperty float x\nend_header\n", F.DATA_FORMAT_PLY, { maxPoints: 10 }).reason).toBe("UPLOAD_TOO_MANY_POINTS");
+    expect(parseError("nOFF\n4294967295\n1 0 0\n", F.DATA_FORMAT_OFF, { maxDim: 100 }).reason).toBe("UPLOAD_DIM_TOO_LARGE");
+    expect(parseError("OFF\n4294967295 0 0\n", F.DATA_FORMAT_OFF, { maxPoints: 10 }).reason).toBe("UPLOAD_TOO_MANY_POINTS");
+  });
+
+  it("refuses a distance matrix past the point limit as soon as it has too many entries", () => {
+    // maxPoints 3: at most 3 entries below the diagonal
+    expect(parseError("1 2 3 4", F.DATA_FORMAT_LOWER_DISTANCE_MATRIX, { maxPoints: 3 }).reason).toBe("UPLOAD_TOO_MANY_POINTS");
+    expect(parseError("0 1 1 1\n", F.DATA_FORMAT_DISTANCE_MATRIX, { maxPoints: 3 }).reason).toBe("UPLOAD_TOO_MANY_POINTS");
+    expect(parseError(Array.from({ length: 2000 }, () => "1").join(" "), F.DATA_FORMAT_UPPER_DISTANCE_MATRIX, { maxPoints: 40 }).reason).toBe("UPLOAD_TOO_MANY_POINTS");
   });
 });
 

@@ -3,7 +3,7 @@ import type { CanonicalSink } from "./sink";
 import type { TextOptions } from "./text-parsers";
 import { TextScanner } from "./text-scanner";
 import { ELEMENT_TYPES, RecordReader, type ElementType } from "./binary-parsers";
-import { lineError, parseError, tooManyPoints } from "./errors";
+import { dimTooLarge, lineError, parseError, tooManyPoints } from "./errors";
 
 // Stanford PLY (ascii, binary_little_endian, binary_big_endian). The points
 // are the vertex element, which must come first; x, y, z (and w) are kept when
@@ -129,6 +129,8 @@ export class PlyParser implements Parser {
     this.head = Buffer.alloc(0);
     this.vertices = h.vertices;
     const keep = keptColumns(h.props);
+    const kept = keep.filter(Boolean).length;
+    if (kept > this.opts.maxDim) throw dimTooLarge(`PLY vertex element has ${kept} coordinates: `, this.opts.maxDim);
     if (this.opts.declaredDim > 0 && keep.filter(Boolean).length !== this.opts.declaredDim) {
       throw parseError(`PLY vertices have ${keep.filter(Boolean).length} coordinates but the declared dim is ${this.opts.declaredDim}`);
     }

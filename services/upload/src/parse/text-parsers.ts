@@ -84,11 +84,14 @@ function checkDistance(v: number, line: number): void {
  * values separated by anything; the count must be n(n-1)/2.
  */
 export class LowerMatrixParser extends TextScanner implements Parser {
+  private readonly maxValues: number;
   constructor(private readonly sink: CanonicalSink, private readonly opts: TextOptions) {
     super(opts);
+    this.maxValues = triangle(opts.maxPoints);
   }
   protected onValue(v: number): void {
     checkDistance(v, this.line);
+    if (this.sink.values >= this.maxValues) throw tooManyPoints(this.opts.maxPoints);
     this.sink.value(v);
   }
   protected onEol(): void {}
@@ -96,6 +99,11 @@ export class LowerMatrixParser extends TextScanner implements Parser {
     super.finish();
     this.sink.n = triangularSize(this.sink.values, this.opts.maxPoints, "lower");
   }
+}
+
+/** Entries of the strict lower triangle of an n x n matrix. */
+function triangle(n: number): number {
+  return (n * (n - 1)) / 2;
 }
 
 /** n such that count = n(n-1)/2, or an error. */
@@ -160,8 +168,9 @@ export class UpperMatrixParser extends TextScanner implements Parser {
   protected onValue(v: number): void {
     checkDistance(v, this.line);
     if (this.count === this.vals.length) {
+      if (this.count >= triangle(this.opts.maxPoints)) throw tooManyPoints(this.opts.maxPoints);
       if (this.count >= MAX_UPPER_VALUES) throw resourceExhaustedMatrix(MAX_UPPER_VALUES);
-      const next = new Float64Array(Math.min(MAX_UPPER_VALUES, this.count * 2));
+      const next = new Float64Array(Math.min(MAX_UPPER_VALUES, triangle(this.opts.maxPoints), this.count * 2));
       next.set(this.vals);
       this.vals = next;
     }
@@ -224,6 +233,7 @@ export class OffParser extends TextScanner implements Parser {
           this.nv = h[this.need - 3]!;
           if (!Number.isInteger(this.dim) || this.dim < 1) throw lineError(this.line, `bad OFF dimension ${h[0]}`);
           if (!Number.isInteger(this.nv) || this.nv < 0) throw lineError(this.line, `bad OFF vertex count ${this.nv}`);
+          if (!this.dimFromRow && this.dim > this.opts.maxDim) throw dimTooLarge(`line ${this.line}: OFF dimension ${this.dim}: `, this.opts.maxDim);
           if (this.nv > this.opts.maxPoints) throw tooManyPoints(this.opts.maxPoints);
           if (!this.dimFromRow) this.fixDim(this.dim);
           this.state = this.nv === 0 ? "done" : "vertices";

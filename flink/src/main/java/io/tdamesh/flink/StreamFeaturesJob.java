@@ -1,6 +1,7 @@
 package io.tdamesh.flink;
 
 import io.tdamesh.flink.engine.EngineSettings;
+import io.tdamesh.flink.functions.ChangeScore;
 import io.tdamesh.flink.functions.DecodeEnvelope;
 import io.tdamesh.flink.functions.EngineCompute;
 import io.tdamesh.flink.functions.FeatureEmitter;
@@ -59,8 +60,8 @@ public final class StreamFeaturesJob {
     DataStream<WindowDiagram> diagrams = AsyncDataStream.orderedWait(windows, new EngineCompute(engine), asyncTimeoutMs,
         TimeUnit.MILLISECONDS, engine.capacity).name("engine persistence").uid("engine");
     DataStream<WindowDiagram> paired = diagrams.keyBy(d -> d.key).process(new PairWithPrevious()).name("pair with previous window").uid("pair");
-    // TODO(engine DiagramDistance): the change score step goes here once the engine serves it
-    DataStream<WindowDiagram> scored = paired;
+    DataStream<WindowDiagram> scored = AsyncDataStream.orderedWait(paired, new ChangeScore(engine), asyncTimeoutMs,
+        TimeUnit.MILLISECONDS, engine.capacity).name("change score").uid("distance");
     DataStream<OutputRecord> features = scored.keyBy(d -> d.key).process(new FeatureEmitter()).name("features and alerts").uid("features");
     features.union(decoded.getSideOutput(DecodeEnvelope.ERRORS), windows.getSideOutput(DecodeEnvelope.ERRORS))
         .sinkTo(sink).name("tda_stream_features + tda_errors").uid("sink");

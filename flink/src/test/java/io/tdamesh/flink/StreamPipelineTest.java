@@ -1,6 +1,7 @@
 package io.tdamesh.flink;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.tdamesh.flink.engine.EngineSettings;
@@ -37,11 +38,13 @@ import tda.common.v1.Stream.DimensionFeatures;
 import tda.common.v1.Stream.StreamConfig;
 import tda.common.v1.Stream.TimeWindow;
 import tda.events.v1.Events.EventEnvelope;
+import tda.events.v1.Events.StreamAlertData;
 import tda.events.v1.Events.StreamFeaturesData;
 
 /**
  * The job end to end in one shared MiniCluster, against the run's real Kafka and real engine
- * processes; reference diagrams from Debian's ripser, run here on the same window points.
+ * processes; reference diagrams from Debian's ripser, run here on the same window points, and
+ * reference distances from GUDHI (PyPI gudhi 3.13) on those diagrams.
  */
 class StreamPipelineTest {
   @RegisterExtension
@@ -349,5 +352,102 @@ class StreamPipelineTest {
     } finally {
       Infra.stop(own);
     }
+  }
+
+  /** n points alternating between two circles of radius 0.5 around (-1.2, 0) and (1.2, 0), with noise. */
+  static double[] twoCircles(Random rnd, int n, double noise) {
+    double[] v = new double[2 * n];
+    for (int i = 0; i < n; i++) {
+      double a = rnd.nextDouble() * 2 * Math.PI;
+      double cx = i % 2 == 0 ? -1.2 : 1.2;
+      v[2 * i] = cx + 0.5 * Math.cos(a) + noise * rnd.nextGaussian();
+      v[2 * i + 1] = 0.5 * Math.sin(a) + noise * rnd.nextGaussian();
+    }
+    return v;
+  }
+
+  static double[] concat(double[] a, double[] b) {
+    double[] out = java.util.Arrays.copyOf(a, a.length + b.length);
+    System.arraycopy(b, 0, out, a.length, b.length);
+    return out;
+  }
+
+  /** The change score of window k (k >= 1) from GUDHI on ripser's diagrams of windows k-1 and k: max bottleneck over dims, sum of W1. */
+  static List<double[]> gudhiScores(double[] coords, int size, int slide, int windows) throws Exception {
+    List<Diagram> ds = new ArrayList<>();
+    for (int k = 0; k < windows; k++) ds.add(Ripser.run(java.util.Arrays.copyOfRange(coords, 2 * slide * k, 2 * (slide * k + size)), 2, 1, Double.NaN));
+    List<double[][]> as = new ArrayList<>();
+    List<double[][]> bs = new ArrayList<>();
+    for (int k = 1; k < windows; k++) {
+      for (int dim = 0; dim <= 1; dim++) {
+        as.add(Gudhi.dim(ds.get(k - 1), dim));
+        bs.add(Gudhi.dim(ds.get(k), dim));
+      }
+    }
+    List<double[]> per = Gudhi.distances(as, bs);
+    List<double[]> out = new ArrayList<>();
+    out.add(null); // window 0 has no previous window
+    for (int k = 1; k < windows; k++) {
+      double[] h0 = per.get(2 * (k - 1));
+      double[] h1 = per.get(2 * (k - 1) + 1);
+      out.add(new double[] {Math.max(h0[0], h1[0]), h0[1] + h1[1]});
+    }
+    return out;
+  }
+
+  @Test
+  void theChangeScoreIsGudhisDistanceAndAnAlertMarksACircleBecomingTwoCircles() throws Exception {
+    startJob(enginePort, null);
+    int size = 128;
+    int slide = 32;
+    StreamConfig c = StreamConfig.newBuilder().setCount(CountWindow.newBuilder().setSize(size).setSlide(slide))
+        .setMaxDim(1).setBettiScale(0.4).setNoiseLevel(0.05).setAlertLevel(0.3).build();
+    Infra.publishConfig(producer, prefix, "acme", "change", c);
+    Infra.publishConfig(producer, prefix, "acme", "stable", c);
+    // 256 points of one circle, then 256 of two: windows 0..4 one circle, 5..7 mixed, 8..12 two circles
+    double[] change = concat(circle(new Random(11), 256, 0, 1, 0.03), twoCircles(new Random(12), 256, 0.03));
+    double[] stable = circle(new Random(13), 512, 0, 1, 0.03);
+    publishInBatches("acme", "change", change, 2, slide, 1000);
+    publishInBatches("acme", "stable", stable, 2, slide, 1000);
+    int windows = (512 - size) / slide + 1; // 13
+    var recs = awaitFeatures(Map.of("acme/change", windows, "acme/stable", windows), Duration.ofSeconds(180));
+    Thread.sleep(1000); // the alerts of the last checkpoint too
+    recs = Infra.readUntil(prefix + "tda_stream_features", Duration.ofSeconds(2), got -> false);
+    Map<String, List<StreamFeaturesData>> byKey = features(recs);
+    Map<String, List<StreamAlertData>> alerts = new TreeMap<>();
+    for (var r : recs) {
+      EventEnvelope env = EventEnvelope.parseFrom(r.value());
+      if (env.hasStreamAlert()) alerts.computeIfAbsent(env.getStreamAlert().getStreamId(), k -> new ArrayList<>()).add(env.getStreamAlert());
+    }
+    for (String stream : List.of("change", "stable")) {
+      List<StreamFeaturesData> got = byKey.get("acme/" + stream);
+      assertEquals(windows, got.size());
+      assertFalse(got.get(0).hasBottleneckDistance(), "no score for the first window");
+      List<double[]> want = gudhiScores(stream.equals("change") ? change : stable, size, slide, windows);
+      for (int k = 1; k < windows; k++) {
+        StreamFeaturesData f = got.get(k);
+        assertEquals(want.get(k)[0], f.getBottleneckDistance(), 1e-4, stream + " window " + k + " bottleneck");
+        assertEquals(want.get(k)[1], f.getWassersteinDistance(), 1e-4 * Math.max(1, want.get(k)[1]), stream + " window " + k + " 1-Wasserstein");
+      }
+      // the alerts are exactly the rising edges of the score through 0.3
+      List<Long> edges = new ArrayList<>();
+      for (int k = 1; k < windows; k++) {
+        double prev = k >= 2 ? got.get(k - 1).getBottleneckDistance() : Double.NEGATIVE_INFINITY;
+        if (got.get(k).getBottleneckDistance() >= 0.3 && prev < 0.3) edges.add((long) k);
+      }
+      List<Long> raised = alerts.getOrDefault(stream, List.of()).stream().map(StreamAlertData::getWindowSeq).toList();
+      assertEquals(edges, raised, stream + " alerts");
+    }
+    List<StreamAlertData> changeAlerts = alerts.get("change");
+    assertTrue(changeAlerts != null && !changeAlerts.isEmpty(), "an alert when the circle becomes two");
+    for (StreamAlertData a : changeAlerts) {
+      assertTrue(a.getWindowSeq() >= 5 && a.getWindowSeq() <= 8, "alert at the change, not at window " + a.getWindowSeq());
+      assertEquals(0.3, a.getAlertLevel());
+      assertTrue(a.getChangeScore() >= 0.3);
+    }
+    assertTrue(alerts.getOrDefault("stable", List.of()).isEmpty(), "no alert on the stable stream");
+    // the Betti numbers tell the same story: one loop before, two after
+    assertEquals(1, byKey.get("acme/change").get(0).getDimensions(1).getBetti());
+    assertEquals(2, byKey.get("acme/change").get(windows - 1).getDimensions(1).getBetti());
   }
 }

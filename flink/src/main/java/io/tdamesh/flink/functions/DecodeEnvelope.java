@@ -27,7 +27,26 @@ public class DecodeEnvelope extends ProcessFunction<RawRecord, StreamInput> {
   public static final int MAX_DIM = 4096;
   public static final int MAX_NAME = 256;
 
+  private final String topic;
+  private final String group;
   private transient Counter rejected;
+  private transient io.opentelemetry.api.trace.Tracer tracer;
+
+  public DecodeEnvelope() {
+    this("tda_events", "tda-stream-features");
+  }
+
+  /** `topic` and `group` name the records' source in their CONSUMER spans. */
+  public DecodeEnvelope(String topic, String group) {
+    this.topic = topic;
+    this.group = group;
+  }
+
+  /** Tests pass a tracer of their own; by default the process's (Tracing.tracer()). */
+  DecodeEnvelope withTracer(io.opentelemetry.api.trace.Tracer t) {
+    this.tracer = t;
+    return this;
+  }
 
   @Override
   public void open(org.apache.flink.api.common.functions.OpenContext ctx) {
@@ -37,12 +56,18 @@ public class DecodeEnvelope extends ProcessFunction<RawRecord, StreamInput> {
   @Override
   public void processElement(RawRecord raw, Context ctx, Collector<StreamInput> out) {
     String key = raw.key == null ? "" : new String(raw.key, StandardCharsets.UTF_8);
+    if (tracer == null) tracer = Tracing.tracer();
+    // the record's CONSUMER span: child of (and linked to) the span that produced it
+    io.opentelemetry.api.trace.Span span = Tracing.consumerSpan(tracer, topic, group, raw.partition, raw.offset, raw.traceparent);
     try {
       out.collect(decode(raw, key));
     } catch (Rejected r) {
       if (rejected != null) rejected.inc();
+      span.setStatus(io.opentelemetry.api.trace.StatusCode.ERROR, r.code);
       String where = " (tda_events partition " + raw.partition + " offset " + raw.offset + ")";
       ctx.output(ERRORS, Envelopes.error("validation", key, r.code, r.getMessage() + where, raw.traceparent));
+    } finally {
+      span.end();
     }
   }
 

@@ -74,10 +74,9 @@ public class FeatureEmitter extends KeyedProcessFunction<String, WindowDiagram, 
         .setLatePoints(w.latePoints);
     if (w.completedByPublishedAtMs > 0) f.setCompletedByPublishedAt(Envelopes.timestamp(w.completedByPublishedAtMs));
     for (int k = 0; k < w.diagram.dims(); k++) f.addDimensions(Features.of(w.diagram, k, scale, w.settings.noiseLevel));
-    if (!Double.isNaN(w.bottleneck)) {
-      f.setBottleneckDistance(w.bottleneck);
-      f.setWassersteinDistance(w.wasserstein);
-    }
+    if (!Double.isNaN(w.bottleneck)) f.setBottleneckDistance(w.bottleneck);
+    // unset when only the bottleneck distance was asked (windows past the engine's Wasserstein limit)
+    if (!Double.isNaN(w.bottleneck) && !Double.isNaN(w.wasserstein)) f.setWassersteinDistance(w.wasserstein);
     return f.build();
   }
 }
