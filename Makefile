@@ -13,7 +13,7 @@ bootstrap:   ## install Debian packages, npm dependencies and Kafka jars (only w
 build:       ## protobuf codegen, TypeScript, C++ engine, web console, REST proxy
 	bash scripts/build.sh
 
-lint:        ## buf lint + breaking, tsc, typescript-eslint, gofmt + go vet (scripts/lint.sh)
+lint:        ## buf lint + breaking, tsc, typescript-eslint, prettier --check, gofmt + go vet (scripts/lint.sh)
 	bash scripts/lint.sh
 
 bench:       ## benchmarks against their anchors (see "Benchmarks" in README.md)

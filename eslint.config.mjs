@@ -7,7 +7,22 @@
 import tseslint from "typescript-eslint";
 
 export default tseslint.config(
-  { ignores: ["**/dist/**", "**/gen/**", "**/node_modules/**", "build/**", "console/**", "bench/**", "engine-cpp/**", "flink/**", "gateway/rest/**", "deploy/**", "*.js", "*.mjs"] },
+  {
+    ignores: [
+      "**/dist/**",
+      "**/gen/**",
+      "**/node_modules/**",
+      "build/**",
+      "console/**",
+      "bench/**",
+      "engine-cpp/**",
+      "flink/**",
+      "gateway/rest/**",
+      "deploy/**",
+      "*.js",
+      "*.mjs",
+    ],
+  },
   {
     files: ["services/*/src/**/*.ts", "services/*/test/**/*.ts", "gateway/src/**/*.ts", "test/**/*.ts"],
     languageOptions: {

@@ -36,19 +36,31 @@ const fmt = (x, d = 2) => (Number.isFinite(x) ? x.toFixed(d) : "n/a");
 
 function csv(n, dim, seed) {
   let s = seed;
-  const next = () => ((s = (s * 1103515245 + 12345) & 0x7fffffff) / 0x80000000);
+  const next = () => (s = (s * 1103515245 + 12345) & 0x7fffffff) / 0x80000000;
   const rows = [];
   for (let i = 0; i < n; i++) rows.push(Array.from({ length: dim }, () => next().toFixed(6)).join(","));
   return Buffer.from(rows.join("\n") + "\n");
 }
 
-const call = (client, method, req) =>
-  new Promise((res, rej) => client[method](req, new grpc.Metadata(), (err, out) => (err ? rej(err) : res(out))));
+const call = (client, method, req) => new Promise((res, rej) => client[method](req, new grpc.Metadata(), (err, out) => (err ? rej(err) : res(out))));
 
 function upload(client, data) {
   return new Promise((res, rej) => {
     const stream = client.uploadData(new grpc.Metadata(), (err, out) => (err ? rej(err) : res(out)));
-    stream.write({ msg: { $case: "header", value: { name: "bench.csv", format: pbUpload.DataFormat.DATA_FORMAT_CSV, dim: 3, contentType: "", uploadId: "", resumeOffset: 0, totalBytes: data.length } } });
+    stream.write({
+      msg: {
+        $case: "header",
+        value: {
+          name: "bench.csv",
+          format: pbUpload.DataFormat.DATA_FORMAT_CSV,
+          dim: 3,
+          contentType: "",
+          uploadId: "",
+          resumeOffset: 0,
+          totalBytes: data.length,
+        },
+      },
+    });
     stream.write({ msg: { $case: "chunk", value: data } });
     stream.end();
   });
@@ -71,19 +83,47 @@ async function layout(engines, redisUrl, base) {
   const [ep, up, sp, gp] = [await freePort(), await freePort(), await freePort(), await freePort()];
   const env = {
     ...process.env,
-    TDA_RUN_DIR: runDir, REDIS_URL: redisUrl, KAFKA_BROKERS, LOG_LEVEL: "warn",
-    TDA_ENGINES: String(engines), TDA_ENGINE_PORT: String(ep), UPLOAD_PORT: String(up), SCHEDULER_PORT: String(sp), GATEWAY_PORT: String(gp),
-    TDA_ENGINE_MAX_CONCURRENT: "1", TDA_ENGINE_THREADS: "1", SCHEDULER_CONCURRENCY: "8",
-    GATEWAY_METRICS_PORT: "0", UPLOAD_METRICS_PORT: "0", SCHEDULER_METRICS_PORT: "0", TDA_ENGINE_METRICS_PORT: "0", OTEL_EXPORTER_OTLP_ENDPOINT: "",
+    TDA_RUN_DIR: runDir,
+    REDIS_URL: redisUrl,
+    KAFKA_BROKERS,
+    LOG_LEVEL: "warn",
+    TDA_ENGINES: String(engines),
+    TDA_ENGINE_PORT: String(ep),
+    UPLOAD_PORT: String(up),
+    SCHEDULER_PORT: String(sp),
+    GATEWAY_PORT: String(gp),
+    TDA_ENGINE_MAX_CONCURRENT: "1",
+    TDA_ENGINE_THREADS: "1",
+    SCHEDULER_CONCURRENCY: "8",
+    GATEWAY_METRICS_PORT: "0",
+    UPLOAD_METRICS_PORT: "0",
+    SCHEDULER_METRICS_PORT: "0",
+    TDA_ENGINE_METRICS_PORT: "0",
+    OTEL_EXPORTER_OTLP_ENDPOINT: "",
   };
   for (const k of ["ENGINE_ADDRESSES", "UPLOAD_ADDRESS", "SCHEDULER_ADDRESS", "GATEWAY_ADDRESS"]) delete env[k];
-  const script = (name, args) => execFileSync("bash", [path.join(ROOT, "deploy/local", name), ...args], { env, cwd: ROOT, stdio: ["ignore", "ignore", "inherit"] });
+  const script = (name, args) =>
+    execFileSync("bash", [path.join(ROOT, "deploy/local", name), ...args], { env, cwd: ROOT, stdio: ["ignore", "ignore", "inherit"] });
   script("start.sh", ["--no-infra", "engine", "upload", "scheduler", "gateway"]);
   const client = new pbGateway.TdaServiceClient(`127.0.0.1:${gp}`, grpc.credentials.createInsecure());
   try {
-    const pids = ["engine", ...Array.from({ length: engines - 1 }, (_, i) => `engine-${i + 2}`)].map((n) => Number(readFileSync(path.join(runDir, "pids", `${n}.pid`), "utf8")));
+    const pids = ["engine", ...Array.from({ length: engines - 1 }, (_, i) => `engine-${i + 2}`)].map((n) =>
+      Number(readFileSync(path.join(runDir, "pids", `${n}.pid`), "utf8")),
+    );
     const { dataset } = await upload(client, csv(POINTS, 3, 7));
-    const submit = async (i) => (await call(client, "computeVietorisRips", { datasetId: dataset.datasetId, maxDim: 2, threshold: 0.6 + (base + i) * 1e-6, modulus: 0, priority: 0, idempotencyKey: "", deadlineSeconds: 0, threads: 1 })).job.jobId;
+    const submit = async (i) =>
+      (
+        await call(client, "computeVietorisRips", {
+          datasetId: dataset.datasetId,
+          maxDim: 2,
+          threshold: 0.6 + (base + i) * 1e-6,
+          modulus: 0,
+          priority: 0,
+          idempotencyKey: "",
+          deadlineSeconds: 0,
+          threads: 1,
+        })
+      ).job.jobId;
     // warm-up: one job per engine (connections, page cache)
     await waitAll(client, await Promise.all(Array.from({ length: engines }, (_, i) => submit(JOBS + i))));
     const cpu0 = pids.map(cpuSeconds);

@@ -114,7 +114,15 @@ async function main() {
   const procs = [];
   try {
     const [otlp, query] = [await freePort(), await freePort()];
-    procs.push(start("jaeger", jbin, ["--config", `file:${path.join(ROOT, "deploy/jaeger/config.yaml")}`], { JAEGER_HOST: "127.0.0.1", OTLP_GRPC_PORT: String(otlp), JAEGER_QUERY_PORT: String(query) }, logDir));
+    procs.push(
+      start(
+        "jaeger",
+        jbin,
+        ["--config", `file:${path.join(ROOT, "deploy/jaeger/config.yaml")}`],
+        { JAEGER_HOST: "127.0.0.1", OTLP_GRPC_PORT: String(otlp), JAEGER_QUERY_PORT: String(query) },
+        logDir,
+      ),
+    );
     await waitHttp(`http://127.0.0.1:${query}/api/services`);
     const engines = {};
     const pids = {};
@@ -142,8 +150,11 @@ async function main() {
     const eng = (n) => median(times[n].map((t) => t.engine));
     const wall = (n) => median(times[n].map((t) => t.wall));
     console.log(`engine tracing overhead: Rips n=${N} dim=${DIM} max_dim=${MAX_DIM} threads=${THREADS}, ${ROUNDS} rounds, medians`);
-    for (const n of ["off-a", "off-b", "on"]) console.log(`  ${n.padEnd(6)} compute ${eng(n).toFixed(3)} s   wall ${wall(n).toFixed(3)} s   cpu/job ${cpu[n].toFixed(3)} s`);
-    console.log(`ratio tracing on / off (cpu/job): ${(cpu.on / cpu["off-a"]).toFixed(4)}   (target <= 1.01; anchor off-b / off-a ${(cpu["off-b"] / cpu["off-a"]).toFixed(4)})`);
+    for (const n of ["off-a", "off-b", "on"])
+      console.log(`  ${n.padEnd(6)} compute ${eng(n).toFixed(3)} s   wall ${wall(n).toFixed(3)} s   cpu/job ${cpu[n].toFixed(3)} s`);
+    console.log(
+      `ratio tracing on / off (cpu/job): ${(cpu.on / cpu["off-a"]).toFixed(4)}   (target <= 1.01; anchor off-b / off-a ${(cpu["off-b"] / cpu["off-a"]).toFixed(4)})`,
+    );
     console.log(`ratio tracing on / off (compute): ${(eng("on") / eng("off-a")).toFixed(4)}   (target <= 1.01)`);
     console.log(`ratio tracing on / off (wall):    ${(wall("on") / wall("off-a")).toFixed(4)}`);
     console.log(`anchor off-b / off-a (compute):   ${(eng("off-b") / eng("off-a")).toFixed(4)}   (noise between identical engines)`);

@@ -98,13 +98,33 @@ async function main() {
   await r.flushdb();
   r.disconnect();
   const [ep, up, sp, gp, rp] = await Promise.all([freePort(), freePort(), freePort(), freePort(), freePort()]);
-  const env = { REDIS_URL: url.toString(), KAFKA_BROKERS, TDA_DATA_DIR: path.join(work, "data"), LOG_LEVEL: "warn", GATEWAY_METRICS_PORT: "0", UPLOAD_METRICS_PORT: "0", SCHEDULER_METRICS_PORT: "0" };
+  const env = {
+    REDIS_URL: url.toString(),
+    KAFKA_BROKERS,
+    TDA_DATA_DIR: path.join(work, "data"),
+    LOG_LEVEL: "warn",
+    GATEWAY_METRICS_PORT: "0",
+    UPLOAD_METRICS_PORT: "0",
+    SCHEDULER_METRICS_PORT: "0",
+  };
   const [engine, upload, scheduler, gateway] = [ep, up, sp, gp].map((p) => `127.0.0.1:${p}`);
   const procs = [
     start("engine", path.join(ROOT, "engine-cpp/build/tda-engine"), ["serve", "--port", String(ep), "--threads", "1"], {}, logDir),
     start("upload", process.execPath, [path.join(ROOT, "services/upload/dist/main.js")], { ...env, UPLOAD_PORT: String(up) }, logDir),
-    start("scheduler", process.execPath, [path.join(ROOT, "services/scheduler/dist/main.js")], { ...env, SCHEDULER_PORT: String(sp), UPLOAD_ADDRESS: upload, ENGINE_ADDRESSES: engine }, logDir),
-    start("gateway", process.execPath, [path.join(ROOT, "gateway/dist/main.js")], { ...env, GATEWAY_PORT: String(gp), UPLOAD_ADDRESS: upload, SCHEDULER_ADDRESS: scheduler, GATEWAY_AUTH_DISABLED: "true" }, logDir),
+    start(
+      "scheduler",
+      process.execPath,
+      [path.join(ROOT, "services/scheduler/dist/main.js")],
+      { ...env, SCHEDULER_PORT: String(sp), UPLOAD_ADDRESS: upload, ENGINE_ADDRESSES: engine },
+      logDir,
+    ),
+    start(
+      "gateway",
+      process.execPath,
+      [path.join(ROOT, "gateway/dist/main.js")],
+      { ...env, GATEWAY_PORT: String(gp), UPLOAD_ADDRESS: upload, SCHEDULER_ADDRESS: scheduler, GATEWAY_AUTH_DISABLED: "true" },
+      logDir,
+    ),
     start("rest", path.join(ROOT, "build/bin/tda-rest"), [], { REST_PORT: String(rp), GATEWAY_ADDRESS: gateway, REST_LOG_LEVEL: "warn" }, logDir),
   ];
   const rest = `http://127.0.0.1:${rp}`;
@@ -118,11 +138,29 @@ async function main() {
     const csv = Buffer.from(Array.from({ length: 30 }, (_, i) => `${Math.cos(i / 5)},${Math.sin(i / 5)}`).join("\n") + "\n");
     const ds = await new Promise((resolve, reject) => {
       const s = gw.uploadData(new grpc.Metadata(), (err, res) => (err ? reject(err) : resolve(res.dataset)));
-      s.write({ msg: { $case: "header", value: { name: "bench.csv", format: pbUpload.DataFormat.DATA_FORMAT_CSV, dim: 0, contentType: "", uploadId: "", resumeOffset: 0, totalBytes: csv.length } } });
+      s.write({
+        msg: {
+          $case: "header",
+          value: {
+            name: "bench.csv",
+            format: pbUpload.DataFormat.DATA_FORMAT_CSV,
+            dim: 0,
+            contentType: "",
+            uploadId: "",
+            resumeOffset: 0,
+            totalBytes: csv.length,
+          },
+        },
+      });
       s.write({ msg: { $case: "chunk", value: csv } });
       s.end();
     });
-    const sub = await unaryP(gw, "computeVietorisRips", { datasetId: ds.datasetId, maxDim: 1, modulus: 0, priority: 0, idempotencyKey: "", deadlineSeconds: 0, threads: 0 }, new grpc.Metadata());
+    const sub = await unaryP(
+      gw,
+      "computeVietorisRips",
+      { datasetId: ds.datasetId, maxDim: 1, modulus: 0, priority: 0, idempotencyKey: "", deadlineSeconds: 0, threads: 0 },
+      new grpc.Metadata(),
+    );
     const jobId = sub.job.jobId;
     for (;;) {
       const j = await unaryP(gw, "getJob", { jobId }, new grpc.Metadata());

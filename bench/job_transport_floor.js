@@ -140,7 +140,16 @@ async function backendState(layers, redisUrl, brokers, topic) {
         source: "floor",
         correlationId: job.id,
         headers: {},
-        data: { $case: "job", value: pbEvents.JobEventData.fromPartial({ jobId: job.id, datasetId: job.rec.datasetId, owner: job.rec.owner, state: pbJobs.JobState[job.rec.state], sequence: job.seq }) },
+        data: {
+          $case: "job",
+          value: pbEvents.JobEventData.fromPartial({
+            jobId: job.id,
+            datasetId: job.rec.datasetId,
+            owner: job.rec.owner,
+            state: pbJobs.JobState[job.rec.state],
+            sequence: job.seq,
+          }),
+        },
       }).finish(),
     );
   };
@@ -164,7 +173,11 @@ async function backendState(layers, redisUrl, brokers, topic) {
       stored = record = msg;
     }
     if (redis) {
-      const pipe = redis.pipeline().hset(`floor:job:${job.id}`, "state", String(state), "job", record).rpush(`floor:updates:${job.id}`, stored).expire(`floor:updates:${job.id}`, ttl);
+      const pipe = redis
+        .pipeline()
+        .hset(`floor:job:${job.id}`, "state", String(state), "job", record)
+        .rpush(`floor:updates:${job.id}`, stored)
+        .expire(`floor:updates:${job.id}`, ttl);
       if (useOutbox) pipe.rpush(outbox, `${job.id}|${event(job, type).toString("base64")}`);
       await pipe.exec();
     }
@@ -194,17 +207,20 @@ async function backendState(layers, redisUrl, brokers, topic) {
 async function role(name, args) {
   const server = new grpc.Server();
   if (name === "engine") {
-    server.addService({ compute: RAW.compute }, {
-      compute(call) {
-        call.once("data", () => {
-          call.write(bytes(40));
-          call.write(bytes(40));
-          call.write(bytes(700));
-          call.end();
-        });
-        call.on("end", () => undefined);
+    server.addService(
+      { compute: RAW.compute },
+      {
+        compute(call) {
+          call.once("data", () => {
+            call.write(bytes(40));
+            call.write(bytes(40));
+            call.write(bytes(700));
+            call.end();
+          });
+          call.on("end", () => undefined);
+        },
       },
-    });
+    );
   } else if (name === "backend") {
     const [engineAddr, layerList, redisUrl, brokers, topic] = args;
     const layers = new Set(layerList.split(","));
@@ -220,19 +236,34 @@ async function role(name, args) {
       const points = Buffer.alloc(50 * 3 * 8);
       for (let i = 0; i < 150; i++) points.writeDoubleLE(Math.random(), i * 8);
       compute = (job, ctx) =>
-        sp.client("floor.Engine/Compute", ctx, (cctx) =>
-          new Promise((resolve, reject) => {
-            const call = eng.compute(sp.md(cctx));
-            call.on("data", (m) => {
-              if (m.msg?.$case === "result") resolve(m.msg.value);
-            });
-            call.on("error", reject);
-            call.on("end", () => reject(new Error("the engine ended without a result")));
-            const { pbCommon, pbEngine } = c;
-            call.write({ msg: { $case: "spec", value: pbEngine.ComputeSpec.fromPartial({ params: job.rec.params, inputKind: pbCommon.InputKind.INPUT_KIND_POINT_CLOUD, encoding: pbCommon.ValueEncoding.VALUE_ENCODING_FLOAT64, n: 50, dim: 3, jobId: job.id }) } });
-            call.write({ msg: { $case: "chunk", value: points } });
-            call.end();
-          }),
+        sp.client(
+          "floor.Engine/Compute",
+          ctx,
+          (cctx) =>
+            new Promise((resolve, reject) => {
+              const call = eng.compute(sp.md(cctx));
+              call.on("data", (m) => {
+                if (m.msg?.$case === "result") resolve(m.msg.value);
+              });
+              call.on("error", reject);
+              call.on("end", () => reject(new Error("the engine ended without a result")));
+              const { pbCommon, pbEngine } = c;
+              call.write({
+                msg: {
+                  $case: "spec",
+                  value: pbEngine.ComputeSpec.fromPartial({
+                    params: job.rec.params,
+                    inputKind: pbCommon.InputKind.INPUT_KIND_POINT_CLOUD,
+                    encoding: pbCommon.ValueEncoding.VALUE_ENCODING_FLOAT64,
+                    n: 50,
+                    dim: 3,
+                    jobId: job.id,
+                  }),
+                },
+              });
+              call.write({ msg: { $case: "chunk", value: points } });
+              call.end();
+            }),
         );
     } else {
       const eng = new grpc.Client(engineAddr, grpc.credentials.createInsecure());
@@ -264,32 +295,48 @@ async function role(name, args) {
       enqueue = (job) => queue.add("compute", { id: job.id }, { jobId: `floor-${job.id}`, attempts: 3, removeOnComplete: { age: 3600, count: 10000 } });
     }
     let serial = 0;
-    server.addService({ submit: M.upSubmit, watch: M.upWatch }, {
-      submit(call, cb) {
-        sp.server("floor.Jobs/Submit", call.metadata, async (ctx) => {
-          const id = `job_${++serial}`;
-          const req = call.request;
-          const rec = pb ? c.pbJobs.Job.fromPartial({ jobId: id, datasetId: req.datasetId, params: req.params, state: S.JOB_STATE_QUEUED, createdAt: c.nowTimestamp(), owner: "floor", priority: req.priority }) : undefined;
-          const job = { id, rec, seq: 0, updates: [], done: false, watchers: new Set(), md: sp.md(ctx) };
-          st.jobs.set(id, job);
-          await st.change(job, S.JOB_STATE_QUEUED, "job.submitted", false);
-          await st.change(job, S.JOB_STATE_QUEUED, "job.queued", false);
-          await enqueue(job);
-          return pb ? { job: rec } : Buffer.from(id);
-        }).then((res) => cb(null, res), (err) => cb(err));
+    server.addService(
+      { submit: M.upSubmit, watch: M.upWatch },
+      {
+        submit(call, cb) {
+          sp.server("floor.Jobs/Submit", call.metadata, async (ctx) => {
+            const id = `job_${++serial}`;
+            const req = call.request;
+            const rec = pb
+              ? c.pbJobs.Job.fromPartial({
+                  jobId: id,
+                  datasetId: req.datasetId,
+                  params: req.params,
+                  state: S.JOB_STATE_QUEUED,
+                  createdAt: c.nowTimestamp(),
+                  owner: "floor",
+                  priority: req.priority,
+                })
+              : undefined;
+            const job = { id, rec, seq: 0, updates: [], done: false, watchers: new Set(), md: sp.md(ctx) };
+            st.jobs.set(id, job);
+            await st.change(job, S.JOB_STATE_QUEUED, "job.submitted", false);
+            await st.change(job, S.JOB_STATE_QUEUED, "job.queued", false);
+            await enqueue(job);
+            return pb ? { job: rec } : Buffer.from(id);
+          }).then(
+            (res) => cb(null, res),
+            (err) => cb(err),
+          );
+        },
+        watch(call) {
+          sp.server("floor.Jobs/Watch", call.metadata, () =>
+            st.snapshot(pb ? call.request.jobId : call.request.toString()).then((job) => {
+              if (!job) return call.end();
+              for (const u of job.updates) call.write(u);
+              if (job.done) return call.end();
+              job.watchers.add(call);
+              call.on("cancelled", () => job.watchers.delete(call));
+            }),
+          );
+        },
       },
-      watch(call) {
-        sp.server("floor.Jobs/Watch", call.metadata, () =>
-          st.snapshot(pb ? call.request.jobId : call.request.toString()).then((job) => {
-            if (!job) return call.end();
-            for (const u of job.updates) call.write(u);
-            if (job.done) return call.end();
-            job.watchers.add(call);
-            call.on("cancelled", () => job.watchers.delete(call));
-          }),
-        );
-      },
-    });
+    );
   } else if (name === "proxy") {
     const [backendAddr, layerList] = args;
     const layers = new Set(layerList.split(","));
@@ -298,31 +345,57 @@ async function role(name, args) {
     const sp = spans(layers.has("tracing"), "floor-proxy");
     const up = new grpc.Client(backendAddr, grpc.credentials.createInsecure());
     const RIPS = pb ? common().pbCommon.Algorithm.ALGORITHM_RIPS : 0;
-    server.addService({ submit: M.inSubmit, watch: M.inWatch }, {
-      submit(call, cb) {
-        sp.server("floor.Gateway/Submit", call.metadata, (ctx) =>
-          sp.client("floor.Jobs/Submit", ctx, (cctx) =>
-            new Promise((resolve, reject) => {
-              const r = call.request;
-              const req = pb ? common().pbJobs.SubmitJobRequest.fromPartial({ datasetId: r.datasetId, params: { algorithm: RIPS, maxDim: r.maxDim, threshold: r.threshold }, priority: r.priority }) : r;
-              up.makeUnaryRequest(M.upSubmit.path, M.upSubmit.requestSerialize, M.upSubmit.responseDeserialize, req, sp.md(cctx), (err, res) => (err ? reject(err) : resolve(pb ? { job: res.job } : res)));
-            }),
-          ),
-        ).then((res) => cb(null, res), (err) => cb(err));
+    server.addService(
+      { submit: M.inSubmit, watch: M.inWatch },
+      {
+        submit(call, cb) {
+          sp.server("floor.Gateway/Submit", call.metadata, (ctx) =>
+            sp.client(
+              "floor.Jobs/Submit",
+              ctx,
+              (cctx) =>
+                new Promise((resolve, reject) => {
+                  const r = call.request;
+                  const req = pb
+                    ? common().pbJobs.SubmitJobRequest.fromPartial({
+                        datasetId: r.datasetId,
+                        params: { algorithm: RIPS, maxDim: r.maxDim, threshold: r.threshold },
+                        priority: r.priority,
+                      })
+                    : r;
+                  up.makeUnaryRequest(M.upSubmit.path, M.upSubmit.requestSerialize, M.upSubmit.responseDeserialize, req, sp.md(cctx), (err, res) =>
+                    err ? reject(err) : resolve(pb ? { job: res.job } : res),
+                  );
+                }),
+            ),
+          ).then(
+            (res) => cb(null, res),
+            (err) => cb(err),
+          );
+        },
+        watch(call) {
+          sp.server("floor.Gateway/Watch", call.metadata, (ctx) =>
+            sp.client(
+              "floor.Jobs/Watch",
+              ctx,
+              (cctx) =>
+                new Promise((resolve) => {
+                  const s = up.makeServerStreamRequest(
+                    M.upWatch.path,
+                    M.upWatch.requestSerialize,
+                    M.upWatch.responseDeserialize,
+                    pb ? { jobId: call.request.jobId } : call.request,
+                    sp.md(cctx),
+                  );
+                  s.on("data", (m) => call.write(pb ? { update: m.update } : m));
+                  s.on("end", () => (call.end(), resolve()));
+                  s.on("error", (e) => (call.destroy(e), resolve()));
+                }),
+            ),
+          );
+        },
       },
-      watch(call) {
-        sp.server("floor.Gateway/Watch", call.metadata, (ctx) =>
-          sp.client("floor.Jobs/Watch", ctx, (cctx) =>
-            new Promise((resolve) => {
-              const s = up.makeServerStreamRequest(M.upWatch.path, M.upWatch.requestSerialize, M.upWatch.responseDeserialize, pb ? { jobId: call.request.jobId } : call.request, sp.md(cctx));
-              s.on("data", (m) => call.write(pb ? { update: m.update } : m));
-              s.on("end", () => (call.end(), resolve()));
-              s.on("error", (e) => (call.destroy(e), resolve()));
-            }),
-          ),
-        );
-      },
-    });
+    );
   }
   const port = await listen(server);
   process.stdout.write(`PORT ${port}\n`);
@@ -369,12 +442,24 @@ async function runLayers(layers, JOBS, CONCURRENCY, CLIENTS, ctx) {
   const proxy = await startRole("proxy", [backend.address, layers.join(",")]);
   const procs = [proxy, backend, engine];
   const M = methods(pb);
-  const clients = Array.from({ length: CLIENTS }, () => new grpc.Client(proxy.address, grpc.credentials.createInsecure(), { "grpc.use_local_subchannel_pool": 1 }));
+  const clients = Array.from(
+    { length: CLIENTS },
+    () => new grpc.Client(proxy.address, grpc.credentials.createInsecure(), { "grpc.use_local_subchannel_pool": 1 }),
+  );
   let rr = 0;
   let serial = 0;
   const request = () =>
     pb
-      ? { datasetId: "ds_00000000000000000000000000000000", maxDim: 1, threshold: 10 + ++serial * 1e-7, modulus: 0, priority: 0, idempotencyKey: "", deadlineSeconds: 0, threads: 1 }
+      ? {
+          datasetId: "ds_00000000000000000000000000000000",
+          maxDim: 1,
+          threshold: 10 + ++serial * 1e-7,
+          modulus: 0,
+          priority: 0,
+          idempotencyKey: "",
+          deadlineSeconds: 0,
+          threads: 1,
+        }
       : bytes(90);
   const oneJob = () =>
     new Promise((resolve, reject) => {
@@ -413,7 +498,9 @@ async function runLayers(layers, JOBS, CONCURRENCY, CLIENTS, ctx) {
     const cores = os.cpus().length;
     const ol = RATE > 0 ? await latencyAt(RATE, RATE_SECONDS) : undefined;
     const olText = ol ? `; at ${RATE} jobs/s p50 ${ol.p50.toFixed(1)} ms p99 ${ol.p99.toFixed(1)} ms` : "";
-    console.log(`${layers.at(-1).padEnd(9)}: ${(JOBS / secs).toFixed(0)} jobs/s; CPU ms per job: ${per.join(", ")}; total ${((total * 1000) / JOBS).toFixed(2)} ms = at most ${((cores * JOBS) / total).toFixed(0)} jobs/s on ${cores} cores${olText}`);
+    console.log(
+      `${layers.at(-1).padEnd(9)}: ${(JOBS / secs).toFixed(0)} jobs/s; CPU ms per job: ${per.join(", ")}; total ${((total * 1000) / JOBS).toFixed(2)} ms = at most ${((cores * JOBS) / total).toFixed(0)} jobs/s on ${cores} cores${olText}`,
+    );
   } finally {
     for (const c of clients) c.close();
     for (const p of procs) p.child.kill("SIGTERM");
@@ -429,11 +516,19 @@ async function main() {
   const CONCURRENCY = Number(process.env.CONCURRENCY ?? 16);
   const CLIENTS = Number(process.env.CLIENTS ?? 8);
   const work = mkdtempSync(path.join(os.tmpdir(), "tda-floor-"));
-  const ctx = { redisUrl: "", redisPid: 0, brokers: process.env.KAFKA_BROKERS ?? "127.0.0.1:9192", topic: `${process.env.KAFKA_TOPIC_PREFIX ?? ""}bench_floor`, kafkaPid: kafkaPid() };
+  const ctx = {
+    redisUrl: "",
+    redisPid: 0,
+    brokers: process.env.KAFKA_BROKERS ?? "127.0.0.1:9192",
+    topic: `${process.env.KAFKA_TOPIC_PREFIX ?? ""}bench_floor`,
+    kafkaPid: kafkaPid(),
+  };
   const needs = (layer) => wanted.some((l) => ALL_LAYERS.indexOf(l) >= ALL_LAYERS.indexOf(layer));
   let redisProc;
   try {
-    console.log(`# the floor of a tiny job: ${os.cpus().length} cores, node ${process.version}, concurrency ${CONCURRENCY}, ${CLIENTS} client connections; each row adds a layer`);
+    console.log(
+      `# the floor of a tiny job: ${os.cpus().length} cores, node ${process.version}, concurrency ${CONCURRENCY}, ${CLIENTS} client connections; each row adds a layer`,
+    );
     if (needs("store")) {
       redisProc = await startRedis(work, work);
       ctx.redisUrl = redisProc.url;
@@ -445,7 +540,9 @@ async function main() {
       await admin.connect().catch((e) => {
         throw new Error(`the events layer needs Kafka at ${ctx.brokers} (deploy/local/start-infra.sh): ${e.message}`);
       });
-      await admin.createTopics({ topics: [{ topic: ctx.topic, numPartitions: 3, replicationFactor: 1, configEntries: [{ name: "retention.ms", value: "3600000" }] }] });
+      await admin.createTopics({
+        topics: [{ topic: ctx.topic, numPartitions: 3, replicationFactor: 1, configEntries: [{ name: "retention.ms", value: "3600000" }] }],
+      });
       await admin.disconnect();
       if (!ctx.kafkaPid) console.log("# (the Kafka broker's CPU is not counted: no pid file of deploy/local)");
     }

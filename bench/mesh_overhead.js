@@ -92,7 +92,9 @@ function watch(base, jobId) {
 function runCli(file, threshold) {
   return new Promise((resolve, reject) => {
     const t0 = performance.now();
-    const p = spawn(ENGINE, ["--format", "point-cloud", "--dim", "2", "--threshold", String(threshold), "--threads", String(THREADS), file], { stdio: ["ignore", "ignore", "inherit"] });
+    const p = spawn(ENGINE, ["--format", "point-cloud", "--dim", "2", "--threshold", String(threshold), "--threads", String(THREADS), file], {
+      stdio: ["ignore", "ignore", "inherit"],
+    });
     p.on("exit", (code) => (code === 0 ? resolve((performance.now() - t0) / 1000) : reject(new Error(`CLI exited ${code}`))));
   });
 }
@@ -109,13 +111,53 @@ async function main() {
   const redis = await startRedis(work, work);
   procs.push(redis);
   const [ep, up, sp, gp, rp] = [await freePort(), await freePort(), await freePort(), await freePort(), await freePort()];
-  const env = { REDIS_URL: redis.url, KAFKA_BROKERS, TDA_DATA_DIR: path.join(work, "data"), LOG_LEVEL: "warn", GATEWAY_METRICS_PORT: "0", UPLOAD_METRICS_PORT: "0", SCHEDULER_METRICS_PORT: "0" };
+  const env = {
+    REDIS_URL: redis.url,
+    KAFKA_BROKERS,
+    TDA_DATA_DIR: path.join(work, "data"),
+    LOG_LEVEL: "warn",
+    GATEWAY_METRICS_PORT: "0",
+    UPLOAD_METRICS_PORT: "0",
+    SCHEDULER_METRICS_PORT: "0",
+  };
   const node = process.execPath;
   procs.push(start("engine", ENGINE, ["serve", "--port", String(ep), "--threads", String(THREADS)], {}, work));
   procs.push(start("upload", node, [path.join(ROOT, "services/upload/dist/main.js")], { ...env, UPLOAD_PORT: String(up) }, work));
-  procs.push(start("scheduler", node, [path.join(ROOT, "services/scheduler/dist/main.js")], { ...env, SCHEDULER_PORT: String(sp), UPLOAD_ADDRESS: `127.0.0.1:${up}`, ENGINE_ADDRESSES: `127.0.0.1:${ep}` }, work));
-  procs.push(start("gateway", node, [path.join(ROOT, "gateway/dist/main.js")], { ...env, GATEWAY_PORT: String(gp), UPLOAD_ADDRESS: `127.0.0.1:${up}`, SCHEDULER_ADDRESS: `127.0.0.1:${sp}` }, work));
-  procs.push(start("rest", REST_BIN, [], { REST_HOST: "127.0.0.1", REST_PORT: String(rp), GATEWAY_ADDRESS: `127.0.0.1:${gp}`, UPLOAD_ADDRESS: `127.0.0.1:${up}`, SCHEDULER_ADDRESS: `127.0.0.1:${sp}`, ENGINE_ADDRESSES: `127.0.0.1:${ep}`, REST_LOG_LEVEL: "warn" }, work));
+  procs.push(
+    start(
+      "scheduler",
+      node,
+      [path.join(ROOT, "services/scheduler/dist/main.js")],
+      { ...env, SCHEDULER_PORT: String(sp), UPLOAD_ADDRESS: `127.0.0.1:${up}`, ENGINE_ADDRESSES: `127.0.0.1:${ep}` },
+      work,
+    ),
+  );
+  procs.push(
+    start(
+      "gateway",
+      node,
+      [path.join(ROOT, "gateway/dist/main.js")],
+      { ...env, GATEWAY_PORT: String(gp), UPLOAD_ADDRESS: `127.0.0.1:${up}`, SCHEDULER_ADDRESS: `127.0.0.1:${sp}` },
+      work,
+    ),
+  );
+  procs.push(
+    start(
+      "rest",
+      REST_BIN,
+      [],
+      {
+        REST_HOST: "127.0.0.1",
+        REST_PORT: String(rp),
+        GATEWAY_ADDRESS: `127.0.0.1:${gp}`,
+        UPLOAD_ADDRESS: `127.0.0.1:${up}`,
+        SCHEDULER_ADDRESS: `127.0.0.1:${sp}`,
+        ENGINE_ADDRESSES: `127.0.0.1:${ep}`,
+        REST_LOG_LEVEL: "warn",
+      },
+      work,
+    ),
+  );
   const base = `http://127.0.0.1:${rp}`;
   try {
     for (const a of [ep, up, sp, gp]) await common.waitForHealthy(`127.0.0.1:${a}`, "", 60000);
@@ -130,7 +172,9 @@ async function main() {
     }
     const up1 = await request(base, "POST", "/api/v1/data/upload/file?name=torus.csv&format=csv", csv, { "content-type": "text/csv" });
     const datasetId = up1.dataset.dataset_id ?? up1.dataset.datasetId;
-    console.log(`# mesh overhead: ${POINTS}-point torus in R^3, Rips H2, threshold ${THRESHOLD}, ${THREADS} engine threads, ${REPS} runs each (alternating), ${os.cpus().length} cores, load ${os.loadavg()[0].toFixed(1)}`);
+    console.log(
+      `# mesh overhead: ${POINTS}-point torus in R^3, Rips H2, threshold ${THRESHOLD}, ${THREADS} engine threads, ${REPS} runs each (alternating), ${os.cpus().length} cores, load ${os.loadavg()[0].toFixed(1)}`,
+    );
     const cli = [];
     const mesh = [];
     const stages = { ingress: [], run: [], delivery: [] };
@@ -140,7 +184,13 @@ async function main() {
       const threshold = THRESHOLD + (i + 1) * 1e-9;
       const t0 = performance.now();
       const wall0 = Date.now();
-      const sub = await request(base, "POST", "/api/v1/tda/compute/vietoris-rips", JSON.stringify({ dataset_id: datasetId, max_dim: 2, threshold, threads: THREADS }), { "content-type": "application/json" });
+      const sub = await request(
+        base,
+        "POST",
+        "/api/v1/tda/compute/vietoris-rips",
+        JSON.stringify({ dataset_id: datasetId, max_dim: 2, threshold, threads: THREADS }),
+        { "content-type": "application/json" },
+      );
       const updates = await watch(base, sub.job.job_id ?? sub.job.jobId);
       const last = updates[updates.length - 1];
       if (!/COMPLETED/.test(String(last.state))) throw new Error(`job ended ${last.state}: ${last.message ?? ""}`);
@@ -164,9 +214,13 @@ async function main() {
     }
     const m = median(mesh);
     const c = median(cli);
-    console.log(`mesh overhead: REST submit->completed median ${m.toFixed(3)} s vs CLI median ${c.toFixed(3)} s = ${((m / c - 1) * 100).toFixed(1)} % (goal <= 5 %)`);
+    console.log(
+      `mesh overhead: REST submit->completed median ${m.toFixed(3)} s vs CLI median ${c.toFixed(3)} s = ${((m / c - 1) * 100).toFixed(1)} % (goal <= 5 %)`,
+    );
     if (stages.run.length) {
-      console.log(`  where the mesh's time goes (medians): submit->started ${median(stages.ingress).toFixed(0)} ms, started->completed ${median(stages.run).toFixed(0)} ms (CLI ${(c * 1000).toFixed(0)} ms), completed->client ${median(stages.delivery).toFixed(0)} ms`);
+      console.log(
+        `  where the mesh's time goes (medians): submit->started ${median(stages.ingress).toFixed(0)} ms, started->completed ${median(stages.run).toFixed(0)} ms (CLI ${(c * 1000).toFixed(0)} ms), completed->client ${median(stages.delivery).toFixed(0)} ms`,
+      );
     }
   } finally {
     for (const p of procs.reverse()) {

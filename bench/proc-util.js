@@ -46,7 +46,13 @@ async function startRedis(dir, logDir) {
   for (let i = 0; ; i++) {
     const probe = new IORedis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
     probe.on("error", () => undefined);
-    const ok = await probe.connect().then(() => probe.ping()).then(() => true, () => false);
+    const ok = await probe
+      .connect()
+      .then(() => probe.ping())
+      .then(
+        () => true,
+        () => false,
+      );
     probe.disconnect();
     if (ok) return { ...proc, url };
     if (i > 100 || proc.child.exitCode !== null) {

@@ -71,20 +71,58 @@ async function main() {
   const r = new IORedis(redisUrl);
   await r.flushdb();
   const [ep, up, sp, gp] = [await freePort(), await freePort(), await freePort(), await freePort()];
-  const env = { REDIS_URL: redisUrl, KAFKA_BROKERS, TDA_DATA_DIR: path.join(work, "data"), LOG_LEVEL: process.env.LOG_LEVEL ?? "warn", GATEWAY_METRICS_PORT: "0", UPLOAD_METRICS_PORT: "0", SCHEDULER_METRICS_PORT: "0" };
+  const env = {
+    REDIS_URL: redisUrl,
+    KAFKA_BROKERS,
+    TDA_DATA_DIR: path.join(work, "data"),
+    LOG_LEVEL: process.env.LOG_LEVEL ?? "warn",
+    GATEWAY_METRICS_PORT: "0",
+    UPLOAD_METRICS_PORT: "0",
+    SCHEDULER_METRICS_PORT: "0",
+  };
   const node = process.execPath;
   // BENCH_CPU_PROF=<dir>: V8 CPU profiles of upload, scheduler and gateway (written when they exit)
   const prof = process.env.BENCH_CPU_PROF ? ["--cpu-prof", `--cpu-prof-dir=${path.resolve(process.env.BENCH_CPU_PROF)}`] : [];
   // BENCH_NODE_ARGS (e.g. "--trace-gc") also go to the TS services
   prof.push(...(process.env.BENCH_NODE_ARGS ?? "").split(" ").filter(Boolean));
-  procs.push(start("engine", path.join(ROOT, "engine-cpp/build/tda-engine"), ["serve", "--port", String(ep), "--threads", "1", "--max-concurrent", process.env.ENGINE_MAX_CONCURRENT ?? "4", "--queue-depth", "256"], {}, logDir));
+  procs.push(
+    start(
+      "engine",
+      path.join(ROOT, "engine-cpp/build/tda-engine"),
+      ["serve", "--port", String(ep), "--threads", "1", "--max-concurrent", process.env.ENGINE_MAX_CONCURRENT ?? "4", "--queue-depth", "256"],
+      {},
+      logDir,
+    ),
+  );
   procs.push(start("upload", node, [...prof, path.join(ROOT, "services/upload/dist/main.js")], { ...env, UPLOAD_PORT: String(up) }, logDir));
-  const schedEnv = { ...env, UPLOAD_ADDRESS: `127.0.0.1:${up}`, ENGINE_ADDRESSES: `127.0.0.1:${ep}`, SCHEDULER_CONCURRENCY: process.env.SCHEDULER_CONCURRENCY ?? "32" };
+  const schedEnv = {
+    ...env,
+    UPLOAD_ADDRESS: `127.0.0.1:${up}`,
+    ENGINE_ADDRESSES: `127.0.0.1:${ep}`,
+    SCHEDULER_CONCURRENCY: process.env.SCHEDULER_CONCURRENCY ?? "32",
+  };
   // SCHEDULER_SPLIT=1: the API (SubmitJob, WatchJob...) and the queue worker in two scheduler processes
-  procs.push(start("scheduler", node, [...prof, path.join(ROOT, "services/scheduler/dist/main.js")], { ...schedEnv, SCHEDULER_PORT: String(sp), ...(SPLIT ? { SCHEDULER_WORKER: "false" } : {}) }, logDir));
+  procs.push(
+    start(
+      "scheduler",
+      node,
+      [...prof, path.join(ROOT, "services/scheduler/dist/main.js")],
+      { ...schedEnv, SCHEDULER_PORT: String(sp), ...(SPLIT ? { SCHEDULER_WORKER: "false" } : {}) },
+      logDir,
+    ),
+  );
   const wp = SPLIT ? await freePort() : 0;
-  if (SPLIT) procs.push(start("worker", node, [...prof, path.join(ROOT, "services/scheduler/dist/main.js")], { ...schedEnv, SCHEDULER_PORT: String(wp) }, logDir));
-  procs.push(start("gateway", node, [...prof, path.join(ROOT, "gateway/dist/main.js")], { ...env, GATEWAY_PORT: String(gp), UPLOAD_ADDRESS: `127.0.0.1:${up}`, SCHEDULER_ADDRESS: `127.0.0.1:${sp}`, GATEWAY_AUTH_DISABLED: "true" }, logDir));
+  if (SPLIT)
+    procs.push(start("worker", node, [...prof, path.join(ROOT, "services/scheduler/dist/main.js")], { ...schedEnv, SCHEDULER_PORT: String(wp) }, logDir));
+  procs.push(
+    start(
+      "gateway",
+      node,
+      [...prof, path.join(ROOT, "gateway/dist/main.js")],
+      { ...env, GATEWAY_PORT: String(gp), UPLOAD_ADDRESS: `127.0.0.1:${up}`, SCHEDULER_ADDRESS: `127.0.0.1:${sp}`, GATEWAY_AUTH_DISABLED: "true" },
+      logDir,
+    ),
+  );
   const stopAll = async () => {
     for (const p of procs.reverse()) {
       if (p.child.exitCode === null) {
@@ -102,14 +140,31 @@ async function main() {
   try {
     for (const a of [ep, up, sp, gp, ...(SPLIT ? [wp] : [])]) await common.waitForHealthy(`127.0.0.1:${a}`, "", 60000);
     // several client connections, as independent users would have (round robin per job)
-    const gws = Array.from({ length: CLIENTS }, () => new pbGateway.TdaServiceClient(`127.0.0.1:${gp}`, grpc.credentials.createInsecure(), { ...common.channelOptions, "grpc.use_local_subchannel_pool": 1 }));
+    const gws = Array.from(
+      { length: CLIENTS },
+      () =>
+        new pbGateway.TdaServiceClient(`127.0.0.1:${gp}`, grpc.credentials.createInsecure(), { ...common.channelOptions, "grpc.use_local_subchannel_pool": 1 }),
+    );
     const gw = gws[0];
     let rr = 0;
     const md = () => new grpc.Metadata();
     const datasetId = await new Promise((resolve, reject) => {
       const s = gw.uploadData(md(), (err, res) => (err ? reject(err) : resolve(res.dataset.datasetId)));
       const data = csv(50, 3);
-      s.write({ msg: { $case: "header", value: { name: "bench.csv", format: pbUpload.DataFormat.DATA_FORMAT_CSV, dim: 0, contentType: "", uploadId: "", resumeOffset: 0, totalBytes: data.length } } });
+      s.write({
+        msg: {
+          $case: "header",
+          value: {
+            name: "bench.csv",
+            format: pbUpload.DataFormat.DATA_FORMAT_CSV,
+            dim: 0,
+            contentType: "",
+            uploadId: "",
+            resumeOffset: 0,
+            totalBytes: data.length,
+          },
+        },
+      });
       s.write({ msg: { $case: "chunk", value: data } });
       s.end();
     });
@@ -128,44 +183,48 @@ async function main() {
       const w0 = Date.now();
       const seen = {};
       return new Promise((resolve, reject) => {
-        gw.computeVietorisRips({ datasetId, maxDim: 1, threshold, modulus: 0, priority: 0, idempotencyKey: "", deadlineSeconds: 0, threads: 1 }, md(), (err, res) => {
-          if (err) return reject(err);
-          const job = res.job;
-          if (TERMINAL.has(job.state)) return resolve({ ms: performance.now() - t0, state: job.state, cacheHit: job.cacheHit });
-          const w = gw.watchJob({ jobId: job.jobId }, md());
-          let last;
-          w.on("data", (m) => {
-            if (m.update) {
-              last = m.update;
-              seen[last.eventType] = tsMs(last.time);
-            }
-            if (last && TERMINAL.has(last.state)) {
-              const ms = performance.now() - t0;
-              if (stages && seen["job.started"]) {
-                stages.ingress.push(seen["job.submitted"] - w0);
-                stages.queue.push(seen["job.started"] - seen["job.submitted"]);
-                stages.run.push(seen["job.completed"] - seen["job.started"]);
-                stages.delivery.push(Date.now() - seen["job.completed"]);
+        gw.computeVietorisRips(
+          { datasetId, maxDim: 1, threshold, modulus: 0, priority: 0, idempotencyKey: "", deadlineSeconds: 0, threads: 1 },
+          md(),
+          (err, res) => {
+            if (err) return reject(err);
+            const job = res.job;
+            if (TERMINAL.has(job.state)) return resolve({ ms: performance.now() - t0, state: job.state, cacheHit: job.cacheHit });
+            const w = gw.watchJob({ jobId: job.jobId }, md());
+            let last;
+            w.on("data", (m) => {
+              if (m.update) {
+                last = m.update;
+                seen[last.eventType] = tsMs(last.time);
               }
-              // no cancel: the stream ends by itself after the terminal update (a
-              // reset per job would exhaust Node's HTTP/2 stream-reset budget)
-              resolve({ ms, state: last.state, cacheHit: job.cacheHit });
-            }
-          });
-          w.on("error", (e) => (e.code === grpc.status.CANCELLED ? undefined : reject(e)));
-          // a watch that ends early (e.g. a gateway stream deadline): poll GetJob instead
-          w.on("end", () => {
-            if (last && TERMINAL.has(last.state)) return;
-            watchEndedEarly++;
-            const poll = () =>
-              gw.getJob({ jobId: job.jobId }, md(), (e, r) => {
-                if (e) return reject(e);
-                if (TERMINAL.has(r.job.state)) resolve({ ms: performance.now() - t0, state: r.job.state, cacheHit: job.cacheHit });
-                else setTimeout(poll, 20);
-              });
-            poll();
-          });
-        });
+              if (last && TERMINAL.has(last.state)) {
+                const ms = performance.now() - t0;
+                if (stages && seen["job.started"]) {
+                  stages.ingress.push(seen["job.submitted"] - w0);
+                  stages.queue.push(seen["job.started"] - seen["job.submitted"]);
+                  stages.run.push(seen["job.completed"] - seen["job.started"]);
+                  stages.delivery.push(Date.now() - seen["job.completed"]);
+                }
+                // no cancel: the stream ends by itself after the terminal update (a
+                // reset per job would exhaust Node's HTTP/2 stream-reset budget)
+                resolve({ ms, state: last.state, cacheHit: job.cacheHit });
+              }
+            });
+            w.on("error", (e) => (e.code === grpc.status.CANCELLED ? undefined : reject(e)));
+            // a watch that ends early (e.g. a gateway stream deadline): poll GetJob instead
+            w.on("end", () => {
+              if (last && TERMINAL.has(last.state)) return;
+              watchEndedEarly++;
+              const poll = () =>
+                gw.getJob({ jobId: job.jobId }, md(), (e, r) => {
+                  if (e) return reject(e);
+                  if (TERMINAL.has(r.job.state)) resolve({ ms: performance.now() - t0, state: r.job.state, cacheHit: job.cacheHit });
+                  else setTimeout(poll, 20);
+                });
+              poll();
+            });
+          },
+        );
       });
     }
     const distinct = () => 10 + ++serial * 1e-7;
@@ -228,15 +287,23 @@ async function main() {
       return m;
     };
     const callsDelta = (a, b, jobs) => {
-      const d = [...b].map(([k, v]) => [k, v - (a.get(k) ?? 0)]).filter(([, v]) => v > 0).sort((x, y) => y[1] - x[1]);
+      const d = [...b]
+        .map(([k, v]) => [k, v - (a.get(k) ?? 0)])
+        .filter(([, v]) => v > 0)
+        .sort((x, y) => y[1] - x[1]);
       const total = d.reduce((s, [, v]) => s + v, 0);
-      return `${fmt(total / jobs, 1)} commands/job (${d.slice(0, Number(process.env.BENCH_REDIS_TOP ?? 6)).map(([k, v]) => `${k} ${fmt(v / jobs, 1)}`).join(", ")})`;
+      return `${fmt(total / jobs, 1)} commands/job (${d
+        .slice(0, Number(process.env.BENCH_REDIS_TOP ?? 6))
+        .map(([k, v]) => `${k} ${fmt(v / jobs, 1)}`)
+        .join(", ")})`;
     };
 
     // warm-up
     await runClosed(Math.min(200, JOBS), 16, distinct);
 
-    console.log(`# scheduler bench: ${os.cpus().length} cores, node ${process.version}, concurrency ${CONCURRENCY}, ${CLIENTS} client connections, scheduler SCHEDULER_CONCURRENCY=${process.env.SCHEDULER_CONCURRENCY ?? "32"}${SPLIT ? ", API and worker in two processes" : ""}`);
+    console.log(
+      `# scheduler bench: ${os.cpus().length} cores, node ${process.version}, concurrency ${CONCURRENCY}, ${CLIENTS} client connections, scheduler SCHEDULER_CONCURRENCY=${process.env.SCHEDULER_CONCURRENCY ?? "32"}${SPLIT ? ", API and worker in two processes" : ""}`,
+    );
     // 1. throughput, no cache
     const off0 = await offsetsOf(["tda_jobs", "tda_results"]);
     const outbox = "tda:outbox:scheduler";
@@ -249,9 +316,13 @@ async function main() {
     while ((await r.llen(outbox)) > 0) await new Promise((res) => setTimeout(res, 20));
     const drainTail = (performance.now() - tEv0) / 1000;
     const off1 = await offsetsOf(["tda_jobs", "tda_results"]);
-    console.log(`throughput (no cache): ${tp.n} jobs in ${fmt(tp.secs, 2)} s = ${fmt(tp.rate)} jobs/s; latency p50 ${fmt(tp.p50)} ms p99 ${fmt(tp.p99)} ms; ${stateNames(tp.states)}`);
+    console.log(
+      `throughput (no cache): ${tp.n} jobs in ${fmt(tp.secs, 2)} s = ${fmt(tp.rate)} jobs/s; latency p50 ${fmt(tp.p50)} ms p99 ${fmt(tp.p99)} ms; ${stateNames(tp.states)}`,
+    );
     console.log(`  cpu: ${cpuDelta(c0, c1)}; redis: ${callsDelta(rc0, rc1, tp.n)}`);
-    console.log(`  scheduler events to Kafka: ${off1 - off0} (${fmt((off1 - off0) / tp.n, 1)}/job), ${fmt((off1 - off0) / (tp.secs + drainTail), 0)} events/s (outbox drained ${fmt(drainTail, 2)} s after the last job)`);
+    console.log(
+      `  scheduler events to Kafka: ${off1 - off0} (${fmt((off1 - off0) / tp.n, 1)}/job), ${fmt((off1 - off0) / (tp.secs + drainTail), 0)} events/s (outbox drained ${fmt(drainTail, 2)} s after the last job)`,
+    );
 
     // 2. cache hits: same parameters as one finished job
     const fixed = 42.5;
@@ -261,7 +332,9 @@ async function main() {
     const ch = await runClosed(JOBS, CONCURRENCY, () => fixed);
     c1 = cpu();
     rc1 = await redisCalls();
-    console.log(`throughput (cache hits): ${ch.n} jobs in ${fmt(ch.secs, 2)} s = ${fmt(ch.rate)} jobs/s; latency p50 ${fmt(ch.p50)} ms p99 ${fmt(ch.p99)} ms; ${stateNames(ch.states)}`);
+    console.log(
+      `throughput (cache hits): ${ch.n} jobs in ${fmt(ch.secs, 2)} s = ${fmt(ch.rate)} jobs/s; latency p50 ${fmt(ch.p50)} ms p99 ${fmt(ch.p99)} ms; ${stateNames(ch.states)}`,
+    );
     console.log(`  cpu: ${cpuDelta(c0, c1)}; redis: ${callsDelta(rc0, rc1, ch.n)}`);
 
     // 3. fixed offered load
@@ -271,9 +344,15 @@ async function main() {
     const st = stages;
     stages = null;
     c1 = cpu();
-    console.log(`offered load ${RATE} jobs/s for ${RATE_SECONDS} s (no cache; achieved offer ${fmt(ol.offered)} jobs/s): ${ol.total} jobs, latency p50 ${fmt(ol.p50)} ms p90 ${fmt(ol.p90)} ms p99 ${fmt(ol.p99)} ms max ${fmt(ol.max)} ms; ${stateNames(ol.states)}`);
+    console.log(
+      `offered load ${RATE} jobs/s for ${RATE_SECONDS} s (no cache; achieved offer ${fmt(ol.offered)} jobs/s): ${ol.total} jobs, latency p50 ${fmt(ol.p50)} ms p90 ${fmt(ol.p90)} ms p99 ${fmt(ol.p99)} ms max ${fmt(ol.max)} ms; ${stateNames(ol.states)}`,
+    );
     console.log(`  cpu: ${cpuDelta(c0, c1)}`);
-    console.log(`  stages p50/p99 ms: ${Object.entries(st).map(([k, v]) => (v.sort((a, b) => a - b), `${k} ${fmt(pct(v, 50), 0)}/${fmt(pct(v, 99), 0)}`)).join(", ")}`);
+    console.log(
+      `  stages p50/p99 ms: ${Object.entries(st)
+        .map(([k, v]) => (v.sort((a, b) => a - b), `${k} ${fmt(pct(v, 50), 0)}/${fmt(pct(v, 99), 0)}`))
+        .join(", ")}`,
+    );
 
     // 4. event bus capacity (outbox + relay of @tda/common), in this process
     const log = common.createLogger("bench", "warn");
@@ -281,7 +360,10 @@ async function main() {
     const bus = common.createEventBus({ source: `bench-${process.pid}`, brokers: KAFKA_BROKERS.split(","), topicPrefix: prefix, redis: busRedis, log });
     const e0 = await offsetsOf(["tda_events"]);
     const tb = performance.now();
-    const data = { $case: "job", value: common.pbEvents.JobEventData.fromPartial({ jobId: "job_bench", datasetId: "ds_bench", owner: "bench", state: "queued", attempt: 1, sequence: 1 }) };
+    const data = {
+      $case: "job",
+      value: common.pbEvents.JobEventData.fromPartial({ jobId: "job_bench", datasetId: "ds_bench", owner: "bench", state: "queued", attempt: 1, sequence: 1 }),
+    };
     const inflight = [];
     for (let i = 0; i < EVENTS; i++) {
       inflight.push(bus.publish({ topic: "tda_events", key: `job_bench_${i % 1000}`, eventType: "bench.event", data }));
@@ -294,7 +376,9 @@ async function main() {
     const e1 = await offsetsOf(["tda_events"]);
     await bus.close();
     busRedis.disconnect();
-    console.log(`event bus: ${EVENTS} events durable in the outbox in ${fmt(tPub, 2)} s (${fmt(EVENTS / tPub, 0)}/s), all in Kafka after ${fmt(tAll, 2)} s = ${fmt(EVENTS / tAll, 0)} events/s${drained ? "" : " (NOT drained)"}; Kafka offsets +${e1 - e0}`);
+    console.log(
+      `event bus: ${EVENTS} events durable in the outbox in ${fmt(tPub, 2)} s (${fmt(EVENTS / tPub, 0)}/s), all in Kafka after ${fmt(tAll, 2)} s = ${fmt(EVENTS / tAll, 0)} events/s${drained ? "" : " (NOT drained)"}; Kafka offsets +${e1 - e0}`,
+    );
     if (watchEndedEarly > 0) console.log(`note: ${watchEndedEarly} WatchJob streams ended before the job finished (completion then seen by polling GetJob)`);
     await admin.disconnect();
     for (const g of gws) g.close();

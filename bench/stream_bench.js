@@ -82,16 +82,59 @@ async function startAll(logDir) {
   const engines = [];
   for (let i = 0; i < Number(process.env.ENGINES ?? 1); i++) {
     const ep = await freePort();
-    procs.push(start(`engine${i}`, path.join(ROOT, "engine-cpp/build/tda-engine"), ["serve", "--port", String(ep), "--threads", process.env.ENGINE_THREADS ?? "1", "--max-concurrent", "4", "--queue-depth", "256"], {}, logDir));
+    procs.push(
+      start(
+        `engine${i}`,
+        path.join(ROOT, "engine-cpp/build/tda-engine"),
+        ["serve", "--port", String(ep), "--threads", process.env.ENGINE_THREADS ?? "1", "--max-concurrent", "4", "--queue-depth", "256"],
+        {},
+        logDir,
+      ),
+    );
     engines.push(`127.0.0.1:${ep}`);
   }
   const [gp, rp] = [await freePort(), await freePort()];
   const env = { REDIS_URL: redis.url, KAFKA_BROKERS: BROKERS, KAFKA_TOPIC_PREFIX: PREFIX, LOG_LEVEL: "warn" };
-  procs.push(start("gateway", process.execPath, [path.join(ROOT, "gateway/dist/main.js")], { ...env, GATEWAY_PORT: String(gp), GATEWAY_METRICS_PORT: "0", UPLOAD_ADDRESS: "127.0.0.1:1", SCHEDULER_ADDRESS: "127.0.0.1:1", FLINK_REST_URL: `http://127.0.0.1:${rp}`, GATEWAY_STREAM_MAX_BYTES: "64M", GATEWAY_AUTH_DISABLED: "true" }, logDir));
-  const flink = start("flink", "java", [`-Xmx${process.env.FLINK_HEAP ?? "1g"}`, "-XX:+UseG1GC", "-cp", `${ROOT}/flink/target/tda-flink-job.jar:${ROOT}/flink/target/lib/*`, "io.tdamesh.flink.StreamFeaturesJob"], {
-    ...env, FLINK_LOCAL: "true", FLINK_REST_PORT: String(rp), FLINK_CHECKPOINT_DIR: path.join(logDir, "checkpoints"), ENGINE_ADDRESSES: engines.join(","),
-    FLINK_PARALLELISM: process.env.FLINK_PARALLELISM ?? "1", STREAM_ENGINE_CAPACITY: process.env.CAPACITY ?? "64", FLINK_CHECKPOINT_INTERVAL_MS: String(CHECKPOINT_MS),
-  }, logDir);
+  procs.push(
+    start(
+      "gateway",
+      process.execPath,
+      [path.join(ROOT, "gateway/dist/main.js")],
+      {
+        ...env,
+        GATEWAY_PORT: String(gp),
+        GATEWAY_METRICS_PORT: "0",
+        UPLOAD_ADDRESS: "127.0.0.1:1",
+        SCHEDULER_ADDRESS: "127.0.0.1:1",
+        FLINK_REST_URL: `http://127.0.0.1:${rp}`,
+        GATEWAY_STREAM_MAX_BYTES: "64M",
+        GATEWAY_AUTH_DISABLED: "true",
+      },
+      logDir,
+    ),
+  );
+  const flink = start(
+    "flink",
+    "java",
+    [
+      `-Xmx${process.env.FLINK_HEAP ?? "1g"}`,
+      "-XX:+UseG1GC",
+      "-cp",
+      `${ROOT}/flink/target/tda-flink-job.jar:${ROOT}/flink/target/lib/*`,
+      "io.tdamesh.flink.StreamFeaturesJob",
+    ],
+    {
+      ...env,
+      FLINK_LOCAL: "true",
+      FLINK_REST_PORT: String(rp),
+      FLINK_CHECKPOINT_DIR: path.join(logDir, "checkpoints"),
+      ENGINE_ADDRESSES: engines.join(","),
+      FLINK_PARALLELISM: process.env.FLINK_PARALLELISM ?? "1",
+      STREAM_ENGINE_CAPACITY: process.env.CAPACITY ?? "64",
+      FLINK_CHECKPOINT_INTERVAL_MS: String(CHECKPOINT_MS),
+    },
+    logDir,
+  );
   procs.push(flink);
   await waitFor("flink REST", async () => (await fetch(`http://127.0.0.1:${rp}/jobs/overview`)).ok, 120_000);
   return { procs, gateway: `127.0.0.1:${gp}`, rest: `http://127.0.0.1:${rp}` };
@@ -145,7 +188,10 @@ async function follow(kafka) {
 async function publishPhase(client, tag, rate, seconds, batchPoints = BATCH) {
   const streams = Array.from({ length: STREAMS }, (_, i) => `${tag}-${i}`);
   for (const s of streams) {
-    await call(client, "configureStream", { streamId: s, config: { window: { $case: "count", value: { size: WINDOW, slide: SLIDE } }, maxDim: 1, noiseLevel: 0 } });
+    await call(client, "configureStream", {
+      streamId: s,
+      config: { window: { $case: "count", value: { size: WINDOW, slide: SLIDE } }, maxDim: 1, noiseLevel: 0 },
+    });
   }
   const perStream = new Map(streams.map((s) => [s, 0]));
   let accepted = 0;
@@ -192,7 +238,10 @@ function drainText(p, w) {
 }
 
 function latencyText(w) {
-  const lat = w.all.map((x) => x.latencyMs).filter(Number.isFinite).sort((a, b) => a - b);
+  const lat = w.all
+    .map((x) => x.latencyMs)
+    .filter(Number.isFinite)
+    .sort((a, b) => a - b);
   return { lat, text: `p50 ${pct(lat, 50).toFixed(0)} ms, p95 ${pct(lat, 95).toFixed(0)} ms, p99 ${pct(lat, 99).toFixed(0)} ms` };
 }
 
@@ -240,14 +289,20 @@ async function main() {
   const out = await follow(kafka);
   const heap = heapSampler(rest);
   try {
-    console.log(`stream bench: ${RATE} points/s offered for ${SECONDS} s, batches of ${BATCH} 2-D points over ${STREAMS} streams, windows ${WINDOW}/${SLIDE}, H0+H1, ${procs.length - 3} engine(s), checkpoints every ${CHECKPOINT_MS} ms (the exactly-once sink's records are visible after the next one: up to that much in every latency), machine ${os.cpus().length} cores`);
+    console.log(
+      `stream bench: ${RATE} points/s offered for ${SECONDS} s, batches of ${BATCH} 2-D points over ${STREAMS} streams, windows ${WINDOW}/${SLIDE}, H0+H1, ${procs.length - 3} engine(s), checkpoints every ${CHECKPOINT_MS} ms (the exactly-once sink's records are visible after the next one: up to that much in every latency), machine ${os.cpus().length} cores`,
+    );
     const p1 = await publishPhase(client, "t", RATE, SECONDS);
     const w1 = await waitWindows(out.seen, p1, DRAIN_MS);
     const arr = w1.all.map((x) => x.arrival).sort((a, b) => a - b);
     const span = arr.length > 1 ? (arr[arr.length - 1] - arr[0]) / 1000 : NaN;
     const wps = w1.got / span;
-    console.log(`1. ingest: ${(p1.accepted / p1.secs).toFixed(0)} points/s accepted by the gateway (${p1.batches} calls, ${p1.failed} failed, offered over ${p1.sendSecs.toFixed(1)} s)`);
-    console.log(`   windows: ${w1.got}/${p1.expected} emitted, ${wps.toFixed(1)} windows/s (first to last record), ${((w1.got * SLIDE) / span).toFixed(0)} points/s windowed; ${drainText(p1, w1)}`);
+    console.log(
+      `1. ingest: ${(p1.accepted / p1.secs).toFixed(0)} points/s accepted by the gateway (${p1.batches} calls, ${p1.failed} failed, offered over ${p1.sendSecs.toFixed(1)} s)`,
+    );
+    console.log(
+      `   windows: ${w1.got}/${p1.expected} emitted, ${wps.toFixed(1)} windows/s (first to last record), ${((w1.got * SLIDE) / span).toFixed(0)} points/s windowed; ${drainText(p1, w1)}`,
+    );
     const half = RATE / 2;
     const p2 = await publishPhase(client, "h", half, SECONDS);
     const w2 = await waitWindows(out.seen, p2, DRAIN_MS);
@@ -262,14 +317,22 @@ async function main() {
       const p3 = await publishPhase(client, "c", sustainable, Math.max(SECONDS, 30), SLIDE);
       const w3 = await waitWindows(out.seen, p3, DRAIN_MS);
       l3 = latencyText(w3);
-      console.log(`2b. latency at ${sustainable} points/s in batches of ${SLIDE} (half of phase 1's ${wps.toFixed(1)} windows/s): ${l3.text} (${w3.got}/${p3.expected} windows); ${drainText(p3, w3)}`);
+      console.log(
+        `2b. latency at ${sustainable} points/s in batches of ${SLIDE} (half of phase 1's ${wps.toFixed(1)} windows/s): ${l3.text} (${w3.got}/${p3.expected} windows); ${drainText(p3, w3)}`,
+      );
     }
     const hp = heap();
     const c = await ceiling(kafka);
-    console.log(`3. ceiling: a plain kafkajs consumer reads tda_events at ${(c.records / c.secs).toFixed(0)} records/s, ${(c.points / c.secs).toFixed(0)} points/s`);
-    console.log(`   ratio: job ingest ${((p1.accepted / p1.secs) / (c.points / c.secs)).toPrecision(2)}x of the plain consumer; windowed ${(((w1.got * SLIDE) / span) / (c.points / c.secs)).toPrecision(2)}x`);
+    console.log(
+      `3. ceiling: a plain kafkajs consumer reads tda_events at ${(c.records / c.secs).toFixed(0)} records/s, ${(c.points / c.secs).toFixed(0)} points/s`,
+    );
+    console.log(
+      `   ratio: job ingest ${(p1.accepted / p1.secs / (c.points / c.secs)).toPrecision(2)}x of the plain consumer; windowed ${((w1.got * SLIDE) / span / (c.points / c.secs)).toPrecision(2)}x`,
+    );
     console.log(`heap: TaskManager JVM heap used at most ${(hp.max / 2 ** 20).toFixed(0)} MiB of ${(hp.heapMax / 2 ** 20).toFixed(0)} MiB`);
-    console.log(`targets: >= 50000 points/s ingested ${p1.accepted / p1.secs >= 50000 ? "MET" : "NOT MET"}; >= 200 windows/s ${w1.got / span >= 200 ? "MET" : "NOT MET"}; p95 <= 250 ms at half load ${pct(lat, 95) <= 250 ? "MET" : "NOT MET"} (at half the measured capacity: ${l3.lat.length > 0 && pct(l3.lat, 95) <= 250 ? "met" : "not met"}); heap <= 1 GiB ${hp.max > 0 && hp.max <= 2 ** 30 ? "MET" : "NOT MET"}`);
+    console.log(
+      `targets: >= 50000 points/s ingested ${p1.accepted / p1.secs >= 50000 ? "MET" : "NOT MET"}; >= 200 windows/s ${w1.got / span >= 200 ? "MET" : "NOT MET"}; p95 <= 250 ms at half load ${pct(lat, 95) <= 250 ? "MET" : "NOT MET"} (at half the measured capacity: ${l3.lat.length > 0 && pct(l3.lat, 95) <= 250 ? "met" : "not met"}); heap <= 1 GiB ${hp.max > 0 && hp.max <= 2 ** 30 ? "MET" : "NOT MET"}`,
+    );
   } finally {
     heap();
     await out.close().catch(() => undefined);
@@ -281,12 +344,17 @@ async function main() {
     else console.log(`logs: ${logDir}`);
     const admin = kafka.admin();
     await admin.connect();
-    await admin.deleteTopics({ topics: ["tda_jobs", "tda_results", "tda_events", "tda_uploads", "tda_errors", "tda_stream_features"].map((t) => PREFIX + t) }).catch(() => undefined);
+    await admin
+      .deleteTopics({ topics: ["tda_jobs", "tda_results", "tda_events", "tda_uploads", "tda_errors", "tda_stream_features"].map((t) => PREFIX + t) })
+      .catch(() => undefined);
     await admin.disconnect();
   }
 }
 
-main().then(() => process.exit(0), (err) => {
-  console.error(`stream bench: ${err.stack ?? err}`);
-  process.exit(1);
-});
+main().then(
+  () => process.exit(0),
+  (err) => {
+    console.error(`stream bench: ${err.stack ?? err}`);
+    process.exit(1);
+  },
+);

@@ -41,7 +41,17 @@ if (process.argv[2] === "--baseline-server") {
   // --wide: the HTTP/2 receive windows the mesh's services use (grpc-flow-control.ts)
   if (process.argv[3] === "--wide") require("@tda/common").widenReceiveWindows(server);
   server.addService(
-    { push: { path: "/bench.Sink/Push", requestStream: true, responseStream: false, requestSerialize: identity, requestDeserialize: identity, responseSerialize: identity, responseDeserialize: identity } },
+    {
+      push: {
+        path: "/bench.Sink/Push",
+        requestStream: true,
+        responseStream: false,
+        requestSerialize: identity,
+        requestDeserialize: identity,
+        responseSerialize: identity,
+        responseDeserialize: identity,
+      },
+    },
     {
       push(call, cb) {
         let n = 0;
@@ -152,7 +162,7 @@ function pump(call, items, end) {
 // UploadDataRequest written by hand: field 1 (header, length-delimited) or field 2 (bytes chunk).
 function frame(field, payload) {
   const head = [(field << 3) | 2];
-  for (let n = payload.length; ; ) {
+  for (let n = payload.length; ;) {
     if (n < 0x80) {
       head.push(n);
       break;
@@ -165,7 +175,17 @@ function frame(field, payload) {
 
 async function timeBaseline(address, total, block) {
   const Client = grpc.makeGenericClientConstructor(
-    { push: { path: "/bench.Sink/Push", requestStream: true, responseStream: false, requestSerialize: identity, requestDeserialize: identity, responseSerialize: identity, responseDeserialize: identity } },
+    {
+      push: {
+        path: "/bench.Sink/Push",
+        requestStream: true,
+        responseStream: false,
+        requestSerialize: identity,
+        requestDeserialize: identity,
+        responseSerialize: identity,
+        responseDeserialize: identity,
+      },
+    },
     "Sink",
   );
   const client = new Client(address, grpc.credentials.createInsecure(), CLIENT_OPTIONS);
@@ -226,7 +246,15 @@ async function main() {
   await r.flushdb();
   const [up, gp] = [await freePort(), await freePort()];
   // metrics servers off (their fixed default ports may be taken by a dev mesh)
-  const common = { REDIS_URL: redisUrl, KAFKA_BROKERS, TDA_DATA_DIR: dataDir, LOG_LEVEL: "warn", UPLOAD_MAX_BYTES: "16G", UPLOAD_METRICS_PORT: "0", GATEWAY_METRICS_PORT: "0" };
+  const common = {
+    REDIS_URL: redisUrl,
+    KAFKA_BROKERS,
+    TDA_DATA_DIR: dataDir,
+    LOG_LEVEL: "warn",
+    UPLOAD_MAX_BYTES: "16G",
+    UPLOAD_METRICS_PORT: "0",
+    GATEWAY_METRICS_PORT: "0",
+  };
   const children = [];
   try {
     const upload = start("upload", [path.join(ROOT, "services/upload/dist/main.js")], { ...common, UPLOAD_PORT: String(up) }, work);
@@ -234,7 +262,14 @@ async function main() {
     const gateway = start(
       "gateway",
       [path.join(ROOT, "gateway/dist/main.js")],
-      { ...common, GATEWAY_PORT: String(gp), UPLOAD_ADDRESS: `127.0.0.1:${up}`, SCHEDULER_ADDRESS: "127.0.0.1:9", GATEWAY_API_KEYS: "", GATEWAY_AUTH_DISABLED: "true" },
+      {
+        ...common,
+        GATEWAY_PORT: String(gp),
+        UPLOAD_ADDRESS: `127.0.0.1:${up}`,
+        SCHEDULER_ADDRESS: "127.0.0.1:9",
+        GATEWAY_API_KEYS: "",
+        GATEWAY_AUTH_DISABLED: "true",
+      },
       work,
     );
     children.push(gateway);
@@ -258,7 +293,10 @@ async function main() {
     await waitConnectable(`127.0.0.1:${gp}`); // its health follows the (absent) scheduler, so only wait for it to listen
 
     const SHA_S_PER_GB = sha256SecondsPerGB();
-    const la = os.loadavg().map((x) => x.toFixed(1)).join(" ");
+    const la = os
+      .loadavg()
+      .map((x) => x.toFixed(1))
+      .join(" ");
     console.log(`node ${process.version}, ${os.cpus().length} cores, load average ${la}; client chunks ${CHUNK} B; ${REPEATS} run(s) each, best shown`);
     const cases = [
       { name: `RAW_FLOAT64 dim 3, ${BIN_MB} MB`, total: BIN_MB * 1e6, block: float64Block(3), format: pb.pbUpload.DataFormat.DATA_FORMAT_RAW_FLOAT64, dim: 3 },
@@ -298,8 +336,8 @@ async function main() {
           `   CPU s: gateway ${best.cpu[0].toFixed(2)} upload ${best.cpu[1].toFixed(2)} client ${best.cpu[2].toFixed(2)}` +
           ` (baseline: server ${best.baseCpu[0].toFixed(2)} client ${best.baseCpu[1].toFixed(2)})   n=${best.res.dataset.n}` +
           `   (plain stream with the mesh's HTTP/2 windows: ${(c.total / 1e6 / best.wideS).toFixed(0)} MB/s, CPU s server ${best.wideCpu[0].toFixed(2)} client ${best.wideCpu[1].toFixed(2)};` +
-          ` two such hops with no other work fit at most ${(os.cpus().length * c.total / 1e6 / (2 * (best.wideCpu[0] + best.wideCpu[1]))).toFixed(0)} MB/s into ${os.cpus().length} cores,` +
-          ` ${(os.cpus().length * 1e3 / ((2 * (best.wideCpu[0] + best.wideCpu[1])) / (c.total / 1e9) + SHA_S_PER_GB)).toFixed(0)} MB/s with the upload's sha256 (${SHA_S_PER_GB.toFixed(2)} CPU-s/GB here) on top)` +
+          ` two such hops with no other work fit at most ${((os.cpus().length * c.total) / 1e6 / (2 * (best.wideCpu[0] + best.wideCpu[1]))).toFixed(0)} MB/s into ${os.cpus().length} cores,` +
+          ` ${((os.cpus().length * 1e3) / ((2 * (best.wideCpu[0] + best.wideCpu[1])) / (c.total / 1e9) + SHA_S_PER_GB)).toFixed(0)} MB/s with the upload's sha256 (${SHA_S_PER_GB.toFixed(2)} CPU-s/GB here) on top)` +
           (process.env.BENCH_DIRECT ? `   (direct to the upload service: ${(c.total / 1e6 / best.direct).toFixed(0)} MB/s)` : ""),
       );
     }

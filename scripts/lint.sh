@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Static checks, run by `make lint` and by CI (scripts/test-all.sh counts it as one check):
 # buf lint + buf breaking (against the last release tag v*), TypeScript type checks,
-# typescript-eslint (no-floating-promises, no-misused-promises),
+# typescript-eslint (no-floating-promises, no-misused-promises), prettier (check mode),
 # gofmt + go vet for the Go modules. Needs `npm ci` and the generated code (scripts/build.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -28,6 +28,9 @@ npx tsc -p console/tsconfig.json || fail "tsc console"
 
 step "eslint"
 npx eslint || fail "eslint"
+
+step "prettier --check"
+npx prettier --check . >/dev/null 2>&1 || { npx prettier --list-different . | head -20; fail "prettier (run: npx prettier --write .)"; }
 
 step "gofmt + go vet"
 for mod in gateway/rest deploy/validate; do

@@ -328,7 +328,12 @@ export function watchJob(id: string, onUpdate: (u: JobUpdate) => void, signal: A
  * then each new one; with `after` (a cursor received before) it resumes
  * exactly after that event instead.
  */
-export function watchStream(id: string, o: { history: number; after?: string; onOpen?: () => void }, onEvent: (e: StreamEvent) => void, signal: AbortSignal): Promise<void> {
+export function watchStream(
+  id: string,
+  o: { history: number; after?: string; onOpen?: () => void },
+  onEvent: (e: StreamEvent) => void,
+  signal: AbortSignal,
+): Promise<void> {
   const q = new URLSearchParams({ stream_id: id, history: String(o.history) });
   if (o.after) q.set("after", o.after);
   return followNdjson<StreamEvent>(`/api/v1/stream/watch?${q.toString()}`, onEvent, signal, o.onOpen);

@@ -78,8 +78,14 @@ export function bettiCurves(bars: Bar[], dims: number[]): { xs: number[]; ys: nu
   events.add(end);
   const xs = [...events].sort((a, b) => a - b);
   const ys = dims.map((d) => {
-    const births = bars.filter((b) => b.dim === d).map((b) => b.birth).sort((a, b) => a - b);
-    const deaths = bars.filter((b) => b.dim === d && Number.isFinite(b.death)).map((b) => b.death).sort((a, b) => a - b);
+    const births = bars
+      .filter((b) => b.dim === d)
+      .map((b) => b.birth)
+      .sort((a, b) => a - b);
+    const deaths = bars
+      .filter((b) => b.dim === d && Number.isFinite(b.death))
+      .map((b) => b.death)
+      .sort((a, b) => a - b);
     let i = 0;
     let j = 0;
     return xs.map((x) => {

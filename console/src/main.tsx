@@ -64,16 +64,29 @@ function App() {
   const active = route.page === "job" ? "jobs" : route.page;
   return (
     <>
-      <a class="skip" href="#main" onClick={(e) => { e.preventDefault(); main.current?.focus(); }}>Skip to content</a>
+      <a
+        class="skip"
+        href="#main"
+        onClick={(e) => {
+          e.preventDefault();
+          main.current?.focus();
+        }}
+      >
+        Skip to content
+      </a>
       <header class="top">
         <span class="brand">tda-mesh</span>
         <nav aria-label="main">
           {NAV.map(([page, href, label]) => (
-            <a key={page} href={href} aria-current={active === page ? "page" : undefined}>{label}</a>
+            <a key={page} href={href} aria-current={active === page ? "page" : undefined}>
+              {label}
+            </a>
           ))}
           <a href="/docs/">API docs</a>
         </nav>
-        <button type="button" class="key-button" onClick={() => setAskKey(true)}>{signedIn ? "Change key" : "API key"}</button>
+        <button type="button" class="key-button" onClick={() => setAskKey(true)}>
+          {signedIn ? "Change key" : "API key"}
+        </button>
       </header>
       <main id="main" ref={main} tabIndex={-1} key={epoch}>
         {route.page === "new" && <NewJobView preselect={route.query.get("dataset") ?? ""} navigate={navigate} />}
@@ -116,17 +129,30 @@ function KeyDialog({ onClose }: { onClose: (changed: boolean) => void }) {
         }}
       >
         <h2 id="key-title">Authenticate</h2>
-        <p>This API needs an API key or a JWT (sent as <code>authorization: Bearer …</code>).</p>
+        <p>
+          This API needs an API key or a JWT (sent as <code>authorization: Bearer …</code>).
+        </p>
         <label>
           API key or token
-          <input type="password" autoComplete="off" value={value} onInput={(e) => setValue((e.currentTarget as HTMLInputElement).value)} data-testid="key-input" autoFocus />
+          <input
+            type="password"
+            autoComplete="off"
+            value={value}
+            onInput={(e) => setValue((e.currentTarget as HTMLInputElement).value)}
+            data-testid="key-input"
+            autoFocus
+          />
         </label>
         <label class="inline">
           <input type="checkbox" checked={remember} onChange={(e) => setRemember((e.currentTarget as HTMLInputElement).checked)} /> remember on this device
         </label>
         <div class="dialog-buttons">
-          <button type="button" onClick={() => onClose(false)}>cancel</button>
-          <button type="submit" class="primary">use this key</button>
+          <button type="button" onClick={() => onClose(false)}>
+            cancel
+          </button>
+          <button type="submit" class="primary">
+            use this key
+          </button>
         </div>
       </form>
     </dialog>

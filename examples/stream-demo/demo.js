@@ -80,22 +80,36 @@ async function main() {
           const f = d.value;
           const betti = f.dimensions.map((x) => x.betti).join(", ");
           const score = f.bottleneckDistance === undefined ? "      -" : f.bottleneckDistance.toFixed(4);
-          const shape = Number(f.windowSeq) * SLIDE + WINDOW <= WINDOWS_BEFORE_CHANGE * SLIDE + WINDOW - SLIDE ? "one circle " : Number(f.windowSeq) * SLIDE >= WINDOWS_BEFORE_CHANGE * SLIDE + WINDOW - SLIDE ? "two circles" : "changing   ";
+          const shape =
+            Number(f.windowSeq) * SLIDE + WINDOW <= WINDOWS_BEFORE_CHANGE * SLIDE + WINDOW - SLIDE
+              ? "one circle "
+              : Number(f.windowSeq) * SLIDE >= WINDOWS_BEFORE_CHANGE * SLIDE + WINDOW - SLIDE
+                ? "two circles"
+                : "changing   ";
           console.log(`window ${String(f.windowSeq).padStart(3)}  points ${f.points}  ${shape}  Betti (${betti})  change score ${score}`);
           if (++seen >= expected) resolve(undefined);
         } else if (d?.$case === "streamAlert" && d.value.streamId === stream) {
           alerts++;
-          console.log(`ALERT  window ${d.value.windowSeq}: change score ${d.value.changeScore.toFixed(4)} >= level ${d.value.alertLevel} (previous ${d.value.previousScore.toFixed(4)})`);
+          console.log(
+            `ALERT  window ${d.value.windowSeq}: change score ${d.value.changeScore.toFixed(4)} >= level ${d.value.alertLevel} (previous ${d.value.previousScore.toFixed(4)})`,
+          );
         }
       },
     });
   });
 
-  const cfg = await call(client, "configureStream", {
-    streamId: stream,
-    config: { window: { $case: "count", value: { size: WINDOW, slide: SLIDE } }, maxDim: 1, bettiScale: 0.4, noiseLevel: 0.1, alertLevel: 0.3 },
-  }, meta);
-  console.log(`stream ${stream}: windows of ${WINDOW} points sliding by ${SLIDE}, Betti numbers (H0, H1) at scale ${cfg.config.bettiScale}, alert level ${cfg.config.alertLevel}`);
+  const cfg = await call(
+    client,
+    "configureStream",
+    {
+      streamId: stream,
+      config: { window: { $case: "count", value: { size: WINDOW, slide: SLIDE } }, maxDim: 1, bettiScale: 0.4, noiseLevel: 0.1, alertLevel: 0.3 },
+    },
+    meta,
+  );
+  console.log(
+    `stream ${stream}: windows of ${WINDOW} points sliding by ${SLIDE}, Betti numbers (H0, H1) at scale ${cfg.config.bettiScale}, alert level ${cfg.config.alertLevel}`,
+  );
   const r = rng(42);
   const changeAt = WINDOWS_BEFORE_CHANGE * SLIDE + WINDOW - SLIDE;
   for (let at = 0; at < total; at += BATCH) {
@@ -110,7 +124,9 @@ async function main() {
   await done;
   clearTimeout(timer);
   const status = await call(client, "getStreamStatus", { streamId: stream }, meta);
-  console.log(`status: job ${status.job?.state}, last checkpoint ${status.job?.lastCheckpointId}, consumer lag ${status.job?.consumerLag}, windows emitted ${status.windowsEmitted}, alerts seen ${alerts}`);
+  console.log(
+    `status: job ${status.job?.state}, last checkpoint ${status.job?.lastCheckpointId}, consumer lag ${status.job?.consumerLag}, windows emitted ${status.windowsEmitted}, alerts seen ${alerts}`,
+  );
   await consumer.disconnect();
   client.close();
 }

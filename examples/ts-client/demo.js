@@ -49,13 +49,18 @@ function parseArgs(argv) {
     };
     const number = (name, v, integer) => {
       const n = Number(v);
-      if (v.trim() === "" || !Number.isFinite(n) || n < 0 || (integer && !Number.isInteger(n))) usage(`${name} must be a non-negative ${integer ? "integer" : "number"}`);
+      if (v.trim() === "" || !Number.isFinite(n) || n < 0 || (integer && !Number.isInteger(n)))
+        usage(`${name} must be a non-negative ${integer ? "integer" : "number"}`);
       return n;
     };
     if (a === "--gateway") opts.gateway = value();
     else if (a === "--max-dim") opts.maxDim = number("--max-dim", value(), true);
     else if (a === "--threshold") opts.threshold = number("--threshold", value(), false);
-    else if (a === "--algorithms") opts.algorithms = value().split(",").map((s) => s.trim().toLowerCase()).filter(Boolean);
+    else if (a === "--algorithms")
+      opts.algorithms = value()
+        .split(",")
+        .map((s) => s.trim().toLowerCase())
+        .filter(Boolean);
     else if (a === "--api-key") opts.apiKey = value();
     else if (a === "--max-bars") opts.maxBars = number("--max-bars", value(), true);
     else if (a === "-h" || a === "--help") usage();
@@ -159,7 +164,10 @@ function stateName(state) {
 
 function describeProgress(p) {
   if (!p) return "";
-  const stage = pbCommon.stageToJSON(p.stage).replace(/^STAGE_/, "").toLowerCase();
+  const stage = pbCommon
+    .stageToJSON(p.stage)
+    .replace(/^STAGE_/, "")
+    .toLowerCase();
   if (stage === "unspecified" || stage === "queued" || stage === "done") return "";
   const where = p.stage === pbCommon.Stage.STAGE_REDUCTION ? `${stage} dim ${p.dimension}` : stage;
   return p.fraction > 0 ? `${where} ${(p.fraction * 100).toFixed(0)}%` : where;
@@ -192,9 +200,7 @@ function printDiagram(result, maxDim, maxBars) {
     if (d.dimension > maxDim) continue;
     console.log(`persistence intervals in dim ${d.dimension}:`);
     // all bars in the engine's order; when truncated, the most persistent ones
-    const bars = Number.isFinite(maxBars)
-      ? [...d.intervals].sort((a, b) => (b.death - b.birth) - (a.death - a.birth))
-      : d.intervals;
+    const bars = Number.isFinite(maxBars) ? [...d.intervals].sort((a, b) => b.death - b.birth - (a.death - a.birth)) : d.intervals;
     for (const iv of bars.slice(0, maxBars)) {
       console.log(` [${fmt(iv.birth)},${Number.isFinite(iv.death) ? fmt(iv.death) : " "})`);
     }

@@ -78,7 +78,9 @@ export function createAuthenticator(keys: ApiKeys, jwt?: JwtVerifier): Authentic
       const presented = presentedKey(md);
       if (presented === undefined) {
         throw unauthenticated(
-          jwt ? "credentials are required: send a JWT as authorization: Bearer <token>, or an API key in x-api-key" : "an API key is required: send it in x-api-key or as authorization: Bearer <key>",
+          jwt
+            ? "credentials are required: send a JWT as authorization: Bearer <token>, or an API key in x-api-key"
+            : "an API key is required: send it in x-api-key or as authorization: Bearer <key>",
         );
       }
       if (jwt && looksLikeJwt(presented)) return jwt.verify(presented);

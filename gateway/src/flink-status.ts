@@ -56,7 +56,10 @@ export function createFlinkStatus(opts: FlinkStatusOptions): FlinkStatus {
     const job = mine.find((j) => ACTIVE.has(j.state)) ?? mine.sort((a, b) => (b["start-time"] ?? 0) - (a["start-time"] ?? 0))[0];
     if (!job) return { state: "NOT_FOUND", ...none };
     const [checkpoints, metrics] = await Promise.all([
-      getJson<{ latest?: { completed?: { id: number; latest_ack_timestamp: number } | null } }>(`${opts.restUrl}/jobs/${job.jid}/checkpoints`, opts.timeoutMs).catch(() => undefined),
+      getJson<{ latest?: { completed?: { id: number; latest_ack_timestamp: number } | null } }>(
+        `${opts.restUrl}/jobs/${job.jid}/checkpoints`,
+        opts.timeoutMs,
+      ).catch(() => undefined),
       getJson<{ id: string; value: string }[]>(`${opts.restUrl}/jobs/${job.jid}/metrics?get=numRestarts`, opts.timeoutMs).catch(() => undefined),
     ]);
     const done = checkpoints?.latest?.completed ?? undefined;
@@ -76,10 +79,7 @@ export function createFlinkStatus(opts: FlinkStatusOptions): FlinkStatus {
         admin = kafka.admin({ retry: { retries: 0 } });
         await admin.connect();
       }
-      const [committed, ends] = await Promise.all([
-        admin.fetchOffsets({ groupId: opts.groupId, topics: [opts.topic] }),
-        admin.fetchTopicOffsets(opts.topic),
-      ]);
+      const [committed, ends] = await Promise.all([admin.fetchOffsets({ groupId: opts.groupId, topics: [opts.topic] }), admin.fetchTopicOffsets(opts.topic)]);
       const mine = new Map((committed[0]?.partitions ?? []).map((p) => [p.partition, Number(p.offset)]));
       let total = 0;
       for (const p of ends) {

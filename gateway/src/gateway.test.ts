@@ -1,5 +1,15 @@
 import { createHash, randomUUID } from "node:crypto";
-import { Metadata, Server, ServerCredentials, status, type ServerReadableStream, type ServerUnaryCall, type ServerWritableStream, type ServiceError, type sendUnaryData } from "@grpc/grpc-js";
+import {
+  Metadata,
+  Server,
+  ServerCredentials,
+  status,
+  type ServerReadableStream,
+  type ServerUnaryCall,
+  type ServerWritableStream,
+  type ServiceError,
+  type sendUnaryData,
+} from "@grpc/grpc-js";
 import { HealthImplementation } from "grpc-health-check";
 import {
   channelOptions,
@@ -59,7 +69,9 @@ const jobsImpl: pbJobs.JobServiceServer = {
   submitJob(call, cb) {
     record(call);
     seen.submit = call.request;
-    cb(null, { job: pbJobs.Job.fromPartial({ jobId: "job-1", datasetId: call.request.datasetId, params: call.request.params, state: pbJobs.JobState.JOB_STATE_QUEUED }) });
+    cb(null, {
+      job: pbJobs.Job.fromPartial({ jobId: "job-1", datasetId: call.request.datasetId, params: call.request.params, state: pbJobs.JobState.JOB_STATE_QUEUED }),
+    });
   },
   getJob(call, cb) {
     record(call);
@@ -154,7 +166,11 @@ function md(extra: Record<string, string> = {}): Metadata {
 }
 
 /** A unary call that also returns the response headers. */
-function unary<Req, Res>(method: (req: Req, md: Metadata, opts: object, cb: (e: ServiceError | null, r: Res) => void) => { on(ev: "metadata", fn: (m: Metadata) => void): unknown }, req: Req, meta = md()): Promise<{ res?: Res; err?: ServiceError; headers?: Metadata }> {
+function unary<Req, Res>(
+  method: (req: Req, md: Metadata, opts: object, cb: (e: ServiceError | null, r: Res) => void) => { on(ev: "metadata", fn: (m: Metadata) => void): unknown },
+  req: Req,
+  meta = md(),
+): Promise<{ res?: Res; err?: ServiceError; headers?: Metadata }> {
   return new Promise((resolve) => {
     let headers: Metadata | undefined;
     const call = method.call(client, req, meta, { deadline: Date.now() + 10_000 }, (err, res) => resolve(err ? { err, headers } : { res, headers }));
@@ -163,7 +179,15 @@ function unary<Req, Res>(method: (req: Req, md: Metadata, opts: object, cb: (e: 
 }
 
 const ripsRequest = (over: Partial<pbGateway.ComputeVietorisRipsRequest> = {}): pbGateway.ComputeVietorisRipsRequest => ({
-  datasetId: "ds-1", maxDim: 2, threshold: 1.5, modulus: 3, priority: 7, idempotencyKey: "idem", deadlineSeconds: 60, threads: 2, ...over,
+  datasetId: "ds-1",
+  maxDim: 2,
+  threshold: 1.5,
+  modulus: 3,
+  priority: 7,
+  idempotencyKey: "idem",
+  deadlineSeconds: 60,
+  threads: 2,
+  ...over,
 });
 
 async function until(fn: () => boolean, timeoutMs = 5_000): Promise<void> {
@@ -177,7 +201,11 @@ async function until(fn: () => boolean, timeoutMs = 5_000): Promise<void> {
 describe("unary forwarding", () => {
   it("submits Rips with the gateway's tenant (not the client's), the caller's trace and a deadline", async () => {
     const before = Date.now();
-    const { res, headers } = await unary(client.computeVietorisRips, ripsRequest(), md({ "x-tenant-id": "tenantB", traceparent: `00-${TRACE_ID}-00f067aa0ba902b7-01` }));
+    const { res, headers } = await unary(
+      client.computeVietorisRips,
+      ripsRequest(),
+      md({ "x-tenant-id": "tenantB", traceparent: `00-${TRACE_ID}-00f067aa0ba902b7-01` }),
+    );
     expect(res?.job?.jobId).toBe("job-1");
     expect(seen.submit).toEqual({
       datasetId: "ds-1",
@@ -195,9 +223,25 @@ describe("unary forwarding", () => {
   });
 
   it("submits Alpha with its own parameters", async () => {
-    const { res } = await unary(client.computeAlphaComplex, { datasetId: "ds-2", maxDim: 2, radius: true, maxAlpha: 4, priority: 0, idempotencyKey: "", deadlineSeconds: 0 });
+    const { res } = await unary(client.computeAlphaComplex, {
+      datasetId: "ds-2",
+      maxDim: 2,
+      radius: true,
+      maxAlpha: 4,
+      priority: 0,
+      idempotencyKey: "",
+      deadlineSeconds: 0,
+    });
     expect(res?.job?.jobId).toBe("job-1");
-    expect(seen.submit?.params).toEqual({ algorithm: pbCommon.Algorithm.ALGORITHM_ALPHA, maxDim: 2, threshold: undefined, modulus: 0, threads: 0, alphaRadius: true, maxAlpha: 4 });
+    expect(seen.submit?.params).toEqual({
+      algorithm: pbCommon.Algorithm.ALGORITHM_ALPHA,
+      maxDim: 2,
+      threshold: undefined,
+      modulus: 0,
+      threads: 0,
+      alphaRadius: true,
+      maxAlpha: 4,
+    });
   });
 
   it("starts a new trace when the caller sends none, and reports it", async () => {
@@ -210,7 +254,11 @@ describe("unary forwarding", () => {
   it("refuses bad input itself, with every field violation, and calls nobody", async () => {
     const { err } = await unary(client.computeVietorisRips, ripsRequest({ datasetId: "", maxDim: 12, modulus: 6 }));
     expect(err?.code).toBe(status.INVALID_ARGUMENT);
-    expect(decodeDetails(err!).badRequest?.fieldViolations.map((v) => v.field).sort()).toEqual(["dataset_id", "max_dim", "modulus"]);
+    expect(
+      decodeDetails(err!)
+        .badRequest?.fieldViolations.map((v) => v.field)
+        .sort(),
+    ).toEqual(["dataset_id", "max_dim", "modulus"]);
     expect(seen.submit).toBeUndefined();
   });
 
@@ -231,7 +279,11 @@ describe("unary forwarding", () => {
 
   it("passes upstream errors through unchanged: code, message and google.rpc details", async () => {
     behaviour.getJob = (_call, cb) =>
-      cb(toServiceError(new TdaError(status.RESOURCE_EXHAUSTED, "quota of running jobs reached", { reason: "QUOTA_EXCEEDED", metadata: { limit: "4" }, retryAfterMs: 2000 })));
+      cb(
+        toServiceError(
+          new TdaError(status.RESOURCE_EXHAUSTED, "quota of running jobs reached", { reason: "QUOTA_EXCEEDED", metadata: { limit: "4" }, retryAfterMs: 2000 }),
+        ),
+      );
     const { err } = await unary(client.getJob, { jobId: "j" });
     expect([err?.code, err?.details]).toEqual([status.RESOURCE_EXHAUSTED, "quota of running jobs reached"]);
     const d = decodeDetails(err!);
@@ -245,7 +297,11 @@ describe("unary forwarding", () => {
     expect(decodeDetails(bad.err!).badRequest?.fieldViolations[0]?.field).toBe("job_id");
 
     const missing = await unary(client.getDataset, { dataId: "nope" });
-    expect([missing.err?.code, missing.err?.details, decodeDetails(missing.err!).errorInfo?.reason]).toEqual([status.NOT_FOUND, "dataset nope not found", "NOT_FOUND"]);
+    expect([missing.err?.code, missing.err?.details, decodeDetails(missing.err!).errorInfo?.reason]).toEqual([
+      status.NOT_FOUND,
+      "dataset nope not found",
+      "NOT_FOUND",
+    ]);
     expect(seen.md?.get("x-tenant-id")).toEqual(["tenantA"]);
   });
 
@@ -254,7 +310,9 @@ describe("unary forwarding", () => {
     const quickClient = new pbGateway.TdaServiceClient(`127.0.0.1:${quick.port}`, insecure(), channelOptions);
     try {
       const start = Date.now();
-      const err = await new Promise<ServiceError | null>((resolve) => quickClient.getResult({ jobId: "slow" }, md(), { deadline: Date.now() + 10_000 }, (e) => resolve(e)));
+      const err = await new Promise<ServiceError | null>((resolve) =>
+        quickClient.getResult({ jobId: "slow" }, md(), { deadline: Date.now() + 10_000 }, (e) => resolve(e)),
+      );
       expect(err?.code).toBe(status.DEADLINE_EXCEEDED);
       expect(decodeDetails(err!).errorInfo?.reason).toBe("UPSTREAM_TIMEOUT");
       expect(Date.now() - start).toBeLessThan(3_000);
@@ -276,7 +334,11 @@ describe("unary forwarding", () => {
 
 describe("quota", () => {
   it("refuses submissions over GATEWAY_RATE_LIMIT with RESOURCE_EXHAUSTED, RATE_LIMITED and a retry delay", async () => {
-    const limited = await startGateway(30_000, { GATEWAY_API_KEYS: `key1:quota-${randomUUID().slice(0, 8)}`, GATEWAY_RATE_LIMIT: "2", GATEWAY_RATE_WINDOW_MS: "600000" });
+    const limited = await startGateway(30_000, {
+      GATEWAY_API_KEYS: `key1:quota-${randomUUID().slice(0, 8)}`,
+      GATEWAY_RATE_LIMIT: "2",
+      GATEWAY_RATE_WINDOW_MS: "600000",
+    });
     const c = new pbGateway.TdaServiceClient(`127.0.0.1:${limited.port}`, insecure(), channelOptions);
     const submit = () => new Promise<ServiceError | null>((resolve) => c.computeVietorisRips(ripsRequest(), md(), (e) => resolve(e)));
     try {
@@ -357,7 +419,10 @@ describe("WatchJob", () => {
       call.write(update(2));
       if (calls === 1) {
         // what grpc-js reports when the HTTP/2 session under the call is closed
-        call.emit("error", { code: status.INTERNAL, details: "Received RST_STREAM with code 2 triggered by internal client error: Session closed with error code 2" });
+        call.emit("error", {
+          code: status.INTERNAL,
+          details: "Received RST_STREAM with code 2 triggered by internal client error: Session closed with error code 2",
+        });
         return;
       }
       call.write({ update: { ...update(3).update!, state: pbJobs.JobState.JOB_STATE_COMPLETED } });
@@ -427,7 +492,10 @@ describe("WatchJob", () => {
 
 describe("UploadData", () => {
   const header = (name: string): pbGateway.UploadDataRequest => ({
-    msg: { $case: "header", value: { name, format: pbUpload.DataFormat.DATA_FORMAT_CSV, dim: 0, contentType: "", uploadId: "", resumeOffset: 0, totalBytes: 0 } },
+    msg: {
+      $case: "header",
+      value: { name, format: pbUpload.DataFormat.DATA_FORMAT_CSV, dim: 0, contentType: "", uploadId: "", resumeOffset: 0, totalBytes: 0 },
+    },
   });
 
   /** An upstream that hashes everything it receives, optionally not reading until `gate` opens. */

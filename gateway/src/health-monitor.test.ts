@@ -18,7 +18,9 @@ async function startUpstream(port = 0): Promise<Upstream> {
   const server = new Server();
   const health = new HealthImplementation({ "": "SERVING" });
   health.addToServer(server);
-  const bound = await new Promise<number>((res, rej) => server.bindAsync(`127.0.0.1:${port}`, ServerCredentials.createInsecure(), (e, p) => (e ? rej(e) : res(p))));
+  const bound = await new Promise<number>((res, rej) =>
+    server.bindAsync(`127.0.0.1:${port}`, ServerCredentials.createInsecure(), (e, p) => (e ? rej(e) : res(p))),
+  );
   return { health, server, port: bound };
 }
 
@@ -45,7 +47,9 @@ describe("health monitor", () => {
     gatewayServer = new Server();
     gatewayHealth = new HealthImplementation({ "": "SERVING", "tda.gateway.v1.TdaService": "SERVING" });
     gatewayHealth.addToServer(gatewayServer);
-    const gp = await new Promise<number>((res, rej) => gatewayServer.bindAsync("127.0.0.1:0", ServerCredentials.createInsecure(), (e, p) => (e ? rej(e) : res(p))));
+    const gp = await new Promise<number>((res, rej) =>
+      gatewayServer.bindAsync("127.0.0.1:0", ServerCredentials.createInsecure(), (e, p) => (e ? rej(e) : res(p))),
+    );
     gatewayAddress = `127.0.0.1:${gp}`;
     monitor = createHealthMonitor({
       health: gatewayHealth,

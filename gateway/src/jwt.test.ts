@@ -23,7 +23,14 @@ async function rejection(p: Promise<unknown>): Promise<TdaError> {
 const keys = makeTestKeys();
 
 describe("JWT authentication (PEM keys)", () => {
-  const verifier = createJwtVerifier({ keys: trustedPem(keys), issuer: "https://issuer.test", audience: "tda-mesh", tenantClaim: "tenant", clockToleranceSeconds: 5, maxLifetimeSeconds: 3600 });
+  const verifier = createJwtVerifier({
+    keys: trustedPem(keys),
+    issuer: "https://issuer.test",
+    audience: "tda-mesh",
+    tenantClaim: "tenant",
+    clockToleranceSeconds: 5,
+    maxLifetimeSeconds: 3600,
+  });
   const auth = createAuthenticator(parseApiKeys("key1:tenantA"), verifier);
   const base = { issuer: "https://issuer.test", audience: "tda-mesh" };
 
@@ -65,7 +72,9 @@ describe("JWT authentication (PEM keys)", () => {
       expect(e.code).toBe(status.UNAUTHENTICATED);
       expect(e.message).toMatch(message);
     }
-    await expect(auth.authenticate(bearer(await signToken(keys, { ...base, claims: { tenant: "acme" }, expiresIn: 3000, issuedAt: null })))).resolves.toBe("acme");
+    await expect(auth.authenticate(bearer(await signToken(keys, { ...base, claims: { tenant: "acme" }, expiresIn: 3000, issuedAt: null })))).resolves.toBe(
+      "acme",
+    );
   });
 
   it('refuses the tenant "default" (what callers stored while authentication was off) in tokens and API keys', async () => {
@@ -80,7 +89,9 @@ describe("JWT authentication (PEM keys)", () => {
     expect((await rejection(auth.authenticate(bearer(noTenant)))).message).toMatch(/tenant/);
     const good = await signToken(keys, { ...base, claims: { tenant: "acme" } });
     const [h, , sig] = good.split(".");
-    const forged = Buffer.from(JSON.stringify({ tenant: "victim", iss: base.issuer, aud: base.audience, exp: Math.floor(Date.now() / 1000) + 300 })).toString("base64url");
+    const forged = Buffer.from(JSON.stringify({ tenant: "victim", iss: base.issuer, aud: base.audience, exp: Math.floor(Date.now() / 1000) + 300 })).toString(
+      "base64url",
+    );
     expect((await rejection(auth.authenticate(bearer(`${h}.${forged}.${sig}`)))).code).toBe(status.UNAUTHENTICATED);
   });
 
@@ -100,11 +111,27 @@ describe("JWT authentication (JWKS)", () => {
     const verifier = createJwtVerifier({ keys: await trustedJwks(keys), tenantClaim: "org", clockToleranceSeconds: 0, maxLifetimeSeconds: 3600 });
     await expect(verifier.verify(await signToken(keys, { kid: "ec-1", alg: "ES256", claims: { org: "acme" } }))).resolves.toBe("acme");
     await expect(verifier.verify(await signToken(keys, { kid: "rsa-1", claims: { org: "acme" } }))).resolves.toBe("acme");
-    expect((await rejection(verifier.verify(await signToken(keys, { kid: "rsa-1", key: keys.stranger.privateKey, claims: { org: "acme" } })))).code).toBe(status.UNAUTHENTICATED);
+    expect((await rejection(verifier.verify(await signToken(keys, { kid: "rsa-1", key: keys.stranger.privateKey, claims: { org: "acme" } })))).code).toBe(
+      status.UNAUTHENTICATED,
+    );
   });
 
   it("refuses unusable key material at construction", () => {
-    expect(() => createJwtVerifier({ keys: "-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----", tenantClaim: "tenant", clockToleranceSeconds: 0, maxLifetimeSeconds: 3600 })).toThrow();
-    expect(() => createJwtVerifier({ keys: JSON.stringify({ keys: [{ kty: "oct", k: "c2VjcmV0" }] }), tenantClaim: "tenant", clockToleranceSeconds: 0, maxLifetimeSeconds: 3600 })).toThrow(/symmetric/);
+    expect(() =>
+      createJwtVerifier({
+        keys: "-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----",
+        tenantClaim: "tenant",
+        clockToleranceSeconds: 0,
+        maxLifetimeSeconds: 3600,
+      }),
+    ).toThrow();
+    expect(() =>
+      createJwtVerifier({
+        keys: JSON.stringify({ keys: [{ kty: "oct", k: "c2VjcmV0" }] }),
+        tenantClaim: "tenant",
+        clockToleranceSeconds: 0,
+        maxLifetimeSeconds: 3600,
+      }),
+    ).toThrow(/symmetric/);
   });
 });

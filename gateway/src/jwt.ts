@@ -122,7 +122,8 @@ export function createJwtVerifier(s: JwtSettings): JwtVerifier {
 
 function describe(err: unknown): string {
   if (err instanceof joseErrors.JWTExpired) return "the token has expired";
-  if (err instanceof joseErrors.JWTClaimValidationFailed && err.claim === "exp" && err.reason === "missing") return 'the token has no "exp" claim: tokens must expire';
+  if (err instanceof joseErrors.JWTClaimValidationFailed && err.claim === "exp" && err.reason === "missing")
+    return 'the token has no "exp" claim: tokens must expire';
   if (err instanceof joseErrors.JWTClaimValidationFailed) return `the token's "${err.claim}" claim is not acceptable`;
   if (err instanceof joseErrors.JWSSignatureVerificationFailed) return "the token's signature is not valid";
   if (err instanceof joseErrors.JOSEAlgNotAllowed) return `the token's algorithm is not accepted (${JWT_ALGORITHMS.join(", ")})`;

@@ -1,7 +1,13 @@
 import { barcodeSvg, diagramSvg, MAX_BARS } from "./pictures";
 
 const diagrams = [
-  { dimension: 0, intervals: [{ birth: 0, death: 0.5 }, { birth: 0, death: Infinity }] },
+  {
+    dimension: 0,
+    intervals: [
+      { birth: 0, death: 0.5 },
+      { birth: 0, death: Infinity },
+    ],
+  },
   { dimension: 1, intervals: [{ birth: 0.7, death: 1.2 }] },
 ];
 

@@ -75,7 +75,9 @@ function header(w: number, h: number, title: string): string[] {
 }
 
 function legend(dims: number[], x: number, y: number): string[] {
-  return dims.map((d, k) => `<g transform="translate(${px(x)},${px(y + k * 14)})"><rect width="10" height="10" fill="${colour(d)}"/><text x="14" y="9">H${d}</text></g>`);
+  return dims.map(
+    (d, k) => `<g transform="translate(${px(x)},${px(y + k * 14)})"><rect width="10" height="10" fill="${colour(d)}"/><text x="14" y="9">H${d}</text></g>`,
+  );
 }
 
 export function diagramSvg(diagrams: PictureDiagram[], opts: { width?: number; height?: number; title?: string } = {}): string {
@@ -112,7 +114,13 @@ export function diagramSvg(diagrams: PictureDiagram[], opts: { width?: number; h
     }
     out.push(`</g>`);
   }
-  out.push(...legend(diagrams.map((d) => d.dimension).sort((a, b) => a - b), m.left + 8, m.top + 8));
+  out.push(
+    ...legend(
+      diagrams.map((d) => d.dimension).sort((a, b) => a - b),
+      m.left + 8,
+      m.top + 8,
+    ),
+  );
   out.push(`</svg>`);
   return out.join("\n") + "\n";
 }

@@ -41,7 +41,11 @@ export function createRateLimiter(opts: RateLimiterOptions): RateLimiter {
       const key = rateKey(tenant, windowStart);
       let count: number;
       try {
-        const res = await redis.multi().incr(key).pexpire(key, windowMs * 2).exec();
+        const res = await redis
+          .multi()
+          .incr(key)
+          .pexpire(key, windowMs * 2)
+          .exec();
         const [err, value] = res?.[0] ?? [new Error("rate limit: transaction aborted"), null];
         if (err) throw err;
         count = Number(value);

@@ -54,11 +54,22 @@ export interface RunningGateway {
 }
 
 /** Builds every dependency from `config`, binds the gRPC server and starts health polling. */
-export async function startGatewayServer(config: GatewayConfig, log: Logger = createLogger(SERVICE_NAME, config.common.logLevel), deps: { metrics?: ServiceMetrics } = {}): Promise<RunningGateway> {
+export async function startGatewayServer(
+  config: GatewayConfig,
+  log: Logger = createLogger(SERVICE_NAME, config.common.logLevel),
+  deps: { metrics?: ServiceMetrics } = {},
+): Promise<RunningGateway> {
   applyMeshKey(config.common.meshKey, log); // mints the tenant tokens of downstream calls
   initTracing(SERVICE_NAME, config.common.otlpEndpoint);
   const redis = createRedis(config.common.redisUrl, log);
-  const bus = createEventBus({ source: SERVICE_NAME, brokers: config.common.kafkaBrokers, topicPrefix: config.common.topicPrefix, redis, log, metrics: deps.metrics });
+  const bus = createEventBus({
+    source: SERVICE_NAME,
+    brokers: config.common.kafkaBrokers,
+    topicPrefix: config.common.topicPrefix,
+    redis,
+    log,
+    metrics: deps.metrics,
+  });
   deps.metrics?.trackOutbox(SERVICE_NAME, () => bus.status());
   // One Kafka probe (one admin connection) for health and for GetStreamStatus's broker_available (cached).
   const kafka = kafkaCheck(config.common.kafkaBrokers, log);
@@ -68,9 +79,25 @@ export async function startGatewayServer(config: GatewayConfig, log: Logger = cr
   const upload = new FastUploadServiceClient(config.uploadAddress, insecure(), channelOptions);
   const jobs = new pbJobs.JobServiceClient(config.schedulerAddress, insecure(), channelOptions);
   const prefix = config.common.topicPrefix;
-  const flink = createFlinkStatus({ restUrl: config.flinkRestUrl, jobName: config.flinkJobName, brokers: config.common.kafkaBrokers, groupId: config.streamGroupId, topic: prefix + STREAM_TOPIC, ttlMs: config.streamStatusTtlMs, timeoutMs: 1_500, log });
+  const flink = createFlinkStatus({
+    restUrl: config.flinkRestUrl,
+    jobName: config.flinkJobName,
+    brokers: config.common.kafkaBrokers,
+    groupId: config.streamGroupId,
+    topic: prefix + STREAM_TOPIC,
+    ttlMs: config.streamStatusTtlMs,
+    timeoutMs: 1_500,
+    log,
+  });
   const follower = config.streamFollow
-    ? startStreamFollower({ brokers: config.common.kafkaBrokers, topic: prefix + FEATURES_TOPIC, groupId: `${prefix}tda-gateway-stream-status`, redis, log, retentionSeconds: config.streamOutputRetentionSeconds })
+    ? startStreamFollower({
+        brokers: config.common.kafkaBrokers,
+        topic: prefix + FEATURES_TOPIC,
+        groupId: `${prefix}tda-gateway-stream-status`,
+        redis,
+        log,
+        retentionSeconds: config.streamOutputRetentionSeconds,
+      })
     : undefined;
 
   const server = createServer({ "grpc.max_receive_message_length": config.maxMessageBytes }, deps.metrics);
@@ -90,7 +117,12 @@ export async function startGatewayServer(config: GatewayConfig, log: Logger = cr
       streamMaxBytes: config.streamMaxBytes,
       topicPrefix: config.common.topicPrefix,
       stream: {
-        configs: createStreamConfigStore(redis, (c) => pbStream.StreamConfig.encode(c).finish(), (b) => pbStream.StreamConfig.decode(b), config.streamMaxConfigs),
+        configs: createStreamConfigStore(
+          redis,
+          (c) => pbStream.StreamConfig.encode(c).finish(),
+          (b) => pbStream.StreamConfig.decode(b),
+          config.streamMaxConfigs,
+        ),
         flink,
         outputs: (tenant, streamId) => readStreamOutput(redis, tenant, streamId),
       },
@@ -125,13 +157,20 @@ export async function startGatewayServer(config: GatewayConfig, log: Logger = cr
   }
   await monitor.start();
   log.info(
-    { port, upload: config.uploadAddress, scheduler: config.schedulerAddress, auth: [config.apiKeys.size > 0 ? "api-keys" : "", config.jwt ? "jwt" : ""].filter(Boolean).join("+") || "off", rateLimit: config.rateLimit, upstreams: monitor.snapshot() },
+    {
+      port,
+      upload: config.uploadAddress,
+      scheduler: config.schedulerAddress,
+      auth: [config.apiKeys.size > 0 ? "api-keys" : "", config.jwt ? "jwt" : ""].filter(Boolean).join("+") || "off",
+      rateLimit: config.rateLimit,
+      upstreams: monitor.snapshot(),
+    },
     "gateway listening",
   );
   if (config.authDisabled) {
     log.warn(
       { auth: "off", tenant: "default" },
-      "AUTHENTICATION IS OFF (GATEWAY_AUTH_DISABLED=true): every caller is the tenant \"default\" and can read, run and delete its data. For local development only; set GATEWAY_API_KEYS or GATEWAY_JWT_PUBLIC_KEYS anywhere else",
+      'AUTHENTICATION IS OFF (GATEWAY_AUTH_DISABLED=true): every caller is the tenant "default" and can read, run and delete its data. For local development only; set GATEWAY_API_KEYS or GATEWAY_JWT_PUBLIC_KEYS anywhere else',
     );
   }
 

@@ -25,7 +25,19 @@ import type { StreamStats } from "./stream-stats";
 import { configureStream, getStreamStatus, publishStream, type StreamDeps } from "./stream-handlers";
 import type { StreamWatch } from "./stream-watch";
 import { callUnary, clientDeadline, downstreamMetadata, isTransportFailure, upstreamError, type RequestContext, type ServerSurfaceCall } from "./upstream";
-import { alphaViolations, distanceViolations, effectiveLimits, featuresViolations, estimateViolations, idViolations, MAX_MODULUS, pageSizeViolations, parseStreamBatch, requireValid, ripsViolations } from "./validation";
+import {
+  alphaViolations,
+  distanceViolations,
+  effectiveLimits,
+  featuresViolations,
+  estimateViolations,
+  idViolations,
+  MAX_MODULUS,
+  pageSizeViolations,
+  parseStreamBatch,
+  requireValid,
+  ripsViolations,
+} from "./validation";
 
 export const GATEWAY_SERVICE = "tda.gateway.v1.TdaService";
 export { STREAM_TOPIC, STREAM_EVENT_TYPE } from "./stream-handlers";
@@ -110,130 +122,139 @@ export function createGateway(deps: GatewayDeps): pbGateway.TdaServiceServer {
 
   async function submit(rc: RequestContext, req: pbJobs.SubmitJobRequest): Promise<pbJobs.SubmitJobResponse> {
     // the per-tenant active-job limit is the scheduler's (checked inside its submit)
-    return callUnary<pbJobs.SubmitJobResponse>(rc, "scheduler", "tda.jobs.v1.JobService/SubmitJob", timeout, (md, o, cb) =>
-      jobs.submitJob(req, md, o, cb),
-    );
+    return callUnary<pbJobs.SubmitJobResponse>(rc, "scheduler", "tda.jobs.v1.JobService/SubmitJob", timeout, (md, o, cb) => jobs.submitJob(req, md, o, cb));
   }
 
   function watchJob(rc: RequestContext, call: ServerWritableStream<pbGateway.WatchJobRequest, pbGateway.WatchJobResponse>): Promise<void> {
     requireValid("invalid WatchJob request", idViolations("job_id", call.request.jobId));
-    return inSpan("tda.jobs.v1.JobService/WatchJob", rc.ctx, SpanKind.CLIENT, (span, ctx) =>
-      new Promise<void>((resolve, reject) => {
-        const deadline = clientDeadline(call);
-        let upstream: ClientReadableStream<pbJobs.WatchJobResponse>;
-        let generation = 0; // of the upstream stream whose events count
-        let finished = false;
-        let forwarded = 0;
-        let lastSequence = 0;
-        let sawTerminal = false;
-        let reopened = 0;
-        let waitingForDrain = false;
-        const finish = (err?: Error): void => {
-          if (finished) return;
-          finished = true;
-          call.removeListener("cancelled", onCancel);
-          span.setAttributes({ "tda.updates_forwarded": forwarded, "tda.watch_reopened": reopened });
-          if (err) reject(err);
-          else resolve();
-        };
-        const onCancel = (): void => {
-          // The client went away: stop the upstream stream too, unless it already
-          // sent the terminal update (it then ends by itself, and a reset would
-          // only use up the connection's budget of stream resets: Node's HTTP/2
-          // closes a connection whose peer resets streams faster than ~33/s).
-          if (!sawTerminal) upstream.cancel();
-          finish();
-        };
-        call.once("cancelled", onCancel);
-        const open = (): void => {
-          const gen = ++generation;
-          const up = jobs.watchJob({ jobId: call.request.jobId }, downstreamMetadata(rc, ctx), deadline === undefined ? {} : { deadline });
-          upstream = up;
-          up.on("data", (msg: pbJobs.WatchJobResponse) => {
-            if (gen !== generation) return;
-            const u = msg.update;
-            // a reopened watch replays the log from the start: skip what was sent
-            if (u && u.sequence > 0) {
-              if (u.sequence <= lastSequence) return;
-              lastSequence = u.sequence;
-            }
-            if (u && TERMINAL_JOB_STATES.has(u.state)) sawTerminal = true;
-            forwarded++;
-            if (!call.write({ update: u }) && !waitingForDrain) {
-              waitingForDrain = true;
-              up.pause();
-              call.once("drain", () => {
-                waitingForDrain = false;
-                upstream.resume();
-              });
-            }
-          });
-          up.on("error", (err: Error) => {
-            if (gen !== generation || finished) return;
-            if (call.cancelled) return finish();
-            // the connection to the scheduler failed under the stream (not an
-            // error of the scheduler's): watch again, the log replays from the start
-            if (!sawTerminal && isTransportFailure(err) && reopened < WATCH_REOPEN_LIMIT) {
-              reopened++;
-              generation++; // whatever this stream still emits is ignored
-              log.debug({ jobId: call.request.jobId, err: err.message, reopened }, "WatchJob: upstream connection failed, watching again");
-              setTimeout(open, 50 * reopened);
-              return;
-            }
-            finish(upstreamError("scheduler", err));
-          });
-          up.on("end", () => {
-            if (gen === generation) finish();
-          });
-        };
-        open();
-      }),
+    return inSpan(
+      "tda.jobs.v1.JobService/WatchJob",
+      rc.ctx,
+      SpanKind.CLIENT,
+      (span, ctx) =>
+        new Promise<void>((resolve, reject) => {
+          const deadline = clientDeadline(call);
+          let upstream: ClientReadableStream<pbJobs.WatchJobResponse>;
+          let generation = 0; // of the upstream stream whose events count
+          let finished = false;
+          let forwarded = 0;
+          let lastSequence = 0;
+          let sawTerminal = false;
+          let reopened = 0;
+          let waitingForDrain = false;
+          const finish = (err?: Error): void => {
+            if (finished) return;
+            finished = true;
+            call.removeListener("cancelled", onCancel);
+            span.setAttributes({ "tda.updates_forwarded": forwarded, "tda.watch_reopened": reopened });
+            if (err) reject(err);
+            else resolve();
+          };
+          const onCancel = (): void => {
+            // The client went away: stop the upstream stream too, unless it already
+            // sent the terminal update (it then ends by itself, and a reset would
+            // only use up the connection's budget of stream resets: Node's HTTP/2
+            // closes a connection whose peer resets streams faster than ~33/s).
+            if (!sawTerminal) upstream.cancel();
+            finish();
+          };
+          call.once("cancelled", onCancel);
+          const open = (): void => {
+            const gen = ++generation;
+            const up = jobs.watchJob({ jobId: call.request.jobId }, downstreamMetadata(rc, ctx), deadline === undefined ? {} : { deadline });
+            upstream = up;
+            up.on("data", (msg: pbJobs.WatchJobResponse) => {
+              if (gen !== generation) return;
+              const u = msg.update;
+              // a reopened watch replays the log from the start: skip what was sent
+              if (u && u.sequence > 0) {
+                if (u.sequence <= lastSequence) return;
+                lastSequence = u.sequence;
+              }
+              if (u && TERMINAL_JOB_STATES.has(u.state)) sawTerminal = true;
+              forwarded++;
+              if (!call.write({ update: u }) && !waitingForDrain) {
+                waitingForDrain = true;
+                up.pause();
+                call.once("drain", () => {
+                  waitingForDrain = false;
+                  upstream.resume();
+                });
+              }
+            });
+            up.on("error", (err: Error) => {
+              if (gen !== generation || finished) return;
+              if (call.cancelled) return finish();
+              // the connection to the scheduler failed under the stream (not an
+              // error of the scheduler's): watch again, the log replays from the start
+              if (!sawTerminal && isTransportFailure(err) && reopened < WATCH_REOPEN_LIMIT) {
+                reopened++;
+                generation++; // whatever this stream still emits is ignored
+                log.debug({ jobId: call.request.jobId, err: err.message, reopened }, "WatchJob: upstream connection failed, watching again");
+                setTimeout(open, 50 * reopened);
+                return;
+              }
+              finish(upstreamError("scheduler", err));
+            });
+            up.on("end", () => {
+              if (gen === generation) finish();
+            });
+          };
+          open();
+        }),
       { "rpc.system": "grpc", "rpc.method": "tda.jobs.v1.JobService/WatchJob", "peer.service": "scheduler" },
     );
   }
 
-  function uploadData(rc: RequestContext, call: ServerReadableStream<pbGateway.UploadDataRequest, pbGateway.UploadDataResponse>): Promise<pbGateway.UploadDataResponse> {
-    return inSpan("tda.upload.v1.UploadService/Upload", rc.ctx, SpanKind.CLIENT, (span, ctx) =>
-      new Promise<pbGateway.UploadDataResponse>((resolve, reject) => {
-        let settled = false;
-        let waitingForDrain = false;
-        let messages = 0;
-        let bytes = 0;
-        const deadline = clientDeadline(call);
-        const upstream = upload.upload(downstreamMetadata(rc, ctx), deadline === undefined ? {} : { deadline }, (err, res) => {
-          settled = true;
-          call.removeListener("cancelled", onCancel);
-          span.setAttributes({ "tda.upload.messages": messages, "tda.upload.bytes": bytes });
-          if (call.isPaused()) call.resume(); // let grpc-js discard whatever the client still sends
-          if (err) reject(upstreamError("upload", err));
-          else resolve({ dataset: res.dataset, uploadId: res.uploadId, deduplicated: res.deduplicated });
-        });
-        const onCancel = (): void => upstream.cancel();
-        call.once("cancelled", onCancel);
-        call.on("data", (msg: pbGateway.UploadDataRequest) => {
-          if (settled) return;
-          messages++;
-          if (msg.msg?.$case === "chunk") bytes += msg.msg.value.length;
-          // Same oneof and wire form on both sides (header first, then byte chunks): the
-          // message goes on as it is; with the upload-wire codec its received bytes are
-          // forwarded without re-encoding (to alter a message, forward a new object instead).
-          if (!upstream.write(msg) && !waitingForDrain) {
-            waitingForDrain = true;
-            call.pause();
-            upstream.once("drain", () => {
-              waitingForDrain = false;
-              call.resume();
-            });
-          }
-        });
-        call.on("end", () => {
-          if (!settled) upstream.end();
-        });
-        call.on("error", (err: Error) => {
-          log.debug({ err: err.message }, "UploadData: incoming stream failed");
-          upstream.cancel();
-        });
-      }),
+  function uploadData(
+    rc: RequestContext,
+    call: ServerReadableStream<pbGateway.UploadDataRequest, pbGateway.UploadDataResponse>,
+  ): Promise<pbGateway.UploadDataResponse> {
+    return inSpan(
+      "tda.upload.v1.UploadService/Upload",
+      rc.ctx,
+      SpanKind.CLIENT,
+      (span, ctx) =>
+        new Promise<pbGateway.UploadDataResponse>((resolve, reject) => {
+          let settled = false;
+          let waitingForDrain = false;
+          let messages = 0;
+          let bytes = 0;
+          const deadline = clientDeadline(call);
+          const upstream = upload.upload(downstreamMetadata(rc, ctx), deadline === undefined ? {} : { deadline }, (err, res) => {
+            settled = true;
+            call.removeListener("cancelled", onCancel);
+            span.setAttributes({ "tda.upload.messages": messages, "tda.upload.bytes": bytes });
+            if (call.isPaused()) call.resume(); // let grpc-js discard whatever the client still sends
+            if (err) reject(upstreamError("upload", err));
+            else resolve({ dataset: res.dataset, uploadId: res.uploadId, deduplicated: res.deduplicated });
+          });
+          const onCancel = (): void => upstream.cancel();
+          call.once("cancelled", onCancel);
+          call.on("data", (msg: pbGateway.UploadDataRequest) => {
+            if (settled) return;
+            messages++;
+            if (msg.msg?.$case === "chunk") bytes += msg.msg.value.length;
+            // Same oneof and wire form on both sides (header first, then byte chunks): the
+            // message goes on as it is; with the upload-wire codec its received bytes are
+            // forwarded without re-encoding (to alter a message, forward a new object instead).
+            if (!upstream.write(msg) && !waitingForDrain) {
+              waitingForDrain = true;
+              call.pause();
+              upstream.once("drain", () => {
+                waitingForDrain = false;
+                call.resume();
+              });
+            }
+          });
+          call.on("end", () => {
+            if (!settled) upstream.end();
+          });
+          call.on("error", (err: Error) => {
+            log.debug({ err: err.message }, "UploadData: incoming stream failed");
+            upstream.cancel();
+          });
+        }),
       { "rpc.system": "grpc", "rpc.method": "tda.upload.v1.UploadService/Upload", "peer.service": "upload" },
     );
   }
@@ -246,7 +267,9 @@ export function createGateway(deps: GatewayDeps): pbGateway.TdaServiceServer {
   async function publishedMaxModulus(rc: RequestContext): Promise<number> {
     if (published && Date.now() - published.at < 30_000) return published.maxModulus;
     try {
-      const l = await callUnary<pbJobs.GetLimitsResponse>(rc, "scheduler", "tda.jobs.v1.JobService/GetLimits", timeout, (md, o, cb) => jobs.getLimits({}, md, o, cb));
+      const l = await callUnary<pbJobs.GetLimitsResponse>(rc, "scheduler", "tda.jobs.v1.JobService/GetLimits", timeout, (md, o, cb) =>
+        jobs.getLimits({}, md, o, cb),
+      );
       if (l.maxModulus > 0) published = { at: Date.now(), maxModulus: l.maxModulus };
     } catch (err) {
       log.debug({ err: (err as Error).message }, "GetLimits failed; the modulus is checked against the gateway's own bound");
@@ -255,7 +278,9 @@ export function createGateway(deps: GatewayDeps): pbGateway.TdaServiceServer {
   }
 
   function fetchResult(rc: RequestContext, jobId: string): Promise<pbJobs.GetResultResponse> {
-    return callUnary<pbJobs.GetResultResponse>(rc, "scheduler", "tda.jobs.v1.JobService/GetResult", timeout, (md, o, cb) => jobs.getResult({ jobId }, md, o, cb));
+    return callUnary<pbJobs.GetResultResponse>(rc, "scheduler", "tda.jobs.v1.JobService/GetResult", timeout, (md, o, cb) =>
+      jobs.getResult({ jobId }, md, o, cb),
+    );
   }
 
   return {
@@ -316,7 +341,9 @@ export function createGateway(deps: GatewayDeps): pbGateway.TdaServiceServer {
 
     getLimits: unary(log, "GetLimits", (_req, call) =>
       handle("GetLimits", call, async (rc) =>
-        effectiveLimits(await callUnary<pbJobs.GetLimitsResponse>(rc, "scheduler", "tda.jobs.v1.JobService/GetLimits", timeout, (md, o, cb) => jobs.getLimits({}, md, o, cb))),
+        effectiveLimits(
+          await callUnary<pbJobs.GetLimitsResponse>(rc, "scheduler", "tda.jobs.v1.JobService/GetLimits", timeout, (md, o, cb) => jobs.getLimits({}, md, o, cb)),
+        ),
       ),
     ),
 
@@ -334,7 +361,9 @@ export function createGateway(deps: GatewayDeps): pbGateway.TdaServiceServer {
       handle("GetFeatures", call, async (rc) => {
         requireValid("invalid GetFeatures request", featuresViolations(req));
         const { jobId, ...params } = req;
-        return callUnary<pbJobs.VectorizeResponse>(rc, "scheduler", "tda.jobs.v1.JobService/Vectorize", timeout, (md, o, cb) => jobs.vectorize({ jobId, params }, md, o, cb));
+        return callUnary<pbJobs.VectorizeResponse>(rc, "scheduler", "tda.jobs.v1.JobService/Vectorize", timeout, (md, o, cb) =>
+          jobs.vectorize({ jobId, params }, md, o, cb),
+        );
       }),
     ),
 
@@ -382,7 +411,10 @@ export function createGateway(deps: GatewayDeps): pbGateway.TdaServiceServer {
 
     getResultDiagramSvg: unary(log, "GetResultDiagramSvg", (req, call) =>
       handle("GetResultDiagramSvg", call, async (rc) => {
-        requireValid("invalid GetResultDiagramSvg request", [...idViolations("job_id", req.jobId), ...sideViolations({ width: req.width, height: req.height })]);
+        requireValid("invalid GetResultDiagramSvg request", [
+          ...idViolations("job_id", req.jobId),
+          ...sideViolations({ width: req.width, height: req.height }),
+        ]);
         const res = await fetchResult(rc, req.jobId);
         const svg = diagramSvg(res.result?.diagrams ?? [], { width: req.width, height: req.height, title: `persistence diagram of job ${req.jobId}` });
         return { contentType: SVG_CONTENT_TYPE, data: Buffer.from(svg, "utf8"), extensions: [] };

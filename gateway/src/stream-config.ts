@@ -25,7 +25,8 @@ export function defaultStreamConfig(): pbStream.StreamConfig {
 
 function checkNonNegative(v: FieldViolation[], field: string, x: number | undefined, finite: boolean): void {
   if (x === undefined) return;
-  if (Number.isNaN(x) || x < 0 || (finite && !Number.isFinite(x))) v.push({ field, description: finite ? "must be finite and non-negative" : "must be non-negative" });
+  if (Number.isNaN(x) || x < 0 || (finite && !Number.isFinite(x)))
+    v.push({ field, description: finite ? "must be finite and non-negative" : "must be non-negative" });
 }
 
 function windowViolations(c: pbStream.StreamConfig, v: FieldViolation[]): void {
@@ -74,7 +75,12 @@ redis.call('sadd', KEYS[2], ARGV[2])
 redis.call('set', KEYS[1], ARGV[1])
 return 1`;
 
-export function createStreamConfigStore(redis: Redis, encode: (c: pbStream.StreamConfig) => Uint8Array, decode: (b: Uint8Array) => pbStream.StreamConfig, maxStreams: number): StreamConfigStore {
+export function createStreamConfigStore(
+  redis: Redis,
+  encode: (c: pbStream.StreamConfig) => Uint8Array,
+  decode: (b: Uint8Array) => pbStream.StreamConfig,
+  maxStreams: number,
+): StreamConfigStore {
   const key = (tenant: string, streamId: string): string => `tda:gateway:stream-config:${tenant}:${streamId}`;
   return {
     async get(tenant, streamId) {
@@ -82,7 +88,15 @@ export function createStreamConfigStore(redis: Redis, encode: (c: pbStream.Strea
       return raw === null ? undefined : decode(Buffer.from(raw, "base64"));
     },
     async set(tenant, streamId, config) {
-      const ok = await redis.eval(SET_IF_ROOM_LUA, 2, key(tenant, streamId), streamConfigsKey(tenant), Buffer.from(encode(config)).toString("base64"), streamId, maxStreams);
+      const ok = await redis.eval(
+        SET_IF_ROOM_LUA,
+        2,
+        key(tenant, streamId),
+        streamConfigsKey(tenant),
+        Buffer.from(encode(config)).toString("base64"),
+        streamId,
+        maxStreams,
+      );
       return Number(ok) === 1;
     },
   };

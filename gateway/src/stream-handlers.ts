@@ -1,5 +1,15 @@
 import { trace } from "@opentelemetry/api";
-import { nowTimestamp, resourceExhausted, TdaError, unavailable, type EventBus, type FieldViolation, type Logger, type pbGateway, type pbStream } from "@tda/common";
+import {
+  nowTimestamp,
+  resourceExhausted,
+  TdaError,
+  unavailable,
+  type EventBus,
+  type FieldViolation,
+  type Logger,
+  type pbGateway,
+  type pbStream,
+} from "@tda/common";
 import type { FlinkStatus } from "./flink-status";
 import type { RateLimiter } from "./rate-limit";
 import { completeStreamConfig, streamConfigViolations, type StreamConfigStore } from "./stream-config";
@@ -72,7 +82,10 @@ export async function publishStream(deps: StreamDeps, rc: RequestContext, req: p
         topic: STREAM_TOPIC,
         key: streamKey(rc.tenant, req.streamId),
         eventType: STREAM_EVENT_TYPE,
-        data: { $case: "streamPoints", value: { streamId: req.streamId, dim: req.dim, points: batch.points, eventTime: req.eventTime ?? nowTimestamp(), tenant: rc.tenant } },
+        data: {
+          $case: "streamPoints",
+          value: { streamId: req.streamId, dim: req.dim, points: batch.points, eventTime: req.eventTime ?? nowTimestamp(), tenant: rc.tenant },
+        },
         headers: { "x-tenant-id": rc.tenant },
       },
       rc.ctx,

@@ -61,12 +61,16 @@ export function createStreamWatch(deps: StreamWatchDeps) {
   let watchers = 0;
 
   async function listStreams(rc: RequestContext, req: pbGateway.ListStreamsRequest): Promise<pbGateway.ListStreamsResponse> {
-    if (req.pageSize > MAX_STREAMS_PAGE) requireValid("invalid ListStreams request", [{ field: "page_size", description: `must be at most ${MAX_STREAMS_PAGE}` }]);
+    if (req.pageSize > MAX_STREAMS_PAGE)
+      requireValid("invalid ListStreams request", [{ field: "page_size", description: `must be at most ${MAX_STREAMS_PAGE}` }]);
     const n = req.pageSize === 0 ? DEFAULT_STREAMS_PAGE : req.pageSize;
     let ids: { id: string; ms: number }[];
     let configured: Set<string>;
     try {
-      const [recent, conf] = await Promise.all([redis.zrevrange(streamIndexKey(rc.tenant), 0, n - 1, "WITHSCORES"), redis.smembers(streamConfigsKey(rc.tenant))]);
+      const [recent, conf] = await Promise.all([
+        redis.zrevrange(streamIndexKey(rc.tenant), 0, n - 1, "WITHSCORES"),
+        redis.smembers(streamConfigsKey(rc.tenant)),
+      ]);
       ids = [];
       for (let i = 0; i + 1 < recent.length; i += 2) ids.push({ id: recent[i]!, ms: Number(recent[i + 1]) });
       configured = new Set(conf);
@@ -106,7 +110,8 @@ export function createStreamWatch(deps: StreamWatchDeps) {
     if (req.history > MAX_WATCH_HISTORY) v.push({ field: "history", description: `must be at most ${MAX_WATCH_HISTORY}` });
     if (req.after !== "" && !CURSOR.test(req.after)) v.push({ field: "after", description: "must be a cursor received from WatchStream" });
     requireValid("invalid WatchStream request", v);
-    if (watchers >= deps.maxWatchers) throw resourceExhausted("this gateway is serving as many stream watchers as it can; try again shortly", "TOO_MANY_WATCHERS");
+    if (watchers >= deps.maxWatchers)
+      throw resourceExhausted("this gateway is serving as many stream watchers as it can; try again shortly", "TOO_MANY_WATCHERS");
     watchers++;
     const key = streamEventsKey(rc.tenant, req.streamId);
     const conn = redis.duplicate({ lazyConnect: true, maxRetriesPerRequest: 1 });

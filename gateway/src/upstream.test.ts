@@ -26,7 +26,9 @@ describe("upstreamError", () => {
   });
 
   it("keeps the reason, metadata and retry delay of a RESOURCE_EXHAUSTED", () => {
-    const up = asReceived(new TdaError(status.RESOURCE_EXHAUSTED, "too big", { reason: "MEMORY_LIMIT_EXCEEDED", metadata: { estimate: "9G" }, retryAfterMs: 1500 }));
+    const up = asReceived(
+      new TdaError(status.RESOURCE_EXHAUSTED, "too big", { reason: "MEMORY_LIMIT_EXCEEDED", metadata: { estimate: "9G" }, retryAfterMs: 1500 }),
+    );
     const e = upstreamError("scheduler", up);
     expect([e.code, e.reason, e.metadata, e.retryAfterMs]).toEqual([status.RESOURCE_EXHAUSTED, "MEMORY_LIMIT_EXCEEDED", { estimate: "9G" }, 1500]);
   });

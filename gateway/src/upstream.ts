@@ -119,16 +119,20 @@ type UnaryStarter<Res> = (md: Metadata, opts: Partial<CallOptions>, cb: (err: Se
  * deadline, cancelled when the incoming call is, and errors mapped by upstreamError.
  */
 export function callUnary<Res>(rc: RequestContext, upstream: UpstreamName, rpc: string, timeoutMs: number, start: UnaryStarter<Res>): Promise<Res> {
-  return inSpan(rpc, rc.ctx, SpanKind.CLIENT, (_span, ctx) =>
-    new Promise<Res>((resolve, reject) => {
-      const onCancel = (): void => pending.cancel();
-      const pending = start(downstreamMetadata(rc, ctx), { deadline: unaryDeadline(rc.call, timeoutMs) }, (err, res) => {
-        rc.call.removeListener("cancelled", onCancel);
-        if (err) reject(upstreamError(upstream, err));
-        else resolve(res);
-      });
-      rc.call.once("cancelled", onCancel);
-    }),
+  return inSpan(
+    rpc,
+    rc.ctx,
+    SpanKind.CLIENT,
+    (_span, ctx) =>
+      new Promise<Res>((resolve, reject) => {
+        const onCancel = (): void => pending.cancel();
+        const pending = start(downstreamMetadata(rc, ctx), { deadline: unaryDeadline(rc.call, timeoutMs) }, (err, res) => {
+          rc.call.removeListener("cancelled", onCancel);
+          if (err) reject(upstreamError(upstream, err));
+          else resolve(res);
+        });
+        rc.call.once("cancelled", onCancel);
+      }),
     { "rpc.system": "grpc", "rpc.method": rpc, "peer.service": upstream },
   );
 }

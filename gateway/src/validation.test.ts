@@ -48,7 +48,9 @@ describe("ripsViolations", () => {
   });
 
   it("lists every problem at once", () => {
-    const v = ripsViolations(rips({ datasetId: " ", maxDim: 9, threshold: -1, modulus: 4, threads: 1000, deadlineSeconds: 10 ** 9, idempotencyKey: "k".repeat(300), priority: 11 }));
+    const v = ripsViolations(
+      rips({ datasetId: " ", maxDim: 9, threshold: -1, modulus: 4, threads: 1000, deadlineSeconds: 10 ** 9, idempotencyKey: "k".repeat(300), priority: 11 }),
+    );
     expect(fields(v)).toEqual(["dataset_id", "deadline_seconds", "idempotency_key", "max_dim", "modulus", "priority", "threads", "threshold"]);
   });
 

@@ -140,7 +140,8 @@ export function featuresViolations(req: pbGateway.GetFeaturesRequest): FieldViol
   const v = idViolations("job_id", req.jobId);
   const K = pbCommon.FeatureKind;
   const kinds = [K.FEATURE_KIND_BETTI_CURVE, K.FEATURE_KIND_LANDSCAPE, K.FEATURE_KIND_PERSISTENCE_IMAGE, K.FEATURE_KIND_ENTROPY, K.FEATURE_KIND_AMPLITUDES];
-  if (!kinds.includes(req.kind)) v.push({ field: "kind", description: "one of FEATURE_KIND_BETTI_CURVE, _LANDSCAPE, _PERSISTENCE_IMAGE, _ENTROPY, _AMPLITUDES" });
+  if (!kinds.includes(req.kind))
+    v.push({ field: "kind", description: "one of FEATURE_KIND_BETTI_CURVE, _LANDSCAPE, _PERSISTENCE_IMAGE, _ENTROPY, _AMPLITUDES" });
   const image = req.kind === K.FEATURE_KIND_PERSISTENCE_IMAGE;
   const maxRes = image ? MAX_IMAGE_SIDE : MAX_FEATURE_RESOLUTION;
   if (req.resolution > maxRes) v.push({ field: "resolution", description: `at most ${maxRes}${image ? " pixels per side" : " grid points"}` });
@@ -149,11 +150,18 @@ export function featuresViolations(req: pbGateway.GetFeaturesRequest): FieldViol
   req.dimensions.forEach((d, i) => {
     if (d >= MAX_DISTANCE_DIMENSIONS) v.push({ field: `dimensions[${i}]`, description: `must be below ${MAX_DISTANCE_DIMENSIONS}` });
   });
-  for (const [field, value] of [["range_min", req.rangeMin], ["range_max", req.rangeMax], ["persistence_min", req.persistenceMin], ["persistence_max", req.persistenceMax]] as const) {
+  for (const [field, value] of [
+    ["range_min", req.rangeMin],
+    ["range_max", req.rangeMax],
+    ["persistence_min", req.persistenceMin],
+    ["persistence_max", req.persistenceMax],
+  ] as const) {
     if (value !== undefined && !Number.isFinite(value)) v.push({ field, description: "must be finite" });
   }
-  if (req.rangeMin !== undefined && req.rangeMax !== undefined && req.rangeMin > req.rangeMax) v.push({ field: "range_max", description: "must be >= range_min" });
-  if (req.bandwidth !== 0 && !(req.bandwidth > 0 && Number.isFinite(req.bandwidth))) v.push({ field: "bandwidth", description: "must be finite and > 0 (0: 1)" });
+  if (req.rangeMin !== undefined && req.rangeMax !== undefined && req.rangeMin > req.rangeMax)
+    v.push({ field: "range_max", description: "must be >= range_min" });
+  if (req.bandwidth !== 0 && !(req.bandwidth > 0 && Number.isFinite(req.bandwidth)))
+    v.push({ field: "bandwidth", description: "must be finite and > 0 (0: 1)" });
   if (req.order !== 0 && !(req.order >= 1 && Number.isFinite(req.order))) v.push({ field: "order", description: "must be finite and >= 1 (0: 1)" });
   if (req.internalP !== 0 && !(req.internalP >= 1)) v.push({ field: "internal_p", description: "must be >= 1 or Infinity (0: Infinity)" });
   return v;

@@ -68,7 +68,14 @@ test.each([
   expect(up.dataset?.n).toBe(300);
   expect(up.dataset?.dim).toBe(3);
 
-  const submitted = await api(gw).computeAlphaComplex({ datasetId: up.dataset!.datasetId, maxDim: 2, radius, priority: 0, idempotencyKey: "", deadlineSeconds: 0 });
+  const submitted = await api(gw).computeAlphaComplex({
+    datasetId: up.dataset!.datasetId,
+    maxDim: 2,
+    radius,
+    priority: 0,
+    idempotencyKey: "",
+    deadlineSeconds: 0,
+  });
   const updates = await watchJob(gw, submitted.job!.jobId);
   expect(updates.at(-1)?.state).toBe(pbJobs.JobState.JOB_STATE_COMPLETED);
   const res = await api(gw).getResult({ jobId: submitted.job!.jobId });
@@ -77,10 +84,11 @@ test.each([
   expect([...ref.keys()].sort()).toEqual([0, 1, 2]);
   for (const d of [0, 1, 2]) {
     const diagram = res.result!.diagrams.find((x) => x.dimension === d);
-    const ours = (diagram?.intervals ?? [])
-      .map((i) => [i.birth, i.death] as [number, number])
-      .filter(([b, e]) => !(Number.isFinite(e) && e === b));
-    expectSameBars(ours, ref.get(d)!.filter(([b, e]) => !(Number.isFinite(e) && e === b)));
+    const ours = (diagram?.intervals ?? []).map((i) => [i.birth, i.death] as [number, number]).filter(([b, e]) => !(Number.isFinite(e) && e === b));
+    expectSameBars(
+      ours,
+      ref.get(d)!.filter(([b, e]) => !(Number.isFinite(e) && e === b)),
+    );
   }
   // the full alpha complex is the Delaunay triangulation of a convex hull: contractible
   expect(res.result!.bettiNumbers.slice(0, 3)).toEqual([1, 0, 0]);

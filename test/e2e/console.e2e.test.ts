@@ -151,7 +151,9 @@ test("download the diagram as SVG: the same picture the API serves, one circle p
 });
 
 test("download Ripser text, .npy per dimension and PNG: the API's intervals, readable by ripser's and NumPy's rules", async () => {
-  const res = (await rest().get(`/api/v1/tda/results/${jobId}`)).json.result as { diagrams: { dimension: number; intervals: { birth: number; death: number | string }[] }[] };
+  const res = (await rest().get(`/api/v1/tda/results/${jobId}`)).json.result as {
+    diagrams: { dimension: number; intervals: { birth: number; death: number | string }[] }[];
+  };
   const save = async (testId: string) => {
     const [d] = await Promise.all([page.waitForEvent("download"), page.getByTestId(testId).click()]);
     const file = join(ARTIFACTS, d.suggestedFilename());
@@ -178,13 +180,19 @@ test("download Ripser text, .npy per dimension and PNG: the API's intervals, rea
     expect(f.bytes.subarray(0, 8)).toEqual(Buffer.from([0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59, 1, 0]));
     const hlen = f.bytes.readUInt16LE(8);
     expect((10 + hlen) % 64).toBe(0);
-    expect(f.bytes.subarray(10, 10 + hlen).toString("latin1")).toMatch(new RegExp(`^\\{'descr': '<f8', 'fortran_order': False, 'shape': \\(${d.intervals.length}, 2\\), \\} *\n$`));
+    expect(f.bytes.subarray(10, 10 + hlen).toString("latin1")).toMatch(
+      new RegExp(`^\\{'descr': '<f8', 'fortran_order': False, 'shape': \\(${d.intervals.length}, 2\\), \\} *\n$`),
+    );
     const rows: [number, number][] = [];
     for (let k = 0; k < d.intervals.length; k++) rows.push([f.bytes.readDoubleLE(10 + hlen + 16 * k), f.bytes.readDoubleLE(10 + hlen + 16 * k + 8)]);
     expect(f.bytes.length).toBe(10 + hlen + 16 * d.intervals.length);
     expect(rows).toEqual(d.intervals.map((i) => [i.birth, death(i.death)]));
     // and NumPy itself reads it as the same array
-    const viaNumpy = execFileSync(referencePython(), ["-c", "import json, sys, numpy; a = numpy.load(sys.argv[1]); print(json.dumps([list(a.shape), a.tolist()]))", join(ARTIFACTS, f.name)], { encoding: "utf8" });
+    const viaNumpy = execFileSync(
+      referencePython(),
+      ["-c", "import json, sys, numpy; a = numpy.load(sys.argv[1]); print(json.dumps([list(a.shape), a.tolist()]))", join(ARTIFACTS, f.name)],
+      { encoding: "utf8" },
+    );
     expect(JSON.parse(viaNumpy.replace(/Infinity/g, "1e999"))).toEqual([[d.intervals.length, 2], d.intervals.map((i) => [i.birth, death(i.death)])]);
   }
   // PNG of the API's picture: the PNG signature and an image twice the SVG's size
@@ -247,7 +255,11 @@ test("the API reference at /docs renders the OpenAPI document, with no console e
 test("estimate and limits over REST are the engine's own figures", async () => {
   const engine = new pbEngine.EngineServiceClient(mesh.engines[0]!, insecure(), channelOptions);
   try {
-    const up = await rest().upload("/api/v1/data/upload/file?name=pp.csv&format=distance_matrix", readFileSync(join(FIXTURES, "projective_plane.csv")), "text/csv");
+    const up = await rest().upload(
+      "/api/v1/data/upload/file?name=pp.csv&format=distance_matrix",
+      readFileSync(join(FIXTURES, "projective_plane.csv")),
+      "text/csv",
+    );
     expect(up.status).toBe(200);
     const ds = up.json.dataset;
     const viaRest = await rest().post("/api/v1/tda/estimate", { dataset_id: ds.dataset_id, params: { algorithm: "ALGORITHM_RIPS", max_dim: 2 } });
@@ -281,7 +293,10 @@ test("estimate and limits over REST are the engine's own figures", async () => {
     expect(bad.json.details[0].field_violations.map((v: { field: string }) => v.field)).toEqual(["params.max_dim", "params.modulus"]);
     const alphaOnMatrix = await rest().post("/api/v1/tda/estimate", { dataset_id: ds.dataset_id, params: { algorithm: "ALGORITHM_ALPHA", max_dim: 1 } });
     expect(alphaOnMatrix.status).toBe(400);
-    const missing = await rest().post("/api/v1/tda/estimate", { dataset_id: "ds_00000000000000000000000000000000", params: { algorithm: "ALGORITHM_RIPS", max_dim: 1 } });
+    const missing = await rest().post("/api/v1/tda/estimate", {
+      dataset_id: "ds_00000000000000000000000000000000",
+      params: { algorithm: "ALGORITHM_RIPS", max_dim: 1 },
+    });
     expect(missing.status).toBe(404);
     expect((await restClient(mesh.rest!).get("/api/v1/tda/limits")).status).toBe(401);
   } finally {

@@ -70,7 +70,10 @@ test("an invalid file: exit 1 with the field violation naming the line", () => {
 });
 
 test("a wrong API key is refused", () => {
-  const r = spawnSync(bin, ["--gateway", mesh.gateway, "--api-key", "wrong-key-000000", join(FIXTURES, "tore3D_300.off")], { encoding: "utf8", timeout: 60_000 });
+  const r = spawnSync(bin, ["--gateway", mesh.gateway, "--api-key", "wrong-key-000000", join(FIXTURES, "tore3D_300.off")], {
+    encoding: "utf8",
+    timeout: 60_000,
+  });
   expect(r.status).toBe(1);
   expect(r.stderr).toContain("Unauthenticated");
 });

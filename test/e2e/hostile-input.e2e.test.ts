@@ -97,7 +97,7 @@ test("tenant B is not told that tenant A stored the same file, nor handed A's jo
   expect(updates.at(-1)?.state).toBe(pbJobs.JobState.JOB_STATE_COMPLETED);
   const resB = await api(gw).getResult({ jobId: jobB }, md(KEY_B));
   expect(resB.cacheHit).toBe(true);
-  const seen = JSON.stringify([updates, (await api(gw).getJob({ jobId: jobB }, md(KEY_B))), resB]);
+  const seen = JSON.stringify([updates, await api(gw).getJob({ jobId: jobB }, md(KEY_B)), resB]);
   expect(seen).not.toContain(jobA);
 });
 
@@ -138,11 +138,14 @@ test("upload and scheduler take the tenant only from a token the mesh key signed
     none: meta(() => undefined),
     forged: meta((m) => m.set("x-tenant-token", mintTenantToken("tenant-a", 60, "not-the-mesh-key-0123456789abcdef0123456789"))),
     expired: meta((m) => m.set("x-tenant-token", mintTenantToken("tenant-a", 60, mesh.meshKey, Date.now() - 3_600_000))),
-    tampered: meta((m) => m.set("x-tenant-token", mintTenantToken("tenant-b", 60, mesh.meshKey).replace(/^v1\.[^.]+/, `v1.${Buffer.from("tenant-a").toString("base64url")}`))),
+    tampered: meta((m) =>
+      m.set("x-tenant-token", mintTenantToken("tenant-b", 60, mesh.meshKey).replace(/^v1\.[^.]+/, `v1.${Buffer.from("tenant-a").toString("base64url")}`)),
+    ),
     signed: meta((m) => m.set("x-tenant-token", mintTenantToken("tenant-a", 60, mesh.meshKey))),
   };
   const getDataset = (m: Metadata) => new Promise<unknown>((res, rej) => upload.getDataset({ datasetId: ds }, m, (e, r) => (e ? rej(e) : res(r))));
-  const listJobs = (m: Metadata) => new Promise<unknown>((res, rej) => jobs.listJobs({ pageSize: 10, pageToken: "", state: 0 }, m, (e, r) => (e ? rej(e) : res(r))));
+  const listJobs = (m: Metadata) =>
+    new Promise<unknown>((res, rej) => jobs.listJobs({ pageSize: 10, pageToken: "", state: 0 }, m, (e, r) => (e ? rej(e) : res(r))));
   try {
     for (const [name, m] of Object.entries(asA)) {
       if (name === "signed") continue;
@@ -164,7 +167,9 @@ test("a WatchJob whose pub/sub message was lost while the subscriber reconnected
   const csv = Buffer.from(Array.from({ length: 30 }, (_, i) => `${i},${(i * i) % 7},${i % 5}`).join("\n") + "\n");
   const ds = (await uploadBytes(gw, "watch.csv", F.DATA_FORMAT_CSV, csv, { meta: md(KEY_A) })).dataset!.datasetId;
   const submit = (maxDim: number) =>
-    api(gw).computeVietorisRips({ datasetId: ds, maxDim, modulus: 0, priority: 0, idempotencyKey: "", deadlineSeconds: 0, threads: 0 }, md(KEY_A)).then((r) => r.job!.jobId);
+    api(gw)
+      .computeVietorisRips({ datasetId: ds, maxDim, modulus: 0, priority: 0, idempotencyKey: "", deadlineSeconds: 0, threads: 0 }, md(KEY_A))
+      .then((r) => r.job!.jobId);
   engine.kill("SIGSTOP"); // the one worker slot (SCHEDULER_CONCURRENCY=1) hangs on the first job, the second stays queued
   try {
     await submit(1);
@@ -184,7 +189,9 @@ test("a WatchJob whose pub/sub message was lost while the subscriber reconnected
 
     // drop every subscriber connection and keep them out while the job is cancelled:
     // the cancellation's message is published to nobody
-    const clients = String(await redisAdmin.call("client", "list")).trim().split("\n").length;
+    const clients = String(await redisAdmin.call("client", "list"))
+      .trim()
+      .split("\n").length;
     await redisAdmin.call("config", "set", "maxclients", String(clients)); // no new connection from now on
     try {
       expect(Number(await redisAdmin.call("client", "kill", "type", "pubsub"))).toBeGreaterThan(0);

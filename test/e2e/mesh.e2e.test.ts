@@ -37,18 +37,19 @@ async function readJobEvents(jobId: string, until: (types: string[]) => boolean,
       const timer = setTimeout(() => reject(new Error(`timed out; saw ${types.join(",")}`)), timeoutMs);
       void consumer.run({
         // a CONSUMER span per record, linked to the event's producer span (no-op without a tracer)
-        eachMessage: async ({ topic, partition, message }) => inConsumerSpan({ topic, partition, message }, `e2e-${jobId}`, async () => {
-          if (message.key?.toString() !== jobId || !message.value) return;
-          const env = pbEvents.EventEnvelope.decode(message.value);
-          if (seen.has(env.eventId)) return;
-          seen.add(env.eventId);
-          expect(message.headers?.traceparent?.toString()).toMatch(/^00-[0-9a-f]{32}-[0-9a-f]{16}-0[01]$/);
-          types.push(env.eventType);
-          if (until(types)) {
-            clearTimeout(timer);
-            resolve();
-          }
-        }),
+        eachMessage: async ({ topic, partition, message }) =>
+          inConsumerSpan({ topic, partition, message }, `e2e-${jobId}`, async () => {
+            if (message.key?.toString() !== jobId || !message.value) return;
+            const env = pbEvents.EventEnvelope.decode(message.value);
+            if (seen.has(env.eventId)) return;
+            seen.add(env.eventId);
+            expect(message.headers?.traceparent?.toString()).toMatch(/^00-[0-9a-f]{32}-[0-9a-f]{16}-0[01]$/);
+            types.push(env.eventType);
+            if (until(types)) {
+              clearTimeout(timer);
+              resolve();
+            }
+          }),
       });
     });
   } finally {
@@ -63,7 +64,15 @@ test("sphere_3_192 through the gateway equals ripser's barcode, and tda_jobs has
   expect(up.dataset?.n).toBe(192);
   expect(up.dataset?.dim).toBe(3);
 
-  const submitted = await api(gw).computeVietorisRips({ datasetId: up.dataset!.datasetId, maxDim: 2, modulus: 0, priority: 0, idempotencyKey: "", deadlineSeconds: 0, threads: 0 });
+  const submitted = await api(gw).computeVietorisRips({
+    datasetId: up.dataset!.datasetId,
+    maxDim: 2,
+    modulus: 0,
+    priority: 0,
+    idempotencyKey: "",
+    deadlineSeconds: 0,
+    threads: 0,
+  });
   const jobId = submitted.job!.jobId;
   const updates = await watchJob(gw, jobId);
   expect(updates.at(-1)?.state).toBe(pbJobs.JobState.JOB_STATE_COMPLETED);

@@ -103,7 +103,9 @@ test("an engine going down makes scheduler and gateway NOT_SERVING (REST /health
   expect(second.status).toBe(429);
   expect(second.headers.get("retry-after")).toBe("3");
   expect(JSON.stringify(second.json.details)).toContain("TOO_MANY_ACTIVE_JOBS");
-  const err = (await api(gw).computeVietorisRips({ datasetId, maxDim: 0, modulus: 0, priority: 0, idempotencyKey: "", deadlineSeconds: 0, threads: 0 }, md(KEY)).catch((e: ServiceError) => e)) as ServiceError;
+  const err = (await api(gw)
+    .computeVietorisRips({ datasetId, maxDim: 0, modulus: 0, priority: 0, idempotencyKey: "", deadlineSeconds: 0, threads: 0 }, md(KEY))
+    .catch((e: ServiceError) => e)) as ServiceError;
   expect(err.code).toBe(GrpcStatus.RESOURCE_EXHAUSTED);
 
   const address = mesh.engines[0]!;
@@ -118,7 +120,9 @@ test("the upload service stopped: calls answer 503 / UNAVAILABLE, /health names 
   const r = await restCall(mesh.rest!, "GET", "/api/v1/data/some-id", { key: KEY });
   expect(r.status).toBe(503);
   expect(JSON.stringify(r.json)).toContain("UPSTREAM_UNAVAILABLE");
-  const err = (await api(gw).getDataset({ dataId: "some-id" }, md(KEY)).catch((e: ServiceError) => e)) as ServiceError;
+  const err = (await api(gw)
+    .getDataset({ dataId: "some-id" }, md(KEY))
+    .catch((e: ServiceError) => e)) as ServiceError;
   expect(err.code).toBe(GrpcStatus.UNAVAILABLE);
   await waitHealth([mesh.gateway], false);
   const h = await restCall(mesh.rest!, "GET", "/health");
@@ -126,8 +130,14 @@ test("the upload service stopped: calls answer 503 / UNAVAILABLE, /health names 
   expect(h.json.down).toContain("upload");
 
   const env = {
-    REDIS_URL: `redis://127.0.0.1:${redisPort}/0`, KAFKA_BROKERS: kafka.brokers, TDA_DATA_DIR: mesh.dataDir, LOG_LEVEL: "info", HEALTH_POLL_MS: "300", TDA_MESH_KEY: mesh.meshKey,
-    UPLOAD_PORT: uploadPort, UPLOAD_METRICS_PORT: new URL(mesh.metrics.upload).port,
+    REDIS_URL: `redis://127.0.0.1:${redisPort}/0`,
+    KAFKA_BROKERS: kafka.brokers,
+    TDA_DATA_DIR: mesh.dataDir,
+    LOG_LEVEL: "info",
+    HEALTH_POLL_MS: "300",
+    TDA_MESH_KEY: mesh.meshKey,
+    UPLOAD_PORT: uploadPort,
+    UPLOAD_METRICS_PORT: new URL(mesh.metrics.upload).port,
   };
   replaceProc("upload", startProcess("upload", process.execPath, [join(ROOT, "services/upload/dist/main.js")], env, mesh.logDir));
   await waitHealth([mesh.upload, mesh.gateway], true);

@@ -191,7 +191,13 @@ test("error mapping: 400 with field violations, 401, 404, 429 with Retry-After",
 });
 
 test("tenant isolation: tenant B sees none of tenant A's datasets, jobs or results (REST and gRPC)", async () => {
-  for (const path of [`/api/v1/data/${datasetId}`, `/api/v1/tda/jobs/${jobId}`, `/api/v1/tda/results/${jobId}`, `/api/v1/tda/results/${jobId}/diagram.svg`, `/api/v1/tda/results/${jobId}/barcode.svg`]) {
+  for (const path of [
+    `/api/v1/data/${datasetId}`,
+    `/api/v1/tda/jobs/${jobId}`,
+    `/api/v1/tda/results/${jobId}`,
+    `/api/v1/tda/results/${jobId}/diagram.svg`,
+    `/api/v1/tda/results/${jobId}/barcode.svg`,
+  ]) {
     const r = await B.get(path);
     expect({ path, status: r.status }).toEqual({ path, status: 404 });
   }
@@ -205,11 +211,7 @@ test("tenant isolation: tenant B sees none of tenant A's datasets, jobs or resul
   expect(JSON.stringify(foreign.json)).toMatch(/not found/);
 
   const b = api(gw);
-  for (const call of [
-    () => b.getDataset({ dataId: datasetId }, md(KEY_B)),
-    () => b.getJob({ jobId }, md(KEY_B)),
-    () => b.getResult({ jobId }, md(KEY_B)),
-  ]) {
+  for (const call of [() => b.getDataset({ dataId: datasetId }, md(KEY_B)), () => b.getJob({ jobId }, md(KEY_B)), () => b.getResult({ jobId }, md(KEY_B))]) {
     const err = (await call().catch((e: ServiceError) => e)) as ServiceError;
     expect(err.code).toBe(GrpcStatus.NOT_FOUND);
   }
@@ -227,13 +229,19 @@ test("JWTs: a valid token acts as its tenant; expired or wrongly signed → 401 
   const expired = await signToken(keys, { issuer: ISSUER, claims: { tenant: "tenant-a" }, expiresIn: -120 });
   const forged = await signToken(keys, { issuer: ISSUER, claims: { tenant: "tenant-a" }, key: keys.stranger.privateKey });
   const wrongIssuer = await signToken(keys, { issuer: "https://elsewhere.test", claims: { tenant: "tenant-a" } });
-  for (const [token, why] of [[expired, /expired/], [forged, /signature/], [wrongIssuer, /iss/]] as const) {
+  for (const [token, why] of [
+    [expired, /expired/],
+    [forged, /signature/],
+    [wrongIssuer, /iss/],
+  ] as const) {
     const r = await restClient(mesh.rest!, { bearer: token }).get(`/api/v1/tda/jobs/${jobId}`);
     expect(r.status).toBe(401);
     expect(r.json.message).toMatch(why);
     const m = md();
     m.set("authorization", `Bearer ${token}`);
-    const err = (await api(gw).getJob({ jobId }, m).catch((e: ServiceError) => e)) as ServiceError;
+    const err = (await api(gw)
+      .getJob({ jobId }, m)
+      .catch((e: ServiceError) => e)) as ServiceError;
     expect(err.code).toBe(GrpcStatus.UNAUTHENTICATED);
   }
 });
@@ -270,7 +278,12 @@ function promtool(text: string): { status: number | null; out: string } {
 }
 
 test("/metrics of gateway, upload, scheduler and the REST proxy follow the text format and count what happened", async () => {
-  const [g, u, s, r] = await Promise.all([scrape(mesh.metrics.gateway), scrape(mesh.metrics.upload), scrape(mesh.metrics.scheduler), scrape(`${mesh.rest}/metrics`)]);
+  const [g, u, s, r] = await Promise.all([
+    scrape(mesh.metrics.gateway),
+    scrape(mesh.metrics.upload),
+    scrape(mesh.metrics.scheduler),
+    scrape(`${mesh.rest}/metrics`),
+  ]);
   for (const x of [g, u, s, r]) {
     expect(x.contentType).toMatch(/^text\/plain; version=0\.0\.4/);
     parseExposition(x.text); // throws on any format error
@@ -281,7 +294,9 @@ test("/metrics of gateway, upload, scheduler and the REST proxy follow the text 
   const ge = parseExposition(g.text);
   expect(sumOf(ge, "tda_grpc_server_requests_total", { method: "tda.gateway.v1.TdaService/ComputeVietorisRips", code: "OK" })).toBeGreaterThanOrEqual(1);
   expect(sumOf(ge, "tda_grpc_server_requests_total", { method: "tda.gateway.v1.TdaService/GetJob", code: "NOT_FOUND" })).toBeGreaterThanOrEqual(1);
-  expect(sumOf(ge, "tda_grpc_server_requests_total", { method: "tda.gateway.v1.TdaService/PublishStream", code: "RESOURCE_EXHAUSTED" })).toBeGreaterThanOrEqual(1);
+  expect(sumOf(ge, "tda_grpc_server_requests_total", { method: "tda.gateway.v1.TdaService/PublishStream", code: "RESOURCE_EXHAUSTED" })).toBeGreaterThanOrEqual(
+    1,
+  );
   expect(sumOf(ge, "tda_grpc_server_request_duration_seconds_count", { method: "tda.gateway.v1.TdaService/GetResult" })).toBeGreaterThanOrEqual(1);
   expect(ge.types.get("tda_grpc_server_request_duration_seconds")).toBe("histogram");
 
@@ -303,11 +318,15 @@ test("/metrics of gateway, upload, scheduler and the REST proxy follow the text 
 test("the Python example client submits a job through the gateway and reads its result", () => {
   const file = join(mesh.dataDir, "..", "circle-py.csv");
   require("node:fs").writeFileSync(file, circleCsv(30));
-  const r = spawnSync("/usr/bin/python3", [join(ROOT, "examples/python-client/client.py"), file, "--gateway", mesh.gateway, "--api-key", KEY_A, "--max-dim", "1"], {
-    encoding: "utf8",
-    timeout: 120_000,
-    env: { ...process.env, PYTHONDONTWRITEBYTECODE: "1" },
-  });
+  const r = spawnSync(
+    "/usr/bin/python3",
+    [join(ROOT, "examples/python-client/client.py"), file, "--gateway", mesh.gateway, "--api-key", KEY_A, "--max-dim", "1"],
+    {
+      encoding: "utf8",
+      timeout: 120_000,
+      env: { ...process.env, PYTHONDONTWRITEBYTECODE: "1" },
+    },
+  );
   const out = `${r.stdout}\n${r.stderr}`;
   expect({ status: r.status, out }).toEqual({ status: 0, out: expect.stringContaining("Betti numbers: b0 = 1") });
   expect(out).toMatch(/persistence intervals in dim 1:/);

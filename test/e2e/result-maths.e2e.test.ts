@@ -91,7 +91,11 @@ test("gRPC DiagramDistance equals GUDHI's bottleneck and hera's Wasserstein per 
     { order: 2, internalP: 2 },
   ];
   for (const o of orders) {
-    const res = await distance({ jobIdA: jobs[0], jobIdB: jobs[1], params: { order: o.order, internalP: o.internalP === Infinity ? 0 : o.internalP, dimensions: [], skipBottleneck: false, skipWasserstein: false } });
+    const res = await distance({
+      jobIdA: jobs[0],
+      jobIdB: jobs[1],
+      params: { order: o.order, internalP: o.internalP === Infinity ? 0 : o.internalP, dimensions: [], skipBottleneck: false, skipWasserstein: false },
+    });
     expect(res.result!.dimensions.map((d) => d.dimension)).toEqual([0, 1]);
     const ref = referenceDistances([0, 1].map((d) => ({ a: bars(ra, d), b: bars(rb, d), order: o.order, internalP: o.internalP })));
     for (const d of [0, 1]) {
@@ -173,17 +177,32 @@ test("GET …/features: Betti curves and landscapes over REST equal GUDHI's on t
 test("GetFeatures over gRPC: persistence images, entropy and amplitudes equal GUDHI's", async () => {
   const r = results[1];
   const K = pbCommon.FeatureKind;
-  const img = await features({ jobId: jobs[1], kind: K.FEATURE_KIND_PERSISTENCE_IMAGE, resolution: 12, bandwidth: 0.05, weight: pbCommon.ImageWeight.IMAGE_WEIGHT_PERSISTENCE_POWER, weightPower: 2, rangeMin: 0, rangeMax: 1.2, persistenceMin: 0, persistenceMax: 0.8 });
-  const refI = referenceVectorize([0, 1].map((d) => ({ kind: "image" as const, bars: finite(bars(r, d)), lo: 0, hi: 1.2, ylo: 0, yhi: 0.8, resolution: 12, bandwidth: 0.05, power: 2 })));
+  const img = await features({
+    jobId: jobs[1],
+    kind: K.FEATURE_KIND_PERSISTENCE_IMAGE,
+    resolution: 12,
+    bandwidth: 0.05,
+    weight: pbCommon.ImageWeight.IMAGE_WEIGHT_PERSISTENCE_POWER,
+    weightPower: 2,
+    rangeMin: 0,
+    rangeMax: 1.2,
+    persistenceMin: 0,
+    persistenceMax: 0.8,
+  });
+  const refI = referenceVectorize(
+    [0, 1].map((d) => ({ kind: "image" as const, bars: finite(bars(r, d)), lo: 0, hi: 1.2, ylo: 0, yhi: 0.8, resolution: 12, bandwidth: 0.05, power: 2 })),
+  );
   for (const d of [0, 1]) expectClose(img.result!.vectors[d].values, refI[d], `image H${d}`);
 
   const ent = await features({ jobId: jobs[1], kind: K.FEATURE_KIND_ENTROPY });
   const amp = await features({ jobId: jobs[1], kind: K.FEATURE_KIND_AMPLITUDES, order: 2, internalP: 2 });
   expect(amp.result!.vectors[0].names).toEqual(["total_persistence", "bottleneck", "wasserstein"]);
-  const ref = referenceVectorize([0, 1].flatMap((d) => [
-    { kind: "entropy" as const, bars: bars(r, d) },
-    { kind: "amplitudes" as const, bars: bars(r, d), order: 2, internalP: 2 },
-  ]));
+  const ref = referenceVectorize(
+    [0, 1].flatMap((d) => [
+      { kind: "entropy" as const, bars: bars(r, d) },
+      { kind: "amplitudes" as const, bars: bars(r, d), order: 2, internalP: 2 },
+    ]),
+  );
   for (const d of [0, 1]) {
     expectClose(ent.result!.vectors[d].values, ref[2 * d], `entropy H${d}`);
     expectClose(amp.result!.vectors[d].values, ref[2 * d + 1], `amplitudes H${d}`);
@@ -197,7 +216,9 @@ test("GetFeatures refuses sizes past the engine's bounds before any work, naming
   expect(layers.status).toBe(400);
   const none = await A.get(`/api/v1/tda/results/${jobs[0]}/features`);
   expect(none.status).toBe(400);
-  const fields = [big, layers, none].map((x) => (x.json.details as { field_violations?: { field: string }[] }[]).flatMap((d) => d.field_violations ?? []).map((v) => v.field));
+  const fields = [big, layers, none].map((x) =>
+    (x.json.details as { field_violations?: { field: string }[] }[]).flatMap((d) => d.field_violations ?? []).map((v) => v.field),
+  );
   expect(fields).toEqual([["resolution"], ["layers"], ["kind"]]);
   const other = await B.get(`/api/v1/tda/results/${jobs[0]}/features?kind=FEATURE_KIND_ENTROPY`);
   expect(other.status).toBe(404);
@@ -215,18 +236,35 @@ test("the engine itself refuses declared sizes past its bounds (INVALID_ARGUMENT
     expect([lim.wassersteinMaxBars, lim.vectorizeMaxResolution, lim.vectorizeMaxLayers]).toEqual([2000, 10000, 100]);
     const many = Array.from({ length: lim.wassersteinMaxBars + 1 }, (_, i) => ({ birth: i, death: i + 0.5 }));
     const fieldsOf = (err: unknown) => decodeDetails(err as ServiceError).badRequest?.fieldViolations.map((v) => v.field) ?? [];
-    const tooMany = await call(engine.diagramDistance, pbEngine.DiagramDistanceRequest.fromPartial({ a: [{ dimension: 0, intervals: many }], b: [] })).catch((e: unknown) => e);
+    const tooMany = await call(engine.diagramDistance, pbEngine.DiagramDistanceRequest.fromPartial({ a: [{ dimension: 0, intervals: many }], b: [] })).catch(
+      (e: unknown) => e,
+    );
     expect((tooMany as ServiceError).code).toBe(GrpcStatus.INVALID_ARGUMENT);
     expect(fieldsOf(tooMany)).toEqual(["a[0].intervals"]);
     // the bottleneck distance alone takes them
-    const ok = await call<pbEngine.DiagramDistanceRequest, pbEngine.DiagramDistanceResponse>(engine.diagramDistance, pbEngine.DiagramDistanceRequest.fromPartial({ a: [{ dimension: 0, intervals: many }], b: [], params: { skipWasserstein: true } }));
+    const ok = await call<pbEngine.DiagramDistanceRequest, pbEngine.DiagramDistanceResponse>(
+      engine.diagramDistance,
+      pbEngine.DiagramDistanceRequest.fromPartial({ a: [{ dimension: 0, intervals: many }], b: [], params: { skipWasserstein: true } }),
+    );
     expect(ok.result!.bottleneck).toBe(0.25);
     const K = pbCommon.FeatureKind;
-    const wide = await call(engine.vectorize, pbEngine.VectorizeRequest.fromPartial({ diagrams: [], params: { kind: K.FEATURE_KIND_BETTI_CURVE, resolution: lim.vectorizeMaxResolution + 1 } })).catch((e: unknown) => e);
+    const wide = await call(
+      engine.vectorize,
+      pbEngine.VectorizeRequest.fromPartial({ diagrams: [], params: { kind: K.FEATURE_KIND_BETTI_CURVE, resolution: lim.vectorizeMaxResolution + 1 } }),
+    ).catch((e: unknown) => e);
     expect(fieldsOf(wide)).toEqual(["params.resolution"]);
-    const heavy = await call(engine.vectorize, pbEngine.VectorizeRequest.fromPartial({ diagrams: [{ dimension: 0, intervals: many }], params: { kind: K.FEATURE_KIND_PERSISTENCE_IMAGE, resolution: 512 } })).catch((e: unknown) => e);
+    const heavy = await call(
+      engine.vectorize,
+      pbEngine.VectorizeRequest.fromPartial({
+        diagrams: [{ dimension: 0, intervals: many }],
+        params: { kind: K.FEATURE_KIND_PERSISTENCE_IMAGE, resolution: 512 },
+      }),
+    ).catch((e: unknown) => e);
     expect(fieldsOf(heavy)).toEqual(["params.resolution"]);
-    const bad = await call(engine.vectorize, pbEngine.VectorizeRequest.fromPartial({ diagrams: [{ dimension: 0, intervals: [{ birth: 2, death: 1 }] }], params: { kind: K.FEATURE_KIND_ENTROPY } })).catch((e: unknown) => e);
+    const bad = await call(
+      engine.vectorize,
+      pbEngine.VectorizeRequest.fromPartial({ diagrams: [{ dimension: 0, intervals: [{ birth: 2, death: 1 }] }], params: { kind: K.FEATURE_KIND_ENTROPY } }),
+    ).catch((e: unknown) => e);
     expect(fieldsOf(bad)).toEqual(["diagrams[0].intervals[0]"]);
   } finally {
     engine.close();

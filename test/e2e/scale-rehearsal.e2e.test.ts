@@ -140,7 +140,11 @@ test("3 engines, 2 uploads, 2 schedulers, 2 gateways from deploy/local: one of e
   for (let i = 0; i < before; i++) await submit(i);
 
   // wait until jobs are being computed, then kill the second instance of every component
-  await waitTerminal(gw, submitted.slice(0, 1).map((s) => s.jobId), 180_000);
+  await waitTerminal(
+    gw,
+    submitted.slice(0, 1).map((s) => s.jobId),
+    180_000,
+  );
   const victims = ["engine-2", "scheduler-2", "gateway-2", "upload-2"];
   for (const v of victims) process.kill(pidOf(v), "SIGKILL");
   // mid-run: jobs were still queued or running when the instances died
@@ -152,7 +156,11 @@ test("3 engines, 2 uploads, 2 schedulers, 2 gateways from deploy/local: one of e
   await addCloud(0.4);
   for (let i = before; i < before + 8; i++) await submit(i);
 
-  const done = await waitTerminal(gw, submitted.map((s) => s.jobId), 300_000);
+  const done = await waitTerminal(
+    gw,
+    submitted.map((s) => s.jobId),
+    300_000,
+  );
   expect(done.map((j) => JobState[j.state])).toEqual(submitted.map(() => "JOB_STATE_COMPLETED"));
 
   // exactly once: one job per idempotency key, no extra job in the store
@@ -173,5 +181,7 @@ test("3 engines, 2 uploads, 2 schedulers, 2 gateways from deploy/local: one of e
   expect(engines.size).toBeGreaterThanOrEqual(2);
   const dead = `127.0.0.2:${ports.engine}`;
   for (const j of done.slice(before)) expect(j.engine).not.toBe(dead);
-  console.log(`scale rehearsal: ${unfinished} of ${before} jobs unfinished at the kills; ${submitted.length} jobs over engines ${[...engines].sort().join(" ")}; ${retries} client retries after the kills`);
+  console.log(
+    `scale rehearsal: ${unfinished} of ${before} jobs unfinished at the kills; ${submitted.length} jobs over engines ${[...engines].sort().join(" ")}; ${retries} client retries after the kills`,
+  );
 });

@@ -53,7 +53,8 @@ async function waitComputing(jobId: string): Promise<pbJobs.Job> {
     `job ${jobId} to compute`,
     async () => {
       const j = await getJob(gw, jobId);
-      if (j.state !== JobState.JOB_STATE_RUNNING && j.state !== JobState.JOB_STATE_QUEUED) throw new Error(`job ended early: ${JobState[j.state]} ${j.errorCode}`);
+      if (j.state !== JobState.JOB_STATE_RUNNING && j.state !== JobState.JOB_STATE_QUEUED)
+        throw new Error(`job ended early: ${JobState[j.state]} ${j.errorCode}`);
       return j.state === JobState.JOB_STATE_RUNNING && j.engine !== "" && (j.progress?.stage ?? 0) >= pbCommon.Stage.STAGE_DISTANCES ? j : undefined;
     },
     120_000,
@@ -141,7 +142,12 @@ test("a cache hit completes without an engine; a repeated idempotency key return
 
   const hit = await submitRips(gw, ds, { maxDim: 1, threshold: 0.9 });
   expect(hit.jobId).not.toBe(first.jobId);
-  expect({ state: JobState[hit.state], cacheHit: hit.cacheHit, engine: hit.engine, attempts: hit.attempts }).toEqual({ state: "JOB_STATE_COMPLETED", cacheHit: true, engine: "", attempts: 0 });
+  expect({ state: JobState[hit.state], cacheHit: hit.cacheHit, engine: hit.engine, attempts: hit.attempts }).toEqual({
+    state: "JOB_STATE_COMPLETED",
+    cacheHit: true,
+    engine: "",
+    attempts: 0,
+  });
   const a = await api(gw).getResult({ jobId: first.jobId });
   const b = await api(gw).getResult({ jobId: hit.jobId });
   expect(b.result!.diagrams).toEqual(a.result!.diagrams);
@@ -153,10 +159,7 @@ test("a cache hit completes without an engine; a repeated idempotency key return
 
   const key = `idem-${Date.now()}`;
   const ds2 = await uploadCloud(gw, 45, 3, 0.61);
-  const [k1, k2] = await Promise.all([
-    submitRips(gw, ds2, { maxDim: 1, idempotencyKey: key }),
-    submitRips(gw, ds2, { maxDim: 1, idempotencyKey: key }),
-  ]);
+  const [k1, k2] = await Promise.all([submitRips(gw, ds2, { maxDim: 1, idempotencyKey: key }), submitRips(gw, ds2, { maxDim: 1, idempotencyKey: key })]);
   expect(k2!.jobId).toBe(k1!.jobId);
   // even with other parameters, later
   const k3 = await submitRips(gw, ds2, { maxDim: 2, threshold: 0.3, idempotencyKey: key });

@@ -101,12 +101,17 @@ it("refuses a bad configuration with every problem named", async () => {
     .configureStream({ streamId: "s1", config: { window: { $case: "count", value: { size: 1, slide: 5 } }, maxDim: 3, noiseLevel: -1 } }, ACME)
     .catch((e: ServiceError) => e)) as ServiceError;
   expect(err.code).toBe(status.INVALID_ARGUMENT);
-  const fields = decodeDetails(err).badRequest?.fieldViolations.map((v) => v.field).sort();
+  const fields = decodeDetails(err)
+    .badRequest?.fieldViolations.map((v) => v.field)
+    .sort();
   expect(fields).toEqual(["config.count.size", "config.count.slide", "config.max_dim", "config.noise_level"]);
 });
 
 it("windows each tenant's stream apart and reports the pipeline in GetStreamStatus", async () => {
-  const conf = await gw.configureStream({ streamId: "s1", config: { window: { $case: "count", value: { size: 16, slide: 16 } }, maxDim: 1, bettiScale: 0.5, noiseLevel: 0 } }, ACME);
+  const conf = await gw.configureStream(
+    { streamId: "s1", config: { window: { $case: "count", value: { size: 16, slide: 16 } }, maxDim: 1, bettiScale: 0.5, noiseLevel: 0 } },
+    ACME,
+  );
   expect(conf.config?.window).toEqual({ $case: "count", value: { size: 16, slide: 16 } });
   // umbrella keeps the defaults (256/64): its 64 points make no window
   const ring = circle(16, 1); // every window: 16 points 0.39 apart on the unit circle
@@ -143,7 +148,12 @@ it("windows each tenant's stream apart and reports the pipeline in GetStreamStat
 });
 
 /** Reads `n` messages of a WatchStream call, then cancels it. */
-function watchN(req: Partial<pbGateway.WatchStreamRequest>, meta: ReturnType<typeof md>, n: number, onData?: (got: pbGateway.WatchStreamResponse[]) => void): Promise<pbGateway.WatchStreamResponse[]> {
+function watchN(
+  req: Partial<pbGateway.WatchStreamRequest>,
+  meta: ReturnType<typeof md>,
+  n: number,
+  onData?: (got: pbGateway.WatchStreamResponse[]) => void,
+): Promise<pbGateway.WatchStreamResponse[]> {
   return new Promise((resolve, reject) => {
     const got: pbGateway.WatchStreamResponse[] = [];
     const call: ClientReadableStream<pbGateway.WatchStreamResponse> = client.watchStream({ streamId: "", history: 0, after: "", ...req }, meta);
@@ -193,7 +203,11 @@ it("WatchStream sends the recent windows, then each new one live, and resumes af
 
   const bad = (await watchN({ streamId: "s1", history: 501, after: "x" }, ACME, 1).catch((e: ServiceError) => e)) as ServiceError;
   expect(bad.code).toBe(status.INVALID_ARGUMENT);
-  expect(decodeDetails(bad).badRequest?.fieldViolations.map((v) => v.field).sort()).toEqual(["after", "history"]);
+  expect(
+    decodeDetails(bad)
+      .badRequest?.fieldViolations.map((v) => v.field)
+      .sort(),
+  ).toEqual(["after", "history"]);
   const badList = (await gw.listStreams({ pageSize: 201 }, ACME).catch((e: ServiceError) => e)) as ServiceError;
   expect(badList.code).toBe(status.INVALID_ARGUMENT);
 });
@@ -275,7 +289,13 @@ describe("the console's live stream page", () => {
 
   it("shows the alert when a circle becomes two circles", async () => {
     // 128-point windows sliding by 32, alert at 0.3: 256 points of one noisy circle, then 256 of two
-    await gw.configureStream({ streamId: "demo", config: { window: { $case: "count", value: { size: 128, slide: 32 } }, maxDim: 1, bettiScale: 0.4, noiseLevel: 0.05, alertLevel: 0.3 } }, ACME);
+    await gw.configureStream(
+      {
+        streamId: "demo",
+        config: { window: { $case: "count", value: { size: 128, slide: 32 } }, maxDim: 1, bettiScale: 0.4, noiseLevel: 0.05, alertLevel: 0.3 },
+      },
+      ACME,
+    );
     let seed = 7;
     const rnd = (): number => {
       seed = (seed * 16807) % 2147483647;

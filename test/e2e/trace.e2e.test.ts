@@ -66,10 +66,14 @@ async function runJob(n = 60): Promise<{ jobId: string; traceId: string }> {
   const sub = await rest.post("/api/v1/tda/compute/vietoris-rips", { dataset_id: up.json.dataset.dataset_id, max_dim: 1 });
   expect(sub.status).toBe(200);
   const id: string = sub.json.job.job_id;
-  const done = await waitFor("job completed", async () => {
-    const j = await rest.get(`/api/v1/tda/jobs/${id}`);
-    return j.json?.job?.state === "JOB_STATE_COMPLETED" ? j.json.job : undefined;
-  }, 120_000);
+  const done = await waitFor(
+    "job completed",
+    async () => {
+      const j = await rest.get(`/api/v1/tda/jobs/${id}`);
+      return j.json?.job?.state === "JOB_STATE_COMPLETED" ? j.json.job : undefined;
+    },
+    120_000,
+  );
   return { jobId: id, traceId: done.trace_id };
 }
 
@@ -100,8 +104,13 @@ test("a Rips job through REST is one trace in Jaeger across REST proxy, gateway,
   ).catch(async (err) => {
     const t = await fetchTrace(jaeger.query, traceId);
     const seen = t ? [...new Set(t.spans.map((s) => `${serviceOf(t, s)}:${s.operationName}`))].join("\n  ") : "(no trace)";
-    const orphans = t ? has(t, CONSUMER_SERVICE, /process$/).filter((c) => !referencedBy(t, c)).map((c) => `${c.operationName} ${JSON.stringify(c.references)} ${JSON.stringify(c.tags.filter((x) => /key|offset/.test(x.key)))}`) : [];
-    if (orphans.length) throw new Error(`${(err as Error).message}\nconsumer spans without their producer span:\n  ${orphans.join("\n  ")}\nspans seen:\n  ${seen}`);
+    const orphans = t
+      ? has(t, CONSUMER_SERVICE, /process$/)
+          .filter((c) => !referencedBy(t, c))
+          .map((c) => `${c.operationName} ${JSON.stringify(c.references)} ${JSON.stringify(c.tags.filter((x) => /key|offset/.test(x.key)))}`)
+      : [];
+    if (orphans.length)
+      throw new Error(`${(err as Error).message}\nconsumer spans without their producer span:\n  ${orphans.join("\n  ")}\nspans seen:\n  ${seen}`);
     throw new Error(`${(err as Error).message}\nspans seen:\n  ${seen}`);
   });
 
@@ -189,12 +198,17 @@ test("an estimate through REST is one trace down to the engine's Estimate span",
   expect(res.status).toBe(200);
   const id = res.headers.get("x-trace-id") ?? "";
   expect(id).toMatch(/^[0-9a-f]{32}$/);
-  const t = await waitFor("the estimate's trace with the engine's span", async () => {
-    const x = await fetchTrace(jaeger.query, id);
-    const est = x ? has(x, "engine", "tda.engine.v1.EngineService/Estimate") : [];
-    // spans arrive in batches: wait for the engine's span and its caller's
-    return x && est.length > 0 && parentOf(x, est[0]!) && has(x, "tda-rest", /estimate$/).length > 0 ? x : undefined;
-  }, 30_000, 500).catch(async (err) => {
+  const t = await waitFor(
+    "the estimate's trace with the engine's span",
+    async () => {
+      const x = await fetchTrace(jaeger.query, id);
+      const est = x ? has(x, "engine", "tda.engine.v1.EngineService/Estimate") : [];
+      // spans arrive in batches: wait for the engine's span and its caller's
+      return x && est.length > 0 && parentOf(x, est[0]!) && has(x, "tda-rest", /estimate$/).length > 0 ? x : undefined;
+    },
+    30_000,
+    500,
+  ).catch(async (err) => {
     const x = await fetchTrace(jaeger.query, id);
     throw new Error(`${(err as Error).message}: ${x ? x.spans.map((s) => `${serviceOf(x, s)}:${s.operationName}`).join(", ") : "no trace"}`);
   });
@@ -221,7 +235,13 @@ test("the engine's /metrics follows the text format (promtool) and counts the jo
   expect(sumOf(e, "tda_engine_jobs_total", { outcome: "completed" })).toBeGreaterThanOrEqual(1);
   expect(sumOf(e, "tda_engine_job_duration_seconds_count", { algorithm: "rips" })).toBeGreaterThanOrEqual(1);
   expect(e.types.get("tda_engine_job_duration_seconds")).toBe("histogram");
-  for (const g of ["tda_engine_memory_limit_bytes", "tda_engine_memory_reserved_bytes", "tda_engine_bytes_in_use", "tda_engine_queue_depth", "tda_engine_jobs_running"]) {
+  for (const g of [
+    "tda_engine_memory_limit_bytes",
+    "tda_engine_memory_reserved_bytes",
+    "tda_engine_bytes_in_use",
+    "tda_engine_queue_depth",
+    "tda_engine_jobs_running",
+  ]) {
     expect(e.types.get(g)).toBe("gauge");
   }
   expect(sumOf(e, "tda_engine_memory_limit_bytes")).toBeGreaterThan(0);
@@ -244,8 +264,13 @@ test("with the collector gone, jobs still complete and the engine counts the spa
   const failedBefore = sumOf(before, "tda_engine_spans_dropped_total", { reason: "export_failed" });
   const again = await runJob(61); // another cloud: a cached result would not reach the engine
   expect(again.traceId).toMatch(/^[0-9a-f]{32}$/);
-  await waitFor("engine counts failed exports", async () => {
-    const e = parseExposition(await (await fetch(mesh.metrics.engines[0]!)).text());
-    return sumOf(e, "tda_engine_spans_dropped_total", { reason: "export_failed" }) > failedBefore ? true : undefined;
-  }, 30_000, 250);
+  await waitFor(
+    "engine counts failed exports",
+    async () => {
+      const e = parseExposition(await (await fetch(mesh.metrics.engines[0]!)).text());
+      return sumOf(e, "tda_engine_spans_dropped_total", { reason: "export_failed" }) > failedBefore ? true : undefined;
+    },
+    30_000,
+    250,
+  );
 });

@@ -13,7 +13,10 @@ export function formatG(x: number): string {
   const exp = Math.floor(Math.log10(Math.abs(f)));
   let s: string;
   if (exp < -5 || exp >= 6) {
-    s = f.toExponential(5).replace(/\.?0+e/, "e").replace(/e([+-])(\d)$/, "e$10$2");
+    s = f
+      .toExponential(5)
+      .replace(/\.?0+e/, "e")
+      .replace(/e([+-])(\d)$/, "e$10$2");
   } else {
     s = f.toPrecision(6);
     if (s.includes(".")) s = s.replace(/0+$/, "").replace(/\.$/, "");
@@ -52,9 +55,7 @@ export function runRipser(args: string[], bin = "/usr/bin/ripser"): Barcode {
 export function barcodeOf(diagrams: { dimension: number; intervals: { birth: number; death: number }[] }[]): Barcode {
   const out: Barcode = new Map();
   for (const d of diagrams) {
-    const bars = d.intervals
-      .filter((i) => !(Number.isFinite(i.death) && Math.fround(i.death) === Math.fround(i.birth)))
-      .map((i) => bar(i.birth, i.death));
+    const bars = d.intervals.filter((i) => !(Number.isFinite(i.death) && Math.fround(i.death) === Math.fround(i.birth))).map((i) => bar(i.birth, i.death));
     out.set(d.dimension, bars.sort());
   }
   return out;

@@ -42,11 +42,19 @@ export function api(gw: Gateway) {
   };
 }
 
-export async function uploadBytes(gw: Gateway, name: string, format: pbUpload.DataFormat, data: Buffer, opts: { dim?: number; meta?: Metadata; chunk?: number } = {}): Promise<pbGateway.UploadDataResponse> {
+export async function uploadBytes(
+  gw: Gateway,
+  name: string,
+  format: pbUpload.DataFormat,
+  data: Buffer,
+  opts: { dim?: number; meta?: Metadata; chunk?: number } = {},
+): Promise<pbGateway.UploadDataResponse> {
   return new Promise((resolve, reject) => {
     const stream = gw.uploadData(opts.meta ?? md(), (err, res) => (err ? reject(err) : resolve(res!)));
     (async () => {
-      await writeWithDrain(stream, { msg: { $case: "header", value: { name, format, dim: opts.dim ?? 0, contentType: "", uploadId: "", resumeOffset: 0, totalBytes: data.length } } });
+      await writeWithDrain(stream, {
+        msg: { $case: "header", value: { name, format, dim: opts.dim ?? 0, contentType: "", uploadId: "", resumeOffset: 0, totalBytes: data.length } },
+      });
       const step = opts.chunk ?? 1 << 20;
       for (let off = 0; off < data.length; off += step) await writeWithDrain(stream, { msg: { $case: "chunk", value: data.subarray(off, off + step) } });
       stream.end();

@@ -45,7 +45,13 @@ export async function startJaeger(logDir: string): Promise<Jaeger> {
   const bin = jaegerBinary();
   if (!existsSync(bin)) throw new Error(`Jaeger not built: ${bin} is missing (scripts/bootstrap.sh or deploy/jaeger/build.sh builds it)`);
   const [otlpPort, queryPort] = [await freePort(), await freePort()];
-  const proc = startProcess("jaeger", bin, ["--config", `file:${join(ROOT, "deploy/jaeger/config.yaml")}`], { JAEGER_HOST: "127.0.0.1", OTLP_GRPC_PORT: String(otlpPort), JAEGER_QUERY_PORT: String(queryPort) }, logDir);
+  const proc = startProcess(
+    "jaeger",
+    bin,
+    ["--config", `file:${join(ROOT, "deploy/jaeger/config.yaml")}`],
+    { JAEGER_HOST: "127.0.0.1", OTLP_GRPC_PORT: String(otlpPort), JAEGER_QUERY_PORT: String(queryPort) },
+    logDir,
+  );
   const query = `http://127.0.0.1:${queryPort}`;
   await waitForHttp(`${query}/api/services`, 60_000);
   return { otlp: `http://127.0.0.1:${otlpPort}`, query, proc, stop: () => proc.stop() };

@@ -89,7 +89,26 @@ export async function startPrivateKafka(opts: { createTopics?: boolean; prefix?:
   // cluster id in the form kafka-storage random-uuid prints (base64url, not starting with '-')
   let clusterId = "-";
   while (clusterId.startsWith("-")) clusterId = randomBytes(16).toString("base64url");
-  const fmt = spawnSync("java", ["-Xmx256m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1", log4j, "-Dtda.kafka.log.level=WARN", "-cp", cp, "kafka.tools.StorageTool", "format", "-t", clusterId, "-c", props, "--ignore-formatted"], { encoding: "utf8", timeout: 120_000 });
+  const fmt = spawnSync(
+    "java",
+    [
+      "-Xmx256m",
+      "-XX:+UseSerialGC",
+      "-XX:TieredStopAtLevel=1",
+      log4j,
+      "-Dtda.kafka.log.level=WARN",
+      "-cp",
+      cp,
+      "kafka.tools.StorageTool",
+      "format",
+      "-t",
+      clusterId,
+      "-c",
+      props,
+      "--ignore-formatted",
+    ],
+    { encoding: "utf8", timeout: 120_000 },
+  );
   if (fmt.status !== 0) throw new Error(`kafka storage format failed: ${fmt.stderr || fmt.stdout}`);
 
   const logFile = join(dir, "kafka.log");
@@ -98,7 +117,9 @@ export async function startPrivateKafka(opts: { createTopics?: boolean; prefix?:
 
   async function start(): Promise<void> {
     const out = createWriteStream(logFile, { flags: "a" });
-    const c = spawn("java", ["-Xmx384m", "-XX:+UseSerialGC", "-Djava.awt.headless=true", log4j, `-Dkafka.logs.dir=${dir}`, "-cp", cp, "kafka.Kafka", props], { stdio: ["ignore", "pipe", "pipe"] });
+    const c = spawn("java", ["-Xmx384m", "-XX:+UseSerialGC", "-Djava.awt.headless=true", log4j, `-Dkafka.logs.dir=${dir}`, "-cp", cp, "kafka.Kafka", props], {
+      stdio: ["ignore", "pipe", "pipe"],
+    });
     c.stdout?.pipe(out);
     c.stderr?.pipe(out);
     child = c;

@@ -15,12 +15,7 @@ export interface KeyedEvents {
  * Consumes `topic` from the beginning up to the end offsets it has when the
  * call starts (so call it once the producers are done), or until `done` says so.
  */
-export async function collectEvents(
-  brokers: string,
-  topic: string,
-  done: (ev: KeyedEvents) => boolean = () => false,
-  timeoutMs = 60000,
-): Promise<KeyedEvents> {
+export async function collectEvents(brokers: string, topic: string, done: (ev: KeyedEvents) => boolean = () => false, timeoutMs = 60000): Promise<KeyedEvents> {
   const kafka = new Kafka({ clientId: "e2e-collector", brokers: brokers.split(","), logLevel: logLevel.NOTHING });
   const admin = kafka.admin();
   await admin.connect();
@@ -41,7 +36,10 @@ export async function collectEvents(
     await consumer.subscribe({ topic, fromBeginning: true });
     await new Promise<void>((resolve, reject) => {
       const progress = () => [...ends].map(([p, high]) => `p${p} ${reached.get(p)}/${high}`).join(", ");
-      const timer = setTimeout(() => reject(new Error(`timed out collecting ${topic}: ${seen.size} events for ${ev.byKey.size} keys (${progress()})`)), timeoutMs);
+      const timer = setTimeout(
+        () => reject(new Error(`timed out collecting ${topic}: ${seen.size} events for ${ev.byKey.size} keys (${progress()})`)),
+        timeoutMs,
+      );
       let finished = false;
       const finish = () => {
         finished = true;

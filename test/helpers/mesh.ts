@@ -167,7 +167,15 @@ export async function startMesh(opts: MeshOptions = {}): Promise<Mesh> {
     const engineMetrics: string[] = [];
     for (let i = 0; i < (opts.engines ?? 1); i++) {
       const [port, mport] = [await freePort(), await freePort()];
-      procs.push(startProcess(`engine-${i}`, ENGINE_BIN, ["serve", "--port", String(port), "--threads", "2"], { TDA_ENGINE_METRICS_PORT: String(mport), ...tracing }, logDir));
+      procs.push(
+        startProcess(
+          `engine-${i}`,
+          ENGINE_BIN,
+          ["serve", "--port", String(port), "--threads", "2"],
+          { TDA_ENGINE_METRICS_PORT: String(mport), ...tracing },
+          logDir,
+        ),
+      );
       engines.push(`127.0.0.1:${port}`);
       engineMetrics.push(`http://127.0.0.1:${mport}/metrics`);
     }
@@ -177,17 +185,77 @@ export async function startMesh(opts: MeshOptions = {}): Promise<Mesh> {
     const gateway = `127.0.0.1:${gp}`;
     // Metrics servers on free ports too, so meshes of parallel suites never collide.
     const [um, sm, gm] = [await freePort(), await freePort(), await freePort()];
-    const metrics = { gateway: `http://127.0.0.1:${gm}/metrics`, upload: `http://127.0.0.1:${um}/metrics`, scheduler: `http://127.0.0.1:${sm}/metrics`, engines: engineMetrics };
+    const metrics = {
+      gateway: `http://127.0.0.1:${gm}/metrics`,
+      upload: `http://127.0.0.1:${um}/metrics`,
+      scheduler: `http://127.0.0.1:${sm}/metrics`,
+      engines: engineMetrics,
+    };
     const node = process.execPath;
-    procs.push(startProcess("upload", node, [join(ROOT, "services/upload/dist/main.js")], { ...common, UPLOAD_PORT: String(up), UPLOAD_METRICS_PORT: String(um) }, logDir));
-    procs.push(startProcess("scheduler", node, [join(ROOT, "services/scheduler/dist/main.js")], { ...common, SCHEDULER_PORT: String(sp), SCHEDULER_METRICS_PORT: String(sm), UPLOAD_ADDRESS: upload, ENGINE_ADDRESSES: engines.join(","), ...(opts.schedulerEnv ?? {}) }, logDir));
-    procs.push(startProcess("gateway", node, [join(ROOT, "gateway/dist/main.js")], { ...common, GATEWAY_PORT: String(gp), GATEWAY_METRICS_PORT: String(gm), UPLOAD_ADDRESS: upload, SCHEDULER_ADDRESS: scheduler, ...authOffUnlessKeyed(opts.gatewayEnv), ...(opts.gatewayEnv ?? {}) }, logDir));
+    procs.push(
+      startProcess(
+        "upload",
+        node,
+        [join(ROOT, "services/upload/dist/main.js")],
+        { ...common, UPLOAD_PORT: String(up), UPLOAD_METRICS_PORT: String(um) },
+        logDir,
+      ),
+    );
+    procs.push(
+      startProcess(
+        "scheduler",
+        node,
+        [join(ROOT, "services/scheduler/dist/main.js")],
+        {
+          ...common,
+          SCHEDULER_PORT: String(sp),
+          SCHEDULER_METRICS_PORT: String(sm),
+          UPLOAD_ADDRESS: upload,
+          ENGINE_ADDRESSES: engines.join(","),
+          ...(opts.schedulerEnv ?? {}),
+        },
+        logDir,
+      ),
+    );
+    procs.push(
+      startProcess(
+        "gateway",
+        node,
+        [join(ROOT, "gateway/dist/main.js")],
+        {
+          ...common,
+          GATEWAY_PORT: String(gp),
+          GATEWAY_METRICS_PORT: String(gm),
+          UPLOAD_ADDRESS: upload,
+          SCHEDULER_ADDRESS: scheduler,
+          ...authOffUnlessKeyed(opts.gatewayEnv),
+          ...(opts.gatewayEnv ?? {}),
+        },
+        logDir,
+      ),
+    );
     let rest: string | undefined;
     if (opts.rest) {
       const rp = await freePort();
       rest = `http://127.0.0.1:${rp}`;
       procs.push(
-        startProcess("rest", REST_BIN, [], { REST_HOST: "127.0.0.1", REST_PORT: String(rp), GATEWAY_ADDRESS: gateway, UPLOAD_ADDRESS: upload, SCHEDULER_ADDRESS: scheduler, ENGINE_ADDRESSES: engines.join(","), REST_LOG_LEVEL: "info", ...tracing, ...(opts.tracing?.traceQueryUrl ? { REST_TRACE_QUERY_URL: opts.tracing.traceQueryUrl } : {}) }, logDir),
+        startProcess(
+          "rest",
+          REST_BIN,
+          [],
+          {
+            REST_HOST: "127.0.0.1",
+            REST_PORT: String(rp),
+            GATEWAY_ADDRESS: gateway,
+            UPLOAD_ADDRESS: upload,
+            SCHEDULER_ADDRESS: scheduler,
+            ENGINE_ADDRESSES: engines.join(","),
+            REST_LOG_LEVEL: "info",
+            ...tracing,
+            ...(opts.tracing?.traceQueryUrl ? { REST_TRACE_QUERY_URL: opts.tracing.traceQueryUrl } : {}),
+          },
+          logDir,
+        ),
       );
     }
     for (const e of engines) await waitForHealthy(e, "", 30000);
@@ -196,7 +264,16 @@ export async function startMesh(opts: MeshOptions = {}): Promise<Mesh> {
     await waitForHealthy(gateway, "", 30000);
     if (rest) await waitForHttp(`${rest}/openapi.json`, 30000);
     return {
-      gateway, upload, scheduler, engines, rest, metrics, procs, meshKey, dataDir, logDir,
+      gateway,
+      upload,
+      scheduler,
+      engines,
+      rest,
+      metrics,
+      procs,
+      meshKey,
+      dataDir,
+      logDir,
       async stop() {
         for (const p of [...procs].reverse()) await p.stop();
         if (!process.env.KEEP_TEST_LOGS) rmSync(work, { recursive: true, force: true });
@@ -223,7 +300,16 @@ export async function restartProcess(mesh: Mesh, name: string, healthTimeoutMs =
   const { cmd, args, env, logDir } = old.spec;
   const fresh = startProcess(name, cmd, args, env, logDir);
   mesh.procs[i] = fresh;
-  const address = name === "scheduler" ? mesh.scheduler : name === "upload" ? mesh.upload : name === "gateway" ? mesh.gateway : name.startsWith("engine-") ? mesh.engines[Number(name.slice(7))] : undefined;
+  const address =
+    name === "scheduler"
+      ? mesh.scheduler
+      : name === "upload"
+        ? mesh.upload
+        : name === "gateway"
+          ? mesh.gateway
+          : name.startsWith("engine-")
+            ? mesh.engines[Number(name.slice(7))]
+            : undefined;
   if (address) await waitForHealthy(address, "", healthTimeoutMs);
   return fresh;
 }

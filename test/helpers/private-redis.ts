@@ -17,14 +17,22 @@ export interface PrivateRedis {
 export async function startPrivateRedis(): Promise<PrivateRedis> {
   const port = await freePort();
   const dir = mkdtempSync(join(tmpdir(), "tda-redis-test-"));
-  const child: ChildProcess = spawn("redis-server", ["--bind", "127.0.0.1", "--port", String(port), "--save", "", "--appendonly", "no", "--dir", dir], { stdio: "ignore" });
+  const child: ChildProcess = spawn("redis-server", ["--bind", "127.0.0.1", "--port", String(port), "--save", "", "--appendonly", "no", "--dir", dir], {
+    stdio: "ignore",
+  });
   const url = `redis://127.0.0.1:${port}/0`;
   const end = Date.now() + 30_000;
   for (;;) {
     if (child.exitCode !== null) throw new Error(`redis-server exited (code ${child.exitCode}) on port ${port}`);
     const r = new IORedis(url, { maxRetriesPerRequest: 0, retryStrategy: () => null, lazyConnect: true });
     r.on("error", () => undefined);
-    const ok = await r.connect().then(() => r.ping()).then(() => true, () => false);
+    const ok = await r
+      .connect()
+      .then(() => r.ping())
+      .then(
+        () => true,
+        () => false,
+      );
     r.disconnect();
     if (ok) break;
     if (Date.now() > end) {

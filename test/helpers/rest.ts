@@ -51,7 +51,11 @@ export function restClient(base: string, auth: { key?: string; bearer?: string }
 }
 
 /** Reads an NDJSON stream to its end; returns the parsed lines. */
-export async function ndjson(url: string, headers: Record<string, string>, timeoutMs = 60_000): Promise<{ status: number; contentType: string | null; lines: unknown[] }> {
+export async function ndjson(
+  url: string,
+  headers: Record<string, string>,
+  timeoutMs = 60_000,
+): Promise<{ status: number; contentType: string | null; lines: unknown[] }> {
   const res = await fetch(url, { headers, signal: AbortSignal.timeout(timeoutMs) });
   const lines: unknown[] = [];
   if (!res.body) return { status: res.status, contentType: res.headers.get("content-type"), lines };

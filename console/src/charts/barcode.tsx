@@ -75,11 +75,15 @@ export function Barcode({ bars, range }: Props) {
       return;
     }
     const v = x0 + ((x - M.l) / (W - M.l - M.r)) * (x1 - x0);
-    step.hoverNearest(ordered, (b) => {
-      const dy = Math.abs((yOf.get(b.index) ?? 0) + rowH / 2 - y);
-      const inside = v >= b.birth && v <= (Number.isFinite(b.death) ? b.death : Infinity);
-      return inside ? dy : dy + 1000;
-    }, Math.max(rowH, 4));
+    step.hoverNearest(
+      ordered,
+      (b) => {
+        const dy = Math.abs((yOf.get(b.index) ?? 0) + rowH / 2 - y);
+        const inside = v >= b.birth && v <= (Number.isFinite(b.death) ? b.death : Infinity);
+        return inside ? dy : dy + 1000;
+      },
+      Math.max(rowH, 4),
+    );
   };
   const onKey = (e: KeyboardEvent) => {
     if (step.onKey(e)) return;
@@ -90,7 +94,12 @@ export function Barcode({ bars, range }: Props) {
       "-": () => zoom(1.25),
       "0": () => setView(null),
     };
-    const f = e.shiftKey && e.key === "ArrowLeft" ? () => setView([x0 - k, x1 - k]) : e.shiftKey && e.key === "ArrowRight" ? () => setView([x0 + k, x1 + k]) : acts[e.key];
+    const f =
+      e.shiftKey && e.key === "ArrowLeft"
+        ? () => setView([x0 - k, x1 - k])
+        : e.shiftKey && e.key === "ArrowRight"
+          ? () => setView([x0 + k, x1 + k])
+          : acts[e.key];
     if (f) {
       e.preventDefault();
       f();
@@ -130,23 +139,49 @@ export function Barcode({ bars, range }: Props) {
           {ticks(x0, x1, 6).map((v) => (
             <g key={v}>
               <line class="grid" x1={sx(v)} x2={sx(v)} y1={M.t} y2={height - M.b} />
-              <text class="tick" x={sx(v)} y={height - M.b + 16} text-anchor="middle">{tickLabel(v)}</text>
+              <text class="tick" x={sx(v)} y={height - M.b + 16} text-anchor="middle">
+                {tickLabel(v)}
+              </text>
             </g>
           ))}
           {groups.map((g) => (
-            <text key={g.dim} class="group-label" x={6} y={(g.y0 + g.y1) / 2 + 4} fill={dimColour(g.dim)}>H{g.dim}</text>
+            <text key={g.dim} class="group-label" x={6} y={(g.y0 + g.y1) / 2 + 4} fill={dimColour(g.dim)}>
+              H{g.dim}
+            </text>
           ))}
           <g clip-path="url(#barcode-clip)">
             {rows.map(({ bar, y }) => (
-              <rect key={bar.index} class="bar" x={sx(bar.birth)} y={y} width={Math.max(end(bar) - sx(bar.birth), 1)} height={Math.max(rowH - (rowH > 3 ? 1.5 : 0.5), 1)} fill={dimColour(bar.dim)} />
+              <rect
+                key={bar.index}
+                class="bar"
+                x={sx(bar.birth)}
+                y={y}
+                width={Math.max(end(bar) - sx(bar.birth), 1)}
+                height={Math.max(rowH - (rowH > 3 ? 1.5 : 0.5), 1)}
+                fill={dimColour(bar.dim)}
+              />
             ))}
-            {sel && <rect class="bar-selected" x={sx(sel.birth) - 2} y={(yOf.get(sel.index) ?? 0) - 2} width={Math.max(end(sel) - sx(sel.birth), 1) + 4} height={rowH + 3} />}
+            {sel && (
+              <rect
+                class="bar-selected"
+                x={sx(sel.birth) - 2}
+                y={(yOf.get(sel.index) ?? 0) - 2}
+                width={Math.max(end(sel) - sx(sel.birth), 1) + 4}
+                height={rowH + 3}
+              />
+            )}
           </g>
-          {rows.filter((r) => !Number.isFinite(r.bar.death)).length > 0 && <text class="tick" x={right} y={M.t - 1} text-anchor="end">→ ∞</text>}
+          {rows.filter((r) => !Number.isFinite(r.bar.death)).length > 0 && (
+            <text class="tick" x={right} y={M.t - 1} text-anchor="end">
+              → ∞
+            </text>
+          )}
         </svg>
         {sel && <BarTip bar={sel} x={sx(sel.birth) / W} y={(yOf.get(sel.index) ?? 0) / height} />}
       </div>
-      <p class="sr-only" aria-live="polite">{sel ? `dimension ${sel.dim}, birth ${num(sel.birth)}, death ${num(sel.death)}` : ""}</p>
+      <p class="sr-only" aria-live="polite">
+        {sel ? `dimension ${sel.dim}, birth ${num(sel.birth)}, death ${num(sel.death)}` : ""}
+      </p>
     </figure>
   );
 }

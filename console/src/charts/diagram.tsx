@@ -113,17 +113,25 @@ export function Diagram({ bars, range }: Props) {
           {xt.map((v) => (
             <g key={`x${v}`}>
               <line class="grid" x1={sx(v)} x2={sx(v)} y1={M.t} y2={H - M.b} />
-              <text class="tick" x={sx(v)} y={H - M.b + 16} text-anchor="middle">{tickLabel(v)}</text>
+              <text class="tick" x={sx(v)} y={H - M.b + 16} text-anchor="middle">
+                {tickLabel(v)}
+              </text>
             </g>
           ))}
           {yt.map((v) => (
             <g key={`y${v}`}>
               <line class="grid" x1={M.l} x2={W - M.r} y1={sy(v)} y2={sy(v)} />
-              <text class="tick" x={M.l - 6} y={sy(v) + 4} text-anchor="end">{tickLabel(v)}</text>
+              <text class="tick" x={M.l - 6} y={sy(v) + 4} text-anchor="end">
+                {tickLabel(v)}
+              </text>
             </g>
           ))}
-          <text class="axis-label" x={(M.l + W - M.r) / 2} y={H - 6} text-anchor="middle">birth</text>
-          <text class="axis-label" transform={`translate(14 ${(M.t + H - M.b) / 2}) rotate(-90)`} text-anchor="middle">death</text>
+          <text class="axis-label" x={(M.l + W - M.r) / 2} y={H - 6} text-anchor="middle">
+            birth
+          </text>
+          <text class="axis-label" transform={`translate(14 ${(M.t + H - M.b) / 2}) rotate(-90)`} text-anchor="middle">
+            death
+          </text>
           <g clip-path="url(#diagram-clip)">
             <line class="diagonal" x1={sx(d.x0)} y1={sy(d.x0)} x2={sx(d.x1)} y2={sy(d.x1)} />
             <line class="infinity" x1={M.l} x2={W - M.r} y1={sy(infY)} y2={sy(infY)} />
@@ -132,11 +140,15 @@ export function Diagram({ bars, range }: Props) {
             ))}
             {sel && <circle class="pt-selected" cx={sx(sel.birth)} cy={yOf(sel)} r={7} />}
           </g>
-          <text class="tick" x={M.l - 6} y={sy(infY) + 4} text-anchor="end">∞</text>
+          <text class="tick" x={M.l - 6} y={sy(infY) + 4} text-anchor="end">
+            ∞
+          </text>
         </svg>
         {sel && <BarTip bar={sel} x={sx(sel.birth) / W} y={yOf(sel) / H} />}
       </div>
-      <p class="sr-only" aria-live="polite">{sel ? `dimension ${sel.dim}, birth ${num(sel.birth)}, death ${num(sel.death)}` : ""}</p>
+      <p class="sr-only" aria-live="polite">
+        {sel ? `dimension ${sel.dim}, birth ${num(sel.birth)}, death ${num(sel.death)}` : ""}
+      </p>
     </figure>
   );
 }
@@ -144,9 +156,15 @@ export function Diagram({ bars, range }: Props) {
 export function ZoomButtons({ onIn, onOut, onReset, label }: { onIn: () => void; onOut: () => void; onReset: () => void; label: string }) {
   return (
     <div class="zoom-buttons" role="group" aria-label={`zoom the ${label}`}>
-      <button type="button" onClick={onIn} aria-label={`zoom in the ${label}`}>+</button>
-      <button type="button" onClick={onOut} aria-label={`zoom out the ${label}`}>−</button>
-      <button type="button" onClick={onReset} aria-label={`reset the ${label}'s zoom`}>reset</button>
+      <button type="button" onClick={onIn} aria-label={`zoom in the ${label}`}>
+        +
+      </button>
+      <button type="button" onClick={onOut} aria-label={`zoom out the ${label}`}>
+        −
+      </button>
+      <button type="button" onClick={onReset} aria-label={`reset the ${label}'s zoom`}>
+        reset
+      </button>
     </div>
   );
 }

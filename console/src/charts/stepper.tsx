@@ -63,7 +63,9 @@ export function BarTip({ bar, x, y }: { bar: Bar; x: number; y: number }) {
   const top = `${Math.min(Math.max(y * 100 + 3, 2), 85)}%`;
   return (
     <div class="tip" role="tooltip" style={{ left, top }}>
-      <div><b>H{bar.dim}</b> interval #{bar.index}</div>
+      <div>
+        <b>H{bar.dim}</b> interval #{bar.index}
+      </div>
       <div>birth {num(bar.birth)}</div>
       <div>death {num(bar.death)}</div>
       <div>persistence {num(bar.death - bar.birth)}</div>

@@ -57,7 +57,10 @@ function submitBody(datasetId: string, f: Form): Record<string, unknown> {
 function useLimits(): { limits?: Limits; error?: unknown } {
   const [state, setState] = useState<{ limits?: Limits; error?: unknown }>({});
   useEffect(() => {
-    getJson<Limits>("/api/v1/tda/limits").then((limits) => setState({ limits }), (error: unknown) => setState({ error }));
+    getJson<Limits>("/api/v1/tda/limits").then(
+      (limits) => setState({ limits }),
+      (error: unknown) => setState({ error }),
+    );
   }, []);
   return state;
 }
@@ -83,7 +86,17 @@ function useEstimate(datasetId: string, f: Form): { estimate?: Estimate; error?:
   return state;
 }
 
-export function Compute({ datasets, selected, onSelect, onSubmitted }: { datasets: Dataset[]; selected: string; onSelect: (id: string) => void; onSubmitted: (jobId: string) => void }) {
+export function Compute({
+  datasets,
+  selected,
+  onSelect,
+  onSubmitted,
+}: {
+  datasets: Dataset[];
+  selected: string;
+  onSelect: (id: string) => void;
+  onSubmitted: (jobId: string) => void;
+}) {
   const [f, setF] = useState<Form>(INITIAL);
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<unknown>(undefined);
@@ -129,12 +142,21 @@ export function Compute({ datasets, selected, onSelect, onSubmitted }: { dataset
             <input type="radio" name="algorithm" checked={f.algorithm === "ALGORITHM_RIPS"} onChange={() => set("algorithm", "ALGORITHM_RIPS")} /> Vietoris–Rips
           </label>
           <label class="inline">
-            <input type="radio" name="algorithm" checked={f.algorithm === "ALGORITHM_ALPHA"} onChange={() => set("algorithm", "ALGORITHM_ALPHA")} /> Alpha complex
+            <input type="radio" name="algorithm" checked={f.algorithm === "ALGORITHM_ALPHA"} onChange={() => set("algorithm", "ALGORITHM_ALPHA")} /> Alpha
+            complex
           </label>
         </fieldset>
         <label>
           highest dimension (0–{maxDim})
-          <input type="number" min={0} max={maxDim} value={f.maxDim} onInput={(e) => set("maxDim", Number((e.currentTarget as HTMLInputElement).value))} data-testid="max-dim" required />
+          <input
+            type="number"
+            min={0}
+            max={maxDim}
+            value={f.maxDim}
+            onInput={(e) => set("maxDim", Number((e.currentTarget as HTMLInputElement).value))}
+            data-testid="max-dim"
+            required
+          />
         </label>
         {f.algorithm === "ALGORITHM_RIPS" ? (
           <>
@@ -144,7 +166,13 @@ export function Compute({ datasets, selected, onSelect, onSubmitted }: { dataset
             </label>
             <label>
               coefficients Z/p, p =
-              <input type="number" min={2} max={limits?.max_modulus ?? 65521} value={f.modulus} onInput={(e) => set("modulus", (e.currentTarget as HTMLInputElement).value)} />
+              <input
+                type="number"
+                min={2}
+                max={limits?.max_modulus ?? 65521}
+                value={f.modulus}
+                onInput={(e) => set("modulus", (e.currentTarget as HTMLInputElement).value)}
+              />
             </label>
           </>
         ) : (
@@ -154,7 +182,8 @@ export function Compute({ datasets, selected, onSelect, onSubmitted }: { dataset
               <input type="number" min={0} step="any" value={f.maxAlpha} onInput={(e) => set("maxAlpha", (e.currentTarget as HTMLInputElement).value)} />
             </label>
             <label class="inline">
-              <input type="checkbox" checked={f.radius} onChange={(e) => set("radius", (e.currentTarget as HTMLInputElement).checked)} /> report radii (not squared radii)
+              <input type="checkbox" checked={f.radius} onChange={(e) => set("radius", (e.currentTarget as HTMLInputElement).checked)} /> report radii (not
+              squared radii)
             </label>
           </>
         )}
@@ -168,7 +197,17 @@ export function Compute({ datasets, selected, onSelect, onSubmitted }: { dataset
   );
 }
 
-function EstimatePanel({ dataset, estimate, limits, limitsError }: { dataset?: Dataset; estimate: { estimate?: Estimate; error?: unknown; pending: boolean }; limits?: Limits; limitsError?: unknown }) {
+function EstimatePanel({
+  dataset,
+  estimate,
+  limits,
+  limitsError,
+}: {
+  dataset?: Dataset;
+  estimate: { estimate?: Estimate; error?: unknown; pending: boolean };
+  limits?: Limits;
+  limitsError?: unknown;
+}) {
   const e = estimate.estimate;
   const unavailable = (x: unknown) => x instanceof ApiError && (x.status === 404 || x.status === 501);
   return (
@@ -176,7 +215,8 @@ function EstimatePanel({ dataset, estimate, limits, limitsError }: { dataset?: D
       <h3>Before you submit</h3>
       {limits ? (
         <p class="muted">
-          Engine limits: dimension ≤ {limits.max_dim}, prime ≤ {limits.max_modulus}, memory {Number(limits.engine_memory_limit_bytes) > 0 ? bytes(limits.engine_memory_limit_bytes) : "not reported"} per job
+          Engine limits: dimension ≤ {limits.max_dim}, prime ≤ {limits.max_modulus}, memory{" "}
+          {Number(limits.engine_memory_limit_bytes) > 0 ? bytes(limits.engine_memory_limit_bytes) : "not reported"} per job
           {limits.engine_threads ? `, ${limits.engine_threads} threads` : ""}.
         </p>
       ) : limitsError ? (
@@ -193,7 +233,11 @@ function EstimatePanel({ dataset, estimate, limits, limitsError }: { dataset?: D
           {e.admissible ? "" : " The engine would refuse this job: lower the dimension or set a threshold."}
         </p>
       ) : estimate.error ? (
-        unavailable(estimate.error) ? <p class="muted">This API gives no estimate.</p> : <ErrorBox error={estimate.error} />
+        unavailable(estimate.error) ? (
+          <p class="muted">This API gives no estimate.</p>
+        ) : (
+          <ErrorBox error={estimate.error} />
+        )
       ) : null}
     </div>
   );

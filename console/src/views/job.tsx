@@ -28,7 +28,12 @@ function useLiveJob(id: string): Live {
       (error: unknown) => setLive((l) => ({ ...l, error })),
     );
     const onUpdate = (u: JobUpdate) =>
-      setLive((l) => ({ ...l, updates: [...l.updates, u], state: u.state || l.state, progress: u.progress && u.progress.stage !== "STAGE_UNSPECIFIED" ? u.progress : l.progress }));
+      setLive((l) => ({
+        ...l,
+        updates: [...l.updates, u],
+        state: u.state || l.state,
+        progress: u.progress && u.progress.stage !== "STAGE_UNSPECIFIED" ? u.progress : l.progress,
+      }));
     watchJob(id, onUpdate, ctl.signal)
       .then(() => api.getJob(id, ctl.signal))
       .then(
@@ -88,7 +93,9 @@ function JobFacts({ job }: { job: Job }) {
   return (
     <dl class="facts">
       <dt>dataset</dt>
-      <dd><a href={`#/?dataset=${encodeURIComponent(job.dataset_id)}`}>{job.dataset_id}</a></dd>
+      <dd>
+        <a href={`#/?dataset=${encodeURIComponent(job.dataset_id)}`}>{job.dataset_id}</a>
+      </dd>
       <dt>filtration</dt>
       <dd>
         {enumLabel(p?.algorithm, "ALGORITHM_")}, dimensions 0–{p?.max_dim ?? 0}
@@ -100,7 +107,10 @@ function JobFacts({ job }: { job: Job }) {
       {job.finished_at && (
         <>
           <dt>finished</dt>
-          <dd>{when(job.finished_at)}{job.cache_hit ? " (from the result cache)" : ""}</dd>
+          <dd>
+            {when(job.finished_at)}
+            {job.cache_hit ? " (from the result cache)" : ""}
+          </dd>
         </>
       )}
     </dl>
@@ -129,28 +139,33 @@ function Events({ updates }: { updates: JobUpdate[] }) {
         <p class="muted">none yet</p>
       ) : (
         <div class="table-scroll">
-        <table class="events" data-testid="events">
-          <thead>
-            <tr>
-              <th scope="col">#</th>
-              <th scope="col">time</th>
-              <th scope="col">event</th>
-              <th scope="col">state</th>
-              <th scope="col">detail</th>
-            </tr>
-          </thead>
-          <tbody>
-            {shown.map((u) => (
-              <tr key={u.sequence}>
-                <td>{u.sequence}</td>
-                <td>{when(u.time)}</td>
-                <td><code>{u.event_type}</code></td>
-                <td>{enumLabel(u.state, "JOB_STATE_")}</td>
-                <td>{u.error_code ? `${u.error_code}: ` : ""}{u.message}</td>
+          <table class="events" data-testid="events">
+            <thead>
+              <tr>
+                <th scope="col">#</th>
+                <th scope="col">time</th>
+                <th scope="col">event</th>
+                <th scope="col">state</th>
+                <th scope="col">detail</th>
               </tr>
-            ))}
-          </tbody>
-        </table>
+            </thead>
+            <tbody>
+              {shown.map((u) => (
+                <tr key={u.sequence}>
+                  <td>{u.sequence}</td>
+                  <td>{when(u.time)}</td>
+                  <td>
+                    <code>{u.event_type}</code>
+                  </td>
+                  <td>{enumLabel(u.state, "JOB_STATE_")}</td>
+                  <td>
+                    {u.error_code ? `${u.error_code}: ` : ""}
+                    {u.message}
+                  </td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
         </div>
       )}
       {shown.length < updates.length && <p class="muted">{updates.length - shown.length} intermediate progress events folded.</p>}

@@ -16,7 +16,11 @@ export function DatasetsView() {
     <section class="card" aria-labelledby="datasets-title">
       <h2 id="datasets-title">Datasets</h2>
       <ErrorBox error={error} />
-      {data && data.datasets.length === 0 && <p class="muted">No datasets yet: <a href="#/">upload one</a>.</p>}
+      {data && data.datasets.length === 0 && (
+        <p class="muted">
+          No datasets yet: <a href="#/">upload one</a>.
+        </p>
+      )}
       {data && data.datasets.length > 0 && (
         <div class="table-scroll">
           <table data-testid="datasets">
@@ -29,22 +33,30 @@ export function DatasetsView() {
                 <th scope="col">dim</th>
                 <th scope="col">stored</th>
                 <th scope="col">uploaded</th>
-                <th scope="col"><span class="sr-only">actions</span></th>
+                <th scope="col">
+                  <span class="sr-only">actions</span>
+                </th>
               </tr>
             </thead>
             <tbody>
               {data.datasets.map((d) => (
                 <tr key={d.dataset_id}>
                   <td>{d.name}</td>
-                  <td><code title={d.dataset_id}>{shortId(d.dataset_id)}</code></td>
+                  <td>
+                    <code title={d.dataset_id}>{shortId(d.dataset_id)}</code>
+                  </td>
                   <td>{enumLabel(d.format, "DATA_FORMAT_")}</td>
                   <td class="num">{count(d.n)}</td>
                   <td class="num">{d.dim}</td>
                   <td class="num">{bytes(d.size_bytes)}</td>
                   <td>{when(d.created_at)}</td>
                   <td class="actions">
-                    <a class="button" href={`#/?dataset=${encodeURIComponent(d.dataset_id)}`}>compute</a>
-                    <button type="button" onClick={() => void remove(d.dataset_id, d.name)} aria-label={`delete ${d.name}`}>delete</button>
+                    <a class="button" href={`#/?dataset=${encodeURIComponent(d.dataset_id)}`}>
+                      compute
+                    </a>
+                    <button type="button" onClick={() => void remove(d.dataset_id, d.name)} aria-label={`delete ${d.name}`}>
+                      delete
+                    </button>
                   </td>
                 </tr>
               ))}
@@ -91,10 +103,20 @@ export function JobsView() {
             <tbody>
               {data.jobs.map((j) => (
                 <tr key={j.job_id}>
-                  <td><a href={`#/jobs/${encodeURIComponent(j.job_id)}`}><code>{shortId(j.job_id)}</code></a></td>
-                  <td><StateBadge state={j.state} /></td>
-                  <td>{enumLabel(j.params?.algorithm, "ALGORITHM_")} ≤ H{j.params?.max_dim ?? 0}</td>
-                  <td><code title={j.dataset_id}>{shortId(j.dataset_id)}</code></td>
+                  <td>
+                    <a href={`#/jobs/${encodeURIComponent(j.job_id)}`}>
+                      <code>{shortId(j.job_id)}</code>
+                    </a>
+                  </td>
+                  <td>
+                    <StateBadge state={j.state} />
+                  </td>
+                  <td>
+                    {enumLabel(j.params?.algorithm, "ALGORITHM_")} ≤ H{j.params?.max_dim ?? 0}
+                  </td>
+                  <td>
+                    <code title={j.dataset_id}>{shortId(j.dataset_id)}</code>
+                  </td>
                   <td>{when(j.created_at)}</td>
                   <td>{duration(j.started_at, j.finished_at)}</td>
                 </tr>

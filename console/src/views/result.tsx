@@ -31,7 +31,16 @@ function ResultPanels({ jobId, result }: { jobId: string; result: ResultJson }) 
       <section class="card" aria-labelledby="result-title">
         <h2 id="result-title">Result</h2>
         <Summary result={result} bars={bars} />
-        <Filters dims={dims} shown={shown} setShown={setShown} minPers={minPers} setMinPers={setMinPers} maxPers={maxFinitePersistence(bars)} shownCount={filtered.length} total={bars.length} />
+        <Filters
+          dims={dims}
+          shown={shown}
+          setShown={setShown}
+          minPers={minPers}
+          setMinPers={setMinPers}
+          maxPers={maxFinitePersistence(bars)}
+          shownCount={filtered.length}
+          total={bars.length}
+        />
         <Downloads jobId={jobId} result={result} />
       </section>
       <div class="charts">
@@ -64,9 +73,15 @@ function Summary({ result, bars }: { result: ResultJson; bars: Bar[] }) {
       {s && (
         <>
           <dt>points</dt>
-          <dd>{count(s.points)}{Number(s.edges) > 0 ? `, ${count(s.edges)} edges` : ""}</dd>
+          <dd>
+            {count(s.points)}
+            {Number(s.edges) > 0 ? `, ${count(s.edges)} edges` : ""}
+          </dd>
           <dt>computed in</dt>
-          <dd>{seconds(s.elapsed_seconds)}{s.threads ? ` on ${s.threads} threads` : ""}, peak memory {bytes(s.peak_bytes)}</dd>
+          <dd>
+            {seconds(s.elapsed_seconds)}
+            {s.threads ? ` on ${s.threads} threads` : ""}, peak memory {bytes(s.peak_bytes)}
+          </dd>
           {s.threshold_used > 0 && (
             <>
               <dt>threshold used</dt>
@@ -115,8 +130,24 @@ function Filters({ dims, shown, setShown, minPers, setMinPers, maxPers, shownCou
       ))}
       <label class="inline persistence-filter">
         persistence ≥
-        <input type="range" min={0} max={maxPers || 1} step={stepSize} value={minPers} onInput={(e) => setMinPers(Number((e.currentTarget as HTMLInputElement).value))} aria-label="minimum persistence (slider)" />
-        <input type="number" min={0} step="any" value={minPers} onInput={(e) => setMinPers(Number((e.currentTarget as HTMLInputElement).value) || 0)} aria-label="minimum persistence" data-testid="min-persistence" />
+        <input
+          type="range"
+          min={0}
+          max={maxPers || 1}
+          step={stepSize}
+          value={minPers}
+          onInput={(e) => setMinPers(Number((e.currentTarget as HTMLInputElement).value))}
+          aria-label="minimum persistence (slider)"
+        />
+        <input
+          type="number"
+          min={0}
+          step="any"
+          value={minPers}
+          onInput={(e) => setMinPers(Number((e.currentTarget as HTMLInputElement).value) || 0)}
+          aria-label="minimum persistence"
+          data-testid="min-persistence"
+        />
       </label>
       <span class="muted" aria-live="polite">
         {shownCount === total ? `all ${count(total)} intervals` : `${count(shownCount)} of ${count(total)} intervals`}
@@ -139,17 +170,38 @@ function Downloads({ jobId, result }: { jobId: string; result: ResultJson }) {
   return (
     <div class="downloads" role="group" aria-label="downloads">
       <span>download</span>
-      <button type="button" onClick={() => saveBlob(new Blob([JSON.stringify(result, null, 2)], { type: "application/json" }), `${jobId}.json`)}>result JSON</button>
-      <button type="button" onClick={() => saveBlob(new Blob([ripserText(diagrams)], { type: "text/plain" }), `${jobId}-ripser.txt`)} data-testid="download-ripser">Ripser text</button>
+      <button type="button" onClick={() => saveBlob(new Blob([JSON.stringify(result, null, 2)], { type: "application/json" }), `${jobId}.json`)}>
+        result JSON
+      </button>
+      <button
+        type="button"
+        onClick={() => saveBlob(new Blob([ripserText(diagrams)], { type: "text/plain" }), `${jobId}-ripser.txt`)}
+        data-testid="download-ripser"
+      >
+        Ripser text
+      </button>
       {diagrams.map((d) => (
-        <button key={d.dimension} type="button" onClick={() => saveBlob(new Blob([npy(d.intervals)], { type: "application/octet-stream" }), `${jobId}-H${d.dimension}.npy`)} data-testid={`download-npy-${d.dimension}`}>
+        <button
+          key={d.dimension}
+          type="button"
+          onClick={() => saveBlob(new Blob([npy(d.intervals)], { type: "application/octet-stream" }), `${jobId}-H${d.dimension}.npy`)}
+          data-testid={`download-npy-${d.dimension}`}
+        >
           H{d.dimension} .npy
         </button>
       ))}
-      <button type="button" onClick={get(`${base}/diagram.svg`, `${jobId}-diagram.svg`)} data-testid="download-diagram-svg">diagram SVG</button>
-      <button type="button" onClick={png(`${base}/diagram.svg`, `${jobId}-diagram.png`)} data-testid="download-diagram-png">diagram PNG</button>
-      <button type="button" onClick={get(`${base}/barcode.svg`, `${jobId}-barcode.svg`)}>barcode SVG</button>
-      <button type="button" onClick={png(`${base}/barcode.svg`, `${jobId}-barcode.png`)} data-testid="download-barcode-png">barcode PNG</button>
+      <button type="button" onClick={get(`${base}/diagram.svg`, `${jobId}-diagram.svg`)} data-testid="download-diagram-svg">
+        diagram SVG
+      </button>
+      <button type="button" onClick={png(`${base}/diagram.svg`, `${jobId}-diagram.png`)} data-testid="download-diagram-png">
+        diagram PNG
+      </button>
+      <button type="button" onClick={get(`${base}/barcode.svg`, `${jobId}-barcode.svg`)}>
+        barcode SVG
+      </button>
+      <button type="button" onClick={png(`${base}/barcode.svg`, `${jobId}-barcode.png`)} data-testid="download-barcode-png">
+        barcode PNG
+      </button>
       <ErrorBox error={error} />
     </div>
   );

@@ -56,11 +56,33 @@ export function configOf(f: Form): Record<string, unknown> {
   return c;
 }
 
-function Field({ label, value, set, testId, hint, step = "any" }: { label: string; value: string; set: (v: string) => void; testId: string; hint?: string; step?: string }) {
+function Field({
+  label,
+  value,
+  set,
+  testId,
+  hint,
+  step = "any",
+}: {
+  label: string;
+  value: string;
+  set: (v: string) => void;
+  testId: string;
+  hint?: string;
+  step?: string;
+}) {
   return (
     <label>
       {label}
-      <input type="number" min="0" step={step} value={value} onInput={(e) => set((e.currentTarget as HTMLInputElement).value)} data-testid={testId} placeholder={hint} />
+      <input
+        type="number"
+        min="0"
+        step={step}
+        value={value}
+        onInput={(e) => set((e.currentTarget as HTMLInputElement).value)}
+        data-testid={testId}
+        placeholder={hint}
+      />
     </label>
   );
 }
@@ -139,8 +161,15 @@ export function StreamConfigForm({ id, config, onSaved }: { id: string; config: 
           <Field label="noise level" value={f.noise} set={set("noise")} testId="cfg-noise" />
           <Field label="alert level (change score)" value={f.alert} set={set("alert")} testId="cfg-alert" hint="no alerts" />
         </div>
-        <button type="submit" class="primary" disabled={busy} data-testid="cfg-save">apply</button>
-        {saved && <span class="ok" role="status" data-testid="cfg-saved"> applied: from the next points published</span>}
+        <button type="submit" class="primary" disabled={busy} data-testid="cfg-save">
+          apply
+        </button>
+        {saved && (
+          <span class="ok" role="status" data-testid="cfg-saved">
+            {" "}
+            applied: from the next points published
+          </span>
+        )}
         <ErrorBox error={error} />
       </form>
     </details>

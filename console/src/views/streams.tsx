@@ -12,7 +12,17 @@
 //                   be changed there too (stream-config.tsx).
 
 import { useEffect, useMemo, useRef, useState } from "preact/hooks";
-import { api, toNumber, watchStream, type JsonDouble, type StreamAlert, type StreamConfigJson, type StreamFeatures, type StreamStatus, type StreamSummary } from "../api";
+import {
+  api,
+  toNumber,
+  watchStream,
+  type JsonDouble,
+  type StreamAlert,
+  type StreamConfigJson,
+  type StreamFeatures,
+  type StreamStatus,
+  type StreamSummary,
+} from "../api";
 import { dimColour } from "../bars";
 import { SeriesChart, type Series } from "../charts/series";
 import { count, num, when } from "../format";
@@ -45,17 +55,19 @@ function usePoll<T>(fn: (signal: AbortSignal) => Promise<T>, everyMs: number, de
     const ctl = new AbortController();
     let timer: ReturnType<typeof setTimeout> | undefined;
     const poll = (): void => {
-      fn(ctl.signal).then(
-        (v) => {
-          setData(v);
-          setError(undefined);
-        },
-        (e: unknown) => {
-          if ((e as Error)?.name !== "AbortError") setError(e);
-        },
-      ).finally(() => {
-        if (!ctl.signal.aborted) timer = setTimeout(poll, everyMs);
-      });
+      fn(ctl.signal)
+        .then(
+          (v) => {
+            setData(v);
+            setError(undefined);
+          },
+          (e: unknown) => {
+            if ((e as Error)?.name !== "AbortError") setError(e);
+          },
+        )
+        .finally(() => {
+          if (!ctl.signal.aborted) timer = setTimeout(poll, everyMs);
+        });
     };
     poll();
     return () => {
@@ -81,13 +93,22 @@ function StreamList({ navigate }: { navigate: (hash: string) => void }) {
         }}
       >
         <label>
-          stream id <input value={id} onInput={(e) => setId((e.currentTarget as HTMLInputElement).value)} pattern="[A-Za-z0-9._:\-]{1,128}" required data-testid="stream-id-input" />
+          stream id{" "}
+          <input
+            value={id}
+            onInput={(e) => setId((e.currentTarget as HTMLInputElement).value)}
+            pattern="[A-Za-z0-9._:\-]{1,128}"
+            required
+            data-testid="stream-id-input"
+          />
         </label>
         <button type="submit">follow</button>
       </form>
       <ErrorBox error={error} />
       {data && streams.length === 0 && (
-        <p class="muted">No streams yet: publish points with <code>POST /api/v1/stream/publish</code> (and set the window with <code>POST /api/v1/stream/configure</code>).</p>
+        <p class="muted">
+          No streams yet: publish points with <code>POST /api/v1/stream/publish</code> (and set the window with <code>POST /api/v1/stream/configure</code>).
+        </p>
       )}
       {streams.length > 0 && (
         <div class="table-scroll">
@@ -106,12 +127,27 @@ function StreamList({ navigate }: { navigate: (hash: string) => void }) {
             <tbody>
               {streams.map((s) => (
                 <tr key={s.stream_id} data-stream={s.stream_id}>
-                  <td><a href={`#/streams/${encodeURIComponent(s.stream_id)}`}><code>{s.stream_id}</code></a>{s.configured ? "" : <span class="muted"> (defaults)</span>}</td>
+                  <td>
+                    <a href={`#/streams/${encodeURIComponent(s.stream_id)}`}>
+                      <code>{s.stream_id}</code>
+                    </a>
+                    {s.configured ? "" : <span class="muted"> (defaults)</span>}
+                  </td>
                   <td class="num">{count(s.points_published)}</td>
-                  <td class="num" data-testid="stream-windows-emitted">{count(s.windows_emitted)}</td>
+                  <td class="num" data-testid="stream-windows-emitted">
+                    {count(s.windows_emitted)}
+                  </td>
                   <td>{bettiOf(s.last_features)}</td>
                   <td class="num">{d(s.last_features?.bottleneck_distance)}</td>
-                  <td>{s.last_alert ? <span class="warn">window {s.last_alert.window_seq}: {d(s.last_alert.change_score)}</span> : "—"}</td>
+                  <td>
+                    {s.last_alert ? (
+                      <span class="warn">
+                        window {s.last_alert.window_seq}: {d(s.last_alert.change_score)}
+                      </span>
+                    ) : (
+                      "—"
+                    )}
+                  </td>
                   <td>{when(s.last_active_at)}</td>
                 </tr>
               ))}
@@ -204,7 +240,8 @@ function useStreamWatch(id: string): Live {
 function windowText(c: StreamConfigJson | undefined): string {
   if (!c) return "—";
   if (c.count) return `${c.count.size} points, sliding by ${c.count.slide}`;
-  if (c.time) return `${c.time.size_ms} ms, sliding by ${c.time.slide_ms} ms (watermark delay ${c.time.watermark_delay_ms} ms, lateness ${c.time.allowed_lateness_ms} ms)`;
+  if (c.time)
+    return `${c.time.size_ms} ms, sliding by ${c.time.slide_ms} ms (watermark delay ${c.time.watermark_delay_ms} ms, lateness ${c.time.allowed_lateness_ms} ms)`;
   return "—";
 }
 
@@ -214,19 +251,27 @@ function StatusFacts({ status }: { status: StreamStatus }) {
   return (
     <dl class="facts" data-testid="stream-status">
       <dt>Flink job</dt>
-      <dd data-testid="stream-job-state">{job?.state ?? "—"}{job && Number(job.restarts) > 0 ? ` (${job.restarts} restarts)` : ""}</dd>
+      <dd data-testid="stream-job-state">
+        {job?.state ?? "—"}
+        {job && Number(job.restarts) > 0 ? ` (${job.restarts} restarts)` : ""}
+      </dd>
       <dt>last checkpoint</dt>
       <dd>{job && job.last_checkpoint_id !== "0" ? `#${job.last_checkpoint_id}, ${when(job.last_checkpoint_time)}` : "—"}</dd>
       <dt>consumer lag</dt>
       <dd>{job && job.consumer_lag !== "-1" ? `${count(job.consumer_lag)} record${job.consumer_lag === "1" ? "" : "s"}` : "unknown"}</dd>
       <dt>published</dt>
-      <dd>{count(status.points_published)} points in {count(status.events_published)} batches</dd>
+      <dd>
+        {count(status.points_published)} points in {count(status.events_published)} batches
+      </dd>
       <dt>windows emitted</dt>
       <dd data-testid="stream-windows-emitted">{count(status.windows_emitted)}</dd>
       <dt>window</dt>
       <dd>{windowText(c)}</dd>
       <dt>homology</dt>
-      <dd>H0{c && c.max_dim >= 1 ? `…H${c.max_dim}` : ""}{c?.threshold !== undefined ? `, threshold ${d(c.threshold)}` : ""}</dd>
+      <dd>
+        H0{c && c.max_dim >= 1 ? `…H${c.max_dim}` : ""}
+        {c?.threshold !== undefined ? `, threshold ${d(c.threshold)}` : ""}
+      </dd>
       <dt>Betti scale</dt>
       <dd>{c?.betti_scale !== undefined ? d(c.betti_scale) : c?.threshold !== undefined ? `the threshold` : "end of the filtration"}</dd>
       <dt>alert level</dt>
@@ -273,7 +318,9 @@ function StreamView({ id }: { id: string }) {
             {live.connection === "live" ? "live" : live.connection}
           </span>
         </h2>
-        <p><a href="#/streams">all streams</a></p>
+        <p>
+          <a href="#/streams">all streams</a>
+        </p>
         <ErrorBox error={error ?? live.error} />
         {status && <StatusFacts status={status} />}
         {status && <StreamConfigForm id={id} config={status.config} onSaved={reload} />}
@@ -281,13 +328,21 @@ function StreamView({ id }: { id: string }) {
       <section class="card" aria-labelledby="windows-title">
         <h2 id="windows-title">Windows</h2>
         {live.windows.length === 0 ? (
-          <p class="muted" data-testid="stream-no-windows">No window yet: they appear here as the Flink job publishes them.</p>
+          <p class="muted" data-testid="stream-no-windows">
+            No window yet: they appear here as the Flink job publishes them.
+          </p>
         ) : (
           <>
             <div class="stream-charts">
               <SeriesChart title="Betti numbers at the stream's scale" xs={charts.xs} series={charts.betti} yLabel="β" testId="chart-betti" />
               <div>
-                <SeriesChart title="Change score: distance to the previous window" xs={charts.xs} series={charts.change} yLabel="distance" testId="chart-change" />
+                <SeriesChart
+                  title="Change score: distance to the previous window"
+                  xs={charts.xs}
+                  series={charts.change}
+                  yLabel="distance"
+                  testId="chart-change"
+                />
                 {live.windows.every((w) => w.bottleneck_distance === undefined) && (
                   <p class="muted">No change score yet: it is given from a stream's second window on (the engine's diagram distance to the previous window).</p>
                 )}
@@ -303,9 +358,21 @@ function StreamView({ id }: { id: string }) {
                   <tr>
                     <th scope="col">window</th>
                     <th scope="col">points</th>
-                    {dims.map((k) => <th scope="col" key={`b${k}`}>β{k}</th>)}
-                    {dims.map((k) => <th scope="col" key={`t${k}`}>total H{k}</th>)}
-                    {dims.map((k) => <th scope="col" key={`e${k}`}>entropy H{k}</th>)}
+                    {dims.map((k) => (
+                      <th scope="col" key={`b${k}`}>
+                        β{k}
+                      </th>
+                    ))}
+                    {dims.map((k) => (
+                      <th scope="col" key={`t${k}`}>
+                        total H{k}
+                      </th>
+                    ))}
+                    {dims.map((k) => (
+                      <th scope="col" key={`e${k}`}>
+                        entropy H{k}
+                      </th>
+                    ))}
                     <th scope="col">bottleneck</th>
                     <th scope="col">1-Wasserstein</th>
                   </tr>
@@ -313,12 +380,29 @@ function StreamView({ id }: { id: string }) {
                 <tbody>
                   {recent.map((w) => (
                     <tr key={w.window_seq} data-seq={w.window_seq} class={alertSeqs.has(w.window_seq) ? "alert-row" : undefined}>
-                      <td class="num">{w.window_seq}{alertSeqs.has(w.window_seq) ? <span class="warn"> ⚠ alert</span> : ""}</td>
+                      <td class="num">
+                        {w.window_seq}
+                        {alertSeqs.has(w.window_seq) ? <span class="warn"> ⚠ alert</span> : ""}
+                      </td>
                       <td class="num">{count(w.points)}</td>
-                      {dims.map((k) => <td class="num" key={`b${k}`} data-betti={k}>{w.dimensions.find((x) => x.dimension === k)?.betti ?? "—"}</td>)}
-                      {dims.map((k) => <td class="num" key={`t${k}`}>{d(w.dimensions.find((x) => x.dimension === k)?.total_persistence)}</td>)}
-                      {dims.map((k) => <td class="num" key={`e${k}`}>{d(w.dimensions.find((x) => x.dimension === k)?.entropy)}</td>)}
-                      <td class="num" data-testid="bottleneck">{d(w.bottleneck_distance)}</td>
+                      {dims.map((k) => (
+                        <td class="num" key={`b${k}`} data-betti={k}>
+                          {w.dimensions.find((x) => x.dimension === k)?.betti ?? "—"}
+                        </td>
+                      ))}
+                      {dims.map((k) => (
+                        <td class="num" key={`t${k}`}>
+                          {d(w.dimensions.find((x) => x.dimension === k)?.total_persistence)}
+                        </td>
+                      ))}
+                      {dims.map((k) => (
+                        <td class="num" key={`e${k}`}>
+                          {d(w.dimensions.find((x) => x.dimension === k)?.entropy)}
+                        </td>
+                      ))}
+                      <td class="num" data-testid="bottleneck">
+                        {d(w.bottleneck_distance)}
+                      </td>
                       <td class="num">{d(w.wasserstein_distance)}</td>
                     </tr>
                   ))}
@@ -332,13 +416,16 @@ function StreamView({ id }: { id: string }) {
         <h2 id="alerts-title">Alerts</h2>
         {live.alerts.length === 0 ? (
           <p class="muted">
-            {alertLevel === undefined ? "No alert level is set for this stream (ConfigureStream's alert_level)." : `None yet: an alert is raised when the change score reaches ${num(alertLevel)}.`}
+            {alertLevel === undefined
+              ? "No alert level is set for this stream (ConfigureStream's alert_level)."
+              : `None yet: an alert is raised when the change score reaches ${num(alertLevel)}.`}
           </p>
         ) : (
           <ul class="alerts" data-testid="stream-alerts" aria-live="polite">
             {live.alerts.map((a) => (
               <li key={a.window_seq} data-seq={a.window_seq}>
-                <strong>window {a.window_seq}</strong>: change score {d(a.change_score)} (1-Wasserstein {d(a.wasserstein_distance)}) reached the alert level {d(a.alert_level)}; the previous window's was {d(a.previous_score)}
+                <strong>window {a.window_seq}</strong>: change score {d(a.change_score)} (1-Wasserstein {d(a.wasserstein_distance)}) reached the alert level{" "}
+                {d(a.alert_level)}; the previous window's was {d(a.previous_score)}
               </li>
             ))}
           </ul>

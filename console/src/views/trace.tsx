@@ -86,7 +86,9 @@ function Waterfall({ trace }: { trace: TraceJson }) {
           <th scope="col">service</th>
           <th scope="col">span</th>
           <th scope="col">duration</th>
-          <th scope="col" class="wf-col">timeline ({(span / 1000).toFixed(1)} ms)</th>
+          <th scope="col" class="wf-col">
+            timeline ({(span / 1000).toFixed(1)} ms)
+          </th>
         </tr>
       </thead>
       <tbody>

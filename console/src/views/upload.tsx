@@ -132,7 +132,9 @@ export function Upload({ onUploaded }: { onUploaded: (d: Dataset) => void }) {
           format{" "}
           <select value={format} onChange={(e) => setFormat((e.currentTarget as HTMLSelectElement).value)}>
             {FORMATS.map(([v, label]) => (
-              <option key={v} value={v}>{label}</option>
+              <option key={v} value={v}>
+                {label}
+              </option>
             ))}
           </select>
         </label>
@@ -140,8 +142,14 @@ export function Upload({ onUploaded }: { onUploaded: (d: Dataset) => void }) {
       {progress && file && (
         <div class="upload-status">
           <ProgressBar value={pct} label={`upload of ${file.name}`} testId="upload-progress" />
-          <span class="muted">{bytes(progress.sent)} of {bytes(progress.total)}</span>
-          {abort.current && <button type="button" onClick={() => abort.current?.()}>cancel</button>}
+          <span class="muted">
+            {bytes(progress.sent)} of {bytes(progress.total)}
+          </span>
+          {abort.current && (
+            <button type="button" onClick={() => abort.current?.()}>
+              cancel
+            </button>
+          )}
         </div>
       )}
       {done && (
@@ -163,7 +171,8 @@ function UploadError({ failure }: { failure: Failure }) {
         <b>The upload was refused</b>
         {place && (
           <>
-            {" "}at <span data-testid="error-line">line {place.line}</span>
+            {" "}
+            at <span data-testid="error-line">line {place.line}</span>
             {place.column ? `, value ${place.column}` : ""}
           </>
         )}

@@ -19,7 +19,10 @@ export function ErrorBox({ error }: { error: unknown }) {
   const e = error instanceof ApiError ? error : new ApiError(0, String((error as Error)?.message ?? error));
   return (
     <div class="error" role="alert">
-      <p>{e.message}{e.status ? ` (HTTP ${e.status})` : ""}</p>
+      <p>
+        {e.message}
+        {e.status ? ` (HTTP ${e.status})` : ""}
+      </p>
       {e.violations.length > 0 && (
         <ul>
           {e.violations.map((v) => (

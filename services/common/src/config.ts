@@ -46,7 +46,10 @@ export function readBool(env: Env, name: string, fallback: boolean): boolean {
 export function readList(env: Env, name: string, fallback: string[]): string[] {
   const v = raw(env, name);
   if (v === undefined) return fallback;
-  return v.split(",").map((s) => s.trim()).filter((s) => s.length > 0);
+  return v
+    .split(",")
+    .map((s) => s.trim())
+    .filter((s) => s.length > 0);
 }
 
 /** Bytes with an optional K/M/G suffix (powers of 1024). */

@@ -31,7 +31,14 @@ async function statusOf(_h: HealthImplementation, name: string): Promise<string>
 
 test("the service status follows its dependencies down and back up", async () => {
   let up = true;
-  const monitor = createDependencyMonitor({ health, names: ["", "tda.x.v1.X"], checks: [{ name: "dep", check: async () => up }], pollMs: 10_000, timeoutMs: 200, log });
+  const monitor = createDependencyMonitor({
+    health,
+    names: ["", "tda.x.v1.X"],
+    checks: [{ name: "dep", check: async () => up }],
+    pollMs: 10_000,
+    timeoutMs: 200,
+    log,
+  });
   await monitor.start();
   expect(await statusOf(health, "tda.x.v1.X")).toBe("SERVING");
   up = false;
@@ -42,7 +49,14 @@ test("the service status follows its dependencies down and back up", async () =>
   expect(await monitor.poll()).toBe(true);
   expect(await statusOf(health, "")).toBe("SERVING");
   // A check that hangs counts as down after the timeout.
-  const hanging = createDependencyMonitor({ health, names: [""], checks: [{ name: "slow", check: () => new Promise<boolean>(() => undefined) }], pollMs: 10_000, timeoutMs: 100, log });
+  const hanging = createDependencyMonitor({
+    health,
+    names: [""],
+    checks: [{ name: "slow", check: () => new Promise<boolean>(() => undefined) }],
+    pollMs: 10_000,
+    timeoutMs: 100,
+    log,
+  });
   expect(await hanging.poll()).toBe(false);
   await hanging.close();
   await monitor.close();

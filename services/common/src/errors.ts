@@ -42,8 +42,7 @@ export class TdaError extends Error {
 
 export const invalidArgument = (message: string, violations: FieldViolation[] = []): TdaError =>
   new TdaError(GrpcStatus.INVALID_ARGUMENT, message, { violations, reason: "INVALID_ARGUMENT" });
-export const notFound = (what: string): TdaError =>
-  new TdaError(GrpcStatus.NOT_FOUND, `${what} not found`, { reason: "NOT_FOUND" });
+export const notFound = (what: string): TdaError => new TdaError(GrpcStatus.NOT_FOUND, `${what} not found`, { reason: "NOT_FOUND" });
 export const resourceExhausted = (message: string, reason: string, metadata: Record<string, string> = {}): TdaError =>
   new TdaError(GrpcStatus.RESOURCE_EXHAUSTED, message, { reason, metadata });
 export const unavailable = (message: string, cause?: unknown): TdaError =>
@@ -62,14 +61,20 @@ function packAny(typeName: string, value: Uint8Array): Any {
 
 /** Builds the gRPC error (status, message, google.rpc details) for any thrown value. */
 export function toServiceError(err: unknown): Partial<ServiceError> {
-  const e = err instanceof TdaError
-    ? err
-    : isServiceError(err)
-      ? new TdaError(err.code, err.details || "upstream error", { retryable: err.code === GrpcStatus.UNAVAILABLE })
-      : new TdaError(GrpcStatus.INTERNAL, "internal error");
+  const e =
+    err instanceof TdaError
+      ? err
+      : isServiceError(err)
+        ? new TdaError(err.code, err.details || "upstream error", { retryable: err.code === GrpcStatus.UNAVAILABLE })
+        : new TdaError(GrpcStatus.INTERNAL, "internal error");
   const details: Any[] = [];
   if (e.violations.length > 0) {
-    details.push(packAny("google.rpc.BadRequest", BadRequest.encode({ fieldViolations: e.violations.map((v) => ({ ...v, reason: "", localizedMessage: undefined })) }).finish()));
+    details.push(
+      packAny(
+        "google.rpc.BadRequest",
+        BadRequest.encode({ fieldViolations: e.violations.map((v) => ({ ...v, reason: "", localizedMessage: undefined })) }).finish(),
+      ),
+    );
   }
   if (e.reason) {
     details.push(packAny("google.rpc.ErrorInfo", ErrorInfo.encode({ reason: e.reason, domain: DOMAIN, metadata: e.metadata }).finish()));

@@ -1,4 +1,14 @@
-import { credentials, Metadata, Server, ServerCredentials, type ChannelOptions, type ServerUnaryCall, type ServerWritableStream, type ServerReadableStream, type sendUnaryData } from "@grpc/grpc-js";
+import {
+  credentials,
+  Metadata,
+  Server,
+  ServerCredentials,
+  type ChannelOptions,
+  type ServerUnaryCall,
+  type ServerWritableStream,
+  type ServerReadableStream,
+  type sendUnaryData,
+} from "@grpc/grpc-js";
 import { HealthImplementation, type ServingStatusMap } from "grpc-health-check";
 import type { Logger } from "./logger";
 import { toServiceError } from "./errors";
@@ -62,39 +72,45 @@ export function addHealth(server: Server, names: string[]): HealthImplementation
 export function unary<Req, Res>(log: Logger, method: string, fn: (req: Req, call: ServerUnaryCall<Req, Res>) => Promise<Res>) {
   return (call: ServerUnaryCall<Req, Res>, cb: sendUnaryData<Res>): void => {
     // a handler that throws before its first await (e.g. tenantOf refusing) is a rejection too
-    Promise.resolve().then(() => fn(call.request, call)).then(
-      (res) => cb(null, res),
-      (err: unknown) => {
-        logError(log, method, err);
-        cb(toServiceError(err));
-      },
-    );
+    Promise.resolve()
+      .then(() => fn(call.request, call))
+      .then(
+        (res) => cb(null, res),
+        (err: unknown) => {
+          logError(log, method, err);
+          cb(toServiceError(err));
+        },
+      );
   };
 }
 
 /** Wraps an async client-streaming handler. */
 export function clientStream<Req, Res>(log: Logger, method: string, fn: (call: ServerReadableStream<Req, Res>) => Promise<Res>) {
   return (call: ServerReadableStream<Req, Res>, cb: sendUnaryData<Res>): void => {
-    Promise.resolve().then(() => fn(call)).then(
-      (res) => cb(null, res),
-      (err: unknown) => {
-        logError(log, method, err);
-        cb(toServiceError(err));
-      },
-    );
+    Promise.resolve()
+      .then(() => fn(call))
+      .then(
+        (res) => cb(null, res),
+        (err: unknown) => {
+          logError(log, method, err);
+          cb(toServiceError(err));
+        },
+      );
   };
 }
 
 /** Wraps an async server-streaming handler. */
 export function serverStream<Req, Res>(log: Logger, method: string, fn: (call: ServerWritableStream<Req, Res>) => Promise<void>) {
   return (call: ServerWritableStream<Req, Res>): void => {
-    Promise.resolve().then(() => fn(call)).then(
-      () => call.end(),
-      (err: unknown) => {
-        logError(log, method, err);
-        call.emit("error", toServiceError(err));
-      },
-    );
+    Promise.resolve()
+      .then(() => fn(call))
+      .then(
+        () => call.end(),
+        (err: unknown) => {
+          logError(log, method, err);
+          call.emit("error", toServiceError(err));
+        },
+      );
   };
 }
 

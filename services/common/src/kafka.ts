@@ -9,11 +9,13 @@ export function createKafka(clientId: string, brokers: string[], log: Logger): K
     clientId,
     brokers,
     logLevel: logLevel.WARN,
-    logCreator: () => ({ level, log: entry }) => {
-      const { message, ...rest } = entry;
-      if (level <= logLevel.ERROR) log.warn({ kafka: rest }, `kafka: ${message}`);
-      else log.debug({ kafka: rest }, `kafka: ${message}`);
-    },
+    logCreator:
+      () =>
+      ({ level, log: entry }) => {
+        const { message, ...rest } = entry;
+        if (level <= logLevel.ERROR) log.warn({ kafka: rest }, `kafka: ${message}`);
+        else log.debug({ kafka: rest }, `kafka: ${message}`);
+      },
     retry: { retries: 3, initialRetryTime: 200, maxRetryTime: 2000 },
   });
 }
@@ -42,7 +44,15 @@ export interface OutboxSink {
  * failure worth retrying (broker down, leader moving, timeouts).
  */
 export function brokerRefusal(err: unknown): string | undefined {
-  const refused = new Set(["MESSAGE_TOO_LARGE", "RECORD_LIST_TOO_LARGE", "INVALID_RECORD", "CORRUPT_MESSAGE", "INVALID_TIMESTAMP", "INVALID_TOPIC_EXCEPTION", "POLICY_VIOLATION"]);
+  const refused = new Set([
+    "MESSAGE_TOO_LARGE",
+    "RECORD_LIST_TOO_LARGE",
+    "INVALID_RECORD",
+    "CORRUPT_MESSAGE",
+    "INVALID_TIMESTAMP",
+    "INVALID_TOPIC_EXCEPTION",
+    "POLICY_VIOLATION",
+  ]);
   for (let e: unknown = err, depth = 0; e && depth < 5; depth++) {
     const type = (e as { type?: unknown }).type;
     if (typeof type === "string" && refused.has(type)) return type;

@@ -19,8 +19,7 @@ test("the interceptor counts every call of a server made with the metrics, by me
   health.setStatus("tda.unit.v1.Unit", "NOT_SERVING");
   const port = await bind(server, "127.0.0.1", 0);
   const client = createHealthClient(`127.0.0.1:${port}`);
-  const check = (service: string) =>
-    new Promise<number>((resolve) => client.check({ service }, new Metadata(), (err) => resolve(err ? err.code : status.OK)));
+  const check = (service: string) => new Promise<number>((resolve) => client.check({ service }, new Metadata(), (err) => resolve(err ? err.code : status.OK)));
   expect(await check("")).toBe(status.OK);
   expect(await check("")).toBe(status.OK);
   expect(await check("no.such.Service")).toBe(status.NOT_FOUND);

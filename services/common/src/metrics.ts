@@ -74,17 +74,72 @@ export function createMetrics(service: string, opts: { defaults?: boolean } = {}
   registry.setDefaultLabels({ service });
   if (opts.defaults !== false) collectDefaultMetrics({ register: registry, prefix: "tda_" });
 
-  const rpcRequests = new Counter({ name: "tda_grpc_server_requests_total", help: "gRPC calls handled, by method and status code", labelNames: ["method", "code"] as const, registers: [registry] });
-  const rpcDuration = new Histogram({ name: "tda_grpc_server_request_duration_seconds", help: "gRPC call latency (streams: until the status is sent)", labelNames: ["method", "code"] as const, buckets: RPC_BUCKETS, registers: [registry] });
-  const rpcInFlight = new Gauge({ name: "tda_grpc_server_requests_in_flight", help: "gRPC calls being handled", labelNames: ["method"] as const, registers: [registry] });
-  const jobs = new Counter({ name: "tda_jobs_total", help: "Job lifecycle events published by this process (submitted, started, completed, failed, cancelled), by algorithm", labelNames: ["event", "algorithm"] as const, registers: [registry] });
-  const jobDuration = new Histogram({ name: "tda_job_duration_seconds", help: "Time from job.started to job.completed/failed as seen by this process", labelNames: ["algorithm", "outcome"] as const, buckets: JOB_BUCKETS, registers: [registry] });
-  const uploadBytes = new Counter({ name: "tda_upload_bytes_total", help: "Source bytes of completed uploads", labelNames: ["format"] as const, registers: [registry] });
-  const uploads = new Counter({ name: "tda_uploads_total", help: "Uploads by outcome (completed, failed, deduplicated...)", labelNames: ["outcome"] as const, registers: [registry] });
-  const kafkaProduceErrors = new Counter({ name: "tda_kafka_produce_errors_total", help: "Failed Kafka sends of the event relay (the events stay in the outbox and are retried)", registers: [registry] });
-  const eventsPublished = new Counter({ name: "tda_events_published_total", help: "Events written to the outbox, by topic", labelNames: ["topic"] as const, registers: [registry] });
-  const eventsDeadLettered = new Counter({ name: "tda_events_dead_lettered_total", help: "Outbox records the broker refused (or whose topic it lacks), moved to the dead-letter list and reported on tda_errors, by reason", labelNames: ["reason"] as const, registers: [registry] });
-  const outboxFencedOff = new Counter({ name: "tda_outbox_fenced_off_total", help: "Batches whose trim was refused because the relay's outbox lock had expired during the send", registers: [registry] });
+  const rpcRequests = new Counter({
+    name: "tda_grpc_server_requests_total",
+    help: "gRPC calls handled, by method and status code",
+    labelNames: ["method", "code"] as const,
+    registers: [registry],
+  });
+  const rpcDuration = new Histogram({
+    name: "tda_grpc_server_request_duration_seconds",
+    help: "gRPC call latency (streams: until the status is sent)",
+    labelNames: ["method", "code"] as const,
+    buckets: RPC_BUCKETS,
+    registers: [registry],
+  });
+  const rpcInFlight = new Gauge({
+    name: "tda_grpc_server_requests_in_flight",
+    help: "gRPC calls being handled",
+    labelNames: ["method"] as const,
+    registers: [registry],
+  });
+  const jobs = new Counter({
+    name: "tda_jobs_total",
+    help: "Job lifecycle events published by this process (submitted, started, completed, failed, cancelled), by algorithm",
+    labelNames: ["event", "algorithm"] as const,
+    registers: [registry],
+  });
+  const jobDuration = new Histogram({
+    name: "tda_job_duration_seconds",
+    help: "Time from job.started to job.completed/failed as seen by this process",
+    labelNames: ["algorithm", "outcome"] as const,
+    buckets: JOB_BUCKETS,
+    registers: [registry],
+  });
+  const uploadBytes = new Counter({
+    name: "tda_upload_bytes_total",
+    help: "Source bytes of completed uploads",
+    labelNames: ["format"] as const,
+    registers: [registry],
+  });
+  const uploads = new Counter({
+    name: "tda_uploads_total",
+    help: "Uploads by outcome (completed, failed, deduplicated...)",
+    labelNames: ["outcome"] as const,
+    registers: [registry],
+  });
+  const kafkaProduceErrors = new Counter({
+    name: "tda_kafka_produce_errors_total",
+    help: "Failed Kafka sends of the event relay (the events stay in the outbox and are retried)",
+    registers: [registry],
+  });
+  const eventsPublished = new Counter({
+    name: "tda_events_published_total",
+    help: "Events written to the outbox, by topic",
+    labelNames: ["topic"] as const,
+    registers: [registry],
+  });
+  const eventsDeadLettered = new Counter({
+    name: "tda_events_dead_lettered_total",
+    help: "Outbox records the broker refused (or whose topic it lacks), moved to the dead-letter list and reported on tda_errors, by reason",
+    labelNames: ["reason"] as const,
+    registers: [registry],
+  });
+  const outboxFencedOff = new Counter({
+    name: "tda_outbox_fenced_off_total",
+    help: "Batches whose trim was refused because the relay's outbox lock had expired during the send",
+    registers: [registry],
+  });
   const outboxes = new Map<string, () => Promise<{ pending: number; oldestAgeMs: number; stalled: boolean }>>();
   const readOutboxes = async (): Promise<Map<string, { pending: number; oldestAgeMs: number; stalled: boolean }>> => {
     const out = new Map<string, { pending: number; oldestAgeMs: number; stalled: boolean }>();
@@ -104,7 +159,9 @@ export function createMetrics(service: string, opts: { defaults?: boolean } = {}
   };
   outboxGauge("tda_outbox_pending_events", "Events waiting in the Redis outbox for the relay (-1: unreadable)", (s) => s.pending);
   outboxGauge("tda_outbox_oldest_event_age_seconds", "Age of the oldest event waiting in the outbox", (s) => s.oldestAgeMs / 1000);
-  outboxGauge("tda_outbox_stalled", "1 while the outbox's oldest event is older than the stall bound (events are not reaching Kafka)", (s) => (s.stalled ? 1 : 0));
+  outboxGauge("tda_outbox_stalled", "1 while the outbox's oldest event is older than the stall bound (events are not reaching Kafka)", (s) =>
+    s.stalled ? 1 : 0,
+  );
 
   // job.started time per job, to measure durations (bounded: oldest dropped first).
   const startedAt = new Map<string, number>();
@@ -249,7 +306,12 @@ export function startMetricsServer(m: ServiceMetrics, host: string, port: number
  * the metrics (to pass to the server and event bus) and starts the HTTP
  * server; with 0 does nothing.
  */
-export async function setupMetrics(service: string, host: string, port: number, log?: Logger): Promise<{ metrics: ServiceMetrics; server: MetricsServer } | undefined> {
+export async function setupMetrics(
+  service: string,
+  host: string,
+  port: number,
+  log?: Logger,
+): Promise<{ metrics: ServiceMetrics; server: MetricsServer } | undefined> {
   if (port <= 0) return undefined;
   const metrics = createMetrics(service);
   const server = await startMetricsServer(metrics, host, port, log);

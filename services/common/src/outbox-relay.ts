@@ -218,11 +218,26 @@ export function createOutboxRelay(opts: OutboxRelayOptions): OutboxRelay {
         });
         const msgs = sendable.map((g) => ({ topic: g.rec.topic, key: g.rec.key, value: Buffer.from(g.rec.value, "base64"), headers: g.rec.headers }));
         dead.push(...(await sendOrSort(msgs, sendable)));
-        for (const d of dead) log.error({ topic: d.rec?.topic, key: d.rec?.key, eventId: d.rec?.headers["event-id"], reason: d.reason }, "event relay: record not deliverable, moved to the dead-letter list");
+        for (const d of dead)
+          log.error(
+            { topic: d.rec?.topic, key: d.rec?.key, eventId: d.rec?.headers["event-id"], reason: d.reason },
+            "event relay: record not deliverable, moved to the dead-letter list",
+          );
         // drop what Kafka acknowledged (if the lock is still ours), extend it and read on: one round trip
         const errs = dead.flatMap(errorRecord);
         const next = await (redis.pipeline() as TrimPipeline)
-          .tdaOutboxTrim(listKey, lockKey, deadKey, lock.value, String(raw.length), String(lockTtlMs), String(deadMax), String(dead.length), ...dead.map((d) => d.raw), ...errs)
+          .tdaOutboxTrim(
+            listKey,
+            lockKey,
+            deadKey,
+            lock.value,
+            String(raw.length),
+            String(lockTtlMs),
+            String(deadMax),
+            String(dead.length),
+            ...dead.map((d) => d.raw),
+            ...errs,
+          )
           .lrange(listKey, 0, batchSize - 1)
           .exec();
         const failed = next?.find(([e]) => e)?.[0];
@@ -272,7 +287,8 @@ export function createOutboxRelay(opts: OutboxRelayOptions): OutboxRelay {
       .then(() => {
         if (closed) return;
         if (backoffMs > 0) schedule(backoffMs);
-        else if (!gotLock) schedule(250); // another instance is relaying
+        else if (!gotLock)
+          schedule(250); // another instance is relaying
         else if (pendingAfterDrain || wanted) soon();
       })
       .catch(() => schedule(1000));

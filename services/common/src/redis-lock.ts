@@ -57,7 +57,10 @@ export interface AcquireOptions extends LockOptions {
 
 export class LockTimeoutError extends Error {
   override name = "LockTimeoutError";
-  constructor(readonly key: string, waitedMs: number) {
+  constructor(
+    readonly key: string,
+    waitedMs: number,
+  ) {
     super(`timed out after ${waitedMs} ms waiting for lock ${key}`);
   }
 }
@@ -87,7 +90,12 @@ export async function tryLock(redis: Redis, key: string, opts: LockOptions): Pro
  * tryLock sending `more` commands in the same round trip, after the attempt
  * (e.g. the first read of what the lock guards; use it only when `lock` is set).
  */
-export async function tryLockWith(redis: Redis, key: string, opts: LockOptions, more?: (pipe: ChainableCommander) => void): Promise<{ lock: RedisLock | undefined; replies: [Error | null, unknown][] }> {
+export async function tryLockWith(
+  redis: Redis,
+  key: string,
+  opts: LockOptions,
+  more?: (pipe: ChainableCommander) => void,
+): Promise<{ lock: RedisLock | undefined; replies: [Error | null, unknown][] }> {
   const id = randomUUID();
   const pipe = redis.pipeline();
   if (opts.fenced) pipe.eval(ACQUIRE_FENCED_LUA, 2, key, `${key}:fence`, id, String(opts.ttlMs));

@@ -62,7 +62,13 @@ export function metadataWithTrace(md: Metadata, ctx: Context = context.active())
 }
 
 /** Runs `fn` inside a new span (child of `parent`), recording failures. */
-export async function inSpan<T>(name: string, parent: Context, kind: SpanKind, fn: (span: Span, ctx: Context) => Promise<T>, attributes: Record<string, string | number | boolean> = {}): Promise<T> {
+export async function inSpan<T>(
+  name: string,
+  parent: Context,
+  kind: SpanKind,
+  fn: (span: Span, ctx: Context) => Promise<T>,
+  attributes: Record<string, string | number | boolean> = {},
+): Promise<T> {
   const span = tracer().startSpan(name, { kind, attributes }, parent);
   const ctx = trace.setSpan(parent, span);
   try {

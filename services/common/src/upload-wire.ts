@@ -83,4 +83,7 @@ export const FastTdaServiceService: typeof TdaServiceService = {
 };
 
 /** Upload service client that sends chunks (and messages carrying RAW_MESSAGE) without re-encoding. */
-export const FastUploadServiceClient = makeGenericClientConstructor(FastUploadServiceService, "tda.upload.v1.UploadService") as unknown as typeof UploadServiceClient;
+export const FastUploadServiceClient = makeGenericClientConstructor(
+  FastUploadServiceService,
+  "tda.upload.v1.UploadService",
+) as unknown as typeof UploadServiceClient;

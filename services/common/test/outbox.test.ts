@@ -140,7 +140,25 @@ test("fields are bounded before they reach an event, and an event over the bound
     topic: "tda_uploads",
     key: "up-1",
     eventType: "upload.started",
-    data: { $case: "upload", value: { uploadId: "up-1", owner: "t", datasetId: "", filename: "f.csv", format: "csv", bytes: 0, contentType: "x".repeat(2_000_000), sha256: "", pointCount: 0, dimension: 0, errorMessage: "", errorCode: "", minBounds: [], maxBounds: [] } },
+    data: {
+      $case: "upload",
+      value: {
+        uploadId: "up-1",
+        owner: "t",
+        datasetId: "",
+        filename: "f.csv",
+        format: "csv",
+        bytes: 0,
+        contentType: "x".repeat(2_000_000),
+        sha256: "",
+        pointCount: 0,
+        dimension: 0,
+        errorMessage: "",
+        errorCode: "",
+        minBounds: [],
+        maxBounds: [],
+      },
+    },
   });
   const envs = await read("tda_uploads", (es) => es.some((e) => e.eventId === id));
   const up = envs.find((e) => e.eventId === id)!.data;

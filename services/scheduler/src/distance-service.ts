@@ -48,7 +48,9 @@ function askEngines<Req, Res>(deps: EngineMathDeps, method: string, call: Unary<
 }
 
 export function createEngineDistance(deps: EngineMathDeps): EngineDistance {
-  const ask = askEngines<pbEngine.DiagramDistanceRequest, pbEngine.DiagramDistanceResponse>(deps, "DiagramDistance", (e, req, md, o, cb) => e.client.diagramDistance(req, md, o, cb));
+  const ask = askEngines<pbEngine.DiagramDistanceRequest, pbEngine.DiagramDistanceResponse>(deps, "DiagramDistance", (e, req, md, o, cb) =>
+    e.client.diagramDistance(req, md, o, cb),
+  );
   return async (req, ctx) => (await ask(req, ctx)).result ?? { dimensions: [], bottleneck: undefined, wasserstein: undefined };
 }
 

@@ -63,14 +63,23 @@ export function needsEstimate(spec: pbEngine.ComputeSpec): boolean {
 
 export function estimate(input: Pick<ComputeInput, "client" | "spec" | "rpcTimeoutMs" | "ctx" | "signal">): Promise<pbEngine.EstimateResponse> {
   return new Promise((resolve, reject) => {
-    const call = input.client.estimate({ spec: input.spec }, metadataWithTrace(new Metadata(), input.ctx), { deadline: Date.now() + input.rpcTimeoutMs }, (err: ServiceError | null, res) => {
-      input.signal.removeEventListener("abort", onAbort);
-      if (err) {
-        // a slow Estimate means a sick engine, not a job over its deadline
-        const f = fromEngineError(err);
-        reject(new JobFailureError(f.errorCode === "DEADLINE_EXCEEDED" ? failure("ENGINE_UNAVAILABLE", "the engine did not answer the estimate", true, "system", err) : f));
-      } else resolve(res);
-    });
+    const call = input.client.estimate(
+      { spec: input.spec },
+      metadataWithTrace(new Metadata(), input.ctx),
+      { deadline: Date.now() + input.rpcTimeoutMs },
+      (err: ServiceError | null, res) => {
+        input.signal.removeEventListener("abort", onAbort);
+        if (err) {
+          // a slow Estimate means a sick engine, not a job over its deadline
+          const f = fromEngineError(err);
+          reject(
+            new JobFailureError(
+              f.errorCode === "DEADLINE_EXCEEDED" ? failure("ENGINE_UNAVAILABLE", "the engine did not answer the estimate", true, "system", err) : f,
+            ),
+          );
+        } else resolve(res);
+      },
+    );
     const onAbort = () => call.cancel();
     input.signal.addEventListener("abort", onAbort, { once: true });
   });
@@ -90,7 +99,9 @@ export async function compute(input: ComputeInput): Promise<pbCommon.Persistence
       else if (res.msg?.$case === "result") result = res.msg.value;
     });
     call.on("error", (err: Error) => reject(err));
-    call.on("end", () => (result ? resolve(result) : reject(new JobFailureError(failure("ENGINE_INTERNAL", "the engine ended the computation without a result", true, "system")))));
+    call.on("end", () =>
+      result ? resolve(result) : reject(new JobFailureError(failure("ENGINE_INTERNAL", "the engine ended the computation without a result", true, "system"))),
+    );
   });
   const stopped = done.then(
     () => undefined,

@@ -15,9 +15,7 @@ import { ConfigError, type Logger } from "@tda/common";
 // hiccup never empties the pool.
 
 export type EngineTarget =
-  | { kind: "static"; spec: string; address: string }
-  | { kind: "host"; spec: string; host: string; port: number }
-  | { kind: "srv"; spec: string; name: string };
+  { kind: "static"; spec: string; address: string } | { kind: "host"; spec: string; host: string; port: number } | { kind: "srv"; spec: string; name: string };
 
 /** How names become addresses; the default is the system's (or ENGINE_DNS_SERVERS). */
 export interface EngineResolver {
@@ -112,7 +110,9 @@ async function resolveTarget(t: EngineTarget, resolver: EngineResolver): Promise
     case "srv": {
       const records = await resolver.srv(t.name);
       const perRecord = await Promise.all(
-        records.map(async (r) => (await resolver.addresses(r.name).catch((err: unknown) => (isNoRecords(err) ? [] : Promise.reject(err)))).map((ip) => joinHostPort(ip, r.port))),
+        records.map(async (r) =>
+          (await resolver.addresses(r.name).catch((err: unknown) => (isNoRecords(err) ? [] : Promise.reject(err)))).map((ip) => joinHostPort(ip, r.port)),
+        ),
       );
       return perRecord.flat();
     }

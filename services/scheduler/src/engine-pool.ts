@@ -137,7 +137,11 @@ export function createEnginePool(targets: string[] | EngineDiscovery, probeMs: n
 
   return {
     acquire(exclude) {
-      const best = pick([...members.values()].map((m) => m.engine), exclude, rotation++);
+      const best = pick(
+        [...members.values()].map((m) => m.engine),
+        exclude,
+        rotation++,
+      );
       if (!best) throw new JobFailureError(failure("NO_ENGINE_AVAILABLE", "no engine is known to the scheduler (yet)", true, "system"));
       best.outstanding++;
       best.dispatched++;

@@ -49,7 +49,12 @@ function candidates(engines: EnginePool | undefined): Engine[] {
   return [...engines.engines()].sort((a, b) => Number(b.healthy) - Number(a.healthy) || a.outstanding - b.outstanding);
 }
 
-function call<Req, Res>(fn: (req: Req, md: Metadata, opts: { deadline: number }, cb: (err: ServiceError | null, res: Res) => void) => unknown, req: Req, timeoutMs: number, ctx?: Context): Promise<Res> {
+function call<Req, Res>(
+  fn: (req: Req, md: Metadata, opts: { deadline: number }, cb: (err: ServiceError | null, res: Res) => void) => unknown,
+  req: Req,
+  timeoutMs: number,
+  ctx?: Context,
+): Promise<Res> {
   // the caller's trace context goes along (the engine's span joins the request's trace)
   const md = ctx ? metadataWithTrace(new Metadata(), ctx) : new Metadata();
   return new Promise((resolve, reject) => {
@@ -72,7 +77,6 @@ async function askEngines<T>(engines: Engine[], ask: (e: Engine) => Promise<T>, 
   }
   throw unavailable("no engine answered", last);
 }
-
 
 export async function estimateJob(deps: EstimateServiceDeps, owner: string, req: pbJobs.EstimateJobRequest, ctx: Context): Promise<pbJobs.EstimateJobResponse> {
   const violations = validateParams(req.params, deps.limits);
@@ -98,7 +102,9 @@ export function createLimits(deps: EstimateServiceDeps): () => Promise<pbJobs.Ge
     if (cached && Date.now() - cached.at < ttl) return cached.info;
     const engines = deps.engines?.engines() ?? [];
     const got = await Promise.all(
-      engines.map((e) => call<pbEngine.GetInfoRequest, pbEngine.GetInfoResponse>(e.client.getInfo.bind(e.client), {}, Math.min(deps.rpcTimeoutMs, 2000)).catch(() => undefined)),
+      engines.map((e) =>
+        call<pbEngine.GetInfoRequest, pbEngine.GetInfoResponse>(e.client.getInfo.bind(e.client), {}, Math.min(deps.rpcTimeoutMs, 2000)).catch(() => undefined),
+      ),
     );
     const info = got.filter((x): x is pbEngine.GetInfoResponse => x !== undefined);
     if (info.length > 0) cached = { at: Date.now(), info };
@@ -126,7 +132,9 @@ export function createEstimateHandlers(deps: EstimateServiceDeps): Handlers {
   const limits = createLimits(deps);
   return {
     estimateJob: unary(deps.log, "EstimateJob", (req: pbJobs.EstimateJobRequest, c) =>
-      inSpan("tda.jobs.v1.JobService/EstimateJob", contextFromMetadata(c.metadata), SpanKind.SERVER, (_s, ctx) => estimateJob(deps, tenantOf(c.metadata), req, ctx)),
+      inSpan("tda.jobs.v1.JobService/EstimateJob", contextFromMetadata(c.metadata), SpanKind.SERVER, (_s, ctx) =>
+        estimateJob(deps, tenantOf(c.metadata), req, ctx),
+      ),
     ),
     getLimits: unary(deps.log, "GetLimits", () => limits()),
   };

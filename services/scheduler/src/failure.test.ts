@@ -20,9 +20,17 @@ describe("fromEngineError", () => {
   });
 
   it("maps codes to job error codes and the retry policy", () => {
-    expect(fromEngineError(plain(status.INVALID_ARGUMENT, "spec.n must be > 0"))).toMatchObject({ errorCode: "INVALID_INPUT", retryable: false, message: "spec.n must be > 0" });
+    expect(fromEngineError(plain(status.INVALID_ARGUMENT, "spec.n must be > 0"))).toMatchObject({
+      errorCode: "INVALID_INPUT",
+      retryable: false,
+      message: "spec.n must be > 0",
+    });
     expect(fromEngineError(plain(status.UNAVAILABLE, "No connection established"))).toMatchObject({ errorCode: "ENGINE_UNAVAILABLE", retryable: true });
-    expect(fromEngineError(plain(status.DEADLINE_EXCEEDED, "Deadline exceeded"))).toMatchObject({ errorCode: "DEADLINE_EXCEEDED", retryable: false, category: "timeout" });
+    expect(fromEngineError(plain(status.DEADLINE_EXCEEDED, "Deadline exceeded"))).toMatchObject({
+      errorCode: "DEADLINE_EXCEEDED",
+      retryable: false,
+      category: "timeout",
+    });
     expect(fromEngineError(plain(status.INTERNAL, "Received RST_STREAM with code 2"))).toMatchObject({ errorCode: "ENGINE_UNAVAILABLE", retryable: true });
     const internal = fromEngineError(plain(status.INTERNAL, "std::bad_cast at reducer.cpp:12"));
     expect(internal).toMatchObject({ errorCode: "ENGINE_INTERNAL", retryable: false });

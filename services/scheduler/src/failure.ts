@@ -94,6 +94,7 @@ export function fromUploadError(err: unknown): JobFailure {
 
 function fromTdaError(err: TdaError): JobFailure {
   const code = err.reason ?? GrpcStatus[err.code] ?? "INTERNAL";
-  const category: FailureCategory = err.code === GrpcStatus.RESOURCE_EXHAUSTED ? "resource" : err.code === GrpcStatus.INVALID_ARGUMENT ? "validation" : "system";
+  const category: FailureCategory =
+    err.code === GrpcStatus.RESOURCE_EXHAUSTED ? "resource" : err.code === GrpcStatus.INVALID_ARGUMENT ? "validation" : "system";
   return failure(code, err.message, err.retryable, category, err);
 }

@@ -127,7 +127,12 @@ export function createJobService(deps: JobServiceDeps): Omit<pbJobs.JobServiceSe
    * The owner's dataset (asked of the upload service, which owns it) and the
    * cached result of these params on it (the scheduler's own record).
    */
-  async function submitLookup(owner: string, datasetId: string, pHash: string, ctx: Context): Promise<{ dataset: pbUpload.Dataset; cached?: { jobId: string; result: Buffer } }> {
+  async function submitLookup(
+    owner: string,
+    datasetId: string,
+    pHash: string,
+    ctx: Context,
+  ): Promise<{ dataset: pbUpload.Dataset; cached?: { jobId: string; result: Buffer } }> {
     const dataset = await deps.upload.getDataset(owner, datasetId, ctx, deps.uploadTimeoutMs ?? 10_000);
     let reply: [Buffer, Buffer] | null;
     try {
@@ -287,16 +292,23 @@ export function createJobService(deps: JobServiceDeps): Omit<pbJobs.JobServiceSe
       if (limit > 0) {
         const claim = await store.claimActive(owner, jobId, limit);
         if (claim !== true) {
-          throw new TdaError(GrpcStatus.RESOURCE_EXHAUSTED, `this tenant already has ${claim} jobs queued or running (limit ${limit}); wait for one to finish`, {
-            reason: "TOO_MANY_ACTIVE_JOBS",
-            metadata: { limit: String(limit), active: String(claim) },
-            retryable: true,
-            retryAfterMs: deps.activeJobsRetryMs ?? 5_000,
-          });
+          throw new TdaError(
+            GrpcStatus.RESOURCE_EXHAUSTED,
+            `this tenant already has ${claim} jobs queued or running (limit ${limit}); wait for one to finish`,
+            {
+              reason: "TOO_MANY_ACTIVE_JOBS",
+              metadata: { limit: String(limit), active: String(claim) },
+              retryable: true,
+              retryAfterMs: deps.activeJobsRetryMs ?? 5_000,
+            },
+          );
         }
       }
       // the record, job.submitted and job.queued in one round trip, then the queue entry
-      const [first, queued] = await store.create(record, [submitted, { from: [JobState.JOB_STATE_QUEUED], mutate: () => undefined, eventType: "job.queued", ctx }]);
+      const [first, queued] = await store.create(record, [
+        submitted,
+        { from: [JobState.JOB_STATE_QUEUED], mutate: () => undefined, eventType: "job.queued", ctx },
+      ]);
       published = true;
       try {
         await queue.add(

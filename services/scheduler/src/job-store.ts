@@ -255,7 +255,12 @@ export function createJobStore({ redis, events, log, retentionSeconds }: JobStor
   /** Removes a job that never got an update (used to undo a failed submit). */
   async function discard(jobId: string, owner: string): Promise<void> {
     known.delete(jobId);
-    await redis.multi().del(keys.job(jobId), keys.seq(jobId), keys.updates(jobId)).zrem(keys.ownerJobs(owner), jobId).zrem(keys.activeJobs(owner), jobId).exec();
+    await redis
+      .multi()
+      .del(keys.job(jobId), keys.seq(jobId), keys.updates(jobId))
+      .zrem(keys.ownerJobs(owner), jobId)
+      .zrem(keys.activeJobs(owner), jobId)
+      .exec();
   }
 
   /**
@@ -299,7 +304,11 @@ export function createJobStore({ redis, events, log, retentionSeconds }: JobStor
 
   /** Marks the job for cancellation; false when the record does not exist. */
   async function requestCancel(jobId: string): Promise<boolean> {
-    const n = await redis.eval("if redis.call('EXISTS', KEYS[1]) == 1 then redis.call('HSET', KEYS[1], 'cancel', '1') return 1 end return 0", 1, keys.job(jobId));
+    const n = await redis.eval(
+      "if redis.call('EXISTS', KEYS[1]) == 1 then redis.call('HSET', KEYS[1], 'cancel', '1') return 1 end return 0",
+      1,
+      keys.job(jobId),
+    );
     return n === 1;
   }
 

@@ -16,9 +16,25 @@ runService({
     // Health follows Redis, Kafka and a draining outbox (unless HEALTH_REQUIRE_KAFKA=false) and, with a worker, at least one healthy engine.
     const engines = scheduler.engines;
     const health = await startServiceHealth({
-      health: scheduler.health, names: [SERVICE_NAME], redis: scheduler.redis, kafkaBrokers: config.kafkaBrokers,
-      requireKafka: config.healthRequireKafka, pollMs: config.healthPollMs, log, outbox: scheduler.events,
-      extra: engines ? [{ name: "engines", check: async () => { await engines.probe(); return engines.engines().some((e) => e.healthy); } }] : [],
+      health: scheduler.health,
+      names: [SERVICE_NAME],
+      redis: scheduler.redis,
+      kafkaBrokers: config.kafkaBrokers,
+      requireKafka: config.healthRequireKafka,
+      pollMs: config.healthPollMs,
+      log,
+      outbox: scheduler.events,
+      extra: engines
+        ? [
+            {
+              name: "engines",
+              check: async () => {
+                await engines.probe();
+                return engines.engines().some((e) => e.healthy);
+              },
+            },
+          ]
+        : [],
     });
     return { close: () => scheduler.close(), health };
   },

@@ -17,7 +17,14 @@ describe("validateParams", () => {
       rips({ algorithm: pbCommon.Algorithm.ALGORITHM_UNSPECIFIED, maxDim: 9, threshold: Number.POSITIVE_INFINITY, modulus: 4, threads: 65, maxAlpha: -1 }),
       limits,
     );
-    expect(v.map((x) => x.field).sort()).toEqual(["params.algorithm", "params.max_alpha", "params.max_dim", "params.modulus", "params.threads", "params.threshold"]);
+    expect(v.map((x) => x.field).sort()).toEqual([
+      "params.algorithm",
+      "params.max_alpha",
+      "params.max_dim",
+      "params.modulus",
+      "params.threads",
+      "params.threshold",
+    ]);
   });
 
   it("rejects NaN and negative thresholds, non-prime and too large moduli, missing params", () => {

@@ -81,5 +81,7 @@ export function canonicalJson(value: unknown): string {
 
 /** sha256 (hex) of the canonical JSON of the result-changing parameters. */
 export function paramsHash(params: ComputeParams): string {
-  return createHash("sha256").update(canonicalJson(canonicalParams(params))).digest("hex");
+  return createHash("sha256")
+    .update(canonicalJson(canonicalParams(params)))
+    .digest("hex");
 }

@@ -1,5 +1,19 @@
 import { Queue } from "bullmq";
-import { addHealth, applyMeshKey, bind, createEventBus, createLogger, createRedis, createServer, pbJobs, shutdown, type EventBus, type Logger, type Redis, type ServiceMetrics } from "@tda/common";
+import {
+  addHealth,
+  applyMeshKey,
+  bind,
+  createEventBus,
+  createLogger,
+  createRedis,
+  createServer,
+  pbJobs,
+  shutdown,
+  type EventBus,
+  type Logger,
+  type Redis,
+  type ServiceMetrics,
+} from "@tda/common";
 import type { Server } from "@grpc/grpc-js";
 import type { HealthImplementation } from "grpc-health-check";
 import type { SchedulerConfig } from "./config";
@@ -35,7 +49,11 @@ export interface SchedulerServer {
 }
 
 /** Starts the whole scheduler (gRPC API, and the worker when configured) from a config. */
-export async function startSchedulerServer(config: SchedulerConfig, log: Logger = createLogger("scheduler", config.logLevel), deps: { metrics?: ServiceMetrics } = {}): Promise<SchedulerServer> {
+export async function startSchedulerServer(
+  config: SchedulerConfig,
+  log: Logger = createLogger("scheduler", config.logLevel),
+  deps: { metrics?: ServiceMetrics } = {},
+): Promise<SchedulerServer> {
   applyMeshKey(config.meshKey, log); // before any call can arrive
   const redis = createRedis(config.redisUrl, log, { autoPipelining: true });
   const queueConnection = createRedis(config.redisUrl, log, { forQueue: true });

@@ -28,12 +28,18 @@ export function createUploadClient(address: string): UploadClient {
       // another tenant's dataset is indistinguishable from one that does not exist
       if (!DATASET_ID_RE.test(datasetId)) return Promise.reject(notFound(`dataset "${datasetId}"`));
       return new Promise((resolve, reject) => {
-        client.getDataset({ datasetId }, tenantMetadata(owner, ctx), { deadline: Date.now() + timeoutMs }, (err: ServiceError | null, res?: pbUpload.GetDatasetResponse) => {
-          if (!err && res?.dataset) return resolve(res.dataset);
-          if (!err || err.code === GrpcStatus.NOT_FOUND) return reject(notFound(`dataset "${datasetId}"`));
-          if (err.code === GrpcStatus.UNAVAILABLE || err.code === GrpcStatus.DEADLINE_EXCEEDED) return reject(unavailable("the upload service is unavailable", err));
-          reject(fromServiceError(err));
-        });
+        client.getDataset(
+          { datasetId },
+          tenantMetadata(owner, ctx),
+          { deadline: Date.now() + timeoutMs },
+          (err: ServiceError | null, res?: pbUpload.GetDatasetResponse) => {
+            if (!err && res?.dataset) return resolve(res.dataset);
+            if (!err || err.code === GrpcStatus.NOT_FOUND) return reject(notFound(`dataset "${datasetId}"`));
+            if (err.code === GrpcStatus.UNAVAILABLE || err.code === GrpcStatus.DEADLINE_EXCEEDED)
+              return reject(unavailable("the upload service is unavailable", err));
+            reject(fromServiceError(err));
+          },
+        );
       });
     },
     readPoints(owner, datasetId, ctx, deadline) {

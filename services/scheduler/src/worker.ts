@@ -131,7 +131,12 @@ export async function startWorker(deps: WorkerDeps): Promise<SchedulerWorker> {
           });
       if (est && !est.admissible) {
         throw new JobFailureError(
-          failure("MEMORY_LIMIT_EXCEEDED", `the computation needs about ${formatBytes(est.memoryBytes)}, more than the engine's limit of ${formatBytes(est.memoryLimitBytes)}`, false, "resource"),
+          failure(
+            "MEMORY_LIMIT_EXCEEDED",
+            `the computation needs about ${formatBytes(est.memoryBytes)}, more than the engine's limit of ${formatBytes(est.memoryLimitBytes)}`,
+            false,
+            "resource",
+          ),
         );
       }
       const result = await compute({
@@ -265,7 +270,14 @@ export async function startWorker(deps: WorkerDeps): Promise<SchedulerWorker> {
       mutate: (j) => {
         j.state = JobState.JOB_STATE_COMPLETED;
         j.finishedAt = nowTimestamp();
-        j.progress = { stage: pbCommon.Stage.STAGE_DONE, dimension: j.progress?.dimension ?? 0, columnsDone: j.progress?.columnsTotal ?? 0, columnsTotal: j.progress?.columnsTotal ?? 0, fraction: 1, bytesInUse: 0 };
+        j.progress = {
+          stage: pbCommon.Stage.STAGE_DONE,
+          dimension: j.progress?.dimension ?? 0,
+          columnsDone: j.progress?.columnsTotal ?? 0,
+          columnsTotal: j.progress?.columnsTotal ?? 0,
+          fraction: 1,
+          bytesInUse: 0,
+        };
         j.errorCode = "";
         j.errorMessage = "";
       },
@@ -321,7 +333,12 @@ export async function startWorker(deps: WorkerDeps): Promise<SchedulerWorker> {
     void (async () => {
       const rec = await store.load(bj.data.jobId);
       if (!rec || rec.job.state !== JobState.JOB_STATE_RUNNING || !(await bj.isFailed())) return;
-      await finishFailed(rec, failure("WORKER_LOST", "the worker running the job stopped", false, "system", err), bj.attemptsMade, contextFromCarrier(rec.trace));
+      await finishFailed(
+        rec,
+        failure("WORKER_LOST", "the worker running the job stopped", false, "system", err),
+        bj.attemptsMade,
+        contextFromCarrier(rec.trace),
+      );
     })().catch((e: unknown) => log.warn({ err: e }, "failed-job bookkeeping failed"));
   });
   await worker.waitUntilReady();

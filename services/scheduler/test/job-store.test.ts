@@ -23,7 +23,13 @@ let b: Proc;
 
 function proc(name: string): Proc {
   const redis = new IORedis(REDIS_URL, { maxRetriesPerRequest: 3 });
-  const events = createEventBus({ source: `job-store-test-${name}-${randomUUID().slice(0, 8)}`, brokers, topicPrefix: process.env.KAFKA_TOPIC_PREFIX ?? "", redis, log });
+  const events = createEventBus({
+    source: `job-store-test-${name}-${randomUUID().slice(0, 8)}`,
+    brokers,
+    topicPrefix: process.env.KAFKA_TOPIC_PREFIX ?? "",
+    redis,
+    log,
+  });
   return { redis, events, store: createJobStore({ redis, events, log, retentionSeconds: 600 }) };
 }
 
@@ -42,7 +48,14 @@ afterAll(async () => {
 
 function newRecord(owner = "tenant-store") {
   const jobId = `job_${randomUUID().replace(/-/g, "")}`;
-  const job = pbJobs.Job.fromPartial({ jobId, datasetId: "ds_x", owner, state: JobState.JOB_STATE_QUEUED, createdAt: nowTimestamp(), params: pbCommon.ComputeParams.fromPartial({ maxDim: 1 }) });
+  const job = pbJobs.Job.fromPartial({
+    jobId,
+    datasetId: "ds_x",
+    owner,
+    state: JobState.JOB_STATE_QUEUED,
+    createdAt: nowTimestamp(),
+    params: pbCommon.ComputeParams.fromPartial({ maxDim: 1 }),
+  });
   const dataset = pbUpload.Dataset.fromPartial({ datasetId: "ds_x", sha256: "ab".repeat(32), owner, n: 3, dim: 2 });
   return { job, dataset, trace: {}, paramsHash: "h", deadlineSeconds: 60, resultOf: jobId };
 }
@@ -64,7 +77,10 @@ describe("job store across processes", () => {
   it("creates the record with several first changes in order", async () => {
     const rec = newRecord();
     const id = rec.job.jobId;
-    const res = await a.store.create(rec, [submittedInput, { from: [JobState.JOB_STATE_QUEUED], mutate: (j) => void (j.state = JobState.JOB_STATE_COMPLETED), eventType: "job.completed" }]);
+    const res = await a.store.create(rec, [
+      submittedInput,
+      { from: [JobState.JOB_STATE_QUEUED], mutate: (j) => void (j.state = JobState.JOB_STATE_COMPLETED), eventType: "job.completed" },
+    ]);
     expect(res.map((r) => [r.sequence, r.job.state])).toEqual([
       [1, JobState.JOB_STATE_QUEUED],
       [2, JobState.JOB_STATE_COMPLETED],
@@ -76,7 +92,9 @@ describe("job store across processes", () => {
     expect((await b.store.loadJob(id))?.state).toBe(JobState.JOB_STATE_COMPLETED);
     // a change that does not fit the state built so far is refused before anything is sent
     const other = newRecord();
-    await expect(a.store.create(other, [{ from: [JobState.JOB_STATE_RUNNING], mutate: () => undefined, eventType: "job.progress" }])).rejects.toThrow(/does not apply/);
+    await expect(a.store.create(other, [{ from: [JobState.JOB_STATE_RUNNING], mutate: () => undefined, eventType: "job.progress" }])).rejects.toThrow(
+      /does not apply/,
+    );
     expect(await b.store.loadJob(other.job.jobId)).toBeUndefined();
   });
 
@@ -88,7 +106,11 @@ describe("job store across processes", () => {
     const byB = await b.store.apply(id, { from: [JobState.JOB_STATE_QUEUED], mutate: (j) => void (j.errorMessage = "set by b"), eventType: "job.queued" });
     expect(byB.ok && byB.sequence).toBe(2);
     // a's next change: refused on the stale sequence, rebuilt on b's record
-    const byA = await a.store.apply(id, { from: [JobState.JOB_STATE_QUEUED], mutate: (j) => void (j.state = JobState.JOB_STATE_RUNNING), eventType: "job.started" });
+    const byA = await a.store.apply(id, {
+      from: [JobState.JOB_STATE_QUEUED],
+      mutate: (j) => void (j.state = JobState.JOB_STATE_RUNNING),
+      eventType: "job.started",
+    });
     expect(byA.ok).toBe(true);
     if (!byA.ok) return;
     expect(byA.sequence).toBe(3);
@@ -103,10 +125,18 @@ describe("job store across processes", () => {
     const rec = newRecord();
     const id = rec.job.jobId;
     await a.store.create(rec, [submittedInput]);
-    const cancelled = await b.store.apply(id, { from: [JobState.JOB_STATE_QUEUED], mutate: (j) => void (j.state = JobState.JOB_STATE_CANCELLED), eventType: "job.cancelled" });
+    const cancelled = await b.store.apply(id, {
+      from: [JobState.JOB_STATE_QUEUED],
+      mutate: (j) => void (j.state = JobState.JOB_STATE_CANCELLED),
+      eventType: "job.cancelled",
+    });
     expect(cancelled.ok).toBe(true);
     // a still remembers QUEUED: its start must not apply
-    const start = await a.store.apply(id, { from: [JobState.JOB_STATE_QUEUED], mutate: (j) => void (j.state = JobState.JOB_STATE_RUNNING), eventType: "job.started" });
+    const start = await a.store.apply(id, {
+      from: [JobState.JOB_STATE_QUEUED],
+      mutate: (j) => void (j.state = JobState.JOB_STATE_RUNNING),
+      eventType: "job.started",
+    });
     expect(start.ok).toBe(false);
     expect(start.job?.state).toBe(JobState.JOB_STATE_CANCELLED);
     expect((await a.store.updates(id)).map((u) => u.eventType)).toEqual(["job.submitted", "job.cancelled"]);
@@ -117,7 +147,12 @@ describe("job store across processes", () => {
     const id = rec.job.jobId;
     await a.store.create(rec, [submittedInput]);
     expect(await b.store.requestCancel(id)).toBe(true);
-    const start = await a.store.apply(id, { from: [JobState.JOB_STATE_QUEUED], mutate: (j) => void (j.state = JobState.JOB_STATE_RUNNING), eventType: "job.started", readCancel: true });
+    const start = await a.store.apply(id, {
+      from: [JobState.JOB_STATE_QUEUED],
+      mutate: (j) => void (j.state = JobState.JOB_STATE_RUNNING),
+      eventType: "job.started",
+      readCancel: true,
+    });
     expect(start.ok && start.cancelRequested).toBe(true);
   });
 
@@ -127,7 +162,12 @@ describe("job store across processes", () => {
     await a.store.create(rec, [submittedInput]);
     const missing = `tda:test-missing:${id}`;
     await expect(
-      a.store.apply(id, { from: [JobState.JOB_STATE_QUEUED], mutate: (j) => void (j.state = JobState.JOB_STATE_COMPLETED), eventType: "job.completed", requires: missing }),
+      a.store.apply(id, {
+        from: [JobState.JOB_STATE_QUEUED],
+        mutate: (j) => void (j.state = JobState.JOB_STATE_COMPLETED),
+        eventType: "job.completed",
+        requires: missing,
+      }),
     ).rejects.toThrow(/missing/);
     expect((await b.store.loadJob(id))?.state).toBe(JobState.JOB_STATE_QUEUED);
     expect((await b.store.updates(id)).length).toBe(1);

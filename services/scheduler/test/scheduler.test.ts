@@ -7,7 +7,20 @@ import { channelOptions, createLogger, decodeDetails, insecure, pbCommon, pbJobs
 import { loadConfig, paramsHash, startSchedulerServer, type SchedulerServer } from "../src";
 import { keys } from "../src/keys";
 import { startUploadForTest, type UploadForTest } from "./upload-harness";
-import { call, freePort, jobsApi, noisyCircle, randomCloud, REDIS_URL, REPO, startEngine, uploadBytes, uploadPoints, waitFor, type EngineProcess } from "./helpers";
+import {
+  call,
+  freePort,
+  jobsApi,
+  noisyCircle,
+  randomCloud,
+  REDIS_URL,
+  REPO,
+  startEngine,
+  uploadBytes,
+  uploadPoints,
+  waitFor,
+  type EngineProcess,
+} from "./helpers";
 
 // Integration: real Redis, the real upload service (in-process), real engine
 // processes, the scheduler started from its config.
@@ -45,7 +58,10 @@ beforeAll(async () => {
   engine = await startEngine(["--memory-limit", "64G"]);
   const run = randomUUID().slice(0, 8);
   sched = await startSchedulerServer(loadConfig(schedulerEnv({ ENGINE_ADDRESSES: engine.address, SCHEDULER_QUEUE_NAME: `test-${run}` })), log);
-  idle = await startSchedulerServer(loadConfig(schedulerEnv({ SCHEDULER_WORKER: "false", ENGINE_ADDRESSES: "", SCHEDULER_QUEUE_NAME: `test-idle-${run}` })), log);
+  idle = await startSchedulerServer(
+    loadConfig(schedulerEnv({ SCHEDULER_WORKER: "false", ENGINE_ADDRESSES: "", SCHEDULER_QUEUE_NAME: `test-idle-${run}` })),
+    log,
+  );
   client = new pbJobs.JobServiceClient(sched.address, insecure(), channelOptions);
   idleClient = new pbJobs.JobServiceClient(idle.address, insecure(), channelOptions);
 }, 60_000);
@@ -212,9 +228,13 @@ describe("submit rules", () => {
     const t = tenant();
     const ds = await uploadPoints(upload.address, t, randomCloud(10, 2));
     const api = jobsApi(idleClient, t);
-    const err = await api.submit({ datasetId: ds.datasetId, params: { algorithm: pbCommon.Algorithm.ALGORITHM_UNSPECIFIED, maxDim: 99, threshold: -1, modulus: 4 } }).catch((e: unknown) => e);
+    const err = await api
+      .submit({ datasetId: ds.datasetId, params: { algorithm: pbCommon.Algorithm.ALGORITHM_UNSPECIFIED, maxDim: 99, threshold: -1, modulus: 4 } })
+      .catch((e: unknown) => e);
     const se = expectGrpcError(err, status.INVALID_ARGUMENT);
-    const fields = decodeDetails(se).badRequest!.fieldViolations.map((v) => v.field).sort();
+    const fields = decodeDetails(se)
+      .badRequest!.fieldViolations.map((v) => v.field)
+      .sort();
     expect(fields).toEqual(["params.algorithm", "params.max_dim", "params.modulus", "params.threshold"]);
 
     const nan = await api.submit({ datasetId: ds.datasetId, params: { algorithm: RIPS, maxDim: 1, threshold: Number.NaN } }).catch((e: unknown) => e);
@@ -231,8 +251,20 @@ describe("submit rules", () => {
     const ds = await uploadPoints(upload.address, owner, randomCloud(10, 2));
     const job = await jobsApi(idleClient, owner).submit({ datasetId: ds.datasetId, params: { algorithm: RIPS, maxDim: 1 } });
     const other = jobsApi(idleClient, tenant());
-    for (const op of [() => other.get(job.jobId), () => other.result(job.jobId), () => other.cancel(job.jobId), () => other.watch(job.jobId), () => other.get("job_unknown")]) {
-      expectGrpcError(await op().then(() => undefined, (e: unknown) => e), status.NOT_FOUND);
+    for (const op of [
+      () => other.get(job.jobId),
+      () => other.result(job.jobId),
+      () => other.cancel(job.jobId),
+      () => other.watch(job.jobId),
+      () => other.get("job_unknown"),
+    ]) {
+      expectGrpcError(
+        await op().then(
+          () => undefined,
+          (e: unknown) => e,
+        ),
+        status.NOT_FOUND,
+      );
     }
     // a dataset of another tenant is not found either
     const steal = await other.submit({ datasetId: ds.datasetId, params: { algorithm: RIPS, maxDim: 1 } }).catch((e: unknown) => e);
@@ -259,7 +291,15 @@ describe("submit rules", () => {
   it("limits a tenant's queued or running jobs inside its submit (TOO_MANY_ACTIVE_JOBS with a retry hint); a finished job frees its place", async () => {
     // no worker: submitted jobs stay queued
     const limited = await startSchedulerServer(
-      loadConfig(schedulerEnv({ SCHEDULER_WORKER: "false", ENGINE_ADDRESSES: "", SCHEDULER_QUEUE_NAME: `test-limit-${randomUUID().slice(0, 8)}`, SCHEDULER_MAX_ACTIVE_JOBS: "2", SCHEDULER_ACTIVE_JOBS_RETRY_MS: "3000" })),
+      loadConfig(
+        schedulerEnv({
+          SCHEDULER_WORKER: "false",
+          ENGINE_ADDRESSES: "",
+          SCHEDULER_QUEUE_NAME: `test-limit-${randomUUID().slice(0, 8)}`,
+          SCHEDULER_MAX_ACTIVE_JOBS: "2",
+          SCHEDULER_ACTIVE_JOBS_RETRY_MS: "3000",
+        }),
+      ),
       log,
     );
     const lc = new pbJobs.JobServiceClient(limited.address, insecure(), channelOptions);
@@ -268,8 +308,13 @@ describe("submit rules", () => {
       const ds = await uploadPoints(upload.address, owner, randomCloud(12, 2));
       const api = jobsApi(lc, owner);
       // two submits at once race for the places: both fit
-      const [a, b] = await Promise.all([0.5, 0.6].map((threshold) => api.submit({ datasetId: ds.datasetId, params: { algorithm: RIPS, maxDim: 1, threshold } })));
-      const refused = expectGrpcError(await api.submit({ datasetId: ds.datasetId, params: { algorithm: RIPS, maxDim: 1, threshold: 0.7 } }).catch((e: unknown) => e), status.RESOURCE_EXHAUSTED);
+      const [a, b] = await Promise.all(
+        [0.5, 0.6].map((threshold) => api.submit({ datasetId: ds.datasetId, params: { algorithm: RIPS, maxDim: 1, threshold } })),
+      );
+      const refused = expectGrpcError(
+        await api.submit({ datasetId: ds.datasetId, params: { algorithm: RIPS, maxDim: 1, threshold: 0.7 } }).catch((e: unknown) => e),
+        status.RESOURCE_EXHAUSTED,
+      );
       const d = decodeDetails(refused);
       expect(d.errorInfo?.reason).toBe("TOO_MANY_ACTIVE_JOBS");
       expect(d.errorInfo?.metadata).toEqual({ limit: "2", active: "2" });
@@ -280,7 +325,11 @@ describe("submit rules", () => {
       await jobsApi(lc, other).submit({ datasetId: ods.datasetId, params: { algorithm: RIPS, maxDim: 1 } });
       // a cancelled (finished) job frees its place
       expect((await api.cancel(a!.jobId)).state).toBe(JobState.JOB_STATE_CANCELLED);
-      await waitFor("the cancelled job to leave the active set", async () => ((await limited.redis.zscore(keys.activeJobs(owner), a!.jobId)) === null ? true : undefined), 5_000);
+      await waitFor(
+        "the cancelled job to leave the active set",
+        async () => ((await limited.redis.zscore(keys.activeJobs(owner), a!.jobId)) === null ? true : undefined),
+        5_000,
+      );
       const c = await api.submit({ datasetId: ds.datasetId, params: { algorithm: RIPS, maxDim: 1, threshold: 0.8 } });
       expect(c.state).toBe(JobState.JOB_STATE_QUEUED);
       expect(b!.state).toBe(JobState.JOB_STATE_QUEUED);
@@ -364,7 +413,10 @@ describe("cancel and listing", () => {
 describe("shutdown", () => {
   it("hands a running job back to the queue when the grace period ends, without using an attempt", async () => {
     const queueName = `test-shutdown-${randomUUID().slice(0, 8)}`;
-    const a = await startSchedulerServer(loadConfig(schedulerEnv({ ENGINE_ADDRESSES: engine.address, SCHEDULER_QUEUE_NAME: queueName, SCHEDULER_SHUTDOWN_GRACE_MS: "300" })), log);
+    const a = await startSchedulerServer(
+      loadConfig(schedulerEnv({ ENGINE_ADDRESSES: engine.address, SCHEDULER_QUEUE_NAME: queueName, SCHEDULER_SHUTDOWN_GRACE_MS: "300" })),
+      log,
+    );
     const b = await startSchedulerServer(loadConfig(schedulerEnv({ SCHEDULER_WORKER: "false", ENGINE_ADDRESSES: "", SCHEDULER_QUEUE_NAME: queueName })), log);
     const ca = new pbJobs.JobServiceClient(a.address, insecure(), channelOptions);
     const cb = new pbJobs.JobServiceClient(b.address, insecure(), channelOptions);
@@ -412,7 +464,10 @@ describe("failures", () => {
 
   it("fails a job over the engine's memory limit with MEMORY_LIMIT_EXCEEDED before computing, without retrying", async () => {
     const small = await startEngine(["--memory-limit", "8M"]);
-    const limited = await startSchedulerServer(loadConfig(schedulerEnv({ ENGINE_ADDRESSES: small.address, SCHEDULER_QUEUE_NAME: `test-small-${randomUUID().slice(0, 8)}` })), log);
+    const limited = await startSchedulerServer(
+      loadConfig(schedulerEnv({ ENGINE_ADDRESSES: small.address, SCHEDULER_QUEUE_NAME: `test-small-${randomUUID().slice(0, 8)}` })),
+      log,
+    );
     const c = new pbJobs.JobServiceClient(limited.address, insecure(), channelOptions);
     try {
       const t = tenant();
@@ -444,7 +499,11 @@ describe("failures", () => {
     try {
       const t = tenant();
       const api = jobsApi(c, t);
-      const jobs = await Promise.all([0, 1, 2, 3].map(async () => api.submit({ datasetId: (await uploadPoints(upload.address, t, randomCloud(30, 2))).datasetId, params: { algorithm: RIPS, maxDim: 1 } })));
+      const jobs = await Promise.all(
+        [0, 1, 2, 3].map(async () =>
+          api.submit({ datasetId: (await uploadPoints(upload.address, t, randomCloud(30, 2))).datasetId, params: { algorithm: RIPS, maxDim: 1 } }),
+        ),
+      );
       for (const j of jobs) {
         await api.watch(j.jobId);
         expect(await api.get(j.jobId)).toMatchObject({ state: JobState.JOB_STATE_COMPLETED, engine: engine.address });
@@ -459,12 +518,18 @@ describe("failures", () => {
 
   it("waits for a busy engine without using attempts", async () => {
     const single = await startEngine(["--max-concurrent", "1", "--queue-depth", "0", "--memory-limit", "64G"]);
-    const s = await startSchedulerServer(loadConfig(schedulerEnv({ ENGINE_ADDRESSES: single.address, SCHEDULER_QUEUE_NAME: `test-busy-${randomUUID().slice(0, 8)}` })), log);
+    const s = await startSchedulerServer(
+      loadConfig(schedulerEnv({ ENGINE_ADDRESSES: single.address, SCHEDULER_QUEUE_NAME: `test-busy-${randomUUID().slice(0, 8)}` })),
+      log,
+    );
     const c = new pbJobs.JobServiceClient(s.address, insecure(), channelOptions);
     try {
       const t = tenant();
       const api = jobsApi(c, t);
-      const big = await api.submit({ datasetId: (await uploadPoints(upload.address, t, randomCloud(600, 4))).datasetId, params: { algorithm: RIPS, maxDim: 3 } });
+      const big = await api.submit({
+        datasetId: (await uploadPoints(upload.address, t, randomCloud(600, 4))).datasetId,
+        params: { algorithm: RIPS, maxDim: 3 },
+      });
       await waitFor("the big job to compute", async () => ((await api.get(big.jobId)).state === JobState.JOB_STATE_RUNNING ? true : undefined));
       const small = await api.submit({ datasetId: (await uploadPoints(upload.address, t, noisyCircle(20))).datasetId, params: { algorithm: RIPS, maxDim: 1 } });
       // told "busy" three times (all its attempts, were they counted), then capacity frees up
@@ -497,7 +562,16 @@ describe("failures", () => {
       const api = jobsApi(c, t);
       const job = await api.submit({ datasetId: ds.datasetId, params: { algorithm: RIPS, maxDim: 1 } });
       const updates = await api.watch(job.jobId);
-      expect(updates.map((u) => u.eventType)).toEqual(["job.submitted", "job.queued", "job.started", "job.queued", "job.started", "job.queued", "job.started", "job.failed"]);
+      expect(updates.map((u) => u.eventType)).toEqual([
+        "job.submitted",
+        "job.queued",
+        "job.started",
+        "job.queued",
+        "job.started",
+        "job.queued",
+        "job.started",
+        "job.failed",
+      ]);
       expect(await api.get(job.jobId)).toMatchObject({ state: JobState.JOB_STATE_FAILED, errorCode: "ENGINE_UNAVAILABLE", attempts: 3 });
     } finally {
       c.close();

@@ -25,7 +25,13 @@ beforeAll(async () => {
   upload = await startUploadForTest(dataDir, REDIS_URL);
   engine = await startEngine();
   sched = await startSchedulerServer(
-    loadConfig({ REDIS_URL, SCHEDULER_PORT: "0", UPLOAD_ADDRESS: upload.address, ENGINE_ADDRESSES: engine.address, SCHEDULER_QUEUE_NAME: `test-trace-${randomUUID().slice(0, 8)}` }),
+    loadConfig({
+      REDIS_URL,
+      SCHEDULER_PORT: "0",
+      UPLOAD_ADDRESS: upload.address,
+      ENGINE_ADDRESSES: engine.address,
+      SCHEDULER_QUEUE_NAME: `test-trace-${randomUUID().slice(0, 8)}`,
+    }),
     createLogger("scheduler-test", "silent"),
   );
   client = new pbJobs.JobServiceClient(sched.address, insecure(), channelOptions);
@@ -48,10 +54,19 @@ it("continues the caller's trace from SubmitJob into the worker", async () => {
   const md = tenantMd(tenant);
   md.set("traceparent", `00-${traceId}-${randomBytes(8).toString("hex")}-01`);
   const job = await new Promise<pbJobs.Job>((resolve, reject) =>
-    client.submitJob(pbJobs.SubmitJobRequest.fromPartial({ datasetId: ds.datasetId, params: { algorithm: pbCommon.Algorithm.ALGORITHM_RIPS, maxDim: 1 } }), md, (err, res) => (err ? reject(err) : resolve(res.job!))),
+    client.submitJob(
+      pbJobs.SubmitJobRequest.fromPartial({ datasetId: ds.datasetId, params: { algorithm: pbCommon.Algorithm.ALGORITHM_RIPS, maxDim: 1 } }),
+      md,
+      (err, res) => (err ? reject(err) : resolve(res.job!)),
+    ),
   );
   expect(job.traceId).toBe(traceId);
-  await waitFor("job to complete", async () => ((await call<pbJobs.GetJobRequest, pbJobs.GetJobResponse>(client.getJob.bind(client), { jobId: job.jobId }, tenant)).job!.state === pbJobs.JobState.JOB_STATE_COMPLETED ? true : undefined));
+  await waitFor("job to complete", async () =>
+    (await call<pbJobs.GetJobRequest, pbJobs.GetJobResponse>(client.getJob.bind(client), { jobId: job.jobId }, tenant)).job!.state ===
+    pbJobs.JobState.JOB_STATE_COMPLETED
+      ? true
+      : undefined,
+  );
   const spans = await waitFor("worker span", async () => {
     const s = exporter.getFinishedSpans();
     return s.some((x) => x.name === "scheduler.run_job") ? s : undefined;

@@ -69,7 +69,11 @@ async function main() {
   const f = new Float64Array(Math.floor((MB * 1e6) / 8 / 3) * 3);
   for (let i = 0; i < f.length; i++) f[i] = Math.sin(i);
   inputs.push(["RAW_FLOAT64", Buffer.from(f.buffer), F.DATA_FORMAT_RAW_FLOAT64, 3]);
-  console.log(`load average ${loadavg().map((x) => x.toFixed(1)).join(" ")}; ${MB} MB inputs`);
+  console.log(
+    `load average ${loadavg()
+      .map((x) => x.toFixed(1))
+      .join(" ")}; ${MB} MB inputs`,
+  );
   let peakRss = 0;
   const sampler = setInterval(() => (peakRss = Math.max(peakRss, process.memoryUsage().rss)), 20);
   const baseRss = process.memoryUsage().rss;
@@ -77,7 +81,9 @@ async function main() {
     const parse = Math.max(parseOnly(buf, format, dim), parseOnly(buf, format, dim));
     const up = await uploadOnce(client, buf, format, dim);
     const up2 = await uploadOnce(client, buf, format, dim);
-    console.log(`${name.padEnd(22)} parser ${parse.toFixed(0).padStart(5)} MB/s   gRPC upload ${Math.max(up.mbps, up2.mbps).toFixed(0).padStart(5)} MB/s   n=${up.res.dataset.n}`);
+    console.log(
+      `${name.padEnd(22)} parser ${parse.toFixed(0).padStart(5)} MB/s   gRPC upload ${Math.max(up.mbps, up2.mbps).toFixed(0).padStart(5)} MB/s   n=${up.res.dataset.n}`,
+    );
   }
   clearInterval(sampler);
   console.log(`RSS before ${(baseRss / 2 ** 20).toFixed(0)} MiB (inputs held by the bench), peak ${(peakRss / 2 ** 20).toFixed(0)} MiB`);

@@ -83,7 +83,12 @@ export function createDatasetRepo(redis: Redis, lockTtlMs = 30_000): DatasetRepo
       return redis.scard(datasetKeys.refs(sha));
     },
     withBlobLock(sha, fn) {
-      return withLock(redis, datasetKeys.lock(sha), { ttlMs: lockTtlMs, waitMs: lockTtlMs, retryMs: 20, onTimeout: () => new Error(`timed out waiting for the blob lock of ${sha}`) }, () => fn());
+      return withLock(
+        redis,
+        datasetKeys.lock(sha),
+        { ttlMs: lockTtlMs, waitMs: lockTtlMs, retryMs: 20, onTimeout: () => new Error(`timed out waiting for the blob lock of ${sha}`) },
+        () => fn(),
+      );
     },
   };
 }

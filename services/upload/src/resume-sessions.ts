@@ -52,7 +52,12 @@ export function createResumeSessions(redis: Redis, dataDir: string, ttlSeconds: 
       ttlMs: LOCK_MS,
       waitMs: 10_000,
       retryMs: 50,
-      onTimeout: () => new TdaError(GrpcStatus.ABORTED, `upload ${id} is still in progress on another stream`, { reason: "UPLOAD_IN_PROGRESS", retryable: true, retryAfterMs: 1000 }),
+      onTimeout: () =>
+        new TdaError(GrpcStatus.ABORTED, `upload ${id} is still in progress on another stream`, {
+          reason: "UPLOAD_IN_PROGRESS",
+          retryable: true,
+          retryAfterMs: 1000,
+        }),
     });
 
   return {
@@ -70,13 +75,16 @@ export function createResumeSessions(redis: Redis, dataDir: string, ttlSeconds: 
         const exists = Object.keys(stored).length > 0;
         if (header.resumeOffset > 0) {
           if (!exists) {
-            throw new TdaError(GrpcStatus.NOT_FOUND, `no resumable upload ${id} (never started, finished, failed validation or expired)`, { reason: "UPLOAD_SESSION_NOT_FOUND" });
+            throw new TdaError(GrpcStatus.NOT_FOUND, `no resumable upload ${id} (never started, finished, failed validation or expired)`, {
+              reason: "UPLOAD_SESSION_NOT_FOUND",
+            });
           }
           effective = { ...(JSON.parse(stored.header ?? "{}") as pbUpload.UploadHeader), uploadId: id, resumeOffset: header.resumeOffset };
           const size = (await fsp.stat(spool).catch(() => undefined))?.size ?? 0;
           if (header.resumeOffset > size) {
             throw new TdaError(GrpcStatus.FAILED_PRECONDITION, `upload ${id} can resume from byte ${size} at most, not ${header.resumeOffset}`, {
-              reason: "UPLOAD_RESUME_OFFSET", metadata: { resume_offset: String(size) },
+              reason: "UPLOAD_RESUME_OFFSET",
+              metadata: { resume_offset: String(size) },
             });
           }
           await fsp.truncate(spool, header.resumeOffset);
@@ -87,7 +95,11 @@ export function createResumeSessions(redis: Redis, dataDir: string, ttlSeconds: 
           await fsp.rm(spool, { force: true });
           await fsp.writeFile(spool, "");
         }
-        await redis.multi().hset(key(owner, id), { header: JSON.stringify({ ...effective, resumeOffset: 0 }), owner, offset: String(offset) }).expire(key(owner, id), ttlSeconds).exec();
+        await redis
+          .multi()
+          .hset(key(owner, id), { header: JSON.stringify({ ...effective, resumeOffset: 0 }), owner, offset: String(offset) })
+          .expire(key(owner, id), ttlSeconds)
+          .exec();
       } catch (err) {
         await release();
         throw err;

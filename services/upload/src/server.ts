@@ -1,7 +1,22 @@
 import { endianness } from "node:os";
 import type { Server } from "@grpc/grpc-js";
 import type { HealthImplementation } from "grpc-health-check";
-import { addHealth, applyMeshKey, bind, createEventBus, widenReceiveWindows, FastUploadServiceService, createLogger, createRedis, createServer, shutdown, type EventBus, type Logger, type Redis, type ServiceMetrics } from "@tda/common";
+import {
+  addHealth,
+  applyMeshKey,
+  bind,
+  createEventBus,
+  widenReceiveWindows,
+  FastUploadServiceService,
+  createLogger,
+  createRedis,
+  createServer,
+  shutdown,
+  type EventBus,
+  type Logger,
+  type Redis,
+  type ServiceMetrics,
+} from "@tda/common";
 import type { UploadConfig } from "./config";
 import { createFsBlobStore, type BlobStore } from "./blob-store";
 import { createUploadService } from "./upload-service";
@@ -71,7 +86,14 @@ export async function startUploadServer(config: UploadConfig, opts: StartOptions
   log.info({ host: config.host, port, dataDir: config.dataDir }, "upload service listening");
   let closing: Promise<void> | undefined;
   return {
-    server, health, port, address: `${config.host}:${port}`, redis, bus, blobs, log,
+    server,
+    health,
+    port,
+    address: `${config.host}:${port}`,
+    redis,
+    bus,
+    blobs,
+    log,
     close() {
       closing ??= (async () => {
         clearInterval(sweeper);

@@ -77,8 +77,20 @@ export function createUploadService(deps: UploadServiceDeps): pbUpload.UploadSer
         bus,
         log,
         {
-          uploadId, owner, filename: header.name, bytes: 0, contentType: header.contentType, sha256: "", pointCount: 0, dimension: 0,
-          minBounds: [], maxBounds: [], datasetId: "", errorCode: "", errorMessage: "", format: formatName(header.format),
+          uploadId,
+          owner,
+          filename: header.name,
+          bytes: 0,
+          contentType: header.contentType,
+          sha256: "",
+          pointCount: 0,
+          dimension: 0,
+          minBounds: [],
+          maxBounds: [],
+          datasetId: "",
+          errorCode: "",
+          errorMessage: "",
+          format: formatName(header.format),
         },
         ctx,
         config.progressIntervalMs,
@@ -149,8 +161,13 @@ export function createUploadService(deps: UploadServiceDeps): pbUpload.UploadSer
         const datasetId = datasetIdOf(sha);
         const isPoints = sink.kind === "points";
         const summary = {
-          bytes, sha256: sha, pointCount: sink.n, dimension: sink.dim, datasetId,
-          minBounds: isPoints ? Array.from(sink.min) : [], maxBounds: isPoints ? Array.from(sink.max) : [],
+          bytes,
+          sha256: sha,
+          pointCount: sink.n,
+          dimension: sink.dim,
+          datasetId,
+          minBounds: isPoints ? Array.from(sink.min) : [],
+          maxBounds: isPoints ? Array.from(sink.max) : [],
           format: formatName(finished.format),
         };
         await events.emit("upload.validated", summary);
@@ -250,7 +267,8 @@ export function createUploadService(deps: UploadServiceDeps): pbUpload.UploadSer
         let after: string | undefined;
         if (req.pageToken) {
           after = Buffer.from(req.pageToken, "base64url").toString("latin1");
-          if (!/^\d{13}:ds_[0-9a-f]{32}$/.test(after)) throw invalidArgument("page_token is not valid", [{ field: "page_token", description: "not a token returned by ListDatasets" }]);
+          if (!/^\d{13}:ds_[0-9a-f]{32}$/.test(after))
+            throw invalidArgument("page_token is not valid", [{ field: "page_token", description: "not a token returned by ListDatasets" }]);
         }
         const page = await repo.list(owner, size, after);
         return {

@@ -50,17 +50,18 @@ async function collect(keys: Set<string>, done: (m: Map<string, string[]>) => bo
     consumer!
       .run({
         // a CONSUMER span per record, linked to the event's producer span (no-op without a tracer)
-        eachMessage: async ({ topic, partition, message }) => inConsumerSpan({ topic, partition, message }, "upload-events-test", async () => {
-          const key = message.key?.toString() ?? "";
-          if (!keys.has(key) || !message.value) return;
-          const env = pbEvents.EventEnvelope.decode(message.value);
-          envs.set(key, [...(envs.get(key) ?? []), env]);
-          types.set(key, [...(types.get(key) ?? []), env.eventType]);
-          if (done(types)) {
-            clearTimeout(timer);
-            resolve();
-          }
-        }),
+        eachMessage: async ({ topic, partition, message }) =>
+          inConsumerSpan({ topic, partition, message }, "upload-events-test", async () => {
+            const key = message.key?.toString() ?? "";
+            if (!keys.has(key) || !message.value) return;
+            const env = pbEvents.EventEnvelope.decode(message.value);
+            envs.set(key, [...(envs.get(key) ?? []), env]);
+            types.set(key, [...(types.get(key) ?? []), env.eventType]);
+            if (done(types)) {
+              clearTimeout(timer);
+              resolve();
+            }
+          }),
       })
       .catch(reject);
   });
@@ -84,7 +85,12 @@ describe("upload events on Kafka", () => {
     expect(done?.$case).toBe("upload");
     if (done?.$case === "upload") {
       expect([done.value.uploadId, done.value.owner, done.value.datasetId, done.value.pointCount, done.value.dimension, done.value.bytes]).toEqual([
-        good.uploadId, tenant, good.dataset!.datasetId, 3, 2, 12,
+        good.uploadId,
+        tenant,
+        good.dataset!.datasetId,
+        3,
+        2,
+        12,
       ]);
       expect(done.value.sha256).toBe(good.dataset!.sha256);
     }

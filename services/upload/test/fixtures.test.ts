@@ -40,7 +40,11 @@ const numbersIn = (text: string) => text.match(/[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?
 describe("fixture files through the service", () => {
   it.each(["tore3D_300.off", "grid_10_10_10_in_0_1.off", "alphacomplexdoc.off"])("stores the OFF file %s (format sniffed)", async (name) => {
     const buf = fixture(name);
-    const lines = buf.toString("latin1").split("\n").map((l) => l.trim()).filter((l) => l !== "" && !l.startsWith("#"));
+    const lines = buf
+      .toString("latin1")
+      .split("\n")
+      .map((l) => l.trim())
+      .filter((l) => l !== "" && !l.startsWith("#"));
     expect(lines[0]).toBe("OFF");
     const nVertices = Number(lines[1]!.split(/\s+/)[0]);
     const first = lines[2]!.split(/\s+/).map(Number);
@@ -53,7 +57,10 @@ describe("fixture files through the service", () => {
   });
 
   it("stores Ripser's point-cloud files (whitespace and tab separated)", async () => {
-    for (const [name, n, dim] of [["sphere_3_192_points.dat", 192, 3], ["o3_1024.txt", 1024, 9]] as const) {
+    for (const [name, n, dim] of [
+      ["sphere_3_192_points.dat", 192, 3],
+      ["o3_1024.txt", 1024, 9],
+    ] as const) {
       const buf = fixture(name);
       expect(numbersIn(buf.toString("latin1")).length).toBe(n * dim);
       const res = await upload(svc.client, newTenant(), { name, format: F.DATA_FORMAT_WHITESPACE }, chunks(buf, 4096));
@@ -63,15 +70,19 @@ describe("fixture files through the service", () => {
 
   it("stores every Ripser lower-distance example; n follows from the entry count", async () => {
     const names = [
-      "sphere_3_192.lower_distance_matrix", "random16.lower_distance_matrix", "projective_plane.lower_distance_matrix",
-      ...readdirSync(path.join(FIXTURES, "dev-branch-tests")).filter((f) => f.endsWith(".lower_distance_matrix")).map((f) => `dev-branch-tests/${f}`),
+      "sphere_3_192.lower_distance_matrix",
+      "random16.lower_distance_matrix",
+      "projective_plane.lower_distance_matrix",
+      ...readdirSync(path.join(FIXTURES, "dev-branch-tests"))
+        .filter((f) => f.endsWith(".lower_distance_matrix"))
+        .map((f) => `dev-branch-tests/${f}`),
     ];
     expect(names.length).toBeGreaterThanOrEqual(9);
     for (const name of names) {
       const buf = fixture(name);
       const entries = numbersIn(buf.toString("latin1")).length;
       const n = Math.round((1 + Math.sqrt(1 + 8 * entries)) / 2); // entries = n(n-1)/2
-      expect(n * (n - 1) / 2).toBe(entries);
+      expect((n * (n - 1)) / 2).toBe(entries);
       const res = await upload(svc.client, newTenant(), { name, format: F.DATA_FORMAT_LOWER_DISTANCE_MATRIX }, chunks(buf, 333));
       expect([name, res.dataset!.n, res.dataset!.dim, res.dataset!.kind]).toEqual([name, n, 0, pbUpload.DatasetKind.DATASET_KIND_DISTANCE_MATRIX]);
       expect(res.dataset!.sizeBytes).toBe(entries * 8);
@@ -85,7 +96,7 @@ describe("fixture files through the service", () => {
       const buf = fixture(`dev-branch-tests/${name}.upper_distance_matrix`);
       const upperValues = numbersIn(buf.toString("latin1")).map(Number);
       const n = Math.round((1 + Math.sqrt(1 + 8 * upperValues.length)) / 2);
-      expect(n * (n - 1) / 2).toBe(upperValues.length);
+      expect((n * (n - 1)) / 2).toBe(upperValues.length);
       const d = (i: number, j: number) => upperValues[i * n - (i * (i + 1)) / 2 + (j - i - 1)]!; // i < j
       const expected: number[] = [];
       for (let i = 1; i < n; i++) for (let j = 0; j < i; j++) expected.push(d(j, i));
@@ -95,7 +106,9 @@ describe("fixture files through the service", () => {
       expect(Array.from(new Float64Array(data.buffer, data.byteOffset, data.length / 8))).toEqual(expected);
     }
     const full = await upload(svc.client, tenant, { name: "pp.csv", format: F.DATA_FORMAT_DISTANCE_MATRIX }, chunks(fixture("projective_plane.csv"), 64));
-    const lower = await upload(svc.client, tenant, { name: "pp.lower", format: F.DATA_FORMAT_LOWER_DISTANCE_MATRIX }, [fixture("projective_plane.lower_distance_matrix")]);
+    const lower = await upload(svc.client, tenant, { name: "pp.lower", format: F.DATA_FORMAT_LOWER_DISTANCE_MATRIX }, [
+      fixture("projective_plane.lower_distance_matrix"),
+    ]);
     expect(full.dataset!.n).toBe(13);
     expect(lower.dataset!.datasetId).toBe(full.dataset!.datasetId);
     expect(lower.deduplicated).toBe(true);

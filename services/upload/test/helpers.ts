@@ -162,7 +162,11 @@ export function readPoints(client: pbUpload.UploadServiceClient, tenant: string,
   });
 }
 
-export function unary<Req, Res>(fn: (req: Req, md: Metadata, cb: (err: ServiceError | null, res: Res) => void) => unknown, req: Req, tenant: string): Promise<Res> {
+export function unary<Req, Res>(
+  fn: (req: Req, md: Metadata, cb: (err: ServiceError | null, res: Res) => void) => unknown,
+  req: Req,
+  tenant: string,
+): Promise<Res> {
   return new Promise((resolve, reject) => {
     fn(req, tenantMd(tenant), (err, res) => (err ? reject(err) : resolve(res)));
   });

@@ -4,8 +4,18 @@ import { statSync, utimesSync, writeFileSync } from "node:fs";
 import { status } from "@grpc/grpc-js";
 import { pbUpload } from "@tda/common";
 import {
-  cleanupTenants, decodeDetails, expectGrpcError, filesUnder, newTenant, outboxEvents, startService, tenantMd, upload, useRedis,
-  type RedisHandle, type ServiceHandle,
+  cleanupTenants,
+  decodeDetails,
+  expectGrpcError,
+  filesUnder,
+  newTenant,
+  outboxEvents,
+  startService,
+  tenantMd,
+  upload,
+  useRedis,
+  type RedisHandle,
+  type ServiceHandle,
 } from "./helpers";
 import { createResumeSessions } from "../src/resume-sessions";
 
@@ -26,7 +36,14 @@ afterAll(async () => {
 });
 
 const header = (h: Partial<pbUpload.UploadHeader>): pbUpload.UploadHeader => ({
-  name: "", format: 0, dim: 0, contentType: "", uploadId: "", resumeOffset: 0, totalBytes: 0, ...h,
+  name: "",
+  format: 0,
+  dim: 0,
+  contentType: "",
+  uploadId: "",
+  resumeOffset: 0,
+  totalBytes: 0,
+  ...h,
 });
 
 /** The spool file of a resumable upload (named by the service after owner and upload id). */

@@ -5,8 +5,20 @@ import { pbUpload } from "@tda/common";
 import { HealthClient, HealthCheckResponse_ServingStatus } from "@tda/common/dist/gen/grpc/health/v1/health";
 import { channelOptions, insecure } from "@tda/common";
 import {
-  cleanupTenants, decodeDetails, expectGrpcError, filesUnder, newTenant, outboxEvents, readPoints, startService, tenantMd, unary, upload, useRedis,
-  type RedisHandle, type ServiceHandle,
+  cleanupTenants,
+  decodeDetails,
+  expectGrpcError,
+  filesUnder,
+  newTenant,
+  outboxEvents,
+  readPoints,
+  startService,
+  tenantMd,
+  unary,
+  upload,
+  useRedis,
+  type RedisHandle,
+  type ServiceHandle,
 } from "./helpers";
 
 const F = pbUpload.DataFormat;
@@ -44,12 +56,25 @@ function blobPath(sha: string): string {
 describe("Upload", () => {
   it("stores a CSV upload: metadata, bounds, blob, events", async () => {
     const tenant = newTenant();
-    const res = await upload(svc.client, tenant, { name: "tiny.csv", format: F.DATA_FORMAT_CSV, contentType: "text/csv" }, ["x,y,z\n1,2", ",3\n4,5,6\n-1,0.", "5,9\n"]);
+    const res = await upload(svc.client, tenant, { name: "tiny.csv", format: F.DATA_FORMAT_CSV, contentType: "text/csv" }, [
+      "x,y,z\n1,2",
+      ",3\n4,5,6\n-1,0.",
+      "5,9\n",
+    ]);
     const d = res.dataset!;
     expect(res.deduplicated).toBe(false);
     expect(d.datasetId).toMatch(/^ds_[0-9a-f]{32}$/);
     expect(d.datasetId).toBe(`ds_${d.sha256.slice(0, 32)}`);
-    expect([d.n, d.dim, d.kind, d.format, d.sizeBytes, d.sourceBytes, d.owner, d.name]).toEqual([3, 3, pbUpload.DatasetKind.DATASET_KIND_POINT_CLOUD, F.DATA_FORMAT_CSV, 72, CSV.length, tenant, "tiny.csv"]);
+    expect([d.n, d.dim, d.kind, d.format, d.sizeBytes, d.sourceBytes, d.owner, d.name]).toEqual([
+      3,
+      3,
+      pbUpload.DatasetKind.DATASET_KIND_POINT_CLOUD,
+      F.DATA_FORMAT_CSV,
+      72,
+      CSV.length,
+      tenant,
+      "tiny.csv",
+    ]);
     expect(d.minBounds).toEqual([-1, 0.5, 3]);
     expect(d.maxBounds).toEqual([4, 5, 9]);
     expect(existsSync(blobPath(d.sha256))).toBe(true);
@@ -64,7 +89,15 @@ describe("Upload", () => {
     expect(events.map((e) => e.type)).toEqual(["upload.started", "upload.validated", "upload.completed"]);
     const done = events[2]!.data;
     expect([done.owner, done.filename, done.bytes, done.contentType, done.sha256, done.pointCount, done.dimension, done.datasetId, done.format]).toEqual([
-      tenant, "tiny.csv", CSV.length, "text/csv", d.sha256, 3, 3, d.datasetId, "CSV",
+      tenant,
+      "tiny.csv",
+      CSV.length,
+      "text/csv",
+      d.sha256,
+      3,
+      3,
+      d.datasetId,
+      "CSV",
     ]);
     expect(done.minBounds).toEqual([-1, 0.5, 3]);
   });
@@ -142,7 +175,9 @@ describe("Upload", () => {
     const blobsBefore = blobFiles();
     const done = new Promise<unknown>((resolve) => {
       const call = svc.client.upload(tenantMd(tenant), (e, r) => resolve(e ?? r));
-      call.write({ msg: { $case: "header", value: { name: "c", format: F.DATA_FORMAT_CSV, dim: 0, contentType: "", uploadId: "", resumeOffset: 0, totalBytes: 0 } } });
+      call.write({
+        msg: { $case: "header", value: { name: "c", format: F.DATA_FORMAT_CSV, dim: 0, contentType: "", uploadId: "", resumeOffset: 0, totalBytes: 0 } },
+      });
       call.write({ msg: { $case: "chunk", value: Buffer.from("1,2\n3,4\n") } });
       // cancel mid-stream, once the server has started on it
       const until = Date.now() + 5000;
@@ -153,7 +188,7 @@ describe("Upload", () => {
         });
       poll();
     });
-    expect((await done as { code?: number }).code).toBe(status.CANCELLED);
+    expect(((await done) as { code?: number }).code).toBe(status.CANCELLED);
     const until = Date.now() + 5000;
     let events: string[] = [];
     while (Date.now() < until) {
@@ -294,7 +329,12 @@ describe("limits", () => {
     const res = await upload(small.client, tenant, { format: F.DATA_FORMAT_CSV }, ["1,2\n", "3,4\n", "5,6\n"]);
     const events = await outboxEvents(rh.redis, small.eventSource, res.uploadId);
     expect(events.map((e) => [e.type, e.data.bytes])).toEqual([
-      ["upload.started", 0], ["upload.progress", 4], ["upload.progress", 8], ["upload.progress", 12], ["upload.validated", 12], ["upload.completed", 12],
+      ["upload.started", 0],
+      ["upload.progress", 4],
+      ["upload.progress", 8],
+      ["upload.progress", 12],
+      ["upload.validated", 12],
+      ["upload.completed", 12],
     ]);
   });
 });

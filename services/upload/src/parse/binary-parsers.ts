@@ -151,7 +151,10 @@ export class RawParser implements Parser {
   finish(): void {
     const p = this.reader.partialBytes;
     if (p > 0) {
-      throw parseError(`record ${this.reader.records}: input ends inside a record: ${this.bytes} bytes is not a multiple of the record size ${this.recordBytes} (dim x element size)`, { record: this.reader.records });
+      throw parseError(
+        `record ${this.reader.records}: input ends inside a record: ${this.bytes} bytes is not a multiple of the record size ${this.recordBytes} (dim x element size)`,
+        { record: this.reader.records },
+      );
     }
   }
 }
@@ -166,7 +169,11 @@ export class NpyParser implements Parser {
   private expectRows = 0;
   private flatDim = 0;
 
-  constructor(private readonly sink: CanonicalSink, private readonly declaredDim: number, private readonly limits: SinkLimits) {}
+  constructor(
+    private readonly sink: CanonicalSink,
+    private readonly declaredDim: number,
+    private readonly limits: SinkLimits,
+  ) {}
 
   push(chunk: Uint8Array): void {
     if (this.reader) {
@@ -197,7 +204,11 @@ export class NpyParser implements Parser {
     if (descr === undefined || fortran === undefined || shapeText === undefined) throw parseError(`.npy header is malformed: ${dict.slice(0, 120)}`);
     const type = ELEMENT_TYPES[descr.replace(/^=/, "<")];
     if (!type) throw parseError(`.npy dtype '${descr}' is not supported (use a float or integer array)`);
-    const shape = shapeText.split(",").map((s) => s.trim()).filter((s) => s.length > 0).map(Number);
+    const shape = shapeText
+      .split(",")
+      .map((s) => s.trim())
+      .filter((s) => s.length > 0)
+      .map(Number);
     if (shape.some((x) => !Number.isInteger(x) || x < 0)) throw parseError(`.npy shape (${shapeText}) is malformed`);
     let rows: number;
     let dim: number;
@@ -205,7 +216,8 @@ export class NpyParser implements Parser {
       rows = shape[0]!;
       dim = shape[1]!;
       if (fortran === "True" && rows > 1 && dim > 1) throw parseError(".npy array is in Fortran order; save it in C order (np.ascontiguousarray)");
-      if (this.declaredDim > 0 && dim !== this.declaredDim) throw parseError(`.npy shape (${shape.join(", ")}) has ${dim} columns but the declared dim is ${this.declaredDim}`);
+      if (this.declaredDim > 0 && dim !== this.declaredDim)
+        throw parseError(`.npy shape (${shape.join(", ")}) has ${dim} columns but the declared dim is ${this.declaredDim}`);
     } else if (shape.length === 1) {
       dim = this.declaredDim > 0 ? this.declaredDim : 1;
       if (shape[0]! % dim !== 0) throw parseError(`.npy 1-D array of ${shape[0]} values does not split into points of dim ${dim}`);

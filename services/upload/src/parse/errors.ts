@@ -46,7 +46,11 @@ export function tooManyPoints(limit: number): TdaError {
  */
 export function dimTooLarge(where: string, limit: number, field = "chunk"): TdaError {
   const description = `${where}more than ${limit} values per point (UPLOAD_MAX_DIM)`;
-  return new TdaError(GrpcStatus.INVALID_ARGUMENT, description, { reason: REASON_DIM_TOO_LARGE, metadata: { limit: String(limit) }, violations: [{ field, description }] });
+  return new TdaError(GrpcStatus.INVALID_ARGUMENT, description, {
+    reason: REASON_DIM_TOO_LARGE,
+    metadata: { limit: String(limit) },
+    violations: [{ field, description }],
+  });
 }
 
 export function tooLarge(limit: number): TdaError {
@@ -65,5 +69,7 @@ export function showToken(b: Uint8Array, s: number, e: number): string {
 }
 
 export function resourceExhaustedMatrix(limit: number): TdaError {
-  return resourceExhausted(`upper distance matrix has more than ${limit} entries; upload it as a lower or full matrix`, REASON_TOO_LARGE, { limit: String(limit) });
+  return resourceExhausted(`upper distance matrix has more than ${limit} entries; upload it as a lower or full matrix`, REASON_TOO_LARGE, {
+    limit: String(limit),
+  });
 }

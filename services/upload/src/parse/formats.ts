@@ -96,7 +96,10 @@ export class UploadParser {
   private pending: Buffer[] = [];
   private pendingBytes = 0;
 
-  constructor(format: DataFormat, private readonly opts: ParseOptions) {
+  constructor(
+    format: DataFormat,
+    private readonly opts: ParseOptions,
+  ) {
     if (format === F.DATA_FORMAT_UNSPECIFIED) format = F.DATA_FORMAT_AUTO;
     if (!(format in F) || format === F.UNRECOGNIZED) throw headerError("format", `unknown format ${String(format)}`);
     this.format = format;

@@ -37,7 +37,31 @@ const SEEDS: [pbUpload.DataFormat, Buffer, number][] = [
   [F.DATA_FORMAT_DISTANCE_MATRIX, Buffer.from("0,1,2\n1,0,3\n2,3,0\n"), 0],
 ];
 
-const SNIPPETS = ["nan", "inf", "-", ",", ",,", "\n", "\r\n", "\t", " ", "e", "1e999", "[", "]", "{", "}", '"', "#", "0x1", "\u00ff", "\0", "1.5", "OFF", "ply"];
+const SNIPPETS = [
+  "nan",
+  "inf",
+  "-",
+  ",",
+  ",,",
+  "\n",
+  "\r\n",
+  "\t",
+  " ",
+  "e",
+  "1e999",
+  "[",
+  "]",
+  "{",
+  "}",
+  '"',
+  "#",
+  "0x1",
+  "\u00ff",
+  "\0",
+  "1.5",
+  "OFF",
+  "ply",
+];
 
 function rng(seed: number) {
   let s = seed >>> 0;

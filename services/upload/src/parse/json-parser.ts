@@ -31,7 +31,10 @@ export class JsonParser implements Parser {
   private flat = false;
   private sawAny = false;
 
-  constructor(private readonly sink: CanonicalSink, private readonly opts: TextOptions) {}
+  constructor(
+    private readonly sink: CanonicalSink,
+    private readonly opts: TextOptions,
+  ) {}
 
   push(chunk: Uint8Array): void {
     const n = chunk.length;
@@ -139,7 +142,8 @@ export class JsonParser implements Parser {
     if (this.dataDepth > 0) {
       if (depth === this.dataDepth + 1) this.endRow();
       else if (depth === this.dataDepth) {
-        if (this.flat && this.col !== 0) throw lineError(this.line, `${this.col} values left over: the flat array does not split into points of dim ${this.expect}`);
+        if (this.flat && this.col !== 0)
+          throw lineError(this.line, `${this.col} values left over: the flat array does not split into points of dim ${this.expect}`);
         this.dataDepth = 0;
         this.dataDone = true;
       }

@@ -29,10 +29,22 @@ function parse(input: Buffer | string, format: pbUpload.DataFormat, opts: { dim?
   out.push(...p.sink.take(true));
   const all = Buffer.concat(out);
   const values = new Float64Array(all.buffer, all.byteOffset, all.length / 8);
-  return { values: Float64Array.from(values), n: p.sink.n, dim: p.sink.dim, sha: p.sink.sha256(), format: p.format, min: Array.from(p.sink.min), max: Array.from(p.sink.max) };
+  return {
+    values: Float64Array.from(values),
+    n: p.sink.n,
+    dim: p.sink.dim,
+    sha: p.sink.sha256(),
+    format: p.format,
+    min: Array.from(p.sink.min),
+    max: Array.from(p.sink.max),
+  };
 }
 
-function parseError(input: Buffer | string, format: pbUpload.DataFormat, opts: { dim?: number; chunk?: number; maxPoints?: number; maxDim?: number } = {}): TdaError {
+function parseError(
+  input: Buffer | string,
+  format: pbUpload.DataFormat,
+  opts: { dim?: number; chunk?: number; maxPoints?: number; maxDim?: number } = {},
+): TdaError {
   try {
     parse(input, format, opts);
   } catch (err) {
@@ -162,9 +174,15 @@ describe("binary point clouds", () => {
 
   it("needs a dimension, whole records and finite values", () => {
     expect(parseError(f64(1, 2), F.DATA_FORMAT_RAW_FLOAT64).violations[0]!.field).toBe("header.dim");
-    expect(parseError(Buffer.concat([f64(1, 2, 3), Buffer.alloc(4)]), F.DATA_FORMAT_RAW_FLOAT64, { dim: 3 }).message).toMatch(/^record 1: input ends inside a record/);
-    expect(parseError(f64(1, 2, 3, 4, NaN, 6), F.DATA_FORMAT_RAW_FLOAT64, { dim: 3, chunk: 7 }).message).toMatch(/^record 1: not a finite number: NaN \(value 2 of 3/);
-    expect(parseError(Buffer.from(new Float32Array([1, 2, Infinity, 3]).buffer), F.DATA_FORMAT_RAW_FLOAT32, { dim: 2 }).message).toMatch(/^record 1: not a finite number: Infinity/);
+    expect(parseError(Buffer.concat([f64(1, 2, 3), Buffer.alloc(4)]), F.DATA_FORMAT_RAW_FLOAT64, { dim: 3 }).message).toMatch(
+      /^record 1: input ends inside a record/,
+    );
+    expect(parseError(f64(1, 2, 3, 4, NaN, 6), F.DATA_FORMAT_RAW_FLOAT64, { dim: 3, chunk: 7 }).message).toMatch(
+      /^record 1: not a finite number: NaN \(value 2 of 3/,
+    );
+    expect(parseError(Buffer.from(new Float32Array([1, 2, Infinity, 3]).buffer), F.DATA_FORMAT_RAW_FLOAT32, { dim: 2 }).message).toMatch(
+      /^record 1: not a finite number: Infinity/,
+    );
   });
 
   it("reads .npy files (float64, float32, int32, 1-D with declared dim) and sniffs them", () => {
@@ -201,9 +219,17 @@ describe("sizes a header declares", () => {
   });
 
   it("refuses PLY and OFF counts and dimensions past the limits from the header", () => {
-    const ply = "ply\nformat binary_little_endian 1.0\nelement vertex 2\n" + "abcde".split("").map((c) => `property double ${c}\n`).join("") + "end_header\n";
+    const ply =
+      "ply\nformat binary_little_endian 1.0\nelement vertex 2\n" +
+      "abcde"
+        .split("")
+        .map((c) => `property double ${c}\n`)
+        .join("") +
+      "end_header\n";
     expect(parseError(ply, F.DATA_FORMAT_PLY, { maxDim: 4 }).reason).toBe("UPLOAD_DIM_TOO_LARGE");
-    expect(parseError("ply\nformat ascii 1.0\nelement vertex 4294967295\nproperty float x\nend_header\n", F.DATA_FORMAT_PLY, { maxPoints: 10 }).reason).toBe("UPLOAD_TOO_MANY_POINTS");
+    expect(parseError("ply\nformat ascii 1.0\nelement vertex 4294967295\nproperty float x\nend_header\n", F.DATA_FORMAT_PLY, { maxPoints: 10 }).reason).toBe(
+      "UPLOAD_TOO_MANY_POINTS",
+    );
     expect(parseError("nOFF\n4294967295\n1 0 0\n", F.DATA_FORMAT_OFF, { maxDim: 100 }).reason).toBe("UPLOAD_DIM_TOO_LARGE");
     expect(parseError("OFF\n4294967295 0 0\n", F.DATA_FORMAT_OFF, { maxPoints: 10 }).reason).toBe("UPLOAD_TOO_MANY_POINTS");
   });
@@ -212,7 +238,9 @@ describe("sizes a header declares", () => {
     // maxPoints 3: at most 3 entries below the diagonal
     expect(parseError("1 2 3 4", F.DATA_FORMAT_LOWER_DISTANCE_MATRIX, { maxPoints: 3 }).reason).toBe("UPLOAD_TOO_MANY_POINTS");
     expect(parseError("0 1 1 1\n", F.DATA_FORMAT_DISTANCE_MATRIX, { maxPoints: 3 }).reason).toBe("UPLOAD_TOO_MANY_POINTS");
-    expect(parseError(Array.from({ length: 2000 }, () => "1").join(" "), F.DATA_FORMAT_UPPER_DISTANCE_MATRIX, { maxPoints: 40 }).reason).toBe("UPLOAD_TOO_MANY_POINTS");
+    expect(parseError(Array.from({ length: 2000 }, () => "1").join(" "), F.DATA_FORMAT_UPPER_DISTANCE_MATRIX, { maxPoints: 40 }).reason).toBe(
+      "UPLOAD_TOO_MANY_POINTS",
+    );
   });
 });
 
@@ -249,7 +277,9 @@ describe("OFF, PLY and JSON", () => {
   it("reads JSON arrays and objects", () => {
     const want = parse(POINTS, F.DATA_FORMAT_CSV).sha;
     expect(parse("[[1,2,3],[4,5,6],[-1,0.5,9]]", F.DATA_FORMAT_AUTO).sha).toBe(want);
-    expect(parse('{"name": "x [1]", "meta": {"a": [1, {"b": 2}]}, "points": [\n [1, 2, 3],\n [4, 5, 6],\n [-1, 5e-1, 9]\n]}', F.DATA_FORMAT_JSON, { chunk: 3 }).sha).toBe(want);
+    expect(
+      parse('{"name": "x [1]", "meta": {"a": [1, {"b": 2}]}, "points": [\n [1, 2, 3],\n [4, 5, 6],\n [-1, 5e-1, 9]\n]}', F.DATA_FORMAT_JSON, { chunk: 3 }).sha,
+    ).toBe(want);
     expect(parse("[1,2,3,4,5,6,-1,0.5,9]", F.DATA_FORMAT_JSON, { dim: 3 }).sha).toBe(want);
     expect(parseError("[[1,2,3],\n[4,5]]", F.DATA_FORMAT_JSON).message).toBe("line 2: expected 3 values, got 2");
     expect(parseError("[[1,2],\n[NaN,5]]", F.DATA_FORMAT_JSON).message).toBe("line 2: not a finite number: 'NaN'");

@@ -11,8 +11,22 @@ import { dimTooLarge, lineError, parseError, tooManyPoints } from "./errors";
 
 const MAX_HEADER = 1 << 16;
 const TYPE_NAMES: Record<string, string> = {
-  char: "i1", int8: "i1", uchar: "u1", uint8: "u1", short: "i2", int16: "i2", ushort: "u2", uint16: "u2",
-  int: "i4", int32: "i4", uint: "u4", uint32: "u4", float: "f4", float32: "f4", double: "f8", float64: "f8",
+  char: "i1",
+  int8: "i1",
+  uchar: "u1",
+  uint8: "u1",
+  short: "i2",
+  int16: "i2",
+  ushort: "u2",
+  uint16: "u2",
+  int: "i4",
+  int32: "i4",
+  uint: "u4",
+  uint32: "u4",
+  float: "f4",
+  float32: "f4",
+  double: "f8",
+  float64: "f8",
 };
 
 interface PlyHeader {
@@ -76,7 +90,13 @@ function keptColumns(props: PlyHeader["props"]): boolean[] {
 
 class PlyAsciiBody extends TextScanner {
   private readonly vals: number[] = [];
-  constructor(private readonly sink: CanonicalSink, opts: TextOptions, private readonly keep: boolean[], private readonly vertices: number, firstLine: number) {
+  constructor(
+    private readonly sink: CanonicalSink,
+    opts: TextOptions,
+    private readonly keep: boolean[],
+    private readonly vertices: number,
+    firstLine: number,
+  ) {
     super(opts);
     this.line = firstLine;
     sink.setDim(keep.filter(Boolean).length);
@@ -106,7 +126,10 @@ export class PlyParser implements Parser {
   private binary: RecordReader | undefined;
   private vertices = 0;
 
-  constructor(private readonly sink: CanonicalSink, private readonly opts: TextOptions) {}
+  constructor(
+    private readonly sink: CanonicalSink,
+    private readonly opts: TextOptions,
+  ) {}
 
   push(chunk: Uint8Array): void {
     if (this.ascii) return this.ascii.push(chunk);

@@ -38,7 +38,10 @@ export class PointTextParser extends TextScanner implements Parser {
   private headerAllowed = true;
   private headerLine = 0;
 
-  constructor(private readonly sink: CanonicalSink, private readonly opts: TextOptions) {
+  constructor(
+    private readonly sink: CanonicalSink,
+    private readonly opts: TextOptions,
+  ) {
     super(opts);
     this.row = new RowBuffer(opts.maxDim);
   }
@@ -85,7 +88,10 @@ function checkDistance(v: number, line: number): void {
  */
 export class LowerMatrixParser extends TextScanner implements Parser {
   private readonly maxValues: number;
-  constructor(private readonly sink: CanonicalSink, private readonly opts: TextOptions) {
+  constructor(
+    private readonly sink: CanonicalSink,
+    private readonly opts: TextOptions,
+  ) {
     super(opts);
     this.maxValues = triangle(opts.maxPoints);
   }
@@ -121,7 +127,10 @@ function triangularSize(count: number, maxPoints: number, what: string): number 
 export class FullMatrixParser extends TextScanner implements Parser {
   private size = 0;
   private rows = 0;
-  constructor(private readonly sink: CanonicalSink, private readonly opts: TextOptions) {
+  constructor(
+    private readonly sink: CanonicalSink,
+    private readonly opts: TextOptions,
+  ) {
     super(opts);
   }
   protected onValue(v: number): void {
@@ -162,7 +171,10 @@ export const MAX_UPPER_VALUES = 32 * 1024 * 1024;
 export class UpperMatrixParser extends TextScanner implements Parser {
   private vals = new Float64Array(1024);
   private count = 0;
-  constructor(private readonly sink: CanonicalSink, private readonly opts: TextOptions) {
+  constructor(
+    private readonly sink: CanonicalSink,
+    private readonly opts: TextOptions,
+  ) {
     super(opts);
   }
   protected onValue(v: number): void {
@@ -201,7 +213,10 @@ export class OffParser extends TextScanner implements Parser {
   private countsLine = 0;
   private dimFromRow = false;
   private readonly row: RowBuffer;
-  constructor(private readonly sink: CanonicalSink, private readonly opts: TextOptions) {
+  constructor(
+    private readonly sink: CanonicalSink,
+    private readonly opts: TextOptions,
+  ) {
     super(opts);
     this.row = new RowBuffer(opts.maxDim);
   }

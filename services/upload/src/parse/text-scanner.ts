@@ -54,7 +54,8 @@ export abstract class TextScanner {
   protected badToken(b: Uint8Array, s: number, e: number) {
     const tok = showToken(b, s, e);
     const v = parseNumber(b, s, e);
-    if (v === Infinity || v === -Infinity || isNonFiniteWord(b, s, e)) return lineError(this.line, `not a finite number: '${tok}' (column ${this.col + 1})`, this.col + 1);
+    if (v === Infinity || v === -Infinity || isNonFiniteWord(b, s, e))
+      return lineError(this.line, `not a finite number: '${tok}' (column ${this.col + 1})`, this.col + 1);
     return lineError(this.line, `not a number: '${tok}' (column ${this.col + 1})`, this.col + 1);
   }
 
