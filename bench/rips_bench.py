@@ -5,11 +5,16 @@ Every input is run by the engine and by the anchors in the same run, on the same
 machine; barcodes are compared per dimension as multisets at Ripser's printed
 precision. Reads the datasets from ../shared/datasets (say so when missing).
 
-  python3 bench/rips_bench.py [--threads N] [--only NAME,...] [--quick] [--timeout S]
+  python3 bench/rips_bench.py [--threads N] [--only NAME,...] [--quick] [--timeout S] [--collapse-rows]
 
 Prints one line per input (wall seconds; CPU = user + sys matters on a loaded machine):
   NAME engine_s=… ripser_s=… ratio=… engine_rss_mb=… ripser_rss_mb=… equal=yes|no engine_cpu_s=… ripser_cpu_s=…
 then the same against giotto-ph, then `worst ratio vs ripser: X`.
+
+With --collapse-rows, each input also runs with the edge collapse forced off and forced on
+(the main row is the default, `--collapse auto`), both compared with ripser, and giotto-ph
+runs with `collapse_edges=True` at the same thread count:
+  NAME collapse_off_s=… collapse_on_s=… auto_s=… rule=… equal=yes|no giotto_collapse_s=… ratio_auto_vs_giotto_collapse=…
 
 giotto-ph computes point-cloud distances in float64 before rounding them to float32,
 where Ripser (and the engine) accumulate in float32, so some printed values differ in
@@ -118,6 +123,7 @@ GIOTTO_SNIPPET = r"""
 import sys, time, numpy as np
 from gph import ripser_parallel
 path, fmt, maxdim, thresh, coeff, threads = sys.argv[1], sys.argv[2], int(sys.argv[3]), float(sys.argv[4]), int(sys.argv[5]), int(sys.argv[6])
+collapse = len(sys.argv) > 7 and sys.argv[7] == "collapse"
 import re
 nums = [np.array([float(t) for t in re.split(r"[^0-9eE.+-]+", l.strip()) if t], dtype=np.float32) for l in open(path) if l.strip()]
 if fmt == "point-cloud":
@@ -141,7 +147,7 @@ else:
     X = X + X.T
     metric = "precomputed"
 t0 = time.perf_counter()
-kw = dict(maxdim=maxdim, coeff=coeff, n_threads=threads, metric=metric)
+kw = dict(maxdim=maxdim, coeff=coeff, n_threads=threads, metric=metric, collapse_edges=collapse)
 if thresh >= 0: kw["thresh"] = thresh
 dgms = ripser_parallel(X, **kw)["dgms"]
 el = time.perf_counter() - t0
@@ -155,6 +161,46 @@ for d, dg in enumerate(dgms):
 """
 
 
+def collapse_row(a, name, path, fmt, args, modargs, auto, ref):
+    """Engine with the collapse forced off and on (auto is the main row), and giotto-ph with collapse_edges."""
+    cells = [name]
+    runs = {}
+    for mode in ("off", "on"):
+        runs[mode] = timed([ENGINE, "--format", fmt] + args + modargs + ["--threads", str(a.threads), "--collapse", mode,
+                                                                          "--stats", path], a.timeout)
+    rule = "?"
+    st = timed_stderr([ENGINE, "--format", fmt] + args + modargs + ["--threads", str(a.threads), "--stats", path], a.timeout)
+    if st:
+        m = re.search(r"collapse=(\S+)", st)
+        rule = m.group(1) if m else "?"
+    for mode in ("off", "on"):
+        cells.append(f"collapse_{mode}_s={runs[mode][1]:.2f}" if runs[mode] else f"collapse_{mode}=failed")
+    cells.append(f"auto_s={auto[1]:.2f} rule={rule}")
+    equal = ref is not None and all(r is not None and parse_barcode(r[0]) == parse_barcode(ref[0]) for r in list(runs.values()) + [auto])
+    cells.append(f"equal={'yes' if equal else 'no'}")
+    if not a.no_giotto:
+        thr = args[args.index("--threshold") + 1] if "--threshold" in args else "-1"
+        dim = args[args.index("--dim") + 1]
+        mod = modargs[1] if modargs else "2"
+        g = timed([a.python, "-c", GIOTTO_SNIPPET, path, fmt, dim, thr, mod, str(a.threads), "collapse"], a.timeout)
+        if g is None:
+            cells.append("giotto_collapse=failed")
+        else:
+            gsecs = float(g[0].split("\n", 1)[0].split()[1])
+            gb = parse_barcode(g[0])
+            cells.append(f"giotto_collapse_s={gsecs:.2f} ratio_auto_vs_giotto_collapse={auto[1] / max(gsecs, 0.01):.2f} "
+                         f"giotto_equal={'yes' if gb == parse_barcode(auto[0]) or bars_close(gb, parse_barcode(auto[0])) else 'no'}")
+    return " ".join(cells)
+
+
+def timed_stderr(cmd, timeout):
+    try:
+        p = subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return None
+    return p.stderr if p.returncode == 0 else None
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--threads", type=int, default=os.cpu_count() or 1)
@@ -162,6 +208,8 @@ def main():
     ap.add_argument("--quick", action="store_true", help="only the inputs that run in seconds")
     ap.add_argument("--timeout", type=float, default=900)
     ap.add_argument("--no-giotto", action="store_true")
+    ap.add_argument("--collapse-rows", action="store_true", help="collapse off/on rows and giotto-ph with collapse_edges")
+    ap.add_argument("--python", default=sys.executable, help="interpreter with giotto-ph (gph) installed")
     a = ap.parse_args()
     if not os.path.isdir(DATA):
         print(f"datasets not found at {DATA} (../shared/datasets is missing): nothing to benchmark")
@@ -178,6 +226,7 @@ def main():
     print(f"# threads={a.threads} datasets={os.path.relpath(DATA, ROOT)}")
     worst = 0.0
     giotto_rows = []
+    collapse_rows = []
     all_equal = True
     for name, rel, fmt, args, mod, _ in cases:
         path = os.path.join(DATA, rel)
@@ -206,7 +255,7 @@ def main():
             if "--threshold" in args:
                 thr = args[args.index("--threshold") + 1]
             dim = args[args.index("--dim") + 1]
-            g = timed([sys.executable, "-c", GIOTTO_SNIPPET, path, fmt, dim, thr, str(mod), str(a.threads)], a.timeout)
+            g = timed([a.python, "-c", GIOTTO_SNIPPET, path, fmt, dim, thr, str(mod), str(a.threads)], a.timeout)
             if g is None:
                 giotto_rows.append(f"{name} giotto failed or timed out")
             else:
@@ -216,6 +265,14 @@ def main():
                 gequal = gexact or bars_close(gb, eb)
                 giotto_rows.append(f"{name} engine_s={eng[1]:.2f} giotto_s={gsecs:.2f} ratio={eng[1] / max(gsecs, 0.01):.2f} "
                                    f"engine_rss_mb={eng[2]:.1f} giotto_rss_mb={g[2]:.1f} equal={'yes' if gequal else 'no'} exact={'yes' if gexact else 'no'}")
+        if a.collapse_rows:
+            row = collapse_row(a, name, path, fmt, args, modargs, eng, ref)
+            all_equal &= " equal=yes" in row
+            collapse_rows.append(row)
+    if collapse_rows:
+        print(f"# edge collapse (threads={a.threads}; seconds are wall; equal = all three engine runs equal ripser)")
+        for r in collapse_rows:
+            print(r)
     if giotto_rows:
         print(f"# against giotto-ph (n_threads={a.threads}; giotto_s excludes Python start-up and parsing, RSS includes the interpreter)")
         for r in giotto_rows:

@@ -55,14 +55,18 @@ TEST_P(Golden, MatchesRipser) {
   ASSERT_FALSE(expected.empty());
 
   // the barcodes must not depend on the number of workers (4 is oversubscribed on CI),
-  // nor on working columns being cut into buckets (split 64: most columns are)
+  // nor on working columns being cut into buckets (split 64: most columns are),
+  // nor on the edge collapse (forced on, off, or by the rule)
   struct Run {
     int threads;
     size_t split;
+    Collapse collapse;
   };
-  for (Run run : {Run{1, 0}, Run{2, 0}, Run{4, 0}, Run{1, 64}, Run{2, 64}}) {
+  for (Run run : {Run{1, 0, Collapse::Off}, Run{2, 0, Collapse::On}, Run{4, 0, Collapse::Auto},
+                  Run{1, 64, Collapse::On}, Run{2, 64, Collapse::Off}}) {
     const int threads = run.threads;
     RipsOptions o;
+    o.collapse = run.collapse;
     o.max_dim = c.dim;
     o.modulus = c.modulus;
     o.threads = threads;
@@ -82,7 +86,8 @@ TEST_P(Golden, MatchesRipser) {
       r = rips_from_lower_distances(m.lower, m.n, o);
     }
     const int shown = std::max(0, std::min<int>(c.dim, static_cast<int>(n) - 2));
-    EXPECT_EQ(t::to_barcodes(r, shown), expected) << "threads=" << threads << " split=" << run.split;
+    EXPECT_EQ(t::to_barcodes(r, shown), expected)
+        << "threads=" << threads << " split=" << run.split << " collapse=" << static_cast<int>(run.collapse);
   }
 }
 
@@ -147,6 +152,7 @@ TEST(GoldenRandom, TieHeavyMatricesMatchRipser) {
     o.modulus = trial % 3 == 0 ? 3 : 2;
     o.threads = 1 + trial % 4;
     o.column_split = trial % 2 ? 4 : 0;
+    o.collapse = trial % 3 == 1 ? Collapse::On : trial % 3 == 2 ? Collapse::Off : Collapse::Auto;
     std::string cmd = std::string(o.modulus == 2 ? "/usr/bin/ripser" : "/usr/bin/ripser-coeff --modulus 3") +
                       " --format lower-distance --dim " + std::to_string(o.max_dim);
     if (trial % 4 == 1) {

@@ -66,6 +66,8 @@ double overall_fraction(const tda::core::ProgressInfo& p, int max_dim) {
       return 0.05 * clamp01(cols);
     case tda::core::Stage::Distances:
       return 0.05 + 0.10 * clamp01(cols);
+    case tda::core::Stage::Collapse:
+      return 0.15 + 0.05 * clamp01(cols);
     case tda::core::Stage::Dim0:
       return 0.15 + 0.10 * clamp01(cols);
     case tda::core::Stage::Reduction: {

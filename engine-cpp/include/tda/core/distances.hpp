@@ -7,6 +7,7 @@
 #include <cmath>
 #include <cstdint>
 #include <limits>
+#include <utility>
 #include <vector>
 
 #include "tda/core/parallel.hpp"
@@ -188,9 +189,32 @@ class SparseDistances {
     return s;
   }
 
+  // From lists already built: offsets (n + 1) into nb, each list sorted by vertex.
+  static SparseDistances from_lists(std::vector<size_t> offsets, std::vector<Neighbor> nb) {
+    SparseDistances s;
+    s.offsets_ = std::move(offsets);
+    s.nb_ = std::move(nb);
+    return s;
+  }
+
   size_t size() const { return offsets_.empty() ? 0 : offsets_.size() - 1; }
   const Neighbor* begin(size_t v) const { return nb_.data() + offsets_[v]; }
   const Neighbor* end(size_t v) const { return nb_.data() + offsets_[v + 1]; }
+  Neighbor* mutable_begin(size_t v) { return nb_.data() + offsets_[v]; }
+  Neighbor* mutable_end(size_t v) { return nb_.data() + offsets_[v + 1]; }
+  // Removes the entries whose distance is +infinity (edges dropped by a collapse).
+  void drop_removed() {
+    size_t out = 0, start = 0;
+    for (size_t v = 0; v + 1 < offsets_.size(); ++v) {
+      const size_t end = offsets_[v + 1];
+      for (size_t p = start; p < end; ++p)
+        if (nb_[p].dist != std::numeric_limits<value_t>::infinity()) nb_[out++] = nb_[p];
+      start = end;
+      offsets_[v + 1] = out;
+    }
+    nb_.resize(out);
+    nb_.shrink_to_fit();
+  }
   size_t degree(size_t v) const { return offsets_[v + 1] - offsets_[v]; }
   size_t edge_count() const { return nb_.size() / 2; }
   size_t bytes() const { return nb_.capacity() * sizeof(Neighbor) + offsets_.capacity() * sizeof(size_t); }

@@ -14,7 +14,9 @@ struct Interval {
   double death;  // +infinity for essential classes
 };
 
-enum class Stage { Loading = 2, Distances = 3, Dim0 = 4, Reduction = 5, Done = 6 };
+// (values shared with tda.common.v1.Stage; Distances covers the neighbour lists
+// and the edge list, Collapse the edge collapse)
+enum class Stage { Loading = 2, Distances = 3, Dim0 = 4, Reduction = 5, Done = 6, Collapse = 7 };
 
 struct ProgressInfo {
   Stage stage;

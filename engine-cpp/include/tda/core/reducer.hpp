@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <limits>
 #include <memory>
@@ -214,9 +215,11 @@ class Reducer {
   // non-apparent edges) sorted for reduction.
   TDA_CORE_NOINLINE std::vector<Simplex> dimension_zero(std::vector<Simplex>& edges) {
     progress(Stage::Dim0, 0, 0, edges.size());
+    const auto sort_start = std::chrono::steady_clock::now();
     parallel_sort(edges, [](const Simplex& a, const Simplex& b) {
       return a.diam < b.diam || (a.diam == b.diam && a.index > b.index);
     }, threads_);
+    out_.stats.seconds_sort = std::chrono::duration<double>(std::chrono::steady_clock::now() - sort_start).count();
     check_cancel();
     // with several workers the apparent-pair test of every edge runs up front
     std::vector<unsigned char> apparent;

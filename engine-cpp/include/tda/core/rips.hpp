@@ -20,16 +20,20 @@
 #pragma once
 
 #include <algorithm>
+#include <chrono>
+#include <ctime>
 #include <cstdint>
 #include <limits>
 #include <utility>
 #include <vector>
 
 #include "tda/core/binomial.hpp"
+#include "tda/core/collapse.hpp"
 #include "tda/core/complex.hpp"
 #include "tda/core/distances.hpp"
 #include "tda/core/edges.hpp"
 #include "tda/core/estimate.hpp"
+#include "tda/core/grid.hpp"
 #include "tda/core/parallel.hpp"
 #include "tda/core/persistence.hpp"
 #include "tda/core/reducer.hpp"
@@ -59,6 +63,53 @@ inline void report(const Callbacks& cb, Stage s, uint64_t bytes) {
   if (cb.on_progress) cb.on_progress(ProgressInfo{s, 0, 0, 0, bytes});
 }
 
+// Wall and process CPU time of a stage.
+struct StageClock {
+  std::chrono::steady_clock::time_point wall = std::chrono::steady_clock::now();
+  double cpu = process_cpu_seconds();
+  static double process_cpu_seconds() {
+    timespec ts{};
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return static_cast<double>(ts.tv_sec) + 1e-9 * static_cast<double>(ts.tv_nsec);
+  }
+  void stop(double& wall_s, double& cpu_s) const {
+    wall_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - wall).count();
+    cpu_s = process_cpu_seconds() - cpu;
+  }
+};
+
+// Whether the edge collapse runs (Collapse::Auto: the measured rule of
+// collapse_pays, collapse.hpp).
+inline bool use_collapse(const RipsOptions& opt, size_t n, size_t edges) {
+  if (opt.collapse == Collapse::On) return true;
+  if (opt.collapse == Collapse::Off) return false;
+  return collapse_pays(n, edges, opt.max_dim);
+}
+
+// Neighbour lists d and their edges: collapsed or not, then reduced.
+inline void reduce_sparse(SparseDistances& d, std::vector<Simplex> edges, size_t n, const RipsOptions& opt, value_t thr,
+                          const Callbacks& cb, RipsResult& out) {
+  const uint64_t below = edges.size();
+  if (use_collapse(opt, n, edges.size())) {
+    const StageClock t0;
+    CollapseStats cs;
+    edges = collapse_edges(d, std::move(edges), resolve_threads(opt.threads), cs, [&] { check_cancel(cb); },
+                           [&](uint64_t done, uint64_t total) {
+                             if (cb.on_progress) cb.on_progress(ProgressInfo{Stage::Collapse, 1, done, total, d.bytes()});
+                           },
+                           opt.collapse == Collapse::Auto);
+    out.stats.collapse_stopped_early = cs.stopped_early;
+    out.stats.collapsed = true;
+    out.stats.edges_after_collapse = cs.edges_after;
+    out.stats.edges_delayed = cs.edges_delayed;
+    t0.stop(out.stats.seconds_collapse, out.stats.cpu_seconds_collapse);
+  }
+  const StageClock t1;
+  reduce_all(d, std::move(edges), n, opt, thr, cb, out);
+  out.stats.edges = below;  // (the reducer counted the edges it got)
+  t1.stop(out.stats.seconds_reduction, out.stats.cpu_seconds_reduction);
+}
+
 }  // namespace detail
 
 // Point cloud: n*dim float coordinates, row-major.
@@ -72,17 +123,28 @@ inline RipsResult rips_from_points(const std::vector<value_t>& coords, size_t n,
   poll();
   detail::report(cb, Stage::Distances, coords.size() * sizeof(value_t));
   const int threads = resolve_threads(opt.threads);
+  const detail::StageClock t0;
   const value_t radius = enclosing_radius_points(coords, n, dim, poll, threads);
   const value_t thr = detail::choose_threshold(opt, radius);
   RipsResult out = detail::make_result(n, opt, thr);
-  if (!opt.threshold && n <= kDenseMaxPoints) {
+  const bool may_collapse = opt.collapse == Collapse::On ||
+                            (opt.collapse == Collapse::Auto && detail::collapse_pays(n, 0, opt.max_dim));
+  if (!opt.threshold && n <= kDenseMaxPoints && !may_collapse) {
     DenseDistances d(coords, n, dim, poll, threads);
     detail::report(cb, Stage::Distances, d.bytes());
-    detail::reduce_all(d, detail::dense_edges(d, thr), n, opt, thr, cb, out);
+    auto edges = detail::dense_edges(d, thr);
+    t0.stop(out.stats.seconds_edges, out.stats.cpu_seconds_edges);
+    const detail::StageClock t1;
+    detail::reduce_all(d, std::move(edges), n, opt, thr, cb, out);
+    t1.stop(out.stats.seconds_reduction, out.stats.cpu_seconds_reduction);
   } else {
-    SparseDistances d = SparseDistances::from_points(coords, n, dim, thr, poll, threads);
+    SparseDistances d = grid_neighbors(coords, n, dim, thr, poll, threads, [&](uint64_t done, uint64_t total) {
+      if (cb.on_progress) cb.on_progress(ProgressInfo{Stage::Distances, 0, done, total, 0});
+    });
     detail::report(cb, Stage::Distances, d.bytes());
-    detail::reduce_all(d, detail::sparse_edges(d), n, opt, thr, cb, out);
+    auto edges = detail::sparse_edges(d);
+    t0.stop(out.stats.seconds_edges, out.stats.cpu_seconds_edges);
+    detail::reduce_sparse(d, std::move(edges), n, opt, thr, cb, out);
   }
   if (cb.on_progress) cb.on_progress(ProgressInfo{Stage::Done, opt.max_dim, 0, 0, 0});
   return out;
@@ -95,20 +157,31 @@ inline RipsResult rips_from_lower_distances(std::vector<value_t> lower, size_t n
   if (lower.size() != n * (n - 1) / 2) throw InvalidInput("distance count does not match n(n-1)/2");
   detail::validate_values(lower, true, "distances");
   check_cancel(cb);
+  const detail::StageClock t0;
   const value_t radius = enclosing_radius_lower(lower, n);
   const value_t thr = detail::choose_threshold(opt, radius);
   RipsResult out = detail::make_result(n, opt, thr);
   check_cancel(cb);
-  if (!opt.threshold && n <= kDenseMaxPoints) {
+  // (the collapse needs the edges below the threshold: the dense matrix is
+  // replaced by neighbour lists when it may run)
+  const bool may_collapse = opt.collapse == Collapse::On ||
+                            (opt.collapse == Collapse::Auto && detail::collapse_pays(n, 0, opt.max_dim));
+  if (!opt.threshold && n <= kDenseMaxPoints && !may_collapse) {
     DenseDistances d(lower, n, Workers{resolve_threads(opt.threads)});
     std::vector<value_t>().swap(lower);
     detail::report(cb, Stage::Distances, d.bytes());
-    detail::reduce_all(d, detail::dense_edges(d, thr), n, opt, thr, cb, out);
+    auto edges = detail::dense_edges(d, thr);
+    t0.stop(out.stats.seconds_edges, out.stats.cpu_seconds_edges);
+    const detail::StageClock t1;
+    detail::reduce_all(d, std::move(edges), n, opt, thr, cb, out);
+    t1.stop(out.stats.seconds_reduction, out.stats.cpu_seconds_reduction);
   } else {
     SparseDistances d = SparseDistances::from_lower(lower, n, thr);
     std::vector<value_t>().swap(lower);
     detail::report(cb, Stage::Distances, d.bytes());
-    detail::reduce_all(d, detail::sparse_edges(d), n, opt, thr, cb, out);
+    auto edges = detail::sparse_edges(d);
+    t0.stop(out.stats.seconds_edges, out.stats.cpu_seconds_edges);
+    detail::reduce_sparse(d, std::move(edges), n, opt, thr, cb, out);
   }
   if (cb.on_progress) cb.on_progress(ProgressInfo{Stage::Done, opt.max_dim, 0, 0, 0});
   return out;

@@ -15,12 +15,16 @@
 
 namespace tda::core {
 
+// Edge collapse before the reduction: Auto applies it where it pays (collapse_pays).
+enum class Collapse { Auto, On, Off };
+
 struct RipsOptions {
   int max_dim = 1;
   std::optional<double> threshold;  // keep edges with d <= threshold; default: enclosing radius
   int modulus = 2;                  // prime field Z/p
   int threads = 1;                  // workers for distances, sorting, apparent pairs, assembly (0 = all cores)
   size_t column_split = 0;          // working-column entries before it is cut into buckets (0 = default; tuning, tests)
+  Collapse collapse = Collapse::Auto;
 };
 
 struct RipsStats {
@@ -29,6 +33,15 @@ struct RipsStats {
   uint64_t columns_reduced = 0;  // columns entering the reduction (all dimensions >= 1)
   uint64_t apparent_pairs = 0;   // columns skipped as zero-persistence apparent pairs
   double threshold_used = 0;
+  bool collapsed = false;           // edge collapse applied
+  bool collapse_stopped_early = false;  // ... and stopped by the rule (too few edges went)
+  uint64_t edges_after_collapse = 0;  // edges left by it (the reduction's input)
+  uint64_t edges_delayed = 0;       // kept by the collapse, entering later
+  // wall and CPU (all threads of the process) seconds of the stages
+  double seconds_edges = 0, cpu_seconds_edges = 0;  // neighbour lists and edge list
+  double seconds_collapse = 0, cpu_seconds_collapse = 0;
+  double seconds_reduction = 0, cpu_seconds_reduction = 0;  // dimension 0 and the reductions
+  double seconds_sort = 0;  // of it: sorting the edges
 };
 
 struct RipsResult {

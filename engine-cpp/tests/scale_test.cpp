@@ -1,0 +1,160 @@
+// Large-cloud parts of the core: the grid that finds the pairs below a threshold
+// and the edge collapse. The grid must give exactly the pairs (and float
+// distances) of the all-pairs scan; the collapse must leave the barcode as Debian
+// ripser computes it on the same input (run here), and the same with and without.
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <random>
+#include <set>
+#include <sstream>
+#include <tuple>
+
+#include "tda/core/collapse.hpp"
+#include "tda/core/grid.hpp"
+#include "tda/core/io.hpp"
+#include "tda/core/rips.hpp"
+#include "test_util.hpp"
+
+using namespace tda::core;
+namespace t = tda::test;
+
+namespace {
+
+std::vector<value_t> cloud(size_t n, size_t dim, unsigned seed, float scale = 1, int duplicates = 0) {
+  std::mt19937 rng(seed);
+  std::uniform_real_distribution<float> u(-scale, scale);
+  std::vector<value_t> c(n * dim);
+  for (auto& x : c) x = u(rng);
+  for (int k = 0; k < duplicates && n > 1; ++k) {  // some points repeated
+    const size_t i = rng() % n, j = rng() % n;
+    std::copy_n(&c[j * dim], dim, &c[i * dim]);
+  }
+  return c;
+}
+
+using Pair = std::tuple<uint32_t, uint32_t, value_t>;
+
+std::set<Pair> all_pairs_below(const std::vector<value_t>& c, size_t n, size_t dim, value_t thr) {
+  std::set<Pair> s;
+  for (size_t i = 0; i < n; ++i)
+    for (size_t j = 0; j < i; ++j) {
+      const value_t d = euclidean_distance(&c[i * dim], &c[j * dim], dim);
+      if (d <= thr) s.insert({static_cast<uint32_t>(i), static_cast<uint32_t>(j), d});
+    }
+  return s;
+}
+
+std::string write_cloud(const std::vector<value_t>& c, size_t dim) {
+  std::string tmpl = (std::filesystem::temp_directory_path() / "tda_scale_XXXXXX").string();
+  const int fd = mkstemp(tmpl.data());
+  close(fd);
+  std::ofstream out(tmpl);
+  out.precision(9);
+  for (size_t i = 0; i < c.size(); ++i) out << c[i] << ((i + 1) % dim ? ' ' : '\n');
+  return tmpl;
+}
+
+}  // namespace
+
+TEST(Grid, SamePairsAsAllPairs) {
+  struct Case {
+    size_t n, dim;
+    float thr;
+    int duplicates;
+  };
+  for (const Case& k : {Case{400, 1, 0.01f, 0}, Case{500, 2, 0.1f, 5}, Case{600, 3, 0.2f, 5}, Case{300, 3, 0.0f, 20},
+                        Case{300, 5, 0.7f, 0}, Case{200, 3, 100.0f, 0}, Case{1, 3, 0.5f, 0}, Case{2, 2, 3.0f, 0}}) {
+    const auto c = cloud(k.n, k.dim, static_cast<unsigned>(k.n + k.dim), 1, k.duplicates);
+    for (int threads : {1, 3}) {
+      std::vector<uint32_t> input;
+      SparseDistances g = grid_neighbors(c, k.n, k.dim, k.thr, NoPoll{}, threads, NoProgress{}, &input);
+      ASSERT_EQ(g.size(), k.n);
+      std::set<Pair> got;
+      for (size_t v = 0; v < k.n; ++v)
+        for (const Neighbor* p = g.begin(v); p != g.end(v); ++p) {
+          if (p + 1 != g.end(v)) {
+            ASSERT_LT(p->vertex, (p + 1)->vertex);  // sorted lists
+          }
+          EXPECT_EQ(g(p->vertex, v), p->dist);                           // symmetric
+          const uint32_t a = input[v], b = input[p->vertex];
+          if (a > b) got.insert({a, b, p->dist});
+        }
+      EXPECT_EQ(got, all_pairs_below(c, k.n, k.dim, k.thr)) << "n=" << k.n << " dim=" << k.dim << " thr=" << k.thr;
+    }
+  }
+}
+
+TEST(Grid, CoarsensInsteadOfAllocatingTooManyCells) {
+  // a tiny threshold over a wide cloud: at most ~2n cells
+  const auto c = cloud(1000, 3, 7, 1000.0f);
+  PointGrid grid(c, 1000, 3, 1e-6f);
+  EXPECT_LE(grid.cells(), 2008u);
+  SparseDistances g = grid_neighbors(c, 1000, 3, 1e-6f);
+  EXPECT_EQ(g.edge_count(), all_pairs_below(c, 1000, 3, 1e-6f).size());
+}
+
+TEST(Collapse, DropsOrDelaysEdgesOfADenseSample) {
+  const auto c = cloud(300, 2, 11);
+  SparseDistances g = grid_neighbors(c, 300, 2, 0.4f);
+  auto edges = detail::sparse_edges(g);
+  const size_t before = edges.size();
+  CollapseStats st;
+  auto kept = collapse_edges(g, edges, 1, st, [] {}, [](uint64_t, uint64_t) {});
+  EXPECT_EQ(st.edges_before, before);
+  EXPECT_EQ(st.edges_after, kept.size());
+  EXPECT_LT(kept.size(), before / 2);
+  EXPECT_EQ(g.edge_count(), kept.size());  // the lists follow
+  for (const auto& e : kept) {
+    uint32_t u, v;
+    detail::decode_edge(e.index, u, v);
+    EXPECT_EQ(g(u, v), e.diam);
+  }
+}
+
+// Random clouds with a threshold, H0..H2, Z/2 and Z/3: the barcode with the
+// collapse forced on, forced off and automatic equals Debian ripser's.
+TEST(Collapse, BarcodesEqualRipserWithAndWithout) {
+  ASSERT_EQ(access("/usr/bin/ripser", X_OK), 0) << "/usr/bin/ripser is required";
+  ASSERT_EQ(access("/usr/bin/ripser-coeff", X_OK), 0) << "/usr/bin/ripser-coeff is required";
+  struct Case {
+    size_t n, dim;
+    float thr;
+    int max_dim, modulus, duplicates;
+  };
+  int trial = 0;
+  for (const Case& k : {Case{400, 2, 0.25f, 1, 2, 0}, Case{250, 3, 0.6f, 2, 2, 4}, Case{200, 3, 0.7f, 2, 3, 0},
+                        Case{120, 4, 1.2f, 3, 2, 0}, Case{300, 2, 0.3f, 2, 2, 10}}) {
+    const auto c = cloud(k.n, k.dim, 100 + trial++, 1, k.duplicates);
+    const std::string path = write_cloud(c, k.dim);
+    // the engine reads the same text back, so both see the same floats
+    const auto pc = io::parse_point_cloud(t::read_file(path));
+    std::ostringstream thr;
+    thr << k.thr;
+    const std::string cmd = std::string(k.modulus == 2 ? "/usr/bin/ripser" : "/usr/bin/ripser-coeff") +
+                            " --format point-cloud --dim " + std::to_string(k.max_dim) + " --threshold " + thr.str() +
+                            (k.modulus == 2 ? "" : " --modulus " + std::to_string(k.modulus)) + " '" + path + "'";
+    t::CommandResult ref = t::run_command(cmd + " 2>/dev/null");
+    unlink(path.c_str());
+    ASSERT_EQ(ref.exit_code, 0) << cmd;
+    const t::Barcodes expected = t::parse_ripser_output(ref.out);
+    for (Collapse mode : {Collapse::On, Collapse::Off, Collapse::Auto}) {
+      for (int threads : {1, 2}) {
+        RipsOptions o;
+        o.max_dim = k.max_dim;
+        o.modulus = k.modulus;
+        o.threshold = k.thr;
+        o.threads = threads;
+        o.collapse = mode;
+        RipsResult r = rips_from_points(pc.coords, pc.n, pc.dim, o);
+        if (mode != Collapse::Auto) {
+          EXPECT_EQ(r.stats.collapsed, mode == Collapse::On) << cmd;
+        }
+        EXPECT_EQ(t::to_barcodes(r, k.max_dim), expected)
+            << cmd << " collapse=" << static_cast<int>(mode) << " threads=" << threads;
+      }
+    }
+  }
+}
