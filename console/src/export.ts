@@ -1,6 +1,6 @@
 // Result downloads made in the browser from the result the API returned:
-// Ripser's barcode text, one NumPy .npy file per dimension, and PNG pictures
-// rasterised from the API's SVG. Nothing leaves the page but the file.
+// Ripser's barcode text and one NumPy .npy file per dimension. Nothing leaves
+// the page but the file.
 
 import type { Interval, PersistenceDiagramJson } from "./api";
 
@@ -41,28 +41,4 @@ export function npy(intervals: Interval[]): Uint8Array<ArrayBuffer> {
     data.setFloat64(16 * k + 8, deathOf(iv), true);
   });
   return out;
-}
-
-/** Rasterises an SVG document to PNG at `scale` times its size. */
-export async function svgToPng(svg: string, scale = 2): Promise<Blob> {
-  const url = URL.createObjectURL(new Blob([svg], { type: "image/svg+xml" }));
-  try {
-    const img = new Image();
-    await new Promise<void>((resolve, reject) => {
-      img.onload = () => resolve();
-      img.onerror = () => reject(new Error("the picture could not be drawn"));
-      img.src = url;
-    });
-    const canvas = document.createElement("canvas");
-    canvas.width = Math.max(1, Math.round((img.naturalWidth || 640) * scale));
-    canvas.height = Math.max(1, Math.round((img.naturalHeight || 480) * scale));
-    const g = canvas.getContext("2d");
-    if (!g) throw new Error("no canvas in this browser");
-    g.fillStyle = "#ffffff";
-    g.fillRect(0, 0, canvas.width, canvas.height);
-    g.drawImage(img, 0, 0, canvas.width, canvas.height);
-    return await new Promise<Blob>((resolve, reject) => canvas.toBlob((b) => (b ? resolve(b) : reject(new Error("PNG encoding failed"))), "image/png"));
-  } finally {
-    URL.revokeObjectURL(url);
-  }
 }
