@@ -24,6 +24,7 @@ import { submitJob } from "./job-submit";
 import { watchJob } from "./job-watch";
 import { keys } from "./keys";
 import type { ParamLimits } from "./params";
+import type { EngineLimits } from "./engine-limits";
 import type { Subscriber } from "./subscriber";
 import type { EngineDistance, EngineVectorize } from "./distance-service";
 import type { UploadClient } from "./upload-client";
@@ -42,6 +43,8 @@ export interface JobServiceDeps {
   log: Logger;
   /** This scheduler's own bounds of the compute parameters. */
   limits: ParamLimits;
+  /** What the engines publish (the one source of limits): tightens `limits` and bounds dataset sizes. */
+  engineLimits?: EngineLimits;
   defaultDeadlineSeconds: number;
   maxDeadlineSeconds: number;
   retentionSeconds: number;

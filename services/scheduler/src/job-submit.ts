@@ -160,13 +160,15 @@ async function enqueue(deps: JobServiceDeps, job: Job, ctx: Context): Promise<vo
 }
 
 export async function submitJob(deps: JobServiceDeps, req: pbJobs.SubmitJobRequest, owner: string, ctx: Context): Promise<Job> {
-  const violations = requestViolations(deps, req, deps.limits);
+  // this scheduler's bounds tightened by what the engines publish (the one source of limits)
+  const limits = deps.engineLimits ? await deps.engineLimits.effective(deps.limits) : deps.limits;
+  const violations = requestViolations(deps, req, limits);
   if (violations.length > 0) throw invalidArgument("invalid job request", violations);
   const params = req.params!;
   const pHash = paramsHash(params);
   const dataset = await deps.upload.getDataset(owner, req.datasetId, ctx, deps.uploadTimeoutMs ?? 10_000);
   const cached = await cachedResult(deps, dataset.sha256, pHash);
-  const dsViolations = validateForDataset(params, dataset);
+  const dsViolations = validateForDataset(params, dataset, limits);
   if (dsViolations.length > 0) throw invalidArgument("the params do not fit the dataset", dsViolations);
 
   const jobId = newJobId();
