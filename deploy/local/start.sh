@@ -153,8 +153,8 @@ spawn_component() {
       envs+=(TDA_ENGINE_METRICS_PORT="${TDA_ENGINE_METRICS_PORT-9473}")
       ;;
     rest)
-      # Reads REST_PORT, GATEWAY_ADDRESS and (for /health) UPLOAD_ADDRESS, SCHEDULER_ADDRESS,
-      # ENGINE_ADDRESSES from the environment exported above.
+      # Reads REST_PORT and GATEWAY_ADDRESS from the environment exported above (its /health
+      # asks the gateway, which reports its own dependencies).
       [[ -x "$art" ]] || tda_die "rest: $art is not executable"
       cmd=("$art")
       ;;

@@ -10,7 +10,8 @@ import { restCall, restClient } from "../helpers/rest";
 
 // Health following dependencies down and back, and the errors callers see
 // meanwhile: an engine stopped (scheduler and gateway NOT_SERVING, REST
-// /health 503, jobs pile up → the concurrent-job limit answers 429), the
+// /health 503 — asked of the gateway alone, which names the dependency it
+// waits for; the edge knows no engine —, jobs pile up → the concurrent-job limit answers 429), the
 // upload service stopped (calls → 503 / UNAVAILABLE), and this mesh's own
 // Redis stopped (every service NOT_SERVING) — each then restarted on the same
 // port, and everything SERVING again; likewise the mesh's own (private) Kafka.
@@ -94,7 +95,10 @@ test("an engine going down makes scheduler and gateway NOT_SERVING (REST /health
   const h = await restCall(mesh.rest!, "GET", "/health");
   expect(h.status).toBe(503);
   expect(h.json.status).toBe("NOT_SERVING");
-  expect(h.json.down).toEqual(expect.arrayContaining(["engine-0", "scheduler", "gateway"]));
+  // the edge asks the gateway only: it names its own dependency (the scheduler), never the engines behind it
+  expect(h.json.down).toEqual(["gateway", "scheduler"]);
+  expect(h.json.dependencies).toMatchObject({ upload: "SERVING", scheduler: "NOT_SERVING", redis: "SERVING" });
+  expect(Object.keys(h.json.services)).toEqual(["gateway"]);
 
   // With no engine the first job stays queued; the second is over the limit of 1.
   const first = await A.post("/api/v1/tda/compute/vietoris-rips", { dataset_id: datasetId, max_dim: 1 });
@@ -127,7 +131,7 @@ test("the upload service stopped: calls answer 503 / UNAVAILABLE, /health names 
   await waitHealth([mesh.gateway], false);
   const h = await restCall(mesh.rest!, "GET", "/health");
   expect(h.status).toBe(503);
-  expect(h.json.down).toContain("upload");
+  expect(h.json.down).toEqual(["gateway", "upload"]);
 
   const env = {
     REDIS_URL: `redis://127.0.0.1:${redisPort}/0`,
@@ -148,7 +152,9 @@ test("the upload service stopped: calls answer 503 / UNAVAILABLE, /health names 
 test("Redis down: upload, scheduler and gateway NOT_SERVING; Redis back: SERVING again", async () => {
   await redis.stop("SIGKILL");
   await waitHealth([mesh.upload, mesh.scheduler, mesh.gateway], false);
-  expect((await restCall(mesh.rest!, "GET", "/health")).status).toBe(503);
+  const h = await restCall(mesh.rest!, "GET", "/health");
+  expect(h.status).toBe(503);
+  expect(h.json.down).toEqual(expect.arrayContaining(["gateway", "redis"]));
   redis = startRedis();
   await waitHealth([mesh.upload, mesh.scheduler, mesh.gateway], true, 60_000);
   expect((await restCall(mesh.rest!, "GET", "/health")).status).toBe(200);

@@ -246,11 +246,15 @@ test("JWTs: a valid token acts as its tenant; expired or wrongly signed → 401 
   }
 });
 
-test("/health aggregates gateway, upload, scheduler and engine", async () => {
+test("/health asks the gateway only, which reports its own dependencies", async () => {
   const h = await restCall(mesh.rest!, "GET", "/health");
   expect(h.status).toBe(200);
   expect(h.json.status).toBe("SERVING");
-  expect(Object.keys(h.json.services).sort()).toEqual(["engine-0", "gateway", "scheduler", "upload"]);
+  // the edge knows the gateway; the gateway names what it depends on (no engine: that is the scheduler's)
+  expect(Object.keys(h.json.services)).toEqual(["gateway"]);
+  expect(Object.keys(h.json.dependencies).sort()).toEqual(expect.arrayContaining(["redis", "scheduler", "upload"]));
+  expect(Object.values(h.json.dependencies).every((s) => s === "SERVING")).toBe(true);
+  expect(Object.keys(h.json.dependencies).some((n) => n.startsWith("engine"))).toBe(false);
 });
 
 test("the OpenAPI document parses and lists every annotated route", async () => {

@@ -45,9 +45,12 @@ test("the service status follows its dependencies down and back up", async () =>
   expect(await monitor.poll()).toBe(false);
   expect(await statusOf(health, "")).toBe("NOT_SERVING");
   expect(monitor.snapshot()).toEqual({ dep: false });
+  // each dependency's own state is published under "dependency/<name>" (for Health/List)
+  expect(await statusOf(health, "dependency/dep")).toBe("NOT_SERVING");
   up = true;
   expect(await monitor.poll()).toBe(true);
   expect(await statusOf(health, "")).toBe("SERVING");
+  expect(await statusOf(health, "dependency/dep")).toBe("SERVING");
   // A check that hangs counts as down after the timeout.
   const hanging = createDependencyMonitor({
     health,

@@ -10,7 +10,14 @@ import type { Logger } from "./logger";
 // drains, at least one engine is healthy, an upstream service is SERVING, ...)
 // and sets the standard gRPC health status of the service to NOT_SERVING while
 // any fails, back to SERVING when all pass. This is the one implementation
-// every TS service uses (the gateway's upstream monitor included).
+// every TS service uses (the gateway's upstream monitor included). Each
+// dependency's own state is published too, as the health status of the
+// service name "dependency/<name>" (readable with the standard Health/List):
+// a caller such as the REST edge asks one service and learns what it waits
+// for, without knowing the topology behind it.
+
+/** Health service name under which a dependency's own state is published. */
+export const DEPENDENCY_PREFIX = "dependency/";
 
 export interface DependencyCheck {
   name: string;
@@ -71,6 +78,7 @@ export function createDependencyMonitor(opts: DependencyMonitorOptions): Depende
       if (last[name] !== ok) {
         if (ok) opts.log.info({ dependency: name }, "dependency up");
         else opts.log.warn({ dependency: name }, "dependency down");
+        if (!stopped) opts.health.setStatus(DEPENDENCY_PREFIX + name, ok ? "SERVING" : "NOT_SERVING");
       }
       last[name] = ok;
     }

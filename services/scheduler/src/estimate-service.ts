@@ -8,7 +8,6 @@ import {
   SpanKind,
   invalidArgument,
   isServiceError,
-  pbCommon,
   pbEngine,
   pbJobs,
   tenantOf,
@@ -20,25 +19,26 @@ import {
 import { specFor } from "./engine-call";
 import type { Engine, EnginePool } from "./engine-pool";
 import type { UploadClient } from "./upload-client";
+import { tighten, type EngineLimits } from "./engine-limits";
 import { validateForDataset, validateParams, type ParamLimits } from "./params";
 
 // EstimateJob and GetLimits: what a client may ask before it submits. The
 // estimate is the engine's own (Estimate RPC) for the caller's dataset and
-// parameters; the limits are this scheduler's parameter limits and what the
-// engines report about themselves (GetInfo).
+// parameters; the limits are what the engines publish (GetInfo EngineLimits,
+// engine-limits.ts) within this scheduler's own bounds.
 
 export interface EstimateServiceDeps {
   redis: Redis;
   /** Absent in an API-only scheduler without engine addresses. */
   engines: EnginePool | undefined;
+  /** This scheduler's own bounds; tightened by what the engines publish (`engineLimits`). */
   limits: ParamLimits;
+  engineLimits: EngineLimits;
   /** The upload service, which owns datasets. */
   upload: Pick<UploadClient, "getDataset">;
   maxDeadlineSeconds: number;
   rpcTimeoutMs: number;
   log: Logger;
-  /** How long one GetInfo answer is reused (default 10 s). */
-  infoTtlMs?: number;
 }
 
 type Handlers = Pick<pbJobs.JobServiceServer, "estimateJob" | "getLimits">;
@@ -79,11 +79,12 @@ async function askEngines<T>(engines: Engine[], ask: (e: Engine) => Promise<T>, 
 }
 
 export async function estimateJob(deps: EstimateServiceDeps, owner: string, req: pbJobs.EstimateJobRequest, ctx: Context): Promise<pbJobs.EstimateJobResponse> {
-  const violations = validateParams(req.params, deps.limits);
+  const limits = await deps.engineLimits.effective(deps.limits);
+  const violations = validateParams(req.params, limits);
   if (!req.datasetId) violations.unshift({ field: "dataset_id", description: "must not be empty" });
   if (violations.length > 0) throw invalidArgument("invalid estimate request", violations);
   const dataset = await deps.upload.getDataset(owner, req.datasetId, ctx, deps.rpcTimeoutMs);
-  const dsViolations = validateForDataset(req.params!, dataset);
+  const dsViolations = validateForDataset(req.params!, dataset, limits);
   if (dsViolations.length > 0) throw invalidArgument("these parameters do not fit the dataset", dsViolations);
   const spec = specFor(dataset, req.params!, "");
   const res = await askEngines(
@@ -94,48 +95,28 @@ export async function estimateJob(deps: EstimateServiceDeps, owner: string, req:
   return { memoryBytes: res.memoryBytes, seconds: res.seconds, memoryLimitBytes: res.memoryLimitBytes, admissible: res.admissible };
 }
 
-/** GetLimits with the engines' GetInfo cached for `infoTtlMs`. */
-export function createLimits(deps: EstimateServiceDeps): () => Promise<pbJobs.GetLimitsResponse> {
-  let cached: { at: number; info: pbEngine.GetInfoResponse[] } | undefined;
-  const ttl = deps.infoTtlMs ?? 10_000;
-  async function infos(): Promise<pbEngine.GetInfoResponse[]> {
-    if (cached && Date.now() - cached.at < ttl) return cached.info;
-    const engines = deps.engines?.engines() ?? [];
-    const got = await Promise.all(
-      engines.map((e) =>
-        call<pbEngine.GetInfoRequest, pbEngine.GetInfoResponse>(e.client.getInfo.bind(e.client), {}, Math.min(deps.rpcTimeoutMs, 2000)).catch(() => undefined),
-      ),
-    );
-    const info = got.filter((x): x is pbEngine.GetInfoResponse => x !== undefined);
-    if (info.length > 0) cached = { at: Date.now(), info };
-    return info;
-  }
-  return async () => {
-    const info = await infos();
-    const limitsOf = info.map((i) => i.memoryLimitBytes).filter((b) => b > 0);
-    const algorithms = new Set<pbCommon.Algorithm>(info.flatMap((i) => i.algorithms));
-    // the engines publish the largest modulus their coefficients hold: the one source
-    const engineModuli = info.map((i) => i.limits?.maxModulus ?? 0).filter((m) => m > 0);
-    return {
-      maxDim: deps.limits.maxDim,
-      maxModulus: Math.min(deps.limits.maxModulus, ...engineModuli),
-      maxThreads: deps.limits.maxThreads,
-      maxDeadlineSeconds: deps.maxDeadlineSeconds,
-      engineMemoryLimitBytes: limitsOf.length > 0 ? Math.min(...limitsOf) : 0,
-      engineThreads: info[0]?.threads ?? 0,
-      algorithms: [...algorithms].sort(),
-    };
+/** GetLimits: this scheduler's bounds tightened by the engines' published limits, and what the engines report about themselves. */
+export async function getLimits(deps: EstimateServiceDeps): Promise<pbJobs.GetLimitsResponse> {
+  const published = await deps.engineLimits.published();
+  const limits = published ? tighten(deps.limits, published.limits) : deps.limits;
+  return {
+    maxDim: limits.maxDim,
+    maxModulus: limits.maxModulus,
+    maxThreads: limits.maxThreads,
+    maxDeadlineSeconds: deps.maxDeadlineSeconds,
+    engineMemoryLimitBytes: published?.memoryLimitBytes ?? 0,
+    engineThreads: published?.threads ?? 0,
+    algorithms: published?.algorithms ?? [],
   };
 }
 
 export function createEstimateHandlers(deps: EstimateServiceDeps): Handlers {
-  const limits = createLimits(deps);
   return {
     estimateJob: unary(deps.log, "EstimateJob", (req: pbJobs.EstimateJobRequest, c) =>
       inSpan("tda.jobs.v1.JobService/EstimateJob", contextFromMetadata(c.metadata), SpanKind.SERVER, (_s, ctx) =>
         estimateJob(deps, tenantOf(c.metadata), req, ctx),
       ),
     ),
-    getLimits: unary(deps.log, "GetLimits", () => limits()),
+    getLimits: unary(deps.log, "GetLimits", () => getLimits(deps)),
   };
 }

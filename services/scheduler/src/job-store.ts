@@ -1,7 +1,8 @@
 import type { Context } from "@opentelemetry/api";
 import type { ChainableCommander } from "ioredis";
-import { nowTimestamp, pbJobs, pbUpload, type EventBus, type Logger, type PublishInput, type Redis } from "@tda/common";
+import { nowTimestamp, pbJobs, pbUpload, type EventBus, type Logger, type Redis } from "@tda/common";
 import { keys } from "./keys";
+import { fromStates, transitionOf, type Step } from "./lifecycle";
 
 const { JobState } = pbJobs;
 type Job = pbJobs.Job;
@@ -9,7 +10,8 @@ type JobState = pbJobs.JobState;
 type JobUpdate = pbJobs.JobUpdate;
 
 // Job records, their update log and their lifecycle events. Every change of a
-// job goes through `apply`: one Lua script checks the current state, writes the
+// job is a transition of the declared lifecycle (lifecycle.ts), applied by
+// `transition`: one Lua script checks the current state, writes the
 // record, takes the next sequence number, appends the update to the replay list
 // and publishes it live, atomically — so the list order, the live order and the
 // sequence numbers agree, and WatchJob can splice replay and live without gaps.
@@ -39,26 +41,27 @@ export interface JobRecord {
 
 export interface NewJobRecord extends Omit<JobRecord, "cancelRequested"> {}
 
-export interface UpdateInput {
-  /** States the job must be in for the change to apply. */
-  from: JobState[];
-  /** Changes the (copied) job; must set the new state. */
-  mutate: (job: Job) => void;
-  eventType: string;
-  message?: string;
-  attempt?: number;
+/** How a transition is applied (besides the step itself). */
+export interface TransitionOptions {
   ctx?: Context;
-  /** Further events (e.g. tda_results) stored atomically with this change, after its tda_jobs event. */
-  alsoPublish?: (job: Job) => PublishInput[];
+  /** Apply only from these of the transition's from-states (lifecycle.fromStates). */
+  only?: readonly JobState[];
   /**
    * Commands sent ahead of the change in the same pipeline (once, on the first
-   * try); their errors fail the apply. The pipeline is not a transaction: name
+   * try); their errors fail the transition. The pipeline is not a transaction: name
    * in `requires` a key they write, and the change applies only if it exists.
    */
   before?: (pipe: TxPipeline) => void;
   requires?: string;
   /** Also read the job's cancel flag after the change (`ApplyResult.cancelRequested`). */
   readCancel?: boolean;
+}
+
+/** A step with the states it may apply from and its options. */
+interface Change {
+  step: Step;
+  from: readonly JobState[];
+  opts: TransitionOptions;
 }
 
 export type ApplyResult = { ok: true; job: Job; sequence: number; cancelRequested: boolean } | { ok: false; job: Job | undefined };
@@ -222,11 +225,11 @@ export function createJobStore({ redis, events, log, retentionSeconds }: JobStor
   }
 
   /**
-   * Stores a new job record and applies its first changes (`inputs`, in order),
+   * Stores a new job record and applies its first transitions (`steps`, in order),
    * in one round trip: nobody else knows the job yet, so they are built on the
    * record itself. Rejects (and the caller discards the job) if one is refused.
    */
-  function create(rec: NewJobRecord, inputs: Omit<UpdateInput, "before" | "readCancel">[]): Promise<Extract<ApplyResult, { ok: true }>[]> {
+  function create(rec: NewJobRecord, steps: Step[], ctx?: Context): Promise<Extract<ApplyResult, { ok: true }>[]> {
     const jobId = rec.job.jobId;
     return serial(jobId, async () => {
       known.delete(jobId);
@@ -234,10 +237,11 @@ export function createJobStore({ redis, events, log, retentionSeconds }: JobStor
       createCommands(pipe, rec);
       let job = rec.job;
       const built: { index: number; job: Job; seq: number }[] = [];
-      for (const [i, input] of inputs.entries()) {
-        if (!input.from.includes(job.state)) throw new Error(`job ${jobId}: ${input.eventType} does not apply to a ${stateName(job.state)} job`);
+      for (const [i, step] of steps.entries()) {
+        const change: Change = { step, from: fromStates(step.name), opts: { ctx } };
+        if (!change.from.includes(job.state)) throw new Error(`job ${jobId}: ${step.name} does not apply to a ${stateName(job.state)} job`);
         const index = pipe.length;
-        job = addChange(pipe, jobId, job, i + 1, input);
+        job = addChange(pipe, jobId, job, i + 1, change);
         built.push({ index, job, seq: i + 1 });
       }
       const res = (await pipe.exec()) ?? [];
@@ -246,7 +250,7 @@ export function createJobStore({ redis, events, log, retentionSeconds }: JobStor
         const got = Number(res[b.index]?.[1]);
         if (got !== b.seq) throw new Error(`job ${jobId}: change ${b.seq} of the new record was refused (${got})`);
       }
-      remember(jobId, job, inputs.length);
+      remember(jobId, job, steps.length);
       events.relay();
       return built.map((b) => ({ ok: true as const, job: b.job, sequence: b.seq, cancelRequested: false }));
     });
@@ -316,10 +320,14 @@ export function createJobStore({ redis, events, log, retentionSeconds }: JobStor
     return (await redis.hget(keys.job(jobId), "cancel")) === "1";
   }
 
-  /** Applies one change + update + event, if the job is in one of `input.from`. */
-  function apply(jobId: string, input: UpdateInput): Promise<ApplyResult> {
+  /**
+   * Applies one transition of the lifecycle (record + update + events), if the
+   * job is in one of its from-states (narrowed by `opts.only`).
+   */
+  function transition(jobId: string, step: Step, opts: TransitionOptions = {}): Promise<ApplyResult> {
+    const change: Change = { step, from: fromStates(step.name, opts.only), opts };
     return serial(jobId, () =>
-      applyNow(jobId, input).catch((err: unknown) => {
+      applyNow(jobId, change).catch((err: unknown) => {
         known.delete(jobId);
         throw err;
       }),
@@ -327,19 +335,22 @@ export function createJobStore({ redis, events, log, retentionSeconds }: JobStor
   }
 
   /**
-   * Builds the change `input` of `current` (sequence number `seq`) and adds its
+   * Builds the change of `current` (sequence number `seq`) and adds its
    * script call to `pipe`; returns the changed job.
    */
-  function addChange(pipe: WithApply<TxPipeline>, jobId: string, current: Job, seq: number, input: UpdateInput): Job {
+  function addChange(pipe: WithApply<TxPipeline>, jobId: string, current: Job, seq: number, change: Change): Job {
+    const { step, opts } = change;
+    const t = transitionOf(step);
     const job = pbJobs.Job.fromPartial(current);
-    input.mutate(job);
+    t.patch?.(job, step);
+    job.state = t.to;
     const update: JobUpdate = {
       jobId,
-      eventType: input.eventType,
+      eventType: t.eventType,
       state: job.state,
       progress: job.progress,
       time: nowTimestamp(),
-      message: input.message ?? "",
+      message: t.message?.(step, job) ?? "",
       errorCode: job.errorCode,
       sequence: 0,
     };
@@ -348,7 +359,7 @@ export function createJobStore({ redis, events, log, retentionSeconds }: JobStor
       {
         topic: "tda_jobs",
         key: jobId,
-        eventType: input.eventType,
+        eventType: t.eventType,
         data: {
           $case: "job",
           value: {
@@ -359,7 +370,7 @@ export function createJobStore({ redis, events, log, retentionSeconds }: JobStor
             params: job.params,
             progress: job.progress,
             engine: job.engine,
-            attempt: input.attempt ?? job.attempts,
+            attempt: t.attempt?.(step) ?? job.attempts,
             errorCode: job.errorCode,
             errorMessage: job.errorMessage,
             cacheHit: job.cacheHit,
@@ -367,16 +378,16 @@ export function createJobStore({ redis, events, log, retentionSeconds }: JobStor
           },
         },
       },
-      input.ctx,
+      opts.ctx,
     );
-    const more = (input.alsoPublish?.(job) ?? []).map((e) => events.encode(e, input.ctx).record);
+    const more = (t.alsoPublish?.(job, step) ?? []).map((e) => events.encode(e, opts.ctx).record);
     pipe.tdaApplyJob(
       keys.job(jobId),
       keys.seq(jobId),
       keys.updates(jobId),
       events.outboxKey,
-      input.requires ?? keys.job(jobId),
-      input.from.join(","),
+      opts.requires ?? keys.job(jobId),
+      change.from.join(","),
       String(job.state),
       encodeJob(job),
       updateB64,
@@ -389,8 +400,10 @@ export function createJobStore({ redis, events, log, retentionSeconds }: JobStor
     return job;
   }
 
-  async function applyNow(jobId: string, input: UpdateInput): Promise<ApplyResult> {
-    let before = input.before;
+  async function applyNow(jobId: string, change: Change): Promise<ApplyResult> {
+    const { opts } = change;
+    const eventType = transitionOf(change.step).eventType;
+    let before = opts.before;
     for (let tries = 0; ; tries++) {
       // built on this process's own last change when it has one (checked by
       // the script), else on a fresh read
@@ -407,7 +420,7 @@ export function createJobStore({ redis, events, log, retentionSeconds }: JobStor
         current = typeof jobB64 === "string" ? decodeJob(jobB64) : undefined;
         seq = Number(res[1]?.[1] ?? 0) + 1;
       }
-      if (!current || !input.from.includes(current.state)) {
+      if (!current || !change.from.includes(current.state)) {
         if (mine) continue; // what we remember may be stale: read
         known.delete(jobId);
         return { ok: false, job: current };
@@ -415,13 +428,13 @@ export function createJobStore({ redis, events, log, retentionSeconds }: JobStor
       const pipe = redis.pipeline() as WithApply<TxPipeline>;
       before?.(pipe);
       const first = pipe.length;
-      const job = addChange(pipe, jobId, current, seq, input);
-      if (input.readCancel) pipe.hget(keys.job(jobId), "cancel");
+      const job = addChange(pipe, jobId, current, seq, change);
+      if (opts.readCancel) pipe.hget(keys.job(jobId), "cancel");
       const res = (await pipe.exec()) ?? [];
       before = undefined;
       firstError(res);
       const got = Number(res[first]?.[1]);
-      if (got === -4) throw new Error(`job ${jobId}: ${input.requires} is missing, the change was not applied`);
+      if (got === -4) throw new Error(`job ${jobId}: ${opts.requires} is missing, the change was not applied`);
       if (got < 0) {
         known.delete(jobId);
         if ((got === -3 || mine) && tries < 20) continue;
@@ -430,9 +443,9 @@ export function createJobStore({ redis, events, log, retentionSeconds }: JobStor
       remember(jobId, job, seq);
       events.relay();
       // lifecycle changes at info (with the request's trace_id/span_id), progress ticks at debug
-      if (input.eventType.endsWith(".progress")) log.debug({ jobId, eventType: input.eventType, seq }, "job update");
-      else log.info({ jobId, eventType: input.eventType, seq }, "job update");
-      return { ok: true, job, sequence: seq, cancelRequested: input.readCancel ? res[first + 1]?.[1] === "1" : false };
+      if (change.step.name === "progress") log.debug({ jobId, eventType, seq }, "job update");
+      else log.info({ jobId, eventType, seq }, "job update");
+      return { ok: true, job, sequence: seq, cancelRequested: opts.readCancel ? res[first + 1]?.[1] === "1" : false };
     }
   }
 
@@ -463,5 +476,5 @@ export function createJobStore({ redis, events, log, retentionSeconds }: JobStor
     return { job: typeof b64 === "string" ? decodeJob(b64) : undefined, updates: list.map(parseUpdateRecord) };
   }
 
-  return { create, discard, claimActive, load, loadJob, loadMany, requestCancel, isCancelRequested, apply, updates, snapshot, ownerJobIds, serial };
+  return { create, discard, claimActive, load, loadJob, loadMany, requestCancel, isCancelRequested, transition, updates, snapshot, ownerJobIds, serial };
 }

@@ -1,13 +1,9 @@
-import type { Context } from "@opentelemetry/api";
-import { pbCommon, type EventBus, type PublishInput, type pbJobs } from "@tda/common";
+import { pbCommon, type PublishInput, type pbJobs } from "@tda/common";
 import type { JobFailure } from "./failure";
 
 // The events about a job's outcome besides its lifecycle on tda_jobs:
-// tda_results (compacted, key = job id) and tda_errors.
-
-export async function publishResultSummary(events: EventBus, job: pbJobs.Job, result: pbCommon.PersistenceResult, ctx?: Context): Promise<void> {
-  await events.publish(resultSummaryEvent(job, result), ctx);
-}
+// tda_results (compacted, key = job id) and tda_errors. The lifecycle
+// (lifecycle.ts) stores them with the complete and fail transitions.
 
 /** The tda_results event of a completed job. */
 export function resultSummaryEvent(job: pbJobs.Job, result: pbCommon.PersistenceResult): PublishInput {
@@ -29,10 +25,6 @@ export function resultSummaryEvent(job: pbJobs.Job, result: pbCommon.Persistence
       },
     },
   };
-}
-
-export async function publishError(events: EventBus, jobId: string, f: JobFailure, ctx?: Context): Promise<void> {
-  await events.publish(errorEvent(jobId, f), ctx);
 }
 
 /** The tda_errors event of a job that finally failed. */

@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import { pbCommon, pbUpload, type FieldViolation } from "@tda/common";
+import { pbCommon, pbUpload, type FieldViolation, type pbEngine } from "@tda/common";
 
 const { Algorithm } = pbCommon;
 type ComputeParams = pbCommon.ComputeParams;
@@ -11,6 +11,8 @@ export interface ParamLimits {
   maxDim: number;
   maxModulus: number;
   maxThreads: number;
+  /** What the engines publish (GetInfo EngineLimits): Alpha's bounds and the dataset sizes are checked against it when known. */
+  engine?: pbEngine.EngineLimits;
 }
 
 export function isPrime(p: number): boolean {
@@ -27,8 +29,10 @@ export function validateParams(params: ComputeParams | undefined, limits: ParamL
   if (params.algorithm !== Algorithm.ALGORITHM_RIPS && params.algorithm !== Algorithm.ALGORITHM_ALPHA) {
     v.push({ field: "params.algorithm", description: "must be ALGORITHM_RIPS or ALGORITHM_ALPHA" });
   }
-  if (!Number.isInteger(params.maxDim) || params.maxDim < 0 || params.maxDim > limits.maxDim) {
-    v.push({ field: "params.max_dim", description: `must be an integer in [0, ${limits.maxDim}]` });
+  const alphaMaxDim = limits.engine?.alphaMaxDim ?? 0;
+  const maxDim = params.algorithm === Algorithm.ALGORITHM_ALPHA && alphaMaxDim > 0 ? Math.min(limits.maxDim, alphaMaxDim) : limits.maxDim;
+  if (!Number.isInteger(params.maxDim) || params.maxDim < 0 || params.maxDim > maxDim) {
+    v.push({ field: "params.max_dim", description: `must be an integer in [0, ${maxDim}]` });
   }
   if (params.threshold !== undefined && !(Number.isFinite(params.threshold) && params.threshold >= 0)) {
     v.push({ field: "params.threshold", description: "must be a finite number >= 0 (leave unset for no threshold)" });
@@ -45,13 +49,35 @@ export function validateParams(params: ComputeParams | undefined, limits: ParamL
   return v;
 }
 
-/** Checks that only make sense once the dataset is known. */
-export function validateForDataset(params: ComputeParams, dataset: pbUpload.Dataset): FieldViolation[] {
+/** The dataset's size against the engines' published bounds (none checked while they are unknown). */
+function sizeViolations(params: ComputeParams, dataset: pbUpload.Dataset, e: pbEngine.EngineLimits | undefined): FieldViolation[] {
+  if (!e) return [];
+  const v: FieldViolation[] = [];
+  const alpha = params.algorithm === Algorithm.ALGORITHM_ALPHA;
+  const maxPoints = alpha && e.alphaMaxPoints > 0 ? e.alphaMaxPoints : e.maxPoints;
+  if (maxPoints > 0 && dataset.n > maxPoints)
+    v.push({ field: "dataset_id", description: `the dataset has ${dataset.n} points; the engines take at most ${maxPoints}` });
+  const pointCloud = dataset.kind === pbUpload.DatasetKind.DATASET_KIND_POINT_CLOUD;
+  if (alpha && pointCloud && e.alphaAmbientDims.length > 0 && !e.alphaAmbientDims.includes(dataset.dim)) {
+    v.push({
+      field: "dataset_id",
+      description: `the Alpha complex takes points in dimension ${e.alphaAmbientDims.join(", ")}; the dataset's are in ${dataset.dim}`,
+    });
+  }
+  if (!alpha && pointCloud && e.maxAmbientDim > 0 && dataset.dim > e.maxAmbientDim) {
+    v.push({ field: "dataset_id", description: `the dataset's points are in dimension ${dataset.dim}; the engines take at most ${e.maxAmbientDim}` });
+  }
+  return v;
+}
+
+/** Checks that only make sense once the dataset is known (sizes against the engines' limits in `limits.engine`). */
+export function validateForDataset(params: ComputeParams, dataset: pbUpload.Dataset, limits?: ParamLimits): FieldViolation[] {
   const v: FieldViolation[] = [];
   if (params.algorithm === Algorithm.ALGORITHM_ALPHA && dataset.kind !== pbUpload.DatasetKind.DATASET_KIND_POINT_CLOUD) {
     v.push({ field: "params.algorithm", description: "the Alpha complex needs a point cloud, the dataset is a distance matrix" });
   }
   if (dataset.n === 0) v.push({ field: "dataset_id", description: "the dataset is empty" });
+  v.push(...sizeViolations(params, dataset, limits?.engine));
   return v;
 }
 

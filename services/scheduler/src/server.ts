@@ -18,6 +18,7 @@ import type { Server } from "@grpc/grpc-js";
 import type { HealthImplementation } from "grpc-health-check";
 import type { SchedulerConfig } from "./config";
 import { createEngineResolver } from "./engine-discovery";
+import { createEngineLimits } from "./engine-limits";
 import { createEnginePool, type EnginePool } from "./engine-pool";
 import { createEngineDistance, createEngineVectorize } from "./distance-service";
 import { createEstimateHandlers } from "./estimate-service";
@@ -101,6 +102,7 @@ export async function startSchedulerServer(
     void engines.probe();
   }
   const limits = { maxDim: config.maxDim, maxModulus: config.maxModulus, maxThreads: config.maxThreads };
+  const engineLimits = createEngineLimits({ engines, rpcTimeoutMs: config.rpcTimeoutMs, log });
   const server = createServer({}, deps.metrics);
   server.addService(pbJobs.JobServiceService, {
     ...createJobService({
@@ -110,6 +112,7 @@ export async function startSchedulerServer(
       subscriber,
       log,
       limits,
+      engineLimits,
       defaultDeadlineSeconds: config.defaultDeadlineSeconds,
       maxDeadlineSeconds: config.maxDeadlineSeconds,
       retentionSeconds: config.retentionSeconds,
@@ -125,7 +128,16 @@ export async function startSchedulerServer(
       maxActiveJobs: config.maxActiveJobs,
       activeJobsRetryMs: config.activeJobsRetryMs,
     }),
-    ...createEstimateHandlers({ redis, engines, limits, upload, maxDeadlineSeconds: config.maxDeadlineSeconds, rpcTimeoutMs: config.rpcTimeoutMs, log }),
+    ...createEstimateHandlers({
+      redis,
+      engines,
+      limits,
+      engineLimits,
+      upload,
+      maxDeadlineSeconds: config.maxDeadlineSeconds,
+      rpcTimeoutMs: config.rpcTimeoutMs,
+      log,
+    }),
   });
   const health = addHealth(server, [SERVICE_NAME]);
   const port = await bind(server, config.host, config.port);

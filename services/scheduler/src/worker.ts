@@ -1,5 +1,5 @@
 import { DelayedError, UnrecoverableError, WaitingError, Worker, type Job as BullJob } from "bullmq";
-import { contextFromCarrier, inSpan, nowTimestamp, pbCommon, pbJobs, SpanKind, type EventBus, type Logger, type Redis } from "@tda/common";
+import { contextFromCarrier, inSpan, pbCommon, pbJobs, SpanKind, type EventBus, type Logger, type Redis } from "@tda/common";
 import type { Context } from "@opentelemetry/api";
 import { compute, estimate, JobFailureError, needsEstimate, specFor } from "./engine-call";
 import type { PointsCache } from "./points-cache";
@@ -9,7 +9,6 @@ import { isTerminal, type JobRecord, type JobStore } from "./job-store";
 import { keys } from "./keys";
 import type { Subscriber } from "./subscriber";
 import type { UploadClient } from "./upload-client";
-import { errorEvent, resultSummaryEvent } from "./outcome-events";
 
 const { JobState } = pbJobs;
 
@@ -55,270 +54,38 @@ export interface SchedulerWorker {
   close(graceMs: number): Promise<void>;
 }
 
-export async function startWorker(deps: WorkerDeps): Promise<SchedulerWorker> {
-  const { store, log } = deps;
-  const running = new Map<string, AbortController>();
-  let shuttingDown = false;
+/** What one worker process shares between its jobs. */
+interface WorkerState {
+  deps: WorkerDeps;
+  /** Abort controllers of the jobs running here. */
+  running: Map<string, AbortController>;
+  /** Set when the shutdown grace period is over: aborted jobs go back to the queue. */
+  shuttingDown: boolean;
+}
 
+/** One attempt of one job, as the failure handling needs it. */
+interface Attempt {
+  bj: BullJob<JobData>;
+  rec: JobRecord;
+  ctx: Context;
+  token: string | undefined;
+  attempt: number;
+  maxAttempts: number;
+  ctl: AbortController;
+  engine?: Engine;
+}
+
+export async function startWorker(deps: WorkerDeps): Promise<SchedulerWorker> {
+  const { log } = deps;
+  const w: WorkerState = { deps, running: new Map(), shuttingDown: false };
   const unsubscribe = await deps.subscriber.subscribe(keys.cancelChannel, (jobId) => {
-    const ctl = running.get(jobId);
+    const ctl = w.running.get(jobId);
     if (ctl) {
       log.info({ jobId }, "cancelling running job");
       ctl.abort();
     }
   });
-
-  async function processJob(bj: BullJob<JobData>, token?: string, bullSignal?: AbortSignal): Promise<void> {
-    const jobId = bj.data.jobId;
-    const rec = await store.load(jobId);
-    if (!rec) {
-      log.warn({ jobId }, "job record missing (expired?), dropping the queue entry");
-      return;
-    }
-    if (isTerminal(rec.job.state)) return;
-    const parent = contextFromCarrier(rec.trace);
-    await inSpan("scheduler.run_job", parent, SpanKind.CONSUMER, (_span, ctx) => runJob(bj, rec, ctx, token, bullSignal), { "tda.job_id": jobId });
-  }
-
-  async function runJob(bj: BullJob<JobData>, rec: JobRecord, ctx: Context, token: string | undefined, bullSignal: AbortSignal | undefined): Promise<void> {
-    const jobId = rec.job.jobId;
-    const attempt = bj.attemptsMade + 1;
-    const maxAttempts = bj.opts.attempts ?? 1;
-    const ctl = new AbortController();
-    bullSignal?.addEventListener("abort", () => ctl.abort(), { once: true });
-    running.set(jobId, ctl);
-    let engine: Engine | undefined;
-    try {
-      if (rec.cancelRequested) {
-        await finishCancelled(jobId, ctx);
-        return;
-      }
-      engine = deps.engines.acquire();
-      const engineAddress = engine.address;
-      const started = await store.apply(jobId, {
-        from: [JobState.JOB_STATE_QUEUED, JobState.JOB_STATE_RUNNING],
-        mutate: (j) => {
-          j.state = JobState.JOB_STATE_RUNNING;
-          j.startedAt = nowTimestamp();
-          j.attempts = attempt;
-          j.engine = engineAddress;
-          j.errorCode = "";
-          j.errorMessage = "";
-          j.progress = { stage: pbCommon.Stage.STAGE_LOADING, dimension: 0, columnsDone: 0, columnsTotal: 0, fraction: 0, bytesInUse: 0 };
-        },
-        eventType: "job.started",
-        message: `attempt ${attempt} of ${maxAttempts} on ${engine.address}`,
-        attempt,
-        ctx,
-        readCancel: true,
-      });
-      if (!started.ok) return; // cancelled (or gone) meanwhile
-      // a cancel request that raced with the start: the flag is set before the
-      // broadcast, and our controller was registered before this read
-      if (started.cancelRequested) ctl.abort();
-
-      const params = rec.job.params ?? pbCommon.ComputeParams.fromPartial({});
-      const spec = specFor(rec.dataset, params, jobId);
-      const deadline = Date.now() + rec.deadlineSeconds * 1000;
-      const progress = progressReporter(bj, jobId, ctx);
-
-      const est = !needsEstimate(spec)
-        ? undefined
-        : await estimate({ client: engine.client, spec, rpcTimeoutMs: deps.rpcTimeoutMs, ctx, signal: ctl.signal }).catch((err: unknown) => {
-            // an engine without Estimate can still compute
-            if (err instanceof JobFailureError && err.failure.errorCode === "UNIMPLEMENTED") return undefined;
-            throw err;
-          });
-      if (est && !est.admissible) {
-        throw new JobFailureError(
-          failure(
-            "MEMORY_LIMIT_EXCEEDED",
-            `the computation needs about ${formatBytes(est.memoryBytes)}, more than the engine's limit of ${formatBytes(est.memoryLimitBytes)}`,
-            false,
-            "resource",
-          ),
-        );
-      }
-      const result = await compute({
-        client: engine.client,
-        spec,
-        openPoints: () => deps.points.open(rec.dataset, () => deps.upload.readPoints(rec.job.owner, rec.job.datasetId, ctx, deadline)),
-        deadline,
-        rpcTimeoutMs: deps.rpcTimeoutMs,
-        signal: ctl.signal,
-        ctx,
-        onProgress: progress.report,
-      });
-      await progress.settle();
-      await finishCompleted(rec, result, ctx);
-    } catch (err) {
-      if (ctl.signal.aborted && (await store.isCancelRequested(jobId))) {
-        await finishCancelled(jobId, ctx);
-        return;
-      }
-      const f = err instanceof JobFailureError ? err.failure : fromEngineError(err);
-      if (engine && f.errorCode === "ENGINE_UNAVAILABLE") deps.engines.markUnavailable(engine);
-      if (engine && f.errorCode === "ENGINE_BUSY") deps.engines.markBusy(engine, 2000);
-      if (ctl.signal.aborted && shuttingDown) {
-        // our shutdown, not the user: back to the queue without using an attempt
-        await store.apply(jobId, {
-          from: [JobState.JOB_STATE_RUNNING],
-          mutate: (j) => {
-            j.state = JobState.JOB_STATE_QUEUED;
-          },
-          eventType: "job.queued",
-          message: "the worker shut down during the computation; requeued",
-          attempt,
-          ctx,
-        });
-        await bj.moveToWait(token);
-        throw new WaitingError();
-      }
-      if (ctl.signal.aborted && f.errorCode === "CANCELLED") f.retryable = true; // aborted by BullMQ, not the user
-      // (no engine known at all, e.g. every engine pod is being replaced: the same wait)
-      if ((f.errorCode === "ENGINE_BUSY" || f.errorCode === "NO_ENGINE_AVAILABLE") && token) {
-        // no capacity is not the job's fault: wait for it without using attempts,
-        // for as long as the job's deadline (then it fails as ENGINE_BUSY)
-        const busySince = bj.data.busySince ?? Date.now();
-        if (Date.now() - busySince < rec.deadlineSeconds * 1000) {
-          await store.apply(jobId, {
-            from: [JobState.JOB_STATE_RUNNING],
-            mutate: (j) => {
-              j.state = JobState.JOB_STATE_QUEUED;
-            },
-            eventType: "job.queued",
-            message: "the engines are busy; waiting for capacity",
-            attempt,
-            ctx,
-          });
-          await bj.updateData({ ...bj.data, busySince });
-          await bj.moveToDelayed(Date.now() + BUSY_DELAY_MS + Math.floor(Math.random() * BUSY_DELAY_MS), token);
-          throw new DelayedError();
-        }
-      }
-      log.warn({ jobId, attempt, errorCode: f.errorCode, retryable: f.retryable, cause: f.cause }, "job attempt failed");
-      if (f.retryable && attempt < maxAttempts) {
-        await store.apply(jobId, {
-          from: [JobState.JOB_STATE_RUNNING],
-          mutate: (j) => {
-            j.state = JobState.JOB_STATE_QUEUED;
-            j.errorCode = f.errorCode;
-            j.errorMessage = f.message;
-          },
-          eventType: "job.queued",
-          message: `attempt ${attempt} failed (${f.errorCode}); retrying`,
-          attempt,
-          ctx,
-        });
-        throw new Error(`${f.errorCode}: ${f.message}`);
-      }
-      await finishFailed(rec, f, attempt, ctx);
-      throw new UnrecoverableError(`${f.errorCode}: ${f.message}`);
-    } finally {
-      running.delete(jobId);
-      if (engine) deps.engines.release(engine);
-    }
-  }
-
-  function progressReporter(bj: BullJob<JobData>, jobId: string, ctx: Context) {
-    let last = 0;
-    let latest: pbCommon.Progress | undefined;
-    let inFlight: Promise<void> | undefined;
-    const flush = (): void => {
-      const p = latest;
-      if (!p) return;
-      latest = undefined;
-      last = Date.now();
-      inFlight = (async () => {
-        await store.apply(jobId, {
-          from: [JobState.JOB_STATE_RUNNING],
-          mutate: (j) => {
-            j.progress = p;
-          },
-          eventType: "job.progress",
-          ctx,
-        });
-        await bj.updateProgress(Math.round(Math.min(1, Math.max(0, p.fraction)) * 100));
-      })()
-        .catch((err: unknown) => log.warn({ jobId, err }, "progress update failed"))
-        .finally(() => (inFlight = undefined));
-    };
-    return {
-      report(p: pbCommon.Progress): void {
-        latest = p;
-        if (!inFlight && Date.now() - last >= deps.progressIntervalMs) flush();
-      },
-      async settle(): Promise<void> {
-        await inFlight;
-      },
-    };
-  }
-
-  async function finishCompleted(rec: JobRecord, result: pbCommon.PersistenceResult, ctx: Context): Promise<void> {
-    const jobId = rec.job.jobId;
-    const bytes = Buffer.from(pbCommon.PersistenceResult.encode(result).finish());
-    await store.apply(jobId, {
-      // the result (and its cache entry) before the state that points at it, same round trip
-      before: (pipe) =>
-        pipe
-          .multi()
-          .set(keys.result(jobId), bytes, "EX", deps.retentionSeconds)
-          .set(keys.cache(rec.dataset.sha256, rec.paramsHash), jobId, "EX", deps.retentionSeconds)
-          .exec(),
-      requires: keys.result(jobId),
-      from: [JobState.JOB_STATE_RUNNING],
-      mutate: (j) => {
-        j.state = JobState.JOB_STATE_COMPLETED;
-        j.finishedAt = nowTimestamp();
-        j.progress = {
-          stage: pbCommon.Stage.STAGE_DONE,
-          dimension: j.progress?.dimension ?? 0,
-          columnsDone: j.progress?.columnsTotal ?? 0,
-          columnsTotal: j.progress?.columnsTotal ?? 0,
-          fraction: 1,
-          bytesInUse: 0,
-        };
-        j.errorCode = "";
-        j.errorMessage = "";
-      },
-      eventType: "job.completed",
-      message: `betti numbers ${JSON.stringify(result.bettiNumbers)}`,
-      ctx,
-      alsoPublish: (job) => [resultSummaryEvent(job, result)],
-    });
-  }
-
-  async function finishFailed(rec: JobRecord, f: JobFailure, attempt: number, ctx: Context): Promise<void> {
-    await store.apply(rec.job.jobId, {
-      from: [JobState.JOB_STATE_RUNNING, JobState.JOB_STATE_QUEUED],
-      mutate: (j) => {
-        j.state = JobState.JOB_STATE_FAILED;
-        j.finishedAt = nowTimestamp();
-        j.errorCode = f.errorCode;
-        j.errorMessage = f.message;
-      },
-      eventType: "job.failed",
-      message: f.message,
-      attempt,
-      ctx,
-      alsoPublish: () => [errorEvent(rec.job.jobId, f)],
-    });
-  }
-
-  async function finishCancelled(jobId: string, ctx: Context): Promise<void> {
-    await store.apply(jobId, {
-      from: [JobState.JOB_STATE_QUEUED, JobState.JOB_STATE_RUNNING],
-      mutate: (j) => {
-        j.state = JobState.JOB_STATE_CANCELLED;
-        j.finishedAt = nowTimestamp();
-      },
-      eventType: "job.cancelled",
-      message: "cancelled by request",
-      ctx,
-    });
-  }
-
-  const worker = new Worker<JobData>(deps.queueName, processJob, {
+  const worker = new Worker<JobData>(deps.queueName, (bj, token, signal) => processJob(w, bj, token, signal), {
     connection: deps.queueConnection,
     concurrency: deps.concurrency,
     // the engine computes; this process only waits, so locks renew on time
@@ -329,42 +96,231 @@ export async function startWorker(deps: WorkerDeps): Promise<SchedulerWorker> {
   worker.on("error", (err) => log.warn({ err: err.message }, "worker error"));
   // a job that BullMQ failed without our processor deciding (stalled too often)
   worker.on("failed", (bj, err) => {
-    if (!bj) return;
-    void (async () => {
-      const rec = await store.load(bj.data.jobId);
-      if (!rec || rec.job.state !== JobState.JOB_STATE_RUNNING || !(await bj.isFailed())) return;
-      await finishFailed(
-        rec,
-        failure("WORKER_LOST", "the worker running the job stopped", false, "system", err),
-        bj.attemptsMade,
-        contextFromCarrier(rec.trace),
-      );
-    })().catch((e: unknown) => log.warn({ err: e }, "failed-job bookkeeping failed"));
+    if (bj) void recordLostWorker(deps, bj, err).catch((e: unknown) => log.warn({ err: e }, "failed-job bookkeeping failed"));
   });
   await worker.waitUntilReady();
-
   return {
     worker,
-    running: () => [...running.keys()],
-    async close(graceMs) {
-      // let running jobs finish within the grace period; then stop their engine
-      // calls so they go back to the queue (retried by this or another worker)
-      const abortTimer = setTimeout(() => {
-        if (running.size === 0) return;
-        log.warn({ running: [...running.keys()] }, "shutdown grace period over: handing running jobs back to the queue");
-        shuttingDown = true;
-        for (const ctl of running.values()) ctl.abort();
-      }, graceMs);
-      const forceTimer = setTimeout(() => void worker.close(true), graceMs + 5000);
-      try {
-        await worker.close();
-      } finally {
-        clearTimeout(abortTimer);
-        clearTimeout(forceTimer);
-        await unsubscribe();
-      }
+    running: () => [...w.running.keys()],
+    close: (graceMs) => closeWorker(w, worker, graceMs, unsubscribe),
+  };
+}
+
+async function closeWorker(w: WorkerState, worker: Worker<JobData>, graceMs: number, unsubscribe: () => Promise<void>): Promise<void> {
+  // let running jobs finish within the grace period; then stop their engine
+  // calls so they go back to the queue (retried by this or another worker)
+  const abortTimer = setTimeout(() => {
+    if (w.running.size === 0) return;
+    w.deps.log.warn({ running: [...w.running.keys()] }, "shutdown grace period over: handing running jobs back to the queue");
+    w.shuttingDown = true;
+    for (const ctl of w.running.values()) ctl.abort();
+  }, graceMs);
+  const forceTimer = setTimeout(() => void worker.close(true), graceMs + 5000);
+  try {
+    await worker.close();
+  } finally {
+    clearTimeout(abortTimer);
+    clearTimeout(forceTimer);
+    await unsubscribe();
+  }
+}
+
+/** Fails a running job whose worker BullMQ gave up on (stalled too often). */
+async function recordLostWorker(deps: WorkerDeps, bj: BullJob<JobData>, err: Error): Promise<void> {
+  const rec = await deps.store.load(bj.data.jobId);
+  if (!rec || rec.job.state !== JobState.JOB_STATE_RUNNING || !(await bj.isFailed())) return;
+  const f = failure("WORKER_LOST", "the worker running the job stopped", false, "system", err);
+  await finishFailed(deps.store, rec.job.jobId, f, bj.attemptsMade, contextFromCarrier(rec.trace));
+}
+
+async function processJob(w: WorkerState, bj: BullJob<JobData>, token?: string, bullSignal?: AbortSignal): Promise<void> {
+  const jobId = bj.data.jobId;
+  const rec = await w.deps.store.load(jobId);
+  if (!rec) {
+    w.deps.log.warn({ jobId }, "job record missing (expired?), dropping the queue entry");
+    return;
+  }
+  if (isTerminal(rec.job.state)) return;
+  const parent = contextFromCarrier(rec.trace);
+  await inSpan("scheduler.run_job", parent, SpanKind.CONSUMER, (_span, ctx) => runJob(w, bj, rec, ctx, token, bullSignal), { "tda.job_id": jobId });
+}
+
+async function runJob(
+  w: WorkerState,
+  bj: BullJob<JobData>,
+  rec: JobRecord,
+  ctx: Context,
+  token: string | undefined,
+  bullSignal: AbortSignal | undefined,
+): Promise<void> {
+  const { store, engines } = w.deps;
+  const jobId = rec.job.jobId;
+  const a: Attempt = { bj, rec, ctx, token, attempt: bj.attemptsMade + 1, maxAttempts: bj.opts.attempts ?? 1, ctl: new AbortController() };
+  bullSignal?.addEventListener("abort", () => a.ctl.abort(), { once: true });
+  w.running.set(jobId, a.ctl);
+  try {
+    if (rec.cancelRequested) {
+      await finishCancelled(store, jobId, ctx);
+      return;
+    }
+    a.engine = engines.acquire();
+    const started = await store.transition(
+      jobId,
+      { name: "start", attempt: a.attempt, maxAttempts: a.maxAttempts, engine: a.engine.address },
+      { ctx, readCancel: true },
+    );
+    if (!started.ok) return; // cancelled (or gone) meanwhile
+    // a cancel request that raced with the start: the flag is set before the
+    // broadcast, and our controller was registered before this read
+    if (started.cancelRequested) a.ctl.abort();
+    const result = await computeOnEngine(w.deps, a, a.engine);
+    await finishCompleted(w.deps, rec, result, ctx);
+  } catch (err) {
+    await attemptFailed(w, a, err);
+  } finally {
+    w.running.delete(jobId);
+    if (a.engine) engines.release(a.engine);
+  }
+}
+
+/** The engine's estimate (refusing a job beyond its memory), then the computation with progress. */
+async function computeOnEngine(deps: WorkerDeps, a: Attempt, engine: Engine): Promise<pbCommon.PersistenceResult> {
+  const { rec, ctx, ctl } = a;
+  const jobId = rec.job.jobId;
+  const params = rec.job.params ?? pbCommon.ComputeParams.fromPartial({});
+  const spec = specFor(rec.dataset, params, jobId);
+  const deadline = Date.now() + rec.deadlineSeconds * 1000;
+  const progress = progressReporter(deps, a.bj, jobId, ctx);
+  const est = !needsEstimate(spec)
+    ? undefined
+    : await estimate({ client: engine.client, spec, rpcTimeoutMs: deps.rpcTimeoutMs, ctx, signal: ctl.signal }).catch((err: unknown) => {
+        // an engine without Estimate can still compute
+        if (err instanceof JobFailureError && err.failure.errorCode === "UNIMPLEMENTED") return undefined;
+        throw err;
+      });
+  if (est && !est.admissible) {
+    const needs = `the computation needs about ${formatBytes(est.memoryBytes)}, more than the engine's limit of ${formatBytes(est.memoryLimitBytes)}`;
+    throw new JobFailureError(failure("MEMORY_LIMIT_EXCEEDED", needs, false, "resource"));
+  }
+  const result = await compute({
+    client: engine.client,
+    spec,
+    openPoints: () => deps.points.open(rec.dataset, () => deps.upload.readPoints(rec.job.owner, rec.job.datasetId, ctx, deadline)),
+    deadline,
+    rpcTimeoutMs: deps.rpcTimeoutMs,
+    signal: ctl.signal,
+    ctx,
+    onProgress: progress.report,
+  });
+  await progress.settle();
+  return result;
+}
+
+/**
+ * What follows a failed attempt: cancelled by request; handed back to the
+ * queue (our shutdown, engines busy, a retryable failure with attempts left);
+ * or failed for good. Throws what BullMQ must see for the path taken.
+ */
+async function attemptFailed(w: WorkerState, a: Attempt, err: unknown): Promise<void> {
+  const { store, engines, log } = w.deps;
+  const { bj, rec, ctx, token, attempt, ctl, engine } = a;
+  const jobId = rec.job.jobId;
+  if (ctl.signal.aborted && (await store.isCancelRequested(jobId))) {
+    await finishCancelled(store, jobId, ctx);
+    return;
+  }
+  const f = err instanceof JobFailureError ? err.failure : fromEngineError(err);
+  if (engine && f.errorCode === "ENGINE_UNAVAILABLE") engines.markUnavailable(engine);
+  if (engine && f.errorCode === "ENGINE_BUSY") engines.markBusy(engine, 2000);
+  if (ctl.signal.aborted && w.shuttingDown) {
+    // our shutdown, not the user: back to the queue without using an attempt
+    await store.transition(jobId, { name: "requeue", reason: "the worker shut down during the computation; requeued", attempt }, { ctx });
+    await bj.moveToWait(token);
+    throw new WaitingError();
+  }
+  if (ctl.signal.aborted && f.errorCode === "CANCELLED") f.retryable = true; // aborted by BullMQ, not the user
+  // (no engine known at all, e.g. every engine pod is being replaced: the same wait)
+  if ((f.errorCode === "ENGINE_BUSY" || f.errorCode === "NO_ENGINE_AVAILABLE") && token) await waitForCapacity(store, a);
+  log.warn({ jobId, attempt, errorCode: f.errorCode, retryable: f.retryable, cause: f.cause }, "job attempt failed");
+  if (f.retryable && attempt < a.maxAttempts) {
+    const reason = `attempt ${attempt} failed (${f.errorCode}); retrying`;
+    await store.transition(jobId, { name: "requeue", reason, attempt, error: { code: f.errorCode, message: f.message } }, { ctx });
+    throw new Error(`${f.errorCode}: ${f.message}`);
+  }
+  await finishFailed(store, jobId, f, attempt, ctx);
+  throw new UnrecoverableError(`${f.errorCode}: ${f.message}`);
+}
+
+/**
+ * No capacity is not the job's fault: it waits for capacity without using
+ * attempts (delayed in the queue, throws DelayedError), for as long as the
+ * job's deadline; after that it returns and the job fails as ENGINE_BUSY.
+ */
+async function waitForCapacity(store: JobStore, a: Attempt): Promise<void> {
+  const { bj, rec, token } = a;
+  const busySince = bj.data.busySince ?? Date.now();
+  if (Date.now() - busySince >= rec.deadlineSeconds * 1000) return;
+  await store.transition(rec.job.jobId, { name: "requeue", reason: "the engines are busy; waiting for capacity", attempt: a.attempt }, { ctx: a.ctx });
+  await bj.updateData({ ...bj.data, busySince });
+  await bj.moveToDelayed(Date.now() + BUSY_DELAY_MS + Math.floor(Math.random() * BUSY_DELAY_MS), token);
+  throw new DelayedError();
+}
+
+/** Progress updates of a running job, at most one per `progressIntervalMs` and one at a time. */
+function progressReporter(deps: WorkerDeps, bj: BullJob<JobData>, jobId: string, ctx: Context) {
+  let last = 0;
+  let latest: pbCommon.Progress | undefined;
+  let inFlight: Promise<void> | undefined;
+  const flush = (): void => {
+    const p = latest;
+    if (!p) return;
+    latest = undefined;
+    last = Date.now();
+    inFlight = (async () => {
+      await deps.store.transition(jobId, { name: "progress", progress: p }, { ctx });
+      await bj.updateProgress(Math.round(Math.min(1, Math.max(0, p.fraction)) * 100));
+    })()
+      .catch((err: unknown) => deps.log.warn({ jobId, err }, "progress update failed"))
+      .finally(() => (inFlight = undefined));
+  };
+  return {
+    report(p: pbCommon.Progress): void {
+      latest = p;
+      if (!inFlight && Date.now() - last >= deps.progressIntervalMs) flush();
+    },
+    async settle(): Promise<void> {
+      await inFlight;
     },
   };
+}
+
+async function finishCompleted(deps: WorkerDeps, rec: JobRecord, result: pbCommon.PersistenceResult, ctx: Context): Promise<void> {
+  const jobId = rec.job.jobId;
+  const bytes = Buffer.from(pbCommon.PersistenceResult.encode(result).finish());
+  await deps.store.transition(
+    jobId,
+    { name: "complete", result },
+    {
+      ctx,
+      only: [JobState.JOB_STATE_RUNNING],
+      // the result (and its cache entry) before the state that points at it, same round trip
+      before: (pipe) =>
+        pipe
+          .multi()
+          .set(keys.result(jobId), bytes, "EX", deps.retentionSeconds)
+          .set(keys.cache(rec.dataset.sha256, rec.paramsHash), jobId, "EX", deps.retentionSeconds)
+          .exec(),
+      requires: keys.result(jobId),
+    },
+  );
+}
+
+async function finishFailed(store: JobStore, jobId: string, f: JobFailure, attempt: number, ctx: Context): Promise<void> {
+  await store.transition(jobId, { name: "fail", errorCode: f.errorCode, message: f.message, attempt, failure: f }, { ctx });
+}
+
+async function finishCancelled(store: JobStore, jobId: string, ctx: Context): Promise<void> {
+  await store.transition(jobId, { name: "cancel" }, { ctx });
 }
 
 function formatBytes(n: number): string {

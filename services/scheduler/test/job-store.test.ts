@@ -60,12 +60,19 @@ function newRecord(owner = "tenant-store") {
   return { job, dataset, trace: {}, paramsHash: "h", deadlineSeconds: 60, resultOf: jobId };
 }
 
-const submittedInput = { from: [JobState.JOB_STATE_QUEUED], mutate: () => undefined, eventType: "job.submitted" };
+const submit = { name: "submit" } as const;
+const start = { name: "start", attempt: 1, maxAttempts: 3, engine: "engine-a" } as const;
+const progressAt = (dimension: number) =>
+  ({
+    name: "progress",
+    progress: { stage: pbCommon.Stage.STAGE_REDUCTION, dimension, columnsDone: 1, columnsTotal: 7, fraction: 0.5, bytesInUse: 0 },
+  }) as const;
+const result = pbCommon.PersistenceResult.fromPartial({ bettiNumbers: [1] });
 
 describe("job store across processes", () => {
   it("creates the record and its first update in one step", async () => {
     const rec = newRecord();
-    const [res] = await a.store.create(rec, [submittedInput]);
+    const [res] = await a.store.create(rec, [submit]);
     expect(res?.sequence).toBe(1);
     const loaded = await b.store.load(rec.job.jobId);
     expect(loaded?.job.state).toBe(JobState.JOB_STATE_QUEUED);
@@ -77,10 +84,7 @@ describe("job store across processes", () => {
   it("creates the record with several first changes in order", async () => {
     const rec = newRecord();
     const id = rec.job.jobId;
-    const res = await a.store.create(rec, [
-      submittedInput,
-      { from: [JobState.JOB_STATE_QUEUED], mutate: (j) => void (j.state = JobState.JOB_STATE_COMPLETED), eventType: "job.completed" },
-    ]);
+    const res = await a.store.create(rec, [submit, { name: "complete", result, cacheHit: true }]);
     expect(res.map((r) => [r.sequence, r.job.state])).toEqual([
       [1, JobState.JOB_STATE_QUEUED],
       [2, JobState.JOB_STATE_COMPLETED],
@@ -92,93 +96,68 @@ describe("job store across processes", () => {
     expect((await b.store.loadJob(id))?.state).toBe(JobState.JOB_STATE_COMPLETED);
     // a change that does not fit the state built so far is refused before anything is sent
     const other = newRecord();
-    await expect(a.store.create(other, [{ from: [JobState.JOB_STATE_RUNNING], mutate: () => undefined, eventType: "job.progress" }])).rejects.toThrow(
-      /does not apply/,
-    );
+    await expect(a.store.create(other, [submit, progressAt(0)])).rejects.toThrow(/does not apply/);
     expect(await b.store.loadJob(other.job.jobId)).toBeUndefined();
   });
 
   it("builds on the other process's change when it moved the job on", async () => {
     const rec = newRecord();
     const id = rec.job.jobId;
-    await a.store.create(rec, [submittedInput]);
+    await a.store.create(rec, [submit]);
+    expect((await a.store.transition(id, start)).ok).toBe(true);
     // b changes the job (same state) without a knowing
-    const byB = await b.store.apply(id, { from: [JobState.JOB_STATE_QUEUED], mutate: (j) => void (j.errorMessage = "set by b"), eventType: "job.queued" });
-    expect(byB.ok && byB.sequence).toBe(2);
+    const byB = await b.store.transition(id, progressAt(2));
+    expect(byB.ok && byB.sequence).toBe(3);
     // a's next change: refused on the stale sequence, rebuilt on b's record
-    const byA = await a.store.apply(id, {
-      from: [JobState.JOB_STATE_QUEUED],
-      mutate: (j) => void (j.state = JobState.JOB_STATE_RUNNING),
-      eventType: "job.started",
-    });
+    const byA = await a.store.transition(id, { name: "complete", result }, { only: [JobState.JOB_STATE_RUNNING] });
     expect(byA.ok).toBe(true);
     if (!byA.ok) return;
-    expect(byA.sequence).toBe(3);
-    expect(byA.job.errorMessage).toBe("set by b");
+    expect(byA.sequence).toBe(4);
+    expect(byA.job.progress?.dimension).toBe(2);
+    expect(byA.job.progress?.columnsDone).toBe(7);
     const stored = await b.store.loadJob(id);
-    expect(stored?.state).toBe(JobState.JOB_STATE_RUNNING);
-    expect(stored?.errorMessage).toBe("set by b");
-    expect((await a.store.updates(id)).map((u) => u.sequence)).toEqual([1, 2, 3]);
+    expect(stored?.state).toBe(JobState.JOB_STATE_COMPLETED);
+    expect(stored?.progress?.dimension).toBe(2);
+    expect((await a.store.updates(id)).map((u) => [u.sequence, u.eventType])).toEqual([
+      [1, "job.submitted"],
+      [2, "job.started"],
+      [3, "job.progress"],
+      [4, "job.completed"],
+    ]);
   });
 
   it("refuses a change the other process's new state does not allow", async () => {
     const rec = newRecord();
     const id = rec.job.jobId;
-    await a.store.create(rec, [submittedInput]);
-    const cancelled = await b.store.apply(id, {
-      from: [JobState.JOB_STATE_QUEUED],
-      mutate: (j) => void (j.state = JobState.JOB_STATE_CANCELLED),
-      eventType: "job.cancelled",
-    });
+    await a.store.create(rec, [submit]);
+    const cancelled = await b.store.transition(id, { name: "cancel" }, { only: [JobState.JOB_STATE_QUEUED] });
     expect(cancelled.ok).toBe(true);
     // a still remembers QUEUED: its start must not apply
-    const start = await a.store.apply(id, {
-      from: [JobState.JOB_STATE_QUEUED],
-      mutate: (j) => void (j.state = JobState.JOB_STATE_RUNNING),
-      eventType: "job.started",
-    });
-    expect(start.ok).toBe(false);
-    expect(start.job?.state).toBe(JobState.JOB_STATE_CANCELLED);
+    const started = await a.store.transition(id, start);
+    expect(started.ok).toBe(false);
+    expect(started.job?.state).toBe(JobState.JOB_STATE_CANCELLED);
     expect((await a.store.updates(id)).map((u) => u.eventType)).toEqual(["job.submitted", "job.cancelled"]);
   });
 
   it("reads the cancel flag with the change", async () => {
     const rec = newRecord();
     const id = rec.job.jobId;
-    await a.store.create(rec, [submittedInput]);
+    await a.store.create(rec, [submit]);
     expect(await b.store.requestCancel(id)).toBe(true);
-    const start = await a.store.apply(id, {
-      from: [JobState.JOB_STATE_QUEUED],
-      mutate: (j) => void (j.state = JobState.JOB_STATE_RUNNING),
-      eventType: "job.started",
-      readCancel: true,
-    });
-    expect(start.ok && start.cancelRequested).toBe(true);
+    const started = await a.store.transition(id, start, { readCancel: true });
+    expect(started.ok && started.cancelRequested).toBe(true);
   });
 
   it("does not apply a change whose required write is missing", async () => {
     const rec = newRecord();
     const id = rec.job.jobId;
-    await a.store.create(rec, [submittedInput]);
+    await a.store.create(rec, [submit]);
     const missing = `tda:test-missing:${id}`;
-    await expect(
-      a.store.apply(id, {
-        from: [JobState.JOB_STATE_QUEUED],
-        mutate: (j) => void (j.state = JobState.JOB_STATE_COMPLETED),
-        eventType: "job.completed",
-        requires: missing,
-      }),
-    ).rejects.toThrow(/missing/);
+    await expect(a.store.transition(id, { name: "complete", result }, { requires: missing })).rejects.toThrow(/missing/);
     expect((await b.store.loadJob(id))?.state).toBe(JobState.JOB_STATE_QUEUED);
     expect((await b.store.updates(id)).length).toBe(1);
     // with the write in the same pipeline it applies
-    const done = await a.store.apply(id, {
-      from: [JobState.JOB_STATE_QUEUED],
-      mutate: (j) => void (j.state = JobState.JOB_STATE_COMPLETED),
-      eventType: "job.completed",
-      before: (pipe) => void pipe.set(missing, "1", "EX", 60),
-      requires: missing,
-    });
+    const done = await a.store.transition(id, { name: "complete", result }, { before: (pipe) => void pipe.set(missing, "1", "EX", 60), requires: missing });
     expect(done.ok && done.sequence).toBe(2);
   });
 });

@@ -246,6 +246,31 @@ describe("submit rules", () => {
     expect((await api.list({})).jobs).toEqual([]);
   });
 
+  it("checks params and dataset sizes against the limits the engines publish (GetInfo), not only its own", async () => {
+    const t = tenant();
+    const api = jobsApi(client, t);
+    // the scheduler's own bounds (max_dim 16, primes up to 65521) are wider than the engine's
+    const limits = await call<pbJobs.GetLimitsRequest, pbJobs.GetLimitsResponse>(client.getLimits.bind(client), {}, t);
+    expect([limits.maxDim, limits.maxModulus]).toEqual([8, 251]);
+    const ds = await uploadPoints(upload.address, t, randomCloud(10, 2));
+    for (const [params, field] of [
+      [{ algorithm: RIPS, maxDim: 9 }, "params.max_dim"],
+      [{ algorithm: RIPS, maxDim: 1, modulus: 257 }, "params.modulus"],
+      [{ algorithm: pbCommon.Algorithm.ALGORITHM_ALPHA, maxDim: 1 }, undefined],
+    ] as const) {
+      const res = await api.submit({ datasetId: ds.datasetId, params }).catch((e: unknown) => e);
+      if (field === undefined) expect((res as pbJobs.Job).jobId).toMatch(/^job_/);
+      else expect(decodeDetails(expectGrpcError(res, status.INVALID_ARGUMENT)).badRequest!.fieldViolations.map((v) => v.field)).toEqual([field]);
+    }
+    // points in R^4: the engines' Alpha complex takes dimension 2 or 3 only, refused at submit rather than failed on the engine
+    const ds4 = await uploadPoints(upload.address, t, randomCloud(10, 4));
+    const alpha4 = await api
+      .submit({ datasetId: ds4.datasetId, params: { algorithm: pbCommon.Algorithm.ALGORITHM_ALPHA, maxDim: 1 } })
+      .catch((e: unknown) => e);
+    const v = decodeDetails(expectGrpcError(alpha4, status.INVALID_ARGUMENT)).badRequest!.fieldViolations;
+    expect(v.map((x) => [x.field, /dimension 2, 3/.test(x.description)])).toEqual([["dataset_id", true]]);
+  });
+
   it("does not show a job to another tenant", async () => {
     const owner = tenant();
     const ds = await uploadPoints(upload.address, owner, randomCloud(10, 2));

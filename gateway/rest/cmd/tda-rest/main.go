@@ -15,7 +15,7 @@ import (
 	"syscall"
 	"time"
 
-	"google.golang.org/grpc"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 
 	"tda-mesh/gateway/rest/internal/config"
 	"tda-mesh/gateway/rest/internal/console"
@@ -64,27 +64,6 @@ func run(cfg config.Config, log *slog.Logger) error {
 	}
 	defer conn.Close()
 
-	others := []health.NamedAddress{{Name: "upload", Address: cfg.UploadAddress}, {Name: "scheduler", Address: cfg.SchedulerAddress}}
-	for i, a := range cfg.EngineAddresses {
-		others = append(others, health.NamedAddress{Name: fmt.Sprintf("engine-%d", i), Address: a})
-	}
-	var extra []*grpc.ClientConn
-	defer func() {
-		for _, c := range extra {
-			_ = c.Close()
-		}
-	}()
-	targets, err := health.NewTargets(conn, others, func(addr string) (grpc.ClientConnInterface, error) {
-		c, err := proxy.Dial(addr, 1<<20)
-		if err == nil {
-			extra = append(extra, c)
-		}
-		return c, err
-	})
-	if err != nil {
-		return err
-	}
-
 	rawDoc := openapi.Embedded()
 	if cfg.OpenAPIFile != "" {
 		if rawDoc, err = os.ReadFile(cfg.OpenAPIFile); err != nil {
@@ -105,7 +84,7 @@ func run(cfg config.Config, log *slog.Logger) error {
 	handler, err := proxy.New(ctx, proxy.Options{
 		Conn:             conn,
 		Metrics:          m,
-		Health:           &health.Checker{Targets: targets, Timeout: cfg.HealthTimeout},
+		Health:           &health.Checker{Gateway: healthpb.NewHealthClient(conn), Timeout: cfg.HealthTimeout},
 		OpenAPI:          openapi.Handler(doc),
 		Console:          site,
 		TraceQueryURL:    cfg.TraceQueryURL,
@@ -129,7 +108,7 @@ func run(cfg config.Config, log *slog.Logger) error {
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
-	log.Info("listening", "url", "http://"+ln.Addr().String(), "gateway", cfg.GatewayAddress, "health_targets", len(targets), "otlp", cfg.OTLPEndpoint)
+	log.Info("listening", "url", "http://"+ln.Addr().String(), "gateway", cfg.GatewayAddress, "otlp", cfg.OTLPEndpoint)
 	// A plain line on stdout for scripts that wait for readiness (REST_PORT=0).
 	fmt.Printf("tda-rest listening on http://%s\n", ln.Addr().String())
 

@@ -18,10 +18,10 @@ type Config struct {
 	Host string // REST_HOST
 	Port int    // REST_PORT (0 picks a free port)
 
-	GatewayAddress   string   // GATEWAY_ADDRESS: the TdaService gRPC server (TS gateway)
-	UploadAddress    string   // UPLOAD_ADDRESS: health-checked only
-	SchedulerAddress string   // SCHEDULER_ADDRESS: health-checked only
-	EngineAddresses  []string // ENGINE_ADDRESSES (comma-separated): health-checked only
+	// GATEWAY_ADDRESS: the TdaService gRPC server (TS gateway), the only
+	// service the proxy talks to (also for /health: the gateway reports its
+	// own dependencies).
+	GatewayAddress string
 
 	UploadChunkBytes int   // REST_UPLOAD_CHUNK_BYTES: bytes per UploadData chunk message
 	UploadMaxBytes   int64 // REST_UPLOAD_MAX_BYTES: 0 = no cap here (the upload service enforces its own)
@@ -67,9 +67,6 @@ func Load(getenv func(string) string, args []string) (Config, error) {
 		Host:             str("REST_HOST", "127.0.0.1"),
 		Port:             int(num("REST_PORT", 8080, 0, 65535)),
 		GatewayAddress:   str("GATEWAY_ADDRESS", "127.0.0.1:50070"),
-		UploadAddress:    str("UPLOAD_ADDRESS", ""),
-		SchedulerAddress: str("SCHEDULER_ADDRESS", ""),
-		EngineAddresses:  splitList(getenv("ENGINE_ADDRESSES")),
 		UploadChunkBytes: int(num("REST_UPLOAD_CHUNK_BYTES", 1<<20, 4<<10, 16<<20)),
 		UploadMaxBytes:   num("REST_UPLOAD_MAX_BYTES", 0, 0, 1<<50),
 		MaxMessageBytes:  int(num("REST_GRPC_MAX_MESSAGE_BYTES", 64<<20, 4<<20, 1<<30)),
@@ -128,13 +125,3 @@ func Load(getenv func(string) string, args []string) (Config, error) {
 
 // FromProcess is Load over the real environment and os.Args.
 func FromProcess() (Config, error) { return Load(os.Getenv, os.Args[1:]) }
-
-func splitList(s string) []string {
-	var out []string
-	for _, p := range strings.Split(s, ",") {
-		if p = strings.TrimSpace(p); p != "" {
-			out = append(out, p)
-		}
-	}
-	return out
-}

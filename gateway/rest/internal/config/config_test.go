@@ -13,21 +13,19 @@ func TestDefaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	if c.Addr() != "127.0.0.1:8080" || c.GatewayAddress != "127.0.0.1:50070" || c.UploadChunkBytes != 1<<20 ||
-		c.MaxMessageBytes != 64<<20 || c.HealthTimeout != 2*time.Second || len(c.EngineAddresses) != 0 {
+		c.MaxMessageBytes != 64<<20 || c.HealthTimeout != 2*time.Second {
 		t.Fatalf("%+v", c)
 	}
 }
 
 func TestEnvAndFlags(t *testing.T) {
 	c, err := Load(env(map[string]string{
-		"REST_PORT": "9000", "REST_HOST": "0.0.0.0", "GATEWAY_ADDRESS": "gw:1", "UPLOAD_ADDRESS": "up:2",
-		"SCHEDULER_ADDRESS": "sc:3", "ENGINE_ADDRESSES": " e1:4, ,e2:5 ",
+		"REST_PORT": "9000", "REST_HOST": "0.0.0.0", "GATEWAY_ADDRESS": "gw:1",
 	}), []string{"-port", "0"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.Addr() != "0.0.0.0:0" || c.GatewayAddress != "gw:1" || c.UploadAddress != "up:2" || c.SchedulerAddress != "sc:3" ||
-		len(c.EngineAddresses) != 2 || c.EngineAddresses[1] != "e2:5" {
+	if c.Addr() != "0.0.0.0:0" || c.GatewayAddress != "gw:1" {
 		t.Fatalf("%+v", c)
 	}
 }

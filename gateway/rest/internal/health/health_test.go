@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
 
@@ -15,8 +16,8 @@ import (
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 )
 
-// serve starts a gRPC server; with a health status unless withHealth is false.
-func serve(t *testing.T, withHealth bool, st healthpb.HealthCheckResponse_ServingStatus) string {
+// serve starts a gRPC server; with health statuses (service name → status) unless withHealth is false.
+func serve(t *testing.T, withHealth bool, statuses map[string]healthpb.HealthCheckResponse_ServingStatus) string {
 	t.Helper()
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -25,7 +26,9 @@ func serve(t *testing.T, withHealth bool, st healthpb.HealthCheckResponse_Servin
 	s := grpc.NewServer()
 	if withHealth {
 		hs := grpchealth.NewServer()
-		hs.SetServingStatus("", st)
+		for name, st := range statuses {
+			hs.SetServingStatus(name, st)
+		}
 		healthpb.RegisterHealthServer(s, hs)
 	}
 	go func() { _ = s.Serve(lis) }()
@@ -43,14 +46,14 @@ func deadAddr(t *testing.T) string {
 	return addr
 }
 
-func dial(t *testing.T) func(string) (grpc.ClientConnInterface, error) {
-	return func(addr string) (grpc.ClientConnInterface, error) {
-		c, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
-		if err == nil {
-			t.Cleanup(func() { _ = c.Close() })
-		}
-		return c, err
+func checker(t *testing.T, addr string) *Checker {
+	t.Helper()
+	c, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
 	}
+	t.Cleanup(func() { _ = c.Close() })
+	return &Checker{Gateway: healthpb.NewHealthClient(c), Timeout: time.Second}
 }
 
 func get(t *testing.T, c *Checker) (int, Report) {
@@ -64,47 +67,53 @@ func get(t *testing.T, c *Checker) (int, Report) {
 	return rec.Code, rep
 }
 
+const (
+	serving    = healthpb.HealthCheckResponse_SERVING
+	notServing = healthpb.HealthCheckResponse_NOT_SERVING
+)
+
 func TestAllServing(t *testing.T) {
-	gw, _ := dial(t)(serve(t, true, healthpb.HealthCheckResponse_SERVING))
-	targets, err := NewTargets(gw, []NamedAddress{
-		{"upload", serve(t, true, healthpb.HealthCheckResponse_SERVING)},
-		{"scheduler", ""}, // not configured: skipped
-		{"engine-0", serve(t, false, 0)},
-	}, dial(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	code, rep := get(t, &Checker{Targets: targets, Timeout: time.Second})
-	if code != 200 || rep.Status != "SERVING" || len(rep.Services) != 3 || len(rep.Down) != 0 {
+	gw := serve(t, true, map[string]healthpb.HealthCheckResponse_ServingStatus{
+		"": serving, "tda.gateway.v1.TdaService": serving, "dependency/upload": serving, "dependency/scheduler": serving,
+	})
+	code, rep := get(t, checker(t, gw))
+	if code != 200 || rep.Status != "SERVING" || len(rep.Services) != 1 || len(rep.Down) != 0 {
 		t.Fatalf("%d %+v", code, rep)
 	}
-	if rep.Services["engine-0"].Status != "NO_HEALTH_SERVICE" || rep.Services["gateway"].Status != "SERVING" {
+	if rep.Services["gateway"].Status != "SERVING" {
 		t.Fatalf("%+v", rep.Services)
+	}
+	// only the dependencies the gateway publishes, by their own names
+	if len(rep.Dependencies) != 2 || rep.Dependencies["upload"] != "SERVING" || rep.Dependencies["scheduler"] != "SERVING" {
+		t.Fatalf("%+v", rep.Dependencies)
 	}
 }
 
-func TestSomeDown(t *testing.T) {
-	gw, _ := dial(t)(serve(t, true, healthpb.HealthCheckResponse_SERVING))
-	targets, err := NewTargets(gw, []NamedAddress{
-		{"upload", serve(t, true, healthpb.HealthCheckResponse_NOT_SERVING)},
-		{"scheduler", deadAddr(t)},
-		{"engine-0", serve(t, true, healthpb.HealthCheckResponse_SERVING)},
-	}, dial(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	code, rep := get(t, &Checker{Targets: targets, Timeout: time.Second})
+func TestDependencyDown(t *testing.T) {
+	gw := serve(t, true, map[string]healthpb.HealthCheckResponse_ServingStatus{
+		"": notServing, "dependency/upload": serving, "dependency/scheduler": notServing, "dependency/redis": notServing,
+	})
+	code, rep := get(t, checker(t, gw))
 	if code != 503 || rep.Status != "NOT_SERVING" {
 		t.Fatalf("%d %+v", code, rep)
 	}
-	if len(rep.Down) != 2 || rep.Down[0] != "scheduler" || rep.Down[1] != "upload" {
+	if strings.Join(rep.Down, ",") != "gateway,redis,scheduler" {
 		t.Fatalf("down = %v", rep.Down)
 	}
-	if s := rep.Services["scheduler"]; s.Status != "UNREACHABLE" || s.Error == "" {
-		t.Fatalf("scheduler = %+v", s)
+}
+
+// A gateway without a health service counts as up (it answered); nothing to list.
+func TestNoHealthService(t *testing.T) {
+	code, rep := get(t, checker(t, serve(t, false, nil)))
+	if code != 200 || rep.Services["gateway"].Status != "NO_HEALTH_SERVICE" || rep.Dependencies != nil {
+		t.Fatalf("%d %+v", code, rep)
 	}
-	if rep.Services["upload"].Status != "NOT_SERVING" || rep.Services["engine-0"].Status != "SERVING" {
-		t.Fatalf("%+v", rep.Services)
+}
+
+func TestGatewayUnreachable(t *testing.T) {
+	code, rep := get(t, checker(t, deadAddr(t)))
+	if code != 503 || rep.Services["gateway"].Status != "UNREACHABLE" || rep.Services["gateway"].Error == "" || strings.Join(rep.Down, ",") != "gateway" {
+		t.Fatalf("%d %+v", code, rep)
 	}
 }
 
@@ -124,9 +133,10 @@ func TestTimeout(t *testing.T) {
 			defer c.Close()
 		}
 	}()
-	gw, _ := dial(t)(lis.Addr().String())
+	c := checker(t, lis.Addr().String())
+	c.Timeout = 300 * time.Millisecond
 	start := time.Now()
-	rep := (&Checker{Targets: []Target{{Name: "gateway", Client: healthpb.NewHealthClient(gw)}}, Timeout: 300 * time.Millisecond}).Check(context.Background())
+	rep := c.Check(context.Background())
 	if el := time.Since(start); el > 3*time.Second {
 		t.Fatalf("took %v", el)
 	}
