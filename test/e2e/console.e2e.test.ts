@@ -112,7 +112,7 @@ test("upload a fixture with the progress bar, see the engine's estimate, submit,
   await page.getByText("No trace store is connected to this API").waitFor();
 });
 
-test("the diagram draws one point per interval of the result; filters and keyboard work", async () => {
+test("the diagram draws one point per interval of the result; hover, zoom, filters and keyboard work", async () => {
   const total = await intervalsOf(jobId);
   expect(total).toBeGreaterThan(300);
   const summary = page.getByTestId("result-summary");
@@ -136,6 +136,27 @@ test("the diagram draws one point per interval of the result; filters and keyboa
   await tip.waitFor();
   expect(await tip.textContent()).toMatch(/H0.*death ∞/);
   await page.keyboard.press("Escape");
+
+  // the mouse: hovering a point tells its dimension, birth, death and persistence
+  await page.locator("svg.diagram circle.pt").last().hover({ force: true });
+  await tip.waitFor();
+  expect(await tip.textContent()).toMatch(/^H[0-2] interval #\d+birth [\d.e-]+death [\d.e∞-]+persistence /);
+  // zoom in with the button: the axis shows a narrower range; reset brings it back
+  const ticks = () => page.locator("svg.diagram text.tick").allTextContents();
+  const before = await ticks();
+  await page.getByRole("button", { name: "zoom in the diagram" }).click();
+  expect(await ticks()).not.toEqual(before);
+  await page.getByRole("button", { name: "reset the diagram's zoom" }).click();
+  expect(await ticks()).toEqual(before);
+  // minimum persistence 0.3: the points left are the API's intervals at least that long
+  const long = (res.json.result.diagrams as { intervals: { birth: number; death: number | string }[] }[])
+    .flatMap((d) => d.intervals)
+    .filter((i) => Number(i.death) - i.birth >= 0.3).length;
+  expect(long).toBeLessThan(total);
+  await page.getByTestId("min-persistence").fill("0.3");
+  await page.locator(`svg.diagram[data-points="${long}"]`).waitFor();
+  expect(await page.locator("svg.diagram circle.pt").count()).toBe(long);
+  await page.getByTestId("min-persistence").fill("0");
 });
 
 test("download the diagram as SVG: the same picture the API serves, one circle per interval", async () => {
