@@ -1,8 +1,9 @@
 // Result downloads made in the browser from the result the API returned:
-// Ripser's barcode text and one NumPy .npy file per dimension. Nothing leaves
-// the page but the file.
+// Ripser's barcode text, one NumPy .npy file per dimension and the exact Betti
+// curves as CSV. Nothing leaves the page but the file.
 
 import type { Interval, PersistenceDiagramJson } from "./api";
+import { bettiCurves, type Bar } from "./bars";
 
 function deathOf(i: Interval): number {
   return typeof i.death === "number" ? i.death : Number(i.death);
@@ -41,4 +42,20 @@ export function npy(intervals: Interval[]): Uint8Array<ArrayBuffer> {
     data.setFloat64(16 * k + 8, deathOf(iv), true);
   });
   return out;
+}
+
+/**
+ * The exact Betti curves as CSV: one row per filtration value where a curve
+ * changes, `t,betti_0,betti_1,…`; each β_k holds from its row's t up to the
+ * next row's (the last row: for ever, the essential classes).
+ */
+export function bettiCsv(bars: Bar[], dims: number[]): string {
+  const { xs, ys } = bettiCurves(bars, dims);
+  const lines = [["t", ...dims.map((d) => `betti_${d}`)].join(",")];
+  // bettiCurves adds a margin past the last value for drawing: only births and deaths make rows
+  const changes = new Set(bars.flatMap((b) => [b.birth, b.death]));
+  xs.forEach((x, i) => {
+    if (changes.has(x)) lines.push([x, ...ys.map((y) => y[i]!)].join(","));
+  });
+  return `${lines.join("\n")}\n`;
 }

@@ -272,6 +272,15 @@ test("vectorisations: Betti curves, landscapes, images, entropy and amplitudes a
   const betti = await answered("FEATURE_KIND_BETTI_CURVE");
   expect(betti.vectors.map((v) => v.dimension)).toEqual([0, 1, 2]);
   expect(await card.getByTestId("vectors-betti").getAttribute("data-points")).toBe("100");
+  // the exact Betti curves the console draws (its CSV download), read on the API's grid, are the engine's Betti curves
+  const [bdl] = await Promise.all([page.waitForEvent("download"), page.getByTestId("download-betti-csv").click()]);
+  await bdl.saveAs(join(ARTIFACTS, bdl.suggestedFilename()));
+  const [head, ...rows] = readFileSync(join(ARTIFACTS, bdl.suggestedFilename()), "utf8").trim().split("\n");
+  expect(head).toBe("t,betti_0,betti_1,betti_2");
+  const steps = rows.map((r) => r.split(",").map(Number));
+  const at = (t: number, k: number) => steps.filter((r) => r[0]! <= t).at(-1)?.[k + 1] ?? 0;
+  const grid = (await rest().get(`/api/v1/tda/results/${jobId}/features?${betti.query}`)).json.result.vectors as { grid: number[] }[];
+  for (const [k, v] of betti.vectors.entries()) expect(grid[k]!.grid.map((t) => at(Number(t), k))).toEqual(v.values.map(Number));
 
   // landscapes: 3 layers on 50 points of H1 only; the CSV holds the API's values
   await card.getByTestId("vectors-kind").selectOption("FEATURE_KIND_LANDSCAPE");
@@ -327,7 +336,16 @@ test("vectorisations: Betti curves, landscapes, images, entropy and amplitudes a
     expect(shown).toEqual(got.vectors.flatMap((v) => v.values.map(Number)));
     if (kind === "FEATURE_KIND_AMPLITUDES") expect(got.vectors[0]!.names).toEqual(["total_persistence", "bottleneck", "wasserstein"]);
   }
-  expect(problems.list).toEqual([]);
+  // a refused parameter: the API's 400 shown with the field it names, and nothing else went wrong
+  await card.getByTestId("vectors-kind").selectOption("FEATURE_KIND_BETTI_CURVE");
+  await answered("FEATURE_KIND_BETTI_CURVE");
+  await card.getByTestId("vectors-resolution").fill("100000");
+  await card.getByTestId("vectors-compute").click();
+  const refusal = card.getByRole("alert");
+  await refusal.waitFor();
+  expect(await refusal.locator("li code").allTextContents()).toEqual(["resolution"]);
+  expect(problems.list.filter((p) => !p.includes("status of 400"))).toEqual([]);
+  problems.list.length = 0;
 });
 
 test("an invalid file: the upload service's error shown at its line, in the file's own text", async () => {

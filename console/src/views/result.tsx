@@ -4,7 +4,7 @@
 
 import { useMemo, useState } from "preact/hooks";
 import { api, download, enc, saveBlob, type ResultJson } from "../api";
-import { npy, ripserText } from "../export";
+import { bettiCsv, npy, ripserText } from "../export";
 import { applyFilter, barsOf, dimColour, dimensionsOf, finiteRange, maxFinitePersistence, type Bar } from "../bars";
 import { Barcode } from "../charts/barcode";
 import { BettiCurves } from "../charts/betti";
@@ -58,6 +58,16 @@ function ResultPanels({ jobId, result }: { jobId: string; result: ResultJson }) 
       <section class="card" aria-labelledby="betti-title">
         <h2 id="betti-title">Betti curves</h2>
         <BettiCurves bars={filtered} dims={shownDims} />
+        <div class="downloads">
+          <span>download</span>
+          <button
+            type="button"
+            onClick={() => saveBlob(new Blob([bettiCsv(filtered, shownDims)], { type: "text/csv" }), `${jobId}-betti-curves.csv`)}
+            data-testid="download-betti-csv"
+          >
+            Betti curves CSV
+          </button>
+        </div>
       </section>
       <Vectors jobId={jobId} dims={dims} />
     </>
