@@ -171,7 +171,7 @@ test("download the diagram as SVG: the same picture the API serves, one circle p
   expect(svg).toBe((await rest().get(`/api/v1/tda/results/${jobId}/diagram.svg`)).text);
 });
 
-test("download Ripser text, .npy per dimension and PNG: the API's intervals, readable by ripser's and NumPy's rules", async () => {
+test("download Ripser text, .npy per dimension and PNG from the API: the result's intervals, readable by ripser's and NumPy's rules", async () => {
   const res = (await rest().get(`/api/v1/tda/results/${jobId}`)).json.result as {
     diagrams: { dimension: number; intervals: { birth: number; death: number | string }[] }[];
   };
@@ -182,9 +182,11 @@ test("download Ripser text, .npy per dimension and PNG: the API's intervals, rea
     return { name: d.suggestedFilename(), bytes: readFileSync(file) };
   };
   const death = (v: number | string) => (typeof v === "number" ? v : Number(v));
-  // Ripser's barcode text: one " [b,d)" line per interval under each dimension's heading
+  // Ripser's barcode text (the API's …/ripser.txt, compared with Debian's ripser in result-maths): one " [b,d)"
+  // line per interval of non-zero length under each dimension's heading, values at Ripser's 6 significant digits
   const txt = await save("download-ripser");
   expect(txt.name).toBe(`${jobId}-ripser.txt`);
+  expect(txt.bytes.toString("utf8")).toBe((await rest().get(`/api/v1/tda/results/${jobId}/ripser.txt`)).text);
   const byDim = new Map<number, [number, number][]>();
   let dim = -1;
   for (const line of txt.bytes.toString("utf8").split("\n")) {
@@ -193,11 +195,24 @@ test("download Ripser text, .npy per dimension and PNG: the API's intervals, rea
     const m = /^ \[([^,]+),([^)]*)\)$/.exec(line);
     if (m) byDim.set(dim, [...(byDim.get(dim) ?? []), [Number(m[1]), m[2]!.trim() === "" ? Infinity : Number(m[2])]]);
   }
-  for (const d of res.diagrams) expect(byDim.get(d.dimension)).toEqual(d.intervals.map((i) => [i.birth, death(i.death)]));
+  const close = (a: number, b: number) => a === b || Math.abs(a - b) <= 5e-6 * Math.abs(b);
+  for (const d of res.diagrams) {
+    const want = d.intervals.filter((i) => Math.fround(i.birth) !== Math.fround(death(i.death))).map((i) => [i.birth, death(i.death)]);
+    const got = byDim.get(d.dimension) ?? [];
+    expect(got.length).toBe(want.length);
+    expect(got.every(([b, e], k) => close(b, want[k]![0]!) && close(e, want[k]![1]!))).toBe(true);
+  }
   // .npy (format 1.0): the header's shape and the float64 rows are the API's intervals
   for (const d of res.diagrams) {
     const f = await save(`download-npy-${d.dimension}`);
     expect(f.name).toBe(`${jobId}-H${d.dimension}.npy`);
+    expect(
+      f.bytes.equals(
+        Buffer.from(
+          await (await fetch(`${mesh.rest}/api/v1/tda/results/${jobId}/diagram.npy?dimension=${d.dimension}`, { headers: { "x-api-key": KEY } })).arrayBuffer(),
+        ),
+      ),
+    ).toBe(true);
     expect(f.bytes.subarray(0, 8)).toEqual(Buffer.from([0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59, 1, 0]));
     const hlen = f.bytes.readUInt16LE(8);
     expect((10 + hlen) % 64).toBe(0);

@@ -4,7 +4,7 @@
 
 import { useMemo, useState } from "preact/hooks";
 import { api, download, enc, saveBlob, type ResultJson } from "../api";
-import { bettiCsv, npy, ripserText } from "../export";
+import { bettiCsv } from "../export";
 import { applyFilter, barsOf, dimColour, dimensionsOf, finiteRange, maxFinitePersistence, type Bar } from "../bars";
 import { Barcode } from "../charts/barcode";
 import { BettiCurves } from "../charts/betti";
@@ -180,18 +180,14 @@ function Downloads({ jobId, result }: { jobId: string; result: ResultJson }) {
       <button type="button" onClick={() => saveBlob(new Blob([JSON.stringify(result, null, 2)], { type: "application/json" }), `${jobId}.json`)}>
         result JSON
       </button>
-      <button
-        type="button"
-        onClick={() => saveBlob(new Blob([ripserText(diagrams)], { type: "text/plain" }), `${jobId}-ripser.txt`)}
-        data-testid="download-ripser"
-      >
+      <button type="button" onClick={get(`${base}/ripser.txt`, `${jobId}-ripser.txt`)} data-testid="download-ripser">
         Ripser text
       </button>
       {diagrams.map((d) => (
         <button
           key={d.dimension}
           type="button"
-          onClick={() => saveBlob(new Blob([npy(d.intervals)], { type: "application/octet-stream" }), `${jobId}-H${d.dimension}.npy`)}
+          onClick={get(`${base}/diagram.npy?dimension=${d.dimension}`, `${jobId}-H${d.dimension}.npy`)}
           data-testid={`download-npy-${d.dimension}`}
         >
           H{d.dimension} .npy
