@@ -1,5 +1,5 @@
 # tda-mesh — the entry points. `make demo` and `make test` work on a fresh machine.
-.PHONY: demo test build lint bench start stop clean bootstrap
+.PHONY: demo test build lint bench chaos start stop clean bootstrap
 
 demo:        ## build everything, start the mesh, compute a persistence diagram through it
 	bash scripts/demo.sh
@@ -18,6 +18,9 @@ lint:        ## buf lint + breaking, tsc, typescript-eslint, prettier --check, g
 
 bench:       ## benchmarks against their anchors (see "Benchmarks" in README.md)
 	bash bench/run-all.sh
+
+chaos:       ## the reliability suite (long: ~20 min; not part of `make test`): bench/chaos.js; CHAOS_ARGS="--soak-seconds 120" shortens the soak
+	node bench/chaos.js all $(CHAOS_ARGS)
 
 start:       ## start Redis, Kafka, engine and services in the background
 	bash deploy/local/start.sh

@@ -1,8 +1,9 @@
 // Result downloads made in the browser from the result the API returned:
-// Ripser's barcode text, one NumPy .npy file per dimension, and PNG pictures
-// rasterised from the API's SVG. Nothing leaves the page but the file.
+// Ripser's barcode text, one NumPy .npy file per dimension and the exact Betti
+// curves as CSV. Nothing leaves the page but the file.
 
 import type { Interval, PersistenceDiagramJson } from "./api";
+import { bettiCurves, type Bar } from "./bars";
 
 function deathOf(i: Interval): number {
   return typeof i.death === "number" ? i.death : Number(i.death);
@@ -43,26 +44,18 @@ export function npy(intervals: Interval[]): Uint8Array<ArrayBuffer> {
   return out;
 }
 
-/** Rasterises an SVG document to PNG at `scale` times its size. */
-export async function svgToPng(svg: string, scale = 2): Promise<Blob> {
-  const url = URL.createObjectURL(new Blob([svg], { type: "image/svg+xml" }));
-  try {
-    const img = new Image();
-    await new Promise<void>((resolve, reject) => {
-      img.onload = () => resolve();
-      img.onerror = () => reject(new Error("the picture could not be drawn"));
-      img.src = url;
-    });
-    const canvas = document.createElement("canvas");
-    canvas.width = Math.max(1, Math.round((img.naturalWidth || 640) * scale));
-    canvas.height = Math.max(1, Math.round((img.naturalHeight || 480) * scale));
-    const g = canvas.getContext("2d");
-    if (!g) throw new Error("no canvas in this browser");
-    g.fillStyle = "#ffffff";
-    g.fillRect(0, 0, canvas.width, canvas.height);
-    g.drawImage(img, 0, 0, canvas.width, canvas.height);
-    return await new Promise<Blob>((resolve, reject) => canvas.toBlob((b) => (b ? resolve(b) : reject(new Error("PNG encoding failed"))), "image/png"));
-  } finally {
-    URL.revokeObjectURL(url);
-  }
+/**
+ * The exact Betti curves as CSV: one row per filtration value where a curve
+ * changes, `t,betti_0,betti_1,…`; each β_k holds from its row's t up to the
+ * next row's (the last row: for ever, the essential classes).
+ */
+export function bettiCsv(bars: Bar[], dims: number[]): string {
+  const { xs, ys } = bettiCurves(bars, dims);
+  const lines = [["t", ...dims.map((d) => `betti_${d}`)].join(",")];
+  // bettiCurves adds a margin past the last value for drawing: only births and deaths make rows
+  const changes = new Set(bars.flatMap((b) => [b.birth, b.death]));
+  xs.forEach((x, i) => {
+    if (changes.has(x)) lines.push([x, ...ys.map((y) => y[i]!)].join(","));
+  });
+  return `${lines.join("\n")}\n`;
 }

@@ -112,7 +112,7 @@ test("upload a fixture with the progress bar, see the engine's estimate, submit,
   await page.getByText("No trace store is connected to this API").waitFor();
 });
 
-test("the diagram draws one point per interval of the result; filters and keyboard work", async () => {
+test("the diagram draws one point per interval of the result; hover, zoom, filters and keyboard work", async () => {
   const total = await intervalsOf(jobId);
   expect(total).toBeGreaterThan(300);
   const summary = page.getByTestId("result-summary");
@@ -136,6 +136,27 @@ test("the diagram draws one point per interval of the result; filters and keyboa
   await tip.waitFor();
   expect(await tip.textContent()).toMatch(/H0.*death ∞/);
   await page.keyboard.press("Escape");
+
+  // the mouse: hovering a point tells its dimension, birth, death and persistence
+  await page.locator("svg.diagram circle.pt").last().hover({ force: true });
+  await tip.waitFor();
+  expect(await tip.textContent()).toMatch(/^H[0-2] interval #\d+birth [\d.e-]+death [\d.e∞-]+persistence /);
+  // zoom in with the button: the axis shows a narrower range; reset brings it back
+  const ticks = () => page.locator("svg.diagram text.tick").allTextContents();
+  const before = await ticks();
+  await page.getByRole("button", { name: "zoom in the diagram" }).click();
+  expect(await ticks()).not.toEqual(before);
+  await page.getByRole("button", { name: "reset the diagram's zoom" }).click();
+  expect(await ticks()).toEqual(before);
+  // minimum persistence 0.3: the points left are the API's intervals at least that long
+  const long = (res.json.result.diagrams as { intervals: { birth: number; death: number | string }[] }[])
+    .flatMap((d) => d.intervals)
+    .filter((i) => Number(i.death) - i.birth >= 0.3).length;
+  expect(long).toBeLessThan(total);
+  await page.getByTestId("min-persistence").fill("0.3");
+  await page.locator(`svg.diagram[data-points="${long}"]`).waitFor();
+  expect(await page.locator("svg.diagram circle.pt").count()).toBe(long);
+  await page.getByTestId("min-persistence").fill("0");
 });
 
 test("download the diagram as SVG: the same picture the API serves, one circle per interval", async () => {
@@ -195,14 +216,136 @@ test("download Ripser text, .npy per dimension and PNG: the API's intervals, rea
     );
     expect(JSON.parse(viaNumpy.replace(/Infinity/g, "1e999"))).toEqual([[d.intervals.length, 2], d.intervals.map((i) => [i.birth, death(i.death)])]);
   }
-  // PNG of the API's picture: the PNG signature and an image twice the SVG's size
-  const png = await save("download-diagram-png");
-  expect(png.name).toBe(`${jobId}-diagram.png`);
-  expect(png.bytes.subarray(0, 8)).toEqual(Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]));
-  const svg = (await rest().get(`/api/v1/tda/results/${jobId}/diagram.svg`)).text;
-  const width = Number(/<svg[^>]* width="(\d+)"/.exec(svg)?.[1]);
-  expect(png.bytes.readUInt32BE(16)).toBe(2 * width);
+  // PNG from the API (GET …/diagram.png, …/barcode.png): twice the SVG's size, and Chromium decodes it to that size
+  // with each dimension's colour drawn (the points themselves are counted in gateway/rest/internal/pictures)
+  for (const [what, testId] of [
+    ["diagram", "download-diagram-png"],
+    ["barcode", "download-barcode-png"],
+  ] as const) {
+    const png = await save(testId);
+    expect(png.name).toBe(`${jobId}-${what}.png`);
+    expect(png.bytes.subarray(0, 8)).toEqual(Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]));
+    expect(png.bytes.subarray(12, 16).toString("latin1")).toBe("IHDR");
+    const svg = (await rest().get(`/api/v1/tda/results/${jobId}/${what}.svg`)).text;
+    const side = (name: string) => Number(new RegExp(`<svg[^>]* ${name}="(\\d+)"`).exec(svg)?.[1]);
+    expect([png.bytes.readUInt32BE(16), png.bytes.readUInt32BE(20)]).toEqual([2 * side("width"), 2 * side("height")]);
+    // (a string: the tests' TypeScript has no DOM types)
+    const decoded = await page.evaluate<{ width: number; height: number; h0: number; h1: number }>(`(async () => {
+      const bytes = Uint8Array.from(atob("${png.bytes.toString("base64")}"), (c) => c.charCodeAt(0));
+      const bmp = await createImageBitmap(new Blob([bytes], { type: "image/png" }));
+      const g = new OffscreenCanvas(bmp.width, bmp.height).getContext("2d");
+      g.drawImage(bmp, 0, 0);
+      const px = g.getImageData(0, 0, bmp.width, bmp.height).data;
+      // pixels of H0's blue (#1f77b4) and H1's red (#d62728), opaque or at 75 % over white
+      const near = (i, rgb) => Math.abs(px[i] - rgb[0]) + Math.abs(px[i + 1] - rgb[1]) + Math.abs(px[i + 2] - rgb[2]) < 12;
+      let h0 = 0, h1 = 0;
+      for (let i = 0; i < px.length; i += 4) {
+        if (near(i, [31, 119, 180]) || near(i, [87, 153, 199])) h0++;
+        if (near(i, [214, 39, 40]) || near(i, [224, 93, 94])) h1++;
+      }
+      return { width: bmp.width, height: bmp.height, h0, h1 };
+    })()`);
+    expect([decoded.width, decoded.height]).toEqual([2 * side("width"), 2 * side("height")]);
+    expect(decoded.h0).toBeGreaterThan(50);
+    expect(decoded.h1).toBeGreaterThan(50);
+  }
+  // bad sizes: 400 naming the field; another tenant's key sees nothing (no key: 401)
+  const bad = await rest().get(`/api/v1/tda/results/${jobId}/diagram.png?width=5000&scale=9`);
+  expect(bad.status).toBe(400);
+  expect(bad.json.details[0].field_violations.map((v: { field: string }) => v.field)).toEqual(["width", "scale"]);
+  expect((await restClient(mesh.rest!).get(`/api/v1/tda/results/${jobId}/barcode.png`)).status).toBe(401);
   expect(problems.list).toEqual([]);
+});
+
+test("vectorisations: Betti curves, landscapes, images, entropy and amplitudes as the API computes them, editable and downloadable", async () => {
+  const card = page.getByTestId("vectors");
+  const result = card.getByTestId("vectors-result");
+  /** Waits for the answer of `kind`, then returns the API's own answer to the same query. */
+  const answered = async (kind: string) => {
+    await card.locator(`[data-testid="vectors-result"][data-kind="${kind}"][data-pending="false"]`).waitFor();
+    const query = (await result.getAttribute("data-query"))!;
+    const api = await rest().get(`/api/v1/tda/results/${jobId}/features?${query}`);
+    expect(api.status).toBe(200);
+    return { query, vectors: api.json.result.vectors as { dimension: number; values: (number | string)[]; rows: number; cols: number; names: string[] }[] };
+  };
+  // Betti curves with the defaults on arrival: 100 grid points, one curve per dimension
+  const betti = await answered("FEATURE_KIND_BETTI_CURVE");
+  expect(betti.vectors.map((v) => v.dimension)).toEqual([0, 1, 2]);
+  expect(await card.getByTestId("vectors-betti").getAttribute("data-points")).toBe("100");
+  // the exact Betti curves the console draws (its CSV download), read on the API's grid, are the engine's Betti curves
+  const [bdl] = await Promise.all([page.waitForEvent("download"), page.getByTestId("download-betti-csv").click()]);
+  await bdl.saveAs(join(ARTIFACTS, bdl.suggestedFilename()));
+  const [head, ...rows] = readFileSync(join(ARTIFACTS, bdl.suggestedFilename()), "utf8").trim().split("\n");
+  expect(head).toBe("t,betti_0,betti_1,betti_2");
+  const steps = rows.map((r) => r.split(",").map(Number));
+  const at = (t: number, k: number) => steps.filter((r) => r[0]! <= t).at(-1)?.[k + 1] ?? 0;
+  const grid = (await rest().get(`/api/v1/tda/results/${jobId}/features?${betti.query}`)).json.result.vectors as { grid: number[] }[];
+  for (const [k, v] of betti.vectors.entries()) expect(grid[k]!.grid.map((t) => at(Number(t), k))).toEqual(v.values.map(Number));
+
+  // landscapes: 3 layers on 50 points of H1 only; the CSV holds the API's values
+  await card.getByTestId("vectors-kind").selectOption("FEATURE_KIND_LANDSCAPE");
+  await answered("FEATURE_KIND_LANDSCAPE");
+  await card.getByTestId("vectors-dim-0").uncheck();
+  await card.getByTestId("vectors-dim-2").uncheck();
+  await card.getByTestId("vectors-layers").fill("3");
+  await card.getByTestId("vectors-resolution").fill("50");
+  await card.getByTestId("vectors-compute").click();
+  await card.locator('[data-testid="vectors-result"][data-query*="layers=3"][data-pending="false"]').waitFor();
+  const land = await answered("FEATURE_KIND_LANDSCAPE");
+  expect(land.query).toBe("kind=FEATURE_KIND_LANDSCAPE&dimensions=1&resolution=50&layers=3");
+  expect(land.vectors.map((v) => [v.dimension, v.rows, v.cols])).toEqual([[1, 3, 50]]);
+  expect(await card.getByTestId("vectors-landscape-1").getAttribute("data-points")).toBe("50");
+  const [dl] = await Promise.all([page.waitForEvent("download"), card.getByTestId("vectors-csv").click()]);
+  expect(dl.suggestedFilename()).toBe(`${jobId}-landscape.csv`);
+  await dl.saveAs(join(ARTIFACTS, dl.suggestedFilename()));
+  const lines = readFileSync(join(ARTIFACTS, dl.suggestedFilename()), "utf8").trim().split("\n");
+  expect(lines[0]).toBe("dimension,layer,t,value");
+  expect(lines.slice(1).map((l) => Number(l.split(",")[3]))).toEqual(land.vectors[0]!.values.map(Number));
+
+  // persistence images: 10 × 10 pixels, persistence-weighted; the arrow keys read a pixel
+  await card.getByTestId("vectors-kind").selectOption("FEATURE_KIND_PERSISTENCE_IMAGE");
+  await card.getByTestId("vectors-resolution").fill("10");
+  await card.getByTestId("vectors-weight").selectOption("IMAGE_WEIGHT_PERSISTENCE_POWER");
+  await card.getByTestId("vectors-weightPower").fill("2");
+  await card.getByTestId("vectors-compute").click();
+  await card.locator('[data-testid="vectors-result"][data-query*="weight_power=2"][data-pending="false"]').waitFor();
+  const img = await answered("FEATURE_KIND_PERSISTENCE_IMAGE");
+  expect(img.vectors.map((v) => [v.rows, v.cols])).toEqual([[10, 10]]);
+  const heat = card.getByTestId("vectors-image-1");
+  expect(await heat.getAttribute("data-cells")).toBe("100");
+  await heat.locator("canvas").focus();
+  await page.keyboard.press("ArrowRight");
+  await page.keyboard.press("ArrowRight");
+  expect(await heat.getByRole("status").textContent()).toMatch(/^birth .*, persistence .*: /);
+  await screenshot(page, "6-vectorisations-1280");
+
+  // entropy, then amplitudes of order 2: the table shows the API's values
+  for (const kind of ["FEATURE_KIND_ENTROPY", "FEATURE_KIND_AMPLITUDES"]) {
+    await card.getByTestId("vectors-kind").selectOption(kind);
+    if (kind === "FEATURE_KIND_AMPLITUDES") {
+      await answered(kind);
+      await card.getByTestId("vectors-order").fill("2");
+      await card.getByTestId("vectors-compute").click();
+      await card.locator('[data-testid="vectors-result"][data-query*="order=2"][data-pending="false"]').waitFor();
+    }
+    const got = await answered(kind);
+    const shown = await card
+      .getByTestId("vectors-table")
+      .locator("td")
+      .evaluateAll((tds) => tds.map((td) => Number(td.getAttribute("data-value"))));
+    expect(shown).toEqual(got.vectors.flatMap((v) => v.values.map(Number)));
+    if (kind === "FEATURE_KIND_AMPLITUDES") expect(got.vectors[0]!.names).toEqual(["total_persistence", "bottleneck", "wasserstein"]);
+  }
+  // a refused parameter: the API's 400 shown with the field it names, and nothing else went wrong
+  await card.getByTestId("vectors-kind").selectOption("FEATURE_KIND_BETTI_CURVE");
+  await answered("FEATURE_KIND_BETTI_CURVE");
+  await card.getByTestId("vectors-resolution").fill("100000");
+  await card.getByTestId("vectors-compute").click();
+  const refusal = card.getByRole("alert");
+  await refusal.waitFor();
+  expect(await refusal.locator("li code").allTextContents()).toEqual(["resolution"]);
+  expect(problems.list.filter((p) => !p.includes("status of 400"))).toEqual([]);
+  problems.list.length = 0;
 });
 
 test("an invalid file: the upload service's error shown at its line, in the file's own text", async () => {

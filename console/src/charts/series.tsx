@@ -21,10 +21,12 @@ interface Props {
   xs: number[];
   series: Series[];
   yLabel: string;
+  /** The x axis' label (default "window"). */
+  xLabel?: string;
   testId?: string;
 }
 
-export function SeriesChart({ title, xs, series, yLabel, testId }: Props) {
+export function SeriesChart({ title, xs, series, yLabel, xLabel = "window", testId }: Props) {
   const box = useRef<HTMLDivElement>(null);
   const plot = useRef<uPlot | null>(null);
   const shape = series.map((s) => `${s.label}:${s.colour}:${s.stepped ? 1 : 0}`).join("|");
@@ -36,9 +38,9 @@ export function SeriesChart({ title, xs, series, yLabel, testId }: Props) {
       width: width(),
       height: 200,
       scales: { x: { time: false } },
-      axes: [{ label: "window" }, { label: yLabel, size: 56 }],
+      axes: [{ label: xLabel }, { label: yLabel, size: 56 }],
       series: [
-        { label: "window", value: (_u, v) => (v == null ? "—" : String(v)) },
+        { label: xLabel, value: (_u, v) => (v == null ? "—" : xLabel === "window" ? String(v) : num(v)) },
         ...series.map((s) => ({
           label: s.label,
           stroke: s.colour,
@@ -61,7 +63,7 @@ export function SeriesChart({ title, xs, series, yLabel, testId }: Props) {
       p.destroy();
       plot.current = null;
     };
-  }, [shape, yLabel]);
+  }, [shape, yLabel, xLabel]);
   useEffect(() => {
     plot.current?.setData([xs, ...series.map((s) => s.values)] as uPlot.AlignedData);
   }, [xs, series]);

@@ -1,14 +1,16 @@
 // A completed job's result: summary, filters (dimensions, persistence), the
-// persistence diagram, barcode and Betti curves, and downloads.
+// persistence diagram, barcode and Betti curves, downloads, and the
+// vectorisations the API computes.
 
 import { useMemo, useState } from "preact/hooks";
-import { api, download, enc, request, saveBlob, type ResultJson } from "../api";
-import { npy, ripserText, svgToPng } from "../export";
+import { api, download, enc, saveBlob, type ResultJson } from "../api";
+import { bettiCsv, npy, ripserText } from "../export";
 import { applyFilter, barsOf, dimColour, dimensionsOf, finiteRange, maxFinitePersistence, type Bar } from "../bars";
 import { Barcode } from "../charts/barcode";
 import { BettiCurves } from "../charts/betti";
 import { Diagram } from "../charts/diagram";
 import { bytes, count, num, seconds } from "../format";
+import { Vectors } from "./vectors";
 import { ErrorBox, useLoad } from "./widgets";
 
 export function Result({ jobId }: { jobId: string }) {
@@ -56,7 +58,18 @@ function ResultPanels({ jobId, result }: { jobId: string; result: ResultJson }) 
       <section class="card" aria-labelledby="betti-title">
         <h2 id="betti-title">Betti curves</h2>
         <BettiCurves bars={filtered} dims={shownDims} />
+        <div class="downloads">
+          <span>download</span>
+          <button
+            type="button"
+            onClick={() => saveBlob(new Blob([bettiCsv(filtered, shownDims)], { type: "text/csv" }), `${jobId}-betti-curves.csv`)}
+            data-testid="download-betti-csv"
+          >
+            Betti curves CSV
+          </button>
+        </div>
       </section>
+      <Vectors jobId={jobId} dims={dims} />
     </>
   );
 }
@@ -159,12 +172,6 @@ function Filters({ dims, shown, setShown, minPers, setMinPers, maxPers, shownCou
 function Downloads({ jobId, result }: { jobId: string; result: ResultJson }) {
   const [error, setError] = useState<unknown>(undefined);
   const get = (path: string, name: string) => () => download(path, name).catch(setError);
-  const png = (path: string, name: string) => () =>
-    request("GET", path)
-      .then((res) => res.text())
-      .then((svg) => svgToPng(svg))
-      .then((blob) => saveBlob(blob, name))
-      .catch(setError);
   const base = `/api/v1/tda/results/${enc(jobId)}`;
   const diagrams = [...result.result.diagrams].sort((a, b) => a.dimension - b.dimension);
   return (
@@ -193,13 +200,13 @@ function Downloads({ jobId, result }: { jobId: string; result: ResultJson }) {
       <button type="button" onClick={get(`${base}/diagram.svg`, `${jobId}-diagram.svg`)} data-testid="download-diagram-svg">
         diagram SVG
       </button>
-      <button type="button" onClick={png(`${base}/diagram.svg`, `${jobId}-diagram.png`)} data-testid="download-diagram-png">
+      <button type="button" onClick={get(`${base}/diagram.png`, `${jobId}-diagram.png`)} data-testid="download-diagram-png">
         diagram PNG
       </button>
       <button type="button" onClick={get(`${base}/barcode.svg`, `${jobId}-barcode.svg`)}>
         barcode SVG
       </button>
-      <button type="button" onClick={png(`${base}/barcode.svg`, `${jobId}-barcode.png`)} data-testid="download-barcode-png">
+      <button type="button" onClick={get(`${base}/barcode.png`, `${jobId}-barcode.png`)} data-testid="download-barcode-png">
         barcode PNG
       </button>
       <ErrorBox error={error} />

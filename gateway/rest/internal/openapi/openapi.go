@@ -80,6 +80,29 @@ func Complete(raw []byte) ([]byte, error) {
 			},
 		},
 	}
+	png := func(id, what string, height bool) map[string]any {
+		params := []any{
+			map[string]any{"name": "job_id", "in": "path", "type": "string", "required": true},
+			q("width", "integer", "Width in SVG pixels; 0: the SVG route's default. At most 4096."),
+		}
+		if height {
+			params = append(params, q("height", "integer", "Height in SVG pixels; 0: the width. At most 4096."))
+		}
+		params = append(params, q("scale", "number", "Image pixels per SVG pixel, 0.25 to 4 (default 2); lowered to keep the image within 16 megapixels."))
+		return map[string]any{"get": map[string]any{
+			"operationId": id,
+			"summary":     what + " as PNG: the picture of the .svg route, drawn by the REST proxy at `scale` times its size.",
+			"tags":        []any{"TdaService"},
+			"produces":    []any{"image/png"},
+			"parameters":  params,
+			"responses": map[string]any{
+				"200":     map[string]any{"description": "A PNG image.", "schema": map[string]any{"type": "file"}},
+				"default": errResp,
+			},
+		}}
+	}
+	paths["/api/v1/tda/results/{job_id}/diagram.png"] = png("TdaService_GetResultDiagramPng", "The persistence diagram", true)
+	paths["/api/v1/tda/results/{job_id}/barcode.png"] = png("TdaService_GetResultBarcodePng", "The barcode", false)
 	paths["/health"] = map[string]any{
 		"get": map[string]any{
 			"operationId": "Health",

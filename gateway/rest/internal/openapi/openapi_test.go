@@ -26,6 +26,7 @@ func TestCompleteEmbedded(t *testing.T) {
 		"/api/v1/tda/jobs/{job_id}/watch", "/api/v1/tda/results/{job_id}", "/api/v1/data/upload",
 		"/api/v1/data/{data_id}", "/api/v1/stream/publish", "/api/v1/stream/status",
 		"/api/v1/data/upload/file", "/health", "/metrics",
+		"/api/v1/tda/results/{job_id}/diagram.png", "/api/v1/tda/results/{job_id}/barcode.png",
 	} {
 		if doc.Paths[p] == nil {
 			t.Errorf("path %s missing", p)

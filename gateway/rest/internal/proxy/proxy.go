@@ -1,6 +1,6 @@
 // Package proxy assembles the REST front: grpc-gateway's mux for the
 // google.api.http annotations of tda.gateway.v1.TdaService plus the
-// hand-written endpoints (file upload, health, OpenAPI, metrics).
+// hand-written endpoints (file upload, PNG pictures, health, OpenAPI, metrics).
 package proxy
 
 import (
@@ -20,6 +20,7 @@ import (
 	gatewayv1 "tda-mesh/gateway/rest/gen/tda/gateway/v1"
 	"tda-mesh/gateway/rest/internal/console"
 	"tda-mesh/gateway/rest/internal/metrics"
+	"tda-mesh/gateway/rest/internal/pictures"
 	"tda-mesh/gateway/rest/internal/telemetry"
 	"tda-mesh/gateway/rest/internal/trace"
 	"tda-mesh/gateway/rest/internal/upload"
@@ -88,7 +89,12 @@ func New(ctx context.Context, o Options) (http.Handler, error) {
 		method, path string
 		h            runtime.HandlerFunc
 	}
-	routes := []route{{http.MethodPost, upload.Path, up.Handle}}
+	pics := &pictures.Handler{Mux: mux, Client: client}
+	routes := []route{
+		{http.MethodPost, upload.Path, up.Handle},
+		{http.MethodGet, pictures.DiagramPath, pics.Diagram},
+		{http.MethodGet, pictures.BarcodePath, pics.Barcode},
+	}
 	if o.Health != nil {
 		routes = append(routes, route{http.MethodGet, "/health", plain(o.Health)})
 	}
