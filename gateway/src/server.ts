@@ -32,7 +32,7 @@ import { createAuthenticator } from "./auth";
 import { createJwtVerifier } from "./jwt";
 import { SERVICE_NAME, type GatewayConfig } from "./config";
 import { createHealthMonitor, type HealthMonitor } from "./health-monitor";
-import { createGateway, GATEWAY_SERVICE } from "./service";
+import { createGateway, GATEWAY_SERVICE, type GatewayDeps } from "./service";
 import { createStreamStats } from "./stream-stats";
 import { createRateLimiter } from "./rate-limit";
 import { createFlinkStatus } from "./flink-status";
@@ -53,14 +53,19 @@ export interface RunningGateway {
   close(graceMs?: number): Promise<void>;
 }
 
-/** Builds every dependency from `config`, binds the gRPC server and starts health polling. */
-export async function startGatewayServer(
-  config: GatewayConfig,
-  log: Logger = createLogger(SERVICE_NAME, config.common.logLevel),
-  deps: { metrics?: ServiceMetrics } = {},
-): Promise<RunningGateway> {
-  applyMeshKey(config.common.meshKey, log); // mints the tenant tokens of downstream calls
-  initTracing(SERVICE_NAME, config.common.otlpEndpoint);
+/** The connections and background parts a gateway holds. */
+interface Parts {
+  redis: Redis;
+  bus: EventBus;
+  kafka: ReturnType<typeof kafkaCheck>;
+  broker: ReturnType<typeof cachedCheck>;
+  upload: InstanceType<typeof FastUploadServiceClient>;
+  jobs: pbJobs.JobServiceClient;
+  flink: ReturnType<typeof createFlinkStatus>;
+  follower: ReturnType<typeof startStreamFollower> | undefined;
+}
+
+function connect(config: GatewayConfig, log: Logger, metrics: ServiceMetrics | undefined): Parts {
   const redis = createRedis(config.common.redisUrl, log);
   const bus = createEventBus({
     source: SERVICE_NAME,
@@ -68,9 +73,9 @@ export async function startGatewayServer(
     topicPrefix: config.common.topicPrefix,
     redis,
     log,
-    metrics: deps.metrics,
+    metrics,
   });
-  deps.metrics?.trackOutbox(SERVICE_NAME, () => bus.status());
+  metrics?.trackOutbox(SERVICE_NAME, () => bus.status());
   // One Kafka probe (one admin connection) for health and for GetStreamStatus's broker_available (cached).
   const kafka = kafkaCheck(config.common.kafkaBrokers, log);
   const broker = cachedCheck(kafka, config.brokerCheckTtlMs, 2_000);
@@ -99,39 +104,41 @@ export async function startGatewayServer(
         retentionSeconds: config.streamOutputRetentionSeconds,
       })
     : undefined;
+  return { redis, bus, kafka, broker, upload, jobs, flink, follower };
+}
 
-  const server = createServer({ "grpc.max_receive_message_length": config.maxMessageBytes }, deps.metrics);
-  widenReceiveWindows(server); // uploads: large HTTP/2 receive windows (upload forwarding)
-  server.addService(
-    FastTdaServiceService, // TdaServiceService whose UploadData requests keep their received bytes
-    createGateway({
-      log,
-      auth: createAuthenticator(config.apiKeys, config.jwt ? createJwtVerifier(config.jwt) : undefined),
-      upload,
-      jobs,
-      bus,
-      streams: createStreamStats(redis),
-      broker,
-      limiter: createRateLimiter({ redis, log, limit: config.rateLimit, windowMs: config.rateWindowMs }),
-      downstreamTimeoutMs: config.downstreamTimeoutMs,
-      streamMaxBytes: config.streamMaxBytes,
-      topicPrefix: config.common.topicPrefix,
-      stream: {
-        configs: createStreamConfigStore(
-          redis,
-          (c) => pbStream.StreamConfig.encode(c).finish(),
-          (b) => pbStream.StreamConfig.decode(b),
-          config.streamMaxConfigs,
-        ),
-        flink,
-        outputs: (tenant, streamId) => readStreamOutput(redis, tenant, streamId),
-      },
-      streamWatch: createStreamWatch({ redis, log, maxWatchers: config.streamMaxWatchers }),
-    }),
-  );
-  const health = addHealth(server, [GATEWAY_SERVICE]);
-  // Its own dependencies count too: Redis (quota, stream counters, outbox), Kafka and a draining outbox (unless HEALTH_REQUIRE_KAFKA=false).
-  const monitor = createHealthMonitor({
+function gatewayDeps(config: GatewayConfig, log: Logger, p: Parts): GatewayDeps {
+  const { redis } = p;
+  return {
+    log,
+    auth: createAuthenticator(config.apiKeys, config.jwt ? createJwtVerifier(config.jwt) : undefined),
+    upload: p.upload,
+    jobs: p.jobs,
+    bus: p.bus,
+    streams: createStreamStats(redis),
+    broker: p.broker,
+    limiter: createRateLimiter({ redis, log, limit: config.rateLimit, windowMs: config.rateWindowMs }),
+    downstreamTimeoutMs: config.downstreamTimeoutMs,
+    streamMaxBytes: config.streamMaxBytes,
+    topicPrefix: config.common.topicPrefix,
+    stream: {
+      configs: createStreamConfigStore(
+        redis,
+        (c) => pbStream.StreamConfig.encode(c).finish(),
+        (b) => pbStream.StreamConfig.decode(b),
+        config.streamMaxConfigs,
+      ),
+      flink: p.flink,
+      outputs: (tenant, streamId) => readStreamOutput(redis, tenant, streamId),
+    },
+    streamWatch: createStreamWatch({ redis, log, maxWatchers: config.streamMaxWatchers }),
+  };
+}
+
+/** The gateway's health: its upstreams and its own dependencies (Redis, Kafka and a draining outbox unless HEALTH_REQUIRE_KAFKA=false). */
+function healthMonitor(config: GatewayConfig, log: Logger, health: HealthImplementation, p: Parts): HealthMonitor {
+  const { kafka } = p;
+  return createHealthMonitor({
     health,
     names: ["", GATEWAY_SERVICE],
     upstreams: [
@@ -141,21 +148,17 @@ export async function startGatewayServer(
     pollMs: config.healthPollMs,
     timeoutMs: config.healthTimeoutMs,
     log,
-    dependencies: [redisCheck(redis), ...(config.common.healthRequireKafka ? [{ name: kafka.name, check: () => kafka.check() }, outboxCheck(bus)] : [])],
+    dependencies: [redisCheck(p.redis), ...(config.common.healthRequireKafka ? [{ name: kafka.name, check: () => kafka.check() }, outboxCheck(p.bus)] : [])],
   });
+}
 
-  let port: number;
-  try {
-    port = await bind(server, config.common.host, config.port);
-  } catch (err) {
-    monitor.stop();
-    await Promise.allSettled([bus.close(), broker.close(), flink.close(), follower?.close()]);
-    upload.close();
-    jobs.close();
-    redis.disconnect();
-    throw err;
-  }
-  await monitor.start();
+async function closeParts(p: Parts): Promise<void> {
+  await Promise.allSettled([p.bus.close(), p.broker.close(), p.flink.close(), p.follower?.close()]);
+  p.upload.close();
+  p.jobs.close();
+}
+
+function logStarted(config: GatewayConfig, log: Logger, port: number, monitor: HealthMonitor): void {
   log.info(
     {
       port,
@@ -173,6 +176,36 @@ export async function startGatewayServer(
       'AUTHENTICATION IS OFF (GATEWAY_AUTH_DISABLED=true): every caller is the tenant "default" and can read, run and delete its data. For local development only; set GATEWAY_API_KEYS or GATEWAY_JWT_PUBLIC_KEYS anywhere else',
     );
   }
+}
+
+/** Builds every dependency from `config`, binds the gRPC server and starts health polling. */
+export async function startGatewayServer(
+  config: GatewayConfig,
+  log: Logger = createLogger(SERVICE_NAME, config.common.logLevel),
+  deps: { metrics?: ServiceMetrics } = {},
+): Promise<RunningGateway> {
+  applyMeshKey(config.common.meshKey, log); // mints the tenant tokens of downstream calls
+  initTracing(SERVICE_NAME, config.common.otlpEndpoint);
+  const parts = connect(config, log, deps.metrics);
+  const { redis, bus } = parts;
+  const server = createServer({ "grpc.max_receive_message_length": config.maxMessageBytes }, deps.metrics);
+  widenReceiveWindows(server); // uploads: large HTTP/2 receive windows (upload forwarding)
+  // TdaServiceService whose UploadData requests keep their received bytes
+  server.addService(FastTdaServiceService, createGateway(gatewayDeps(config, log, parts)));
+  const health = addHealth(server, [GATEWAY_SERVICE]);
+  const monitor = healthMonitor(config, log, health, parts);
+
+  let port: number;
+  try {
+    port = await bind(server, config.common.host, config.port);
+  } catch (err) {
+    monitor.stop();
+    await closeParts(parts);
+    redis.disconnect();
+    throw err;
+  }
+  await monitor.start();
+  logStarted(config, log, port, monitor);
 
   let closing: Promise<void> | undefined;
   return {
@@ -186,9 +219,7 @@ export async function startGatewayServer(
       closing ??= (async () => {
         monitor.stop();
         await shutdown(server, graceMs);
-        await Promise.allSettled([bus.close(), broker.close(), flink.close(), follower?.close()]);
-        upload.close();
-        jobs.close();
+        await closeParts(parts);
         await redis.quit().catch(() => redis.disconnect());
         log.info("gateway stopped");
       })();

@@ -69,84 +69,98 @@ function algorithmName(input: PublishInput): string {
   return a === undefined ? "unknown" : (names[a] ?? String(a));
 }
 
-export function createMetrics(service: string, opts: { defaults?: boolean } = {}): ServiceMetrics {
-  const registry = new Registry();
-  registry.setDefaultLabels({ service });
-  if (opts.defaults !== false) collectDefaultMetrics({ register: registry, prefix: "tda_" });
+type OutboxState = { pending: number; oldestAgeMs: number; stalled: boolean };
 
-  const rpcRequests = new Counter({
-    name: "tda_grpc_server_requests_total",
-    help: "gRPC calls handled, by method and status code",
-    labelNames: ["method", "code"] as const,
-    registers: [registry],
-  });
-  const rpcDuration = new Histogram({
-    name: "tda_grpc_server_request_duration_seconds",
-    help: "gRPC call latency (streams: until the status is sent)",
-    labelNames: ["method", "code"] as const,
-    buckets: RPC_BUCKETS,
-    registers: [registry],
-  });
-  const rpcInFlight = new Gauge({
-    name: "tda_grpc_server_requests_in_flight",
-    help: "gRPC calls being handled",
-    labelNames: ["method"] as const,
-    registers: [registry],
-  });
-  const jobs = new Counter({
-    name: "tda_jobs_total",
-    help: "Job lifecycle events published by this process (submitted, started, completed, failed, cancelled), by algorithm",
-    labelNames: ["event", "algorithm"] as const,
-    registers: [registry],
-  });
-  const jobDuration = new Histogram({
-    name: "tda_job_duration_seconds",
-    help: "Time from job.started to job.completed/failed as seen by this process",
-    labelNames: ["algorithm", "outcome"] as const,
-    buckets: JOB_BUCKETS,
-    registers: [registry],
-  });
-  const uploadBytes = new Counter({
-    name: "tda_upload_bytes_total",
-    help: "Source bytes of completed uploads",
-    labelNames: ["format"] as const,
-    registers: [registry],
-  });
-  const uploads = new Counter({
-    name: "tda_uploads_total",
-    help: "Uploads by outcome (completed, failed, deduplicated...)",
-    labelNames: ["outcome"] as const,
-    registers: [registry],
-  });
-  const kafkaProduceErrors = new Counter({
-    name: "tda_kafka_produce_errors_total",
-    help: "Failed Kafka sends of the event relay (the events stay in the outbox and are retried)",
-    registers: [registry],
-  });
-  const eventsPublished = new Counter({
-    name: "tda_events_published_total",
-    help: "Events written to the outbox, by topic",
-    labelNames: ["topic"] as const,
-    registers: [registry],
-  });
-  const eventsDeadLettered = new Counter({
-    name: "tda_events_dead_lettered_total",
-    help: "Outbox records the broker refused (or whose topic it lacks), moved to the dead-letter list and reported on tda_errors, by reason",
-    labelNames: ["reason"] as const,
-    registers: [registry],
-  });
-  const outboxFencedOff = new Counter({
-    name: "tda_outbox_fenced_off_total",
-    help: "Batches whose trim was refused because the relay's outbox lock had expired during the send",
-    registers: [registry],
-  });
-  const outboxes = new Map<string, () => Promise<{ pending: number; oldestAgeMs: number; stalled: boolean }>>();
-  const readOutboxes = async (): Promise<Map<string, { pending: number; oldestAgeMs: number; stalled: boolean }>> => {
-    const out = new Map<string, { pending: number; oldestAgeMs: number; stalled: boolean }>();
+function rpcMetrics(registry: Registry) {
+  return {
+    rpcRequests: new Counter({
+      name: "tda_grpc_server_requests_total",
+      help: "gRPC calls handled, by method and status code",
+      labelNames: ["method", "code"] as const,
+      registers: [registry],
+    }),
+    rpcDuration: new Histogram({
+      name: "tda_grpc_server_request_duration_seconds",
+      help: "gRPC call latency (streams: until the status is sent)",
+      labelNames: ["method", "code"] as const,
+      buckets: RPC_BUCKETS,
+      registers: [registry],
+    }),
+    rpcInFlight: new Gauge({
+      name: "tda_grpc_server_requests_in_flight",
+      help: "gRPC calls being handled",
+      labelNames: ["method"] as const,
+      registers: [registry],
+    }),
+  };
+}
+
+function jobAndUploadMetrics(registry: Registry) {
+  return {
+    jobs: new Counter({
+      name: "tda_jobs_total",
+      help: "Job lifecycle events published by this process (submitted, started, completed, failed, cancelled), by algorithm",
+      labelNames: ["event", "algorithm"] as const,
+      registers: [registry],
+    }),
+    jobDuration: new Histogram({
+      name: "tda_job_duration_seconds",
+      help: "Time from job.started to job.completed/failed as seen by this process",
+      labelNames: ["algorithm", "outcome"] as const,
+      buckets: JOB_BUCKETS,
+      registers: [registry],
+    }),
+    uploadBytes: new Counter({
+      name: "tda_upload_bytes_total",
+      help: "Source bytes of completed uploads",
+      labelNames: ["format"] as const,
+      registers: [registry],
+    }),
+    uploads: new Counter({
+      name: "tda_uploads_total",
+      help: "Uploads by outcome (completed, failed, deduplicated...)",
+      labelNames: ["outcome"] as const,
+      registers: [registry],
+    }),
+  };
+}
+
+function eventMetrics(registry: Registry) {
+  return {
+    kafkaProduceErrors: new Counter({
+      name: "tda_kafka_produce_errors_total",
+      help: "Failed Kafka sends of the event relay (the events stay in the outbox and are retried)",
+      registers: [registry],
+    }),
+    eventsPublished: new Counter({
+      name: "tda_events_published_total",
+      help: "Events written to the outbox, by topic",
+      labelNames: ["topic"] as const,
+      registers: [registry],
+    }),
+    eventsDeadLettered: new Counter({
+      name: "tda_events_dead_lettered_total",
+      help: "Outbox records the broker refused (or whose topic it lacks), moved to the dead-letter list and reported on tda_errors, by reason",
+      labelNames: ["reason"] as const,
+      registers: [registry],
+    }),
+    outboxFencedOff: new Counter({
+      name: "tda_outbox_fenced_off_total",
+      help: "Batches whose trim was refused because the relay's outbox lock had expired during the send",
+      registers: [registry],
+    }),
+  };
+}
+
+/** The outbox gauges (read at scrape time from every tracked outbox); returns trackOutbox. */
+function outboxGauges(registry: Registry): (source: string, read: () => Promise<OutboxState>) => void {
+  const outboxes = new Map<string, () => Promise<OutboxState>>();
+  const readOutboxes = async (): Promise<Map<string, OutboxState>> => {
+    const out = new Map<string, OutboxState>();
     for (const [source, read] of outboxes) out.set(source, await read().catch(() => ({ pending: -1, oldestAgeMs: -1, stalled: true })));
     return out;
   };
-  const outboxGauge = (name: string, help: string, pick: (s: { pending: number; oldestAgeMs: number; stalled: boolean }) => number): void => {
+  const outboxGauge = (name: string, help: string, pick: (s: OutboxState) => number): void => {
     new Gauge({
       name,
       help,
@@ -162,61 +176,85 @@ export function createMetrics(service: string, opts: { defaults?: boolean } = {}
   outboxGauge("tda_outbox_stalled", "1 while the outbox's oldest event is older than the stall bound (events are not reaching Kafka)", (s) =>
     s.stalled ? 1 : 0,
   );
+  return (source, read) => void outboxes.set(source, read);
+}
 
+/** Feeds published events into the domain metrics (job counts and durations, uploads). */
+function eventObserver(d: ReturnType<typeof jobAndUploadMetrics> & ReturnType<typeof eventMetrics>): (input: PublishInput) => void {
   // job.started time per job, to measure durations (bounded: oldest dropped first).
   const startedAt = new Map<string, number>();
   const MAX_TRACKED = 10_000;
+  return (input) => {
+    d.eventsPublished.inc({ topic: input.topic });
+    const type = input.eventType;
+    if (input.data.$case === "job" && type.startsWith("job.")) {
+      const event = type.slice(4);
+      const algorithm = algorithmName(input);
+      d.jobs.inc({ event, algorithm });
+      const id = input.data.value.jobId;
+      if (event === "started") {
+        if (startedAt.size >= MAX_TRACKED) startedAt.delete(startedAt.keys().next().value as string);
+        startedAt.set(id, Date.now());
+      } else if (event === "completed" || event === "failed" || event === "cancelled") {
+        const t0 = startedAt.get(id);
+        if (t0 !== undefined) {
+          startedAt.delete(id);
+          d.jobDuration.observe({ algorithm, outcome: event }, (Date.now() - t0) / 1000);
+        }
+      }
+    } else if (input.data.$case === "upload" && type.startsWith("upload.")) {
+      const outcome = type.slice(7);
+      if (outcome === "progress") return;
+      d.uploads.inc({ outcome });
+      if (outcome === "completed") d.uploadBytes.inc({ format: input.data.value.format || "unknown" }, Number(input.data.value.bytes) || 0);
+    }
+  };
+}
 
+/** A gRPC server interceptor counting every call of `m`'s service. */
+function rpcInterceptor(m: Pick<ServiceMetrics, "rpcInFlight" | "observeRpc">): ServerInterceptor {
+  return (descriptor, call) => {
+    const method = descriptor.path.replace(/^\//, "");
+    const t0 = process.hrtime.bigint();
+    let done = false;
+    const finish = (code: number): void => {
+      if (done) return;
+      done = true;
+      m.rpcInFlight.dec({ method });
+      m.observeRpc(method, code, Number(process.hrtime.bigint() - t0) / 1e9);
+    };
+    m.rpcInFlight.inc({ method });
+    return new ServerInterceptingCall(call, {
+      start: (next) => next({ onCancel: () => finish(GrpcStatus.CANCELLED) }),
+      sendStatus: (st, next) => {
+        finish(st.code ?? GrpcStatus.UNKNOWN);
+        next(st);
+      },
+    });
+  };
+}
+
+export function createMetrics(service: string, opts: { defaults?: boolean } = {}): ServiceMetrics {
+  const registry = new Registry();
+  registry.setDefaultLabels({ service });
+  if (opts.defaults !== false) collectDefaultMetrics({ register: registry, prefix: "tda_" });
+  const rpc = rpcMetrics(registry);
+  const domain = { ...jobAndUploadMetrics(registry), ...eventMetrics(registry) };
   const m: ServiceMetrics = {
     service,
     registry,
-    rpcRequests,
-    rpcDuration,
-    rpcInFlight,
-    jobs,
-    jobDuration,
-    uploadBytes,
-    uploads,
-    kafkaProduceErrors,
-    eventsPublished,
-    eventsDeadLettered,
-    outboxFencedOff,
-    produceError: () => kafkaProduceErrors.inc(),
-    deadLettered: (reason) => eventsDeadLettered.inc({ reason }),
-    fencedOff: () => outboxFencedOff.inc(),
-    trackOutbox(source, read) {
-      outboxes.set(source, read);
-    },
+    ...rpc,
+    ...domain,
+    produceError: () => domain.kafkaProduceErrors.inc(),
+    deadLettered: (reason) => domain.eventsDeadLettered.inc({ reason }),
+    fencedOff: () => domain.outboxFencedOff.inc(),
+    trackOutbox: outboxGauges(registry),
     observeRpc(method, code, seconds) {
       const c = grpcCodeName(code);
-      rpcRequests.inc({ method, code: c });
-      rpcDuration.observe({ method, code: c }, seconds);
+      rpc.rpcRequests.inc({ method, code: c });
+      rpc.rpcDuration.observe({ method, code: c }, seconds);
     },
-    observeEvent(input) {
-      eventsPublished.inc({ topic: input.topic });
-      const type = input.eventType;
-      if (input.data.$case === "job" && type.startsWith("job.")) {
-        const event = type.slice(4);
-        const algorithm = algorithmName(input);
-        jobs.inc({ event, algorithm });
-        const id = input.data.value.jobId;
-        if (event === "started") {
-          if (startedAt.size >= MAX_TRACKED) startedAt.delete(startedAt.keys().next().value as string);
-          startedAt.set(id, Date.now());
-        } else if (event === "completed" || event === "failed" || event === "cancelled") {
-          const t0 = startedAt.get(id);
-          if (t0 !== undefined) {
-            startedAt.delete(id);
-            jobDuration.observe({ algorithm, outcome: event }, (Date.now() - t0) / 1000);
-          }
-        }
-      } else if (input.data.$case === "upload" && type.startsWith("upload.")) {
-        const outcome = type.slice(7);
-        if (outcome === "progress") return;
-        uploads.inc({ outcome });
-        if (outcome === "completed") uploadBytes.inc({ format: input.data.value.format || "unknown" }, Number(input.data.value.bytes) || 0);
-      }
-    },
+    observeEvent: eventObserver(domain),
     addGauge(name, help, label, read) {
       new Gauge({
         name,
@@ -228,27 +266,7 @@ export function createMetrics(service: string, opts: { defaults?: boolean } = {}
         },
       });
     },
-    interceptor() {
-      return (descriptor, call) => {
-        const method = descriptor.path.replace(/^\//, "");
-        const t0 = process.hrtime.bigint();
-        let done = false;
-        const finish = (code: number): void => {
-          if (done) return;
-          done = true;
-          rpcInFlight.dec({ method });
-          m.observeRpc(method, code, Number(process.hrtime.bigint() - t0) / 1e9);
-        };
-        rpcInFlight.inc({ method });
-        return new ServerInterceptingCall(call, {
-          start: (next) => next({ onCancel: () => finish(GrpcStatus.CANCELLED) }),
-          sendStatus: (st, next) => {
-            finish(st.code ?? GrpcStatus.UNKNOWN);
-            next(st);
-          },
-        });
-      };
-    },
+    interceptor: () => rpcInterceptor(m),
     text: () => registry.metrics(),
   };
   return m;

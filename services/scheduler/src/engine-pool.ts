@@ -87,28 +87,29 @@ function pick(engines: Engine[], exclude: Set<string> | undefined, rotation: num
   return best;
 }
 
+/** Adds the engines that appeared to `members`, retires the ones that left (closed at once, or in `retired` until their calls end). */
+function syncMembers(members: Map<string, Member>, retired: Set<Member>, addresses: readonly string[], log: Logger): void {
+  const wanted = new Set(addresses);
+  for (const a of wanted) {
+    if (members.has(a)) continue;
+    members.set(a, newMember(a));
+    log.info({ engine: a }, "engine joined");
+  }
+  for (const [a, m] of members) {
+    if (wanted.has(a)) continue;
+    members.delete(a);
+    m.engine.retired = true;
+    log.info({ engine: a, outstanding: m.engine.outstanding }, "engine left");
+    if (m.engine.outstanding === 0) closeMember(m);
+    else retired.add(m);
+  }
+}
+
 export function createEnginePool(targets: string[] | EngineDiscovery, probeMs: number, log: Logger, opts: EnginePoolOptions = {}): EnginePool {
   const discovery = Array.isArray(targets) ? createEngineDiscovery(targets, { resolver: opts.resolver, log }) : targets;
   const members = new Map<string, Member>();
   const retired = new Set<Member>();
-
-  /** Adds the engines that appeared, retires the ones that left. */
-  function sync(addresses: readonly string[]): void {
-    const wanted = new Set(addresses);
-    for (const a of wanted) {
-      if (members.has(a)) continue;
-      members.set(a, newMember(a));
-      log.info({ engine: a }, "engine joined");
-    }
-    for (const [a, m] of members) {
-      if (wanted.has(a)) continue;
-      members.delete(a);
-      m.engine.retired = true;
-      log.info({ engine: a, outstanding: m.engine.outstanding }, "engine left");
-      if (m.engine.outstanding === 0) closeMember(m);
-      else retired.add(m);
-    }
-  }
+  const sync = (addresses: readonly string[]): void => syncMembers(members, retired, addresses, log);
 
   async function probe(): Promise<void> {
     sync(await discovery.refresh());

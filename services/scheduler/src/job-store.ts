@@ -171,310 +171,335 @@ return 1
 /** How many jobs' last change this process remembers (oldest forgotten first). */
 const KNOWN_MAX = 4096;
 
-export function createJobStore({ redis, events, log, retentionSeconds }: JobStoreDeps) {
-  const chains = new Map<string, Promise<unknown>>();
-  defineApply(redis);
+/** What the store's functions share: its dependencies and this process's memory of its own changes. */
+interface Store extends JobStoreDeps {
+  /** Per-job chains serialising this process's changes of a job. */
+  chains: Map<string, Promise<unknown>>;
   /** Job and sequence number of this process's last change of a job (insertion order = age). */
-  const known = new Map<string, { job: Job; seq: number }>();
-  const remember = (jobId: string, job: Job, seq: number): void => {
-    known.delete(jobId);
-    if (isTerminal(job.state)) {
-      // a finished job no longer counts against its owner's active-job limit
-      redis.zrem(keys.activeJobs(job.owner), jobId).catch((err: unknown) => log.warn({ err: (err as Error).message, jobId }, "active-job entry not removed"));
-      return; // nothing changes a finished job
+  known: Map<string, { job: Job; seq: number }>;
+}
+
+function remember(s: Store, jobId: string, job: Job, seq: number): void {
+  s.known.delete(jobId);
+  if (isTerminal(job.state)) {
+    // a finished job no longer counts against its owner's active-job limit
+    s.redis.zrem(keys.activeJobs(job.owner), jobId).catch((err: unknown) => s.log.warn({ err: (err as Error).message, jobId }, "active-job entry not removed"));
+    return; // nothing changes a finished job
+  }
+  s.known.set(jobId, { job, seq });
+  if (s.known.size > KNOWN_MAX) s.known.delete(s.known.keys().next().value!);
+}
+
+/** Runs `fn` after every earlier `serial` call of the same job has settled. */
+function serial<T>(s: Store, jobId: string, fn: () => Promise<T>): Promise<T> {
+  const prev = s.chains.get(jobId) ?? Promise.resolve();
+  const next = prev.then(fn, fn);
+  const tail = next.catch(() => undefined);
+  s.chains.set(jobId, tail);
+  void tail.then(() => {
+    if (s.chains.get(jobId) === tail) s.chains.delete(jobId);
+  });
+  return next;
+}
+
+/** A new job record (state QUEUED, no updates yet) as commands of `pipe`, one MULTI transaction. */
+function createCommands(s: Store, pipe: TxPipeline, rec: NewJobRecord): void {
+  const id = rec.job.jobId;
+  const ownerKey = keys.ownerJobs(rec.job.owner);
+  const now = Date.now();
+  // queued in `pipe`: the transaction's replies come with the pipeline's exec()
+  void pipe
+    .multi()
+    .hset(keys.job(id), {
+      owner: rec.job.owner,
+      state: String(rec.job.state),
+      job: encodeJob(rec.job),
+      dataset: Buffer.from(pbUpload.Dataset.encode(rec.dataset).finish()).toString("base64"),
+      trace: JSON.stringify(rec.trace),
+      params_hash: rec.paramsHash,
+      deadline: String(rec.deadlineSeconds),
+      result_of: rec.resultOf,
+    })
+    .expire(keys.job(id), s.retentionSeconds)
+    .zadd(ownerKey, now, id)
+    .zremrangebyscore(ownerKey, "-inf", now - s.retentionSeconds * 1000)
+    .expire(ownerKey, s.retentionSeconds)
+    .exec();
+}
+
+/**
+ * Stores a new job record and applies its first transitions (`steps`, in order),
+ * in one round trip: nobody else knows the job yet, so they are built on the
+ * record itself. Rejects (and the caller discards the job) if one is refused.
+ */
+function create(s: Store, rec: NewJobRecord, steps: Step[], ctx?: Context): Promise<Extract<ApplyResult, { ok: true }>[]> {
+  const jobId = rec.job.jobId;
+  return serial(s, jobId, async () => {
+    s.known.delete(jobId);
+    const pipe = s.redis.pipeline() as WithApply<TxPipeline>;
+    createCommands(s, pipe, rec);
+    let job = rec.job;
+    const built: { index: number; job: Job; seq: number }[] = [];
+    for (const [i, step] of steps.entries()) {
+      const change: Change = { step, from: fromStates(step.name), opts: { ctx } };
+      if (!change.from.includes(job.state)) throw new Error(`job ${jobId}: ${step.name} does not apply to a ${stateName(job.state)} job`);
+      const index = pipe.length;
+      job = addChange(s, pipe, jobId, job, i + 1, change);
+      built.push({ index, job, seq: i + 1 });
     }
-    known.set(jobId, { job, seq });
-    if (known.size > KNOWN_MAX) known.delete(known.keys().next().value!);
-  };
-
-  /** Runs `fn` after every earlier `serial` call of the same job has settled. */
-  function serial<T>(jobId: string, fn: () => Promise<T>): Promise<T> {
-    const prev = chains.get(jobId) ?? Promise.resolve();
-    const next = prev.then(fn, fn);
-    const tail = next.catch(() => undefined);
-    chains.set(jobId, tail);
-    void tail.then(() => {
-      if (chains.get(jobId) === tail) chains.delete(jobId);
-    });
-    return next;
-  }
-
-  /** A new job record (state QUEUED, no updates yet) as commands of `pipe`, one MULTI transaction. */
-  function createCommands(pipe: TxPipeline, rec: NewJobRecord): void {
-    const id = rec.job.jobId;
-    const ownerKey = keys.ownerJobs(rec.job.owner);
-    const now = Date.now();
-    // queued in `pipe`: the transaction's replies come with the pipeline's exec()
-    void pipe
-      .multi()
-      .hset(keys.job(id), {
-        owner: rec.job.owner,
-        state: String(rec.job.state),
-        job: encodeJob(rec.job),
-        dataset: Buffer.from(pbUpload.Dataset.encode(rec.dataset).finish()).toString("base64"),
-        trace: JSON.stringify(rec.trace),
-        params_hash: rec.paramsHash,
-        deadline: String(rec.deadlineSeconds),
-        result_of: rec.resultOf,
-      })
-      .expire(keys.job(id), retentionSeconds)
-      .zadd(ownerKey, now, id)
-      .zremrangebyscore(ownerKey, "-inf", now - retentionSeconds * 1000)
-      .expire(ownerKey, retentionSeconds)
-      .exec();
-  }
-
-  /**
-   * Stores a new job record and applies its first transitions (`steps`, in order),
-   * in one round trip: nobody else knows the job yet, so they are built on the
-   * record itself. Rejects (and the caller discards the job) if one is refused.
-   */
-  function create(rec: NewJobRecord, steps: Step[], ctx?: Context): Promise<Extract<ApplyResult, { ok: true }>[]> {
-    const jobId = rec.job.jobId;
-    return serial(jobId, async () => {
-      known.delete(jobId);
-      const pipe = redis.pipeline() as WithApply<TxPipeline>;
-      createCommands(pipe, rec);
-      let job = rec.job;
-      const built: { index: number; job: Job; seq: number }[] = [];
-      for (const [i, step] of steps.entries()) {
-        const change: Change = { step, from: fromStates(step.name), opts: { ctx } };
-        if (!change.from.includes(job.state)) throw new Error(`job ${jobId}: ${step.name} does not apply to a ${stateName(job.state)} job`);
-        const index = pipe.length;
-        job = addChange(pipe, jobId, job, i + 1, change);
-        built.push({ index, job, seq: i + 1 });
-      }
-      const res = (await pipe.exec()) ?? [];
-      firstError(res);
-      for (const b of built) {
-        const got = Number(res[b.index]?.[1]);
-        if (got !== b.seq) throw new Error(`job ${jobId}: change ${b.seq} of the new record was refused (${got})`);
-      }
-      remember(jobId, job, steps.length);
-      events.relay();
-      return built.map((b) => ({ ok: true as const, job: b.job, sequence: b.seq, cancelRequested: false }));
-    });
-  }
-
-  /** Removes a job that never got an update (used to undo a failed submit). */
-  async function discard(jobId: string, owner: string): Promise<void> {
-    known.delete(jobId);
-    await redis
-      .multi()
-      .del(keys.job(jobId), keys.seq(jobId), keys.updates(jobId))
-      .zrem(keys.ownerJobs(owner), jobId)
-      .zrem(keys.activeJobs(owner), jobId)
-      .exec();
-  }
-
-  /**
-   * Counts the job against its owner's limit of queued or running jobs,
-   * atomically with the check: true when it fits, else the number active.
-   * The entry leaves when the job reaches a final state (or goes stale after
-   * the record's retention, should a process die in between).
-   */
-  async function claimActive(owner: string, jobId: string, limit: number): Promise<true | number> {
-    const now = Date.now();
-    const r = Number(await redis.eval(CLAIM_ACTIVE_LUA, 1, keys.activeJobs(owner), String(now), String(now + retentionSeconds * 1000), jobId, String(limit)));
-    return r === 1 ? true : -r;
-  }
-
-  async function load(jobId: string): Promise<JobRecord | undefined> {
-    const h = await redis.hgetall(keys.job(jobId));
-    if (!h.job) return undefined;
-    return {
-      job: decodeJob(h.job),
-      dataset: pbUpload.Dataset.decode(Buffer.from(h.dataset ?? "", "base64")),
-      trace: h.trace ? (JSON.parse(h.trace) as Record<string, string>) : {},
-      paramsHash: h.params_hash ?? "",
-      deadlineSeconds: Number(h.deadline ?? 0),
-      cancelRequested: h.cancel === "1",
-      resultOf: h.result_of || jobId,
-    };
-  }
-
-  async function loadJob(jobId: string): Promise<Job | undefined> {
-    const b64 = await redis.hget(keys.job(jobId), "job");
-    return b64 ? decodeJob(b64) : undefined;
-  }
-
-  async function loadMany(jobIds: string[]): Promise<(Job | undefined)[]> {
-    if (jobIds.length === 0) return [];
-    const pipe = redis.pipeline();
-    for (const id of jobIds) pipe.hget(keys.job(id), "job");
     const res = (await pipe.exec()) ?? [];
-    return res.map(([err, v]) => (err || typeof v !== "string" ? undefined : decodeJob(v)));
-  }
+    firstError(res);
+    for (const b of built) {
+      const got = Number(res[b.index]?.[1]);
+      if (got !== b.seq) throw new Error(`job ${jobId}: change ${b.seq} of the new record was refused (${got})`);
+    }
+    remember(s, jobId, job, steps.length);
+    s.events.relay();
+    return built.map((b) => ({ ok: true as const, job: b.job, sequence: b.seq, cancelRequested: false }));
+  });
+}
 
-  /** Marks the job for cancellation; false when the record does not exist. */
-  async function requestCancel(jobId: string): Promise<boolean> {
-    const n = await redis.eval(
-      "if redis.call('EXISTS', KEYS[1]) == 1 then redis.call('HSET', KEYS[1], 'cancel', '1') return 1 end return 0",
-      1,
-      keys.job(jobId),
-    );
-    return n === 1;
-  }
+/** Removes a job that never got an update (used to undo a failed submit). */
+async function discard(s: Store, jobId: string, owner: string): Promise<void> {
+  s.known.delete(jobId);
+  await s.redis
+    .multi()
+    .del(keys.job(jobId), keys.seq(jobId), keys.updates(jobId))
+    .zrem(keys.ownerJobs(owner), jobId)
+    .zrem(keys.activeJobs(owner), jobId)
+    .exec();
+}
 
-  async function isCancelRequested(jobId: string): Promise<boolean> {
-    return (await redis.hget(keys.job(jobId), "cancel")) === "1";
-  }
+/**
+ * Counts the job against its owner's limit of queued or running jobs,
+ * atomically with the check: true when it fits, else the number active.
+ * The entry leaves when the job reaches a final state (or goes stale after
+ * the record's retention, should a process die in between).
+ */
+async function claimActive(s: Store, owner: string, jobId: string, limit: number): Promise<true | number> {
+  const now = Date.now();
+  const r = Number(await s.redis.eval(CLAIM_ACTIVE_LUA, 1, keys.activeJobs(owner), String(now), String(now + s.retentionSeconds * 1000), jobId, String(limit)));
+  return r === 1 ? true : -r;
+}
 
-  /**
-   * Applies one transition of the lifecycle (record + update + events), if the
-   * job is in one of its from-states (narrowed by `opts.only`).
-   */
-  function transition(jobId: string, step: Step, opts: TransitionOptions = {}): Promise<ApplyResult> {
-    const change: Change = { step, from: fromStates(step.name, opts.only), opts };
-    return serial(jobId, () =>
-      applyNow(jobId, change).catch((err: unknown) => {
-        known.delete(jobId);
-        throw err;
-      }),
-    );
-  }
+async function load(s: Store, jobId: string): Promise<JobRecord | undefined> {
+  const h = await s.redis.hgetall(keys.job(jobId));
+  if (!h.job) return undefined;
+  return {
+    job: decodeJob(h.job),
+    dataset: pbUpload.Dataset.decode(Buffer.from(h.dataset ?? "", "base64")),
+    trace: h.trace ? (JSON.parse(h.trace) as Record<string, string>) : {},
+    paramsHash: h.params_hash ?? "",
+    deadlineSeconds: Number(h.deadline ?? 0),
+    cancelRequested: h.cancel === "1",
+    resultOf: h.result_of || jobId,
+  };
+}
 
-  /**
-   * Builds the change of `current` (sequence number `seq`) and adds its
-   * script call to `pipe`; returns the changed job.
-   */
-  function addChange(pipe: WithApply<TxPipeline>, jobId: string, current: Job, seq: number, change: Change): Job {
-    const { step, opts } = change;
-    const t = transitionOf(step);
-    const job = pbJobs.Job.fromPartial(current);
-    t.patch?.(job, step);
-    job.state = t.to;
-    const update: JobUpdate = {
-      jobId,
+async function loadJob(s: Store, jobId: string): Promise<Job | undefined> {
+  const b64 = await s.redis.hget(keys.job(jobId), "job");
+  return b64 ? decodeJob(b64) : undefined;
+}
+
+async function loadMany(s: Store, jobIds: string[]): Promise<(Job | undefined)[]> {
+  if (jobIds.length === 0) return [];
+  const pipe = s.redis.pipeline();
+  for (const id of jobIds) pipe.hget(keys.job(id), "job");
+  const res = (await pipe.exec()) ?? [];
+  return res.map(([err, v]) => (err || typeof v !== "string" ? undefined : decodeJob(v)));
+}
+
+/** Marks the job for cancellation; false when the record does not exist. */
+async function requestCancel(s: Store, jobId: string): Promise<boolean> {
+  const n = await s.redis.eval(
+    "if redis.call('EXISTS', KEYS[1]) == 1 then redis.call('HSET', KEYS[1], 'cancel', '1') return 1 end return 0",
+    1,
+    keys.job(jobId),
+  );
+  return n === 1;
+}
+
+async function isCancelRequested(s: Store, jobId: string): Promise<boolean> {
+  return (await s.redis.hget(keys.job(jobId), "cancel")) === "1";
+}
+
+/**
+ * Applies one transition of the lifecycle (record + update + events), if the
+ * job is in one of its from-states (narrowed by `opts.only`).
+ */
+function transition(s: Store, jobId: string, step: Step, opts: TransitionOptions = {}): Promise<ApplyResult> {
+  const change: Change = { step, from: fromStates(step.name, opts.only), opts };
+  return serial(s, jobId, () =>
+    applyNow(s, jobId, change).catch((err: unknown) => {
+      s.known.delete(jobId);
+      throw err;
+    }),
+  );
+}
+
+/**
+ * Builds the change of `current` (sequence number `seq`) and adds its
+ * script call to `pipe`; returns the changed job.
+ */
+function addChange(s: Store, pipe: WithApply<TxPipeline>, jobId: string, current: Job, seq: number, change: Change): Job {
+  const { step, opts } = change;
+  const t = transitionOf(step);
+  const job = pbJobs.Job.fromPartial(current);
+  t.patch?.(job, step);
+  job.state = t.to;
+  const update: JobUpdate = {
+    jobId,
+    eventType: t.eventType,
+    state: job.state,
+    progress: job.progress,
+    time: nowTimestamp(),
+    message: t.message?.(step, job) ?? "",
+    errorCode: job.errorCode,
+    sequence: 0,
+  };
+  const updateB64 = Buffer.from(pbJobs.JobUpdate.encode(update).finish()).toString("base64");
+  const event = s.events.encode(
+    {
+      topic: "tda_jobs",
+      key: jobId,
       eventType: t.eventType,
-      state: job.state,
-      progress: job.progress,
-      time: nowTimestamp(),
-      message: t.message?.(step, job) ?? "",
-      errorCode: job.errorCode,
-      sequence: 0,
-    };
-    const updateB64 = Buffer.from(pbJobs.JobUpdate.encode(update).finish()).toString("base64");
-    const event = events.encode(
-      {
-        topic: "tda_jobs",
-        key: jobId,
-        eventType: t.eventType,
-        data: {
-          $case: "job",
-          value: {
-            jobId,
-            datasetId: job.datasetId,
-            owner: job.owner,
-            state: stateName(job.state),
-            params: job.params,
-            progress: job.progress,
-            engine: job.engine,
-            attempt: t.attempt?.(step) ?? job.attempts,
-            errorCode: job.errorCode,
-            errorMessage: job.errorMessage,
-            cacheHit: job.cacheHit,
-            sequence: seq,
-          },
+      data: {
+        $case: "job",
+        value: {
+          jobId,
+          datasetId: job.datasetId,
+          owner: job.owner,
+          state: stateName(job.state),
+          params: job.params,
+          progress: job.progress,
+          engine: job.engine,
+          attempt: t.attempt?.(step) ?? job.attempts,
+          errorCode: job.errorCode,
+          errorMessage: job.errorMessage,
+          cacheHit: job.cacheHit,
+          sequence: seq,
         },
       },
-      opts.ctx,
-    );
-    const more = (t.alsoPublish?.(job, step) ?? []).map((e) => events.encode(e, opts.ctx).record);
-    pipe.tdaApplyJob(
-      keys.job(jobId),
-      keys.seq(jobId),
-      keys.updates(jobId),
-      events.outboxKey,
-      opts.requires ?? keys.job(jobId),
-      change.from.join(","),
-      String(job.state),
-      encodeJob(job),
-      updateB64,
-      keys.updatesChannel(jobId),
-      String(retentionSeconds),
-      String(seq),
-      event.record,
-      ...more,
-    );
-    return job;
-  }
+    },
+    opts.ctx,
+  );
+  const more = (t.alsoPublish?.(job, step) ?? []).map((e) => s.events.encode(e, opts.ctx).record);
+  pipe.tdaApplyJob(
+    keys.job(jobId),
+    keys.seq(jobId),
+    keys.updates(jobId),
+    s.events.outboxKey,
+    opts.requires ?? keys.job(jobId),
+    change.from.join(","),
+    String(job.state),
+    encodeJob(job),
+    updateB64,
+    keys.updatesChannel(jobId),
+    String(s.retentionSeconds),
+    String(seq),
+    event.record,
+    ...more,
+  );
+  return job;
+}
 
-  async function applyNow(jobId: string, change: Change): Promise<ApplyResult> {
-    const { opts } = change;
-    const eventType = transitionOf(change.step).eventType;
-    let before = opts.before;
-    for (let tries = 0; ; tries++) {
-      // built on this process's own last change when it has one (checked by
-      // the script), else on a fresh read
-      const mine = tries === 0 ? known.get(jobId) : undefined;
-      let current: Job | undefined;
-      let seq: number;
-      if (mine) {
-        current = mine.job;
-        seq = mine.seq + 1;
-      } else {
-        const res = (await redis.pipeline().hget(keys.job(jobId), "job").get(keys.seq(jobId)).exec()) ?? [];
-        firstError(res);
-        const jobB64 = res[0]?.[1];
-        current = typeof jobB64 === "string" ? decodeJob(jobB64) : undefined;
-        seq = Number(res[1]?.[1] ?? 0) + 1;
-      }
-      if (!current || !change.from.includes(current.state)) {
-        if (mine) continue; // what we remember may be stale: read
-        known.delete(jobId);
-        return { ok: false, job: current };
-      }
-      const pipe = redis.pipeline() as WithApply<TxPipeline>;
-      before?.(pipe);
-      const first = pipe.length;
-      const job = addChange(pipe, jobId, current, seq, change);
-      if (opts.readCancel) pipe.hget(keys.job(jobId), "cancel");
-      const res = (await pipe.exec()) ?? [];
-      before = undefined;
+async function applyNow(s: Store, jobId: string, change: Change): Promise<ApplyResult> {
+  const { opts } = change;
+  const eventType = transitionOf(change.step).eventType;
+  let before = opts.before;
+  for (let tries = 0; ; tries++) {
+    // built on this process's own last change when it has one (checked by
+    // the script), else on a fresh read
+    const mine = tries === 0 ? s.known.get(jobId) : undefined;
+    let current: Job | undefined;
+    let seq: number;
+    if (mine) {
+      current = mine.job;
+      seq = mine.seq + 1;
+    } else {
+      const res = (await s.redis.pipeline().hget(keys.job(jobId), "job").get(keys.seq(jobId)).exec()) ?? [];
       firstError(res);
-      const got = Number(res[first]?.[1]);
-      if (got === -4) throw new Error(`job ${jobId}: ${opts.requires} is missing, the change was not applied`);
-      if (got < 0) {
-        known.delete(jobId);
-        if ((got === -3 || mine) && tries < 20) continue;
-        return { ok: false, job: await loadJob(jobId) };
-      }
-      remember(jobId, job, seq);
-      events.relay();
-      // lifecycle changes at info (with the request's trace_id/span_id), progress ticks at debug
-      if (change.step.name === "progress") log.debug({ jobId, eventType, seq }, "job update");
-      else log.info({ jobId, eventType, seq }, "job update");
-      return { ok: true, job, sequence: seq, cancelRequested: opts.readCancel ? res[first + 1]?.[1] === "1" : false };
+      const jobB64 = res[0]?.[1];
+      current = typeof jobB64 === "string" ? decodeJob(jobB64) : undefined;
+      seq = Number(res[1]?.[1] ?? 0) + 1;
     }
-  }
-
-  /** Updates stored so far (replay), in sequence order. */
-  async function updates(jobId: string): Promise<JobUpdate[]> {
-    const list = await redis.lrange(keys.updates(jobId), 0, -1);
-    return list.map(parseUpdateRecord);
-  }
-
-  /**
-   * An owner's job ids, newest first, starting at the cursor: `skip` entries of
-   * score `score` were already seen (same-score members come in a fixed order).
-   */
-  async function ownerJobIds(owner: string, cursor: { score: number; skip: number } | undefined, count: number): Promise<{ id: string; score: number }[]> {
-    const max = cursor ? String(cursor.score) : "+inf";
-    const raw = await redis.zrevrangebyscore(keys.ownerJobs(owner), max, "-inf", "WITHSCORES", "LIMIT", cursor?.skip ?? 0, count);
-    const out: { id: string; score: number }[] = [];
-    for (let i = 0; i + 1 < raw.length; i += 2) out.push({ id: raw[i]!, score: Number(raw[i + 1]) });
-    return out;
-  }
-
-  /** The job and its updates so far, read in this order in one round trip (a finished job's list holds its last update). */
-  async function snapshot(jobId: string): Promise<{ job: Job | undefined; updates: JobUpdate[] }> {
-    const res = (await redis.pipeline().hget(keys.job(jobId), "job").lrange(keys.updates(jobId), 0, -1).exec()) ?? [];
+    if (!current || !change.from.includes(current.state)) {
+      if (mine) continue; // what we remember may be stale: read
+      s.known.delete(jobId);
+      return { ok: false, job: current };
+    }
+    const pipe = s.redis.pipeline() as WithApply<TxPipeline>;
+    before?.(pipe);
+    const first = pipe.length;
+    const job = addChange(s, pipe, jobId, current, seq, change);
+    if (opts.readCancel) pipe.hget(keys.job(jobId), "cancel");
+    const res = (await pipe.exec()) ?? [];
+    before = undefined;
     firstError(res);
-    const b64 = res[0]?.[1];
-    const list = (res[1]?.[1] as string[] | undefined) ?? [];
-    return { job: typeof b64 === "string" ? decodeJob(b64) : undefined, updates: list.map(parseUpdateRecord) };
+    const got = Number(res[first]?.[1]);
+    if (got === -4) throw new Error(`job ${jobId}: ${opts.requires} is missing, the change was not applied`);
+    if (got < 0) {
+      s.known.delete(jobId);
+      if ((got === -3 || mine) && tries < 20) continue;
+      return { ok: false, job: await loadJob(s, jobId) };
+    }
+    remember(s, jobId, job, seq);
+    s.events.relay();
+    // lifecycle changes at info (with the request's trace_id/span_id), progress ticks at debug
+    if (change.step.name === "progress") s.log.debug({ jobId, eventType, seq }, "job update");
+    else s.log.info({ jobId, eventType, seq }, "job update");
+    return { ok: true, job, sequence: seq, cancelRequested: opts.readCancel ? res[first + 1]?.[1] === "1" : false };
   }
+}
 
-  return { create, discard, claimActive, load, loadJob, loadMany, requestCancel, isCancelRequested, transition, updates, snapshot, ownerJobIds, serial };
+/** Updates stored so far (replay), in sequence order. */
+async function updates(s: Store, jobId: string): Promise<JobUpdate[]> {
+  const list = await s.redis.lrange(keys.updates(jobId), 0, -1);
+  return list.map(parseUpdateRecord);
+}
+
+/**
+ * An owner's job ids, newest first, starting at the cursor: `skip` entries of
+ * score `score` were already seen (same-score members come in a fixed order).
+ */
+async function ownerJobIds(
+  s: Store,
+  owner: string,
+  cursor: { score: number; skip: number } | undefined,
+  count: number,
+): Promise<{ id: string; score: number }[]> {
+  const max = cursor ? String(cursor.score) : "+inf";
+  const raw = await s.redis.zrevrangebyscore(keys.ownerJobs(owner), max, "-inf", "WITHSCORES", "LIMIT", cursor?.skip ?? 0, count);
+  const out: { id: string; score: number }[] = [];
+  for (let i = 0; i + 1 < raw.length; i += 2) out.push({ id: raw[i]!, score: Number(raw[i + 1]) });
+  return out;
+}
+
+/** The job and its updates so far, read in this order in one round trip (a finished job's list holds its last update). */
+async function snapshot(s: Store, jobId: string): Promise<{ job: Job | undefined; updates: JobUpdate[] }> {
+  const res = (await s.redis.pipeline().hget(keys.job(jobId), "job").lrange(keys.updates(jobId), 0, -1).exec()) ?? [];
+  firstError(res);
+  const b64 = res[0]?.[1];
+  const list = (res[1]?.[1] as string[] | undefined) ?? [];
+  return { job: typeof b64 === "string" ? decodeJob(b64) : undefined, updates: list.map(parseUpdateRecord) };
+}
+
+export function createJobStore(deps: JobStoreDeps) {
+  defineApply(deps.redis);
+  const s: Store = { ...deps, chains: new Map(), known: new Map() };
+  return {
+    create: (rec: NewJobRecord, steps: Step[], ctx?: Context) => create(s, rec, steps, ctx),
+    discard: (jobId: string, owner: string) => discard(s, jobId, owner),
+    claimActive: (owner: string, jobId: string, limit: number) => claimActive(s, owner, jobId, limit),
+    load: (jobId: string) => load(s, jobId),
+    loadJob: (jobId: string) => loadJob(s, jobId),
+    loadMany: (jobIds: string[]) => loadMany(s, jobIds),
+    requestCancel: (jobId: string) => requestCancel(s, jobId),
+    isCancelRequested: (jobId: string) => isCancelRequested(s, jobId),
+    transition: (jobId: string, step: Step, opts?: TransitionOptions) => transition(s, jobId, step, opts),
+    updates: (jobId: string) => updates(s, jobId),
+    snapshot: (jobId: string) => snapshot(s, jobId),
+    ownerJobIds: (owner: string, cursor: { score: number; skip: number } | undefined, count: number) => ownerJobIds(s, owner, cursor, count),
+    serial: <T>(jobId: string, fn: () => Promise<T>) => serial(s, jobId, fn),
+  };
 }

@@ -24,9 +24,9 @@ import { createEngineDistance, createEngineVectorize } from "./distance-service"
 import { createEstimateHandlers } from "./estimate-service";
 import { createJobService } from "./job-service";
 import { createJobStore, type JobStore } from "./job-store";
-import { createSubscriber } from "./subscriber";
+import { createSubscriber, type Subscriber } from "./subscriber";
 import { keys } from "./keys";
-import { createUploadClient } from "./upload-client";
+import { createUploadClient, type UploadClient } from "./upload-client";
 import { PointsCache } from "./points-cache";
 import { startWorker, type JobData, type SchedulerWorker } from "./worker";
 
@@ -49,67 +49,71 @@ export interface SchedulerServer {
   close(): Promise<void>;
 }
 
-/** Starts the whole scheduler (gRPC API, and the worker when configured) from a config. */
-export async function startSchedulerServer(
-  config: SchedulerConfig,
-  log: Logger = createLogger("scheduler", config.logLevel),
-  deps: { metrics?: ServiceMetrics } = {},
-): Promise<SchedulerServer> {
-  applyMeshKey(config.meshKey, log); // before any call can arrive
+/** The connections and parts every scheduler process holds. */
+interface Parts {
+  redis: Redis;
+  queueConnection: Redis;
+  events: EventBus;
+  store: JobStore;
+  subscriber: Subscriber;
+  upload: UploadClient;
+  queue: Queue<JobData>;
+}
+
+function connect(config: SchedulerConfig, log: Logger, metrics: ServiceMetrics | undefined): Parts {
   const redis = createRedis(config.redisUrl, log, { autoPipelining: true });
   const queueConnection = createRedis(config.redisUrl, log, { forQueue: true });
-  const events = createEventBus({ source: "scheduler", brokers: config.kafkaBrokers, topicPrefix: config.topicPrefix, redis, log, metrics: deps.metrics });
-  deps.metrics?.trackOutbox("scheduler", () => events.status());
+  const events = createEventBus({ source: "scheduler", brokers: config.kafkaBrokers, topicPrefix: config.topicPrefix, redis, log, metrics });
+  metrics?.trackOutbox("scheduler", () => events.status());
   const store = createJobStore({ redis, events, log, retentionSeconds: config.retentionSeconds });
   const subscriber = createSubscriber(redis, log, [keys.updatesChannel("")]);
   const upload = createUploadClient(config.uploadAddress);
   const queue = new Queue<JobData>(config.queueName, { connection: queueConnection });
   queue.on("error", (err) => log.warn({ err: err.message }, "queue error"));
+  return { redis, queueConnection, events, store, subscriber, upload, queue };
+}
 
-  let engines: EnginePool | undefined;
-  let worker: SchedulerWorker | undefined;
-  const newPool = () =>
-    createEnginePool(config.engineAddresses, config.engineProbeMs, log, {
-      refreshMs: config.engineDiscoveryMs,
-      resolver: createEngineResolver(config.engineDnsServers),
-    });
-  if (config.worker) {
-    engines = newPool();
-    void engines.probe();
-    worker = await startWorker({
-      redis,
-      queueConnection,
-      queueName: config.queueName,
-      concurrency: config.concurrency,
-      store,
-      events,
-      engines,
-      upload,
-      points: new PointsCache(config.pointsCacheBytes),
-      subscriber,
-      log,
-      retentionSeconds: config.retentionSeconds,
-      progressIntervalMs: config.progressIntervalMs,
-      rpcTimeoutMs: config.rpcTimeoutMs,
-      lockDurationMs: config.lockDurationMs,
-      stalledIntervalMs: config.stalledIntervalMs,
-    });
-  }
+/** The engine pool (also in an API-only scheduler that has engine addresses: estimates and limits) and, when configured, the worker. */
+async function startEngines(config: SchedulerConfig, log: Logger, p: Parts): Promise<{ engines: EnginePool | undefined; worker: SchedulerWorker | undefined }> {
+  if (config.engineAddresses.length === 0 && !config.worker) return { engines: undefined, worker: undefined };
+  const engines = createEnginePool(config.engineAddresses, config.engineProbeMs, log, {
+    refreshMs: config.engineDiscoveryMs,
+    resolver: createEngineResolver(config.engineDnsServers),
+  });
+  void engines.probe();
+  if (!config.worker) return { engines, worker: undefined };
+  const worker = await startWorker({
+    redis: p.redis,
+    queueConnection: p.queueConnection,
+    queueName: config.queueName,
+    concurrency: config.concurrency,
+    store: p.store,
+    events: p.events,
+    engines,
+    upload: p.upload,
+    points: new PointsCache(config.pointsCacheBytes),
+    subscriber: p.subscriber,
+    log,
+    retentionSeconds: config.retentionSeconds,
+    progressIntervalMs: config.progressIntervalMs,
+    rpcTimeoutMs: config.rpcTimeoutMs,
+    lockDurationMs: config.lockDurationMs,
+    stalledIntervalMs: config.stalledIntervalMs,
+  });
+  return { engines, worker };
+}
 
-  // An API-only scheduler still asks engines for estimates and limits.
-  if (!engines && config.engineAddresses.length > 0) {
-    engines = newPool();
-    void engines.probe();
-  }
+/** The JobService handlers. */
+function jobServiceHandlers(config: SchedulerConfig, log: Logger, p: Parts, engines: EnginePool | undefined) {
   const limits = { maxDim: config.maxDim, maxModulus: config.maxModulus, maxThreads: config.maxThreads };
   const engineLimits = createEngineLimits({ engines, rpcTimeoutMs: config.rpcTimeoutMs, log });
-  const server = createServer({}, deps.metrics);
-  server.addService(pbJobs.JobServiceService, {
+  const { redis, upload } = p;
+  return {
     ...createJobService({
       redis,
-      queue,
-      store,
-      subscriber,
+      queue: p.queue,
+      store: p.store,
+      subscriber: p.subscriber,
       log,
       limits,
       engineLimits,
@@ -138,7 +142,21 @@ export async function startSchedulerServer(
       rpcTimeoutMs: config.rpcTimeoutMs,
       log,
     }),
-  });
+  };
+}
+
+/** Starts the whole scheduler (gRPC API, and the worker when configured) from a config. */
+export async function startSchedulerServer(
+  config: SchedulerConfig,
+  log: Logger = createLogger("scheduler", config.logLevel),
+  deps: { metrics?: ServiceMetrics } = {},
+): Promise<SchedulerServer> {
+  applyMeshKey(config.meshKey, log); // before any call can arrive
+  const p = connect(config, log, deps.metrics);
+  const { redis, queue, store, events } = p;
+  const { engines, worker } = await startEngines(config, log, p);
+  const server = createServer({}, deps.metrics);
+  server.addService(pbJobs.JobServiceService, jobServiceHandlers(config, log, p, engines));
   const health = addHealth(server, [SERVICE_NAME]);
   const port = await bind(server, config.host, config.port);
   log.info({ port, worker: config.worker, engines: config.engineAddresses, queue: config.queueName }, "scheduler listening");
@@ -164,11 +182,11 @@ export async function startSchedulerServer(
         await worker?.close(config.shutdownGraceMs);
         await queue.close().catch(() => undefined);
         engines?.close();
-        upload.close();
-        await subscriber.close();
+        p.upload.close();
+        await p.subscriber.close();
         await events.flush(2000);
         await events.close();
-        await queueConnection.quit().catch(() => undefined);
+        await p.queueConnection.quit().catch(() => undefined);
         await redis.quit().catch(() => undefined);
         log.info("scheduler stopped");
       })();

@@ -15,6 +15,7 @@ import (
 	"syscall"
 	"time"
 
+	"google.golang.org/grpc"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 
 	"tda-mesh/gateway/rest/internal/config"
@@ -64,34 +65,7 @@ func run(cfg config.Config, log *slog.Logger) error {
 	}
 	defer conn.Close()
 
-	rawDoc := openapi.Embedded()
-	if cfg.OpenAPIFile != "" {
-		if rawDoc, err = os.ReadFile(cfg.OpenAPIFile); err != nil {
-			return err
-		}
-	}
-	doc, err := openapi.Complete(rawDoc)
-	if err != nil {
-		return err
-	}
-
-	site, err := consoleHandler(cfg, log)
-	if err != nil {
-		return err
-	}
-
-	m := metrics.New()
-	handler, err := proxy.New(ctx, proxy.Options{
-		Conn:             conn,
-		Metrics:          m,
-		Health:           &health.Checker{Gateway: healthpb.NewHealthClient(conn), Timeout: cfg.HealthTimeout},
-		OpenAPI:          openapi.Handler(doc),
-		Console:          site,
-		TraceQueryURL:    cfg.TraceQueryURL,
-		UploadChunkBytes: cfg.UploadChunkBytes,
-		UploadMaxBytes:   cfg.UploadMaxBytes,
-		MaxBodyBytes:     cfg.MaxBodyBytes,
-	})
+	handler, err := newHandler(ctx, cfg, log, conn)
 	if err != nil {
 		return err
 	}
@@ -112,6 +86,43 @@ func run(cfg config.Config, log *slog.Logger) error {
 	// A plain line on stdout for scripts that wait for readiness (REST_PORT=0).
 	fmt.Printf("tda-rest listening on http://%s\n", ln.Addr().String())
 
+	return serve(ctx, stop, cfg, log, srv, ln)
+}
+
+// newHandler builds the proxy: generated routes, upload, health (the gateway's
+// own), OpenAPI document, console, metrics.
+func newHandler(ctx context.Context, cfg config.Config, log *slog.Logger, conn *grpc.ClientConn) (http.Handler, error) {
+	rawDoc := openapi.Embedded()
+	if cfg.OpenAPIFile != "" {
+		var err error
+		if rawDoc, err = os.ReadFile(cfg.OpenAPIFile); err != nil {
+			return nil, err
+		}
+	}
+	doc, err := openapi.Complete(rawDoc)
+	if err != nil {
+		return nil, err
+	}
+	site, err := consoleHandler(cfg, log)
+	if err != nil {
+		return nil, err
+	}
+	return proxy.New(ctx, proxy.Options{
+		Conn:             conn,
+		Metrics:          metrics.New(),
+		Health:           &health.Checker{Gateway: healthpb.NewHealthClient(conn), Timeout: cfg.HealthTimeout},
+		OpenAPI:          openapi.Handler(doc),
+		Console:          site,
+		TraceQueryURL:    cfg.TraceQueryURL,
+		UploadChunkBytes: cfg.UploadChunkBytes,
+		UploadMaxBytes:   cfg.UploadMaxBytes,
+		MaxBodyBytes:     cfg.MaxBodyBytes,
+	})
+}
+
+// serve runs srv on ln until it fails or ctx ends (SIGTERM/SIGINT), then
+// shuts down within cfg.ShutdownTimeout.
+func serve(ctx context.Context, stop context.CancelFunc, cfg config.Config, log *slog.Logger, srv *http.Server, ln net.Listener) error {
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 
