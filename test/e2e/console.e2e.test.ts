@@ -398,6 +398,11 @@ test("the job and dataset lists, and a phone-width page without horizontal scrol
   const overflow = await phone.evaluate<number>("document.documentElement.scrollWidth - window.innerWidth");
   expect(overflow).toBeLessThanOrEqual(0);
   await screenshot(phone, "4-result-phone");
+  // the vectorisations at phone width: a persistence image fits without horizontal scrolling
+  await phone.getByTestId("vectors-kind").selectOption("FEATURE_KIND_PERSISTENCE_IMAGE");
+  await phone.locator('[data-testid="vectors-result"][data-kind="FEATURE_KIND_PERSISTENCE_IMAGE"][data-pending="false"]').waitFor();
+  expect(await phone.evaluate<number>("document.documentElement.scrollWidth - window.innerWidth")).toBeLessThanOrEqual(0);
+  await phone.getByTestId("vectors").screenshot({ path: join(ARTIFACTS, "4b-vectorisations-phone.png") });
   await phone.close();
   expect(phoneProblems.list.filter((p) => !p.includes("status of 401"))).toEqual([]);
 });

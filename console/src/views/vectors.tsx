@@ -35,10 +35,10 @@ interface Field {
 
 const FIELDS: Field[] = [
   { key: "rangeMin", label: "range from", hint: "smallest birth" },
-  { key: "rangeMax", label: "range to", hint: "largest finite death" },
+  { key: "rangeMax", label: "range to", hint: "largest death" },
   { key: "persistenceMin", label: "persistence from", hint: "smallest" },
   { key: "persistenceMax", label: "persistence to", hint: "largest" },
-  { key: "resolution", label: "resolution", hint: "100 points (image: 20 px)", integer: true },
+  { key: "resolution", label: "resolution", hint: "100 points", integer: true },
   { key: "layers", label: "layers k", hint: "5", integer: true },
   { key: "bandwidth", label: "bandwidth σ", hint: "1" },
   { key: "weightPower", label: "weight power", hint: "1" },
@@ -109,7 +109,7 @@ export function Vectors({ jobId, dims }: { jobId: string; dims: number[] }) {
                 step={f.integer ? 1 : "any"}
                 min={f.integer ? 1 : undefined}
                 value={params[f.key]}
-                placeholder={f.hint}
+                placeholder={f.key === "resolution" && kind === "FEATURE_KIND_PERSISTENCE_IMAGE" ? "20 px" : f.hint}
                 onInput={(e) => set(f.key, (e.currentTarget as HTMLInputElement).value)}
                 data-testid={`vectors-${f.key}`}
               />
