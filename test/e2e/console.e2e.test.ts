@@ -363,6 +363,34 @@ test("vectorisations: Betti curves, landscapes, images, entropy and amplitudes a
   problems.list.length = 0;
 });
 
+test("compare with another result: the API's exact distances per dimension", async () => {
+  // a second job on the same dataset, up to H1 only (submitted over REST)
+  const job = (await rest().get(`/api/v1/tda/jobs/${jobId}`)).json.job;
+  const sub = await rest().post("/api/v1/tda/compute/vietoris-rips", { dataset_id: job.dataset_id, max_dim: 1 });
+  expect(sub.status).toBe(200);
+  const other = sub.json.job.job_id as string;
+  const end = Date.now() + 60_000;
+  while ((await rest().get(`/api/v1/tda/jobs/${other}`)).json.job.state !== "JOB_STATE_COMPLETED" && Date.now() < end) await page.waitForTimeout(100);
+  await page.reload();
+  const card = page.getByTestId("compare");
+  await card.getByTestId("compare-job").selectOption(other);
+  await card.getByTestId("compare-order").fill("2");
+  await card.getByTestId("compare-submit").click();
+  const table = card.getByTestId("compare-result");
+  await table.waitFor();
+  const api = await rest().post("/api/v1/tda/distance", { job_id_a: jobId, job_id_b: other, params: { order: 2 } });
+  expect(api.status).toBe(200);
+  const r = api.json.result as {
+    dimensions: { bottleneck: number | string; wasserstein: number | string }[];
+    bottleneck: number | string;
+    wasserstein: number | string;
+  };
+  expect(r.dimensions).toHaveLength(3); // H2 is empty on the other side
+  const shown = await table.locator("td[data-value]").evaluateAll((tds) => tds.map((td) => Number(td.getAttribute("data-value"))));
+  expect(shown).toEqual([...r.dimensions.flatMap((d) => [Number(d.bottleneck), Number(d.wasserstein)]), Number(r.bottleneck), Number(r.wasserstein)]);
+  expect(problems.list).toEqual([]);
+});
+
 test("an invalid file: the upload service's error shown at its line, in the file's own text", async () => {
   await page.goto(`${mesh.rest}/#/`);
   const bad = "0.1,0.2\n0.3,0.4\n0.5,0.6\n0.7,abc\n0.9,1.0\n";

@@ -10,6 +10,7 @@ import { Barcode } from "../charts/barcode";
 import { BettiCurves } from "../charts/betti";
 import { Diagram } from "../charts/diagram";
 import { bytes, count, num, seconds } from "../format";
+import { Compare } from "./compare";
 import { Vectors } from "./vectors";
 import { ErrorBox, useLoad } from "./widgets";
 
@@ -70,6 +71,7 @@ function ResultPanels({ jobId, result }: { jobId: string; result: ResultJson }) 
         </div>
       </section>
       <Vectors jobId={jobId} dims={dims} />
+      <Compare jobId={jobId} />
     </>
   );
 }
