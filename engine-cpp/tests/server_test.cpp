@@ -292,6 +292,38 @@ TEST_F(ServerTest, ComputeAboveTheMemoryLimitIsResourceExhausted) {
   EXPECT_EQ(info.metadata().at("available_bytes"), "1000");
 }
 
+// The runtime guard: an engine whose admission reserves a thousandth of the
+// estimate (--estimate-scale 0.001) admits a job that outgrows its 16 MiB limit;
+// the job stops with MEMORY_LIMIT_EXCEEDED (phase running, needed > allowed) and
+// the engine serves the next job, its memory given back.
+TEST_F(ServerTest, RuntimeGuardStopsAJobOverTheLimitAndTheEngineServesOn) {
+  ServerConfig config = test_config(/*memory_limit=*/uint64_t{16} << 20);
+  config.estimate_scale = 0.001;
+  start(config);
+  const uint64_t n = 1500;  // dense: a 9 MB matrix, then ~14 MB of edges
+  Outcome out = compute(point_spec(n, 3, 1), {encode_f64(random_cloud(n, 3, 11))});
+  ASSERT_EQ(out.status.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED) << out.status.error_message();
+  EXPECT_FALSE(out.result.has_value());
+  google::rpc::Status rich = rich_status(out.status);
+  ASSERT_EQ(rich.details_size(), 1);
+  google::rpc::ErrorInfo info;
+  ASSERT_TRUE(rich.details(0).UnpackTo(&info));
+  EXPECT_EQ(info.reason(), "MEMORY_LIMIT_EXCEEDED");
+  EXPECT_EQ(info.metadata().at("phase"), "running");
+  EXPECT_GT(std::stoull(info.metadata().at("needed_bytes")), std::stoull(info.metadata().at("allowed_bytes")));
+  EXPECT_LE(std::stoull(info.metadata().at("allowed_bytes")), uint64_t{16} << 20);
+  EXPECT_EQ(info.metadata().at("limit_bytes"), std::to_string(uint64_t{16} << 20));
+
+  // the next job, and one that needs most of the limit: the ledger is whole again
+  for (uint64_t m : {50u, 1000u}) {
+    Outcome ok = compute(point_spec(m, 3, 1), {encode_f64(random_cloud(m, 3, 12))});
+    ASSERT_TRUE(ok.status.ok()) << m << ": " << ok.status.error_message();
+    ASSERT_TRUE(ok.result.has_value());
+    EXPECT_EQ(ok.result->betti_numbers(0), 1u);
+    EXPECT_GT(ok.result->stats().peak_bytes(), m * m * 4);  // the accounted figure
+  }
+}
+
 TEST_F(ServerTest, CancelStopsARunningComputation) {
   start(test_config(/*memory_limit=*/uint64_t{1} << 50));  // the estimate is only bookkeeping here
   const uint64_t n = 2500;

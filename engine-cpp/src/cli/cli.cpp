@@ -35,7 +35,9 @@ constexpr const char* kUsage =
     "  --modulus <p>    coefficients in the prime field Z/pZ (default 2)\n"
     "  --threads <n>    worker threads (default 0 = all cores)\n"
     "  --memory-limit <bytes>  refuse (exit 3) when the estimated peak memory exceeds\n"
-    "                   this; suffixes K, M, G, T (powers of 1024), e.g. 512M, 4G\n"
+    "                   this, and stop (exit 3) a run whose accounted memory outgrows it;\n"
+    "                   suffixes K, M, G, T (powers of 1024), e.g. 512M, 4G\n"
+    "  --estimate-scale <x>  compare x times the estimate with --memory-limit (default 1)\n"
     "  --ratio <r>      only show persistence pairs with death/birth ratio > r\n"
     "\n"
     "Other options:\n"
@@ -58,6 +60,7 @@ struct Args {
   int modulus = 2;
   int threads = 0;
   std::optional<uint64_t> memory_limit;
+  double estimate_scale = 1.0;
   float ratio = 1;
   std::optional<std::string> file;
   bool help = false;
@@ -145,6 +148,12 @@ Args parse_args(int argc, char** argv) {
       a.threads = static_cast<int>(t);
     } else if (name == "--memory-limit") {
       a.memory_limit = parse_size(name, value);
+    } else if (name == "--estimate-scale") {
+      char* end = nullptr;
+      const double x = std::strtod(value.c_str(), &end);
+      if (value.empty() || *end != '\0' || !(x > 0 && x <= 1000))
+        throw UsageError("--estimate-scale expects a number in (0, 1000], got '" + value + "'");
+      a.estimate_scale = x;
     } else if (name == "--collapse") {
       if (value == "auto") a.collapse = core::Collapse::Auto;
       else if (value == "on") a.collapse = core::Collapse::On;
@@ -191,8 +200,9 @@ void check_memory(const Args& a, size_t n, size_t dim, const std::vector<value_t
     if (total) fraction = std::min(1.0, (static_cast<double>(below) + 1) / static_cast<double>(total) * 1.2);
   }
   const core::Estimate e = core::estimate_rips(n, static_cast<uint32_t>(dim), lower != nullptr, a.dim, thr, fraction);
-  if (e.memory_bytes > *a.memory_limit)
-    throw MemoryLimitExceeded("estimated memory " + std::to_string(e.memory_bytes) + " bytes exceeds --memory-limit " +
+  const double scaled = static_cast<double>(e.memory_bytes) * a.estimate_scale;
+  if (scaled > static_cast<double>(*a.memory_limit))
+    throw MemoryLimitExceeded("estimated memory " + std::to_string(static_cast<uint64_t>(scaled)) + " bytes exceeds --memory-limit " +
                               std::to_string(*a.memory_limit) + " bytes (" + std::to_string(n) + " points, dim " +
                               std::to_string(a.dim) + ")");
 }
@@ -246,7 +256,7 @@ void print_barcodes(std::string& out, const core::RipsResult& r, size_t n, int m
 }
 
 // --stats: one line of key=value figures on stderr.
-void print_stats(const core::RipsStats& s, core::Collapse mode) {
+void print_stats(const core::RipsStats& s, core::Collapse mode, uint64_t accounted_peak) {
   const char* rule = mode == core::Collapse::On    ? "forced"
                      : mode == core::Collapse::Off ? "off"
                      : s.collapse_stopped_early    ? "auto,stopped-after-probe"
@@ -254,14 +264,16 @@ void print_stats(const core::RipsStats& s, core::Collapse mode) {
   std::fprintf(stderr,
                "stats: points=%llu threshold=%g edges_below_threshold=%llu collapse=%s(%s) edges_reduced=%llu "
                "edges_delayed=%llu columns_reduced=%llu apparent_pairs=%llu edges_s=%.3f collapse_s=%.3f "
-               "reduction_s=%.3f sort_s=%.3f edges_cpu_s=%.3f collapse_cpu_s=%.3f reduction_cpu_s=%.3f\n",
+               "reduction_s=%.3f sort_s=%.3f edges_cpu_s=%.3f collapse_cpu_s=%.3f reduction_cpu_s=%.3f "
+               "accounted_peak_bytes=%llu\n",
                static_cast<unsigned long long>(s.points), s.threshold_used,
                static_cast<unsigned long long>(s.edges),
                s.collapsed ? "yes" : "no", rule,
                static_cast<unsigned long long>(s.collapsed ? s.edges_after_collapse : s.edges),
                static_cast<unsigned long long>(s.edges_delayed), static_cast<unsigned long long>(s.columns_reduced),
                static_cast<unsigned long long>(s.apparent_pairs), s.seconds_edges, s.seconds_collapse,
-               s.seconds_reduction, s.seconds_sort, s.cpu_seconds_edges, s.cpu_seconds_collapse, s.cpu_seconds_reduction);
+               s.seconds_reduction, s.seconds_sort, s.cpu_seconds_edges, s.cpu_seconds_collapse, s.cpu_seconds_reduction,
+               static_cast<unsigned long long>(accounted_peak));
 }
 
 int run(const Args& a) {
@@ -273,6 +285,12 @@ int run(const Args& a) {
   opt.collapse = a.collapse;
   if (a.threshold) opt.threshold = static_cast<double>(*a.threshold);
 
+  // the runtime guard: the run's accounted memory may not outgrow --memory-limit
+  // (without a limit it only counts: --stats prints the accounted peak)
+  core::MemoryBudget budget(a.memory_limit ? std::max<uint64_t>(*a.memory_limit, 1) : 0);
+  core::Callbacks cb;
+  cb.memory = &budget;
+
   std::string out;
   core::RipsResult result;
   size_t n = 0;
@@ -282,15 +300,16 @@ int run(const Args& a) {
     check_memory(a, pc.n, pc.dim, nullptr, &pc.coords);
     line(out, "point cloud with ", static_cast<uint64_t>(pc.n), " points in dimension ", static_cast<uint64_t>(pc.dim));
     if (a.threshold) {
-      result = core::rips_from_points(pc.coords, pc.n, pc.dim, opt);
+      result = core::rips_from_points(pc.coords, pc.n, pc.dim, opt, cb);
     } else {
       core::detail::validate_options(pc.n, opt);
       core::detail::validate_values(pc.coords, false, "coordinates");
+      core::charge(cb, core::MemoryBudget::kInput, uint64_t{n} * (n - 1) / 2 * sizeof(value_t));
       std::vector<value_t> lower = core::lower_from_points(pc.coords, pc.n, pc.dim, core::NoPoll{}, opt.threads);
       value_range(out, lower);
       line(out, "distance matrix with ", static_cast<uint64_t>(n), " points, using threshold at enclosing radius ",
            core::enclosing_radius_lower(lower, n));
-      result = core::rips_from_lower_distances(std::move(lower), n, opt);
+      result = core::rips_from_lower_distances(std::move(lower), n, opt, cb);
     }
   } else {
     core::io::LowerMatrix m = a.format == Format::Distance        ? core::io::parse_distance_matrix(text)
@@ -310,12 +329,12 @@ int run(const Args& a) {
       line(out, "distance matrix with ", static_cast<uint64_t>(n), " points, using threshold at enclosing radius ",
            core::enclosing_radius_lower(m.lower, n));
     }
-    result = core::rips_from_lower_distances(std::move(m.lower), n, opt);
+    result = core::rips_from_lower_distances(std::move(m.lower), n, opt, cb);
   }
   print_barcodes(out, result, n, a.dim, a.ratio);
   std::fwrite(out.data(), 1, out.size(), stdout);
   std::fflush(stdout);
-  if (a.stats) print_stats(result.stats, a.collapse);
+  if (a.stats) print_stats(result.stats, a.collapse, budget.peak());
   return 0;
 }
 
@@ -334,6 +353,9 @@ int run_cli(int argc, char** argv) {
     return 2;
   } catch (const MemoryLimitExceeded& e) {
     std::fprintf(stderr, "tda-engine: refused: %s\n", e.what());
+    return 3;
+  } catch (const core::MemoryLimitExceeded& e) {
+    std::fprintf(stderr, "tda-engine: stopped: %s (--memory-limit)\n", e.what());
     return 3;
   } catch (const core::InvalidInput& e) {
     std::fprintf(stderr, "tda-engine: invalid input: %s\n", e.what());

@@ -109,6 +109,9 @@ std::string server_usage() {
          "                         its slot (env TDA_ENGINE_INPUT_IDLE_SECONDS, default 10)\n"
          "  --max-calls-per-caller N  open Compute calls per caller address (env\n"
          "                         TDA_ENGINE_MAX_CALLS_PER_CALLER, default 2 x (max-concurrent + queue-depth))\n"
+         "  --estimate-scale X     admission reserves X times the core's memory estimate (env\n"
+         "                         TDA_ENGINE_ESTIMATE_SCALE, default 1; 0 < X <= 1000); the runtime\n"
+         "                         memory guard still stops a job that outgrows the engine's limit\n"
          "  --help                 this text\n";
 }
 
@@ -130,6 +133,7 @@ ServerConfig parse_server_config(int argc, char** argv, int first, const EnvRead
       {"queue-depth", "TDA_ENGINE_QUEUE_DEPTH", std::nullopt, ""},
       {"input-idle-seconds", "TDA_ENGINE_INPUT_IDLE_SECONDS", std::nullopt, ""},
       {"max-calls-per-caller", "TDA_ENGINE_MAX_CALLS_PER_CALLER", std::nullopt, ""},
+      {"estimate-scale", "TDA_ENGINE_ESTIMATE_SCALE", std::nullopt, ""},
   };
   for (auto& s : settings) {
     if (auto v = env(s.env)) {
@@ -189,6 +193,13 @@ ServerConfig parse_server_config(int argc, char** argv, int first, const EnvRead
         c.input_idle_seconds = static_cast<unsigned>(parse_unsigned(s.source, *s.value, 1, 3600));
       } else if (name == "max-calls-per-caller") {
         c.max_calls_per_caller = static_cast<unsigned>(parse_unsigned(s.source, *s.value, 1, 100000));
+      } else if (name == "estimate-scale") {
+        const std::string t = trim(*s.value);
+        char* end = nullptr;
+        const double x = t.empty() ? 0 : std::strtod(t.c_str(), &end);
+        if (t.empty() || *end != '\0' || !(x > 0 && x <= 1000))
+          throw ConfigError(s.source + ": expected a number in (0, 1000], got '" + *s.value + "'");
+        c.estimate_scale = x;
       }
     } catch (const ConfigError& e) {
       const std::string msg = e.what();

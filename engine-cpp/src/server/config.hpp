@@ -19,6 +19,7 @@ struct ServerConfig {
   int max_message_bytes = 64 << 20; // gRPC receive limit (chunks are ~1 MiB)
   unsigned input_idle_seconds = 10; // a call whose spec or input stops arriving this long ends
   unsigned max_calls_per_caller = 0; // open Compute calls per caller address; 0: 2 x (max_concurrent + queue_depth)
+  double estimate_scale = 1.0;      // operator knob: admission reserves estimate x this (the runtime guard still holds)
 };
 
 // The per-caller limit in force (max_calls_per_caller, or its default).

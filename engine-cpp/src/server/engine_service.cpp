@@ -90,6 +90,14 @@ tda::core::Estimate estimate_job(const JobSpec& spec) {
   return tda::core::estimate_rips(spec.n, spec.dim, spec.is_distance_matrix(), spec.max_dim, spec.threshold);
 }
 
+// The bytes admission reserves: the estimate times the operator's
+// --estimate-scale, at least the input storage.
+uint64_t admission_bytes(const ServerConfig& config, const tda::core::Estimate& e, const JobSpec& spec) {
+  const double scaled = static_cast<double>(e.memory_bytes) * config.estimate_scale;
+  const uint64_t bytes = scaled >= 1.8e19 ? UINT64_MAX : static_cast<uint64_t>(scaled);
+  return std::max(bytes, spec.storage_bytes());
+}
+
 uint32_t effective_threads(const ServerConfig& config, uint32_t requested) {
   if (requested == 0) return config.threads;
   return std::min(requested, config.threads);
@@ -253,11 +261,26 @@ class ComputeReactor final
     options.threads = static_cast<int>(threads_);
 
     tda::core::Callbacks callbacks;
-    callbacks.on_progress = [this](const tda::core::ProgressInfo& info) {
+    // The runtime memory guard: the job's budget is its reservation; past it the
+    // budget grows from the engine's unreserved memory, and when there is none
+    // left the core stops with MemoryLimitExceeded (memory_budget.hpp).
+    uint64_t budget_bytes = 0;
+    {
       std::lock_guard<std::recursive_mutex> lock(mu_);
-      core_progress_ = info;
-      peak_core_bytes_ = std::max(peak_core_bytes_, info.bytes_in_use);
-      telemetry_.progress(info);
+      budget_bytes = reserved_bytes_;
+    }
+    tda::core::MemoryBudget budget(std::max<uint64_t>(budget_bytes, 1), [this](uint64_t extra) {
+      return context_.memory().try_reserve(extra, nullptr);
+    });
+    callbacks.memory = &budget;
+    callbacks.on_progress = [this, &budget](const tda::core::ProgressInfo& info) {
+      tda::core::ProgressInfo real = info;
+      real.bytes_in_use = budget.in_use();  // (read before mu_: the budget may take mu_'s ledger path)
+      const uint64_t peak = budget.peak();
+      std::lock_guard<std::recursive_mutex> lock(mu_);
+      core_progress_ = real;
+      peak_core_bytes_ = std::max(peak_core_bytes_, peak);
+      telemetry_.progress(real);
     };
     callbacks.is_cancelled = [this] { return cancelled_.load(std::memory_order_relaxed); };
 
@@ -275,6 +298,7 @@ class ComputeReactor final
             tda::core::alpha_from_points(values64_, spec_.n, spec_.dim, alpha, callbacks);
         values64_.clear();
         values64_.shrink_to_fit();
+        note_peak(budget.peak());
         result = make_result(r.diagrams, r.betti, started);
         common::ComputeStats* stats = result->mutable_result()->mutable_stats();
         stats->set_columns_reduced(r.stats.columns_reduced);
@@ -289,6 +313,7 @@ class ComputeReactor final
                 : tda::core::rips_from_points(values_, spec_.n, spec_.dim, options, callbacks);
         values_.clear();
         values_.shrink_to_fit();
+        note_peak(budget.peak());
         result = make_result(r.diagrams, r.betti, started);
         common::ComputeStats* stats = result->mutable_result()->mutable_stats();
         stats->set_edges(r.stats.edges);
@@ -303,6 +328,11 @@ class ComputeReactor final
                job_label(spec_.job_id), stats.elapsed_seconds(), spec_.is_alpha() ? "alpha" : "rips",
                static_cast<unsigned long long>(spec_.n), spec_.max_dim, bars,
                static_cast<unsigned long long>(stats.columns_reduced()));
+    } catch (const tda::core::MemoryLimitExceeded& e) {
+      status = errors::memory_limit_exceeded_running(e.needed_bytes, e.allowed_bytes, context_.memory().limit());
+      log_line("job %s stopped by the memory guard: needed %llu B, budget %llu B (reserved %llu B at admission)",
+               job_label(spec_.job_id), static_cast<unsigned long long>(e.needed_bytes),
+               static_cast<unsigned long long>(e.allowed_bytes), static_cast<unsigned long long>(budget_bytes));
     } catch (const tda::core::Cancelled&) {
       status = cancel_status();
       log_line("job %s cancelled after %.3f s", job_label(spec_.job_id),
@@ -326,6 +356,8 @@ class ComputeReactor final
     values_.shrink_to_fit();
     values64_.clear();
     values64_.shrink_to_fit();
+    context_.memory().release(budget.grown());  // (the reservation itself goes below)
+    note_peak(budget.peak());
     {
       std::vector<size_t> bars;
       uint64_t columns = 0, peak = 0;
@@ -372,7 +404,7 @@ class ComputeReactor final
       end(errors::invalid_argument(std::string("invalid compute spec: ") + e.what(), {{"spec", e.what()}}));
       return;
     }
-    const uint64_t required = std::max(estimate.memory_bytes, spec_.storage_bytes());
+    const uint64_t required = admission_bytes(context_.config(), estimate, spec_);
 
     if (context_.shutting_down()) {
       end(errors::shutting_down());
@@ -452,6 +484,11 @@ class ComputeReactor final
         }
     }
     return p;
+  }
+
+  void note_peak(uint64_t bytes) {
+    std::lock_guard<std::recursive_mutex> lock(mu_);
+    peak_core_bytes_ = std::max(peak_core_bytes_, bytes);
   }
 
   // The response for finished diagrams; algorithm-specific statistics are
@@ -682,7 +719,7 @@ grpc::ServerUnaryReactor* EngineServiceImpl::Estimate(grpc::CallbackServerContex
   }
   try {
     const tda::core::Estimate e = estimate_job(spec);
-    const uint64_t required = std::max(e.memory_bytes, spec.storage_bytes());
+    const uint64_t required = admission_bytes(context_.config(), e, spec);
     response->set_memory_bytes(required);
     response->set_seconds(e.seconds);
     response->set_memory_limit_bytes(context_.memory().limit());

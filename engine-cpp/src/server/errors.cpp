@@ -42,6 +42,20 @@ grpc::Status invalid_argument(const std::string& message,
   return make_status(grpc::StatusCode::INVALID_ARGUMENT, message, bad_request);
 }
 
+grpc::Status memory_limit_exceeded_running(uint64_t needed_bytes, uint64_t allowed_bytes,
+                                           uint64_t limit_bytes) {
+  const std::string message =
+      "the job needed " + std::to_string(needed_bytes) + " bytes while running, more than the " + std::to_string(allowed_bytes) +
+      " bytes it could get on this engine (limit " + std::to_string(limit_bytes) + ")";
+  return make_status(grpc::StatusCode::RESOURCE_EXHAUSTED, message,
+                     error_info("MEMORY_LIMIT_EXCEEDED",
+                                {{"phase", "running"},
+                                 {"needed_bytes", std::to_string(needed_bytes)},
+                                 {"allowed_bytes", std::to_string(allowed_bytes)},
+                                 {"requested_bytes", std::to_string(needed_bytes)},
+                                 {"limit_bytes", std::to_string(limit_bytes)}}));
+}
+
 grpc::Status invalid_argument(const RequestError& error) {
   return invalid_argument(error.what(), error.violations());
 }

@@ -45,6 +45,13 @@ grpc::Status invalid_argument(const RequestError& error);
 grpc::Status memory_limit_exceeded(uint64_t requested_bytes, uint64_t available_bytes,
                                    uint64_t limit_bytes);
 
+// RESOURCE_EXHAUSTED + ErrorInfo{reason: MEMORY_LIMIT_EXCEEDED, metadata:
+// phase=running, needed_bytes, allowed_bytes (the job's budget), limit_bytes}:
+// the runtime guard stopped an admitted job that outgrew its budget. Final: the
+// job needs more than this engine could give it.
+grpc::Status memory_limit_exceeded_running(uint64_t needed_bytes, uint64_t allowed_bytes,
+                                           uint64_t limit_bytes);
+
 // RESOURCE_EXHAUSTED + ErrorInfo{reason: ENGINE_BUSY, metadata: running,
 // queued, max_concurrent, queue_depth}.
 grpc::Status engine_busy(uint64_t max_concurrent, uint64_t queue_depth);

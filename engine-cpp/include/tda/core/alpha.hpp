@@ -135,8 +135,10 @@ class Progress {
   void report(Stage stage, int dim, uint64_t done, uint64_t total, uint64_t bytes) const {
     if (cb_.on_progress) cb_.on_progress(ProgressInfo{stage, dim, done, total, bytes});
   }
+  // (bytes: the memory held now, charged to the memory guard)
   void step(Stage stage, int dim, uint64_t done, uint64_t total, uint64_t bytes) const {
     check();
+    charge(cb_, MemoryBudget::kAlpha, bytes);
     report(stage, dim, done, total, bytes);
   }
 
@@ -461,6 +463,7 @@ inline AlphaResult alpha_from_points(const std::vector<double>& coords, size_t n
   using namespace alpha_detail;
   validate(coords, n, dim, opt);
   const Progress progress(cb);
+  charge(cb, MemoryBudget::kInput, coords.size() * 8);
   progress.step(Stage::Loading, 0, 0, n, coords.size() * 8);
 
   AlphaResult res;
@@ -477,8 +480,8 @@ inline AlphaResult alpha_from_points(const std::vector<double>& coords, size_t n
   FilteredComplex K;
   // Delaunay insertion ticks with (points inserted, n), the builders with
   // their own counters: both map onto the Distances stage
-  const Tick tick = [&](uint64_t done, uint64_t total) {
-    progress.step(Stage::Distances, 0, done, total, K.bytes() + X.capacity() * 8);
+  const Tick tick = [&](uint64_t done, uint64_t total, uint64_t held) {
+    progress.step(Stage::Distances, 0, done, total, K.bytes() + X.capacity() * 8 + held);
   };
   if (dim == 2)
     delaunay_2d(X, nv, K, tick);

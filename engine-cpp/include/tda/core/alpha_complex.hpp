@@ -40,8 +40,10 @@ namespace tda::core::alpha_detail {
 inline constexpr uint32_t kNone = std::numeric_limits<uint32_t>::max();
 inline constexpr double kInf = std::numeric_limits<double>::infinity();
 
-// Called every few ten thousand elements with (done, total); may throw (cancellation).
-using Tick = std::function<void(uint64_t, uint64_t)>;
+// Called every few ten thousand elements with (done, total, held): held is the
+// memory of a structure the caller cannot see (the triangulation), for the
+// memory guard; may throw (cancellation, memory limit).
+using Tick = std::function<void(uint64_t, uint64_t, uint64_t)>;
 inline constexpr size_t kTickEvery = size_t{1} << 16;
 
 struct FilteredComplex {
@@ -99,7 +101,7 @@ inline void build_from_triangles(const std::vector<double>& X, uint32_t nv, cons
   K.edge_val.reserve(E);
   K.facet_cof.reserve(2 * E);
   for (size_t f = 0; f < F; ++f) {
-    if (f % kTickEvery == 0) tick(f, F);
+    if (f % kTickEvery == 0) tick(f, F, 0);
     for (int k = 0; k < 3; ++k) {
       const uint32_t g = fn[3 * f + k];
       if (g != kNone && g < f) continue;  // the edge is listed from g
@@ -134,7 +136,7 @@ inline void build_from_tetrahedra(const std::vector<double>& X, uint32_t nv, std
   K.nv = nv;
   K.tet_val.resize(T);
   for (size_t t = 0; t < T; ++t) {
-    if (t % kTickEvery == 0) tick(t, 3 * T);
+    if (t % kTickEvery == 0) tick(t, 3 * T, 0);
     const uint32_t* q = &tv[4 * t];
     K.tet_val[t] = tetra_sq_radius(P(q[0]), P(q[1]), P(q[2]), P(q[3]));
   }
@@ -195,7 +197,7 @@ inline void build_from_tetrahedra(const std::vector<double>& X, uint32_t nv, std
   K.tri_edges.reserve(3 * Fest);
   K.facet_cof.reserve(2 * Fest);
   for (size_t t = 0; t < T; ++t) {
-    if (t % kTickEvery == 0) tick(T + 2 * t, 3 * T);
+    if (t % kTickEvery == 0) tick(T + 2 * t, 3 * T, 0);
     const uint32_t* q = &tv[4 * t];
     for (int i = 0; i < 4; ++i) {
       const uint32_t g = tn[4 * t + i];
@@ -240,18 +242,25 @@ inline void build_from_tetrahedra(const std::vector<double>& X, uint32_t nv, std
 
 // The builders' progress as the second half of the stage.
 inline Tick second_half(const Tick& tick) {
-  return [&tick](uint64_t done, uint64_t total) { tick(total + done, 2 * total); };
+  return [&tick](uint64_t done, uint64_t total, uint64_t held) { tick(total + done, 2 * total, held); };
 }
 
 // Inserts pts (spatially sorted first) in chunks, ticking between chunks.
-template <class DT, class Pairs, class SortTraits>
-inline void insert_in_chunks(DT& dt, Pairs& pts, const SortTraits& traits, const Tick& tick) {
+// held(): the triangulation's memory so far (cells and vertices).
+template <class DT, class Pairs, class SortTraits, class Held>
+inline void insert_in_chunks(DT& dt, Pairs& pts, const SortTraits& traits, const Tick& tick, Held&& held) {
   CGAL::spatial_sort(pts.begin(), pts.end(), traits);
   const size_t n = pts.size();
+  const uint64_t pts_bytes = pts.capacity() * sizeof(pts[0]);
   for (size_t a = 0; a < n; a += kTickEvery) {
-    tick(a, 2 * n);  // first half of the stage: insertion
+    // first half of the stage: insertion (the next chunk is charged ahead at the
+    // triangulation's size per point so far)
+    const uint64_t now = held();
+    const uint64_t per_point = a ? now / a : 0;
+    tick(a, 2 * n, pts_bytes + now + per_point * std::min<size_t>(kTickEvery, n - a));
     dt.insert(pts.begin() + static_cast<long>(a), pts.begin() + static_cast<long>(std::min(n, a + kTickEvery)));
   }
+  tick(n, 2 * n, pts_bytes + held());
 }
 
 inline void delaunay_2d(std::vector<double>& X, uint32_t nv, FilteredComplex& K, const Tick& tick) {
@@ -266,7 +275,10 @@ inline void delaunay_2d(std::vector<double>& X, uint32_t nv, FilteredComplex& K,
       std::vector<std::pair<Point2, uint32_t>> pts(nv);
       for (uint32_t i = 0; i < nv; ++i) pts[i] = {Point2(X[2 * size_t(i)], X[2 * size_t(i) + 1]), i};
       using Pmap = CGAL::First_of_pair_property_map<std::pair<Point2, uint32_t>>;
-      insert_in_chunks(dt, pts, CGAL::Spatial_sort_traits_adapter_2<Kernel, Pmap>(), tick);
+      insert_in_chunks(dt, pts, CGAL::Spatial_sort_traits_adapter_2<Kernel, Pmap>(), tick, [&] {
+        return uint64_t{dt.tds().number_of_faces()} * sizeof(typename Tds::Face) +
+               uint64_t{dt.tds().number_of_vertices()} * sizeof(typename Tds::Vertex);
+      });
     }
     if (dt.dimension() < 2) {  // all points on a line (X is sorted lexicographically)
       build_path<2>(X, nv, K);
@@ -309,7 +321,10 @@ inline void delaunay_3d(std::vector<double>& X, uint32_t nv, FilteredComplex& K,
       std::vector<std::pair<Point3, uint32_t>> pts(nv);
       for (uint32_t i = 0; i < nv; ++i) pts[i] = {Point3(X[3 * size_t(i)], X[3 * size_t(i) + 1], X[3 * size_t(i) + 2]), i};
       using Pmap = CGAL::First_of_pair_property_map<std::pair<Point3, uint32_t>>;
-      insert_in_chunks(dt, pts, CGAL::Spatial_sort_traits_adapter_3<Kernel, Pmap>(), tick);
+      insert_in_chunks(dt, pts, CGAL::Spatial_sort_traits_adapter_3<Kernel, Pmap>(), tick, [&] {
+        return uint64_t{dt.tds().number_of_cells()} * sizeof(typename Tds::Cell) +
+               uint64_t{dt.tds().number_of_vertices()} * sizeof(typename Tds::Vertex);
+      });
     }
     dim = dt.dimension();
     if (dim < 2) {  // collinear (X is sorted lexicographically, i.e. along the line)
@@ -353,6 +368,9 @@ inline void delaunay_3d(std::vector<double>& X, uint32_t nv, FilteredComplex& K,
     }
     first.clear();
     first.shrink_to_fit();
+    tick(nv, 2 * size_t(nv), uint64_t{dt.tds().number_of_cells()} * sizeof(typename Tds::Cell) +
+                                 uint64_t{dt.tds().number_of_vertices()} * sizeof(typename Tds::Vertex) +
+                                 2 * sizeof(uint32_t) * size_t(nvert) * C);
     tv.resize(size_t(nvert) * C);
     tn.resize(size_t(nvert) * C);
     for (auto c = dt.tds().raw_cells_begin(); c != dt.tds().raw_cells_end(); ++c) {

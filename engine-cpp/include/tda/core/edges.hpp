@@ -16,9 +16,19 @@
 namespace tda::core {
 namespace detail {
 
-inline std::vector<Simplex> dense_edges(const DenseDistances& d, value_t thr) {
+// before(bytes) runs once the size of the list is known, before it is allocated
+// (the memory guard charges it there).
+template <class Before = void (*)(uint64_t)>
+std::vector<Simplex> dense_edges(const DenseDistances& d, value_t thr, Before&& before = [](uint64_t) {}) {
   std::vector<Simplex> edges;
   const size_t n = d.size();
+  size_t count = 0;
+  for (size_t i = 1; i < n; ++i) {
+    const value_t* row = d.row(i);
+    for (size_t j = 0; j < i; ++j) count += row[j] <= thr;
+  }
+  before(uint64_t{count} * sizeof(Simplex));
+  edges.reserve(count);
   for (size_t i = 1; i < n; ++i) {
     const value_t* row = d.row(i);
     const index_t base = static_cast<index_t>(i * (i - 1) / 2);

@@ -9,6 +9,7 @@
 #pragma once
 
 #include <algorithm>
+#include <functional>
 #include <atomic>
 #include <cmath>
 #include <cstdint>
@@ -164,7 +165,10 @@ class PointGrid {
 template <class Poll = NoPoll, class Progress = NoProgress>
 SparseDistances grid_neighbors(const std::vector<value_t>& coords, size_t n, size_t dim, value_t threshold,
                                Poll&& poll = {}, int threads = 1, Progress&& progress = {},
-                               std::vector<uint32_t>* input_index = nullptr) {
+                               std::vector<uint32_t>* input_index = nullptr,
+                               const std::function<void(uint64_t)>& charge = {}) {
+  // charge(bytes): the memory held, before each large allocation (the memory guard)
+  if (charge) charge(n * (3 * sizeof(uint32_t) + dim * sizeof(value_t) + 2 * sizeof(size_t)));
   PointGrid grid(coords, n, dim, threshold);
   if (input_index) {  // vertex -> index of the point in the input
     input_index->resize(n);
@@ -188,6 +192,7 @@ SparseDistances grid_neighbors(const std::vector<value_t>& coords, size_t n, siz
     cells_done.fetch_add(hi - lo, std::memory_order_relaxed);
   }, polled);
   for (size_t v = 0; v < n; ++v) offsets[v + 1] += offsets[v];
+  if (charge) charge(grid.bytes() + offsets.capacity() * sizeof(size_t) + offsets[n] * sizeof(Neighbor));
   std::vector<Neighbor> nb(offsets[n]);
   // pass 2: fill, then sort each list by vertex
   group.chunks(cells, kCellChunk, [&](size_t lo, size_t hi, int) {

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <functional>
 
+#include "tda/core/memory_budget.hpp"
 #include "tda/core/types.hpp"
 
 namespace tda::core {
@@ -29,6 +30,7 @@ struct ProgressInfo {
 struct Callbacks {
   std::function<void(const ProgressInfo&)> on_progress;  // optional
   std::function<bool()> is_cancelled;                    // optional; true -> throw Cancelled
+  MemoryBudget* memory = nullptr;  // optional; over budget -> throw MemoryLimitExceeded
 };
 
 struct Estimate {
@@ -52,6 +54,11 @@ inline bool is_prime(int p) {
   for (int q = 2; q * q <= p; ++q)
     if (p % q == 0) return false;
   return true;
+}
+
+// Charges part p of the job's memory budget with `bytes` (no budget: nothing).
+inline void charge(const Callbacks& cb, MemoryBudget::Part p, uint64_t bytes) {
+  if (cb.memory) cb.memory->set(p, bytes);
 }
 
 inline void check_cancel(const Callbacks& cb) {

@@ -83,6 +83,11 @@ class Reducer {
     if (top_dim_ >= 2) simplices.push_back(std::move(edges));
     else std::vector<Simplex>().swap(edges);
     PivotMap pivots;
+    columns_ = &columns;
+    simplices_ = &simplices;
+    pivots_ = &pivots;
+    if (cb_.memory) cb_.memory->set(MemoryBudget::kEdges, 0);  // (now the simplices of dimension 1)
+    account();
     for (int k = 1; k <= top_dim_; ++k) {
       if (threads_ > 1 && columns.size() >= 64) {
         reduce_parallel(k, columns, pivots);
@@ -98,6 +103,18 @@ class Reducer {
   // ---- progress and cancellation ----
   void check_cancel() const {
     if (cb_.is_cancelled && cb_.is_cancelled()) throw Cancelled();
+    account();
+  }
+  // Charges the reduction's structures to the memory guard (persistence.hpp).
+  void account() const {
+    if (!cb_.memory) return;
+    uint64_t simplices = 0;
+    if (simplices_)
+      for (const auto& seg : *simplices_) simplices += seg.capacity() * sizeof(Simplex);
+    cb_.memory->set(MemoryBudget::kSimplices, simplices);
+    cb_.memory->set(MemoryBudget::kReduction, bytes_in_use() + held_.load(std::memory_order_relaxed) +
+                                                  (columns_ ? columns_->capacity() * sizeof(Simplex) : 0) +
+                                                  (pivots_ ? pivots_->bytes() : 0));
   }
   void progress(Stage s, int dim, uint64_t done, uint64_t total) const {
     if (cb_.on_progress) cb_.on_progress(ProgressInfo{s, dim, done, total, bytes_in_use()});
@@ -278,7 +295,11 @@ class Reducer {
       for (size_t b = 0; b < seg.size(); b += kPiece)
         pieces.push_back(Piece{seg.data() + b, seg.data() + std::min(seg.size(), b + kPiece), {}, {}, 0});
     WorkerGroup(threads_).chunks(pieces.size(), 1, [&](size_t lo, size_t hi, int) {
-      for (size_t t = lo; t < hi; ++t) assemble_piece(k, keep, pieces[t], pivots);
+      for (size_t t = lo; t < hi; ++t) {
+        assemble_piece(k, keep, pieces[t], pivots);
+        held_.fetch_add((pieces[t].next.capacity() + pieces[t].columns.capacity()) * sizeof(Simplex),
+                        std::memory_order_relaxed);
+      }
     }, [&] { check_cancel(); });
     Segments next;
     size_t total = 0;
@@ -294,6 +315,7 @@ class Reducer {
       std::vector<Simplex>().swap(p.columns);
     }
     simplices.swap(next);
+    held_.store(0, std::memory_order_relaxed);
     check_cancel();
     parallel_sort(columns, [](const Simplex& a, const Simplex& b) {
       return a.diam > b.diam || (a.diam == b.diam && a.index < b.index);
@@ -548,6 +570,12 @@ class Reducer {
     std::vector<value_t> death(total, -1);  // pivot diameter of the final column; -1: zero column
     WorkerGroup group(threads_);
     std::vector<std::vector<std::unique_ptr<VColumn>>> published(group.size());
+    // (the memory guard: what workers hold, summed by worker 0's check_cancel)
+    std::unique_ptr<std::atomic<uint64_t>[]> worker_bytes(new std::atomic<uint64_t>[group.size()]);
+    for (int w = 0; w < group.size(); ++w) worker_bytes[w].store(0, std::memory_order_relaxed);
+    std::atomic<uint64_t> published_bytes{0};
+    const uint64_t shared_bytes = table.bytes() + total * (sizeof(std::atomic<const VColumn*>) + sizeof(value_t));
+    held_.store(shared_bytes, std::memory_order_relaxed);
     group.chunks(total, 1 << 16, [&](size_t lo, size_t hi, int) {
       for (size_t i = lo; i < hi; ++i) vcols[i].store(nullptr, std::memory_order_relaxed);
     });
@@ -565,6 +593,13 @@ class Reducer {
       std::vector<Entry> scratch;
       uint64_t adds = 0;
       auto poll = [&] {
+        if (cb_.memory) {
+          worker_bytes[w].store(heap.capacity_bytes() + vheap.capacity_bytes() + scratch.capacity() * sizeof(Entry),
+                                std::memory_order_relaxed);
+          uint64_t sum = shared_bytes + published_bytes.load(std::memory_order_relaxed);
+          for (int u = 0; u < group.size(); ++u) sum += worker_bytes[u].load(std::memory_order_relaxed);
+          held_.store(sum, std::memory_order_relaxed);
+        }
         if (w == 0) check_cancel();
         else if (group.failed()) throw Cancelled();
       };
@@ -582,6 +617,7 @@ class Reducer {
           for (const Entry& e : vc->entries) sink(e);
         });
         vcols[col].store(vc.get(), std::memory_order_release);
+        published_bytes.fetch_add(vc->entries.capacity() * sizeof(Entry) + sizeof(VColumn), std::memory_order_relaxed);
         published[w].push_back(std::move(vc));
       };
       // working column += f * (column `other` as of its published V)
@@ -702,6 +738,7 @@ class Reducer {
     // the next dimension's assembly clears the pivots; the top dimension has none
     vcols.reset();
     std::vector<std::vector<std::unique_ptr<VColumn>>>().swap(published);
+    held_.store(0, std::memory_order_relaxed);
     std::vector<value_t>().swap(death);
     if (k < top_dim_) {
       pivots.reset(table.owned());
@@ -722,6 +759,11 @@ class Reducer {
   std::vector<Entry> scratch_, v_entries_;
   std::vector<size_t> v_offsets_;
   uint64_t additions_ = 0;  // column additions, for cancellation polling
+  // the memory guard (account()): run()'s lists, and bytes held elsewhere (assembly pieces, parallel reduction)
+  const std::vector<Simplex>* columns_ = nullptr;
+  const Segments* simplices_ = nullptr;
+  const PivotMap* pivots_ = nullptr;
+  mutable std::atomic<uint64_t> held_{0};
   int threads_ = 1;
   size_t column_split_ = 0;
 };

@@ -98,6 +98,8 @@ inline void reduce_sparse(SparseDistances& d, std::vector<Simplex> edges, size_t
                              if (cb.on_progress) cb.on_progress(ProgressInfo{Stage::Collapse, 1, done, total, d.bytes()});
                            },
                            opt.collapse == Collapse::Auto);
+    charge(cb, MemoryBudget::kDistances, d.bytes());
+    charge(cb, MemoryBudget::kEdges, edges.capacity() * sizeof(Simplex));
     out.stats.collapse_stopped_early = cs.stopped_early;
     out.stats.collapsed = true;
     out.stats.edges_after_collapse = cs.edges_after;
@@ -121,6 +123,7 @@ inline RipsResult rips_from_points(const std::vector<value_t>& coords, size_t n,
   detail::validate_values(coords, false, "coordinates");
   auto poll = [&] { check_cancel(cb); };
   poll();
+  charge(cb, MemoryBudget::kInput, coords.size() * sizeof(value_t));
   detail::report(cb, Stage::Distances, coords.size() * sizeof(value_t));
   const int threads = resolve_threads(opt.threads);
   const detail::StageClock t0;
@@ -129,10 +132,12 @@ inline RipsResult rips_from_points(const std::vector<value_t>& coords, size_t n,
   RipsResult out = detail::make_result(n, opt, thr);
   const bool may_collapse = opt.collapse == Collapse::On ||
                             (opt.collapse == Collapse::Auto && detail::collapse_pays(n, 0, opt.max_dim));
+  auto charge_edges = [&](uint64_t bytes) { charge(cb, MemoryBudget::kEdges, bytes); };
   if (!opt.threshold && n <= kDenseMaxPoints && !may_collapse) {
+    charge(cb, MemoryBudget::kDistances, uint64_t{n} * n * sizeof(value_t));  // (before allocating it)
     DenseDistances d(coords, n, dim, poll, threads);
     detail::report(cb, Stage::Distances, d.bytes());
-    auto edges = detail::dense_edges(d, thr);
+    auto edges = detail::dense_edges(d, thr, charge_edges);
     t0.stop(out.stats.seconds_edges, out.stats.cpu_seconds_edges);
     const detail::StageClock t1;
     detail::reduce_all(d, std::move(edges), n, opt, thr, cb, out);
@@ -140,8 +145,10 @@ inline RipsResult rips_from_points(const std::vector<value_t>& coords, size_t n,
   } else {
     SparseDistances d = grid_neighbors(coords, n, dim, thr, poll, threads, [&](uint64_t done, uint64_t total) {
       if (cb.on_progress) cb.on_progress(ProgressInfo{Stage::Distances, 0, done, total, 0});
-    });
+    }, nullptr, [&](uint64_t bytes) { charge(cb, MemoryBudget::kDistances, bytes); });
+    charge(cb, MemoryBudget::kDistances, d.bytes());
     detail::report(cb, Stage::Distances, d.bytes());
+    charge_edges(d.edge_count() * sizeof(detail::Simplex));
     auto edges = detail::sparse_edges(d);
     t0.stop(out.stats.seconds_edges, out.stats.cpu_seconds_edges);
     detail::reduce_sparse(d, std::move(edges), n, opt, thr, cb, out);
@@ -157,6 +164,7 @@ inline RipsResult rips_from_lower_distances(std::vector<value_t> lower, size_t n
   if (lower.size() != n * (n - 1) / 2) throw InvalidInput("distance count does not match n(n-1)/2");
   detail::validate_values(lower, true, "distances");
   check_cancel(cb);
+  charge(cb, MemoryBudget::kInput, lower.capacity() * sizeof(value_t));
   const detail::StageClock t0;
   const value_t radius = enclosing_radius_lower(lower, n);
   const value_t thr = detail::choose_threshold(opt, radius);
@@ -166,19 +174,30 @@ inline RipsResult rips_from_lower_distances(std::vector<value_t> lower, size_t n
   // replaced by neighbour lists when it may run)
   const bool may_collapse = opt.collapse == Collapse::On ||
                             (opt.collapse == Collapse::Auto && detail::collapse_pays(n, 0, opt.max_dim));
+  auto charge_edges = [&](uint64_t bytes) { charge(cb, MemoryBudget::kEdges, bytes); };
   if (!opt.threshold && n <= kDenseMaxPoints && !may_collapse) {
+    charge(cb, MemoryBudget::kDistances, uint64_t{n} * n * sizeof(value_t));  // (before allocating it)
     DenseDistances d(lower, n, Workers{resolve_threads(opt.threads)});
     std::vector<value_t>().swap(lower);
+    charge(cb, MemoryBudget::kInput, 0);
     detail::report(cb, Stage::Distances, d.bytes());
-    auto edges = detail::dense_edges(d, thr);
+    auto edges = detail::dense_edges(d, thr, charge_edges);
     t0.stop(out.stats.seconds_edges, out.stats.cpu_seconds_edges);
     const detail::StageClock t1;
     detail::reduce_all(d, std::move(edges), n, opt, thr, cb, out);
     t1.stop(out.stats.seconds_reduction, out.stats.cpu_seconds_reduction);
   } else {
+    if (cb.memory) {  // the lists, built per vertex then flattened: about twice their size at the peak
+      uint64_t below = 0;
+      for (value_t x : lower) below += x <= thr;
+      charge(cb, MemoryBudget::kDistances, 4 * below * sizeof(Neighbor) + n * (sizeof(std::vector<Neighbor>) + 8));
+    }
     SparseDistances d = SparseDistances::from_lower(lower, n, thr);
     std::vector<value_t>().swap(lower);
+    charge(cb, MemoryBudget::kInput, 0);
+    charge(cb, MemoryBudget::kDistances, d.bytes());
     detail::report(cb, Stage::Distances, d.bytes());
+    charge_edges(d.edge_count() * sizeof(detail::Simplex));
     auto edges = detail::sparse_edges(d);
     t0.stop(out.stats.seconds_edges, out.stats.cpu_seconds_edges);
     detail::reduce_sparse(d, std::move(edges), n, opt, thr, cb, out);
