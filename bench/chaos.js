@@ -828,8 +828,7 @@ async function soak(argv) {
 
 // ---------------------------------------------------------------------------------------------
 
-// more scenarios are added to this table as they land
-const SCENARIOS = { "kafka-pause": kafkaPause };
+const SCENARIOS = { "kafka-pause": kafkaPause, "engine-kill": engineKill, "upload-fuzz": uploadFuzz, "watch-abort": watchAbort, soak };
 
 async function main() {
   const [name, ...rest] = process.argv.slice(2);
