@@ -271,6 +271,7 @@ class ComputeReactor final
         alpha.radius = spec_.alpha_radius;
         alpha.max_alpha = spec_.max_alpha;
         alpha.modulus = spec_.modulus;
+        alpha.threads = static_cast<int>(threads_);
         tda::core::AlphaResult r =
             tda::core::alpha_from_points(values64_, spec_.n, spec_.dim, alpha, callbacks);
         values64_.clear();
@@ -280,7 +281,7 @@ class ComputeReactor final
         stats->set_columns_reduced(r.stats.columns_reduced);
         stats->set_duplicates_merged(r.stats.duplicates_merged);
         stats->set_threshold_used(spec_.max_alpha.value_or(std::numeric_limits<double>::infinity()));
-        stats->set_threads(1);
+        stats->set_threads(tda::core::alpha_detail::kParallelDelaunay && spec_.dim == 3 ? threads_ : 1);
 #endif
       } else {
         tda::core::RipsResult r =
