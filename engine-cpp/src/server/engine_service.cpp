@@ -87,6 +87,8 @@ tda::core::Estimate estimate_job(const JobSpec& spec) {
 #ifdef TDA_HAVE_ALPHA
   if (spec.is_alpha()) return tda::core::estimate_alpha(spec.n, spec.dim);
 #endif
+  if (spec.sparse_epsilon)
+    return tda::core::estimate_sparse_rips(spec.n, spec.dim, spec.is_distance_matrix(), spec.max_dim, *spec.sparse_epsilon);
   return tda::core::estimate_rips(spec.n, spec.dim, spec.is_distance_matrix(), spec.max_dim, spec.threshold);
 }
 
@@ -329,6 +331,7 @@ class ComputeReactor final
     tda::core::RipsOptions options;
     options.max_dim = spec_.max_dim;
     options.threshold = spec_.threshold;
+    options.sparse = spec_.sparse_epsilon;
     options.modulus = spec_.modulus;
     options.threads = static_cast<int>(threads_);
     tda::core::RipsResult r = spec_.is_distance_matrix()
@@ -342,6 +345,12 @@ class ComputeReactor final
     stats->set_columns_reduced(r.stats.columns_reduced);
     stats->set_apparent_pairs(r.stats.apparent_pairs);
     stats->set_threshold_used(r.stats.threshold_used);
+    if (r.stats.sparse_epsilon > 0) {
+      common::Approximation* a = result.mutable_result()->mutable_approximation();
+      a->set_method("sparse_rips");
+      a->set_epsilon(r.stats.sparse_epsilon);
+      a->set_interleaving_factor(1 + r.stats.sparse_epsilon);
+    }
     return result;
   }
 
