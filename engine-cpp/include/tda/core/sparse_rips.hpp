@@ -411,20 +411,27 @@ SparseGraph sparse_rips_graph_lower(const std::vector<value_t>& lower, size_t n,
   return graph_from_edges(n, pairs, deaths(g, n, e));
 }
 
-// Rough resources of a sparse Rips computation (admission): the greedy
-// permutation's cells and the edges, about 2 (2 / e)^min(dim, 3) per point for
-// clouds (measured: ~60 per point on a torus at eps 0.5), all pairs' scan for a matrix.
+// Rough resources of a sparse Rips computation (admission), an upper-ish
+// estimate: 1.4 (2 / e)^k edges per point with k = min(dim, 3) as if the cloud
+// filled its space (measured with large_cloud_bench --sparse 0.5, e = 1/3: 297
+// per point in a cube, k = 3; a torus, intrinsically 2-dimensional, has 49, so
+// it is over-estimated ~6x), ~50 bytes and ~3.2 CPU microseconds per edge
+// (neighbour lists, edge list, dimension-1 columns; cube 100k: 1.44 GB, 98 s;
+// torus 1M: 2.38 GB, 152 s); a matrix scans all pairs.
 inline Estimate estimate_sparse_rips(uint64_t n, uint32_t dim, bool is_distance_matrix, int max_dim, double eps) {
   const double nn = static_cast<double>(n);
   const double e = sparse_detail::sparse_e(eps);
-  const double per_point = std::min(nn, 2 * std::pow(2 / e, std::min<double>(is_distance_matrix ? 3 : dim, 3)));
-  const double edges = nn * per_point / 2;
+  const double k = is_distance_matrix ? 3 : std::min<double>(dim, 3);
+  const double per_point = std::min(nn, 1.4 * std::pow(2 / e, k));
+  const double edges = nn * per_point;
   double mem = 16.0 * (1 << 20) + (is_distance_matrix ? nn * (nn - 1) / 2 * 4 : nn * dim * 4.0);
-  mem += nn * 64 + edges * (16 + 16 + 16);  // permutation, cells; pairs, lists, edge list
-  double simplices = edges;
-  for (int k = 2; k <= max_dim; ++k) simplices *= per_point / (k + 1);
-  mem += simplices * 16 * 0.1 + edges * 40;
-  const double work = (is_distance_matrix ? nn * nn * 4e-9 : nn * 2e-6) + edges * 1e-6 + simplices * 1e-7;
+  mem += nn * 64 + edges * 56;  // permutation and cells; edges
+  double simplices = edges, work = edges * 3.5e-6 + (is_distance_matrix ? nn * nn * 4e-9 : nn * 1e-5);
+  for (int d = 2; d <= max_dim; ++d) {
+    simplices *= per_point / (d + 1);
+    mem += simplices * 16 * 0.1;
+    work += simplices * 1e-7;
+  }
   return Estimate{static_cast<uint64_t>(std::min(mem, 1.8e19)), work};
 }
 
