@@ -224,3 +224,26 @@ TEST(SparseRips, SmallEpsilonIsTheRipsFiltration) {
 }
 
 }  // namespace
+
+namespace {
+
+// The permutation and the edges report progress (the Distances stage: permutation
+// the first half, edges the second), in order.
+TEST(SparseRips, ReportsProgressThroughThePermutationAndTheEdges) {
+  const size_t n = 6000;
+  const std::vector<value_t> c = random_cloud(n, 3, 11, 0);
+  RipsOptions opt;
+  opt.sparse = 0.5;
+  std::vector<uint64_t> done;
+  Callbacks cb;
+  cb.on_progress = [&](const ProgressInfo& p) {
+    if (p.stage == Stage::Distances && p.columns_total == 2 * n) done.push_back(p.columns_done);
+  };
+  rips_from_points(c, n, 3, opt, cb);
+  ASSERT_GE(done.size(), 8u);
+  EXPECT_TRUE(std::is_sorted(done.begin(), done.end()));
+  EXPECT_LT(done.front(), n);
+  EXPECT_GT(done.back(), n);
+}
+
+}  // namespace

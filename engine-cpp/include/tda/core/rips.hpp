@@ -148,12 +148,19 @@ inline RipsResult rips_from_points(const std::vector<value_t>& coords, size_t n,
   detail::validate_values(coords, false, "coordinates");
   auto poll = [&] { check_cancel(cb); };
   poll();
-  if (opt.sparse)
+  if (opt.sparse) {
+    // the Distances stage: the permutation is its first half, the edges the second
+    auto half = [&](uint64_t first) {
+      return [&cb, first, n](uint64_t done, uint64_t) {
+        if (cb.on_progress) cb.on_progress(ProgressInfo{Stage::Distances, 0, first + done, 2 * uint64_t{n}, 0});
+      };
+    };
     return detail::rips_sparse(
-        n, opt, cb, [&] { return greedy_permutation_points(coords, n, dim, poll); },
+        n, opt, cb, [&] { return greedy_permutation_points(coords, n, dim, poll, half(0)); },
         [&](const GreedyPermutation& g, double thr) {
-          return sparse_rips_graph_points(coords, n, dim, g, *opt.sparse, thr, poll);
+          return sparse_rips_graph_points(coords, n, dim, g, *opt.sparse, thr, poll, half(n));
         });
+  }
   detail::report(cb, Stage::Distances, coords.size() * sizeof(value_t));
   const int threads = resolve_threads(opt.threads);
   const detail::StageClock t0;

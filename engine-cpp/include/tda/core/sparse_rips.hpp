@@ -59,6 +59,7 @@
 
 #include "tda/core/complex.hpp"
 #include "tda/core/distances.hpp"
+#include "tda/core/grid.hpp"  // NoProgress
 #include "tda/core/persistence.hpp"
 #include "tda/core/types.hpp"
 
@@ -170,8 +171,10 @@ inline double reach(double lq, double e) { return (time_a(lq, e) + time_t(lq, e)
 // nearest centre so far; the cells (points by nearest centre) are visited only
 // for centres within twice their cell's radius of a new centre (no point of a
 // farther cell can come closer to it), found through a grid of the centres.
-template <class Poll = NoPoll>
-GreedyPermutation greedy_permutation_points(const std::vector<value_t>& coords, size_t n, size_t dim, Poll&& poll = {}) {
+// progress(done, n) every 1024 centres.
+template <class Poll = NoPoll, class Progress = NoProgress>
+GreedyPermutation greedy_permutation_points(const std::vector<value_t>& coords, size_t n, size_t dim, Poll&& poll = {},
+                                            Progress&& progress = {}) {
   using sparse_detail::kInf;
   GreedyPermutation g;
   if (n == 0) return g;
@@ -222,7 +225,10 @@ GreedyPermutation greedy_permutation_points(const std::vector<value_t>& coords, 
     if (t.first != rad[c] || -t.second.first != static_cast<int64_t>(far[c]) || rad[c] == 0) continue;
     const double R = t.first;  // the largest distance of any point to the centres
     const uint32_t q = far[c];
-    if ((g.order.size() & 1023) == 0) poll();
+    if ((g.order.size() & 1023) == 0) {
+      poll();
+      progress(g.order.size(), n);
+    }
     if (!grid_ready || 2 * R < grid.cell() / 4) {  // cells of side >= 2R: one ring around a cell
       grid.reset(2 * R, n);
       for (uint32_t k = 0; k < g.order.size(); ++k) grid.insert(k, g.order[k]);
@@ -356,9 +362,10 @@ inline void keep_edge(std::vector<std::pair<uint64_t, value_t>>& out, uint32_t a
 // Point cloud: for each point q (in permutation order) the earlier points within
 // reach(l_q), found in a grid of the earlier points whose cells are rebuilt
 // smaller as the radii fall.
-template <class Poll = NoPoll>
+// progress(done, n) every 1024 points.
+template <class Poll = NoPoll, class Progress = NoProgress>
 SparseGraph sparse_rips_graph_points(const std::vector<value_t>& coords, size_t n, size_t dim, const GreedyPermutation& g,
-                                     double eps, double threshold, Poll&& poll = {}) {
+                                     double eps, double threshold, Poll&& poll = {}, Progress&& progress = {}) {
   using namespace sparse_detail;
   const double e = sparse_e(eps);
   std::vector<std::pair<uint64_t, value_t>> pairs;
@@ -382,7 +389,10 @@ SparseGraph sparse_rips_graph_points(const std::vector<value_t>& coords, size_t 
         const double u = edge_value(d, lam[p], lam[q], e);
         if (u != kInf) keep_edge(pairs, p, q, u, threshold);
       });
-      if ((k & 1023) == 0) poll();
+      if ((k & 1023) == 0) {
+        poll();
+        progress(k, n);
+      }
     }
     if (ready) grid.insert(k, q);
   }
