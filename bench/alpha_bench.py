@@ -11,9 +11,13 @@ points, and 2-D uniform clouds. For every cloud:
     separate python process (Debian's python3-gudhi by default), timing that
     call only (`gudhi_s`), peak RSS of the process from /usr/bin/time;
   - the diagrams are compared per dimension as multisets within 1e-9 relative
-    (bars shorter than that dropped on both sides): equal=yes|no.
+    (bars shorter than that dropped on both sides): equal=yes|no;
+  - the floor: `tda_delaunay_floor` (built with the engine) times the bare CGAL
+    Delaunay triangulation of the same points with the same kernel and threads
+    (`floor_s`, file reading excluded); `core/floor` is the engine's core time
+    over it, the engine's cost relative to its own floor (goal <= 3x).
 
-  python3 bench/alpha_bench.py [--engine PATH] [--python PATH] [--sizes 10000,100000,1000000]
+  python3 bench/alpha_bench.py [--engine PATH] [--floor PATH] [--threads 1] [--python PATH] [--sizes 10000,100000,1000000]
                                [--shapes uniform,torus,sphere,uniform2d] [--modulus 11]
                                [--precision safe|exact] [--gudhi-max-n N] [--quick] [--timeout S]
 
@@ -43,6 +47,7 @@ ENGINE_CANDIDATES = [
     os.path.join(ROOT, "engine-cpp", "build", "tda_alpha_cli"),
 ]
 TOL = 1e-9
+FLOOR_DEFAULT = os.path.join(ROOT, "engine-cpp", "build", "tda_delaunay_floor")
 
 GEN = r"""
 import sys, numpy as np
@@ -158,6 +163,7 @@ def available_mb():
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--engine", default=None)
+    ap.add_argument("--floor", default=FLOOR_DEFAULT, help="the bare CGAL triangulation timer ('' to skip)")
     ap.add_argument("--python", default=os.environ.get("TDA_GUDHI_PYTHON", "/usr/bin/python3"))
     ap.add_argument("--sizes", default="10000,100000,1000000")
     ap.add_argument("--shapes", default="uniform,torus,sphere,uniform2d")
@@ -165,6 +171,8 @@ def main():
     ap.add_argument("--timeout", type=float, default=7200)
     ap.add_argument("--seed", type=int, default=20240611)
     ap.add_argument("--modulus", type=int, default=11)
+    ap.add_argument("--threads", type=int, default=1,
+                    help="engine and floor threads (R^3: CGAL's parallel Delaunay with TBB); GUDHI runs one")
     ap.add_argument("--gudhi-max-n", type=int, default=0, help="skip GUDHI above this many points (0: no limit)")
     ap.add_argument("--precision", default="safe", choices=["safe", "exact", "fast"])
     args = ap.parse_args()
@@ -177,17 +185,22 @@ def main():
         sizes = [s for s in sizes if s <= 100000]
     shapes = args.shapes.split(",")
     print("engine: %s" % engine)
+    floor = args.floor if args.floor and os.path.exists(args.floor) else None
+    if args.floor and not floor:
+        sys.exit("floor binary not found: %s (build engine-cpp, or pass --floor '')" % args.floor)
+    print("floor: %s (bare CGAL Delaunay triangulation of the same points)" % (floor or "skipped"))
     print("anchor: GUDHI via %s: AlphaComplex(points, precision=%r).create_simplex_tree().persistence(), Z/%d"
           % (args.python, args.precision, args.modulus))
     last_rss = {}  # shape -> (n, gudhi peak RSS in MB)
-    worst_t, worst_m = 0.0, 0.0
+    worst_t, worst_m, worst_floor = 0.0, 0.0, 0.0
     with tempfile.TemporaryDirectory(prefix="alpha_bench_") as tmp:
         for n in sizes:
             for shape in shapes:
                 name = "%s_%d" % (shape, n)
                 txt, npy = os.path.join(tmp, name + ".txt"), os.path.join(tmp, name + ".npy")
                 subprocess.run([args.python, "-c", GEN, shape, str(n), str(args.seed), txt, npy], check=True)
-                eng = run_timed([engine, "--algorithm", "alpha", "--modulus", str(args.modulus), "--stats", txt],
+                eng = run_timed([engine, "--algorithm", "alpha", "--modulus", str(args.modulus), "--threads",
+                                 str(args.threads), "--stats", txt],
                                 args.timeout)
                 gout = os.path.join(tmp, name + ".gudhi")
                 skip = None
@@ -207,6 +220,16 @@ def main():
                     line += " engine_s=%.2f core_s=%s engine_rss_mb=%.0f" % (eng[2], core.group(1) if core else "?", eng[3])
                 else:
                     line += " engine=FAILED"
+                fl = run_timed([floor, "--threads", str(args.threads), txt], args.timeout) if floor else None
+                if fl:
+                    fs = float(re.search(r"delaunay_seconds=([0-9.]+)", fl[0]).group(1))
+                    line += " floor_s=%.2f floor_rss_mb=%.0f" % (fs, fl[3])
+                    if eng and core and fs > 0:
+                        ratio = float(core.group(1)) / fs
+                        worst_floor = max(worst_floor, ratio)
+                        line += " core/floor=%.1fx" % ratio
+                elif floor:
+                    line += " floor=FAILED"
                 if gud:
                     gs = float(re.search(r"gudhi_seconds=([0-9.]+)", gud[0]).group(1))
                     line += " gudhi_s=%.2f gudhi_rss_mb=%.0f" % (gs, gud[3])
@@ -228,6 +251,8 @@ def main():
                         os.remove(f)
     print("worst speedup vs GUDHI (gudhi_s / engine_s): %.1fx; worst memory ratio (gudhi_rss / engine_rss): %.1fx"
           % (worst_t, worst_m))
+    if floor:
+        print("worst engine core time over the bare triangulation (core_s / floor_s): %.1fx (goal <= 3x)" % worst_floor)
 
 
 if __name__ == "__main__":

@@ -6,6 +6,7 @@ machine; barcodes are compared per dimension as multisets at Ripser's printed
 precision. Reads the datasets from ../shared/datasets (say so when missing).
 
   python3 bench/rips_bench.py [--threads N] [--only NAME,...] [--quick] [--timeout S] [--collapse-rows]
+                              [--baseline ENGINE [--rounds R]] [--no-ripser]
 
 Prints one line per input (wall seconds; CPU = user + sys matters on a loaded machine):
   NAME engine_s=… ripser_s=… ratio=… engine_rss_mb=… ripser_rss_mb=… equal=yes|no engine_cpu_s=… ripser_cpu_s=…
@@ -20,6 +21,12 @@ giotto-ph computes point-cloud distances in float64 before rounding them to floa
 where Ripser (and the engine) accumulate in float32, so some printed values differ in
 the 6th significant digit: its `equal=` allows 3 units there, `exact=` says whether
 the printed barcodes are identical.
+
+With --baseline ENGINE (another build of tda-engine, e.g. the previous commit's, built into a
+second build directory), each input also runs that binary, alternating with this one for
+--rounds rounds (default 3; the best wall time of each), and prints
+  NAME engine_s=… baseline_s=… ratio_vs_baseline=… equal_baseline=yes|no
+then `geomean ratio vs baseline: X`. --no-ripser skips Debian's ripser (for such an A/B run).
 """
 import argparse
 import bisect
@@ -193,6 +200,22 @@ def collapse_row(a, name, path, fmt, args, modargs, auto, ref):
     return " ".join(cells)
 
 
+def baseline_row(a, name, cli_args, first):
+    """This engine against --baseline on the same input, alternating; best wall time of each."""
+    ours, theirs = [first], []
+    for r in range(a.rounds):
+        theirs.append(timed([a.baseline, "--format"] + cli_args, a.timeout))
+        if r + 1 < a.rounds:
+            ours.append(timed([ENGINE, "--format"] + cli_args, a.timeout))
+    if any(x is None for x in ours + theirs):
+        return f"{name} baseline failed or timed out", None, False
+    best, base = min(x[1] for x in ours), min(x[1] for x in theirs)
+    equal = all(parse_barcode(x[0]) == parse_barcode(first[0]) for x in ours + theirs)
+    ratio = best / max(base, 0.01)
+    return (f"{name} engine_s={best:.2f} baseline_s={base:.2f} ratio_vs_baseline={ratio:.3f} "
+            f"equal_baseline={'yes' if equal else 'no'}"), ratio, equal
+
+
 def timed_stderr(cmd, timeout):
     try:
         p = subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, timeout=timeout)
@@ -210,6 +233,9 @@ def main():
     ap.add_argument("--no-giotto", action="store_true")
     ap.add_argument("--collapse-rows", action="store_true", help="collapse off/on rows and giotto-ph with collapse_edges")
     ap.add_argument("--python", default=sys.executable, help="interpreter with giotto-ph (gph) installed")
+    ap.add_argument("--baseline", default="", help="another tda-engine binary to compare with, same run")
+    ap.add_argument("--rounds", type=int, default=3, help="alternating rounds against --baseline (best of each)")
+    ap.add_argument("--no-ripser", action="store_true", help="skip Debian's ripser")
     a = ap.parse_args()
     if not os.path.isdir(DATA):
         print(f"datasets not found at {DATA} (../shared/datasets is missing): nothing to benchmark")
@@ -225,6 +251,7 @@ def main():
         cases = [c for c in cases if c[5]]
     print(f"# threads={a.threads} datasets={os.path.relpath(DATA, ROOT)}")
     worst = 0.0
+    baseline_rows, baseline_ratios = [], []
     giotto_rows = []
     collapse_rows = []
     all_equal = True
@@ -233,13 +260,22 @@ def main():
         modargs = ["--modulus", str(mod)] if mod != 2 else []
         ref_bin = "/usr/bin/ripser-coeff" if mod != 2 else "/usr/bin/ripser"
         eng = timed([ENGINE, "--format", fmt] + args + modargs + ["--threads", str(a.threads), path], a.timeout)
-        ref = timed([ref_bin, "--format", fmt] + args + modargs + [path], a.timeout)
+        ref = None if a.no_ripser else timed([ref_bin, "--format", fmt] + args + modargs + [path], a.timeout)
         if eng is None:
             print(f"{name} engine failed or timed out")
             all_equal = False
             continue
         eb = parse_barcode(eng[0])
-        if ref is None:
+        if a.baseline:
+            row, ratio, equal = baseline_row(a, name, [fmt] + args + modargs + ["--threads", str(a.threads), path], eng)
+            baseline_rows.append(row)
+            all_equal &= equal
+            if ratio:
+                baseline_ratios.append(ratio)
+            print(row, flush=True)
+        if a.no_ripser:
+            pass
+        elif ref is None:
             print(f"{name} engine_s={eng[1]:.2f} ripser_s=timeout(>{a.timeout:.0f}) engine_rss_mb={eng[2]:.1f} equal=unknown")
         else:
             equal = eb == parse_barcode(ref[0])
@@ -277,7 +313,11 @@ def main():
         print(f"# against giotto-ph (n_threads={a.threads}; giotto_s excludes Python start-up and parsing, RSS includes the interpreter)")
         for r in giotto_rows:
             print(r)
-    print(f"worst ratio vs ripser: {worst:.2f}")
+    if baseline_ratios:
+        print(f"geomean ratio vs baseline: {math.exp(sum(map(math.log, baseline_ratios)) / len(baseline_ratios)):.3f} "
+              f"(min {min(baseline_ratios):.3f}, max {max(baseline_ratios):.3f}, {len(baseline_ratios)} inputs)")
+    if not a.no_ripser:
+        print(f"worst ratio vs ripser: {worst:.2f}")
     return 0 if all_equal else 1
 
 

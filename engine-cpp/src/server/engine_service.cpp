@@ -87,6 +87,8 @@ tda::core::Estimate estimate_job(const JobSpec& spec) {
 #ifdef TDA_HAVE_ALPHA
   if (spec.is_alpha()) return tda::core::estimate_alpha(spec.n, spec.dim);
 #endif
+  if (spec.sparse_epsilon)
+    return tda::core::estimate_sparse_rips(spec.n, spec.dim, spec.is_distance_matrix(), spec.max_dim, *spec.sparse_epsilon);
   return tda::core::estimate_rips(spec.n, spec.dim, spec.is_distance_matrix(), spec.max_dim, spec.threshold);
 }
 
@@ -236,110 +238,82 @@ class ComputeReactor final
     unref();
   }
 
-  // Runs on a worker thread.
+  // Runs on a worker thread: the computation, then the call's end.
   void run_job() {
     tda::telemetry::LogScope log_scope(telemetry_.log_context());
-    {
-      std::lock_guard<std::recursive_mutex> lock(mu_);
-      if (end_requested_ || cancelled_.load()) {
-        values_.clear();
-        values64_.clear();
-        release_memory();
-        phase_ = Phase::Ended;
-        end(cancel_status());
-        return;
-      }
-      phase_ = Phase::Running;
-    }
+    if (!enter_running()) return;
     telemetry_.run_started();
     const auto started = Clock::now();
+    grpc::Status status;
+    std::optional<engine::ComputeResponse> result = compute_guarded(started, status);
+    free_input();
+    if (budget_) context_.memory().release(budget_->grown());  // (the reservation itself goes in finish_run)
+    finish_run(status, std::move(result), started);
+  }
 
-    tda::core::RipsOptions options;
-    options.max_dim = spec_.max_dim;
-    options.threshold = spec_.threshold;
-    options.modulus = spec_.modulus;
-    options.threads = static_cast<int>(threads_);
+ private:
+  enum class Phase { AwaitSpec, Receiving, Queued, Running, Ended };
 
+  // Queued -> Running, unless the call ended or was cancelled while queued
+  // (then it ends here and returns false).
+  bool enter_running() {
+    std::lock_guard<std::recursive_mutex> lock(mu_);
+    if (end_requested_ || cancelled_.load()) {
+      free_input();
+      release_memory();
+      phase_ = Phase::Ended;
+      end(cancel_status());
+      return false;
+    }
+    phase_ = Phase::Running;
+    return true;
+  }
+
+  // The core's progress and cancellation hooks for this call.
+  tda::core::Callbacks core_callbacks() {
     tda::core::Callbacks callbacks;
     // The runtime memory guard: the job's budget is its reservation; past it the
     // budget grows from the engine's unreserved memory, and when there is none
     // left the core stops with MemoryLimitExceeded (memory_budget.hpp).
-    uint64_t budget_bytes = 0;
     {
       std::lock_guard<std::recursive_mutex> lock(mu_);
-      budget_bytes = reserved_bytes_;
+      budget_bytes_ = reserved_bytes_;
     }
-    tda::core::MemoryBudget budget(std::max<uint64_t>(budget_bytes, 1), [this](uint64_t extra) {
+    budget_ = std::make_unique<tda::core::MemoryBudget>(std::max<uint64_t>(budget_bytes_, 1), [this](uint64_t extra) {
       return context_.memory().try_reserve(extra, nullptr);
     });
-    callbacks.memory = &budget;
-    callbacks.on_progress = [this, &budget](const tda::core::ProgressInfo& info) {
+    tda::core::MemoryBudget* budget = budget_.get();
+    callbacks.memory = budget;
+    callbacks.on_progress = [this, budget](const tda::core::ProgressInfo& info) {
       tda::core::ProgressInfo real = info;
-      real.bytes_in_use = budget.in_use();  // (read before mu_: the budget may take mu_'s ledger path)
-      const uint64_t peak = budget.peak();
+      real.bytes_in_use = budget->in_use();  // (read before mu_: the budget may take mu_'s ledger path)
+      const uint64_t peak = budget->peak();
       std::lock_guard<std::recursive_mutex> lock(mu_);
       core_progress_ = real;
       peak_core_bytes_ = std::max(peak_core_bytes_, peak);
       telemetry_.progress(real);
     };
     callbacks.is_cancelled = [this] { return cancelled_.load(std::memory_order_relaxed); };
+    return callbacks;
+  }
 
-    grpc::Status status;
-    std::optional<engine::ComputeResponse> result;
+  // The computation; a failure becomes `status` (and no result), with a log line.
+  std::optional<engine::ComputeResponse> compute_guarded(Clock::time_point started, grpc::Status& status) {
     try {
-      if (spec_.is_alpha()) {
-#ifdef TDA_HAVE_ALPHA
-        tda::core::AlphaOptions alpha;
-        alpha.max_dim = spec_.max_dim;
-        alpha.radius = spec_.alpha_radius;
-        alpha.max_alpha = spec_.max_alpha;
-        alpha.modulus = spec_.modulus;
-        tda::core::AlphaResult r =
-            tda::core::alpha_from_points(values64_, spec_.n, spec_.dim, alpha, callbacks);
-        values64_.clear();
-        values64_.shrink_to_fit();
-        note_peak(budget.peak());
-        result = make_result(r.diagrams, r.betti, started);
-        common::ComputeStats* stats = result->mutable_result()->mutable_stats();
-        stats->set_columns_reduced(r.stats.columns_reduced);
-        stats->set_duplicates_merged(r.stats.duplicates_merged);
-        stats->set_threshold_used(spec_.max_alpha.value_or(std::numeric_limits<double>::infinity()));
-        stats->set_threads(1);
-#endif
-      } else {
-        tda::core::RipsResult r =
-            spec_.is_distance_matrix()
-                ? tda::core::rips_from_lower_distances(std::move(values_), spec_.n, options, callbacks)
-                : tda::core::rips_from_points(values_, spec_.n, spec_.dim, options, callbacks);
-        values_.clear();
-        values_.shrink_to_fit();
-        note_peak(budget.peak());
-        result = make_result(r.diagrams, r.betti, started);
-        common::ComputeStats* stats = result->mutable_result()->mutable_stats();
-        stats->set_edges(r.stats.edges);
-        stats->set_columns_reduced(r.stats.columns_reduced);
-        stats->set_apparent_pairs(r.stats.apparent_pairs);
-        stats->set_threshold_used(r.stats.threshold_used);
-      }
-      const auto& stats = result->result().stats();
-      size_t bars = 0;
-      for (const auto& d : result->result().diagrams()) bars += static_cast<size_t>(d.intervals_size());
-      log_line("job %s done in %.3f s: %s n=%llu max_dim=%d bars=%zu columns_reduced=%llu",
-               job_label(spec_.job_id), stats.elapsed_seconds(), spec_.is_alpha() ? "alpha" : "rips",
-               static_cast<unsigned long long>(spec_.n), spec_.max_dim, bars,
-               static_cast<unsigned long long>(stats.columns_reduced()));
+      std::optional<engine::ComputeResponse> result = compute(core_callbacks(), started);
+      log_done(*result);
+      return result;
     } catch (const tda::core::MemoryLimitExceeded& e) {
       status = errors::memory_limit_exceeded_running(e.needed_bytes, e.allowed_bytes, context_.memory().limit());
       log_line("job %s stopped by the memory guard: needed %llu B, budget %llu B (reserved %llu B at admission)",
                job_label(spec_.job_id), static_cast<unsigned long long>(e.needed_bytes),
-               static_cast<unsigned long long>(e.allowed_bytes), static_cast<unsigned long long>(budget_bytes));
+               static_cast<unsigned long long>(e.allowed_bytes), static_cast<unsigned long long>(budget_bytes_));
     } catch (const tda::core::Cancelled&) {
       status = cancel_status();
       log_line("job %s cancelled after %.3f s", job_label(spec_.job_id),
                std::chrono::duration<double>(Clock::now() - started).count());
     } catch (const tda::core::InvalidInput& e) {
-      status = errors::invalid_argument(std::string("invalid input: ") + e.what(),
-                                        {{"spec", e.what()}});
+      status = errors::invalid_argument(std::string("invalid input: ") + e.what(), {{"spec", e.what()}});
       log_line("job %s rejected by the core: %s", job_label(spec_.job_id), e.what());
     } catch (const std::bad_alloc&) {
       status = errors::out_of_memory();
@@ -351,23 +325,93 @@ class ComputeReactor final
       status = errors::internal();
       log_line("job %s failed: unknown exception", job_label(spec_.job_id));
     }
+    return std::nullopt;
+  }
 
+  engine::ComputeResponse compute(const tda::core::Callbacks& callbacks, Clock::time_point started) {
+#ifdef TDA_HAVE_ALPHA
+    if (spec_.is_alpha()) return compute_alpha(callbacks, started);
+#endif
+    return compute_rips(callbacks, started);
+  }
+
+#ifdef TDA_HAVE_ALPHA
+  engine::ComputeResponse compute_alpha(const tda::core::Callbacks& callbacks, Clock::time_point started) {
+    tda::core::AlphaOptions alpha;
+    alpha.max_dim = spec_.max_dim;
+    alpha.radius = spec_.alpha_radius;
+    alpha.max_alpha = spec_.max_alpha;
+    alpha.modulus = spec_.modulus;
+    alpha.threads = static_cast<int>(threads_);
+    tda::core::AlphaResult r = tda::core::alpha_from_points(values64_, spec_.n, spec_.dim, alpha, callbacks);
+    values64_.clear();
+    values64_.shrink_to_fit();
+    note_peak(budget_->peak());
+    engine::ComputeResponse result = make_result(r.diagrams, r.betti, started);
+    common::ComputeStats* stats = result.mutable_result()->mutable_stats();
+    stats->set_columns_reduced(r.stats.columns_reduced);
+    stats->set_duplicates_merged(r.stats.duplicates_merged);
+    stats->set_threshold_used(spec_.max_alpha.value_or(std::numeric_limits<double>::infinity()));
+    stats->set_threads(tda::core::alpha_detail::kParallelDelaunay && spec_.dim == 3 ? threads_ : 1);
+    return result;
+  }
+#endif
+
+  engine::ComputeResponse compute_rips(const tda::core::Callbacks& callbacks, Clock::time_point started) {
+    tda::core::RipsOptions options;
+    options.max_dim = spec_.max_dim;
+    options.threshold = spec_.threshold;
+    options.sparse = spec_.sparse_epsilon;
+    options.modulus = spec_.modulus;
+    options.threads = static_cast<int>(threads_);
+    tda::core::RipsResult r = spec_.is_distance_matrix()
+                                  ? tda::core::rips_from_lower_distances(std::move(values_), spec_.n, options, callbacks)
+                                  : tda::core::rips_from_points(values_, spec_.n, spec_.dim, options, callbacks);
+    values_.clear();
+    values_.shrink_to_fit();
+    note_peak(budget_->peak());
+    engine::ComputeResponse result = make_result(r.diagrams, r.betti, started);
+    common::ComputeStats* stats = result.mutable_result()->mutable_stats();
+    stats->set_edges(r.stats.edges);
+    stats->set_columns_reduced(r.stats.columns_reduced);
+    stats->set_apparent_pairs(r.stats.apparent_pairs);
+    stats->set_threshold_used(r.stats.threshold_used);
+    if (r.stats.sparse_epsilon > 0) {
+      common::Approximation* a = result.mutable_result()->mutable_approximation();
+      a->set_method("sparse_rips");
+      a->set_epsilon(r.stats.sparse_epsilon);
+      a->set_interleaving_factor(1 + r.stats.sparse_epsilon);
+    }
+    return result;
+  }
+
+  void log_done(const engine::ComputeResponse& result) const {
+    const common::ComputeStats& stats = result.result().stats();
+    size_t bars = 0;
+    for (const auto& d : result.result().diagrams()) bars += static_cast<size_t>(d.intervals_size());
+    log_line("job %s done in %.3f s: %s n=%llu max_dim=%d bars=%zu columns_reduced=%llu",
+             job_label(spec_.job_id), stats.elapsed_seconds(), spec_.is_alpha() ? "alpha" : "rips",
+             static_cast<unsigned long long>(spec_.n), spec_.max_dim, bars,
+             static_cast<unsigned long long>(stats.columns_reduced()));
+  }
+
+  void free_input() {
     values_.clear();
     values_.shrink_to_fit();
     values64_.clear();
     values64_.shrink_to_fit();
-    context_.memory().release(budget.grown());  // (the reservation itself goes below)
-    note_peak(budget.peak());
-    {
-      std::vector<size_t> bars;
-      uint64_t columns = 0, peak = 0;
-      if (result) {
-        for (const auto& d : result->result().diagrams()) bars.push_back(static_cast<size_t>(d.intervals_size()));
-        columns = result->result().stats().columns_reduced();
-        peak = result->result().stats().peak_bytes();
-      }
-      telemetry_.run_finished(status, bars, columns, peak, std::chrono::duration<double>(Clock::now() - started).count());
+  }
+
+  // Telemetry of the run, then the call ends with the result or the failure.
+  void finish_run(const grpc::Status& status, std::optional<engine::ComputeResponse> result, Clock::time_point started) {
+    std::vector<size_t> bars;
+    uint64_t columns = 0, peak = 0;
+    if (result) {
+      for (const auto& d : result->result().diagrams()) bars.push_back(static_cast<size_t>(d.intervals_size()));
+      columns = result->result().stats().columns_reduced();
+      peak = result->result().stats().peak_bytes();
     }
+    telemetry_.run_finished(status, bars, columns, peak, std::chrono::duration<double>(Clock::now() - started).count());
     std::lock_guard<std::recursive_mutex> lock(mu_);
     release_memory();
     phase_ = Phase::Ended;
@@ -378,8 +422,6 @@ class ComputeReactor final
     }
   }
 
- private:
-  enum class Phase { AwaitSpec, Receiving, Queued, Running, Ended };
 
   grpc::Status cancel_status() const {
     return context_.shutting_down() ? errors::shutting_down() : errors::cancelled();
@@ -608,6 +650,8 @@ class ComputeReactor final
 
   std::optional<tda::core::ProgressInfo> core_progress_;
   uint64_t peak_core_bytes_ = 0;
+  std::unique_ptr<tda::core::MemoryBudget> budget_;  // the runtime memory guard of the job
+  uint64_t budget_bytes_ = 0;                          // its initial size: the reservation
   common::Progress last_progress_;
   Clock::time_point last_progress_at_{};
   bool sent_progress_ = false;

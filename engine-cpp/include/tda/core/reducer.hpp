@@ -560,191 +560,229 @@ class Reducer {
   static size_t owner_column(uint64_t v) { return Z2 ? static_cast<size_t>(v) : static_cast<size_t>(v >> 8); }
   static coef_t owner_coef(uint64_t v) { return Z2 ? 1 : static_cast<coef_t>(v & 0xFF); }
 
+  // Shared state of one dimension's concurrent reduction.
+  struct ParallelDim {
+    ParallelDim(const std::vector<Simplex>& cols, int threads)
+        : columns(cols), total(cols.size()), table(total, threads), vcols(new std::atomic<const VColumn*>[total]),
+          death(total, -1), group(threads), published(group.size()) {}
+    const std::vector<Simplex>& columns;
+    const size_t total;
+    ConcurrentPivotTable table;
+    std::unique_ptr<std::atomic<const VColumn*>[]> vcols;  // latest published V per column
+    std::vector<value_t> death;  // pivot diameter of the final column; -1: zero column
+    WorkerGroup group;
+    std::vector<std::vector<std::unique_ptr<VColumn>>> published;  // per worker, until the end of the dimension
+    std::atomic<size_t> next{0};                                    // first column not handed out yet
+  };
+
+  // One worker of the concurrent reduction: its working columns and the steps
+  // of reducing a column against the shared pivot table.
+  class ParallelWorker {
+   public:
+    static constexpr size_t kChunk = 32;
+
+    ParallelWorker(const Reducer& r, ParallelDim& dim, int k, int w)
+        : r_(r), d_(dim), k_(k), w_(w), heap_(r.column_split_), vheap_(r.column_split_) {
+      heap_.set_poll([this] { poll(); });
+    }
+
+    // Takes chunks of columns in order until none is left.
+    void run() {
+      while (true) {
+        poll();
+        const size_t begin = d_.next.fetch_add(kChunk, std::memory_order_relaxed);
+        if (begin >= d_.total) break;
+        if (w_ == 0 && (begin & 0x1FFF) < kChunk && begin) r_.progress(Stage::Reduction, k_, begin, d_.total);
+        for (size_t j = begin; j < std::min(d_.total, begin + kChunk); ++j) reduce_one(j);
+      }
+    }
+
+   private:
+    // (worker 0 polls for cancellation, the others stop when a worker failed)
+    void poll() const {
+      if (w_ == 0) r_.check_cancel();
+      else if (d_.group.failed()) throw Cancelled();
+    }
+    void count_addition() {
+      if ((++adds_ & 0xFF) == 0) poll();
+    }
+
+    // Publishes V of col (the consolidated vheap, kept usable afterwards).
+    void publish(size_t col) {
+      if (vheap_.empty()) {  // (most columns: nothing to allocate)
+        d_.vcols[col].store(nullptr, std::memory_order_release);
+        return;
+      }
+      auto vc = std::make_unique<VColumn>();
+      for (Entry e = r_.pop_pivot(vheap_); e.code >= 0; e = r_.pop_pivot(vheap_)) vc->entries.push_back(e);
+      vheap_.clear();
+      vheap_.add([&](auto&& sink) {
+        for (const Entry& e : vc->entries) sink(e);
+      });
+      d_.vcols[col].store(vc.get(), std::memory_order_release);
+      d_.published[w_].push_back(std::move(vc));
+    }
+
+    // working column += f * (column `other` as of its published V)
+    void add_other(size_t other, const VColumn* vo, coef_t f) {
+      const Simplex& so = d_.columns[other];
+      vheap_.push(Entry{so.diam, Code::make(so.index, f)});
+      r_.add_coboundary_to(heap_, so.index, so.diam, f, k_);
+      if (vo)
+        for (const Entry& e : vo->entries) {
+          const coef_t g = r_.mul(f, Code::coef(e.code));
+          vheap_.push(Entry{e.diam, Code::make(Code::index(e.code), g)});
+          r_.add_coboundary_to(heap_, Code::index(e.code), e.diam, g, k_);
+          count_addition();  // (a V can be long)
+        }
+    }
+
+    // Restarts the working column as column col with its published V.
+    void take_over(size_t col) {
+      heap_.clear();
+      vheap_.clear();
+      const VColumn* vo = d_.vcols[col].load(std::memory_order_acquire);
+      r_.add_coboundary_to(heap_, d_.columns[col].index, d_.columns[col].diam, 1, k_);
+      if (vo)
+        for (const Entry& e : vo->entries) {
+          vheap_.push(e);
+          r_.add_coboundary_to(heap_, Code::index(e.code), e.diam, Code::coef(e.code), k_);
+          count_addition();
+        }
+    }
+
+    // The pivot is the cofacet of an apparent pair: adds the partner's coboundary.
+    bool add_apparent(index_t pidx, const Entry& pivot, coef_t pc) {
+      Simplex f;
+      bool fneg;
+      if (!r_.apparent_facet_of(pidx, pivot.diam, k_ + 1, f, fneg)) return false;
+      const coef_t tc = fneg ? r_.neg(1) : 1;
+      const coef_t factor = Z2 ? 1 : r_.neg(r_.mul(pc, r_.inverse_[tc]));
+      vheap_.push(Entry{f.diam, Code::make(f.index, factor)});
+      r_.add_coboundary_to(heap_, f.index, f.diam, factor, k_);
+      return true;
+    }
+
+    // An emergent pair is claimed at once; if another column claimed the pivot
+    // meanwhile, the working column becomes the full coboundary (new pivot).
+    bool claim_emergent(size_t j, Entry& pivot) {
+      Slot* sl = d_.table.insert(Code::index(pivot.code));
+      uint64_t expected = kUnowned;
+      d_.death[j] = pivot.diam;  // (written before the CAS that publishes it)
+      if (sl->value.compare_exchange_strong(expected, owner_code(j, Code::coef(pivot.code)), std::memory_order_acq_rel))
+        return true;
+      heap_.clear();
+      r_.add_coboundary_to(heap_, d_.columns[j].index, d_.columns[j].diam, 1, k_);
+      pivot = r_.get_pivot(heap_);
+      return false;
+    }
+
+    // One step on the pivot of the working column, which belongs to column col:
+    // reduce it away, claim it (true: col is done), or take over the later column
+    // that held it (col changes).
+    bool resolve_pivot(size_t& col, const Entry& pivot) {
+      const index_t pidx = Code::index(pivot.code);
+      const coef_t pc = Code::coef(pivot.code);
+      Slot* sl = d_.table.find(pidx);
+      uint64_t v = sl ? sl->value.load(std::memory_order_acquire) : kUnowned;
+      while (true) {
+        if (v == kUnowned) {
+          if (add_apparent(pidx, pivot, pc)) return false;
+          publish(col);
+          if (!sl) sl = d_.table.insert(pidx);
+          uint64_t expected = kUnowned;
+          d_.death[col] = pivot.diam;
+          if (sl->value.compare_exchange_strong(expected, owner_code(col, pc), std::memory_order_acq_rel)) return true;
+          v = expected;
+          continue;
+        }
+        const size_t other = owner_column(v);
+        if (other < col) {
+          const VColumn* vo = d_.vcols[other].load(std::memory_order_acquire);
+          const uint64_t again = sl->value.load(std::memory_order_acquire);
+          if (again != v) {
+            v = again;
+            continue;
+          }
+          add_other(other, vo, Z2 ? 1 : r_.neg(r_.mul(pc, r_.inverse_[owner_coef(v)])));
+          return false;
+        }
+        // a later column holds the pivot: take it over and reduce that column further
+        publish(col);
+        uint64_t expected = v;
+        d_.death[col] = pivot.diam;
+        if (!sl->value.compare_exchange_strong(expected, owner_code(col, pc), std::memory_order_acq_rel)) {
+          v = expected;
+          continue;
+        }
+        col = other;
+        take_over(col);
+        return false;
+      }
+    }
+
+    void reduce_one(size_t j) {
+      size_t col = j;
+      heap_.clear();
+      vheap_.clear();
+      bool emergent = false;
+      Entry pivot = r_.init_column_in(heap_, scratch_, d_.columns[j], k_,
+                                      [this](index_t c) { return d_.table.claimed(c); }, emergent);
+      if (emergent && claim_emergent(j, pivot)) return;
+      while (true) {
+        if (pivot.code < 0) {
+          d_.death[col] = -1;
+          return;
+        }
+        if (resolve_pivot(col, pivot)) return;
+        count_addition();
+        pivot = r_.get_pivot(heap_);
+      }
+    }
+
+    const Reducer& r_;
+    ParallelDim& d_;
+    const int k_, w_;
+    Column heap_, vheap_;
+    std::vector<Entry> scratch_;
+    uint64_t adds_ = 0;
+  };
+
   void reduce_parallel(int k, const std::vector<Simplex>& columns, PivotMap& pivots) {
-    auto& bars = out_.diagrams[k];
     const size_t total = columns.size();
     progress(Stage::Reduction, k, 0, total);
     out_.stats.columns_reduced += total;
-    ConcurrentPivotTable table(total, threads_);
-    std::unique_ptr<std::atomic<const VColumn*>[]> vcols(new std::atomic<const VColumn*>[total]);
-    std::vector<value_t> death(total, -1);  // pivot diameter of the final column; -1: zero column
-    WorkerGroup group(threads_);
-    std::vector<std::vector<std::unique_ptr<VColumn>>> published(group.size());
-    // (the memory guard: what workers hold, summed by worker 0's check_cancel)
-    std::unique_ptr<std::atomic<uint64_t>[]> worker_bytes(new std::atomic<uint64_t>[group.size()]);
-    for (int w = 0; w < group.size(); ++w) worker_bytes[w].store(0, std::memory_order_relaxed);
-    std::atomic<uint64_t> published_bytes{0};
-    const uint64_t shared_bytes = table.bytes() + total * (sizeof(std::atomic<const VColumn*>) + sizeof(value_t));
-    held_.store(shared_bytes, std::memory_order_relaxed);
-    group.chunks(total, 1 << 16, [&](size_t lo, size_t hi, int) {
-      for (size_t i = lo; i < hi; ++i) vcols[i].store(nullptr, std::memory_order_relaxed);
+    ParallelDim dim(columns, threads_);
+    dim.group.chunks(total, 1 << 16, [&](size_t lo, size_t hi, int) {
+      for (size_t i = lo; i < hi; ++i) dim.vcols[i].store(nullptr, std::memory_order_relaxed);
     });
-
-    auto find_slot = [&](index_t key) { return table.find(key); };
-    auto insert_slot = [&](index_t key) { return table.insert(key); };
-    auto claimed = [&](index_t c) { return table.claimed(c); };
-
-    std::atomic<size_t> next{0};
-    constexpr size_t kChunk = 32;
     // (worker 0 polls for cancellation; out of columns, it goes on polling while
     // the others finish theirs: one can take seconds, the long bars of rp2_600)
-    group.run_polled([&](int w) {
-      Column heap(column_split_), vheap(column_split_);
-      std::vector<Entry> scratch;
-      uint64_t adds = 0;
-      auto poll = [&] {
-        if (cb_.memory) {
-          worker_bytes[w].store(heap.capacity_bytes() + vheap.capacity_bytes() + scratch.capacity() * sizeof(Entry),
-                                std::memory_order_relaxed);
-          uint64_t sum = shared_bytes + published_bytes.load(std::memory_order_relaxed);
-          for (int u = 0; u < group.size(); ++u) sum += worker_bytes[u].load(std::memory_order_relaxed);
-          held_.store(sum, std::memory_order_relaxed);
-        }
-        if (w == 0) check_cancel();
-        else if (group.failed()) throw Cancelled();
-      };
-      heap.set_poll(poll);
-      // publishes V of col (the consolidated vheap, kept usable afterwards)
-      auto publish = [&](size_t col) {
-        if (vheap.empty()) {  // (most columns: nothing to allocate)
-          vcols[col].store(nullptr, std::memory_order_release);
-          return;
-        }
-        auto vc = std::make_unique<VColumn>();
-        for (Entry e = pop_pivot(vheap); e.code >= 0; e = pop_pivot(vheap)) vc->entries.push_back(e);
-        vheap.clear();
-        vheap.add([&](auto&& sink) {
-          for (const Entry& e : vc->entries) sink(e);
-        });
-        vcols[col].store(vc.get(), std::memory_order_release);
-        published_bytes.fetch_add(vc->entries.capacity() * sizeof(Entry) + sizeof(VColumn), std::memory_order_relaxed);
-        published[w].push_back(std::move(vc));
-      };
-      // working column += f * (column `other` as of its published V)
-      auto add_other = [&](size_t other, const VColumn* vo, coef_t f) {
-        const Simplex& so = columns[other];
-        vheap.push(Entry{so.diam, Code::make(so.index, f)});
-        add_coboundary_to(heap, so.index, so.diam, f, k);
-        if (vo)
-          for (const Entry& e : vo->entries) {
-            const coef_t g = mul(f, Code::coef(e.code));
-            vheap.push(Entry{e.diam, Code::make(Code::index(e.code), g)});
-            add_coboundary_to(heap, Code::index(e.code), e.diam, g, k);
-            if ((++adds & 0xFF) == 0) poll();  // (a V can be long)
-          }
-      };
-      auto reduce_one = [&](size_t j) {
-        size_t col = j;
-        heap.clear();
-        vheap.clear();
-        bool emergent = false;
-        Entry pivot = init_column_in(heap, scratch, columns[j], k, claimed, emergent);
-        if (emergent) {
-          Slot* sl = insert_slot(Code::index(pivot.code));
-          uint64_t expected = kUnowned;
-          death[j] = pivot.diam;  // (written before the CAS that publishes it)
-          if (sl->value.compare_exchange_strong(expected, owner_code(j, Code::coef(pivot.code)),
-                                                std::memory_order_acq_rel))
-            return;
-          heap.clear();  // claimed meanwhile: reduce the full coboundary
-          add_coboundary_to(heap, columns[j].index, columns[j].diam, 1, k);
-          pivot = get_pivot(heap);
-        }
-        while (true) {
-          if (pivot.code < 0) {
-            death[col] = -1;
-            return;
-          }
-          const index_t pidx = Code::index(pivot.code);
-          const coef_t pc = Code::coef(pivot.code);
-          Slot* sl = find_slot(pidx);
-          uint64_t v = sl ? sl->value.load(std::memory_order_acquire) : kUnowned;
-          bool finished = false;
-          while (true) {
-            if (v == kUnowned) {
-              Simplex f;
-              bool fneg;
-              if (apparent_facet_of(pidx, pivot.diam, k + 1, f, fneg)) {
-                const coef_t tc = fneg ? neg(1) : 1;
-                const coef_t factor = Z2 ? 1 : neg(mul(pc, inverse_[tc]));
-                vheap.push(Entry{f.diam, Code::make(f.index, factor)});
-                add_coboundary_to(heap, f.index, f.diam, factor, k);
-                break;
-              }
-              publish(col);
-              if (!sl) sl = insert_slot(pidx);
-              uint64_t expected = kUnowned;
-              death[col] = pivot.diam;
-              if (sl->value.compare_exchange_strong(expected, owner_code(col, pc), std::memory_order_acq_rel)) {
-                finished = true;
-                break;
-              }
-              v = expected;
-              continue;
-            }
-            const size_t other = owner_column(v);
-            if (other < col) {
-              const VColumn* vo = vcols[other].load(std::memory_order_acquire);
-              const uint64_t again = sl->value.load(std::memory_order_acquire);
-              if (again != v) {
-                v = again;
-                continue;
-              }
-              add_other(other, vo, Z2 ? 1 : neg(mul(pc, inverse_[owner_coef(v)])));
-              break;
-            }
-            // a later column holds the pivot: take it over and reduce that column further
-            publish(col);
-            uint64_t expected = v;
-            death[col] = pivot.diam;
-            if (!sl->value.compare_exchange_strong(expected, owner_code(col, pc), std::memory_order_acq_rel)) {
-              v = expected;
-              continue;
-            }
-            col = other;
-            heap.clear();
-            vheap.clear();
-            const VColumn* vo = vcols[col].load(std::memory_order_acquire);
-            add_coboundary_to(heap, columns[col].index, columns[col].diam, 1, k);
-            if (vo)
-              for (const Entry& e : vo->entries) {
-                vheap.push(e);
-                add_coboundary_to(heap, Code::index(e.code), e.diam, Code::coef(e.code), k);
-                if ((++adds & 0xFF) == 0) poll();
-              }
-            break;
-          }
-          if (finished) return;
-          if ((++adds & 0xFF) == 0) poll();
-          pivot = get_pivot(heap);
-        }
-      };
-      while (true) {
-        poll();
-        const size_t begin = next.fetch_add(kChunk, std::memory_order_relaxed);
-        if (begin >= total) break;
-        if (w == 0 && (begin & 0x1FFF) < kChunk && begin) progress(Stage::Reduction, k, begin, total);
-        for (size_t j = begin; j < std::min(total, begin + kChunk); ++j) reduce_one(j);
-      }
-    }, [&] { check_cancel(); });
-    for (size_t j = 0; j < total; ++j) {
-      if (death[j] < 0) {
-        bars.push_back(Interval{static_cast<double>(columns[j].diam), std::numeric_limits<double>::infinity()});
-        ++out_.betti[k];
-      } else if (death[j] > columns[j].diam) {
-        bars.push_back(Interval{static_cast<double>(columns[j].diam), static_cast<double>(death[j])});
-      }
-    }
+    dim.group.run_polled([&](int w) { ParallelWorker(*this, dim, k, w).run(); }, [&] { check_cancel(); });
+    emit_bars(k, dim);
     // the next dimension's assembly clears the pivots; the top dimension has none
-    vcols.reset();
-    std::vector<std::vector<std::unique_ptr<VColumn>>>().swap(published);
-    held_.store(0, std::memory_order_relaxed);
-    std::vector<value_t>().swap(death);
+    dim.vcols.reset();
+    std::vector<std::vector<std::unique_ptr<VColumn>>>().swap(dim.published);
+    std::vector<value_t>().swap(dim.death);
     if (k < top_dim_) {
-      pivots.reset(table.owned());
-      table.for_each_owned([&](index_t key, uint64_t owner) { pivots.insert(key, owner); });
+      pivots.reset(dim.table.owned());
+      dim.table.for_each_owned([&](index_t key, uint64_t owner) { pivots.insert(key, owner); });
     }
     progress(Stage::Reduction, k, total, total);
+  }
+
+  // The bars of dimension k in column order, as the serial reduction emits them.
+  void emit_bars(int k, const ParallelDim& dim) {
+    auto& bars = out_.diagrams[k];
+    for (size_t j = 0; j < dim.total; ++j) {
+      const value_t birth = dim.columns[j].diam;
+      if (dim.death[j] < 0) {
+        bars.push_back(Interval{static_cast<double>(birth), std::numeric_limits<double>::infinity()});
+        ++out_.betti[k];
+      } else if (dim.death[j] > birth) {
+        bars.push_back(Interval{static_cast<double>(birth), static_cast<double>(dim.death[j])});
+      }
+    }
   }
 
   Complex<Dist> cx_;
