@@ -41,7 +41,10 @@ constexpr const char* kUsage =
     "Other options:\n"
     "  --collapse <c>   edge collapse before the reduction (same barcode): auto (default;\n"
     "                   where it pays), on, off\n"
-    "  --stats          print the run's figures (edges, collapse, stage times) on stderr\n"
+    "  --stats          print the run's figures (edges, collapse, stage times) and the\n"
+    "                   engine's memory estimate on stderr\n"
+    "  --estimate       print the engine's estimate (the server admits jobs with it) on\n"
+    "                   stdout and exit without computing\n"
     "\n"
     "Reads standard input when no filename is given. Other commands: serve.\n";
 
@@ -63,6 +66,7 @@ struct Args {
   bool help = false;
   core::Collapse collapse = core::Collapse::Auto;
   bool stats = false;
+  bool estimate = false;
 };
 
 long parse_int(const std::string& opt, const std::string& s) {
@@ -108,6 +112,7 @@ Args parse_args(int argc, char** argv) {
     std::string arg = argv[i];
     if (arg == "--help" || arg == "-h") { a.help = true; continue; }
     if (arg == "--stats") { a.stats = true; continue; }
+    if (arg == "--estimate") { a.estimate = true; continue; }
     if (arg.rfind("--", 0) != 0 || arg == "--") {
       if (arg == "--" && i + 1 < argc) arg = argv[++i];
       if (a.file) throw UsageError("more than one input file given");
@@ -163,38 +168,33 @@ struct MemoryLimitExceeded : std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
-// Refuses a job whose estimated peak memory exceeds --memory-limit (before the
-// distance matrix or anything of the computation is allocated).
-// With a threshold the fraction of pairs below it (the edge density) is measured:
-// exactly for a matrix, from a fixed sample of pairs for a point cloud.
-void check_memory(const Args& a, size_t n, size_t dim, const std::vector<value_t>* lower,
+// The engine's data-following estimate (the one the server admits with),
+// printed by --stats; a job whose estimate exceeds --memory-limit is refused
+// before the distance matrix or anything of the computation is allocated.
+// Returns true when the run stops here (--estimate).
+bool check_memory(const Args& a, size_t n, size_t dim, const std::vector<value_t>* lower,
                   const std::vector<value_t>* coords) {
-  if (!a.memory_limit) return;
+  if (!a.memory_limit && !a.stats && !a.estimate) return false;
   std::optional<double> thr;
-  double fraction = -1;
-  if (a.threshold) {
-    thr = static_cast<double>(*a.threshold);
-    uint64_t below = 0, total = 0;
-    if (lower) {
-      for (value_t d : *lower) below += d <= *a.threshold;
-      total = lower->size();
-    } else if (coords && n >= 2) {
-      uint64_t state = 0x9E3779B97F4A7C15ull;
-      for (; total < 20000; ++total) {
-        state = state * 6364136223846793005ull + 1442695040888963407ull;
-        const size_t i = static_cast<size_t>((state >> 33) % n);
-        size_t j = static_cast<size_t>((state >> 7) % (n - 1));
-        if (j >= i) ++j;
-        below += core::euclidean_distance(&(*coords)[i * dim], &(*coords)[j * dim], dim) <= *a.threshold;
-      }
-    }
-    if (total) fraction = std::min(1.0, (static_cast<double>(below) + 1) / static_cast<double>(total) * 1.2);
+  if (a.threshold) thr = static_cast<double>(*a.threshold);
+  const core::ComplexProfile p = lower ? core::profile_lower(*lower, n, a.dim, thr)
+                                       : core::profile_points(*coords, n, dim, a.dim, thr);
+  const core::Estimate e = core::estimate_rips_profile(p, static_cast<uint32_t>(dim), lower != nullptr, a.dim,
+                                                       thr.has_value());
+  if (a.stats || a.estimate) {
+    std::string simplices;
+    for (size_t k = 2; k < p.simplices.size(); ++k)
+      simplices += " s" + std::to_string(k) + "=" + std::to_string(static_cast<uint64_t>(p.simplices[k]));
+    std::fprintf(a.estimate ? stdout : stderr,
+                 "estimate: memory_bytes=%llu seconds=%.3g cutoff=%g edges=%.0f%s sampled_vertices=%u\n",
+                 static_cast<unsigned long long>(e.memory_bytes), e.seconds, p.cutoff, p.edges, simplices.c_str(),
+                 p.sampled_vertices);
   }
-  const core::Estimate e = core::estimate_rips(n, static_cast<uint32_t>(dim), lower != nullptr, a.dim, thr, fraction);
-  if (e.memory_bytes > *a.memory_limit)
+  if (a.memory_limit && e.memory_bytes > *a.memory_limit)
     throw MemoryLimitExceeded("estimated memory " + std::to_string(e.memory_bytes) + " bytes exceeds --memory-limit " +
                               std::to_string(*a.memory_limit) + " bytes (" + std::to_string(n) + " points, dim " +
                               std::to_string(a.dim) + ")");
+  return a.estimate;
 }
 
 std::string read_input(const std::optional<std::string>& file) {
@@ -279,7 +279,7 @@ int run(const Args& a) {
   if (a.format == Format::PointCloud) {
     core::io::PointCloud pc = core::io::parse_point_cloud(text);
     n = pc.n;
-    check_memory(a, pc.n, pc.dim, nullptr, &pc.coords);
+    if (check_memory(a, pc.n, pc.dim, nullptr, &pc.coords)) return 0;
     line(out, "point cloud with ", static_cast<uint64_t>(pc.n), " points in dimension ", static_cast<uint64_t>(pc.dim));
     if (a.threshold) {
       result = core::rips_from_points(pc.coords, pc.n, pc.dim, opt);
@@ -297,7 +297,7 @@ int run(const Args& a) {
                               : a.format == Format::LowerDistance ? core::io::parse_lower_distance(text)
                                                                   : core::io::parse_upper_distance(text);
     n = m.n;
-    check_memory(a, n, 0, &m.lower, nullptr);
+    if (check_memory(a, n, 0, &m.lower, nullptr)) return 0;
     core::detail::validate_options(n, opt);
     core::detail::validate_values(m.lower, true, "distances");
     value_range(out, m.lower);
