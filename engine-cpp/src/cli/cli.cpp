@@ -42,6 +42,9 @@ constexpr const char* kUsage =
     "  --collapse <c>   edge collapse before the reduction (same barcode): auto (default;\n"
     "                   where it pays), on, off\n"
     "  --stats          print the run's figures (edges, collapse, stage times) on stderr\n"
+    "  --sparse <eps>   the sparse Rips filtration, an APPROXIMATION: every bar within a\n"
+    "                   factor 1+eps of the Rips diagram's (eps in (0, 1]); linear size,\n"
+    "                   for clouds too large for the exact complex. Never the default.\n"
     "\n"
     "Reads standard input when no filename is given. Other commands: serve.\n";
 
@@ -63,6 +66,7 @@ struct Args {
   bool help = false;
   core::Collapse collapse = core::Collapse::Auto;
   bool stats = false;
+  std::optional<double> sparse;
 };
 
 long parse_int(const std::string& opt, const std::string& s) {
@@ -150,6 +154,10 @@ Args parse_args(int argc, char** argv) {
       else if (value == "on") a.collapse = core::Collapse::On;
       else if (value == "off") a.collapse = core::Collapse::Off;
       else throw UsageError("--collapse must be auto, on or off");
+    } else if (name == "--sparse") {
+      const double e = parse_float(name, value);
+      if (!(e > 0 && e <= core::kSparseMaxEpsilon)) throw UsageError("--sparse must be in (0, 1]");
+      a.sparse = e;
     } else if (name == "--ratio") {
       a.ratio = parse_float(name, value);
     } else {
@@ -190,7 +198,9 @@ void check_memory(const Args& a, size_t n, size_t dim, const std::vector<value_t
     }
     if (total) fraction = std::min(1.0, (static_cast<double>(below) + 1) / static_cast<double>(total) * 1.2);
   }
-  const core::Estimate e = core::estimate_rips(n, static_cast<uint32_t>(dim), lower != nullptr, a.dim, thr, fraction);
+  const core::Estimate e =
+      a.sparse ? core::estimate_sparse_rips(n, static_cast<uint32_t>(dim), lower != nullptr, a.dim, *a.sparse)
+               : core::estimate_rips(n, static_cast<uint32_t>(dim), lower != nullptr, a.dim, thr, fraction);
   if (e.memory_bytes > *a.memory_limit)
     throw MemoryLimitExceeded("estimated memory " + std::to_string(e.memory_bytes) + " bytes exceeds --memory-limit " +
                               std::to_string(*a.memory_limit) + " bytes (" + std::to_string(n) + " points, dim " +
@@ -247,6 +257,9 @@ void print_barcodes(std::string& out, const core::RipsResult& r, size_t n, int m
 
 // --stats: one line of key=value figures on stderr.
 void print_stats(const core::RipsStats& s, core::Collapse mode) {
+  if (s.sparse_epsilon > 0)
+    std::fprintf(stderr, "stats: approximation=sparse-rips eps=%g interleaving_factor=%g permutation_s=%.3f\n",
+                 s.sparse_epsilon, 1 + s.sparse_epsilon, s.seconds_permutation);
   const char* rule = mode == core::Collapse::On    ? "forced"
                      : mode == core::Collapse::Off ? "off"
                      : s.collapse_stopped_early    ? "auto,stopped-after-probe"
@@ -264,6 +277,14 @@ void print_stats(const core::RipsStats& s, core::Collapse mode) {
                s.seconds_reduction, s.seconds_sort, s.cpu_seconds_edges, s.cpu_seconds_collapse, s.cpu_seconds_reduction);
 }
 
+// The header line that says the barcode is an approximation.
+void sparse_line(std::string& out, double eps) {
+  char buf[160];
+  std::snprintf(buf, sizeof buf, "sparse Rips filtration (approximation): bars within a factor %g of the Rips diagram's",
+                1 + eps);
+  line(out, buf);
+}
+
 int run(const Args& a) {
   const std::string text = read_input(a.file);
   core::RipsOptions opt;
@@ -272,6 +293,8 @@ int run(const Args& a) {
   opt.threads = core::resolve_threads(a.threads);
   opt.collapse = a.collapse;
   if (a.threshold) opt.threshold = static_cast<double>(*a.threshold);
+  opt.sparse = a.sparse;
+  if (a.sparse && a.collapse == core::Collapse::Auto) opt.collapse = core::Collapse::Off;
 
   std::string out;
   core::RipsResult result;
@@ -281,7 +304,8 @@ int run(const Args& a) {
     n = pc.n;
     check_memory(a, pc.n, pc.dim, nullptr, &pc.coords);
     line(out, "point cloud with ", static_cast<uint64_t>(pc.n), " points in dimension ", static_cast<uint64_t>(pc.dim));
-    if (a.threshold) {
+    if (a.sparse) sparse_line(out, *a.sparse);
+    if (a.threshold || a.sparse) {
       result = core::rips_from_points(pc.coords, pc.n, pc.dim, opt);
     } else {
       core::detail::validate_options(pc.n, opt);
@@ -301,7 +325,10 @@ int run(const Args& a) {
     core::detail::validate_options(n, opt);
     core::detail::validate_values(m.lower, true, "distances");
     value_range(out, m.lower);
-    if (a.threshold) {
+    if (a.sparse) {
+      line(out, "distance matrix with ", static_cast<uint64_t>(n), " points");
+      sparse_line(out, *a.sparse);
+    } else if (a.threshold) {
       uint64_t entries = 0;
       for (value_t d : m.lower) entries += d <= *a.threshold;
       line(out, "sparse distance matrix with ", static_cast<uint64_t>(n), " points and ", entries, "/",
