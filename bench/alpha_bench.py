@@ -17,7 +17,7 @@ points, and 2-D uniform clouds. For every cloud:
     (`floor_s`, file reading excluded); `core/floor` is the engine's core time
     over it, the engine's cost relative to its own floor (goal <= 3x).
 
-  python3 bench/alpha_bench.py [--engine PATH] [--floor PATH] [--python PATH] [--sizes 10000,100000,1000000]
+  python3 bench/alpha_bench.py [--engine PATH] [--floor PATH] [--threads 1] [--python PATH] [--sizes 10000,100000,1000000]
                                [--shapes uniform,torus,sphere,uniform2d] [--modulus 11]
                                [--precision safe|exact] [--gudhi-max-n N] [--quick] [--timeout S]
 
@@ -171,6 +171,8 @@ def main():
     ap.add_argument("--timeout", type=float, default=7200)
     ap.add_argument("--seed", type=int, default=20240611)
     ap.add_argument("--modulus", type=int, default=11)
+    ap.add_argument("--threads", type=int, default=1,
+                    help="engine and floor threads (R^3: CGAL's parallel Delaunay with TBB); GUDHI runs one")
     ap.add_argument("--gudhi-max-n", type=int, default=0, help="skip GUDHI above this many points (0: no limit)")
     ap.add_argument("--precision", default="safe", choices=["safe", "exact", "fast"])
     args = ap.parse_args()
@@ -197,7 +199,8 @@ def main():
                 name = "%s_%d" % (shape, n)
                 txt, npy = os.path.join(tmp, name + ".txt"), os.path.join(tmp, name + ".npy")
                 subprocess.run([args.python, "-c", GEN, shape, str(n), str(args.seed), txt, npy], check=True)
-                eng = run_timed([engine, "--algorithm", "alpha", "--modulus", str(args.modulus), "--stats", txt],
+                eng = run_timed([engine, "--algorithm", "alpha", "--modulus", str(args.modulus), "--threads",
+                                 str(args.threads), "--stats", txt],
                                 args.timeout)
                 gout = os.path.join(tmp, name + ".gudhi")
                 skip = None
@@ -217,7 +220,7 @@ def main():
                     line += " engine_s=%.2f core_s=%s engine_rss_mb=%.0f" % (eng[2], core.group(1) if core else "?", eng[3])
                 else:
                     line += " engine=FAILED"
-                fl = run_timed([floor, txt], args.timeout) if floor else None
+                fl = run_timed([floor, "--threads", str(args.threads), txt], args.timeout) if floor else None
                 if fl:
                     fs = float(re.search(r"delaunay_seconds=([0-9.]+)", fl[0]).group(1))
                     line += " floor_s=%.2f floor_rss_mb=%.0f" % (fs, fl[3])

@@ -12,7 +12,7 @@ const { freePort, startRedis } = require("./proc-util");
 
 const ROOT = path.resolve(__dirname, "..");
 const common = require(path.join(ROOT, "services/common/dist/index.js"));
-const KAFKA_BROKERS = process.env.KAFKA_BROKERS ?? "127.0.0.1:9192";
+const KAFKA_BROKERS = process.env.KAFKA_BROKERS || `127.0.0.1:${process.env.KAFKA_PORT || 9192}`;
 const API_KEY = "chaos-key";
 
 /** RSS in bytes of `pid` (NaN once it is gone). */

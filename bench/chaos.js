@@ -717,6 +717,8 @@ async function soak(argv) {
   try {
     const procs = { ...mesh.pids() };
     const kp = kafkaPid();
+    // the broker too: the Kafka of deploy/local serves this run (other runs on it add to its RSS)
+    if (kp && alive(kp)) procs.kafka = kp;
     const datasets = [];
     for (let i = 0; i < 8; i++) datasets.push(await M.upload(mesh.gw, M.csv(8 + i, 3, 0.1 + i / 100)));
     const samples = [];
@@ -806,7 +808,9 @@ async function soak(argv) {
       );
       return `${n.padEnd(10)} RSS at start ${MiB(start.rss[n])}, after warm-up ${MiB(first.rss[n])}, last ${MiB(last.rss[n])} MiB (peak ${MiB(peak)}): ${growth >= 0 ? "+" : ""}${fmt(growth)} %${growth >= 10 ? "  <-- over 10 %" : ""}`;
     });
-    if (kp) rows.push(`(the shared Kafka broker, pid ${kp}, is not counted: other users of it)`);
+    const now = mesh.pids();
+    const changed = Object.keys(now).filter((n) => now[n] !== procs[n] || !alive(now[n]));
+    rows.push(`processes died or restarted: ${changed.length ? changed.join(", ") : "none"}   [goal: none]`);
     lat.sort((a, b) => a - b);
     figure(
       `soak: ${o.seconds} s at a target of ${o.rate} jobs/s (${machine()})`,
@@ -828,8 +832,7 @@ async function soak(argv) {
 
 // ---------------------------------------------------------------------------------------------
 
-// more scenarios are added to this table as they land
-const SCENARIOS = { "kafka-pause": kafkaPause };
+const SCENARIOS = { "kafka-pause": kafkaPause, "engine-kill": engineKill, "upload-fuzz": uploadFuzz, "watch-abort": watchAbort, soak };
 
 async function main() {
   const [name, ...rest] = process.argv.slice(2);

@@ -18,6 +18,12 @@ rss = peak resident set. The floor line of a row is the engine's own edge stage
 
   python3 bench/large_cloud_bench.py [--sizes 100000,300000,1000000] [--shapes torus,cube]
                                      [--threads 2] [--timeout 900] [--ripser-timeout 600]
+                                     [--sparse EPS [--sparse-only] [--memory-limit 8G]]
+
+--sparse EPS adds, per cloud, the rows without a threshold: the exact filtration asked with
+--memory-limit (its estimate does not fit: refused before any work, the estimate printed) and
+the sparse Rips filtration (an approximation within a factor 1 + EPS), with its time, memory,
+edges and the two longest H1 bars (a torus' two classes). --sparse-only skips the other rows.
 """
 import argparse
 import math
@@ -94,6 +100,37 @@ def stats_of(stderr):
     return dict(kv.split("=", 1) for kv in m.group(1).split()) if m else {}
 
 
+def sparse_rows(a, shape, n, path):
+    """No threshold: the exact filtration against --memory-limit, then the sparse one."""
+    name = f"{shape}_{n}"
+    exact = timed([ENGINE, "--format", "point-cloud", "--dim", str(a.dim), "--threads", str(a.threads),
+                   "--memory-limit", a.memory_limit, path], a.timeout)
+    if isinstance(exact, str):
+        m = re.search(r"estimated memory (\d+) bytes", exact)
+        why = f"refused: estimated {int(m.group(1)) / 2**30:.0f} GiB > --memory-limit {a.memory_limit}" if m else exact
+        print(f"{name} no-threshold exact {why}", flush=True)
+    else:
+        print(f"{name} no-threshold exact engine_s={exact[2]:.2f} engine_rss_mb={exact[3]:.0f}", flush=True)
+    r = timed([ENGINE, "--format", "point-cloud", "--dim", str(a.dim), "--threads", str(a.threads),
+               "--sparse", str(a.sparse), "--stats", path], a.timeout)
+    if isinstance(r, str):
+        print(f"{name} sparse eps={a.sparse} engine {r}", flush=True)
+        return
+    st = {}
+    for line in re.findall(r"^stats: (.*)$", r[1], re.M):
+        st.update(dict(kv.split("=", 1) for kv in line.split()))
+    bars = parse_barcode(r[0])
+    h1 = []
+    for t, c in bars.get(1, {}).items():
+        b, e = t.strip()[1:-1].split(",")
+        h1 += [(float(e) if e.strip() else math.inf) - float(b)] * c
+    h1.sort(reverse=True)
+    print(f"{name} no-threshold sparse eps={a.sparse} (approximation, factor {1 + a.sparse:g}) engine_s={r[2]:.2f} "
+          f"engine_cpu_s={r[4]:.2f} engine_rss_mb={r[3]:.0f} edges={st.get('edges_below_threshold')} "
+          f"permutation_s={st.get('permutation_s')} edges_s={st.get('edges_s')} reduction_s={st.get('reduction_s')} "
+          f"h1_bars={len(h1)} longest_h1={','.join('%.4g' % x for x in h1[:3])}", flush=True)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--sizes", default="100000,300000,1000000")
@@ -104,6 +141,9 @@ def main():
     ap.add_argument("--ripser-timeout", type=float, default=600)
     ap.add_argument("--no-ripser", action="store_true")
     ap.add_argument("--workdir", default=os.path.join(tempfile.gettempdir(), "tda-large-cloud"))
+    ap.add_argument("--sparse", type=float, default=None, help="add the no-threshold exact (refused) and sparse rows")
+    ap.add_argument("--sparse-only", action="store_true")
+    ap.add_argument("--memory-limit", default="8G", help="for the no-threshold exact row")
     a = ap.parse_args()
     if not os.access(ENGINE, os.X_OK):
         print(f"engine binary missing: {ENGINE} (run `make build`)")
@@ -120,6 +160,10 @@ def main():
                 generate(shape, n, path + ".tmp")
                 os.replace(path + ".tmp", path)
             thr = threshold(shape, n)
+            if a.sparse is not None:
+                sparse_rows(a, shape, n, path)
+                if a.sparse_only:
+                    continue
             base = [ENGINE, "--format", "point-cloud", "--dim", str(a.dim), "--threshold", "%.6g" % thr,
                     "--threads", str(a.threads), "--stats"]
             runs = {}

@@ -6,9 +6,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 APT_PACKAGES=(
-  cmake g++ make pkg-config
+  cmake g++ make pkg-config clang-format
   libgrpc++-dev libprotobuf-dev protobuf-compiler protobuf-compiler-grpc libgtest-dev
-  libcgal-dev libgmp-dev libmpfr-dev
+  libcgal-dev libgmp-dev libmpfr-dev libtbb-dev
   redis-server ripser kcat time prometheus
   python3-grpcio python3-protobuf python3-gudhi
   default-jre-headless maven

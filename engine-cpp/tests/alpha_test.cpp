@@ -538,3 +538,37 @@ TEST(AlphaCli, FormatsAndOutput) {
 }
 
 }  // namespace
+
+// --- the parallel Delaunay triangulation (CGAL with TBB) ----------------------
+
+AlphaOptions threads(int t, int p = 2) {
+  AlphaOptions o;
+  o.threads = t;
+  o.modulus = p;
+  return o;
+}
+
+// Equal to GUDHI with two threads, and bar for bar (same doubles) to one thread:
+// the cells are put in a canonical order, so no value depends on the schedule.
+TEST(AlphaParallel, SameDiagramForEveryThreadCount) {
+  EXPECT_TRUE(tda::core::alpha_detail::kParallelDelaunay) << "built without TBB: the parallel path is not tested";
+  compare_with_gudhi(read_off(fixture("tore3D_1307.off")), "tore3D_1307 2 threads Z/11", threads(2, 11));
+  compare_with_gudhi(read_off(fixture("grid_10_10_10_in_0_1.off")), "grid_10_10_10 2 threads", threads(2));
+  compare_with_gudhi(random_cloud(20000, 3, 7), "random3d 20k 2 threads", threads(2));
+  for (const Cloud& c : {read_off(fixture("grid_10_10_10_in_0_1.off")), read_off(fixture("sphere3D_2646.off")),
+                         random_cloud(30000, 3, 8)}) {
+    const AlphaResult one = tda::core::alpha_from_points(c.coords, c.n, c.dim, threads(1));
+    for (int t : {2, 3}) {
+      const AlphaResult many = tda::core::alpha_from_points(c.coords, c.n, c.dim, threads(t));
+      ASSERT_EQ(one.diagrams.size(), many.diagrams.size());
+      EXPECT_EQ(one.stats.simplices, many.stats.simplices);
+      for (size_t d = 0; d < one.diagrams.size(); ++d) {
+        ASSERT_EQ(one.diagrams[d].size(), many.diagrams[d].size()) << "dim " << d << " threads " << t;
+        for (size_t i = 0; i < one.diagrams[d].size(); ++i) {
+          EXPECT_EQ(one.diagrams[d][i].birth, many.diagrams[d][i].birth) << "dim " << d << " bar " << i;
+          EXPECT_EQ(one.diagrams[d][i].death, many.diagrams[d][i].death) << "dim " << d << " bar " << i;
+        }
+      }
+    }
+  }
+}

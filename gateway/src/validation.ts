@@ -48,6 +48,19 @@ function checkBound(v: FieldViolation[], field: string, value: number | undefine
   if (!Number.isFinite(value) || value < 0) v.push({ field, description: "must be a finite number >= 0 (leave it unset for no bound)" });
 }
 
+/**
+ * The sparse Rips filtration's epsilon: in (0, MAX_SPARSE_EPSILON]. Its diagram is within a factor
+ * 1 + epsilon of the exact one; past 1 (a factor 2) the approximation says little, and at 0 it is the exact
+ * filtration (leave the field unset for that).
+ */
+export const MAX_SPARSE_EPSILON = 1;
+function checkSparse(v: FieldViolation[], field: string, value: number | undefined): void {
+  if (value === undefined) return;
+  if (!(Number.isFinite(value) && value > 0 && value <= MAX_SPARSE_EPSILON)) {
+    v.push({ field, description: `must be in (0, ${MAX_SPARSE_EPSILON}] (leave it unset for the exact Rips filtration)` });
+  }
+}
+
 function checkModulus(v: FieldViolation[], field: string, modulus: number, maxModulus: number): void {
   if (modulus !== 0 && (modulus > maxModulus || !isPrime(modulus))) {
     v.push({ field, description: `must be a prime at most ${maxModulus} (0 means 2)` });
@@ -63,6 +76,7 @@ export function ripsViolations(req: pbGateway.ComputeVietorisRipsRequest, maxMod
   const v: FieldViolation[] = [];
   checkCommonJob(v, req);
   checkBound(v, "threshold", req.threshold);
+  checkSparse(v, "sparse_epsilon", req.sparseEpsilon);
   checkModulus(v, "modulus", req.modulus, Math.min(maxModulus, MAX_MODULUS));
   if (req.threads > MAX_THREADS) v.push({ field: "threads", description: `must be at most ${MAX_THREADS} (0 means the engine default)` });
   return v;
@@ -87,6 +101,7 @@ export function estimateViolations(req: pbGateway.EstimateJobRequest, maxModulus
   if (p.maxDim > MAX_HOMOLOGY_DIM) v.push({ field: "params.max_dim", description: `must be at most ${MAX_HOMOLOGY_DIM}` });
   checkBound(v, "params.threshold", p.threshold);
   checkBound(v, "params.max_alpha", p.maxAlpha);
+  checkSparse(v, "params.sparse_epsilon", p.sparseEpsilon);
   checkModulus(v, "params.modulus", p.modulus, Math.min(maxModulus, MAX_MODULUS));
   if (p.threads > MAX_THREADS) v.push({ field: "params.threads", description: `must be at most ${MAX_THREADS} (0 means the engine default)` });
   return v;

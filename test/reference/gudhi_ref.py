@@ -5,6 +5,9 @@ Reads one JSON document on stdin:
   {"op": "distance", "cases": [{"a": [[b, d], ...], "b": [[b, d], ...],
                                 "order": p, "internal_p": q, "delta": hera's relative error}, ...]}
 or
+  {"op": "sparse_rips", "cases": [{"points": [[x, ...], ...] | "lower": [d10, d20, d21, ...], "n": n,
+   "e": GUDHI's sparse parameter, "max_dim": k, "seed": s, "exact": [[[b, d], ...] per dimension]}, ...]}
+or
   {"op": "vectorize", "cases": [{"bars": [[b, d], ...], "kind": "betti" | "landscape" |
    "image" | "entropy" | "amplitudes", "lo", "hi", "resolution", "layers", "bandwidth",
    "power" (image weight p^power, or null for 1), "ylo", "yhi", "order", "internal_p"}, ...]}
@@ -14,8 +17,11 @@ Landscape, PersistenceImage, Entropy; amplitudes: total persistence and the
 bottleneck and Wasserstein distances to the empty diagram); per distance case {"bottleneck": x, "wasserstein": y,
 "wasserstein_exact": z} (infinite values as the string "inf"): y from hera
 (auction, within the relative error delta, 1e-6 by default), z from
-gudhi.wasserstein (the exact optimal transport of POT). Exits non-zero on any
-other gudhi.
+gudhi.wasserstein (the exact optimal transport of POT); per sparse_rips case
+{"simplices": N, "log_bottleneck_0": x0, ...}: RipsComplex(sparse=e) with
+gudhi.random.set_seed(seed), persistence over Z/2, and per dimension the
+bottleneck distance in log scale between its diagram and the given exact one
+(a birth 0 counts as 1e-30 on both sides). Exits non-zero on any other gudhi.
 """
 import json
 import math
@@ -69,6 +75,36 @@ def distance(case):
     return out
 
 
+def log_diagram(points):
+    d = diagram(points)
+    if len(d) == 0:
+        return d
+    return np.log(np.maximum(d, 1e-30))
+
+
+def sparse_rips(case):
+    import gudhi.random
+
+    gudhi.random.set_seed(int(case.get("seed", 0)))
+    if "points" in case:
+        rc = gudhi.RipsComplex(points=np.array(case["points"], dtype=float), sparse=float(case["e"]))
+    else:
+        n, low = int(case["n"]), case["lower"]
+        rows = [[low[i * (i - 1) // 2 + j] for j in range(i)] for i in range(n)]
+        rc = gudhi.RipsComplex(distance_matrix=rows, sparse=float(case["e"]))
+    k = int(case["max_dim"])
+    st = rc.create_simplex_tree(max_dimension=k + 1)
+    st.compute_persistence(homology_coeff_field=2, min_persistence=0)
+    out = {"simplices": st.num_simplices()}
+    for dim in range(k + 1):
+        mine = st.persistence_intervals_in_dimension(dim)
+        mine = mine[mine[:, 1] > mine[:, 0]] if len(mine) else np.zeros((0, 2))
+        out["log_bottleneck_%d" % dim] = num(
+            gudhi.bottleneck_distance(log_diagram(mine), log_diagram(case["exact"][dim]), e=0)
+        )
+    return out
+
+
 def vectorize(case):
     import gudhi.representations as rep
 
@@ -111,6 +147,8 @@ def main():
     doc = json.load(sys.stdin, parse_constant=lambda c: {"Infinity": math.inf, "-Infinity": -math.inf}[c])
     if doc["op"] == "distance":
         res = [distance(c) for c in doc["cases"]]
+    elif doc["op"] == "sparse_rips":
+        res = [sparse_rips(c) for c in doc["cases"]]
     elif doc["op"] == "vectorize":
         res = [vectorize(c) for c in doc["cases"]]
     else:

@@ -15,6 +15,7 @@
 #include <sstream>
 #include <stdexcept>
 #include <string>
+#include <thread>
 #include <string_view>
 #include <vector>
 
@@ -37,6 +38,8 @@ constexpr const char* kAlphaUsage =
     "  --max-alpha <a>    keep simplices with value <= a (in the reported unit)\n"
     "  --modulus <p>      coefficients in the prime field Z/pZ (default 2; GUDHI uses 11)\n"
     "  --stats            print statistics to standard error\n"
+    "  --threads <n>      threads of the Delaunay triangulation in R^3 (default 0 = all cores;\n"
+    "                     the diagram is the same for every count)\n"
     "\n"
     "Reads standard input when no filename is given. Ambient dimension 2 or 3.\n";
 
@@ -50,6 +53,7 @@ struct Args {
   bool stats = false;
   std::optional<double> max_alpha;
   int modulus = 2;
+  int threads = 0;
   std::optional<std::string> file;
   bool help = false;
 };
@@ -113,6 +117,10 @@ Args parse_args(int argc, char** argv) {
       const long p = parse_int(arg, value);
       if (p < 2 || p > 251) throw UsageError("--modulus must be a prime between 2 and 251");
       a.modulus = static_cast<int>(p);
+    } else if (arg == "--threads") {
+      const long t = parse_int(arg, value);
+      if (t < 0 || t > 4096) throw UsageError("--threads must be between 0 and 4096");
+      a.threads = static_cast<int>(t);
     } else if (arg == "--max-alpha") {
       a.max_alpha = parse_double(arg, value);
     } else {
@@ -274,6 +282,7 @@ int run(const Args& a) {
   opt.radius = a.radius;
   opt.max_alpha = a.max_alpha;
   opt.modulus = a.modulus;
+  opt.threads = a.threads > 0 ? a.threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   // with --stats, the time spent in each stage (from the progress callbacks)
   using Clock = std::chrono::steady_clock;
   const auto t0 = Clock::now();
@@ -309,12 +318,13 @@ int run(const Args& a) {
   std::fwrite(out.data(), 1, out.size(), stdout);
   std::fflush(stdout);
   if (a.stats)
-    std::fprintf(stderr, "points=%llu distinct=%llu simplices=%llu duplicates_merged=%llu columns_reduced=%llu core_seconds=%.3f\n",
+    std::fprintf(stderr, "points=%llu distinct=%llu simplices=%llu duplicates_merged=%llu columns_reduced=%llu threads=%d "
+                 "core_seconds=%.3f\n",
                  static_cast<unsigned long long>(r.stats.points),
                  static_cast<unsigned long long>(r.stats.points - r.stats.duplicates_merged),
                  static_cast<unsigned long long>(r.stats.simplices),
                  static_cast<unsigned long long>(r.stats.duplicates_merged),
-                 static_cast<unsigned long long>(r.stats.columns_reduced), core_seconds);
+                 static_cast<unsigned long long>(r.stats.columns_reduced), opt.threads, core_seconds);
   if (a.stats) {
     // Loading = merging duplicates; Distances = Delaunay triangulation and alpha
     // values; Dim0 = sorting the edges and union-find; Reduction = the top

@@ -45,6 +45,9 @@ constexpr const char* kUsage =
     "                   engine's memory estimate on stderr\n"
     "  --estimate       print the engine's estimate (the server admits jobs with it) on\n"
     "                   stdout and exit without computing\n"
+    "  --sparse <eps>   the sparse Rips filtration, an APPROXIMATION: every bar within a\n"
+    "                   factor 1+eps of the Rips diagram's (eps in (0, 1]); linear size,\n"
+    "                   for clouds too large for the exact complex. Never the default.\n"
     "\n"
     "Reads standard input when no filename is given. Other commands: serve.\n";
 
@@ -67,6 +70,7 @@ struct Args {
   core::Collapse collapse = core::Collapse::Auto;
   bool stats = false;
   bool estimate = false;
+  std::optional<double> sparse;
 };
 
 long parse_int(const std::string& opt, const std::string& s) {
@@ -155,6 +159,10 @@ Args parse_args(int argc, char** argv) {
       else if (value == "on") a.collapse = core::Collapse::On;
       else if (value == "off") a.collapse = core::Collapse::Off;
       else throw UsageError("--collapse must be auto, on or off");
+    } else if (name == "--sparse") {
+      const double e = parse_float(name, value);
+      if (!(e > 0 && e <= core::kSparseMaxEpsilon)) throw UsageError("--sparse must be in (0, 1]");
+      a.sparse = e;
     } else if (name == "--ratio") {
       a.ratio = parse_float(name, value);
     } else {
@@ -177,10 +185,12 @@ bool check_memory(const Args& a, size_t n, size_t dim, const std::vector<value_t
   if (!a.memory_limit && !a.stats && !a.estimate) return false;
   std::optional<double> thr;
   if (a.threshold) thr = static_cast<double>(*a.threshold);
-  const core::ComplexProfile p = lower ? core::profile_lower(*lower, n, a.dim, thr)
-                                       : core::profile_points(*coords, n, dim, a.dim, thr);
-  const core::Estimate e = core::estimate_rips_profile(p, static_cast<uint32_t>(dim), lower != nullptr, a.dim,
-                                                       thr.has_value());
+  core::ComplexProfile p;
+  const core::Estimate e =
+      a.sparse ? core::estimate_sparse_rips(n, static_cast<uint32_t>(dim), lower != nullptr, a.dim, *a.sparse)
+               : core::estimate_rips_profile(p = lower ? core::profile_lower(*lower, n, a.dim, thr)
+                                                       : core::profile_points(*coords, n, dim, a.dim, thr),
+                                             static_cast<uint32_t>(dim), lower != nullptr, a.dim, thr.has_value());
   if (a.stats || a.estimate) {
     std::string simplices;
     for (size_t k = 2; k < p.simplices.size(); ++k)
@@ -247,6 +257,9 @@ void print_barcodes(std::string& out, const core::RipsResult& r, size_t n, int m
 
 // --stats: one line of key=value figures on stderr.
 void print_stats(const core::RipsStats& s, core::Collapse mode) {
+  if (s.sparse_epsilon > 0)
+    std::fprintf(stderr, "stats: approximation=sparse-rips eps=%g interleaving_factor=%g permutation_s=%.3f\n",
+                 s.sparse_epsilon, 1 + s.sparse_epsilon, s.seconds_permutation);
   const char* rule = mode == core::Collapse::On    ? "forced"
                      : mode == core::Collapse::Off ? "off"
                      : s.collapse_stopped_early    ? "auto,stopped-after-probe"
@@ -264,6 +277,14 @@ void print_stats(const core::RipsStats& s, core::Collapse mode) {
                s.seconds_reduction, s.seconds_sort, s.cpu_seconds_edges, s.cpu_seconds_collapse, s.cpu_seconds_reduction);
 }
 
+// The header line that says the barcode is an approximation.
+void sparse_line(std::string& out, double eps) {
+  char buf[160];
+  std::snprintf(buf, sizeof buf, "sparse Rips filtration (approximation): bars within a factor %g of the Rips diagram's",
+                1 + eps);
+  line(out, buf);
+}
+
 int run(const Args& a) {
   const std::string text = read_input(a.file);
   core::RipsOptions opt;
@@ -272,6 +293,8 @@ int run(const Args& a) {
   opt.threads = core::resolve_threads(a.threads);
   opt.collapse = a.collapse;
   if (a.threshold) opt.threshold = static_cast<double>(*a.threshold);
+  opt.sparse = a.sparse;
+  if (a.sparse && a.collapse == core::Collapse::Auto) opt.collapse = core::Collapse::Off;
 
   std::string out;
   core::RipsResult result;
@@ -281,7 +304,8 @@ int run(const Args& a) {
     n = pc.n;
     if (check_memory(a, pc.n, pc.dim, nullptr, &pc.coords)) return 0;
     line(out, "point cloud with ", static_cast<uint64_t>(pc.n), " points in dimension ", static_cast<uint64_t>(pc.dim));
-    if (a.threshold) {
+    if (a.sparse) sparse_line(out, *a.sparse);
+    if (a.threshold || a.sparse) {
       result = core::rips_from_points(pc.coords, pc.n, pc.dim, opt);
     } else {
       core::detail::validate_options(pc.n, opt);
@@ -301,7 +325,10 @@ int run(const Args& a) {
     core::detail::validate_options(n, opt);
     core::detail::validate_values(m.lower, true, "distances");
     value_range(out, m.lower);
-    if (a.threshold) {
+    if (a.sparse) {
+      line(out, "distance matrix with ", static_cast<uint64_t>(n), " points");
+      sparse_line(out, *a.sparse);
+    } else if (a.threshold) {
       uint64_t entries = 0;
       for (value_t d : m.lower) entries += d <= *a.threshold;
       line(out, "sparse distance matrix with ", static_cast<uint64_t>(n), " points and ", entries, "/",

@@ -88,6 +88,8 @@ tda::core::Estimate estimate_job(const JobSpec& spec) {
 #ifdef TDA_HAVE_ALPHA
   if (spec.is_alpha()) return tda::core::estimate_alpha(spec.n, spec.dim);
 #endif
+  if (spec.sparse_epsilon)
+    return tda::core::estimate_sparse_rips(spec.n, spec.dim, spec.is_distance_matrix(), spec.max_dim, *spec.sparse_epsilon);
   return tda::core::estimate_rips_input(spec.n, spec.dim, spec.is_distance_matrix(), spec.storage_bytes());
 }
 
@@ -263,7 +265,7 @@ class ComputeReactor final
   // The estimate that follows the data (Rips: edges and simplices measured
   // below the threshold the core will use); Alpha's from the sizes.
   tda::core::Estimate data_estimate() const {
-    if (spec_.is_alpha()) return estimate_job(spec_);
+    if (spec_.is_alpha() || spec_.sparse_epsilon) return estimate_job(spec_);  // (linear size: from the sizes)
     tda::core::detail::validate_values(values_, spec_.is_distance_matrix(),
                                        spec_.is_distance_matrix() ? "distances" : "coordinates");
     return spec_.is_distance_matrix()
@@ -379,6 +381,7 @@ class ComputeReactor final
     alpha.radius = spec_.alpha_radius;
     alpha.max_alpha = spec_.max_alpha;
     alpha.modulus = spec_.modulus;
+    alpha.threads = static_cast<int>(threads_);
     tda::core::AlphaResult r = tda::core::alpha_from_points(values64_, spec_.n, spec_.dim, alpha, callbacks);
     values64_.clear();
     values64_.shrink_to_fit();
@@ -387,7 +390,7 @@ class ComputeReactor final
     stats->set_columns_reduced(r.stats.columns_reduced);
     stats->set_duplicates_merged(r.stats.duplicates_merged);
     stats->set_threshold_used(spec_.max_alpha.value_or(std::numeric_limits<double>::infinity()));
-    stats->set_threads(1);
+    stats->set_threads(tda::core::alpha_detail::kParallelDelaunay && spec_.dim == 3 ? threads_ : 1);
     return result;
   }
 #endif
@@ -396,6 +399,7 @@ class ComputeReactor final
     tda::core::RipsOptions options;
     options.max_dim = spec_.max_dim;
     options.threshold = spec_.threshold;
+    options.sparse = spec_.sparse_epsilon;
     options.modulus = spec_.modulus;
     options.threads = static_cast<int>(threads_);
     tda::core::RipsResult r = spec_.is_distance_matrix()
@@ -409,6 +413,12 @@ class ComputeReactor final
     stats->set_columns_reduced(r.stats.columns_reduced);
     stats->set_apparent_pairs(r.stats.apparent_pairs);
     stats->set_threshold_used(r.stats.threshold_used);
+    if (r.stats.sparse_epsilon > 0) {
+      common::Approximation* a = result.mutable_result()->mutable_approximation();
+      a->set_method("sparse_rips");
+      a->set_epsilon(r.stats.sparse_epsilon);
+      a->set_interleaving_factor(1 + r.stats.sparse_epsilon);
+    }
     return result;
   }
 

@@ -7,6 +7,7 @@
 #include "server/distance.hpp"
 #include "server/vectorize.hpp"
 #include "server/errors.hpp"
+#include "tda/core/rips_options.hpp"
 
 static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__,
               "the wire format is little-endian; add byte swapping for this host");
@@ -126,6 +127,14 @@ grpc::Status validate_spec(const tda::engine::v1::ComputeSpec& spec, JobSpec* ou
       s.threshold = t;  // +inf means no threshold
   }
 
+  if (params.has_sparse_epsilon()) {
+    const double e = params.sparse_epsilon();
+    if (!(e > 0 && e <= tda::core::kSparseMaxEpsilon))
+      v.push_back({"spec.params.sparse_epsilon", "must be in (0, 1] (unset: the exact Rips filtration)"});
+    else
+      s.sparse_epsilon = e;
+  }
+
   s.algorithm = params.algorithm();
   if (s.is_alpha()) {
     if (s.kind != tda::common::v1::INPUT_KIND_POINT_CLOUD)
@@ -143,6 +152,8 @@ grpc::Status validate_spec(const tda::engine::v1::ComputeSpec& spec, JobSpec* ou
         s.max_alpha = a;  // +inf means no cut-off
     }
     s.threshold.reset();  // a Rips parameter
+    if (params.has_sparse_epsilon())
+      v.push_back({"spec.params.sparse_epsilon", "is a Rips parameter (the sparse Rips filtration)"});
   }
   s.requested_threads = params.threads();
   s.job_id = spec.job_id();

@@ -39,6 +39,7 @@ struct JobSpec {
   uint64_t expected_values = 0; // values the client must send
   int max_dim = 1;
   std::optional<double> threshold;
+  std::optional<double> sparse_epsilon;  // Rips: the sparse filtration (an approximation)
   int modulus = 2;
   bool alpha_radius = false;        // Alpha: report radii
   std::optional<double> max_alpha;  // Alpha: cut-off in the reported unit

@@ -1,4 +1,4 @@
-import { Metadata } from "@grpc/grpc-js";
+import { Metadata, type ChannelOptions } from "@grpc/grpc-js";
 import { HealthClient, HealthCheckResponse_ServingStatus as ServingStatus } from "./gen/grpc/health/v1/health";
 import { channelOptions, insecure } from "./grpc";
 
@@ -13,8 +13,8 @@ export function checkHealth(client: HealthClient, service = "", timeoutMs = 2000
   });
 }
 
-export function createHealthClient(address: string): HealthClient {
-  return new HealthClient(address, insecure(), channelOptions);
+export function createHealthClient(address: string, options: ChannelOptions = channelOptions): HealthClient {
+  return new HealthClient(address, insecure(), options);
 }
 
 /** Polls the health check until SERVING or the timeout passes. */

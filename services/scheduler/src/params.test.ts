@@ -1,5 +1,5 @@
 import { pbCommon } from "@tda/common";
-import { canonicalJson, isPrime, paramsHash, validateParams } from "./params";
+import { canonicalJson, canonicalParams, isPrime, paramsHash, validateParams } from "./params";
 
 const limits = { maxDim: 8, maxModulus: 65521, maxThreads: 64 };
 const rips = (over: Partial<pbCommon.ComputeParams> = {}): pbCommon.ComputeParams =>
@@ -33,6 +33,25 @@ describe("validateParams", () => {
     expect(validateParams(rips({ modulus: 1 }), limits)[0]?.field).toBe("params.modulus");
     expect(validateParams(rips({ modulus: 65537 }), limits)[0]?.field).toBe("params.modulus");
     expect(validateParams(undefined, limits)[0]?.field).toBe("params");
+  });
+});
+
+describe("sparse_epsilon", () => {
+  it("accepts (0, 1] for Rips, refuses the rest and any value for Alpha", () => {
+    expect(validateParams(rips({ sparseEpsilon: 0.5 }), limits)).toEqual([]);
+    expect(validateParams(rips({ sparseEpsilon: 1 }), limits)).toEqual([]);
+    for (const e of [0, -0.1, 1.01, Number.NaN, Number.POSITIVE_INFINITY]) {
+      expect(validateParams(rips({ sparseEpsilon: e }), limits).map((x) => x.field)).toEqual(["params.sparse_epsilon"]);
+    }
+    const alpha = rips({ algorithm: pbCommon.Algorithm.ALGORITHM_ALPHA, sparseEpsilon: 0.5 });
+    expect(validateParams(alpha, limits).map((x) => x.field)).toEqual(["params.sparse_epsilon"]);
+  });
+
+  it("is its own cache entry; exact jobs keep their keys", () => {
+    expect(paramsHash(rips({ sparseEpsilon: 0.5 }))).not.toBe(paramsHash(rips()));
+    expect(paramsHash(rips({ sparseEpsilon: 0.5 }))).not.toBe(paramsHash(rips({ sparseEpsilon: 0.25 })));
+    // the key of an exact job is what it was before the field existed
+    expect(canonicalJson(canonicalParams(rips()))).toBe('{"algorithm":"RIPS","max_dim":1,"modulus":2,"threshold":null}');
   });
 });
 

@@ -46,7 +46,23 @@ export function validateParams(params: ComputeParams | undefined, limits: ParamL
   if (params.maxAlpha !== undefined && !(Number.isFinite(params.maxAlpha) && params.maxAlpha >= 0)) {
     v.push({ field: "params.max_alpha", description: "must be a finite number >= 0 (leave unset for no limit)" });
   }
+  v.push(...sparseViolations(params));
   return v;
+}
+
+/** The engine's bound on sparse_epsilon: the sparse Rips filtration is within a factor 1 + eps <= 2 of the exact one. */
+export const MAX_SPARSE_EPSILON = 1;
+
+function sparseViolations(params: ComputeParams): FieldViolation[] {
+  const e = params.sparseEpsilon;
+  if (e === undefined) return [];
+  if (params.algorithm === Algorithm.ALGORITHM_ALPHA) {
+    return [{ field: "params.sparse_epsilon", description: "is a Rips parameter (the sparse Rips filtration); leave it unset for Alpha" }];
+  }
+  if (!(Number.isFinite(e) && e > 0 && e <= MAX_SPARSE_EPSILON)) {
+    return [{ field: "params.sparse_epsilon", description: `must be in (0, ${MAX_SPARSE_EPSILON}] (leave unset for the exact Rips filtration)` }];
+  }
+  return [];
 }
 
 /** The dataset's size against the engines' published bounds (none checked while they are unknown). */
@@ -91,7 +107,9 @@ export function canonicalParams(params: ComputeParams): Record<string, unknown> 
   if (params.algorithm === Algorithm.ALGORITHM_ALPHA) {
     return { ...common, alpha_radius: params.alphaRadius, max_alpha: params.maxAlpha ?? null };
   }
-  return { ...common, threshold: params.threshold ?? null };
+  // (the sparse filtration is another result: its own cache entry; absent for exact jobs, so their keys are unchanged)
+  const sparse = params.sparseEpsilon !== undefined ? { sparse_epsilon: params.sparseEpsilon } : {};
+  return { ...common, threshold: params.threshold ?? null, ...sparse };
 }
 
 /** JSON with keys sorted at every level, so equal values give equal text. */

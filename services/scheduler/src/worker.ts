@@ -163,6 +163,9 @@ async function runJob(
       await finishCancelled(store, jobId, ctx);
       return;
     }
+    // no engine known healthy (the one this job ran on just died, say): look again
+    // before picking, so that an engine back since the last probe gets the job
+    if (!engines.engines().some((e) => e.healthy)) await engines.probe().catch(() => undefined);
     a.engine = engines.acquire();
     const started = await store.transition(
       jobId,

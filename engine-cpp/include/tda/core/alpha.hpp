@@ -49,6 +49,9 @@ struct AlphaOptions {
   // Coefficients in Z/p (a prime <= 251). Only dimension 1 in R^3 can depend on
   // it (e.g. a Moebius band in the filtration); GUDHI's default field is Z/11.
   int modulus = 2;
+  // Threads of the Delaunay triangulation in R^3 (CGAL's parallel insertion when
+  // built with TBB; the diagram is the same for every count).
+  int threads = 1;
 };
 
 struct AlphaStats {
@@ -426,6 +429,7 @@ inline void validate(const std::vector<double>& coords, size_t n, size_t dim, co
   }
   if (opt.max_dim < -1 || opt.max_dim > 64) throw InvalidInput("alpha: max_dim must be between -1 and 64");
   if (opt.max_alpha && std::isnan(*opt.max_alpha)) throw InvalidInput("alpha: max_alpha is NaN");
+  if (opt.threads < 1 || opt.threads > 4096) throw InvalidInput("alpha: threads must be between 1 and 4096");
   if (opt.modulus > kMaxModulus || !is_prime(opt.modulus))
     throw InvalidInput("alpha: modulus must be a prime between 2 and " + std::to_string(kMaxModulus));
 }
@@ -483,7 +487,7 @@ inline AlphaResult alpha_from_points(const std::vector<double>& coords, size_t n
   if (dim == 2)
     delaunay_2d(X, nv, K, tick);
   else
-    delaunay_3d(X, nv, K, tick);
+    delaunay_3d(X, nv, K, tick, opt.threads);
   X.clear();
   X.shrink_to_fit();
   res.stats.simplices = K.simplices();

@@ -25,7 +25,12 @@
 #include <CGAL/property_map.h>
 #include <CGAL/spatial_sort.h>
 
+#ifdef CGAL_LINKED_WITH_TBB
+#include <tbb/task_arena.h>
+#endif
+
 #include <algorithm>
+#include <array>
 #include <cstdint>
 #include <functional>
 #include <limits>
@@ -296,72 +301,162 @@ inline void delaunay_2d(std::vector<double>& X, uint32_t nv, FilteredComplex& K,
   build_from_triangles<2>(X, nv, fv, fn, K, second_half(tick));
 }
 
-inline void delaunay_3d(std::vector<double>& X, uint32_t nv, FilteredComplex& K, const Tick& tick) {
-  using Vb = CGAL::Triangulation_vertex_base_with_info_3<uint32_t, Kernel>;
-  using Cb = CGAL::Triangulation_cell_base_with_info_3<uint32_t, Kernel, CGAL::Delaunay_triangulation_cell_base_3<Kernel>>;
-  using Tds = CGAL::Triangulation_data_structure_3<Vb, Cb>;
-  using DT = CGAL::Delaunay_triangulation_3<Kernel, Tds>;
+// Delaunay triangulation types in R^3: sequential, and (with TBB) CGAL's
+// parallel insertion (Parallel_tag data structure, a lock grid over the bounding box).
+using Vb3 = CGAL::Triangulation_vertex_base_with_info_3<uint32_t, Kernel>;
+using Cb3 = CGAL::Triangulation_cell_base_with_info_3<uint32_t, Kernel, CGAL::Delaunay_triangulation_cell_base_3<Kernel>>;
+using Dt3Serial = CGAL::Delaunay_triangulation_3<Kernel, CGAL::Triangulation_data_structure_3<Vb3, Cb3>>;
+#ifdef CGAL_LINKED_WITH_TBB
+using Dt3Parallel =
+    CGAL::Delaunay_triangulation_3<Kernel, CGAL::Triangulation_data_structure_3<Vb3, Cb3, CGAL::Parallel_tag>>;
+inline constexpr bool kParallelDelaunay = true;
+#else
+inline constexpr bool kParallelDelaunay = false;
+#endif
+
+// The cells of a 3-D triangulation (vertex infos = vertex ids) as flat arrays,
+// canonically: each cell's vertices ascending (neighbours permuted alike), cells
+// ordered by their vertex tuples. The Delaunay triangulation is unique (CGAL's
+// symbolic perturbation does not depend on the insertion order), so the arrays,
+// hence every value computed from them, are the same for any thread count or
+// insertion schedule. Vertices are in spatial order, so neighbouring cells get
+// nearby ids and the later passes touch memory mostly locally.
+template <class DT>
+inline void cells_3d(DT& dt, uint32_t nv, int dim, std::vector<uint32_t>& tv, std::vector<uint32_t>& tn) {
+  const auto inf = dt.infinite_vertex();
+  // In dimension 2 the cells of the data structure are the triangles (vertex 3
+  // unused); in dimension 3 they are the tetrahedra.
+  const int nvert = dim + 1;
+  struct Key {
+    uint32_t v[4];
+    bool operator<(const Key& o) const { return std::lexicographical_compare(v, v + 4, o.v, o.v + 4); }
+  };
+  std::vector<std::pair<Key, typename DT::Cell_handle>> cells;
+  cells.reserve(dt.number_of_cells());
+  for (auto c = dt.tds().raw_cells_begin(); c != dt.tds().raw_cells_end(); ++c) {
+    Key k{{kNone, kNone, kNone, kNone}};
+    bool finite = true;
+    for (int i = 0; i < nvert && finite; ++i) {
+      if (c->vertex(i) == inf) finite = false;
+      else k.v[i] = c->vertex(i)->info();
+    }
+    if (!finite) {
+      c->info() = kNone;
+      continue;
+    }
+    for (int i = 1; i < nvert; ++i)  // (insertion sort of at most 4 ids)
+      for (int j = i; j > 0 && k.v[j - 1] > k.v[j]; --j) std::swap(k.v[j - 1], k.v[j]);
+    cells.push_back({k, c});
+  }
+  // by smallest vertex (counting sort), then by the rest of the tuple
+  std::vector<uint32_t> first(size_t(nv) + 1, 0);
+  for (const auto& kc : cells) ++first[kc.first.v[0] + 1];
+  for (size_t v = 0; v < nv; ++v) first[v + 1] += first[v];
+  std::vector<std::pair<Key, typename DT::Cell_handle>> sorted(cells.size());
+  {
+    std::vector<uint32_t> fill(first.begin(), first.end() - 1);
+    for (auto& kc : cells) sorted[fill[kc.first.v[0]]++] = kc;
+  }
+  cells.clear();
+  cells.shrink_to_fit();
+  for (size_t v = 0; v < nv; ++v)
+    std::sort(sorted.begin() + first[v], sorted.begin() + first[v + 1],
+              [](const auto& a, const auto& b) { return a.first < b.first; });
+  first.clear();
+  first.shrink_to_fit();
+  const uint32_t C = static_cast<uint32_t>(sorted.size());
+  for (uint32_t i = 0; i < C; ++i) sorted[i].second->info() = i;
+  tv.resize(size_t(nvert) * C);
+  tn.resize(size_t(nvert) * C);
+  for (uint32_t i = 0; i < C; ++i) {
+    const auto c = sorted[i].second;
+    for (int k = 0; k < nvert; ++k) {
+      tv[nvert * size_t(i) + k] = sorted[i].first.v[k];
+      // the neighbour opposite the vertex sorted into position k
+      for (int j = 0; j < nvert; ++j)
+        if (c->vertex(j)->info() == sorted[i].first.v[k]) tn[nvert * size_t(i) + k] = c->neighbor(j)->info();
+    }
+  }
+}
+
+// Inserts the points (already in spatial order, info = their index) in chunks,
+// ticking between chunks; with TBB and threads > 1 each chunk is inserted in
+// parallel inside a task arena of that many threads.
+template <class DT, class Pairs>
+inline void insert_sorted(DT& dt, const Pairs& pts, const Tick& tick, int threads) {
+  const size_t n = pts.size();
+  for (size_t a = 0; a < n; a += kTickEvery) {
+    tick(a, 2 * n);  // first half of the stage: insertion
+    const auto b = pts.begin() + static_cast<long>(a), e = pts.begin() + static_cast<long>(std::min(n, a + kTickEvery));
+#ifdef CGAL_LINKED_WITH_TBB
+    if (threads > 1) {
+      tbb::task_arena arena(std::min(threads, tbb::this_task_arena::max_concurrency()));
+      arena.execute([&] { dt.insert(b, e); });
+      continue;
+    }
+#endif
+    (void)threads;
+    dt.insert(b, e);
+  }
+}
+
+// The points of X as (point, id) pairs in CGAL's spatial (Hilbert) order, ids
+// being the positions in that order; X is permuted alike.
+inline std::vector<std::pair<Point3, uint32_t>> spatially_sorted_3d(std::vector<double>& X, uint32_t nv) {
+  std::vector<std::pair<Point3, uint32_t>> pts(nv);
+  for (uint32_t i = 0; i < nv; ++i) pts[i] = {Point3(X[3 * size_t(i)], X[3 * size_t(i) + 1], X[3 * size_t(i) + 2]), i};
+  using Pmap = CGAL::First_of_pair_property_map<std::pair<Point3, uint32_t>>;
+  CGAL::spatial_sort(pts.begin(), pts.end(), CGAL::Spatial_sort_traits_adapter_3<Kernel, Pmap>());
+  std::vector<double> Y(X.size());
+  for (uint32_t r = 0; r < nv; ++r) {
+    for (int j = 0; j < 3; ++j) Y[3 * size_t(r) + j] = X[3 * size_t(pts[r].second) + j];
+    pts[r].second = r;
+  }
+  X.swap(Y);
+  return pts;
+}
+
+// Triangulates X (distinct points, any order): on return X is in spatial order
+// and tv/tn hold the cells (cells_3d); returns the triangulation's dimension.
+template <class DT, class... LockArgs>
+inline int triangulate_3d(std::vector<double>& X, uint32_t nv, std::vector<uint32_t>& tv, std::vector<uint32_t>& tn,
+                          const Tick& tick, int threads, LockArgs*... lock) {
+  DT dt(Kernel(), lock...);
+  insert_sorted(dt, spatially_sorted_3d(X, nv), tick, threads);
+  const int dim = dt.dimension();
+  if (dim >= 2) cells_3d(dt, nv, dim, tv, tn);
+  return dim;
+}
+
+// threads > 1 uses CGAL's parallel insertion when built with TBB (kParallelDelaunay).
+inline void delaunay_3d(std::vector<double>& X, uint32_t nv, FilteredComplex& K, const Tick& tick, int threads = 1) {
   std::vector<uint32_t> tv, tn;
   int dim = 0;
   {
-    DT dt;
+#ifdef CGAL_LINKED_WITH_TBB
+    if (threads > 1 && nv >= 1000) {
+      double lo[3], hi[3];
+      for (int j = 0; j < 3; ++j) lo[j] = hi[j] = X[j];
+      for (size_t i = 0; i < nv; ++i)
+        for (int j = 0; j < 3; ++j) {
+          lo[j] = std::min(lo[j], X[3 * i + j]);
+          hi[j] = std::max(hi[j], X[3 * i + j]);
+        }
+      typename Dt3Parallel::Lock_data_structure locks(CGAL::Bbox_3(lo[0], lo[1], lo[2], hi[0], hi[1], hi[2]), 50);
+      dim = triangulate_3d<Dt3Parallel>(X, nv, tv, tn, tick, threads, &locks);
+    } else
+#endif
     {
-      std::vector<std::pair<Point3, uint32_t>> pts(nv);
-      for (uint32_t i = 0; i < nv; ++i) pts[i] = {Point3(X[3 * size_t(i)], X[3 * size_t(i) + 1], X[3 * size_t(i) + 2]), i};
-      using Pmap = CGAL::First_of_pair_property_map<std::pair<Point3, uint32_t>>;
-      insert_in_chunks(dt, pts, CGAL::Spatial_sort_traits_adapter_3<Kernel, Pmap>(), tick);
+      dim = triangulate_3d<Dt3Serial>(X, nv, tv, tn, tick, 1);
     }
-    dim = dt.dimension();
-    if (dim < 2) {  // collinear (X is sorted lexicographically, i.e. along the line)
+    if (dim < 2) {  // collinear: back to lexicographic order, the order along the line
+      std::vector<std::array<double, 3>> P(nv);
+      for (size_t i = 0; i < nv; ++i) P[i] = {X[3 * i], X[3 * i + 1], X[3 * i + 2]};
+      std::sort(P.begin(), P.end());
+      for (size_t i = 0; i < nv; ++i)
+        for (int j = 0; j < 3; ++j) X[3 * i + j] = P[i][j];
       build_path<3>(X, nv, K);
       return;
-    }
-    std::vector<double> Y(X.size());
-    uint32_t id = 0;
-    for (auto v = dt.finite_vertices_begin(); v != dt.finite_vertices_end(); ++v) {
-      const uint32_t old = v->info();
-      for (int j = 0; j < 3; ++j) Y[3 * size_t(id) + j] = X[3 * size_t(old) + j];
-      v->info() = id++;
-    }
-    X.swap(Y);
-    const auto inf = dt.infinite_vertex();
-    // In dimension 2 the cells of the data structure are the triangles
-    // (vertex 3 unused); in dimension 3 they are the tetrahedra.
-    const int nvert = dim + 1;
-    // Cell ids in the order of their smallest vertex (counting sort): vertices
-    // are in CGAL's spatial insertion order, so neighbouring cells get nearby
-    // ids and the passes below touch memory mostly locally.
-    std::vector<uint32_t> first(size_t(nv) + 1, 0);
-    auto min_vertex = [&](const auto& c) {
-      uint32_t m = kNone;
-      for (int i = 0; i < nvert; ++i) {
-        if (c->vertex(i) == inf) return kNone;
-        m = std::min(m, c->vertex(i)->info());
-      }
-      return m;
-    };
-    for (auto c = dt.tds().raw_cells_begin(); c != dt.tds().raw_cells_end(); ++c) {
-      const uint32_t m = min_vertex(c);
-      c->info() = m;  // temporarily: the smallest vertex
-      if (m != kNone) ++first[m + 1];
-    }
-    for (size_t v = 0; v < nv; ++v) first[v + 1] += first[v];
-    const uint32_t C = first[nv];
-    for (auto c = dt.tds().raw_cells_begin(); c != dt.tds().raw_cells_end(); ++c) {
-      const uint32_t m = c->info();
-      c->info() = m == kNone ? kNone : first[m]++;
-    }
-    first.clear();
-    first.shrink_to_fit();
-    tv.resize(size_t(nvert) * C);
-    tn.resize(size_t(nvert) * C);
-    for (auto c = dt.tds().raw_cells_begin(); c != dt.tds().raw_cells_end(); ++c) {
-      const uint32_t i = c->info();
-      if (i == kNone) continue;
-      for (int k = 0; k < nvert; ++k) {
-        tv[nvert * size_t(i) + k] = c->vertex(k)->info();
-        tn[nvert * size_t(i) + k] = c->neighbor(k)->info();
-      }
     }
   }
   if (dim == 2)

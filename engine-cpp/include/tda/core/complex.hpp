@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <limits>
 
 #include "tda/core/binomial.hpp"
 #include "tda/core/distances.hpp"
@@ -101,12 +102,18 @@ class Complex<DenseDistances> {
 template <>
 class Complex<SparseDistances> {
  public:
-  Complex(const SparseDistances& d, const BinomialTable& B, value_t) : d_(d), B_(B), n_(d.size()) {}
+  Complex(const SparseDistances& d, const BinomialTable& B, value_t)
+      : d_(d), B_(B), n_(d.size()), death_(d.vertex_deaths()) {}
   value_t dist(index_t a, index_t b) const { return d_(a, b); }
 
   // Common neighbours of all vertices, walked downwards from the shortest list.
+  // With vertex deaths (the sparse Rips filtration, sparse_rips.hpp) a cofacet
+  // whose diameter exceeds the death of one of its vertices does not exist.
   template <class F>
   void cofacets(const index_t* vs, int k, index_t idx, value_t diam, bool upper_only, F&& f) const {
+    value_t alive_until = std::numeric_limits<value_t>::infinity();
+    if (death_)
+      for (int i = 0; i <= k; ++i) alive_until = std::min(alive_until, death_[vs[i]]);
     int base = 0;
     for (int i = 1; i <= k; ++i)
       if (d_.degree(vs[i]) < d_.degree(vs[base])) base = i;
@@ -142,6 +149,7 @@ class Complex<SparseDistances> {
         below -= B_(vs[a], k - a + 1);
         ++a;
       }
+      if (death_ && (dj > alive_until || dj > death_[j])) continue;  // blocked: a vertex died before
       if (!f(above + B_(j, k + 2 - a) + below, dj, (a & 1) != 0, j, static_cast<const value_t*>(to))) return;
     }
   }
@@ -161,6 +169,7 @@ class Complex<SparseDistances> {
   const SparseDistances& d_;
   const BinomialTable& B_;
   index_t n_;
+  const value_t* death_;  // nullptr: the flag complex
 };
 }  // namespace detail
 }  // namespace tda::core

@@ -216,8 +216,14 @@ class SparseDistances {
     nb_.shrink_to_fit();
   }
   size_t degree(size_t v) const { return offsets_[v + 1] - offsets_[v]; }
+  // Sparse Rips (sparse_rips.hpp): the filtration value after which a vertex takes
+  // part in no new simplex; empty for the Rips (flag) complex.
+  void set_vertex_deaths(std::vector<value_t> death) { death_ = std::move(death); }
+  const value_t* vertex_deaths() const { return death_.empty() ? nullptr : death_.data(); }
   size_t edge_count() const { return nb_.size() / 2; }
-  size_t bytes() const { return nb_.capacity() * sizeof(Neighbor) + offsets_.capacity() * sizeof(size_t); }
+  size_t bytes() const {
+    return nb_.capacity() * sizeof(Neighbor) + offsets_.capacity() * sizeof(size_t) + death_.capacity() * sizeof(value_t);
+  }
 
   // d(u, v) for an edge present in the lists (binary search); +inf otherwise.
   value_t operator()(size_t u, size_t v) const {
@@ -248,6 +254,7 @@ class SparseDistances {
 
   std::vector<size_t> offsets_;
   std::vector<Neighbor> nb_;
+  std::vector<value_t> death_;
 };
 
 }  // namespace tda::core

@@ -38,6 +38,7 @@
 #include "tda/core/persistence.hpp"
 #include "tda/core/reducer.hpp"
 #include "tda/core/rips_options.hpp"
+#include "tda/core/sparse_rips.hpp"
 #include "tda/core/types.hpp"
 
 namespace tda::core {
@@ -110,6 +111,32 @@ inline void reduce_sparse(SparseDistances& d, std::vector<Simplex> edges, size_t
   t1.stop(out.stats.seconds_reduction, out.stats.cpu_seconds_reduction);
 }
 
+// The sparse Rips filtration (opt.sparse set): greedy permutation, the sparse
+// graph with its vertex deaths, then the same reducer (no edge collapse: it
+// applies to flag filtrations). No enclosing-radius cutoff: past it the sparse
+// complex need not be a cone.
+template <class Permute, class Build>
+RipsResult rips_sparse(size_t n, const RipsOptions& opt, const Callbacks& cb, Permute&& permute, Build&& build) {
+  const StageClock t0;
+  const value_t thr = opt.threshold ? float_threshold(*opt.threshold) : std::numeric_limits<value_t>::infinity();
+  RipsResult out = make_result(n, opt, thr);
+  out.stats.sparse_epsilon = *opt.sparse;
+  report(cb, Stage::Distances, 0);
+  const GreedyPermutation g = permute();
+  out.stats.seconds_permutation =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - t0.wall).count();
+  SparseGraph sg = build(g, static_cast<double>(thr));
+  report(cb, Stage::Distances, sg.lists.bytes());
+  t0.stop(out.stats.seconds_edges, out.stats.cpu_seconds_edges);
+  const StageClock t1;
+  const uint64_t edges = sg.edges.size();
+  reduce_all(sg.lists, std::move(sg.edges), n, opt, thr, cb, out);
+  out.stats.edges = edges;
+  t1.stop(out.stats.seconds_reduction, out.stats.cpu_seconds_reduction);
+  if (cb.on_progress) cb.on_progress(ProgressInfo{Stage::Done, opt.max_dim, 0, 0, 0});
+  return out;
+}
+
 }  // namespace detail
 
 // Point cloud: n*dim float coordinates, row-major.
@@ -121,6 +148,19 @@ inline RipsResult rips_from_points(const std::vector<value_t>& coords, size_t n,
   detail::validate_values(coords, false, "coordinates");
   auto poll = [&] { check_cancel(cb); };
   poll();
+  if (opt.sparse) {
+    // the Distances stage: the permutation is its first half, the edges the second
+    auto half = [&](uint64_t first) {
+      return [&cb, first, n](uint64_t done, uint64_t) {
+        if (cb.on_progress) cb.on_progress(ProgressInfo{Stage::Distances, 0, first + done, 2 * uint64_t{n}, 0});
+      };
+    };
+    return detail::rips_sparse(
+        n, opt, cb, [&] { return greedy_permutation_points(coords, n, dim, poll, half(0)); },
+        [&](const GreedyPermutation& g, double thr) {
+          return sparse_rips_graph_points(coords, n, dim, g, *opt.sparse, thr, poll, half(n));
+        });
+  }
   detail::report(cb, Stage::Distances, coords.size() * sizeof(value_t));
   const int threads = resolve_threads(opt.threads);
   const detail::StageClock t0;
@@ -157,6 +197,14 @@ inline RipsResult rips_from_lower_distances(std::vector<value_t> lower, size_t n
   if (lower.size() != n * (n - 1) / 2) throw InvalidInput("distance count does not match n(n-1)/2");
   detail::validate_values(lower, true, "distances");
   check_cancel(cb);
+  if (opt.sparse) {
+    auto poll = [&] { check_cancel(cb); };
+    return detail::rips_sparse(
+        n, opt, cb, [&] { return greedy_permutation_lower(lower, n, poll); },
+        [&](const GreedyPermutation& g, double thr) {
+          return sparse_rips_graph_lower(lower, n, g, *opt.sparse, thr, poll);
+        });
+  }
   const detail::StageClock t0;
   const value_t radius = enclosing_radius_lower(lower, n);
   const value_t thr = detail::choose_threshold(opt, radius);

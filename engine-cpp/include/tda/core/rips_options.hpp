@@ -25,7 +25,14 @@ struct RipsOptions {
   int threads = 1;                  // workers for distances, sorting, apparent pairs, assembly (0 = all cores)
   size_t column_split = 0;          // working-column entries before it is cut into buckets (0 = default; tuning, tests)
   Collapse collapse = Collapse::Auto;
+  // The sparse Rips filtration (sparse_rips.hpp), an approximation: its diagram is
+  // within a factor 1 + sparse of the Rips diagram (log-scale bottleneck distance
+  // <= log(1 + sparse)). Unset: the exact Rips filtration.
+  std::optional<double> sparse;
 };
+
+// The accepted values of RipsOptions::sparse: (0, 1], a factor of at most 2.
+inline constexpr double kSparseMaxEpsilon = 1.0;
 
 struct RipsStats {
   uint64_t points = 0;
@@ -42,6 +49,8 @@ struct RipsStats {
   double seconds_collapse = 0, cpu_seconds_collapse = 0;
   double seconds_reduction = 0, cpu_seconds_reduction = 0;  // dimension 0 and the reductions
   double seconds_sort = 0;  // of it: sorting the edges
+  double sparse_epsilon = 0;  // > 0: the sparse Rips filtration with this eps (an approximation)
+  double seconds_permutation = 0;  // sparse: the greedy permutation (part of seconds_edges)
 };
 
 struct RipsResult {
@@ -66,6 +75,12 @@ inline void validate_options(uint64_t n, const RipsOptions& opt) {
     throw InvalidInput("modulus must be a prime between 2 and " + std::to_string(kMaxModulus));
   if (opt.threads < 0 || opt.threads > 4096) throw InvalidInput("threads must be between 0 and 4096");
   if (opt.threshold && std::isnan(*opt.threshold)) throw InvalidInput("threshold is NaN");
+  if (opt.sparse) {
+    if (!(*opt.sparse > 0 && *opt.sparse <= kSparseMaxEpsilon))
+      throw InvalidInput("sparse epsilon must be in (0, 1]");
+    if (opt.collapse == Collapse::On)
+      throw InvalidInput("the edge collapse applies to the Rips (flag) filtration, not to the sparse one");
+  }
   // Simplex indices of the top dimension computed, max_dim + 1, must fit
   // (Z/p packs an 8-bit coefficient above a 55-bit index).
   const uint64_t k = std::min<uint64_t>(opt.max_dim, n >= 2 ? n - 2 : 0) + 2;

@@ -236,6 +236,10 @@ func headerFromValues(q url.Values, into *uploadv1.UploadHeader) (*uploadv1.Uplo
 			return 0, false
 		}
 		n, err := strconv.ParseUint(v, 10, bits)
+		if errors.Is(err, strconv.ErrRange) {
+			bad = append(bad, fmt.Sprintf("%s: out of range (at most %d): %q", key, uint64(1)<<bits-1, v))
+			return 0, false
+		}
 		if err != nil {
 			bad = append(bad, fmt.Sprintf("%s: not a non-negative integer: %q", key, v))
 			return 0, false
@@ -261,10 +265,11 @@ func headerFromValues(q url.Values, into *uploadv1.UploadHeader) (*uploadv1.Uplo
 	if v := q.Get("upload_id"); v != "" && h.UploadId == "" {
 		h.UploadId = v
 	}
-	if n, ok := uintParam("resume_offset", 64); ok && h.ResumeOffset == 0 {
+	// byte counts: the services hold them as exact doubles (integers up to 2^53-1)
+	if n, ok := uintParam("resume_offset", 53); ok && h.ResumeOffset == 0 {
 		h.ResumeOffset = n
 	}
-	if n, ok := uintParam("total_bytes", 64); ok && h.TotalBytes == 0 {
+	if n, ok := uintParam("total_bytes", 53); ok && h.TotalBytes == 0 {
 		h.TotalBytes = n
 	}
 	if len(bad) > 0 {
