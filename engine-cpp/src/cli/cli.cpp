@@ -15,6 +15,7 @@
 #include <sstream>
 #include <string>
 
+#include "common/flags.hpp"
 #include "tda/core/io.hpp"
 #include "tda/core/rips.hpp"
 
@@ -110,65 +111,76 @@ uint64_t parse_size(const std::string& opt, const std::string& s) {
   return static_cast<uint64_t>(bytes);
 }
 
-Args parse_args(int argc, char** argv) {
-  Args a;
-  for (int i = 1; i < argc; ++i) {
-    std::string arg = argv[i];
-    if (arg == "--help" || arg == "-h") { a.help = true; continue; }
-    if (arg == "--stats") { a.stats = true; continue; }
-    if (arg == "--estimate") { a.estimate = true; continue; }
-    if (arg.rfind("--", 0) != 0 || arg == "--") {
-      if (arg == "--" && i + 1 < argc) arg = argv[++i];
-      if (a.file) throw UsageError("more than one input file given");
-      a.file = arg;
-      continue;
-    }
-    std::string name = arg, value;
-    const size_t eq = arg.find('=');
-    if (eq != std::string::npos) {
-      name = arg.substr(0, eq);
-      value = arg.substr(eq + 1);
-    } else {
-      if (i + 1 >= argc) throw UsageError("missing value for " + name);
-      value = argv[++i];
-    }
-    if (name == "--format") {
-      if (value == "distance") a.format = Format::Distance;
-      else if (value == "lower-distance") a.format = Format::LowerDistance;
-      else if (value == "upper-distance") a.format = Format::UpperDistance;
-      else if (value == "point-cloud") a.format = Format::PointCloud;
-      else throw UsageError("unsupported format '" + value + "'");
-    } else if (name == "--dim") {
-      long d = parse_int(name, value);
-      if (d < 0 || d > core::kMaxDimension) throw UsageError("--dim must be between 0 and " + std::to_string(core::kMaxDimension));
-      a.dim = static_cast<int>(d);
-    } else if (name == "--threshold") {
-      a.threshold = parse_float(name, value);
-    } else if (name == "--modulus") {
-      long p = parse_int(name, value);
-      if (p < 2 || p > core::kMaxModulus) throw UsageError("--modulus must be a prime between 2 and " + std::to_string(core::kMaxModulus));
-      a.modulus = static_cast<int>(p);
-    } else if (name == "--threads") {
-      long t = parse_int(name, value);
-      if (t < 0 || t > 4096) throw UsageError("--threads must be between 0 and 4096");
-      a.threads = static_cast<int>(t);
-    } else if (name == "--memory-limit") {
-      a.memory_limit = parse_size(name, value);
-    } else if (name == "--collapse") {
-      if (value == "auto") a.collapse = core::Collapse::Auto;
-      else if (value == "on") a.collapse = core::Collapse::On;
-      else if (value == "off") a.collapse = core::Collapse::Off;
-      else throw UsageError("--collapse must be auto, on or off");
-    } else if (name == "--sparse") {
-      const double e = parse_float(name, value);
-      if (!(e > 0 && e <= core::kSparseMaxEpsilon)) throw UsageError("--sparse must be in (0, 1]");
-      a.sparse = e;
-    } else if (name == "--ratio") {
-      a.ratio = parse_float(name, value);
-    } else {
-      throw UsageError("unknown option " + name);
-    }
+Format parse_format(const std::string& value) {
+  if (value == "distance") return Format::Distance;
+  if (value == "lower-distance") return Format::LowerDistance;
+  if (value == "upper-distance") return Format::UpperDistance;
+  if (value == "point-cloud") return Format::PointCloud;
+  throw UsageError("unsupported format '" + value + "'");
+}
+
+core::Collapse parse_collapse(const std::string& value) {
+  if (value == "auto") return core::Collapse::Auto;
+  if (value == "on") return core::Collapse::On;
+  if (value == "off") return core::Collapse::Off;
+  throw UsageError("--collapse must be auto, on or off");
+}
+
+long parse_int_in(const std::string& opt, const std::string& s, long lo, long hi, const std::string& range_error) {
+  const long v = parse_int(opt, s);
+  if (v < lo || v > hi) throw UsageError(range_error);
+  return v;
+}
+
+// Ripser's flags (`--dim 2`; also `--dim=2`) through the shared parser (common/flags.hpp).
+flags::Parsed read_flags(int argc, char** argv) {
+  flags::Parsed f;
+  try {
+    f = flags::parse(std::vector<std::string>(argv + 1, argv + argc),
+                     {{"format"}, {"dim"}, {"threshold"}, {"modulus"}, {"threads"}, {"memory-limit"}, {"collapse"},
+                      {"sparse"}, {"ratio"}, {"stats", false}, {"estimate", false}});
+  } catch (const flags::FlagError& e) {
+    if (e.problem == flags::FlagError::Problem::MissingValue) throw UsageError("missing value for " + e.flag);
+    throw UsageError(e.what());
   }
+  for (const std::string& u : f.unknown) {
+    if (u == "--") continue;  // end of the flags
+    if (u.rfind("--", 0) == 0) throw UsageError("unknown option " + flags::option_name(u));
+    f.positional.insert(f.positional.begin(), u);  // "-x": a file name, as Ripser takes it
+  }
+  return f;
+}
+
+Args parse_args(int argc, char** argv) {
+  const flags::Parsed f = read_flags(argc, argv);
+  Args a;
+  a.help = f.help;
+  a.stats = f.has("stats");
+  a.estimate = f.has("estimate");
+  const auto value = [&](const char* name) -> const std::string& { return f.values.at(name); };
+  const auto opt = [](const char* name) { return std::string("--") + name; };
+  if (f.has("format")) a.format = parse_format(value("format"));
+  if (f.has("dim"))
+    a.dim = static_cast<int>(parse_int_in(opt("dim"), value("dim"), 0, core::kMaxDimension,
+                                          "--dim must be between 0 and " + std::to_string(core::kMaxDimension)));
+  if (f.has("threshold")) a.threshold = parse_float(opt("threshold"), value("threshold"));
+  if (f.has("modulus"))
+    a.modulus = static_cast<int>(parse_int_in(opt("modulus"), value("modulus"), 2, core::kMaxModulus,
+                                              "--modulus must be a prime between 2 and " +
+                                                  std::to_string(core::kMaxModulus)));
+  if (f.has("threads"))
+    a.threads = static_cast<int>(
+        parse_int_in(opt("threads"), value("threads"), 0, 4096, "--threads must be between 0 and 4096"));
+  if (f.has("memory-limit")) a.memory_limit = parse_size(opt("memory-limit"), value("memory-limit"));
+  if (f.has("collapse")) a.collapse = parse_collapse(value("collapse"));
+  if (f.has("sparse")) {
+    const double e = parse_float(opt("sparse"), value("sparse"));
+    if (!(e > 0 && e <= core::kSparseMaxEpsilon)) throw UsageError("--sparse must be in (0, 1]");
+    a.sparse = e;
+  }
+  if (f.has("ratio")) a.ratio = parse_float(opt("ratio"), value("ratio"));
+  if (f.positional.size() > 1) throw UsageError("more than one input file given");
+  if (!f.positional.empty()) a.file = f.positional.front();
   return a;
 }
 
