@@ -17,9 +17,9 @@
 //   node bench/chaos.js upload-fuzz [--n 10000] [--conc 16] [--seed 1]
 //       fuzzed REST uploads (every format, broken headers, wrong encodings, truncated bodies,
 //       huge declared sizes): responses by status class, and no process died or restarted
-//   node bench/chaos.js watch-abort [--n 500]
-//       aborted WatchJob streams, half REST half gRPC: open fds and RSS of gateway, scheduler
-//       and the REST proxy before and after
+//   node bench/chaos.js watch-abort [--n 500] [--rounds 1]
+//       aborted WatchJob streams, half REST half gRPC: open fds and RSS of every process of the
+//       mesh before and after (after each round of --n with --rounds)
 //   node bench/chaos.js soak [--seconds 600] [--rate 100]
 //       tiny jobs at --rate/s for --seconds: RSS of every process at the first sample after a
 //       warm-up and at the end (goal: growth < 10 %), and the rate achieved
@@ -611,11 +611,13 @@ async function uploadFuzz(argv) {
 // 4. Aborted watches
 
 async function watchAbort(argv) {
-  const o = flags(argv, { n: 500, conc: 25 });
+  const o = flags(argv, { n: 500, conc: 25, rounds: 1 });
   const mesh = await M.startMesh({ engines: 1, uploads: 1, schedulers: 1, gateways: 1, rest: true }, { TDA_ENGINE_THREADS: "1" });
   try {
-    const watched = ["gateway", "scheduler", "rest", "upload"];
-    const sample = () => Object.fromEntries(watched.map((n) => [n, { fds: fds(mesh.pid(n)), rss: rss(mesh.pid(n)) }]));
+    // every process of the mesh (fds from /proc/<pid>/fd, RSS from /proc/<pid>/status)
+    const pids = mesh.pids();
+    const watched = Object.keys(pids);
+    const sample = () => Object.fromEntries(watched.map((n) => [n, { fds: fds(pids[n]), rss: rss(pids[n]) }]));
     const longId = await M.upload(mesh.gw, M.csv(LONG_POINTS + 100, 3, 0.61));
     const tinyId = await M.upload(mesh.gw, M.csv(10, 3, 0.62));
     let seq = 0;
@@ -670,25 +672,33 @@ async function watchAbort(argv) {
     const R = rng(7);
     const outcomes = new Map();
     const t0 = performance.now();
-    await M.pool(o.n, o.conc, async (i) => {
-      const id = R.chance(0.8) ? await liveJob() : doneJob;
-      const mode = R.pick(["immediate", "headers", "first-line", "delay", "delay"]);
-      const how = i % 2 ? "rest" : "grpc";
-      const r = await (how === "rest" ? restWatch(id, mode, R.int(1, 800)) : grpcWatch(id, mode, R.int(1, 800)));
-      outcomes.set(`${how} ${r}`, (outcomes.get(`${how} ${r}`) ?? 0) + 1);
-    });
-    const secs = (performance.now() - t0) / 1000;
-    await sleep(5000);
-    const after = sample();
+    // --rounds k: k rounds of --n, sampled after each: growth that stops after the first round is
+    // the heap settling, growth in every round is kept per watch
+    const after = [];
+    for (let round = 0; round < o.rounds; round++) {
+      await M.pool(o.n, o.conc, async (i) => {
+        const id = R.chance(0.8) ? await liveJob() : doneJob;
+        const mode = R.pick(["immediate", "headers", "first-line", "delay", "delay"]);
+        const how = i % 2 ? "rest" : "grpc";
+        const r = await (how === "rest" ? restWatch(id, mode, R.int(1, 800)) : grpcWatch(id, mode, R.int(1, 800)));
+        outcomes.set(`${how} ${r}`, (outcomes.get(`${how} ${r}`) ?? 0) + 1);
+      });
+      await sleep(5000);
+      after.push(sample());
+    }
+    const secs = (performance.now() - t0) / 1000 - 5 * o.rounds;
     // still answering: a full watch of the finished job
     const full = await M.watchAll(mesh.gw, doneJob);
+    const pctOf = (a, b) => `${a >= b ? "+" : ""}${fmt((a / b - 1) * 100)} %`;
     const rows = watched.map((n) => {
       const b = before[n];
-      const a = after[n];
-      return `${n.padEnd(10)} fds ${b.fds} -> ${a.fds} (${a.fds - b.fds >= 0 ? "+" : ""}${a.fds - b.fds}); RSS ${MiB(b.rss)} -> ${MiB(a.rss)} MiB (${fmt((a.rss / b.rss - 1) * 100)} %)`;
+      const last = after.at(-1)[n];
+      const series = after.map((x) => MiB(x[n].rss)).join(" -> ");
+      const later = o.rounds > 1 ? `; rounds 2-${o.rounds}: ${pctOf(last.rss, after[0][n].rss)}` : "";
+      return `${n.padEnd(10)} fds ${b.fds} -> ${after.map((x) => x[n].fds).join(" -> ")} (${last.fds - b.fds >= 0 ? "+" : ""}${last.fds - b.fds}); RSS ${MiB(b.rss)} -> ${series} MiB (${pctOf(last.rss, b.rss)}${later})`;
     });
     figure(
-      `${o.n} aborted watches, half REST half gRPC, ${o.conc} at once, in ${fmt(secs)} s (${machine()})`,
+      `${o.rounds > 1 ? `${o.rounds} rounds of ` : ""}${o.n} aborted watches, half REST half gRPC, ${o.conc} at once, in ${fmt(secs)} s (${machine()})`,
       [
         ...rows,
         `streams: ${[...outcomes]
@@ -696,7 +706,7 @@ async function watchAbort(argv) {
           .map(([k, v]) => `${k} ${v}`)
           .join(", ")}; a full watch afterwards: ${full.length} updates   [goal: fds unchanged, RSS flat]`,
       ],
-      `node bench/chaos.js watch-abort --n ${o.n} --conc ${o.conc}`,
+      `node bench/chaos.js watch-abort --n ${o.n} --conc ${o.conc}${o.rounds > 1 ? ` --rounds ${o.rounds}` : ""}`,
     );
     return { before, after };
   } finally {

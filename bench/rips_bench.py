@@ -6,7 +6,7 @@ machine; barcodes are compared per dimension as multisets at Ripser's printed
 precision. Reads the datasets from ../shared/datasets (say so when missing).
 
   python3 bench/rips_bench.py [--threads N] [--only NAME,...] [--quick] [--timeout S] [--collapse-rows]
-                              [--baseline ENGINE [--rounds R]] [--no-ripser]
+                              [--baseline ENGINE [--rounds R]] [--no-ripser] [--estimate]
 
 Prints one line per input (wall seconds; CPU = user + sys matters on a loaded machine):
   NAME engine_s=… ripser_s=… ratio=… engine_rss_mb=… ripser_rss_mb=… equal=yes|no engine_cpu_s=… ripser_cpu_s=…
@@ -22,6 +22,11 @@ where Ripser (and the engine) accumulate in float32, so some printed values diff
 the 6th significant digit: its `equal=` allows 3 units there, `exact=` says whether
 the printed barcodes are identical.
 
+With --estimate, each input also runs `tda-engine --estimate` (the figure the server admits a
+job with: the complex measured below the threshold) and prints
+  NAME estimate_mb=… engine_rss_mb=… estimate_over_rss=… estimate_s=…
+then `estimate/rss: min X max Y (goal: between 1 and 3 on every row)`.
+
 With --baseline ENGINE (another build of tda-engine, e.g. the previous commit's, built into a
 second build directory), each input also runs that binary, alternating with this one for
 --rounds rounds (default 3; the best wall time of each), and prints
@@ -36,6 +41,7 @@ import re
 import subprocess
 import sys
 import tempfile
+import time
 from collections import Counter
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -216,6 +222,25 @@ def baseline_row(a, name, cli_args, first):
             f"equal_baseline={'yes' if equal else 'no'}"), ratio, equal
 
 
+def estimate_row(a, name, cli_args, eng):
+    """The engine's estimate of this input (--estimate) over the peak RSS of the engine's run."""
+    fmt, rest = cli_args[0], cli_args[1:]
+    t0 = time.monotonic()
+    try:
+        p = subprocess.run([ENGINE, "--estimate", "--format", fmt] + rest, stdout=subprocess.PIPE,
+                           stderr=subprocess.DEVNULL, text=True, timeout=a.timeout)
+    except subprocess.TimeoutExpired:
+        return f"{name} estimate timed out", None
+    secs = time.monotonic() - t0
+    m = re.search(r"memory_bytes=(\d+)", p.stdout)
+    if p.returncode != 0 or not m:
+        return f"{name} estimate failed", None
+    est_mb = int(m.group(1)) / 2**20
+    ratio = est_mb / max(eng[2], 1e-3)
+    return (f"{name} estimate_mb={est_mb:.1f} engine_rss_mb={eng[2]:.1f} estimate_over_rss={ratio:.2f} "
+            f"estimate_s={secs:.2f}"), ratio
+
+
 def timed_stderr(cmd, timeout):
     try:
         p = subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, timeout=timeout)
@@ -236,6 +261,7 @@ def main():
     ap.add_argument("--baseline", default="", help="another tda-engine binary to compare with, same run")
     ap.add_argument("--rounds", type=int, default=3, help="alternating rounds against --baseline (best of each)")
     ap.add_argument("--no-ripser", action="store_true", help="skip Debian's ripser")
+    ap.add_argument("--estimate", action="store_true", help="print the engine's memory estimate over its measured peak RSS")
     a = ap.parse_args()
     if not os.path.isdir(DATA):
         print(f"datasets not found at {DATA} (../shared/datasets is missing): nothing to benchmark")
@@ -254,6 +280,7 @@ def main():
     baseline_rows, baseline_ratios = [], []
     giotto_rows = []
     collapse_rows = []
+    estimate_rows, estimate_ratios = [], []
     all_equal = True
     for name, rel, fmt, args, mod, _ in cases:
         path = os.path.join(DATA, rel)
@@ -301,6 +328,11 @@ def main():
                 gequal = gexact or bars_close(gb, eb)
                 giotto_rows.append(f"{name} engine_s={eng[1]:.2f} giotto_s={gsecs:.2f} ratio={eng[1] / max(gsecs, 0.01):.2f} "
                                    f"engine_rss_mb={eng[2]:.1f} giotto_rss_mb={g[2]:.1f} equal={'yes' if gequal else 'no'} exact={'yes' if gexact else 'no'}")
+        if a.estimate:
+            row, ratio = estimate_row(a, name, [fmt] + args + modargs + [path], eng)
+            estimate_rows.append(row)
+            if ratio:
+                estimate_ratios.append(ratio)
         if a.collapse_rows:
             row = collapse_row(a, name, path, fmt, args, modargs, eng, ref)
             all_equal &= " equal=yes" in row
@@ -309,6 +341,14 @@ def main():
         print(f"# edge collapse (threads={a.threads}; seconds are wall; equal = all three engine runs equal ripser)")
         for r in collapse_rows:
             print(r)
+    if estimate_rows:
+        print("# memory estimate (tda-engine --estimate, what the server admits with) over the engine's peak RSS")
+        for r in estimate_rows:
+            print(r)
+        if estimate_ratios:
+            ok = all(1 <= r <= 3 for r in estimate_ratios)
+            print(f"estimate/rss: min {min(estimate_ratios):.2f} max {max(estimate_ratios):.2f} "
+                  f"(goal: between 1 and 3 on every row: {'met' if ok else 'NOT met'})")
     if giotto_rows:
         print(f"# against giotto-ph (n_threads={a.threads}; giotto_s excludes Python start-up and parsing, RSS includes the interpreter)")
         for r in giotto_rows:

@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Static checks, run by `make lint` and by CI (scripts/test-all.sh counts it as one check):
-# buf lint + buf breaking (against the last release tag v*), TypeScript type checks,
-# typescript-eslint (no-floating-promises, no-misused-promises), prettier (check mode),
-# gofmt + go vet for the Go modules. Needs `npm ci` and the generated code (scripts/build.sh).
+# buf lint + buf breaking (against the last contract release, proto/releases/v*.binpb, cut by
+# scripts/release-contracts.sh), TypeScript type checks, typescript-eslint (no-floating-promises,
+# no-misused-promises), prettier (check mode), and for every Go module in the repository: gofmt,
+# go vet and `go mod tidy -diff` (go.mod/go.sum in sync with the code).
+# Needs `npm ci` and the generated code (scripts/build.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if ! command -v go >/dev/null 2>&1 && [[ -x /usr/local/go/bin/go ]]; then export PATH="/usr/local/go/bin:$PATH"; fi
@@ -14,11 +16,14 @@ step "buf lint"
 npx buf lint || fail "buf lint"
 
 step "buf breaking"
-tag=$(git tag --list 'v*' --sort=-v:refname 2>/dev/null | head -1 || true)
-if [[ -n "$tag" ]]; then
-  npx buf breaking proto --against ".git#tag=${tag},subdir=proto" || fail "buf breaking against $tag"
+shopt -s nullglob
+releases=(proto/releases/v*.binpb)
+shopt -u nullglob
+if ((${#releases[@]})); then
+  last=$(printf '%s\n' "${releases[@]}" | sort -V | tail -1)
+  npx buf breaking proto --against "$last" || fail "buf breaking against the last release ($last)"
 else
-  echo "lint: no release tag (v*) yet: no earlier contract to compare against"
+  echo "lint: no contract release in proto/releases yet (scripts/release-contracts.sh cuts one)"
 fi
 
 step "tsc (packages, tests, console)"
@@ -32,15 +37,17 @@ npx eslint || fail "eslint"
 step "prettier --check"
 npx prettier --check . >/dev/null 2>&1 || { npx prettier --list-different . | head -20; fail "prettier (run: npx prettier --write .)"; }
 
-step "gofmt + go vet"
-for mod in gateway/rest deploy/validate; do
-  [[ -f "$mod/go.mod" ]] || continue
-  files=$(cd "$mod" && git ls-files '*.go' | grep -v '^gen/' || true)
+step "gofmt + go vet + go mod tidy (every Go module)"
+mapfile -t go_mods < <(git ls-files -- 'go.mod' '*/go.mod' | xargs -r -n1 dirname)
+for mod in "${go_mods[@]}"; do
+  files=$(cd "$mod" && git ls-files -- '*.go' | grep -v '^gen/' || true)
   if [[ -n "$files" ]]; then
     unformatted=$(cd "$mod" && gofmt -l $files)
     [[ -z "$unformatted" ]] || { echo "$unformatted"; fail "gofmt ($mod)"; }
+    (cd "$mod" && go vet ./...) || fail "go vet ($mod)"
   fi
-  (cd "$mod" && go vet ./...) || fail "go vet ($mod)"
+  # modules holding only a pinned tool (deploy/jaeger) have nothing to vet, but their go.sum is checked too
+  (cd "$mod" && go mod tidy -diff) || fail "go mod tidy ($mod: run \`go mod tidy\` there)"
 done
 
 exit $status

@@ -87,6 +87,25 @@ TEST(Cli, SinglePoint) {
   EXPECT_NE(r.out.find("persistence intervals in dim 0:\n [0, )\n"), std::string::npos) << r.out;
 }
 
+// The shared flag parser (src/common/flags.hpp): Ripser's spelling, `--name=value`, `--`, the
+// last of a repeated flag, a negative value; errors name the flag.
+TEST(Cli, FlagSpellings) {
+  const std::string lower = quoted(t::fixture("projective_plane.lower_distance_matrix"));
+  expect_same_as_ripser("--format lower-distance --dim 2 " + lower, "/usr/bin/ripser",
+                        "--dim 1 --format=lower-distance --dim=2 -- " + lower);
+  t::CommandResult unknown = t::run_command(kDriver + " --bogus=1 " + lower + " 2>&1");
+  EXPECT_EQ(unknown.exit_code, 2);
+  EXPECT_NE(unknown.out.find("unknown option --bogus"), std::string::npos) << unknown.out;
+  t::CommandResult missing = t::run_command(kDriver + " " + lower + " --threshold 2>&1");
+  EXPECT_EQ(missing.exit_code, 2);
+  EXPECT_NE(missing.out.find("missing value for --threshold"), std::string::npos) << missing.out;
+  t::CommandResult two = t::run_command(kDriver + " " + lower + " " + lower + " 2>&1");
+  EXPECT_EQ(two.exit_code, 2);
+  EXPECT_NE(two.out.find("more than one input file"), std::string::npos) << two.out;
+  t::CommandResult negative = t::run_command(kDriver + " --format lower-distance --threshold -1 " + lower);
+  EXPECT_EQ(negative.exit_code, 0);  // "-1" is read as the value, not as a flag
+}
+
 TEST(Cli, BadInputExitsWithTwo) {
   for (const std::string& cmd : {
            "printf '1 2 3 4' | " + kDriver + " --format lower-distance",   // not triangular

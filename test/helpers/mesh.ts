@@ -90,6 +90,8 @@ export interface MeshOptions {
   rest?: boolean;
   /** Extra environment of the gateway process only (e.g. API keys, JWT keys). */
   gatewayEnv?: Record<string, string>;
+  /** Extra environment of the engine processes only (e.g. TDA_ENGINE_MEMORY_LIMIT). */
+  engineEnv?: Record<string, string>;
   /** Extra environment of the scheduler process only, applied last (e.g. ENGINE_ADDRESSES naming engines the test started). */
   schedulerEnv?: Record<string, string>;
   /**
@@ -172,7 +174,7 @@ export async function startMesh(opts: MeshOptions = {}): Promise<Mesh> {
           `engine-${i}`,
           ENGINE_BIN,
           ["serve", "--port", String(port), "--threads", "2"],
-          { TDA_ENGINE_METRICS_PORT: String(mport), ...tracing },
+          { TDA_ENGINE_METRICS_PORT: String(mport), ...tracing, ...(opts.engineEnv ?? {}) },
           logDir,
         ),
       );

@@ -19,6 +19,7 @@
 #include <string_view>
 #include <vector>
 
+#include "common/flags.hpp"
 #include "tda/core/alpha.hpp"
 
 namespace tda::cli {
@@ -74,59 +75,52 @@ double parse_double(const std::string& opt, const std::string& s) {
   return v;
 }
 
-Args parse_args(int argc, char** argv) {
-  Args a;
-  for (int i = 1; i < argc; ++i) {
-    std::string arg = argv[i];
-    if (arg == "--help" || arg == "-h") {
-      a.help = true;
-      continue;
-    }
-    if (arg.rfind("--", 0) != 0 || arg == "--") {
-      if (arg == "--") {
-        if (i + 1 >= argc) continue;
-        arg = argv[++i];
-      }
-      if (a.file) throw UsageError("more than one input file given");
-      a.file = arg;
-      continue;
-    }
-    std::string value;
-    const auto eq = arg.find('=');
-    const bool is_flag = arg == "--radius" || arg == "--stats";
-    if (eq != std::string::npos) {
-      value = arg.substr(eq + 1);
-      arg = arg.substr(0, eq);
-    } else if (!is_flag) {
-      if (i + 1 >= argc) throw UsageError("missing value for " + arg);
-      value = argv[++i];
-    }
-    if (arg == "--algorithm") {
-      if (value != "alpha") throw UsageError("this mode computes --algorithm alpha, not '" + value + "'");
-    } else if (arg == "--format") {
-      if (value != "point-cloud") throw UsageError("alpha accepts only --format point-cloud");
-    } else if (arg == "--dim") {
-      const long d = parse_int(arg, value);
-      if (d < 0 || d > 64) throw UsageError("--dim must be between 0 and 64");
-      a.dim = static_cast<int>(d);
-    } else if (arg == "--radius") {
-      a.radius = true;
-    } else if (arg == "--stats") {
-      a.stats = true;
-    } else if (arg == "--modulus") {
-      const long p = parse_int(arg, value);
-      if (p < 2 || p > 251) throw UsageError("--modulus must be a prime between 2 and 251");
-      a.modulus = static_cast<int>(p);
-    } else if (arg == "--threads") {
-      const long t = parse_int(arg, value);
-      if (t < 0 || t > 4096) throw UsageError("--threads must be between 0 and 4096");
-      a.threads = static_cast<int>(t);
-    } else if (arg == "--max-alpha") {
-      a.max_alpha = parse_double(arg, value);
-    } else {
-      throw UsageError("unknown option " + arg);
-    }
+// The Alpha CLI's flags through the shared parser (common/flags.hpp).
+flags::Parsed read_flags(int argc, char** argv) {
+  flags::Parsed f;
+  try {
+    f = flags::parse(std::vector<std::string>(argv + 1, argv + argc),
+                     {{"algorithm"}, {"format"}, {"dim"}, {"radius", false}, {"stats", false}, {"modulus"},
+                      {"threads"}, {"max-alpha"}});
+  } catch (const flags::FlagError& e) {
+    if (e.problem == flags::FlagError::Problem::MissingValue) throw UsageError("missing value for " + e.flag);
+    throw UsageError(e.what());
   }
+  for (const std::string& u : f.unknown) {
+    if (u == "--") continue;  // end of the flags
+    if (u.rfind("--", 0) == 0) throw UsageError("unknown option " + flags::option_name(u));
+    f.positional.insert(f.positional.begin(), u);  // "-x": a file name
+  }
+  return f;
+}
+
+long parse_int_in(const std::string& opt, const std::string& s, long lo, long hi, const char* range_error) {
+  const long v = parse_int(opt, s);
+  if (v < lo || v > hi) throw UsageError(range_error);
+  return v;
+}
+
+Args parse_args(int argc, char** argv) {
+  const flags::Parsed f = read_flags(argc, argv);
+  Args a;
+  a.help = f.help;
+  a.radius = f.has("radius");
+  a.stats = f.has("stats");
+  if (f.has("algorithm") && f.values.at("algorithm") != "alpha")
+    throw UsageError("this mode computes --algorithm alpha, not '" + f.values.at("algorithm") + "'");
+  if (f.has("format") && f.values.at("format") != "point-cloud")
+    throw UsageError("alpha accepts only --format point-cloud");
+  if (f.has("dim"))
+    a.dim = static_cast<int>(parse_int_in("--dim", f.values.at("dim"), 0, 64, "--dim must be between 0 and 64"));
+  if (f.has("modulus"))
+    a.modulus = static_cast<int>(
+        parse_int_in("--modulus", f.values.at("modulus"), 2, 251, "--modulus must be a prime between 2 and 251"));
+  if (f.has("threads"))
+    a.threads = static_cast<int>(
+        parse_int_in("--threads", f.values.at("threads"), 0, 4096, "--threads must be between 0 and 4096"));
+  if (f.has("max-alpha")) a.max_alpha = parse_double("--max-alpha", f.values.at("max-alpha"));
+  if (f.positional.size() > 1) throw UsageError("more than one input file given");
+  if (!f.positional.empty()) a.file = f.positional.front();
   return a;
 }
 

@@ -15,6 +15,7 @@
 #include <sstream>
 #include <string>
 
+#include "common/flags.hpp"
 #include "tda/core/io.hpp"
 #include "tda/core/rips.hpp"
 
@@ -35,15 +36,16 @@ constexpr const char* kUsage =
     "  --modulus <p>    coefficients in the prime field Z/pZ (default 2)\n"
     "  --threads <n>    worker threads (default 0 = all cores)\n"
     "  --memory-limit <bytes>  refuse (exit 3) when the estimated peak memory exceeds\n"
-    "                   this, and stop (exit 3) a run whose accounted memory outgrows it;\n"
-    "                   suffixes K, M, G, T (powers of 1024), e.g. 512M, 4G\n"
-    "  --estimate-scale <x>  compare x times the estimate with --memory-limit (default 1)\n"
+    "                   this; suffixes K, M, G, T (powers of 1024), e.g. 512M, 4G\n"
     "  --ratio <r>      only show persistence pairs with death/birth ratio > r\n"
     "\n"
     "Other options:\n"
     "  --collapse <c>   edge collapse before the reduction (same barcode): auto (default;\n"
     "                   where it pays), on, off\n"
-    "  --stats          print the run's figures (edges, collapse, stage times) on stderr\n"
+    "  --stats          print the run's figures (edges, collapse, stage times) and the\n"
+    "                   engine's memory estimate on stderr\n"
+    "  --estimate       print the engine's estimate (the server admits jobs with it) on\n"
+    "                   stdout and exit without computing\n"
     "  --sparse <eps>   the sparse Rips filtration, an APPROXIMATION: every bar within a\n"
     "                   factor 1+eps of the Rips diagram's (eps in (0, 1]); linear size,\n"
     "                   for clouds too large for the exact complex. Never the default.\n"
@@ -63,12 +65,12 @@ struct Args {
   int modulus = 2;
   int threads = 0;
   std::optional<uint64_t> memory_limit;
-  double estimate_scale = 1.0;
   float ratio = 1;
   std::optional<std::string> file;
   bool help = false;
   core::Collapse collapse = core::Collapse::Auto;
   bool stats = false;
+  bool estimate = false;
   std::optional<double> sparse;
 };
 
@@ -109,70 +111,76 @@ uint64_t parse_size(const std::string& opt, const std::string& s) {
   return static_cast<uint64_t>(bytes);
 }
 
-Args parse_args(int argc, char** argv) {
-  Args a;
-  for (int i = 1; i < argc; ++i) {
-    std::string arg = argv[i];
-    if (arg == "--help" || arg == "-h") { a.help = true; continue; }
-    if (arg == "--stats") { a.stats = true; continue; }
-    if (arg.rfind("--", 0) != 0 || arg == "--") {
-      if (arg == "--" && i + 1 < argc) arg = argv[++i];
-      if (a.file) throw UsageError("more than one input file given");
-      a.file = arg;
-      continue;
-    }
-    std::string name = arg, value;
-    const size_t eq = arg.find('=');
-    if (eq != std::string::npos) {
-      name = arg.substr(0, eq);
-      value = arg.substr(eq + 1);
-    } else {
-      if (i + 1 >= argc) throw UsageError("missing value for " + name);
-      value = argv[++i];
-    }
-    if (name == "--format") {
-      if (value == "distance") a.format = Format::Distance;
-      else if (value == "lower-distance") a.format = Format::LowerDistance;
-      else if (value == "upper-distance") a.format = Format::UpperDistance;
-      else if (value == "point-cloud") a.format = Format::PointCloud;
-      else throw UsageError("unsupported format '" + value + "'");
-    } else if (name == "--dim") {
-      long d = parse_int(name, value);
-      if (d < 0 || d > core::kMaxDimension) throw UsageError("--dim must be between 0 and " + std::to_string(core::kMaxDimension));
-      a.dim = static_cast<int>(d);
-    } else if (name == "--threshold") {
-      a.threshold = parse_float(name, value);
-    } else if (name == "--modulus") {
-      long p = parse_int(name, value);
-      if (p < 2 || p > core::kMaxModulus) throw UsageError("--modulus must be a prime between 2 and " + std::to_string(core::kMaxModulus));
-      a.modulus = static_cast<int>(p);
-    } else if (name == "--threads") {
-      long t = parse_int(name, value);
-      if (t < 0 || t > 4096) throw UsageError("--threads must be between 0 and 4096");
-      a.threads = static_cast<int>(t);
-    } else if (name == "--memory-limit") {
-      a.memory_limit = parse_size(name, value);
-    } else if (name == "--estimate-scale") {
-      char* end = nullptr;
-      const double x = std::strtod(value.c_str(), &end);
-      if (value.empty() || *end != '\0' || !(x > 0 && x <= 1000))
-        throw UsageError("--estimate-scale expects a number in (0, 1000], got '" + value + "'");
-      a.estimate_scale = x;
-    } else if (name == "--collapse") {
-      if (value == "auto") a.collapse = core::Collapse::Auto;
-      else if (value == "on") a.collapse = core::Collapse::On;
-      else if (value == "off") a.collapse = core::Collapse::Off;
-      else throw UsageError("--collapse must be auto, on or off");
-    } else if (name == "--sparse") {
-      const double e = parse_float(name, value);
-      if (!(e > 0 && e <= core::kSparseMaxEpsilon)) throw UsageError("--sparse must be in (0, 1]");
-      a.sparse = e;
-    } else if (name == "--ratio") {
-      a.ratio = parse_float(name, value);
-    } else {
-      throw UsageError("unknown option " + name);
-    }
+Format parse_format(const std::string& value) {
+  if (value == "distance") return Format::Distance;
+  if (value == "lower-distance") return Format::LowerDistance;
+  if (value == "upper-distance") return Format::UpperDistance;
+  if (value == "point-cloud") return Format::PointCloud;
+  throw UsageError("unsupported format '" + value + "'");
+}
+
+core::Collapse parse_collapse(const std::string& value) {
+  if (value == "auto") return core::Collapse::Auto;
+  if (value == "on") return core::Collapse::On;
+  if (value == "off") return core::Collapse::Off;
+  throw UsageError("--collapse must be auto, on or off");
+}
+
+long parse_int_in(const std::string& opt, const std::string& s, long lo, long hi, const std::string& range_error) {
+  const long v = parse_int(opt, s);
+  if (v < lo || v > hi) throw UsageError(range_error);
+  return v;
+}
+
+// Ripser's flags (`--dim 2`; also `--dim=2`) through the shared parser (common/flags.hpp).
+flags::Parsed read_flags(int argc, char** argv) {
+  flags::Parsed f;
+  try {
+    f = flags::parse(std::vector<std::string>(argv + 1, argv + argc),
+                     {{"format"}, {"dim"}, {"threshold"}, {"modulus"}, {"threads"}, {"memory-limit"}, {"collapse"},
+                      {"sparse"}, {"ratio"}, {"stats", false}, {"estimate", false}});
+  } catch (const flags::FlagError& e) {
+    if (e.problem == flags::FlagError::Problem::MissingValue) throw UsageError("missing value for " + e.flag);
+    throw UsageError(e.what());
   }
+  for (const std::string& u : f.unknown) {
+    if (u == "--") continue;  // end of the flags
+    if (u.rfind("--", 0) == 0) throw UsageError("unknown option " + flags::option_name(u));
+    f.positional.insert(f.positional.begin(), u);  // "-x": a file name, as Ripser takes it
+  }
+  return f;
+}
+
+Args parse_args(int argc, char** argv) {
+  const flags::Parsed f = read_flags(argc, argv);
+  Args a;
+  a.help = f.help;
+  a.stats = f.has("stats");
+  a.estimate = f.has("estimate");
+  const auto value = [&](const char* name) -> const std::string& { return f.values.at(name); };
+  const auto opt = [](const char* name) { return std::string("--") + name; };
+  if (f.has("format")) a.format = parse_format(value("format"));
+  if (f.has("dim"))
+    a.dim = static_cast<int>(parse_int_in(opt("dim"), value("dim"), 0, core::kMaxDimension,
+                                          "--dim must be between 0 and " + std::to_string(core::kMaxDimension)));
+  if (f.has("threshold")) a.threshold = parse_float(opt("threshold"), value("threshold"));
+  if (f.has("modulus"))
+    a.modulus = static_cast<int>(parse_int_in(opt("modulus"), value("modulus"), 2, core::kMaxModulus,
+                                              "--modulus must be a prime between 2 and " +
+                                                  std::to_string(core::kMaxModulus)));
+  if (f.has("threads"))
+    a.threads = static_cast<int>(
+        parse_int_in(opt("threads"), value("threads"), 0, 4096, "--threads must be between 0 and 4096"));
+  if (f.has("memory-limit")) a.memory_limit = parse_size(opt("memory-limit"), value("memory-limit"));
+  if (f.has("collapse")) a.collapse = parse_collapse(value("collapse"));
+  if (f.has("sparse")) {
+    const double e = parse_float(opt("sparse"), value("sparse"));
+    if (!(e > 0 && e <= core::kSparseMaxEpsilon)) throw UsageError("--sparse must be in (0, 1]");
+    a.sparse = e;
+  }
+  if (f.has("ratio")) a.ratio = parse_float(opt("ratio"), value("ratio"));
+  if (f.positional.size() > 1) throw UsageError("more than one input file given");
+  if (!f.positional.empty()) a.file = f.positional.front();
   return a;
 }
 
@@ -180,41 +188,35 @@ struct MemoryLimitExceeded : std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
-// Refuses a job whose estimated peak memory exceeds --memory-limit (before the
-// distance matrix or anything of the computation is allocated).
-// With a threshold the fraction of pairs below it (the edge density) is measured:
-// exactly for a matrix, from a fixed sample of pairs for a point cloud.
-void check_memory(const Args& a, size_t n, size_t dim, const std::vector<value_t>* lower,
+// The engine's data-following estimate (the one the server admits with),
+// printed by --stats; a job whose estimate exceeds --memory-limit is refused
+// before the distance matrix or anything of the computation is allocated.
+// Returns true when the run stops here (--estimate).
+bool check_memory(const Args& a, size_t n, size_t dim, const std::vector<value_t>* lower,
                   const std::vector<value_t>* coords) {
-  if (!a.memory_limit) return;
+  if (!a.memory_limit && !a.stats && !a.estimate) return false;
   std::optional<double> thr;
-  double fraction = -1;
-  if (a.threshold) {
-    thr = static_cast<double>(*a.threshold);
-    uint64_t below = 0, total = 0;
-    if (lower) {
-      for (value_t d : *lower) below += d <= *a.threshold;
-      total = lower->size();
-    } else if (coords && n >= 2) {
-      uint64_t state = 0x9E3779B97F4A7C15ull;
-      for (; total < 20000; ++total) {
-        state = state * 6364136223846793005ull + 1442695040888963407ull;
-        const size_t i = static_cast<size_t>((state >> 33) % n);
-        size_t j = static_cast<size_t>((state >> 7) % (n - 1));
-        if (j >= i) ++j;
-        below += core::euclidean_distance(&(*coords)[i * dim], &(*coords)[j * dim], dim) <= *a.threshold;
-      }
-    }
-    if (total) fraction = std::min(1.0, (static_cast<double>(below) + 1) / static_cast<double>(total) * 1.2);
-  }
+  if (a.threshold) thr = static_cast<double>(*a.threshold);
+  core::ComplexProfile p;
   const core::Estimate e =
       a.sparse ? core::estimate_sparse_rips(n, static_cast<uint32_t>(dim), lower != nullptr, a.dim, *a.sparse)
-               : core::estimate_rips(n, static_cast<uint32_t>(dim), lower != nullptr, a.dim, thr, fraction);
-  const double scaled = static_cast<double>(e.memory_bytes) * a.estimate_scale;
-  if (scaled > static_cast<double>(*a.memory_limit))
-    throw MemoryLimitExceeded("estimated memory " + std::to_string(static_cast<uint64_t>(scaled)) + " bytes exceeds --memory-limit " +
+               : core::estimate_rips_profile(p = lower ? core::profile_lower(*lower, n, a.dim, thr)
+                                                       : core::profile_points(*coords, n, dim, a.dim, thr),
+                                             static_cast<uint32_t>(dim), lower != nullptr, a.dim, thr.has_value());
+  if (a.stats || a.estimate) {
+    std::string simplices;
+    for (size_t k = 2; k < p.simplices.size(); ++k)
+      simplices += " s" + std::to_string(k) + "=" + std::to_string(static_cast<uint64_t>(p.simplices[k]));
+    std::fprintf(a.estimate ? stdout : stderr,
+                 "estimate: memory_bytes=%llu seconds=%.3g cutoff=%g edges=%.0f%s sampled_vertices=%u\n",
+                 static_cast<unsigned long long>(e.memory_bytes), e.seconds, p.cutoff, p.edges, simplices.c_str(),
+                 p.sampled_vertices);
+  }
+  if (a.memory_limit && e.memory_bytes > *a.memory_limit)
+    throw MemoryLimitExceeded("estimated memory " + std::to_string(e.memory_bytes) + " bytes exceeds --memory-limit " +
                               std::to_string(*a.memory_limit) + " bytes (" + std::to_string(n) + " points, dim " +
                               std::to_string(a.dim) + ")");
+  return a.estimate;
 }
 
 std::string read_input(const std::optional<std::string>& file) {
@@ -266,7 +268,7 @@ void print_barcodes(std::string& out, const core::RipsResult& r, size_t n, int m
 }
 
 // --stats: one line of key=value figures on stderr.
-void print_stats(const core::RipsStats& s, core::Collapse mode, uint64_t accounted_peak) {
+void print_stats(const core::RipsStats& s, core::Collapse mode) {
   if (s.sparse_epsilon > 0)
     std::fprintf(stderr, "stats: approximation=sparse-rips eps=%g interleaving_factor=%g permutation_s=%.3f\n",
                  s.sparse_epsilon, 1 + s.sparse_epsilon, s.seconds_permutation);
@@ -277,16 +279,14 @@ void print_stats(const core::RipsStats& s, core::Collapse mode, uint64_t account
   std::fprintf(stderr,
                "stats: points=%llu threshold=%g edges_below_threshold=%llu collapse=%s(%s) edges_reduced=%llu "
                "edges_delayed=%llu columns_reduced=%llu apparent_pairs=%llu edges_s=%.3f collapse_s=%.3f "
-               "reduction_s=%.3f sort_s=%.3f edges_cpu_s=%.3f collapse_cpu_s=%.3f reduction_cpu_s=%.3f "
-               "accounted_peak_bytes=%llu\n",
+               "reduction_s=%.3f sort_s=%.3f edges_cpu_s=%.3f collapse_cpu_s=%.3f reduction_cpu_s=%.3f\n",
                static_cast<unsigned long long>(s.points), s.threshold_used,
                static_cast<unsigned long long>(s.edges),
                s.collapsed ? "yes" : "no", rule,
                static_cast<unsigned long long>(s.collapsed ? s.edges_after_collapse : s.edges),
                static_cast<unsigned long long>(s.edges_delayed), static_cast<unsigned long long>(s.columns_reduced),
                static_cast<unsigned long long>(s.apparent_pairs), s.seconds_edges, s.seconds_collapse,
-               s.seconds_reduction, s.seconds_sort, s.cpu_seconds_edges, s.cpu_seconds_collapse, s.cpu_seconds_reduction,
-               static_cast<unsigned long long>(accounted_peak));
+               s.seconds_reduction, s.seconds_sort, s.cpu_seconds_edges, s.cpu_seconds_collapse, s.cpu_seconds_reduction);
 }
 
 // The header line that says the barcode is an approximation.
@@ -308,39 +308,32 @@ int run(const Args& a) {
   opt.sparse = a.sparse;
   if (a.sparse && a.collapse == core::Collapse::Auto) opt.collapse = core::Collapse::Off;
 
-  // the runtime guard: the run's accounted memory may not outgrow --memory-limit
-  // (without a limit it only counts: --stats prints the accounted peak)
-  core::MemoryBudget budget(a.memory_limit ? std::max<uint64_t>(*a.memory_limit, 1) : 0);
-  core::Callbacks cb;
-  cb.memory = &budget;
-
   std::string out;
   core::RipsResult result;
   size_t n = 0;
   if (a.format == Format::PointCloud) {
     core::io::PointCloud pc = core::io::parse_point_cloud(text);
     n = pc.n;
-    check_memory(a, pc.n, pc.dim, nullptr, &pc.coords);
+    if (check_memory(a, pc.n, pc.dim, nullptr, &pc.coords)) return 0;
     line(out, "point cloud with ", static_cast<uint64_t>(pc.n), " points in dimension ", static_cast<uint64_t>(pc.dim));
     if (a.sparse) sparse_line(out, *a.sparse);
     if (a.threshold || a.sparse) {
-      result = core::rips_from_points(pc.coords, pc.n, pc.dim, opt, cb);
+      result = core::rips_from_points(pc.coords, pc.n, pc.dim, opt);
     } else {
       core::detail::validate_options(pc.n, opt);
       core::detail::validate_values(pc.coords, false, "coordinates");
-      core::charge(cb, core::MemoryBudget::kInput, uint64_t{n} * (n - 1) / 2 * sizeof(value_t));
       std::vector<value_t> lower = core::lower_from_points(pc.coords, pc.n, pc.dim, core::NoPoll{}, opt.threads);
       value_range(out, lower);
       line(out, "distance matrix with ", static_cast<uint64_t>(n), " points, using threshold at enclosing radius ",
            core::enclosing_radius_lower(lower, n));
-      result = core::rips_from_lower_distances(std::move(lower), n, opt, cb);
+      result = core::rips_from_lower_distances(std::move(lower), n, opt);
     }
   } else {
     core::io::LowerMatrix m = a.format == Format::Distance        ? core::io::parse_distance_matrix(text)
                               : a.format == Format::LowerDistance ? core::io::parse_lower_distance(text)
                                                                   : core::io::parse_upper_distance(text);
     n = m.n;
-    check_memory(a, n, 0, &m.lower, nullptr);
+    if (check_memory(a, n, 0, &m.lower, nullptr)) return 0;
     core::detail::validate_options(n, opt);
     core::detail::validate_values(m.lower, true, "distances");
     value_range(out, m.lower);
@@ -356,12 +349,12 @@ int run(const Args& a) {
       line(out, "distance matrix with ", static_cast<uint64_t>(n), " points, using threshold at enclosing radius ",
            core::enclosing_radius_lower(m.lower, n));
     }
-    result = core::rips_from_lower_distances(std::move(m.lower), n, opt, cb);
+    result = core::rips_from_lower_distances(std::move(m.lower), n, opt);
   }
   print_barcodes(out, result, n, a.dim, a.ratio);
   std::fwrite(out.data(), 1, out.size(), stdout);
   std::fflush(stdout);
-  if (a.stats) print_stats(result.stats, a.collapse, budget.peak());
+  if (a.stats) print_stats(result.stats, a.collapse);
   return 0;
 }
 
@@ -380,9 +373,6 @@ int run_cli(int argc, char** argv) {
     return 2;
   } catch (const MemoryLimitExceeded& e) {
     std::fprintf(stderr, "tda-engine: refused: %s\n", e.what());
-    return 3;
-  } catch (const core::MemoryLimitExceeded& e) {
-    std::fprintf(stderr, "tda-engine: stopped: %s (--memory-limit)\n", e.what());
     return 3;
   } catch (const core::InvalidInput& e) {
     std::fprintf(stderr, "tda-engine: invalid input: %s\n", e.what());

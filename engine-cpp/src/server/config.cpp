@@ -9,6 +9,9 @@
 #include <limits>
 #include <sstream>
 #include <thread>
+#include <vector>
+
+#include "common/flags.hpp"
 
 namespace tda::server {
 namespace {
@@ -141,32 +144,27 @@ ServerConfig parse_server_config(int argc, char** argv, int first, const EnvRead
       s.source = s.env;
     }
   }
-  if (help) *help = false;
-  for (int i = first; i < argc; ++i) {
-    std::string arg = argv[i];
-    if (arg == "--help" || arg == "-h") {
-      if (help) *help = true;
-      continue;
-    }
-    if (arg.rfind("--", 0) != 0) throw ConfigError("unexpected argument '" + arg + "'");
-    std::string name = arg.substr(2), value;
-    const auto eq = name.find('=');
-    bool have_value = false;
-    if (eq != std::string::npos) {
-      value = name.substr(eq + 1);
-      name = name.substr(0, eq);
-      have_value = true;
-    }
-    Setting* match = nullptr;
-    for (auto& s : settings)
-      if (name == s.flag) match = &s;
-    if (!match) throw ConfigError("unknown option '--" + name + "'\n" + server_usage());
-    if (!have_value) {
-      if (i + 1 >= argc) throw ConfigError("option '--" + name + "' needs a value");
-      value = argv[++i];
-    }
-    match->value = value;
-    match->source = "--" + name;
+  // flags (through the shared parser, common/flags.hpp) win over the environment
+  std::vector<flags::Flag> known;
+  for (const auto& s : settings) known.push_back({s.flag});
+  flags::Parsed f;
+  try {
+    f = flags::parse(std::vector<std::string>(argv + first, argv + argc), known);
+  } catch (const flags::FlagError& e) {
+    if (e.problem == flags::FlagError::Problem::MissingValue) throw ConfigError("option '" + e.flag + "' needs a value");
+    throw ConfigError(e.what());
+  }
+  for (const std::string& u : f.unknown) {
+    if (u.rfind("--", 0) == 0) throw ConfigError("unknown option '" + flags::option_name(u) + "'\n" + server_usage());
+    throw ConfigError("unexpected argument '" + u + "'");
+  }
+  if (!f.positional.empty()) throw ConfigError("unexpected argument '" + f.positional.front() + "'");
+  if (help) *help = f.help;
+  for (auto& s : settings) {
+    const auto given = f.values.find(s.flag);
+    if (given == f.values.end()) continue;
+    s.value = given->second;
+    s.source = std::string("--") + s.flag;
   }
 
   ServerConfig c;

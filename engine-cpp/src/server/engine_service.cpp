@@ -82,14 +82,15 @@ double overall_fraction(const tda::core::ProgressInfo& p, int max_dim) {
   return 0.0;
 }
 
-// Resources of a validated job, as the core estimates them.
+// Resources of a validated job from its sizes: Alpha's estimate; for Rips what
+// the input itself needs (the complex is measured once the input is there).
 tda::core::Estimate estimate_job(const JobSpec& spec) {
 #ifdef TDA_HAVE_ALPHA
   if (spec.is_alpha()) return tda::core::estimate_alpha(spec.n, spec.dim);
 #endif
   if (spec.sparse_epsilon)
     return tda::core::estimate_sparse_rips(spec.n, spec.dim, spec.is_distance_matrix(), spec.max_dim, *spec.sparse_epsilon);
-  return tda::core::estimate_rips(spec.n, spec.dim, spec.is_distance_matrix(), spec.max_dim, spec.threshold);
+  return tda::core::estimate_rips_input(spec.n, spec.dim, spec.is_distance_matrix(), spec.storage_bytes());
 }
 
 // The bytes admission reserves: the estimate times the operator's
@@ -242,6 +243,7 @@ class ComputeReactor final
   void run_job() {
     tda::telemetry::LogScope log_scope(telemetry_.log_context());
     if (!enter_running()) return;
+    if (!admit_with_data()) return;
     telemetry_.run_started();
     const auto started = Clock::now();
     grpc::Status status;
@@ -266,6 +268,72 @@ class ComputeReactor final
       return false;
     }
     phase_ = Phase::Running;
+    return true;
+  }
+
+  // The estimate that follows the data (Rips: edges and simplices measured
+  // below the threshold the core will use); Alpha's from the sizes.
+  tda::core::Estimate data_estimate() const {
+    if (spec_.is_alpha() || spec_.sparse_epsilon) return estimate_job(spec_);  // (linear size: from the sizes)
+    tda::core::detail::validate_values(values_, spec_.is_distance_matrix(),
+                                       spec_.is_distance_matrix() ? "distances" : "coordinates");
+    return spec_.is_distance_matrix()
+               ? tda::core::estimate_rips_lower(values_, spec_.n, spec_.max_dim, spec_.threshold)
+               : tda::core::estimate_rips_points(values_, spec_.n, spec_.dim, spec_.max_dim, spec_.threshold);
+  }
+
+  // Ends a call that did not run (refused or estimate_only) from the worker.
+  bool end_before_run(grpc::Status status, std::optional<engine::ComputeResponse> message = std::nullopt) {
+    free_input();
+    std::lock_guard<std::recursive_mutex> lock(mu_);
+    release_memory();
+    phase_ = Phase::Ended;
+    end(std::move(status), std::move(message));
+    return false;
+  }
+
+  // Admission with the input at hand, before the computation allocates: the
+  // reservation made at the spec (the input) grows to the data-following
+  // estimate, or the job is refused with MEMORY_LIMIT_EXCEEDED. A spec with
+  // estimate_only ends here with the estimate. False when the call ended.
+  bool admit_with_data() {
+    tda::core::Estimate e{};
+    const uint64_t estimate_started = tda::telemetry::now_unix_nanos();
+    try {
+      e = data_estimate();
+    } catch (const tda::core::InvalidInput& ex) {
+      return end_before_run(errors::invalid_argument(std::string("invalid input: ") + ex.what(), {{"spec", ex.what()}}));
+    } catch (const std::bad_alloc&) {
+      return end_before_run(errors::out_of_memory());
+    }
+    const uint64_t required = std::max(e.memory_bytes, spec_.storage_bytes());
+    const uint64_t limit = context_.memory().limit();
+    telemetry_.estimated(estimate_started, required, e.seconds);
+    if (spec_.estimate_only) {
+      engine::ComputeResponse response;
+      engine::EstimateResponse* out = response.mutable_estimate();
+      out->set_memory_bytes(required);
+      out->set_seconds(e.seconds);
+      out->set_memory_limit_bytes(limit);
+      out->set_admissible(required <= limit);
+      log_line("job %s estimate: %llu B, %.3g s", job_label(spec_.job_id), static_cast<unsigned long long>(required),
+               e.seconds);
+      return end_before_run(grpc::Status::OK, std::move(response));
+    }
+    {
+      std::lock_guard<std::recursive_mutex> lock(mu_);
+      if (required > reserved_bytes_) {
+        uint64_t available = 0;
+        if (!context_.memory().try_reserve(required - reserved_bytes_, &available)) {
+          log_line("job %s refused after its input: estimate %llu B", job_label(spec_.job_id),
+                   static_cast<unsigned long long>(required));
+          return end_before_run(errors::memory_limit_exceeded(required, available + reserved_bytes_, limit));
+        }
+        reserved_bytes_ = required;
+      }
+    }
+    log_line("job %s admitted with its data: reserved=%llu B est=%.3g s", job_label(spec_.job_id),
+             static_cast<unsigned long long>(required), e.seconds);
     return true;
   }
 

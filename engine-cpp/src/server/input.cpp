@@ -157,6 +157,7 @@ grpc::Status validate_spec(const tda::engine::v1::ComputeSpec& spec, JobSpec* ou
   }
   s.requested_threads = params.threads();
   s.job_id = spec.job_id();
+  s.estimate_only = spec.estimate_only();
 
   if (!v.empty()) return errors::invalid_argument("invalid compute spec", v);
 

@@ -45,6 +45,7 @@ struct JobSpec {
   std::optional<double> max_alpha;  // Alpha: cut-off in the reported unit
   uint32_t requested_threads = 0;  // 0 = engine default
   std::string job_id;
+  bool estimate_only = false;   // answer with the estimate once the input is there
 
   bool is_distance_matrix() const { return kind != tda::common::v1::INPUT_KIND_POINT_CLOUD; }
   bool is_alpha() const { return algorithm == tda::common::v1::ALGORITHM_ALPHA; }

@@ -39,26 +39,24 @@ export function specFor(dataset: pbUpload.Dataset, params: pbCommon.ComputeParam
     n: dataset.n,
     dim: cloud ? dataset.dim : 0,
     jobId,
+    estimateOnly: false,
   };
 }
 
 /**
- * Whether a job needs the engine's Estimate before dispatch. Not when its input
- * is small (at most 1 MiB) and so is the complex: Alpha, or Rips with at most
- * 10^8 simplices of the top dimension (C(n, max_dim + 2)). The engine checks
- * the same estimate when Compute starts, before it takes any points, and
- * refuses with the same MEMORY_LIMIT_EXCEEDED; the call saved is one engine
- * round trip per job, which is what small jobs are made of.
+ * Whether a job needs the engine's Estimate before dispatch. Never for Rips:
+ * its estimate follows the data, and Compute admits with it once the points
+ * have arrived, before the computation allocates (MEMORY_LIMIT_EXCEEDED, not
+ * retried). Alpha: when its input is over 1 MiB (the engine checks the same
+ * estimate when Compute starts; the call saved is one engine round trip per
+ * job, which is what small jobs are made of).
  */
 export function needsEstimate(spec: pbEngine.ComputeSpec): boolean {
+  // Rips: Compute measures the complex once the points are there and admits
+  // with that figure (an estimate from the sizes alone would only be a guess)
+  if (spec.params?.algorithm !== pbCommon.Algorithm.ALGORITHM_ALPHA) return false;
   const values = spec.inputKind === pbCommon.InputKind.INPUT_KIND_POINT_CLOUD ? spec.n * spec.dim : (spec.n * (spec.n - 1)) / 2;
-  if (values * 8 > 1 << 20) return true;
-  const params = spec.params;
-  if (params?.algorithm === pbCommon.Algorithm.ALGORITHM_ALPHA) return false;
-  const k = Math.min(params?.maxDim ?? 1, Math.max(0, spec.n - 2)) + 2;
-  let simplices = 1; // C(n, k)
-  for (let i = 1; i <= k; i++) simplices = (simplices * (spec.n - k + i)) / i;
-  return simplices > 1e8;
+  return values * 8 > 1 << 20;
 }
 
 export function estimate(input: Pick<ComputeInput, "client" | "spec" | "rpcTimeoutMs" | "ctx" | "signal">): Promise<pbEngine.EstimateResponse> {
@@ -86,21 +84,39 @@ export function estimate(input: Pick<ComputeInput, "client" | "spec" | "rpcTimeo
 }
 
 /** Streams the dataset into the engine and resolves with its result. */
-export async function compute(input: ComputeInput): Promise<pbCommon.PersistenceResult> {
+export function compute(input: ComputeInput): Promise<pbCommon.PersistenceResult> {
+  return streamToEngine(input, (res) => (res.msg?.$case === "result" ? res.msg.value : undefined));
+}
+
+/**
+ * The engine's estimate for the dataset itself (Compute with estimate_only):
+ * the Rips estimate follows the data (edges and simplices measured below the
+ * threshold), the figure Compute admits the job with.
+ */
+export function estimateWithData(input: Omit<ComputeInput, "onProgress">): Promise<pbEngine.EstimateResponse> {
+  return streamToEngine({ ...input, spec: { ...input.spec, estimateOnly: true }, onProgress: () => undefined }, (res) =>
+    res.msg?.$case === "estimate" ? res.msg.value : undefined,
+  );
+}
+
+/** The Compute stream: spec, the dataset's chunks with back-pressure, then the final message `take` picks. */
+async function streamToEngine<T>(input: ComputeInput, take: (res: pbEngine.ComputeResponse) => T | undefined): Promise<T> {
   const call = input.client.compute(metadataWithTrace(new Metadata(), input.ctx), { deadline: input.deadline });
   let points: PointStream | undefined;
   let uploadError: unknown;
   let settled = false;
 
-  const done = new Promise<pbCommon.PersistenceResult>((resolve, reject) => {
-    let result: pbCommon.PersistenceResult | undefined;
+  const done = new Promise<T>((resolve, reject) => {
+    let result: T | undefined;
     call.on("data", (res: pbEngine.ComputeResponse) => {
       if (res.msg?.$case === "progress") input.onProgress(res.msg.value);
-      else if (res.msg?.$case === "result") result = res.msg.value;
+      else result = take(res) ?? result;
     });
     call.on("error", (err: Error) => reject(err));
     call.on("end", () =>
-      result ? resolve(result) : reject(new JobFailureError(failure("ENGINE_INTERNAL", "the engine ended the computation without a result", true, "system"))),
+      result !== undefined
+        ? resolve(result)
+        : reject(new JobFailureError(failure("ENGINE_INTERNAL", "the engine ended the computation without a result", true, "system"))),
     );
   });
   const stopped = done.then(

@@ -8,23 +8,26 @@ import {
   SpanKind,
   invalidArgument,
   isServiceError,
+  pbCommon,
   pbEngine,
   pbJobs,
+  pbUpload,
   tenantOf,
   unary,
   unavailable,
   type Logger,
   type Redis,
 } from "@tda/common";
-import { specFor } from "./engine-call";
+import { estimateWithData, JobFailureError, specFor } from "./engine-call";
+import { PointsCache } from "./points-cache";
 import type { Engine, EnginePool } from "./engine-pool";
 import type { UploadClient } from "./upload-client";
 import { tighten, type EngineLimits } from "./engine-limits";
 import { validateForDataset, validateParams, type ParamLimits } from "./params";
 
 // EstimateJob and GetLimits: what a client may ask before it submits. The
-// estimate is the engine's own (Estimate RPC) for the caller's dataset and
-// parameters; the limits are what the engines publish (GetInfo EngineLimits,
+// estimate is the engine's own for the caller's dataset and parameters (Rips:
+// measured on the dataset itself, see estimateOnEngine); the limits are what the engines publish (GetInfo EngineLimits,
 // engine-limits.ts) within this scheduler's own bounds.
 
 export interface EstimateServiceDeps {
@@ -35,9 +38,11 @@ export interface EstimateServiceDeps {
   limits: ParamLimits;
   engineLimits: EngineLimits;
   /** The upload service, which owns datasets. */
-  upload: Pick<UploadClient, "getDataset">;
+  upload: Pick<UploadClient, "getDataset" | "readPoints">;
   maxDeadlineSeconds: number;
   rpcTimeoutMs: number;
+  /** Deadline of a Rips estimate (the dataset is read and measured). */
+  estimateTimeoutMs: number;
   log: Logger;
 }
 
@@ -78,6 +83,46 @@ async function askEngines<T>(engines: Engine[], ask: (e: Engine) => Promise<T>, 
   throw unavailable("no engine answered", last);
 }
 
+/**
+ * One engine's estimate. Rips follows the data: the dataset's points go to the
+ * engine (Compute with estimate_only), which measures the complex below the
+ * threshold exactly as Compute's admission does, so the figure is the one the
+ * job is admitted with. Alpha's is from the sizes (Estimate RPC).
+ */
+async function estimateOnEngine(
+  deps: EstimateServiceDeps,
+  e: Engine,
+  owner: string,
+  datasetId: string,
+  dataset: pbUpload.Dataset,
+  spec: pbEngine.ComputeSpec,
+  ctx: Context,
+): Promise<pbEngine.EstimateResponse> {
+  if (spec.params?.algorithm === pbCommon.Algorithm.ALGORITHM_ALPHA) {
+    return call<pbEngine.EstimateRequest, pbEngine.EstimateResponse>(e.client.estimate.bind(e.client), { spec }, deps.rpcTimeoutMs, ctx);
+  }
+  const deadline = Date.now() + deps.estimateTimeoutMs;
+  const signal = new AbortController().signal;
+  try {
+    return await estimateWithData({
+      client: e.client,
+      spec,
+      openPoints: () => noCache.open(dataset, () => deps.upload.readPoints(owner, datasetId, ctx, deadline)),
+      deadline,
+      rpcTimeoutMs: deps.rpcTimeoutMs,
+      signal,
+      ctx,
+    });
+  } catch (err) {
+    if (!(err instanceof JobFailureError)) throw err;
+    const f = err.failure;
+    if (f.cause !== undefined && isServiceError(f.cause)) throw f.cause; // the engine's own status (transport errors: next engine)
+    throw f.retryable ? unavailable(f.message, err) : invalidArgument(f.message, []);
+  }
+}
+
+const noCache = new PointsCache(0);
+
 export async function estimateJob(deps: EstimateServiceDeps, owner: string, req: pbJobs.EstimateJobRequest, ctx: Context): Promise<pbJobs.EstimateJobResponse> {
   const limits = await deps.engineLimits.effective(deps.limits);
   const violations = validateParams(req.params, limits);
@@ -87,11 +132,7 @@ export async function estimateJob(deps: EstimateServiceDeps, owner: string, req:
   const dsViolations = validateForDataset(req.params!, dataset, limits);
   if (dsViolations.length > 0) throw invalidArgument("these parameters do not fit the dataset", dsViolations);
   const spec = specFor(dataset, req.params!, "");
-  const res = await askEngines(
-    candidates(deps.engines),
-    (e) => call<pbEngine.EstimateRequest, pbEngine.EstimateResponse>(e.client.estimate.bind(e.client), { spec }, deps.rpcTimeoutMs, ctx),
-    deps.log,
-  );
+  const res = await askEngines(candidates(deps.engines), (e) => estimateOnEngine(deps, e, owner, req.datasetId, dataset, spec, ctx), deps.log);
   return { memoryBytes: res.memoryBytes, seconds: res.seconds, memoryLimitBytes: res.memoryLimitBytes, admissible: res.admissible };
 }
 

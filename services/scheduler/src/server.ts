@@ -140,6 +140,8 @@ function jobServiceHandlers(config: SchedulerConfig, log: Logger, p: Parts, engi
       upload,
       maxDeadlineSeconds: config.maxDeadlineSeconds,
       rpcTimeoutMs: config.rpcTimeoutMs,
+      // a Rips estimate reads the dataset and measures it: ten unary deadlines, at least a minute
+      estimateTimeoutMs: Math.max(10 * config.rpcTimeoutMs, 60_000),
       log,
     }),
   };

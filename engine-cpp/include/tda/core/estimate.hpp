@@ -4,6 +4,11 @@
 #include <algorithm>
 #include <cstdint>
 #include <optional>
+#include <vector>
+
+#include "tda/core/collapse.hpp"
+#include "tda/core/distances.hpp"
+#include "tda/core/edges.hpp"
 
 #include "tda/core/persistence.hpp"
 #include "tda/core/rips_options.hpp"
@@ -54,5 +59,229 @@ inline Estimate estimate_rips(uint64_t n, uint32_t dim, bool is_distance_matrix,
   }
   mem += extra;
   return Estimate{static_cast<uint64_t>(std::min(mem, 1.8e19)), work};
+}
+
+// ---------------------------------------------------------------------------
+// Data-following estimate (admission once the input is there).
+//
+// The figures above guess the complex from n alone; the complex is set by the
+// data. These measure it, in time far below the computation's:
+//  - the cutoff is the engine's: the threshold clamped to the enclosing radius
+//    (Ripser's rule, same for a distance matrix);
+//  - the edges below it are counted exactly while that costs at most
+//    kEstimateBudget distance evaluations, else from the degrees of a fixed
+//    sample of vertices (each against all n points);
+//  - the k-simplices from the measured graph: S_k = sum_v C(deg v, k) p_k(v) / (k+1),
+//    where p_k(v), the chance that k neighbours of v are pairwise within the
+//    cutoff, is measured on random k-subsets of v's neighbours;
+//  - memory: input, the dense matrix or neighbour lists (+ the grid), the edge
+//    list, the collapse when it runs (collapse_pays), the dimension-1 columns, and
+//    per dimension k >= 2 the (k-1)-simplices it enumerates cofacets of, the list
+//    of k-simplices kept for the next dimension, and the columns that survive
+//    apparent pairs and clearing.
+// The sampling is seeded: the same input gives the same figure (the Estimate
+// RPC and Compute's admission agree).
+// ---------------------------------------------------------------------------
+
+// What Rips needs before the complex is known: the process and the input.
+inline Estimate estimate_rips_input(uint64_t n, uint32_t dim, bool is_distance_matrix, uint64_t input_bytes) {
+  const double nn = static_cast<double>(n);
+  const double values = is_distance_matrix ? nn * (nn - 1) / 2 : nn * dim;
+  const double mem = 16.0 * (1 << 20) + std::max(static_cast<double>(input_bytes), values * 4) + nn * 16;
+  return Estimate{static_cast<uint64_t>(std::min(mem, 1.8e19)), values * 2e-9};
+}
+
+// Distance evaluations (times the dimension) the measurement may spend: about
+// 0.1 s on one core.
+inline constexpr double kEstimateBudget = 1e8;
+
+// What the measurement found.
+struct ComplexProfile {
+  uint64_t n = 0;
+  double cutoff = 0;              // threshold used (clamped to the enclosing radius)
+  double edges = 0;               // pairs with distance <= cutoff
+  std::vector<double> simplices;  // index k: k-simplices below the cutoff (k = 0..max_dim + 1)
+  bool exact_edges = false;
+  uint32_t sampled_vertices = 0;
+};
+
+namespace estimate_detail {
+
+struct Rng {
+  uint64_t s;
+  uint64_t next() {
+    s = s * 6364136223846793005ull + 1442695040888963407ull;
+    return s >> 17;
+  }
+  size_t below(size_t m) { return static_cast<size_t>(next() % m); }
+};
+
+inline double choose(double m, int k) {
+  if (k < 0 || m < k) return 0;
+  double c = 1;
+  for (int i = 0; i < k; ++i) c = c * (m - i) / (i + 1);
+  return c;
+}
+
+// dist(i, j) for i != j; the profile of the flag complex at `cutoff`.
+template <class Dist>
+ComplexProfile profile(size_t n, double cutoff, int max_dim, double pair_cost, Dist&& dist) {
+  ComplexProfile p;
+  p.n = n;
+  p.cutoff = cutoff;
+  const int top = std::min<int>(max_dim, static_cast<int>(n) - 1);
+  p.simplices.assign(static_cast<size_t>(std::max(top, 1)) + 1, 0.0);
+  p.simplices[0] = static_cast<double>(n);
+  if (n < 2) return p;
+  const double nn = static_cast<double>(n);
+  const double pairs = nn * (nn - 1) / 2;
+  const value_t c = static_cast<value_t>(cutoff);
+  // vertices whose neighbourhoods are measured: all of them when affordable
+  const bool all = pairs * pair_cost <= kEstimateBudget;
+  const size_t s = all ? n : std::max<size_t>(64, std::min<size_t>(n, static_cast<size_t>(kEstimateBudget / (nn * pair_cost))));
+  p.sampled_vertices = static_cast<uint32_t>(s);
+  p.exact_edges = all;
+  Rng rng{0x9E3779B97F4A7C15ull};
+  constexpr size_t kKeep = 4096;  // neighbours kept per vertex (a uniform sample of them)
+  constexpr int kTrials = 192;    // k-subsets tried per vertex and dimension
+  std::vector<uint32_t> nb;
+  std::vector<double> deg_sum(p.simplices.size(), 0.0);
+  std::vector<size_t> pick;
+  double degree_total = 0;
+  for (size_t t = 0; t < s; ++t) {
+    const size_t v = all ? t : rng.below(n);
+    nb.clear();
+    uint64_t deg = 0;
+    for (size_t j = 0; j < n; ++j) {
+      if (j == v || !(dist(v, j) <= c)) continue;
+      ++deg;
+      if (nb.size() < kKeep) nb.push_back(static_cast<uint32_t>(j));
+      else {
+        const uint64_t r = rng.next() % deg;  // reservoir sampling
+        if (r < kKeep) nb[r] = static_cast<uint32_t>(j);
+      }
+    }
+    degree_total += static_cast<double>(deg);
+    // cliques through v: k other vertices, pairwise within the cutoff
+    for (int k = 2; k <= top; ++k) {
+      const double subsets = choose(static_cast<double>(deg), k);
+      if (subsets <= 0) break;
+      int hits = 0, trials = 0;
+      const bool enumerate = subsets <= kTrials && nb.size() == deg;
+      if (enumerate) {  // few: all of them
+        pick.assign(static_cast<size_t>(k), 0);
+        for (int i = 0; i < k; ++i) pick[i] = static_cast<size_t>(i);
+        while (true) {
+          bool ok = true;
+          for (int a = 0; a < k && ok; ++a)
+            for (int b = a + 1; b < k && ok; ++b) ok = dist(nb[pick[a]], nb[pick[b]]) <= c;
+          hits += ok;
+          ++trials;
+          int i = k - 1;
+          while (i >= 0 && pick[i] == nb.size() - static_cast<size_t>(k - i)) --i;
+          if (i < 0) break;
+          ++pick[i];
+          for (int j = i + 1; j < k; ++j) pick[j] = pick[j - 1] + 1;
+        }
+      } else {
+        pick.resize(static_cast<size_t>(k));
+        for (; trials < kTrials; ++trials) {
+          for (int a = 0; a < k; ++a) {  // k distinct neighbours
+            bool again;
+            do {
+              pick[a] = rng.below(nb.size());
+              again = false;
+              for (int b = 0; b < a; ++b) again = again || pick[b] == pick[a];
+            } while (again);
+          }
+          bool ok = true;
+          for (int a = 0; a < k && ok; ++a)
+            for (int b = a + 1; b < k && ok; ++b) ok = dist(nb[pick[a]], nb[pick[b]]) <= c;
+          hits += ok;
+        }
+      }
+      const double frac = enumerate ? static_cast<double>(hits) / trials
+                                    : (hits + 0.5) / (trials + 1.0);  // never a flat zero from a finite sample
+      deg_sum[k] += subsets * frac;
+      if (hits == 0 && enumerate) break;  // no k-clique through v: none larger
+    }
+  }
+  const double scale = nn / static_cast<double>(s);
+  p.edges = std::min(pairs, degree_total * scale / 2);
+  p.simplices[1] = p.edges;
+  for (int k = 2; k <= top; ++k)
+    p.simplices[k] = std::min(choose(nn, k + 1), deg_sum[k] * scale / (k + 1));
+  return p;
+}
+
+}  // namespace estimate_detail
+
+// Memory and time of a Rips computation on a measured complex.
+inline Estimate estimate_rips_profile(const ComplexProfile& p, uint32_t dim, bool is_distance_matrix, int max_dim,
+                                      bool has_threshold) {
+  const double nn = static_cast<double>(p.n);
+  const double pairs = nn * (nn - 1) / 2;
+  const double edges = p.edges;
+  auto S = [&](int k) { return k < static_cast<int>(p.simplices.size()) ? p.simplices[k] : 0.0; };
+  const bool may_collapse = detail::collapse_pays(p.n, 0, max_dim);
+  const bool dense = !has_threshold && p.n <= kDenseMaxPoints && !may_collapse;
+  double mem = 4.0 * (1 << 20);  // process and libraries (the CLI measures ~3 MiB)
+  mem += is_distance_matrix ? pairs * 4 : nn * dim * 4.0;  // input
+  if (dense) mem += nn * nn * 4 + (is_distance_matrix ? 0 : pairs * 4);
+  else mem += edges * 24 + nn * 16;                         // neighbour lists (both ways), grid
+  const bool collapse = max_dim >= 2 && (p.n > 0 && 2 * edges / nn <= 300);
+  double stage = 0;  // the largest of the stages after the edges
+  if (max_dim >= 1) {
+    mem += edges * 16;  // edge list
+    if (collapse) stage = std::max(stage, edges * 24);  // collapse: flags, per-vertex work
+    const double eff_dim = is_distance_matrix ? 8 : std::min<double>(dim, 16);
+    stage = std::max(stage, edges * (24 + 4 * eff_dim));  // dimension-1 columns, pivot map, V
+  }
+  double work = (is_distance_matrix ? pairs : pairs * std::max<uint32_t>(dim, 1)) * 2e-9 + edges * 5e-7;
+  for (int k = 2; k <= max_dim; ++k) {
+    const double columns = S(k) * (k == 2 ? 0.004 : is_distance_matrix ? 0.045 : 0.01);
+    double here = columns * 16 * 3;          // columns, pivot map, V and working columns
+    if (k < max_dim) here += S(k) * 16;      // kept for the next dimension
+    if (k >= 3) here += S(k - 1) * 16;       // the facets whose cofacets are enumerated
+    stage = std::max(stage, here);
+    work += S(k) * 7e-8;
+  }
+  mem += stage;
+  return Estimate{static_cast<uint64_t>(std::min(mem, 1.8e19)), work};
+}
+
+// Point cloud: n * dim float coordinates, row-major.
+inline ComplexProfile profile_points(const std::vector<value_t>& coords, size_t n, size_t dim, int max_dim,
+                                     std::optional<double> threshold) {
+  if (coords.size() != n * dim) throw InvalidInput("coordinate count does not match n * dim");
+  RipsOptions o;
+  o.threshold = threshold;
+  const value_t cutoff = detail::choose_threshold(o, enclosing_radius_points(coords, n, dim));
+  return estimate_detail::profile(n, cutoff, max_dim, static_cast<double>(std::max<size_t>(dim, 1)),
+                                  [&](size_t i, size_t j) { return euclidean_distance(&coords[i * dim], &coords[j * dim], dim); });
+}
+
+// Strict lower triangle row by row, as rips_from_lower_distances takes it.
+inline ComplexProfile profile_lower(const std::vector<value_t>& lower, size_t n, int max_dim,
+                                    std::optional<double> threshold) {
+  if (lower.size() != n * (n - 1) / 2) throw InvalidInput("distance count does not match n(n-1)/2");
+  RipsOptions o;
+  o.threshold = threshold;
+  const value_t cutoff = detail::choose_threshold(o, enclosing_radius_lower(lower, n));
+  return estimate_detail::profile(n, cutoff, max_dim, 0.25, [&](size_t i, size_t j) {
+    if (i < j) std::swap(i, j);
+    return lower[i * (i - 1) / 2 + j];
+  });
+}
+
+inline Estimate estimate_rips_points(const std::vector<value_t>& coords, size_t n, size_t dim, int max_dim,
+                                     std::optional<double> threshold) {
+  return estimate_rips_profile(profile_points(coords, n, dim, max_dim, threshold), static_cast<uint32_t>(dim), false,
+                               max_dim, threshold.has_value());
+}
+
+inline Estimate estimate_rips_lower(const std::vector<value_t>& lower, size_t n, int max_dim,
+                                    std::optional<double> threshold) {
+  return estimate_rips_profile(profile_lower(lower, n, max_dim, threshold), 0, true, max_dim, threshold.has_value());
 }
 }  // namespace tda::core
