@@ -306,7 +306,7 @@ class ComputeReactor final
     } catch (const std::bad_alloc&) {
       return end_before_run(errors::out_of_memory());
     }
-    const uint64_t required = std::max(e.memory_bytes, spec_.storage_bytes());
+    const uint64_t required = admission_bytes(context_.config(), e, spec_);  // (--estimate-scale applies here too)
     const uint64_t limit = context_.memory().limit();
     telemetry_.estimated(estimate_started, required, e.seconds);
     if (spec_.estimate_only) {
