@@ -23,8 +23,13 @@ export interface Engine {
 }
 
 export interface EnginePool {
-  /** Takes a slot on the best engine; call `release` when the call is over. Throws NO_ENGINE_AVAILABLE (retryable) when no engine is known. */
-  acquire(exclude?: Set<string>): Engine;
+  /**
+   * Takes a slot on the best engine; call `release` when the call is over.
+   * Never one in `exclude` (the engines that died running the job). Throws
+   * NO_ENGINE_AVAILABLE (retryable: the job waits) when no engine is known, or
+   * only excluded ones.
+   */
+  acquire(exclude?: ReadonlySet<string>): Engine;
   release(engine: Engine): void;
   markUnavailable(engine: Engine): void;
   markBusy(engine: Engine, ms: number): void;
@@ -78,11 +83,11 @@ function closeMember(m: Member): void {
   m.health.close();
 }
 
-/** The healthy, not busy engine with the fewest outstanding calls; ties rotate. */
-function pick(engines: Engine[], exclude: Set<string> | undefined, rotation: number): Engine | undefined {
+/** The healthy, not busy engine with the fewest outstanding calls, never an excluded one; ties rotate. */
+function pick(engines: Engine[], exclude: ReadonlySet<string> | undefined, rotation: number): Engine | undefined {
   const now = Date.now();
-  const usable = engines.filter((e) => !exclude?.has(e.address));
-  const pool = usable.length > 0 ? usable : engines;
+  // an engine that died running the job is not handed it again, even when it is the only one
+  const pool = exclude?.size ? engines.filter((e) => !exclude.has(e.address)) : engines;
   const healthy = pool.filter((e) => e.healthy && e.busyUntil <= now);
   // with no engine known healthy, try anyway: the call tells the truth and
   // its failure is retried with backoff
@@ -155,7 +160,14 @@ export function createEnginePool(targets: string[] | EngineDiscovery, probeMs: n
         exclude,
         rotation++,
       );
-      if (!best) throw new JobFailureError(failure("NO_ENGINE_AVAILABLE", "no engine is known to the scheduler (yet)", true, "system"));
+      if (!best) {
+        const known = members.size;
+        const msg =
+          known > 0 && exclude?.size
+            ? `no engine other than the ${exclude.size === 1 ? "one" : exclude.size} that died running this job is known to the scheduler`
+            : "no engine is known to the scheduler (yet)";
+        throw new JobFailureError(failure("NO_ENGINE_AVAILABLE", msg, true, "system"));
+      }
       best.outstanding++;
       best.dispatched++;
       return best;

@@ -21,6 +21,9 @@ type JobState = pbJobs.JobState;
 //   complete  queued | running      → completed  job.completed   (queued: answered by the result cache at submit)
 //   fail      queued | running      → failed     job.failed      (queued: the queue refused the job)
 //   requeue   running               → queued     job.queued      (retry, engines busy, worker shutdown)
+//
+// fail and requeue of an attempt whose engine died mid-job (crashedEngine) add
+// that engine to the job's crashed_engines: the job is not handed to it again.
 //   cancel    queued | running      → cancelled  job.cancelled
 //
 // Completed, failed and cancelled are final: no transition leaves them.
@@ -33,10 +36,13 @@ export interface TransitionArgs {
   progress: { progress: pbCommon.Progress };
   /** `cacheHit`: the result was taken from the result cache (no engine ran). */
   complete: { result: pbCommon.PersistenceResult; cacheHit?: boolean };
-  /** `failure`: the computation's final failure, also reported on tda_errors. */
-  fail: { errorCode: string; message: string; attempt?: number; failure?: JobFailure };
-  /** `error`: the failure that made this attempt end, kept on the job while it waits. */
-  requeue: { reason: string; attempt: number; error?: { code: string; message: string } };
+  /**
+   * `failure`: the computation's final failure, also reported on tda_errors.
+   * `crashedEngine`: the engine that died running this attempt (added to `crashed_engines`).
+   */
+  fail: { errorCode: string; message: string; attempt?: number; failure?: JobFailure; crashedEngine?: string };
+  /** `error`: the failure that made this attempt end, kept on the job while it waits; `crashedEngine` as for fail. */
+  requeue: { reason: string; attempt: number; error?: { code: string; message: string }; crashedEngine?: string };
   cancel: Record<never, never>;
 }
 
@@ -126,6 +132,7 @@ export const LIFECYCLE: { readonly [N in TransitionName]: Transition<TransitionA
       j.finishedAt = nowTimestamp();
       j.errorCode = a.errorCode;
       j.errorMessage = a.message;
+      if (a.crashedEngine) j.crashedEngines = [...j.crashedEngines, a.crashedEngine];
     },
     message: (a) => a.message,
     attempt: (a) => a.attempt,
@@ -136,6 +143,7 @@ export const LIFECYCLE: { readonly [N in TransitionName]: Transition<TransitionA
     from: [RUNNING],
     to: QUEUED,
     patch(j, a) {
+      if (a.crashedEngine) j.crashedEngines = [...j.crashedEngines, a.crashedEngine];
       if (!a.error) return;
       j.errorCode = a.error.code;
       j.errorMessage = a.error.message;
