@@ -84,7 +84,11 @@ function connect(config: GatewayConfig, log: Logger, metrics: ServiceMetrics | u
   // One client (one channel) per upstream, reused by every call.
   // upload forwarding: chunks are sent on as received, without re-encoding (see upload-wire.ts in common)
   const upload = new FastUploadServiceClient(config.uploadAddress, clientCredentials(config.common.tls), meshChannelOptions(config.common.tls, channelOptions));
-  const jobs = new pbJobs.JobServiceClient(config.schedulerAddress, clientCredentials(config.common.tls), meshChannelOptions(config.common.tls, channelOptions));
+  const jobs = new pbJobs.JobServiceClient(
+    config.schedulerAddress,
+    clientCredentials(config.common.tls),
+    meshChannelOptions(config.common.tls, channelOptions),
+  );
   const prefix = config.common.topicPrefix;
   const flink = createFlinkStatus({
     restUrl: config.flinkRestUrl,

@@ -3,7 +3,18 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { spawnSync } from "node:child_process";
 import { credentials, Metadata, status as GrpcStatus, type ChannelCredentials, type ServiceError } from "@grpc/grpc-js";
-import { channelOptions, checkHealth, clientCredentials, createHealthClient, healthClientWith, meshChannelOptions, pbJobs, pbUpload, ServingStatus, setTenant } from "@tda/common";
+import {
+  channelOptions,
+  checkHealth,
+  clientCredentials,
+  createHealthClient,
+  healthClientWith,
+  meshChannelOptions,
+  pbJobs,
+  pbUpload,
+  ServingStatus,
+  setTenant,
+} from "@tda/common";
 import { ENGINE_BIN, FIXTURES, makeMeshCerts, startMesh, type Mesh } from "../helpers/mesh";
 import { api, gatewayClient, uploadFile, watchJob, type Gateway } from "../helpers/client";
 import { barcodeOf, runRipser } from "../helpers/barcodes";

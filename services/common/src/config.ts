@@ -138,4 +138,3 @@ export function readMeshTls(env: Env): MeshTls | undefined {
     caPath: paths.TDA_TLS_CA!,
   };
 }
-

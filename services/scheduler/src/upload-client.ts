@@ -1,6 +1,18 @@
 import { Metadata, status as GrpcStatus, type ClientReadableStream, type ServiceError } from "@grpc/grpc-js";
 import type { Context } from "@opentelemetry/api";
-import { channelOptions, clientCredentials, DATASET_ID_RE, fromServiceError, meshChannelOptions, metadataWithTrace, notFound, pbUpload, setTenant, unavailable, type MeshTls } from "@tda/common";
+import {
+  channelOptions,
+  clientCredentials,
+  DATASET_ID_RE,
+  fromServiceError,
+  meshChannelOptions,
+  metadataWithTrace,
+  notFound,
+  pbUpload,
+  setTenant,
+  unavailable,
+  type MeshTls,
+} from "@tda/common";
 
 // The scheduler's view of the upload service, which owns datasets: their
 // metadata (GetDataset, asked at every submit and estimate: a deleted dataset
