@@ -19,6 +19,7 @@
 #include <string_view>
 #include <vector>
 
+#include "cli/failure.hpp"
 #include "common/flags.hpp"
 #include "tda/core/alpha.hpp"
 
@@ -44,9 +45,8 @@ constexpr const char* kAlphaUsage =
     "\n"
     "Reads standard input when no filename is given. Ambient dimension 2 or 3.\n";
 
-struct UsageError : std::runtime_error {
-  using std::runtime_error::runtime_error;
-};
+using flags::parse_int_in;
+using flags::UsageError;
 
 struct Args {
   std::optional<int> dim;
@@ -59,14 +59,6 @@ struct Args {
   bool help = false;
 };
 
-long parse_int(const std::string& opt, const std::string& s) {
-  errno = 0;
-  char* end = nullptr;
-  const long v = std::strtol(s.c_str(), &end, 10);
-  if (s.empty() || *end != '\0' || errno == ERANGE) throw UsageError("invalid value for " + opt + ": '" + s + "'");
-  return v;
-}
-
 double parse_double(const std::string& opt, const std::string& s) {
   errno = 0;
   char* end = nullptr;
@@ -76,32 +68,10 @@ double parse_double(const std::string& opt, const std::string& s) {
 }
 
 // The Alpha CLI's flags through the shared parser (common/flags.hpp).
-flags::Parsed read_flags(int argc, char** argv) {
-  flags::Parsed f;
-  try {
-    f = flags::parse(std::vector<std::string>(argv + 1, argv + argc),
-                     {{"algorithm"}, {"format"}, {"dim"}, {"radius", false}, {"stats", false}, {"modulus"},
-                      {"threads"}, {"max-alpha"}});
-  } catch (const flags::FlagError& e) {
-    if (e.problem == flags::FlagError::Problem::MissingValue) throw UsageError("missing value for " + e.flag);
-    throw UsageError(e.what());
-  }
-  for (const std::string& u : f.unknown) {
-    if (u == "--") continue;  // end of the flags
-    if (u.rfind("--", 0) == 0) throw UsageError("unknown option " + flags::option_name(u));
-    f.positional.insert(f.positional.begin(), u);  // "-x": a file name
-  }
-  return f;
-}
-
-long parse_int_in(const std::string& opt, const std::string& s, long lo, long hi, const char* range_error) {
-  const long v = parse_int(opt, s);
-  if (v < lo || v > hi) throw UsageError(range_error);
-  return v;
-}
-
 Args parse_args(int argc, char** argv) {
-  const flags::Parsed f = read_flags(argc, argv);
+  const flags::Parsed f = flags::parse_command_line(
+      argc, argv, {{"algorithm"}, {"format"}, {"dim"}, {"radius", false}, {"stats", false},
+                   {"modulus"}, {"threads"}, {"max-alpha"}});
   Args a;
   a.help = f.help;
   a.radius = f.has("radius");
@@ -343,18 +313,8 @@ int run_alpha_cli(int argc, char** argv) {
       return 0;
     }
     return run(a);
-  } catch (const UsageError& e) {
-    std::fprintf(stderr, "tda-engine: %s\n\n%s", e.what(), kAlphaUsage);
-    return 2;
-  } catch (const core::InvalidInput& e) {
-    std::fprintf(stderr, "tda-engine: invalid input: %s\n", e.what());
-    return 2;
-  } catch (const std::bad_alloc&) {
-    std::fprintf(stderr, "tda-engine: out of memory\n");
-    return 2;
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "tda-engine: %s\n", e.what());
-    return 2;
+  } catch (...) {
+    return report_failure(kAlphaUsage);
   }
 }
 

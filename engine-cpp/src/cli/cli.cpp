@@ -18,6 +18,7 @@
 
 #include <unistd.h>
 
+#include "cli/failure.hpp"
 #include "cli/progress_bar.hpp"
 #include "common/flags.hpp"
 #include "tda/core/io.hpp"
@@ -59,9 +60,8 @@ constexpr const char* kUsage =
     "\n"
     "Reads standard input when no filename is given. Other commands: serve.\n";
 
-struct UsageError : std::runtime_error {
-  using std::runtime_error::runtime_error;
-};
+using flags::parse_int_in;
+using flags::UsageError;
 
 enum class Format { Distance, LowerDistance, UpperDistance, PointCloud };
 
@@ -81,14 +81,6 @@ struct Args {
   std::optional<double> sparse;
   std::optional<bool> progress;  // --progress / --no-progress (unset: when stderr is a terminal)
 };
-
-long parse_int(const std::string& opt, const std::string& s) {
-  errno = 0;
-  char* end = nullptr;
-  long v = std::strtol(s.c_str(), &end, 10);
-  if (s.empty() || *end != '\0' || errno == ERANGE) throw UsageError("invalid value for " + opt + ": '" + s + "'");
-  return v;
-}
 
 float parse_float(const std::string& opt, const std::string& s) {
   errno = 0;
@@ -134,34 +126,12 @@ core::Collapse parse_collapse(const std::string& value) {
   throw UsageError("--collapse must be auto, on or off");
 }
 
-long parse_int_in(const std::string& opt, const std::string& s, long lo, long hi, const std::string& range_error) {
-  const long v = parse_int(opt, s);
-  if (v < lo || v > hi) throw UsageError(range_error);
-  return v;
-}
-
 // Ripser's flags (`--dim 2`; also `--dim=2`) through the shared parser (common/flags.hpp).
-flags::Parsed read_flags(int argc, char** argv) {
-  flags::Parsed f;
-  try {
-    f = flags::parse(std::vector<std::string>(argv + 1, argv + argc),
-                     {{"format"}, {"dim"}, {"threshold"}, {"modulus"}, {"threads"}, {"memory-limit"}, {"collapse"},
-                      {"sparse"}, {"ratio"}, {"stats", false}, {"estimate", false},
-                      {"progress", false}, {"no-progress", false}});
-  } catch (const flags::FlagError& e) {
-    if (e.problem == flags::FlagError::Problem::MissingValue) throw UsageError("missing value for " + e.flag);
-    throw UsageError(e.what());
-  }
-  for (const std::string& u : f.unknown) {
-    if (u == "--") continue;  // end of the flags
-    if (u.rfind("--", 0) == 0) throw UsageError("unknown option " + flags::option_name(u));
-    f.positional.insert(f.positional.begin(), u);  // "-x": a file name, as Ripser takes it
-  }
-  return f;
-}
-
 Args parse_args(int argc, char** argv) {
-  const flags::Parsed f = read_flags(argc, argv);
+  const flags::Parsed f = flags::parse_command_line(
+      argc, argv, {{"format"}, {"dim"}, {"threshold"}, {"modulus"}, {"threads"}, {"memory-limit"},
+                   {"collapse"}, {"sparse"}, {"ratio"}, {"stats", false}, {"estimate", false},
+                   {"progress", false}, {"no-progress", false}});
   Args a;
   a.help = f.help;
   a.stats = f.has("stats");
@@ -406,21 +376,11 @@ int run_cli(int argc, char** argv) {
       return 0;
     }
     return run(a);
-  } catch (const UsageError& e) {
-    std::fprintf(stderr, "tda-engine: %s\n\n%s", e.what(), kUsage);
-    return 2;
   } catch (const MemoryLimitExceeded& e) {
     std::fprintf(stderr, "tda-engine: refused: %s\n", e.what());
     return 3;
-  } catch (const core::InvalidInput& e) {
-    std::fprintf(stderr, "tda-engine: invalid input: %s\n", e.what());
-    return 2;
-  } catch (const std::bad_alloc&) {
-    std::fprintf(stderr, "tda-engine: out of memory\n");
-    return 2;
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "tda-engine: %s\n", e.what());
-    return 2;
+  } catch (...) {
+    return report_failure(kUsage);
   }
 }
 

@@ -2,6 +2,8 @@
 #include "common/flags.hpp"
 
 #include <CLI/CLI.hpp>
+#include <cerrno>
+#include <cstdlib>
 
 namespace tda::flags {
 
@@ -46,6 +48,32 @@ Parsed parse(const std::vector<std::string>& args, const std::vector<Flag>& flag
   }
   out.positional.insert(out.positional.end(), positional.begin(), positional.end());
   return out;
+}
+
+Parsed parse_command_line(int argc, char** argv, const std::vector<Flag>& flags) {
+  Parsed f;
+  try {
+    f = parse(std::vector<std::string>(argv + 1, argv + argc), flags);
+  } catch (const FlagError& e) {
+    if (e.problem == FlagError::Problem::MissingValue) throw UsageError("missing value for " + e.flag);
+    throw UsageError(e.what());
+  }
+  for (const std::string& u : f.unknown) {
+    if (u == "--") continue;  // end of the flags
+    if (u.rfind("--", 0) == 0) throw UsageError("unknown option " + option_name(u));
+    f.positional.insert(f.positional.begin(), u);  // "-x": a file name
+  }
+  f.unknown.clear();
+  return f;
+}
+
+long parse_int_in(const std::string& opt, const std::string& s, long lo, long hi, const std::string& range_error) {
+  errno = 0;
+  char* end = nullptr;
+  const long v = std::strtol(s.c_str(), &end, 10);
+  if (s.empty() || *end != '\0' || errno == ERANGE) throw UsageError("invalid value for " + opt + ": '" + s + "'");
+  if (v < lo || v > hi) throw UsageError(range_error);
+  return v;
 }
 
 }  // namespace tda::flags

@@ -41,4 +41,20 @@ Parsed parse(const std::vector<std::string>& args, const std::vector<Flag>& flag
 // The dash-led part of an unknown argument: "--bogus" for "--bogus=1".
 std::string option_name(const std::string& arg);
 
+// A mistake on a Ripser-style command line (the Rips and the Alpha CLI): the front end prints
+// the message with its usage text and exits 2.
+struct UsageError : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+// parse() for a Ripser-style command line: `argv[1..argc)` against `flags`. A FlagError becomes a
+// UsageError ("missing value for --dim", or CLI11's words), an unknown `--name` is a UsageError
+// ("unknown option --name"), a lone `--` ends the flags and any other dash-led word (`-x`) is a
+// file name, as Ripser takes it; `unknown` is left empty.
+Parsed parse_command_line(int argc, char** argv, const std::vector<Flag>& flags);
+
+// A whole-number value of `opt` ("--dim") in [lo, hi]. UsageError "invalid value for --dim: 'x'"
+// when `s` is no integer, `range_error` when it is out of range.
+long parse_int_in(const std::string& opt, const std::string& s, long lo, long hi, const std::string& range_error);
+
 }  // namespace tda::flags

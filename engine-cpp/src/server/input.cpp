@@ -58,12 +58,13 @@ uint64_t JobSpec::storage_bytes() const {
   return values * (stores_double() ? sizeof(double) : sizeof(float));
 }
 
-grpc::Status validate_spec(const tda::engine::v1::ComputeSpec& spec, JobSpec* out) {
-  using tda::common::v1::Algorithm;
-  std::vector<FieldViolation> v;
-  const auto& params = spec.params();
+namespace {
 
-  switch (params.algorithm()) {
+using Violations = std::vector<FieldViolation>;
+
+// spec.params.algorithm: RIPS, or ALPHA where this build has it (else UNIMPLEMENTED).
+grpc::Status check_algorithm(const tda::common::v1::Algorithm algorithm, Violations& v) {
+  switch (algorithm) {
     case tda::common::v1::ALGORITHM_RIPS:
       break;
     case tda::common::v1::ALGORITHM_ALPHA:
@@ -72,8 +73,11 @@ grpc::Status validate_spec(const tda::engine::v1::ComputeSpec& spec, JobSpec* ou
     default:
       v.push_back({"spec.params.algorithm", "must be ALGORITHM_RIPS (or ALGORITHM_ALPHA)"});
   }
+  return grpc::Status::OK;
+}
 
-  JobSpec s;
+// spec.input_kind and spec.encoding: what the values are and how they travel.
+void check_input_format(const tda::engine::v1::ComputeSpec& spec, JobSpec& s, Violations& v) {
   s.kind = spec.input_kind();
   switch (s.kind) {
     case tda::common::v1::INPUT_KIND_POINT_CLOUD:
@@ -97,7 +101,10 @@ grpc::Status validate_spec(const tda::engine::v1::ComputeSpec& spec, JobSpec* ou
     default:
       v.push_back({"spec.encoding", "must be FLOAT64 or FLOAT32"});
   }
+}
 
+// spec.n and, for a point cloud, spec.dim.
+void check_sizes(const tda::engine::v1::ComputeSpec& spec, JobSpec& s, Violations& v) {
   s.n = spec.n();
   if (s.n < 1 || s.n > kMaxPoints)
     v.push_back({"spec.n", "must be between 1 and " + std::to_string(kMaxPoints)});
@@ -108,7 +115,10 @@ grpc::Status validate_spec(const tda::engine::v1::ComputeSpec& spec, JobSpec* ou
       v.push_back({"spec.dim", "a point cloud needs dim between 1 and " +
                                    std::to_string(kMaxAmbientDim)});
   }
+}
 
+// spec.params.max_dim and spec.params.modulus (every algorithm).
+void check_homology(const tda::common::v1::ComputeParams& params, JobSpec& s, Violations& v) {
   if (params.max_dim() > kMaxHomologyDim)
     v.push_back({"spec.params.max_dim", "must be at most " + std::to_string(kMaxHomologyDim)});
   s.max_dim = static_cast<int>(params.max_dim());
@@ -118,7 +128,10 @@ grpc::Status validate_spec(const tda::engine::v1::ComputeSpec& spec, JobSpec* ou
     v.push_back({"spec.params.modulus",
                  "must be a prime at most " + std::to_string(kMaxModulus) + " (0 means 2)"});
   s.modulus = static_cast<int>(modulus);
+}
 
+// The Rips options: spec.params.threshold and spec.params.sparse_epsilon.
+void check_rips_options(const tda::common::v1::ComputeParams& params, JobSpec& s, Violations& v) {
   if (params.has_threshold()) {
     const double t = params.threshold();
     if (std::isnan(t) || t < 0)
@@ -134,43 +147,62 @@ grpc::Status validate_spec(const tda::engine::v1::ComputeSpec& spec, JobSpec* ou
     else
       s.sparse_epsilon = e;
   }
+}
 
-  s.algorithm = params.algorithm();
-  if (s.is_alpha()) {
-    if (s.kind != tda::common::v1::INPUT_KIND_POINT_CLOUD)
-      v.push_back({"spec.input_kind", "ALPHA needs a POINT_CLOUD"});
-    else if (s.dim < tda::core::kAlphaMinDim || s.dim > tda::core::kAlphaMaxDim)
-      v.push_back({"spec.dim", "ALPHA needs points in dimension 2 or 3"});
-    if (s.n > tda::core::kAlphaMaxPoints)
-      v.push_back({"spec.n", "ALPHA takes at most " + std::to_string(tda::core::kAlphaMaxPoints) + " points"});
-    s.alpha_radius = params.alpha_radius();
-    if (params.has_max_alpha()) {
-      const double a = params.max_alpha();
-      if (std::isnan(a))
-        v.push_back({"spec.params.max_alpha", "must be a number"});
-      else if (std::isfinite(a))
-        s.max_alpha = a;  // +inf means no cut-off
-    }
-    s.threshold.reset();  // a Rips parameter
-    if (params.has_sparse_epsilon())
-      v.push_back({"spec.params.sparse_epsilon", "is a Rips parameter (the sparse Rips filtration)"});
+// ALPHA: a point cloud in R^2 or R^3 of at most kAlphaMaxPoints points, its own options
+// (alpha_radius, max_alpha) and none of the Rips ones.
+void check_alpha_options(const tda::common::v1::ComputeParams& params, JobSpec& s, Violations& v) {
+  if (s.kind != tda::common::v1::INPUT_KIND_POINT_CLOUD)
+    v.push_back({"spec.input_kind", "ALPHA needs a POINT_CLOUD"});
+  else if (s.dim < tda::core::kAlphaMinDim || s.dim > tda::core::kAlphaMaxDim)
+    v.push_back({"spec.dim", "ALPHA needs points in dimension 2 or 3"});
+  if (s.n > tda::core::kAlphaMaxPoints)
+    v.push_back({"spec.n", "ALPHA takes at most " + std::to_string(tda::core::kAlphaMaxPoints) + " points"});
+  s.alpha_radius = params.alpha_radius();
+  if (params.has_max_alpha()) {
+    const double a = params.max_alpha();
+    if (std::isnan(a))
+      v.push_back({"spec.params.max_alpha", "must be a number"});
+    else if (std::isfinite(a))
+      s.max_alpha = a;  // +inf means no cut-off
   }
+  s.threshold.reset();  // a Rips parameter
+  if (params.has_sparse_epsilon())
+    v.push_back({"spec.params.sparse_epsilon", "is a Rips parameter (the sparse Rips filtration)"});
+}
+
+// The values the client sends: n*dim coordinates, the full n*n matrix, or one triangle.
+uint64_t expected_values(const JobSpec& s) {
+  switch (s.kind) {
+    case tda::common::v1::INPUT_KIND_POINT_CLOUD:
+      return s.n * s.dim;
+    case tda::common::v1::INPUT_KIND_DISTANCE_MATRIX:
+      return s.n * s.n;
+    default:
+      return s.n * (s.n - 1) / 2;
+  }
+}
+
+}  // namespace
+
+grpc::Status validate_spec(const tda::engine::v1::ComputeSpec& spec, JobSpec* out) {
+  Violations v;  // every violation, in the order of the checks
+  const auto& params = spec.params();
+  if (grpc::Status st = check_algorithm(params.algorithm(), v); !st.ok()) return st;
+
+  JobSpec s;
+  check_input_format(spec, s, v);
+  check_sizes(spec, s, v);
+  check_homology(params, s, v);
+  check_rips_options(params, s, v);
+  s.algorithm = params.algorithm();
+  if (s.is_alpha()) check_alpha_options(params, s, v);
   s.requested_threads = params.threads();
   s.job_id = spec.job_id();
   s.estimate_only = spec.estimate_only();
 
   if (!v.empty()) return errors::invalid_argument("invalid compute spec", v);
-
-  switch (s.kind) {
-    case tda::common::v1::INPUT_KIND_POINT_CLOUD:
-      s.expected_values = s.n * s.dim;
-      break;
-    case tda::common::v1::INPUT_KIND_DISTANCE_MATRIX:
-      s.expected_values = s.n * s.n;
-      break;
-    default:
-      s.expected_values = s.n * (s.n - 1) / 2;
-  }
+  s.expected_values = expected_values(s);
   *out = s;
   return grpc::Status::OK;
 }

@@ -105,10 +105,13 @@ async function streamToEngine<T>(input: ComputeInput, take: (res: pbEngine.Compu
   let points: PointStream | undefined;
   let uploadError: unknown;
   let settled = false;
+  /** The engine answered (its first progress follows the spec it accepted): from then on a broken call is an engine that died mid-job. */
+  let answered = false;
 
   const done = new Promise<T>((resolve, reject) => {
     let result: T | undefined;
     call.on("data", (res: pbEngine.ComputeResponse) => {
+      answered = true;
       if (res.msg?.$case === "progress") input.onProgress(res.msg.value);
       else result = take(res) ?? result;
     });
@@ -163,7 +166,9 @@ async function streamToEngine<T>(input: ComputeInput, take: (res: pbEngine.Compu
     }
     if (uploadError !== undefined) throw new JobFailureError(fromUploadError(uploadError));
     if (err instanceof JobFailureError) throw err;
-    throw new JobFailureError(fromEngineError(err));
+    const f = fromEngineError(err);
+    if (answered && f.errorCode === "ENGINE_UNAVAILABLE") f.engineDied = true;
+    throw new JobFailureError(f);
   } finally {
     input.signal.removeEventListener("abort", onAbort);
     points?.cancel();

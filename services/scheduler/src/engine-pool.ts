@@ -1,4 +1,4 @@
-import { channelOptions, checkHealth, createHealthClient, insecure, pbEngine, type Logger } from "@tda/common";
+import { channelOptions, checkHealth, clientCredentials, createHealthClient, meshChannelOptions, pbEngine, type Logger, type MeshTls } from "@tda/common";
 import { createEngineDiscovery, type EngineDiscovery, type EngineResolver } from "./engine-discovery";
 import { JobFailureError } from "./engine-call";
 import { failure } from "./failure";
@@ -23,8 +23,13 @@ export interface Engine {
 }
 
 export interface EnginePool {
-  /** Takes a slot on the best engine; call `release` when the call is over. Throws NO_ENGINE_AVAILABLE (retryable) when no engine is known. */
-  acquire(exclude?: Set<string>): Engine;
+  /**
+   * Takes a slot on the best engine; call `release` when the call is over.
+   * Never one in `exclude` (the engines that died running the job). Throws
+   * NO_ENGINE_AVAILABLE (retryable: the job waits) when no engine is known, or
+   * only excluded ones.
+   */
+  acquire(exclude?: ReadonlySet<string>): Engine;
   release(engine: Engine): void;
   markUnavailable(engine: Engine): void;
   markBusy(engine: Engine, ms: number): void;
@@ -40,6 +45,8 @@ export interface EnginePoolOptions {
   refreshMs?: number;
   /** Resolver for named targets (default: the system's). */
   resolver?: EngineResolver;
+  /** Mutual TLS to the engines (the mesh's certificates); undefined: plaintext. */
+  tls?: MeshTls;
 }
 
 interface Member {
@@ -55,11 +62,11 @@ interface Member {
  */
 const engineChannelOptions = { ...channelOptions, "grpc.initial_reconnect_backoff_ms": 250, "grpc.max_reconnect_backoff_ms": 1000 };
 
-function newMember(address: string): Member {
+function newMember(address: string, tls: MeshTls | undefined): Member {
   return {
     engine: {
       address,
-      client: new pbEngine.EngineServiceClient(address, insecure(), engineChannelOptions),
+      client: new pbEngine.EngineServiceClient(address, clientCredentials(tls), meshChannelOptions(tls, engineChannelOptions)),
       // optimistic until the first probe: a failed call corrects it
       healthy: true,
       outstanding: 0,
@@ -67,7 +74,7 @@ function newMember(address: string): Member {
       dispatched: 0,
       retired: false,
     },
-    health: createHealthClient(address, engineChannelOptions),
+    health: createHealthClient(address, engineChannelOptions, tls),
   };
 }
 
@@ -76,11 +83,11 @@ function closeMember(m: Member): void {
   m.health.close();
 }
 
-/** The healthy, not busy engine with the fewest outstanding calls; ties rotate. */
-function pick(engines: Engine[], exclude: Set<string> | undefined, rotation: number): Engine | undefined {
+/** The healthy, not busy engine with the fewest outstanding calls, never an excluded one; ties rotate. */
+function pick(engines: Engine[], exclude: ReadonlySet<string> | undefined, rotation: number): Engine | undefined {
   const now = Date.now();
-  const usable = engines.filter((e) => !exclude?.has(e.address));
-  const pool = usable.length > 0 ? usable : engines;
+  // an engine that died running the job is not handed it again, even when it is the only one
+  const pool = exclude?.size ? engines.filter((e) => !exclude.has(e.address)) : engines;
   const healthy = pool.filter((e) => e.healthy && e.busyUntil <= now);
   // with no engine known healthy, try anyway: the call tells the truth and
   // its failure is retried with backoff
@@ -96,11 +103,11 @@ function pick(engines: Engine[], exclude: Set<string> | undefined, rotation: num
 }
 
 /** Adds the engines that appeared to `members`, retires the ones that left (closed at once, or in `retired` until their calls end). */
-function syncMembers(members: Map<string, Member>, retired: Set<Member>, addresses: readonly string[], log: Logger): void {
+function syncMembers(members: Map<string, Member>, retired: Set<Member>, addresses: readonly string[], log: Logger, tls: MeshTls | undefined): void {
   const wanted = new Set(addresses);
   for (const a of wanted) {
     if (members.has(a)) continue;
-    members.set(a, newMember(a));
+    members.set(a, newMember(a, tls));
     log.info({ engine: a }, "engine joined");
   }
   for (const [a, m] of members) {
@@ -117,7 +124,7 @@ export function createEnginePool(targets: string[] | EngineDiscovery, probeMs: n
   const discovery = Array.isArray(targets) ? createEngineDiscovery(targets, { resolver: opts.resolver, log }) : targets;
   const members = new Map<string, Member>();
   const retired = new Set<Member>();
-  const sync = (addresses: readonly string[]): void => syncMembers(members, retired, addresses, log);
+  const sync = (addresses: readonly string[]): void => syncMembers(members, retired, addresses, log, opts.tls);
 
   let probing: Promise<void> | undefined;
   /** One probe at a time: callers during a probe share it. */
@@ -153,7 +160,14 @@ export function createEnginePool(targets: string[] | EngineDiscovery, probeMs: n
         exclude,
         rotation++,
       );
-      if (!best) throw new JobFailureError(failure("NO_ENGINE_AVAILABLE", "no engine is known to the scheduler (yet)", true, "system"));
+      if (!best) {
+        const known = members.size;
+        const msg =
+          known > 0 && exclude?.size
+            ? `no engine other than the ${exclude.size === 1 ? "one" : exclude.size} that died running this job is known to the scheduler`
+            : "no engine is known to the scheduler (yet)";
+        throw new JobFailureError(failure("NO_ENGINE_AVAILABLE", msg, true, "system"));
+      }
       best.outstanding++;
       best.dispatched++;
       return best;

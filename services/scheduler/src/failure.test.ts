@@ -1,6 +1,6 @@
 import { Metadata, status, type ServiceError } from "@grpc/grpc-js";
 import { resourceExhausted, toServiceError, TdaError } from "@tda/common";
-import { fromEngineError, fromUploadError } from "./failure";
+import { engineCrashed, fromEngineError, fromUploadError, MAX_ENGINE_CRASHES } from "./failure";
 
 // Errors as an engine sends them: built with the same google.rpc detail packing.
 function wire(err: TdaError): ServiceError {
@@ -40,5 +40,15 @@ describe("fromEngineError", () => {
   it("maps upload errors", () => {
     expect(fromUploadError(plain(status.NOT_FOUND, "dataset not found"))).toMatchObject({ errorCode: "DATASET_NOT_FOUND", retryable: false });
     expect(fromUploadError(plain(status.UNAVAILABLE, "down"))).toMatchObject({ errorCode: "UPLOAD_UNAVAILABLE", retryable: true });
+  });
+});
+
+describe("engineCrashed", () => {
+  it("is final and names how many times and which engines died", () => {
+    expect(MAX_ENGINE_CRASHES).toBe(2);
+    const f = engineCrashed(["10.0.0.7:50061", "10.0.0.8:50061"]);
+    expect(f).toMatchObject({ errorCode: "ENGINE_CRASHED", retryable: false, category: "computation" });
+    expect(f.message).toMatch(/died 2 times \(10\.0\.0\.7:50061, 10\.0\.0\.8:50061\)/);
+    expect(f.suggestions).toContain("lower max_dim");
   });
 });

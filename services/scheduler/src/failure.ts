@@ -16,6 +16,12 @@ export interface JobFailure {
   category: FailureCategory;
   suggestions: string[];
   cause?: unknown;
+  /**
+   * The call to the engine broke (ENGINE_UNAVAILABLE) after the engine had
+   * taken the job (it had answered the spec): the engine died mid-job, which
+   * the job itself may have caused (e.g. the engine was OOM-killed).
+   */
+  engineDied?: boolean;
 }
 
 const SUGGESTIONS: Record<string, string[]> = {
@@ -24,6 +30,12 @@ const SUGGESTIONS: Record<string, string[]> = {
   ENGINE_BUSY: ["retry later", "add engines to ENGINE_ADDRESSES"],
   ENGINE_UNAVAILABLE: ["retry later", "check that the engines are running"],
   NO_ENGINE_AVAILABLE: ["retry later", "check that the engines are running"],
+  ENGINE_CRASHED: [
+    "lower max_dim",
+    "set a threshold (Rips) or max_alpha (Alpha)",
+    "subsample the point cloud",
+    "report the job_id to the operators (the engines' logs and memory limits)",
+  ],
   DEADLINE_EXCEEDED: ["raise deadline_seconds", "lower max_dim or set a threshold"],
   INVALID_INPUT: ["check the dataset values (finite numbers, consistent dimension)", "check the params"],
   DATASET_NOT_FOUND: ["upload the dataset again", "check the dataset_id"],
@@ -97,4 +109,19 @@ function fromTdaError(err: TdaError): JobFailure {
   const category: FailureCategory =
     err.code === GrpcStatus.RESOURCE_EXHAUSTED ? "resource" : err.code === GrpcStatus.INVALID_ARGUMENT ? "validation" : "system";
   return failure(code, err.message, err.retryable, category, err);
+}
+
+/** Engine deaths on one job after which it fails (ENGINE_CRASHED) instead of being retried. */
+export const MAX_ENGINE_CRASHES = 2;
+
+/** The final failure of a job whose engines died running it `crashed.length` times. */
+export function engineCrashed(crashed: readonly string[], cause?: unknown): JobFailure {
+  const times = crashed.length === 1 ? "once" : `${crashed.length} times`;
+  return failure(
+    "ENGINE_CRASHED",
+    `the engine running this job died ${times} (${crashed.join(", ")}); not retried again: the job itself may be what kills the engine (e.g. out of memory)`,
+    false,
+    "computation",
+    cause,
+  );
 }

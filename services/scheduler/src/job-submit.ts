@@ -121,6 +121,7 @@ function newJob(req: pbJobs.SubmitJobRequest, jobId: string, owner: string, ctx:
     engine: "",
     priority: req.priority,
     traceId: validTraceId(traceIdOf(ctx)),
+    crashedEngines: [],
   };
 }
 

@@ -107,6 +107,22 @@ describe("the job lifecycle table", () => {
     expect(applyStep(started, STEPS.cancel).finishedAt).toBeDefined();
   });
 
+  it("records the engines that died running the job, on requeue and on the final failure, and keeps them across attempts", () => {
+    const first = applyStep(jobIn(RUNNING), { name: "requeue", reason: "died", attempt: 1, crashedEngine: "10.0.0.7:50061" });
+    expect(first.crashedEngines).toEqual(["10.0.0.7:50061"]);
+    const again = applyStep(applyStep(first, STEPS.start), STEPS.requeue);
+    expect(again.crashedEngines).toEqual(["10.0.0.7:50061"]);
+    const failed = applyStep(applyStep(again, STEPS.start), {
+      name: "fail",
+      errorCode: "ENGINE_CRASHED",
+      message: "died twice",
+      attempt: 3,
+      crashedEngine: "10.0.0.8:50061",
+    });
+    expect(failed).toMatchObject({ state: FAILED, errorCode: "ENGINE_CRASHED", crashedEngines: ["10.0.0.7:50061", "10.0.0.8:50061"] });
+    expect(applyStep(jobIn(RUNNING), STEPS.fail).crashedEngines).toEqual([]);
+  });
+
   it("a cache hit completes a queued job at once, with a message that names no other job", () => {
     const t = LIFECYCLE.complete;
     const job = applyStep(jobIn(QUEUED), { name: "complete", result, cacheHit: true });

@@ -15,12 +15,15 @@ type JobState = pbJobs.JobState;
 // arguments, nothing more.
 //
 //   submit    (new record)          → queued     job.submitted
-//   queue     queued                → queued     job.queued      (handed to the queue)
+//   queue     queued                → queued     job.queued      (handed to the queue; waiting before any engine took it)
 //   start     queued | running      → running    job.started     (running: a stalled attempt picked up again)
 //   progress  running               → running    job.progress
 //   complete  queued | running      → completed  job.completed   (queued: answered by the result cache at submit)
 //   fail      queued | running      → failed     job.failed      (queued: the queue refused the job)
 //   requeue   running               → queued     job.queued      (retry, engines busy, worker shutdown)
+//
+// fail and requeue of an attempt whose engine died mid-job (crashedEngine) add
+// that engine to the job's crashed_engines: the job is not handed to it again.
 //   cancel    queued | running      → cancelled  job.cancelled
 //
 // Completed, failed and cancelled are final: no transition leaves them.
@@ -28,15 +31,19 @@ type JobState = pbJobs.JobState;
 /** The arguments of each transition. */
 export interface TransitionArgs {
   submit: Record<never, never>;
-  queue: Record<never, never>;
+  /** `reason`: why a queued job waits (e.g. no engine but ones that died running it); none when first queued. */
+  queue: { reason?: string };
   start: { attempt: number; maxAttempts: number; engine: string };
   progress: { progress: pbCommon.Progress };
   /** `cacheHit`: the result was taken from the result cache (no engine ran). */
   complete: { result: pbCommon.PersistenceResult; cacheHit?: boolean };
-  /** `failure`: the computation's final failure, also reported on tda_errors. */
-  fail: { errorCode: string; message: string; attempt?: number; failure?: JobFailure };
-  /** `error`: the failure that made this attempt end, kept on the job while it waits. */
-  requeue: { reason: string; attempt: number; error?: { code: string; message: string } };
+  /**
+   * `failure`: the computation's final failure, also reported on tda_errors.
+   * `crashedEngine`: the engine that died running this attempt (added to `crashed_engines`).
+   */
+  fail: { errorCode: string; message: string; attempt?: number; failure?: JobFailure; crashedEngine?: string };
+  /** `error`: the failure that made this attempt end, kept on the job while it waits; `crashedEngine` as for fail. */
+  requeue: { reason: string; attempt: number; error?: { code: string; message: string }; crashedEngine?: string };
   cancel: Record<never, never>;
 }
 
@@ -72,7 +79,7 @@ const {
 
 export const LIFECYCLE: { readonly [N in TransitionName]: Transition<TransitionArgs[N]> } = {
   submit: { eventType: "job.submitted", from: [QUEUED], to: QUEUED },
-  queue: { eventType: "job.queued", from: [QUEUED], to: QUEUED },
+  queue: { eventType: "job.queued", from: [QUEUED], to: QUEUED, message: (a) => a.reason ?? "" },
   start: {
     eventType: "job.started",
     from: [QUEUED, RUNNING],
@@ -128,6 +135,7 @@ export const LIFECYCLE: { readonly [N in TransitionName]: Transition<TransitionA
       j.finishedAt = nowTimestamp();
       j.errorCode = a.errorCode;
       j.errorMessage = a.message;
+      if (a.crashedEngine) j.crashedEngines = [...j.crashedEngines, a.crashedEngine];
     },
     message: (a) => a.message,
     attempt: (a) => a.attempt,
@@ -138,6 +146,7 @@ export const LIFECYCLE: { readonly [N in TransitionName]: Transition<TransitionA
     from: [RUNNING],
     to: QUEUED,
     patch(j, a) {
+      if (a.crashedEngine) j.crashedEngines = [...j.crashedEngines, a.crashedEngine];
       if (!a.error) return;
       j.errorCode = a.error.code;
       j.errorMessage = a.error.message;

@@ -4,7 +4,7 @@ import type { Context } from "@opentelemetry/api";
 import { compute, estimate, JobFailureError, needsEstimate, specFor } from "./engine-call";
 import type { PointsCache } from "./points-cache";
 import type { Engine, EnginePool } from "./engine-pool";
-import { failure, fromEngineError, type JobFailure } from "./failure";
+import { engineCrashed, failure, fromEngineError, MAX_ENGINE_CRASHES, type JobFailure } from "./failure";
 import { isTerminal, type JobRecord, type JobStore } from "./job-store";
 import { keys } from "./keys";
 import type { Subscriber } from "./subscriber";
@@ -20,6 +20,8 @@ export interface JobData {
   jobId: string;
   /** When the job first found every engine busy (ms), while it waits for capacity. */
   busySince?: number;
+  /** Why a job that no engine took yet waits (told once per reason, not every retry). */
+  waitReason?: string;
 }
 
 /** Base delay before a job that found the engines busy tries again. */
@@ -163,10 +165,12 @@ async function runJob(
       await finishCancelled(store, jobId, ctx);
       return;
     }
+    // engines that died running this job are not handed it again (the job may be what kills them)
+    const crashed = new Set(rec.job.crashedEngines);
     // no engine known healthy (the one this job ran on just died, say): look again
     // before picking, so that an engine back since the last probe gets the job
-    if (!engines.engines().some((e) => e.healthy)) await engines.probe().catch(() => undefined);
-    a.engine = engines.acquire();
+    if (!engines.engines().some((e) => e.healthy && !crashed.has(e.address))) await engines.probe().catch(() => undefined);
+    a.engine = engines.acquire(crashed);
     const started = await store.transition(
       jobId,
       { name: "start", attempt: a.attempt, maxAttempts: a.maxAttempts, engine: a.engine.address },
@@ -223,6 +227,8 @@ async function computeOnEngine(deps: WorkerDeps, a: Attempt, engine: Engine): Pr
  * What follows a failed attempt: cancelled by request; handed back to the
  * queue (our shutdown, engines busy, a retryable failure with attempts left);
  * or failed for good. Throws what BullMQ must see for the path taken.
+ * An engine that died mid-job is recorded on the job (never handed it again);
+ * the MAX_ENGINE_CRASHES-th such death fails the job as ENGINE_CRASHED.
  */
 async function attemptFailed(w: WorkerState, a: Attempt, err: unknown): Promise<void> {
   const { store, engines, log } = w.deps;
@@ -232,7 +238,7 @@ async function attemptFailed(w: WorkerState, a: Attempt, err: unknown): Promise<
     await finishCancelled(store, jobId, ctx);
     return;
   }
-  const f = err instanceof JobFailureError ? err.failure : fromEngineError(err);
+  let f = err instanceof JobFailureError ? err.failure : fromEngineError(err);
   if (engine && f.errorCode === "ENGINE_UNAVAILABLE") engines.markUnavailable(engine);
   if (engine && f.errorCode === "ENGINE_BUSY") engines.markBusy(engine, 2000);
   if (ctl.signal.aborted && w.shuttingDown) {
@@ -243,14 +249,23 @@ async function attemptFailed(w: WorkerState, a: Attempt, err: unknown): Promise<
   }
   if (ctl.signal.aborted && f.errorCode === "CANCELLED") f.retryable = true; // aborted by BullMQ, not the user
   // (no engine known at all, e.g. every engine pod is being replaced: the same wait)
-  if ((f.errorCode === "ENGINE_BUSY" || f.errorCode === "NO_ENGINE_AVAILABLE") && token) await waitForCapacity(store, a);
+  if ((f.errorCode === "ENGINE_BUSY" || f.errorCode === "NO_ENGINE_AVAILABLE") && token) await waitForCapacity(store, a, f);
+  // the engine died with the job on it: recorded on the job, and the job is not retried past the limit
+  const crashedEngine = engine && f.engineDied ? engine.address : undefined;
+  if (crashedEngine) {
+    const crashed = [...rec.job.crashedEngines, crashedEngine];
+    log.warn({ jobId, attempt, engine: crashedEngine, crashedEngines: crashed }, "the engine died running the job");
+    if (crashed.length >= MAX_ENGINE_CRASHES) f = engineCrashed(crashed, f.cause);
+  }
   log.warn({ jobId, attempt, errorCode: f.errorCode, retryable: f.retryable, cause: f.cause }, "job attempt failed");
   if (f.retryable && attempt < a.maxAttempts) {
-    const reason = `attempt ${attempt} failed (${f.errorCode}); retrying`;
-    await store.transition(jobId, { name: "requeue", reason, attempt, error: { code: f.errorCode, message: f.message } }, { ctx });
+    const reason = crashedEngine
+      ? `attempt ${attempt} failed (${f.errorCode}: the engine ${crashedEngine} died running the job); retrying on another engine`
+      : `attempt ${attempt} failed (${f.errorCode}); retrying`;
+    await store.transition(jobId, { name: "requeue", reason, attempt, error: { code: f.errorCode, message: f.message }, crashedEngine }, { ctx });
     throw new Error(`${f.errorCode}: ${f.message}`);
   }
-  await finishFailed(store, jobId, f, attempt, ctx);
+  await finishFailed(store, jobId, f, attempt, ctx, crashedEngine);
   throw new UnrecoverableError(`${f.errorCode}: ${f.message}`);
 }
 
@@ -259,12 +274,16 @@ async function attemptFailed(w: WorkerState, a: Attempt, err: unknown): Promise<
  * attempts (delayed in the queue, throws DelayedError), for as long as the
  * job's deadline; after that it returns and the job fails as ENGINE_BUSY.
  */
-async function waitForCapacity(store: JobStore, a: Attempt): Promise<void> {
+async function waitForCapacity(store: JobStore, a: Attempt, f: JobFailure): Promise<void> {
   const { bj, rec, token } = a;
   const busySince = bj.data.busySince ?? Date.now();
   if (Date.now() - busySince >= rec.deadlineSeconds * 1000) return;
-  await store.transition(rec.job.jobId, { name: "requeue", reason: "the engines are busy; waiting for capacity", attempt: a.attempt }, { ctx: a.ctx });
-  await bj.updateData({ ...bj.data, busySince });
+  const reason = f.errorCode === "NO_ENGINE_AVAILABLE" ? `${f.message}; waiting for one` : "the engines are busy; waiting for capacity";
+  // a job no engine took in this attempt is still queued: say why it waits (once per reason)
+  const running = a.engine !== undefined || rec.job.state === JobState.JOB_STATE_RUNNING;
+  if (running) await store.transition(rec.job.jobId, { name: "requeue", reason, attempt: a.attempt }, { ctx: a.ctx });
+  else if (bj.data.waitReason !== reason) await store.transition(rec.job.jobId, { name: "queue", reason }, { ctx: a.ctx });
+  await bj.updateData({ ...bj.data, busySince, waitReason: running ? undefined : reason });
   await bj.moveToDelayed(Date.now() + BUSY_DELAY_MS + Math.floor(Math.random() * BUSY_DELAY_MS), token);
   throw new DelayedError();
 }
@@ -318,8 +337,8 @@ async function finishCompleted(deps: WorkerDeps, rec: JobRecord, result: pbCommo
   );
 }
 
-async function finishFailed(store: JobStore, jobId: string, f: JobFailure, attempt: number, ctx: Context): Promise<void> {
-  await store.transition(jobId, { name: "fail", errorCode: f.errorCode, message: f.message, attempt, failure: f }, { ctx });
+async function finishFailed(store: JobStore, jobId: string, f: JobFailure, attempt: number, ctx: Context, crashedEngine?: string): Promise<void> {
+  await store.transition(jobId, { name: "fail", errorCode: f.errorCode, message: f.message, attempt, failure: f, crashedEngine }, { ctx });
 }
 
 async function finishCancelled(store: JobStore, jobId: string, ctx: Context): Promise<void> {
