@@ -345,7 +345,9 @@ class ComputeReactor final
     {
       std::lock_guard<std::recursive_mutex> lock(mu_);
       run_started_ = Clock::now();
-      model_.emplace(work_plan_ ? *work_plan_ : tda::core::uniform_work_plan(static_cast<int>(spec_.max_dim)),
+      model_.emplace(work_plan_         ? *work_plan_
+                     : spec_.is_alpha() ? tda::core::alpha_work_plan()
+                                        : tda::core::uniform_work_plan(static_cast<int>(spec_.max_dim)),
                      kInputShare);
     }
     callbacks.on_progress = [this, budget](const tda::core::ProgressInfo& info) {
