@@ -137,7 +137,8 @@ async function main() {
       "gateway",
       node,
       [path.join(ROOT, "gateway/dist/main.js")],
-      { ...env, GATEWAY_PORT: String(gp), UPLOAD_ADDRESS: `127.0.0.1:${up}`, SCHEDULER_ADDRESS: `127.0.0.1:${sp}` },
+      // (authentication is on by default: this bench's gateway runs without keys)
+      { ...env, GATEWAY_PORT: String(gp), UPLOAD_ADDRESS: `127.0.0.1:${up}`, SCHEDULER_ADDRESS: `127.0.0.1:${sp}`, GATEWAY_AUTH_DISABLED: "true" },
       work,
     ),
   );

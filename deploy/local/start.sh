@@ -56,6 +56,18 @@ if [[ -z "${TDA_MESH_KEY:-}" ]]; then
   TDA_MESH_KEY="$(cat "$TDA_RUN_DIR/mesh-key")"
 fi
 export TDA_MESH_KEY
+# Mutual TLS between the mesh processes (engine, upload, scheduler, gateway, Flink):
+# certificates made once per run directory by make-certs.sh, or given as TDA_TLS_CA/
+# TDA_TLS_CERT/TDA_TLS_KEY (then every process uses those). TDA_TLS_DISABLED=1: plaintext,
+# which every process logs loudly. The REST proxy and clients use the gateway's public port.
+tls_dir=""
+if [[ "${TDA_TLS_DISABLED:-0}" == 1 ]]; then
+  unset TDA_TLS_CA TDA_TLS_CERT TDA_TLS_KEY
+  tda_err "TLS IS OFF (TDA_TLS_DISABLED=1): the mesh's internal hops are plaintext"
+elif [[ -z "${TDA_TLS_CA:-}" ]]; then
+  tls_dir="$(tda_abs "${TDA_TLS_DIR:-$TDA_RUN_DIR/tls}")"
+  "$here/make-certs.sh" "$tls_dir"
+fi
 TDA_ENGINE_BIN="$(tda_abs "${TDA_ENGINE_BIN:-engine-cpp/build/tda-engine}")"
 NODE_BIN="${NODE_BIN:-node}"
 # instances per component (engine upload scheduler gateway); rest and flink run once
@@ -139,6 +151,11 @@ spawn_component() {
   fi
   # instances after the first listen on their own loopback address (metrics too)
   [[ "$host" == 127.0.0.1 ]] || envs=(TDA_HOST="$host" TDA_ENGINE_HOST="$host")
+  # each mesh process kind has its own certificate (the REST proxy is a client of the public port)
+  local kind="${name%-[0-9]*}"
+  if [[ -n "$tls_dir" && "$kind" =~ ^(engine|upload|scheduler|gateway|flink)$ ]]; then
+    envs+=(TDA_TLS_CA="$tls_dir/ca.crt" TDA_TLS_CERT="$tls_dir/$kind.crt" TDA_TLS_KEY="$tls_dir/$kind.key")
+  fi
   case "${name%-[0-9]*}" in
     jaeger)
       # memory storage: traces live as long as the process (deploy/jaeger/config.yaml)

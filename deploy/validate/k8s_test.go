@@ -2,6 +2,7 @@ package validate
 
 import (
 	"bytes"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -49,6 +50,14 @@ func render(t *testing.T, overlay string) []map[string]any {
 	t.Helper()
 	if v, ok := renderCache.Load(overlay); ok {
 		return v.([]map[string]any)
+	}
+	if overlay == "dev" {
+		// the dev overlay's throw-away mTLS Secret is made from files (never committed)
+		certs := exec.Command("bash", filepath.Join(repoRoot, "deploy", "local", "make-certs.sh"), filepath.Join(repoRoot, "deploy", "k8s", "overlays", "dev", "tls"))
+		certs.Env = append(os.Environ(), "TDA_TLS_KINDS=mesh")
+		if out, err := certs.CombinedOutput(); err != nil {
+			t.Fatalf("make-certs.sh for the dev overlay: %v\n%s", err, out)
+		}
 	}
 	cmd := exec.Command("go", "tool", "kustomize", "build", filepath.Join(repoRoot, "deploy", "k8s", "overlays", overlay))
 	var stderr bytes.Buffer
@@ -337,9 +346,19 @@ func TestManifestsShape(t *testing.T) {
 					if c["readinessProbe"] == nil || c["livenessProbe"] == nil {
 						t.Errorf("%s/%s: readiness and liveness probes are required", name, c["name"])
 					}
-					// the gRPC servers are probed with gRPC health
-					if p := get(c, "ports", 0, "name"); p == "grpc" && (get(c, "readinessProbe", "grpc") == nil || get(c, "livenessProbe", "grpc") == nil) {
-						t.Errorf("%s/%s: a gRPC server must be probed with grpc health", name, c["name"])
+					// the gRPC servers are probed with gRPC health: kubelet's own probe, or, on the
+					// mesh-internal ports that require a client certificate, grpc-health-probe over mTLS
+					if p := get(c, "ports", 0, "name"); p == "grpc" {
+						for _, probe := range []string{"readinessProbe", "livenessProbe"} {
+							internal := name == "tda-engine" || name == "tda-upload" || name == "tda-scheduler"
+							cmd := fmt.Sprint(get(c, probe, "exec", "command"))
+							if internal && !(strings.HasPrefix(cmd, "[grpc-health-probe ") && strings.Contains(cmd, " -tls ") && strings.Contains(cmd, "-tls-client-cert=/etc/tda-mesh/tls/tls.crt")) {
+								t.Errorf("%s/%s: %s must be grpc-health-probe with the pod's mesh certificate, is %v", name, c["name"], probe, get(c, probe))
+							}
+							if !internal && get(c, probe, "grpc") == nil {
+								t.Errorf("%s/%s: a gRPC server must be probed with grpc health", name, c["name"])
+							}
+						}
 					}
 					for _, e := range asList(c["env"]) {
 						if ref := get(e, "valueFrom", "secretKeyRef"); ref != nil {
@@ -397,6 +416,31 @@ func TestManifestsShape(t *testing.T) {
 			if !strings.HasPrefix(fmt.Sprint(get(cm, "data", "ENGINE_ADDRESSES")), "tda-engine-headless:") {
 				t.Errorf("ENGINE_ADDRESSES %v must name the headless Service", get(cm, "data", "ENGINE_ADDRESSES"))
 			}
+			// mutual TLS: the mesh processes read the mounted Secret tda-mtls
+			for k, v := range map[string]string{"TDA_TLS_CA": "ca.crt", "TDA_TLS_CERT": "tls.crt", "TDA_TLS_KEY": "tls.key"} {
+				if got := fmt.Sprint(get(cm, "data", k)); got != "/etc/tda-mesh/tls/"+v {
+					t.Errorf("ConfigMap %s = %s, want /etc/tda-mesh/tls/%s", k, got, v)
+				}
+			}
+			for _, n := range []string{"tda-engine", "tda-upload", "tda-scheduler", "tda-gateway"} {
+				if !mountsSecret(deps[n], "tda-mtls", "/etc/tda-mesh/tls") {
+					t.Errorf("%s does not mount Secret tda-mtls at /etc/tda-mesh/tls", n)
+				}
+			}
+			if overlay == "dev" {
+				sec := byKind(objs, "Secret")
+				for name, s := range sec {
+					if baseName(name) != "tda-mtls" {
+						continue
+					}
+					for _, key := range []string{"ca.crt", "tls.crt", "tls.key"} {
+						raw, _ := base64.StdEncoding.DecodeString(fmt.Sprint(get(s, "data", key)))
+						if !strings.Contains(string(raw), "-----BEGIN ") {
+							t.Errorf("dev Secret tda-mtls: %s is not PEM", key)
+						}
+					}
+				}
+			}
 			pvc := byKind(objs, "PersistentVolumeClaim")["tda-datasets"]
 			modes := fmt.Sprint(get(pvc, "spec", "accessModes"))
 			up := get(deps["tda-upload"], "spec", "replicas").(float64)
@@ -414,6 +458,23 @@ func TestManifestsShape(t *testing.T) {
 			}
 		})
 	}
+}
+
+// mountsSecret: the Deployment's first container mounts, at path, a volume of Secret name.
+func mountsSecret(d map[string]any, name, path string) bool {
+	pod := get(d, "spec", "template", "spec")
+	vols := map[string]bool{}
+	for _, v := range asList(get(pod, "volumes")) {
+		if baseName(fmt.Sprint(get(v, "secret", "secretName"))) == name {
+			vols[fmt.Sprint(get(v, "name"))] = true
+		}
+	}
+	for _, m := range asList(get(pod, "containers", 0, "volumeMounts")) {
+		if get(m, "mountPath") == path && vols[fmt.Sprint(get(m, "name"))] {
+			return true
+		}
+	}
+	return false
 }
 
 func asList(v any) []any {

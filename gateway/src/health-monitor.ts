@@ -1,5 +1,5 @@
 import type { HealthImplementation, ServingStatus } from "grpc-health-check";
-import { createDependencyMonitor, upstreamCheck, type DependencyCheck, type Logger } from "@tda/common";
+import { createDependencyMonitor, upstreamCheck, type DependencyCheck, type Logger, type MeshTls } from "@tda/common";
 
 // The gateway is SERVING only while every upstream answers its own standard
 // health check with SERVING, and its own dependencies (Redis, Kafka, its event
@@ -16,6 +16,8 @@ export interface HealthMonitorOptions {
   /** The gateway's own service names whose status is set ("" and the fully-qualified service). */
   names: string[];
   upstreams: UpstreamTarget[];
+  /** Mutual TLS to the upstreams (the mesh's certificates). */
+  tls?: MeshTls;
   pollMs: number;
   timeoutMs: number;
   log: Logger;
@@ -35,7 +37,7 @@ export interface HealthMonitor {
 }
 
 export function createHealthMonitor(opts: HealthMonitorOptions): HealthMonitor {
-  const upstreams = opts.upstreams.map((u) => upstreamCheck(u.name, u.address, opts.timeoutMs));
+  const upstreams = opts.upstreams.map((u) => upstreamCheck(u.name, u.address, opts.timeoutMs, opts.tls));
   const names = [...upstreams, ...(opts.dependencies ?? [])].map((c) => c.name);
   const monitor = createDependencyMonitor({
     health: opts.health,

@@ -9,7 +9,9 @@ import {
   createRedis,
   createServer,
   initTracing,
-  insecure,
+  clientCredentials,
+  meshChannelOptions,
+  logTransportSecurity,
   cachedCheck,
   kafkaCheck,
   outboxCheck,
@@ -81,8 +83,12 @@ function connect(config: GatewayConfig, log: Logger, metrics: ServiceMetrics | u
   const broker = cachedCheck(kafka, config.brokerCheckTtlMs, 2_000);
   // One client (one channel) per upstream, reused by every call.
   // upload forwarding: chunks are sent on as received, without re-encoding (see upload-wire.ts in common)
-  const upload = new FastUploadServiceClient(config.uploadAddress, insecure(), channelOptions);
-  const jobs = new pbJobs.JobServiceClient(config.schedulerAddress, insecure(), channelOptions);
+  const upload = new FastUploadServiceClient(config.uploadAddress, clientCredentials(config.common.tls), meshChannelOptions(config.common.tls, channelOptions));
+  const jobs = new pbJobs.JobServiceClient(
+    config.schedulerAddress,
+    clientCredentials(config.common.tls),
+    meshChannelOptions(config.common.tls, channelOptions),
+  );
   const prefix = config.common.topicPrefix;
   const flink = createFlinkStatus({
     restUrl: config.flinkRestUrl,
@@ -145,6 +151,7 @@ function healthMonitor(config: GatewayConfig, log: Logger, health: HealthImpleme
       { name: "upload", address: config.uploadAddress },
       { name: "scheduler", address: config.schedulerAddress },
     ],
+    tls: config.common.tls,
     pollMs: config.healthPollMs,
     timeoutMs: config.healthTimeoutMs,
     log,
@@ -185,6 +192,7 @@ export async function startGatewayServer(
   deps: { metrics?: ServiceMetrics } = {},
 ): Promise<RunningGateway> {
   applyMeshKey(config.common.meshKey, log); // mints the tenant tokens of downstream calls
+  logTransportSecurity(config.common.tls, log);
   initTracing(SERVICE_NAME, config.common.otlpEndpoint);
   const parts = connect(config, log, deps.metrics);
   const { redis, bus } = parts;

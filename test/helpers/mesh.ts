@@ -1,11 +1,11 @@
-import { spawn, type ChildProcess } from "node:child_process";
+import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { createServer } from "node:net";
-import { mkdtempSync, mkdirSync, rmSync, existsSync, createWriteStream } from "node:fs";
+import { mkdtempSync, mkdirSync, rmSync, existsSync, createWriteStream, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { randomBytes } from "node:crypto";
 import { join, resolve } from "node:path";
 import IORedis from "ioredis";
-import { waitForHealthy } from "@tda/common";
+import { waitForHealthy, type MeshTls } from "@tda/common";
 
 // Starts the real mesh for a test suite: the C++ engine and the three TS
 // services as separate processes on free loopback ports, against the Redis and
@@ -76,6 +76,8 @@ export interface Mesh {
   meshKey: string;
   dataDir: string;
   logDir: string;
+  /** With `tls: true`: the certificates' directory and a mesh peer's identity (the gateway's) for the test's own calls to internal ports. */
+  tls?: { dir: string; peer: MeshTls };
   stop(): Promise<void>;
 }
 
@@ -100,6 +102,24 @@ export interface MeshOptions {
    * trace route reads `traceQueryUrl`.
    */
   tracing?: { otlpEndpoint: string; traceQueryUrl?: string };
+  /** Mutual TLS between the mesh processes, with certificates made by deploy/local/make-certs.sh. */
+  tls?: boolean;
+}
+
+/** Makes the mesh's certificates in `dir` (deploy/local/make-certs.sh) and reads a process kind's identity. */
+export function makeMeshCerts(dir: string): { env(kind: string): Record<string, string>; identity(kind: string): MeshTls } {
+  const r = spawnSync("bash", [join(ROOT, "deploy/local/make-certs.sh"), dir], { encoding: "utf8" });
+  if (r.status !== 0) throw new Error(`make-certs.sh failed: ${r.stderr}`);
+  const env = (kind: string) => ({ TDA_TLS_CA: join(dir, "ca.crt"), TDA_TLS_CERT: join(dir, `${kind}.crt`), TDA_TLS_KEY: join(dir, `${kind}.key`) });
+  return {
+    env,
+    identity: (kind) => ({
+      ca: readFileSync(join(dir, "ca.crt")),
+      cert: readFileSync(join(dir, `${kind}.crt`)),
+      key: readFileSync(join(dir, `${kind}.key`)),
+      caPath: join(dir, "ca.crt"),
+    }),
+  };
 }
 
 export const REST_BIN = join(ROOT, "build/bin/tda-rest");
@@ -163,6 +183,9 @@ export async function startMesh(opts: MeshOptions = {}): Promise<Mesh> {
   const tracing: Record<string, string> = opts.tracing ? { OTEL_EXPORTER_OTLP_ENDPOINT: opts.tracing.otlpEndpoint } : {};
   // the mesh's shared key: the gateway signs the tenant for upload and scheduler with it
   const meshKey = opts.env?.TDA_MESH_KEY ?? randomBytes(32).toString("hex");
+  const certs = opts.tls ? makeMeshCerts(join(work, "tls")) : undefined;
+  const tlsEnv = (kind: string): Record<string, string> => certs?.env(kind) ?? {};
+  const peer = certs?.identity("gateway");
   const common = { REDIS_URL: redisUrl, KAFKA_BROKERS, TDA_DATA_DIR: dataDir, LOG_LEVEL: "info", TDA_MESH_KEY: meshKey, ...tracing, ...(opts.env ?? {}) };
   try {
     const engines: string[] = [];
@@ -174,7 +197,7 @@ export async function startMesh(opts: MeshOptions = {}): Promise<Mesh> {
           `engine-${i}`,
           ENGINE_BIN,
           ["serve", "--port", String(port), "--threads", "2"],
-          { TDA_ENGINE_METRICS_PORT: String(mport), ...tracing, ...(opts.engineEnv ?? {}) },
+          { TDA_ENGINE_METRICS_PORT: String(mport), ...tracing, ...tlsEnv("engine"), ...(opts.engineEnv ?? {}) },
           logDir,
         ),
       );
@@ -199,7 +222,7 @@ export async function startMesh(opts: MeshOptions = {}): Promise<Mesh> {
         "upload",
         node,
         [join(ROOT, "services/upload/dist/main.js")],
-        { ...common, UPLOAD_PORT: String(up), UPLOAD_METRICS_PORT: String(um) },
+        { ...common, ...tlsEnv("upload"), UPLOAD_PORT: String(up), UPLOAD_METRICS_PORT: String(um) },
         logDir,
       ),
     );
@@ -210,6 +233,7 @@ export async function startMesh(opts: MeshOptions = {}): Promise<Mesh> {
         [join(ROOT, "services/scheduler/dist/main.js")],
         {
           ...common,
+          ...tlsEnv("scheduler"),
           SCHEDULER_PORT: String(sp),
           SCHEDULER_METRICS_PORT: String(sm),
           UPLOAD_ADDRESS: upload,
@@ -226,6 +250,7 @@ export async function startMesh(opts: MeshOptions = {}): Promise<Mesh> {
         [join(ROOT, "gateway/dist/main.js")],
         {
           ...common,
+          ...tlsEnv("gateway"),
           GATEWAY_PORT: String(gp),
           GATEWAY_METRICS_PORT: String(gm),
           UPLOAD_ADDRESS: upload,
@@ -260,10 +285,10 @@ export async function startMesh(opts: MeshOptions = {}): Promise<Mesh> {
         ),
       );
     }
-    for (const e of engines) await waitForHealthy(e, "", 30000);
-    await waitForHealthy(upload, "", 30000);
-    await waitForHealthy(scheduler, "", 30000);
-    await waitForHealthy(gateway, "", 30000);
+    for (const e of engines) await waitForHealthy(e, "", 30000, peer);
+    await waitForHealthy(upload, "", 30000, peer);
+    await waitForHealthy(scheduler, "", 30000, peer);
+    await waitForHealthy(gateway, "", 30000); // (the public port: no client certificate)
     if (rest) await waitForHttp(`${rest}/openapi.json`, 30000);
     return {
       gateway,
@@ -276,6 +301,7 @@ export async function startMesh(opts: MeshOptions = {}): Promise<Mesh> {
       meshKey,
       dataDir,
       logDir,
+      tls: certs && peer ? { dir: join(work, "tls"), peer } : undefined,
       async stop() {
         for (const p of [...procs].reverse()) await p.stop();
         if (!process.env.KEEP_TEST_LOGS) rmSync(work, { recursive: true, force: true });
@@ -312,7 +338,7 @@ export async function restartProcess(mesh: Mesh, name: string, healthTimeoutMs =
           : name.startsWith("engine-")
             ? mesh.engines[Number(name.slice(7))]
             : undefined;
-  if (address) await waitForHealthy(address, "", healthTimeoutMs);
+  if (address) await waitForHealthy(address, "", healthTimeoutMs, name === "gateway" ? undefined : mesh.tls?.peer);
   return fresh;
 }
 

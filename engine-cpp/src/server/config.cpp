@@ -115,6 +115,12 @@ std::string server_usage() {
          "  --estimate-scale X     admission reserves X times the core's memory estimate (env\n"
          "                         TDA_ENGINE_ESTIMATE_SCALE, default 1; 0 < X <= 1000); the runtime\n"
          "                         memory guard still stops a job that outgrows the engine's limit\n"
+         "  --tls-ca FILE          CA (PEM) that signs the mesh's certificates; with --tls-cert and\n"
+         "                         --tls-key every caller must present a certificate it signed\n"
+         "                         (mutual TLS; env TDA_TLS_CA, TDA_TLS_CERT, TDA_TLS_KEY). Without\n"
+         "                         them the port is plaintext and says so in the log\n"
+         "  --tls-cert FILE        this engine's certificate chain (PEM)\n"
+         "  --tls-key FILE         its private key (PEM)\n"
          "  --help                 this text\n";
 }
 
@@ -137,6 +143,9 @@ ServerConfig parse_server_config(int argc, char** argv, int first, const EnvRead
       {"input-idle-seconds", "TDA_ENGINE_INPUT_IDLE_SECONDS", std::nullopt, ""},
       {"max-calls-per-caller", "TDA_ENGINE_MAX_CALLS_PER_CALLER", std::nullopt, ""},
       {"estimate-scale", "TDA_ENGINE_ESTIMATE_SCALE", std::nullopt, ""},
+      {"tls-ca", "TDA_TLS_CA", std::nullopt, ""},
+      {"tls-cert", "TDA_TLS_CERT", std::nullopt, ""},
+      {"tls-key", "TDA_TLS_KEY", std::nullopt, ""},
   };
   for (auto& s : settings) {
     if (auto v = env(s.env)) {
@@ -198,6 +207,12 @@ ServerConfig parse_server_config(int argc, char** argv, int first, const EnvRead
         if (t.empty() || *end != '\0' || !(x > 0 && x <= 1000))
           throw ConfigError(s.source + ": expected a number in (0, 1000], got '" + *s.value + "'");
         c.estimate_scale = x;
+      } else if (name == "tls-ca") {
+        c.tls_ca = trim(*s.value);
+      } else if (name == "tls-cert") {
+        c.tls_cert = trim(*s.value);
+      } else if (name == "tls-key") {
+        c.tls_key = trim(*s.value);
       }
     } catch (const ConfigError& e) {
       const std::string msg = e.what();
@@ -205,6 +220,9 @@ ServerConfig parse_server_config(int argc, char** argv, int first, const EnvRead
       throw ConfigError(s.source + ": " + msg);
     }
   }
+  const int tls_given = !c.tls_ca.empty() + !c.tls_cert.empty() + !c.tls_key.empty();
+  if (tls_given != 0 && tls_given != 3)
+    throw ConfigError("mutual TLS needs all of --tls-ca, --tls-cert and --tls-key (TDA_TLS_CA, TDA_TLS_CERT, TDA_TLS_KEY)");
   if (c.memory_limit == 0) {
     const uint64_t available = mem_available_bytes();
     if (available == 0) throw ConfigError("cannot read MemAvailable; set --memory-limit");

@@ -20,6 +20,12 @@ struct ServerConfig {
   unsigned input_idle_seconds = 10; // a call whose spec or input stops arriving this long ends
   unsigned max_calls_per_caller = 0; // open Compute calls per caller address; 0: 2 x (max_concurrent + queue_depth)
   double estimate_scale = 1.0;      // operator knob: admission reserves estimate x this (the runtime guard still holds)
+  // Mutual TLS (PEM files): with all three set, every caller must present a
+  // certificate signed by tls_ca; with none, the port is plaintext (logged loudly).
+  std::string tls_ca;
+  std::string tls_cert;
+  std::string tls_key;
+  bool tls() const { return !tls_ca.empty(); }
 };
 
 // The per-caller limit in force (max_calls_per_caller, or its default).

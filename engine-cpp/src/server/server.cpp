@@ -10,6 +10,7 @@
 
 #include "server/engine_service.hpp"
 #include "server/log.hpp"
+#include "server/tls.hpp"
 #include "telemetry/metrics.hpp"
 #include "telemetry/metrics_server.hpp"
 #include "telemetry/setup.hpp"
@@ -57,7 +58,14 @@ bool EngineServer::start() {
 
   grpc::ServerBuilder builder;
   const std::string address = listen_address(config_.host, config_.port);
-  builder.AddListeningPort(address, grpc::InsecureServerCredentials(), &port_);
+  const std::shared_ptr<grpc::ServerCredentials> credentials = server_credentials(config_);
+  if (!credentials) {
+    log_line("error: the TLS files are missing or empty");
+    service_.reset();
+    context_.reset();
+    return false;
+  }
+  builder.AddListeningPort(address, credentials, &port_);
   builder.RegisterService(service_.get());
   // A second engine on a busy port must fail, not silently share the port.
   builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);

@@ -1,6 +1,9 @@
 // Small typed readers for environment configuration. Blank means unset; a bad
 // value fails at start with a clear message. Only config.ts files call these.
 
+import { readFileSync } from "node:fs";
+import type { MeshTls } from "./tls";
+
 export type Env = Record<string, string | undefined>;
 
 export class ConfigError extends Error {
@@ -79,6 +82,8 @@ export interface CommonConfig {
   healthRequireKafka: boolean;
   /** Key shared by the mesh processes that signs the tenant on internal hops (TDA_MESH_KEY, ≥ 32 characters); unset: bare x-tenant-id trusted. */
   meshKey: string | undefined;
+  /** Mutual TLS on the mesh's internal hops (TDA_TLS_CA/CERT/KEY); undefined: plaintext, logged loudly. */
+  tls: MeshTls | undefined;
 }
 
 /** Default metrics ports: gateway 9470, upload 9471, scheduler 9472; other services off. */
@@ -97,6 +102,7 @@ export function loadCommonConfig(serviceName: string, env: Env): CommonConfig {
     healthPollMs: readInt(env, "HEALTH_POLL_MS", 2000, 100),
     healthRequireKafka: readBool(env, "HEALTH_REQUIRE_KAFKA", true),
     meshKey: readMeshKey(env),
+    tls: readMeshTls(env),
   };
 }
 
@@ -104,4 +110,31 @@ function readMeshKey(env: Env): string | undefined {
   const key = readOptionalString(env, "TDA_MESH_KEY");
   if (key !== undefined && key.length < 32) throw new ConfigError("TDA_MESH_KEY must be at least 32 characters (e.g. openssl rand -hex 32)");
   return key;
+}
+
+function readPem(path: string, name: string): Buffer {
+  try {
+    const pem = readFileSync(path);
+    if (pem.length === 0 || !pem.includes("-----BEGIN")) throw new Error("not a PEM file");
+    return pem;
+  } catch (err) {
+    throw new ConfigError(`${name}: cannot read "${path}": ${(err as Error).message}`);
+  }
+}
+
+/**
+ * TDA_TLS_CA, TDA_TLS_CERT, TDA_TLS_KEY (PEM paths): all three, or none
+ * (plaintext hops, which every service logs loudly at start-up).
+ */
+export function readMeshTls(env: Env): MeshTls | undefined {
+  const paths = { TDA_TLS_CA: env.TDA_TLS_CA?.trim(), TDA_TLS_CERT: env.TDA_TLS_CERT?.trim(), TDA_TLS_KEY: env.TDA_TLS_KEY?.trim() };
+  const given = Object.values(paths).filter((p) => p).length;
+  if (given === 0) return undefined;
+  if (given !== 3) throw new ConfigError("mutual TLS needs all of TDA_TLS_CA, TDA_TLS_CERT and TDA_TLS_KEY");
+  return {
+    ca: readPem(paths.TDA_TLS_CA!, "TDA_TLS_CA"),
+    cert: readPem(paths.TDA_TLS_CERT!, "TDA_TLS_CERT"),
+    key: readPem(paths.TDA_TLS_KEY!, "TDA_TLS_KEY"),
+    caPath: paths.TDA_TLS_CA!,
+  };
 }

@@ -3,6 +3,7 @@ import type { Redis } from "ioredis";
 import type { HealthImplementation } from "grpc-health-check";
 import { createKafka } from "./kafka";
 import { checkHealth, createHealthClient } from "./health-client";
+import type { MeshTls } from "./tls";
 import type { Logger } from "./logger";
 
 // A service's own health follows its dependencies: a monitor polls a few
@@ -177,8 +178,8 @@ export function outboxCheck(outbox: { status(): Promise<{ stalled: boolean }> })
 }
 
 /** An upstream gRPC service is up while its standard health check (service "") answers SERVING. */
-export function upstreamCheck(name: string, address: string, timeoutMs: number): DependencyCheck {
-  const client = createHealthClient(address);
+export function upstreamCheck(name: string, address: string, timeoutMs: number, tls?: MeshTls): DependencyCheck {
+  const client = createHealthClient(address, undefined, tls);
   return {
     name,
     check: () => checkHealth(client, "", timeoutMs),

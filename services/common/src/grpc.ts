@@ -2,7 +2,6 @@ import {
   credentials,
   Metadata,
   Server,
-  ServerCredentials,
   type ChannelOptions,
   type ServerUnaryCall,
   type ServerWritableStream,
@@ -11,6 +10,7 @@ import {
 } from "@grpc/grpc-js";
 import { HealthImplementation, type ServingStatusMap } from "grpc-health-check";
 import type { Logger } from "./logger";
+import { serverCredentials, type MeshTls } from "./tls";
 import { toServiceError } from "./errors";
 import type { ServiceMetrics } from "./metrics";
 
@@ -38,9 +38,10 @@ export function createServer(options: ChannelOptions = {}, metrics?: ServiceMetr
   });
 }
 
-export function bind(server: Server, host: string, port: number): Promise<number> {
+/** Binds `server`; with `tls`, only callers with a certificate from the mesh CA get in (mutual TLS). */
+export function bind(server: Server, host: string, port: number, tls?: MeshTls): Promise<number> {
   return new Promise((resolve, reject) => {
-    server.bindAsync(`${host}:${port}`, ServerCredentials.createInsecure(), (err, bound) => (err ? reject(err) : resolve(bound)));
+    server.bindAsync(`${host}:${port}`, serverCredentials(tls), (err, bound) => (err ? reject(err) : resolve(bound)));
   });
 }
 

@@ -1,6 +1,7 @@
-import { Metadata, type ChannelOptions } from "@grpc/grpc-js";
+import { Metadata, type ChannelCredentials, type ChannelOptions } from "@grpc/grpc-js";
 import { HealthClient, HealthCheckResponse_ServingStatus as ServingStatus } from "./gen/grpc/health/v1/health";
-import { channelOptions, insecure } from "./grpc";
+import { channelOptions } from "./grpc";
+import { clientCredentials, meshChannelOptions, type MeshTls } from "./tls";
 
 export { ServingStatus };
 
@@ -13,13 +14,18 @@ export function checkHealth(client: HealthClient, service = "", timeoutMs = 2000
   });
 }
 
-export function createHealthClient(address: string, options: ChannelOptions = channelOptions): HealthClient {
-  return new HealthClient(address, insecure(), options);
+export function createHealthClient(address: string, options: ChannelOptions = channelOptions, tls?: MeshTls): HealthClient {
+  return new HealthClient(address, clientCredentials(tls), meshChannelOptions(tls, options));
+}
+
+/** A health client with explicit credentials (e.g. a test's deliberately wrong ones). */
+export function healthClientWith(address: string, creds: ChannelCredentials, options: ChannelOptions = channelOptions): HealthClient {
+  return new HealthClient(address, creds, options);
 }
 
 /** Polls the health check until SERVING or the timeout passes. */
-export async function waitForHealthy(address: string, service = "", timeoutMs = 30000): Promise<void> {
-  const client = createHealthClient(address);
+export async function waitForHealthy(address: string, service = "", timeoutMs = 30000, tls?: MeshTls): Promise<void> {
+  const client = createHealthClient(address, channelOptions, tls);
   const end = Date.now() + timeoutMs;
   try {
     while (Date.now() < end) {

@@ -23,3 +23,4 @@ export * from "./grpc-flow-control";
 export * from "./upload-wire";
 export * from "./lifecycle";
 export * from "./dataset-id";
+export * from "./tls";

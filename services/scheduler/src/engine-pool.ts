@@ -1,4 +1,4 @@
-import { channelOptions, checkHealth, createHealthClient, insecure, pbEngine, type Logger } from "@tda/common";
+import { channelOptions, checkHealth, clientCredentials, createHealthClient, meshChannelOptions, pbEngine, type Logger, type MeshTls } from "@tda/common";
 import { createEngineDiscovery, type EngineDiscovery, type EngineResolver } from "./engine-discovery";
 import { JobFailureError } from "./engine-call";
 import { failure } from "./failure";
@@ -45,6 +45,8 @@ export interface EnginePoolOptions {
   refreshMs?: number;
   /** Resolver for named targets (default: the system's). */
   resolver?: EngineResolver;
+  /** Mutual TLS to the engines (the mesh's certificates); undefined: plaintext. */
+  tls?: MeshTls;
 }
 
 interface Member {
@@ -60,11 +62,11 @@ interface Member {
  */
 const engineChannelOptions = { ...channelOptions, "grpc.initial_reconnect_backoff_ms": 250, "grpc.max_reconnect_backoff_ms": 1000 };
 
-function newMember(address: string): Member {
+function newMember(address: string, tls: MeshTls | undefined): Member {
   return {
     engine: {
       address,
-      client: new pbEngine.EngineServiceClient(address, insecure(), engineChannelOptions),
+      client: new pbEngine.EngineServiceClient(address, clientCredentials(tls), meshChannelOptions(tls, engineChannelOptions)),
       // optimistic until the first probe: a failed call corrects it
       healthy: true,
       outstanding: 0,
@@ -72,7 +74,7 @@ function newMember(address: string): Member {
       dispatched: 0,
       retired: false,
     },
-    health: createHealthClient(address, engineChannelOptions),
+    health: createHealthClient(address, engineChannelOptions, tls),
   };
 }
 
@@ -101,11 +103,11 @@ function pick(engines: Engine[], exclude: ReadonlySet<string> | undefined, rotat
 }
 
 /** Adds the engines that appeared to `members`, retires the ones that left (closed at once, or in `retired` until their calls end). */
-function syncMembers(members: Map<string, Member>, retired: Set<Member>, addresses: readonly string[], log: Logger): void {
+function syncMembers(members: Map<string, Member>, retired: Set<Member>, addresses: readonly string[], log: Logger, tls: MeshTls | undefined): void {
   const wanted = new Set(addresses);
   for (const a of wanted) {
     if (members.has(a)) continue;
-    members.set(a, newMember(a));
+    members.set(a, newMember(a, tls));
     log.info({ engine: a }, "engine joined");
   }
   for (const [a, m] of members) {
@@ -122,7 +124,7 @@ export function createEnginePool(targets: string[] | EngineDiscovery, probeMs: n
   const discovery = Array.isArray(targets) ? createEngineDiscovery(targets, { resolver: opts.resolver, log }) : targets;
   const members = new Map<string, Member>();
   const retired = new Set<Member>();
-  const sync = (addresses: readonly string[]): void => syncMembers(members, retired, addresses, log);
+  const sync = (addresses: readonly string[]): void => syncMembers(members, retired, addresses, log, opts.tls);
 
   let probing: Promise<void> | undefined;
   /** One probe at a time: callers during a probe share it. */

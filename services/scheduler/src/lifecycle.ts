@@ -15,7 +15,7 @@ type JobState = pbJobs.JobState;
 // arguments, nothing more.
 //
 //   submit    (new record)          → queued     job.submitted
-//   queue     queued                → queued     job.queued      (handed to the queue)
+//   queue     queued                → queued     job.queued      (handed to the queue; waiting before any engine took it)
 //   start     queued | running      → running    job.started     (running: a stalled attempt picked up again)
 //   progress  running               → running    job.progress
 //   complete  queued | running      → completed  job.completed   (queued: answered by the result cache at submit)
@@ -31,7 +31,8 @@ type JobState = pbJobs.JobState;
 /** The arguments of each transition. */
 export interface TransitionArgs {
   submit: Record<never, never>;
-  queue: Record<never, never>;
+  /** `reason`: why a queued job waits (e.g. no engine but ones that died running it); none when first queued. */
+  queue: { reason?: string };
   start: { attempt: number; maxAttempts: number; engine: string };
   progress: { progress: pbCommon.Progress };
   /** `cacheHit`: the result was taken from the result cache (no engine ran). */
@@ -78,7 +79,7 @@ const {
 
 export const LIFECYCLE: { readonly [N in TransitionName]: Transition<TransitionArgs[N]> } = {
   submit: { eventType: "job.submitted", from: [QUEUED], to: QUEUED },
-  queue: { eventType: "job.queued", from: [QUEUED], to: QUEUED },
+  queue: { eventType: "job.queued", from: [QUEUED], to: QUEUED, message: (a) => a.reason ?? "" },
   start: {
     eventType: "job.started",
     from: [QUEUED, RUNNING],

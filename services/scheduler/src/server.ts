@@ -13,6 +13,7 @@ import {
   type Logger,
   type Redis,
   type ServiceMetrics,
+  logTransportSecurity,
 } from "@tda/common";
 import type { Server } from "@grpc/grpc-js";
 import type { HealthImplementation } from "grpc-health-check";
@@ -67,7 +68,7 @@ function connect(config: SchedulerConfig, log: Logger, metrics: ServiceMetrics |
   metrics?.trackOutbox("scheduler", () => events.status());
   const store = createJobStore({ redis, events, log, retentionSeconds: config.retentionSeconds });
   const subscriber = createSubscriber(redis, log, [keys.updatesChannel("")]);
-  const upload = createUploadClient(config.uploadAddress);
+  const upload = createUploadClient(config.uploadAddress, config.tls);
   const queue = new Queue<JobData>(config.queueName, { connection: queueConnection });
   queue.on("error", (err) => log.warn({ err: err.message }, "queue error"));
   return { redis, queueConnection, events, store, subscriber, upload, queue };
@@ -79,6 +80,7 @@ async function startEngines(config: SchedulerConfig, log: Logger, p: Parts): Pro
   const engines = createEnginePool(config.engineAddresses, config.engineProbeMs, log, {
     refreshMs: config.engineDiscoveryMs,
     resolver: createEngineResolver(config.engineDnsServers),
+    tls: config.tls,
   });
   void engines.probe();
   if (!config.worker) return { engines, worker: undefined };
@@ -154,13 +156,14 @@ export async function startSchedulerServer(
   deps: { metrics?: ServiceMetrics } = {},
 ): Promise<SchedulerServer> {
   applyMeshKey(config.meshKey, log); // before any call can arrive
+  logTransportSecurity(config.tls, log);
   const p = connect(config, log, deps.metrics);
   const { redis, queue, store, events } = p;
   const { engines, worker } = await startEngines(config, log, p);
   const server = createServer({}, deps.metrics);
   server.addService(pbJobs.JobServiceService, jobServiceHandlers(config, log, p, engines));
   const health = addHealth(server, [SERVICE_NAME]);
-  const port = await bind(server, config.host, config.port);
+  const port = await bind(server, config.host, config.port, config.tls);
   log.info({ port, worker: config.worker, engines: config.engineAddresses, queue: config.queueName }, "scheduler listening");
 
   let closing: Promise<void> | undefined;

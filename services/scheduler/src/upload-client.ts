@@ -1,6 +1,18 @@
 import { Metadata, status as GrpcStatus, type ClientReadableStream, type ServiceError } from "@grpc/grpc-js";
 import type { Context } from "@opentelemetry/api";
-import { channelOptions, DATASET_ID_RE, fromServiceError, insecure, metadataWithTrace, notFound, pbUpload, setTenant, unavailable } from "@tda/common";
+import {
+  channelOptions,
+  clientCredentials,
+  DATASET_ID_RE,
+  fromServiceError,
+  meshChannelOptions,
+  metadataWithTrace,
+  notFound,
+  pbUpload,
+  setTenant,
+  unavailable,
+  type MeshTls,
+} from "@tda/common";
 
 // The scheduler's view of the upload service, which owns datasets: their
 // metadata (GetDataset, asked at every submit and estimate: a deleted dataset
@@ -21,8 +33,8 @@ function tenantMetadata(owner: string, ctx: Context): Metadata {
   return metadataWithTrace(md, ctx);
 }
 
-export function createUploadClient(address: string): UploadClient {
-  const client = new pbUpload.UploadServiceClient(address, insecure(), channelOptions);
+export function createUploadClient(address: string, tls?: MeshTls): UploadClient {
+  const client = new pbUpload.UploadServiceClient(address, clientCredentials(tls), meshChannelOptions(tls, channelOptions));
   return {
     getDataset(owner, datasetId, ctx, timeoutMs) {
       // another tenant's dataset is indistinguishable from one that does not exist

@@ -20,6 +20,8 @@ export interface JobData {
   jobId: string;
   /** When the job first found every engine busy (ms), while it waits for capacity. */
   busySince?: number;
+  /** Why a job that no engine took yet waits (told once per reason, not every retry). */
+  waitReason?: string;
 }
 
 /** Base delay before a job that found the engines busy tries again. */
@@ -277,8 +279,11 @@ async function waitForCapacity(store: JobStore, a: Attempt, f: JobFailure): Prom
   const busySince = bj.data.busySince ?? Date.now();
   if (Date.now() - busySince >= rec.deadlineSeconds * 1000) return;
   const reason = f.errorCode === "NO_ENGINE_AVAILABLE" ? `${f.message}; waiting for one` : "the engines are busy; waiting for capacity";
-  await store.transition(rec.job.jobId, { name: "requeue", reason, attempt: a.attempt }, { ctx: a.ctx });
-  await bj.updateData({ ...bj.data, busySince });
+  // a job no engine took in this attempt is still queued: say why it waits (once per reason)
+  const running = a.engine !== undefined || rec.job.state === JobState.JOB_STATE_RUNNING;
+  if (running) await store.transition(rec.job.jobId, { name: "requeue", reason, attempt: a.attempt }, { ctx: a.ctx });
+  else if (bj.data.waitReason !== reason) await store.transition(rec.job.jobId, { name: "queue", reason }, { ctx: a.ctx });
+  await bj.updateData({ ...bj.data, busySince, waitReason: running ? undefined : reason });
   await bj.moveToDelayed(Date.now() + BUSY_DELAY_MS + Math.floor(Math.random() * BUSY_DELAY_MS), token);
   throw new DelayedError();
 }

@@ -30,10 +30,10 @@ export interface EngineProcess {
   stop(): Promise<void>;
 }
 
-/** Spawns `tda-engine serve --port P` and waits for "listening on". */
-export async function startEngine(extraArgs: string[] = []): Promise<EngineProcess> {
+/** Spawns `tda-engine serve --port P` (a free port unless given) and waits for "listening on". */
+export async function startEngine(extraArgs: string[] = [], atPort?: number): Promise<EngineProcess> {
   if (!existsSync(ENGINE_BIN)) throw new Error(`engine binary missing: ${ENGINE_BIN} (build engine-cpp first)`);
-  const port = await freePort();
+  const port = atPort ?? (await freePort());
   const proc = spawn(ENGINE_BIN, ["serve", "--port", String(port), ...extraArgs], { stdio: ["ignore", "pipe", "pipe"] });
   let err = "";
   proc.stdout!.resume();

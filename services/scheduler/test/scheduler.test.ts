@@ -574,6 +574,62 @@ describe("failures", () => {
     }
   });
 
+  it("never hands a job back to the engine that died running it: with no other engine it waits (no attempts used), even once that engine is back", async () => {
+    const first = await startEngine(["--memory-limit", "64G"]);
+    const port = Number(first.address.split(":")[1]);
+    const s = await startSchedulerServer(
+      loadConfig(
+        schedulerEnv({
+          ENGINE_ADDRESSES: first.address,
+          SCHEDULER_ENGINE_PROBE_MS: "200",
+          SCHEDULER_QUEUE_NAME: `test-crash-${randomUUID().slice(0, 8)}`,
+        }),
+      ),
+      log,
+    );
+    const c = new pbJobs.JobServiceClient(s.address, insecure(), channelOptions);
+    let revived: EngineProcess | undefined;
+    try {
+      const t = tenant();
+      const api = jobsApi(c, t);
+      const job = await api.submit({
+        datasetId: (await uploadPoints(upload.address, t, randomCloud(600, 4))).datasetId,
+        params: { algorithm: RIPS, maxDim: 3 },
+      });
+      await waitFor("the job to compute", async () => {
+        const j = await api.get(job.jobId);
+        return j.state === JobState.JOB_STATE_RUNNING && (j.progress?.stage ?? 0) >= pbCommon.Stage.STAGE_DISTANCES ? true : undefined;
+      });
+      first.proc.kill("SIGKILL");
+      await new Promise((r) => first.proc.once("exit", r));
+      // the same engine back on the same address, and healthy: still not handed the job
+      revived = await startEngine(["--memory-limit", "64G"], port);
+      await waitFor("the job to wait for another engine", async () => {
+        const u = await s.store.updates(job.jobId);
+        return u.some((x) => /no engine other than the one that died running this job/.test(x.message)) ? true : undefined;
+      });
+      // several retries later (1-2 s each), still waiting, told once
+      await new Promise((r) => setTimeout(r, 5000));
+      const told = (await s.store.updates(job.jobId)).filter((x) => /no engine other than/.test(x.message));
+      expect(told.map((u) => [u.eventType, u.message])).toEqual([
+        ["job.queued", "no engine other than the one that died running this job is known to the scheduler; waiting for one"],
+      ]);
+      await s.engines!.probe();
+      expect(s.engines!.engines().map((e) => [e.address, e.healthy])).toEqual([[first.address, true]]);
+      const waiting = await api.get(job.jobId);
+      expect(waiting).toMatchObject({ state: JobState.JOB_STATE_QUEUED, crashedEngines: [first.address], attempts: 1 });
+      expect(revived.stderr()).not.toContain(job.jobId);
+      await api.cancel(job.jobId);
+      expect((await api.get(job.jobId)).state).toBe(JobState.JOB_STATE_CANCELLED);
+    } finally {
+      c.close();
+      await s.queue.obliterate({ force: true }).catch(() => undefined);
+      await s.close();
+      await revived?.stop();
+      await first.stop();
+    }
+  });
+
   it("retries an unreachable engine with backoff, then fails with ENGINE_UNAVAILABLE", async () => {
     const dead = `127.0.0.1:${await freePort()}`;
     const noEngine = await startSchedulerServer(

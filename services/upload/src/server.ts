@@ -16,6 +16,7 @@ import {
   type Logger,
   type Redis,
   type ServiceMetrics,
+  logTransportSecurity,
 } from "@tda/common";
 import type { UploadConfig } from "./config";
 import { createFsBlobStore, type BlobStore } from "./blob-store";
@@ -55,6 +56,7 @@ export async function startUploadServer(config: UploadConfig, opts: StartOptions
   if (endianness() !== "LE") throw new Error("the upload service stores little-endian float64 and needs a little-endian host");
   const log = opts.log ?? createLogger("upload", config.logLevel);
   applyMeshKey(config.meshKey, log); // before any call can arrive
+  logTransportSecurity(config.tls, log);
   const redis = createRedis(config.redisUrl, log);
   const source = opts.eventSource ?? "upload";
   const bus = createEventBus({ source, brokers: config.kafkaBrokers, topicPrefix: config.topicPrefix, redis, log, metrics: opts.metrics });
@@ -76,7 +78,7 @@ export async function startUploadServer(config: UploadConfig, opts: StartOptions
   const health = addHealth(server, [SERVICE_NAME]);
   let port: number;
   try {
-    port = await bind(server, config.host, config.port);
+    port = await bind(server, config.host, config.port, config.tls);
   } catch (err) {
     clearInterval(sweeper);
     await bus.close();

@@ -1,10 +1,12 @@
 package io.tdamesh.flink.engine;
 
 import io.grpc.ManagedChannel;
+import io.grpc.netty.shaded.io.grpc.netty.GrpcSslContexts;
 import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
 import io.grpc.health.v1.HealthCheckRequest;
 import io.grpc.health.v1.HealthCheckResponse;
 import io.grpc.health.v1.HealthGrpc;
+import java.io.File;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Set;
@@ -37,11 +39,39 @@ public final class EnginePool implements AutoCloseable {
 
     Engine(String address) {
       this.address = address;
-      this.channel = NettyChannelBuilder.forTarget(address).usePlaintext()
-          .maxInboundMessageSize(MAX_MESSAGE_BYTES).build();
+      this.channel = channelTo(address);
       this.stub = EngineServiceGrpc.newStub(channel);
       this.health = HealthGrpc.newFutureStub(channel);
     }
+  }
+
+  /** The name every mesh certificate carries; the engine's certificate must name it. */
+  public static final String MESH_TLS_NAME = "tda-mesh";
+
+  /**
+   * A channel to one engine: mutual TLS when TDA_TLS_CA, TDA_TLS_CERT and TDA_TLS_KEY (PEM
+   * files, the key PKCS#8) are set, as on every mesh process; plaintext otherwise, said loudly.
+   */
+  static ManagedChannel channelTo(String address) {
+    NettyChannelBuilder b = NettyChannelBuilder.forTarget(address).maxInboundMessageSize(MAX_MESSAGE_BYTES);
+    String ca = env("TDA_TLS_CA"), cert = env("TDA_TLS_CERT"), key = env("TDA_TLS_KEY");
+    int given = (ca == null ? 0 : 1) + (cert == null ? 0 : 1) + (key == null ? 0 : 1);
+    if (given == 0) {
+      LOG.warn("TLS IS OFF: the channel to engine {} is plaintext; set TDA_TLS_CA, TDA_TLS_CERT and TDA_TLS_KEY", address);
+      return b.usePlaintext().build();
+    }
+    if (given != 3) throw new IllegalArgumentException("mutual TLS needs all of TDA_TLS_CA, TDA_TLS_CERT and TDA_TLS_KEY");
+    try {
+      return b.sslContext(GrpcSslContexts.forClient().trustManager(new File(ca)).keyManager(new File(cert), new File(key)).build())
+          .overrideAuthority(MESH_TLS_NAME).build();
+    } catch (javax.net.ssl.SSLException e) {
+      throw new IllegalArgumentException("cannot read the mesh's TLS files: " + e.getMessage(), e);
+    }
+  }
+
+  private static String env(String name) {
+    String v = System.getenv(name);
+    return v == null || v.isBlank() ? null : v.trim();
   }
 
   private final List<Engine> engines = new ArrayList<>();
