@@ -107,6 +107,9 @@ export interface Progress {
   columns_total: string;
   fraction: number;
   bytes_in_use: string;
+  /** Estimated seconds left (absent early in a run). */
+  eta_seconds?: number;
+  elapsed_seconds?: number;
 }
 
 export interface ComputeParams {

@@ -3,6 +3,10 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <cstdio>
+#include <fstream>
+#include <iterator>
+
 #include "test_util.hpp"
 
 namespace t = tda::test;
@@ -124,3 +128,42 @@ TEST(Cli, BadInputExitsWithTwo) {
 }
 
 }  // namespace
+
+// --progress draws its bar on stderr only: stdout stays byte-identical to a run
+// without it (and to ripser's). Without the flag a stderr that is not a terminal
+// gets nothing, and --no-progress wins over --progress.
+TEST(Cli, ProgressBarOnStderrOnly) {
+  const std::string err_file = ::testing::TempDir() + "/cli_progress_stderr.txt";
+  auto run = [&](const std::string& args, std::string& err) {
+    t::CommandResult r = t::run_command(kDriver + " " + args + " 2>" + quoted(err_file));
+    std::ifstream in(err_file, std::ios::binary);
+    err.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+    std::remove(err_file.c_str());
+    return r;
+  };
+  const std::string lower = "--format lower-distance --dim 2 " + quoted(t::fixture("sphere_3_192.lower_distance_matrix"));
+  const std::string points = "--format point-cloud --dim 2 " + quoted(t::fixture("sphere_3_192_points.dat"));
+  for (const std::string& args : {lower, points, points + " --threshold 0.5"}) {
+    std::string err_plain, err_bar, err_off, err_both;
+    t::CommandResult plain = run(args, err_plain);
+    t::CommandResult bar = run("--progress " + args, err_bar);
+    t::CommandResult off = run("--no-progress " + args, err_off);
+    t::CommandResult both = run("--progress --no-progress " + args, err_both);
+    ASSERT_EQ(plain.exit_code, 0) << args;
+    EXPECT_EQ(bar.exit_code, 0) << args;
+    EXPECT_EQ(bar.out, plain.out) << args;
+    EXPECT_EQ(off.out, plain.out) << args;
+    EXPECT_EQ(both.out, plain.out) << args;
+    EXPECT_EQ(err_plain, "") << args;  // (stderr is a file here: no bar by default)
+    EXPECT_EQ(err_off, "") << args;
+    EXPECT_EQ(err_both, "") << args;
+    // the last line: all done, with the stage, the columns, the memory and the times
+    EXPECT_NE(err_bar.find("100.0% done"), std::string::npos) << err_bar;
+    EXPECT_NE(err_bar.find(" mem "), std::string::npos) << err_bar;
+    EXPECT_EQ(err_bar.find(" mem 0 B"), std::string::npos) << err_bar;
+    EXPECT_NE(err_bar.find(" elapsed "), std::string::npos) << err_bar;
+    EXPECT_NE(err_bar.find(" left "), std::string::npos) << err_bar;
+    EXPECT_EQ(err_bar.find("persistence intervals"), std::string::npos) << err_bar;
+  }
+  expect_same_as_ripser(lower, "/usr/bin/ripser", "--progress " + lower);
+}

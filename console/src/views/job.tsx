@@ -4,7 +4,7 @@
 
 import { useEffect, useState } from "preact/hooks";
 import { api, TERMINAL_STATES, watchJob, type Job, type JobUpdate, type Progress } from "../api";
-import { bytes, count, enumLabel, when } from "../format";
+import { bytes, count, enumLabel, seconds, when } from "../format";
 import { Result } from "./result";
 import { TraceView } from "./trace";
 import { ErrorBox, ProgressBar, StateBadge } from "./widgets";
@@ -123,9 +123,10 @@ function ProgressFacts({ progress, state }: { progress?: Progress; state: string
   return (
     <p class="progress-facts" data-testid="progress-facts">
       stage <b>{enumLabel(progress.stage, "STAGE_")}</b>
-      {progress.stage === "STAGE_REDUCTION" ? ` (dimension ${progress.dimension})` : ""}
+      {progress.stage === "STAGE_REDUCTION" || progress.stage === "STAGE_ASSEMBLY" ? ` (dimension ${progress.dimension})` : ""}
       {total > 0 ? ` · columns ${count(progress.columns_done)} of ${count(total)}` : ""}
       {Number(progress.bytes_in_use) > 0 ? ` · memory ${bytes(progress.bytes_in_use)}` : ""}
+      {progress.stage !== "STAGE_DONE" && typeof progress.eta_seconds === "number" ? ` · about ${seconds(progress.eta_seconds)} left` : ""}
     </p>
   );
 }

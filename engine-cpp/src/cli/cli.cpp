@@ -11,11 +11,15 @@
 #include <iostream>
 #include <iterator>
 #include <limits>
+#include <memory>
 #include <optional>
 #include <sstream>
 #include <string>
 
+#include <unistd.h>
+
 #include "cli/failure.hpp"
+#include "cli/progress_bar.hpp"
 #include "common/flags.hpp"
 #include "tda/core/io.hpp"
 #include "tda/core/rips.hpp"
@@ -47,6 +51,9 @@ constexpr const char* kUsage =
     "                   engine's memory estimate on stderr\n"
     "  --estimate       print the engine's estimate (the server admits jobs with it) on\n"
     "                   stdout and exit without computing\n"
+    "  --progress       a progress bar on stderr (stage, dimension, columns, memory,\n"
+    "                   elapsed and remaining time); the default when stderr is a terminal\n"
+    "  --no-progress    no progress bar\n"
     "  --sparse <eps>   the sparse Rips filtration, an APPROXIMATION: every bar within a\n"
     "                   factor 1+eps of the Rips diagram's (eps in (0, 1]); linear size,\n"
     "                   for clouds too large for the exact complex. Never the default.\n"
@@ -72,6 +79,7 @@ struct Args {
   bool stats = false;
   bool estimate = false;
   std::optional<double> sparse;
+  std::optional<bool> progress;  // --progress / --no-progress (unset: when stderr is a terminal)
 };
 
 float parse_float(const std::string& opt, const std::string& s) {
@@ -122,11 +130,14 @@ core::Collapse parse_collapse(const std::string& value) {
 Args parse_args(int argc, char** argv) {
   const flags::Parsed f = flags::parse_command_line(
       argc, argv, {{"format"}, {"dim"}, {"threshold"}, {"modulus"}, {"threads"}, {"memory-limit"},
-                   {"collapse"}, {"sparse"}, {"ratio"}, {"stats", false}, {"estimate", false}});
+                   {"collapse"}, {"sparse"}, {"ratio"}, {"stats", false}, {"estimate", false},
+                   {"progress", false}, {"no-progress", false}});
   Args a;
   a.help = f.help;
   a.stats = f.has("stats");
   a.estimate = f.has("estimate");
+  if (f.has("progress")) a.progress = true;
+  if (f.has("no-progress")) a.progress = false;  // (wins over --progress)
   const auto value = [&](const char* name) -> const std::string& { return f.values.at(name); };
   const auto opt = [](const char* name) { return std::string("--") + name; };
   if (f.has("format")) a.format = parse_format(value("format"));
@@ -267,6 +278,27 @@ void sparse_line(std::string& out, double eps) {
   line(out, buf);
 }
 
+// The progress bar (--progress, or stderr a terminal without --no-progress),
+// its shares from the measured complex (the sparse filtration: equal shares).
+void start_progress(const Args& a, size_t n, size_t dim, const std::vector<value_t>* lower,
+                    const std::vector<value_t>* coords, std::unique_ptr<ProgressBar>& bar, core::Callbacks& cb) {
+  const bool terminal = isatty(fileno(stderr)) != 0;
+  if (!a.progress.value_or(terminal)) return;
+  core::WorkPlan plan = core::uniform_work_plan(a.dim);
+  if (!a.sparse) {
+    std::optional<double> thr;
+    if (a.threshold) thr = static_cast<double>(*a.threshold);
+    const core::ComplexProfile p = lower ? core::profile_lower(*lower, n, a.dim, thr)
+                                         : core::profile_points(*coords, n, dim, a.dim, thr);
+    const bool collapse = a.collapse == core::Collapse::On ||
+                          (a.collapse == core::Collapse::Auto &&
+                           core::detail::collapse_pays(n, static_cast<size_t>(p.edges), a.dim));
+    plan = core::rips_work_plan(n, static_cast<uint32_t>(dim), p.edges, p.simplices, a.dim, collapse);
+  }
+  bar = std::make_unique<ProgressBar>(stderr, terminal, plan);
+  cb = bar->callbacks();
+}
+
 int run(const Args& a) {
   const std::string text = read_input(a.file);
   core::RipsOptions opt;
@@ -281,22 +313,26 @@ int run(const Args& a) {
   std::string out;
   core::RipsResult result;
   size_t n = 0;
+  std::unique_ptr<ProgressBar> bar;
+  core::Callbacks cb;
   if (a.format == Format::PointCloud) {
     core::io::PointCloud pc = core::io::parse_point_cloud(text);
     n = pc.n;
     if (check_memory(a, pc.n, pc.dim, nullptr, &pc.coords)) return 0;
+    start_progress(a, pc.n, pc.dim, nullptr, &pc.coords, bar, cb);
     line(out, "point cloud with ", static_cast<uint64_t>(pc.n), " points in dimension ", static_cast<uint64_t>(pc.dim));
     if (a.sparse) sparse_line(out, *a.sparse);
     if (a.threshold || a.sparse) {
-      result = core::rips_from_points(pc.coords, pc.n, pc.dim, opt);
+      result = core::rips_from_points(pc.coords, pc.n, pc.dim, opt, cb);
     } else {
       core::detail::validate_options(pc.n, opt);
       core::detail::validate_values(pc.coords, false, "coordinates");
+      if (cb.on_progress) cb.on_progress(core::ProgressInfo{core::Stage::Distances, 0, 0, 0, 0});
       std::vector<value_t> lower = core::lower_from_points(pc.coords, pc.n, pc.dim, core::NoPoll{}, opt.threads);
       value_range(out, lower);
       line(out, "distance matrix with ", static_cast<uint64_t>(n), " points, using threshold at enclosing radius ",
            core::enclosing_radius_lower(lower, n));
-      result = core::rips_from_lower_distances(std::move(lower), n, opt);
+      result = core::rips_from_lower_distances(std::move(lower), n, opt, cb);
     }
   } else {
     core::io::LowerMatrix m = a.format == Format::Distance        ? core::io::parse_distance_matrix(text)
@@ -304,6 +340,7 @@ int run(const Args& a) {
                                                                   : core::io::parse_upper_distance(text);
     n = m.n;
     if (check_memory(a, n, 0, &m.lower, nullptr)) return 0;
+    start_progress(a, n, 0, &m.lower, nullptr, bar, cb);
     core::detail::validate_options(n, opt);
     core::detail::validate_values(m.lower, true, "distances");
     value_range(out, m.lower);
@@ -319,8 +356,9 @@ int run(const Args& a) {
       line(out, "distance matrix with ", static_cast<uint64_t>(n), " points, using threshold at enclosing radius ",
            core::enclosing_radius_lower(m.lower, n));
     }
-    result = core::rips_from_lower_distances(std::move(m.lower), n, opt);
+    result = core::rips_from_lower_distances(std::move(m.lower), n, opt, cb);
   }
+  if (bar) bar->finish();  // (its last line before the barcode)
   print_barcodes(out, result, n, a.dim, a.ratio);
   std::fwrite(out.data(), 1, out.size(), stdout);
   std::fflush(stdout);

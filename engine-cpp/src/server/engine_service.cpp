@@ -14,6 +14,7 @@
 #include "server/log.hpp"
 #include "telemetry/call_telemetry.hpp"
 #include "telemetry/log_context.hpp"
+#include "tda/core/progress_model.hpp"
 #include "tda/core/rips.hpp"
 #ifdef TDA_HAVE_ALPHA
 #include "tda/core/alpha.hpp"
@@ -56,31 +57,11 @@ const char* status_code_name(grpc::StatusCode code) {
 
 double clamp01(double x) { return std::isfinite(x) ? std::min(1.0, std::max(0.0, x)) : 0.0; }
 
-// Best-effort overall fraction: loading 5%, distances 10%, dimension 0 10%,
-// then the reduction dimensions share the remaining 75%.
-double overall_fraction(const tda::core::ProgressInfo& p, int max_dim) {
-  const double cols =
-      p.columns_total > 0 ? static_cast<double>(p.columns_done) / static_cast<double>(p.columns_total) : 0.0;
-  switch (p.stage) {
-    case tda::core::Stage::Loading:
-      return 0.05 * clamp01(cols);
-    case tda::core::Stage::Distances:
-      return 0.05 + 0.10 * clamp01(cols);
-    case tda::core::Stage::Collapse:
-      return 0.15 + 0.05 * clamp01(cols);
-    case tda::core::Stage::Dim0:
-      return 0.15 + 0.10 * clamp01(cols);
-    case tda::core::Stage::Reduction: {
-      if (max_dim <= 0) return 0.25 + 0.75 * clamp01(cols);
-      const double share = 0.75 / max_dim;
-      const int d = std::min(std::max(p.dimension, 1), max_dim);
-      return 0.25 + share * (d - 1) + share * clamp01(cols);
-    }
-    case tda::core::Stage::Done:
-      return 1.0;
-  }
-  return 0.0;
-}
+// The share of the overall fraction kept for the input (loading, queued); the
+// computation's stages share the rest (tda/core/progress_model.hpp).
+constexpr double kInputShare = 0.05;
+
+double seconds_between(Clock::time_point a, Clock::time_point b) { return std::chrono::duration<double>(b - a).count(); }
 
 // Resources of a validated job from its sizes: Alpha's estimate; for Rips what
 // the input itself needs (the complex is measured once the input is there).
@@ -273,17 +254,26 @@ class ComputeReactor final
 
   // The estimate that follows the data (Rips: edges and simplices measured
   // below the threshold the core will use; Alpha in R^3: the Delaunay
-  // triangulation's growth measured on a sample, estimate_alpha_points).
-  tda::core::Estimate data_estimate() const {
+  // triangulation's growth measured on samples, estimate_alpha_points).
+  // The measured complex also sets the progress model's shares (work_plan_).
+  tda::core::Estimate data_estimate() {
 #ifdef TDA_HAVE_ALPHA
     if (spec_.is_alpha()) return tda::core::estimate_alpha_points(values64_, spec_.n, spec_.dim);
 #endif
     if (spec_.is_alpha() || spec_.sparse_epsilon) return estimate_job(spec_);  // (linear size: from the sizes)
     tda::core::detail::validate_values(values_, spec_.is_distance_matrix(),
                                        spec_.is_distance_matrix() ? "distances" : "coordinates");
-    return spec_.is_distance_matrix()
-               ? tda::core::estimate_rips_lower(values_, spec_.n, spec_.max_dim, spec_.threshold)
-               : tda::core::estimate_rips_points(values_, spec_.n, spec_.dim, spec_.max_dim, spec_.threshold);
+    const bool matrix = spec_.is_distance_matrix();
+    const tda::core::ComplexProfile p =
+        matrix ? tda::core::profile_lower(values_, spec_.n, spec_.max_dim, spec_.threshold)
+               : tda::core::profile_points(values_, spec_.n, spec_.dim, spec_.max_dim, spec_.threshold);
+    const uint32_t dim = matrix ? 0 : static_cast<uint32_t>(spec_.dim);
+    const auto edges = static_cast<size_t>(p.edges);
+    const bool collapse = tda::core::detail::collapse_pays(spec_.n, edges, static_cast<int>(spec_.max_dim)) &&
+                          (spec_.threshold || spec_.n > tda::core::kDenseMaxPoints ||
+                           tda::core::detail::collapse_pays(spec_.n, 0, static_cast<int>(spec_.max_dim)));
+    work_plan_ = tda::core::rips_work_plan(spec_.n, dim, p.edges, p.simplices, static_cast<int>(spec_.max_dim), collapse);
+    return tda::core::estimate_rips_profile(p, dim, matrix, spec_.max_dim, spec_.threshold.has_value());
   }
 
   // Ends a call that did not run (refused or estimate_only) from the worker.
@@ -356,11 +346,19 @@ class ComputeReactor final
     });
     tda::core::MemoryBudget* budget = budget_.get();
     callbacks.memory = budget;
+    {
+      std::lock_guard<std::recursive_mutex> lock(mu_);
+      run_started_ = Clock::now();
+      model_.emplace(work_plan_ ? *work_plan_ : tda::core::uniform_work_plan(static_cast<int>(spec_.max_dim)),
+                     kInputShare);
+    }
     callbacks.on_progress = [this, budget](const tda::core::ProgressInfo& info) {
       tda::core::ProgressInfo real = info;
       real.bytes_in_use = budget->in_use();  // (read before mu_: the budget may take mu_'s ledger path)
       const uint64_t peak = budget->peak();
       std::lock_guard<std::recursive_mutex> lock(mu_);
+      if (real.stage == tda::core::Stage::Done && core_progress_) real.bytes_in_use = core_progress_->bytes_in_use;
+      model_->update(real, seconds_between(run_started_, Clock::now()));
       core_progress_ = real;
       peak_core_bytes_ = std::max(peak_core_bytes_, peak);
       telemetry_.progress(real);
@@ -565,7 +563,7 @@ class ComputeReactor final
     });
   }
 
-  common::Progress current_progress() const {
+  common::Progress current_progress() {
     common::Progress p;
     switch (phase_) {
       case Phase::Receiving: {
@@ -573,13 +571,13 @@ class ComputeReactor final
         const double got = spec_.expected_values
                                ? static_cast<double>(input_->values_received()) / spec_.expected_values
                                : 1.0;
-        p.set_fraction(0.05 * clamp01(got));
+        p.set_fraction(kInputShare * clamp01(got));
         p.set_bytes_in_use(spec_.storage_bytes());
         break;
       }
       case Phase::Queued:
         p.set_stage(common::STAGE_QUEUED);
-        p.set_fraction(0.05);
+        p.set_fraction(kInputShare);
         p.set_bytes_in_use(spec_.storage_bytes());
         break;
       default:
@@ -589,11 +587,16 @@ class ComputeReactor final
           p.set_dimension(static_cast<uint32_t>(std::max(0, c.dimension)));
           p.set_columns_done(c.columns_done);
           p.set_columns_total(c.columns_total);
-          p.set_fraction(std::max(0.05, overall_fraction(c, spec_.max_dim)));
+          // the model's fraction, crept on between reports; the ETA from it
+          const double now = seconds_between(run_started_, Clock::now());
+          const double f = model_ ? model_->at(now) : kInputShare;
+          p.set_fraction(f);
           p.set_bytes_in_use(c.bytes_in_use);
+          p.set_elapsed_seconds(now);
+          if (const std::optional<double> eta = eta_.update(f, now)) p.set_eta_seconds(*eta);
         } else {
           p.set_stage(common::STAGE_LOADING);
-          p.set_fraction(0.05);
+          p.set_fraction(kInputShare);
           p.set_bytes_in_use(spec_.storage_bytes());
         }
     }
@@ -721,6 +724,10 @@ class ComputeReactor final
   uint64_t reserved_bytes_ = 0;
 
   std::optional<tda::core::ProgressInfo> core_progress_;
+  std::optional<tda::core::WorkPlan> work_plan_;   // Rips: from the measured complex (data_estimate)
+  std::optional<tda::core::ProgressModel> model_;  // the overall fraction (from the run's start)
+  tda::core::EtaEstimator eta_;
+  Clock::time_point run_started_{};
   uint64_t peak_core_bytes_ = 0;
   std::unique_ptr<tda::core::MemoryBudget> budget_;  // the runtime memory guard of the job
   uint64_t budget_bytes_ = 0;                          // its initial size: the reservation

@@ -46,6 +46,7 @@ const char* stage_name(int stage) {
     case tda::core::Stage::Loading: return "engine.prepare";
     case tda::core::Stage::Distances: return "engine.distances";
     case tda::core::Stage::Dim0: return "engine.dim0";
+    case tda::core::Stage::Assembly: return "engine.assemble";
     default: return "engine.reduce";
   }
 }
@@ -206,7 +207,8 @@ void CallTelemetry::progress(const tda::core::ProgressInfo& info) {
   if (info.stage == tda::core::Stage::Done) {
     close_stage();
     stage_kind_ = kind;
-  } else if (compute_ != 0 && (kind != stage_kind_ || (info.stage == tda::core::Stage::Reduction && info.dimension != stage_dim_))) {
+  } else if (compute_ != 0 && (kind != stage_kind_ || ((info.stage == tda::core::Stage::Reduction || info.stage == tda::core::Stage::Assembly) &&
+                                                                     info.dimension != stage_dim_))) {
     close_stage();
     stage_kind_ = kind;
     stage_dim_ = info.dimension;
@@ -216,6 +218,8 @@ void CallTelemetry::progress(const tda::core::ProgressInfo& info) {
     if (info.stage == tda::core::Stage::Reduction) {
       s.name = "engine.reduce dim " + std::to_string(info.dimension);
       reduce_spans_.emplace_back(info.dimension, stage_);
+    } else if (info.stage == tda::core::Stage::Assembly) {
+      s.name = "engine.assemble dim " + std::to_string(info.dimension);
     } else if (info.stage == tda::core::Stage::Dim0) {
       reduce_spans_.emplace_back(0, stage_);
     }

@@ -21,7 +21,16 @@ const STEPS: Record<TransitionName, Step> = {
   start: { name: "start", attempt: 2, maxAttempts: 3, engine: "10.0.0.7:50061" },
   progress: {
     name: "progress",
-    progress: { stage: pbCommon.Stage.STAGE_REDUCTION, dimension: 1, columnsDone: 3, columnsTotal: 9, fraction: 0.4, bytesInUse: 10 },
+    progress: {
+      stage: pbCommon.Stage.STAGE_REDUCTION,
+      dimension: 1,
+      columnsDone: 3,
+      columnsTotal: 9,
+      fraction: 0.4,
+      bytesInUse: 10,
+      etaSeconds: 3,
+      elapsedSeconds: 2,
+    },
   },
   complete: { name: "complete", result },
   fail: { name: "fail", errorCode: "ENGINE_FAILED", message: "it broke", attempt: 3 },

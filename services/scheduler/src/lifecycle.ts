@@ -90,7 +90,7 @@ export const LIFECYCLE: { readonly [N in TransitionName]: Transition<TransitionA
       j.engine = a.engine;
       j.errorCode = "";
       j.errorMessage = "";
-      j.progress = { stage: pbCommon.Stage.STAGE_LOADING, dimension: 0, columnsDone: 0, columnsTotal: 0, fraction: 0, bytesInUse: 0 };
+      j.progress = { stage: pbCommon.Stage.STAGE_LOADING, dimension: 0, columnsDone: 0, columnsTotal: 0, fraction: 0, bytesInUse: 0, elapsedSeconds: 0 };
     },
     message: (a) => `attempt ${a.attempt} of ${a.maxAttempts} on ${a.engine}`,
     attempt: (a) => a.attempt,
@@ -117,6 +117,8 @@ export const LIFECYCLE: { readonly [N in TransitionName]: Transition<TransitionA
         columnsTotal: j.progress?.columnsTotal ?? 0,
         fraction: 1,
         bytesInUse: 0,
+        etaSeconds: 0,
+        elapsedSeconds: j.progress?.elapsedSeconds ?? 0,
       };
       j.errorCode = "";
       j.errorMessage = "";

@@ -65,7 +65,7 @@ const start = { name: "start", attempt: 1, maxAttempts: 3, engine: "engine-a" } 
 const progressAt = (dimension: number) =>
   ({
     name: "progress",
-    progress: { stage: pbCommon.Stage.STAGE_REDUCTION, dimension, columnsDone: 1, columnsTotal: 7, fraction: 0.5, bytesInUse: 0 },
+    progress: { stage: pbCommon.Stage.STAGE_REDUCTION, dimension, columnsDone: 1, columnsTotal: 7, fraction: 0.5, bytesInUse: 0, elapsedSeconds: 0 },
   }) as const;
 const result = pbCommon.PersistenceResult.fromPartial({ bettiNumbers: [1] });
 

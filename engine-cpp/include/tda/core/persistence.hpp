@@ -16,8 +16,10 @@ struct Interval {
 };
 
 // (values shared with tda.common.v1.Stage; Distances covers the neighbour lists
-// and the edge list, Collapse the edge collapse)
-enum class Stage { Loading = 2, Distances = 3, Dim0 = 4, Reduction = 5, Done = 6, Collapse = 7 };
+// and the edge list, Collapse the edge collapse, Dim0 the sort of the edges,
+// their apparent pairs and the union-find, Assembly the columns of a dimension
+// k >= 2: the cofacets of the (k-1)-simplices, clearing and apparent pairs)
+enum class Stage { Loading = 2, Distances = 3, Dim0 = 4, Reduction = 5, Done = 6, Collapse = 7, Assembly = 8 };
 
 struct ProgressInfo {
   Stage stage;
@@ -60,6 +62,10 @@ inline bool is_prime(int p) {
 inline void charge(const Callbacks& cb, MemoryBudget::Part p, uint64_t bytes) {
   if (cb.memory) cb.memory->set(p, bytes);
 }
+
+// The bytes a progress report carries: the budget's figure when there is one
+// (everything charged to the job), else the caller's own count.
+inline uint64_t reported_bytes(const Callbacks& cb, uint64_t own) { return cb.memory ? cb.memory->in_use() : own; }
 
 inline void check_cancel(const Callbacks& cb) {
   if (cb.is_cancelled && cb.is_cancelled()) throw Cancelled();

@@ -101,10 +101,19 @@ class Reducer {
 
  private:
   // ---- progress and cancellation ----
+  // Polls for cancellation, charges the memory guard and, at most every
+  // kProgressInterval, reports the current stage with its count so far (workers
+  // move the count, the polling thread reports it). Runs on one thread at a time:
+  // the caller's, or worker 0 inside parallel sections.
   void check_cancel() const {
     if (cb_.is_cancelled && cb_.is_cancelled()) throw Cancelled();
     account();
+    if (cb_.on_progress && std::chrono::steady_clock::now() - last_report_ >= kProgressInterval)
+      progress(stage_, stage_dim_, std::min(stage_done_.load(std::memory_order_relaxed), stage_total_), stage_total_);
   }
+  // Moves the count of the current stage (any worker).
+  void advance(uint64_t by) const { stage_done_.fetch_add(by, std::memory_order_relaxed); }
+  void set_done(uint64_t done) const { stage_done_.store(done, std::memory_order_relaxed); }
   // Charges the reduction's structures to the memory guard (persistence.hpp).
   void account() const {
     if (!cb_.memory) return;
@@ -117,7 +126,12 @@ class Reducer {
                                                   (pivots_ ? pivots_->bytes() : 0));
   }
   void progress(Stage s, int dim, uint64_t done, uint64_t total) const {
-    if (cb_.on_progress) cb_.on_progress(ProgressInfo{s, dim, done, total, bytes_in_use()});
+    stage_ = s;
+    stage_dim_ = dim;
+    stage_total_ = total;
+    stage_done_.store(done, std::memory_order_relaxed);
+    last_report_ = std::chrono::steady_clock::now();
+    if (cb_.on_progress) cb_.on_progress(ProgressInfo{s, dim, done, total, reported_bytes(cb_, bytes_in_use())});
   }
   uint64_t bytes_in_use() const {
     return heap_.capacity_bytes() + vheap_.capacity_bytes() + (v_entries_.capacity() + scratch_.capacity()) * sizeof(Entry) +
@@ -231,12 +245,15 @@ class Reducer {
   // Kruskal in filtration order; returns the dimension-1 columns (non-merging,
   // non-apparent edges) sorted for reduction.
   TDA_CORE_NOINLINE std::vector<Simplex> dimension_zero(std::vector<Simplex>& edges) {
-    progress(Stage::Dim0, 0, 0, edges.size());
+    // (counted in edges: the sort is the first half, the apparent pairs and the union-find the second)
+    const uint64_t E = edges.size();
+    progress(Stage::Dim0, 0, 0, 2 * E);
     const auto sort_start = std::chrono::steady_clock::now();
     parallel_sort(edges, [](const Simplex& a, const Simplex& b) {
       return a.diam < b.diam || (a.diam == b.diam && a.index > b.index);
     }, threads_);
     out_.stats.seconds_sort = std::chrono::duration<double>(std::chrono::steady_clock::now() - sort_start).count();
+    progress(Stage::Dim0, 0, E, 2 * E);
     check_cancel();
     // with several workers the apparent-pair test of every edge runs up front
     std::vector<unsigned char> apparent;
@@ -248,14 +265,19 @@ class Reducer {
           decode_simplex(B_, edges[t].index, 2, n_, v);
           apparent[t] = apparent_cofacet(v, 1, edges[t].index, edges[t].diam);
         }
+        advance((hi - lo) / 2);
       }, [&] { check_cancel(); });
     }
+    const uint64_t base = apparent.empty() ? E : E + E / 2;  // (the union-find's share starts here)
     auto& bars = out_.diagrams[0];
     UnionFind uf(n_);
     std::vector<Simplex> columns;
     size_t done = 0;
     for (const Simplex& e : edges) {
-      if ((++done & 0x3FF) == 0) check_cancel();
+      if ((++done & 0x3FF) == 0) {
+        set_done(base + (2 * E - base) * done / E);
+        check_cancel();
+      }
       index_t v[2];
       decode_simplex(B_, e.index, 2, n_, v);
       if (uf.unite(static_cast<uint32_t>(v[0]), static_cast<uint32_t>(v[1]))) {
@@ -272,7 +294,7 @@ class Reducer {
     for (uint64_t c = 0; c < components; ++c) bars.push_back(Interval{0.0, std::numeric_limits<double>::infinity()});
     out_.betti[0] = components;
     std::reverse(columns.begin(), columns.end());
-    progress(Stage::Dim0, 0, edges.size(), edges.size());
+    progress(Stage::Dim0, 0, 2 * E, 2 * E);
     return columns;
   }
 
@@ -291,12 +313,18 @@ class Reducer {
       uint64_t apparent = 0;
     };
     std::vector<Piece> pieces;
-    for (const auto& seg : simplices)
+    uint64_t facets = 0;
+    for (const auto& seg : simplices) {
+      facets += seg.size();
       for (size_t b = 0; b < seg.size(); b += kPiece)
         pieces.push_back(Piece{seg.data() + b, seg.data() + std::min(seg.size(), b + kPiece), {}, {}, 0});
+    }
+    // (counted in (k-1)-simplices whose cofacets were enumerated)
+    progress(Stage::Assembly, k, 0, facets);
     WorkerGroup(threads_).chunks(pieces.size(), 1, [&](size_t lo, size_t hi, int) {
       for (size_t t = lo; t < hi; ++t) {
         assemble_piece(k, keep, pieces[t], pivots);
+        advance(static_cast<uint64_t>(pieces[t].end - pieces[t].begin));
         held_.fetch_add((pieces[t].next.capacity() + pieces[t].columns.capacity()) * sizeof(Simplex),
                         std::memory_order_relaxed);
       }
@@ -320,6 +348,7 @@ class Reducer {
     parallel_sort(columns, [](const Simplex& a, const Simplex& b) {
       return a.diam > b.diam || (a.diam == b.diam && a.index < b.index);
     }, threads_);
+    progress(Stage::Assembly, k, facets, facets);
   }
 
   template <class Piece>
@@ -492,8 +521,8 @@ class Reducer {
     out_.stats.columns_reduced += total;
     for (size_t j = 0; j < columns.size(); ++j) {
       if ((j & 0xFF) == 0) {
+        set_done(j);
         check_cancel();
-        if ((j & 0x1FFF) == 0 && j) progress(Stage::Reduction, k, j, total);
       }
       const Simplex& s = columns[j];
       heap_.clear();
@@ -592,7 +621,7 @@ class Reducer {
         poll();
         const size_t begin = d_.next.fetch_add(kChunk, std::memory_order_relaxed);
         if (begin >= d_.total) break;
-        if (w_ == 0 && (begin & 0x1FFF) < kChunk && begin) r_.progress(Stage::Reduction, k_, begin, d_.total);
+        r_.set_done(begin);  // (columns handed out; worker 0 reports them when it polls)
         for (size_t j = begin; j < std::min(d_.total, begin + kChunk); ++j) reduce_one(j);
       }
     }
@@ -802,6 +831,13 @@ class Reducer {
   const Segments* simplices_ = nullptr;
   const PivotMap* pivots_ = nullptr;
   mutable std::atomic<uint64_t> held_{0};
+  // the stage being reported (progress(), check_cancel())
+  static constexpr std::chrono::milliseconds kProgressInterval{100};
+  mutable Stage stage_ = Stage::Dim0;
+  mutable int stage_dim_ = 0;
+  mutable uint64_t stage_total_ = 0;
+  mutable std::atomic<uint64_t> stage_done_{0};
+  mutable std::chrono::steady_clock::time_point last_report_{};
   int threads_ = 1;
   size_t column_split_ = 0;
 };

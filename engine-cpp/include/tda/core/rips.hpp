@@ -61,7 +61,7 @@ void reduce_all(const Dist& d, std::vector<Simplex> edges, size_t n, const RipsO
 
 
 inline void report(const Callbacks& cb, Stage s, uint64_t bytes) {
-  if (cb.on_progress) cb.on_progress(ProgressInfo{s, 0, 0, 0, bytes});
+  if (cb.on_progress) cb.on_progress(ProgressInfo{s, 0, 0, 0, reported_bytes(cb, bytes)});
 }
 
 // Wall and process CPU time of a stage.
@@ -96,7 +96,7 @@ inline void reduce_sparse(SparseDistances& d, std::vector<Simplex> edges, size_t
     CollapseStats cs;
     edges = collapse_edges(d, std::move(edges), resolve_threads(opt.threads), cs, [&] { check_cancel(cb); },
                            [&](uint64_t done, uint64_t total) {
-                             if (cb.on_progress) cb.on_progress(ProgressInfo{Stage::Collapse, 1, done, total, d.bytes()});
+                             if (cb.on_progress) cb.on_progress(ProgressInfo{Stage::Collapse, 1, done, total, reported_bytes(cb, d.bytes())});
                            },
                            opt.collapse == Collapse::Auto);
     charge(cb, MemoryBudget::kDistances, d.bytes());
@@ -155,7 +155,7 @@ inline RipsResult rips_from_points(const std::vector<value_t>& coords, size_t n,
     // the Distances stage: the permutation is its first half, the edges the second
     auto half = [&](uint64_t first) {
       return [&cb, first, n](uint64_t done, uint64_t) {
-        if (cb.on_progress) cb.on_progress(ProgressInfo{Stage::Distances, 0, first + done, 2 * uint64_t{n}, 0});
+        if (cb.on_progress) cb.on_progress(ProgressInfo{Stage::Distances, 0, first + done, 2 * uint64_t{n}, reported_bytes(cb, 0)});
       };
     };
     return detail::rips_sparse(
@@ -184,7 +184,7 @@ inline RipsResult rips_from_points(const std::vector<value_t>& coords, size_t n,
     t1.stop(out.stats.seconds_reduction, out.stats.cpu_seconds_reduction);
   } else {
     SparseDistances d = grid_neighbors(coords, n, dim, thr, poll, threads, [&](uint64_t done, uint64_t total) {
-      if (cb.on_progress) cb.on_progress(ProgressInfo{Stage::Distances, 0, done, total, 0});
+      if (cb.on_progress) cb.on_progress(ProgressInfo{Stage::Distances, 0, done, total, reported_bytes(cb, 0)});
     }, nullptr, [&](uint64_t bytes) { charge(cb, MemoryBudget::kDistances, bytes); });
     charge(cb, MemoryBudget::kDistances, d.bytes());
     detail::report(cb, Stage::Distances, d.bytes());

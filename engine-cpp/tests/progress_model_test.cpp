@@ -1,0 +1,152 @@
+// The progress model (tda/core/progress_model.hpp): shares follow the expected
+// work, the fraction never decreases, ends at 1 and moves during a long stage;
+// the ETA counts down.
+#include "tda/core/progress_model.hpp"
+
+#include <gtest/gtest.h>
+
+#include <random>
+#include <vector>
+
+#include "tda/core/estimate.hpp"
+#include "tda/core/rips.hpp"
+
+using namespace tda::core;
+
+namespace {
+
+ProgressInfo info(Stage s, int dim, uint64_t done, uint64_t total) { return ProgressInfo{s, dim, done, total, 1}; }
+
+// A dense cloud's plan: dimension 2 has ~1000x the simplices of the edges.
+WorkPlan dense_plan() { return rips_work_plan(1300, 3, 8.5e5, {1300, 8.5e5, 3.7e8}, 2, false); }
+
+std::vector<float> random_cloud(size_t n, unsigned seed) {
+  std::mt19937 rng(seed);
+  std::uniform_real_distribution<float> u(0, 1);
+  std::vector<float> pts(n * 3);
+  for (auto& x : pts) x = u(rng);
+  return pts;
+}
+
+}  // namespace
+
+TEST(ProgressModel, SharesFollowTheExpectedWork) {
+  ProgressModel m(dense_plan(), 0.05);
+  const auto [a2b, a2e] = m.segment(Stage::Assembly, 2);
+  const auto [r1b, r1e] = m.segment(Stage::Reduction, 1);
+  const auto [r2b, r2e] = m.segment(Stage::Reduction, 2);
+  // in the order the stages run, covering [0.05, 1]
+  EXPECT_DOUBLE_EQ(m.segment(Stage::Distances, 0).first, 0.05);
+  EXPECT_LE(r1e, a2b + 1e-12);
+  EXPECT_LE(a2e, r2b + 1e-12);
+  EXPECT_DOUBLE_EQ(r2e, 1.0);
+  // dimension 2 (assembly and reduction) gets most of the run, not an equal share
+  EXPECT_GT((a2e - a2b) + (r2e - r2b), 0.8);
+  EXPECT_LT(r1e - r1b, 0.1);
+  // the uniform plan keeps equal shares per dimension
+  ProgressModel u(uniform_work_plan(2), 0.05);
+  const auto [u1b, u1e] = u.segment(Stage::Reduction, 1);
+  const auto [u2b, u2e] = u.segment(Stage::Reduction, 2);
+  EXPECT_NEAR(u1e - u1b, u2e - u2b, 1e-12);
+}
+
+TEST(ProgressModel, MonotoneAndEndsAtOne) {
+  ProgressModel m(dense_plan(), 0.05);
+  double t = 0, last = 0;
+  auto feed = [&](const ProgressInfo& p) {
+    t += 0.1;
+    const double f = m.update(p, t);
+    EXPECT_GE(f, last) << static_cast<int>(p.stage) << " dim " << p.dimension;
+    EXPECT_LE(f, 1.0);
+    last = f;
+    const double g = m.at(t + 0.05);
+    EXPECT_GE(g, last);
+    last = g;
+  };
+  feed(info(Stage::Distances, 0, 0, 0));
+  feed(info(Stage::Distances, 0, 0, 0));  // (a stage's start reported again)
+  feed(info(Stage::Dim0, 0, 0, 100));
+  feed(info(Stage::Dim0, 0, 60, 100));
+  feed(info(Stage::Dim0, 0, 40, 100));      // a count that went back (racing workers)
+  feed(info(Stage::Collapse, 1, 10, 100));  // a stage reported out of order
+  for (uint64_t j = 0; j <= 736; j += 92) feed(info(Stage::Reduction, 1, j, 736));
+  for (uint64_t j = 0; j <= 850000; j += 50000) feed(info(Stage::Assembly, 2, j, 850000));
+  for (uint64_t j = 0; j <= 34000; j += 1000) feed(info(Stage::Reduction, 2, j, 34000));
+  feed(info(Stage::Reduction, 3, 5, 10));  // a dimension past the plan: no jump back
+  feed(info(Stage::Done, 2, 0, 0));
+  EXPECT_DOUBLE_EQ(last, 1.0);
+  EXPECT_DOUBLE_EQ(m.at(t + 10), 1.0);
+}
+
+TEST(ProgressModel, MovesDuringALongDimension) {
+  ProgressModel m(dense_plan(), 0.05);
+  m.update(info(Stage::Dim0, 0, 0, 100), 0.0);
+  m.update(info(Stage::Reduction, 1, 736, 736), 1.0);
+  const double before = m.update(info(Stage::Assembly, 2, 0, 850000), 1.0);
+  // every report within the assembly moves the fraction
+  double last = before;
+  for (uint64_t j = 2048; j <= 850000; j += 85000) {
+    const double f = m.update(info(Stage::Assembly, 2, j, 850000), 1.0 + static_cast<double>(j) / 8500);
+    EXPECT_GT(f, last);
+    last = f;
+  }
+  // with no report for a while (one long column), it still creeps, but stays
+  // in the first half of what is left of the stage
+  ProgressModel q(dense_plan(), 0.05);
+  q.update(info(Stage::Reduction, 1, 0, 736), 0.0);
+  const double start = q.update(info(Stage::Assembly, 2, 100000, 850000), 5.0);
+  const double end = q.segment(Stage::Assembly, 2).second;
+  double prev = start;
+  for (double s = 6; s <= 60; s += 1) {
+    const double f = q.at(s);
+    EXPECT_GT(f, prev) << "at " << s << " s";
+    EXPECT_LT(f, start + 0.5 * (end - start) + 1e-12);
+    prev = f;
+  }
+}
+
+TEST(ProgressModel, FollowsARealRunMonotonically) {
+  const size_t n = 200;
+  const auto pts = random_cloud(n, 5);
+  RipsOptions o;
+  o.max_dim = 2;
+  o.threads = 1;
+  const ComplexProfile p = profile_points(pts, n, 3, 2, std::nullopt);
+  ProgressModel m(rips_work_plan(n, 3, p.edges, p.simplices, 2, false), 0.05);
+  Callbacks cb;
+  MemoryBudget budget(0);
+  cb.memory = &budget;
+  std::vector<double> fractions;
+  bool assembly = false, bytes = true;
+  double t = 0;
+  cb.on_progress = [&](const ProgressInfo& i) {
+    fractions.push_back(m.update(i, t += 0.01));
+    assembly = assembly || (i.stage == Stage::Assembly && i.dimension == 2);
+    if (i.stage != Stage::Done) bytes = bytes && i.bytes_in_use > 0;  // the budget's figure
+  };
+  rips_from_points(pts, n, 3, o, cb);
+  ASSERT_GE(fractions.size(), 6u);
+  for (size_t i = 1; i < fractions.size(); ++i) EXPECT_GE(fractions[i], fractions[i - 1]);
+  EXPECT_DOUBLE_EQ(fractions.back(), 1.0);
+  EXPECT_TRUE(assembly);
+  EXPECT_TRUE(bytes);
+}
+
+TEST(EtaEstimator, AbsentEarlyThenCountsDown) {
+  EtaEstimator e;
+  EXPECT_FALSE(e.update(0.05, 0.0).has_value());
+  EXPECT_FALSE(e.update(0.055, 0.5).has_value());  // too early, too little
+  // a steady 1 % per second from 0.05: 95 s in all
+  std::optional<double> prev;
+  for (double t = 1; t <= 90; t += 0.5) {
+    const auto eta = e.update(0.05 + 0.01 * t, t);
+    if (t < 2) continue;
+    ASSERT_TRUE(eta.has_value()) << t;
+    EXPECT_NEAR(*eta, 95 - t, 0.05 * (95 - t) + 0.5) << t;
+    if (prev) {
+      EXPECT_LT(*eta, *prev);
+    }
+    prev = eta;
+  }
+  EXPECT_DOUBLE_EQ(*e.update(1.0, 95), 0.0);
+}
