@@ -12,6 +12,8 @@ export interface ForwardDeps {
   log: Logger;
   jobs: pbJobs.JobServiceClient;
   upload: pbUpload.UploadServiceClient;
+  /** Counts the WatchJob forwards in progress (the gateway's tda_gateway_job_watches gauge). */
+  watches?: { forwards: number };
 }
 
 const TERMINAL_JOB_STATES: ReadonlySet<pbJobs.JobState> = new Set([
@@ -24,6 +26,18 @@ const TERMINAL_JOB_STATES: ReadonlySet<pbJobs.JobState> = new Set([
 const WATCH_REOPEN_LIMIT = 5;
 
 export function forwardWatchJob(
+  deps: ForwardDeps,
+  rc: RequestContext,
+  call: ServerWritableStream<pbGateway.WatchJobRequest, pbGateway.WatchJobResponse>,
+): Promise<void> {
+  const counter = deps.watches;
+  if (!counter) return forwardJobUpdates(deps, rc, call);
+  const forward = forwardJobUpdates(deps, rc, call);
+  counter.forwards++;
+  return forward.finally(() => counter.forwards--);
+}
+
+function forwardJobUpdates(
   deps: ForwardDeps,
   rc: RequestContext,
   call: ServerWritableStream<pbGateway.WatchJobRequest, pbGateway.WatchJobResponse>,
@@ -62,11 +76,12 @@ export function forwardWatchJob(
         };
         call.once("cancelled", onCancel);
         const open = (): void => {
+          if (finished) return; // a re-open scheduled before the client went away
           const gen = ++generation;
           const up = deps.jobs.watchJob({ jobId: call.request.jobId }, downstreamMetadata(rc, ctx), deadline === undefined ? {} : { deadline });
           upstream = up;
           up.on("data", (msg: pbJobs.WatchJobResponse) => {
-            if (gen !== generation) return;
+            if (gen !== generation || finished) return;
             const u = msg.update;
             // a reopened watch replays the log from the start: skip what was sent
             if (u && u.sequence > 0) {
@@ -102,7 +117,9 @@ export function forwardWatchJob(
             if (gen === generation) finish();
           });
         };
-        open();
+        // cancelled during authentication, before the listener: grpc-js emits "cancelled" once
+        if (call.cancelled) finish();
+        else open();
       }),
     { "rpc.system": "grpc", "rpc.method": "tda.jobs.v1.JobService/WatchJob", "peer.service": "scheduler" },
   );

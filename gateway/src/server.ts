@@ -199,7 +199,12 @@ export async function startGatewayServer(
   const server = createServer({ "grpc.max_receive_message_length": config.maxMessageBytes }, deps.metrics);
   widenReceiveWindows(server); // uploads: large HTTP/2 receive windows (upload forwarding)
   // TdaServiceService whose UploadData requests keep their received bytes
-  server.addService(FastTdaServiceService, createGateway(gatewayDeps(config, log, parts)));
+  // WatchJob forwards in progress: back to its baseline once the watchers are gone
+  const watches = { forwards: 0 };
+  deps.metrics?.addGauge("tda_gateway_job_watches", "WatchJob streams being forwarded from the scheduler", "kind", async () => ({
+    forwards: watches.forwards,
+  }));
+  server.addService(FastTdaServiceService, createGateway({ ...gatewayDeps(config, log, parts), watches }));
   const health = addHealth(server, [GATEWAY_SERVICE]);
   const monitor = healthMonitor(config, log, health, parts);
 

@@ -68,6 +68,8 @@ export interface GatewayDeps {
   stream: Pick<StreamDeps, "configs" | "flink" | "outputs">;
   /** ListStreams and WatchStream (stream-watch.ts). */
   streamWatch: StreamWatch;
+  /** Counts the WatchJob forwards in progress (forward-streams.ts). */
+  watches?: { forwards: number };
 }
 
 /** What every handler group shares: the deps, the call frame and the engines' published modulus bound. */

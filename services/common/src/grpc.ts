@@ -121,7 +121,39 @@ function logError(log: Logger, method: string, err: unknown): void {
   else log.error({ method, err }, "request failed");
 }
 
-/** Writes to a server/client stream honouring back-pressure. */
+/** What writeUnlessCancelled needs of a server stream (grpc-js ServerWritableStream). */
+export interface CancellableWritable {
+  readonly cancelled: boolean;
+  write(chunk: unknown): boolean;
+  once(ev: "drain" | "cancelled" | "close", fn: () => void): unknown;
+  removeListener(ev: "drain" | "cancelled" | "close", fn: () => void): unknown;
+}
+
+/**
+ * Writes to a server stream honouring back-pressure, but never waits on a call the client has
+ * cancelled: grpc-js drops writes to a cancelled call without calling them back, so its buffer
+ * never drains and a writer waiting for "drain" would wait (and hold everything it references)
+ * forever. Resolves true once written (or drained), false when the call is gone.
+ */
+export function writeUnlessCancelled(call: CancellableWritable, chunk: unknown): Promise<boolean> {
+  if (call.cancelled) return Promise.resolve(false);
+  if (call.write(chunk)) return Promise.resolve(true);
+  return new Promise((resolve) => {
+    const settle = (ok: boolean): void => {
+      call.removeListener("drain", onDrain);
+      call.removeListener("cancelled", onGone);
+      call.removeListener("close", onGone);
+      resolve(ok);
+    };
+    const onDrain = (): void => settle(true);
+    const onGone = (): void => settle(false);
+    call.once("drain", onDrain);
+    call.once("cancelled", onGone);
+    call.once("close", onGone);
+  });
+}
+
+/** Writes to a server/client stream honouring back-pressure (on a server stream that may be cancelled: writeUnlessCancelled). */
 export function writeWithDrain(stream: { write(chunk: unknown): boolean; once(ev: "drain", fn: () => void): unknown }, chunk: unknown): Promise<void> {
   if (stream.write(chunk)) return Promise.resolve();
   return new Promise((resolve) => stream.once("drain", () => resolve()));

@@ -64,6 +64,8 @@ export interface JobServiceDeps {
    * reconnect itself also triggers a re-read). Default 10 s.
    */
   watchResyncMs?: number;
+  /** Counts the WatchJob streams in progress (exported as a gauge by the server). */
+  watches?: { streams: number };
   /** The upload service, which owns datasets. */
   upload: Pick<UploadClient, "getDataset">;
   /** Longest wait for the upload service's answer (default 10 s). */
@@ -192,7 +194,7 @@ function span<T>(name: string, md: Metadata, fn: (ctx: Context) => Promise<T>): 
 
 export function createJobService(deps: JobServiceDeps): Omit<pbJobs.JobServiceServer, "estimateJob" | "getLimits"> {
   const { log } = deps;
-  const watchDeps = { store: deps.store, subscriber: deps.subscriber, resyncMs: deps.watchResyncMs ?? 10_000 };
+  const watchDeps = { store: deps.store, subscriber: deps.subscriber, resyncMs: deps.watchResyncMs ?? 10_000, active: deps.watches };
   return {
     submitJob: unary(log, "SubmitJob", (req: pbJobs.SubmitJobRequest, call) =>
       span("SubmitJob", call.metadata, async (ctx) => ({ job: await submitJob(deps, req, tenantOf(call.metadata), ctx) })),

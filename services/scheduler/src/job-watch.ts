@@ -1,5 +1,5 @@
 import type { ServerWritableStream } from "@grpc/grpc-js";
-import { notFound, pbJobs, tenantOf, writeWithDrain } from "@tda/common";
+import { notFound, pbJobs, tenantOf, writeUnlessCancelled } from "@tda/common";
 import { isTerminal, parseUpdateRecord, type JobStore } from "./job-store";
 import { keys } from "./keys";
 import type { Subscriber } from "./subscriber";
@@ -11,6 +11,8 @@ export interface WatchDeps {
   subscriber: Subscriber;
   /** A watch that heard nothing for this long re-reads the job (lost pub/sub messages). */
   resyncMs: number;
+  /** Counts the WatchJob streams in progress (the scheduler's tda_scheduler_job_watches gauge). */
+  active?: { streams: number };
 }
 
 // WatchJob: the job's updates so far (replay list), then the live ones (the
@@ -27,6 +29,7 @@ async function follow(deps: WatchDeps, call: WatchCall, jobId: string) {
   };
   call.on("cancelled", onClose);
   call.on("close", onClose);
+  if (call.cancelled) state.closed = true; // cancelled before the listeners were there
   const unsubscribe = await deps.subscriber.subscribe(keys.updatesChannel(jobId), (msg) => {
     state.pending.push(parseUpdateRecord(msg));
     wake?.();
@@ -64,16 +67,27 @@ export async function watchJob(deps: WatchDeps, call: WatchCall): Promise<void> 
   // listen first, then read the job and its list (in that order, one round
   // trip): an update lands in the list, the live messages or both, and the
   // sequence numbers drop the duplicates
-  const live = await follow(deps, call, jobId);
+  if (deps.active) deps.active.streams++;
+  let live: Awaited<ReturnType<typeof follow>>;
+  try {
+    live = await follow(deps, call, jobId);
+  } catch (err) {
+    if (deps.active) deps.active.streams--;
+    throw err;
+  }
   const { state } = live;
   try {
     const snap = await deps.store.snapshot(jobId);
     if (!snap.job || snap.job.owner !== owner) throw notFound(`job "${jobId}"`);
     let last = 0;
+    // true: the watch is over (a final state was sent, or the client went away meanwhile)
     const emit = async (u: pbJobs.JobUpdate): Promise<boolean> => {
       if (u.sequence <= last) return false;
       last = u.sequence;
-      await writeWithDrain(call, { update: u });
+      if (!(await writeUnlessCancelled(call, { update: u }))) {
+        state.closed = true;
+        return true;
+      }
       return isTerminal(u.state);
     };
     // a job finished when read has its terminal update in the list read after
@@ -93,6 +107,7 @@ export async function watchJob(deps: WatchDeps, call: WatchCall): Promise<void> 
       await live.wait();
     }
   } finally {
+    if (deps.active) deps.active.streams--;
     await live.stop();
   }
 }

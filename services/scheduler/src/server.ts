@@ -106,7 +106,7 @@ async function startEngines(config: SchedulerConfig, log: Logger, p: Parts): Pro
 }
 
 /** The JobService handlers. */
-function jobServiceHandlers(config: SchedulerConfig, log: Logger, p: Parts, engines: EnginePool | undefined) {
+function jobServiceHandlers(config: SchedulerConfig, log: Logger, p: Parts, engines: EnginePool | undefined, watches: { streams: number }) {
   const limits = { maxDim: config.maxDim, maxModulus: config.maxModulus, maxThreads: config.maxThreads };
   const engineLimits = createEngineLimits({ engines, rpcTimeoutMs: config.rpcTimeoutMs, log });
   const { redis, upload } = p;
@@ -128,6 +128,7 @@ function jobServiceHandlers(config: SchedulerConfig, log: Logger, p: Parts, engi
       maxPageSize: config.maxPageSize,
       distance: createEngineDistance({ engines, rpcTimeoutMs: config.rpcTimeoutMs, log }),
       vectorize: createEngineVectorize({ engines, rpcTimeoutMs: config.rpcTimeoutMs, log }),
+      watches,
       watchResyncMs: config.watchResyncMs,
       upload,
       uploadTimeoutMs: config.rpcTimeoutMs,
@@ -161,7 +162,10 @@ export async function startSchedulerServer(
   const { redis, queue, store, events } = p;
   const { engines, worker } = await startEngines(config, log, p);
   const server = createServer({}, deps.metrics);
-  server.addService(pbJobs.JobServiceService, jobServiceHandlers(config, log, p, engines));
+  // WatchJob streams in progress: back to its baseline once the watchers are gone
+  const watches = { streams: 0 };
+  deps.metrics?.addGauge("tda_scheduler_job_watches", "WatchJob streams in progress", "kind", async () => ({ streams: watches.streams }));
+  server.addService(pbJobs.JobServiceService, jobServiceHandlers(config, log, p, engines, watches));
   const health = addHealth(server, [SERVICE_NAME]);
   const port = await bind(server, config.host, config.port, config.tls);
   log.info({ port, worker: config.worker, engines: config.engineAddresses, queue: config.queueName }, "scheduler listening");
