@@ -150,3 +150,21 @@ TEST(EtaEstimator, AbsentEarlyThenCountsDown) {
   }
   EXPECT_DOUBLE_EQ(*e.update(1.0, 95), 0.0);
 }
+
+// A quick start (over-weighted early stages) then a long, slow dimension: the
+// ETA follows the recent pace within seconds, not the whole run's average.
+TEST(EtaEstimator, FollowsTheRecentPace) {
+  EtaEstimator e;
+  e.update(0.0, 0.0);
+  e.update(0.05, 2.0);  // 5 % in 2 s
+  std::optional<double> eta;
+  double f = 0.05;
+  for (double t = 2.25; t <= 40; t += 0.25) {
+    f += 0.001 * 0.25;  // then 0.1 % a second: ~950 s left
+    eta = e.update(f, t);
+  }
+  ASSERT_TRUE(eta.has_value());
+  const double left = (1 - f) / 0.001;
+  EXPECT_GT(*eta, 0.8 * left);
+  EXPECT_LT(*eta, 1.2 * left);
+}

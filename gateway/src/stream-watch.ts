@@ -1,5 +1,5 @@
 import type { ServerWritableStream } from "@grpc/grpc-js";
-import { pbEvents, resourceExhausted, unavailable, writeWithDrain, type Logger, type pbGateway, type Redis } from "@tda/common";
+import { pbEvents, resourceExhausted, unavailable, writeUnlessCancelled, type Logger, type pbGateway, type Redis } from "@tda/common";
 import { streamConfigsKey } from "./stream-config";
 import { streamEventsKey, streamOutputKey } from "./stream-follower";
 import { streamIndexKey, streamKey } from "./stream-stats";
@@ -117,8 +117,9 @@ interface Watch {
 async function send(w: Watch, e: Entry, live: boolean): Promise<void> {
   const m = watchMessage(e, live);
   if (m && !w.done) {
-    await writeWithDrain(w.call, m);
-    w.sent++;
+    // a client gone while the write waited for "drain" ends the watch (grpc-js never drains a cancelled call)
+    if (await writeUnlessCancelled(w.call, m)) w.sent++;
+    else w.done = true;
   }
 }
 
@@ -139,7 +140,7 @@ async function follow(blockMs: number, w: Watch): Promise<void> {
   // caught up: a message without an event says the watch is open (REST clients get their
   // response headers with it) and where it stands; the same again after every quiet wait
   const mark = async (): Promise<void> => {
-    if (!w.done) await writeWithDrain(w.call, { event: undefined, cursor: w.last, live: true });
+    if (!w.done && !(await writeUnlessCancelled(w.call, { event: undefined, cursor: w.last, live: true }))) w.done = true;
   };
   await mark();
   while (!w.done) {

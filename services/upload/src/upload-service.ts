@@ -11,7 +11,7 @@ import {
   serverStream,
   tenantOf,
   unary,
-  writeWithDrain,
+  writeUnlessCancelled,
   type EventBus,
   type Logger,
   type Redis,
@@ -85,7 +85,7 @@ async function readPoints(h: Handlers, call: ServerWritableStream<pbUpload.ReadP
     for await (const chunk of stream) {
       if (call.cancelled) break;
       bytes += (chunk as Buffer).length;
-      await writeWithDrain(call, { chunk: chunk as Buffer });
+      if (!(await writeUnlessCancelled(call, { chunk: chunk as Buffer }))) break; // cancelled while waiting for "drain"
     }
     h.log.info({ datasetId: d.datasetId, bytes, cancelled: call.cancelled }, "points read");
   } catch (err) {

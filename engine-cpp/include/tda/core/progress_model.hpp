@@ -17,6 +17,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <deque>
 #include <optional>
 #include <utility>
 #include <vector>
@@ -194,15 +195,19 @@ class ProgressModel {
   double first_at_ = 0, first_fraction_ = 0;
 };
 
-// Estimated time remaining from the fraction and the elapsed time: the pace
-// since the first report, smoothed (exponentially, over ~2 s) so that it
-// counts down between changes of pace instead of jumping. Absent until the
-// fraction has moved by kMinProgress and kMinSeconds have passed.
+// Estimated time remaining from the fraction and the elapsed time: the pace of
+// the recent past (the last 30 % of the run, at least 3 s: the shares of the
+// early stages are the least certain, and a long dimension's pace is what
+// counts), smoothed exponentially over ~2 s so that it counts down between
+// changes of pace instead of jumping. Absent until the fraction has moved by
+// kMinProgress and kMinSeconds have passed.
 class EtaEstimator {
  public:
-  static constexpr double kMinProgress = 0.02;
+  static constexpr double kMinProgress = 0.01;
   static constexpr double kMinSeconds = 1.0;
-  static constexpr double kSmoothing = 2.0;  // seconds
+  static constexpr double kSmoothing = 2.0;    // seconds
+  static constexpr double kWindowShare = 0.3;  // of the elapsed time
+  static constexpr double kMinWindow = 3.0;    // seconds
 
   // `fraction` at `now` (seconds since any fixed origin).
   std::optional<double> update(double fraction, double now) {
@@ -212,10 +217,16 @@ class EtaEstimator {
       f0_ = fraction;
     }
     if (fraction >= 1.0) return eta_ = 0.0;
-    const double moved = fraction - f0_;
+    if (samples_.empty() || now - samples_.back().first >= 0.25) samples_.emplace_back(now, fraction);
     const double elapsed = now - t0_;
-    if (moved < kMinProgress || elapsed < kMinSeconds) return eta_;
-    const double raw = elapsed * (1.0 - fraction) / moved;
+    if (fraction - f0_ < kMinProgress || elapsed < kMinSeconds) return eta_;
+    // the pace over the window (the oldest sample inside it)
+    const double window = std::max(kMinWindow, kWindowShare * elapsed);
+    while (samples_.size() > 2 && now - samples_[1].first >= window) samples_.pop_front();
+    const auto [t_then, f_then] = samples_.front();
+    double rate = now > t_then ? (fraction - f_then) / (now - t_then) : 0.0;
+    if (!(rate > 0)) rate = (fraction - f0_) / elapsed;  // (no move in the window: the whole run's pace)
+    const double raw = (1.0 - fraction) / rate;
     if (!eta_) {
       eta_ = raw;
     } else {
@@ -231,6 +242,7 @@ class EtaEstimator {
  private:
   bool started_ = false;
   double t0_ = 0, f0_ = 0, at_ = 0;
+  std::deque<std::pair<double, double>> samples_;  // (time, fraction), at most 4 a second
   std::optional<double> eta_;
 };
 
