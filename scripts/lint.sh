@@ -3,7 +3,8 @@
 # buf lint + buf breaking (against the last contract release, proto/releases/v*.binpb, cut by
 # scripts/release-contracts.sh), TypeScript type checks, typescript-eslint (no-floating-promises,
 # no-misused-promises), prettier (check mode), and for every Go module in the repository: gofmt,
-# go vet and `go mod tidy -diff` (go.mod/go.sum in sync with the code).
+# go vet and `go mod tidy -diff` (go.mod/go.sum in sync with the code); clang-format --dry-run --Werror
+# on the engine's own C++ (engine-cpp/src, include, tests; style engine-cpp/.clang-format).
 # Needs `npm ci` and the generated code (scripts/build.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -49,5 +50,8 @@ for mod in "${go_mods[@]}"; do
   # modules holding only a pinned tool (deploy/jaeger) have nothing to vet, but their go.sum is checked too
   (cd "$mod" && go mod tidy -diff) || fail "go mod tidy ($mod: run \`go mod tidy\` there)"
 done
+
+step "clang-format (engine-cpp/src, engine-cpp/include, engine-cpp/tests)"
+bash scripts/format-cpp.sh --check || fail "clang-format (run: bash scripts/format-cpp.sh)"
 
 exit $status
