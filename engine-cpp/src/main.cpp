@@ -21,8 +21,7 @@ namespace {
 bool wants_alpha(int argc, char** argv) {
   for (int i = 1; i < argc; ++i) {
     if (std::strcmp(argv[i], "--algorithm=alpha") == 0) return true;
-    if (std::strcmp(argv[i], "--algorithm") == 0 && i + 1 < argc && std::strcmp(argv[i + 1], "alpha") == 0)
-      return true;
+    if (std::strcmp(argv[i], "--algorithm") == 0 && i + 1 < argc && std::strcmp(argv[i + 1], "alpha") == 0) return true;
   }
   return false;
 }

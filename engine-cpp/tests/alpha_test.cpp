@@ -273,8 +273,8 @@ TEST(AlphaGudhi, MoebiusBandDependsOnTheField) {
   const double pi = std::acos(-1.0), w = 0.3;
   for (int i = 0; i < 600; ++i) {
     const double u = 4 * pi * i / 600;
-    c.coords.insert(c.coords.end(),
-                    {(1 + w * std::cos(u / 2)) * std::cos(u), (1 + w * std::cos(u / 2)) * std::sin(u), w * std::sin(u / 2)});
+    c.coords.insert(c.coords.end(), {(1 + w * std::cos(u / 2)) * std::cos(u), (1 + w * std::cos(u / 2)) * std::sin(u),
+                                     w * std::sin(u / 2)});
     ++c.n;
   }
   for (int i = 0; i < 90; ++i) {
@@ -296,12 +296,13 @@ TEST(AlphaGudhi, MoebiusBandDependsOnTheField) {
   ASSERT_EQ(z11.size(), 2u);
   EXPECT_EQ(z2[0].first, z11[0].first);  // same births
   EXPECT_EQ(z2[1].first, z11[1].first);
-  EXPECT_LT(z2[0].second, z2[1].second);   // Z/2: the older (boundary) class dies first
-  EXPECT_GT(z11[0].second, z11[1].second); // Z/11: the core class dies first
+  EXPECT_LT(z2[0].second, z2[1].second);    // Z/2: the older (boundary) class dies first
+  EXPECT_GT(z11[0].second, z11[1].second);  // Z/11: the core class dies first
 }
 
 TEST(AlphaGudhi, Random2D) {
-  for (uint64_t seed : {3u, 4u}) compare_with_gudhi(random_cloud(2000, 2, seed, 10.0), "random2d seed " + std::to_string(seed));
+  for (uint64_t seed : {3u, 4u})
+    compare_with_gudhi(random_cloud(2000, 2, seed, 10.0), "random2d seed " + std::to_string(seed));
 }
 
 TEST(AlphaGudhi, Grid2DWithDuplicates) {
@@ -567,8 +568,7 @@ MeasuredRun measure_alpha(const Cloud& c) {
     cb.memory = &budget;
     AlphaOptions o;
     o.threads = 1;
-    const uint64_t out[2] = {tda::core::alpha_from_points(c.coords, c.n, c.dim, o, cb).stats.simplices,
-                             budget.peak()};
+    const uint64_t out[2] = {tda::core::alpha_from_points(c.coords, c.n, c.dim, o, cb).stats.simplices, budget.peak()};
     const bool ok = write(pipe_fd[1], out, sizeof out) == static_cast<ssize_t>(sizeof out);
     _exit(ok ? 0 : 1);
   }
@@ -584,13 +584,14 @@ MeasuredRun measure_alpha(const Cloud& c) {
   m.budget = in[1];
   m.rss = static_cast<uint64_t>(usage.ru_maxrss) * 1024;
   const auto ratio = [](uint64_t a, uint64_t b) { return static_cast<double>(a) / static_cast<double>(b); };
-  std::printf("n=%zu estimate=%llu peak_rss=%llu estimate/rss=%.2f size_only/rss=%.2f budget_peak=%llu "
-              "sample=%llu sample_tets=%llu growth=%.2f predicted_tets=%.0f simplices=%llu\n",
-              c.n, static_cast<unsigned long long>(m.estimate.memory_bytes), static_cast<unsigned long long>(m.rss),
-              ratio(m.estimate.memory_bytes, m.rss), ratio(tda::core::estimate_alpha(c.n, 3).memory_bytes, m.rss),
-              static_cast<unsigned long long>(m.budget), static_cast<unsigned long long>(m.profile.sample),
-              static_cast<unsigned long long>(m.profile.sample_tetrahedra), m.profile.growth, m.profile.tetrahedra,
-              static_cast<unsigned long long>(m.simplices));
+  std::printf(
+      "n=%zu estimate=%llu peak_rss=%llu estimate/rss=%.2f size_only/rss=%.2f budget_peak=%llu "
+      "sample=%llu sample_tets=%llu growth=%.2f predicted_tets=%.0f simplices=%llu\n",
+      c.n, static_cast<unsigned long long>(m.estimate.memory_bytes), static_cast<unsigned long long>(m.rss),
+      ratio(m.estimate.memory_bytes, m.rss), ratio(tda::core::estimate_alpha(c.n, 3).memory_bytes, m.rss),
+      static_cast<unsigned long long>(m.budget), static_cast<unsigned long long>(m.profile.sample),
+      static_cast<unsigned long long>(m.profile.sample_tetrahedra), m.profile.growth, m.profile.tetrahedra,
+      static_cast<unsigned long long>(m.simplices));
   return m;
 }
 
@@ -642,7 +643,6 @@ TEST(AlphaEstimate, RandomCubeKeepsTheSizeOnlyFigure) {
   EXPECT_GE(m.estimate.memory_bytes, m.rss);
   EXPECT_LE(m.estimate.memory_bytes, 3 * m.rss);
 }
-
 
 }  // namespace
 

@@ -38,21 +38,25 @@ void expect_same_as_ripser(const std::string& args, const std::string& tool = "/
 TEST(Cli, SameOutputAsRipser) {
   expect_same_as_ripser("--format lower-distance --dim 2 " + quoted(t::fixture("sphere_3_192.lower_distance_matrix")));
   const std::string r16 = quoted(t::fixture("random16.lower_distance_matrix"));
-  expect_same_as_ripser("--format lower-distance --dim 3 " + r16, "/usr/bin/ripser", "--format=lower-distance --dim=3 " + r16);
+  expect_same_as_ripser("--format lower-distance --dim 3 " + r16, "/usr/bin/ripser",
+                        "--format=lower-distance --dim=3 " + r16);
   // default format (full distance matrix) also reads row-layout lower triangles
   expect_same_as_ripser("--dim 2 " + quoted(t::fixture("projective_plane.lower_distance_matrix")));
   expect_same_as_ripser("--format point-cloud --dim 2 " + quoted(t::fixture("sphere_3_192_points.dat")));
-  expect_same_as_ripser("--format point-cloud --dim 2 --threshold 0.5 " + quoted(t::fixture("sphere_3_192_points.dat")));
+  expect_same_as_ripser("--format point-cloud --dim 2 --threshold 0.5 " +
+                        quoted(t::fixture("sphere_3_192_points.dat")));
   expect_same_as_ripser("--format lower-distance --dim 2 --threshold 1 " +
                         quoted(t::fixture("projective_plane.lower_distance_matrix")));
-  expect_same_as_ripser("--format lower-distance --dim 2 --ratio 1.5 " + quoted(t::fixture("sphere_3_192.lower_distance_matrix")));
-  expect_same_as_ripser("--format upper-distance --dim 1 " + quoted(t::fixture("dev-branch-tests/test2.upper_distance_matrix")));
+  expect_same_as_ripser("--format lower-distance --dim 2 --ratio 1.5 " +
+                        quoted(t::fixture("sphere_3_192.lower_distance_matrix")));
+  expect_same_as_ripser("--format upper-distance --dim 1 " +
+                        quoted(t::fixture("dev-branch-tests/test2.upper_distance_matrix")));
 }
 
 TEST(Cli, SameOutputAsRipserCoeff) {
-  expect_same_as_ripser("--format lower-distance --dim 2 --modulus 3 " +
-                            quoted(t::fixture("projective_plane.lower_distance_matrix")),
-                        "/usr/bin/ripser-coeff");
+  expect_same_as_ripser(
+      "--format lower-distance --dim 2 --modulus 3 " + quoted(t::fixture("projective_plane.lower_distance_matrix")),
+      "/usr/bin/ripser-coeff");
 }
 
 TEST(Cli, SameOutputWithSeveralThreads) {
@@ -63,11 +67,11 @@ TEST(Cli, SameOutputWithSeveralThreads) {
                           std::string("--threads ") + threads + " --format lower-distance --dim 2 " + sphere);
   expect_same_as_ripser("--format point-cloud --dim 2 " + points, "/usr/bin/ripser",
                         "--threads=3 --format point-cloud --dim 2 " + points);
-  expect_same_as_ripser("--format lower-distance --dim 2 --modulus 3 " +
-                            quoted(t::fixture("projective_plane.lower_distance_matrix")),
-                        "/usr/bin/ripser-coeff",
-                        "--threads 2 --format lower-distance --dim 2 --modulus 3 " +
-                            quoted(t::fixture("projective_plane.lower_distance_matrix")));
+  expect_same_as_ripser(
+      "--format lower-distance --dim 2 --modulus 3 " + quoted(t::fixture("projective_plane.lower_distance_matrix")),
+      "/usr/bin/ripser-coeff",
+      "--threads 2 --format lower-distance --dim 2 --modulus 3 " +
+          quoted(t::fixture("projective_plane.lower_distance_matrix")));
 }
 
 TEST(Cli, MemoryLimitRefusesWithThree) {
@@ -78,7 +82,8 @@ TEST(Cli, MemoryLimitRefusesWithThree) {
   EXPECT_NE(refused.out.find("exceeds --memory-limit"), std::string::npos) << refused.out;
   t::CommandResult fits = t::run_command(kDriver + " --memory-limit 2G --format lower-distance --dim 1 " + sphere);
   EXPECT_EQ(fits.exit_code, 0);
-  t::CommandResult bad = t::run_command(kDriver + " --memory-limit 12X --format lower-distance " + sphere + " 2>/dev/null");
+  t::CommandResult bad =
+      t::run_command(kDriver + " --memory-limit 12X --format lower-distance " + sphere + " 2>/dev/null");
   EXPECT_EQ(bad.exit_code, 2);
 }
 
@@ -136,7 +141,8 @@ TEST(Cli, MemoryLimitStopsARunThatOutgrowsItsEstimate) {
   // the same run with room completes, equal to ripser's barcode
   ASSERT_EQ(access("/usr/bin/ripser", X_OK), 0);
   t::CommandResult ours = t::run_command(kDriver + " --memory-limit 2G" + args + " 2>/dev/null");
-  t::CommandResult ref = t::run_command("/usr/bin/ripser --format lower-distance --dim 2 " + quoted(file) + " 2>/dev/null");
+  t::CommandResult ref =
+      t::run_command("/usr/bin/ripser --format lower-distance --dim 2 " + quoted(file) + " 2>/dev/null");
   EXPECT_EQ(ours.exit_code, 0);
   EXPECT_EQ(ours.out, ref.out);
   std::remove(file.c_str());
@@ -179,10 +185,10 @@ TEST(Cli, FlagSpellings) {
 
 TEST(Cli, BadInputExitsWithTwo) {
   for (const std::string& cmd : {
-           "printf '1 2 3 4' | " + kDriver + " --format lower-distance",   // not triangular
-           "printf '1 2\\n3\\n' | " + kDriver + " --format point-cloud",   // ragged rows
-           "printf '' | " + kDriver + " --format point-cloud",             // no points
-           "printf '1 -2 3' | " + kDriver + " --format lower-distance",    // negative distance
+           "printf '1 2 3 4' | " + kDriver + " --format lower-distance",  // not triangular
+           "printf '1 2\\n3\\n' | " + kDriver + " --format point-cloud",  // ragged rows
+           "printf '' | " + kDriver + " --format point-cloud",            // no points
+           "printf '1 -2 3' | " + kDriver + " --format lower-distance",   // negative distance
            "printf '1' | " + kDriver + " --format lower-distance --modulus 4",
            "printf '1' | " + kDriver + " --format nonsense",
            "printf '1' | " + kDriver + " --dim",
@@ -208,7 +214,8 @@ TEST(Cli, ProgressBarOnStderrOnly) {
     std::remove(err_file.c_str());
     return r;
   };
-  const std::string lower = "--format lower-distance --dim 2 " + quoted(t::fixture("sphere_3_192.lower_distance_matrix"));
+  const std::string lower =
+      "--format lower-distance --dim 2 " + quoted(t::fixture("sphere_3_192.lower_distance_matrix"));
   const std::string points = "--format point-cloud --dim 2 " + quoted(t::fixture("sphere_3_192_points.dat"));
   for (const std::string& args : {lower, points, points + " --threshold 0.5"}) {
     std::string err_plain, err_bar, err_off, err_both;

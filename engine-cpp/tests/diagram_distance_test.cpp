@@ -41,8 +41,8 @@ std::vector<Reference> reference(const std::vector<Case>& cases) {
   for (size_t i = 0; i < cases.size(); ++i) {
     if (i) req += ",";
     req += "{\"a\":" + diagram_json(cases[i].a) + ",\"b\":" + diagram_json(cases[i].b) +
-           ",\"order\":" + tda::test::json_number(cases[i].order) + ",\"internal_p\":" +
-           tda::test::json_number(cases[i].internal_p) + ",\"delta\":1e-6}";
+           ",\"order\":" + tda::test::json_number(cases[i].order) +
+           ",\"internal_p\":" + tda::test::json_number(cases[i].internal_p) + ",\"delta\":1e-6}";
   }
   req += "]}";
   const auto r = tda::test::run_reference(req);

@@ -121,9 +121,11 @@ TEST(Parallel, SortMatchesStdSort) {
 
 TEST(Parallel, WorkerExceptionsReachTheCaller) {
   WorkerGroup g(3);
-  EXPECT_THROW(g.chunks(1000, 1, [](size_t b, size_t, int) {
-    if (b == 500) throw std::runtime_error("boom");
-  }), std::runtime_error);
+  EXPECT_THROW(g.chunks(1000, 1,
+                        [](size_t b, size_t, int) {
+                          if (b == 500) throw std::runtime_error("boom");
+                        }),
+               std::runtime_error);
 }
 
 // Worker 0 done first, worker 1 still busy: the poll must go on and its

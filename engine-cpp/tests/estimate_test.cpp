@@ -26,7 +26,8 @@ std::vector<value_t> clifford_torus(size_t n, uint32_t seed) {
   std::vector<value_t> pts;
   for (size_t i = 0; i < n; ++i) {
     const double a = u(rng), b = u(rng);
-    for (double x : {std::cos(a), std::sin(a), std::cos(b), std::sin(b)}) pts.push_back(static_cast<value_t>(x / std::sqrt(2.0)));
+    for (double x : {std::cos(a), std::sin(a), std::cos(b), std::sin(b)})
+      pts.push_back(static_cast<value_t>(x / std::sqrt(2.0)));
   }
   return pts;
 }

@@ -107,8 +107,8 @@ std::vector<Case> cases() {
       {"fractal_9_5_2_random_edge_list.txt_0.19795_distmat.txt", "distance", 2, 2},
       {"random_point_cloud_50_16_.txt", "point-cloud", 7, 2},
   };
-  for (const char* f : {"almostlinear4", "almostlinear4a", "almostlinear4b", "almostlinear4c", "linear5", "test",
-                        "test2"})
+  for (const char* f :
+       {"almostlinear4", "almostlinear4a", "almostlinear4b", "almostlinear4c", "linear5", "test", "test2"})
     v.push_back({std::string("dev-branch-tests/") + f + ".lower_distance_matrix", "lower-distance", 3, 2});
   for (const char* f : {"test", "test2"})
     v.push_back({std::string("dev-branch-tests/") + f + ".upper_distance_matrix", "upper-distance", 3, 2});

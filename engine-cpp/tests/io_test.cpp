@@ -13,10 +13,10 @@ TEST(NumberScanner, ReadsLikeAnIstream) {
   EXPECT_EQ(read_numbers("1,2,\n3,"), (std::vector<value_t>{1, 2, 3}));
   EXPECT_EQ(read_numbers("1;2;3"), (std::vector<value_t>{1, 2, 3}));
   EXPECT_EQ(read_numbers("1x2x3"), (std::vector<value_t>{1, 2, 3}));
-  EXPECT_EQ(read_numbers("1,,2,3"), (std::vector<value_t>{1}));   // two separators stop the reader
+  EXPECT_EQ(read_numbers("1,,2,3"), (std::vector<value_t>{1}));  // two separators stop the reader
   EXPECT_EQ(read_numbers("1 x 2 3"), (std::vector<value_t>{1}));
-  EXPECT_EQ(read_numbers("1e 2 3"), (std::vector<value_t>{}));    // incomplete exponent
-  EXPECT_EQ(read_numbers("1e50 2"), (std::vector<value_t>{}));    // float overflow
+  EXPECT_EQ(read_numbers("1e 2 3"), (std::vector<value_t>{}));  // incomplete exponent
+  EXPECT_EQ(read_numbers("1e50 2"), (std::vector<value_t>{}));  // float overflow
   EXPECT_EQ(read_numbers("1 2 inf"), (std::vector<value_t>{1, 2}));
   EXPECT_EQ(read_numbers("1 2 nan"), (std::vector<value_t>{1, 2}));
   EXPECT_EQ(read_numbers(".5 -2 +3 1.e1 2E-1"), (std::vector<value_t>{0.5f, -2, 3, 10, 0.2f}));

@@ -78,7 +78,7 @@ TEST(Grid, SamePairsAsAllPairs) {
           if (p + 1 != g.end(v)) {
             ASSERT_LT(p->vertex, (p + 1)->vertex);  // sorted lists
           }
-          EXPECT_EQ(g(p->vertex, v), p->dist);                           // symmetric
+          EXPECT_EQ(g(p->vertex, v), p->dist);  // symmetric
           const uint32_t a = input[v], b = input[p->vertex];
           if (a > b) got.insert({a, b, p->dist});
         }
@@ -102,7 +102,8 @@ TEST(Collapse, DropsOrDelaysEdgesOfADenseSample) {
   auto edges = detail::sparse_edges(g);
   const size_t before = edges.size();
   CollapseStats st;
-  auto kept = collapse_edges(g, edges, 1, st, [] {}, [](uint64_t, uint64_t) {});
+  auto kept = collapse_edges(
+      g, edges, 1, st, [] {}, [](uint64_t, uint64_t) {});
   EXPECT_EQ(st.edges_before, before);
   EXPECT_EQ(st.edges_after, kept.size());
   EXPECT_LT(kept.size(), before / 2);

@@ -498,8 +498,7 @@ TEST(ConfigTest, ParsesSizesAndFlags) {
   EXPECT_EQ(l.max_calls_per_caller, 2u);
 
   const char* bad[] = {"tda-engine", "serve", "--port", "70000"};
-  EXPECT_THROW(tda::server::parse_server_config(4, const_cast<char**>(bad), 2, env, nullptr),
-               tda::server::ConfigError);
+  EXPECT_THROW(tda::server::parse_server_config(4, const_cast<char**>(bad), 2, env, nullptr), tda::server::ConfigError);
 }
 
 }  // namespace

@@ -62,7 +62,8 @@ GreedyPermutation permutation(const Input& in) {
 std::vector<Interval> log_scale(const std::vector<Interval>& d) {
   std::vector<Interval> out;
   for (const Interval& iv : d)
-    out.push_back({std::log(std::max(iv.birth, 1e-30)), std::isinf(iv.death) ? kInf : std::log(std::max(iv.death, 1e-30))});
+    out.push_back(
+        {std::log(std::max(iv.birth, 1e-30)), std::isinf(iv.death) ? kInf : std::log(std::max(iv.death, 1e-30))});
   return out;
 }
 
@@ -133,8 +134,8 @@ TEST(GreedyPermutation, IsTheFarthestPointOrderOnClouds) {
       }
       seen[g.order[k]] = 1;
       for (size_t x = 0; x < n; ++x)
-        to_prefix[x] = std::min(to_prefix[x], static_cast<double>(euclidean_distance(
-                                                  &c[x * dim], &c[size_t{g.order[k]} * dim], dim)));
+        to_prefix[x] = std::min(
+            to_prefix[x], static_cast<double>(euclidean_distance(&c[x * dim], &c[size_t{g.order[k]} * dim], dim)));
     }
   }
 }
@@ -153,8 +154,10 @@ TEST(SparseRips, RefusesBadEpsilon) {
 }
 
 std::vector<Input> fixtures() {
-  return {point_file("tore3D_300.off", 2, 2, 1), point_file("sphere_3_192_points.dat", 0, 2, 1),
-          point_file("o3_1024.txt", 0, 1, -1), point_file("random_point_cloud_50_16_.txt", 0, 2, 2),
+  return {point_file("tore3D_300.off", 2, 2, 1),
+          point_file("sphere_3_192_points.dat", 0, 2, 1),
+          point_file("o3_1024.txt", 0, 1, -1),
+          point_file("random_point_cloud_50_16_.txt", 0, 2, 2),
           matrix_file("sphere_3_192.lower_distance_matrix", 2, 1),
           matrix_file("projective_plane.lower_distance_matrix", 2, 2)};
 }
@@ -166,9 +169,10 @@ TEST(SparseRips, WithinTheInterleavingBoundOfTheExactDiagram) {
     std::string req = "{\"op\":\"sparse_rips\",\"cases\":[";
     const std::vector<double> epsilons = {0.1, 0.5, 1.0};
     for (size_t i = 0; i < epsilons.size(); ++i)
-      req += std::string(i ? "," : "") + "{" + input_json(in) + ",\"e\":" +
-             tda::test::json_number(epsilons[i] / (1 + epsilons[i])) + ",\"max_dim\":" + std::to_string(in.gudhi_dim) +
-             ",\"seed\":" + std::to_string(i + 1) + ",\"exact\":" + diagrams_json(exact) + "}";
+      req += std::string(i ? "," : "") + "{" + input_json(in) +
+             ",\"e\":" + tda::test::json_number(epsilons[i] / (1 + epsilons[i])) +
+             ",\"max_dim\":" + std::to_string(in.gudhi_dim) + ",\"seed\":" + std::to_string(i + 1) +
+             ",\"exact\":" + diagrams_json(exact) + "}";
     req += "]}";
     tda::test::CommandResult ref;
     if (in.gudhi_dim >= 0) {
@@ -194,8 +198,8 @@ TEST(SparseRips, WithinTheInterleavingBoundOfTheExactDiagram) {
                     sparse.diagrams[d].size());
       }
       std::printf("%s eps=%g edges exact=%llu sparse=%llu gudhi_simplices=%.0f\n", in.name.c_str(), eps,
-                  static_cast<unsigned long long>(exact.stats.edges), static_cast<unsigned long long>(sparse.stats.edges),
-                  gudhi_simplices);
+                  static_cast<unsigned long long>(exact.stats.edges),
+                  static_cast<unsigned long long>(sparse.stats.edges), gudhi_simplices);
       if (eps == 1.0 && in.n >= 300) {
         EXPECT_LT(sparse.stats.edges, exact.stats.edges / 2) << in.name;
       }

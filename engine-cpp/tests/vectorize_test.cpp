@@ -38,8 +38,8 @@ std::string request(const std::vector<Case>& cases) {
     r += "],\"lo\":" + json_number(c.lo) + ",\"hi\":" + json_number(c.hi) + ",\"ylo\":" + json_number(c.ylo) +
          ",\"yhi\":" + json_number(c.yhi) + ",\"resolution\":" + std::to_string(c.resolution) +
          ",\"layers\":" + std::to_string(c.layers) + ",\"bandwidth\":" + json_number(c.bandwidth) +
-         ",\"power\":" + (c.power == 0. ? std::string("null") : json_number(c.power)) + ",\"order\":" +
-         json_number(c.order) + ",\"internal_p\":" + json_number(c.internal_p) + "}";
+         ",\"power\":" + (c.power == 0. ? std::string("null") : json_number(c.power)) +
+         ",\"order\":" + json_number(c.order) + ",\"internal_p\":" + json_number(c.internal_p) + "}";
   }
   return r + "]}";
 }
@@ -157,7 +157,8 @@ TEST(Vectorize, RandomDiagramsMatchGudhiRepresentations) {
 TEST(Vectorize, FixtureDiagramsMatchGudhiRepresentations) {
   tda::core::RipsOptions opt;
   opt.max_dim = 1;
-  auto m = tda::core::io::parse_lower_distance(tda::test::read_file(tda::test::fixture("sphere_3_192.lower_distance_matrix")));
+  auto m = tda::core::io::parse_lower_distance(
+      tda::test::read_file(tda::test::fixture("sphere_3_192.lower_distance_matrix")));
   const auto diagrams = tda::core::rips_from_lower_distances(std::move(m.lower), m.n, opt, {}).diagrams;
   std::vector<Case> cases;
   for (int d = 0; d <= 1; ++d) {

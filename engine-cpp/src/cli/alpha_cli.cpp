@@ -72,9 +72,16 @@ double parse_double(const std::string& opt, const std::string& s) {
 
 // The Alpha CLI's flags through the shared parser (common/flags.hpp).
 Args parse_args(int argc, char** argv) {
-  const flags::Parsed f = flags::parse_command_line(
-      argc, argv, {{"algorithm"}, {"format"}, {"dim"}, {"radius", false}, {"stats", false},
-                   {"estimate", false}, {"modulus"}, {"threads"}, {"max-alpha"}});
+  const flags::Parsed f = flags::parse_command_line(argc, argv,
+                                                    {{"algorithm"},
+                                                     {"format"},
+                                                     {"dim"},
+                                                     {"radius", false},
+                                                     {"stats", false},
+                                                     {"estimate", false},
+                                                     {"modulus"},
+                                                     {"threads"},
+                                                     {"max-alpha"}});
   Args a;
   a.help = f.help;
   a.radius = f.has("radius");
@@ -305,7 +312,8 @@ int run(const Args& a) {
   std::fwrite(out.data(), 1, out.size(), stdout);
   std::fflush(stdout);
   if (a.stats)
-    std::fprintf(stderr, "points=%llu distinct=%llu simplices=%llu duplicates_merged=%llu columns_reduced=%llu threads=%d "
+    std::fprintf(stderr,
+                 "points=%llu distinct=%llu simplices=%llu duplicates_merged=%llu columns_reduced=%llu threads=%d "
                  "core_seconds=%.3f\n",
                  static_cast<unsigned long long>(r.stats.points),
                  static_cast<unsigned long long>(r.stats.points - r.stats.duplicates_merged),

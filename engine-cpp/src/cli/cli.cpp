@@ -129,10 +129,20 @@ core::Collapse parse_collapse(const std::string& value) {
 
 // Ripser's flags (`--dim 2`; also `--dim=2`) through the shared parser (common/flags.hpp).
 Args parse_args(int argc, char** argv) {
-  const flags::Parsed f = flags::parse_command_line(
-      argc, argv, {{"format"}, {"dim"}, {"threshold"}, {"modulus"}, {"threads"}, {"memory-limit"},
-                   {"collapse"}, {"sparse"}, {"ratio"}, {"stats", false}, {"estimate", false},
-                   {"progress", false}, {"no-progress", false}});
+  const flags::Parsed f = flags::parse_command_line(argc, argv,
+                                                    {{"format"},
+                                                     {"dim"},
+                                                     {"threshold"},
+                                                     {"modulus"},
+                                                     {"threads"},
+                                                     {"memory-limit"},
+                                                     {"collapse"},
+                                                     {"sparse"},
+                                                     {"ratio"},
+                                                     {"stats", false},
+                                                     {"estimate", false},
+                                                     {"progress", false},
+                                                     {"no-progress", false}});
   Args a;
   a.help = f.help;
   a.stats = f.has("stats");
@@ -147,9 +157,9 @@ Args parse_args(int argc, char** argv) {
                                           "--dim must be between 0 and " + std::to_string(core::kMaxDimension)));
   if (f.has("threshold")) a.threshold = parse_float(opt("threshold"), value("threshold"));
   if (f.has("modulus"))
-    a.modulus = static_cast<int>(parse_int_in(opt("modulus"), value("modulus"), 2, core::kMaxModulus,
-                                              "--modulus must be a prime between 2 and " +
-                                                  std::to_string(core::kMaxModulus)));
+    a.modulus =
+        static_cast<int>(parse_int_in(opt("modulus"), value("modulus"), 2, core::kMaxModulus,
+                                      "--modulus must be a prime between 2 and " + std::to_string(core::kMaxModulus)));
   if (f.has("threads"))
     a.threads = static_cast<int>(
         parse_int_in(opt("threads"), value("threads"), 0, 4096, "--threads must be between 0 and 4096"));
@@ -258,24 +268,23 @@ void print_stats(const core::RipsStats& s, core::Collapse mode) {
                      : mode == core::Collapse::Off ? "off"
                      : s.collapse_stopped_early    ? "auto,stopped-after-probe"
                                                    : "auto";
-  std::fprintf(stderr,
-               "stats: points=%llu threshold=%g edges_below_threshold=%llu collapse=%s(%s) edges_reduced=%llu "
-               "edges_delayed=%llu columns_reduced=%llu apparent_pairs=%llu edges_s=%.3f collapse_s=%.3f "
-               "reduction_s=%.3f sort_s=%.3f edges_cpu_s=%.3f collapse_cpu_s=%.3f reduction_cpu_s=%.3f\n",
-               static_cast<unsigned long long>(s.points), s.threshold_used,
-               static_cast<unsigned long long>(s.edges),
-               s.collapsed ? "yes" : "no", rule,
-               static_cast<unsigned long long>(s.collapsed ? s.edges_after_collapse : s.edges),
-               static_cast<unsigned long long>(s.edges_delayed), static_cast<unsigned long long>(s.columns_reduced),
-               static_cast<unsigned long long>(s.apparent_pairs), s.seconds_edges, s.seconds_collapse,
-               s.seconds_reduction, s.seconds_sort, s.cpu_seconds_edges, s.cpu_seconds_collapse, s.cpu_seconds_reduction);
+  std::fprintf(
+      stderr,
+      "stats: points=%llu threshold=%g edges_below_threshold=%llu collapse=%s(%s) edges_reduced=%llu "
+      "edges_delayed=%llu columns_reduced=%llu apparent_pairs=%llu edges_s=%.3f collapse_s=%.3f "
+      "reduction_s=%.3f sort_s=%.3f edges_cpu_s=%.3f collapse_cpu_s=%.3f reduction_cpu_s=%.3f\n",
+      static_cast<unsigned long long>(s.points), s.threshold_used, static_cast<unsigned long long>(s.edges),
+      s.collapsed ? "yes" : "no", rule, static_cast<unsigned long long>(s.collapsed ? s.edges_after_collapse : s.edges),
+      static_cast<unsigned long long>(s.edges_delayed), static_cast<unsigned long long>(s.columns_reduced),
+      static_cast<unsigned long long>(s.apparent_pairs), s.seconds_edges, s.seconds_collapse, s.seconds_reduction,
+      s.seconds_sort, s.cpu_seconds_edges, s.cpu_seconds_collapse, s.cpu_seconds_reduction);
 }
 
 // The header line that says the barcode is an approximation.
 void sparse_line(std::string& out, double eps) {
   char buf[160];
-  std::snprintf(buf, sizeof buf, "sparse Rips filtration (approximation): bars within a factor %g of the Rips diagram's",
-                1 + eps);
+  std::snprintf(buf, sizeof buf,
+                "sparse Rips filtration (approximation): bars within a factor %g of the Rips diagram's", 1 + eps);
   line(out, buf);
 }
 
@@ -289,11 +298,11 @@ void start_progress(const Args& a, size_t n, size_t dim, const std::vector<value
   if (!a.sparse) {
     std::optional<double> thr;
     if (a.threshold) thr = static_cast<double>(*a.threshold);
-    const core::ComplexProfile p = lower ? core::profile_lower(*lower, n, a.dim, thr)
-                                         : core::profile_points(*coords, n, dim, a.dim, thr);
-    const bool collapse = a.collapse == core::Collapse::On ||
-                          (a.collapse == core::Collapse::Auto &&
-                           core::detail::collapse_pays(n, static_cast<size_t>(p.edges), a.dim));
+    const core::ComplexProfile p =
+        lower ? core::profile_lower(*lower, n, a.dim, thr) : core::profile_points(*coords, n, dim, a.dim, thr);
+    const bool collapse =
+        a.collapse == core::Collapse::On ||
+        (a.collapse == core::Collapse::Auto && core::detail::collapse_pays(n, static_cast<size_t>(p.edges), a.dim));
     plan = core::rips_work_plan(n, static_cast<uint32_t>(dim), p.edges, p.simplices, a.dim, collapse);
   }
   bar = std::make_unique<ProgressBar>(stderr, terminal, plan, a.memory_limit.value_or(0));

@@ -91,13 +91,20 @@ class ProgressBar {
  private:
   static const char* stage_name(core::Stage s) {
     switch (s) {
-      case core::Stage::Loading: return "loading";
-      case core::Stage::Distances: return "distances";
-      case core::Stage::Collapse: return "collapse";
-      case core::Stage::Dim0: return "edges";
-      case core::Stage::Assembly: return "assembly";
-      case core::Stage::Reduction: return "reduction";
-      case core::Stage::Done: return "done";
+      case core::Stage::Loading:
+        return "loading";
+      case core::Stage::Distances:
+        return "distances";
+      case core::Stage::Collapse:
+        return "collapse";
+      case core::Stage::Dim0:
+        return "edges";
+      case core::Stage::Assembly:
+        return "assembly";
+      case core::Stage::Reduction:
+        return "reduction";
+      case core::Stage::Done:
+        return "done";
     }
     return "?";
   }

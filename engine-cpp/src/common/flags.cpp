@@ -21,8 +21,8 @@ Parsed parse(const std::vector<std::string>& args, const std::vector<Flag>& flag
   std::vector<std::string> text(flags.size());
   std::vector<CLI::Option*> options;
   for (size_t i = 0; i < flags.size(); ++i) {
-    CLI::Option* o = flags[i].takes_value ? app.add_option("--" + flags[i].name, text[i])
-                                          : app.add_flag("--" + flags[i].name);
+    CLI::Option* o =
+        flags[i].takes_value ? app.add_option("--" + flags[i].name, text[i]) : app.add_flag("--" + flags[i].name);
     o->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
     options.push_back(o);
   }

@@ -13,8 +13,8 @@
 namespace tda::flags {
 
 struct Flag {
-  std::string name;          // without the leading dashes: "dim", "memory-limit"
-  bool takes_value = true;   // false: a switch (`--stats`)
+  std::string name;         // without the leading dashes: "dim", "memory-limit"
+  bool takes_value = true;  // false: a switch (`--stats`)
 };
 
 struct Parsed {

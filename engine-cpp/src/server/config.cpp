@@ -25,16 +25,14 @@ std::string trim(const std::string& s) {
   return s.substr(b, e - b);
 }
 
-uint64_t parse_unsigned(const std::string& name, const std::string& text, uint64_t min,
-                        uint64_t max) {
+uint64_t parse_unsigned(const std::string& name, const std::string& text, uint64_t min, uint64_t max) {
   const std::string t = trim(text);
   if (t.empty() || !std::all_of(t.begin(), t.end(), [](unsigned char c) { return std::isdigit(c); }))
     throw ConfigError(name + ": expected a whole number, got '" + text + "'");
   errno = 0;
   const unsigned long long v = std::strtoull(t.c_str(), nullptr, 10);
   if (errno == ERANGE || v < min || v > max)
-    throw ConfigError(name + ": " + t + " is out of range [" + std::to_string(min) + ", " +
-                      std::to_string(max) + "]");
+    throw ConfigError(name + ": " + t + " is out of range [" + std::to_string(min) + ", " + std::to_string(max) + "]");
   return v;
 }
 
@@ -124,8 +122,7 @@ std::string server_usage() {
          "  --help                 this text\n";
 }
 
-ServerConfig parse_server_config(int argc, char** argv, int first, const EnvReader& env,
-                                 bool* help) {
+ServerConfig parse_server_config(int argc, char** argv, int first, const EnvReader& env, bool* help) {
   // name (without dashes) -> raw value; flags override the environment
   struct Setting {
     const char* flag;
@@ -160,7 +157,8 @@ ServerConfig parse_server_config(int argc, char** argv, int first, const EnvRead
   try {
     f = flags::parse(std::vector<std::string>(argv + first, argv + argc), known);
   } catch (const flags::FlagError& e) {
-    if (e.problem == flags::FlagError::Problem::MissingValue) throw ConfigError("option '" + e.flag + "' needs a value");
+    if (e.problem == flags::FlagError::Problem::MissingValue)
+      throw ConfigError("option '" + e.flag + "' needs a value");
     throw ConfigError(e.what());
   }
   for (const std::string& u : f.unknown) {
@@ -222,7 +220,8 @@ ServerConfig parse_server_config(int argc, char** argv, int first, const EnvRead
   }
   const int tls_given = !c.tls_ca.empty() + !c.tls_cert.empty() + !c.tls_key.empty();
   if (tls_given != 0 && tls_given != 3)
-    throw ConfigError("mutual TLS needs all of --tls-ca, --tls-cert and --tls-key (TDA_TLS_CA, TDA_TLS_CERT, TDA_TLS_KEY)");
+    throw ConfigError(
+        "mutual TLS needs all of --tls-ca, --tls-cert and --tls-key (TDA_TLS_CA, TDA_TLS_CERT, TDA_TLS_KEY)");
   if (c.memory_limit == 0) {
     const uint64_t available = mem_available_bytes();
     if (available == 0) throw ConfigError("cannot read MemAvailable; set --memory-limit");

@@ -11,15 +11,15 @@ namespace tda::server {
 
 struct ServerConfig {
   std::string host = "127.0.0.1";
-  int port = 50061;                 // 0 picks a free port (tests)
-  unsigned threads = 1;             // default worker threads per computation
-  uint64_t memory_limit = 0;        // bytes the engine may reserve for running jobs
-  unsigned max_concurrent = 2;      // computations running at once
-  unsigned queue_depth = 8;         // admitted jobs waiting for a worker (incl. uploading)
-  int max_message_bytes = 64 << 20; // gRPC receive limit (chunks are ~1 MiB)
-  unsigned input_idle_seconds = 10; // a call whose spec or input stops arriving this long ends
-  unsigned max_calls_per_caller = 0; // open Compute calls per caller address; 0: 2 x (max_concurrent + queue_depth)
-  double estimate_scale = 1.0;      // operator knob: admission reserves estimate x this (the runtime guard still holds)
+  int port = 50061;                   // 0 picks a free port (tests)
+  unsigned threads = 1;               // default worker threads per computation
+  uint64_t memory_limit = 0;          // bytes the engine may reserve for running jobs
+  unsigned max_concurrent = 2;        // computations running at once
+  unsigned queue_depth = 8;           // admitted jobs waiting for a worker (incl. uploading)
+  int max_message_bytes = 64 << 20;   // gRPC receive limit (chunks are ~1 MiB)
+  unsigned input_idle_seconds = 10;   // a call whose spec or input stops arriving this long ends
+  unsigned max_calls_per_caller = 0;  // open Compute calls per caller address; 0: 2 x (max_concurrent + queue_depth)
+  double estimate_scale = 1.0;  // operator knob: admission reserves estimate x this (the runtime guard still holds)
   // Mutual TLS (PEM files): with all three set, every caller must present a
   // certificate signed by tls_ca; with none, the port is plaintext (logged loudly).
   std::string tls_ca;
@@ -47,8 +47,7 @@ std::optional<std::string> process_env(const char* name);
 // environment (TDA_ENGINE_PORT, TDA_ENGINE_HOST, TDA_ENGINE_THREADS,
 // TDA_ENGINE_MEMORY_LIMIT, TDA_ENGINE_MAX_CONCURRENT, TDA_ENGINE_QUEUE_DEPTH).
 // Sets *help when --help was given.
-ServerConfig parse_server_config(int argc, char** argv, int first, const EnvReader& env,
-                                 bool* help);
+ServerConfig parse_server_config(int argc, char** argv, int first, const EnvReader& env, bool* help);
 
 std::string server_usage();
 

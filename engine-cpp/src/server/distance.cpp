@@ -67,8 +67,8 @@ void read_side(const google::protobuf::RepeatedPtrField<common::PersistenceDiagr
     }
     if (wasserstein && finite > kWassersteinMaxBars) {
       v.push_back({field + ".intervals", "at most " + std::to_string(kWassersteinMaxBars) +
-                                            " finite bars per dimension for the Wasserstein distance "
-                                            "(params.skip_wasserstein leaves it out)"});
+                                             " finite bars per dimension for the Wasserstein distance "
+                                             "(params.skip_wasserstein leaves it out)"});
       continue;
     }
     Bars& bars = first ? dims[d.dimension()].first : dims[d.dimension()].second;
@@ -90,7 +90,8 @@ grpc::Status validate(const engine::DiagramDistanceRequest& req, DistanceJob* jo
   if (!(job->internal_p >= 1.)) v.push_back({"params.internal_p", "must be >= 1 or +Infinity (0: +Infinity)"});
   for (int i = 0; i < p.dimensions_size(); ++i) {
     if (p.dimensions(i) >= kDistanceMaxDiagrams)
-      v.push_back({"params.dimensions[" + std::to_string(i) + "]", "must be below " + std::to_string(kDistanceMaxDiagrams)});
+      v.push_back(
+          {"params.dimensions[" + std::to_string(i) + "]", "must be below " + std::to_string(kDistanceMaxDiagrams)});
   }
   read_side(req.a(), "a", job->wasserstein, job->dims, true, v);
   read_side(req.b(), "b", job->wasserstein, job->dims, false, v);
@@ -129,7 +130,8 @@ void compute(const DistanceJob& job, const tda::core::CancelCheck& cancelled, co
     }
   }
   if (job.bottleneck) out->set_bottleneck(worst);
-  if (job.wasserstein) out->set_wasserstein(std::isinf(total) || job.order == 1. ? total : std::pow(total, 1. / job.order));
+  if (job.wasserstein)
+    out->set_wasserstein(std::isinf(total) || job.order == 1. ? total : std::pow(total, 1. / job.order));
 }
 
 }  // namespace

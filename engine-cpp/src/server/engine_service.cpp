@@ -45,13 +45,20 @@ const char* job_label(const std::string& id) { return id.empty() ? "-" : id.c_st
 
 const char* status_code_name(grpc::StatusCode code) {
   switch (code) {
-    case grpc::StatusCode::INVALID_ARGUMENT: return "INVALID_ARGUMENT";
-    case grpc::StatusCode::RESOURCE_EXHAUSTED: return "RESOURCE_EXHAUSTED";
-    case grpc::StatusCode::UNIMPLEMENTED: return "UNIMPLEMENTED";
-    case grpc::StatusCode::UNAVAILABLE: return "UNAVAILABLE";
-    case grpc::StatusCode::INTERNAL: return "INTERNAL";
-    case grpc::StatusCode::CANCELLED: return "CANCELLED";
-    default: return "ERROR";
+    case grpc::StatusCode::INVALID_ARGUMENT:
+      return "INVALID_ARGUMENT";
+    case grpc::StatusCode::RESOURCE_EXHAUSTED:
+      return "RESOURCE_EXHAUSTED";
+    case grpc::StatusCode::UNIMPLEMENTED:
+      return "UNIMPLEMENTED";
+    case grpc::StatusCode::UNAVAILABLE:
+      return "UNAVAILABLE";
+    case grpc::StatusCode::INTERNAL:
+      return "INTERNAL";
+    case grpc::StatusCode::CANCELLED:
+      return "CANCELLED";
+    default:
+      return "ERROR";
   }
 }
 
@@ -61,7 +68,9 @@ double clamp01(double x) { return std::isfinite(x) ? std::min(1.0, std::max(0.0,
 // computation's stages share the rest (tda/core/progress_model.hpp).
 constexpr double kInputShare = 0.05;
 
-double seconds_between(Clock::time_point a, Clock::time_point b) { return std::chrono::duration<double>(b - a).count(); }
+double seconds_between(Clock::time_point a, Clock::time_point b) {
+  return std::chrono::duration<double>(b - a).count();
+}
 
 // Resources of a validated job from its sizes: Alpha's estimate; for Rips what
 // the input itself needs (the complex is measured once the input is there).
@@ -70,7 +79,8 @@ tda::core::Estimate estimate_job(const JobSpec& spec) {
   if (spec.is_alpha()) return tda::core::estimate_alpha(spec.n, spec.dim);
 #endif
   if (spec.sparse_epsilon)
-    return tda::core::estimate_sparse_rips(spec.n, spec.dim, spec.is_distance_matrix(), spec.max_dim, *spec.sparse_epsilon);
+    return tda::core::estimate_sparse_rips(spec.n, spec.dim, spec.is_distance_matrix(), spec.max_dim,
+                                           *spec.sparse_epsilon);
   return tda::core::estimate_rips_input(spec.n, spec.dim, spec.is_distance_matrix(), spec.storage_bytes());
 }
 
@@ -93,11 +103,12 @@ uint32_t effective_threads(const ServerConfig& config, uint32_t requested) {
 // ComputeReactor: one Compute call. Lives until gRPC is done with it (OnDone)
 // and no worker, ticker or registry still refers to it (reference count).
 // ---------------------------------------------------------------------------
-class ComputeReactor final
-    : public grpc::ServerBidiReactor<engine::ComputeRequest, engine::ComputeResponse> {
+class ComputeReactor final : public grpc::ServerBidiReactor<engine::ComputeRequest, engine::ComputeResponse> {
  public:
   ComputeReactor(EngineContext& context, grpc::CallbackServerContext* call)
-      : context_(context), peer_(call->peer()), caller_(caller_of(peer_)),
+      : context_(context),
+        peer_(call->peer()),
+        caller_(caller_of(peer_)),
         input_idle_timeout_(std::chrono::seconds(context.config().input_idle_seconds)),
         telemetry_(call, "tda.engine.v1.EngineService/Compute") {
     if (!context_.register_call(this, caller_)) {
@@ -137,8 +148,7 @@ class ComputeReactor final
     common::Progress p = current_progress();
     const bool changed = !sent_progress_ || p.stage() != last_progress_.stage() ||
                          p.dimension() != last_progress_.dimension() ||
-                         p.columns_done() != last_progress_.columns_done() ||
-                         p.fraction() != last_progress_.fraction();
+                         p.columns_done() != last_progress_.columns_done() || p.fraction() != last_progress_.fraction();
     const auto since = now - last_progress_at_;
     if (!sent_progress_ || (changed && since >= kMinProgressInterval) || since >= kHeartbeatInterval) {
       last_progress_ = p;
@@ -189,10 +199,9 @@ class ComputeReactor final
       }
     } else if (!request_.chunk().empty()) {
       // all announced values had arrived: anything more is an error
-      end(errors::invalid_argument(
-          "too much input data",
-          {{"chunk", "received more than the " + std::to_string(spec_.expected_values) +
-                         " values announced by the spec"}}));
+      end(errors::invalid_argument("too much input data",
+                                   {{"chunk", "received more than the " + std::to_string(spec_.expected_values) +
+                                                  " values announced by the spec"}}));
     }
     if (end_requested_) return;
     request_.Clear();
@@ -272,7 +281,8 @@ class ComputeReactor final
     const bool collapse = tda::core::detail::collapse_pays(spec_.n, edges, static_cast<int>(spec_.max_dim)) &&
                           (spec_.threshold || spec_.n > tda::core::kDenseMaxPoints ||
                            tda::core::detail::collapse_pays(spec_.n, 0, static_cast<int>(spec_.max_dim)));
-    work_plan_ = tda::core::rips_work_plan(spec_.n, dim, p.edges, p.simplices, static_cast<int>(spec_.max_dim), collapse);
+    work_plan_ =
+        tda::core::rips_work_plan(spec_.n, dim, p.edges, p.simplices, static_cast<int>(spec_.max_dim), collapse);
     return tda::core::estimate_rips_profile(p, dim, matrix, spec_.max_dim, spec_.threshold.has_value());
   }
 
@@ -296,7 +306,8 @@ class ComputeReactor final
     try {
       e = data_estimate();
     } catch (const tda::core::InvalidInput& ex) {
-      return end_before_run(errors::invalid_argument(std::string("invalid input: ") + ex.what(), {{"spec", ex.what()}}));
+      return end_before_run(
+          errors::invalid_argument(std::string("invalid input: ") + ex.what(), {{"spec", ex.what()}}));
     } catch (const std::bad_alloc&) {
       return end_before_run(errors::out_of_memory());
     }
@@ -436,9 +447,10 @@ class ComputeReactor final
     options.sparse = spec_.sparse_epsilon;
     options.modulus = spec_.modulus;
     options.threads = static_cast<int>(threads_);
-    tda::core::RipsResult r = spec_.is_distance_matrix()
-                                  ? tda::core::rips_from_lower_distances(std::move(values_), spec_.n, options, callbacks)
-                                  : tda::core::rips_from_points(values_, spec_.n, spec_.dim, options, callbacks);
+    tda::core::RipsResult r =
+        spec_.is_distance_matrix()
+            ? tda::core::rips_from_lower_distances(std::move(values_), spec_.n, options, callbacks)
+            : tda::core::rips_from_points(values_, spec_.n, spec_.dim, options, callbacks);
     values_.clear();
     values_.shrink_to_fit();
     note_peak(budget_->peak());
@@ -461,10 +473,9 @@ class ComputeReactor final
     const common::ComputeStats& stats = result.result().stats();
     size_t bars = 0;
     for (const auto& d : result.result().diagrams()) bars += static_cast<size_t>(d.intervals_size());
-    log_line("job %s done in %.3f s: %s n=%llu max_dim=%d bars=%zu columns_reduced=%llu",
-             job_label(spec_.job_id), stats.elapsed_seconds(), spec_.is_alpha() ? "alpha" : "rips",
-             static_cast<unsigned long long>(spec_.n), spec_.max_dim, bars,
-             static_cast<unsigned long long>(stats.columns_reduced()));
+    log_line("job %s done in %.3f s: %s n=%llu max_dim=%d bars=%zu columns_reduced=%llu", job_label(spec_.job_id),
+             stats.elapsed_seconds(), spec_.is_alpha() ? "alpha" : "rips", static_cast<unsigned long long>(spec_.n),
+             spec_.max_dim, bars, static_cast<unsigned long long>(stats.columns_reduced()));
   }
 
   void free_input() {
@@ -475,7 +486,8 @@ class ComputeReactor final
   }
 
   // Telemetry of the run, then the call ends with the result or the failure.
-  void finish_run(const grpc::Status& status, std::optional<engine::ComputeResponse> result, Clock::time_point started) {
+  void finish_run(const grpc::Status& status, std::optional<engine::ComputeResponse> result,
+                  Clock::time_point started) {
     std::vector<size_t> bars;
     uint64_t columns = 0, peak = 0;
     if (result) {
@@ -493,7 +505,6 @@ class ComputeReactor final
       end(status);
     }
   }
-
 
   grpc::Status cancel_status() const {
     return context_.shutting_down() ? errors::shutting_down() : errors::cancelled();
@@ -545,9 +556,8 @@ class ComputeReactor final
     telemetry_.admitted(required, spec_.storage_bytes());
     log_line("job %s accepted from %s: %s %s n=%llu dim=%u max_dim=%d modulus=%d threads=%u reserved=%llu B est=%.3g s",
              job_label(spec_.job_id), peer_.c_str(), spec_.is_alpha() ? "ALPHA" : "RIPS",
-             common::InputKind_Name(spec_.kind).c_str(), static_cast<unsigned long long>(spec_.n),
-             spec_.dim, spec_.max_dim, spec_.modulus, threads_,
-             static_cast<unsigned long long>(required), estimate.seconds);
+             common::InputKind_Name(spec_.kind).c_str(), static_cast<unsigned long long>(spec_.n), spec_.dim,
+             spec_.max_dim, spec_.modulus, threads_, static_cast<unsigned long long>(required), estimate.seconds);
     if (input_->complete()) submit_job();  // e.g. a single point given as a matrix
   }
 
@@ -570,9 +580,8 @@ class ComputeReactor final
     switch (phase_) {
       case Phase::Receiving: {
         p.set_stage(common::STAGE_LOADING);
-        const double got = spec_.expected_values
-                               ? static_cast<double>(input_->values_received()) / spec_.expected_values
-                               : 1.0;
+        const double got =
+            spec_.expected_values ? static_cast<double>(input_->values_received()) / spec_.expected_values : 1.0;
         p.set_fraction(kInputShare * clamp01(got));
         p.set_bytes_in_use(spec_.storage_bytes());
         break;
@@ -707,7 +716,7 @@ class ComputeReactor final
   const std::string caller_;
   const std::chrono::seconds input_idle_timeout_;
   tda::telemetry::CallTelemetry telemetry_;  // spans, metrics and log context of this call
-  std::atomic<int> refs_{1};  // gRPC's reference, dropped in OnDone
+  std::atomic<int> refs_{1};                 // gRPC's reference, dropped in OnDone
   std::atomic<bool> cancelled_{false};
 
   // Recursive: gRPC may run a reaction inline from a Start* call made under it.
@@ -732,7 +741,7 @@ class ComputeReactor final
   Clock::time_point run_started_{};
   uint64_t peak_core_bytes_ = 0;
   std::unique_ptr<tda::core::MemoryBudget> budget_;  // the runtime memory guard of the job
-  uint64_t budget_bytes_ = 0;                          // its initial size: the reservation
+  uint64_t budget_bytes_ = 0;                        // its initial size: the reservation
   common::Progress last_progress_;
   Clock::time_point last_progress_at_{};
   bool sent_progress_ = false;

@@ -64,8 +64,8 @@ class EngineServiceImpl final : public tda::engine::v1::EngineService::CallbackS
  public:
   explicit EngineServiceImpl(EngineContext& context) : context_(context) {}
 
-  grpc::ServerBidiReactor<tda::engine::v1::ComputeRequest, tda::engine::v1::ComputeResponse>*
-  Compute(grpc::CallbackServerContext* context) override;
+  grpc::ServerBidiReactor<tda::engine::v1::ComputeRequest, tda::engine::v1::ComputeResponse>* Compute(
+      grpc::CallbackServerContext* context) override;
 
   grpc::ServerUnaryReactor* Estimate(grpc::CallbackServerContext* context,
                                      const tda::engine::v1::EstimateRequest* request,

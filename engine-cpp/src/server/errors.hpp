@@ -35,22 +35,19 @@ class RequestError : public std::exception {
 namespace errors {
 
 // INVALID_ARGUMENT + google.rpc.BadRequest with the given field violations.
-grpc::Status invalid_argument(const std::string& message,
-                              const std::vector<FieldViolation>& violations = {});
+grpc::Status invalid_argument(const std::string& message, const std::vector<FieldViolation>& violations = {});
 grpc::Status invalid_argument(const RequestError& error);
 
 // RESOURCE_EXHAUSTED + ErrorInfo{reason: MEMORY_LIMIT_EXCEEDED, metadata:
 // requested_bytes, available_bytes, limit_bytes}. Retrying later can succeed
 // when requested_bytes <= limit_bytes.
-grpc::Status memory_limit_exceeded(uint64_t requested_bytes, uint64_t available_bytes,
-                                   uint64_t limit_bytes);
+grpc::Status memory_limit_exceeded(uint64_t requested_bytes, uint64_t available_bytes, uint64_t limit_bytes);
 
 // RESOURCE_EXHAUSTED + ErrorInfo{reason: MEMORY_LIMIT_EXCEEDED, metadata:
 // phase=running, needed_bytes, allowed_bytes (the job's budget), limit_bytes}:
 // the runtime guard stopped an admitted job that outgrew its budget. Final: the
 // job needs more than this engine could give it.
-grpc::Status memory_limit_exceeded_running(uint64_t needed_bytes, uint64_t allowed_bytes,
-                                           uint64_t limit_bytes);
+grpc::Status memory_limit_exceeded_running(uint64_t needed_bytes, uint64_t allowed_bytes, uint64_t limit_bytes);
 
 // RESOURCE_EXHAUSTED + ErrorInfo{reason: ENGINE_BUSY, metadata: running,
 // queued, max_concurrent, queue_depth}.

@@ -86,8 +86,9 @@ void check_input_format(const tda::engine::v1::ComputeSpec& spec, JobSpec& s, Vi
     case tda::common::v1::INPUT_KIND_UPPER_DISTANCE_MATRIX:
       break;
     default:
-      v.push_back({"spec.input_kind", "must be POINT_CLOUD, DISTANCE_MATRIX, "
-                                      "LOWER_DISTANCE_MATRIX or UPPER_DISTANCE_MATRIX"});
+      v.push_back({"spec.input_kind",
+                   "must be POINT_CLOUD, DISTANCE_MATRIX, "
+                   "LOWER_DISTANCE_MATRIX or UPPER_DISTANCE_MATRIX"});
   }
 
   switch (spec.encoding()) {
@@ -106,14 +107,12 @@ void check_input_format(const tda::engine::v1::ComputeSpec& spec, JobSpec& s, Vi
 // spec.n and, for a point cloud, spec.dim.
 void check_sizes(const tda::engine::v1::ComputeSpec& spec, JobSpec& s, Violations& v) {
   s.n = spec.n();
-  if (s.n < 1 || s.n > kMaxPoints)
-    v.push_back({"spec.n", "must be between 1 and " + std::to_string(kMaxPoints)});
+  if (s.n < 1 || s.n > kMaxPoints) v.push_back({"spec.n", "must be between 1 and " + std::to_string(kMaxPoints)});
 
   if (s.kind == tda::common::v1::INPUT_KIND_POINT_CLOUD) {
     s.dim = spec.dim();
     if (s.dim < 1 || s.dim > kMaxAmbientDim)
-      v.push_back({"spec.dim", "a point cloud needs dim between 1 and " +
-                                   std::to_string(kMaxAmbientDim)});
+      v.push_back({"spec.dim", "a point cloud needs dim between 1 and " + std::to_string(kMaxAmbientDim)});
   }
 }
 
@@ -125,8 +124,7 @@ void check_homology(const tda::common::v1::ComputeParams& params, JobSpec& s, Vi
 
   const uint32_t modulus = params.modulus() == 0 ? 2 : params.modulus();
   if (modulus > kMaxModulus || !is_prime(modulus))
-    v.push_back({"spec.params.modulus",
-                 "must be a prime at most " + std::to_string(kMaxModulus) + " (0 means 2)"});
+    v.push_back({"spec.params.modulus", "must be a prime at most " + std::to_string(kMaxModulus) + " (0 means 2)"});
   s.modulus = static_cast<int>(modulus);
 }
 
@@ -134,26 +132,22 @@ void check_homology(const tda::common::v1::ComputeParams& params, JobSpec& s, Vi
 void check_rips_options(const tda::common::v1::ComputeParams& params, JobSpec& s, Violations& v) {
   if (params.has_threshold()) {
     const double t = params.threshold();
-    if (std::isnan(t) || t < 0)
-      v.push_back({"spec.params.threshold", "must be a non-negative number"});
-    else if (std::isfinite(t))
-      s.threshold = t;  // +inf means no threshold
+    if (std::isnan(t) || t < 0) v.push_back({"spec.params.threshold", "must be a non-negative number"});
+    else if (std::isfinite(t)) s.threshold = t;  // +inf means no threshold
   }
 
   if (params.has_sparse_epsilon()) {
     const double e = params.sparse_epsilon();
     if (!(e > 0 && e <= tda::core::kSparseMaxEpsilon))
       v.push_back({"spec.params.sparse_epsilon", "must be in (0, 1] (unset: the exact Rips filtration)"});
-    else
-      s.sparse_epsilon = e;
+    else s.sparse_epsilon = e;
   }
 }
 
 // ALPHA: a point cloud in R^2 or R^3 of at most kAlphaMaxPoints points, its own options
 // (alpha_radius, max_alpha) and none of the Rips ones.
 void check_alpha_options(const tda::common::v1::ComputeParams& params, JobSpec& s, Violations& v) {
-  if (s.kind != tda::common::v1::INPUT_KIND_POINT_CLOUD)
-    v.push_back({"spec.input_kind", "ALPHA needs a POINT_CLOUD"});
+  if (s.kind != tda::common::v1::INPUT_KIND_POINT_CLOUD) v.push_back({"spec.input_kind", "ALPHA needs a POINT_CLOUD"});
   else if (s.dim < tda::core::kAlphaMinDim || s.dim > tda::core::kAlphaMaxDim)
     v.push_back({"spec.dim", "ALPHA needs points in dimension 2 or 3"});
   if (s.n > tda::core::kAlphaMaxPoints)
@@ -161,10 +155,8 @@ void check_alpha_options(const tda::common::v1::ComputeParams& params, JobSpec& 
   s.alpha_radius = params.alpha_radius();
   if (params.has_max_alpha()) {
     const double a = params.max_alpha();
-    if (std::isnan(a))
-      v.push_back({"spec.params.max_alpha", "must be a number"});
-    else if (std::isfinite(a))
-      s.max_alpha = a;  // +inf means no cut-off
+    if (std::isnan(a)) v.push_back({"spec.params.max_alpha", "must be a number"});
+    else if (std::isfinite(a)) s.max_alpha = a;  // +inf means no cut-off
   }
   s.threshold.reset();  // a Rips parameter
   if (params.has_sparse_epsilon())
@@ -208,10 +200,8 @@ grpc::Status validate_spec(const tda::engine::v1::ComputeSpec& spec, JobSpec* ou
 }
 
 InputAssembler::InputAssembler(const JobSpec& spec) : spec_(spec) {
-  if (spec_.stores_double())
-    data64_.resize(spec_.expected_values);
-  else
-    data_.resize(spec_.storage_bytes() / sizeof(float));
+  if (spec_.stores_double()) data64_.resize(spec_.expected_values);
+  else data_.resize(spec_.storage_bytes() / sizeof(float));
   // matrix cursor starts at (0, 0) for full matrices, (0, 1) for upper, (1, 0) for lower
   if (spec_.kind == tda::common::v1::INPUT_KIND_UPPER_DISTANCE_MATRIX) col_ = 1;
   if (spec_.kind == tda::common::v1::INPUT_KIND_LOWER_DISTANCE_MATRIX) row_ = 1;
@@ -227,10 +217,8 @@ grpc::Status InputAssembler::store(double v) {
   const uint64_t index = values_++;
   switch (spec_.kind) {
     case tda::common::v1::INPUT_KIND_POINT_CLOUD:
-      if (spec_.stores_double())
-        data64_[index] = v;
-      else
-        data_[index] = f;
+      if (spec_.stores_double()) data64_[index] = v;
+      else data_[index] = f;
       return grpc::Status::OK;
     default:
       break;
@@ -243,17 +231,26 @@ grpc::Status InputAssembler::store(double v) {
   switch (spec_.kind) {
     case tda::common::v1::INPUT_KIND_LOWER_DISTANCE_MATRIX:
       data_[next_lower_++] = f;
-      if (++col_ == row_) { ++row_; col_ = 0; }
+      if (++col_ == row_) {
+        ++row_;
+        col_ = 0;
+      }
       break;
     case tda::common::v1::INPUT_KIND_DISTANCE_MATRIX:
       // keep the strict lower triangle; the diagonal and upper half are ignored
       if (col_ < row_) data_[next_lower_++] = f;
-      if (++col_ == spec_.n) { ++row_; col_ = 0; }
+      if (++col_ == spec_.n) {
+        ++row_;
+        col_ = 0;
+      }
       break;
     case tda::common::v1::INPUT_KIND_UPPER_DISTANCE_MATRIX:
       // entry (row_, col_) with col_ > row_ is d(col_, row_) of the lower triangle
       data_[col_ * (col_ - 1) / 2 + row_] = f;
-      if (++col_ == spec_.n) { ++row_; col_ = row_ + 1; }
+      if (++col_ == spec_.n) {
+        ++row_;
+        col_ = row_ + 1;
+      }
       break;
     default:
       break;
@@ -267,9 +264,8 @@ grpc::Status InputAssembler::add_chunk(const std::string& bytes) {
   if (bytes.size() > expected_bytes - bytes_) {
     return errors::invalid_argument(
         "too much input data",
-        {{"chunk", "received more than the " + std::to_string(expected_bytes) +
-                       " bytes announced by the spec (" + std::to_string(spec_.expected_values) +
-                       " values of " + std::to_string(width) + " bytes)"}});
+        {{"chunk", "received more than the " + std::to_string(expected_bytes) + " bytes announced by the spec (" +
+                       std::to_string(spec_.expected_values) + " values of " + std::to_string(width) + " bytes)"}});
   }
   bytes_ += bytes.size();
 

@@ -18,8 +18,7 @@ namespace tda::server {
 
 // Largest homological dimension accepted (the core goes further, but the
 // cost explodes long before).
-inline constexpr uint32_t kMaxHomologyDim =
-    std::min<uint32_t>(8, static_cast<uint32_t>(tda::core::kMaxDimension));
+inline constexpr uint32_t kMaxHomologyDim = std::min<uint32_t>(8, static_cast<uint32_t>(tda::core::kMaxDimension));
 // Largest number of points / matrix rows accepted (simplex indices stay in range).
 inline constexpr uint64_t kMaxPoints = uint64_t{1} << 31;
 // Largest ambient dimension of a point cloud.
@@ -33,19 +32,19 @@ inline constexpr uint32_t kAlphaMaxHomologyDim = kMaxHomologyDim;
 struct JobSpec {
   tda::common::v1::Algorithm algorithm = tda::common::v1::ALGORITHM_RIPS;
   tda::common::v1::InputKind kind = tda::common::v1::INPUT_KIND_POINT_CLOUD;
-  bool float32 = false;         // encoding of the incoming values
+  bool float32 = false;  // encoding of the incoming values
   uint64_t n = 0;
-  uint32_t dim = 0;             // ambient dimension (point clouds), else 0
-  uint64_t expected_values = 0; // values the client must send
+  uint32_t dim = 0;              // ambient dimension (point clouds), else 0
+  uint64_t expected_values = 0;  // values the client must send
   int max_dim = 1;
   std::optional<double> threshold;
   std::optional<double> sparse_epsilon;  // Rips: the sparse filtration (an approximation)
   int modulus = 2;
   bool alpha_radius = false;        // Alpha: report radii
   std::optional<double> max_alpha;  // Alpha: cut-off in the reported unit
-  uint32_t requested_threads = 0;  // 0 = engine default
+  uint32_t requested_threads = 0;   // 0 = engine default
   std::string job_id;
-  bool estimate_only = false;   // answer with the estimate once the input is there
+  bool estimate_only = false;  // answer with the estimate once the input is there
 
   bool is_distance_matrix() const { return kind != tda::common::v1::INPUT_KIND_POINT_CLOUD; }
   bool is_alpha() const { return algorithm == tda::common::v1::ALGORITHM_ALPHA; }

@@ -121,8 +121,7 @@ bool EngineServer::start() {
   set_health(server_.get(), true);
   log_line("listening on %s (version %s, threads=%u, memory-limit=%llu bytes, max-concurrent=%u, queue-depth=%u)",
            listen_address(config_.host, port_).c_str(), TDA_ENGINE_VERSION, config_.threads,
-           static_cast<unsigned long long>(config_.memory_limit), config_.max_concurrent,
-           config_.queue_depth);
+           static_cast<unsigned long long>(config_.memory_limit), config_.max_concurrent, config_.queue_depth);
   return true;
 }
 

@@ -24,8 +24,9 @@ std::string read_pem(const std::string& path, const char* what) {
 
 std::shared_ptr<grpc::ServerCredentials> server_credentials(const ServerConfig& config) {
   if (!config.tls()) {
-    log_line("WARNING: TLS IS OFF: this port is plaintext and anyone who reaches it may call the engine. "
-             "Give --tls-ca/--tls-cert/--tls-key (TDA_TLS_CA, TDA_TLS_CERT, TDA_TLS_KEY) outside local development");
+    log_line(
+        "WARNING: TLS IS OFF: this port is plaintext and anyone who reaches it may call the engine. "
+        "Give --tls-ca/--tls-cert/--tls-key (TDA_TLS_CA, TDA_TLS_CERT, TDA_TLS_KEY) outside local development");
     return grpc::InsecureServerCredentials();
   }
   grpc::SslServerCredentialsOptions options(GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY);

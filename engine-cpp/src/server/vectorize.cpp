@@ -53,7 +53,8 @@ grpc::Status validate(const engine::VectorizeRequest& req, VectorizeJob* job) {
   job->resolution = p.resolution() == 0 ? (image ? 20 : 100) : p.resolution();
   const uint32_t max_res = image ? kVectorizeMaxImageSide : kVectorizeMaxResolution;
   if ((gridded || image) && job->resolution > max_res)
-    v.push_back({"params.resolution", "at most " + std::to_string(max_res) + (image ? " pixels per side" : " grid points")});
+    v.push_back(
+        {"params.resolution", "at most " + std::to_string(max_res) + (image ? " pixels per side" : " grid points")});
   job->layers = p.layers() == 0 ? 5 : p.layers();
   if (p.kind() == common::FEATURE_KIND_LANDSCAPE && job->layers > kVectorizeMaxLayers)
     v.push_back({"params.layers", "at most " + std::to_string(kVectorizeMaxLayers)});
@@ -61,12 +62,15 @@ grpc::Status validate(const engine::VectorizeRequest& req, VectorizeJob* job) {
   if (!finite_opt(p.has_range_max(), p.range_max())) v.push_back({"params.range_max", "must be finite"});
   if (p.has_range_min() && p.has_range_max() && p.range_min() > p.range_max())
     v.push_back({"params.range_max", "must be >= range_min"});
-  if (!finite_opt(p.has_persistence_min(), p.persistence_min())) v.push_back({"params.persistence_min", "must be finite"});
-  if (!finite_opt(p.has_persistence_max(), p.persistence_max())) v.push_back({"params.persistence_max", "must be finite"});
+  if (!finite_opt(p.has_persistence_min(), p.persistence_min()))
+    v.push_back({"params.persistence_min", "must be finite"});
+  if (!finite_opt(p.has_persistence_max(), p.persistence_max()))
+    v.push_back({"params.persistence_max", "must be finite"});
   if (p.has_persistence_min() && p.has_persistence_max() && p.persistence_min() > p.persistence_max())
     v.push_back({"params.persistence_max", "must be >= persistence_min"});
   job->bandwidth = p.bandwidth() == 0. ? 1. : p.bandwidth();
-  if (!(job->bandwidth > 0.) || std::isinf(job->bandwidth)) v.push_back({"params.bandwidth", "must be finite and > 0 (0: 1)"});
+  if (!(job->bandwidth > 0.) || std::isinf(job->bandwidth))
+    v.push_back({"params.bandwidth", "must be finite and > 0 (0: 1)"});
   job->weight_power = p.weight_power() == 0. ? 1. : p.weight_power();
   if (!std::isfinite(job->weight_power)) v.push_back({"params.weight_power", "must be finite"});
   job->order = p.order() == 0. ? 1. : p.order();
@@ -91,7 +95,8 @@ grpc::Status validate(const engine::VectorizeRequest& req, VectorizeJob* job) {
     for (int k = 0; k < d.intervals_size(); ++k) {
       const double b = d.intervals(k).birth(), e = d.intervals(k).death();
       if (!std::isfinite(b) || std::isnan(e) || e < b) {
-        v.push_back({field + ".intervals[" + std::to_string(k) + "]", "birth must be finite and death >= birth (or +Infinity)"});
+        v.push_back({field + ".intervals[" + std::to_string(k) + "]",
+                     "birth must be finite and death >= birth (or +Infinity)"});
         break;
       }
       bars.push_back({b, e});
@@ -102,7 +107,8 @@ grpc::Status validate(const engine::VectorizeRequest& req, VectorizeJob* job) {
     std::map<uint32_t, Bars> chosen;
     for (uint32_t d : p.dimensions()) {
       if (d >= kDistanceMaxDiagrams)
-        return errors::invalid_argument("invalid Vectorize request", {{"params.dimensions", "each below " + std::to_string(kDistanceMaxDiagrams)}});
+        return errors::invalid_argument("invalid Vectorize request",
+                                        {{"params.dimensions", "each below " + std::to_string(kDistanceMaxDiagrams)}});
       chosen[d] = job->dims[d];
     }
     job->dims = std::move(chosen);
@@ -112,10 +118,10 @@ grpc::Status validate(const engine::VectorizeRequest& req, VectorizeJob* job) {
   for (const auto& [d, b] : job->dims) bars += b.size();
   const uint64_t points = image ? uint64_t{job->resolution} * job->resolution : (gridded ? job->resolution : 1);
   if ((image || p.kind() == common::FEATURE_KIND_LANDSCAPE) && bars * points > kVectorizeMaxWork)
-    return errors::invalid_argument("too much work for one call",
-                                    {{"params.resolution", "bars x " + std::string(image ? "pixels" : "grid points") +
-                                                               " must be at most " + std::to_string(kVectorizeMaxWork) +
-                                                               " (" + std::to_string(bars) + " bars)"}});
+    return errors::invalid_argument(
+        "too much work for one call",
+        {{"params.resolution", "bars x " + std::string(image ? "pixels" : "grid points") + " must be at most " +
+                                   std::to_string(kVectorizeMaxWork) + " (" + std::to_string(bars) + " bars)"}});
   // every size was bounded above: the answer's values
   uint64_t per_dim = 3;
   if (gridded) per_dim = uint64_t{job->resolution} * (p.kind() == common::FEATURE_KIND_LANDSCAPE ? job->layers : 1);
@@ -182,12 +188,15 @@ void compute(const VectorizeJob& job, const tda::core::CancelCheck& cancelled, c
             pmax = std::max(pmax, b.death - b.birth);
           }
         }
-        const auto xs = tda::core::linspace(p.has_range_min() ? p.range_min() : bmin, p.has_range_max() ? p.range_max() : bmax, job.resolution);
+        const auto xs = tda::core::linspace(p.has_range_min() ? p.range_min() : bmin,
+                                            p.has_range_max() ? p.range_max() : bmax, job.resolution);
         const auto ys = tda::core::linspace(p.has_persistence_min() ? p.persistence_min() : pmin,
                                             p.has_persistence_max() ? p.persistence_max() : pmax, job.resolution);
-        const auto weight = p.weight() == common::IMAGE_WEIGHT_PERSISTENCE_POWER ? tda::core::ImageWeight::PersistencePower
-                                                                                  : tda::core::ImageWeight::Constant;
-        put(tda::core::persistence_image(f, xs, ys, job.bandwidth, weight, job.weight_power, cancelled), fv->mutable_values());
+        const auto weight = p.weight() == common::IMAGE_WEIGHT_PERSISTENCE_POWER
+                                ? tda::core::ImageWeight::PersistencePower
+                                : tda::core::ImageWeight::Constant;
+        put(tda::core::persistence_image(f, xs, ys, job.bandwidth, weight, job.weight_power, cancelled),
+            fv->mutable_values());
         put(xs, fv->mutable_grid());
         put(ys, fv->mutable_grid_y());
         fv->set_rows(job.resolution);

@@ -18,15 +18,24 @@ std::string metadata_value(const grpc::CallbackServerContext* call, const char* 
 
 const char* code_name(grpc::StatusCode code) {
   switch (code) {
-    case grpc::StatusCode::OK: return "OK";
-    case grpc::StatusCode::CANCELLED: return "CANCELLED";
-    case grpc::StatusCode::INVALID_ARGUMENT: return "INVALID_ARGUMENT";
-    case grpc::StatusCode::DEADLINE_EXCEEDED: return "DEADLINE_EXCEEDED";
-    case grpc::StatusCode::RESOURCE_EXHAUSTED: return "RESOURCE_EXHAUSTED";
-    case grpc::StatusCode::UNIMPLEMENTED: return "UNIMPLEMENTED";
-    case grpc::StatusCode::INTERNAL: return "INTERNAL";
-    case grpc::StatusCode::UNAVAILABLE: return "UNAVAILABLE";
-    default: return "UNKNOWN";
+    case grpc::StatusCode::OK:
+      return "OK";
+    case grpc::StatusCode::CANCELLED:
+      return "CANCELLED";
+    case grpc::StatusCode::INVALID_ARGUMENT:
+      return "INVALID_ARGUMENT";
+    case grpc::StatusCode::DEADLINE_EXCEEDED:
+      return "DEADLINE_EXCEEDED";
+    case grpc::StatusCode::RESOURCE_EXHAUSTED:
+      return "RESOURCE_EXHAUSTED";
+    case grpc::StatusCode::UNIMPLEMENTED:
+      return "UNIMPLEMENTED";
+    case grpc::StatusCode::INTERNAL:
+      return "INTERNAL";
+    case grpc::StatusCode::UNAVAILABLE:
+      return "UNAVAILABLE";
+    default:
+      return "UNKNOWN";
   }
 }
 
@@ -43,11 +52,16 @@ std::string error_reason(const grpc::Status& status) {
 
 const char* stage_name(int stage) {
   switch (static_cast<tda::core::Stage>(stage)) {
-    case tda::core::Stage::Loading: return "engine.prepare";
-    case tda::core::Stage::Distances: return "engine.distances";
-    case tda::core::Stage::Dim0: return "engine.dim0";
-    case tda::core::Stage::Assembly: return "engine.assemble";
-    default: return "engine.reduce";
+    case tda::core::Stage::Loading:
+      return "engine.prepare";
+    case tda::core::Stage::Distances:
+      return "engine.distances";
+    case tda::core::Stage::Dim0:
+      return "engine.dim0";
+    case tda::core::Stage::Assembly:
+      return "engine.assemble";
+    default:
+      return "engine.reduce";
   }
 }
 
@@ -207,8 +221,9 @@ void CallTelemetry::progress(const tda::core::ProgressInfo& info) {
   if (info.stage == tda::core::Stage::Done) {
     close_stage();
     stage_kind_ = kind;
-  } else if (compute_ != 0 && (kind != stage_kind_ || ((info.stage == tda::core::Stage::Reduction || info.stage == tda::core::Stage::Assembly) &&
-                                                                     info.dimension != stage_dim_))) {
+  } else if (compute_ != 0 && (kind != stage_kind_ || ((info.stage == tda::core::Stage::Reduction ||
+                                                        info.stage == tda::core::Stage::Assembly) &&
+                                                       info.dimension != stage_dim_))) {
     close_stage();
     stage_kind_ = kind;
     stage_dim_ = info.dimension;
@@ -283,15 +298,19 @@ void CallTelemetry::ended(const grpc::Status& status) {
     call.status = StatusCode::Ok;
   }
   switch (status.error_code()) {
-    case grpc::StatusCode::OK: m.job_ended(Outcome::Completed); break;
+    case grpc::StatusCode::OK:
+      m.job_ended(Outcome::Completed);
+      break;
     case grpc::StatusCode::CANCELLED:
       m.job_ended(Outcome::Cancelled);
-      m.cancelled(phase_ == Phase::Queued ? CancelPhase::Queued
+      m.cancelled(phase_ == Phase::Queued                                 ? CancelPhase::Queued
                   : phase_ == Phase::Running || phase_ == Phase::Finished ? CancelPhase::Running
                                                                           : CancelPhase::Receiving);
       break;
     case grpc::StatusCode::INVALID_ARGUMENT:
-    case grpc::StatusCode::UNIMPLEMENTED: m.job_ended(Outcome::Invalid); break;
+    case grpc::StatusCode::UNIMPLEMENTED:
+      m.job_ended(Outcome::Invalid);
+      break;
     case grpc::StatusCode::UNAVAILABLE:
       m.job_ended(Outcome::Unavailable);
       if (phase_ == Phase::Spec) m.refused(Refusal::ShuttingDown);
@@ -309,7 +328,9 @@ void CallTelemetry::ended(const grpc::Status& status) {
       }
       m.job_ended(Outcome::Failed);
       break;
-    default: m.job_ended(Outcome::Failed); break;
+    default:
+      m.job_ended(Outcome::Failed);
+      break;
   }
   // a refused or rejected call never reaches a later stage
   close_span(load_);

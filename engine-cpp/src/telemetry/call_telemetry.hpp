@@ -95,7 +95,7 @@ class CallTelemetry {
   int stage_kind_ = -1, stage_dim_ = -1;
   uint64_t stage_columns_done_ = 0, stage_columns_total_ = 0, stage_bytes_ = 0;
   std::vector<std::pair<int, size_t>> reduce_spans_;  // dimension -> span index
-  int64_t bytes_reported_ = 0;                         // this call's share of bytes in use
+  int64_t bytes_reported_ = 0;                        // this call's share of bytes in use
   enum class Phase { Spec, Receiving, Queued, Running, Finished } phase_ = Phase::Spec;
   bool ended_ = false;
 };

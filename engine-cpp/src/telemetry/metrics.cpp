@@ -38,7 +38,9 @@ std::string label(const char* key, const char* value) { return std::string(key) 
 
 }  // namespace
 
-void EngineMetrics::job_ended(Outcome outcome) { jobs_[static_cast<size_t>(outcome)].fetch_add(1, std::memory_order_relaxed); }
+void EngineMetrics::job_ended(Outcome outcome) {
+  jobs_[static_cast<size_t>(outcome)].fetch_add(1, std::memory_order_relaxed);
+}
 
 void EngineMetrics::job_duration(Algorithm algorithm, double seconds) {
   Histogram& h = durations_[static_cast<size_t>(algorithm)];
@@ -49,9 +51,13 @@ void EngineMetrics::job_duration(Algorithm algorithm, double seconds) {
   h.sum_micros.fetch_add(static_cast<uint64_t>(seconds > 0 ? seconds * 1e6 : 0), std::memory_order_relaxed);
 }
 
-void EngineMetrics::refused(Refusal reason) { refusals_[static_cast<size_t>(reason)].fetch_add(1, std::memory_order_relaxed); }
+void EngineMetrics::refused(Refusal reason) {
+  refusals_[static_cast<size_t>(reason)].fetch_add(1, std::memory_order_relaxed);
+}
 
-void EngineMetrics::cancelled(CancelPhase phase) { cancels_[static_cast<size_t>(phase)].fetch_add(1, std::memory_order_relaxed); }
+void EngineMetrics::cancelled(CancelPhase phase) {
+  cancels_[static_cast<size_t>(phase)].fetch_add(1, std::memory_order_relaxed);
+}
 
 void EngineMetrics::add_bytes_in_use(int64_t delta) { bytes_in_use_.fetch_add(delta, std::memory_order_relaxed); }
 
@@ -71,7 +77,8 @@ std::string EngineMetrics::render(const std::function<Gauges()>& gauges) const {
       cumulative += h.buckets[i].load();
       char le[32];
       std::snprintf(le, sizeof le, "%g", kDurationBuckets[i]);
-      sample(out, "tda_engine_job_duration_seconds_bucket", alg + "," + label("le", le), static_cast<double>(cumulative));
+      sample(out, "tda_engine_job_duration_seconds_bucket", alg + "," + label("le", le),
+             static_cast<double>(cumulative));
     }
     const uint64_t count = h.count.load();
     sample(out, "tda_engine_job_duration_seconds_bucket", alg + "," + label("le", "+Inf"), static_cast<double>(count));
@@ -83,7 +90,8 @@ std::string EngineMetrics::render(const std::function<Gauges()>& gauges) const {
   for (size_t i = 0; i < refusals_.size(); ++i)
     sample(out, "tda_engine_refusals_total", label("reason", kRefusals[i]), static_cast<double>(refusals_[i].load()));
 
-  header(out, "tda_engine_cancellations_total", "counter", "Jobs cancelled (client gone or shutdown), by the phase they were in.");
+  header(out, "tda_engine_cancellations_total", "counter",
+         "Jobs cancelled (client gone or shutdown), by the phase they were in.");
   for (size_t i = 0; i < cancels_.size(); ++i)
     sample(out, "tda_engine_cancellations_total", label("phase", kPhases[i]), static_cast<double>(cancels_[i].load()));
 
@@ -110,7 +118,9 @@ std::string EngineMetrics::render(const std::function<Gauges()>& gauges) const {
   const ExportCounters spans = export_counters();
   header(out, "tda_engine_spans_exported_total", "counter", "Spans the OTLP collector accepted.");
   sample(out, "tda_engine_spans_exported_total", "", static_cast<double>(spans.exported));
-  header(out, "tda_engine_spans_dropped_total", "counter", "Spans dropped: export queue full (reason=queue_full) or the collector did not take them (reason=export_failed).");
+  header(out, "tda_engine_spans_dropped_total", "counter",
+         "Spans dropped: export queue full (reason=queue_full) or the collector did not take them "
+         "(reason=export_failed).");
   sample(out, "tda_engine_spans_dropped_total", label("reason", "queue_full"), static_cast<double>(spans.dropped));
   sample(out, "tda_engine_spans_dropped_total", label("reason", "export_failed"), static_cast<double>(spans.failed));
   return out;

@@ -59,8 +59,7 @@ std::optional<SpanContext> parse_traceparent(std::string_view text) {
   if (text.size() > 55 && text[55] != '-') return std::nullopt;
   SpanContext ctx;
   std::array<uint8_t, 1> flags{};
-  if (!parse_hex(text.substr(3, 32), ctx.trace_id) || !parse_hex(text.substr(36, 16), ctx.span_id))
-    return std::nullopt;
+  if (!parse_hex(text.substr(3, 32), ctx.trace_id) || !parse_hex(text.substr(36, 16), ctx.span_id)) return std::nullopt;
   const int hi = hex_value(text[53]), lo = hex_value(text[54]);
   if (hi < 0 || lo < 0) return std::nullopt;
   flags[0] = static_cast<uint8_t>(hi << 4 | lo);
@@ -105,7 +104,8 @@ void SpanData::set(std::string key, AttributeValue value) {
 void SpanData::record_error(const std::string& type, const std::string& message) {
   status = StatusCode::Error;
   status_message = message;
-  events.push_back({"exception", now_unix_nanos(),
+  events.push_back({"exception",
+                    now_unix_nanos(),
                     {{"exception.type", AttributeValue{type}}, {"exception.message", AttributeValue{message}}}});
 }
 

@@ -92,8 +92,8 @@ void triangulate_2d(const Cloud& c, int threads) {
 template <class DT>
 void report_3d(const DT& dt, double s, int threads, bool parallel) {
   std::printf("delaunay_seconds=%.3f vertices=%zu cells=%zu threads=%d parallel=%s\n", s,
-              static_cast<size_t>(dt.number_of_vertices()), static_cast<size_t>(dt.number_of_finite_cells()),
-              threads, parallel ? "yes" : "no");
+              static_cast<size_t>(dt.number_of_vertices()), static_cast<size_t>(dt.number_of_finite_cells()), threads,
+              parallel ? "yes" : "no");
 }
 
 void triangulate_3d(const Cloud& c, int threads) {
@@ -102,9 +102,9 @@ void triangulate_3d(const Cloud& c, int threads) {
 #ifdef CGAL_LINKED_WITH_TBB
   if (threads > 1) {
     tbb::global_control limit(tbb::global_control::max_allowed_parallelism, static_cast<size_t>(threads));
-    using Tds = CGAL::Triangulation_data_structure_3<CGAL::Triangulation_vertex_base_3<Kernel>,
-                                                     CGAL::Delaunay_triangulation_cell_base_3<Kernel>,
-                                                     CGAL::Parallel_tag>;
+    using Tds =
+        CGAL::Triangulation_data_structure_3<CGAL::Triangulation_vertex_base_3<Kernel>,
+                                             CGAL::Delaunay_triangulation_cell_base_3<Kernel>, CGAL::Parallel_tag>;
     using DT = CGAL::Delaunay_triangulation_3<Kernel, Tds>;
     const auto t0 = Clock::now();
     const CGAL::Bbox_3 box = CGAL::bbox_3(pts.begin(), pts.end());
@@ -143,10 +143,8 @@ int main(int argc, char** argv) {
   }
   try {
     const Cloud c = read_cloud(file);
-    if (c.dim == 2)
-      triangulate_2d(c, threads);
-    else
-      triangulate_3d(c, threads);
+    if (c.dim == 2) triangulate_2d(c, threads);
+    else triangulate_3d(c, threads);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "tda_delaunay_floor: %s\n", e.what());
     return 2;

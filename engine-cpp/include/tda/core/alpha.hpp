@@ -41,7 +41,7 @@
 namespace tda::core {
 
 struct AlphaOptions {
-  int max_dim = -1;  // -1: ambient dimension - 1
+  int max_dim = -1;     // -1: ambient dimension - 1
   bool radius = false;  // report radii (sqrt of the squared radii)
   // Keep simplices whose value is <= max_alpha, in the reported unit (squared
   // radius, or radius when `radius` is set).
@@ -223,7 +223,10 @@ inline void reduce_dim1_z2(const FilteredComplex& K, const std::vector<uint32_t>
       while (j < work.size() && x < xe) {
         if (work[j] < *x) tmp.push_back(work[j++]);
         else if (*x < work[j]) tmp.push_back(*x++);
-        else { ++j; ++x; }
+        else {
+          ++j;
+          ++x;
+        }
       }
       tmp.insert(tmp.end(), work.begin() + j, work.end());
       tmp.insert(tmp.end(), x, xe);
@@ -401,10 +404,8 @@ inline uint64_t persistence(FilteredComplex& K, const Emitter& out, int modulus,
       ++columns;
       if ((columns & 0x3ffff) == 0) progress.step(Stage::Reduction, 1, NF + i, reduction_total, K.bytes() + pool_bytes);
     };
-    if (modulus == 2)
-      reduce_dim1_z2(K, facet_order_3, neg_facet, neg_edge, edge_rank, out, on_column, on_pivot);
-    else
-      reduce_dim1_zp(K, facet_order_3, neg_facet, neg_edge, edge_rank, out, modulus, on_column, on_pivot);
+    if (modulus == 2) reduce_dim1_z2(K, facet_order_3, neg_facet, neg_edge, edge_rank, out, on_column, on_pivot);
+    else reduce_dim1_zp(K, facet_order_3, neg_facet, neg_edge, edge_rank, out, modulus, on_column, on_pivot);
     // positive edges never killed (only possible below a max_alpha)
     for (size_t r = 0; r < E; ++r) {
       const uint32_t e = edge_order[r];
@@ -462,8 +463,8 @@ inline uint64_t distinct_points(const std::vector<double>& coords, size_t n, std
 
 }  // namespace alpha_detail
 
-inline AlphaResult alpha_from_points(const std::vector<double>& coords, size_t n, size_t dim,
-                                     const AlphaOptions& opt, const Callbacks& cb = {}) {
+inline AlphaResult alpha_from_points(const std::vector<double>& coords, size_t n, size_t dim, const AlphaOptions& opt,
+                                     const Callbacks& cb = {}) {
   using namespace alpha_detail;
   validate(coords, n, dim, opt);
   const Progress progress(cb);
@@ -487,10 +488,8 @@ inline AlphaResult alpha_from_points(const std::vector<double>& coords, size_t n
   const Tick tick = [&](uint64_t done, uint64_t total, uint64_t held) {
     progress.step(Stage::Distances, 0, done, total, K.bytes() + X.capacity() * 8 + held);
   };
-  if (dim == 2)
-    delaunay_2d(X, nv, K, tick);
-  else
-    delaunay_3d(X, nv, K, tick, opt.threads);
+  if (dim == 2) delaunay_2d(X, nv, K, tick);
+  else delaunay_3d(X, nv, K, tick, opt.threads);
   X.clear();
   X.shrink_to_fit();
   res.stats.simplices = K.simplices();
@@ -632,8 +631,8 @@ inline AlphaProfile extrapolate(const std::vector<double>& coords, const std::ve
     p.growth = std::clamp(std::log2(static_cast<double>(p.sample_tetrahedra) / static_cast<double>(half)), 1.0, 2.0);
   const double nn = static_cast<double>(n);
   const double worst = nn * (nn - 3) / 2;  // the most tetrahedra n points in R^3 can have
-  p.tetrahedra = std::min(worst, static_cast<double>(p.sample_tetrahedra) *
-                                     std::pow(nn / static_cast<double>(idx.size()), p.growth));
+  p.tetrahedra = std::min(
+      worst, static_cast<double>(p.sample_tetrahedra) * std::pow(nn / static_cast<double>(idx.size()), p.growth));
   return p;
 }
 

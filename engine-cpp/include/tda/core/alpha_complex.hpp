@@ -52,20 +52,18 @@ using Tick = std::function<void(uint64_t, uint64_t, uint64_t)>;
 inline constexpr size_t kTickEvery = size_t{1} << 16;
 
 struct FilteredComplex {
-  int dim = 0;       // dimension of the triangulation: 0..3
-  uint32_t nv = 0;   // vertices (all have value 0)
-  std::vector<uint32_t> edge_v;    // 2 per edge
+  int dim = 0;                   // dimension of the triangulation: 0..3
+  uint32_t nv = 0;               // vertices (all have value 0)
+  std::vector<uint32_t> edge_v;  // 2 per edge
   std::vector<double> edge_val;
-  std::vector<double> tri_val;     // dim >= 2
-  std::vector<uint32_t> tri_edges; // dim == 3: 3 edge ids per triangle
-  std::vector<double> tet_val;     // dim == 3
+  std::vector<double> tri_val;      // dim >= 2
+  std::vector<uint32_t> tri_edges;  // dim == 3: 3 edge ids per triangle
+  std::vector<double> tet_val;      // dim == 3
   // Facets of the top cells (edges when dim == 2, triangles when dim == 3) with
   // their two cofacets (top cell ids; kNone = the outside).
   std::vector<uint32_t> facet_cof;
 
-  uint64_t simplices() const {
-    return nv + edge_val.size() + tri_val.size() + tet_val.size();
-  }
+  uint64_t simplices() const { return nv + edge_val.size() + tri_val.size() + tet_val.size(); }
   uint64_t bytes() const {
     return edge_v.capacity() * 4 + edge_val.capacity() * 8 + tri_val.capacity() * 8 + tri_edges.capacity() * 4 +
            tet_val.capacity() * 8 + facet_cof.capacity() * 4;
@@ -316,7 +314,8 @@ inline void delaunay_2d(std::vector<double>& X, uint32_t nv, FilteredComplex& K,
 // Delaunay triangulation types in R^3: sequential, and (with TBB) CGAL's
 // parallel insertion (Parallel_tag data structure, a lock grid over the bounding box).
 using Vb3 = CGAL::Triangulation_vertex_base_with_info_3<uint32_t, Kernel>;
-using Cb3 = CGAL::Triangulation_cell_base_with_info_3<uint32_t, Kernel, CGAL::Delaunay_triangulation_cell_base_3<Kernel>>;
+using Cb3 =
+    CGAL::Triangulation_cell_base_with_info_3<uint32_t, Kernel, CGAL::Delaunay_triangulation_cell_base_3<Kernel>>;
 using Dt3Serial = CGAL::Delaunay_triangulation_3<Kernel, CGAL::Triangulation_data_structure_3<Vb3, Cb3>>;
 #ifdef CGAL_LINKED_WITH_TBB
 using Dt3Parallel =
@@ -399,8 +398,9 @@ inline void insert_sorted(DT& dt, const Pairs& pts, const Tick& tick, int thread
   const size_t n = pts.size();
   for (size_t a = 0; a < n; a += kTickEvery) {
     // first half of the stage: insertion (held: the triangulation so far, for the memory guard)
-    tick(a, 2 * n, uint64_t{dt.tds().number_of_cells()} * sizeof(typename DT::Cell) +
-                       uint64_t{dt.tds().number_of_vertices()} * sizeof(typename DT::Vertex) + pts.capacity() * sizeof(pts[0]));
+    tick(a, 2 * n,
+         uint64_t{dt.tds().number_of_cells()} * sizeof(typename DT::Cell) +
+             uint64_t{dt.tds().number_of_vertices()} * sizeof(typename DT::Vertex) + pts.capacity() * sizeof(pts[0]));
     const auto b = pts.begin() + static_cast<long>(a), e = pts.begin() + static_cast<long>(std::min(n, a + kTickEvery));
 #ifdef CGAL_LINKED_WITH_TBB
     if (threads > 1) {
@@ -473,10 +473,8 @@ inline void delaunay_3d(std::vector<double>& X, uint32_t nv, FilteredComplex& K,
       return;
     }
   }
-  if (dim == 2)
-    build_from_triangles<3>(X, nv, tv, tn, K, second_half(tick));
-  else
-    build_from_tetrahedra(X, nv, tv, tn, K, second_half(tick));
+  if (dim == 2) build_from_triangles<3>(X, nv, tv, tn, K, second_half(tick));
+  else build_from_tetrahedra(X, nv, tv, tn, K, second_half(tick));
 }
 
 }  // namespace tda::core::alpha_detail

@@ -56,7 +56,8 @@ inline index_t largest_vertex_below(const BinomialTable& B, index_t idx, int k, 
   // invariant: row[lo] <= idx < row[hi]
   while (hi - lo > 1) {
     index_t mid = lo + (hi - lo) / 2;
-    if (row[mid] <= idx) lo = mid; else hi = mid;
+    if (row[mid] <= idx) lo = mid;
+    else hi = mid;
   }
   return lo;
 }

@@ -92,7 +92,10 @@ class EdgeCollapser {
       if (tw == kRemoved) continue;
       if (tw <= t) {
         now_.push_back(b->vertex);
-        if (tw < best_t) { best_t = tw; best = b->vertex; }
+        if (tw < best_t) {
+          best_t = tw;
+          best = b->vertex;
+        }
       } else {
         later_.push_back({tw, b->vertex});
       }
@@ -112,7 +115,10 @@ class EdgeCollapser {
         for (uint32_t c : now_) {
           if (c == best) continue;
           if (++tries > kTries) break;
-          if (dominates(c, time)) { dom = c; break; }
+          if (dominates(c, time)) {
+            dom = c;
+            break;
+          }
         }
       }
       if (dom < 0) return time;
@@ -216,9 +222,10 @@ std::vector<detail::Simplex> collapse_edges(SparseDistances& g, std::vector<deta
   using detail::Simplex;
   stats.edges_before = edges.size();
   // from the last edge of the filtration to the first
-  parallel_sort(edges, [](const Simplex& a, const Simplex& b) {
-    return a.diam > b.diam || (a.diam == b.diam && a.index < b.index);
-  }, threads);
+  parallel_sort(
+      edges,
+      [](const Simplex& a, const Simplex& b) { return a.diam > b.diam || (a.diam == b.diam && a.index < b.index); },
+      threads);
   poll();
   detail::EdgeCollapser c(g);
   const size_t total = edges.size();

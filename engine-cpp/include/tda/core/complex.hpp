@@ -139,7 +139,10 @@ class Complex<SparseDistances> {
         while (q != lo[i] && static_cast<index_t>((q - 1)->vertex) > j) --q;
         cur[i] = q;
         if (q == lo[i]) return;  // list exhausted: nothing common below j
-        if (static_cast<index_t>((q - 1)->vertex) != j) { common = false; break; }
+        if (static_cast<index_t>((q - 1)->vertex) != j) {
+          common = false;
+          break;
+        }
         dj = std::max(dj, (q - 1)->dist);
         to[i] = (q - 1)->dist;
       }

@@ -51,8 +51,8 @@ struct Point {
 };
 
 struct SplitDiagram {
-  std::vector<Point> finite;     // death > birth, both finite
-  std::vector<double> essential; // births of bars with death = +inf, sorted
+  std::vector<Point> finite;      // death > birth, both finite
+  std::vector<double> essential;  // births of bars with death = +inf, sorted
 };
 
 // Throws InvalidInput for bars no diagram holds: NaN, birth not finite,
@@ -76,9 +76,7 @@ inline SplitDiagram split(const std::vector<Interval>& bars, const char* side) {
   return out;
 }
 
-inline double linf(const Point& a, const Point& b) {
-  return std::max(std::fabs(a.x - b.x), std::fabs(a.y - b.y));
-}
+inline double linf(const Point& a, const Point& b) { return std::max(std::fabs(a.x - b.x), std::fabs(a.y - b.y)); }
 
 // L-infinity distance to the diagonal, through the projection (as GUDHI).
 inline double diag_linf(const Point& a) {

@@ -22,7 +22,11 @@ namespace tda::core {
 #elif defined(__GNUC__) && defined(__aarch64__)
 #define TDA_CORE_OPAQUE(x) __asm__("" : "+w"(x))
 #else
-#define TDA_CORE_OPAQUE(x) do { volatile value_t tda_v_ = (x); (x) = tda_v_; } while (0)
+#define TDA_CORE_OPAQUE(x)         \
+  do {                             \
+    volatile value_t tda_v_ = (x); \
+    (x) = tda_v_;                  \
+  } while (0)
 #endif
 
 // Default progress hook for the O(n^2) loops below: does nothing.
@@ -51,12 +55,15 @@ template <class Poll = NoPoll>
 std::vector<value_t> lower_from_points(const std::vector<value_t>& coords, size_t n, size_t dim, Poll&& poll = {},
                                        int threads = 1) {
   std::vector<value_t> lower(n * (n - 1) / 2);
-  WorkerGroup(threads).chunks(n, 16, [&](size_t lo, size_t hi, int) {
-    for (size_t i = std::max<size_t>(lo, 1); i < hi; ++i) {
-      value_t* out = lower.data() + i * (i - 1) / 2;
-      for (size_t j = 0; j < i; ++j) out[j] = euclidean_distance(&coords[i * dim], &coords[j * dim], dim);
-    }
-  }, poll);
+  WorkerGroup(threads).chunks(
+      n, 16,
+      [&](size_t lo, size_t hi, int) {
+        for (size_t i = std::max<size_t>(lo, 1); i < hi; ++i) {
+          value_t* out = lower.data() + i * (i - 1) / 2;
+          for (size_t j = 0; j < i; ++j) out[j] = euclidean_distance(&coords[i * dim], &coords[j * dim], dim);
+        }
+      },
+      poll);
   return lower;
 }
 
@@ -83,16 +90,19 @@ value_t enclosing_radius_points(const std::vector<value_t>& coords, size_t n, si
   if (n < 2) return 0;
   WorkerGroup g(threads);
   std::vector<value_t> best(g.size(), std::numeric_limits<value_t>::infinity());
-  g.chunks(n, 16, [&](size_t lo, size_t hi, int w) {
-    value_t b = best[w];
-    for (size_t i = lo; i < hi; ++i) {
-      value_t m = 0;
-      for (size_t j = 0; j < n && m < b; ++j)
-        if (j != i) m = std::max(m, euclidean_distance(&coords[i * dim], &coords[j * dim], dim));
-      b = std::min(b, m);
-    }
-    best[w] = b;
-  }, poll);
+  g.chunks(
+      n, 16,
+      [&](size_t lo, size_t hi, int w) {
+        value_t b = best[w];
+        for (size_t i = lo; i < hi; ++i) {
+          value_t m = 0;
+          for (size_t j = 0; j < n && m < b; ++j)
+            if (j != i) m = std::max(m, euclidean_distance(&coords[i * dim], &coords[j * dim], dim));
+          b = std::min(b, m);
+        }
+        best[w] = b;
+      },
+      poll);
   return *std::min_element(best.begin(), best.end());
 }
 
@@ -119,11 +129,14 @@ class DenseDistances {
   DenseDistances(const std::vector<value_t>& coords, size_t n, size_t dim, Poll&& poll = {}, int threads = 1)
       : n_(n), m_(n * n, 0) {
     // rows are computed left of the diagonal and mirrored (distinct cells per row)
-    WorkerGroup(threads).chunks(n, 16, [&](size_t lo, size_t hi, int) {
-      for (size_t i = std::max<size_t>(lo, 1); i < hi; ++i)
-        for (size_t j = 0; j < i; ++j)
-          m_[i * n + j] = m_[j * n + i] = euclidean_distance(&coords[i * dim], &coords[j * dim], dim);
-    }, poll);
+    WorkerGroup(threads).chunks(
+        n, 16,
+        [&](size_t lo, size_t hi, int) {
+          for (size_t i = std::max<size_t>(lo, 1); i < hi; ++i)
+            for (size_t j = 0; j < i; ++j)
+              m_[i * n + j] = m_[j * n + i] = euclidean_distance(&coords[i * dim], &coords[j * dim], dim);
+        },
+        poll);
   }
   size_t size() const { return n_; }
   value_t operator()(size_t i, size_t j) const { return m_[i * n_ + j]; }
@@ -162,13 +175,16 @@ class SparseDistances {
   static SparseDistances from_points(const std::vector<value_t>& coords, size_t n, size_t dim, value_t threshold,
                                      Poll&& poll = {}, int threads = 1) {
     std::vector<std::vector<Neighbor>> below(n);
-    WorkerGroup(threads).chunks(n, 16, [&](size_t lo, size_t hi, int) {
-      for (size_t i = std::max<size_t>(lo, 1); i < hi; ++i)
-        for (size_t j = 0; j < i; ++j) {
-          value_t d = euclidean_distance(&coords[i * dim], &coords[j * dim], dim);
-          if (d <= threshold) below[i].push_back({static_cast<uint32_t>(j), d});
-        }
-    }, poll);
+    WorkerGroup(threads).chunks(
+        n, 16,
+        [&](size_t lo, size_t hi, int) {
+          for (size_t i = std::max<size_t>(lo, 1); i < hi; ++i)
+            for (size_t j = 0; j < i; ++j) {
+              value_t d = euclidean_distance(&coords[i * dim], &coords[j * dim], dim);
+              if (d <= threshold) below[i].push_back({static_cast<uint32_t>(j), d});
+            }
+        },
+        poll);
     SparseDistances s;
     s.offsets_.assign(n + 1, 0);
     for (size_t i = 0; i < n; ++i) {
@@ -222,7 +238,8 @@ class SparseDistances {
   const value_t* vertex_deaths() const { return death_.empty() ? nullptr : death_.data(); }
   size_t edge_count() const { return nb_.size() / 2; }
   size_t bytes() const {
-    return nb_.capacity() * sizeof(Neighbor) + offsets_.capacity() * sizeof(size_t) + death_.capacity() * sizeof(value_t);
+    return nb_.capacity() * sizeof(Neighbor) + offsets_.capacity() * sizeof(size_t) +
+           death_.capacity() * sizeof(value_t);
   }
 
   // d(u, v) for an edge present in the lists (binary search); +inf otherwise.

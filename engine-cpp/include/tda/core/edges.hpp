@@ -19,7 +19,8 @@ namespace detail {
 // before(bytes) runs once the size of the list is known, before it is allocated
 // (the memory guard charges it there).
 template <class Before = void (*)(uint64_t)>
-std::vector<Simplex> dense_edges(const DenseDistances& d, value_t thr, Before&& before = [](uint64_t) {}) {
+std::vector<Simplex> dense_edges(
+    const DenseDistances& d, value_t thr, Before&& before = [](uint64_t) {}) {
   std::vector<Simplex> edges;
   const size_t n = d.size();
   size_t count = 0;

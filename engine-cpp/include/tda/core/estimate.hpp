@@ -15,7 +15,6 @@
 
 namespace tda::core {
 
-
 // Cost model for admission control, calibrated against the measured peak RSS
 // (/usr/bin/time %M) and CPU time of the CLI on random clouds (R^3, n = 500..2000,
 // H2) and the benchmark inputs; meant to be an upper-ish estimate.
@@ -36,15 +35,15 @@ inline Estimate estimate_rips(uint64_t n, uint32_t dim, bool is_distance_matrix,
   const double q = edge_fraction >= 0 ? std::min(1.0, edge_fraction) : threshold ? 0.25 : 0.8;
   const double edges = q * pairs;
   const bool dense = !threshold && n <= kDenseMaxPoints;
-  double mem = 16.0 * (1 << 20);                              // process, libraries, result
-  mem += is_distance_matrix ? pairs * 4 : nn * dim * 4.0;    // input
+  double mem = 16.0 * (1 << 20);                           // process, libraries, result
+  mem += is_distance_matrix ? pairs * 4 : nn * dim * 4.0;  // input
   if (dense) mem += nn * nn * 4 + (is_distance_matrix ? 0 : pairs * 4);
-  else mem += edges * 24;                                     // lists (both ways) + transposition
+  else mem += edges * 24;  // lists (both ways) + transposition
   // reductions get harder with the intrinsic dimension (unknown for a matrix)
   const double eff_dim = is_distance_matrix ? 8 : std::min<double>(dim, 16);
   if (max_dim >= 1) {
-    mem += edges * 16;                                        // edge list (kept as dimension-1 simplices)
-    mem += edges * (24 + 4 * eff_dim);                        // dimension-1 columns, pivot map, V
+    mem += edges * 16;                  // edge list (kept as dimension-1 simplices)
+    mem += edges * (24 + 4 * eff_dim);  // dimension-1 columns, pivot map, V
   }
   double work = pairs * (is_distance_matrix ? 1 : std::max<uint32_t>(dim, 1)) * 2e-9 + edges * 5e-7;
   double simplices = edges;  // S_1
@@ -138,7 +137,8 @@ ComplexProfile profile(size_t n, double cutoff, int max_dim, double pair_cost, D
   const value_t c = static_cast<value_t>(cutoff);
   // vertices whose neighbourhoods are measured: all of them when affordable
   const bool all = pairs * pair_cost <= kEstimateBudget;
-  const size_t s = all ? n : std::max<size_t>(64, std::min<size_t>(n, static_cast<size_t>(kEstimateBudget / (nn * pair_cost))));
+  const size_t s =
+      all ? n : std::max<size_t>(64, std::min<size_t>(n, static_cast<size_t>(kEstimateBudget / (nn * pair_cost))));
   p.sampled_vertices = static_cast<uint32_t>(s);
   p.exact_edges = all;
   Rng rng{0x9E3779B97F4A7C15ull};
@@ -209,8 +209,7 @@ ComplexProfile profile(size_t n, double cutoff, int max_dim, double pair_cost, D
   const double scale = nn / static_cast<double>(s);
   p.edges = std::min(pairs, degree_total * scale / 2);
   p.simplices[1] = p.edges;
-  for (int k = 2; k <= top; ++k)
-    p.simplices[k] = std::min(choose(nn, k + 1), deg_sum[k] * scale / (k + 1));
+  for (int k = 2; k <= top; ++k) p.simplices[k] = std::min(choose(nn, k + 1), deg_sum[k] * scale / (k + 1));
   return p;
 }
 
@@ -225,14 +224,14 @@ inline Estimate estimate_rips_profile(const ComplexProfile& p, uint32_t dim, boo
   auto S = [&](int k) { return k < static_cast<int>(p.simplices.size()) ? p.simplices[k] : 0.0; };
   const bool may_collapse = detail::collapse_pays(p.n, 0, max_dim);
   const bool dense = !has_threshold && p.n <= kDenseMaxPoints && !may_collapse;
-  double mem = 4.0 * (1 << 20);  // process and libraries (the CLI measures ~3 MiB)
+  double mem = 4.0 * (1 << 20);                            // process and libraries (the CLI measures ~3 MiB)
   mem += is_distance_matrix ? pairs * 4 : nn * dim * 4.0;  // input
   if (dense) mem += nn * nn * 4 + (is_distance_matrix ? 0 : pairs * 4);
-  else mem += edges * 24 + nn * 16;                         // neighbour lists (both ways), grid
+  else mem += edges * 24 + nn * 16;  // neighbour lists (both ways), grid
   const bool collapse = max_dim >= 2 && (p.n > 0 && 2 * edges / nn <= 300);
   double stage = 0;  // the largest of the stages after the edges
   if (max_dim >= 1) {
-    mem += edges * 16;  // edge list
+    mem += edges * 16;                                  // edge list
     if (collapse) stage = std::max(stage, edges * 24);  // collapse: flags, per-vertex work
     const double eff_dim = is_distance_matrix ? 8 : std::min<double>(dim, 16);
     stage = std::max(stage, edges * (24 + 4 * eff_dim));  // dimension-1 columns, pivot map, V
@@ -240,9 +239,9 @@ inline Estimate estimate_rips_profile(const ComplexProfile& p, uint32_t dim, boo
   double work = (is_distance_matrix ? pairs : pairs * std::max<uint32_t>(dim, 1)) * 2e-9 + edges * 5e-7;
   for (int k = 2; k <= max_dim; ++k) {
     const double columns = S(k) * (k == 2 ? 0.004 : is_distance_matrix ? 0.045 : 0.01);
-    double here = columns * 16 * 3;          // columns, pivot map, V and working columns
-    if (k < max_dim) here += S(k) * 16;      // kept for the next dimension
-    if (k >= 3) here += S(k - 1) * 16;       // the facets whose cofacets are enumerated
+    double here = columns * 16 * 3;      // columns, pivot map, V and working columns
+    if (k < max_dim) here += S(k) * 16;  // kept for the next dimension
+    if (k >= 3) here += S(k - 1) * 16;   // the facets whose cofacets are enumerated
     stage = std::max(stage, here);
     work += S(k) * 7e-8;
   }
@@ -257,8 +256,9 @@ inline ComplexProfile profile_points(const std::vector<value_t>& coords, size_t 
   RipsOptions o;
   o.threshold = threshold;
   const value_t cutoff = detail::choose_threshold(o, enclosing_radius_points(coords, n, dim));
-  return estimate_detail::profile(n, cutoff, max_dim, static_cast<double>(std::max<size_t>(dim, 1)),
-                                  [&](size_t i, size_t j) { return euclidean_distance(&coords[i * dim], &coords[j * dim], dim); });
+  return estimate_detail::profile(
+      n, cutoff, max_dim, static_cast<double>(std::max<size_t>(dim, 1)),
+      [&](size_t i, size_t j) { return euclidean_distance(&coords[i * dim], &coords[j * dim], dim); });
 }
 
 // Strict lower triangle row by row, as rips_from_lower_distances takes it.

@@ -184,41 +184,50 @@ SparseDistances grid_neighbors(const std::vector<value_t>& coords, size_t n, siz
   };
   constexpr size_t kCellChunk = 256;
   // pass 1: degrees (offsets[v + 1] = degree of v)
-  group.chunks(cells, kCellChunk, [&](size_t lo, size_t hi, int) {
-    for (size_t c = lo; c < hi; ++c)
-      grid.for_candidates_of_cell(c, [&](uint32_t p, uint32_t, value_t d) {
-        if (d <= threshold) ++offsets[size_t{p} + 1];
-      });
-    cells_done.fetch_add(hi - lo, std::memory_order_relaxed);
-  }, polled);
+  group.chunks(
+      cells, kCellChunk,
+      [&](size_t lo, size_t hi, int) {
+        for (size_t c = lo; c < hi; ++c)
+          grid.for_candidates_of_cell(c, [&](uint32_t p, uint32_t, value_t d) {
+            if (d <= threshold) ++offsets[size_t{p} + 1];
+          });
+        cells_done.fetch_add(hi - lo, std::memory_order_relaxed);
+      },
+      polled);
   for (size_t v = 0; v < n; ++v) offsets[v + 1] += offsets[v];
   if (charge) charge(grid.bytes() + offsets.capacity() * sizeof(size_t) + offsets[n] * sizeof(Neighbor));
   std::vector<Neighbor> nb(offsets[n]);
   // pass 2: fill, then sort each list by vertex
-  group.chunks(cells, kCellChunk, [&](size_t lo, size_t hi, int) {
-    for (size_t c = lo; c < hi; ++c) {
-      grid.for_candidates_of_cell(c, [&](uint32_t p, uint32_t q, value_t d) {
-        if (d <= threshold) {
-          // (offsets[p] counts up during the fill)
-          nb[offsets[p]++] = Neighbor{q, d};
+  group.chunks(
+      cells, kCellChunk,
+      [&](size_t lo, size_t hi, int) {
+        for (size_t c = lo; c < hi; ++c) {
+          grid.for_candidates_of_cell(c, [&](uint32_t p, uint32_t q, value_t d) {
+            if (d <= threshold) {
+              // (offsets[p] counts up during the fill)
+              nb[offsets[p]++] = Neighbor{q, d};
+            }
+          });
         }
-      });
-    }
-    cells_done.fetch_add(hi - lo, std::memory_order_relaxed);
-  }, polled);
+        cells_done.fetch_add(hi - lo, std::memory_order_relaxed);
+      },
+      polled);
   // offsets[v] now holds the end of v's list, which is the start of v + 1's
   for (size_t v = n; v > 0; --v) offsets[v] = offsets[v - 1];
   offsets[0] = 0;
   // the candidate ranges come in increasing position order, so the lists are
   // sorted already (checked: a cheap pass)
-  group.chunks(n, 4096, [&](size_t lo, size_t hi, int) {
-    auto by_vertex = [](const Neighbor& a, const Neighbor& b) { return a.vertex < b.vertex; };
-    for (size_t v = lo; v < hi; ++v) {
-      auto b = nb.begin() + static_cast<std::ptrdiff_t>(offsets[v]);
-      auto e = nb.begin() + static_cast<std::ptrdiff_t>(offsets[v + 1]);
-      if (!std::is_sorted(b, e, by_vertex)) std::sort(b, e, by_vertex);
-    }
-  }, poll);
+  group.chunks(
+      n, 4096,
+      [&](size_t lo, size_t hi, int) {
+        auto by_vertex = [](const Neighbor& a, const Neighbor& b) { return a.vertex < b.vertex; };
+        for (size_t v = lo; v < hi; ++v) {
+          auto b = nb.begin() + static_cast<std::ptrdiff_t>(offsets[v]);
+          auto e = nb.begin() + static_cast<std::ptrdiff_t>(offsets[v + 1]);
+          if (!std::is_sorted(b, e, by_vertex)) std::sort(b, e, by_vertex);
+        }
+      },
+      poll);
   return SparseDistances::from_lists(std::move(offsets), std::move(nb));
 }
 

@@ -37,8 +37,16 @@ class PivotMap {
     if ((size_ + 1) * 2 > slots_.size()) grow();
     for (size_t i = hash(key) & mask_;; i = (i + 1) & mask_) {
       Slot& s = slots_[i];
-      if (s.key == key) { s.value = value; return; }
-      if (s.key == kEmpty) { s.key = key; s.value = value; ++size_; return; }
+      if (s.key == key) {
+        s.value = value;
+        return;
+      }
+      if (s.key == kEmpty) {
+        s.key = key;
+        s.value = value;
+        ++size_;
+        return;
+      }
     }
   }
 
@@ -46,7 +54,10 @@ class PivotMap {
   size_t bytes() const { return slots_.capacity() * sizeof(Slot); }
 
  private:
-  struct Slot { int64_t key; uint64_t value; };
+  struct Slot {
+    int64_t key;
+    uint64_t value;
+  };
 
   static size_t hash(int64_t key) {
     uint64_t x = static_cast<uint64_t>(key) * 0x9E3779B97F4A7C15ull;

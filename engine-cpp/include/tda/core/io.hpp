@@ -29,10 +29,16 @@ class NumberScanner {
     token_.clear();
     bool digits = false;
     if (p_ != end_ && (*p_ == '+' || *p_ == '-')) token_.push_back(*p_++);
-    while (p_ != end_ && is_digit(*p_)) { token_.push_back(*p_++); digits = true; }
+    while (p_ != end_ && is_digit(*p_)) {
+      token_.push_back(*p_++);
+      digits = true;
+    }
     if (p_ != end_ && *p_ == '.') {
       token_.push_back(*p_++);
-      while (p_ != end_ && is_digit(*p_)) { token_.push_back(*p_++); digits = true; }
+      while (p_ != end_ && is_digit(*p_)) {
+        token_.push_back(*p_++);
+        digits = true;
+      }
     }
     if (digits && p_ != end_ && (*p_ == 'e' || *p_ == 'E')) {
       token_.push_back(*p_++);
@@ -51,7 +57,10 @@ class NumberScanner {
  private:
   static bool is_space(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\v' || c == '\f' || c == '\r'; }
   static bool is_digit(char c) { return c >= '0' && c <= '9'; }
-  bool fail() { failed_ = true; return false; }
+  bool fail() {
+    failed_ = true;
+    return false;
+  }
 
   const char* p_;
   const char* end_;
@@ -105,7 +114,10 @@ inline PointCloud parse_point_cloud(std::string_view text) {
     NumberScanner s(line);
     size_t count = 0;
     value_t x;
-    while (s.next(x)) { pc.coords.push_back(x); ++count; }
+    while (s.next(x)) {
+      pc.coords.push_back(x);
+      ++count;
+    }
     if (count == 0) return;
     if (pc.n == 0) pc.dim = count;
     else if (count != pc.dim)

@@ -19,9 +19,10 @@ namespace tda::core {
 // the budget could not give more). The job's memory is freed by unwinding.
 struct MemoryLimitExceeded : std::exception {
   MemoryLimitExceeded(uint64_t needed, uint64_t allowed)
-      : needed_bytes(needed), allowed_bytes(allowed),
-        message("memory limit exceeded: the job needs at least " + std::to_string(needed) +
-                " bytes, its budget is " + std::to_string(allowed) + " bytes") {}
+      : needed_bytes(needed),
+        allowed_bytes(allowed),
+        message("memory limit exceeded: the job needs at least " + std::to_string(needed) + " bytes, its budget is " +
+                std::to_string(allowed) + " bytes") {}
   const char* what() const noexcept override { return message.c_str(); }
   uint64_t needed_bytes;
   uint64_t allowed_bytes;
@@ -32,12 +33,12 @@ class MemoryBudget {
  public:
   // The accounted structures; setting a part replaces its previous figure.
   enum Part {
-    kInput,       // the input values (coordinates or distances)
-    kDistances,   // dense matrix, neighbour lists and the grid building them
-    kEdges,       // the edge list
-    kReduction,   // columns, pivot tables, V, working columns of the Rips reduction
-    kSimplices,   // the lists of (k-1)-simplices kept for the next assembly
-    kAlpha,       // Delaunay triangulation, filtered complex and columns of Alpha
+    kInput,      // the input values (coordinates or distances)
+    kDistances,  // dense matrix, neighbour lists and the grid building them
+    kEdges,      // the edge list
+    kReduction,  // columns, pivot tables, V, working columns of the Rips reduction
+    kSimplices,  // the lists of (k-1)-simplices kept for the next assembly
+    kAlpha,      // Delaunay triangulation, filtered complex and columns of Alpha
     kParts
   };
 

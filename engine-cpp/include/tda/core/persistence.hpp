@@ -32,7 +32,7 @@ struct ProgressInfo {
 struct Callbacks {
   std::function<void(const ProgressInfo&)> on_progress;  // optional
   std::function<bool()> is_cancelled;                    // optional; true -> throw Cancelled
-  MemoryBudget* memory = nullptr;  // optional; over budget -> throw MemoryLimitExceeded
+  MemoryBudget* memory = nullptr;                        // optional; over budget -> throw MemoryLimitExceeded
 };
 
 struct Estimate {

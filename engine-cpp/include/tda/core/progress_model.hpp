@@ -29,12 +29,12 @@ namespace tda::core {
 // Expected work of each part of a computation, in seconds of one core (only the
 // ratios matter).
 struct WorkPlan {
-  double loading = 0;              // input (Alpha: preparation)
-  double distances = 0;            // distance matrix or neighbour lists, the edge list
-  double collapse = 0;             // edge collapse (0: does not run)
-  double dim0 = 0;                 // sort of the edges, apparent pairs, union-find
-  std::vector<double> assembly;    // index k >= 2: the columns of dimension k
-  std::vector<double> reduction;   // index k >= 1: the reduction of dimension k
+  double loading = 0;             // input (Alpha: preparation)
+  double distances = 0;           // distance matrix or neighbour lists, the edge list
+  double collapse = 0;            // edge collapse (0: does not run)
+  double dim0 = 0;                // sort of the edges, apparent pairs, union-find
+  std::vector<double> assembly;   // index k >= 2: the columns of dimension k
+  std::vector<double> reduction;  // index k >= 1: the reduction of dimension k
 };
 
 // Rips from the measured complex: n points in R^dim (dim 0: a distance matrix),
@@ -132,9 +132,10 @@ class ProgressModel {
       f = 1.0;
       seg_end_ = 1.0;
     } else if (const Segment* s = find(p.stage, p.dimension)) {
-      const double part = p.columns_total > 0
-                              ? std::clamp(static_cast<double>(p.columns_done) / static_cast<double>(p.columns_total), 0.0, 1.0)
-                              : 0.0;
+      const double part =
+          p.columns_total > 0
+              ? std::clamp(static_cast<double>(p.columns_done) / static_cast<double>(p.columns_total), 0.0, 1.0)
+              : 0.0;
       // (a reduction's last columns, the shortest simplices, carry most of the
       // additions: its count enters squared)
       f = s->begin + (s->end - s->begin) * (p.stage == Stage::Reduction ? part * part : part);
@@ -198,10 +199,10 @@ class ProgressModel {
 
   double start_;
   std::vector<Segment> segments_;
-  double fraction_ = 0;        // what was returned last (monotone)
-  double reported_ = 0;        // the latest report's own fraction (no creep)
-  double reported_at_ = 0;     // when the reports' fraction last rose
-  double seg_end_ = 0;         // end of the latest report's segment
+  double fraction_ = 0;     // what was returned last (monotone)
+  double reported_ = 0;     // the latest report's own fraction (no creep)
+  double reported_at_ = 0;  // when the reports' fraction last rose
+  double seg_end_ = 0;      // end of the latest report's segment
   bool seen_ = false;
   double first_at_ = 0, first_fraction_ = 0;
 };

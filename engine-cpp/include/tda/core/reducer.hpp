@@ -39,13 +39,16 @@ struct Coding {
   static constexpr int kShift = 55;  // coefficient in bits 55..62, so codes stay non-negative
   static constexpr index_t kMask = (index_t{1} << kShift) - 1;
   static index_t index(index_t code) {
-    if constexpr (Z2) return code; else return code & kMask;
+    if constexpr (Z2) return code;
+    else return code & kMask;
   }
   static coef_t coef(index_t code) {
-    if constexpr (Z2) return 1; else return static_cast<coef_t>(static_cast<uint64_t>(code) >> kShift);
+    if constexpr (Z2) return 1;
+    else return static_cast<coef_t>(static_cast<uint64_t>(code) >> kShift);
   }
   static index_t make(index_t idx, coef_t c) {
-    if constexpr (Z2) return idx; else return idx | (static_cast<index_t>(c) << kShift);
+    if constexpr (Z2) return idx;
+    else return idx | (static_cast<index_t>(c) << kShift);
   }
 };
 
@@ -64,8 +67,16 @@ class Reducer {
  public:
   Reducer(const Dist& dist, const BinomialTable& B, value_t thr, int top_dim, int modulus, const Callbacks& cb,
           RipsResult& out, int threads = 1, size_t column_split = 0)
-      : cx_(dist, B, thr), B_(B), n_(dist.size()), top_dim_(top_dim), p_(static_cast<coef_t>(modulus)), cb_(cb),
-        out_(out), heap_(column_split), vheap_(column_split), threads_(std::max(1, threads)),
+      : cx_(dist, B, thr),
+        B_(B),
+        n_(dist.size()),
+        top_dim_(top_dim),
+        p_(static_cast<coef_t>(modulus)),
+        cb_(cb),
+        out_(out),
+        heap_(column_split),
+        vheap_(column_split),
+        threads_(std::max(1, threads)),
         column_split_(column_split) {
     heap_.set_poll([this] { check_cancel(); });
     inverse_.assign(p_, 0);
@@ -134,8 +145,8 @@ class Reducer {
     if (cb_.on_progress) cb_.on_progress(ProgressInfo{s, dim, done, total, reported_bytes(cb_, bytes_in_use())});
   }
   uint64_t bytes_in_use() const {
-    return heap_.capacity_bytes() + vheap_.capacity_bytes() + (v_entries_.capacity() + scratch_.capacity()) * sizeof(Entry) +
-           v_offsets_.capacity() * sizeof(size_t);
+    return heap_.capacity_bytes() + vheap_.capacity_bytes() +
+           (v_entries_.capacity() + scratch_.capacity()) * sizeof(Entry) + v_offsets_.capacity() * sizeof(size_t);
   }
 
   // ---- apparent pairs ----
@@ -157,7 +168,11 @@ class Reducer {
     int a0 = -1, b0 = -1;
     for (int a = 0; a < m && a0 < 0; ++a)
       for (int b = a + 1; b <= m; ++b)
-        if (dist(a, b) == tdiam) { a0 = a; b0 = b; break; }
+        if (dist(a, b) == tdiam) {
+          a0 = a;
+          b0 = b;
+          break;
+        }
     if (a0 < 0) return false;
     int r = 0;
     for (; r <= m; ++r) {
@@ -166,7 +181,10 @@ class Reducer {
       for (int a = 0; a < m && !other; ++a) {
         if (a == r) continue;
         for (int b = a + 1; b <= m; ++b)
-          if (b != r && dist(a, b) == tdiam) { other = true; break; }
+          if (b != r && dist(a, b) == tdiam) {
+            other = true;
+            break;
+          }
       }
       if (other) break;
     }
@@ -185,7 +203,8 @@ class Reducer {
   }
 
   bool latest_full_facet(const index_t* w, int m, value_t tdiam, index_t* fv, index_t& fidx, int& removed) const {
-    return latest_full_facet(w, m, tdiam, [&](int a, int b) { return cx_.dist(w[a], w[b]); }, fv, fidx, removed);
+    return latest_full_facet(
+        w, m, tdiam, [&](int a, int b) { return cx_.dist(w[a], w[b]); }, fv, fidx, removed);
   }
 
   // Is tau = facet + {x} the first cofacet of equal diameter of the facet?
@@ -195,8 +214,7 @@ class Reducer {
 
   // Is tau (vertices w) the cofacet of a zero-persistence apparent pair? If so
   // returns the facet and whether tau appears with a negative sign in its coboundary.
-  TDA_CORE_NOINLINE bool apparent_facet(const index_t* w, int m, value_t tdiam, Simplex& facet,
-                                        bool& negative) const {
+  TDA_CORE_NOINLINE bool apparent_facet(const index_t* w, int m, value_t tdiam, Simplex& facet, bool& negative) const {
     index_t fv[kMaxVertices];
     index_t fidx;
     int r;
@@ -249,9 +267,10 @@ class Reducer {
     const uint64_t E = edges.size();
     progress(Stage::Dim0, 0, 0, 2 * E);
     const auto sort_start = std::chrono::steady_clock::now();
-    parallel_sort(edges, [](const Simplex& a, const Simplex& b) {
-      return a.diam < b.diam || (a.diam == b.diam && a.index > b.index);
-    }, threads_);
+    parallel_sort(
+        edges,
+        [](const Simplex& a, const Simplex& b) { return a.diam < b.diam || (a.diam == b.diam && a.index > b.index); },
+        threads_);
     out_.stats.seconds_sort = std::chrono::duration<double>(std::chrono::steady_clock::now() - sort_start).count();
     progress(Stage::Dim0, 0, E, 2 * E);
     check_cancel();
@@ -259,14 +278,17 @@ class Reducer {
     std::vector<unsigned char> apparent;
     if (threads_ > 1 && top_dim_ >= 1) {
       apparent.resize(edges.size());
-      WorkerGroup(threads_).chunks(edges.size(), 4096, [&](size_t lo, size_t hi, int) {
-        for (size_t t = lo; t < hi; ++t) {
-          index_t v[2];
-          decode_simplex(B_, edges[t].index, 2, n_, v);
-          apparent[t] = apparent_cofacet(v, 1, edges[t].index, edges[t].diam);
-        }
-        advance((hi - lo) / 2);
-      }, [&] { check_cancel(); });
+      WorkerGroup(threads_).chunks(
+          edges.size(), 4096,
+          [&](size_t lo, size_t hi, int) {
+            for (size_t t = lo; t < hi; ++t) {
+              index_t v[2];
+              decode_simplex(B_, edges[t].index, 2, n_, v);
+              apparent[t] = apparent_cofacet(v, 1, edges[t].index, edges[t].diam);
+            }
+            advance((hi - lo) / 2);
+          },
+          [&] { check_cancel(); });
     }
     const uint64_t base = apparent.empty() ? E : E + E / 2;  // (the union-find's share starts here)
     auto& bars = out_.diagrams[0];
@@ -321,14 +343,17 @@ class Reducer {
     }
     // (counted in (k-1)-simplices whose cofacets were enumerated)
     progress(Stage::Assembly, k, 0, facets);
-    WorkerGroup(threads_).chunks(pieces.size(), 1, [&](size_t lo, size_t hi, int) {
-      for (size_t t = lo; t < hi; ++t) {
-        assemble_piece(k, keep, pieces[t], pivots);
-        advance(static_cast<uint64_t>(pieces[t].end - pieces[t].begin));
-        held_.fetch_add((pieces[t].next.capacity() + pieces[t].columns.capacity()) * sizeof(Simplex),
-                        std::memory_order_relaxed);
-      }
-    }, [&] { check_cancel(); });
+    WorkerGroup(threads_).chunks(
+        pieces.size(), 1,
+        [&](size_t lo, size_t hi, int) {
+          for (size_t t = lo; t < hi; ++t) {
+            assemble_piece(k, keep, pieces[t], pivots);
+            advance(static_cast<uint64_t>(pieces[t].end - pieces[t].begin));
+            held_.fetch_add((pieces[t].next.capacity() + pieces[t].columns.capacity()) * sizeof(Simplex),
+                            std::memory_order_relaxed);
+          }
+        },
+        [&] { check_cancel(); });
     Segments next;
     size_t total = 0;
     for (Piece& p : pieces) {
@@ -345,9 +370,10 @@ class Reducer {
     simplices.swap(next);
     held_.store(0, std::memory_order_relaxed);
     check_cancel();
-    parallel_sort(columns, [](const Simplex& a, const Simplex& b) {
-      return a.diam > b.diam || (a.diam == b.diam && a.index < b.index);
-    }, threads_);
+    parallel_sort(
+        columns,
+        [](const Simplex& a, const Simplex& b) { return a.diam > b.diam || (a.diam == b.diam && a.index < b.index); },
+        threads_);
     progress(Stage::Assembly, k, facets, facets);
   }
 
@@ -474,7 +500,8 @@ class Reducer {
   // Coboundary of a column; short-cuts an emergent pair (a cofacet of equal
   // diameter that nobody has claimed is the pivot without any reduction).
   Entry init_column(const Simplex& s, int k, const PivotMap& pivots, bool& is_emergent) {
-    return init_column_in(heap_, scratch_, s, k, [&](index_t c) { return pivots.contains(c); }, is_emergent);
+    return init_column_in(
+        heap_, scratch_, s, k, [&](index_t c) { return pivots.contains(c); }, is_emergent);
   }
 
   template <class Claimed>
@@ -556,7 +583,8 @@ class Reducer {
             vheap_.push(Entry{f.diam, Code::make(f.index, factor)});
             add_coboundary(f.index, f.diam, factor, k);
           } else {
-            if (pivot.diam > s.diam) bars.push_back(Interval{static_cast<double>(s.diam), static_cast<double>(pivot.diam)});
+            if (pivot.diam > s.diam)
+              bars.push_back(Interval{static_cast<double>(s.diam), static_cast<double>(pivot.diam)});
             pivots.insert(pidx, Z2 ? j : (static_cast<uint64_t>(j) << 8 | pc));
             for (Entry e = pop_pivot(vheap_); e.code >= 0; e = pop_pivot(vheap_)) v_entries_.push_back(e);
             break;
@@ -592,16 +620,21 @@ class Reducer {
   // Shared state of one dimension's concurrent reduction.
   struct ParallelDim {
     ParallelDim(const std::vector<Simplex>& cols, int threads)
-        : columns(cols), total(cols.size()), table(total, threads), vcols(new std::atomic<const VColumn*>[total]),
-          death(total, -1), group(threads), published(group.size()) {}
+        : columns(cols),
+          total(cols.size()),
+          table(total, threads),
+          vcols(new std::atomic<const VColumn*>[total]),
+          death(total, -1),
+          group(threads),
+          published(group.size()) {}
     const std::vector<Simplex>& columns;
     const size_t total;
     ConcurrentPivotTable table;
     std::unique_ptr<std::atomic<const VColumn*>[]> vcols;  // latest published V per column
-    std::vector<value_t> death;  // pivot diameter of the final column; -1: zero column
+    std::vector<value_t> death;                            // pivot diameter of the final column; -1: zero column
     WorkerGroup group;
     std::vector<std::vector<std::unique_ptr<VColumn>>> published;  // per worker, until the end of the dimension
-    std::atomic<size_t> next{0};                                    // first column not handed out yet
+    std::atomic<size_t> next{0};                                   // first column not handed out yet
   };
 
   // One worker of the concurrent reduction: its working columns and the steps
@@ -755,8 +788,8 @@ class Reducer {
       heap_.clear();
       vheap_.clear();
       bool emergent = false;
-      Entry pivot = r_.init_column_in(heap_, scratch_, d_.columns[j], k_,
-                                      [this](index_t c) { return d_.table.claimed(c); }, emergent);
+      Entry pivot = r_.init_column_in(
+          heap_, scratch_, d_.columns[j], k_, [this](index_t c) { return d_.table.claimed(c); }, emergent);
       if (emergent && claim_emergent(j, pivot)) return;
       while (true) {
         if (pivot.code < 0) {

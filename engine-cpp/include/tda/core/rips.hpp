@@ -55,10 +55,10 @@ void reduce_all(const Dist& d, std::vector<Simplex> edges, size_t n, const RipsO
     out.betti[0] = 1;
     return;
   }
-  if (opt.modulus == 2) Reducer<Dist, true>(d, B, thr, top, 2, cb, out, threads, opt.column_split).run(std::move(edges));
+  if (opt.modulus == 2)
+    Reducer<Dist, true>(d, B, thr, top, 2, cb, out, threads, opt.column_split).run(std::move(edges));
   else Reducer<Dist, false>(d, B, thr, top, opt.modulus, cb, out, threads, opt.column_split).run(std::move(edges));
 }
-
 
 inline void report(const Callbacks& cb, Stage s, uint64_t bytes) {
   if (cb.on_progress) cb.on_progress(ProgressInfo{s, 0, 0, 0, reported_bytes(cb, bytes)});
@@ -94,11 +94,13 @@ inline void reduce_sparse(SparseDistances& d, std::vector<Simplex> edges, size_t
   if (use_collapse(opt, n, edges.size())) {
     const StageClock t0;
     CollapseStats cs;
-    edges = collapse_edges(d, std::move(edges), resolve_threads(opt.threads), cs, [&] { check_cancel(cb); },
-                           [&](uint64_t done, uint64_t total) {
-                             if (cb.on_progress) cb.on_progress(ProgressInfo{Stage::Collapse, 1, done, total, reported_bytes(cb, d.bytes())});
-                           },
-                           opt.collapse == Collapse::Auto);
+    edges = collapse_edges(
+        d, std::move(edges), resolve_threads(opt.threads), cs, [&] { check_cancel(cb); },
+        [&](uint64_t done, uint64_t total) {
+          if (cb.on_progress)
+            cb.on_progress(ProgressInfo{Stage::Collapse, 1, done, total, reported_bytes(cb, d.bytes())});
+        },
+        opt.collapse == Collapse::Auto);
     charge(cb, MemoryBudget::kDistances, d.bytes());
     charge(cb, MemoryBudget::kEdges, edges.capacity() * sizeof(Simplex));
     out.stats.collapse_stopped_early = cs.stopped_early;
@@ -125,8 +127,7 @@ RipsResult rips_sparse(size_t n, const RipsOptions& opt, const Callbacks& cb, Pe
   out.stats.sparse_epsilon = *opt.sparse;
   report(cb, Stage::Distances, 0);
   const GreedyPermutation g = permute();
-  out.stats.seconds_permutation =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - t0.wall).count();
+  out.stats.seconds_permutation = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0.wall).count();
   SparseGraph sg = build(g, static_cast<double>(thr));
   report(cb, Stage::Distances, sg.lists.bytes());
   t0.stop(out.stats.seconds_edges, out.stats.cpu_seconds_edges);
@@ -155,7 +156,8 @@ inline RipsResult rips_from_points(const std::vector<value_t>& coords, size_t n,
     // the Distances stage: the permutation is its first half, the edges the second
     auto half = [&](uint64_t first) {
       return [&cb, first, n](uint64_t done, uint64_t) {
-        if (cb.on_progress) cb.on_progress(ProgressInfo{Stage::Distances, 0, first + done, 2 * uint64_t{n}, reported_bytes(cb, 0)});
+        if (cb.on_progress)
+          cb.on_progress(ProgressInfo{Stage::Distances, 0, first + done, 2 * uint64_t{n}, reported_bytes(cb, 0)});
       };
     };
     return detail::rips_sparse(
@@ -170,8 +172,8 @@ inline RipsResult rips_from_points(const std::vector<value_t>& coords, size_t n,
   const value_t radius = enclosing_radius_points(coords, n, dim, poll, threads);
   const value_t thr = detail::choose_threshold(opt, radius);
   RipsResult out = detail::make_result(n, opt, thr);
-  const bool may_collapse = opt.collapse == Collapse::On ||
-                            (opt.collapse == Collapse::Auto && detail::collapse_pays(n, 0, opt.max_dim));
+  const bool may_collapse =
+      opt.collapse == Collapse::On || (opt.collapse == Collapse::Auto && detail::collapse_pays(n, 0, opt.max_dim));
   auto charge_edges = [&](uint64_t bytes) { charge(cb, MemoryBudget::kEdges, bytes); };
   if (!opt.threshold && n <= kDenseMaxPoints && !may_collapse) {
     charge(cb, MemoryBudget::kDistances, uint64_t{n} * n * sizeof(value_t));  // (before allocating it)
@@ -183,9 +185,12 @@ inline RipsResult rips_from_points(const std::vector<value_t>& coords, size_t n,
     detail::reduce_all(d, std::move(edges), n, opt, thr, cb, out);
     t1.stop(out.stats.seconds_reduction, out.stats.cpu_seconds_reduction);
   } else {
-    SparseDistances d = grid_neighbors(coords, n, dim, thr, poll, threads, [&](uint64_t done, uint64_t total) {
-      if (cb.on_progress) cb.on_progress(ProgressInfo{Stage::Distances, 0, done, total, reported_bytes(cb, 0)});
-    }, nullptr, [&](uint64_t bytes) { charge(cb, MemoryBudget::kDistances, bytes); });
+    SparseDistances d = grid_neighbors(
+        coords, n, dim, thr, poll, threads,
+        [&](uint64_t done, uint64_t total) {
+          if (cb.on_progress) cb.on_progress(ProgressInfo{Stage::Distances, 0, done, total, reported_bytes(cb, 0)});
+        },
+        nullptr, [&](uint64_t bytes) { charge(cb, MemoryBudget::kDistances, bytes); });
     charge(cb, MemoryBudget::kDistances, d.bytes());
     detail::report(cb, Stage::Distances, d.bytes());
     charge_edges(d.edge_count() * sizeof(detail::Simplex));
@@ -220,8 +225,8 @@ inline RipsResult rips_from_lower_distances(std::vector<value_t> lower, size_t n
   check_cancel(cb);
   // (the collapse needs the edges below the threshold: the dense matrix is
   // replaced by neighbour lists when it may run)
-  const bool may_collapse = opt.collapse == Collapse::On ||
-                            (opt.collapse == Collapse::Auto && detail::collapse_pays(n, 0, opt.max_dim));
+  const bool may_collapse =
+      opt.collapse == Collapse::On || (opt.collapse == Collapse::Auto && detail::collapse_pays(n, 0, opt.max_dim));
   auto charge_edges = [&](uint64_t bytes) { charge(cb, MemoryBudget::kEdges, bytes); };
   if (!opt.threshold && n <= kDenseMaxPoints && !may_collapse) {
     charge(cb, MemoryBudget::kDistances, uint64_t{n} * n * sizeof(value_t));  // (before allocating it)

@@ -40,16 +40,16 @@ struct RipsStats {
   uint64_t columns_reduced = 0;  // columns entering the reduction (all dimensions >= 1)
   uint64_t apparent_pairs = 0;   // columns skipped as zero-persistence apparent pairs
   double threshold_used = 0;
-  bool collapsed = false;           // edge collapse applied
+  bool collapsed = false;               // edge collapse applied
   bool collapse_stopped_early = false;  // ... and stopped by the rule (too few edges went)
-  uint64_t edges_after_collapse = 0;  // edges left by it (the reduction's input)
-  uint64_t edges_delayed = 0;       // kept by the collapse, entering later
+  uint64_t edges_after_collapse = 0;    // edges left by it (the reduction's input)
+  uint64_t edges_delayed = 0;           // kept by the collapse, entering later
   // wall and CPU (all threads of the process) seconds of the stages
   double seconds_edges = 0, cpu_seconds_edges = 0;  // neighbour lists and edge list
   double seconds_collapse = 0, cpu_seconds_collapse = 0;
   double seconds_reduction = 0, cpu_seconds_reduction = 0;  // dimension 0 and the reductions
-  double seconds_sort = 0;  // of it: sorting the edges
-  double sparse_epsilon = 0;  // > 0: the sparse Rips filtration with this eps (an approximation)
+  double seconds_sort = 0;                                  // of it: sorting the edges
+  double sparse_epsilon = 0;       // > 0: the sparse Rips filtration with this eps (an approximation)
   double seconds_permutation = 0;  // sparse: the greedy permutation (part of seconds_edges)
 };
 
@@ -76,16 +76,15 @@ inline void validate_options(uint64_t n, const RipsOptions& opt) {
   if (opt.threads < 0 || opt.threads > 4096) throw InvalidInput("threads must be between 0 and 4096");
   if (opt.threshold && std::isnan(*opt.threshold)) throw InvalidInput("threshold is NaN");
   if (opt.sparse) {
-    if (!(*opt.sparse > 0 && *opt.sparse <= kSparseMaxEpsilon))
-      throw InvalidInput("sparse epsilon must be in (0, 1]");
+    if (!(*opt.sparse > 0 && *opt.sparse <= kSparseMaxEpsilon)) throw InvalidInput("sparse epsilon must be in (0, 1]");
     if (opt.collapse == Collapse::On)
       throw InvalidInput("the edge collapse applies to the Rips (flag) filtration, not to the sparse one");
   }
   // Simplex indices of the top dimension computed, max_dim + 1, must fit
   // (Z/p packs an 8-bit coefficient above a 55-bit index).
   const uint64_t k = std::min<uint64_t>(opt.max_dim, n >= 2 ? n - 2 : 0) + 2;
-  const unsigned __int128 limit = opt.modulus == 2 ? (unsigned __int128)BinomialTable::kSaturated - 1
-                                                   : ((unsigned __int128)1 << 55) - 1;
+  const unsigned __int128 limit =
+      opt.modulus == 2 ? (unsigned __int128)BinomialTable::kSaturated - 1 : ((unsigned __int128)1 << 55) - 1;
   unsigned __int128 c = 1;  // C(n - k + i, i) for i = 0..k
   for (uint64_t i = 1; i <= k && k <= n; ++i) {
     c = c * (n - k + i) / i;

@@ -79,7 +79,8 @@ constexpr double kInf = std::numeric_limits<double>::infinity();
 // Hash grid over up to three coordinates; cells of side h, chained lists.
 class HashGrid {
  public:
-  HashGrid(const value_t* coords, size_t dim) : coords_(coords), dim_(dim), axes_(static_cast<int>(std::min<size_t>(dim, 3))) {}
+  HashGrid(const value_t* coords, size_t dim)
+      : coords_(coords), dim_(dim), axes_(static_cast<int>(std::min<size_t>(dim, 3))) {}
   void reset(double h, size_t capacity) {
     h_ = h;
     head_.clear();
@@ -364,8 +365,9 @@ inline void keep_edge(std::vector<std::pair<uint64_t, value_t>>& out, uint32_t a
 // smaller as the radii fall.
 // progress(done, n) every 1024 points.
 template <class Poll = NoPoll, class Progress = NoProgress>
-SparseGraph sparse_rips_graph_points(const std::vector<value_t>& coords, size_t n, size_t dim, const GreedyPermutation& g,
-                                     double eps, double threshold, Poll&& poll = {}, Progress&& progress = {}) {
+SparseGraph sparse_rips_graph_points(const std::vector<value_t>& coords, size_t n, size_t dim,
+                                     const GreedyPermutation& g, double eps, double threshold, Poll&& poll = {},
+                                     Progress&& progress = {}) {
   using namespace sparse_detail;
   const double e = sparse_e(eps);
   std::vector<std::pair<uint64_t, value_t>> pairs;
@@ -385,7 +387,8 @@ SparseGraph sparse_rips_graph_points(const std::vector<value_t>& coords, size_t 
         ready = true;
       }
       grid.near(q, rq, [&](uint32_t, uint32_t p) {
-        const double d = static_cast<double>(euclidean_distance(&coords[size_t{p} * dim], &coords[size_t{q} * dim], dim));
+        const double d =
+            static_cast<double>(euclidean_distance(&coords[size_t{p} * dim], &coords[size_t{q} * dim], dim));
         const double u = edge_value(d, lam[p], lam[q], e);
         if (u != kInf) keep_edge(pairs, p, q, u, threshold);
       });

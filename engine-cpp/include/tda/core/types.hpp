@@ -7,9 +7,9 @@
 
 namespace tda::core {
 
-using value_t = float;      // distances, as in Ripser (float32)
-using index_t = int64_t;    // simplex index in the combinatorial number system
-using coef_t = uint32_t;    // coefficient in Z/p (always < 256)
+using value_t = float;    // distances, as in Ripser (float32)
+using index_t = int64_t;  // simplex index in the combinatorial number system
+using coef_t = uint32_t;  // coefficient in Z/p (always < 256)
 
 // Thrown when Callbacks::is_cancelled() reports true.
 struct Cancelled : std::exception {

@@ -11,9 +11,7 @@ namespace tda::core {
 
 class UnionFind {
  public:
-  explicit UnionFind(size_t n) : parent_(n), rank_(n, 0) {
-    std::iota(parent_.begin(), parent_.end(), uint32_t{0});
-  }
+  explicit UnionFind(size_t n) : parent_(n), rank_(n, 0) { std::iota(parent_.begin(), parent_.end(), uint32_t{0}); }
 
   uint32_t find(uint32_t x) {
     while (parent_[x] != x) {

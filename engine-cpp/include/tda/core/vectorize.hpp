@@ -88,7 +88,8 @@ inline std::vector<double> landscape(const std::vector<Interval>& bars, const st
       if (t > 0.) tents.push_back(t);
     }
     const size_t k = std::min(layers, tents.size());
-    std::partial_sort(tents.begin(), tents.begin() + static_cast<std::ptrdiff_t>(k), tents.end(), std::greater<double>());
+    std::partial_sort(tents.begin(), tents.begin() + static_cast<std::ptrdiff_t>(k), tents.end(),
+                      std::greater<double>());
     for (size_t l = 0; l < k; ++l) out[l * grid.size() + i] = root2 * tents[l];
   }
   return out;

@@ -84,9 +84,7 @@ class EntryBuffer {
     std::free(p_);
     p_ = nullptr, n_ = cap_ = 0;
   }
-  void swap(EntryBuffer& o) noexcept {
-    std::swap(p_, o.p_), std::swap(n_, o.n_), std::swap(cap_, o.cap_);
-  }
+  void swap(EntryBuffer& o) noexcept { std::swap(p_, o.p_), std::swap(n_, o.n_), std::swap(cap_, o.cap_); }
 
  private:
   void grow(size_t need) {
@@ -176,8 +174,8 @@ class WorkingColumn {
 
  public:
   static constexpr size_t kSplitAt = size_t{1} << 17;  // entries at the front before they are cut (default)
-  static constexpr size_t kSample = 4096;               // diameters sampled to place the cuts
-  static constexpr size_t kCuts = 15;                   // cuts per split (at most)
+  static constexpr size_t kSample = 4096;              // diameters sampled to place the cuts
+  static constexpr size_t kCuts = 15;                  // cuts per split (at most)
 
   explicit WorkingColumn(size_t split_at = 0) : split_limit_(split_at ? split_at : kSplitAt), split_at_(split_limit_) {}
 
