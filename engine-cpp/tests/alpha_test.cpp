@@ -16,6 +16,7 @@
 #include <random>
 #include <sstream>
 #include <string>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include <vector>
@@ -536,6 +537,112 @@ TEST(AlphaCli, FormatsAndOutput) {
   EXPECT_EQ(run_cli("--algorithm alpha --modulus 4", "0 0\n1 1\n").code, 2);
   EXPECT_EQ(run_cli("--algorithm rips", "0 0\n1 1\n").code, 2);
 }
+
+// Issue #14: the Alpha estimate of degenerate clouds. Points on the moment curve
+// (t, t^2, t^3) have a Delaunay triangulation of ~n^2/2 tetrahedra, far beyond the
+// size-only estimate; the data-following one (estimate_alpha_points, what the
+// server admits with) must cover the run's measured peak within a sane factor,
+// and keep the random cube's figure. The peak is the peak RSS of a child process
+// that runs only the computation (wait4's ru_maxrss), and, as a lower check, the
+// memory guard's accounting (MemoryBudget::peak) of the same run.
+struct MeasuredRun {
+  tda::core::Estimate estimate;
+  tda::core::AlphaProfile profile;
+  uint64_t rss = 0;     // peak RSS of the run, bytes
+  uint64_t budget = 0;  // peak of the memory guard's accounting, bytes
+  uint64_t simplices = 0;
+};
+
+MeasuredRun measure_alpha(const Cloud& c) {
+  MeasuredRun m;
+  m.profile = tda::core::profile_alpha_points(c.coords, c.n);
+  m.estimate = tda::core::estimate_alpha_points(c.coords, c.n, c.dim);
+  int pipe_fd[2];
+  if (pipe(pipe_fd) != 0) ADD_FAILURE() << "pipe";
+  const pid_t pid = fork();
+  if (pid == 0) {  // the run, alone in a process: its peak RSS is the computation's
+    close(pipe_fd[0]);
+    tda::core::MemoryBudget budget(0);  // unlimited: it only records the peak
+    tda::core::Callbacks cb;
+    cb.memory = &budget;
+    AlphaOptions o;
+    o.threads = 1;
+    const uint64_t out[2] = {tda::core::alpha_from_points(c.coords, c.n, c.dim, o, cb).stats.simplices,
+                             budget.peak()};
+    const bool ok = write(pipe_fd[1], out, sizeof out) == static_cast<ssize_t>(sizeof out);
+    _exit(ok ? 0 : 1);
+  }
+  close(pipe_fd[1]);
+  uint64_t in[2] = {0, 0};
+  const bool got = read(pipe_fd[0], in, sizeof in) == static_cast<ssize_t>(sizeof in);
+  close(pipe_fd[0]);
+  int status = 0;
+  struct rusage usage {};
+  EXPECT_EQ(wait4(pid, &status, 0, &usage), pid);
+  EXPECT_TRUE(got && WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  m.simplices = in[0];
+  m.budget = in[1];
+  m.rss = static_cast<uint64_t>(usage.ru_maxrss) * 1024;
+  const auto ratio = [](uint64_t a, uint64_t b) { return static_cast<double>(a) / static_cast<double>(b); };
+  std::printf("n=%zu estimate=%llu peak_rss=%llu estimate/rss=%.2f size_only/rss=%.2f budget_peak=%llu "
+              "sample=%llu sample_tets=%llu growth=%.2f predicted_tets=%.0f simplices=%llu\n",
+              c.n, static_cast<unsigned long long>(m.estimate.memory_bytes), static_cast<unsigned long long>(m.rss),
+              ratio(m.estimate.memory_bytes, m.rss), ratio(tda::core::estimate_alpha(c.n, 3).memory_bytes, m.rss),
+              static_cast<unsigned long long>(m.budget), static_cast<unsigned long long>(m.profile.sample),
+              static_cast<unsigned long long>(m.profile.sample_tetrahedra), m.profile.growth, m.profile.tetrahedra,
+              static_cast<unsigned long long>(m.simplices));
+  return m;
+}
+
+Cloud moment_curve(size_t n) {
+  Cloud c;
+  c.n = n;
+  c.dim = 3;
+  for (size_t i = 0; i < n; ++i) {
+    const double t = -1.0 + 2.0 * static_cast<double>(i) / static_cast<double>(n - 1);
+    c.coords.insert(c.coords.end(), {t, t * t, t * t * t});
+  }
+  return c;
+}
+
+TEST(AlphaEstimate, MomentCurveIsCoveredWithinTenTimes) {
+  const Cloud c = moment_curve(2000);
+  const MeasuredRun m = measure_alpha(c);
+  EXPECT_GT(m.simplices, uint64_t{c.n} * c.n);  // quadratic: ~2n^2 simplices (n^2/2 tetrahedra)
+  EXPECT_LT(tda::core::estimate_alpha(c.n, 3).memory_bytes, m.rss / 4);  // what the size-only figure misses
+  EXPECT_GT(m.profile.growth, 1.8);
+  EXPECT_GE(m.estimate.memory_bytes, m.rss);
+  EXPECT_GE(m.estimate.memory_bytes, m.budget);
+  EXPECT_LE(m.estimate.memory_bytes, 10 * m.rss);
+}
+
+TEST(AlphaEstimate, SpiralIsCoveredWithinTenTimes) {
+  // a curve whose triangulation turns super-linear only at its full density (the
+  // random sample alone predicts a third of it; the nearest-point patch sees it)
+  const Cloud c = read_off(fixture("spiral_3d_10k.off"));
+  const MeasuredRun m = measure_alpha(c);
+  EXPECT_GE(m.estimate.memory_bytes, m.rss);
+  EXPECT_GE(m.estimate.memory_bytes, m.budget);
+  EXPECT_LE(m.estimate.memory_bytes, 10 * m.rss);
+}
+
+TEST(AlphaEstimate, SmallMomentCurveIsCountedExactly) {
+  const Cloud c = moment_curve(400);  // below the sample size: the triangulation itself is counted
+  const MeasuredRun m = measure_alpha(c);
+  EXPECT_TRUE(m.profile.exact);
+  EXPECT_GE(m.estimate.memory_bytes, m.rss);
+  EXPECT_LE(m.estimate.memory_bytes, 10 * m.rss);
+}
+
+TEST(AlphaEstimate, RandomCubeKeepsTheSizeOnlyFigure) {
+  const Cloud c = random_cloud(100000, 3, 5);
+  const MeasuredRun m = measure_alpha(c);
+  EXPECT_LT(m.profile.growth, 1.3);
+  EXPECT_EQ(m.estimate.memory_bytes, tda::core::estimate_alpha(c.n, 3).memory_bytes);
+  EXPECT_GE(m.estimate.memory_bytes, m.rss);
+  EXPECT_LE(m.estimate.memory_bytes, 3 * m.rss);
+}
+
 
 }  // namespace
 

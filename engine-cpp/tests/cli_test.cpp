@@ -3,9 +3,16 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <array>
+#include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <fstream>
 #include <iterator>
+#include <random>
+#include <string>
+#include <vector>
 
 #include "test_util.hpp"
 
@@ -73,6 +80,66 @@ TEST(Cli, MemoryLimitRefusesWithThree) {
   EXPECT_EQ(fits.exit_code, 0);
   t::CommandResult bad = t::run_command(kDriver + " --memory-limit 12X --format lower-distance " + sphere + " 2>/dev/null");
   EXPECT_EQ(bad.exit_code, 2);
+}
+
+// A sample of the projective plane RP^2 (unit sphere, antipodes identified):
+// over Z/2 its dimension-2 reduction needs far more than the estimate says
+// (the fill-in the estimate cannot see), which is what the runtime guard is for.
+std::string write_rp2_sample(int n) {
+  std::mt19937_64 rng(7);
+  auto uniform = [&] { return static_cast<double>(rng() >> 11) * 0x1.0p-53 * 2.0 - 1.0; };
+  std::vector<std::array<double, 3>> p;
+  while (static_cast<int>(p.size()) < n) {
+    std::array<double, 3> v{uniform(), uniform(), uniform()};
+    const double r = std::sqrt(v[0] * v[0] + v[1] * v[1] + v[2] * v[2]);
+    if (r < 0.1 || r > 1) continue;
+    for (double& x : v) x /= r;
+    p.push_back(v);
+  }
+  char path[] = "/tmp/tda-rp2-XXXXXX";
+  const int fd = mkstemp(path);
+  if (fd < 0) return {};
+  close(fd);
+  std::ofstream out(path);
+  for (int i = 1; i < n; ++i) {
+    for (int j = 0; j < i; ++j) {
+      double plus = 0, minus = 0;
+      for (int k = 0; k < 3; ++k) {
+        minus += (p[i][k] - p[j][k]) * (p[i][k] - p[j][k]);
+        plus += (p[i][k] + p[j][k]) * (p[i][k] + p[j][k]);
+      }
+      out << (j ? "," : "") << std::sqrt(std::min(plus, minus));
+    }
+    out << "\n";
+  }
+  return path;
+}
+
+TEST(Cli, MemoryLimitStopsARunThatOutgrowsItsEstimate) {
+  const std::string file = write_rp2_sample(300);
+  ASSERT_FALSE(file.empty());
+  const std::string args = " --format lower-distance --dim 2 --threads 1 " + quoted(file);
+  t::CommandResult est = t::run_command(kDriver + " --estimate" + args);
+  ASSERT_EQ(est.exit_code, 0) << est.out;
+  const auto at = est.out.find("memory_bytes=");
+  ASSERT_NE(at, std::string::npos) << est.out;
+  const unsigned long long estimate = std::stoull(est.out.substr(at + 13));
+  // admitted by the estimate (limit above it), stopped by the guard when the run outgrows the limit:
+  // exit 3, the reason on stderr, no partial barcode on stdout
+  const std::string limit = std::to_string(estimate + estimate / 8);
+  t::CommandResult stopped = t::run_command(kDriver + " --memory-limit " + limit + args + " 2>/dev/null");
+  t::CommandResult reason = t::run_command(kDriver + " --memory-limit " + limit + args + " 2>&1 >/dev/null");
+  EXPECT_EQ(stopped.exit_code, 3);
+  EXPECT_EQ(stopped.out, "");
+  EXPECT_NE(reason.out.find("stopped: memory limit exceeded"), std::string::npos) << reason.out;
+  EXPECT_EQ(reason.out.find("refused"), std::string::npos) << reason.out;  // (not the estimate's refusal)
+  // the same run with room completes, equal to ripser's barcode
+  ASSERT_EQ(access("/usr/bin/ripser", X_OK), 0);
+  t::CommandResult ours = t::run_command(kDriver + " --memory-limit 2G" + args + " 2>/dev/null");
+  t::CommandResult ref = t::run_command("/usr/bin/ripser --format lower-distance --dim 2 " + quoted(file) + " 2>/dev/null");
+  EXPECT_EQ(ours.exit_code, 0);
+  EXPECT_EQ(ours.out, ref.out);
+  std::remove(file.c_str());
 }
 
 TEST(Cli, ReadsStandardInput) {

@@ -48,6 +48,10 @@ TEST(ProgressModel, SharesFollowTheExpectedWork) {
   const auto [u1b, u1e] = u.segment(Stage::Reduction, 1);
   const auto [u2b, u2e] = u.segment(Stage::Reduction, 2);
   EXPECT_NEAR(u1e - u1b, u2e - u2b, 1e-12);
+  // Alpha: one reduction stage to the end
+  ProgressModel a(alpha_work_plan(), 0.05);
+  EXPECT_DOUBLE_EQ(a.segment(Stage::Reduction, 1).second, 1.0);
+  EXPECT_GT(a.segment(Stage::Distances, 0).second - a.segment(Stage::Distances, 0).first, 0.4);
 }
 
 TEST(ProgressModel, MonotoneAndEndsAtOne) {

@@ -39,7 +39,9 @@ constexpr const char* kAlphaUsage =
     "  --radius           report radii instead of squared radii (GUDHI's convention)\n"
     "  --max-alpha <a>    keep simplices with value <= a (in the reported unit)\n"
     "  --modulus <p>      coefficients in the prime field Z/pZ (default 2; GUDHI uses 11)\n"
-    "  --stats            print statistics to standard error\n"
+    "  --stats            print statistics and the engine's memory estimate to standard error\n"
+    "  --estimate         print the engine's estimate (the server admits Alpha jobs with it)\n"
+    "                     on stdout and exit without computing\n"
     "  --threads <n>      threads of the Delaunay triangulation in R^3 (default 0 = all cores;\n"
     "                     the diagram is the same for every count)\n"
     "\n"
@@ -52,6 +54,7 @@ struct Args {
   std::optional<int> dim;
   bool radius = false;
   bool stats = false;
+  bool estimate = false;
   std::optional<double> max_alpha;
   int modulus = 2;
   int threads = 0;
@@ -71,11 +74,12 @@ double parse_double(const std::string& opt, const std::string& s) {
 Args parse_args(int argc, char** argv) {
   const flags::Parsed f = flags::parse_command_line(
       argc, argv, {{"algorithm"}, {"format"}, {"dim"}, {"radius", false}, {"stats", false},
-                   {"modulus"}, {"threads"}, {"max-alpha"}});
+                   {"estimate", false}, {"modulus"}, {"threads"}, {"max-alpha"}});
   Args a;
   a.help = f.help;
   a.radius = f.has("radius");
   a.stats = f.has("stats");
+  a.estimate = f.has("estimate");
   if (f.has("algorithm") && f.values.at("algorithm") != "alpha")
     throw UsageError("this mode computes --algorithm alpha, not '" + f.values.at("algorithm") + "'");
   if (f.has("format") && f.values.at("format") != "point-cloud")
@@ -237,10 +241,29 @@ void append_double(std::string& out, double v) {
   out.append(buf, r.ptr);
 }
 
+// The engine's data-following estimate (estimate_alpha_points, the one the server
+// admits with): `estimate: memory_bytes=… seconds=…`, in R^3 with the sample's figures.
+void print_estimate(FILE* to, const Cloud& pc) {
+  const core::Estimate e = core::estimate_alpha_points(pc.coords, pc.n, pc.dim);
+  std::fprintf(to, "estimate: memory_bytes=%llu seconds=%.3g", static_cast<unsigned long long>(e.memory_bytes),
+               e.seconds);
+  if (pc.dim == 3) {
+    const core::AlphaProfile p = core::profile_alpha_points(pc.coords, pc.n);
+    std::fprintf(to, " sample=%llu sample_tetrahedra=%llu growth=%.2f tetrahedra=%.0f%s",
+                 static_cast<unsigned long long>(p.sample), static_cast<unsigned long long>(p.sample_tetrahedra),
+                 p.growth, p.tetrahedra, p.exact ? " (exact)" : "");
+  }
+  std::fprintf(to, "\n");
+}
+
 int run(const Args& a) {
   const std::string text = read_input(a.file);
   const Cloud pc = parse_points(text);
   if (pc.n == 0) throw core::InvalidInput("no points");
+  if (a.estimate) {
+    print_estimate(stdout, pc);
+    return 0;
+  }
   core::AlphaOptions opt;
   opt.max_dim = a.dim ? *a.dim : -1;
   opt.radius = a.radius;
@@ -299,6 +322,7 @@ int run(const Args& a) {
       std::fprintf(stderr, " %s=%.3f", names[static_cast<int>(stage_start[i].first)],
                    stage_start[i + 1].second - stage_start[i].second);
     std::fprintf(stderr, "\n");
+    print_estimate(stderr, pc);
   }
   return 0;
 }

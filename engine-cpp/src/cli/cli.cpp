@@ -41,7 +41,8 @@ constexpr const char* kUsage =
     "  --modulus <p>    coefficients in the prime field Z/pZ (default 2)\n"
     "  --threads <n>    worker threads (default 0 = all cores)\n"
     "  --memory-limit <bytes>  refuse (exit 3) when the estimated peak memory exceeds\n"
-    "                   this; suffixes K, M, G, T (powers of 1024), e.g. 512M, 4G\n"
+    "                   this, and stop (exit 3) when the run's accounted memory outgrows\n"
+    "                   it; suffixes K, M, G, T (powers of 1024), e.g. 512M, 4G\n"
     "  --ratio <r>      only show persistence pairs with death/birth ratio > r\n"
     "\n"
     "Other options:\n"
@@ -295,7 +296,7 @@ void start_progress(const Args& a, size_t n, size_t dim, const std::vector<value
                            core::detail::collapse_pays(n, static_cast<size_t>(p.edges), a.dim));
     plan = core::rips_work_plan(n, static_cast<uint32_t>(dim), p.edges, p.simplices, a.dim, collapse);
   }
-  bar = std::make_unique<ProgressBar>(stderr, terminal, plan);
+  bar = std::make_unique<ProgressBar>(stderr, terminal, plan, a.memory_limit.value_or(0));
   cb = bar->callbacks();
 }
 
@@ -315,6 +316,10 @@ int run(const Args& a) {
   size_t n = 0;
   std::unique_ptr<ProgressBar> bar;
   core::Callbacks cb;
+  // --memory-limit is also the runtime guard: the computation's large allocations
+  // are charged to it, and past it the run stops (exit 3) before the OS kills it
+  core::MemoryBudget guard(a.memory_limit.value_or(0));
+  if (a.memory_limit) cb.memory = &guard;  // (the progress bar, when shown, carries the same limit)
   if (a.format == Format::PointCloud) {
     core::io::PointCloud pc = core::io::parse_point_cloud(text);
     n = pc.n;
@@ -378,6 +383,9 @@ int run_cli(int argc, char** argv) {
     return run(a);
   } catch (const MemoryLimitExceeded& e) {
     std::fprintf(stderr, "tda-engine: refused: %s\n", e.what());
+    return 3;
+  } catch (const core::MemoryLimitExceeded& e) {
+    std::fprintf(stderr, "tda-engine: stopped: %s (--memory-limit)\n", e.what());
     return 3;
   } catch (...) {
     return report_failure(kUsage);

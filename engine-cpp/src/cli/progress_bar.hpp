@@ -24,8 +24,9 @@ class ProgressBar {
   using Clock = std::chrono::steady_clock;
 
   // terminal: redraw in place; otherwise a line per second.
-  ProgressBar(std::FILE* out, bool terminal, const core::WorkPlan& plan)
-      : out_(out), terminal_(terminal), model_(plan), start_(Clock::now()) {
+  // memory_limit: the run's runtime memory guard (0: accounting only)
+  ProgressBar(std::FILE* out, bool terminal, const core::WorkPlan& plan, uint64_t memory_limit = 0)
+      : out_(out), terminal_(terminal), budget_(memory_limit), model_(plan), start_(Clock::now()) {
     ticker_ = std::thread([this] { tick_loop(); });
   }
   ~ProgressBar() { finish(); }
@@ -146,7 +147,7 @@ class ProgressBar {
 
   std::FILE* out_;
   bool terminal_;
-  core::MemoryBudget budget_{0};
+  core::MemoryBudget budget_;
   std::mutex mu_;
   std::condition_variable wake_;
   core::ProgressModel model_;

@@ -253,9 +253,13 @@ class ComputeReactor final
   }
 
   // The estimate that follows the data (Rips: edges and simplices measured
-  // below the threshold the core will use); Alpha's from the sizes.
+  // below the threshold the core will use; Alpha in R^3: the Delaunay
+  // triangulation's growth measured on samples, estimate_alpha_points).
   // The measured complex also sets the progress model's shares (work_plan_).
   tda::core::Estimate data_estimate() {
+#ifdef TDA_HAVE_ALPHA
+    if (spec_.is_alpha()) return tda::core::estimate_alpha_points(values64_, spec_.n, spec_.dim);
+#endif
     if (spec_.is_alpha() || spec_.sparse_epsilon) return estimate_job(spec_);  // (linear size: from the sizes)
     tda::core::detail::validate_values(values_, spec_.is_distance_matrix(),
                                        spec_.is_distance_matrix() ? "distances" : "coordinates");
@@ -345,7 +349,9 @@ class ComputeReactor final
     {
       std::lock_guard<std::recursive_mutex> lock(mu_);
       run_started_ = Clock::now();
-      model_.emplace(work_plan_ ? *work_plan_ : tda::core::uniform_work_plan(static_cast<int>(spec_.max_dim)),
+      model_.emplace(work_plan_         ? *work_plan_
+                     : spec_.is_alpha() ? tda::core::alpha_work_plan()
+                                        : tda::core::uniform_work_plan(static_cast<int>(spec_.max_dim)),
                      kInputShare);
     }
     callbacks.on_progress = [this, budget](const tda::core::ProgressInfo& info) {

@@ -530,4 +530,157 @@ inline AlphaResult alpha_from_points(const std::vector<double>& coords, size_t n
   return res;
 }
 
+// ---------------------------------------------------------------------------
+// Data-following Alpha estimate (admission once the input is there).
+//
+// estimate_alpha assumes a surface-like cloud. A Delaunay triangulation in R^2 is
+// linear (at most 2n triangles), so that figure holds there; in R^3 it can have up
+// to n(n-3)/2 tetrahedra: points on the moment curve (t, t^2, t^3) reach that,
+// points along other curves come near it. So in R^3 the triangulations of a
+// seeded random sample of kAlphaSamplePoints points and of its first half are
+// counted (all of them when n is that small: then the count is exact); the growth
+// between the two gives an exponent g in [1, 2], the tetrahedra of all n points
+// are extrapolated as T(m) (n/m)^g, at most n(n-3)/2, and priced at
+// kAlphaBytesPerTetrahedron (the triangulation, its flat copy, the filtered complex
+// and the reduction, per tetrahedron, measured at the peak). The estimate is the
+// larger of this and the size-only figure, so benign clouds keep theirs. A cloud
+// whose degenerate part the sample misses is still stopped by the runtime memory
+// guard (MEMORY_LIMIT_EXCEEDED) before it outgrows the engine.
+// ---------------------------------------------------------------------------
+
+inline constexpr size_t kAlphaSamplePoints = 512;
+inline constexpr double kAlphaBytesPerTetrahedron = 240;
+inline constexpr double kAlphaSecondsPerTetrahedron = 6e-6;
+
+// What the sample found (R^3).
+struct AlphaProfile {
+  uint64_t n = 0;
+  uint64_t sample = 0;             // points triangulated (all of them when exact)
+  uint64_t sample_tetrahedra = 0;  // finite cells of the sample's triangulation
+  double growth = 1;               // exponent g of T(m) ~ m^g, in [1, 2]
+  double tetrahedra = 0;           // predicted for all n points (exact when sample == n)
+  bool exact = false;
+};
+
+namespace alpha_detail {
+
+// Finite tetrahedra of the Delaunay triangulation of points idx[0..m) of coords (0
+// when they span less than R^3).
+inline uint64_t sample_tetrahedra(const std::vector<double>& coords, const std::vector<size_t>& idx, size_t m) {
+  std::vector<Point3> pts(m);
+  for (size_t i = 0; i < m; ++i) pts[i] = Point3(coords[3 * idx[i]], coords[3 * idx[i] + 1], coords[3 * idx[i] + 2]);
+  CGAL::Delaunay_triangulation_3<Kernel> dt(pts.begin(), pts.end());
+  return dt.dimension() == 3 ? static_cast<uint64_t>(dt.number_of_finite_cells()) : 0;
+}
+
+// kAlphaSamplePoints distinct indices of [0, n) (Floyd's algorithm), in random order; all of them when n is smaller.
+inline std::vector<size_t> sample_indices(size_t n) {
+  std::vector<size_t> idx;
+  if (n <= kAlphaSamplePoints) {
+    idx.resize(n);
+    std::iota(idx.begin(), idx.end(), size_t{0});
+    return idx;
+  }
+  uint64_t state = 0x9E3779B97F4A7C15ull;  // seeded: the same input gives the same estimate
+  const auto below = [&](uint64_t m) {
+    state = state * 6364136223846793005ull + 1442695040888963407ull;
+    return (state >> 17) % m;
+  };
+  std::vector<size_t> chosen;  // (a linear search: n can be 2^28, the sample is small)
+  const auto has = [&](size_t v) { return std::find(chosen.begin(), chosen.end(), v) != chosen.end(); };
+  for (size_t j = n - kAlphaSamplePoints; j < n; ++j) {
+    const size_t t = static_cast<size_t>(below(j + 1));
+    chosen.push_back(has(t) ? j : t);
+  }
+  for (size_t i = chosen.size(); i > 1; --i) std::swap(chosen[i - 1], chosen[static_cast<size_t>(below(i))]);
+  return chosen;
+}
+
+// The kAlphaSamplePoints points nearest to point `center` (a bounded max-heap: memory O(sample)),
+// nearest first, so that every prefix is a smaller ball at the cloud's full density.
+inline std::vector<size_t> patch_indices(const std::vector<double>& coords, size_t n, size_t center) {
+  const double* c = &coords[3 * center];
+  std::vector<std::pair<double, size_t>> heap;
+  heap.reserve(kAlphaSamplePoints + 1);
+  for (size_t i = 0; i < n; ++i) {
+    const double* q = &coords[3 * i];
+    const double d = (q[0] - c[0]) * (q[0] - c[0]) + (q[1] - c[1]) * (q[1] - c[1]) + (q[2] - c[2]) * (q[2] - c[2]);
+    if (heap.size() == kAlphaSamplePoints && d >= heap.front().first) continue;
+    heap.emplace_back(d, i);
+    std::push_heap(heap.begin(), heap.end());
+    if (heap.size() > kAlphaSamplePoints) {
+      std::pop_heap(heap.begin(), heap.end());
+      heap.pop_back();
+    }
+  }
+  std::sort_heap(heap.begin(), heap.end());
+  std::vector<size_t> idx(heap.size());
+  for (size_t k = 0; k < heap.size(); ++k) idx[k] = heap[k].second;
+  return idx;
+}
+
+// The tetrahedra of idx (m points) and of its first half; their growth g in [1, 2]
+// (a half spanning less than R^3, a nearly flat cloud: taken as linear) and the
+// tetrahedra of n points extrapolated as T(m) (n/m)^g, at most n(n-3)/2.
+inline AlphaProfile extrapolate(const std::vector<double>& coords, const std::vector<size_t>& idx, size_t n) {
+  AlphaProfile p;
+  p.n = n;
+  p.sample = idx.size();
+  p.sample_tetrahedra = sample_tetrahedra(coords, idx, idx.size());
+  const uint64_t half = sample_tetrahedra(coords, idx, idx.size() / 2);
+  if (half > 0 && p.sample_tetrahedra > half)
+    p.growth = std::clamp(std::log2(static_cast<double>(p.sample_tetrahedra) / static_cast<double>(half)), 1.0, 2.0);
+  const double nn = static_cast<double>(n);
+  const double worst = nn * (nn - 3) / 2;  // the most tetrahedra n points in R^3 can have
+  p.tetrahedra = std::min(worst, static_cast<double>(p.sample_tetrahedra) *
+                                     std::pow(nn / static_cast<double>(idx.size()), p.growth));
+  return p;
+}
+
+}  // namespace alpha_detail
+
+// The measurement of a cloud in R^3 (n * 3 coordinates, row-major): the larger
+// prediction of two samples, a seeded random one (the cloud's shape at a coarse
+// density) and the patch of points nearest to a seeded random point (its full
+// density: a curve whose triangulation only turns quadratic when its points are
+// dense, like a helix, shows it there).
+inline AlphaProfile profile_alpha_points(const std::vector<double>& coords, size_t n) {
+  using namespace alpha_detail;
+  if (coords.size() != n * 3) throw InvalidInput("alpha: coordinate count does not match n * 3");
+  for (double x : coords)
+    if (!std::isfinite(x) || std::fabs(x) > kAlphaMaxCoordinate)
+      throw InvalidInput("alpha: coordinates must be finite and at most 1e150 in absolute value");
+  std::vector<size_t> idx = sample_indices(n);
+  if (idx.size() == n) {  // small: the triangulation itself
+    AlphaProfile p;
+    p.n = n;
+    p.sample = n;
+    p.sample_tetrahedra = sample_tetrahedra(coords, idx, n);
+    p.tetrahedra = static_cast<double>(p.sample_tetrahedra);
+    p.exact = true;
+    return p;
+  }
+  const AlphaProfile spread = extrapolate(coords, idx, n);
+  const AlphaProfile local = extrapolate(coords, patch_indices(coords, n, idx.front()), n);
+  return local.tetrahedra > spread.tetrahedra ? local : spread;
+}
+
+// Memory and time of the Alpha complex of a measured cloud in R^3: at least the size-only figure.
+inline Estimate estimate_alpha_profile(const AlphaProfile& p) {
+  Estimate e = estimate_alpha(p.n, 3);
+  const double mem = 16.0 * 1024 * 1024 + 40.0 * static_cast<double>(p.n) + kAlphaBytesPerTetrahedron * p.tetrahedra;
+  e.memory_bytes = std::max(e.memory_bytes, static_cast<uint64_t>(std::min(mem, 1.8e19)));
+  e.seconds = std::max(e.seconds, 0.01 + kAlphaSecondsPerTetrahedron * p.tetrahedra);
+  return e;
+}
+
+// The estimate admission uses once the points are there: in R^3 from the sample
+// (profile_alpha_points), in R^2 from the sizes (a planar triangulation is linear).
+inline Estimate estimate_alpha_points(const std::vector<double>& coords, size_t n, size_t dim) {
+  if (dim != 3) return estimate_alpha(n, static_cast<uint32_t>(dim));
+  if (n < 1) throw InvalidInput("alpha: at least one point is required");
+  if (n > kAlphaMaxPoints) throw InvalidInput("alpha: too many points");
+  return estimate_alpha_profile(profile_alpha_points(coords, n));
+}
+
 }  // namespace tda::core

@@ -79,6 +79,17 @@ inline WorkPlan uniform_work_plan(int max_dim) {
   return w;
 }
 
+// Alpha (alpha.hpp): the Delaunay complex and its filtration values (Distances)
+// outweigh the rest; one Reduction stage (dimension 1) covers every dimension.
+inline WorkPlan alpha_work_plan() {
+  WorkPlan w;
+  w.loading = 0.05;
+  w.distances = 0.45;
+  w.dim0 = 0.10;
+  w.reduction = {0.0, 0.40};
+  return w;
+}
+
 class ProgressModel {
  public:
   // The computation maps to [start, 1] (the server keeps [0, start) for the input).
