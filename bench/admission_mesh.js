@@ -23,7 +23,7 @@
 const { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } = require("node:fs");
 const os = require("node:os");
 const path = require("node:path");
-const http = require("node:http");
+const { request, startRestMesh, watchJob } = require("./rest-util");
 const { spawn } = require("node:child_process");
 
 const ROOT = path.resolve(__dirname, "..");
@@ -42,51 +42,6 @@ const nums = process.argv.slice(2).filter((a) => /^\d+$/.test(a));
 const names = process.argv.slice(2).filter((a) => !/^\d+$/.test(a));
 const REPS = Number(nums[0] ?? 3);
 const THREADS = Number(nums[1] ?? 2);
-
-function request(base, method, p, body, headers = {}) {
-  return new Promise((resolve, reject) => {
-    const req = http.request(new URL(p, base), { method, headers: { ...(body ? { "content-length": Buffer.byteLength(body) } : {}), ...headers } }, (res) => {
-      const chunks = [];
-      res.on("data", (c) => chunks.push(c));
-      res.on("end", () => {
-        const text = Buffer.concat(chunks).toString("utf8");
-        if (res.statusCode >= 300) return reject(new Error(`${method} ${p}: ${res.statusCode} ${text.slice(0, 300)}`));
-        resolve(text ? JSON.parse(text) : {});
-      });
-    });
-    req.on("error", reject);
-    if (body) req.write(body);
-    req.end();
-  });
-}
-
-/** Follows the job's NDJSON watch stream to its terminal update; resolves with that update and when it arrived. */
-function watchToEnd(base, jobId) {
-  return new Promise((resolve, reject) => {
-    const req = http.get(new URL(`/api/v1/tda/jobs/${jobId}/watch`, base), (res) => {
-      let buf = "";
-      res.on("data", (c) => {
-        buf += c.toString("utf8");
-        let nl;
-        while ((nl = buf.indexOf("\n")) >= 0) {
-          const line = buf.slice(0, nl).trim();
-          buf = buf.slice(nl + 1);
-          if (!line) continue;
-          const msg = JSON.parse(line);
-          if (msg.error) return reject(new Error(JSON.stringify(msg.error)));
-          const u = msg.result?.update ?? msg.result ?? msg;
-          if (/COMPLETED|FAILED|CANCELLED/.test(String(u.state))) {
-            const at = performance.now();
-            req.destroy();
-            return resolve({ update: u, at });
-          }
-        }
-      });
-      res.on("error", reject);
-    });
-    req.on("error", (e) => (e.code === "ECONNRESET" ? undefined : reject(e)));
-  });
-}
 
 /** Runs `cmd args`, resolves with its exit code, stderr and wall time (s). */
 function run(cmd, args) {
@@ -136,62 +91,6 @@ const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const mb = (b) => (Number.isFinite(b) ? `${(b / 1e6).toFixed(1)} MB` : "n/a");
 const num = (v) => Number(v ?? 0);
 
-async function startMesh(work) {
-  const { freePort, start, startRedis } = require("./proc-util");
-  const common = require(path.join(ROOT, "services/common/dist/index.js"));
-  const procs = [];
-  const redis = await startRedis(work, work);
-  procs.push(redis);
-  const [ep, up, sp, gp, rp] = [await freePort(), await freePort(), await freePort(), await freePort(), await freePort()];
-  const env = {
-    REDIS_URL: redis.url,
-    KAFKA_BROKERS,
-    TDA_DATA_DIR: path.join(work, "data"),
-    LOG_LEVEL: "warn",
-    GATEWAY_METRICS_PORT: "0",
-    UPLOAD_METRICS_PORT: "0",
-    SCHEDULER_METRICS_PORT: "0",
-    GATEWAY_AUTH_DISABLED: "true",
-  };
-  const node = process.execPath;
-  const engine = start("engine", ENGINE, ["serve", "--port", String(ep), "--threads", String(THREADS)], {}, work);
-  procs.push(engine);
-  procs.push(start("upload", node, [path.join(ROOT, "services/upload/dist/main.js")], { ...env, UPLOAD_PORT: String(up) }, work));
-  const addrs = { UPLOAD_ADDRESS: `127.0.0.1:${up}`, SCHEDULER_ADDRESS: `127.0.0.1:${sp}`, ENGINE_ADDRESSES: `127.0.0.1:${ep}` };
-  procs.push(start("scheduler", node, [path.join(ROOT, "services/scheduler/dist/main.js")], { ...env, ...addrs, SCHEDULER_PORT: String(sp) }, work));
-  procs.push(start("gateway", node, [path.join(ROOT, "gateway/dist/main.js")], { ...env, ...addrs, GATEWAY_PORT: String(gp) }, work));
-  procs.push(
-    start("rest", REST_BIN, [], { REST_HOST: "127.0.0.1", REST_PORT: String(rp), GATEWAY_ADDRESS: `127.0.0.1:${gp}`, ...addrs, REST_LOG_LEVEL: "warn" }, work),
-  );
-  const base = `http://127.0.0.1:${rp}`;
-  const stop = async () => {
-    for (const p of [...procs].reverse()) {
-      if (p.child.exitCode !== null || p.child.signalCode !== null) continue;
-      p.child.kill("SIGTERM");
-      await new Promise((res) => {
-        const t = setTimeout(() => (p.child.kill("SIGKILL"), res()), 8000);
-        p.child.once("exit", () => (clearTimeout(t), res()));
-      });
-    }
-  };
-  try {
-    for (const a of [ep, up, sp, gp]) await common.waitForHealthy(`127.0.0.1:${a}`, "", 60000);
-    for (let i = 0; ; i++) {
-      try {
-        await request(base, "GET", "/health");
-        break;
-      } catch (e) {
-        if (i > 150) throw e;
-        await new Promise((r) => setTimeout(r, 200));
-      }
-    }
-  } catch (err) {
-    await stop();
-    throw err;
-  }
-  return { base, enginePid: engine.child.pid, stop };
-}
-
 async function benchRow(mesh, row) {
   const file = path.join(DATA, row.file);
   const body = readFileSync(file);
@@ -230,7 +129,8 @@ async function benchRow(mesh, row) {
       JSON.stringify({ dataset_id: datasetId, max_dim: row.maxDim, threshold, threads: THREADS }),
       { "content-type": "application/json" },
     );
-    const { update, at } = await watchToEnd(mesh.base, sub.job.job_id ?? sub.job.jobId);
+    const update = (await watchJob(mesh.base, sub.job.job_id ?? sub.job.jobId)).at(-1);
+    const at = update.receivedAt;
     if (!/COMPLETED/.test(String(update.state))) throw new Error(`${row.name}: job ended ${update.state} ${update.error_code ?? ""}: ${update.message ?? ""}`);
     const m = (at - s0) / 1000;
     meshRuns.push(m);
@@ -272,7 +172,7 @@ async function main() {
   console.log(
     `# admission_mesh: engine CLI vs the same job through REST on a mesh, ${REPS} runs each (alternating), ${os.cpus().length} cores, load ${os.loadavg()[0].toFixed(1)}`,
   );
-  const mesh = await startMesh(work);
+  const mesh = await startRestMesh(work, { threads: THREADS, kafkaBrokers: KAFKA_BROKERS });
   const out = [];
   try {
     for (const row of rows) out.push(await benchRow(mesh, row));

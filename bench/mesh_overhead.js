@@ -18,17 +18,14 @@
 const { mkdtempSync, rmSync, writeFileSync } = require("node:fs");
 const os = require("node:os");
 const path = require("node:path");
-const http = require("node:http");
+const { request, startRestMesh, watchJob } = require("./rest-util");
 const { spawn } = require("node:child_process");
 
 const ROOT = path.resolve(__dirname, "..");
-const { freePort, start, startRedis } = require("./proc-util");
-const common = require(path.join(ROOT, "services/common/dist/index.js"));
 
 const [REPS, THREADS, THRESHOLD, POINTS] = [5, 2, 0.58, 1500].map((d, i) => Number(process.argv[2 + i] ?? d));
 const KAFKA_BROKERS = process.env.KAFKA_BROKERS ?? "127.0.0.1:9192";
 const ENGINE = path.join(ROOT, "engine-cpp/build/tda-engine");
-const REST_BIN = path.join(ROOT, "build/bin/tda-rest");
 
 function torusCsv(n) {
   let s = 0x2545f491;
@@ -40,53 +37,6 @@ function torusCsv(n) {
     rows.push([(1 + 0.4 * Math.cos(v)) * Math.cos(u), (1 + 0.4 * Math.cos(v)) * Math.sin(u), 0.4 * Math.sin(v)].map((x) => x.toFixed(6)).join(","));
   }
   return rows.join("\n") + "\n";
-}
-
-function request(base, method, p, body, headers = {}) {
-  return new Promise((resolve, reject) => {
-    const u = new URL(p, base);
-    const req = http.request(u, { method, headers: { ...(body ? { "content-length": Buffer.byteLength(body) } : {}), ...headers } }, (res) => {
-      const chunks = [];
-      res.on("data", (c) => chunks.push(c));
-      res.on("end", () => {
-        const text = Buffer.concat(chunks).toString("utf8");
-        if (res.statusCode >= 300) return reject(new Error(`${method} ${p}: ${res.statusCode} ${text.slice(0, 300)}`));
-        resolve(text ? JSON.parse(text) : {});
-      });
-    });
-    req.on("error", reject);
-    if (body) req.write(body);
-    req.end();
-  });
-}
-
-/** Follows the job's NDJSON watch stream until a terminal update; resolves with the updates and the time the last one arrived. */
-function watch(base, jobId) {
-  return new Promise((resolve, reject) => {
-    const updates = [];
-    const req = http.get(new URL(`/api/v1/tda/jobs/${jobId}/watch`, base), (res) => {
-      let buf = "";
-      res.on("data", (c) => {
-        buf += c.toString("utf8");
-        let nl;
-        while ((nl = buf.indexOf("\n")) >= 0) {
-          const line = buf.slice(0, nl).trim();
-          buf = buf.slice(nl + 1);
-          if (!line) continue;
-          const msg = JSON.parse(line);
-          if (msg.error) return reject(new Error(JSON.stringify(msg.error)));
-          const u = msg.result?.update ?? msg.result ?? msg;
-          updates.push({ ...u, receivedAt: performance.now() });
-          if (/COMPLETED|FAILED|CANCELLED/.test(String(u.state))) {
-            req.destroy();
-            return resolve(updates);
-          }
-        }
-      });
-      res.on("error", reject);
-    });
-    req.on("error", (e) => (e.code === "ECONNRESET" ? undefined : reject(e)));
-  });
 }
 
 function runCli(file, threshold) {
@@ -107,70 +57,9 @@ async function main() {
   const file = path.join(work, "torus.csv");
   const csv = torusCsv(POINTS);
   writeFileSync(file, csv);
-  const procs = [];
-  const redis = await startRedis(work, work);
-  procs.push(redis);
-  const [ep, up, sp, gp, rp] = [await freePort(), await freePort(), await freePort(), await freePort(), await freePort()];
-  const env = {
-    REDIS_URL: redis.url,
-    KAFKA_BROKERS,
-    TDA_DATA_DIR: path.join(work, "data"),
-    LOG_LEVEL: "warn",
-    GATEWAY_METRICS_PORT: "0",
-    UPLOAD_METRICS_PORT: "0",
-    SCHEDULER_METRICS_PORT: "0",
-  };
-  const node = process.execPath;
-  procs.push(start("engine", ENGINE, ["serve", "--port", String(ep), "--threads", String(THREADS)], {}, work));
-  procs.push(start("upload", node, [path.join(ROOT, "services/upload/dist/main.js")], { ...env, UPLOAD_PORT: String(up) }, work));
-  procs.push(
-    start(
-      "scheduler",
-      node,
-      [path.join(ROOT, "services/scheduler/dist/main.js")],
-      { ...env, SCHEDULER_PORT: String(sp), UPLOAD_ADDRESS: `127.0.0.1:${up}`, ENGINE_ADDRESSES: `127.0.0.1:${ep}` },
-      work,
-    ),
-  );
-  procs.push(
-    start(
-      "gateway",
-      node,
-      [path.join(ROOT, "gateway/dist/main.js")],
-      // (authentication is on by default: this bench's gateway runs without keys)
-      { ...env, GATEWAY_PORT: String(gp), UPLOAD_ADDRESS: `127.0.0.1:${up}`, SCHEDULER_ADDRESS: `127.0.0.1:${sp}`, GATEWAY_AUTH_DISABLED: "true" },
-      work,
-    ),
-  );
-  procs.push(
-    start(
-      "rest",
-      REST_BIN,
-      [],
-      {
-        REST_HOST: "127.0.0.1",
-        REST_PORT: String(rp),
-        GATEWAY_ADDRESS: `127.0.0.1:${gp}`,
-        UPLOAD_ADDRESS: `127.0.0.1:${up}`,
-        SCHEDULER_ADDRESS: `127.0.0.1:${sp}`,
-        ENGINE_ADDRESSES: `127.0.0.1:${ep}`,
-        REST_LOG_LEVEL: "warn",
-      },
-      work,
-    ),
-  );
-  const base = `http://127.0.0.1:${rp}`;
+  const mesh = await startRestMesh(work, { threads: THREADS, kafkaBrokers: KAFKA_BROKERS });
+  const { base } = mesh;
   try {
-    for (const a of [ep, up, sp, gp]) await common.waitForHealthy(`127.0.0.1:${a}`, "", 60000);
-    for (let i = 0; ; i++) {
-      try {
-        await request(base, "GET", "/health");
-        break;
-      } catch (e) {
-        if (i > 100) throw e;
-        await new Promise((r) => setTimeout(r, 200));
-      }
-    }
     const up1 = await request(base, "POST", "/api/v1/data/upload/file?name=torus.csv&format=csv", csv, { "content-type": "text/csv" });
     const datasetId = up1.dataset.dataset_id ?? up1.dataset.datasetId;
     console.log(
@@ -192,7 +81,7 @@ async function main() {
         JSON.stringify({ dataset_id: datasetId, max_dim: 2, threshold, threads: THREADS }),
         { "content-type": "application/json" },
       );
-      const updates = await watch(base, sub.job.job_id ?? sub.job.jobId);
+      const updates = await watchJob(base, sub.job.job_id ?? sub.job.jobId);
       const last = updates[updates.length - 1];
       if (!/COMPLETED/.test(String(last.state))) throw new Error(`job ended ${last.state}: ${last.message ?? ""}`);
       const total = (last.receivedAt - t0) / 1000;
@@ -224,15 +113,7 @@ async function main() {
       );
     }
   } finally {
-    for (const p of procs.reverse()) {
-      if (p.child.exitCode === null) {
-        p.child.kill("SIGTERM");
-        await new Promise((res) => {
-          const t = setTimeout(() => (p.child.kill("SIGKILL"), res()), 8000);
-          p.child.once("exit", () => (clearTimeout(t), res()));
-        });
-      }
-    }
+    await mesh.stop();
     if (!process.env.KEEP_BENCH_LOGS) rmSync(work, { recursive: true, force: true });
     else console.log(`logs: ${work}`);
   }
