@@ -1,10 +1,9 @@
 import { readFileSync } from "node:fs";
-import { join } from "node:path";
-import { pbCommon, pbJobs, pbUpload, waitForHealthy } from "@tda/common";
-import { FIXTURES, procOf, startMesh, type Mesh } from "../helpers/mesh";
-import { startPrivateRedis, type PrivateRedis } from "../helpers/private-redis";
-import { gatewayClient, uploadFile, watchJob, type Gateway } from "../helpers/client";
-import { getJob, isTerminalState, NO_METRICS_PORTS, submitRips, waitFor, waitTerminal } from "../helpers/jobs";
+import { pbCommon, pbJobs, waitForHealthy } from "@tda/common";
+import { procOf, type Mesh } from "../helpers/mesh";
+import { startFaultMesh, type FaultMesh } from "../helpers/fault-mesh";
+import { watchJob, type Gateway } from "../helpers/client";
+import { getJob, isTerminalState, submitRips, waitFor, waitTerminal } from "../helpers/jobs";
 
 // A job that kills every engine that runs it (as an engine OOM-killed by the
 // job's own size would die) must not be handed from engine to engine until
@@ -17,27 +16,19 @@ jest.setTimeout(420_000);
 
 const { JobState } = pbJobs;
 
-let privateRedis: PrivateRedis;
 let mesh: Mesh;
 let gw: Gateway;
 let sphere: string; // 192 points on S^2: Rips up to H3 without a threshold takes seconds of reduction
 
+let faults: FaultMesh | undefined;
+
 beforeAll(async () => {
-  privateRedis = await startPrivateRedis();
-  mesh = await startMesh({
-    engines: 3,
-    redisUrl: privateRedis.url,
-    env: { ...NO_METRICS_PORTS, SCHEDULER_ENGINE_PROBE_MS: "1000", SCHEDULER_BACKOFF_MS: "200", SCHEDULER_PROGRESS_INTERVAL_MS: "200" },
-  });
-  gw = gatewayClient(mesh.gateway);
-  const up = await uploadFile(gw, join(FIXTURES, "sphere_3_192_points.dat"), pbUpload.DataFormat.DATA_FORMAT_WHITESPACE);
-  sphere = up.dataset!.datasetId;
+  faults = await startFaultMesh({ engines: 3 });
+  ({ mesh, gw, sphere } = faults);
 });
 
 afterAll(async () => {
-  gw?.close();
-  await mesh?.stop();
-  await privateRedis?.stop();
+  await faults?.stop();
 });
 
 const engineLog = (i: number) => readFileSync(procOf(mesh, `engine-${i}`).logFile, "utf8");

@@ -1,10 +1,9 @@
-import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
-import { pbCommon, pbJobs, pbUpload } from "@tda/common";
-import { FIXTURES, procOf, restartProcess, startMesh, type Mesh } from "../helpers/mesh";
-import { startPrivateRedis, type PrivateRedis } from "../helpers/private-redis";
-import { gatewayClient, uploadFile, type Gateway } from "../helpers/client";
-import { getJob, NO_METRICS_PORTS, submitRips, waitFor, waitTerminal } from "../helpers/jobs";
+import { pbCommon, pbJobs } from "@tda/common";
+import { procOf, restartProcess, type Mesh } from "../helpers/mesh";
+import { startFaultMesh, type FaultMesh } from "../helpers/fault-mesh";
+import type { Gateway } from "../helpers/client";
+import { getJob, submitRips, waitFor, waitTerminal } from "../helpers/jobs";
 import { restClient } from "../helpers/rest";
 
 // Defects the reliability suite (bench/chaos.js) found, each against the real mesh:
@@ -15,28 +14,19 @@ jest.setTimeout(300_000);
 
 const { JobState } = pbJobs;
 
-let privateRedis: PrivateRedis;
 let mesh: Mesh;
 let gw: Gateway;
 let sphere: string; // 192 points on S^2: Rips up to H3 takes seconds of reduction
 
+let faults: FaultMesh | undefined;
+
 beforeAll(async () => {
-  privateRedis = await startPrivateRedis();
-  mesh = await startMesh({
-    engines: 2,
-    rest: true,
-    redisUrl: privateRedis.url,
-    env: { ...NO_METRICS_PORTS, SCHEDULER_ENGINE_PROBE_MS: "1000", SCHEDULER_BACKOFF_MS: "200", SCHEDULER_PROGRESS_INTERVAL_MS: "200" },
-  });
-  gw = gatewayClient(mesh.gateway);
-  const up = await uploadFile(gw, join(FIXTURES, "sphere_3_192_points.dat"), pbUpload.DataFormat.DATA_FORMAT_WHITESPACE);
-  sphere = up.dataset!.datasetId;
+  faults = await startFaultMesh({ engines: 2, rest: true });
+  ({ mesh, gw, sphere } = faults);
 });
 
 afterAll(async () => {
-  gw?.close();
-  await mesh?.stop();
-  await privateRedis?.stop();
+  await faults?.stop();
 });
 
 test("an engine restarted after a minute down takes the job of the other engine, SIGKILLed mid-job", async () => {

@@ -1,10 +1,9 @@
 import { readFileSync } from "node:fs";
-import { join } from "node:path";
-import { pbCommon, pbJobs, pbUpload } from "@tda/common";
-import { FIXTURES, procOf, restartProcess, startMesh, type Mesh } from "../helpers/mesh";
-import { startPrivateRedis, type PrivateRedis } from "../helpers/private-redis";
-import { api, gatewayClient, uploadFile, watchJob, type Gateway } from "../helpers/client";
-import { getJob, NO_METRICS_PORTS, submitRips, uploadCloud, waitFor, waitTerminal } from "../helpers/jobs";
+import { pbCommon, pbJobs } from "@tda/common";
+import { procOf, restartProcess, type Mesh } from "../helpers/mesh";
+import { startFaultMesh, type FaultMesh } from "../helpers/fault-mesh";
+import { api, watchJob, type Gateway } from "../helpers/client";
+import { getJob, submitRips, uploadCloud, waitFor, waitTerminal } from "../helpers/jobs";
 
 // The job system under failures, through the gateway with real processes:
 // an engine killed mid-job, the scheduler killed with jobs in flight, a cancel
@@ -15,34 +14,22 @@ jest.setTimeout(300_000);
 const { JobState } = pbJobs;
 
 let mesh: Mesh;
-let privateRedis: PrivateRedis | undefined;
 let gw: Gateway;
 let sphere: string; // 192 points on S^2: Rips up to H3 takes several seconds of reduction
 
+let faults: FaultMesh | undefined;
+
 beforeAll(async () => {
-  privateRedis = await startPrivateRedis();
-  mesh = await startMesh({
+  faults = await startFaultMesh({
     engines: 2,
-    redisUrl: privateRedis.url,
-    env: {
-      ...NO_METRICS_PORTS,
-      // a killed scheduler's jobs come back quickly (lock + stalled check)
-      SCHEDULER_LOCK_DURATION_MS: "4000",
-      SCHEDULER_STALLED_INTERVAL_MS: "2000",
-      SCHEDULER_ENGINE_PROBE_MS: "1000",
-      SCHEDULER_BACKOFF_MS: "200",
-      SCHEDULER_PROGRESS_INTERVAL_MS: "200",
-    },
+    // a killed scheduler's jobs come back quickly (lock + stalled check)
+    env: { SCHEDULER_LOCK_DURATION_MS: "4000", SCHEDULER_STALLED_INTERVAL_MS: "2000" },
   });
-  gw = gatewayClient(mesh.gateway);
-  const up = await uploadFile(gw, join(FIXTURES, "sphere_3_192_points.dat"), pbUpload.DataFormat.DATA_FORMAT_WHITESPACE);
-  sphere = up.dataset!.datasetId;
+  ({ mesh, gw, sphere } = faults);
 });
 
 afterAll(async () => {
-  gw?.close();
-  await mesh?.stop();
-  await privateRedis?.stop();
+  await faults?.stop();
 });
 
 const engineLog = (i: number) => readFileSync(procOf(mesh, `engine-${i}`).logFile, "utf8");
