@@ -85,7 +85,14 @@ test("a Rips job through REST is one trace in Jaeger across REST proxy, gateway,
   expect(traceId).toMatch(/^[0-9a-f]{32}$/);
 
   // the test's consumer reads the job's lifecycle events (CONSUMER spans linked to their producer spans)
-  await collectEvents(KAFKA_BROKERS, "tda_jobs", (ev) => (ev.byKey.get(jobId) ?? []).some((e) => e.eventType === "job.completed"));
+  // (spans only for this job's events: the topic holds every earlier suite's events too)
+  await collectEvents(
+    KAFKA_BROKERS,
+    "tda_jobs",
+    (ev) => (ev.byKey.get(jobId) ?? []).some((e) => e.eventType === "job.completed"),
+    60_000,
+    (key) => key === jobId,
+  );
   await shutdownTracing(); // flushes the consumer spans
 
   const wanted = ["tda-rest", "gateway", "upload", "scheduler", "engine", CONSUMER_SERVICE];
