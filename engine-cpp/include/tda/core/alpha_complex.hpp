@@ -130,69 +130,98 @@ inline void build_from_triangles(const std::vector<double>& X, uint32_t nv, cons
 // ---------------------------------------------------------------------------
 // A 3-dimensional triangulation given by its finite tetrahedra (4 vertex ids
 // each) and neighbours (tn[4t+i] = tetrahedron across the facet opposite
-// vertex i, kNone outside). tv and tn are released on return.
-inline void build_from_tetrahedra(const std::vector<double>& X, uint32_t nv, std::vector<uint32_t>& tv,
-                                  std::vector<uint32_t>& tn, FilteredComplex& K, const Tick& tick) {
+// vertex i, kNone outside), in four passes: tetrahedron values, the edge index,
+// triangles (with their edges' attachment), edge values.
+
+// The tetrahedra's values (squared circumradii): the first third of the progress.
+inline void tetrahedron_values(const std::vector<double>& X, const std::vector<uint32_t>& tv, FilteredComplex& K,
+                               const Tick& tick) {
   const size_t T = tv.size() / 4;
   auto P = [&](uint32_t v) { return &X[size_t(v) * 3]; };
-  K.dim = 3;
-  K.nv = nv;
   K.tet_val.resize(T);
   for (size_t t = 0; t < T; ++t) {
     if (t % kTickEvery == 0) tick(t, 3 * T, 0);
     const uint32_t* q = &tv[4 * t];
     K.tet_val[t] = tetra_sq_radius(P(q[0]), P(q[1]), P(q[2]), P(q[3]));
   }
+}
 
-  // Edges: for each vertex u the sorted list of its neighbours v > u (CSR);
-  // the edge id is the position in that list.
-  std::vector<uint32_t> off(size_t(nv) + 1, 0);
-  std::vector<uint32_t> adj;
-  {
-    std::vector<uint64_t> cnt(size_t(nv) + 1, 0);
-    for (size_t t = 0; t < T; ++t) {
-      const uint32_t* q = &tv[4 * t];
-      for (int i = 0; i < 4; ++i)
-        for (int j = i + 1; j < 4; ++j) ++cnt[std::min(q[i], q[j]) + 1];
-    }
-    for (size_t v = 0; v < nv; ++v) cnt[v + 1] += cnt[v];
-    std::vector<uint32_t> raw(cnt[nv]);
-    std::vector<uint64_t> pos(cnt.begin(), cnt.end() - 1);
-    for (size_t t = 0; t < T; ++t) {
-      const uint32_t* q = &tv[4 * t];
-      for (int i = 0; i < 4; ++i)
-        for (int j = i + 1; j < 4; ++j) raw[pos[std::min(q[i], q[j])]++] = std::max(q[i], q[j]);
-    }
-    pos.clear();
-    pos.shrink_to_fit();
-    // sort + unique each row, compacting in place
-    size_t out = 0;
-    for (size_t v = 0; v < nv; ++v) {
-      auto b = raw.begin() + cnt[v], e = raw.begin() + cnt[v + 1];
-      std::sort(b, e);
-      auto last = std::unique(b, e);
-      off[v] = static_cast<uint32_t>(out);
-      for (auto it = b; it != last; ++it) raw[out++] = *it;
-    }
-    off[nv] = static_cast<uint32_t>(out);
-    raw.resize(out);
-    raw.shrink_to_fit();
-    adj.swap(raw);
-  }
-  const size_t E = adj.size();
-  K.edge_v.resize(2 * E);
-  for (uint32_t u = 0; u < nv; ++u)
-    for (uint32_t k = off[u]; k < off[u + 1]; ++k) {
-      K.edge_v[2 * size_t(k)] = u;
-      K.edge_v[2 * size_t(k) + 1] = adj[k];
-    }
-  auto edge_id = [&](uint32_t a, uint32_t b) -> uint32_t {
+// The edges of the tetrahedra: for each vertex u the sorted list of its
+// neighbours v > u (CSR); the edge id is the position in that list.
+struct EdgeIndex {
+  std::vector<uint32_t> off;  // nv + 1 row starts
+  std::vector<uint32_t> adj;  // the rows
+
+  size_t size() const { return adj.size(); }
+  uint32_t id(uint32_t a, uint32_t b) const {
     if (a > b) std::swap(a, b);
     const uint32_t* lo = adj.data() + off[a];
     const uint32_t* hi = adj.data() + off[a + 1];
     return static_cast<uint32_t>(std::lower_bound(lo, hi, b) - adj.data());
-  };
+  }
+};
 
+inline EdgeIndex index_tetrahedra_edges(const std::vector<uint32_t>& tv, uint32_t nv) {
+  const size_t T = tv.size() / 4;
+  EdgeIndex ix;
+  ix.off.assign(size_t(nv) + 1, 0);
+  std::vector<uint64_t> cnt(size_t(nv) + 1, 0);
+  for (size_t t = 0; t < T; ++t) {
+    const uint32_t* q = &tv[4 * t];
+    for (int i = 0; i < 4; ++i)
+      for (int j = i + 1; j < 4; ++j) ++cnt[std::min(q[i], q[j]) + 1];
+  }
+  for (size_t v = 0; v < nv; ++v) cnt[v + 1] += cnt[v];
+  std::vector<uint32_t> raw(cnt[nv]);
+  std::vector<uint64_t> pos(cnt.begin(), cnt.end() - 1);
+  for (size_t t = 0; t < T; ++t) {
+    const uint32_t* q = &tv[4 * t];
+    for (int i = 0; i < 4; ++i)
+      for (int j = i + 1; j < 4; ++j) raw[pos[std::min(q[i], q[j])]++] = std::max(q[i], q[j]);
+  }
+  pos.clear();
+  pos.shrink_to_fit();
+  // sort + unique each row, compacting in place
+  size_t out = 0;
+  for (size_t v = 0; v < nv; ++v) {
+    auto b = raw.begin() + cnt[v], e = raw.begin() + cnt[v + 1];
+    std::sort(b, e);
+    auto last = std::unique(b, e);
+    ix.off[v] = static_cast<uint32_t>(out);
+    for (auto it = b; it != last; ++it) raw[out++] = *it;
+  }
+  ix.off[nv] = static_cast<uint32_t>(out);
+  raw.resize(out);
+  raw.shrink_to_fit();
+  ix.adj.swap(raw);
+  return ix;
+}
+
+// K.edge_v in edge id order.
+inline void list_edges(const EdgeIndex& ix, uint32_t nv, FilteredComplex& K) {
+  K.edge_v.resize(2 * ix.size());
+  for (uint32_t u = 0; u < nv; ++u)
+    for (uint32_t k = ix.off[u]; k < ix.off[u + 1]; ++k) {
+      K.edge_v[2 * size_t(k)] = u;
+      K.edge_v[2 * size_t(k) + 1] = ix.adj[k];
+    }
+}
+
+// What the triangle pass learns about each edge: the least value of its
+// cofacets (edge_min) and whether it is attached to one of them (edge_att).
+struct EdgeCofacets {
+  std::vector<double> edge_min;
+  std::vector<uint8_t> edge_att;
+};
+
+// The triangles (each listed once, from the lower of its two tetrahedra) with
+// their values, edges and cofacets: the last two thirds of the progress.
+inline EdgeCofacets triangles_from_tetrahedra(const std::vector<double>& X, uint32_t nv,
+                                              const std::vector<uint32_t>& tv, const std::vector<uint32_t>& tn,
+                                              const EdgeIndex& ix, FilteredComplex& K, const Tick& tick) {
+  const size_t T = tv.size() / 4;
+  auto P = [&](uint32_t v) { return &X[size_t(v) * 3]; };
+  const size_t E = ix.size();
   std::vector<double> edge_min(E, kInf);
   std::vector<uint8_t> edge_att(E, 0);
   const size_t Fest = 2 * T + 2 * static_cast<size_t>(nv);  // ~ number of triangles
@@ -223,20 +252,43 @@ inline void build_from_tetrahedra(const std::vector<double>& X, uint32_t nv, std
       // the three edges, each with the opposite vertex of this triangle
       const uint32_t ev[3][3] = {{a, b, c}, {a, c, b}, {b, c, a}};
       for (const auto& x : ev) {
-        const uint32_t e = edge_id(x[0], x[1]);
+        const uint32_t e = ix.id(x[0], x[1]);
         K.tri_edges.push_back(e);
         if (val < edge_min[e]) edge_min[e] = val;
         if (!edge_att[e] && Predicates<3>::edge_attached(P(x[0]), P(x[1]), P(x[2]))) edge_att[e] = 1;
       }
     }
   }
+  return {std::move(edge_min), std::move(edge_att)};
+}
+
+// An edge's value: its least cofacet's if attached, else its own radius.
+inline void edge_values(const std::vector<double>& X, const EdgeCofacets& ec, FilteredComplex& K) {
+  auto P = [&](uint32_t v) { return &X[size_t(v) * 3]; };
+  const size_t E = ec.edge_min.size();
+  K.edge_val.resize(E);
+  for (size_t e = 0; e < E; ++e)
+    K.edge_val[e] = ec.edge_att[e] ? ec.edge_min[e] : edge_sq_radius<3>(P(K.edge_v[2 * e]), P(K.edge_v[2 * e + 1]));
+}
+
+// tv and tn are released on return (the edge index already before, once the
+// triangles are listed).
+inline void build_from_tetrahedra(const std::vector<double>& X, uint32_t nv, std::vector<uint32_t>& tv,
+                                  std::vector<uint32_t>& tn, FilteredComplex& K, const Tick& tick) {
+  K.dim = 3;
+  K.nv = nv;
+  tetrahedron_values(X, tv, K, tick);
+  EdgeCofacets ec;
+  {
+    const EdgeIndex ix = index_tetrahedra_edges(tv, nv);
+    list_edges(ix, nv, K);
+    ec = triangles_from_tetrahedra(X, nv, tv, tn, ix, K, tick);
+  }
   tv.clear();
   tv.shrink_to_fit();
   tn.clear();
   tn.shrink_to_fit();
-  K.edge_val.resize(E);
-  for (size_t e = 0; e < E; ++e)
-    K.edge_val[e] = edge_att[e] ? edge_min[e] : edge_sq_radius<3>(P(K.edge_v[2 * e]), P(K.edge_v[2 * e + 1]));
+  edge_values(X, ec, K);
 }
 
 // ---------------------------------------------------------------------------
