@@ -318,102 +318,124 @@ inline void reduce_dim1_zp(const FilteredComplex& K, const std::vector<uint32_t>
   }
 }
 
-// Persistence of the filtered complex. Returns the number of columns reduced.
-inline uint64_t persistence(FilteredComplex& K, const Emitter& out, int modulus, const Progress& progress) {
+// Dimension 0: Kruskal over the edges in filtration order (edge_order). Returns
+// the negative edges (those merging two components).
+inline std::vector<uint8_t> dim0_kruskal(const FilteredComplex& K, const std::vector<uint32_t>& edge_order,
+                                         const Emitter& out, const Progress& progress) {
   const uint32_t nv = K.nv;
   const size_t E = K.edge_val.size();
-  uint64_t columns = 0;
-
-  // --- dimension 0: Kruskal
-  progress.step(Stage::Dim0, 0, 0, E, K.bytes());
-  std::vector<uint32_t> edge_order = sort_by_value(K.edge_val);
   std::vector<uint8_t> neg_edge(E, 0);
-  {
-    KeyedSets uf(nv);
-    uint32_t components = nv;
-    for (size_t i = 0; i < E; ++i) {
-      const uint32_t e = edge_order[i];
-      const double v = K.edge_val[e];
-      if (!out.keep(v)) break;
-      uint32_t a = uf.find(K.edge_v[2 * size_t(e)]), b = uf.find(K.edge_v[2 * size_t(e) + 1]);
-      if (a == b) continue;
-      uf.link(a, b);
-      neg_edge[e] = 1;
-      --components;
-      out.bar(0, 0.0, v);
-      if ((i & 0xfffff) == 0xfffff) progress.step(Stage::Dim0, 0, i, E, K.bytes());
-    }
-    for (uint32_t c = 0; c < components; ++c) out.bar(0, 0.0, kInf);
+  KeyedSets uf(nv);
+  uint32_t components = nv;
+  for (size_t i = 0; i < E; ++i) {
+    const uint32_t e = edge_order[i];
+    const double v = K.edge_val[e];
+    if (!out.keep(v)) break;
+    uint32_t a = uf.find(K.edge_v[2 * size_t(e)]), b = uf.find(K.edge_v[2 * size_t(e) + 1]);
+    if (a == b) continue;
+    uf.link(a, b);
+    neg_edge[e] = 1;
+    --components;
+    out.bar(0, 0.0, v);
+    if ((i & 0xfffff) == 0xfffff) progress.step(Stage::Dim0, 0, i, E, K.bytes());
   }
-  if (K.dim < 2) return columns;
+  for (uint32_t c = 0; c < components; ++c) out.bar(0, 0.0, kInf);
+  return neg_edge;
+}
 
-  // --- top dimension: union-find on the dual graph
+// The top dimension d - 1 (d = K.dim, 2 or 3): union-find on the dual graph
+// (the top cells and the outside), facets in reverse filtration order. When
+// d = 3, marks the negative facets (triangles) in neg_facet and returns the
+// triangles in filtration order; when d = 2 the facets are the edges, sorted
+// already (edge_order, borrowed and given back). Releases K.facet_cof.
+inline std::vector<uint32_t> top_dual_pass(FilteredComplex& K, std::vector<uint32_t>& edge_order,
+                                           std::vector<uint8_t>& neg_facet, const Emitter& out,
+                                           const Progress& progress, uint64_t reduction_total) {
   const int top = K.dim;  // 2 or 3
   std::vector<double>& top_val = top == 2 ? K.tri_val : K.tet_val;
   std::vector<double>& facet_val = top == 2 ? K.edge_val : K.tri_val;
   const size_t NT = top_val.size(), NF = facet_val.size();
+  // Progress of the reduction stage: one counter over both passes (the dual
+  // pass, which yields dimension d-1, then the dimension-1 columns in R^3),
+  // reported as dimension 1 so that the fraction only grows.
+  progress.step(Stage::Reduction, 1, 0, reduction_total, K.bytes());
+  std::vector<uint32_t> top_order = sort_by_value(top_val);
+  // key[root] = largest rank of a top cell in the set (outside: NT)
+  std::vector<uint32_t> key(NT + 1);
+  for (size_t r = 0; r < NT; ++r) key[top_order[r]] = static_cast<uint32_t>(r);
+  key[NT] = static_cast<uint32_t>(NT);
+  std::vector<uint32_t> facet_order = top == 2 ? std::move(edge_order) : sort_by_value(facet_val);
+  KeyedSets uf(NT + 1);
+  for (size_t i = NF; i-- > 0;) {
+    const uint32_t f = facet_order[i];
+    const uint32_t c0 = K.facet_cof[2 * size_t(f)], c1 = K.facet_cof[2 * size_t(f) + 1];
+    uint32_t a = uf.find(c0), b = uf.find(c1 == kNone ? static_cast<uint32_t>(NT) : c1);
+    if (a == b) {
+      if (top == 3) neg_facet[f] = 1;
+      continue;
+    }
+    if (key[a] > key[b]) std::swap(a, b);  // a: the younger set
+    const double death = top_val[top_order[key[a]]];
+    out.bar(top - 1, facet_val[f], death);
+    uf.link(a, b);
+    if ((i & 0xfffff) == 0) progress.step(Stage::Reduction, 1, NF - i, reduction_total, K.bytes());
+  }
+  K.facet_cof.clear();
+  K.facet_cof.shrink_to_fit();
+  if (top == 2) {
+    edge_order = std::move(facet_order);
+    return {};
+  }
+  return facet_order;
+}
+
+// Dimension 1 in R^3: reduce the negative triangles (tri_order, neg_tri) over
+// the positive edges, then report the positive edges never killed (only possible
+// below a max_alpha). Returns the number of columns reduced.
+inline uint64_t dim1_in_r3(const FilteredComplex& K, const std::vector<uint32_t>& edge_order,
+                           const std::vector<uint8_t>& neg_edge, const std::vector<uint32_t>& tri_order,
+                           const std::vector<uint8_t>& neg_tri, const Emitter& out, int modulus,
+                           const Progress& progress, uint64_t reduction_total) {
+  const size_t E = K.edge_val.size(), NF = K.tri_val.size();
+  uint64_t columns = 0;
+  std::vector<uint32_t> edge_rank(E);
+  for (size_t r = 0; r < E; ++r) edge_rank[edge_order[r]] = static_cast<uint32_t>(r);
+  std::vector<uint8_t> killed(E, 0);  // by edge rank
+  auto on_pivot = [&](uint32_t p, double death) {
+    killed[p] = 1;
+    out.bar(1, K.edge_val[edge_order[p]], death);
+  };
+  auto on_column = [&](size_t i, size_t /*total*/, uint64_t pool_bytes) {
+    ++columns;
+    if ((columns & 0x3ffff) == 0) progress.step(Stage::Reduction, 1, NF + i, reduction_total, K.bytes() + pool_bytes);
+  };
+  if (modulus == 2) reduce_dim1_z2(K, tri_order, neg_tri, neg_edge, edge_rank, out, on_column, on_pivot);
+  else reduce_dim1_zp(K, tri_order, neg_tri, neg_edge, edge_rank, out, modulus, on_column, on_pivot);
+  for (size_t r = 0; r < E; ++r) {
+    const uint32_t e = edge_order[r];
+    if (!out.keep(K.edge_val[e])) break;
+    if (!neg_edge[e] && !killed[r]) out.bar(1, K.edge_val[e], kInf);
+  }
+  return columns;
+}
+
+// Persistence of the filtered complex. Returns the number of columns reduced.
+inline uint64_t persistence(FilteredComplex& K, const Emitter& out, int modulus, const Progress& progress) {
+  const size_t E = K.edge_val.size();
+  progress.step(Stage::Dim0, 0, 0, E, K.bytes());
+  std::vector<uint32_t> edge_order = sort_by_value(K.edge_val);
+  const std::vector<uint8_t> neg_edge = dim0_kruskal(K, edge_order, out, progress);
+  if (K.dim < 2) return 0;
+
+  const int top = K.dim;  // 2 or 3
+  const size_t NF = top == 2 ? E : K.tri_val.size();
   const uint64_t reduction_total = top == 3 && out.max_dim >= 1 ? 2 * uint64_t(NF) : NF;
   std::vector<uint8_t> neg_facet;  // needed for the middle reduction (top == 3)
   if (top == 3) neg_facet.assign(NF, 0);
-  std::vector<uint32_t> facet_order_3;  // triangle order, kept for dimension 1
-  {
-    // Progress of the reduction stage: one counter over both passes (the dual
-    // pass, which yields dimension d-1, then the dimension-1 columns in R^3),
-    // reported as dimension 1 so that the fraction only grows.
-    progress.step(Stage::Reduction, 1, 0, reduction_total, K.bytes());
-    std::vector<uint32_t> top_order = sort_by_value(top_val);
-    // key[root] = largest rank of a top cell in the set (outside: NT)
-    std::vector<uint32_t> key(NT + 1);
-    for (size_t r = 0; r < NT; ++r) key[top_order[r]] = static_cast<uint32_t>(r);
-    key[NT] = static_cast<uint32_t>(NT);
-    std::vector<uint32_t> facet_order = top == 2 ? std::move(edge_order) : sort_by_value(facet_val);
-    KeyedSets uf(NT + 1);
-    for (size_t i = NF; i-- > 0;) {
-      const uint32_t f = facet_order[i];
-      const uint32_t c0 = K.facet_cof[2 * size_t(f)], c1 = K.facet_cof[2 * size_t(f) + 1];
-      uint32_t a = uf.find(c0), b = uf.find(c1 == kNone ? static_cast<uint32_t>(NT) : c1);
-      if (a == b) {
-        if (top == 3) neg_facet[f] = 1;
-        continue;
-      }
-      if (key[a] > key[b]) std::swap(a, b);  // a: the younger set
-      const double death = top_val[top_order[key[a]]];
-      out.bar(top - 1, facet_val[f], death);
-      uf.link(a, b);
-      if ((i & 0xfffff) == 0) progress.step(Stage::Reduction, 1, NF - i, reduction_total, K.bytes());
-    }
-    if (top == 2) {
-      edge_order = std::move(facet_order);
-    } else {
-      facet_order_3 = std::move(facet_order);
-    }
-    K.facet_cof.clear();
-    K.facet_cof.shrink_to_fit();
-  }
-
-  // --- dimension 1 in R^3: reduce the negative triangles over positive edges
-  if (top == 3 && out.max_dim >= 1) {
-    std::vector<uint32_t> edge_rank(E);
-    for (size_t r = 0; r < E; ++r) edge_rank[edge_order[r]] = static_cast<uint32_t>(r);
-    std::vector<uint8_t> killed(E, 0);  // by edge rank
-    auto on_pivot = [&](uint32_t p, double death) {
-      killed[p] = 1;
-      out.bar(1, K.edge_val[edge_order[p]], death);
-    };
-    auto on_column = [&](size_t i, size_t /*total*/, uint64_t pool_bytes) {
-      ++columns;
-      if ((columns & 0x3ffff) == 0) progress.step(Stage::Reduction, 1, NF + i, reduction_total, K.bytes() + pool_bytes);
-    };
-    if (modulus == 2) reduce_dim1_z2(K, facet_order_3, neg_facet, neg_edge, edge_rank, out, on_column, on_pivot);
-    else reduce_dim1_zp(K, facet_order_3, neg_facet, neg_edge, edge_rank, out, modulus, on_column, on_pivot);
-    // positive edges never killed (only possible below a max_alpha)
-    for (size_t r = 0; r < E; ++r) {
-      const uint32_t e = edge_order[r];
-      if (!out.keep(K.edge_val[e])) break;
-      if (!neg_edge[e] && !killed[r]) out.bar(1, K.edge_val[e], kInf);
-    }
-  }
-  return columns;
+  const std::vector<uint32_t> tri_order = top_dual_pass(K, edge_order, neg_facet, out, progress, reduction_total);
+  if (top == 3 && out.max_dim >= 1)
+    return dim1_in_r3(K, edge_order, neg_edge, tri_order, neg_facet, out, modulus, progress, reduction_total);
+  return 0;
 }
 
 inline void validate(const std::vector<double>& coords, size_t n, size_t dim, const AlphaOptions& opt) {
