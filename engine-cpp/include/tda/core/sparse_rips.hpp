@@ -165,6 +165,100 @@ inline double edge_value(double d, double lp, double lq, double e) {
 // The farthest a later point q can be from an earlier one and still share an edge.
 inline double reach(double lq, double e) { return (time_a(lq, e) + time_t(lq, e)) / 2; }
 
+// The state of the greedy permutation of a point cloud: each point's distance
+// to its nearest centre so far (dmin), the cells (points by nearest centre, by
+// centre rank) with their radii, and a heap of the cells by radius (entries
+// made stale by a later refresh are skipped when popped).
+template <class Dist>
+struct GreedyCells {
+  GreedyPermutation& g;
+  const Dist& dist;
+  std::vector<double> dmin;
+  std::vector<std::vector<uint32_t>> cell;  // by centre rank
+  std::vector<double> rad;                  // cell radius (largest dmin)
+  std::vector<uint32_t> far;                // a point realising it (lowest id on ties)
+  std::vector<uint32_t> version;
+  using Top = std::pair<double, std::pair<int64_t, uint32_t>>;  // (radius, (-far point, rank))
+  std::priority_queue<Top> heap;
+  std::vector<uint32_t> keep;  // move_closer's scratch
+
+  GreedyCells(GreedyPermutation& perm, const Dist& d, size_t n) : g(perm), dist(d), dmin(n) {}
+
+  void refresh(uint32_t c) {
+    double r = 0;
+    uint32_t f = g.order[c];
+    for (uint32_t x : cell[c])
+      if (dmin[x] > r || (dmin[x] == r && x < f)) r = dmin[x], f = x;
+    rad[c] = r;
+    far[c] = f;
+    ++version[c];
+    if (r > 0) heap.push({r, {-static_cast<int64_t>(f), c}});
+  }
+  void add_centre(uint32_t p, double l) {
+    g.order.push_back(p);
+    g.radius.push_back(l);
+    cell.emplace_back();
+    rad.push_back(0);
+    far.push_back(p);
+    version.push_back(0);
+    dmin[p] = 0;
+  }
+  // Point 0 is the first centre; every other point is in its cell.
+  void start(size_t n) {
+    add_centre(0, kInf);
+    cell[0].reserve(n - 1);
+    for (uint32_t x = 1; x < n; ++x) {
+      dmin[x] = dist(x, 0);
+      cell[0].push_back(x);
+    }
+    refresh(0);
+  }
+  // The cell holding the point farthest from the centres (its radius rad[c],
+  // the point far[c]); false when every point is a centre or a duplicate of one.
+  bool pop_farthest(uint32_t& c) {
+    while (!heap.empty()) {
+      const Top t = heap.top();
+      heap.pop();
+      c = t.second.second;
+      if (t.first != rad[c] || -t.second.first != static_cast<int64_t>(far[c]) || rad[c] == 0) continue;
+      return true;
+    }
+    return false;
+  }
+  // Moves the points of cell a that are closer to the new centre q (rank qr)
+  // into its cell; only cells with d(a, q) <= 2 rad(a) can have such points.
+  void move_closer(uint32_t a, uint32_t q, uint32_t qr) {
+    if (a == qr || rad[a] == 0) return;
+    if (dist(g.order[a], q) > 2 * rad[a]) return;
+    keep.clear();
+    for (uint32_t x : cell[a]) {
+      if (x == q) continue;
+      const double dq = dist(x, q);
+      if (dq < dmin[x]) {
+        dmin[x] = dq;
+        cell[qr].push_back(x);
+      } else {
+        keep.push_back(x);
+      }
+    }
+    cell[a].swap(keep);
+    if (cell[a].capacity() > 2 * cell[a].size() + 16) cell[a].shrink_to_fit();
+    refresh(a);
+  }
+};
+
+// Points at distance 0 from a centre (duplicates) come last, radius 0.
+inline void append_duplicates(GreedyPermutation& g, size_t n) {
+  if (g.order.size() >= n) return;
+  std::vector<char> placed(n, 0);
+  for (uint32_t p : g.order) placed[p] = 1;
+  for (uint32_t x = 0; x < n; ++x)
+    if (!placed[x]) {
+      g.order.push_back(x);
+      g.radius.push_back(0);
+    }
+}
+
 }  // namespace sparse_detail
 
 // Greedy permutation of a point cloud (Euclidean float distances, as the Rips
@@ -176,56 +270,19 @@ inline double reach(double lq, double e) { return (time_a(lq, e) + time_t(lq, e)
 template <class Poll = NoPoll, class Progress = NoProgress>
 GreedyPermutation greedy_permutation_points(const std::vector<value_t>& coords, size_t n, size_t dim, Poll&& poll = {},
                                             Progress&& progress = {}) {
-  using sparse_detail::kInf;
   GreedyPermutation g;
   if (n == 0) return g;
   auto dist = [&](uint32_t a, uint32_t b) {
     return static_cast<double>(euclidean_distance(&coords[size_t{a} * dim], &coords[size_t{b} * dim], dim));
   };
-  std::vector<double> dmin(n);
-  std::vector<std::vector<uint32_t>> cell;  // by centre rank
-  std::vector<double> rad;                  // cell radius (largest dmin)
-  std::vector<uint32_t> far;                // a point realising it (lowest id on ties)
-  std::vector<uint32_t> version;
-  using Top = std::pair<double, std::pair<int64_t, uint32_t>>;  // (radius, (-far point, rank))
-  std::priority_queue<Top> heap;
-  auto refresh = [&](uint32_t c) {
-    double r = 0;
-    uint32_t f = g.order[c];
-    for (uint32_t x : cell[c])
-      if (dmin[x] > r || (dmin[x] == r && x < f)) r = dmin[x], f = x;
-    rad[c] = r;
-    far[c] = f;
-    ++version[c];
-    if (r > 0) heap.push({r, {-static_cast<int64_t>(f), c}});
-  };
-  auto add_centre = [&](uint32_t p, double l) {
-    g.order.push_back(p);
-    g.radius.push_back(l);
-    cell.emplace_back();
-    rad.push_back(0);
-    far.push_back(p);
-    version.push_back(0);
-    dmin[p] = 0;
-  };
-  add_centre(0, kInf);
-  cell[0].reserve(n - 1);
-  for (uint32_t x = 1; x < n; ++x) {
-    dmin[x] = dist(x, 0);
-    cell[0].push_back(x);
-  }
-  refresh(0);
+  sparse_detail::GreedyCells<decltype(dist)> s(g, dist, n);
+  s.start(n);
   sparse_detail::HashGrid grid(coords.data(), dim);
-  std::vector<uint32_t> rank_of_slot;
   bool grid_ready = false;
-  std::vector<uint32_t> keep;
-  while (!heap.empty()) {
-    const Top t = heap.top();
-    heap.pop();
-    const uint32_t c = t.second.second;
-    if (t.first != rad[c] || -t.second.first != static_cast<int64_t>(far[c]) || rad[c] == 0) continue;
-    const double R = t.first;  // the largest distance of any point to the centres
-    const uint32_t q = far[c];
+  uint32_t c = 0;
+  while (s.pop_farthest(c)) {
+    const double R = s.rad[c];  // the largest distance of any point to the centres
+    const uint32_t q = s.far[c];
     if ((g.order.size() & 1023) == 0) {
       poll();
       progress(g.order.size(), n);
@@ -236,39 +293,13 @@ GreedyPermutation greedy_permutation_points(const std::vector<value_t>& coords, 
       grid_ready = true;
     }
     const uint32_t qr = static_cast<uint32_t>(g.order.size());
-    add_centre(q, R);
+    s.add_centre(q, R);
     grid.insert(qr, q);
-    // cells whose points may come closer to q: centres a with d(a, q) <= 2 rad(a)
-    grid.near(q, 2 * R, [&](uint32_t a, uint32_t) {
-      if (a == qr || rad[a] == 0) return;
-      if (dist(g.order[a], q) > 2 * rad[a]) return;
-      keep.clear();
-      for (uint32_t x : cell[a]) {
-        if (x == q) continue;
-        const double dq = dist(x, q);
-        if (dq < dmin[x]) {
-          dmin[x] = dq;
-          cell[qr].push_back(x);
-        } else {
-          keep.push_back(x);
-        }
-      }
-      cell[a].swap(keep);
-      if (cell[a].capacity() > 2 * cell[a].size() + 16) cell[a].shrink_to_fit();
-      refresh(a);
-    });
-    refresh(qr);
+    // cells whose points may come closer to q
+    grid.near(q, 2 * R, [&](uint32_t a, uint32_t) { s.move_closer(a, q, qr); });
+    s.refresh(qr);
   }
-  // points at distance 0 from a centre (duplicates) come last, radius 0
-  if (g.order.size() < n) {
-    std::vector<char> placed(n, 0);
-    for (uint32_t p : g.order) placed[p] = 1;
-    for (uint32_t x = 0; x < n; ++x)
-      if (!placed[x]) {
-        g.order.push_back(x);
-        g.radius.push_back(0);
-      }
-  }
+  sparse_detail::append_duplicates(g, n);
   return g;
 }
 
