@@ -122,6 +122,98 @@ inline double choose(double m, int k) {
   return c;
 }
 
+constexpr size_t kKeep = 4096;  // neighbours kept per vertex (a uniform sample of them)
+constexpr int kTrials = 192;    // k-subsets tried per vertex and dimension
+
+// The neighbours of v within c into nb (at most kKeep of them, a uniform sample
+// by reservoir sampling); returns v's degree.
+template <class Dist>
+uint64_t neighbours_within(size_t v, size_t n, value_t c, Dist& dist, Rng& rng, std::vector<uint32_t>& nb) {
+  nb.clear();
+  uint64_t deg = 0;
+  for (size_t j = 0; j < n; ++j) {
+    if (j == v || !(dist(v, j) <= c)) continue;
+    ++deg;
+    if (nb.size() < kKeep) nb.push_back(static_cast<uint32_t>(j));
+    else {
+      const uint64_t r = rng.next() % deg;  // reservoir sampling
+      if (r < kKeep) nb[r] = static_cast<uint32_t>(j);
+    }
+  }
+  return deg;
+}
+
+// Whether the k neighbours nb[pick[0..k)] are pairwise within c.
+template <class Dist>
+bool pairwise_within(const std::vector<uint32_t>& nb, const std::vector<size_t>& pick, int k, value_t c, Dist& dist) {
+  bool ok = true;
+  for (int a = 0; a < k && ok; ++a)
+    for (int b = a + 1; b < k && ok; ++b) ok = dist(nb[pick[a]], nb[pick[b]]) <= c;
+  return ok;
+}
+
+// Every k-subset of nb (few): how many are pairwise within c; *trials = their number.
+template <class Dist>
+int enumerate_cliques(const std::vector<uint32_t>& nb, int k, value_t c, Dist& dist, std::vector<size_t>& pick,
+                      int* trials) {
+  int hits = 0;
+  pick.assign(static_cast<size_t>(k), 0);
+  for (int i = 0; i < k; ++i) pick[i] = static_cast<size_t>(i);
+  while (true) {
+    hits += pairwise_within(nb, pick, k, c, dist);
+    ++*trials;
+    int i = k - 1;
+    while (i >= 0 && pick[i] == nb.size() - static_cast<size_t>(k - i)) --i;
+    if (i < 0) break;
+    ++pick[i];
+    for (int j = i + 1; j < k; ++j) pick[j] = pick[j - 1] + 1;
+  }
+  return hits;
+}
+
+// kTrials random k-subsets of nb (k distinct neighbours each): how many are
+// pairwise within c.
+template <class Dist>
+int sample_cliques(const std::vector<uint32_t>& nb, int k, value_t c, Dist& dist, Rng& rng, std::vector<size_t>& pick) {
+  int hits = 0;
+  pick.resize(static_cast<size_t>(k));
+  for (int trials = 0; trials < kTrials; ++trials) {
+    for (int a = 0; a < k; ++a) {  // k distinct neighbours
+      bool again;
+      do {
+        pick[a] = rng.below(nb.size());
+        again = false;
+        for (int b = 0; b < a; ++b) again = again || pick[b] == pick[a];
+      } while (again);
+    }
+    hits += pairwise_within(nb, pick, k, c, dist);
+  }
+  return hits;
+}
+
+// Cliques through a vertex of degree deg (neighbours nb, all or a sample): for
+// k = 2..top, deg_sum[k] += the estimated number of k-subsets of its neighbours
+// pairwise within c.
+template <class Dist>
+void cliques_through(uint64_t deg, const std::vector<uint32_t>& nb, int top, value_t c, Dist& dist, Rng& rng,
+                     std::vector<size_t>& pick, std::vector<double>& deg_sum) {
+  for (int k = 2; k <= top; ++k) {
+    const double subsets = choose(static_cast<double>(deg), k);
+    if (subsets <= 0) break;
+    int hits = 0, trials = 0;
+    const bool enumerate = subsets <= kTrials && nb.size() == deg;
+    if (enumerate) hits = enumerate_cliques(nb, k, c, dist, pick, &trials);  // few: all of them
+    else {
+      hits = sample_cliques(nb, k, c, dist, rng, pick);
+      trials = kTrials;
+    }
+    const double frac = enumerate ? static_cast<double>(hits) / trials
+                                  : (hits + 0.5) / (trials + 1.0);  // never a flat zero from a finite sample
+    deg_sum[k] += subsets * frac;
+    if (hits == 0 && enumerate) break;  // no k-clique through v: none larger
+  }
+}
+
 // dist(i, j) for i != j; the profile of the flag complex at `cutoff`.
 template <class Dist>
 ComplexProfile profile(size_t n, double cutoff, int max_dim, double pair_cost, Dist&& dist) {
@@ -142,69 +234,15 @@ ComplexProfile profile(size_t n, double cutoff, int max_dim, double pair_cost, D
   p.sampled_vertices = static_cast<uint32_t>(s);
   p.exact_edges = all;
   Rng rng{0x9E3779B97F4A7C15ull};
-  constexpr size_t kKeep = 4096;  // neighbours kept per vertex (a uniform sample of them)
-  constexpr int kTrials = 192;    // k-subsets tried per vertex and dimension
   std::vector<uint32_t> nb;
   std::vector<double> deg_sum(p.simplices.size(), 0.0);
   std::vector<size_t> pick;
   double degree_total = 0;
   for (size_t t = 0; t < s; ++t) {
     const size_t v = all ? t : rng.below(n);
-    nb.clear();
-    uint64_t deg = 0;
-    for (size_t j = 0; j < n; ++j) {
-      if (j == v || !(dist(v, j) <= c)) continue;
-      ++deg;
-      if (nb.size() < kKeep) nb.push_back(static_cast<uint32_t>(j));
-      else {
-        const uint64_t r = rng.next() % deg;  // reservoir sampling
-        if (r < kKeep) nb[r] = static_cast<uint32_t>(j);
-      }
-    }
+    const uint64_t deg = neighbours_within(v, n, c, dist, rng, nb);
     degree_total += static_cast<double>(deg);
-    // cliques through v: k other vertices, pairwise within the cutoff
-    for (int k = 2; k <= top; ++k) {
-      const double subsets = choose(static_cast<double>(deg), k);
-      if (subsets <= 0) break;
-      int hits = 0, trials = 0;
-      const bool enumerate = subsets <= kTrials && nb.size() == deg;
-      if (enumerate) {  // few: all of them
-        pick.assign(static_cast<size_t>(k), 0);
-        for (int i = 0; i < k; ++i) pick[i] = static_cast<size_t>(i);
-        while (true) {
-          bool ok = true;
-          for (int a = 0; a < k && ok; ++a)
-            for (int b = a + 1; b < k && ok; ++b) ok = dist(nb[pick[a]], nb[pick[b]]) <= c;
-          hits += ok;
-          ++trials;
-          int i = k - 1;
-          while (i >= 0 && pick[i] == nb.size() - static_cast<size_t>(k - i)) --i;
-          if (i < 0) break;
-          ++pick[i];
-          for (int j = i + 1; j < k; ++j) pick[j] = pick[j - 1] + 1;
-        }
-      } else {
-        pick.resize(static_cast<size_t>(k));
-        for (; trials < kTrials; ++trials) {
-          for (int a = 0; a < k; ++a) {  // k distinct neighbours
-            bool again;
-            do {
-              pick[a] = rng.below(nb.size());
-              again = false;
-              for (int b = 0; b < a; ++b) again = again || pick[b] == pick[a];
-            } while (again);
-          }
-          bool ok = true;
-          for (int a = 0; a < k && ok; ++a)
-            for (int b = a + 1; b < k && ok; ++b) ok = dist(nb[pick[a]], nb[pick[b]]) <= c;
-          hits += ok;
-        }
-      }
-      const double frac = enumerate ? static_cast<double>(hits) / trials
-                                    : (hits + 0.5) / (trials + 1.0);  // never a flat zero from a finite sample
-      deg_sum[k] += subsets * frac;
-      if (hits == 0 && enumerate) break;  // no k-clique through v: none larger
-    }
+    cliques_through(deg, nb, top, c, dist, rng, pick, deg_sum);  // k other vertices, pairwise within the cutoff
   }
   const double scale = nn / static_cast<double>(s);
   p.edges = std::min(pairs, degree_total * scale / 2);
