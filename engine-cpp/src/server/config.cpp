@@ -122,15 +122,20 @@ std::string server_usage() {
          "  --help                 this text\n";
 }
 
-ServerConfig parse_server_config(int argc, char** argv, int first, const EnvReader& env, bool* help) {
-  // name (without dashes) -> raw value; flags override the environment
-  struct Setting {
-    const char* flag;
-    const char* env;
-    std::optional<std::string> value;
-    std::string source;
-  };
-  Setting settings[] = {
+namespace {
+
+// One setting: its flag (without dashes), its environment variable, the raw
+// value in force and where it came from (the variable or "--flag", for messages).
+struct Setting {
+  const char* flag;
+  const char* env;
+  std::optional<std::string> value;
+  std::string source;
+};
+
+// Every setting, with its value from the environment where set.
+std::vector<Setting> settings_from_env(const EnvReader& env) {
+  std::vector<Setting> settings = {
       {"host", "TDA_ENGINE_HOST", std::nullopt, ""},
       {"port", "TDA_ENGINE_PORT", std::nullopt, ""},
       {"threads", "TDA_ENGINE_THREADS", std::nullopt, ""},
@@ -150,7 +155,12 @@ ServerConfig parse_server_config(int argc, char** argv, int first, const EnvRead
       s.source = s.env;
     }
   }
-  // flags (through the shared parser, common/flags.hpp) win over the environment
+  return settings;
+}
+
+// The flags (through the shared parser, common/flags.hpp); they win over the
+// environment. Sets *help when --help was given.
+void apply_flags(int argc, char** argv, int first, std::vector<Setting>& settings, bool* help) {
   std::vector<flags::Flag> known;
   for (const auto& s : settings) known.push_back({s.flag});
   flags::Parsed f;
@@ -173,60 +183,90 @@ ServerConfig parse_server_config(int argc, char** argv, int first, const EnvRead
     s.value = given->second;
     s.source = std::string("--") + s.flag;
   }
+}
 
+double parse_estimate_scale(const Setting& s) {
+  const std::string t = trim(*s.value);
+  char* end = nullptr;
+  const double x = t.empty() ? 0 : std::strtod(t.c_str(), &end);
+  if (t.empty() || *end != '\0' || !(x > 0 && x <= 1000))
+    throw ConfigError(s.source + ": expected a number in (0, 1000], got '" + *s.value + "'");
+  return x;
+}
+
+// Parses one setting's value into c; throws ConfigError.
+void apply_setting(const Setting& s, ServerConfig& c) {
+  const std::string name(s.flag);
+  if (name == "host") {
+    c.host = trim(*s.value);
+    if (c.host.empty()) throw ConfigError("empty host");
+  } else if (name == "port") {
+    c.port = static_cast<int>(parse_unsigned(s.source, *s.value, 0, 65535));
+  } else if (name == "threads") {
+    c.threads = static_cast<unsigned>(parse_unsigned(s.source, *s.value, 1, 1024));
+  } else if (name == "memory-limit") {
+    c.memory_limit = parse_byte_size(*s.value);
+  } else if (name == "max-concurrent") {
+    c.max_concurrent = static_cast<unsigned>(parse_unsigned(s.source, *s.value, 1, 1024));
+  } else if (name == "queue-depth") {
+    c.queue_depth = static_cast<unsigned>(parse_unsigned(s.source, *s.value, 0, 100000));
+  } else if (name == "input-idle-seconds") {
+    c.input_idle_seconds = static_cast<unsigned>(parse_unsigned(s.source, *s.value, 1, 3600));
+  } else if (name == "max-calls-per-caller") {
+    c.max_calls_per_caller = static_cast<unsigned>(parse_unsigned(s.source, *s.value, 1, 100000));
+  } else if (name == "estimate-scale") {
+    c.estimate_scale = parse_estimate_scale(s);
+  } else if (name == "tls-ca") {
+    c.tls_ca = trim(*s.value);
+  } else if (name == "tls-cert") {
+    c.tls_cert = trim(*s.value);
+  } else if (name == "tls-key") {
+    c.tls_key = trim(*s.value);
+  }
+}
+
+// The settings given, in order; every message starts with the setting's source.
+ServerConfig config_from_settings(const std::vector<Setting>& settings) {
   ServerConfig c;
   const unsigned hw = std::max(1u, std::thread::hardware_concurrency());
   c.threads = hw;
-  for (auto& s : settings) {
+  for (const auto& s : settings) {
     if (!s.value) continue;
-    const std::string name(s.flag);
     try {
-      if (name == "host") {
-        c.host = trim(*s.value);
-        if (c.host.empty()) throw ConfigError("empty host");
-      } else if (name == "port") {
-        c.port = static_cast<int>(parse_unsigned(s.source, *s.value, 0, 65535));
-      } else if (name == "threads") {
-        c.threads = static_cast<unsigned>(parse_unsigned(s.source, *s.value, 1, 1024));
-      } else if (name == "memory-limit") {
-        c.memory_limit = parse_byte_size(*s.value);
-      } else if (name == "max-concurrent") {
-        c.max_concurrent = static_cast<unsigned>(parse_unsigned(s.source, *s.value, 1, 1024));
-      } else if (name == "queue-depth") {
-        c.queue_depth = static_cast<unsigned>(parse_unsigned(s.source, *s.value, 0, 100000));
-      } else if (name == "input-idle-seconds") {
-        c.input_idle_seconds = static_cast<unsigned>(parse_unsigned(s.source, *s.value, 1, 3600));
-      } else if (name == "max-calls-per-caller") {
-        c.max_calls_per_caller = static_cast<unsigned>(parse_unsigned(s.source, *s.value, 1, 100000));
-      } else if (name == "estimate-scale") {
-        const std::string t = trim(*s.value);
-        char* end = nullptr;
-        const double x = t.empty() ? 0 : std::strtod(t.c_str(), &end);
-        if (t.empty() || *end != '\0' || !(x > 0 && x <= 1000))
-          throw ConfigError(s.source + ": expected a number in (0, 1000], got '" + *s.value + "'");
-        c.estimate_scale = x;
-      } else if (name == "tls-ca") {
-        c.tls_ca = trim(*s.value);
-      } else if (name == "tls-cert") {
-        c.tls_cert = trim(*s.value);
-      } else if (name == "tls-key") {
-        c.tls_key = trim(*s.value);
-      }
+      apply_setting(s, c);
     } catch (const ConfigError& e) {
       const std::string msg = e.what();
       if (msg.rfind(s.source, 0) == 0) throw;
       throw ConfigError(s.source + ": " + msg);
     }
   }
+  return c;
+}
+
+// Mutual TLS needs all three files or none.
+void check_tls(const ServerConfig& c) {
   const int tls_given = !c.tls_ca.empty() + !c.tls_cert.empty() + !c.tls_key.empty();
   if (tls_given != 0 && tls_given != 3)
     throw ConfigError(
         "mutual TLS needs all of --tls-ca, --tls-cert and --tls-key (TDA_TLS_CA, TDA_TLS_CERT, TDA_TLS_KEY)");
-  if (c.memory_limit == 0) {
-    const uint64_t available = mem_available_bytes();
-    if (available == 0) throw ConfigError("cannot read MemAvailable; set --memory-limit");
-    c.memory_limit = static_cast<uint64_t>(static_cast<double>(available) * kDefaultMemoryFraction);
-  }
+}
+
+// Without a memory limit: a fraction of MemAvailable.
+void default_memory_limit(ServerConfig& c) {
+  if (c.memory_limit != 0) return;
+  const uint64_t available = mem_available_bytes();
+  if (available == 0) throw ConfigError("cannot read MemAvailable; set --memory-limit");
+  c.memory_limit = static_cast<uint64_t>(static_cast<double>(available) * kDefaultMemoryFraction);
+}
+
+}  // namespace
+
+ServerConfig parse_server_config(int argc, char** argv, int first, const EnvReader& env, bool* help) {
+  std::vector<Setting> settings = settings_from_env(env);
+  apply_flags(argc, argv, first, settings, help);
+  ServerConfig c = config_from_settings(settings);
+  check_tls(c);
+  default_memory_limit(c);
   return c;
 }
 
