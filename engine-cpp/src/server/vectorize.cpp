@@ -33,12 +33,13 @@ struct VectorizeJob {
 
 bool finite_opt(bool has, double v) { return !has || std::isfinite(v); }
 
-grpc::Status validate(const engine::VectorizeRequest& req, VectorizeJob* job) {
-  std::vector<FieldViolation> v;
-  const auto& p = req.params();
-  job->kind = p.kind();
-  job->params = p;
-  const bool gridded = p.kind() == common::FEATURE_KIND_BETTI_CURVE || p.kind() == common::FEATURE_KIND_LANDSCAPE;
+bool is_gridded(common::FeatureKind kind) {
+  return kind == common::FEATURE_KIND_BETTI_CURVE || kind == common::FEATURE_KIND_LANDSCAPE;
+}
+
+// The kind, grid sizes and ranges of the request's parameters (defaults filled in job).
+void validate_kind_and_grid(const common::VectorizeParams& p, VectorizeJob* job, std::vector<FieldViolation>& v) {
+  const bool gridded = is_gridded(p.kind());
   switch (p.kind()) {
     case common::FEATURE_KIND_BETTI_CURVE:
     case common::FEATURE_KIND_LANDSCAPE:
@@ -68,6 +69,10 @@ grpc::Status validate(const engine::VectorizeRequest& req, VectorizeJob* job) {
     v.push_back({"params.persistence_max", "must be finite"});
   if (p.has_persistence_min() && p.has_persistence_max() && p.persistence_min() > p.persistence_max())
     v.push_back({"params.persistence_max", "must be >= persistence_min"});
+}
+
+// The kernels' and norms' parameters (0 stands for the default, filled in job).
+void validate_kernel_params(const common::VectorizeParams& p, VectorizeJob* job, std::vector<FieldViolation>& v) {
   job->bandwidth = p.bandwidth() == 0. ? 1. : p.bandwidth();
   if (!(job->bandwidth > 0.) || std::isinf(job->bandwidth))
     v.push_back({"params.bandwidth", "must be finite and > 0 (0: 1)"});
@@ -77,7 +82,11 @@ grpc::Status validate(const engine::VectorizeRequest& req, VectorizeJob* job) {
   if (!(job->order >= 1.) || std::isinf(job->order)) v.push_back({"params.order", "must be finite and >= 1 (0: 1)"});
   job->internal_p = p.internal_p() == 0. ? std::numeric_limits<double>::infinity() : p.internal_p();
   if (!(job->internal_p >= 1.)) v.push_back({"params.internal_p", "must be >= 1 or +Infinity (0: +Infinity)"});
+}
 
+// The diagrams into job->dims, up to the first bad one (only when the
+// parameters were valid).
+void read_diagrams(const engine::VectorizeRequest& req, VectorizeJob* job, std::vector<FieldViolation>& v) {
   if (static_cast<uint32_t>(req.diagrams_size()) > kDistanceMaxDiagrams)
     v.push_back({"diagrams", "at most " + std::to_string(kDistanceMaxDiagrams) + " diagrams"});
   for (int i = 0; i < req.diagrams_size() && v.empty(); ++i) {
@@ -102,21 +111,30 @@ grpc::Status validate(const engine::VectorizeRequest& req, VectorizeJob* job) {
       bars.push_back({b, e});
     }
   }
-  if (!v.empty()) return errors::invalid_argument("invalid Vectorize request", v);
-  if (p.dimensions_size() > 0) {
-    std::map<uint32_t, Bars> chosen;
-    for (uint32_t d : p.dimensions()) {
-      if (d >= kDistanceMaxDiagrams)
-        return errors::invalid_argument("invalid Vectorize request",
-                                        {{"params.dimensions", "each below " + std::to_string(kDistanceMaxDiagrams)}});
-      chosen[d] = job->dims[d];
-    }
-    job->dims = std::move(chosen);
+}
+
+// Keeps only the dimensions asked for, if any (a missing one is empty).
+grpc::Status choose_dimensions(const common::VectorizeParams& p, VectorizeJob* job) {
+  if (p.dimensions_size() == 0) return grpc::Status::OK;
+  std::map<uint32_t, Bars> chosen;
+  for (uint32_t d : p.dimensions()) {
+    if (d >= kDistanceMaxDiagrams)
+      return errors::invalid_argument("invalid Vectorize request",
+                                      {{"params.dimensions", "each below " + std::to_string(kDistanceMaxDiagrams)}});
+    chosen[d] = job->dims[d];
   }
+  job->dims = std::move(chosen);
+  return grpc::Status::OK;
+}
+
+// The work and the answer's size, bounded.
+grpc::Status check_size(const common::VectorizeParams& p, const VectorizeJob& job) {
+  const bool gridded = is_gridded(p.kind());
+  const bool image = p.kind() == common::FEATURE_KIND_PERSISTENCE_IMAGE;
   // the work of landscapes and images grows with bars x grid points (pixels)
   uint64_t bars = 0;
-  for (const auto& [d, b] : job->dims) bars += b.size();
-  const uint64_t points = image ? uint64_t{job->resolution} * job->resolution : (gridded ? job->resolution : 1);
+  for (const auto& [d, b] : job.dims) bars += b.size();
+  const uint64_t points = image ? uint64_t{job.resolution} * job.resolution : (gridded ? job.resolution : 1);
   if ((image || p.kind() == common::FEATURE_KIND_LANDSCAPE) && bars * points > kVectorizeMaxWork)
     return errors::invalid_argument(
         "too much work for one call",
@@ -124,13 +142,27 @@ grpc::Status validate(const engine::VectorizeRequest& req, VectorizeJob* job) {
                                    std::to_string(kVectorizeMaxWork) + " (" + std::to_string(bars) + " bars)"}});
   // every size was bounded above: the answer's values
   uint64_t per_dim = 3;
-  if (gridded) per_dim = uint64_t{job->resolution} * (p.kind() == common::FEATURE_KIND_LANDSCAPE ? job->layers : 1);
-  if (image) per_dim = uint64_t{job->resolution} * job->resolution;
-  if (per_dim * std::max<size_t>(1, job->dims.size()) > kVectorizeMaxValues)
+  if (gridded) per_dim = uint64_t{job.resolution} * (p.kind() == common::FEATURE_KIND_LANDSCAPE ? job.layers : 1);
+  if (image) per_dim = uint64_t{job.resolution} * job.resolution;
+  if (per_dim * std::max<size_t>(1, job.dims.size()) > kVectorizeMaxValues)
     return errors::invalid_argument("the answer would be too large",
                                     {{"params", "at most " + std::to_string(kVectorizeMaxValues) +
                                                     " values in all (resolution, layers, dimensions)"}});
   return grpc::Status::OK;
+}
+
+grpc::Status validate(const engine::VectorizeRequest& req, VectorizeJob* job) {
+  std::vector<FieldViolation> v;
+  const auto& p = req.params();
+  job->kind = p.kind();
+  job->params = p;
+  validate_kind_and_grid(p, job, v);
+  validate_kernel_params(p, job, v);
+  read_diagrams(req, job, v);
+  if (!v.empty()) return errors::invalid_argument("invalid Vectorize request", v);
+  grpc::Status st = choose_dimensions(p, job);
+  if (!st.ok()) return st;
+  return check_size(p, *job);
 }
 
 // The grid's range: the caller's, else the smallest birth and largest finite death.
@@ -145,82 +177,100 @@ std::pair<double, double> birth_death_range(const Bars& bars, const common::Vect
   return {p.has_range_min() ? p.range_min() : lo, p.has_range_max() ? p.range_max() : hi};
 }
 
+void put(const std::vector<double>& xs, google::protobuf::RepeatedField<double>* to) {
+  to->Reserve(static_cast<int>(xs.size()));
+  for (double x : xs) to->Add(x);
+}
+
+void betti_curve_vector(const Bars& bars, const VectorizeJob& job, common::FeatureVector* fv) {
+  const auto [lo, hi] = birth_death_range(bars, job.params);
+  const auto grid = tda::core::linspace(lo, hi, job.resolution);
+  put(tda::core::betti_curve(bars, grid), fv->mutable_values());
+  put(grid, fv->mutable_grid());
+  fv->set_rows(1);
+  fv->set_cols(job.resolution);
+}
+
+void landscape_vector(const Bars& bars, const VectorizeJob& job, const tda::core::CancelCheck& cancelled,
+                      common::FeatureVector* fv) {
+  const auto [lo, hi] = birth_death_range(tda::core::finite_bars(bars), job.params);
+  const auto grid = tda::core::linspace(lo, hi, job.resolution);
+  put(tda::core::landscape(bars, grid, job.layers, cancelled), fv->mutable_values());
+  put(grid, fv->mutable_grid());
+  fv->set_rows(job.layers);
+  fv->set_cols(job.resolution);
+}
+
+void persistence_image_vector(const Bars& bars, const VectorizeJob& job, const tda::core::CancelCheck& cancelled,
+                              common::FeatureVector* fv) {
+  const auto& p = job.params;
+  const Bars f = tda::core::finite_bars(bars);
+  double bmin = 0., bmax = 0., pmin = 0., pmax = 0.;
+  if (!f.empty()) {
+    bmin = pmin = std::numeric_limits<double>::infinity();
+    bmax = pmax = -bmin;
+    for (const auto& b : f) {
+      bmin = std::min(bmin, b.birth);
+      bmax = std::max(bmax, b.birth);
+      pmin = std::min(pmin, b.death - b.birth);
+      pmax = std::max(pmax, b.death - b.birth);
+    }
+  }
+  const auto xs = tda::core::linspace(p.has_range_min() ? p.range_min() : bmin,
+                                      p.has_range_max() ? p.range_max() : bmax, job.resolution);
+  const auto ys = tda::core::linspace(p.has_persistence_min() ? p.persistence_min() : pmin,
+                                      p.has_persistence_max() ? p.persistence_max() : pmax, job.resolution);
+  const auto weight = p.weight() == common::IMAGE_WEIGHT_PERSISTENCE_POWER ? tda::core::ImageWeight::PersistencePower
+                                                                           : tda::core::ImageWeight::Constant;
+  put(tda::core::persistence_image(f, xs, ys, job.bandwidth, weight, job.weight_power, cancelled),
+      fv->mutable_values());
+  put(xs, fv->mutable_grid());
+  put(ys, fv->mutable_grid_y());
+  fv->set_rows(job.resolution);
+  fv->set_cols(job.resolution);
+}
+
+void entropy_vector(const Bars& bars, common::FeatureVector* fv) {
+  fv->add_values(tda::core::persistence_entropy(bars));
+  fv->add_names("entropy");
+  fv->set_rows(1);
+  fv->set_cols(1);
+}
+
+void amplitudes_vector(const Bars& bars, const VectorizeJob& job, common::FeatureVector* fv) {
+  const auto a = tda::core::amplitudes(bars, job.order, job.internal_p);
+  fv->add_values(a.total_persistence);
+  fv->add_values(a.bottleneck);
+  fv->add_values(a.wasserstein);
+  fv->add_names("total_persistence");
+  fv->add_names("bottleneck");
+  fv->add_names("wasserstein");
+  fv->set_rows(1);
+  fv->set_cols(3);
+}
+
 void compute(const VectorizeJob& job, const tda::core::CancelCheck& cancelled, common::FeatureResult* out) {
   out->set_kind(job.kind);
-  const auto& p = job.params;
   for (const auto& [d, bars] : job.dims) {
     if (cancelled && cancelled()) throw tda::core::Cancelled();
     common::FeatureVector* fv = out->add_vectors();
     fv->set_dimension(d);
-    auto put = [fv](const std::vector<double>& xs, google::protobuf::RepeatedField<double>* to) {
-      to->Reserve(static_cast<int>(xs.size()));
-      for (double x : xs) to->Add(x);
-    };
     switch (job.kind) {
-      case common::FEATURE_KIND_BETTI_CURVE: {
-        const auto [lo, hi] = birth_death_range(bars, p);
-        const auto grid = tda::core::linspace(lo, hi, job.resolution);
-        put(tda::core::betti_curve(bars, grid), fv->mutable_values());
-        put(grid, fv->mutable_grid());
-        fv->set_rows(1);
-        fv->set_cols(job.resolution);
+      case common::FEATURE_KIND_BETTI_CURVE:
+        betti_curve_vector(bars, job, fv);
         break;
-      }
-      case common::FEATURE_KIND_LANDSCAPE: {
-        const auto [lo, hi] = birth_death_range(tda::core::finite_bars(bars), p);
-        const auto grid = tda::core::linspace(lo, hi, job.resolution);
-        put(tda::core::landscape(bars, grid, job.layers, cancelled), fv->mutable_values());
-        put(grid, fv->mutable_grid());
-        fv->set_rows(job.layers);
-        fv->set_cols(job.resolution);
+      case common::FEATURE_KIND_LANDSCAPE:
+        landscape_vector(bars, job, cancelled, fv);
         break;
-      }
-      case common::FEATURE_KIND_PERSISTENCE_IMAGE: {
-        const Bars f = tda::core::finite_bars(bars);
-        double bmin = 0., bmax = 0., pmin = 0., pmax = 0.;
-        if (!f.empty()) {
-          bmin = pmin = std::numeric_limits<double>::infinity();
-          bmax = pmax = -bmin;
-          for (const auto& b : f) {
-            bmin = std::min(bmin, b.birth);
-            bmax = std::max(bmax, b.birth);
-            pmin = std::min(pmin, b.death - b.birth);
-            pmax = std::max(pmax, b.death - b.birth);
-          }
-        }
-        const auto xs = tda::core::linspace(p.has_range_min() ? p.range_min() : bmin,
-                                            p.has_range_max() ? p.range_max() : bmax, job.resolution);
-        const auto ys = tda::core::linspace(p.has_persistence_min() ? p.persistence_min() : pmin,
-                                            p.has_persistence_max() ? p.persistence_max() : pmax, job.resolution);
-        const auto weight = p.weight() == common::IMAGE_WEIGHT_PERSISTENCE_POWER
-                                ? tda::core::ImageWeight::PersistencePower
-                                : tda::core::ImageWeight::Constant;
-        put(tda::core::persistence_image(f, xs, ys, job.bandwidth, weight, job.weight_power, cancelled),
-            fv->mutable_values());
-        put(xs, fv->mutable_grid());
-        put(ys, fv->mutable_grid_y());
-        fv->set_rows(job.resolution);
-        fv->set_cols(job.resolution);
+      case common::FEATURE_KIND_PERSISTENCE_IMAGE:
+        persistence_image_vector(bars, job, cancelled, fv);
         break;
-      }
       case common::FEATURE_KIND_ENTROPY:
-        fv->add_values(tda::core::persistence_entropy(bars));
-        fv->add_names("entropy");
-        fv->set_rows(1);
-        fv->set_cols(1);
+        entropy_vector(bars, fv);
         break;
-      case common::FEATURE_KIND_AMPLITUDES: {
-        const auto a = tda::core::amplitudes(bars, job.order, job.internal_p);
-        fv->add_values(a.total_persistence);
-        fv->add_values(a.bottleneck);
-        fv->add_values(a.wasserstein);
-        fv->add_names("total_persistence");
-        fv->add_names("bottleneck");
-        fv->add_names("wasserstein");
-        fv->set_rows(1);
-        fv->set_cols(3);
+      case common::FEATURE_KIND_AMPLITUDES:
+        amplitudes_vector(bars, job, fv);
         break;
-      }
       default:
         break;
     }
