@@ -34,6 +34,49 @@ void set_health(grpc::Server* server, bool serving) {
   }
 }
 
+// Limits and the keepalive policy of the engine's port.
+void set_channel_limits(grpc::ServerBuilder& builder, const ServerConfig& config) {
+  // A second engine on a busy port must fail, not silently share the port.
+  builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
+  builder.SetMaxReceiveMessageSize(config.max_message_bytes);
+  builder.SetMaxSendMessageSize(-1);
+  // Permissive keepalive: clients may ping every 5 s, also without calls,
+  // without being sent GOAWAY(too_many_pings).
+  builder.AddChannelArgument(GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS, 5000);
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
+  builder.AddChannelArgument(GRPC_ARG_HTTP2_MAX_PING_STRIKES, 0);
+  // Our own pings find dead clients of long computations.
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIME_MS, 60000);
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 20000);
+}
+
+tda::telemetry::EngineMetrics::Gauges engine_gauges(EngineContext* ctx) {
+  tda::telemetry::EngineMetrics::Gauges g;
+  g.memory_limit_bytes = ctx->memory().limit();
+  g.memory_reserved_bytes = ctx->memory().reserved();
+  g.jobs_running = ctx->pool().running();
+  g.jobs_queued = ctx->pool().queued();
+  g.workers = ctx->pool().workers();
+  g.queue_capacity = ctx->pool().queue_depth();
+  return g;
+}
+
+// The Prometheus endpoint (TDA_ENGINE_METRICS_PORT) over the engine's metrics;
+// null (logged) when it cannot listen.
+std::unique_ptr<tda::telemetry::MetricsServer> start_metrics(const tda::telemetry::TelemetrySettings& telemetry,
+                                                             EngineContext* ctx) {
+  auto metrics = std::make_unique<tda::telemetry::MetricsServer>(
+      telemetry.metrics_host, *telemetry.metrics_port,
+      [ctx] { return tda::telemetry::engine_metrics().render([ctx] { return engine_gauges(ctx); }); });
+  std::string error;
+  if (!metrics->start(&error)) {
+    log_line("error: metrics endpoint: %s", error.c_str());
+    return nullptr;
+  }
+  log_line("metrics on http://%s/metrics", listen_address(telemetry.metrics_host, metrics->port()).c_str());
+  return metrics;
+}
+
 }  // namespace
 
 EngineServer::EngineServer(const ServerConfig& config) : config_(config) {}
@@ -67,18 +110,7 @@ bool EngineServer::start() {
   }
   builder.AddListeningPort(address, credentials, &port_);
   builder.RegisterService(service_.get());
-  // A second engine on a busy port must fail, not silently share the port.
-  builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
-  builder.SetMaxReceiveMessageSize(config_.max_message_bytes);
-  builder.SetMaxSendMessageSize(-1);
-  // Permissive keepalive: clients may ping every 5 s, also without calls,
-  // without being sent GOAWAY(too_many_pings).
-  builder.AddChannelArgument(GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS, 5000);
-  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
-  builder.AddChannelArgument(GRPC_ARG_HTTP2_MAX_PING_STRIKES, 0);
-  // Our own pings find dead clients of long computations.
-  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIME_MS, 60000);
-  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 20000);
+  set_channel_limits(builder, config_);
 
   server_ = builder.BuildAndStart();
   if (!server_ || port_ == 0) {
@@ -89,30 +121,14 @@ bool EngineServer::start() {
     return false;
   }
   if (telemetry.metrics_port) {
-    EngineContext* ctx = context_.get();
-    metrics_ = std::make_unique<tda::telemetry::MetricsServer>(telemetry.metrics_host, *telemetry.metrics_port, [ctx] {
-      return tda::telemetry::engine_metrics().render([ctx] {
-        tda::telemetry::EngineMetrics::Gauges g;
-        g.memory_limit_bytes = ctx->memory().limit();
-        g.memory_reserved_bytes = ctx->memory().reserved();
-        g.jobs_running = ctx->pool().running();
-        g.jobs_queued = ctx->pool().queued();
-        g.workers = ctx->pool().workers();
-        g.queue_capacity = ctx->pool().queue_depth();
-        return g;
-      });
-    });
-    std::string error;
-    if (!metrics_->start(&error)) {
-      log_line("error: metrics endpoint: %s", error.c_str());
-      metrics_.reset();
+    metrics_ = start_metrics(telemetry, context_.get());
+    if (!metrics_) {
       server_->Shutdown();
       server_.reset();
       service_.reset();
       context_.reset();
       return false;
     }
-    log_line("metrics on http://%s/metrics", listen_address(telemetry.metrics_host, metrics_->port()).c_str());
   }
   if (!telemetry.otlp_endpoint.empty() && tda::telemetry::start_tracing(telemetry, TDA_ENGINE_VERSION)) {
     log_line("exporting spans over OTLP/gRPC to %s (service.name %s)", telemetry.otlp_endpoint.c_str(),
