@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 APT_PACKAGES=(
-  cmake g++ make pkg-config clang-format libcli11-dev
+  cmake g++ make pkg-config clang-format universal-ctags libcli11-dev
   libgrpc++-dev libprotobuf-dev protobuf-compiler protobuf-compiler-grpc libgtest-dev
   libcgal-dev libgmp-dev libmpfr-dev libtbb-dev
   redis-server ripser kcat time prometheus

@@ -4,7 +4,9 @@
 # scripts/release-contracts.sh), TypeScript type checks, typescript-eslint (no-floating-promises,
 # no-misused-promises), prettier (check mode), and for every Go module in the repository: gofmt,
 # go vet and `go mod tidy -diff` (go.mod/go.sum in sync with the code); clang-format --dry-run --Werror
-# on the engine's own C++ (engine-cpp/src, include, tests; style engine-cpp/.clang-format).
+# on the engine's own C++ (engine-cpp/src, include, tests; style engine-cpp/.clang-format); no C++
+# function over 80 lines (scripts/long-functions-cpp.sh, Universal Ctags; ESLint holds the
+# TypeScript to the same limit).
 # Needs `npm ci` and the generated code (scripts/build.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -53,5 +55,8 @@ done
 
 step "clang-format (engine-cpp/src, engine-cpp/include, engine-cpp/tests)"
 bash scripts/format-cpp.sh --check || fail "clang-format (run: bash scripts/format-cpp.sh)"
+
+step "C++ functions at most 80 lines (engine-cpp/src, engine-cpp/include, engine-cpp/tests)"
+bash scripts/long-functions-cpp.sh || fail "long C++ functions (split them; list all: bash scripts/long-functions-cpp.sh --all)"
 
 exit $status
