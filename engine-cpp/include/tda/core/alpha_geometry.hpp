@@ -205,7 +205,8 @@ struct Predicates<3> {
       double va[3];
       for (int i = 0; i < 3; ++i) va[i] = aa * std::fabs(b[i]) + bb * std::fabs(a[i]);
       const double u[3] = {v[1] * n[2] - v[2] * n[1], v[2] * n[0] - v[0] * n[2], v[0] * n[1] - v[1] * n[0]};
-      const double ua[3] = {va[1] * na[2] + va[2] * na[1], va[2] * na[0] + va[0] * na[2], va[0] * na[1] + va[1] * na[0]};
+      const double ua[3] = {va[1] * na[2] + va[2] * na[1], va[2] * na[0] + va[0] * na[2],
+                            va[0] * na[1] + va[1] * na[0]};
       const double nn = n[0] * n[0] + n[1] * n[1] + n[2] * n[2];
       const double nna = na[0] * na[0] + na[1] * na[1] + na[2] * na[2];
       const double s = dd * nn - (d[0] * u[0] + d[1] * u[1] + d[2] * u[2]);
