@@ -443,6 +443,74 @@ TEST(Alpha, DegenerateInputs) {
   }
 }
 
+// The Gabriel test of a triangle (a floating-point filter in front of CGAL's exact
+// predicate) against the exact predicate alone: random triangles with random
+// points, points on or within a few ulps of the smallest circumsphere, far from
+// the origin, and tiny or huge coordinates (outside the filter's range).
+TEST(Alpha, TriangleGabrielTestAgreesWithExactPredicate) {
+  using tda::core::alpha_detail::Kernel;
+  using tda::core::alpha_detail::Predicates;
+  const auto exact = [](const double* p, const double* q, const double* r, const double* w) {
+    const auto P = [](const double* x) { return Kernel::Point_3(x[0], x[1], x[2]); };
+    return Kernel().side_of_bounded_sphere_3_object()(P(p), P(q), P(r), P(w)) == CGAL::ON_BOUNDED_SIDE;
+  };
+  std::mt19937_64 rng(7);
+  std::uniform_real_distribution<double> U(-1, 1);
+  int inside = 0, outside = 0, checked = 0;
+  const std::pair<double, double> frames[] = {{1.0, 0.0},  {1e-3, 0.0}, {1e30, 0.0}, {1e-45, 0.0},
+                                              {1e45, 0.0}, {1.0, 1e6},  {1e-3, 1e6}};  // (scale, offset)
+  for (const auto& [scale, offset] : frames) {
+    for (int it = 0; it < 4000; ++it) {
+      double p[3], q[3], r[3], w[3];
+      for (int i = 0; i < 3; ++i) {
+        p[i] = offset + scale * U(rng);
+        q[i] = offset + scale * U(rng);
+        r[i] = offset + scale * U(rng);
+      }
+      // the circumcentre in long double, then w on that sphere (rounded), nudged by a few ulps or not
+      long double a[3], b[3];
+      for (int i = 0; i < 3; ++i) {
+        a[i] = static_cast<long double>(p[i]) - r[i];
+        b[i] = static_cast<long double>(q[i]) - r[i];
+      }
+      const long double n[3] = {a[1] * b[2] - a[2] * b[1], a[2] * b[0] - a[0] * b[2], a[0] * b[1] - a[1] * b[0]};
+      const long double aa = a[0] * a[0] + a[1] * a[1] + a[2] * a[2], bb = b[0] * b[0] + b[1] * b[1] + b[2] * b[2];
+      const long double nn = n[0] * n[0] + n[1] * n[1] + n[2] * n[2];
+      long double v[3], c[3];
+      for (int i = 0; i < 3; ++i) v[i] = aa * b[i] - bb * a[i];
+      c[0] = (v[1] * n[2] - v[2] * n[1]) / (2 * nn);
+      c[1] = (v[2] * n[0] - v[0] * n[2]) / (2 * nn);
+      c[2] = (v[0] * n[1] - v[1] * n[0]) / (2 * nn);
+      const long double rad = std::sqrt(c[0] * c[0] + c[1] * c[1] + c[2] * c[2]);
+      long double dir[3] = {static_cast<long double>(U(rng)), static_cast<long double>(U(rng)),
+                            static_cast<long double>(U(rng))};
+      const long double dl = std::sqrt(dir[0] * dir[0] + dir[1] * dir[1] + dir[2] * dir[2]);
+      const int mode = it % 4;  // 0: anywhere; 1: on the sphere (rounded); 2, 3: nudged in or out
+      for (int i = 0; i < 3; ++i) {
+        if (mode == 0) {
+          w[i] = offset + scale * U(rng);
+        } else {
+          w[i] = static_cast<double>(r[i] + c[i] + rad * dir[i] / dl);
+          for (int k = 0; k < it % 3; ++k) w[i] = std::nextafter(w[i], mode == 2 ? 0.0 : 1e300);
+        }
+      }
+      const bool got = Predicates<3>::triangle_attached(p, q, r, w);
+      ASSERT_EQ(got, exact(p, q, r, w)) << "scale " << scale << " offset " << offset << " case " << it;
+      (got ? inside : outside) += 1;
+      ++checked;
+    }
+  }
+  EXPECT_EQ(checked, 28000);
+  EXPECT_GT(inside, 5000);
+  EXPECT_GT(outside, 5000);
+  // exactly on the sphere (integer coordinates): not strictly inside
+  const double p[3] = {2, 0, 0}, q[3] = {0, 2, 0}, r[3] = {0, 0, 0};
+  const double on[3] = {2, 2, 0}, in[3] = {1, 1, 1}, out[3] = {1, 1, 1.5};
+  EXPECT_FALSE(Predicates<3>::triangle_attached(p, q, r, on));
+  EXPECT_TRUE(Predicates<3>::triangle_attached(p, q, r, in));
+  EXPECT_FALSE(Predicates<3>::triangle_attached(p, q, r, out));
+}
+
 TEST(Alpha, Validation) {
   using tda::core::InvalidInput;
   const std::vector<double> p = {0, 0, 1, 1};

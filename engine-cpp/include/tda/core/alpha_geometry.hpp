@@ -176,8 +176,50 @@ struct Predicates<3> {
     if (std::fabs(dot) > 1e-12 * mag) return dot < 0;
     return Kernel().side_of_bounded_sphere_3_object()(pt(u), pt(v), pt(w)) == CGAL::ON_BOUNDED_SIDE;
   }
+  // w strictly inside the smallest circumsphere of the triangle pqr. With
+  // a = p - r, b = q - r, d = w - r, n = a x b and u = (|a|^2 b - |b|^2 a) x n,
+  // the sphere's centre is r + u / (2 |n|^2), so w is inside iff
+  // S = |d|^2 |n|^2 - d.u < 0 (a homogeneous polynomial of degree 6). S is
+  // evaluated in double; its rounding error is below gamma_k times S_abs, the
+  // same expression over absolute values (k < 30 roundings, inputs included),
+  // so |S| > 1e-12 S_abs decides its sign. Components outside [1e-40, 1e40]
+  // (under/overflow possible) and undecided cases go to CGAL's exact predicate.
   static bool triangle_attached(const double* p, const double* q, const double* r, const double* w) {
+    double a[3], b[3], d[3];
+    bool ok = true;
+    for (int i = 0; i < 3; ++i) {
+      a[i] = p[i] - r[i];
+      b[i] = q[i] - r[i];
+      d[i] = w[i] - r[i];
+      ok = ok && in_range(a[i]) && in_range(b[i]) && in_range(d[i]);
+    }
+    if (ok) {
+      const double n[3] = {a[1] * b[2] - a[2] * b[1], a[2] * b[0] - a[0] * b[2], a[0] * b[1] - a[1] * b[0]};
+      const double na[3] = {std::fabs(a[1] * b[2]) + std::fabs(a[2] * b[1]),
+                            std::fabs(a[2] * b[0]) + std::fabs(a[0] * b[2]),
+                            std::fabs(a[0] * b[1]) + std::fabs(a[1] * b[0])};
+      const double aa = a[0] * a[0] + a[1] * a[1] + a[2] * a[2];
+      const double bb = b[0] * b[0] + b[1] * b[1] + b[2] * b[2];
+      const double dd = d[0] * d[0] + d[1] * d[1] + d[2] * d[2];
+      const double v[3] = {aa * b[0] - bb * a[0], aa * b[1] - bb * a[1], aa * b[2] - bb * a[2]};
+      double va[3];
+      for (int i = 0; i < 3; ++i) va[i] = aa * std::fabs(b[i]) + bb * std::fabs(a[i]);
+      const double u[3] = {v[1] * n[2] - v[2] * n[1], v[2] * n[0] - v[0] * n[2], v[0] * n[1] - v[1] * n[0]};
+      const double ua[3] = {va[1] * na[2] + va[2] * na[1], va[2] * na[0] + va[0] * na[2],
+                            va[0] * na[1] + va[1] * na[0]};
+      const double nn = n[0] * n[0] + n[1] * n[1] + n[2] * n[2];
+      const double nna = na[0] * na[0] + na[1] * na[1] + na[2] * na[2];
+      const double s = dd * nn - (d[0] * u[0] + d[1] * u[1] + d[2] * u[2]);
+      const double sa = dd * nna + std::fabs(d[0]) * ua[0] + std::fabs(d[1]) * ua[1] + std::fabs(d[2]) * ua[2];
+      if (std::fabs(s) > 1e-12 * sa) return s < 0;
+    }
     return Kernel().side_of_bounded_sphere_3_object()(pt(p), pt(q), pt(r), pt(w)) == CGAL::ON_BOUNDED_SIDE;
+  }
+
+ private:
+  static bool in_range(double x) {
+    const double m = std::fabs(x);
+    return m == 0 || (m >= 1e-40 && m <= 1e40);
   }
 };
 
