@@ -107,6 +107,7 @@ const uploadImpl: pbUpload.UploadServiceServer = {
   },
   listDatasets: (_call, cb) => cb(null, { datasets: [], nextPageToken: "" }),
   deleteDataset: (_call, cb) => cb(unimplemented),
+  lookupDatasets: (call) => call.end(),
   readPoints: (call) => call.end(),
 };
 

@@ -155,6 +155,36 @@ test("upload and scheduler take the tenant only from a token the mesh key signed
     // the same calls with a token the mesh key signed: the check is not refusing everything
     expect(((await getDataset(asA.signed)) as pbUpload.GetDatasetResponse).dataset?.datasetId).toBe(ds);
     await listJobs(asA.signed);
+    // LookupDatasets (one stream, each lookup naming its tenant): the same check per lookup
+    const tokens: Record<string, { tenantToken: string; tenant: string }> = {
+      bare: { tenantToken: "", tenant: "tenant-a" },
+      none: { tenantToken: "", tenant: "" },
+      forged: { tenantToken: asA.forged.get("x-tenant-token")[0] as string, tenant: "" },
+      expired: { tenantToken: asA.expired.get("x-tenant-token")[0] as string, tenant: "" },
+      tampered: { tenantToken: asA.tampered.get("x-tenant-token")[0] as string, tenant: "" },
+      otherTenant: { tenantToken: mintTenantToken("tenant-b", 60, mesh.meshKey), tenant: "" },
+      signed: { tenantToken: asA.signed.get("x-tenant-token")[0] as string, tenant: "" },
+    };
+    const names = Object.keys(tokens);
+    const stream = upload.lookupDatasets();
+    const replies = new Promise<pbUpload.LookupDatasetsResponse[]>((res, rej) => {
+      const got: pbUpload.LookupDatasetsResponse[] = [];
+      stream.on("data", (r: pbUpload.LookupDatasetsResponse) => got.push(r));
+      stream.on("error", rej);
+      stream.on("end", () => res(got));
+    });
+    names.forEach((name, i) => stream.write({ id: i + 1, datasetId: ds, ...tokens[name]!, traceparent: "" }));
+    stream.end();
+    const byName = Object.fromEntries((await replies).map((r) => [names[r.id - 1], [r.code, r.dataset?.datasetId ?? ""]]));
+    expect(byName).toEqual({
+      bare: [GrpcStatus.UNAUTHENTICATED, ""],
+      none: [GrpcStatus.UNAUTHENTICATED, ""],
+      forged: [GrpcStatus.UNAUTHENTICATED, ""],
+      expired: [GrpcStatus.UNAUTHENTICATED, ""],
+      tampered: [GrpcStatus.UNAUTHENTICATED, ""],
+      otherTenant: [GrpcStatus.NOT_FOUND, ""],
+      signed: [GrpcStatus.OK, ds],
+    });
   } finally {
     upload.close();
     jobs.close();

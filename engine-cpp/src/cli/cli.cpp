@@ -16,6 +16,7 @@
 #include <sstream>
 #include <string>
 
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "cli/failure.hpp"
@@ -48,8 +49,9 @@ constexpr const char* kUsage =
     "Other options:\n"
     "  --collapse <c>   edge collapse before the reduction (same barcode): auto (default;\n"
     "                   where it pays), on, off\n"
-    "  --stats          print the run's figures (edges, collapse, stage times) and the\n"
-    "                   engine's memory estimate on stderr\n"
+    "  --stats          print the run's figures (edges, collapse, stage times, the peak\n"
+    "                   of the memory guard's accounting) and the engine's memory\n"
+    "                   estimate on stderr\n"
     "  --estimate       print the engine's estimate (the server admits jobs with it) on\n"
     "                   stdout and exit without computing\n"
     "  --progress       a progress bar on stderr (stage, dimension, columns, memory,\n"
@@ -259,8 +261,8 @@ void print_barcodes(std::string& out, const core::RipsResult& r, size_t n, int m
   }
 }
 
-// --stats: one line of key=value figures on stderr.
-void print_stats(const core::RipsStats& s, core::Collapse mode) {
+// --stats: lines of key=value figures on stderr.
+void print_stats(const core::RipsStats& s, core::Collapse mode, const core::MemoryBudget* memory) {
   if (s.sparse_epsilon > 0)
     std::fprintf(stderr, "stats: approximation=sparse-rips eps=%g interleaving_factor=%g permutation_s=%.3f\n",
                  s.sparse_epsilon, 1 + s.sparse_epsilon, s.seconds_permutation);
@@ -278,6 +280,12 @@ void print_stats(const core::RipsStats& s, core::Collapse mode) {
       static_cast<unsigned long long>(s.edges_delayed), static_cast<unsigned long long>(s.columns_reduced),
       static_cast<unsigned long long>(s.apparent_pairs), s.seconds_edges, s.seconds_collapse, s.seconds_reduction,
       s.seconds_sort, s.cpu_seconds_edges, s.cpu_seconds_collapse, s.cpu_seconds_reduction);
+  // the runtime memory guard's accounted peak, and the process's peak resident set for comparison
+  rusage ru{};
+  getrusage(RUSAGE_SELF, &ru);
+  std::fprintf(stderr, "stats: accounted_peak_bytes=%llu process_peak_rss_bytes=%llu\n",
+               static_cast<unsigned long long>(memory ? memory->peak() : 0),
+               static_cast<unsigned long long>(ru.ru_maxrss) * 1024ull);
 }
 
 // The header line that says the barcode is an approximation.
@@ -328,7 +336,8 @@ int run(const Args& a) {
   // --memory-limit is also the runtime guard: the computation's large allocations
   // are charged to it, and past it the run stops (exit 3) before the OS kills it
   core::MemoryBudget guard(a.memory_limit.value_or(0));
-  if (a.memory_limit) cb.memory = &guard;  // (the progress bar, when shown, carries the same limit)
+  // (the progress bar, when shown, carries the same limit; --stats prints the accounted peak)
+  if (a.memory_limit || a.stats) cb.memory = &guard;
   if (a.format == Format::PointCloud) {
     core::io::PointCloud pc = core::io::parse_point_cloud(text);
     n = pc.n;
@@ -376,7 +385,7 @@ int run(const Args& a) {
   print_barcodes(out, result, n, a.dim, a.ratio);
   std::fwrite(out.data(), 1, out.size(), stdout);
   std::fflush(stdout);
-  if (a.stats) print_stats(result.stats, a.collapse);
+  if (a.stats) print_stats(result.stats, a.collapse, cb.memory);
   return 0;
 }
 

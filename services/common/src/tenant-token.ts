@@ -65,6 +65,24 @@ export function setTenant(md: Metadata, tenant: string): Metadata {
 }
 
 /**
+ * The tenant as fields of a message (for lookups carried on one long-lived
+ * stream, each on behalf of its own tenant): like setTenant, a minted token
+ * when this process has the mesh key, else the bare tenant.
+ */
+export function tenantFields(tenant: string): { tenantToken: string; tenant: string } {
+  return meshKey ? { tenantToken: mintTenantToken(tenant), tenant: "" } : { tenantToken: "", tenant };
+}
+
+/** The tenant named by message fields (tenantFields); checked exactly as tenantOf checks a call's metadata. */
+export function tenantOfFields(f: { tenantToken: string; tenant: string }): string {
+  if (meshKey) {
+    if (f.tenantToken.length === 0) throw unauthenticated("this service is reached through the gateway only: no tenant token");
+    return verifyTenantToken(f.tenantToken, meshKey);
+  }
+  return f.tenant.length > 0 ? f.tenant : "default";
+}
+
+/**
  * The tenant of an incoming call. With a mesh key: only from a valid tenant
  * token (UNAUTHENTICATED otherwise; a bare `x-tenant-id` is ignored). Without:
  * the bare header, "default" when absent.

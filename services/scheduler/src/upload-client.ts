@@ -1,23 +1,32 @@
-import { Metadata, status as GrpcStatus, type ClientReadableStream, type ServiceError } from "@grpc/grpc-js";
+import { Metadata, status as GrpcStatus, type ClientDuplexStream, type ClientReadableStream, type ServiceError } from "@grpc/grpc-js";
 import type { Context } from "@opentelemetry/api";
 import {
   channelOptions,
   clientCredentials,
   DATASET_ID_RE,
   fromServiceError,
+  injectCarrier,
   meshChannelOptions,
   metadataWithTrace,
   notFound,
   pbUpload,
   setTenant,
+  TdaError,
+  tenantFields,
   unavailable,
   type MeshTls,
 } from "@tda/common";
 
 // The scheduler's view of the upload service, which owns datasets: their
-// metadata (GetDataset, asked at every submit and estimate: a deleted dataset
-// is not found by the next submit) and their canonical float64 values
-// (ReadPoints), both on behalf of the job's owner.
+// metadata (asked at every submit and estimate: a deleted dataset is not found
+// by the next submit) and their canonical float64 values (ReadPoints), both on
+// behalf of the job's owner.
+//
+// The metadata lookups ride on one long-lived LookupDatasets stream (opened on
+// first use, again after it fails), each lookup carrying its own signed tenant:
+// a unary GetDataset per submit cost both processes more CPU than the lookup
+// itself (HTTP/2 headers and trailers, per-call metadata). An upload service
+// without LookupDatasets (UNIMPLEMENTED) is asked with GetDataset instead.
 
 export interface UploadClient {
   /** The owner's dataset; NOT_FOUND when it does not exist or is another tenant's. */
@@ -33,31 +42,117 @@ function tenantMetadata(owner: string, ctx: Context): Metadata {
   return metadataWithTrace(md, ctx);
 }
 
+/** The error a failed GetDataset (or lookup) of `datasetId` becomes. */
+function lookupError(err: ServiceError, datasetId: string): TdaError {
+  if (err.code === GrpcStatus.NOT_FOUND) return notFound(`dataset "${datasetId}"`);
+  if (err.code === GrpcStatus.UNAVAILABLE || err.code === GrpcStatus.DEADLINE_EXCEEDED) return unavailable("the upload service is unavailable", err);
+  return fromServiceError(err);
+}
+
+interface Lookup {
+  datasetId: string;
+  resolve: (d: pbUpload.Dataset) => void;
+  reject: (err: Error) => void;
+  timer: NodeJS.Timeout;
+  /** Sends it again (by GetDataset) when the stream turns out to be unsupported. */
+  unary: () => void;
+}
+
+/** One LookupDatasets stream and the lookups waiting for their reply on it. */
+interface LookupStream {
+  call: ClientDuplexStream<pbUpload.LookupDatasetsRequest, pbUpload.LookupDatasetsResponse>;
+  waiting: Map<number, Lookup>;
+  /** Replies received so far (a stream that still answers others is not given up for one slow lookup). */
+  replies: number;
+}
+
 export function createUploadClient(address: string, tls?: MeshTls): UploadClient {
   const client = new pbUpload.UploadServiceClient(address, clientCredentials(tls), meshChannelOptions(tls, channelOptions));
+  let current: LookupStream | undefined;
+  let streamUnsupported = false;
+  let nextId = 1;
+
+  const unaryGetDataset = (owner: string, datasetId: string, ctx: Context, timeoutMs: number): Promise<pbUpload.Dataset> =>
+    new Promise((resolve, reject) => {
+      client.getDataset(
+        { datasetId },
+        tenantMetadata(owner, ctx),
+        { deadline: Date.now() + timeoutMs },
+        (err: ServiceError | null, res?: pbUpload.GetDatasetResponse) => {
+          if (!err && res?.dataset) return resolve(res.dataset);
+          if (!err) return reject(notFound(`dataset "${datasetId}"`));
+          reject(lookupError(err, datasetId));
+        },
+      );
+    });
+
+  /**
+   * Forgets `s` (the next lookup opens a new stream) and settles what waited on
+   * it: asked again with GetDataset when the service does not have the stream
+   * (UNIMPLEMENTED) or ended it cleanly (e.g. at its shutdown: the unary call
+   * finds another replica or fails as any call would); UNAVAILABLE when the
+   * stream broke (their outcome is unknown).
+   */
+  const drop = (s: LookupStream, err: ServiceError | undefined): void => {
+    if (current === s) current = undefined;
+    if (err?.code === GrpcStatus.UNIMPLEMENTED) streamUnsupported = true;
+    for (const l of s.waiting.values()) {
+      clearTimeout(l.timer);
+      if (!err || err.code === GrpcStatus.UNIMPLEMENTED) l.unary();
+      else l.reject(unavailable("the upload service is unavailable", err));
+    }
+    s.waiting.clear();
+  };
+
+  const open = (): LookupStream => {
+    const s: LookupStream = { call: client.lookupDatasets(), waiting: new Map(), replies: 0 };
+    s.call.on("data", (r: pbUpload.LookupDatasetsResponse) => {
+      s.replies++;
+      const l = s.waiting.get(r.id);
+      if (!l) return; // timed out meanwhile
+      s.waiting.delete(r.id);
+      clearTimeout(l.timer);
+      if (r.code === GrpcStatus.OK && r.dataset) return l.resolve(r.dataset);
+      if (r.code === GrpcStatus.OK || r.code === GrpcStatus.NOT_FOUND) return l.reject(notFound(`dataset "${l.datasetId}"`));
+      if (r.code === GrpcStatus.UNAVAILABLE || r.code === GrpcStatus.DEADLINE_EXCEEDED)
+        return l.reject(unavailable("the upload service is unavailable", new Error(r.message)));
+      l.reject(new TdaError(r.code, r.message, { reason: r.reason || undefined }));
+    });
+    s.call.on("error", (err: ServiceError) => drop(s, err));
+    s.call.on("end", () => drop(s, undefined));
+    return s;
+  };
+
   return {
     getDataset(owner, datasetId, ctx, timeoutMs) {
       // another tenant's dataset is indistinguishable from one that does not exist
       if (!DATASET_ID_RE.test(datasetId)) return Promise.reject(notFound(`dataset "${datasetId}"`));
+      if (streamUnsupported) return unaryGetDataset(owner, datasetId, ctx, timeoutMs);
       return new Promise((resolve, reject) => {
-        client.getDataset(
-          { datasetId },
-          tenantMetadata(owner, ctx),
-          { deadline: Date.now() + timeoutMs },
-          (err: ServiceError | null, res?: pbUpload.GetDatasetResponse) => {
-            if (!err && res?.dataset) return resolve(res.dataset);
-            if (!err || err.code === GrpcStatus.NOT_FOUND) return reject(notFound(`dataset "${datasetId}"`));
-            if (err.code === GrpcStatus.UNAVAILABLE || err.code === GrpcStatus.DEADLINE_EXCEEDED)
-              return reject(unavailable("the upload service is unavailable", err));
-            reject(fromServiceError(err));
-          },
-        );
+        const s = (current ??= open());
+        const id = nextId++;
+        const repliesBefore = s.replies;
+        const timer = setTimeout(() => {
+          s.waiting.delete(id);
+          reject(unavailable("the upload service is unavailable", new Error(`no lookup reply within ${timeoutMs} ms`)));
+          // a stream that stopped answering (nothing since this lookup was sent) is not used again
+          if (current === s && s.replies === repliesBefore) {
+            current = undefined;
+            s.call.cancel();
+          }
+        }, timeoutMs);
+        s.waiting.set(id, { datasetId, resolve, reject, timer, unary: () => unaryGetDataset(owner, datasetId, ctx, timeoutMs).then(resolve, reject) });
+        s.call.write({ id, datasetId, ...tenantFields(owner), traceparent: injectCarrier(ctx).traceparent ?? "" });
       });
     },
     readPoints(owner, datasetId, ctx, deadline) {
       return client.readPoints({ datasetId, chunkBytes: 1 << 20 }, tenantMetadata(owner, ctx), { deadline });
     },
     close() {
+      if (current) {
+        current.call.end();
+        current = undefined;
+      }
       client.close();
     },
   };

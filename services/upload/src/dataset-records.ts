@@ -3,7 +3,8 @@ import type { pbUpload } from "@tda/common";
 type Dataset = pbUpload.Dataset;
 
 // Dataset metadata in Redis, scoped by owner (tenant). Only the upload service
-// reads and writes it: the scheduler asks for a dataset with GetDataset.
+// reads and writes it: the scheduler asks for a dataset with
+// LookupDatasets (GetDataset on a long-lived stream).
 //   tda:dataset:<owner>:<dataset_id>  hash with the Dataset fields
 //   tda:datasets:<owner>              sorted set (all scores 0) of "<created ms, 13 digits>:<dataset_id>",
 //                                     listed newest first by lexicographic range (stable cursor paging)

@@ -20,7 +20,7 @@ import {
 } from "@tda/common";
 import type { UploadConfig } from "./config";
 import { createFsBlobStore, type BlobStore } from "./blob-store";
-import { createUploadService } from "./upload-service";
+import { createLookupStreams, createUploadService } from "./upload-service";
 import { createResumeSessions } from "./resume-sessions";
 
 export const SERVICE_NAME = "tda.upload.v1.UploadService";
@@ -65,7 +65,8 @@ export async function startUploadServer(config: UploadConfig, opts: StartOptions
   const sessions = createResumeSessions(redis, config.dataDir, config.resumeTtlSeconds);
   const server = createServer({}, opts.metrics);
   widenReceiveWindows(server); // large windows for large client streams (see grpc-flow-control.ts)
-  server.addService(FastUploadServiceService, createUploadService({ config, redis, blobs, bus, log, sessions }));
+  const lookupStreams = createLookupStreams();
+  server.addService(FastUploadServiceService, createUploadService({ config, redis, blobs, bus, log, sessions, lookupStreams }));
   // leftovers of crashed processes and expired resumable uploads
   const sweep = async () => {
     const parts = await blobs.sweepTemp(TEMP_MAX_AGE_MS);
@@ -101,6 +102,7 @@ export async function startUploadServer(config: UploadConfig, opts: StartOptions
         clearInterval(sweeper);
         health.setStatus("", "NOT_SERVING");
         health.setStatus(SERVICE_NAME, "NOT_SERVING");
+        lookupStreams.endAll(); // long-lived: the graceful shutdown would wait its whole grace for them
         await shutdown(server, config.shutdownGraceMs);
         await bus.flush(2000);
         await bus.close();

@@ -1,8 +1,10 @@
-import { status as GrpcStatus, type Metadata, type ServerWritableStream } from "@grpc/grpc-js";
+import { status as GrpcStatus, type Metadata, type ServerDuplexStream, type ServerWritableStream } from "@grpc/grpc-js";
 import {
   SpanKind,
   TdaError,
+  SpanStatusCode,
   clientStream,
+  contextFromCarrier,
   contextFromMetadata,
   inSpan,
   invalidArgument,
@@ -10,6 +12,9 @@ import {
   pbUpload,
   serverStream,
   tenantOf,
+  tenantOfFields,
+  toServiceError,
+  tracer,
   unary,
   writeUnlessCancelled,
   type EventBus,
@@ -30,6 +35,39 @@ export interface UploadServiceDeps {
   log: Logger;
   /** Resumable-upload sessions; by default spooled under config.dataDir. */
   sessions?: ResumeSessions;
+  /** The open LookupDatasets streams, ended at shutdown (createLookupStreams). */
+  lookupStreams?: LookupStreams;
+}
+
+/**
+ * The open LookupDatasets streams. They last as long as their caller, so a
+ * graceful shutdown (which waits for open calls) ends them itself: `endAll`
+ * ends each once the lookups it has received are answered, and any stream
+ * opened afterwards right away.
+ */
+export interface LookupStreams {
+  add(end: () => void): () => void;
+  endAll(): void;
+}
+
+export function createLookupStreams(): LookupStreams {
+  const open = new Set<() => void>();
+  let ending = false;
+  return {
+    add(end) {
+      if (ending) {
+        queueMicrotask(end);
+        return () => undefined;
+      }
+      open.add(end);
+      return () => open.delete(end);
+    },
+    endAll() {
+      ending = true;
+      for (const end of [...open]) end();
+      open.clear();
+    },
+  };
 }
 
 /** What the handlers below share. */
@@ -38,6 +76,7 @@ interface Handlers {
   repo: DatasetRepo;
   blobs: BlobStore;
   log: Logger;
+  lookupStreams: LookupStreams | undefined;
 }
 
 async function getDataset(h: Handlers, req: pbUpload.GetDatasetRequest, owner: string): Promise<StoredDataset> {
@@ -98,6 +137,67 @@ async function readPoints(h: Handlers, call: ServerWritableStream<pbUpload.ReadP
   }
 }
 
+/** One lookup of LookupDatasets: the reply GetDataset would give, as a message. */
+async function lookupOne(h: Handlers, req: pbUpload.LookupDatasetsRequest): Promise<pbUpload.LookupDatasetsResponse> {
+  const span = tracer().startSpan(
+    "tda.upload.v1.UploadService/LookupDatasets",
+    { kind: SpanKind.SERVER, attributes: { "tda.dataset_id": req.datasetId } },
+    contextFromCarrier({ traceparent: req.traceparent || undefined }),
+  );
+  try {
+    const d = await getDataset(h, { datasetId: req.datasetId }, tenantOfFields(req));
+    return { id: req.id, dataset: publicDataset(d), code: GrpcStatus.OK, message: "", reason: "" };
+  } catch (err) {
+    const e = toServiceError(err);
+    const code = e.code ?? GrpcStatus.INTERNAL;
+    span.setStatus({ code: SpanStatusCode.ERROR, message: e.details });
+    if (code === GrpcStatus.INTERNAL || code === GrpcStatus.UNKNOWN) h.log.error({ method: "LookupDatasets", err }, "request failed");
+    return { id: req.id, dataset: undefined, code, message: e.details ?? "", reason: err instanceof TdaError ? (err.reason ?? "") : "" };
+  } finally {
+    span.end();
+  }
+}
+
+/**
+ * LookupDatasets: each lookup is answered as GetDataset would answer it, in
+ * whatever order they finish; the stream ends once the caller's side has
+ * ended and every lookup is answered.
+ */
+function lookupDatasets(h: Handlers, call: ServerDuplexStream<pbUpload.LookupDatasetsRequest, pbUpload.LookupDatasetsResponse>): void {
+  let pending = 0;
+  let ended = false;
+  let done = false;
+  const finish = (): void => {
+    if (done || !ended || pending > 0) return;
+    done = true;
+    unregister();
+    if (!call.cancelled) call.end();
+  };
+  // ended by the caller, or by this service's shutdown
+  const unregister =
+    h.lookupStreams?.add(() => {
+      ended = true;
+      finish();
+    }) ?? (() => undefined);
+  call.on("cancelled", () => {
+    done = true;
+    unregister();
+  });
+  call.on("data", (req: pbUpload.LookupDatasetsRequest) => {
+    pending++;
+    void lookupOne(h, req).then((reply) => {
+      pending--;
+      if (!call.cancelled && !done) call.write(reply);
+      finish();
+    });
+  });
+  call.on("end", () => {
+    ended = true;
+    finish();
+  });
+  call.on("error", (err: Error) => h.log.debug({ method: "LookupDatasets", err: err.message }, "lookup stream failed"));
+}
+
 const span = <T>(name: string, md: Metadata, fn: () => Promise<T>) =>
   inSpan(`tda.upload.v1.UploadService/${name}`, contextFromMetadata(md), SpanKind.SERVER, fn);
 
@@ -105,12 +205,13 @@ export function createUploadService(deps: UploadServiceDeps): pbUpload.UploadSer
   const { config, blobs, bus, log } = deps;
   const repo = createDatasetRepo(deps.redis);
   const sessions = deps.sessions ?? createResumeSessions(deps.redis, config.dataDir, config.resumeTtlSeconds);
-  const h: Handlers = { config, repo, blobs, log };
+  const h: Handlers = { config, repo, blobs, log, lookupStreams: deps.lookupStreams };
   return {
     upload: clientStream(log, "Upload", uploadHandler({ config, repo, blobs, bus, log, sessions })),
     getDataset: unary(log, "GetDataset", (req, call) =>
       span("GetDataset", call.metadata, async () => ({ dataset: publicDataset(await getDataset(h, req, tenantOf(call.metadata))) })),
     ),
+    lookupDatasets: (call: ServerDuplexStream<pbUpload.LookupDatasetsRequest, pbUpload.LookupDatasetsResponse>) => lookupDatasets(h, call),
     listDatasets: unary(log, "ListDatasets", (req, call) => span("ListDatasets", call.metadata, () => listDatasets(h, req, tenantOf(call.metadata)))),
     deleteDataset: unary(log, "DeleteDataset", (req, call) => span("DeleteDataset", call.metadata, () => deleteDataset(h, req, tenantOf(call.metadata)))),
     readPoints: serverStream(log, "ReadPoints", (call: ServerWritableStream<pbUpload.ReadPointsRequest, pbUpload.ReadPointsResponse>) =>

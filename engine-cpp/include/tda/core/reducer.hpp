@@ -144,9 +144,12 @@ class Reducer {
     last_report_ = std::chrono::steady_clock::now();
     if (cb_.on_progress) cb_.on_progress(ProgressInfo{s, dim, done, total, reported_bytes(cb_, bytes_in_use())});
   }
+  // The working columns, V and (during a concurrent reduction) its shared
+  // structures and every worker's columns.
   uint64_t bytes_in_use() const {
     return heap_.capacity_bytes() + vheap_.capacity_bytes() +
-           (v_entries_.capacity() + scratch_.capacity()) * sizeof(Entry) + v_offsets_.capacity() * sizeof(size_t);
+           (v_entries_.capacity() + scratch_.capacity()) * sizeof(Entry) + v_offsets_.capacity() * sizeof(size_t) +
+           (pdim_ ? pdim_->bytes() : 0);
   }
 
   // ---- apparent pairs ----
@@ -626,7 +629,13 @@ class Reducer {
           vcols(new std::atomic<const VColumn*>[total]),
           death(total, -1),
           group(threads),
-          published(group.size()) {}
+          published(group.size()),
+          worker_bytes(new WorkerBytes[group.size()]) {}
+    // What one worker holds (working columns, published V), stored by the worker
+    // at its polls and publications, read by worker 0 for the memory guard.
+    struct alignas(64) WorkerBytes {
+      std::atomic<uint64_t> bytes{0};
+    };
     const std::vector<Simplex>& columns;
     const size_t total;
     ConcurrentPivotTable table;
@@ -635,6 +644,14 @@ class Reducer {
     WorkerGroup group;
     std::vector<std::vector<std::unique_ptr<VColumn>>> published;  // per worker, until the end of the dimension
     std::atomic<size_t> next{0};                                   // first column not handed out yet
+    std::unique_ptr<WorkerBytes[]> worker_bytes;
+
+    // The shared structures and every worker's, for the memory guard.
+    uint64_t bytes() const {
+      uint64_t b = table.bytes() + total * (sizeof(std::atomic<const VColumn*>) + sizeof(value_t));
+      for (int w = 0; w < group.size(); ++w) b += worker_bytes[w].bytes.load(std::memory_order_relaxed);
+      return b;
+    }
   };
 
   // One worker of the concurrent reduction: its working columns and the steps
@@ -662,8 +679,16 @@ class Reducer {
    private:
     // (worker 0 polls for cancellation, the others stop when a worker failed)
     void poll() const {
+      report();
       if (w_ == 0) r_.check_cancel();
       else if (d_.group.failed()) throw Cancelled();
+    }
+    // Stores what this worker holds (its working columns and the V it published).
+    void report() const {
+      d_.worker_bytes[w_].bytes.store(heap_.capacity_bytes() + vheap_.capacity_bytes() +
+                                          scratch_.capacity() * sizeof(Entry) + published_bytes_ +
+                                          d_.published[w_].capacity() * sizeof(std::unique_ptr<VColumn>),
+                                      std::memory_order_relaxed);
     }
     void count_addition() {
       if ((++adds_ & 0xFF) == 0) poll();
@@ -682,7 +707,10 @@ class Reducer {
         for (const Entry& e : vc->entries) sink(e);
       });
       d_.vcols[col].store(vc.get(), std::memory_order_release);
+      // (the vector's block and the VColumn, each with the allocator's header)
+      published_bytes_ += vc->entries.capacity() * sizeof(Entry) + sizeof(VColumn) + 2 * kMallocHeader;
       d_.published[w_].push_back(std::move(vc));
+      report();
     }
 
     // working column += f * (column `other` as of its published V)
@@ -808,6 +836,7 @@ class Reducer {
     Column heap_, vheap_;
     std::vector<Entry> scratch_;
     uint64_t adds_ = 0;
+    uint64_t published_bytes_ = 0;
   };
 
   void reduce_parallel(int k, const std::vector<Simplex>& columns, PivotMap& pivots) {
@@ -815,6 +844,12 @@ class Reducer {
     progress(Stage::Reduction, k, 0, total);
     out_.stats.columns_reduced += total;
     ParallelDim dim(columns, threads_);
+    pdim_ = &dim;
+    struct Detach {  // (dim goes away with this scope, also by an exception)
+      const ParallelDim*& p;
+      ~Detach() { p = nullptr; }
+    } detach{pdim_};
+    check_cancel();
     dim.group.chunks(total, 1 << 16, [&](size_t lo, size_t hi, int) {
       for (size_t i = lo; i < hi; ++i) dim.vcols[i].store(nullptr, std::memory_order_relaxed);
     });
@@ -829,6 +864,7 @@ class Reducer {
     if (k < top_dim_) {
       pivots.reset(dim.table.owned());
       dim.table.for_each_owned([&](index_t key, uint64_t owner) { pivots.insert(key, owner); });
+      check_cancel();  // (the table and the pivots at once)
     }
     progress(Stage::Reduction, k, total, total);
   }
@@ -864,6 +900,8 @@ class Reducer {
   const Segments* simplices_ = nullptr;
   const PivotMap* pivots_ = nullptr;
   mutable std::atomic<uint64_t> held_{0};
+  const ParallelDim* pdim_ = nullptr;  // the concurrent reduction under way, if any
+  static constexpr uint64_t kMallocHeader = 16;
   // the stage being reported (progress(), check_cancel())
   static constexpr std::chrono::milliseconds kProgressInterval{100};
   mutable Stage stage_ = Stage::Dim0;
