@@ -192,7 +192,8 @@ __attribute__((always_inline)) inline void prefetch_columns(const FilteredComple
                                                             const std::vector<uint32_t>& tri_order,
                                                             const std::vector<uint8_t>& neg_tri,
                                                             const std::vector<uint8_t>& neg_edge,
-                                                            const std::vector<uint32_t>& edge_rank, size_t i) {
+                                                            const std::vector<uint32_t>& edge_rank,
+                                                            const std::vector<uint64_t>& at, size_t i) {
   const size_t NT = tri_order.size();
   if (i + 2 * kAhead < NT) {
     const uint32_t t = tri_order[i + 2 * kAhead];
@@ -208,6 +209,14 @@ __attribute__((always_inline)) inline void prefetch_columns(const FilteredComple
         __builtin_prefetch(&edge_rank[te[k]]);
         __builtin_prefetch(&K.edge_v[2 * size_t(te[k])]);
       }
+    }
+  }
+  // half way: the pivot table's entries of the column's edges (its first lookup)
+  if (i + kAhead / 2 < NT) {
+    const uint32_t t = tri_order[i + kAhead / 2];
+    if (neg_tri[t]) {
+      const uint32_t* te = &K.tri_edges[3 * size_t(t)];
+      for (int k = 0; k < 3; ++k) __builtin_prefetch(&at[edge_rank[te[k]]]);
     }
   }
 }
@@ -236,7 +245,7 @@ inline void reduce_dim1_z2(const FilteredComplex& K, const std::vector<uint32_t>
   std::vector<uint32_t> work, tmp;
   const size_t NT = tri_order.size();
   for (size_t i = 0; i < NT; ++i) {
-    prefetch_columns(K, tri_order, neg_tri, neg_edge, edge_rank, i);
+    prefetch_columns(K, tri_order, neg_tri, neg_edge, edge_rank, at, i);
     const uint32_t t = tri_order[i];
     if (!neg_tri[t]) continue;
     const double death = tri_sorted[i];
@@ -305,7 +314,7 @@ inline void reduce_dim1_zp(const FilteredComplex& K, const std::vector<uint32_t>
   std::vector<Entry> work, tmp;
   const size_t NT = tri_order.size();
   for (size_t i = 0; i < NT; ++i) {
-    prefetch_columns(K, tri_order, neg_tri, neg_edge, edge_rank, i);
+    prefetch_columns(K, tri_order, neg_tri, neg_edge, edge_rank, at, i);
     const uint32_t t = tri_order[i];
     if (!neg_tri[t]) continue;
     const double death = tri_sorted[i];
