@@ -318,7 +318,7 @@ void start_progress(const Args& a, size_t n, size_t dim, const std::vector<value
 }
 
 int run(const Args& a) {
-  const std::string text = read_input(a.file);
+  std::string text = read_input(a.file);  // (freed once parsed: the run does not need it)
   core::RipsOptions opt;
   opt.max_dim = a.dim;
   opt.modulus = a.modulus;
@@ -340,6 +340,7 @@ int run(const Args& a) {
   if (a.memory_limit || a.stats) cb.memory = &guard;
   if (a.format == Format::PointCloud) {
     core::io::PointCloud pc = core::io::parse_point_cloud(text);
+    std::string().swap(text);
     n = pc.n;
     if (check_memory(a, pc.n, pc.dim, nullptr, &pc.coords)) return 0;
     start_progress(a, pc.n, pc.dim, nullptr, &pc.coords, bar, cb);
@@ -361,6 +362,7 @@ int run(const Args& a) {
     core::io::LowerMatrix m = a.format == Format::Distance        ? core::io::parse_distance_matrix(text)
                               : a.format == Format::LowerDistance ? core::io::parse_lower_distance(text)
                                                                   : core::io::parse_upper_distance(text);
+    std::string().swap(text);
     n = m.n;
     if (check_memory(a, n, 0, &m.lower, nullptr)) return 0;
     start_progress(a, n, 0, &m.lower, nullptr, bar, cb);

@@ -62,6 +62,8 @@ interface Lookup {
 interface LookupStream {
   call: ClientDuplexStream<pbUpload.LookupDatasetsRequest, pbUpload.LookupDatasetsResponse>;
   waiting: Map<number, Lookup>;
+  /** Replies received so far (a stream that still answers others is not given up for one slow lookup). */
+  replies: number;
 }
 
 export function createUploadClient(address: string, tls?: MeshTls): UploadClient {
@@ -103,8 +105,9 @@ export function createUploadClient(address: string, tls?: MeshTls): UploadClient
   };
 
   const open = (): LookupStream => {
-    const s: LookupStream = { call: client.lookupDatasets(), waiting: new Map() };
+    const s: LookupStream = { call: client.lookupDatasets(), waiting: new Map(), replies: 0 };
     s.call.on("data", (r: pbUpload.LookupDatasetsResponse) => {
+      s.replies++;
       const l = s.waiting.get(r.id);
       if (!l) return; // timed out meanwhile
       s.waiting.delete(r.id);
@@ -128,11 +131,12 @@ export function createUploadClient(address: string, tls?: MeshTls): UploadClient
       return new Promise((resolve, reject) => {
         const s = (current ??= open());
         const id = nextId++;
+        const repliesBefore = s.replies;
         const timer = setTimeout(() => {
           s.waiting.delete(id);
           reject(unavailable("the upload service is unavailable", new Error(`no lookup reply within ${timeoutMs} ms`)));
-          // a stream that stopped answering is not used again
-          if (current === s) {
+          // a stream that stopped answering (nothing since this lookup was sent) is not used again
+          if (current === s && s.replies === repliesBefore) {
             current = undefined;
             s.call.cancel();
           }

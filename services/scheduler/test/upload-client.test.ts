@@ -153,3 +153,33 @@ it("a lookup the stream does not answer in time is UNAVAILABLE, and the next loo
     mute.stop();
   }
 });
+
+it("one lookup left unanswered while the stream answers others is UNAVAILABLE alone: the stream is kept", async () => {
+  let streams = 0;
+  const SLOW = "ds_0000000000000000000000000000000f";
+  const partial = await partialUpload({
+    lookupDatasets: (call: ServerDuplexStream<pbUpload.LookupDatasetsRequest, pbUpload.LookupDatasetsResponse>) => {
+      streams++;
+      call.on("data", (r: pbUpload.LookupDatasetsRequest) => {
+        if (r.datasetId === SLOW) return; // never answered
+        setTimeout(
+          () => call.write({ id: r.id, dataset: pbUpload.Dataset.fromPartial({ datasetId: r.datasetId, n: 4 }), code: 0, message: "", reason: "" }),
+          20,
+        );
+      });
+      call.on("error", () => undefined);
+    },
+  });
+  const c = createUploadClient(partial.address);
+  try {
+    const slow = codeOf(c.getDataset("t", SLOW, ROOT_CONTEXT, 300));
+    const other = c.getDataset("t", "ds_00000000000000000000000000000004", ROOT_CONTEXT, 5000);
+    expect((await other).n).toBe(4);
+    expect(await slow).toBe(status.UNAVAILABLE);
+    expect((await c.getDataset("t", "ds_00000000000000000000000000000005", ROOT_CONTEXT, 5000)).n).toBe(4);
+    expect(streams).toBe(1);
+  } finally {
+    c.close();
+    partial.stop();
+  }
+});

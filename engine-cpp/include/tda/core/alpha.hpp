@@ -90,7 +90,7 @@ namespace alpha_detail {
 
 // Ids 0..val.size()-1 sorted by (value, id). Values are >= 0 (or +inf), so
 // their bit patterns order like the values.
-inline std::vector<uint32_t> sort_by_value(const std::vector<double>& val) {
+inline std::vector<uint32_t> sort_by_value(const std::vector<double>& val, std::vector<double>* sorted = nullptr) {
   struct Key {
     uint64_t bits;
     uint32_t id;
@@ -126,6 +126,10 @@ inline std::vector<uint32_t> sort_by_value(const std::vector<double>& val) {
   }
   std::vector<uint32_t> order(val.size());
   for (size_t i = 0; i < keys.size(); ++i) order[i] = keys[i].id;
+  if (sorted) {
+    sorted->resize(keys.size());
+    for (size_t i = 0; i < keys.size(); ++i) std::memcpy(&(*sorted)[i], &keys[i].bits, sizeof(double));
+  }
   return order;
 }
 
@@ -179,24 +183,72 @@ struct Emitter {
   }
 };
 
+// The reductions below visit the triangles in filtration order, which is
+// random in memory: the data of the column kAhead positions ahead (its edges'
+// flags, ranks and vertices) and of 2 kAhead ahead (the triangle's edges and
+// flag) are prefetched, so the loads overlap instead of stalling one by one.
+inline constexpr size_t kAhead = 16;
+__attribute__((always_inline)) inline void prefetch_columns(const FilteredComplex& K,
+                                                            const std::vector<uint32_t>& tri_order,
+                                                            const std::vector<uint8_t>& neg_tri,
+                                                            const std::vector<uint8_t>& neg_edge,
+                                                            const std::vector<uint32_t>& edge_rank,
+                                                            const std::vector<uint64_t>& at, size_t i) {
+  const size_t NT = tri_order.size();
+  if (i + 2 * kAhead < NT) {
+    const uint32_t t = tri_order[i + 2 * kAhead];
+    __builtin_prefetch(&neg_tri[t]);
+    __builtin_prefetch(&K.tri_edges[3 * size_t(t)]);
+  }
+  if (i + kAhead < NT) {
+    const uint32_t t = tri_order[i + kAhead];
+    if (neg_tri[t]) {
+      const uint32_t* te = &K.tri_edges[3 * size_t(t)];
+      for (int k = 0; k < 3; ++k) {
+        __builtin_prefetch(&neg_edge[te[k]]);
+        __builtin_prefetch(&edge_rank[te[k]]);
+        __builtin_prefetch(&K.edge_v[2 * size_t(te[k])]);
+      }
+    }
+  }
+  // half way: the pivot table's entries of the column's edges (its first lookup)
+  if (i + kAhead / 2 < NT) {
+    const uint32_t t = tri_order[i + kAhead / 2];
+    if (neg_tri[t]) {
+      const uint32_t* te = &K.tri_edges[3 * size_t(t)];
+      for (int k = 0; k < 3; ++k) __builtin_prefetch(&at[edge_rank[te[k]]]);
+    }
+  }
+}
+
+inline constexpr uint64_t kNoColumn = ~uint64_t{0};
+inline size_t negative_count(const std::vector<uint8_t>& neg) {
+  size_t k = 0;
+  for (uint8_t x : neg) k += x;
+  return k;
+}
+
 // Dimension 1 in R^3 over Z/2: columns = negative triangles in filtration order
 // (clearing), entries = ranks of their positive edges (compression), kept
 // sorted; the reduced columns are stored in one flat pool, the column owning a
 // pivot rank is found in a flat array.
 template <class OnColumn, class OnPivot>
 inline void reduce_dim1_z2(const FilteredComplex& K, const std::vector<uint32_t>& tri_order,
-                           const std::vector<uint8_t>& neg_tri, const std::vector<uint8_t>& neg_edge,
-                           const std::vector<uint32_t>& edge_rank, const Emitter& out, OnColumn&& on_column,
-                           OnPivot&& on_pivot) {
-  std::vector<uint32_t> pivot_col(edge_rank.size(), kNone);
+                           const std::vector<double>& tri_sorted, const std::vector<uint8_t>& neg_tri,
+                           const std::vector<uint8_t>& neg_edge, const std::vector<uint32_t>& edge_rank,
+                           const Emitter& out, OnColumn&& on_column, OnPivot&& on_pivot) {
+  // at[p]: where the column with pivot rank p starts in the pool (its length,
+  // then its entries), so a lookup touches the pool right away
+  std::vector<uint64_t> at(edge_rank.size(), kNoColumn);
   std::vector<uint32_t> pool;
-  std::vector<uint64_t> start{0};
+  pool.reserve(4 * negative_count(neg_tri));
   std::vector<uint32_t> work, tmp;
   const size_t NT = tri_order.size();
   for (size_t i = 0; i < NT; ++i) {
+    prefetch_columns(K, tri_order, neg_tri, neg_edge, edge_rank, at, i);
     const uint32_t t = tri_order[i];
     if (!neg_tri[t]) continue;
-    const double death = K.tri_val[t];
+    const double death = tri_sorted[i];
     if (!out.keep(death)) break;
     on_column(i, NT, pool.capacity() * 4);
     work.clear();
@@ -207,18 +259,18 @@ inline void reduce_dim1_z2(const FilteredComplex& K, const std::vector<uint32_t>
     std::sort(work.begin(), work.end());
     while (!work.empty()) {
       const uint32_t p = work.back();
-      const uint32_t c = pivot_col[p];
-      if (c == kNone) {
-        pivot_col[p] = static_cast<uint32_t>(start.size() - 1);
+      const uint64_t c = at[p];
+      if (c == kNoColumn) {
+        at[p] = pool.size();
+        pool.push_back(static_cast<uint32_t>(work.size()));
         pool.insert(pool.end(), work.begin(), work.end());
-        start.push_back(pool.size());
         on_pivot(p, death);
         break;
       }
       // work += column c (symmetric difference of sorted lists)
       tmp.clear();
-      const uint32_t* x = pool.data() + start[c];
-      const uint32_t* xe = pool.data() + start[c + 1];
+      const uint32_t* x = pool.data() + c + 1;
+      const uint32_t* xe = x + pool[c];
       size_t j = 0;
       while (j < work.size() && x < xe) {
         if (work[j] < *x) tmp.push_back(work[j++]);
@@ -235,101 +287,125 @@ inline void reduce_dim1_z2(const FilteredComplex& K, const std::vector<uint32_t>
   }
 }
 
-// The same over Z/p (p odd prime): edges are oriented from the smaller to the
-// larger vertex id, the boundary of a triangle x < y < z is [y,z] - [x,z] + [x,y];
-// stored columns are normalised to pivot coefficient 1.
+// An entry of a column over Z/p: an edge rank and its coefficient.
+struct ZpEntry {
+  uint32_t rank;
+  uint32_t coef;
+};
+
+// The boundary of triangle t over Z/p restricted to the positive edges, sorted
+// by rank: edges are oriented from the smaller to the larger vertex id, the
+// boundary of a triangle x < y < z is [y,z] - [x,z] + [x,y].
+inline void zp_boundary(const FilteredComplex& K, uint32_t t, const std::vector<uint8_t>& neg_edge,
+                        const std::vector<uint32_t>& edge_rank, uint32_t p, std::vector<ZpEntry>& work) {
+  const uint32_t* te = &K.tri_edges[3 * size_t(t)];
+  uint32_t vs[6];
+  for (int k = 0; k < 3; ++k) {
+    vs[2 * k] = K.edge_v[2 * size_t(te[k])];
+    vs[2 * k + 1] = K.edge_v[2 * size_t(te[k]) + 1];
+  }
+  std::sort(vs, vs + 6);  // each vertex twice: x x y y z z
+  const uint32_t x = vs[0], z = vs[4];
+  work.clear();
+  for (int k = 0; k < 3; ++k) {
+    const uint32_t e = te[k];
+    if (neg_edge[e]) continue;
+    const uint32_t a = K.edge_v[2 * size_t(e)], b = K.edge_v[2 * size_t(e) + 1];
+    // [y,z] and [x,y] get +1, [x,z] gets -1
+    const bool minus = a == x && b == z;
+    work.push_back(ZpEntry{edge_rank[e], minus ? p - 1 : 1u});
+  }
+  std::sort(work.begin(), work.end(), [](const ZpEntry& u, const ZpEntry& v) { return u.rank < v.rank; });
+}
+
+// The same over Z/p (p odd prime), columns from zp_boundary; stored columns are
+// normalised to pivot coefficient 1.
 template <class OnColumn, class OnPivot>
 inline void reduce_dim1_zp(const FilteredComplex& K, const std::vector<uint32_t>& tri_order,
-                           const std::vector<uint8_t>& neg_tri, const std::vector<uint8_t>& neg_edge,
-                           const std::vector<uint32_t>& edge_rank, const Emitter& out, int modulus,
-                           OnColumn&& on_column, OnPivot&& on_pivot) {
-  struct Entry {
-    uint32_t rank;
-    uint32_t coef;
-  };
+                           const std::vector<double>& tri_sorted, const std::vector<uint8_t>& neg_tri,
+                           const std::vector<uint8_t>& neg_edge, const std::vector<uint32_t>& edge_rank,
+                           const Emitter& out, int modulus, OnColumn&& on_column, OnPivot&& on_pivot) {
+  using Entry = ZpEntry;
   const uint32_t p = static_cast<uint32_t>(modulus);
   std::vector<uint32_t> inv(p, 0);
   for (uint32_t a = 1; a < p; ++a)
     for (uint32_t b = 1; b < p; ++b)
       if (a * b % p == 1) inv[a] = b;
-  std::vector<uint32_t> pivot_col(edge_rank.size(), kNone);
+  // products mod p from a table (row f: f * c mod p), no division in the loop
+  std::vector<uint8_t> mul(size_t(p) * p);
+  for (uint32_t a = 0; a < p; ++a)
+    for (uint32_t b = 0; b < p; ++b) mul[size_t(a) * p + b] = static_cast<uint8_t>(a * b % p);
+  std::vector<uint64_t> at(edge_rank.size(), kNoColumn);  // as over Z/2 (the length in a first entry's rank)
   std::vector<Entry> pool;
-  std::vector<uint64_t> start{0};
+  pool.reserve(4 * negative_count(neg_tri));
   std::vector<Entry> work, tmp;
   const size_t NT = tri_order.size();
   for (size_t i = 0; i < NT; ++i) {
+    prefetch_columns(K, tri_order, neg_tri, neg_edge, edge_rank, at, i);
     const uint32_t t = tri_order[i];
     if (!neg_tri[t]) continue;
-    const double death = K.tri_val[t];
+    const double death = tri_sorted[i];
     if (!out.keep(death)) break;
     on_column(i, NT, pool.capacity() * sizeof(Entry));
-    const uint32_t* te = &K.tri_edges[3 * size_t(t)];
-    uint32_t vs[6];
-    for (int k = 0; k < 3; ++k) {
-      vs[2 * k] = K.edge_v[2 * size_t(te[k])];
-      vs[2 * k + 1] = K.edge_v[2 * size_t(te[k]) + 1];
-    }
-    std::sort(vs, vs + 6);  // each vertex twice: x x y y z z
-    const uint32_t x = vs[0], z = vs[4];
-    work.clear();
-    for (int k = 0; k < 3; ++k) {
-      const uint32_t e = te[k];
-      if (neg_edge[e]) continue;
-      const uint32_t a = K.edge_v[2 * size_t(e)], b = K.edge_v[2 * size_t(e) + 1];
-      // [y,z] and [x,y] get +1, [x,z] gets -1
-      const bool minus = a == x && b == z;
-      work.push_back(Entry{edge_rank[e], minus ? p - 1 : 1u});
-    }
-    std::sort(work.begin(), work.end(), [](const Entry& u, const Entry& v) { return u.rank < v.rank; });
+    zp_boundary(K, t, neg_edge, edge_rank, p, work);
     while (!work.empty()) {
       const Entry piv = work.back();
-      const uint32_t c = pivot_col[piv.rank];
-      if (c == kNone) {
-        pivot_col[piv.rank] = static_cast<uint32_t>(start.size() - 1);
-        const uint32_t s = inv[piv.coef];
-        for (const Entry& en : work) pool.push_back(Entry{en.rank, en.coef * s % p});
-        start.push_back(pool.size());
+      const uint64_t c = at[piv.rank];
+      if (c == kNoColumn) {
+        at[piv.rank] = pool.size();
+        pool.push_back(Entry{static_cast<uint32_t>(work.size()), 0});
+        const uint8_t* ms = &mul[size_t(inv[piv.coef]) * p];
+        for (const Entry& en : work) pool.push_back(Entry{en.rank, ms[en.coef]});
         on_pivot(piv.rank, death);
         break;
       }
       // work -= piv.coef * column c (its pivot coefficient is 1)
-      const uint32_t f = p - piv.coef;
+      const uint8_t* mf = &mul[size_t(p - piv.coef) * p];
       tmp.clear();
-      const Entry* y = pool.data() + start[c];
-      const Entry* ye = pool.data() + start[c + 1];
+      const Entry* y = pool.data() + c + 1;
+      const Entry* ye = y + pool[c].rank;
       size_t j = 0;
       while (j < work.size() && y < ye) {
         if (work[j].rank < y->rank) {
           tmp.push_back(work[j++]);
         } else if (y->rank < work[j].rank) {
-          tmp.push_back(Entry{y->rank, y->coef * f % p});
+          tmp.push_back(Entry{y->rank, mf[y->coef]});
           ++y;
         } else {
-          const uint32_t v = (work[j].coef + y->coef * f) % p;
+          uint32_t v = work[j].coef + mf[y->coef];
+          if (v >= p) v -= p;
           if (v) tmp.push_back(Entry{y->rank, v});
           ++j;
           ++y;
         }
       }
       tmp.insert(tmp.end(), work.begin() + j, work.end());
-      for (; y < ye; ++y) tmp.push_back(Entry{y->rank, y->coef * f % p});
+      for (; y < ye; ++y) tmp.push_back(Entry{y->rank, mf[y->coef]});
       work.swap(tmp);
     }
   }
 }
 
-// Dimension 0: Kruskal over the edges in filtration order (edge_order). Returns
-// the negative edges (those merging two components).
+template <class V>
+inline void release_vector(V& v) {
+  v.clear();
+  v.shrink_to_fit();
+}
+
+// Dimension 0: Kruskal over the edges in filtration order (edge_order, their
+// values edge_sorted). Returns the negative edges (those merging two components).
 inline std::vector<uint8_t> dim0_kruskal(const FilteredComplex& K, const std::vector<uint32_t>& edge_order,
-                                         const Emitter& out, const Progress& progress) {
+                                         const std::vector<double>& edge_sorted, const Emitter& out,
+                                         const Progress& progress) {
   const uint32_t nv = K.nv;
-  const size_t E = K.edge_val.size();
+  const size_t E = edge_order.size();
   std::vector<uint8_t> neg_edge(E, 0);
   KeyedSets uf(nv);
   uint32_t components = nv;
   for (size_t i = 0; i < E; ++i) {
+    if (i + kAhead < E) __builtin_prefetch(&K.edge_v[2 * size_t(edge_order[i + kAhead])]);
     const uint32_t e = edge_order[i];
-    const double v = K.edge_val[e];
+    const double v = edge_sorted[i];
     if (!out.keep(v)) break;
     uint32_t a = uf.find(K.edge_v[2 * size_t(e)]), b = uf.find(K.edge_v[2 * size_t(e) + 1]);
     if (a == b) continue;
@@ -345,28 +421,40 @@ inline std::vector<uint8_t> dim0_kruskal(const FilteredComplex& K, const std::ve
 
 // The top dimension d - 1 (d = K.dim, 2 or 3): union-find on the dual graph
 // (the top cells and the outside), facets in reverse filtration order. When
-// d = 3, marks the negative facets (triangles) in neg_facet and returns the
-// triangles in filtration order; when d = 2 the facets are the edges, sorted
-// already (edge_order, borrowed and given back). Releases K.facet_cof.
+// d = 3, marks the negative facets (triangles) in neg_facet, sets tri_sorted
+// (their values by rank) and returns the triangles in filtration order; when
+// d = 2 the facets are the edges, sorted already (edge_order, borrowed and
+// given back). Releases the top cells' and triangles' values and K.facet_cof.
 inline std::vector<uint32_t> top_dual_pass(FilteredComplex& K, std::vector<uint32_t>& edge_order,
-                                           std::vector<uint8_t>& neg_facet, const Emitter& out,
+                                           const std::vector<double>& edge_sorted, std::vector<uint8_t>& neg_facet,
+                                           std::vector<double>& tri_sorted, const Emitter& out,
                                            const Progress& progress, uint64_t reduction_total) {
   const int top = K.dim;  // 2 or 3
   std::vector<double>& top_val = top == 2 ? K.tri_val : K.tet_val;
-  std::vector<double>& facet_val = top == 2 ? K.edge_val : K.tri_val;
-  const size_t NT = top_val.size(), NF = facet_val.size();
+  const size_t NT = top_val.size(), NF = top == 2 ? edge_order.size() : K.tri_val.size();
   // Progress of the reduction stage: one counter over both passes (the dual
   // pass, which yields dimension d-1, then the dimension-1 columns in R^3),
   // reported as dimension 1 so that the fraction only grows.
   progress.step(Stage::Reduction, 1, 0, reduction_total, K.bytes());
-  std::vector<uint32_t> top_order = sort_by_value(top_val);
+  std::vector<double> top_sorted;
+  std::vector<uint32_t> top_order = sort_by_value(top_val, &top_sorted);
+  release_vector(top_val);
   // key[root] = largest rank of a top cell in the set (outside: NT)
   std::vector<uint32_t> key(NT + 1);
   for (size_t r = 0; r < NT; ++r) key[top_order[r]] = static_cast<uint32_t>(r);
   key[NT] = static_cast<uint32_t>(NT);
-  std::vector<uint32_t> facet_order = top == 2 ? std::move(edge_order) : sort_by_value(facet_val);
+  release_vector(top_order);
+  std::vector<uint32_t> facet_order;
+  if (top == 2) {
+    facet_order = std::move(edge_order);
+  } else {
+    facet_order = sort_by_value(K.tri_val, &tri_sorted);
+    release_vector(K.tri_val);
+  }
+  const std::vector<double>& facet_sorted = top == 2 ? edge_sorted : tri_sorted;
   KeyedSets uf(NT + 1);
   for (size_t i = NF; i-- > 0;) {
+    if (i >= kAhead) __builtin_prefetch(&K.facet_cof[2 * size_t(facet_order[i - kAhead])]);
     const uint32_t f = facet_order[i];
     const uint32_t c0 = K.facet_cof[2 * size_t(f)], c1 = K.facet_cof[2 * size_t(f) + 1];
     uint32_t a = uf.find(c0), b = uf.find(c1 == kNone ? static_cast<uint32_t>(NT) : c1);
@@ -375,13 +463,12 @@ inline std::vector<uint32_t> top_dual_pass(FilteredComplex& K, std::vector<uint3
       continue;
     }
     if (key[a] > key[b]) std::swap(a, b);  // a: the younger set
-    const double death = top_val[top_order[key[a]]];
-    out.bar(top - 1, facet_val[f], death);
+    const double death = top_sorted[key[a]];
+    out.bar(top - 1, facet_sorted[i], death);
     uf.link(a, b);
     if ((i & 0xfffff) == 0) progress.step(Stage::Reduction, 1, NF - i, reduction_total, K.bytes());
   }
-  K.facet_cof.clear();
-  K.facet_cof.shrink_to_fit();
+  release_vector(K.facet_cof);
   if (top == 2) {
     edge_order = std::move(facet_order);
     return {};
@@ -389,42 +476,47 @@ inline std::vector<uint32_t> top_dual_pass(FilteredComplex& K, std::vector<uint3
   return facet_order;
 }
 
-// Dimension 1 in R^3: reduce the negative triangles (tri_order, neg_tri) over
-// the positive edges, then report the positive edges never killed (only possible
-// below a max_alpha). Returns the number of columns reduced.
+// Dimension 1 in R^3: reduce the negative triangles (tri_order, values
+// tri_sorted, flags neg_tri; NF triangles) over the positive edges, then report
+// the positive edges never killed (only possible below a max_alpha). Returns the
+// number of columns reduced.
 inline uint64_t dim1_in_r3(const FilteredComplex& K, const std::vector<uint32_t>& edge_order,
-                           const std::vector<uint8_t>& neg_edge, const std::vector<uint32_t>& tri_order,
-                           const std::vector<uint8_t>& neg_tri, const Emitter& out, int modulus,
+                           const std::vector<double>& edge_sorted, const std::vector<uint8_t>& neg_edge,
+                           const std::vector<uint32_t>& tri_order, const std::vector<double>& tri_sorted,
+                           const std::vector<uint8_t>& neg_tri, size_t NF, const Emitter& out, int modulus,
                            const Progress& progress, uint64_t reduction_total) {
-  const size_t E = K.edge_val.size(), NF = K.tri_val.size();
+  const size_t E = edge_order.size();
   uint64_t columns = 0;
   std::vector<uint32_t> edge_rank(E);
   for (size_t r = 0; r < E; ++r) edge_rank[edge_order[r]] = static_cast<uint32_t>(r);
   std::vector<uint8_t> killed(E, 0);  // by edge rank
   auto on_pivot = [&](uint32_t p, double death) {
     killed[p] = 1;
-    out.bar(1, K.edge_val[edge_order[p]], death);
+    out.bar(1, edge_sorted[p], death);
   };
   auto on_column = [&](size_t i, size_t /*total*/, uint64_t pool_bytes) {
     ++columns;
     if ((columns & 0x3ffff) == 0) progress.step(Stage::Reduction, 1, NF + i, reduction_total, K.bytes() + pool_bytes);
   };
-  if (modulus == 2) reduce_dim1_z2(K, tri_order, neg_tri, neg_edge, edge_rank, out, on_column, on_pivot);
-  else reduce_dim1_zp(K, tri_order, neg_tri, neg_edge, edge_rank, out, modulus, on_column, on_pivot);
+  if (modulus == 2) reduce_dim1_z2(K, tri_order, tri_sorted, neg_tri, neg_edge, edge_rank, out, on_column, on_pivot);
+  else reduce_dim1_zp(K, tri_order, tri_sorted, neg_tri, neg_edge, edge_rank, out, modulus, on_column, on_pivot);
   for (size_t r = 0; r < E; ++r) {
-    const uint32_t e = edge_order[r];
-    if (!out.keep(K.edge_val[e])) break;
-    if (!neg_edge[e] && !killed[r]) out.bar(1, K.edge_val[e], kInf);
+    if (!out.keep(edge_sorted[r])) break;
+    if (!neg_edge[edge_order[r]] && !killed[r]) out.bar(1, edge_sorted[r], kInf);
   }
   return columns;
 }
 
 // Persistence of the filtered complex. Returns the number of columns reduced.
+// The values are read in filtration order from sorted copies (sort_by_value);
+// K's per-id value arrays are released once sorted.
 inline uint64_t persistence(FilteredComplex& K, const Emitter& out, int modulus, const Progress& progress) {
   const size_t E = K.edge_val.size();
   progress.step(Stage::Dim0, 0, 0, E, K.bytes());
-  std::vector<uint32_t> edge_order = sort_by_value(K.edge_val);
-  const std::vector<uint8_t> neg_edge = dim0_kruskal(K, edge_order, out, progress);
+  std::vector<double> edge_sorted;  // edge values by rank
+  std::vector<uint32_t> edge_order = sort_by_value(K.edge_val, &edge_sorted);
+  release_vector(K.edge_val);
+  const std::vector<uint8_t> neg_edge = dim0_kruskal(K, edge_order, edge_sorted, out, progress);
   if (K.dim < 2) return 0;
 
   const int top = K.dim;  // 2 or 3
@@ -432,9 +524,12 @@ inline uint64_t persistence(FilteredComplex& K, const Emitter& out, int modulus,
   const uint64_t reduction_total = top == 3 && out.max_dim >= 1 ? 2 * uint64_t(NF) : NF;
   std::vector<uint8_t> neg_facet;  // needed for the middle reduction (top == 3)
   if (top == 3) neg_facet.assign(NF, 0);
-  const std::vector<uint32_t> tri_order = top_dual_pass(K, edge_order, neg_facet, out, progress, reduction_total);
+  std::vector<double> tri_sorted;  // triangle values by rank (top == 3)
+  const std::vector<uint32_t> tri_order =
+      top_dual_pass(K, edge_order, edge_sorted, neg_facet, tri_sorted, out, progress, reduction_total);
   if (top == 3 && out.max_dim >= 1)
-    return dim1_in_r3(K, edge_order, neg_edge, tri_order, neg_facet, out, modulus, progress, reduction_total);
+    return dim1_in_r3(K, edge_order, edge_sorted, neg_edge, tri_order, tri_sorted, neg_facet, NF, out, modulus,
+                      progress, reduction_total);
   return 0;
 }
 

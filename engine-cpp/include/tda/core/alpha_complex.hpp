@@ -153,11 +153,17 @@ struct EdgeIndex {
   std::vector<uint32_t> adj;  // the rows
 
   size_t size() const { return adj.size(); }
+  // (b is in a's row: a branch-free binary search keeps [base, base + n) around it)
   uint32_t id(uint32_t a, uint32_t b) const {
     if (a > b) std::swap(a, b);
-    const uint32_t* lo = adj.data() + off[a];
-    const uint32_t* hi = adj.data() + off[a + 1];
-    return static_cast<uint32_t>(std::lower_bound(lo, hi, b) - adj.data());
+    const uint32_t* base = adj.data() + off[a];
+    size_t n = off[a + 1] - off[a];
+    while (n > 1) {
+      const size_t half = n >> 1;
+      base = base[half] <= b ? base + half : base;
+      n -= half;
+    }
+    return static_cast<uint32_t>(base - adj.data());
   }
 };
 
@@ -181,14 +187,18 @@ inline EdgeIndex index_tetrahedra_edges(const std::vector<uint32_t>& tv, uint32_
   }
   pos.clear();
   pos.shrink_to_fit();
-  // sort + unique each row, compacting in place
+  // unique (mark[w] == v: w already kept in row v) + sort each row, compacting in place
   size_t out = 0;
+  std::vector<uint32_t> mark(nv, kNone);
   for (size_t v = 0; v < nv; ++v) {
-    auto b = raw.begin() + cnt[v], e = raw.begin() + cnt[v + 1];
-    std::sort(b, e);
-    auto last = std::unique(b, e);
     ix.off[v] = static_cast<uint32_t>(out);
-    for (auto it = b; it != last; ++it) raw[out++] = *it;
+    for (size_t k = cnt[v]; k < cnt[v + 1]; ++k) {
+      const uint32_t w = raw[k];
+      if (mark[w] == v) continue;
+      mark[w] = static_cast<uint32_t>(v);
+      raw[out++] = w;
+    }
+    std::sort(raw.begin() + ix.off[v], raw.begin() + static_cast<long>(out));
   }
   ix.off[nv] = static_cast<uint32_t>(out);
   raw.resize(out);
@@ -228,8 +238,17 @@ inline EdgeCofacets triangles_from_tetrahedra(const std::vector<double>& X, uint
   K.tri_val.reserve(Fest);
   K.tri_edges.reserve(3 * Fest);
   K.facet_cof.reserve(2 * Fest);
+  constexpr size_t kAhead = 4;  // tetrahedra: the neighbours' data is prefetched this far ahead
   for (size_t t = 0; t < T; ++t) {
     if (t % kTickEvery == 0) tick(T + 2 * t, 3 * T, 0);
+    if (t + kAhead < T)
+      for (int i = 0; i < 4; ++i) {
+        const uint32_t g = tn[4 * (t + kAhead) + i];
+        if (g == kNone || g < t + kAhead) continue;
+        __builtin_prefetch(&tn[4 * size_t(g)]);
+        __builtin_prefetch(&tv[4 * size_t(g)]);
+        __builtin_prefetch(&K.tet_val[g]);
+      }
     const uint32_t* q = &tv[4 * t];
     for (int i = 0; i < 4; ++i) {
       const uint32_t g = tn[4 * t + i];

@@ -5,7 +5,8 @@
 // Circumradii are evaluated in long double with a conditioning check; a simplex
 // too flat for that (rare: slivers, near-collinear triangles) is evaluated in
 // exact rational arithmetic (GMP through CGAL::Gmpq) and rounded once.
-// The Gabriel tests use CGAL's filtered exact predicates.
+// The Gabriel tests are exact: a floating-point filter with an error bound, then
+// CGAL's exact predicates when it cannot decide.
 #pragma once
 
 #include <CGAL/Exact_predicates_inexact_constructions_kernel.h>
