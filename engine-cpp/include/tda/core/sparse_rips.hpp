@@ -172,7 +172,7 @@ inline double reach(double lq, double e) { return (time_a(lq, e) + time_t(lq, e)
 template <class Dist>
 struct GreedyCells {
   GreedyPermutation& g;
-  const Dist& dist;
+  const Dist dist;  // (a copy: the loops read the coordinates without a further indirection)
   std::vector<double> dmin;
   std::vector<std::vector<uint32_t>> cell;  // by centre rank
   std::vector<double> rad;                  // cell radius (largest dmin)
@@ -296,7 +296,7 @@ GreedyPermutation greedy_permutation_points(const std::vector<value_t>& coords, 
     s.add_centre(q, R);
     grid.insert(qr, q);
     // cells whose points may come closer to q
-    grid.near(q, 2 * R, [&](uint32_t a, uint32_t) { s.move_closer(a, q, qr); });
+    grid.near(q, 2 * R, [&s, q, qr](uint32_t a, uint32_t) { s.move_closer(a, q, qr); });
     s.refresh(qr);
   }
   sparse_detail::append_duplicates(g, n);
