@@ -75,7 +75,13 @@ TEST(MemoryBudget, RipsStopsOverItsBudget) {
       cb.memory = &counting;
       tda::core::rips_from_points(c, n, 3, opt, cb);
       const uint64_t peak = counting.peak();
-      for (double share : {0.1, 0.5, 0.9}) {
+      // With two threads the workers' working columns enter the figure when they
+      // report (at polls), so how much of them overlaps depends on scheduling: a
+      // run that stays under 90 % of another run's peak is possible (seen under
+      // load in a full ctest -j2), so that share is checked serially only.
+      const std::vector<double> shares =
+          threads == 1 ? std::vector<double>{0.1, 0.5, 0.9} : std::vector<double>{0.1, 0.5};
+      for (double share : shares) {
         MemoryBudget small(static_cast<uint64_t>(share * static_cast<double>(peak)));
         cb.memory = &small;
         try {
