@@ -17,7 +17,7 @@ const { ROOT_CONTEXT } = require("@opentelemetry/api");
 const ROOT = path.resolve(__dirname, "..");
 const common = require(path.join(ROOT, "services/common/dist/index.js"));
 const { createUploadClient } = require(path.join(ROOT, "services/scheduler/dist/upload-client.js"));
-const { freePort, start, cpuSeconds } = require("./proc-util");
+const { freePort, start, cpuSeconds, closedLoop } = require("./proc-util");
 
 const N = Number(process.argv[2] ?? 3000);
 const C = Number(process.argv[3] ?? 16);
@@ -68,17 +68,11 @@ async function main() {
       for (const way of round % 2 ? ["stream", "unary"] : ["unary", "stream"]) {
         const c0 = process.cpuUsage();
         const u0 = cpuSeconds(up.child.pid);
-        const t0 = performance.now();
-        let next = 0;
-        await Promise.all(
-          Array.from({ length: C }, async () => {
-            while (next++ < N) await ways[way]();
-          }),
-        );
+        const secs = await closedLoop(N, C, ways[way]);
         const c = process.cpuUsage(c0);
         const u = cpuSeconds(up.child.pid) - u0;
         console.log(
-          `${way.padEnd(6)} ${N} lookups (concurrency ${C}) in ${(performance.now() - t0).toFixed(0)} ms; CPU per lookup: upload ${((u * 1000) / N).toFixed(3)} ms, caller ${((c.user + c.system) / 1000 / N).toFixed(3)} ms`,
+          `${way.padEnd(6)} ${N} lookups (concurrency ${C}) in ${(secs * 1000).toFixed(0)} ms; CPU per lookup: upload ${((u * 1000) / N).toFixed(3)} ms, caller ${((c.user + c.system) / 1000 / N).toFixed(3)} ms`,
         );
       }
     }

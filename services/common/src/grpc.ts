@@ -115,7 +115,8 @@ export function serverStream<Req, Res>(log: Logger, method: string, fn: (call: S
   };
 }
 
-function logError(log: Logger, method: string, err: unknown): void {
+/** Logs a failed request: INTERNAL and UNKNOWN as errors, the caller's mistakes (every other code) at debug. */
+export function logError(log: Logger, method: string, err: unknown): void {
   const code = (err as { code?: unknown })?.code;
   if (typeof code === "number" && code !== 13 && code !== 2) log.debug({ method, err }, "request failed");
   else log.error({ method, err }, "request failed");

@@ -75,11 +75,16 @@ export function tenantFields(tenant: string): { tenantToken: string; tenant: str
 
 /** The tenant named by message fields (tenantFields); checked exactly as tenantOf checks a call's metadata. */
 export function tenantOfFields(f: { tenantToken: string; tenant: string }): string {
+  return tenantFrom(f.tenantToken, f.tenant);
+}
+
+/** With a mesh key only a valid token names the tenant; without one the bare tenant does ("default" when absent). */
+function tenantFrom(token: unknown, bare: unknown): string {
   if (meshKey) {
-    if (f.tenantToken.length === 0) throw unauthenticated("this service is reached through the gateway only: no tenant token");
-    return verifyTenantToken(f.tenantToken, meshKey);
+    if (typeof token !== "string" || token.length === 0) throw unauthenticated("this service is reached through the gateway only: no tenant token");
+    return verifyTenantToken(token, meshKey);
   }
-  return f.tenant.length > 0 ? f.tenant : "default";
+  return typeof bare === "string" && bare.length > 0 ? bare : "default";
 }
 
 /**
@@ -88,13 +93,7 @@ export function tenantOfFields(f: { tenantToken: string; tenant: string }): stri
  * the bare header, "default" when absent.
  */
 export function tenantOf(md: Metadata): string {
-  if (meshKey) {
-    const t = md.get(TENANT_TOKEN_HEADER)[0];
-    if (typeof t !== "string" || t.length === 0) throw unauthenticated("this service is reached through the gateway only: no tenant token");
-    return verifyTenantToken(t, meshKey);
-  }
-  const v = md.get(TENANT_KEY)[0];
-  return typeof v === "string" && v.length > 0 ? v : "default";
+  return tenantFrom(md.get(TENANT_TOKEN_HEADER)[0], md.get(TENANT_KEY)[0]);
 }
 
 /** Sets this process's mesh key from its config; without one, says loudly that the tenant header is trusted as sent. */

@@ -86,4 +86,4 @@ export function traceIdOf(ctx: Context): string {
   return trace.getSpanContext(ctx)?.traceId ?? "";
 }
 
-export { SpanKind, SpanStatusCode, context, trace };
+export { SpanKind, context, trace };

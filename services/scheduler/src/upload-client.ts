@@ -42,11 +42,11 @@ function tenantMetadata(owner: string, ctx: Context): Metadata {
   return metadataWithTrace(md, ctx);
 }
 
-/** The error a failed GetDataset (or lookup) of `datasetId` becomes. */
-function lookupError(err: ServiceError, datasetId: string): TdaError {
-  if (err.code === GrpcStatus.NOT_FOUND) return notFound(`dataset "${datasetId}"`);
-  if (err.code === GrpcStatus.UNAVAILABLE || err.code === GrpcStatus.DEADLINE_EXCEEDED) return unavailable("the upload service is unavailable", err);
-  return fromServiceError(err);
+/** The error a failed GetDataset or lookup of `datasetId` (status `code`) becomes; `other` for codes passed on as they are. */
+function lookupError(code: number, datasetId: string, cause: Error, other: () => TdaError): TdaError {
+  if (code === GrpcStatus.NOT_FOUND) return notFound(`dataset "${datasetId}"`);
+  if (code === GrpcStatus.UNAVAILABLE || code === GrpcStatus.DEADLINE_EXCEEDED) return unavailable("the upload service is unavailable", cause);
+  return other();
 }
 
 interface Lookup {
@@ -81,7 +81,7 @@ export function createUploadClient(address: string, tls?: MeshTls): UploadClient
         (err: ServiceError | null, res?: pbUpload.GetDatasetResponse) => {
           if (!err && res?.dataset) return resolve(res.dataset);
           if (!err) return reject(notFound(`dataset "${datasetId}"`));
-          reject(lookupError(err, datasetId));
+          reject(lookupError(err.code, datasetId, err, () => fromServiceError(err)));
         },
       );
     });
@@ -113,10 +113,9 @@ export function createUploadClient(address: string, tls?: MeshTls): UploadClient
       s.waiting.delete(r.id);
       clearTimeout(l.timer);
       if (r.code === GrpcStatus.OK && r.dataset) return l.resolve(r.dataset);
-      if (r.code === GrpcStatus.OK || r.code === GrpcStatus.NOT_FOUND) return l.reject(notFound(`dataset "${l.datasetId}"`));
-      if (r.code === GrpcStatus.UNAVAILABLE || r.code === GrpcStatus.DEADLINE_EXCEEDED)
-        return l.reject(unavailable("the upload service is unavailable", new Error(r.message)));
-      l.reject(new TdaError(r.code, r.message, { reason: r.reason || undefined }));
+      // OK without a dataset: not found, as a unary reply without one
+      const code = r.code === GrpcStatus.OK ? GrpcStatus.NOT_FOUND : r.code;
+      l.reject(lookupError(code, l.datasetId, new Error(r.message), () => new TdaError(r.code, r.message, { reason: r.reason || undefined })));
     });
     s.call.on("error", (err: ServiceError) => drop(s, err));
     s.call.on("end", () => drop(s, undefined));

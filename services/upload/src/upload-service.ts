@@ -2,19 +2,18 @@ import { status as GrpcStatus, type Metadata, type ServerDuplexStream, type Serv
 import {
   SpanKind,
   TdaError,
-  SpanStatusCode,
   clientStream,
   contextFromCarrier,
   contextFromMetadata,
   inSpan,
   invalidArgument,
+  logError,
   notFound,
   pbUpload,
   serverStream,
   tenantOf,
   tenantOfFields,
   toServiceError,
-  tracer,
   unary,
   writeUnlessCancelled,
   type EventBus,
@@ -139,22 +138,25 @@ async function readPoints(h: Handlers, call: ServerWritableStream<pbUpload.ReadP
 
 /** One lookup of LookupDatasets: the reply GetDataset would give, as a message. */
 async function lookupOne(h: Handlers, req: pbUpload.LookupDatasetsRequest): Promise<pbUpload.LookupDatasetsResponse> {
-  const span = tracer().startSpan(
-    "tda.upload.v1.UploadService/LookupDatasets",
-    { kind: SpanKind.SERVER, attributes: { "tda.dataset_id": req.datasetId } },
-    contextFromCarrier({ traceparent: req.traceparent || undefined }),
-  );
   try {
-    const d = await getDataset(h, { datasetId: req.datasetId }, tenantOfFields(req));
+    const d = await inSpan(
+      "tda.upload.v1.UploadService/LookupDatasets",
+      contextFromCarrier({ traceparent: req.traceparent || undefined }),
+      SpanKind.SERVER,
+      () => getDataset(h, { datasetId: req.datasetId }, tenantOfFields(req)),
+      { "tda.dataset_id": req.datasetId },
+    );
     return { id: req.id, dataset: publicDataset(d), code: GrpcStatus.OK, message: "", reason: "" };
   } catch (err) {
+    logError(h.log, "LookupDatasets", err);
     const e = toServiceError(err);
-    const code = e.code ?? GrpcStatus.INTERNAL;
-    span.setStatus({ code: SpanStatusCode.ERROR, message: e.details });
-    if (code === GrpcStatus.INTERNAL || code === GrpcStatus.UNKNOWN) h.log.error({ method: "LookupDatasets", err }, "request failed");
-    return { id: req.id, dataset: undefined, code, message: e.details ?? "", reason: err instanceof TdaError ? (err.reason ?? "") : "" };
-  } finally {
-    span.end();
+    return {
+      id: req.id,
+      dataset: undefined,
+      code: e.code ?? GrpcStatus.INTERNAL,
+      message: e.details ?? "",
+      reason: err instanceof TdaError ? (err.reason ?? "") : "",
+    };
   }
 }
 
