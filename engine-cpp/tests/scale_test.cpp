@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <random>
@@ -112,6 +113,54 @@ TEST(Collapse, DropsOrDelaysEdgesOfADenseSample) {
     uint32_t u, v;
     detail::decode_edge(e.index, u, v);
     EXPECT_EQ(g(u, v), e.diam);
+  }
+}
+
+// n points on a torus in R^3 (R = 1, r = 0.4), coordinates to 6 decimals, from
+// a fixed 32-bit generator (the sample bench/mesh_overhead.js writes).
+std::vector<value_t> torus_sample(size_t n) {
+  uint32_t s = 0x2545f491u;
+  auto rnd = [&s] {
+    s = (s ^ (s >> 15)) * 0x2c1b3c6du + 0x6d2b79f5u;
+    return static_cast<double>(s) / 4294967296.0;
+  };
+  std::vector<value_t> c;
+  for (size_t i = 0; i < n; ++i) {
+    const double u = 2 * M_PI * rnd();
+    const double v = 2 * M_PI * rnd();
+    for (double x : {(1 + 0.4 * std::cos(v)) * std::cos(u), (1 + 0.4 * std::cos(v)) * std::sin(u), 0.4 * std::sin(v)})
+      c.push_back(static_cast<value_t>(std::round(x * 1e6) / 1e6));
+  }
+  return c;
+}
+
+// The automatic rule's decision after the probe (the longest tenth of the
+// edges), on 1500 points of a torus: at threshold 0.7 nearly all of the probe
+// goes and the collapse runs to the end; at 0.75 about half goes (the whole
+// collapse would then remove a third of the edges and delay most of the rest,
+// slower than none), which the rule's bar stops.
+TEST(Collapse, AutoStopsAfterAProbeThatLosesTooFewEdges) {
+  const auto c = torus_sample(1500);
+  for (const value_t thr : {0.7f, 0.75f}) {
+    SparseDistances g = grid_neighbors(c, 1500, 3, thr);
+    auto edges = detail::sparse_edges(g);
+    const size_t before = edges.size();
+    CollapseStats st;
+    auto kept = collapse_edges(
+        g, edges, 1, st, [] {}, [](uint64_t, uint64_t) {}, true);
+    ASSERT_EQ(st.probe_edges, before / 10) << thr;
+    const double removed = static_cast<double>(st.probe_removed) / static_cast<double>(st.probe_edges);
+    if (thr == 0.7f) {
+      EXPECT_GT(removed, 0.9);
+      EXPECT_FALSE(st.stopped_early);
+      EXPECT_LT(kept.size(), before / 4);  // the rest of the edges went on collapsing
+    } else {
+      EXPECT_GT(removed, 0.5);  // (the earlier bar, half, let it run)
+      EXPECT_LT(removed, kCollapseBar);
+      EXPECT_TRUE(st.stopped_early);
+      EXPECT_EQ(kept.size(), before - st.probe_removed);  // only the probe's edges went
+    }
+    EXPECT_EQ(st.edges_after, kept.size());
   }
 }
 

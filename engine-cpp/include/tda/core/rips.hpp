@@ -107,6 +107,9 @@ inline void reduce_sparse(SparseDistances& d, std::vector<Simplex> edges, size_t
     out.stats.collapsed = true;
     out.stats.edges_after_collapse = cs.edges_after;
     out.stats.edges_delayed = cs.edges_delayed;
+    out.stats.probe_edges = cs.probe_edges;
+    out.stats.probe_removed = cs.probe_removed;
+    out.stats.probe_delayed = cs.probe_delayed;
     t0.stop(out.stats.seconds_collapse, out.stats.cpu_seconds_collapse);
   }
   const StageClock t1;

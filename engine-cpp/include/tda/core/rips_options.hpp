@@ -44,6 +44,9 @@ struct RipsStats {
   bool collapse_stopped_early = false;  // ... and stopped by the rule (too few edges went)
   uint64_t edges_after_collapse = 0;    // edges left by it (the reduction's input)
   uint64_t edges_delayed = 0;           // kept by the collapse, entering later
+  uint64_t probe_edges = 0;             // the collapse's probe: edges handled first,
+  uint64_t probe_removed = 0;           // ... of them dropped
+  uint64_t probe_delayed = 0;           // ... of them delayed
   // wall and CPU (all threads of the process) seconds of the stages
   double seconds_edges = 0, cpu_seconds_edges = 0;  // neighbour lists and edge list
   double seconds_collapse = 0, cpu_seconds_collapse = 0;
