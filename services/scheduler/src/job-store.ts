@@ -87,9 +87,11 @@ export function stateName(s: JobState): string {
 }
 
 // KEYS: job hash, seq counter, updates list, event outbox, a key that must
-// exist for the change to apply (the job hash when there is none). ARGV: allowed states
-// (csv), new state, job blob, update blob, channel, ttl seconds, the sequence
-// number the caller built the event with, the event's outbox record(s).
+// exist for the change to apply (the job hash when there is none), the owner's
+// active-job set. ARGV: allowed states (csv), new state, job blob, update blob,
+// channel, ttl seconds, the sequence number the caller built the event with,
+// "1" when the new state is final (the job leaves the active-job set), the job
+// id, the event's outbox record(s).
 // Returns the sequence number, -1 (state not allowed), -2 (no such job), -3
 // (the sequence moved on meanwhile: another process changed the job; re-read)
 // or -4 (the required key is missing).
@@ -111,7 +113,8 @@ redis.call('HSET', KEYS[1], 'state', ARGV[2], 'job', ARGV[3])
 local rec = seq .. '|' .. ARGV[4]
 redis.call('RPUSH', KEYS[3], rec)
 redis.call('PUBLISH', ARGV[5], rec)
-redis.call('RPUSH', KEYS[4], unpack(ARGV, 8))
+redis.call('RPUSH', KEYS[4], unpack(ARGV, 10))
+if ARGV[8] == '1' then redis.call('ZREM', KEYS[6], ARGV[9]) end
 redis.call('EXPIRE', KEYS[1], ARGV[6])
 redis.call('EXPIRE', KEYS[3], ARGV[6])
 return seq
@@ -143,19 +146,6 @@ export type JobStore = ReturnType<typeof createJobStore>;
  */
 export type TxPipeline = ChainableCommander & { multi(): ChainableCommander };
 
-type WithApply<T> = T & { tdaApplyJob(...args: string[]): ChainableCommander };
-
-/** Defines the apply script as command `tdaApplyJob` of `redis` and its pipelines (EVALSHA: the text is not resent every call). */
-function defineApply(redis: Redis): void {
-  const r = redis as Redis & { tdaApplyJob?: unknown };
-  if (!r.tdaApplyJob) r.defineCommand("tdaApplyJob", { numberOfKeys: 5, lua: APPLY_LUA });
-}
-
-/** Throws the first error in the replies of a pipeline. */
-function firstError(res: [Error | null, unknown][]): void {
-  for (const [err] of res) if (err) throw err;
-}
-
 // KEYS: the owner's active-job set. ARGV: now (ms), stale-after (ms), job id, limit.
 // Drops stale entries, then adds the job unless the owner already has `limit`;
 // returns 1 when added, else -(the number active).
@@ -168,11 +158,26 @@ redis.call('pexpireat', KEYS[1], ARGV[2])
 return 1
 `;
 
+type WithApply<T> = T & { tdaApplyJob(...args: string[]): ChainableCommander };
+
+/** Defines the scripts as commands `tdaApplyJob` and `tdaClaimActive` of `redis` and its pipelines (EVALSHA: the text is not resent every call). */
+function defineApply(redis: Redis): void {
+  const r = redis as Redis & { tdaApplyJob?: unknown; tdaClaimActive?: unknown };
+  if (!r.tdaApplyJob) r.defineCommand("tdaApplyJob", { numberOfKeys: 6, lua: APPLY_LUA });
+  if (!r.tdaClaimActive) r.defineCommand("tdaClaimActive", { numberOfKeys: 1, lua: CLAIM_ACTIVE_LUA });
+}
+
+/** Throws the first error in the replies of a pipeline. */
+function firstError(res: [Error | null, unknown][]): void {
+  for (const [err] of res) if (err) throw err;
+}
+
 /** How many jobs' last change this process remembers (oldest forgotten first). */
 const KNOWN_MAX = 4096;
 
 /** What the store's functions share: its dependencies and this process's memory of its own changes. */
 interface Store extends JobStoreDeps {
+  redis: Redis & { tdaClaimActive(...args: string[]): Promise<unknown> };
   /** Per-job chains serialising this process's changes of a job. */
   chains: Map<string, Promise<unknown>>;
   /** Job and sequence number of this process's last change of a job (insertion order = age). */
@@ -181,11 +186,7 @@ interface Store extends JobStoreDeps {
 
 function remember(s: Store, jobId: string, job: Job, seq: number): void {
   s.known.delete(jobId);
-  if (isTerminal(job.state)) {
-    // a finished job no longer counts against its owner's active-job limit
-    s.redis.zrem(keys.activeJobs(job.owner), jobId).catch((err: unknown) => s.log.warn({ err: (err as Error).message, jobId }, "active-job entry not removed"));
-    return; // nothing changes a finished job
-  }
+  if (isTerminal(job.state)) return; // nothing changes a finished job (the apply script took it out of the active-job set)
   s.known.set(jobId, { job, seq });
   if (s.known.size > KNOWN_MAX) s.known.delete(s.known.keys().next().value!);
 }
@@ -278,7 +279,7 @@ async function discard(s: Store, jobId: string, owner: string): Promise<void> {
  */
 async function claimActive(s: Store, owner: string, jobId: string, limit: number): Promise<true | number> {
   const now = Date.now();
-  const r = Number(await s.redis.eval(CLAIM_ACTIVE_LUA, 1, keys.activeJobs(owner), String(now), String(now + s.retentionSeconds * 1000), jobId, String(limit)));
+  const r = Number(await s.redis.tdaClaimActive(keys.activeJobs(owner), String(now), String(now + s.retentionSeconds * 1000), jobId, String(limit)));
   return r === 1 ? true : -r;
 }
 
@@ -390,6 +391,7 @@ function addChange(s: Store, pipe: WithApply<TxPipeline>, jobId: string, current
     keys.updates(jobId),
     s.events.outboxKey,
     opts.requires ?? keys.job(jobId),
+    keys.activeJobs(job.owner),
     change.from.join(","),
     String(job.state),
     encodeJob(job),
@@ -397,6 +399,8 @@ function addChange(s: Store, pipe: WithApply<TxPipeline>, jobId: string, current
     keys.updatesChannel(jobId),
     String(s.retentionSeconds),
     String(seq),
+    isTerminal(job.state) ? "1" : "0",
+    jobId,
     event.record,
     ...more,
   );
@@ -486,7 +490,7 @@ async function snapshot(s: Store, jobId: string): Promise<{ job: Job | undefined
 
 export function createJobStore(deps: JobStoreDeps) {
   defineApply(deps.redis);
-  const s: Store = { ...deps, chains: new Map(), known: new Map() };
+  const s: Store = { ...deps, redis: deps.redis as Store["redis"], chains: new Map(), known: new Map() };
   return {
     create: (rec: NewJobRecord, steps: Step[], ctx?: Context) => create(s, rec, steps, ctx),
     discard: (jobId: string, owner: string) => discard(s, jobId, owner),
