@@ -180,14 +180,18 @@ interface Store extends JobStoreDeps {
   redis: Redis & { tdaClaimActive(...args: string[]): Promise<unknown> };
   /** Per-job chains serialising this process's changes of a job. */
   chains: Map<string, Promise<unknown>>;
-  /** Job and sequence number of this process's last change of a job (insertion order = age). */
-  known: Map<string, { job: Job; seq: number }>;
+  /**
+   * Job and sequence number of this process's last change of a job (insertion
+   * order = age), and the record as this process created it while that was its
+   * last change (`loadForRun`).
+   */
+  known: Map<string, { job: Job; seq: number; created?: NewJobRecord }>;
 }
 
-function remember(s: Store, jobId: string, job: Job, seq: number): void {
+function remember(s: Store, jobId: string, job: Job, seq: number, created?: NewJobRecord): void {
   s.known.delete(jobId);
   if (isTerminal(job.state)) return; // nothing changes a finished job (the apply script took it out of the active-job set)
-  s.known.set(jobId, { job, seq });
+  s.known.set(jobId, { job, seq, created });
   if (s.known.size > KNOWN_MAX) s.known.delete(s.known.keys().next().value!);
 }
 
@@ -254,7 +258,7 @@ function create(s: Store, rec: NewJobRecord, steps: Step[], ctx?: Context): Prom
       const got = Number(res[b.index]?.[1]);
       if (got !== b.seq) throw new Error(`job ${jobId}: change ${b.seq} of the new record was refused (${got})`);
     }
-    remember(s, jobId, job, steps.length);
+    remember(s, jobId, job, steps.length, rec);
     s.events.relay();
     return built.map((b) => ({ ok: true as const, job: b.job, sequence: b.seq, cancelRequested: false }));
   });
@@ -295,6 +299,19 @@ async function load(s: Store, jobId: string): Promise<JobRecord | undefined> {
     cancelRequested: h.cancel === "1",
     resultOf: h.result_of || jobId,
   };
+}
+
+/**
+ * The record a worker starts a job from: the one this process created, when
+ * creating it was this process's last change of the job (no read), else as
+ * stored. What it holds besides the job never changes; the job and the cancel
+ * flag may have changed in another process meanwhile, which the start
+ * transition finds out (it is built on the sequence number, and reads the flag).
+ */
+async function loadForRun(s: Store, jobId: string): Promise<JobRecord | undefined> {
+  const mine = s.known.get(jobId);
+  if (mine?.created) return { ...mine.created, job: mine.job, cancelRequested: false };
+  return load(s, jobId);
 }
 
 async function loadJob(s: Store, jobId: string): Promise<Job | undefined> {
@@ -496,6 +513,7 @@ export function createJobStore(deps: JobStoreDeps) {
     discard: (jobId: string, owner: string) => discard(s, jobId, owner),
     claimActive: (owner: string, jobId: string, limit: number) => claimActive(s, owner, jobId, limit),
     load: (jobId: string) => load(s, jobId),
+    loadForRun: (jobId: string) => loadForRun(s, jobId),
     loadJob: (jobId: string) => loadJob(s, jobId),
     loadMany: (jobIds: string[]) => loadMany(s, jobIds),
     requestCancel: (jobId: string) => requestCancel(s, jobId),

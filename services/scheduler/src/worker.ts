@@ -137,7 +137,9 @@ async function recordLostWorker(deps: WorkerDeps, bj: BullJob<JobData>, err: Err
 
 async function processJob(w: WorkerState, bj: BullJob<JobData>, token?: string, bullSignal?: AbortSignal): Promise<void> {
   const jobId = bj.data.jobId;
-  const rec = await w.deps.store.load(jobId);
+  // a first attempt may start from the record this process created (a retry
+  // reads it: another process may have recorded an engine that died running it)
+  const rec = bj.attemptsMade === 0 ? await w.deps.store.loadForRun(jobId) : await w.deps.store.load(jobId);
   if (!rec) {
     w.deps.log.warn({ jobId }, "job record missing (expired?), dropping the queue entry");
     return;
