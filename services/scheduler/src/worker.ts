@@ -1,5 +1,5 @@
 import { DelayedError, UnrecoverableError, WaitingError, Worker, type Job as BullJob } from "bullmq";
-import { contextFromCarrier, inSpan, pbCommon, pbJobs, SpanKind, type EventBus, type Logger, type Redis } from "@tda/common";
+import { contextFromCarrier, datasetIdOf, inSpan, pbCommon, pbJobs, SpanKind, type EventBus, type Logger, type Redis } from "@tda/common";
 import type { Context } from "@opentelemetry/api";
 import { compute, estimate, JobFailureError, needsEstimate, specFor } from "./engine-call";
 import type { PointsCache } from "./points-cache";
@@ -332,7 +332,7 @@ async function finishCompleted(deps: WorkerDeps, rec: JobRecord, result: pbCommo
         pipe
           .multi()
           .set(keys.result(jobId), bytes, "EX", deps.retentionSeconds)
-          .set(keys.cache(rec.dataset.sha256, rec.paramsHash), jobId, "EX", deps.retentionSeconds)
+          .set(keys.cache(datasetIdOf(rec.dataset.sha256), rec.paramsHash), jobId, "EX", deps.retentionSeconds)
           .exec(),
       requires: keys.result(jobId),
     },
