@@ -254,8 +254,10 @@ ComplexProfile profile(size_t n, double cutoff, int max_dim, double pair_cost, D
 }  // namespace estimate_detail
 
 // Memory and time of a Rips computation on a measured complex.
+// fill_in_bytes: the peak of the working columns and V, measured by pilots and
+// extrapolated (fill_in.hpp; 0: not measured).
 inline Estimate estimate_rips_profile(const ComplexProfile& p, uint32_t dim, bool is_distance_matrix, int max_dim,
-                                      bool has_threshold) {
+                                      bool has_threshold, double fill_in_bytes = 0) {
   const double nn = static_cast<double>(p.n);
   const double pairs = nn * (nn - 1) / 2;
   const double edges = p.edges;
@@ -283,7 +285,7 @@ inline Estimate estimate_rips_profile(const ComplexProfile& p, uint32_t dim, boo
     stage = std::max(stage, here);
     work += S(k) * 7e-8;
   }
-  mem += stage;
+  mem += stage + fill_in_bytes;
   return Estimate{static_cast<uint64_t>(std::min(mem, 1.8e19)), work};
 }
 
