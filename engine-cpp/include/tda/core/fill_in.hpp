@@ -37,7 +37,7 @@ inline constexpr int kPilots = 5;                  // sample sizes run
 inline constexpr double kPilotRatio = 1.3;         // between successive sizes
 inline constexpr double kPilotFraction = 2.7;      // the largest sample: at most n / this ...
 inline constexpr double kPilotSimplices = 2e6;     // ... and this many top-dimensional simplices
-inline constexpr double kPilotCpuSeconds = 1.0;    // CPU time of all pilots together (one thread)
+inline constexpr double kPilotCpuSeconds = 2.0;    // CPU time of all pilots together (one thread; a safety net)
 inline constexpr uint64_t kPilotBytes = 64 << 20;  // accounted memory of one pilot
 inline constexpr size_t kPilotMinPoints = 24;      // smaller samples say nothing about growth
 
