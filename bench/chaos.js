@@ -20,11 +20,15 @@
 //   node bench/chaos.js watch-abort [--n 500] [--rounds 1]
 //       aborted WatchJob streams, half REST half gRPC: open fds and RSS of every process of the
 //       mesh before and after (after each round of --n with --rounds)
-//   node bench/chaos.js soak [--seconds 600] [--rate 100]
-//       tiny jobs at --rate/s for --seconds: RSS of every process at the first sample after a
-//       warm-up and at the end (goal: growth < 10 %), and the rate achieved
+//   node bench/chaos.js soak [--seconds 600] [--rate 100] [--sample 2]
+//       tiny jobs at --rate/s for --seconds: RSS of every process every --sample s; growth from
+//       the first sample after a warm-up to the last, and (robust to a collector's sawtooth) the
+//       floor and ceiling of the first minute after the warm-up against the last minute of
+//       submitting (goal: growth < 10 %); what each Node process's memory is made of
+//       (bench/mem-probe.js, preloaded through NODE_OPTIONS); the rate achieved
 "use strict";
 const { execFileSync } = require("node:child_process");
+const { mkdtempSync, readFileSync, rmSync } = require("node:fs");
 const http = require("node:http");
 const os = require("node:os");
 const path = require("node:path");
@@ -718,11 +722,20 @@ async function watchAbort(argv) {
 // 5. Soak
 
 async function soak(argv) {
-  const o = flags(argv, { seconds: 600, rate: 100, soakSeconds: NaN, inflight: 400 });
+  const o = flags(argv, { seconds: 600, rate: 100, soakSeconds: NaN, inflight: 400, sample: 2 });
   if (Number.isFinite(o.soakSeconds)) o.seconds = o.soakSeconds;
+  // every Node process of the mesh loads bench/mem-probe.js (its heap by space, external
+  // memory, collections), written to probeDir; read back below to say what the RSS is made of
+  const probeDir = mkdtempSync(path.join(os.tmpdir(), "tda-soak-probe-"));
   const mesh = await M.startMesh(
     { engines: 1, uploads: 1, schedulers: 1, gateways: 1, rest: true },
-    { SCHEDULER_CONCURRENCY: "16", JOB_RETENTION_SECONDS: "60", TDA_ENGINE_THREADS: "1" },
+    {
+      SCHEDULER_CONCURRENCY: "16",
+      JOB_RETENTION_SECONDS: "60",
+      TDA_ENGINE_THREADS: "1",
+      NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ""} --require ${path.join(__dirname, "mem-probe.js")}`.trim(),
+      TDA_MEM_PROBE_DIR: probeDir,
+    },
   );
   try {
     const procs = { ...mesh.pids() };
@@ -732,7 +745,7 @@ async function soak(argv) {
     const datasets = [];
     for (let i = 0; i < 8; i++) datasets.push(await M.upload(mesh.gw, M.csv(8 + i, 3, 0.1 + i / 100)));
     const samples = [];
-    const take = () => samples.push({ t: performance.now(), rss: Object.fromEntries(Object.entries(procs).map(([n, p]) => [n, rss(p)])) });
+    const take = () => samples.push({ at: Date.now(), rss: Object.fromEntries(Object.entries(procs).map(([n, p]) => [n, rss(p)])) });
     take();
     let sent = 0;
     let ok = 0;
@@ -742,8 +755,11 @@ async function soak(argv) {
     const lat = [];
     const ids = [];
     const t0 = performance.now();
-    const sampler = setInterval(take, 10_000);
+    const at0 = Date.now();
+    const sampler = setInterval(take, o.sample * 1000);
     const warm = Math.min(60, o.seconds / 10) * 1000;
+    // the growth windows: the first `span` ms after the warm-up, the last `span` ms of submitting
+    const span = Math.min(60, o.seconds / 5) * 1000;
     let warmSample;
     setTimeout(() => (warmSample = samples.length), warm);
     const total = Math.round(o.rate * o.seconds);
@@ -799,6 +815,7 @@ async function soak(argv) {
       pending.add(p);
     }
     await Promise.all(pending);
+    const atEnd = Date.now();
     const secs = (performance.now() - t0) / 1000;
     // the sampled jobs all end
     const jobs = await M.waitTerminal(mesh.gw, ids, 300_000);
@@ -816,8 +833,36 @@ async function soak(argv) {
           .map((s) => s.rss[n])
           .filter(Number.isFinite),
       );
-      return `${n.padEnd(10)} RSS at start ${MiB(start.rss[n])}, after warm-up ${MiB(first.rss[n])}, last ${MiB(last.rss[n])} MiB (peak ${MiB(peak)}): ${growth >= 0 ? "+" : ""}${fmt(growth)} %${growth >= 10 ? "  <-- over 10 %" : ""}`;
+      return `${n.padEnd(10)} RSS at start ${MiB(start.rss[n])}, after warm-up ${MiB(first.rss[n])}, last ${MiB(last.rss[n])} MiB (peak ${MiB(peak)}): ${sign(growth)} %${growth >= 10 ? "  <-- over 10 %" : ""}`;
     });
+    // The robust figure: a collector's sawtooth puts one sample anywhere between its trough and
+    // its peak, so compare windows, not samples: the floor (minimum) and the ceiling (maximum)
+    // of the RSS in the first `span` after the warm-up against those of the last `span` of
+    // submitting. Memory kept raises the floor (and the ceiling with it); more headroom taken
+    // raises the ceiling. Either over 10 % misses the goal.
+    const w1 = [at0 + warm, at0 + warm + span];
+    const w2 = [atEnd - span, atEnd];
+    const inW = (w, x) => x.at >= w[0] && x.at <= w[1];
+    const range = (xs) => (xs.length ? [Math.min(...xs), Math.max(...xs)] : [NaN, NaN]);
+    const windowRows = Object.keys(procs).map((n) => {
+      const a = range(
+        samples
+          .filter((x) => inW(w1, x))
+          .map((x) => x.rss[n])
+          .filter(Number.isFinite),
+      );
+      const b = range(
+        samples
+          .filter((x) => inW(w2, x))
+          .map((x) => x.rss[n])
+          .filter(Number.isFinite),
+      );
+      const floor = (b[0] / a[0] - 1) * 100;
+      const ceil = (b[1] / a[1] - 1) * 100;
+      const over = [floor >= 10 && "floor", ceil >= 10 && "ceiling"].filter(Boolean);
+      return `${n.padEnd(10)} ${MiB(a[0])}–${MiB(a[1])} -> ${MiB(b[0])}–${MiB(b[1])} MiB: floor ${sign(floor)} %, ceiling ${sign(ceil)} %${over.length ? `  <-- ${over.join(" and ")} over 10 %` : ""}`;
+    });
+    const probeRows = probeReport(probeDir, procs, w1, w2);
     const now = mesh.pids();
     const changed = Object.keys(now).filter((n) => now[n] !== procs[n] || !alive(now[n]));
     rows.push(`processes died or restarted: ${changed.length ? changed.join(", ") : "none"}   [goal: none]`);
@@ -829,15 +874,67 @@ async function soak(argv) {
           errors.size ? [...errors].map(([m, n]) => `${n}× ${m}`).join("; ") : "none"
         }`,
         `sampled jobs (every 50th): ${completed} of ${ids.length} completed`,
-        `RSS (first figure after a ${fmt(warm / 1000, 0)} s warm-up, ${samples.length} samples; goal: growth < 10 %):`,
+        `RSS, one sample against one (the first after a ${fmt(warm / 1000, 0)} s warm-up against the last, ${samples.length} samples every ${o.sample} s; goal: growth < 10 %):`,
         ...rows.map((r) => `  ${r}`),
+        `RSS by window, min–max of the first ${fmt(span / 1000, 0)} s after the warm-up -> of the last ${fmt(span / 1000, 0)} s of submitting (goal: floor and ceiling both < 10 %):`,
+        ...windowRows.map((r) => `  ${r}`),
+        `Node processes, what the RSS is made of (bench/mem-probe.js; min–max in each window, MiB):`,
+        ...probeRows.map((r) => `  ${r}`),
       ],
       `node bench/chaos.js soak --seconds ${o.seconds} --rate ${o.rate}`,
     );
-    return { rows };
+    return { rows, windowRows };
   } finally {
     await mesh.stop();
+    if (!process.env.KEEP_CHAOS_LOGS) rmSync(probeDir, { recursive: true, force: true });
+    else console.log(`memory probes kept in ${probeDir}`);
   }
+}
+
+const sign = (x) => `${x >= 0 ? "+" : ""}${fmt(x)}`;
+
+/** Rows of what each probed Node process's memory is made of, window w1 against window w2. */
+function probeReport(dir, procs, w1, w2) {
+  const rows = [];
+  for (const [n, pid] of Object.entries(procs)) {
+    let lines;
+    try {
+      lines = readFileSync(path.join(dir, `${pid}.jsonl`), "utf8")
+        .split("\n")
+        .filter(Boolean)
+        .map((l) => JSON.parse(l));
+    } catch {
+      continue; // not a Node process
+    }
+    const fields = {
+      rss: (x) => x.rss,
+      heapTotal: (x) => x.heapTotal,
+      heapUsed: (x) => x.heapUsed,
+      "live after major GC": (x) => x.liveAfterMajor,
+      "new space": (x) => x.spaces.new?.[0],
+      "old space": (x) => x.spaces.old?.[0],
+      "code+large": (x) =>
+        (x.spaces.code?.[0] ?? 0) + (x.spaces.large_object?.[0] ?? 0) + (x.spaces.new_large_object?.[0] ?? 0) + (x.spaces.code_large_object?.[0] ?? 0),
+      external: (x) => x.external,
+      arrayBuffers: (x) => x.arrayBuffers,
+      "anon RSS": (x) => x.anon,
+      "file RSS": (x) => x.file,
+      "malloc [heap]": (x) => x.malloc,
+    };
+    const a = lines.filter((x) => x.at >= w1[0] && x.at <= w1[1]);
+    const b = lines.filter((x) => x.at >= w2[0] && x.at <= w2[1]);
+    const mm = (xs, f) => {
+      const v = xs.map(f).filter((y) => Number.isFinite(y));
+      return v.length ? `${MiB(Math.min(...v))}–${MiB(Math.max(...v))}` : "n/a";
+    };
+    const gcs = (xs, k) => xs.reduce((s, x) => s + x[k], 0);
+    rows.push(
+      `${n.padEnd(10)} ${Object.entries(fields)
+        .map(([k, f]) => `${k} ${mm(a, f)} -> ${mm(b, f)}`)
+        .join(", ")}; collections major/minor ${gcs(a, "major")}/${gcs(a, "minor")} -> ${gcs(b, "major")}/${gcs(b, "minor")}`,
+    );
+  }
+  return rows;
 }
 
 // ---------------------------------------------------------------------------------------------

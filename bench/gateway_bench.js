@@ -14,6 +14,7 @@
 //
 // Usage (after scripts/build.sh, infra from deploy/local/start-infra.sh):
 //   node bench/gateway_bench.js [SECONDS=5]
+//   GATEWAY_NODE_ARGS="--heap-growing-percent=100" node bench/gateway_bench.js   (node/V8 flags of the gateway)
 "use strict";
 const { mkdtempSync, rmSync } = require("node:fs");
 const os = require("node:os");
@@ -121,7 +122,7 @@ async function main() {
     start(
       "gateway",
       process.execPath,
-      [path.join(ROOT, "gateway/dist/main.js")],
+      [...(process.env.GATEWAY_NODE_ARGS ?? "").split(" ").filter(Boolean), path.join(ROOT, "gateway/dist/main.js")],
       { ...env, GATEWAY_PORT: String(gp), UPLOAD_ADDRESS: upload, SCHEDULER_ADDRESS: scheduler, GATEWAY_AUTH_DISABLED: "true" },
       logDir,
     ),

@@ -24,7 +24,8 @@ the printed barcodes are identical.
 
 With --estimate, each input also runs `tda-engine --estimate` (the figure the server admits a
 job with: the complex measured below the threshold) and prints
-  NAME estimate_mb=… engine_rss_mb=… estimate_over_rss=… estimate_s=…
+  NAME estimate_mb=… engine_rss_mb=… estimate_over_rss=… estimate_s=… pilot_s=…
+(estimate_s: the whole --estimate process; pilot_s: its fill-in pilots, see fill_in.hpp)
 then `estimate/rss: min X max Y (goal: between 1 and 3 on every row)`.
 
 With --baseline ENGINE (another build of tda-engine, e.g. the previous commit's, built into a
@@ -237,8 +238,9 @@ def estimate_row(a, name, cli_args, eng):
         return f"{name} estimate failed", None
     est_mb = int(m.group(1)) / 2**20
     ratio = est_mb / max(eng[2], 1e-3)
+    pilot = re.search(r"pilot_s=([0-9.]+)", p.stdout)  # the fill-in pilots' share of estimate_s
     return (f"{name} estimate_mb={est_mb:.1f} engine_rss_mb={eng[2]:.1f} estimate_over_rss={ratio:.2f} "
-            f"estimate_s={secs:.2f}"), ratio
+            f"estimate_s={secs:.2f} pilot_s={pilot.group(1) if pilot else 'none'}"), ratio
 
 
 def timed_stderr(cmd, timeout):

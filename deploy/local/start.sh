@@ -181,6 +181,12 @@ spawn_component() {
       cmd=(env FLINK_LOCAL=true FLINK_CHECKPOINT_DIR="$(tda_abs "${FLINK_CHECKPOINT_DIR:-.run/flink/checkpoints}")"
         java "-Xmx${FLINK_HEAP:-1g}" -XX:+UseG1GC -cp "$art:$TDA_ROOT/flink/target/lib/*" io.tdamesh.flink.StreamFeaturesJob)
       ;;
+    gateway)
+      # --heap-growing-percent=100: V8 lets the old space grow to twice the heap live after a
+      # full collection (its own factor, up to 4x, left the gateway's RSS climbing under load
+      # with the live heap flat; see the README's soak row). Same flag in compose and k8s.
+      cmd=("$NODE_BIN" --enable-source-maps --heap-growing-percent=100 "$art")
+      ;;
     *) cmd=("$NODE_BIN" --enable-source-maps "$art") ;;
   esac
   ((${#envs[@]} == 0)) || cmd=(env "${envs[@]}" "${cmd[@]}")

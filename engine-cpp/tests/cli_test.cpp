@@ -123,34 +123,6 @@ std::string write_rp2_sample(int n) {
   return path;
 }
 
-TEST(Cli, MemoryLimitStopsARunThatOutgrowsItsEstimate) {
-  const std::string file = write_rp2_sample(300);
-  ASSERT_FALSE(file.empty());
-  const std::string args = " --format lower-distance --dim 2 --threads 1 " + quoted(file);
-  t::CommandResult est = t::run_command(kDriver + " --estimate" + args);
-  ASSERT_EQ(est.exit_code, 0) << est.out;
-  const auto at = est.out.find("memory_bytes=");
-  ASSERT_NE(at, std::string::npos) << est.out;
-  const unsigned long long estimate = std::stoull(est.out.substr(at + 13));
-  // admitted by the estimate (limit above it), stopped by the guard when the run outgrows the limit:
-  // exit 3, the reason on stderr, no partial barcode on stdout
-  const std::string limit = std::to_string(estimate + estimate / 8);
-  t::CommandResult stopped = t::run_command(kDriver + " --memory-limit " + limit + args + " 2>/dev/null");
-  t::CommandResult reason = t::run_command(kDriver + " --memory-limit " + limit + args + " 2>&1 >/dev/null");
-  EXPECT_EQ(stopped.exit_code, 3);
-  EXPECT_EQ(stopped.out, "");
-  EXPECT_NE(reason.out.find("stopped: memory limit exceeded"), std::string::npos) << reason.out;
-  EXPECT_EQ(reason.out.find("refused"), std::string::npos) << reason.out;  // (not the estimate's refusal)
-  // the same run with room completes, equal to ripser's barcode
-  ASSERT_EQ(access("/usr/bin/ripser", X_OK), 0);
-  t::CommandResult ours = t::run_command(kDriver + " --memory-limit 2G" + args + " 2>/dev/null");
-  t::CommandResult ref =
-      t::run_command("/usr/bin/ripser --format lower-distance --dim 2 " + quoted(file) + " 2>/dev/null");
-  EXPECT_EQ(ours.exit_code, 0);
-  EXPECT_EQ(ours.out, ref.out);
-  std::remove(file.c_str());
-}
-
 // Runs the driver with `args` (no shell: the child is the engine itself), stdout
 // discarded; returns its exit code, its stderr and its peak resident set (bytes).
 struct Measured {
@@ -198,6 +170,73 @@ uint64_t stat_value(const std::string& text, const std::string& key) {
 // per-worker working columns), the accounted peak is a large share of what the
 // process grew by, and a --memory-limit below the run's real growth (above the
 // admission estimate) stops it.
+// A scale like the server's --estimate-scale, as the CLI's argument.
+std::string scale_arg(double x) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.6g", x);
+  return buf;
+}
+
+// The estimate covers the reduction's fill-in: on RP^2 over Z/2 the working
+// column of the long bar outgrows the complex's structures many times (before
+// the fill-in was measured, the estimate was ~8 MB for a ~55 MB peak).
+TEST(Cli, EstimateCoversTheFillIn) {
+  const std::string file = write_rp2_sample(300);
+  ASSERT_FALSE(file.empty());
+  const std::string args = " --format lower-distance --dim 2 --threads 1 " + quoted(file);
+  t::CommandResult est = t::run_command(kDriver + " --estimate" + args);
+  ASSERT_EQ(est.exit_code, 0) << est.out;
+  const uint64_t estimate = stat_value(est.out, "memory_bytes");
+  t::CommandResult run = t::run_command(kDriver + " --stats --no-progress" + args + " 2>&1 >/dev/null");
+  ASSERT_EQ(run.exit_code, 0) << run.out;
+  const uint64_t accounted = stat_value(run.out, "accounted_peak_bytes");
+  const uint64_t working = stat_value(run.out, "working_peak_bytes");
+  std::printf("estimate %llu bytes, accounted peak %llu bytes (working columns and V %llu)\n%s",
+              static_cast<unsigned long long>(estimate), static_cast<unsigned long long>(accounted),
+              static_cast<unsigned long long>(working), est.out.c_str());
+  ASSERT_GT(working, accounted / 2);  // (the input is fill-in-heavy)
+  EXPECT_GE(estimate, accounted);
+  EXPECT_LE(estimate, 8 * accounted);                      // (measured, not a blanket margin)
+  EXPECT_NE(est.out.find("pilot_s="), std::string::npos);  // the pilots' own time is reported
+  std::remove(file.c_str());
+}
+
+// A run admitted with less than it needs (--estimate-scale below 1, as the
+// server's knob) is stopped by the runtime guard: exit 3, the reason on stderr,
+// no partial barcode on stdout. Without the scale the same limit is refused.
+TEST(Cli, MemoryLimitStopsARunThatOutgrowsItsAdmission) {
+  const std::string file = write_rp2_sample(300);
+  ASSERT_FALSE(file.empty());
+  const std::string args = " --format lower-distance --dim 2 --threads 1 --no-progress " + quoted(file);
+  t::CommandResult est = t::run_command(kDriver + " --estimate" + args);
+  ASSERT_EQ(est.exit_code, 0) << est.out;
+  const uint64_t estimate = stat_value(est.out, "memory_bytes");
+  t::CommandResult full = t::run_command(kDriver + " --stats" + args + " 2>&1 >/dev/null");
+  ASSERT_EQ(full.exit_code, 0) << full.out;
+  const uint64_t accounted = stat_value(full.out, "accounted_peak_bytes");
+  const uint64_t limit = accounted / 2;  // the run needs twice this
+  ASSERT_GT(estimate, limit);
+  const std::string limited = " --memory-limit " + std::to_string(limit) + args;
+  const std::string admitted = " --estimate-scale " + scale_arg(0.5 * static_cast<double>(limit) / estimate) + limited;
+  t::CommandResult stopped = t::run_command(kDriver + admitted + " 2>/dev/null");
+  t::CommandResult reason = t::run_command(kDriver + admitted + " 2>&1 >/dev/null");
+  EXPECT_EQ(stopped.exit_code, 3);
+  EXPECT_EQ(stopped.out, "");
+  EXPECT_NE(reason.out.find("stopped: memory limit exceeded"), std::string::npos) << reason.out;
+  EXPECT_EQ(reason.out.find("refused"), std::string::npos) << reason.out;  // (not the estimate's refusal)
+  t::CommandResult refused = t::run_command(kDriver + limited + " 2>&1 >/dev/null");
+  EXPECT_EQ(refused.exit_code, 3);
+  EXPECT_NE(refused.out.find("exceeds --memory-limit"), std::string::npos) << refused.out;
+  // the same run with room completes, equal to ripser's barcode
+  ASSERT_EQ(access("/usr/bin/ripser", X_OK), 0);
+  t::CommandResult ours = t::run_command(kDriver + " --memory-limit 2G" + args + " 2>/dev/null");
+  t::CommandResult ref =
+      t::run_command("/usr/bin/ripser --format lower-distance --dim 2 " + quoted(file) + " 2>/dev/null");
+  EXPECT_EQ(ours.exit_code, 0);
+  EXPECT_EQ(ours.out, ref.out);
+  std::remove(file.c_str());
+}
+
 TEST(Cli, MemoryGuardSeesTheConcurrentReduction) {
   const std::string file = write_rp2_sample(600);
   ASSERT_FALSE(file.empty());
@@ -227,16 +266,19 @@ TEST(Cli, MemoryGuardSeesTheConcurrentReduction) {
   EXPECT_GE(static_cast<double>(accounted), 0.45 * static_cast<double>(growth))
       << "accounted " << accounted << " bytes, the process grew by " << growth << " bytes";
   EXPECT_LE(accounted, 2 * growth);
-  // a limit above the estimate and well below the process's growth: admitted, then stopped
+  // a limit below the accounted peak, admitted (--estimate-scale: the estimate covers the
+  // peak), then stopped by the guard that sees the workers' columns
   t::CommandResult est = t::run_command(kDriver + " --estimate --format lower-distance --dim 2 --modulus 3 " +
                                         quoted(file) + " 2>/dev/null");
   ASSERT_EQ(est.exit_code, 0);
   const uint64_t estimate = stat_value(est.out, "memory_bytes");
   ASSERT_GT(estimate, 0u);
-  const uint64_t limit = std::max(estimate + estimate / 16, growth * 45 / 100);
+  const uint64_t limit = accounted * 3 / 4;
   std::vector<std::string> limited = args;
   limited.push_back("--memory-limit");
   limited.push_back(std::to_string(limit));
+  limited.push_back("--estimate-scale");
+  limited.push_back(scale_arg(0.5 * static_cast<double>(limit) / static_cast<double>(estimate)));
   const Measured stopped = run_measured(limited);
   EXPECT_EQ(stopped.exit_code, 3) << stopped.err;
   EXPECT_NE(stopped.err.find("stopped: memory limit exceeded"), std::string::npos) << stopped.err;

@@ -22,6 +22,7 @@
 #include "cli/failure.hpp"
 #include "cli/progress_bar.hpp"
 #include "common/flags.hpp"
+#include "tda/core/fill_in.hpp"
 #include "tda/core/io.hpp"
 #include "tda/core/rips.hpp"
 
@@ -44,6 +45,9 @@ constexpr const char* kUsage =
     "  --memory-limit <bytes>  refuse (exit 3) when the estimated peak memory exceeds\n"
     "                   this, and stop (exit 3) when the run's accounted memory outgrows\n"
     "                   it; suffixes K, M, G, T (powers of 1024), e.g. 512M, 4G\n"
+    "  --estimate-scale X  refuse only when X times the estimate exceeds --memory-limit\n"
+    "                   (default 1; 0 < X <= 1000), like the server's knob; the limit\n"
+    "                   still stops a run that outgrows it\n"
     "  --ratio <r>      only show persistence pairs with death/birth ratio > r\n"
     "\n"
     "Other options:\n"
@@ -79,6 +83,7 @@ struct Args {
   std::optional<std::string> file;
   bool help = false;
   core::Collapse collapse = core::Collapse::Auto;
+  double estimate_scale = 1;  // --memory-limit refuses when estimate x this exceeds it
   bool stats = false;
   bool estimate = false;
   std::optional<double> sparse;
@@ -138,6 +143,7 @@ Args parse_args(int argc, char** argv) {
                                                      {"modulus"},
                                                      {"threads"},
                                                      {"memory-limit"},
+                                                     {"estimate-scale"},
                                                      {"collapse"},
                                                      {"sparse"},
                                                      {"ratio"},
@@ -167,6 +173,10 @@ Args parse_args(int argc, char** argv) {
         parse_int_in(opt("threads"), value("threads"), 0, 4096, "--threads must be between 0 and 4096"));
   if (f.has("memory-limit")) a.memory_limit = parse_size(opt("memory-limit"), value("memory-limit"));
   if (f.has("collapse")) a.collapse = parse_collapse(value("collapse"));
+  if (f.has("estimate-scale")) {
+    a.estimate_scale = parse_float(opt("estimate-scale"), value("estimate-scale"));
+    if (!(a.estimate_scale > 0 && a.estimate_scale <= 1000)) throw UsageError("--estimate-scale must be in (0, 1000]");
+  }
   if (f.has("sparse")) {
     const double e = parse_float(opt("sparse"), value("sparse"));
     if (!(e > 0 && e <= core::kSparseMaxEpsilon)) throw UsageError("--sparse must be in (0, 1]");
@@ -192,21 +202,33 @@ bool check_memory(const Args& a, size_t n, size_t dim, const std::vector<value_t
   std::optional<double> thr;
   if (a.threshold) thr = static_cast<double>(*a.threshold);
   core::ComplexProfile p;
-  const core::Estimate e =
-      a.sparse ? core::estimate_sparse_rips(n, static_cast<uint32_t>(dim), lower != nullptr, a.dim, *a.sparse)
-               : core::estimate_rips_profile(p = lower ? core::profile_lower(*lower, n, a.dim, thr)
-                                                       : core::profile_points(*coords, n, dim, a.dim, thr),
-                                             static_cast<uint32_t>(dim), lower != nullptr, a.dim, thr.has_value());
+  core::FillIn fill;
+  core::Estimate e;
+  if (a.sparse) {
+    e = core::estimate_sparse_rips(n, static_cast<uint32_t>(dim), lower != nullptr, a.dim, *a.sparse);
+  } else {
+    p = lower ? core::profile_lower(*lower, n, a.dim, thr) : core::profile_points(*coords, n, dim, a.dim, thr);
+    fill = lower ? core::fill_in_lower(*lower, n, a.dim, a.modulus, p, a.collapse)
+                 : core::fill_in_points(*coords, n, dim, a.dim, a.modulus, p, a.collapse);
+    e = core::estimate_rips_profile(p, static_cast<uint32_t>(dim), lower != nullptr, a.dim, thr.has_value(),
+                                    fill.bytes);
+  }
   if (a.stats || a.estimate) {
     std::string simplices;
     for (size_t k = 2; k < p.simplices.size(); ++k)
       simplices += " s" + std::to_string(k) + "=" + std::to_string(static_cast<uint64_t>(p.simplices[k]));
+    std::string pilots;
+    for (size_t i = 0; i < fill.points.size(); ++i)
+      pilots +=
+          (i ? "," : "") + std::to_string(fill.points[i]) + ":" + std::to_string(static_cast<uint64_t>(fill.peaks[i]));
     std::fprintf(a.estimate ? stdout : stderr,
-                 "estimate: memory_bytes=%llu seconds=%.3g cutoff=%g edges=%.0f%s sampled_vertices=%u\n",
+                 "estimate: memory_bytes=%llu seconds=%.3g cutoff=%g edges=%.0f%s sampled_vertices=%u "
+                 "fill_in_bytes=%.0f fill_in_exponent=%.2f pilots=%s%s pilot_s=%.3f\n",
                  static_cast<unsigned long long>(e.memory_bytes), e.seconds, p.cutoff, p.edges, simplices.c_str(),
-                 p.sampled_vertices);
+                 p.sampled_vertices, fill.bytes, fill.exponent, pilots.empty() ? "none" : pilots.c_str(),
+                 fill.cut ? "(cut)" : "", fill.seconds);
   }
-  if (a.memory_limit && e.memory_bytes > *a.memory_limit)
+  if (a.memory_limit && static_cast<double>(e.memory_bytes) * a.estimate_scale > static_cast<double>(*a.memory_limit))
     throw MemoryLimitExceeded("estimated memory " + std::to_string(e.memory_bytes) + " bytes exceeds --memory-limit " +
                               std::to_string(*a.memory_limit) + " bytes (" + std::to_string(n) + " points, dim " +
                               std::to_string(a.dim) + ")");
@@ -287,8 +309,9 @@ void print_stats(const core::RipsStats& s, core::Collapse mode, const core::Memo
   // the runtime memory guard's accounted peak, and the process's peak resident set for comparison
   rusage ru{};
   getrusage(RUSAGE_SELF, &ru);
-  std::fprintf(stderr, "stats: accounted_peak_bytes=%llu process_peak_rss_bytes=%llu\n",
+  std::fprintf(stderr, "stats: accounted_peak_bytes=%llu working_peak_bytes=%llu process_peak_rss_bytes=%llu\n",
                static_cast<unsigned long long>(memory ? memory->peak() : 0),
+               static_cast<unsigned long long>(memory ? memory->working_peak() : 0),
                static_cast<unsigned long long>(ru.ru_maxrss) * 1024ull);
 }
 

@@ -14,6 +14,7 @@
 #include "server/log.hpp"
 #include "telemetry/call_telemetry.hpp"
 #include "telemetry/log_context.hpp"
+#include "tda/core/fill_in.hpp"
 #include "tda/core/progress_model.hpp"
 #include "tda/core/rips.hpp"
 #ifdef TDA_HAVE_ALPHA
@@ -283,7 +284,12 @@ class ComputeReactor final : public grpc::ServerBidiReactor<engine::ComputeReque
                            tda::core::detail::collapse_pays(spec_.n, 0, static_cast<int>(spec_.max_dim)));
     work_plan_ =
         tda::core::rips_work_plan(spec_.n, dim, p.edges, p.simplices, static_cast<int>(spec_.max_dim), collapse);
-    return tda::core::estimate_rips_profile(p, dim, matrix, spec_.max_dim, spec_.threshold.has_value());
+    // the reduction's fill-in, measured by bounded pilot runs on subsamples (fill_in.hpp)
+    const int max_dim = static_cast<int>(spec_.max_dim);
+    const tda::core::FillIn fill =
+        matrix ? tda::core::fill_in_lower(values_, spec_.n, max_dim, spec_.modulus, p)
+               : tda::core::fill_in_points(values_, spec_.n, spec_.dim, max_dim, spec_.modulus, p);
+    return tda::core::estimate_rips_profile(p, dim, matrix, spec_.max_dim, spec_.threshold.has_value(), fill.bytes);
   }
 
   // Ends a call that did not run (refused or estimate_only) from the worker.

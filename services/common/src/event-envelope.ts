@@ -118,18 +118,25 @@ export function createEnvelopeEncoder(opts: EnvelopeEncoderOptions): EnvelopeEnc
       const key = boundString(input.key, MAX_KEY_CHARS);
       // the event's PRODUCER span; its context travels in the record's headers
       const sent = producerSpan({ topic: opts.topicPrefix + input.topic, key, eventId, eventType: input.eventType }, ctx);
-      const headers = boundStrings({ ...injectCarrier(sent), ...(input.headers ?? {}) }, maxField);
-      const envelope: EventEnvelope = {
+      let envelope: EventEnvelope = {
         schemaVersion: SCHEMA_VERSION,
         eventId,
         timestamp: nowTimestamp(),
         eventType: boundString(input.eventType, 128),
         source: opts.source,
         correlationId: key,
-        headers,
-        data: boundStrings(input.data, maxField),
+        headers: { ...injectCarrier(sent), ...(input.headers ?? {}) },
+        data: input.data,
       };
-      const bytes = EventEnvelope.encode(envelope).finish();
+      let bytes = EventEnvelope.encode(envelope).finish();
+      // every string of the event is inside these bytes, and a string has no
+      // more characters than UTF-8 bytes: an envelope within the field bound
+      // has no field to cut (the common case: no walk over the payload)
+      if (bytes.length > maxField) {
+        envelope = { ...envelope, headers: boundStrings(envelope.headers, maxField), data: boundStrings(envelope.data, maxField) };
+        bytes = EventEnvelope.encode(envelope).finish();
+      }
+      const headers = envelope.headers;
       if (bytes.length > maxEventBytes) throw new EventTooLargeError(envelope.eventType, bytes.length, maxEventBytes);
       const rec: OutboxRecord = {
         topic: opts.topicPrefix + input.topic,

@@ -87,9 +87,11 @@ export function stateName(s: JobState): string {
 }
 
 // KEYS: job hash, seq counter, updates list, event outbox, a key that must
-// exist for the change to apply (the job hash when there is none). ARGV: allowed states
-// (csv), new state, job blob, update blob, channel, ttl seconds, the sequence
-// number the caller built the event with, the event's outbox record(s).
+// exist for the change to apply (the job hash when there is none), the owner's
+// active-job set. ARGV: allowed states (csv), new state, job blob, update blob,
+// channel, ttl seconds, the sequence number the caller built the event with,
+// "1" when the new state is final (the job leaves the active-job set), the job
+// id, the event's outbox record(s).
 // Returns the sequence number, -1 (state not allowed), -2 (no such job), -3
 // (the sequence moved on meanwhile: another process changed the job; re-read)
 // or -4 (the required key is missing).
@@ -111,7 +113,8 @@ redis.call('HSET', KEYS[1], 'state', ARGV[2], 'job', ARGV[3])
 local rec = seq .. '|' .. ARGV[4]
 redis.call('RPUSH', KEYS[3], rec)
 redis.call('PUBLISH', ARGV[5], rec)
-redis.call('RPUSH', KEYS[4], unpack(ARGV, 8))
+redis.call('RPUSH', KEYS[4], unpack(ARGV, 10))
+if ARGV[8] == '1' then redis.call('ZREM', KEYS[6], ARGV[9]) end
 redis.call('EXPIRE', KEYS[1], ARGV[6])
 redis.call('EXPIRE', KEYS[3], ARGV[6])
 return seq
@@ -143,19 +146,6 @@ export type JobStore = ReturnType<typeof createJobStore>;
  */
 export type TxPipeline = ChainableCommander & { multi(): ChainableCommander };
 
-type WithApply<T> = T & { tdaApplyJob(...args: string[]): ChainableCommander };
-
-/** Defines the apply script as command `tdaApplyJob` of `redis` and its pipelines (EVALSHA: the text is not resent every call). */
-function defineApply(redis: Redis): void {
-  const r = redis as Redis & { tdaApplyJob?: unknown };
-  if (!r.tdaApplyJob) r.defineCommand("tdaApplyJob", { numberOfKeys: 5, lua: APPLY_LUA });
-}
-
-/** Throws the first error in the replies of a pipeline. */
-function firstError(res: [Error | null, unknown][]): void {
-  for (const [err] of res) if (err) throw err;
-}
-
 // KEYS: the owner's active-job set. ARGV: now (ms), stale-after (ms), job id, limit.
 // Drops stale entries, then adds the job unless the owner already has `limit`;
 // returns 1 when added, else -(the number active).
@@ -168,25 +158,40 @@ redis.call('pexpireat', KEYS[1], ARGV[2])
 return 1
 `;
 
+type WithApply<T> = T & { tdaApplyJob(...args: string[]): ChainableCommander };
+
+/** Defines the scripts as commands `tdaApplyJob` and `tdaClaimActive` of `redis` and its pipelines (EVALSHA: the text is not resent every call). */
+function defineApply(redis: Redis): void {
+  const r = redis as Redis & { tdaApplyJob?: unknown; tdaClaimActive?: unknown };
+  if (!r.tdaApplyJob) r.defineCommand("tdaApplyJob", { numberOfKeys: 6, lua: APPLY_LUA });
+  if (!r.tdaClaimActive) r.defineCommand("tdaClaimActive", { numberOfKeys: 1, lua: CLAIM_ACTIVE_LUA });
+}
+
+/** Throws the first error in the replies of a pipeline. */
+function firstError(res: [Error | null, unknown][]): void {
+  for (const [err] of res) if (err) throw err;
+}
+
 /** How many jobs' last change this process remembers (oldest forgotten first). */
 const KNOWN_MAX = 4096;
 
 /** What the store's functions share: its dependencies and this process's memory of its own changes. */
 interface Store extends JobStoreDeps {
+  redis: Redis & { tdaClaimActive(...args: string[]): Promise<unknown> };
   /** Per-job chains serialising this process's changes of a job. */
   chains: Map<string, Promise<unknown>>;
-  /** Job and sequence number of this process's last change of a job (insertion order = age). */
-  known: Map<string, { job: Job; seq: number }>;
+  /**
+   * Job and sequence number of this process's last change of a job (insertion
+   * order = age), and the record as this process created it while that was its
+   * last change (`loadForRun`).
+   */
+  known: Map<string, { job: Job; seq: number; created?: NewJobRecord }>;
 }
 
-function remember(s: Store, jobId: string, job: Job, seq: number): void {
+function remember(s: Store, jobId: string, job: Job, seq: number, created?: NewJobRecord): void {
   s.known.delete(jobId);
-  if (isTerminal(job.state)) {
-    // a finished job no longer counts against its owner's active-job limit
-    s.redis.zrem(keys.activeJobs(job.owner), jobId).catch((err: unknown) => s.log.warn({ err: (err as Error).message, jobId }, "active-job entry not removed"));
-    return; // nothing changes a finished job
-  }
-  s.known.set(jobId, { job, seq });
+  if (isTerminal(job.state)) return; // nothing changes a finished job (the apply script took it out of the active-job set)
+  s.known.set(jobId, { job, seq, created });
   if (s.known.size > KNOWN_MAX) s.known.delete(s.known.keys().next().value!);
 }
 
@@ -253,7 +258,7 @@ function create(s: Store, rec: NewJobRecord, steps: Step[], ctx?: Context): Prom
       const got = Number(res[b.index]?.[1]);
       if (got !== b.seq) throw new Error(`job ${jobId}: change ${b.seq} of the new record was refused (${got})`);
     }
-    remember(s, jobId, job, steps.length);
+    remember(s, jobId, job, steps.length, rec);
     s.events.relay();
     return built.map((b) => ({ ok: true as const, job: b.job, sequence: b.seq, cancelRequested: false }));
   });
@@ -278,7 +283,7 @@ async function discard(s: Store, jobId: string, owner: string): Promise<void> {
  */
 async function claimActive(s: Store, owner: string, jobId: string, limit: number): Promise<true | number> {
   const now = Date.now();
-  const r = Number(await s.redis.eval(CLAIM_ACTIVE_LUA, 1, keys.activeJobs(owner), String(now), String(now + s.retentionSeconds * 1000), jobId, String(limit)));
+  const r = Number(await s.redis.tdaClaimActive(keys.activeJobs(owner), String(now), String(now + s.retentionSeconds * 1000), jobId, String(limit)));
   return r === 1 ? true : -r;
 }
 
@@ -294,6 +299,19 @@ async function load(s: Store, jobId: string): Promise<JobRecord | undefined> {
     cancelRequested: h.cancel === "1",
     resultOf: h.result_of || jobId,
   };
+}
+
+/**
+ * The record a worker starts a job from: the one this process created, when
+ * creating it was this process's last change of the job (no read), else as
+ * stored. What it holds besides the job never changes; the job and the cancel
+ * flag may have changed in another process meanwhile, which the start
+ * transition finds out (it is built on the sequence number, and reads the flag).
+ */
+async function loadForRun(s: Store, jobId: string): Promise<JobRecord | undefined> {
+  const mine = s.known.get(jobId);
+  if (mine?.created) return { ...mine.created, job: mine.job, cancelRequested: false };
+  return load(s, jobId);
 }
 
 async function loadJob(s: Store, jobId: string): Promise<Job | undefined> {
@@ -390,6 +408,7 @@ function addChange(s: Store, pipe: WithApply<TxPipeline>, jobId: string, current
     keys.updates(jobId),
     s.events.outboxKey,
     opts.requires ?? keys.job(jobId),
+    keys.activeJobs(job.owner),
     change.from.join(","),
     String(job.state),
     encodeJob(job),
@@ -397,6 +416,8 @@ function addChange(s: Store, pipe: WithApply<TxPipeline>, jobId: string, current
     keys.updatesChannel(jobId),
     String(s.retentionSeconds),
     String(seq),
+    isTerminal(job.state) ? "1" : "0",
+    jobId,
     event.record,
     ...more,
   );
@@ -486,12 +507,13 @@ async function snapshot(s: Store, jobId: string): Promise<{ job: Job | undefined
 
 export function createJobStore(deps: JobStoreDeps) {
   defineApply(deps.redis);
-  const s: Store = { ...deps, chains: new Map(), known: new Map() };
+  const s: Store = { ...deps, redis: deps.redis as Store["redis"], chains: new Map(), known: new Map() };
   return {
     create: (rec: NewJobRecord, steps: Step[], ctx?: Context) => create(s, rec, steps, ctx),
     discard: (jobId: string, owner: string) => discard(s, jobId, owner),
     claimActive: (owner: string, jobId: string, limit: number) => claimActive(s, owner, jobId, limit),
     load: (jobId: string) => load(s, jobId),
+    loadForRun: (jobId: string) => loadForRun(s, jobId),
     loadJob: (jobId: string) => loadJob(s, jobId),
     loadMany: (jobIds: string[]) => loadMany(s, jobIds),
     requestCancel: (jobId: string) => requestCancel(s, jobId),

@@ -3,6 +3,7 @@ import { status as GrpcStatus } from "@grpc/grpc-js";
 import type { Context } from "@opentelemetry/api";
 import {
   compareAndDelete,
+  DATASET_ID_RE,
   injectCarrier,
   invalidArgument,
   nowTimestamp,
@@ -54,13 +55,14 @@ interface Cached {
   result: Buffer;
 }
 
-/** The cached result of params `pHash` on the dataset with this sha256 (the scheduler's own record). */
-async function cachedResult(deps: JobServiceDeps, sha256: string, pHash: string): Promise<Cached | undefined> {
+/** The cached result of params `pHash` on this dataset (the scheduler's own record), if the id is well-formed. */
+async function cachedResult(deps: JobServiceDeps, datasetId: string, pHash: string): Promise<Cached | undefined> {
+  if (!DATASET_ID_RE.test(datasetId)) return undefined;
   const r = deps.redis as typeof deps.redis & { tdaCacheLookupBuffer?: (...args: string[]) => Promise<unknown> };
   if (!r.tdaCacheLookupBuffer) r.defineCommand("tdaCacheLookup", { numberOfKeys: 1, lua: CACHE_LOOKUP_LUA });
   let reply: [Buffer, Buffer] | null;
   try {
-    reply = (await r.tdaCacheLookupBuffer!(keys.cache(sha256, pHash), keys.result(""), String(deps.retentionSeconds))) as typeof reply;
+    reply = (await r.tdaCacheLookupBuffer!(keys.cache(datasetId, pHash), keys.result(""), String(deps.retentionSeconds))) as typeof reply;
   } catch (err) {
     throw unavailable("the job store is unavailable", err);
   }
@@ -167,8 +169,12 @@ export async function submitJob(deps: JobServiceDeps, req: pbJobs.SubmitJobReque
   if (violations.length > 0) throw invalidArgument("invalid job request", violations);
   const params = req.params!;
   const pHash = paramsHash(params);
-  const dataset = await deps.upload.getDataset(owner, req.datasetId, ctx, deps.uploadTimeoutMs ?? 10_000);
-  const cached = await cachedResult(deps, dataset.sha256, pHash);
+  // the owner's dataset (asked of the upload service) and the cache, at once:
+  // the cache is keyed by the dataset id, and used only once the dataset is found
+  const [dataset, cached] = await Promise.all([
+    deps.upload.getDataset(owner, req.datasetId, ctx, deps.uploadTimeoutMs ?? 10_000),
+    cachedResult(deps, req.datasetId, pHash),
+  ]);
   const dsViolations = validateForDataset(params, dataset, limits);
   if (dsViolations.length > 0) throw invalidArgument("the params do not fit the dataset", dsViolations);
 

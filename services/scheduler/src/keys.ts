@@ -22,10 +22,13 @@ export const keys = {
   idempotency: (owner: string, key: string) => `tda:idem:${owner}:${createHash("sha256").update(key).digest("hex")}`,
   /** Protobuf PersistenceResult of a computed job. */
   result: (jobId: string) => `tda:result:${jobId}`,
-  /** Result cache: dataset sha256 + params hash → job id whose result key holds the result. */
-  cache: (sha256: string, paramsHash: string) => `${CACHE_PREFIX}${sha256}:${paramsHash}`,
-  /** What comes before the sha256 in a cache key. */
-  cachePrefix: CACHE_PREFIX,
+  /**
+   * Result cache: dataset id + params hash → job id whose result key holds the
+   * result. A dataset id names the content (datasetIdOf its sha256), so tenants
+   * with the same data share entries, and a submit can look one up before the
+   * upload service has answered.
+   */
+  cache: (datasetId: string, paramsHash: string) => `${CACHE_PREFIX}${datasetId}:${paramsHash}`,
   /** Pub/sub channel of cancel requests for running jobs (message = job id). */
   cancelChannel: "tda:job-cancel",
 } as const;

@@ -1,5 +1,5 @@
 import { DelayedError, UnrecoverableError, WaitingError, Worker, type Job as BullJob } from "bullmq";
-import { contextFromCarrier, inSpan, pbCommon, pbJobs, SpanKind, type EventBus, type Logger, type Redis } from "@tda/common";
+import { contextFromCarrier, datasetIdOf, inSpan, pbCommon, pbJobs, SpanKind, type EventBus, type Logger, type Redis } from "@tda/common";
 import type { Context } from "@opentelemetry/api";
 import { compute, estimate, JobFailureError, needsEstimate, specFor } from "./engine-call";
 import type { PointsCache } from "./points-cache";
@@ -137,7 +137,9 @@ async function recordLostWorker(deps: WorkerDeps, bj: BullJob<JobData>, err: Err
 
 async function processJob(w: WorkerState, bj: BullJob<JobData>, token?: string, bullSignal?: AbortSignal): Promise<void> {
   const jobId = bj.data.jobId;
-  const rec = await w.deps.store.load(jobId);
+  // a first attempt may start from the record this process created (a retry
+  // reads it: another process may have recorded an engine that died running it)
+  const rec = bj.attemptsMade === 0 ? await w.deps.store.loadForRun(jobId) : await w.deps.store.load(jobId);
   if (!rec) {
     w.deps.log.warn({ jobId }, "job record missing (expired?), dropping the queue entry");
     return;
@@ -330,7 +332,7 @@ async function finishCompleted(deps: WorkerDeps, rec: JobRecord, result: pbCommo
         pipe
           .multi()
           .set(keys.result(jobId), bytes, "EX", deps.retentionSeconds)
-          .set(keys.cache(rec.dataset.sha256, rec.paramsHash), jobId, "EX", deps.retentionSeconds)
+          .set(keys.cache(datasetIdOf(rec.dataset.sha256), rec.paramsHash), jobId, "EX", deps.retentionSeconds)
           .exec(),
       requires: keys.result(jobId),
     },

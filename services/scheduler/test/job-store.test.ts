@@ -148,6 +148,42 @@ describe("job store across processes", () => {
     expect(started.ok && started.cancelRequested).toBe(true);
   });
 
+  it("starts a job from the record it created without reading it; another process's change since is caught by the start", async () => {
+    const rec = newRecord();
+    const id = rec.job.jobId;
+    await a.store.create(rec, [submit, { name: "queue" }]);
+    // the record as created, not read: the read would need the hash in Redis
+    await a.redis.hdel(keys.job(id), "dataset");
+    const mine = await a.store.loadForRun(id);
+    expect(mine?.dataset.sha256).toBe(rec.dataset.sha256);
+    expect(mine?.job.state).toBe(JobState.JOB_STATE_QUEUED);
+    // b does not know the job: it reads (and finds the field gone)
+    expect((await b.store.loadForRun(id))?.dataset.sha256).toBe("");
+    // b cancels it: a's start, built on what a created, does not apply
+    expect((await b.store.transition(id, { name: "cancel" }, { only: [JobState.JOB_STATE_QUEUED] })).ok).toBe(true);
+    const started = await a.store.transition(id, start, { readCancel: true });
+    expect(started.ok).toBe(false);
+    expect(started.job?.state).toBe(JobState.JOB_STATE_CANCELLED);
+    // once a made another change, it reads again
+    const other = newRecord();
+    await a.store.create(other, [submit, { name: "queue" }]);
+    expect((await a.store.transition(other.job.jobId, start)).ok).toBe(true);
+    await a.redis.hdel(keys.job(other.job.jobId), "dataset");
+    expect((await a.store.loadForRun(other.job.jobId))?.dataset.sha256).toBe("");
+  });
+
+  it("takes a finished job out of its owner's active-job set in the same step", async () => {
+    const rec = newRecord(`tenant-active-${randomUUID().slice(0, 8)}`);
+    const id = rec.job.jobId;
+    expect(await a.store.claimActive(rec.job.owner, id, 5)).toBe(true);
+    await a.store.create(rec, [submit, { name: "queue" }]);
+    expect((await b.store.transition(id, start)).ok).toBe(true);
+    expect(await a.redis.zscore(keys.activeJobs(rec.job.owner), id)).not.toBeNull();
+    // b finishes it: the entry is gone when the transition returns (no separate command)
+    expect((await b.store.transition(id, { name: "complete", result })).ok).toBe(true);
+    expect(await a.redis.zscore(keys.activeJobs(rec.job.owner), id)).toBeNull();
+  });
+
   it("does not apply a change whose required write is missing", async () => {
     const rec = newRecord();
     const id = rec.job.jobId;

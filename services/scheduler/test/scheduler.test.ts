@@ -177,7 +177,7 @@ describe("computing a job", () => {
     const bars = async (modulus: number) => {
       const params = pbCommon.ComputeParams.fromPartial({ algorithm: RIPS, maxDim: 2, modulus });
       // the fixture's content is the same on every run: make sure the engine computes it
-      await sched.redis.del(keys.cache(ds.sha256, paramsHash(params)));
+      await sched.redis.del(keys.cache(ds.datasetId, paramsHash(params)));
       const job = await api.submit({ datasetId: ds.datasetId, params });
       expect(job.cacheHit).toBe(false);
       await api.watch(job.jobId);

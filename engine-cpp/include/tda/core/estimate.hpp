@@ -77,9 +77,15 @@ inline Estimate estimate_rips(uint64_t n, uint32_t dim, bool is_distance_matrix,
 //    list, the collapse when it runs (collapse_pays), the dimension-1 columns, and
 //    per dimension k >= 2 the (k-1)-simplices it enumerates cofacets of, the list
 //    of k-simplices kept for the next dimension, and the columns that survive
-//    apparent pairs and clearing.
+//    apparent pairs and clearing;
+//  - the fill-in: the working columns and V of dimensions >= 2, which grow with
+//    how hard the reduction is (data and field), not with the counts above. The
+//    caller measures it by pilot reductions on subsamples (fill_in.hpp) and it is
+//    added to the largest stage (the stage's columns term covers the columns
+//    themselves, the pilots what reducing them adds).
 // The sampling is seeded: the same input gives the same figure (the Estimate
-// RPC and Compute's admission agree).
+// RPC and Compute's admission agree; the pilots too, unless one hits its CPU-time
+// cap, which only the largest jobs' pilots do).
 // ---------------------------------------------------------------------------
 
 // What Rips needs before the complex is known: the process and the input.
@@ -254,8 +260,10 @@ ComplexProfile profile(size_t n, double cutoff, int max_dim, double pair_cost, D
 }  // namespace estimate_detail
 
 // Memory and time of a Rips computation on a measured complex.
+// fill_in_bytes: the peak of the working columns and V, measured by pilots and
+// extrapolated (fill_in.hpp; 0: not measured).
 inline Estimate estimate_rips_profile(const ComplexProfile& p, uint32_t dim, bool is_distance_matrix, int max_dim,
-                                      bool has_threshold) {
+                                      bool has_threshold, double fill_in_bytes = 0) {
   const double nn = static_cast<double>(p.n);
   const double pairs = nn * (nn - 1) / 2;
   const double edges = p.edges;
@@ -283,7 +291,7 @@ inline Estimate estimate_rips_profile(const ComplexProfile& p, uint32_t dim, boo
     stage = std::max(stage, here);
     work += S(k) * 7e-8;
   }
-  mem += stage;
+  mem += stage + fill_in_bytes;
   return Estimate{static_cast<uint64_t>(std::min(mem, 1.8e19)), work};
 }
 

@@ -36,7 +36,8 @@ class MemoryBudget {
     kInput,      // the input values (coordinates or distances)
     kDistances,  // dense matrix, neighbour lists and the grid building them
     kEdges,      // the edge list
-    kReduction,  // columns, pivot tables, V, working columns of the Rips reduction
+    kReduction,  // columns and pivot tables of the Rips reduction
+    kWorking,    // its working columns and V (the fill-in)
     kSimplices,  // the lists of (k-1)-simplices kept for the next assembly
     kAlpha,      // Delaunay triangulation, filtered complex and columns of Alpha
     kParts
@@ -53,6 +54,8 @@ class MemoryBudget {
     in_use_ = in_use_ - parts_[p] + bytes;
     parts_[p] = bytes;
     peak_ = std::max(peak_, in_use_);
+    reduction_peak_ = std::max(reduction_peak_, parts_[kReduction] + parts_[kSimplices]);
+    working_peak_ = std::max(working_peak_, parts_[kWorking]);
     if (allowed_ == 0 || in_use_ <= allowed_) return;
     if (grow_) {
       // ask for what is missing plus a margin, so that growth is not asked for at every step
@@ -83,6 +86,17 @@ class MemoryBudget {
     std::lock_guard<std::mutex> lock(mu_);
     return peak_;
   }
+  // The peaks of the Rips reduction's structures (kReduction + kSimplices) and of
+  // its working columns and V (kWorking), what the estimate's fill-in pilot
+  // measures (fill_in.hpp).
+  uint64_t reduction_peak() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return reduction_peak_;
+  }
+  uint64_t working_peak() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return working_peak_;
+  }
   uint64_t allowed() const {
     std::lock_guard<std::mutex> lock(mu_);
     return allowed_;
@@ -98,7 +112,7 @@ class MemoryBudget {
   uint64_t allowed_;
   std::function<bool(uint64_t)> grow_;
   std::array<uint64_t, kParts> parts_{};
-  uint64_t in_use_ = 0, peak_ = 0, grown_ = 0;
+  uint64_t in_use_ = 0, peak_ = 0, reduction_peak_ = 0, working_peak_ = 0, grown_ = 0;
 };
 
 }  // namespace tda::core

@@ -132,9 +132,10 @@ class Reducer {
     if (simplices_)
       for (const auto& seg : *simplices_) simplices += seg.capacity() * sizeof(Simplex);
     cb_.memory->set(MemoryBudget::kSimplices, simplices);
-    cb_.memory->set(MemoryBudget::kReduction, bytes_in_use() + held_.load(std::memory_order_relaxed) +
+    cb_.memory->set(MemoryBudget::kReduction, held_.load(std::memory_order_relaxed) +
                                                   (columns_ ? columns_->capacity() * sizeof(Simplex) : 0) +
                                                   (pivots_ ? pivots_->bytes() : 0));
+    cb_.memory->set(MemoryBudget::kWorking, bytes_in_use());
   }
   void progress(Stage s, int dim, uint64_t done, uint64_t total) const {
     stage_ = s;
