@@ -284,8 +284,18 @@ class ComputeReactor final : public grpc::ServerBidiReactor<engine::ComputeReque
                            tda::core::detail::collapse_pays(spec_.n, 0, static_cast<int>(spec_.max_dim)));
     work_plan_ =
         tda::core::rips_work_plan(spec_.n, dim, p.edges, p.simplices, static_cast<int>(spec_.max_dim), collapse);
-    // the reduction's fill-in, measured by bounded pilot runs on subsamples (fill_in.hpp)
+    // the reduction's fill-in, measured by bounded pilot runs on subsamples
+    // (fill_in.hpp), which cost up to seconds: a Compute whose figure without it
+    // would still fit kFillInMaxGrowth times over is admitted either way, so it
+    // reserves that figure unmeasured (the memory guard grows its budget if it
+    // fills in); EstimateJob (estimate_only) always measures
     const int max_dim = static_cast<int>(spec_.max_dim);
+    const tda::core::Estimate model =
+        tda::core::estimate_rips_profile(p, dim, matrix, spec_.max_dim, spec_.threshold.has_value());
+    if (!spec_.estimate_only &&
+        static_cast<double>(admission_bytes(context_.config(), model, spec_)) * tda::core::kFillInMaxGrowth <=
+            static_cast<double>(context_.memory().limit()))
+      return model;
     const tda::core::FillIn fill =
         matrix ? tda::core::fill_in_lower(values_, spec_.n, max_dim, spec_.modulus, p)
                : tda::core::fill_in_points(values_, spec_.n, spec_.dim, max_dim, spec_.modulus, p);

@@ -43,6 +43,10 @@ inline constexpr double kPilotMaxPoints = 8000;    // ... and points (large inpu
 inline constexpr double kPilotCpuSeconds = 2.0;    // CPU time of all pilots together (one thread; a safety net)
 inline constexpr uint64_t kPilotBytes = 64 << 20;  // accounted memory of one pilot
 inline constexpr size_t kPilotMinPoints = 24;      // smaller samples say nothing about growth
+// The most the fill-in has been measured to add over the model's figure (rp2_600
+// over Z/2: 1.6 GB on 19 MB, 84x), rounded up: a job whose model figure fits this
+// many times over in the engine's limit is admitted whatever the pilots say.
+inline constexpr double kFillInMaxGrowth = 128;
 
 // What the pilots measured and the fill-in they extrapolate to.
 struct FillIn {
