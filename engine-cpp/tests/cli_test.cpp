@@ -201,6 +201,33 @@ TEST(Cli, EstimateCoversTheFillIn) {
   std::remove(file.c_str());
 }
 
+// The estimate follows the collapsed complex: random16 (50 points in R^16, H7)
+// collapses from 942 edges to 438, which leaves a small fraction of the 7-simplices;
+// the figure made from the uncollapsed counts was 13x the run's peak RSS.
+TEST(Cli, EstimateFollowsTheCollapse) {
+  const std::string file = t::fixture("random_point_cloud_50_16_.txt");
+  const std::string args = " --format point-cloud --dim 7 --threads 1 " + quoted(file);
+  t::CommandResult est = t::run_command(kDriver + " --estimate" + args);
+  ASSERT_EQ(est.exit_code, 0) << est.out;
+  EXPECT_NE(est.out.find("collapse_measured=yes"), std::string::npos) << est.out;
+  const uint64_t estimate = stat_value(est.out, "memory_bytes");
+  t::CommandResult off = t::run_command(kDriver + " --estimate --collapse off" + args);
+  ASSERT_EQ(off.exit_code, 0) << off.out;
+  EXPECT_NE(off.out.find("collapse_measured=no"), std::string::npos) << off.out;
+  const uint64_t estimate_off = stat_value(off.out, "memory_bytes");
+  const Measured run =
+      run_measured({"--format", "point-cloud", "--dim", "7", "--threads", "1", "--no-progress", "--stats", file});
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  std::printf("estimate %llu bytes (without the collapse %llu), peak RSS %llu bytes\n%s",
+              static_cast<unsigned long long>(estimate), static_cast<unsigned long long>(estimate_off),
+              static_cast<unsigned long long>(run.max_rss), est.out.c_str());
+  // the edges it counted are the ones the run reduced
+  EXPECT_EQ(stat_value(est.out, "s1"), stat_value(run.err, "edges_reduced"));
+  EXPECT_GE(estimate, stat_value(run.err, "accounted_peak_bytes"));
+  EXPECT_LE(estimate, 3 * run.max_rss);
+  EXPECT_GT(estimate_off, 5 * estimate);
+}
+
 // A run admitted with less than it needs (--estimate-scale below 1, as the
 // server's knob) is stopped by the runtime guard: exit 3, the reason on stderr,
 // no partial barcode on stdout. Without the scale the same limit is refused.

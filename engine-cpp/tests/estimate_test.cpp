@@ -2,6 +2,9 @@
 // edges and simplices are measured, and the figure is reproducible.
 #include "tda/core/estimate.hpp"
 
+#include "tda/core/collapse_estimate.hpp"
+#include "tda/core/rips.hpp"
+
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -125,4 +128,41 @@ TEST(Estimate, RefusesMismatchedInput) {
   EXPECT_THROW(profile_lower(std::vector<value_t>(2), 3, 1, std::nullopt), InvalidInput);
   const ComplexProfile one = profile_points(std::vector<value_t>(3, 0.f), 1, 3, 2, std::nullopt);
   EXPECT_EQ(one.edges, 0);
+}
+
+// With the edge collapse, the estimate counts the complex the reduction gets:
+// the collapse run as the job runs it leaves the same edges, fewer simplices,
+// and a smaller figure; past its CPU bound it gives way to the figure without it.
+TEST(Estimate, FollowsTheCollapsedComplex) {
+  const size_t n = 600, dim = 3;
+  const auto pts = uniform_cloud(n, dim, 13);
+  const double thr = 0.25;
+  const ComplexProfile p = profile_points(pts, n, dim, 3, thr);
+  const std::optional<ComplexProfile> c = collapsed_profile_points(pts, n, dim, 3, thr, p);
+  ASSERT_TRUE(c.has_value());
+  EXPECT_TRUE(c->collapse_measured);
+  EXPECT_EQ(c->edges, p.edges);  // (the lists are built before the collapse)
+  RipsOptions o;
+  o.max_dim = 3;
+  o.threshold = thr;
+  o.threads = 1;
+  const RipsResult r = rips_from_points(pts, n, dim, o);
+  ASSERT_TRUE(r.stats.collapsed);
+  EXPECT_DOUBLE_EQ(c->collapsed_edges, static_cast<double>(r.stats.edges_after_collapse));
+  EXPECT_LT(c->collapsed_edges, p.edges);
+  EXPECT_LT(c->simplices[3], 0.5 * p.simplices[3]);
+  const Estimate with = estimate_rips_profile(*c, dim, false, 3, true);
+  const Estimate without = estimate_rips_profile(p, dim, false, 3, true);
+  EXPECT_LT(with.memory_bytes, without.memory_bytes);
+  // the same from the distance matrix; none where the job does not collapse
+  const ComplexProfile pl = profile_lower(lower_of(pts, n, dim), n, 3, thr);
+  const std::optional<ComplexProfile> cl = collapsed_profile_lower(lower_of(pts, n, dim), n, 3, thr, pl);
+  ASSERT_TRUE(cl.has_value());
+  EXPECT_DOUBLE_EQ(cl->collapsed_edges, c->collapsed_edges);
+  EXPECT_FALSE(collapsed_profile_points(pts, n, dim, 3, thr, p, Collapse::Off).has_value());
+  EXPECT_FALSE(collapsed_profile_points(pts, n, dim, 1, thr, profile_points(pts, n, dim, 1, thr)).has_value());
+  // out of CPU time: no figure (the caller keeps the one without the collapse)
+  EXPECT_FALSE(collapse_estimate_detail::collapse_and_profile(SparseDistances::from_points(pts, n, dim, 0.25f), p, 3,
+                                                              Collapse::Auto, 0.0)
+                   .has_value());
 }

@@ -22,6 +22,7 @@
 #include "cli/failure.hpp"
 #include "cli/progress_bar.hpp"
 #include "common/flags.hpp"
+#include "tda/core/collapse_estimate.hpp"
 #include "tda/core/fill_in.hpp"
 #include "tda/core/io.hpp"
 #include "tda/core/rips.hpp"
@@ -210,23 +211,32 @@ bool check_memory(const Args& a, size_t n, size_t dim, const std::vector<value_t
     p = lower ? core::profile_lower(*lower, n, a.dim, thr) : core::profile_points(*coords, n, dim, a.dim, thr);
     fill = lower ? core::fill_in_lower(*lower, n, a.dim, a.modulus, p, a.collapse)
                  : core::fill_in_points(*coords, n, dim, a.dim, a.modulus, p, a.collapse);
+    // the complex the reduction will see when the edges collapse (collapse_estimate.hpp);
+    // not for --stats alone, whose run would pay the collapse twice
+    if (a.estimate || a.memory_limit) {
+      auto c = lower ? core::collapsed_profile_lower(*lower, n, a.dim, thr, p, a.collapse)
+                     : core::collapsed_profile_points(*coords, n, dim, a.dim, thr, p, a.collapse);
+      if (c) p = std::move(*c);
+    }
     e = core::estimate_rips_profile(p, static_cast<uint32_t>(dim), lower != nullptr, a.dim, thr.has_value(),
                                     fill.bytes);
   }
   if (a.stats || a.estimate) {
     std::string simplices;
-    for (size_t k = 2; k < p.simplices.size(); ++k)
+    for (size_t k = p.collapse_measured ? 1 : 2; k < p.simplices.size(); ++k)
       simplices += " s" + std::to_string(k) + "=" + std::to_string(static_cast<uint64_t>(p.simplices[k]));
     std::string pilots;
     for (size_t i = 0; i < fill.points.size(); ++i)
       pilots +=
           (i ? "," : "") + std::to_string(fill.points[i]) + ":" + std::to_string(static_cast<uint64_t>(fill.peaks[i]));
-    std::fprintf(a.estimate ? stdout : stderr,
-                 "estimate: memory_bytes=%llu seconds=%.3g cutoff=%g edges=%.0f%s sampled_vertices=%u "
-                 "fill_in_bytes=%.0f fill_in_exponent=%.2f pilots=%s%s pilot_s=%.3f\n",
-                 static_cast<unsigned long long>(e.memory_bytes), e.seconds, p.cutoff, p.edges, simplices.c_str(),
-                 p.sampled_vertices, fill.bytes, fill.exponent, pilots.empty() ? "none" : pilots.c_str(),
-                 fill.cut ? "(cut)" : "", fill.seconds);
+    std::fprintf(
+        a.estimate ? stdout : stderr,
+        "estimate: memory_bytes=%llu seconds=%.3g cutoff=%g edges=%.0f collapse_measured=%s%s sampled_vertices=%u "
+        "fill_in_bytes=%.0f fill_in_exponent=%.2f pilots=%s%s pilot_s=%.3f\n",
+        static_cast<unsigned long long>(e.memory_bytes), e.seconds, p.cutoff, p.edges,
+        p.collapse_measured ? (p.collapse_stopped_early ? "probe" : "yes") : "no", simplices.c_str(),
+        p.sampled_vertices, fill.bytes, fill.exponent, pilots.empty() ? "none" : pilots.c_str(),
+        fill.cut ? "(cut)" : "", fill.seconds);
   }
   if (a.memory_limit && static_cast<double>(e.memory_bytes) * a.estimate_scale > static_cast<double>(*a.memory_limit))
     throw MemoryLimitExceeded("estimated memory " + std::to_string(e.memory_bytes) + " bytes exceeds --memory-limit " +

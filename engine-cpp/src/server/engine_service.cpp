@@ -14,6 +14,7 @@
 #include "server/log.hpp"
 #include "telemetry/call_telemetry.hpp"
 #include "telemetry/log_context.hpp"
+#include "tda/core/collapse_estimate.hpp"
 #include "tda/core/fill_in.hpp"
 #include "tda/core/progress_model.hpp"
 #include "tda/core/rips.hpp"
@@ -299,7 +300,19 @@ class ComputeReactor final : public grpc::ServerBidiReactor<engine::ComputeReque
     const tda::core::FillIn fill =
         matrix ? tda::core::fill_in_lower(values_, spec_.n, max_dim, spec_.modulus, p)
                : tda::core::fill_in_points(values_, spec_.n, spec_.dim, max_dim, spec_.modulus, p);
-    return tda::core::estimate_rips_profile(p, dim, matrix, spec_.max_dim, spec_.threshold.has_value(), fill.bytes);
+    const tda::core::Estimate with_fill =
+        tda::core::estimate_rips_profile(p, dim, matrix, spec_.max_dim, spec_.threshold.has_value(), fill.bytes);
+    // the complex the reduction sees when the edges collapse (collapse_estimate.hpp):
+    // it costs the collapse once more, so a Compute measures it only when the
+    // figure without it would be refused; EstimateJob always measures
+    if (!spec_.estimate_only && admission_bytes(context_.config(), with_fill, spec_) <= context_.memory().limit())
+      return with_fill;
+    const std::optional<tda::core::ComplexProfile> collapsed =
+        matrix ? tda::core::collapsed_profile_lower(values_, spec_.n, max_dim, spec_.threshold, p)
+               : tda::core::collapsed_profile_points(values_, spec_.n, spec_.dim, max_dim, spec_.threshold, p);
+    if (!collapsed) return with_fill;
+    return tda::core::estimate_rips_profile(*collapsed, dim, matrix, spec_.max_dim, spec_.threshold.has_value(),
+                                            fill.bytes);
   }
 
   // Ends a call that did not run (refused or estimate_only) from the worker.

@@ -108,6 +108,12 @@ struct ComplexProfile {
   std::vector<double> simplices;  // index k: k-simplices below the cutoff (k = 0..max_dim + 1)
   bool exact_edges = false;
   uint32_t sampled_vertices = 0;
+  // measured after the job's edge collapse (collapse_estimate.hpp): simplices[k]
+  // count the collapsed graph's cliques, `edges` stays the count below the cutoff
+  bool collapse_measured = false;
+  bool collapse_stopped_early = false;  // (Auto: the collapse stopped after its probe)
+  double collapsed_edges = 0;           // edges the reduction gets
+  double collapse_cpu_seconds = 0;      // what the collapse cost when measured (the job pays it too)
 };
 
 namespace estimate_detail {
@@ -220,9 +226,13 @@ void cliques_through(uint64_t deg, const std::vector<uint32_t>& nb, int top, val
   }
 }
 
-// dist(i, j) for i != j; the profile of the flag complex at `cutoff`.
-template <class Dist>
-ComplexProfile profile(size_t n, double cutoff, int max_dim, double pair_cost, Dist&& dist) {
+// The profile of the flag complex at `cutoff`: dist(i, j) for i != j;
+// neighbours(v, rng, nb) fills nb with v's neighbours within the cutoff (at most
+// kKeep, a uniform sample) and returns v's degree, at a cost of about
+// vertex_cost distance evaluations.
+template <class Dist, class Neighbours>
+ComplexProfile profile_with(size_t n, double cutoff, int max_dim, double vertex_cost, Dist&& dist,
+                            Neighbours&& neighbours) {
   ComplexProfile p;
   p.n = n;
   p.cutoff = cutoff;
@@ -233,10 +243,11 @@ ComplexProfile profile(size_t n, double cutoff, int max_dim, double pair_cost, D
   const double nn = static_cast<double>(n);
   const double pairs = nn * (nn - 1) / 2;
   const value_t c = static_cast<value_t>(cutoff);
-  // vertices whose neighbourhoods are measured: all of them when affordable
-  const bool all = pairs * pair_cost <= kEstimateBudget;
+  // vertices whose neighbourhoods are measured: all of them when affordable (a
+  // scan of all pairs: half of n scans)
+  const bool all = nn * vertex_cost / 2 <= kEstimateBudget;
   const size_t s =
-      all ? n : std::max<size_t>(64, std::min<size_t>(n, static_cast<size_t>(kEstimateBudget / (nn * pair_cost))));
+      all ? n : std::max<size_t>(64, std::min<size_t>(n, static_cast<size_t>(kEstimateBudget / vertex_cost)));
   p.sampled_vertices = static_cast<uint32_t>(s);
   p.exact_edges = all;
   Rng rng{0x9E3779B97F4A7C15ull};
@@ -246,7 +257,7 @@ ComplexProfile profile(size_t n, double cutoff, int max_dim, double pair_cost, D
   double degree_total = 0;
   for (size_t t = 0; t < s; ++t) {
     const size_t v = all ? t : rng.below(n);
-    const uint64_t deg = neighbours_within(v, n, c, dist, rng, nb);
+    const uint64_t deg = neighbours(v, rng, nb);
     degree_total += static_cast<double>(deg);
     cliques_through(deg, nb, top, c, dist, rng, pick, deg_sum);  // k other vertices, pairwise within the cutoff
   }
@@ -255,6 +266,15 @@ ComplexProfile profile(size_t n, double cutoff, int max_dim, double pair_cost, D
   p.simplices[1] = p.edges;
   for (int k = 2; k <= top; ++k) p.simplices[k] = std::min(choose(nn, k + 1), deg_sum[k] * scale / (k + 1));
   return p;
+}
+
+// The profile from distances alone: every neighbourhood is a scan of all n points.
+template <class Dist>
+ComplexProfile profile(size_t n, double cutoff, int max_dim, double pair_cost, Dist&& dist) {
+  const value_t c = static_cast<value_t>(cutoff);
+  return profile_with(
+      n, cutoff, max_dim, static_cast<double>(n) * pair_cost, dist,
+      [&](size_t v, Rng& rng, std::vector<uint32_t>& nb) { return neighbours_within(v, n, c, dist, rng, nb); });
 }
 
 }  // namespace estimate_detail
@@ -270,7 +290,7 @@ inline Estimate estimate_rips_profile(const ComplexProfile& p, uint32_t dim, boo
   auto S = [&](int k) { return k < static_cast<int>(p.simplices.size()) ? p.simplices[k] : 0.0; };
   const bool may_collapse = detail::collapse_pays(p.n, 0, max_dim);
   const bool dense = !has_threshold && p.n <= kDenseMaxPoints && !may_collapse;
-  double mem = 4.0 * (1 << 20);                            // process and libraries (the CLI measures ~3 MiB)
+  double mem = 4.5 * (1 << 20);                            // process and libraries (the CLI: 3.3-4.6 MiB on tiny jobs)
   mem += is_distance_matrix ? pairs * 4 : nn * dim * 4.0;  // input
   if (dense) mem += nn * nn * 4 + (is_distance_matrix ? 0 : pairs * 4);
   else mem += edges * 24 + nn * 16;  // neighbour lists (both ways), grid
@@ -280,9 +300,11 @@ inline Estimate estimate_rips_profile(const ComplexProfile& p, uint32_t dim, boo
     mem += edges * 16;                                  // edge list
     if (collapse) stage = std::max(stage, edges * 24);  // collapse: flags, per-vertex work
     const double eff_dim = is_distance_matrix ? 8 : std::min<double>(dim, 16);
-    stage = std::max(stage, edges * (24 + 4 * eff_dim));  // dimension-1 columns, pivot map, V
+    const double reduced = p.collapse_measured ? p.collapsed_edges : edges;  // (after the collapse)
+    stage = std::max(stage, reduced * (24 + 4 * eff_dim));                   // dimension-1 columns, pivot map, V
   }
-  double work = (is_distance_matrix ? pairs : pairs * std::max<uint32_t>(dim, 1)) * 2e-9 + edges * 5e-7;
+  double work =
+      (is_distance_matrix ? pairs : pairs * std::max<uint32_t>(dim, 1)) * 2e-9 + edges * 5e-7 + p.collapse_cpu_seconds;
   for (int k = 2; k <= max_dim; ++k) {
     const double columns = S(k) * (k == 2 ? 0.004 : is_distance_matrix ? 0.045 : 0.01);
     double here = columns * 16 * 3;      // columns, pivot map, V and working columns
