@@ -92,6 +92,7 @@ class ServerTest : public ::testing::Test {
     grpc::Status status;
     int progress_messages = 0;
     std::optional<common::PersistenceResult> result;
+    std::optional<engine::EstimateResponse> estimate;  // (estimate_only)
   };
 
   // Sends the spec and the chunks, half-closes, reads everything.
@@ -113,6 +114,7 @@ class ServerTest : public ::testing::Test {
     while (stream->Read(&response)) {
       if (response.has_progress()) ++out.progress_messages;
       if (response.has_result()) out.result = response.result();
+      if (response.has_estimate()) out.estimate = response.estimate();
     }
     out.status = stream->Finish();
     return out;
@@ -393,6 +395,30 @@ TEST_F(ServerTest, EstimateAboveTheLimitIsRefusedWithFigures) {
   EXPECT_LT(std::stoull(info.metadata().at("requested_bytes")), uint64_t{4} << 30);  // measured, not absurd
   EXPECT_EQ(info.metadata().at("available_bytes"), std::to_string(limit));
   EXPECT_EQ(info.metadata().at("limit_bytes"), std::to_string(limit));
+}
+
+// A job whose edges collapse is admitted with the complex it will reduce: 50
+// random points in R^16 up to H7 need ~78 MB by the uncollapsed counts (9.7 k
+// triangles ... 4.6 M 7-simplices) and ~5 MB after the collapse (400 edges left
+// of 938). Under a 32 MiB limit the Compute measures the collapse and runs; the
+// Estimate RPC (estimate_only) reports the same figure.
+TEST_F(ServerTest, AdmissionCountsTheCollapsedComplex) {
+  const uint64_t limit = uint64_t{32} << 20;
+  start(test_config(limit));
+  const std::vector<double> cloud = random_cloud(50, 16, 3);
+  Outcome out = compute(point_spec(50, 16, 7), {encode_f64(cloud)});
+  ASSERT_TRUE(out.status.ok()) << out.status.error_message();
+  ASSERT_TRUE(out.result.has_value());
+  EXPECT_EQ(out.result->betti_numbers(0), 1u);
+  EXPECT_LT(out.result->stats().peak_bytes(), limit);
+  engine::ComputeSpec only = point_spec(50, 16, 7);
+  only.set_estimate_only(true);
+  Outcome est = compute(only, {encode_f64(cloud)});
+  ASSERT_TRUE(est.status.ok()) << est.status.error_message();
+  ASSERT_TRUE(est.estimate.has_value());
+  EXPECT_TRUE(est.estimate->admissible());
+  EXPECT_LT(est.estimate->memory_bytes(), uint64_t{16} << 20);
+  EXPECT_GE(est.estimate->memory_bytes(), out.result->stats().peak_bytes());
 }
 
 // Cancel while the reduction runs: the client sees CANCELLED at once, and the core
