@@ -16,7 +16,6 @@
 // collapse stands (an over-estimate, never an under-estimate of that kind).
 #pragma once
 
-#include <ctime>
 #include <optional>
 #include <vector>
 
@@ -26,6 +25,7 @@
 #include "tda/core/estimate.hpp"
 #include "tda/core/grid.hpp"
 #include "tda/core/rips_options.hpp"
+#include "tda/core/thread_cpu.hpp"
 
 namespace tda::core {
 
@@ -35,12 +35,6 @@ inline constexpr double kCollapseEstimateCpuSeconds = 2.0;
 namespace collapse_estimate_detail {
 
 struct OutOfTime {};
-
-inline double thread_cpu() {
-  timespec ts{};
-  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-  return static_cast<double>(ts.tv_sec) + 1e-9 * static_cast<double>(ts.tv_nsec);
-}
 
 // Whether the job (collapse mode `mode`) collapses the edges of profile p.
 inline bool job_collapses(const ComplexProfile& p, int max_dim, std::optional<double> threshold, Collapse mode) {
@@ -85,9 +79,9 @@ inline ComplexProfile profile_of_graph(const SparseDistances& g, const ComplexPr
 inline std::optional<ComplexProfile> collapse_and_profile(SparseDistances g, const ComplexProfile& p, int max_dim,
                                                           Collapse mode, double cpu_deadline) {
   auto poll = [&] {
-    if (thread_cpu() > cpu_deadline) throw OutOfTime{};
+    if (thread_cpu_seconds() > cpu_deadline) throw OutOfTime{};
   };
-  const double started = thread_cpu();
+  const double started = thread_cpu_seconds();
   try {
     CollapseStats cs;
     std::vector<detail::Simplex> edges = detail::sparse_edges(g);
@@ -97,7 +91,7 @@ inline std::optional<ComplexProfile> collapse_and_profile(SparseDistances g, con
     poll();
     ComplexProfile q = profile_of_graph(g, p, max_dim);
     q.collapse_stopped_early = cs.stopped_early;
-    q.collapse_cpu_seconds = thread_cpu() - started;
+    q.collapse_cpu_seconds = thread_cpu_seconds() - started;
     return q;
   } catch (const OutOfTime&) {
     return std::nullopt;
@@ -113,9 +107,9 @@ inline std::optional<ComplexProfile> collapsed_profile_points(const std::vector<
                                                               const ComplexProfile& p, Collapse mode = Collapse::Auto) {
   using namespace collapse_estimate_detail;
   if (!job_collapses(p, max_dim, threshold, mode) || p.edges > kCollapseEstimateEdges) return std::nullopt;
-  const double deadline = thread_cpu() + kCollapseEstimateCpuSeconds;
+  const double deadline = thread_cpu_seconds() + kCollapseEstimateCpuSeconds;
   auto poll = [&] {
-    if (thread_cpu() > deadline) throw OutOfTime{};
+    if (thread_cpu_seconds() > deadline) throw OutOfTime{};
   };
   try {
     SparseDistances g = grid_neighbors(coords, n, dim, static_cast<value_t>(p.cutoff), poll, 1);
@@ -132,7 +126,7 @@ inline std::optional<ComplexProfile> collapsed_profile_lower(const std::vector<v
                                                              Collapse mode = Collapse::Auto) {
   using namespace collapse_estimate_detail;
   if (!job_collapses(p, max_dim, threshold, mode) || p.edges > kCollapseEstimateEdges) return std::nullopt;
-  const double deadline = thread_cpu() + kCollapseEstimateCpuSeconds;
+  const double deadline = thread_cpu_seconds() + kCollapseEstimateCpuSeconds;
   return collapse_and_profile(SparseDistances::from_lower(lower, n, static_cast<value_t>(p.cutoff)), p, max_dim, mode,
                               deadline);
 }

@@ -26,12 +26,12 @@
 #include <chrono>
 #include <cmath>
 #include <cstdint>
-#include <ctime>
 #include <numeric>
 #include <vector>
 
 #include "tda/core/estimate.hpp"
 #include "tda/core/rips.hpp"
+#include "tda/core/thread_cpu.hpp"
 
 namespace tda::core {
 
@@ -73,12 +73,6 @@ inline std::vector<size_t> sample_sizes(size_t n, int top, double top_simplices)
   return out;
 }
 
-inline double thread_cpu_seconds() {
-  timespec ts{};
-  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-  return static_cast<double>(ts.tv_sec) + 1e-9 * static_cast<double>(ts.tv_nsec);
-}
-
 // Least-squares line through (x_i, y_i): *slope, and its value at x_last.
 inline void fit_line(const std::vector<double>& x, const std::vector<double>& y, double* slope, double* at_last) {
   const double k = static_cast<double>(x.size());
@@ -102,7 +96,7 @@ FillIn measure_fill_in(size_t n, int max_dim, const ComplexProfile& p, Run&& run
   const std::vector<size_t> sizes = fill_in_detail::sample_sizes(n, top, p.simplices[top]);
   if (sizes.empty()) return f;
   const auto start = std::chrono::steady_clock::now();
-  const double cpu_deadline = fill_in_detail::thread_cpu_seconds() + kPilotCpuSeconds;  // (load does not shrink it)
+  const double cpu_deadline = thread_cpu_seconds() + kPilotCpuSeconds;  // (load does not shrink it)
   std::vector<uint32_t> order(n);
   std::iota(order.begin(), order.end(), 0u);
   estimate_detail::Rng rng{0x5DEECE66Dull};
@@ -112,7 +106,7 @@ FillIn measure_fill_in(size_t n, int max_dim, const ComplexProfile& p, Run&& run
     std::sort(sample.begin(), sample.end());
     MemoryBudget budget(kPilotBytes);
     try {
-      run(sample, budget, [&] { return fill_in_detail::thread_cpu_seconds() > cpu_deadline; });
+      run(sample, budget, [&] { return thread_cpu_seconds() > cpu_deadline; });
     } catch (const MemoryLimitExceeded&) {
       f.cut = true;
     } catch (const Cancelled&) {
