@@ -721,6 +721,61 @@ async function watchAbort(argv) {
 // ---------------------------------------------------------------------------------------------
 // 5. Soak
 
+// Job records live SOAK_RETENTION_S in the soak's mesh, so that what Redis holds reaches its
+// bound within the run (the default, 7 days, would make Redis grow with every job by design).
+// Its other bound: BullMQ keeps the last SCHEDULER_KEPT_JOBS completed jobs (job-submit.ts).
+const SOAK_RETENTION_S = 60;
+const SCHEDULER_KEPT_JOBS = 10_000;
+
+/**
+ * Follows sampled jobs while the soak runs: each is looked up until it is terminal. Looking
+ * them up only after the run would find most records gone (SOAK_RETENTION_S) though the jobs
+ * completed. A record that disappears before it was seen terminal counts as `expired`.
+ */
+function followJobs(client, conc = 8) {
+  const pending = new Set();
+  const states = new Map();
+  let expired = 0;
+  let busy = false;
+  const sweep = async () => {
+    if (busy || pending.size === 0) return;
+    busy = true;
+    const todo = [...pending];
+    let next = 0;
+    await Promise.all(
+      Array.from({ length: Math.min(conc, todo.length) }, async () => {
+        while (next < todo.length) {
+          const id = todo[next++];
+          const r = await call(client, "getJob", { jobId: id }).then(
+            (x) => ({ job: x.job }),
+            (err) => ({ err }),
+          );
+          if (r.job && TERMINAL_STATES.has(r.job.state)) {
+            states.set(id, r.job.state);
+            pending.delete(id);
+          } else if (r.err?.code === grpc.status.NOT_FOUND) {
+            expired++;
+            pending.delete(id);
+          }
+        }
+      }),
+    );
+    busy = false;
+  };
+  const timer = setInterval(() => void sweep(), 1000);
+  return {
+    add: (id) => pending.add(id),
+    /** Waits until every followed job was seen terminal (or expired), at most timeoutMs. */
+    async finish(timeoutMs) {
+      const until = Date.now() + timeoutMs;
+      while (pending.size && Date.now() < until) await sleep(500);
+      clearInterval(timer);
+      return { states, expired, unfinished: pending.size };
+    },
+  };
+}
+const TERMINAL_STATES = new Set([JobState.JOB_STATE_COMPLETED, JobState.JOB_STATE_FAILED, JobState.JOB_STATE_CANCELLED]);
+
 async function soak(argv) {
   const o = flags(argv, { seconds: 600, rate: 100, soakSeconds: NaN, inflight: 400, sample: 2 });
   if (Number.isFinite(o.soakSeconds)) o.seconds = o.soakSeconds;
@@ -731,7 +786,7 @@ async function soak(argv) {
     { engines: 1, uploads: 1, schedulers: 1, gateways: 1, rest: true },
     {
       SCHEDULER_CONCURRENCY: "16",
-      JOB_RETENTION_SECONDS: "60",
+      JOB_RETENTION_SECONDS: String(SOAK_RETENTION_S),
       TDA_ENGINE_THREADS: "1",
       NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ""} --require ${path.join(__dirname, "mem-probe.js")}`.trim(),
       TDA_MEM_PROBE_DIR: probeDir,
@@ -745,8 +800,22 @@ async function soak(argv) {
     const datasets = [];
     for (let i = 0; i < 8; i++) datasets.push(await M.upload(mesh.gw, M.csv(8 + i, 3, 0.1 + i / 100)));
     const samples = [];
-    const take = () => samples.push({ at: Date.now(), rss: Object.fromEntries(Object.entries(procs).map(([n, p]) => [n, rss(p)])) });
+    // Redis's own figure beside its RSS: used_memory is what it holds (keys, values, buffers)
+    const redisClient = new (require("ioredis"))(mesh.redis.url);
+    let redisUsed = NaN;
+    const redisTimer = setInterval(() => {
+      redisClient.info("memory").then(
+        (t) => (redisUsed = Number(/used_memory:(\d+)/.exec(t)?.[1] ?? NaN)),
+        () => (redisUsed = NaN),
+      );
+    }, o.sample * 1000);
+    const take = () =>
+      samples.push({
+        at: Date.now(),
+        rss: { ...Object.fromEntries(Object.entries(procs).map(([n, p]) => [n, rss(p)])), "redis used_memory": redisUsed },
+      });
     take();
+    const followed = followJobs(mesh.gw);
     let sent = 0;
     let ok = 0;
     let skipped = 0;
@@ -757,7 +826,11 @@ async function soak(argv) {
     const t0 = performance.now();
     const at0 = Date.now();
     const sampler = setInterval(take, o.sample * 1000);
-    const warm = Math.min(60, o.seconds / 10) * 1000;
+    // The warm-up lasts until Redis holds all it keeps at this rate: the records of the last
+    // SOAK_RETENTION_S and BullMQ's last SCHEDULER_KEPT_JOBS jobs (100 s at 100 jobs/s), and
+    // 20 s more; at most a third of the run, at least 60 s (or a tenth of a short run).
+    const fill = Math.max(SOAK_RETENTION_S, SCHEDULER_KEPT_JOBS / o.rate) + 20;
+    const warm = Math.min(Math.max(60, fill), o.seconds / 3, Math.max(o.seconds / 10, fill)) * 1000;
     // the growth windows: the first `span` ms after the warm-up, the last `span` ms of submitting
     const span = Math.min(60, o.seconds / 5) * 1000;
     let warmSample;
@@ -801,7 +874,10 @@ async function soak(argv) {
         (id) => {
           ok++;
           lat.push(performance.now() - s0);
-          if (i % 50 === 0) ids.push(id);
+          if (i % 50 === 0) {
+            ids.push(id);
+            followed.add(id);
+          }
         },
         (err) => {
           const k = String(err.details ?? err.message).slice(0, 100);
@@ -818,14 +894,18 @@ async function soak(argv) {
     const atEnd = Date.now();
     const secs = (performance.now() - t0) / 1000;
     // the sampled jobs all end
-    const jobs = await M.waitTerminal(mesh.gw, ids, 300_000);
+    const seen = await followed.finish(120_000);
     clearInterval(sampler);
     take();
-    const completed = [...jobs.values()].filter((j) => j.state === JobState.JOB_STATE_COMPLETED).length;
+    clearInterval(redisTimer);
+    redisClient.disconnect();
+    const completed = [...seen.states.values()].filter((st) => st === JobState.JOB_STATE_COMPLETED).length;
+    const notCompleted = ids.length - completed;
     const first = samples[Math.min(warmSample ?? 1, samples.length - 1)];
     const last = samples.at(-1);
     const start = samples[0];
-    const rows = Object.keys(procs).map((n) => {
+    const series = [...Object.keys(procs), "redis used_memory"];
+    const rows = series.map((n) => {
       const growth = (last.rss[n] / first.rss[n] - 1) * 100;
       const peak = Math.max(
         ...samples
@@ -833,7 +913,7 @@ async function soak(argv) {
           .map((s) => s.rss[n])
           .filter(Number.isFinite),
       );
-      return `${n.padEnd(10)} RSS at start ${MiB(start.rss[n])}, after warm-up ${MiB(first.rss[n])}, last ${MiB(last.rss[n])} MiB (peak ${MiB(peak)}): ${sign(growth)} %${growth >= 10 ? "  <-- over 10 %" : ""}`;
+      return `${n.padEnd(10)} at start ${MiB(start.rss[n])}, after warm-up ${MiB(first.rss[n])}, last ${MiB(last.rss[n])} MiB (peak ${MiB(peak)}): ${sign(growth)} %${growth >= 10 ? "  <-- over 10 %" : ""}`;
     });
     // The robust figure: a collector's sawtooth puts one sample anywhere between its trough and
     // its peak, so compare windows, not samples: the floor (minimum) and the ceiling (maximum)
@@ -844,7 +924,7 @@ async function soak(argv) {
     const w2 = [atEnd - span, atEnd];
     const inW = (w, x) => x.at >= w[0] && x.at <= w[1];
     const range = (xs) => (xs.length ? [Math.min(...xs), Math.max(...xs)] : [NaN, NaN]);
-    const windowRows = Object.keys(procs).map((n) => {
+    const windowRows = series.map((n) => {
       const a = range(
         samples
           .filter((x) => inW(w1, x))
@@ -873,7 +953,12 @@ async function soak(argv) {
         `submitted ${ok} (${fmt(ok / secs)} jobs/s achieved${ok / secs < o.rate * 0.95 ? `, below the ${o.rate} target: ${skipped} skipped at ${o.inflight} in flight` : ""}); submit p50 ${fmt(pct(lat, 50), 0)} ms, p99 ${fmt(pct(lat, 99), 0)} ms; errors: ${
           errors.size ? [...errors].map(([m, n]) => `${n}× ${m}`).join("; ") : "none"
         }`,
-        `sampled jobs (every 50th): ${completed} of ${ids.length} completed`,
+        `sampled jobs (every 50th, followed while the run goes on): ${completed} of ${ids.length} completed${
+          notCompleted
+            ? ` (${seen.expired} expired before they were seen ending, ${seen.unfinished} unfinished 120 s after the last submit, ${seen.states.size - completed} failed or cancelled)`
+            : ""
+        }`,
+        `warm-up ${fmt(warm / 1000, 0)} s: until Redis holds all it keeps at this rate (job records ${SOAK_RETENTION_S} s, BullMQ's last ${SCHEDULER_KEPT_JOBS} jobs), + 20 s`,
         `RSS, one sample against one (the first after a ${fmt(warm / 1000, 0)} s warm-up against the last, ${samples.length} samples every ${o.sample} s; goal: growth < 10 %):`,
         ...rows.map((r) => `  ${r}`),
         `RSS by window, min–max of the first ${fmt(span / 1000, 0)} s after the warm-up -> of the last ${fmt(span / 1000, 0)} s of submitting (goal: floor and ceiling both < 10 %):`,
