@@ -83,6 +83,17 @@ TEST(Distances, DenseAndSparseAgree) {
   EXPECT_EQ(sp.edge_count() * 2, edges);
 }
 
+TEST(Distances, EnclosingRadiusBelowABoundIsTheMinimumOfBoth) {
+  const size_t n = 300;
+  auto c = random_points(n, 3, 11);
+  const value_t radius = enclosing_radius_lower(lower_from_points(c, n, 3), n);
+  for (int threads : {1, 3})
+    for (value_t below : {radius * 0.01f, radius * 0.5f, std::nextafter(radius, 0.0f), radius,
+                          std::nextafter(radius, 2 * radius), radius * 2, std::numeric_limits<value_t>::infinity()})
+      EXPECT_EQ(enclosing_radius_points(c, n, 3, NoPoll{}, threads, below), std::min(radius, below))
+          << "threads " << threads << ", below " << below;
+}
+
 TEST(Distances, WorkersGiveTheSameStorage) {
   const size_t n = 150;
   auto c = random_points(n, 3, 9);

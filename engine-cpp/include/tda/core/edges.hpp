@@ -58,6 +58,12 @@ inline value_t float_threshold(double t) {
   return f;
 }
 
+// What the enclosing radius need not exceed to decide the cutoff: the threshold
+// (enclosing_radius_points' `below`).
+inline value_t radius_bound(const RipsOptions& opt) {
+  return opt.threshold ? float_threshold(*opt.threshold) : std::numeric_limits<value_t>::infinity();
+}
+
 inline value_t choose_threshold(const RipsOptions& opt, value_t radius) {
   if (!opt.threshold) return radius;
   return std::min(radius, float_threshold(*opt.threshold));

@@ -323,7 +323,8 @@ inline ComplexProfile profile_points(const std::vector<value_t>& coords, size_t 
   if (coords.size() != n * dim) throw InvalidInput("coordinate count does not match n * dim");
   RipsOptions o;
   o.threshold = threshold;
-  const value_t cutoff = detail::choose_threshold(o, enclosing_radius_points(coords, n, dim));
+  const value_t cutoff =
+      detail::choose_threshold(o, enclosing_radius_points(coords, n, dim, NoPoll{}, 1, detail::radius_bound(o)));
   return estimate_detail::profile(
       n, cutoff, max_dim, static_cast<double>(std::max<size_t>(dim, 1)),
       [&](size_t i, size_t j) { return euclidean_distance(&coords[i * dim], &coords[j * dim], dim); });
