@@ -741,25 +741,20 @@ function followJobs(client, conc = 8) {
     if (busy || pending.size === 0) return;
     busy = true;
     const todo = [...pending];
-    let next = 0;
-    await Promise.all(
-      Array.from({ length: Math.min(conc, todo.length) }, async () => {
-        while (next < todo.length) {
-          const id = todo[next++];
-          const r = await call(client, "getJob", { jobId: id }).then(
-            (x) => ({ job: x.job }),
-            (err) => ({ err }),
-          );
-          if (r.job && TERMINAL_STATES.has(r.job.state)) {
-            states.set(id, r.job.state);
-            pending.delete(id);
-          } else if (r.err?.code === grpc.status.NOT_FOUND) {
-            expired++;
-            pending.delete(id);
-          }
-        }
-      }),
-    );
+    await M.pool(todo.length, conc, async (i) => {
+      const id = todo[i];
+      const r = await call(client, "getJob", { jobId: id }).then(
+        (x) => ({ job: x.job }),
+        (err) => ({ err }),
+      );
+      if (r.job && M.TERMINAL.has(r.job.state)) {
+        states.set(id, r.job.state);
+        pending.delete(id);
+      } else if (r.err?.code === grpc.status.NOT_FOUND) {
+        expired++;
+        pending.delete(id);
+      }
+    });
     busy = false;
   };
   const timer = setInterval(() => void sweep(), 1000);
@@ -774,7 +769,6 @@ function followJobs(client, conc = 8) {
     },
   };
 }
-const TERMINAL_STATES = new Set([JobState.JOB_STATE_COMPLETED, JobState.JOB_STATE_FAILED, JobState.JOB_STATE_CANCELLED]);
 
 async function soak(argv) {
   const o = flags(argv, { seconds: 600, rate: 100, soakSeconds: NaN, inflight: 400, sample: 2 });
@@ -958,7 +952,9 @@ async function soak(argv) {
             ? ` (${seen.expired} expired before they were seen ending, ${seen.unfinished} unfinished 120 s after the last submit, ${seen.states.size - completed} failed or cancelled)`
             : ""
         }`,
-        `warm-up ${fmt(warm / 1000, 0)} s: until Redis holds all it keeps at this rate (job records ${SOAK_RETENTION_S} s, BullMQ's last ${SCHEDULER_KEPT_JOBS} jobs), + 20 s`,
+        warm / 1000 >= fill
+          ? `warm-up ${fmt(warm / 1000, 0)} s: until Redis holds all it keeps at this rate (job records ${SOAK_RETENTION_S} s, BullMQ's last ${SCHEDULER_KEPT_JOBS} jobs), + 20 s`
+          : `warm-up ${fmt(warm / 1000, 0)} s, cut short by the run's length: Redis fills to what it keeps in ${fmt(fill, 0)} s at this rate, so its growth here is that filling`,
         `RSS, one sample against one (the first after a ${fmt(warm / 1000, 0)} s warm-up against the last, ${samples.length} samples every ${o.sample} s; goal: growth < 10 %):`,
         ...rows.map((r) => `  ${r}`),
         `RSS by window, min–max of the first ${fmt(span / 1000, 0)} s after the warm-up -> of the last ${fmt(span / 1000, 0)} s of submitting (goal: floor and ceiling both < 10 %):`,
