@@ -4,6 +4,7 @@
 #include <cctype>
 #include <cerrno>
 #include <cmath>
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -205,10 +206,13 @@ bool check_memory(const Args& a, size_t n, size_t dim, const std::vector<value_t
   core::ComplexProfile p;
   core::FillIn fill;
   core::Estimate e;
+  double profile_s = 0;  // (the measurement of the complex alone, as a Compute's admission makes it)
   if (a.sparse) {
     e = core::estimate_sparse_rips(n, static_cast<uint32_t>(dim), lower != nullptr, a.dim, *a.sparse);
   } else {
+    const auto started = std::chrono::steady_clock::now();
     p = lower ? core::profile_lower(*lower, n, a.dim, thr) : core::profile_points(*coords, n, dim, a.dim, thr);
+    profile_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
     fill = lower ? core::fill_in_lower(*lower, n, a.dim, a.modulus, p, a.collapse)
                  : core::fill_in_points(*coords, n, dim, a.dim, a.modulus, p, a.collapse);
     // the complex the reduction will see when the edges collapse (collapse_estimate.hpp);
@@ -232,10 +236,10 @@ bool check_memory(const Args& a, size_t n, size_t dim, const std::vector<value_t
     std::fprintf(
         a.estimate ? stdout : stderr,
         "estimate: memory_bytes=%llu seconds=%.3g cutoff=%g edges=%.0f collapse_measured=%s%s sampled_vertices=%u "
-        "fill_in_bytes=%.0f fill_in_exponent=%.2f pilots=%s%s pilot_s=%.3f\n",
+        "profile_s=%.3f fill_in_bytes=%.0f fill_in_exponent=%.2f pilots=%s%s pilot_s=%.3f\n",
         static_cast<unsigned long long>(e.memory_bytes), e.seconds, p.cutoff, p.edges,
         p.collapse_measured ? (p.collapse_stopped_early ? "probe" : "yes") : "no", simplices.c_str(),
-        p.sampled_vertices, fill.bytes, fill.exponent, pilots.empty() ? "none" : pilots.c_str(),
+        p.sampled_vertices, profile_s, fill.bytes, fill.exponent, pilots.empty() ? "none" : pilots.c_str(),
         fill.cut ? "(cut)" : "", fill.seconds);
   }
   if (a.memory_limit && static_cast<double>(e.memory_bytes) * a.estimate_scale > static_cast<double>(*a.memory_limit))

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <algorithm>
+#include <cmath>
 #include <cstdint>
 #include <optional>
 #include <vector>
@@ -9,6 +10,7 @@
 #include "tda/core/collapse.hpp"
 #include "tda/core/distances.hpp"
 #include "tda/core/edges.hpp"
+#include "tda/core/grid.hpp"
 
 #include "tda/core/persistence.hpp"
 #include "tda/core/rips_options.hpp"
@@ -139,19 +141,34 @@ constexpr int kTrials = 192;    // k-subsets tried per vertex and dimension
 
 // The neighbours of v within c into nb (at most kKeep of them, a uniform sample
 // by reservoir sampling); returns v's degree.
+// Keeps neighbour j, the deg-th found, in the sample nb (reservoir sampling).
+inline void keep_neighbour(uint32_t j, uint64_t deg, Rng& rng, std::vector<uint32_t>& nb) {
+  if (nb.size() < kKeep) nb.push_back(j);
+  else {
+    const uint64_t r = rng.next() % deg;
+    if (r < kKeep) nb[r] = j;
+  }
+}
+
 template <class Dist>
 uint64_t neighbours_within(size_t v, size_t n, value_t c, Dist& dist, Rng& rng, std::vector<uint32_t>& nb) {
   nb.clear();
   uint64_t deg = 0;
-  for (size_t j = 0; j < n; ++j) {
-    if (j == v || !(dist(v, j) <= c)) continue;
-    ++deg;
-    if (nb.size() < kKeep) nb.push_back(static_cast<uint32_t>(j));
-    else {
-      const uint64_t r = rng.next() % deg;  // reservoir sampling
-      if (r < kKeep) nb[r] = static_cast<uint32_t>(j);
-    }
-  }
+  for (size_t j = 0; j < n; ++j)
+    if (j != v && dist(v, j) <= c) keep_neighbour(static_cast<uint32_t>(j), ++deg, rng, nb);
+  return deg;
+}
+
+// The same for the point at position p of a grid built with a threshold >= c:
+// only the points of the adjacent cells are compared (the grid's candidates hold
+// every point within its threshold, so the set is the scan's). Vertices are grid
+// positions.
+inline uint64_t grid_neighbours_within(const PointGrid& g, uint32_t p, value_t c, Rng& rng, std::vector<uint32_t>& nb) {
+  nb.clear();
+  uint64_t deg = 0;
+  g.for_candidates_of_position(p, [&](uint32_t q, value_t d) {
+    if (d <= c) keep_neighbour(q, ++deg, rng, nb);
+  });
   return deg;
 }
 
@@ -325,9 +342,27 @@ inline ComplexProfile profile_points(const std::vector<value_t>& coords, size_t 
   o.threshold = threshold;
   const value_t cutoff =
       detail::choose_threshold(o, enclosing_radius_points(coords, n, dim, NoPoll{}, 1, detail::radius_bound(o)));
-  return estimate_detail::profile(
-      n, cutoff, max_dim, static_cast<double>(std::max<size_t>(dim, 1)),
-      [&](size_t i, size_t j) { return euclidean_distance(&coords[i * dim], &coords[j * dim], dim); });
+  const double pair_cost = static_cast<double>(std::max<size_t>(dim, 1));
+  // Below a cutoff well under the cloud's extent, a vertex's neighbours come from
+  // the grid the job builds its edges with: its candidates, not all n points, are
+  // compared (an 8000-point cube at 0.1: 262 ms of all-pairs scans for a 0.19 s
+  // job). The grid holds a copy of the coordinates (n * (dim + 3) * 4 bytes).
+  if (n > 1 && std::isfinite(cutoff)) {
+    const PointGrid grid(coords, n, dim, cutoff);
+    const double candidates = grid.mean_candidates();
+    if (candidates < 0.5 * static_cast<double>(n))
+      return estimate_detail::profile_with(
+          n, cutoff, max_dim, std::max(1.0, candidates) * pair_cost,
+          [&](size_t i, size_t j) {
+            return euclidean_distance(grid.at(static_cast<uint32_t>(i)), grid.at(static_cast<uint32_t>(j)), dim);
+          },
+          [&](size_t v, estimate_detail::Rng& rng, std::vector<uint32_t>& nb) {
+            return estimate_detail::grid_neighbours_within(grid, static_cast<uint32_t>(v), cutoff, rng, nb);
+          });
+  }
+  return estimate_detail::profile(n, cutoff, max_dim, pair_cost, [&](size_t i, size_t j) {
+    return euclidean_distance(&coords[i * dim], &coords[j * dim], dim);
+  });
 }
 
 // Strict lower triangle row by row, as rips_from_lower_distances takes it.

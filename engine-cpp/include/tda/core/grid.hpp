@@ -93,14 +93,71 @@ class PointGrid {
   void for_candidates_of_cell(size_t c, F&& f) const {
     const uint32_t b = start_[c], e = start_[c + 1];
     if (b == e) return;
+    uint32_t rb[9], re[9];
+    const int ranges = adjacent_ranges(c, rb, re);
+    for (uint32_t p = b; p < e; ++p) {
+      const value_t* x = &pts_[size_t{p} * dim_];
+      for (int r = 0; r < ranges; ++r)
+        for (uint32_t q = rb[r]; q < re[r]; ++q) {
+          if (q == p) continue;
+          f(p, q, euclidean_distance(x, &pts_[size_t{q} * dim_], dim_));
+        }
+    }
+  }
+
+  // f(q, d) for every point q (a position) of the cells adjacent to the cell of
+  // the point at position p, q != p.
+  template <class F>
+  void for_candidates_of_position(uint32_t p, F&& f) const {
+    uint32_t rb[9], re[9];
+    const int ranges = adjacent_ranges(cell_of_[order_[p]], rb, re);
+    const value_t* x = at(p);
+    for (int r = 0; r < ranges; ++r)
+      for (uint32_t q = rb[r]; q < re[r]; ++q)
+        if (q != p) f(q, euclidean_distance(x, at(q), dim_));
+  }
+
+  // The coordinates of the point at position p.
+  const value_t* at(uint32_t p) const { return &pts_[size_t{p} * dim_]; }
+
+  // Candidates per point (the points of the adjacent cells), averaged over the points.
+  double mean_candidates() const {
+    if (n_ == 0) return 0;
+    double total = 0;
+    uint32_t rb[9], re[9];
+    for (size_t c = 0; c < cells(); ++c) {
+      const uint32_t here = start_[c + 1] - start_[c];
+      if (here == 0) continue;
+      const int ranges = adjacent_ranges(c, rb, re);
+      double around = 0;
+      for (int r = 0; r < ranges; ++r) around += re[r] - rb[r];
+      total += here * (around - 1);
+    }
+    return total / static_cast<double>(n_);
+  }
+
+  uint32_t point(uint32_t position) const { return order_[position]; }
+
+ private:
+  uint32_t cell_id(const value_t* x) const {
+    size_t id = 0;
+    for (int a = 0; a < axes_; ++a) {
+      const double k = std::isfinite(cell_) ? std::floor((static_cast<double>(x[a]) - lo_[a]) / cell_) : 0;
+      const int64_t c = std::min<int64_t>(count_[a] - 1, std::max<int64_t>(0, static_cast<int64_t>(k)));
+      id = id * static_cast<size_t>(count_[a]) + static_cast<size_t>(c);
+    }
+    return static_cast<uint32_t>(id);
+  }
+
+  // The ranges of positions of the cells adjacent to cell c (on the last axis
+  // the three cells are contiguous, so at most 9): [rb[i], re[i]); their count.
+  int adjacent_ranges(size_t c, uint32_t* rb, uint32_t* re) const {
     int64_t coord[kMaxAxes] = {0, 0, 0};
     size_t rest = c;
     for (int a = axes_ - 1; a >= 0; --a) {
       coord[a] = static_cast<int64_t>(rest % static_cast<size_t>(count_[a]));
       rest /= static_cast<size_t>(count_[a]);
     }
-    // ranges of positions: along the last axis the three cells are contiguous
-    uint32_t rb[9], re[9];
     int ranges = 0;
     const int a_last = axes_ - 1;
     const int64_t lo_last = std::max<int64_t>(0, coord[a_last] - 1);
@@ -121,27 +178,7 @@ class PointGrid {
           add_range((static_cast<size_t>(x) * static_cast<size_t>(count_[1]) + static_cast<size_t>(y)) *
                     static_cast<size_t>(count_[2]));
     }
-    for (uint32_t p = b; p < e; ++p) {
-      const value_t* x = &pts_[size_t{p} * dim_];
-      for (int r = 0; r < ranges; ++r)
-        for (uint32_t q = rb[r]; q < re[r]; ++q) {
-          if (q == p) continue;
-          f(p, q, euclidean_distance(x, &pts_[size_t{q} * dim_], dim_));
-        }
-    }
-  }
-
-  uint32_t point(uint32_t position) const { return order_[position]; }
-
- private:
-  uint32_t cell_id(const value_t* x) const {
-    size_t id = 0;
-    for (int a = 0; a < axes_; ++a) {
-      const double k = std::isfinite(cell_) ? std::floor((static_cast<double>(x[a]) - lo_[a]) / cell_) : 0;
-      const int64_t c = std::min<int64_t>(count_[a] - 1, std::max<int64_t>(0, static_cast<int64_t>(k)));
-      id = id * static_cast<size_t>(count_[a]) + static_cast<size_t>(c);
-    }
-    return static_cast<uint32_t>(id);
+    return ranges;
   }
 
   size_t n_, dim_;
