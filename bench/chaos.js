@@ -736,6 +736,7 @@ function followJobs(client, conc = 8) {
   const pending = new Set();
   const states = new Map();
   let expired = 0;
+  let followed = 0;
   let busy = false;
   const sweep = async () => {
     if (busy || pending.size === 0) return;
@@ -759,13 +760,16 @@ function followJobs(client, conc = 8) {
   };
   const timer = setInterval(() => void sweep(), 1000);
   return {
-    add: (id) => pending.add(id),
+    add: (id) => {
+      followed++;
+      pending.add(id);
+    },
     /** Waits until every followed job was seen terminal (or expired), at most timeoutMs. */
     async finish(timeoutMs) {
       const until = Date.now() + timeoutMs;
       while (pending.size && Date.now() < until) await sleep(500);
       clearInterval(timer);
-      return { states, expired, unfinished: pending.size };
+      return { followed, states, expired, unfinished: pending.size };
     },
   };
 }
@@ -816,7 +820,6 @@ async function soak(argv) {
     let inflight = 0;
     const errors = new Map();
     const lat = [];
-    const ids = [];
     const t0 = performance.now();
     const at0 = Date.now();
     const sampler = setInterval(take, o.sample * 1000);
@@ -868,10 +871,7 @@ async function soak(argv) {
         (id) => {
           ok++;
           lat.push(performance.now() - s0);
-          if (i % 50 === 0) {
-            ids.push(id);
-            followed.add(id);
-          }
+          if (i % 50 === 0) followed.add(id);
         },
         (err) => {
           const k = String(err.details ?? err.message).slice(0, 100);
@@ -894,7 +894,7 @@ async function soak(argv) {
     clearInterval(redisTimer);
     redisClient.disconnect();
     const completed = [...seen.states.values()].filter((st) => st === JobState.JOB_STATE_COMPLETED).length;
-    const notCompleted = ids.length - completed;
+    const notCompleted = seen.followed - completed;
     const first = samples[Math.min(warmSample ?? 1, samples.length - 1)];
     const last = samples.at(-1);
     const start = samples[0];
@@ -947,7 +947,7 @@ async function soak(argv) {
         `submitted ${ok} (${fmt(ok / secs)} jobs/s achieved${ok / secs < o.rate * 0.95 ? `, below the ${o.rate} target: ${skipped} skipped at ${o.inflight} in flight` : ""}); submit p50 ${fmt(pct(lat, 50), 0)} ms, p99 ${fmt(pct(lat, 99), 0)} ms; errors: ${
           errors.size ? [...errors].map(([m, n]) => `${n}× ${m}`).join("; ") : "none"
         }`,
-        `sampled jobs (every 50th, followed while the run goes on): ${completed} of ${ids.length} completed${
+        `sampled jobs (every 50th, followed while the run goes on): ${completed} of ${seen.followed} completed${
           notCompleted
             ? ` (${seen.expired} expired before they were seen ending, ${seen.unfinished} unfinished 120 s after the last submit, ${seen.states.size - completed} failed or cancelled)`
             : ""

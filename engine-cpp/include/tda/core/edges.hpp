@@ -58,15 +58,18 @@ inline value_t float_threshold(double t) {
   return f;
 }
 
-// What the enclosing radius need not exceed to decide the cutoff: the threshold
-// (enclosing_radius_points' `below`).
-inline value_t radius_bound(const RipsOptions& opt) {
-  return opt.threshold ? float_threshold(*opt.threshold) : std::numeric_limits<value_t>::infinity();
-}
-
 inline value_t choose_threshold(const RipsOptions& opt, value_t radius) {
   if (!opt.threshold) return radius;
   return std::min(radius, float_threshold(*opt.threshold));
+}
+
+// The cutoff of a point cloud: choose_threshold with its enclosing radius, which is
+// sought only below the threshold (past it the radius does not change the cutoff).
+template <class Poll = NoPoll>
+value_t points_cutoff(const RipsOptions& opt, const std::vector<value_t>& coords, size_t n, size_t dim,
+                      Poll&& poll = {}, int threads = 1) {
+  const value_t below = opt.threshold ? float_threshold(*opt.threshold) : std::numeric_limits<value_t>::infinity();
+  return choose_threshold(opt, enclosing_radius_points(coords, n, dim, poll, threads, below));
 }
 
 }  // namespace detail

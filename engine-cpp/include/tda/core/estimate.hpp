@@ -139,8 +139,6 @@ inline double choose(double m, int k) {
 constexpr size_t kKeep = 4096;  // neighbours kept per vertex (a uniform sample of them)
 constexpr int kTrials = 192;    // k-subsets tried per vertex and dimension
 
-// The neighbours of v within c into nb (at most kKeep of them, a uniform sample
-// by reservoir sampling); returns v's degree.
 // Keeps neighbour j, the deg-th found, in the sample nb (reservoir sampling).
 inline void keep_neighbour(uint32_t j, uint64_t deg, Rng& rng, std::vector<uint32_t>& nb) {
   if (nb.size() < kKeep) nb.push_back(j);
@@ -150,6 +148,8 @@ inline void keep_neighbour(uint32_t j, uint64_t deg, Rng& rng, std::vector<uint3
   }
 }
 
+// The neighbours of v within c into nb (at most kKeep of them, a uniform sample
+// by reservoir sampling); returns v's degree.
 template <class Dist>
 uint64_t neighbours_within(size_t v, size_t n, value_t c, Dist& dist, Rng& rng, std::vector<uint32_t>& nb) {
   nb.clear();
@@ -340,18 +340,17 @@ inline ComplexProfile profile_points(const std::vector<value_t>& coords, size_t 
   if (coords.size() != n * dim) throw InvalidInput("coordinate count does not match n * dim");
   RipsOptions o;
   o.threshold = threshold;
-  const value_t cutoff =
-      detail::choose_threshold(o, enclosing_radius_points(coords, n, dim, NoPoll{}, 1, detail::radius_bound(o)));
+  const value_t cutoff = detail::points_cutoff(o, coords, n, dim);
   const double pair_cost = static_cast<double>(std::max<size_t>(dim, 1));
   // Below a cutoff well under the cloud's extent, a vertex's neighbours come from
   // the grid the job builds its edges with: its candidates, not all n points, are
-  // compared (an 8000-point cube at 0.1: ~250 ms of all-pairs scans for a 0.19 s
-  // job). The grid holds a copy of the coordinates (n * (dim + 3) * 4 bytes).
+  // compared (on an 8000-point cube at 0.1 the all-pairs scans took longer than
+  // the job). The grid holds a copy of the coordinates (n * (dim + 3) * 4 bytes).
   // A vertex then costs its candidates and the sampled k-subsets of its neighbours,
   // which no longer vanish beside a scan of n: each of kTrials subsets per k checks
   // C(k, 2) distances after k random draws, weighted 4x a scanned distance (random
-  // access; measured on the 50,000-point Clifford torus at 0.15: unweighted, all
-  // 50,000 vertices fit the budget and took 444 ms against 101 ms before the grid).
+  // access; unweighted, every vertex of the 50,000-point Clifford torus at 0.15 fit
+  // the budget, and the measurement took several times as long as before the grid).
   if (n > 1 && std::isfinite(cutoff)) {
     const PointGrid grid(coords, n, dim, cutoff);
     const double candidates = grid.mean_candidates();

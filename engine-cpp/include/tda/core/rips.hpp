@@ -172,8 +172,7 @@ inline RipsResult rips_from_points(const std::vector<value_t>& coords, size_t n,
   detail::report(cb, Stage::Distances, coords.size() * sizeof(value_t));
   const int threads = resolve_threads(opt.threads);
   const detail::StageClock t0;
-  const value_t radius = enclosing_radius_points(coords, n, dim, poll, threads, detail::radius_bound(opt));
-  const value_t thr = detail::choose_threshold(opt, radius);
+  const value_t thr = detail::points_cutoff(opt, coords, n, dim, poll, threads);
   RipsResult out = detail::make_result(n, opt, thr);
   const bool may_collapse =
       opt.collapse == Collapse::On || (opt.collapse == Collapse::Auto && detail::collapse_pays(n, 0, opt.max_dim));
