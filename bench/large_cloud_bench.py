@@ -8,10 +8,11 @@ the mean spacing sqrt(area / n) (the noise loops have all died by then, the two
 classes of the torus are born around 1.2x the spacing and survive as [b, ) bars);
 for the cube the same mean degree (~50 neighbours).
 
-Each row runs the engine with the edge collapse forced off and forced on, and
+Each row runs the engine with the edge collapse forced off, forced on and as the
+default (auto: what a job through the mesh gets; `rule=` is its decision), and
 Debian ripser where it finishes within --ripser-timeout; `equal=` compares the
 barcodes as per-dimension multisets: against ripser when it finished
-(`equal=yes(ripser)`), else between the two engine runs (`equal=yes(collapse)`).
+(`equal=yes(ripser)`), else between the engine runs (`equal=yes(collapse)`).
 Time is wall seconds; cpu = user + sys (the honest figure on a loaded machine);
 rss = peak resident set. The floor line of a row is the engine's own edge stage
 (grid + edge list) plus the sort of the edges, from --stats.
@@ -167,10 +168,11 @@ def main():
             base = [ENGINE, "--format", "point-cloud", "--dim", str(a.dim), "--threshold", "%.6g" % thr,
                     "--threads", str(a.threads), "--stats"]
             runs = {}
-            for mode in ("off", "on"):
+            modes = ("off", "on", "auto")
+            for mode in modes:
                 runs[mode] = timed(base + ["--collapse", mode, path], a.timeout)
             name = f"{shape}_{n}"
-            for mode in ("off", "on"):
+            for mode in modes:
                 r = runs[mode]
                 if isinstance(r, str):
                     print(f"{name} collapse={mode} engine {r}", flush=True)
@@ -179,24 +181,25 @@ def main():
                 st = stats_of(r[1])
                 bars = parse_barcode(r[0])
                 ess = sum(c for t, c in bars.get(1, {}).items() if t.endswith(", )"))
-                print(f"{name} thr={thr:.5g} collapse={mode} engine_s={r[2]:.2f} engine_cpu_s={r[4]:.2f} "
+                rule = re.search(r"collapse=(\S+)", r[1])
+                print(f"{name} thr={thr:.5g} collapse={mode}{' rule=' + rule.group(1) if mode == 'auto' and rule else ''} engine_s={r[2]:.2f} engine_cpu_s={r[4]:.2f} "
                       f"engine_rss_mb={r[3]:.0f} edges={st.get('edges_below_threshold')} "
                       f"edges_reduced={st.get('edges_reduced')} h1_bars={sum(bars.get(1, {}).values())} "
                       f"h1_essential={ess} stages_s=edges:{st.get('edges_s')},sort:{st.get('sort_s')},"
                       f"collapse:{st.get('collapse_s')},reduction:{st.get('reduction_s')} "
                       f"stages_cpu_s=edges:{st.get('edges_cpu_s')},collapse:{st.get('collapse_cpu_s')},"
                       f"reduction:{st.get('reduction_cpu_s')}", flush=True)
-            done = [runs[m] for m in ("off", "on") if not isinstance(runs[m], str)]
+            done = [runs[m] for m in modes if not isinstance(runs[m], str)]
             ref = timed([RIPSER, "--format", "point-cloud", "--dim", str(a.dim), "--threshold", "%.6g" % thr, path],
                         a.ripser_timeout) if have_ripser else "not run"
             if not isinstance(ref, str):
                 rb = parse_barcode(ref[0])
-                eq = all(parse_barcode(r[0]) == rb for r in done) and len(done) == 2
+                eq = all(parse_barcode(r[0]) == rb for r in done) and len(done) == len(modes)
                 best = min(r[2] for r in done) if done else float("nan")
                 print(f"{name} ripser_s={ref[2]:.2f} ripser_cpu_s={ref[4]:.2f} ripser_rss_mb={ref[3]:.0f} "
                       f"ratio={best / max(ref[2], 0.01):.3f} equal={'yes(ripser)' if eq else 'no'}", flush=True)
             else:
-                eq = len(done) == 2 and parse_barcode(done[0][0]) == parse_barcode(done[1][0])
+                eq = len(done) == len(modes) and all(parse_barcode(r[0]) == parse_barcode(done[0][0]) for r in done)
                 print(f"{name} ripser {ref} equal={'yes(collapse)' if eq else 'no'}", flush=True)
             all_equal &= eq
             if done:

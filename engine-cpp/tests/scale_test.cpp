@@ -208,3 +208,69 @@ TEST(Collapse, BarcodesEqualRipserWithAndWithout) {
     }
   }
 }
+
+// The blocks the collapse handles concurrently: on a grid-numbered cloud the
+// split exists, and no vertex lies in the closed neighbourhoods of two blocks
+// that run at the same time (same parity); on the same cloud in its input
+// numbering (neighbours anywhere in the range) no split passes.
+TEST(Collapse, BlocksRunTogetherOnlyWithDisjointNeighbourhoods) {
+  const size_t n = 20000;
+  const auto c = cloud(n, 3, 41);
+  const value_t thr = 0.12f;
+  SparseDistances g = grid_neighbors(c, n, 3, thr);
+  const std::vector<uint32_t> first = detail::collapse_blocks(g, 2);
+  ASSERT_GE(first.size(), 5u);  // at least 2 blocks per phase
+  EXPECT_EQ(first.front(), 0u);
+  EXPECT_EQ(first.back(), n);
+  const size_t k = first.size() - 1;
+  std::vector<int> owner(n, -1);  // the block whose closed neighbourhood holds the vertex, per phase
+  for (size_t phase = 0; phase < 2; ++phase) {
+    std::fill(owner.begin(), owner.end(), -1);
+    for (size_t b = phase; b < k; b += 2)
+      for (uint32_t v = first[b]; v < first[b + 1]; ++v) {
+        auto claim = [&](uint32_t x) {
+          ASSERT_TRUE(owner[x] == -1 || owner[x] == static_cast<int>(b))
+              << "vertex " << x << " in blocks " << owner[x] << " and " << b;
+          owner[x] = static_cast<int>(b);
+        };
+        claim(v);
+        for (const Neighbor* p = g.begin(v); p != g.end(v); ++p) claim(p->vertex);
+      }
+  }
+  SparseDistances input_order = SparseDistances::from_points(c, n, 3, thr);
+  EXPECT_TRUE(detail::collapse_blocks(input_order, 2).empty());
+  EXPECT_TRUE(detail::collapse_blocks(g, 1).empty());
+}
+
+// A cloud large enough for the concurrent blocks (more than
+// kCollapseParallelEdges edges after the probe): on two threads the collapse
+// runs in blocks, and the barcode equals Debian ripser's, as with one thread.
+TEST(Collapse, InBlocksOnTwoThreadsEqualsRipser) {
+  ASSERT_EQ(access("/usr/bin/ripser", X_OK), 0) << "/usr/bin/ripser is required";
+  const size_t n = 24000;
+  const auto raw = cloud(n, 3, 43);
+  const std::string path = write_cloud(raw, 3);
+  const auto pc = io::parse_point_cloud(t::read_file(path));
+  const char* thr = "0.13";
+  t::CommandResult ref = t::run_command(std::string("/usr/bin/ripser --format point-cloud --dim 1 --threshold ") + thr +
+                                        " '" + path + "' 2>/dev/null");
+  unlink(path.c_str());
+  ASSERT_EQ(ref.exit_code, 0);
+  const t::Barcodes expected = t::parse_ripser_output(ref.out);
+  for (int threads : {2, 1}) {
+    RipsOptions o;
+    o.max_dim = 1;
+    o.threshold = std::stof(thr);
+    o.threads = threads;
+    o.collapse = Collapse::On;
+    RipsResult r = rips_from_points(pc.coords, pc.n, pc.dim, o);
+    ASSERT_GT(r.stats.edges, static_cast<uint64_t>(kCollapseParallelEdges) * 10 / 9);
+    if (threads == 2) {
+      EXPECT_GE(r.stats.collapse_blocks, 4u);
+    } else {
+      EXPECT_EQ(r.stats.collapse_blocks, 0u);
+    }
+    EXPECT_LT(r.stats.edges_after_collapse, r.stats.edges / 2) << threads;
+    EXPECT_EQ(t::to_barcodes(r, 1), expected) << "threads=" << threads;
+  }
+}

@@ -317,9 +317,11 @@ void print_stats(const core::RipsStats& s, core::Collapse mode, const core::Memo
       static_cast<unsigned long long>(s.apparent_pairs), s.seconds_edges, s.seconds_collapse, s.seconds_reduction,
       s.seconds_sort, s.cpu_seconds_edges, s.cpu_seconds_collapse, s.cpu_seconds_reduction);
   if (s.collapsed)
-    std::fprintf(stderr, "stats: collapse_probe_edges=%llu probe_removed=%llu probe_delayed=%llu probe_bar=%g\n",
+    std::fprintf(stderr,
+                 "stats: collapse_probe_edges=%llu probe_removed=%llu probe_delayed=%llu probe_bar=%g "
+                 "collapse_blocks=%u\n",
                  static_cast<unsigned long long>(s.probe_edges), static_cast<unsigned long long>(s.probe_removed),
-                 static_cast<unsigned long long>(s.probe_delayed), core::kCollapseBar);
+                 static_cast<unsigned long long>(s.probe_delayed), core::kCollapseBar, s.collapse_blocks);
   // the runtime memory guard's accounted peak, and the process's peak resident set for comparison
   rusage ru{};
   getrusage(RUSAGE_SELF, &ru);

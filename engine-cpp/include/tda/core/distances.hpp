@@ -236,6 +236,15 @@ class SparseDistances {
     nb_.shrink_to_fit();
   }
   size_t degree(size_t v) const { return offsets_[v + 1] - offsets_[v]; }
+  // Cache hints for a walk that knows which lists it reads next: where v's list
+  // starts (first), then the list's first lines (once its offset is cached).
+  void prefetch_offset(size_t v) const { __builtin_prefetch(offsets_.data() + v); }
+  void prefetch_list(size_t v) const {
+    const char* p = reinterpret_cast<const char*>(begin(v));
+    __builtin_prefetch(p);
+    __builtin_prefetch(p + 64);
+    __builtin_prefetch(p + 128);
+  }
   // Sparse Rips (sparse_rips.hpp): the filtration value after which a vertex takes
   // part in no new simplex; empty for the Rips (flag) complex.
   void set_vertex_deaths(std::vector<value_t> death) { death_ = std::move(death); }

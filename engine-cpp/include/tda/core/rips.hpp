@@ -110,6 +110,7 @@ inline void reduce_sparse(SparseDistances& d, std::vector<Simplex> edges, size_t
     out.stats.probe_edges = cs.probe_edges;
     out.stats.probe_removed = cs.probe_removed;
     out.stats.probe_delayed = cs.probe_delayed;
+    out.stats.collapse_blocks = cs.blocks;
     t0.stop(out.stats.seconds_collapse, out.stats.cpu_seconds_collapse);
   }
   const StageClock t1;

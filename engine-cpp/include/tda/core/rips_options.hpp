@@ -47,6 +47,7 @@ struct RipsStats {
   uint64_t probe_edges = 0;             // the collapse's probe: edges handled first,
   uint64_t probe_removed = 0;           // ... of them dropped
   uint64_t probe_delayed = 0;           // ... of them delayed
+  uint32_t collapse_blocks = 0;         // blocks of vertices collapsed concurrently (0: in order, one thread)
   // wall and CPU (all threads of the process) seconds of the stages
   double seconds_edges = 0, cpu_seconds_edges = 0;  // neighbour lists and edge list
   double seconds_collapse = 0, cpu_seconds_collapse = 0;
