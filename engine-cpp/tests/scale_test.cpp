@@ -274,3 +274,30 @@ TEST(Collapse, InBlocksOnTwoThreadsEqualsRipser) {
     EXPECT_EQ(t::to_barcodes(r, 1), expected) << "threads=" << threads;
   }
 }
+
+// The collapse in blocks reports its progress (edges handled, rising) and
+// stops when cancelled while the blocks run (past the probe's tenth).
+TEST(Collapse, InBlocksReportsProgressAndStopsWhenCancelled) {
+  const size_t n = 24000;
+  const auto c = cloud(n, 3, 47);
+  RipsOptions o;
+  o.max_dim = 1;
+  o.threshold = 0.13f;
+  o.threads = 2;
+  o.collapse = Collapse::On;
+  Callbacks cb;
+  uint64_t last = 0, total = 0;
+  bool in_blocks = false;
+  cb.on_progress = [&](const ProgressInfo& p) {
+    if (p.stage != Stage::Collapse) return;
+    EXPECT_GE(p.columns_done, last);
+    last = p.columns_done;
+    total = p.columns_total;
+    if (p.columns_done > p.columns_total / 10) in_blocks = true;
+  };
+  cb.is_cancelled = [&] { return in_blocks; };
+  EXPECT_THROW(rips_from_points(c, n, 3, o, cb), Cancelled);
+  EXPECT_TRUE(in_blocks);
+  EXPECT_GT(total, static_cast<uint64_t>(kCollapseParallelEdges));
+  EXPECT_LT(last, total);  // stopped before the end
+}
