@@ -23,6 +23,7 @@
 #include <atomic>
 #include <cmath>
 #include <cstdint>
+#include <functional>
 #include <limits>
 #include <memory>
 #include <utility>
@@ -320,9 +321,10 @@ uint64_t collapse_run(const SparseDistances& g, EdgeCollapser& c, size_t lo, siz
 template <class Poll>
 uint64_t collapse_in_blocks(SparseDistances& g, std::vector<Simplex>& edges, size_t from,
                             const std::vector<uint32_t>& first, EdgeCollapser& c0, WorkerGroup& group,
-                            std::atomic<uint64_t>& handled, Poll&& poll) {
+                            std::atomic<uint64_t>& handled, Poll&& poll, const std::function<void(uint64_t)>& charge) {
   const size_t k = first.size() - 1;
   const size_t count = edges.size() - from;
+  if (charge) charge(count * (sizeof(uint8_t) + sizeof(uint32_t)));  // (before allocating them)
   // the positions of the edges grouped by block, in their order
   std::vector<uint8_t> block(count);
   group.chunks(count, 1 << 16, [&](size_t lo, size_t hi, int) {
@@ -376,11 +378,12 @@ uint64_t collapse_in_blocks(SparseDistances& g, std::vector<Simplex>& edges, siz
 // all edges of g; it is consumed. poll() runs every few thousand edges on the
 // calling thread; progress(done, total) reports the edges handled. With more
 // than one thread, the edges after the probe are handled in blocks of vertices
-// at once where the numbering allows it (detail::collapse_blocks).
+// at once where the numbering allows it (detail::collapse_blocks); charge(bytes)
+// is told the memory the blocks take besides the edges, before it is allocated.
 template <class Poll, class Progress>
 std::vector<detail::Simplex> collapse_edges(SparseDistances& g, std::vector<detail::Simplex> edges, int threads,
                                             CollapseStats& stats, Poll&& poll, Progress&& progress,
-                                            bool adaptive = false) {
+                                            bool adaptive = false, const std::function<void(uint64_t)>& charge = {}) {
   using detail::Simplex;
   stats.edges_before = edges.size();
   // from the last edge of the filtration to the first
@@ -424,10 +427,13 @@ std::vector<detail::Simplex> collapse_edges(SparseDistances& g, std::vector<deta
     if (!first.empty() && total - probe <= std::numeric_limits<uint32_t>::max()) {
       std::atomic<uint64_t> done{probe};
       stats.blocks = static_cast<uint32_t>(first.size() - 1);
-      stats.edges_delayed += detail::collapse_in_blocks(g, edges, probe, first, c, group, done, [&] {
-        poll();
-        progress(done.load(std::memory_order_relaxed), total);
-      });
+      stats.edges_delayed += detail::collapse_in_blocks(
+          g, edges, probe, first, c, group, done,
+          [&] {
+            poll();
+            progress(done.load(std::memory_order_relaxed), total);
+          },
+          charge);
     } else {
       stats.edges_delayed += detail::collapse_run(g, c, probe, total, in_order, polled);
     }

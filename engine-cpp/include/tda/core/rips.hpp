@@ -94,13 +94,14 @@ inline void reduce_sparse(SparseDistances& d, std::vector<Simplex> edges, size_t
   if (use_collapse(opt, n, edges.size())) {
     const StageClock t0;
     CollapseStats cs;
+    const uint64_t edge_bytes = edges.capacity() * sizeof(Simplex);
     edges = collapse_edges(
         d, std::move(edges), resolve_threads(opt.threads), cs, [&] { check_cancel(cb); },
         [&](uint64_t done, uint64_t total) {
           if (cb.on_progress)
             cb.on_progress(ProgressInfo{Stage::Collapse, 1, done, total, reported_bytes(cb, d.bytes())});
         },
-        opt.collapse == Collapse::Auto);
+        opt.collapse == Collapse::Auto, [&](uint64_t extra) { charge(cb, MemoryBudget::kEdges, edge_bytes + extra); });
     charge(cb, MemoryBudget::kDistances, d.bytes());
     charge(cb, MemoryBudget::kEdges, edges.capacity() * sizeof(Simplex));
     out.stats.collapse_stopped_early = cs.stopped_early;
