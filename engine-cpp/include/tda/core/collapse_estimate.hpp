@@ -36,7 +36,12 @@ namespace collapse_estimate_detail {
 
 struct OutOfTime {};
 
-// Whether the job (collapse mode `mode`) collapses the edges of profile p.
+// Whether the job (collapse mode `mode`) collapses the edges of profile p and
+// the estimate follows it: from H2 on. An H1 job may collapse too (from
+// kCollapseMinEdgesH1 edges), but its memory is the edge list and the lists,
+// built before the collapse, and its dimension-1 columns, which the collapse
+// only shrinks: the uncollapsed profile stands (1.89x the peak on the 1M-point
+// cube of bench/large_cloud_bench.py, through bench/admission_mesh.js).
 inline bool job_collapses(const ComplexProfile& p, int max_dim, std::optional<double> threshold, Collapse mode) {
   if (mode == Collapse::Off || max_dim < 2 || p.n < 2) return false;
   // the dense path (no threshold, few points, the collapse ruled out from n alone) never collapses
