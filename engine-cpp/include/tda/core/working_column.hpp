@@ -13,6 +13,7 @@
 #pragma once
 
 #include <algorithm>
+#include <cstdint>
 #include <cstdlib>
 #include <new>
 #include <utility>
@@ -69,8 +70,9 @@ class EntryBuffer {
   const Entry& front() const { return p_[0]; }
   Entry& back() { return p_[n_ - 1]; }
 
-  void push_back(const Entry& e) {
-    if (n_ == cap_) grow(n_ + 1);
+  // (inlined where entries are routed, one call per entry; the growth is not)
+  __attribute__((always_inline)) void push_back(const Entry& e) {
+    if (__builtin_expect(n_ == cap_, 0)) grow(n_ + 1);
     p_[n_++] = e;
   }
   void pop_back() { --n_; }
@@ -87,7 +89,7 @@ class EntryBuffer {
   void swap(EntryBuffer& o) noexcept { std::swap(p_, o.p_), std::swap(n_, o.n_), std::swap(cap_, o.cap_); }
 
  private:
-  void grow(size_t need) {
+  __attribute__((noinline)) void grow(size_t need) {
     size_t cap = std::max<size_t>(need, cap_ < 1024 ? 1024 : cap_ + cap_ / 2);
     void* q = std::realloc(p_, cap * sizeof(Entry));
     if (!q) throw std::bad_alloc();
@@ -138,10 +140,27 @@ struct Heap4 {
     sift_up(h, h.size() - 1);
   }
 
+  // Bottom-up: the hole left by the top goes down along the earliest children to
+  // a leaf, and the last entry (which usually belongs near the bottom) is sifted
+  // up from there: one comparison a level fewer than sifting it down from the top.
   static void pop(EntryBuffer& h) {
-    h.front() = h.back();
+    const size_t n = h.size() - 1;
+    const Entry e = h[n];
     h.pop_back();
-    if (!h.empty()) sift_down(h, 0);
+    if (n == 0) return;
+    size_t i = 0;
+    while (true) {
+      const size_t first = 4 * i + 1;
+      if (first >= n) break;
+      size_t best = first;
+      const size_t last = std::min(first + 4, n);
+      for (size_t t = first + 1; t < last; ++t)
+        if (lower(h[best], h[t])) best = t;
+      h[i] = h[best];
+      i = best;
+    }
+    h[i] = e;
+    sift_up(h, i);
   }
 
   static void make(EntryBuffer& h) {
@@ -255,16 +274,31 @@ class WorkingColumn {
   // and a heap of what arrived since. Heap mode: only the heap.
   bool front_empty() const { return pos_ == run_.size() && heap_.empty(); }
   bool from_run() const { return pos_ < run_.size() && (heap_.empty() || !Later{}(run_[pos_], heap_.front())); }
-  static bool earlier(const Entry& a, const Entry& b) { return Later{}(b, a); }
+  // (a function object, not a function: std::sort then inlines the comparison)
+  struct Earlier {
+    bool operator()(const Entry& a, const Entry& b) const { return Later{}(b, a); }
+  };
 
+  // The bucket of diameter d: the number of bounds at or below it (bound_ is
+  // ascending, so this is upper_bound's position). Counted without branches:
+  // the bounds are a few dozen, and a binary search's branches mispredict on
+  // nearly every entry of a huge column.
   size_t bucket_of(value_t d) const {
-    return static_cast<size_t>(std::upper_bound(bound_.begin(), bound_.end(), d) - bound_.begin());
+    uint32_t c = 0;  // (32-bit lanes: four bounds per vector compare)
+    for (const value_t b : bound_) c += b <= d;
+    return c;
   }
 
+  // (bucket_of(d) <= front_ exactly when d < bound_[front_]; past it only the
+  // later bounds need counting)
   void route(const Entry& e) {
-    const size_t b = bucket_of(e.diam);
-    if (b <= front_) H::push(heap_, e);
-    else buckets_[b].push_back(e);
+    if (e.diam < bound_[front_]) {
+      H::push(heap_, e);
+      return;
+    }
+    uint32_t b = static_cast<uint32_t>(front_) + 1;
+    for (size_t i = front_ + 1; i < bound_.size(); ++i) b += bound_[i] <= e.diam;
+    buckets_[b].push_back(e);
   }
 
   void refill() {
@@ -279,7 +313,7 @@ class WorkingColumn {
     front_ = b;
     run_.swap(buckets_[b]);
     if (run_.size() > split_at_) split_front();
-    else std::sort(run_.begin(), run_.end(), earlier);
+    else std::sort(run_.begin(), run_.end(), Earlier{});
   }
 
   // Cuts what is at the front (the rest of the run, and the heap) at quantiles of
@@ -304,7 +338,7 @@ class WorkingColumn {
       EntryBuffer all;
       all.resize(count);
       for (size_t i = 0; i < count; ++i) all[i] = at(i);
-      std::sort(all.begin(), all.end(), earlier);
+      std::sort(all.begin(), all.end(), Earlier{});
       run_.swap(all);
       pos_ = 0;
       heap_.release();
@@ -332,7 +366,7 @@ class WorkingColumn {
     pos_ = 0;
     run_.swap(buckets_[0]);
     if (run_.size() > split_at_) split_front();
-    else std::sort(run_.begin(), run_.end(), earlier);
+    else std::sort(run_.begin(), run_.end(), Earlier{});
   }
 
   static constexpr value_t kInfinity = std::numeric_limits<value_t>::infinity();
