@@ -62,27 +62,28 @@ class Complex<DenseDistances> {
   }
 
   // Largest j outside sigma with d(j, v) <= diam for all vertices v (so that
-  // sigma + {j} has sigma's diameter), or -1. Scanned in blocks so the
-  // comparisons vectorise.
+  // sigma + {j} has sigma's diameter), or -1. Scanned in blocks from the top:
+  // the largest distance to sigma's vertices (a max over the rows, which
+  // vectorises), then whether any of the block is within diam.
   index_t top_equal_vertex(const index_t* vs, int k, value_t diam) const {
     constexpr index_t kBlock = 64;
     const value_t* rows[kMaxVertices];
     for (int i = 0; i <= k; ++i) rows[i] = d_.row(vs[i]);
-    unsigned char ok[kBlock];
+    value_t far[kBlock];
     for (index_t hi = n_; hi > 0; hi -= kBlock) {
       const index_t lo = hi > kBlock ? hi - kBlock : 0;
       const int len = static_cast<int>(hi - lo);
       const value_t* r0 = rows[0] + lo;
-      unsigned any = 0;
-      for (int t = 0; t < len; ++t) ok[t] = r0[t] <= diam;
+      for (int t = 0; t < len; ++t) far[t] = r0[t];
       for (int i = 1; i <= k; ++i) {
         const value_t* ri = rows[i] + lo;
-        for (int t = 0; t < len; ++t) ok[t] &= ri[t] <= diam;
+        for (int t = 0; t < len; ++t) far[t] = far[t] < ri[t] ? ri[t] : far[t];
       }
-      for (int t = 0; t < len; ++t) any |= ok[t];
-      if (!any) continue;
+      int within = 0;
+      for (int t = 0; t < len; ++t) within += far[t] <= diam;
+      if (within == 0) continue;
       for (int t = len - 1; t >= 0; --t) {
-        if (!ok[t]) continue;
+        if (!(far[t] <= diam)) continue;
         const index_t j = lo + t;
         bool inside = false;
         for (int i = 0; i <= k; ++i) inside |= vs[i] == j;
