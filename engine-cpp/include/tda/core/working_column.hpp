@@ -118,16 +118,21 @@ struct Heap4 {
     h[i] = e;
   }
 
+  // The earliest of the children of i among the first n entries (i has one).
+  static size_t earliest_child(const EntryBuffer& h, size_t i, size_t n) {
+    const size_t first = 4 * i + 1;
+    size_t best = first;
+    const size_t last = std::min(first + 4, n);
+    for (size_t t = first + 1; t < last; ++t)
+      if (lower(h[best], h[t])) best = t;
+    return best;
+  }
+
   static void sift_down(EntryBuffer& h, size_t i) {
     const size_t n = h.size();
     const Entry e = h[i];
-    while (true) {
-      const size_t first = 4 * i + 1;
-      if (first >= n) break;
-      size_t best = first;
-      const size_t last = std::min(first + 4, n);
-      for (size_t t = first + 1; t < last; ++t)
-        if (lower(h[best], h[t])) best = t;
+    while (4 * i + 1 < n) {
+      const size_t best = earliest_child(h, i, n);
       if (!lower(e, h[best])) break;
       h[i] = h[best];
       i = best;
@@ -149,13 +154,8 @@ struct Heap4 {
     h.pop_back();
     if (n == 0) return;
     size_t i = 0;
-    while (true) {
-      const size_t first = 4 * i + 1;
-      if (first >= n) break;
-      size_t best = first;
-      const size_t last = std::min(first + 4, n);
-      for (size_t t = first + 1; t < last; ++t)
-        if (lower(h[best], h[t])) best = t;
+    while (4 * i + 1 < n) {
+      const size_t best = earliest_child(h, i, n);
       h[i] = h[best];
       i = best;
     }
