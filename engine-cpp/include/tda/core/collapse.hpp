@@ -275,11 +275,9 @@ inline std::vector<uint32_t> collapse_blocks(const SparseDistances& g, int threa
   return {};
 }
 
-// Handles edges[i] with collapser c: its new value goes into the lists and
-// into edges[i] (kRemoved: dropped). Returns whether it was delayed.
-inline bool collapse_one(EdgeCollapser& c, Simplex& e) {
-  uint32_t u, v;
-  decode_edge(e.index, u, v);
+// Handles edge e = uv with collapser c: its new value goes into the lists and
+// into e (kRemoved: dropped). Returns whether it was delayed.
+inline bool collapse_one(EdgeCollapser& c, Simplex& e, uint32_t u, uint32_t v) {
   const value_t t = c.process(u, v, e.diam);
   if (t == e.diam) return false;
   c.set_value(u, v, t);
@@ -290,27 +288,28 @@ inline bool collapse_one(EdgeCollapser& c, Simplex& e) {
 // Collapses the edges at(j), j in [lo, hi), in that order; each() runs before
 // every edge (polls). The lists of the edges a few steps ahead are fetched
 // meanwhile: the edges come longest first, from anywhere in the graph, so
-// each would otherwise wait for its two lists from memory. Returns how many
-// were delayed.
+// each would otherwise wait for its two lists from memory. Each edge is
+// decoded once, kFar steps ahead, into a ring the later steps read. Returns
+// how many were delayed.
 template <class At, class Each>
 uint64_t collapse_run(const SparseDistances& g, EdgeCollapser& c, size_t lo, size_t hi, At&& at, Each&& each) {
-  constexpr size_t kNear = 4, kFar = 8;  // lists, then offsets, that far ahead
-  auto ends = [&](size_t j, uint32_t& u, uint32_t& v) { decode_edge(at(j).index, u, v); };
+  constexpr size_t kNear = 4, kFar = 8, kRing = 16;  // lists, then offsets, that far ahead
+  uint32_t ring_u[kRing], ring_v[kRing];
+  auto decode = [&](size_t j) {
+    decode_edge(at(j).index, ring_u[j % kRing], ring_v[j % kRing]);
+    g.prefetch_offset(ring_u[j % kRing]);
+    g.prefetch_offset(ring_v[j % kRing]);
+  };
+  for (size_t j = lo; j < std::min(hi, lo + kFar); ++j) decode(j);
   uint64_t delayed = 0;
   for (size_t j = lo; j < hi; ++j) {
-    uint32_t u, v;
-    if (j + kFar < hi) {
-      ends(j + kFar, u, v);
-      g.prefetch_offset(u);
-      g.prefetch_offset(v);
-    }
+    if (j + kFar < hi) decode(j + kFar);
     if (j + kNear < hi) {
-      ends(j + kNear, u, v);
-      g.prefetch_list(u);
-      g.prefetch_list(v);
+      g.prefetch_list(ring_u[(j + kNear) % kRing]);
+      g.prefetch_list(ring_v[(j + kNear) % kRing]);
     }
     if (!each(j)) break;
-    delayed += collapse_one(c, at(j));
+    delayed += collapse_one(c, at(j), ring_u[j % kRing], ring_v[j % kRing]);
   }
   return delayed;
 }

@@ -279,26 +279,21 @@ class WorkingColumn {
     bool operator()(const Entry& a, const Entry& b) const { return Later{}(b, a); }
   };
 
-  // The bucket of diameter d: the number of bounds at or below it (bound_ is
-  // ascending, so this is upper_bound's position). Counted without branches:
-  // the bounds are a few dozen, and a binary search's branches mispredict on
-  // nearly every entry of a huge column.
-  size_t bucket_of(value_t d) const {
-    uint32_t c = 0;  // (32-bit lanes: four bounds per vector compare)
-    for (const value_t b : bound_) c += b <= d;
+  // The bucket of diameter d, known to be at least `from`: from plus the bounds
+  // at or below d after the first `from` (bound_ is ascending, so this is
+  // upper_bound's position). Counted without branches: the bounds are a few
+  // dozen, and a binary search's branches mispredict on nearly every entry of a
+  // huge column.
+  size_t bucket_of(value_t d, size_t from = 0) const {
+    uint32_t c = static_cast<uint32_t>(from);  // (32-bit lanes: four bounds per vector compare)
+    for (size_t i = from; i < bound_.size(); ++i) c += bound_[i] <= d;
     return c;
   }
 
-  // (bucket_of(d) <= front_ exactly when d < bound_[front_]; past it only the
-  // later bounds need counting)
+  // (bucket_of(d) <= front_ exactly when d < bound_[front_])
   void route(const Entry& e) {
-    if (e.diam < bound_[front_]) {
-      H::push(heap_, e);
-      return;
-    }
-    uint32_t b = static_cast<uint32_t>(front_) + 1;
-    for (size_t i = front_ + 1; i < bound_.size(); ++i) b += bound_[i] <= e.diam;
-    buckets_[b].push_back(e);
+    if (e.diam < bound_[front_]) H::push(heap_, e);
+    else buckets_[bucket_of(e.diam, front_ + 1)].push_back(e);
   }
 
   void refill() {
