@@ -35,6 +35,7 @@
 #include <vector>
 
 #include "tda/core/alpha_complex.hpp"
+#include "tda/core/parallel.hpp"
 #include "tda/core/persistence.hpp"  // Interval, Stage, ProgressInfo, Callbacks, Estimate
 #include "tda/core/types.hpp"
 
@@ -183,80 +184,114 @@ struct Emitter {
   }
 };
 
-// The reductions below visit the triangles in filtration order, which is
-// random in memory: the data of the column kAhead positions ahead (its edges'
-// flags, ranks and vertices) and of 2 kAhead ahead (the triangle's edges and
-// flag) are prefetched, so the loads overlap instead of stalling one by one.
+// A negative triangle's column before any reduction: the ranks of its positive
+// edges, ascending, with their coefficients in the boundary (over Z/2 all 1).
+// Edges are oriented from the smaller to the larger vertex id; the boundary of a
+// triangle x < y < z is [y,z] - [x,z] + [x,y].
+struct TriColumn {
+  uint32_t rank[3];
+  uint8_t coef[3];
+  uint8_t len;
+};
+
+inline TriColumn tri_column(const FilteredComplex& K, uint32_t t, const std::vector<uint8_t>& neg_edge,
+                            const std::vector<uint32_t>& edge_rank, uint32_t p) {
+  const uint32_t* te = &K.tri_edges[3 * size_t(t)];
+  uint32_t a[3], b[3];
+  for (int k = 0; k < 3; ++k) {
+    a[k] = K.edge_v[2 * size_t(te[k])];
+    b[k] = K.edge_v[2 * size_t(te[k]) + 1];
+  }
+  // the edges are [x,y], [x,z], [y,z] in some order: x is the least first vertex, z the largest second
+  const uint32_t x = std::min({a[0], a[1], a[2]}), z = std::max({b[0], b[1], b[2]});
+  TriColumn c{};
+  for (int k = 0; k < 3; ++k) {
+    if (neg_edge[te[k]]) continue;
+    uint32_t r = edge_rank[te[k]];
+    uint8_t f = static_cast<uint8_t>(a[k] == x && b[k] == z ? p - 1 : 1);
+    int j = c.len++;
+    for (; j > 0 && c.rank[j - 1] > r; --j) {  // insertion by rank
+      c.rank[j] = c.rank[j - 1];
+      c.coef[j] = c.coef[j - 1];
+    }
+    c.rank[j] = r;
+    c.coef[j] = f;
+  }
+  return c;
+}
+
+// The reductions visit the triangles in filtration order, which is random in
+// memory. So their columns are first gathered into one array in that order
+// (tri_columns), on all threads, with the data of the triangle kAhead positions
+// ahead (its edges' flags, ranks and vertices) and of 2 kAhead ahead (its edges)
+// prefetched: the loads overlap instead of stalling one by one.
 inline constexpr size_t kAhead = 16;
-__attribute__((always_inline)) inline void prefetch_columns(const FilteredComplex& K,
-                                                            const std::vector<uint32_t>& tri_order,
-                                                            const std::vector<uint8_t>& neg_tri,
-                                                            const std::vector<uint8_t>& neg_edge,
-                                                            const std::vector<uint32_t>& edge_rank,
-                                                            const std::vector<uint64_t>& at, size_t i) {
-  const size_t NT = tri_order.size();
-  if (i + 2 * kAhead < NT) {
-    const uint32_t t = tri_order[i + 2 * kAhead];
-    __builtin_prefetch(&neg_tri[t]);
-    __builtin_prefetch(&K.tri_edges[3 * size_t(t)]);
-  }
-  if (i + kAhead < NT) {
-    const uint32_t t = tri_order[i + kAhead];
-    if (neg_tri[t]) {
-      const uint32_t* te = &K.tri_edges[3 * size_t(t)];
-      for (int k = 0; k < 3; ++k) {
-        __builtin_prefetch(&neg_edge[te[k]]);
-        __builtin_prefetch(&edge_rank[te[k]]);
-        __builtin_prefetch(&K.edge_v[2 * size_t(te[k])]);
-      }
-    }
-  }
-  // half way: the pivot table's entries of the column's edges (its first lookup)
-  if (i + kAhead / 2 < NT) {
-    const uint32_t t = tri_order[i + kAhead / 2];
-    if (neg_tri[t]) {
-      const uint32_t* te = &K.tri_edges[3 * size_t(t)];
-      for (int k = 0; k < 3; ++k) __builtin_prefetch(&at[edge_rank[te[k]]]);
-    }
-  }
+
+// The columns of the negative triangles of ranks neg_ranks (ascending).
+template <class Poll>
+inline std::vector<TriColumn> tri_columns(const FilteredComplex& K, const std::vector<uint32_t>& tri_order,
+                                          const std::vector<uint32_t>& neg_ranks, const std::vector<uint8_t>& neg_edge,
+                                          const std::vector<uint32_t>& edge_rank, uint32_t p, int threads,
+                                          Poll&& poll) {
+  const size_t M = neg_ranks.size();
+  std::vector<TriColumn> cols(M);
+  auto edges_of = [&](size_t j) { return &K.tri_edges[3 * size_t(tri_order[neg_ranks[j]])]; };
+  WorkerGroup group(threads);
+  group.chunks(
+      M, size_t{1} << 15,
+      [&](size_t begin, size_t end, int) {
+        for (size_t j = begin; j < end; ++j) {
+          if (j + 2 * kAhead < end) __builtin_prefetch(edges_of(j + 2 * kAhead));
+          if (j + kAhead < end) {
+            const uint32_t* te = edges_of(j + kAhead);
+            for (int k = 0; k < 3; ++k) {
+              __builtin_prefetch(&neg_edge[te[k]]);
+              __builtin_prefetch(&edge_rank[te[k]]);
+              __builtin_prefetch(&K.edge_v[2 * size_t(te[k])]);
+            }
+          }
+          cols[j] = tri_column(K, tri_order[neg_ranks[j]], neg_edge, edge_rank, p);
+        }
+      },
+      poll);
+  return cols;
 }
 
 inline constexpr uint64_t kNoColumn = ~uint64_t{0};
-inline size_t negative_count(const std::vector<uint8_t>& neg) {
-  size_t k = 0;
-  for (uint8_t x : neg) k += x;
-  return k;
+
+// The reductions' lookups of the pivot kAhead columns ahead (the pivot table's
+// entry) and kAhead / 2 ahead (the stored column it points to), prefetched.
+template <class Entry>
+__attribute__((always_inline)) inline void prefetch_pivots(const std::vector<TriColumn>& cols,
+                                                           const std::vector<uint64_t>& at,
+                                                           const std::vector<Entry>& pool, size_t j) {
+  const size_t M = cols.size();
+  if (j + kAhead < M) {
+    const TriColumn& c = cols[j + kAhead];
+    if (c.len) __builtin_prefetch(&at[c.rank[c.len - 1]]);
+  }
+  if (j + kAhead / 2 < M) {
+    const TriColumn& c = cols[j + kAhead / 2];
+    if (c.len && at[c.rank[c.len - 1]] != kNoColumn) __builtin_prefetch(pool.data() + at[c.rank[c.len - 1]]);
+  }
 }
 
-// Dimension 1 in R^3 over Z/2: columns = negative triangles in filtration order
-// (clearing), entries = ranks of their positive edges (compression), kept
+// Dimension 1 in R^3 over Z/2: columns = the negative triangles in filtration
+// order (clearing), entries = ranks of their positive edges (compression), kept
 // sorted; the reduced columns are stored in one flat pool, the column owning a
-// pivot rank is found in a flat array.
+// pivot rank is found in a flat array (E: the number of edges).
 template <class OnColumn, class OnPivot>
-inline void reduce_dim1_z2(const FilteredComplex& K, const std::vector<uint32_t>& tri_order,
-                           const std::vector<double>& tri_sorted, const std::vector<uint8_t>& neg_tri,
-                           const std::vector<uint8_t>& neg_edge, const std::vector<uint32_t>& edge_rank,
-                           const Emitter& out, OnColumn&& on_column, OnPivot&& on_pivot) {
+inline void reduce_dim1_z2(const std::vector<TriColumn>& cols, size_t E, OnColumn&& on_column, OnPivot&& on_pivot) {
   // at[p]: where the column with pivot rank p starts in the pool (its length,
   // then its entries), so a lookup touches the pool right away
-  std::vector<uint64_t> at(edge_rank.size(), kNoColumn);
+  std::vector<uint64_t> at(E, kNoColumn);
   std::vector<uint32_t> pool;
-  pool.reserve(4 * negative_count(neg_tri));
+  pool.reserve(4 * cols.size());
   std::vector<uint32_t> work, tmp;
-  const size_t NT = tri_order.size();
-  for (size_t i = 0; i < NT; ++i) {
-    prefetch_columns(K, tri_order, neg_tri, neg_edge, edge_rank, at, i);
-    const uint32_t t = tri_order[i];
-    if (!neg_tri[t]) continue;
-    const double death = tri_sorted[i];
-    if (!out.keep(death)) break;
-    on_column(i, NT, pool.capacity() * 4);
-    work.clear();
-    for (int k = 0; k < 3; ++k) {
-      const uint32_t e = K.tri_edges[3 * size_t(t) + k];
-      if (!neg_edge[e]) work.push_back(edge_rank[e]);
-    }
-    std::sort(work.begin(), work.end());
+  for (size_t j = 0; j < cols.size(); ++j) {
+    prefetch_pivots(cols, at, pool, j);
+    on_column(j, pool.capacity() * 4);
+    work.assign(cols[j].rank, cols[j].rank + cols[j].len);
     while (!work.empty()) {
       const uint32_t p = work.back();
       const uint64_t c = at[p];
@@ -264,23 +299,23 @@ inline void reduce_dim1_z2(const FilteredComplex& K, const std::vector<uint32_t>
         at[p] = pool.size();
         pool.push_back(static_cast<uint32_t>(work.size()));
         pool.insert(pool.end(), work.begin(), work.end());
-        on_pivot(p, death);
+        on_pivot(j, p);
         break;
       }
       // work += column c (symmetric difference of sorted lists)
       tmp.clear();
       const uint32_t* x = pool.data() + c + 1;
       const uint32_t* xe = x + pool[c];
-      size_t j = 0;
-      while (j < work.size() && x < xe) {
-        if (work[j] < *x) tmp.push_back(work[j++]);
-        else if (*x < work[j]) tmp.push_back(*x++);
+      size_t i = 0;
+      while (i < work.size() && x < xe) {
+        if (work[i] < *x) tmp.push_back(work[i++]);
+        else if (*x < work[i]) tmp.push_back(*x++);
         else {
-          ++j;
+          ++i;
           ++x;
         }
       }
-      tmp.insert(tmp.end(), work.begin() + j, work.end());
+      tmp.insert(tmp.end(), work.begin() + i, work.end());
       tmp.insert(tmp.end(), x, xe);
       work.swap(tmp);
     }
@@ -293,38 +328,11 @@ struct ZpEntry {
   uint32_t coef;
 };
 
-// The boundary of triangle t over Z/p restricted to the positive edges, sorted
-// by rank: edges are oriented from the smaller to the larger vertex id, the
-// boundary of a triangle x < y < z is [y,z] - [x,z] + [x,y].
-inline void zp_boundary(const FilteredComplex& K, uint32_t t, const std::vector<uint8_t>& neg_edge,
-                        const std::vector<uint32_t>& edge_rank, uint32_t p, std::vector<ZpEntry>& work) {
-  const uint32_t* te = &K.tri_edges[3 * size_t(t)];
-  uint32_t vs[6];
-  for (int k = 0; k < 3; ++k) {
-    vs[2 * k] = K.edge_v[2 * size_t(te[k])];
-    vs[2 * k + 1] = K.edge_v[2 * size_t(te[k]) + 1];
-  }
-  std::sort(vs, vs + 6);  // each vertex twice: x x y y z z
-  const uint32_t x = vs[0], z = vs[4];
-  work.clear();
-  for (int k = 0; k < 3; ++k) {
-    const uint32_t e = te[k];
-    if (neg_edge[e]) continue;
-    const uint32_t a = K.edge_v[2 * size_t(e)], b = K.edge_v[2 * size_t(e) + 1];
-    // [y,z] and [x,y] get +1, [x,z] gets -1
-    const bool minus = a == x && b == z;
-    work.push_back(ZpEntry{edge_rank[e], minus ? p - 1 : 1u});
-  }
-  std::sort(work.begin(), work.end(), [](const ZpEntry& u, const ZpEntry& v) { return u.rank < v.rank; });
-}
-
-// The same over Z/p (p odd prime), columns from zp_boundary; stored columns are
-// normalised to pivot coefficient 1.
+// The same over Z/p (p odd prime); stored columns are normalised to pivot
+// coefficient 1.
 template <class OnColumn, class OnPivot>
-inline void reduce_dim1_zp(const FilteredComplex& K, const std::vector<uint32_t>& tri_order,
-                           const std::vector<double>& tri_sorted, const std::vector<uint8_t>& neg_tri,
-                           const std::vector<uint8_t>& neg_edge, const std::vector<uint32_t>& edge_rank,
-                           const Emitter& out, int modulus, OnColumn&& on_column, OnPivot&& on_pivot) {
+inline void reduce_dim1_zp(const std::vector<TriColumn>& cols, size_t E, int modulus, OnColumn&& on_column,
+                           OnPivot&& on_pivot) {
   using Entry = ZpEntry;
   const uint32_t p = static_cast<uint32_t>(modulus);
   std::vector<uint32_t> inv(p, 0);
@@ -335,19 +343,15 @@ inline void reduce_dim1_zp(const FilteredComplex& K, const std::vector<uint32_t>
   std::vector<uint8_t> mul(size_t(p) * p);
   for (uint32_t a = 0; a < p; ++a)
     for (uint32_t b = 0; b < p; ++b) mul[size_t(a) * p + b] = static_cast<uint8_t>(a * b % p);
-  std::vector<uint64_t> at(edge_rank.size(), kNoColumn);  // as over Z/2 (the length in a first entry's rank)
+  std::vector<uint64_t> at(E, kNoColumn);  // as over Z/2 (the length in a first entry's rank)
   std::vector<Entry> pool;
-  pool.reserve(4 * negative_count(neg_tri));
+  pool.reserve(4 * cols.size());
   std::vector<Entry> work, tmp;
-  const size_t NT = tri_order.size();
-  for (size_t i = 0; i < NT; ++i) {
-    prefetch_columns(K, tri_order, neg_tri, neg_edge, edge_rank, at, i);
-    const uint32_t t = tri_order[i];
-    if (!neg_tri[t]) continue;
-    const double death = tri_sorted[i];
-    if (!out.keep(death)) break;
-    on_column(i, NT, pool.capacity() * sizeof(Entry));
-    zp_boundary(K, t, neg_edge, edge_rank, p, work);
+  for (size_t j = 0; j < cols.size(); ++j) {
+    prefetch_pivots(cols, at, pool, j);
+    on_column(j, pool.capacity() * sizeof(Entry));
+    work.clear();
+    for (int k = 0; k < cols[j].len; ++k) work.push_back(Entry{cols[j].rank[k], cols[j].coef[k]});
     while (!work.empty()) {
       const Entry piv = work.back();
       const uint64_t c = at[piv.rank];
@@ -356,7 +360,7 @@ inline void reduce_dim1_zp(const FilteredComplex& K, const std::vector<uint32_t>
         pool.push_back(Entry{static_cast<uint32_t>(work.size()), 0});
         const uint8_t* ms = &mul[size_t(inv[piv.coef]) * p];
         for (const Entry& en : work) pool.push_back(Entry{en.rank, ms[en.coef]});
-        on_pivot(piv.rank, death);
+        on_pivot(j, piv.rank);
         break;
       }
       // work -= piv.coef * column c (its pivot coefficient is 1)
@@ -364,22 +368,22 @@ inline void reduce_dim1_zp(const FilteredComplex& K, const std::vector<uint32_t>
       tmp.clear();
       const Entry* y = pool.data() + c + 1;
       const Entry* ye = y + pool[c].rank;
-      size_t j = 0;
-      while (j < work.size() && y < ye) {
-        if (work[j].rank < y->rank) {
-          tmp.push_back(work[j++]);
-        } else if (y->rank < work[j].rank) {
+      size_t i = 0;
+      while (i < work.size() && y < ye) {
+        if (work[i].rank < y->rank) {
+          tmp.push_back(work[i++]);
+        } else if (y->rank < work[i].rank) {
           tmp.push_back(Entry{y->rank, mf[y->coef]});
           ++y;
         } else {
-          uint32_t v = work[j].coef + mf[y->coef];
+          uint32_t v = work[i].coef + mf[y->coef];
           if (v >= p) v -= p;
           if (v) tmp.push_back(Entry{y->rank, v});
-          ++j;
+          ++i;
           ++y;
         }
       }
-      tmp.insert(tmp.end(), work.begin() + j, work.end());
+      tmp.insert(tmp.end(), work.begin() + i, work.end());
       for (; y < ye; ++y) tmp.push_back(Entry{y->rank, mf[y->coef]});
       work.swap(tmp);
     }
@@ -394,9 +398,10 @@ inline void release_vector(V& v) {
 
 // Dimension 0: Kruskal over the edges in filtration order (edge_order, their
 // values edge_sorted). Returns the negative edges (those merging two components).
+// progress: null when it runs beside the dual pass (which reports then).
 inline std::vector<uint8_t> dim0_kruskal(const FilteredComplex& K, const std::vector<uint32_t>& edge_order,
                                          const std::vector<double>& edge_sorted, const Emitter& out,
-                                         const Progress& progress) {
+                                         const Progress* progress) {
   const uint32_t nv = K.nv;
   const size_t E = edge_order.size();
   std::vector<uint8_t> neg_edge(E, 0);
@@ -413,7 +418,7 @@ inline std::vector<uint8_t> dim0_kruskal(const FilteredComplex& K, const std::ve
     neg_edge[e] = 1;
     --components;
     out.bar(0, 0.0, v);
-    if ((i & 0xfffff) == 0xfffff) progress.step(Stage::Dim0, 0, i, E, K.bytes());
+    if (progress && (i & 0xfffff) == 0xfffff) progress->step(Stage::Dim0, 0, i, E, K.bytes());
   }
   for (uint32_t c = 0; c < components; ++c) out.bar(0, 0.0, kInf);
   return neg_edge;
@@ -421,12 +426,13 @@ inline std::vector<uint8_t> dim0_kruskal(const FilteredComplex& K, const std::ve
 
 // The top dimension d - 1 (d = K.dim, 2 or 3): union-find on the dual graph
 // (the top cells and the outside), facets in reverse filtration order. When
-// d = 3, marks the negative facets (triangles) in neg_facet, sets tri_sorted
-// (their values by rank) and returns the triangles in filtration order; when
-// d = 2 the facets are the edges, sorted already (edge_order, borrowed and
-// given back). Releases the top cells' and triangles' values and K.facet_cof.
+// d = 3, lists the ranks of the negative facets (triangles) in neg_ranks
+// (ascending), sets tri_sorted (their values by rank) and returns the triangles
+// in filtration order; when d = 2 the facets are the edges, sorted already
+// (edge_order, borrowed and given back). Releases the top cells' and triangles'
+// values and K.facet_cof.
 inline std::vector<uint32_t> top_dual_pass(FilteredComplex& K, std::vector<uint32_t>& edge_order,
-                                           const std::vector<double>& edge_sorted, std::vector<uint8_t>& neg_facet,
+                                           const std::vector<double>& edge_sorted, std::vector<uint32_t>& neg_ranks,
                                            std::vector<double>& tri_sorted, const Emitter& out,
                                            const Progress& progress, uint64_t reduction_total) {
   const int top = K.dim;  // 2 or 3
@@ -459,7 +465,7 @@ inline std::vector<uint32_t> top_dual_pass(FilteredComplex& K, std::vector<uint3
     const uint32_t c0 = K.facet_cof[2 * size_t(f)], c1 = K.facet_cof[2 * size_t(f) + 1];
     uint32_t a = uf.find(c0), b = uf.find(c1 == kNone ? static_cast<uint32_t>(NT) : c1);
     if (a == b) {
-      if (top == 3) neg_facet[f] = 1;
+      if (top == 3) neg_ranks.push_back(static_cast<uint32_t>(i));
       continue;
     }
     if (key[a] > key[b]) std::swap(a, b);  // a: the younger set
@@ -468,6 +474,7 @@ inline std::vector<uint32_t> top_dual_pass(FilteredComplex& K, std::vector<uint3
     uf.link(a, b);
     if ((i & 0xfffff) == 0) progress.step(Stage::Reduction, 1, NF - i, reduction_total, K.bytes());
   }
+  std::reverse(neg_ranks.begin(), neg_ranks.end());
   release_vector(K.facet_cof);
   if (top == 2) {
     edge_order = std::move(facet_order);
@@ -476,60 +483,92 @@ inline std::vector<uint32_t> top_dual_pass(FilteredComplex& K, std::vector<uint3
   return facet_order;
 }
 
-// Dimension 1 in R^3: reduce the negative triangles (tri_order, values
-// tri_sorted, flags neg_tri; NF triangles) over the positive edges, then report
-// the positive edges never killed (only possible below a max_alpha). Returns the
-// number of columns reduced.
-inline uint64_t dim1_in_r3(const FilteredComplex& K, const std::vector<uint32_t>& edge_order,
-                           const std::vector<double>& edge_sorted, const std::vector<uint8_t>& neg_edge,
-                           const std::vector<uint32_t>& tri_order, const std::vector<double>& tri_sorted,
-                           const std::vector<uint8_t>& neg_tri, size_t NF, const Emitter& out, int modulus,
-                           const Progress& progress, uint64_t reduction_total) {
-  const size_t E = edge_order.size();
-  uint64_t columns = 0;
-  std::vector<uint32_t> edge_rank(E);
-  for (size_t r = 0; r < E; ++r) edge_rank[edge_order[r]] = static_cast<uint32_t>(r);
-  std::vector<uint8_t> killed(E, 0);  // by edge rank
-  auto on_pivot = [&](uint32_t p, double death) {
-    killed[p] = 1;
-    out.bar(1, edge_sorted[p], death);
-  };
-  auto on_column = [&](size_t i, size_t /*total*/, uint64_t pool_bytes) {
-    ++columns;
-    if ((columns & 0x3ffff) == 0) progress.step(Stage::Reduction, 1, NF + i, reduction_total, K.bytes() + pool_bytes);
-  };
-  if (modulus == 2) reduce_dim1_z2(K, tri_order, tri_sorted, neg_tri, neg_edge, edge_rank, out, on_column, on_pivot);
-  else reduce_dim1_zp(K, tri_order, tri_sorted, neg_tri, neg_edge, edge_rank, out, modulus, on_column, on_pivot);
-  for (size_t r = 0; r < E; ++r) {
-    if (!out.keep(edge_sorted[r])) break;
-    if (!neg_edge[edge_order[r]] && !killed[r]) out.bar(1, edge_sorted[r], kInf);
+// What the edges' pass leaves for dimension 1: the edges in filtration order,
+// their values, their ranks, and which ones are negative (Kruskal).
+struct EdgePass {
+  std::vector<uint32_t> order;
+  std::vector<double> sorted;
+  std::vector<uint32_t> rank;  // (dimension 1 in R^3 only)
+  std::vector<uint8_t> neg;
+};
+
+// Sorts the edges and runs Kruskal (progress: as for dim0_kruskal); with_rank
+// also inverts the order. K.edge_val is kept (the caller releases it).
+inline EdgePass edge_pass(const FilteredComplex& K, const Emitter& out, const Progress* progress, bool with_rank) {
+  EdgePass ep;
+  ep.order = sort_by_value(K.edge_val, &ep.sorted);
+  ep.neg = dim0_kruskal(K, ep.order, ep.sorted, out, progress);
+  if (with_rank) {
+    ep.rank.resize(ep.order.size());
+    for (size_t r = 0; r < ep.order.size(); ++r) ep.rank[ep.order[r]] = static_cast<uint32_t>(r);
   }
-  return columns;
+  return ep;
+}
+
+// Dimension 1 in R^3: reduce the negative triangles (ranks neg_ranks into
+// tri_order, values tri_sorted; NF triangles) over the positive edges, then
+// report the positive edges never killed (only possible below a max_alpha).
+// Returns the number of columns reduced.
+inline uint64_t dim1_in_r3(const FilteredComplex& K, const EdgePass& ep, const std::vector<uint32_t>& tri_order,
+                           const std::vector<double>& tri_sorted, std::vector<uint32_t>& neg_ranks, size_t NF,
+                           const Emitter& out, int modulus, int threads, const Progress& progress,
+                           uint64_t reduction_total) {
+  const size_t E = ep.order.size();
+  while (!neg_ranks.empty() && !out.keep(tri_sorted[neg_ranks.back()])) neg_ranks.pop_back();
+  const std::vector<TriColumn> cols = tri_columns(K, tri_order, neg_ranks, ep.neg, ep.rank,
+                                                  static_cast<uint32_t>(modulus), threads, [&] { progress.check(); });
+  const uint64_t cols_bytes = cols.capacity() * sizeof(TriColumn) + neg_ranks.capacity() * 4;
+  std::vector<uint8_t> killed(E, 0);  // by edge rank
+  auto on_pivot = [&](size_t j, uint32_t p) {
+    killed[p] = 1;
+    out.bar(1, ep.sorted[p], tri_sorted[neg_ranks[j]]);
+  };
+  auto on_column = [&](size_t j, uint64_t pool_bytes) {
+    if ((j & 0x3ffff) == 0x3ffff)
+      progress.step(Stage::Reduction, 1, NF + neg_ranks[j], reduction_total, K.bytes() + cols_bytes + pool_bytes);
+  };
+  if (modulus == 2) reduce_dim1_z2(cols, E, on_column, on_pivot);
+  else reduce_dim1_zp(cols, E, modulus, on_column, on_pivot);
+  for (size_t r = 0; r < E; ++r) {
+    if (!out.keep(ep.sorted[r])) break;
+    if (!ep.neg[ep.order[r]] && !killed[r]) out.bar(1, ep.sorted[r], kInf);
+  }
+  return cols.size();
 }
 
 // Persistence of the filtered complex. Returns the number of columns reduced.
 // The values are read in filtration order from sorted copies (sort_by_value);
-// K's per-id value arrays are released once sorted.
-inline uint64_t persistence(FilteredComplex& K, const Emitter& out, int modulus, const Progress& progress) {
+// K's per-id value arrays are released once sorted. In R^3 with threads > 1 the
+// edges' pass (dimension 0) runs beside the dual pass (dimension 2): they share
+// nothing but K's read-only edges, and write different diagrams.
+inline uint64_t persistence(FilteredComplex& K, const Emitter& out, int modulus, int threads,
+                            const Progress& progress) {
   const size_t E = K.edge_val.size();
   progress.step(Stage::Dim0, 0, 0, E, K.bytes());
-  std::vector<double> edge_sorted;  // edge values by rank
-  std::vector<uint32_t> edge_order = sort_by_value(K.edge_val, &edge_sorted);
-  release_vector(K.edge_val);
-  const std::vector<uint8_t> neg_edge = dim0_kruskal(K, edge_order, edge_sorted, out, progress);
-  if (K.dim < 2) return 0;
-
-  const int top = K.dim;  // 2 or 3
-  const size_t NF = top == 2 ? E : K.tri_val.size();
-  const uint64_t reduction_total = top == 3 && out.max_dim >= 1 ? 2 * uint64_t(NF) : NF;
-  std::vector<uint8_t> neg_facet;  // needed for the middle reduction (top == 3)
-  if (top == 3) neg_facet.assign(NF, 0);
+  const bool r3 = K.dim == 3 && out.max_dim >= 1;
+  EdgePass ep;
+  std::vector<uint32_t> tri_order, neg_ranks;
   std::vector<double> tri_sorted;  // triangle values by rank (top == 3)
-  const std::vector<uint32_t> tri_order =
-      top_dual_pass(K, edge_order, edge_sorted, neg_facet, tri_sorted, out, progress, reduction_total);
-  if (top == 3 && out.max_dim >= 1)
-    return dim1_in_r3(K, edge_order, edge_sorted, neg_edge, tri_order, tri_sorted, neg_facet, NF, out, modulus,
-                      progress, reduction_total);
+  const int top = K.dim;           // 2 or 3 from here on
+  const size_t NF = top == 2 ? E : K.tri_val.size();
+  const uint64_t reduction_total = r3 ? 2 * uint64_t(NF) : NF;
+  if (K.dim == 3 && threads > 1) {
+    WorkerGroup group(2);
+    group.run_polled(
+        [&](int w) {
+          if (w == 1) ep = edge_pass(K, out, nullptr, r3);
+          else tri_order = top_dual_pass(K, ep.order, ep.sorted, neg_ranks, tri_sorted, out, progress, reduction_total);
+        },
+        [&] { progress.check(); });
+    release_vector(K.edge_val);
+  } else {
+    ep = edge_pass(K, out, &progress, r3);
+    release_vector(K.edge_val);
+    if (K.dim < 2) return 0;
+    tri_order = top_dual_pass(K, ep.order, ep.sorted, neg_ranks, tri_sorted, out, progress, reduction_total);
+  }
+  if (r3)
+    return dim1_in_r3(K, ep, tri_order, tri_sorted, neg_ranks, NF, out, modulus, threads, progress, reduction_total);
   return 0;
 }
 
@@ -631,7 +670,7 @@ inline AlphaResult alpha_from_points(const std::vector<double>& coords, size_t n
     }
   }
   out.diagrams = &res.diagrams;
-  res.stats.columns_reduced = persistence(K, out, opt.modulus, progress);
+  res.stats.columns_reduced = persistence(K, out, opt.modulus, opt.threads, progress);
 
   for (size_t d = 0; d < res.diagrams.size(); ++d) {
     for (Interval& I : res.diagrams[d]) {
