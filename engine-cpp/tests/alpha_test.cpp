@@ -286,7 +286,8 @@ TEST(AlphaGudhi, MoebiusBandDependsOnTheField) {
   compare_with_gudhi(c, "moebius Z/11", field(11));
   auto long_bars = [&](int p) {
     std::vector<std::pair<double, double>> v;
-    for (const Interval& I : tda::core::alpha_from_points(c.coords, c.n, c.dim, field(p)).diagrams[1])
+    const AlphaResult r = tda::core::alpha_from_points(c.coords, c.n, c.dim, field(p));  // (kept alive for the loop)
+    for (const Interval& I : r.diagrams[1])
       if (I.death - I.birth > 0.01) v.emplace_back(I.birth, I.death);
     std::sort(v.begin(), v.end());
     return v;

@@ -424,40 +424,29 @@ inline std::vector<uint8_t> dim0_kruskal(const FilteredComplex& K, const std::ve
   return neg_edge;
 }
 
-// The top dimension d - 1 (d = K.dim, 2 or 3): union-find on the dual graph
-// (the top cells and the outside), facets in reverse filtration order. When
-// d = 3, lists the ranks of the negative facets (triangles) in neg_ranks
-// (ascending), sets tri_sorted (their values by rank) and returns the triangles
-// in filtration order; when d = 2 the facets are the edges, sorted already
-// (edge_order, borrowed and given back). Releases the top cells' and triangles'
-// values and K.facet_cof.
-inline std::vector<uint32_t> top_dual_pass(FilteredComplex& K, std::vector<uint32_t>& edge_order,
-                                           const std::vector<double>& edge_sorted, std::vector<uint32_t>& neg_ranks,
-                                           std::vector<double>& tri_sorted, const Emitter& out,
-                                           const Progress& progress, uint64_t reduction_total) {
-  const int top = K.dim;  // 2 or 3
-  std::vector<double>& top_val = top == 2 ? K.tri_val : K.tet_val;
-  const size_t NT = top_val.size(), NF = top == 2 ? edge_order.size() : K.tri_val.size();
-  // Progress of the reduction stage: one counter over both passes (the dual
-  // pass, which yields dimension d-1, then the dimension-1 columns in R^3),
-  // reported as dimension 1 so that the fraction only grows.
-  progress.step(Stage::Reduction, 1, 0, reduction_total, K.bytes());
-  std::vector<double> top_sorted;
+// The top cells' keys for the dual union-find: key[c] = the rank of top cell c,
+// key[NT] = NT for the outside; their values by rank go to top_sorted.
+// Releases top_val.
+inline std::vector<uint32_t> top_keys(std::vector<double>& top_val, std::vector<double>& top_sorted) {
+  const size_t NT = top_val.size();
   std::vector<uint32_t> top_order = sort_by_value(top_val, &top_sorted);
   release_vector(top_val);
-  // key[root] = largest rank of a top cell in the set (outside: NT)
   std::vector<uint32_t> key(NT + 1);
   for (size_t r = 0; r < NT; ++r) key[top_order[r]] = static_cast<uint32_t>(r);
   key[NT] = static_cast<uint32_t>(NT);
-  release_vector(top_order);
-  std::vector<uint32_t> facet_order;
-  if (top == 2) {
-    facet_order = std::move(edge_order);
-  } else {
-    facet_order = sort_by_value(K.tri_val, &tri_sorted);
-    release_vector(K.tri_val);
-  }
-  const std::vector<double>& facet_sorted = top == 2 ? edge_sorted : tri_sorted;
+  return key;
+}
+
+// The top dimension d - 1 (d = K.dim, 2 or 3): union-find on the dual graph
+// (the top cells and the outside), facets in reverse filtration order
+// (facet_order, values facet_sorted). When d = 3, lists the ranks of the
+// negative facets (triangles) in neg_ranks, ascending. Releases K.facet_cof.
+inline void dual_union_find(FilteredComplex& K, const std::vector<uint32_t>& facet_order,
+                            const std::vector<double>& facet_sorted, const std::vector<uint32_t>& key,
+                            const std::vector<double>& top_sorted, std::vector<uint32_t>& neg_ranks,
+                            const Emitter& out, const Progress& progress, uint64_t reduction_total) {
+  const int top = K.dim;  // 2 or 3
+  const size_t NT = key.size() - 1, NF = facet_order.size();
   KeyedSets uf(NT + 1);
   for (size_t i = NF; i-- > 0;) {
     if (i >= kAhead) __builtin_prefetch(&K.facet_cof[2 * size_t(facet_order[i - kAhead])]);
@@ -476,6 +465,33 @@ inline std::vector<uint32_t> top_dual_pass(FilteredComplex& K, std::vector<uint3
   }
   std::reverse(neg_ranks.begin(), neg_ranks.end());
   release_vector(K.facet_cof);
+}
+
+// The top dimension on one thread: the top cells' keys, the facets' order, the
+// union-find. When d = 3 the triangles are sorted here: sets tri_sorted (their
+// values by rank) and returns them in filtration order; when d = 2 the facets
+// are the edges, sorted already (edge_order, borrowed and given back). Releases
+// the top cells' and triangles' values and K.facet_cof.
+inline std::vector<uint32_t> top_dual_pass(FilteredComplex& K, std::vector<uint32_t>& edge_order,
+                                           const std::vector<double>& edge_sorted, std::vector<uint32_t>& neg_ranks,
+                                           std::vector<double>& tri_sorted, const Emitter& out,
+                                           const Progress& progress, uint64_t reduction_total) {
+  const int top = K.dim;  // 2 or 3
+  // Progress of the reduction stage: one counter over both passes (the dual
+  // pass, which yields dimension d-1, then the dimension-1 columns in R^3),
+  // reported as dimension 1 so that the fraction only grows.
+  progress.step(Stage::Reduction, 1, 0, reduction_total, K.bytes());
+  std::vector<double> top_sorted;
+  const std::vector<uint32_t> key = top_keys(top == 2 ? K.tri_val : K.tet_val, top_sorted);
+  std::vector<uint32_t> facet_order;
+  if (top == 2) {
+    facet_order = std::move(edge_order);
+  } else {
+    facet_order = sort_by_value(K.tri_val, &tri_sorted);
+    release_vector(K.tri_val);
+  }
+  dual_union_find(K, facet_order, top == 2 ? edge_sorted : tri_sorted, key, top_sorted, neg_ranks, out, progress,
+                  reduction_total);
   if (top == 2) {
     edge_order = std::move(facet_order);
     return {};
@@ -492,17 +508,15 @@ struct EdgePass {
   std::vector<uint8_t> neg;
 };
 
-// Sorts the edges and runs Kruskal (progress: as for dim0_kruskal); with_rank
-// also inverts the order. K.edge_val is kept (the caller releases it).
-inline EdgePass edge_pass(const FilteredComplex& K, const Emitter& out, const Progress* progress, bool with_rank) {
-  EdgePass ep;
-  ep.order = sort_by_value(K.edge_val, &ep.sorted);
+// Kruskal (progress: as for dim0_kruskal) over the sorted edges; with_rank also
+// inverts the order.
+inline void edge_kruskal(const FilteredComplex& K, EdgePass& ep, const Emitter& out, const Progress* progress,
+                         bool with_rank) {
   ep.neg = dim0_kruskal(K, ep.order, ep.sorted, out, progress);
   if (with_rank) {
     ep.rank.resize(ep.order.size());
     for (size_t r = 0; r < ep.order.size(); ++r) ep.rank[ep.order[r]] = static_cast<uint32_t>(r);
   }
-  return ep;
 }
 
 // Dimension 1 in R^3: reduce the negative triangles (ranks neg_ranks into
@@ -536,11 +550,43 @@ inline uint64_t dim1_in_r3(const FilteredComplex& K, const EdgePass& ep, const s
   return cols.size();
 }
 
+// Dimensions 0 and 2 in R^3 on two threads, in two rounds of two tasks of about
+// equal size: (sort the triangles | sort the tetrahedra and the edges), then
+// (the dual union-find | Kruskal). The tasks share only K's read-only parts and
+// write different diagrams; the union-find reports progress.
+inline void dims_0_and_2_on_two_threads(FilteredComplex& K, EdgePass& ep, std::vector<uint32_t>& tri_order,
+                                        std::vector<double>& tri_sorted, std::vector<uint32_t>& neg_ranks,
+                                        const Emitter& out, const Progress& progress, uint64_t reduction_total,
+                                        bool with_rank) {
+  progress.step(Stage::Reduction, 1, 0, reduction_total, K.bytes());
+  std::vector<double> top_sorted;
+  std::vector<uint32_t> key;
+  WorkerGroup group(2);
+  auto poll = [&] { progress.check(); };
+  group.run_polled(
+      [&](int w) {
+        if (w == 0) {
+          tri_order = sort_by_value(K.tri_val, &tri_sorted);
+        } else {
+          key = top_keys(K.tet_val, top_sorted);
+          ep.order = sort_by_value(K.edge_val, &ep.sorted);
+        }
+      },
+      poll);
+  release_vector(K.tri_val);
+  release_vector(K.edge_val);
+  group.run_polled(
+      [&](int w) {
+        if (w == 0)
+          dual_union_find(K, tri_order, tri_sorted, key, top_sorted, neg_ranks, out, progress, reduction_total);
+        else edge_kruskal(K, ep, out, nullptr, with_rank);
+      },
+      poll);
+}
+
 // Persistence of the filtered complex. Returns the number of columns reduced.
 // The values are read in filtration order from sorted copies (sort_by_value);
-// K's per-id value arrays are released once sorted. In R^3 with threads > 1 the
-// edges' pass (dimension 0) runs beside the dual pass (dimension 2): they share
-// nothing but K's read-only edges, and write different diagrams.
+// K's per-id value arrays are released once sorted.
 inline uint64_t persistence(FilteredComplex& K, const Emitter& out, int modulus, int threads,
                             const Progress& progress) {
   const size_t E = K.edge_val.size();
@@ -553,17 +599,11 @@ inline uint64_t persistence(FilteredComplex& K, const Emitter& out, int modulus,
   const size_t NF = top == 2 ? E : K.tri_val.size();
   const uint64_t reduction_total = r3 ? 2 * uint64_t(NF) : NF;
   if (K.dim == 3 && threads > 1) {
-    WorkerGroup group(2);
-    group.run_polled(
-        [&](int w) {
-          if (w == 1) ep = edge_pass(K, out, nullptr, r3);
-          else tri_order = top_dual_pass(K, ep.order, ep.sorted, neg_ranks, tri_sorted, out, progress, reduction_total);
-        },
-        [&] { progress.check(); });
-    release_vector(K.edge_val);
+    dims_0_and_2_on_two_threads(K, ep, tri_order, tri_sorted, neg_ranks, out, progress, reduction_total, r3);
   } else {
-    ep = edge_pass(K, out, &progress, r3);
+    ep.order = sort_by_value(K.edge_val, &ep.sorted);
     release_vector(K.edge_val);
+    edge_kruskal(K, ep, out, &progress, r3);
     if (K.dim < 2) return 0;
     tri_order = top_dual_pass(K, ep.order, ep.sorted, neg_ranks, tri_sorted, out, progress, reduction_total);
   }

@@ -31,6 +31,7 @@
 
 #include <algorithm>
 #include <array>
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <limits>
@@ -39,6 +40,7 @@
 #include <vector>
 
 #include "tda/core/alpha_geometry.hpp"
+#include "tda/core/parallel.hpp"
 
 namespace tda::core::alpha_detail {
 
@@ -135,15 +137,21 @@ inline void build_from_triangles(const std::vector<double>& X, uint32_t nv, cons
 
 // The tetrahedra's values (squared circumradii): the first third of the progress.
 inline void tetrahedron_values(const std::vector<double>& X, const std::vector<uint32_t>& tv, FilteredComplex& K,
-                               const Tick& tick) {
+                               const Tick& tick, int threads) {
   const size_t T = tv.size() / 4;
   auto P = [&](uint32_t v) { return &X[size_t(v) * 3]; };
   K.tet_val.resize(T);
-  for (size_t t = 0; t < T; ++t) {
-    if (t % kTickEvery == 0) tick(t, 3 * T, 0);
-    const uint32_t* q = &tv[4 * t];
-    K.tet_val[t] = tetra_sq_radius(P(q[0]), P(q[1]), P(q[2]), P(q[3]));
-  }
+  std::atomic<size_t> done{0};
+  WorkerGroup(threads).chunks(
+      T, kTickEvery,
+      [&](size_t t0, size_t t1, int) {
+        for (size_t t = t0; t < t1; ++t) {
+          const uint32_t* q = &tv[4 * t];
+          K.tet_val[t] = tetra_sq_radius(P(q[0]), P(q[1]), P(q[2]), P(q[3]));
+        }
+        done.fetch_add(t1 - t0, std::memory_order_relaxed);
+      },
+      [&] { tick(done.load(std::memory_order_relaxed), 3 * T, 0); });
 }
 
 // The edges of the tetrahedra: for each vertex u the sorted list of its
@@ -219,29 +227,38 @@ inline void list_edges(const EdgeIndex& ix, uint32_t nv, FilteredComplex& K) {
 
 // What the triangle pass learns about each edge: the least value of its
 // cofacets (edge_min) and whether it is attached to one of them (edge_att).
+// Threads update them with relaxed atomics: a minimum and an "or", so the
+// result does not depend on the order.
 struct EdgeCofacets {
   std::vector<double> edge_min;
   std::vector<uint8_t> edge_att;
+
+  void lower(uint32_t e, double v) {
+    double cur;
+    __atomic_load(&edge_min[e], &cur, __ATOMIC_RELAXED);
+    while (v < cur && !__atomic_compare_exchange(&edge_min[e], &cur, &v, true, __ATOMIC_RELAXED, __ATOMIC_RELAXED)) {
+    }
+  }
+  bool attached(uint32_t e) const { return __atomic_load_n(&edge_att[e], __ATOMIC_RELAXED) != 0; }
+  void attach(uint32_t e) { __atomic_store_n(&edge_att[e], uint8_t{1}, __ATOMIC_RELAXED); }
 };
 
-// The triangles (each listed once, from the lower of its two tetrahedra) with
-// their values, edges and cofacets: the last two thirds of the progress.
-inline EdgeCofacets triangles_from_tetrahedra(const std::vector<double>& X, uint32_t nv,
-                                              const std::vector<uint32_t>& tv, const std::vector<uint32_t>& tn,
-                                              const EdgeIndex& ix, FilteredComplex& K, const Tick& tick) {
-  const size_t T = tv.size() / 4;
+// The triangles tetrahedron t lists: those across a facet to the outside or to a
+// later tetrahedron (each triangle is listed once, from the lower of its two).
+inline int listed_triangles(const std::vector<uint32_t>& tn, size_t t) {
+  int k = 0;
+  for (int i = 0; i < 4; ++i) k += tn[4 * t + i] == kNone || tn[4 * t + i] > t;
+  return k;
+}
+
+// The triangles listed by tetrahedra [t0, t1), written from triangle id f on.
+inline void triangles_of_block(const std::vector<double>& X, const std::vector<uint32_t>& tv,
+                               const std::vector<uint32_t>& tn, const EdgeIndex& ix, size_t t0, size_t t1, size_t f,
+                               FilteredComplex& K, EdgeCofacets& ec) {
   auto P = [&](uint32_t v) { return &X[size_t(v) * 3]; };
-  const size_t E = ix.size();
-  std::vector<double> edge_min(E, kInf);
-  std::vector<uint8_t> edge_att(E, 0);
-  const size_t Fest = 2 * T + 2 * static_cast<size_t>(nv);  // ~ number of triangles
-  K.tri_val.reserve(Fest);
-  K.tri_edges.reserve(3 * Fest);
-  K.facet_cof.reserve(2 * Fest);
   constexpr size_t kAhead = 4;  // tetrahedra: the neighbours' data is prefetched this far ahead
-  for (size_t t = 0; t < T; ++t) {
-    if (t % kTickEvery == 0) tick(T + 2 * t, 3 * T, 0);
-    if (t + kAhead < T)
+  for (size_t t = t0; t < t1; ++t) {
+    if (t + kAhead < t1)
       for (int i = 0; i < 4; ++i) {
         const uint32_t g = tn[4 * (t + kAhead) + i];
         if (g == kNone || g < t + kAhead) continue;
@@ -265,49 +282,83 @@ inline EdgeCofacets triangles_from_tetrahedra(const std::vector<double>& X, uint
         cof_min = std::min(cof_min, K.tet_val[g]);
       }
       const double val = attached ? cof_min : triangle_sq_radius<3>(P(a), P(b), P(c));
-      K.tri_val.push_back(val);
-      K.facet_cof.push_back(static_cast<uint32_t>(t));
-      K.facet_cof.push_back(g);
+      K.tri_val[f] = val;
+      K.facet_cof[2 * f] = static_cast<uint32_t>(t);
+      K.facet_cof[2 * f + 1] = g;
       // the three edges, each with the opposite vertex of this triangle
       const uint32_t ev[3][3] = {{a, b, c}, {a, c, b}, {b, c, a}};
-      for (const auto& x : ev) {
-        const uint32_t e = ix.id(x[0], x[1]);
-        K.tri_edges.push_back(e);
-        if (val < edge_min[e]) edge_min[e] = val;
-        if (!edge_att[e] && Predicates<3>::edge_attached(P(x[0]), P(x[1]), P(x[2]))) edge_att[e] = 1;
+      for (int k = 0; k < 3; ++k) {
+        const uint32_t e = ix.id(ev[k][0], ev[k][1]);
+        K.tri_edges[3 * f + k] = e;
+        ec.lower(e, val);
+        if (!ec.attached(e) && Predicates<3>::edge_attached(P(ev[k][0]), P(ev[k][1]), P(ev[k][2]))) ec.attach(e);
       }
+      ++f;
     }
   }
-  return {std::move(edge_min), std::move(edge_att)};
+}
+
+// The triangles (each listed once, from the lower of its two tetrahedra, in
+// the order of the tetrahedra) with their values, edges and cofacets, on
+// `threads` threads over blocks of tetrahedra: the last two thirds of the progress.
+inline EdgeCofacets triangles_from_tetrahedra(const std::vector<double>& X, const std::vector<uint32_t>& tv,
+                                              const std::vector<uint32_t>& tn, const EdgeIndex& ix,
+                                              FilteredComplex& K, const Tick& tick, int threads) {
+  const size_t T = tv.size() / 4;
+  EdgeCofacets ec{std::vector<double>(ix.size(), kInf), std::vector<uint8_t>(ix.size(), 0)};
+  const size_t blocks = (T + kTickEvery - 1) / kTickEvery;
+  std::vector<size_t> first(blocks + 1, 0);  // the first triangle id of each block
+  WorkerGroup group(threads);
+  group.chunks(blocks, 1, [&](size_t b, size_t, int) {
+    const size_t t1 = std::min(T, (b + 1) * kTickEvery);
+    for (size_t t = b * kTickEvery; t < t1; ++t) first[b + 1] += listed_triangles(tn, t);
+  });
+  for (size_t b = 0; b < blocks; ++b) first[b + 1] += first[b];
+  const size_t F = first[blocks];
+  K.tri_val.resize(F);
+  K.tri_edges.resize(3 * F);
+  K.facet_cof.resize(2 * F);
+  std::atomic<size_t> done{0};
+  group.chunks(
+      blocks, 1,
+      [&](size_t b, size_t, int) {
+        triangles_of_block(X, tv, tn, ix, b * kTickEvery, std::min(T, (b + 1) * kTickEvery), first[b], K, ec);
+        done.fetch_add(1, std::memory_order_relaxed);
+      },
+      [&] { tick(T + 2 * done.load(std::memory_order_relaxed) * kTickEvery, 3 * T, 0); });
+  return ec;
 }
 
 // An edge's value: its least cofacet's if attached, else its own radius.
-inline void edge_values(const std::vector<double>& X, const EdgeCofacets& ec, FilteredComplex& K) {
+inline void edge_values(const std::vector<double>& X, const EdgeCofacets& ec, FilteredComplex& K, int threads) {
   auto P = [&](uint32_t v) { return &X[size_t(v) * 3]; };
   const size_t E = ec.edge_min.size();
   K.edge_val.resize(E);
-  for (size_t e = 0; e < E; ++e)
-    K.edge_val[e] = ec.edge_att[e] ? ec.edge_min[e] : edge_sq_radius<3>(P(K.edge_v[2 * e]), P(K.edge_v[2 * e + 1]));
+  WorkerGroup(threads).chunks(E, kTickEvery, [&](size_t e0, size_t e1, int) {
+    for (size_t e = e0; e < e1; ++e)
+      K.edge_val[e] =
+          ec.edge_att[e] ? ec.edge_min[e] : edge_sq_radius<3>(P(K.edge_v[2 * e]), P(K.edge_v[2 * e + 1]));
+  });
 }
 
 // tv and tn are released on return (the edge index already before, once the
 // triangles are listed).
 inline void build_from_tetrahedra(const std::vector<double>& X, uint32_t nv, std::vector<uint32_t>& tv,
-                                  std::vector<uint32_t>& tn, FilteredComplex& K, const Tick& tick) {
+                                  std::vector<uint32_t>& tn, FilteredComplex& K, const Tick& tick, int threads) {
   K.dim = 3;
   K.nv = nv;
-  tetrahedron_values(X, tv, K, tick);
+  tetrahedron_values(X, tv, K, tick, threads);
   EdgeCofacets ec;
   {
     const EdgeIndex ix = index_tetrahedra_edges(tv, nv);
     list_edges(ix, nv, K);
-    ec = triangles_from_tetrahedra(X, nv, tv, tn, ix, K, tick);
+    ec = triangles_from_tetrahedra(X, tv, tn, ix, K, tick, threads);
   }
   tv.clear();
   tv.shrink_to_fit();
   tn.clear();
   tn.shrink_to_fit();
-  edge_values(X, ec, K);
+  edge_values(X, ec, K, threads);
 }
 
 // ---------------------------------------------------------------------------
@@ -404,7 +455,8 @@ inline constexpr bool kParallelDelaunay = false;
 // insertion schedule. Vertices are in spatial order, so neighbouring cells get
 // nearby ids and the later passes touch memory mostly locally.
 template <class DT>
-inline void cells_3d(DT& dt, uint32_t nv, int dim, std::vector<uint32_t>& tv, std::vector<uint32_t>& tn) {
+inline void cells_3d(DT& dt, uint32_t nv, int dim, std::vector<uint32_t>& tv, std::vector<uint32_t>& tn,
+                     int threads) {
   const auto inf = dt.infinite_vertex();
   // In dimension 2 the cells of the data structure are the triangles (vertex 3
   // unused); in dimension 3 they are the tetrahedra.
@@ -441,24 +493,31 @@ inline void cells_3d(DT& dt, uint32_t nv, int dim, std::vector<uint32_t>& tv, st
   }
   cells.clear();
   cells.shrink_to_fit();
-  for (size_t v = 0; v < nv; ++v)
-    std::sort(sorted.begin() + first[v], sorted.begin() + first[v + 1],
-              [](const auto& a, const auto& b) { return a.first < b.first; });
+  WorkerGroup group(threads);
+  group.chunks(nv, kTickEvery, [&](size_t v0, size_t v1, int) {
+    for (size_t v = v0; v < v1; ++v)
+      std::sort(sorted.begin() + first[v], sorted.begin() + first[v + 1],
+                [](const auto& a, const auto& b) { return a.first < b.first; });
+  });
   first.clear();
   first.shrink_to_fit();
   const uint32_t C = static_cast<uint32_t>(sorted.size());
-  for (uint32_t i = 0; i < C; ++i) sorted[i].second->info() = i;
+  group.chunks(C, kTickEvery, [&](size_t i0, size_t i1, int) {
+    for (size_t i = i0; i < i1; ++i) sorted[i].second->info() = static_cast<uint32_t>(i);
+  });
   tv.resize(size_t(nvert) * C);
   tn.resize(size_t(nvert) * C);
-  for (uint32_t i = 0; i < C; ++i) {
-    const auto c = sorted[i].second;
-    for (int k = 0; k < nvert; ++k) {
-      tv[nvert * size_t(i) + k] = sorted[i].first.v[k];
-      // the neighbour opposite the vertex sorted into position k
-      for (int j = 0; j < nvert; ++j)
-        if (c->vertex(j)->info() == sorted[i].first.v[k]) tn[nvert * size_t(i) + k] = c->neighbor(j)->info();
+  group.chunks(C, kTickEvery, [&](size_t i0, size_t i1, int) {
+    for (size_t i = i0; i < i1; ++i) {
+      const auto c = sorted[i].second;
+      for (int k = 0; k < nvert; ++k) {
+        tv[nvert * i + k] = sorted[i].first.v[k];
+        // the neighbour opposite the vertex sorted into position k
+        for (int j = 0; j < nvert; ++j)
+          if (c->vertex(j)->info() == sorted[i].first.v[k]) tn[nvert * i + k] = c->neighbor(j)->info();
+      }
     }
-  }
+  });
 }
 
 // Inserts the points (already in spatial order, info = their index) in chunks,
@@ -509,7 +568,7 @@ inline int triangulate_3d(std::vector<double>& X, uint32_t nv, std::vector<uint3
   DT dt(Kernel(), lock...);
   insert_sorted(dt, spatially_sorted_3d(X, nv), tick, threads);
   const int dim = dt.dimension();
-  if (dim >= 2) cells_3d(dt, nv, dim, tv, tn);
+  if (dim >= 2) cells_3d(dt, nv, dim, tv, tn, threads);
   return dim;
 }
 
@@ -545,7 +604,7 @@ inline void delaunay_3d(std::vector<double>& X, uint32_t nv, FilteredComplex& K,
     }
   }
   if (dim == 2) build_from_triangles<3>(X, nv, tv, tn, K, second_half(tick));
-  else build_from_tetrahedra(X, nv, tv, tn, K, second_half(tick));
+  else build_from_tetrahedra(X, nv, tv, tn, K, second_half(tick), threads);
 }
 
 }  // namespace tda::core::alpha_detail
