@@ -302,8 +302,8 @@ inline void triangles_of_block(const std::vector<double>& X, const std::vector<u
 // the order of the tetrahedra) with their values, edges and cofacets, on
 // `threads` threads over blocks of tetrahedra: the last two thirds of the progress.
 inline EdgeCofacets triangles_from_tetrahedra(const std::vector<double>& X, const std::vector<uint32_t>& tv,
-                                              const std::vector<uint32_t>& tn, const EdgeIndex& ix,
-                                              FilteredComplex& K, const Tick& tick, int threads) {
+                                              const std::vector<uint32_t>& tn, const EdgeIndex& ix, FilteredComplex& K,
+                                              const Tick& tick, int threads) {
   const size_t T = tv.size() / 4;
   EdgeCofacets ec{std::vector<double>(ix.size(), kInf), std::vector<uint8_t>(ix.size(), 0)};
   const size_t blocks = (T + kTickEvery - 1) / kTickEvery;
@@ -336,8 +336,7 @@ inline void edge_values(const std::vector<double>& X, const EdgeCofacets& ec, Fi
   K.edge_val.resize(E);
   WorkerGroup(threads).chunks(E, kTickEvery, [&](size_t e0, size_t e1, int) {
     for (size_t e = e0; e < e1; ++e)
-      K.edge_val[e] =
-          ec.edge_att[e] ? ec.edge_min[e] : edge_sq_radius<3>(P(K.edge_v[2 * e]), P(K.edge_v[2 * e + 1]));
+      K.edge_val[e] = ec.edge_att[e] ? ec.edge_min[e] : edge_sq_radius<3>(P(K.edge_v[2 * e]), P(K.edge_v[2 * e + 1]));
   });
 }
 
@@ -455,8 +454,7 @@ inline constexpr bool kParallelDelaunay = false;
 // insertion schedule. Vertices are in spatial order, so neighbouring cells get
 // nearby ids and the later passes touch memory mostly locally.
 template <class DT>
-inline void cells_3d(DT& dt, uint32_t nv, int dim, std::vector<uint32_t>& tv, std::vector<uint32_t>& tn,
-                     int threads) {
+inline void cells_3d(DT& dt, uint32_t nv, int dim, std::vector<uint32_t>& tv, std::vector<uint32_t>& tn, int threads) {
   const auto inf = dt.infinite_vertex();
   // In dimension 2 the cells of the data structure are the triangles (vertex 3
   // unused); in dimension 3 they are the tetrahedra.
