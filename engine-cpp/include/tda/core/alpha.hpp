@@ -168,6 +168,7 @@ class KeyedSets {
     return x;
   }
   void link(uint32_t child, uint32_t root) { parent_[child] = root; }
+  void prefetch(uint32_t x) const { __builtin_prefetch(&parent_[x]); }
 
  private:
   std::vector<uint32_t> parent_;
@@ -416,7 +417,13 @@ inline std::vector<uint8_t> dim0_kruskal(const FilteredComplex& K, const std::ve
   KeyedSets uf(nv);
   uint32_t components = nv;
   for (size_t i = 0; i < E; ++i) {
-    if (i + kAhead < E) __builtin_prefetch(&K.edge_v[2 * size_t(edge_order[i + kAhead])]);
+    // two stages ahead: the edge's vertices, then their sets
+    if (i + 2 * kAhead < E) __builtin_prefetch(&K.edge_v[2 * size_t(edge_order[i + 2 * kAhead])]);
+    if (i + kAhead < E) {
+      const uint32_t* ev = &K.edge_v[2 * size_t(edge_order[i + kAhead])];
+      uf.prefetch(ev[0]);
+      uf.prefetch(ev[1]);
+    }
     const uint32_t e = edge_order[i];
     const double v = edge_sorted[i];
     if (!out.keep(v)) break;
@@ -457,7 +464,13 @@ inline void dual_union_find(FilteredComplex& K, const std::vector<uint32_t>& fac
   const size_t NT = key.size() - 1, NF = facet_order.size();
   KeyedSets uf(NT + 1);
   for (size_t i = NF; i-- > 0;) {
-    if (i >= kAhead) __builtin_prefetch(&K.facet_cof[2 * size_t(facet_order[i - kAhead])]);
+    // two stages ahead: the facet's cofacets, then their sets
+    if (i >= 2 * kAhead) __builtin_prefetch(&K.facet_cof[2 * size_t(facet_order[i - 2 * kAhead])]);
+    if (i >= kAhead) {
+      const uint32_t* cf = &K.facet_cof[2 * size_t(facet_order[i - kAhead])];
+      uf.prefetch(cf[0]);
+      uf.prefetch(cf[1] == kNone ? static_cast<uint32_t>(NT) : cf[1]);
+    }
     const uint32_t f = facet_order[i];
     const uint32_t c0 = K.facet_cof[2 * size_t(f)], c1 = K.facet_cof[2 * size_t(f) + 1];
     uint32_t a = uf.find(c0), b = uf.find(c1 == kNone ? static_cast<uint32_t>(NT) : c1);
