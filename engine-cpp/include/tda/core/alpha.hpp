@@ -664,22 +664,24 @@ inline void validate(const std::vector<double>& coords, size_t n, size_t dim, co
 
 // Distinct points sorted lexicographically; returns the number of duplicates.
 template <int D>
-inline uint64_t distinct_points(const std::vector<double>& coords, size_t n, std::vector<double>& X) {
+inline uint64_t distinct_points(const std::vector<double>& coords, size_t n, std::vector<double>& X, int threads) {
   std::vector<uint32_t> idx(n);
   std::iota(idx.begin(), idx.end(), uint32_t{0});
-  auto less = [&](uint32_t a, uint32_t b) {
+  auto before = [&](uint32_t a, uint32_t b) {  // by coordinates
     const double* p = &coords[size_t(a) * D];
     const double* q = &coords[size_t(b) * D];
     for (int i = 0; i < D; ++i)
       if (p[i] != q[i]) return p[i] < q[i];
     return false;
   };
-  std::sort(idx.begin(), idx.end(), less);
+  // a strict total order (equal points by index), so the parallel sort's result is fixed
+  parallel_sort(
+      idx, [&](uint32_t a, uint32_t b) { return before(a, b) || (!before(b, a) && a < b); }, threads);
   X.clear();
   X.reserve(n * D);
   size_t kept = 0;
   for (size_t i = 0; i < n; ++i) {
-    if (i > 0 && !less(idx[i - 1], idx[i])) continue;  // equal to the previous one
+    if (i > 0 && !before(idx[i - 1], idx[i])) continue;  // equal to the previous one
     X.insert(X.end(), &coords[size_t(idx[i]) * D], &coords[size_t(idx[i]) * D] + D);
     ++kept;
   }
@@ -703,7 +705,8 @@ inline AlphaResult alpha_from_points(const std::vector<double>& coords, size_t n
   res.betti.assign(size_t(max_dim) + 1, 0);
 
   std::vector<double> X;
-  res.stats.duplicates_merged = dim == 2 ? distinct_points<2>(coords, n, X) : distinct_points<3>(coords, n, X);
+  res.stats.duplicates_merged =
+      dim == 2 ? distinct_points<2>(coords, n, X, opt.threads) : distinct_points<3>(coords, n, X, opt.threads);
   const uint32_t nv = static_cast<uint32_t>(n - res.stats.duplicates_merged);
   progress.step(Stage::Distances, 0, 0, 1, X.capacity() * 8 + n * 4);
 
