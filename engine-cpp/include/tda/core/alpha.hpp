@@ -579,14 +579,17 @@ inline uint64_t dim1_in_r3(const FilteredComplex& K, const EdgePass& ep, const s
   return cols.size();
 }
 
-// Dimensions 0 and 2 in R^3 on two threads, in two rounds of two tasks of about
-// equal size: (sort the triangles | sort the tetrahedra and the edges), then
-// (the dual union-find | Kruskal). The tasks share only K's read-only parts and
+// Dimension 0 and the top dimension d - 1 (d = K.dim, 2 or 3) on two threads,
+// in two rounds of two tasks of about equal size: in R^3 (sort the triangles |
+// sort the tetrahedra and the edges), in R^2 (sort the edges | sort the
+// triangles); then (the dual union-find | Kruskal). The tasks share only K's
+// read-only parts (in R^2 also the edges' order, the facets of both passes) and
 // write different diagrams; the union-find reports progress.
-inline void dims_0_and_2_on_two_threads(FilteredComplex& K, EdgePass& ep, std::vector<uint32_t>& tri_order,
-                                        std::vector<double>& tri_sorted, std::vector<uint32_t>& neg_ranks,
-                                        const Emitter& out, const Progress& progress, uint64_t reduction_total,
-                                        bool with_rank) {
+inline void dims_0_and_top_on_two_threads(FilteredComplex& K, EdgePass& ep, std::vector<uint32_t>& tri_order,
+                                          std::vector<double>& tri_sorted, std::vector<uint32_t>& neg_ranks,
+                                          const Emitter& out, const Progress& progress, uint64_t reduction_total,
+                                          bool with_rank) {
+  const bool r3 = K.dim == 3;
   progress.step(Stage::Reduction, 1, 0, reduction_total, K.bytes());
   std::vector<double> top_sorted;
   std::vector<uint32_t> key;
@@ -594,20 +597,26 @@ inline void dims_0_and_2_on_two_threads(FilteredComplex& K, EdgePass& ep, std::v
   auto poll = [&] { progress.check(); };
   group.run_polled(
       [&](int w) {
-        if (w == 0) {
+        if (w == 0 && r3) {
           tri_order = sort_by_value(K.tri_val, &tri_sorted);
-        } else {
+        } else if (w == 0) {
+          ep.order = sort_by_value(K.edge_val, &ep.sorted);
+        } else if (r3) {
           key = top_keys(K.tet_val, top_sorted);
           ep.order = sort_by_value(K.edge_val, &ep.sorted);
+        } else {
+          key = top_keys(K.tri_val, top_sorted);
         }
       },
       poll);
   release_vector(K.tri_val);
   release_vector(K.edge_val);
+  const std::vector<uint32_t>& facet_order = r3 ? tri_order : ep.order;
+  const std::vector<double>& facet_sorted = r3 ? tri_sorted : ep.sorted;
   group.run_polled(
       [&](int w) {
         if (w == 0)
-          dual_union_find(K, tri_order, tri_sorted, key, top_sorted, neg_ranks, out, progress, reduction_total);
+          dual_union_find(K, facet_order, facet_sorted, key, top_sorted, neg_ranks, out, progress, reduction_total);
         else edge_kruskal(K, ep, out, nullptr, with_rank);
       },
       poll);
@@ -627,8 +636,8 @@ inline uint64_t persistence(FilteredComplex& K, const Emitter& out, int modulus,
   const int top = K.dim;           // 2 or 3 from here on
   const size_t NF = top == 2 ? E : K.tri_val.size();
   const uint64_t reduction_total = r3 ? 2 * uint64_t(NF) : NF;
-  if (K.dim == 3 && threads > 1) {
-    dims_0_and_2_on_two_threads(K, ep, tri_order, tri_sorted, neg_ranks, out, progress, reduction_total, r3);
+  if (K.dim >= 2 && threads > 1) {
+    dims_0_and_top_on_two_threads(K, ep, tri_order, tri_sorted, neg_ranks, out, progress, reduction_total, r3);
   } else {
     ep.order = sort_by_value(K.edge_val, &ep.sorted);
     release_vector(K.edge_val);
@@ -716,7 +725,7 @@ inline AlphaResult alpha_from_points(const std::vector<double>& coords, size_t n
   const Tick tick = [&](uint64_t done, uint64_t total, uint64_t held) {
     progress.step(Stage::Distances, 0, done, total, K.bytes() + X.capacity() * 8 + held);
   };
-  if (dim == 2) delaunay_2d(X, nv, K, tick);
+  if (dim == 2) delaunay_2d(X, nv, K, tick, opt.threads);
   else delaunay_3d(X, nv, K, tick, opt.threads);
   X.clear();
   X.shrink_to_fit();

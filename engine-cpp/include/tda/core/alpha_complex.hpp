@@ -92,41 +92,60 @@ inline void build_path(const std::vector<double>& X, uint32_t nv, FilteredComple
 // A 2-dimensional triangulation given by its finite triangles (3 vertex ids
 // each) and neighbours (fn[3f+k] = triangle across the edge opposite vertex k,
 // kNone outside). Coordinates are in R^D (D = 2, or 3 for coplanar points).
+// On `threads` threads: the triangles' values, then the edges (each listed once,
+// from the lower of its two triangles, in the order of the triangles: every
+// block of triangles counts its edges, then all blocks write theirs in place).
 template <int D>
 inline void build_from_triangles(const std::vector<double>& X, uint32_t nv, const std::vector<uint32_t>& fv,
-                                 const std::vector<uint32_t>& fn, FilteredComplex& K, const Tick& tick) {
+                                 const std::vector<uint32_t>& fn, FilteredComplex& K, const Tick& tick, int threads) {
   const size_t F = fv.size() / 3;
   auto P = [&](uint32_t v) { return &X[size_t(v) * D]; };
   K.dim = 2;
   K.nv = nv;
   K.tri_val.resize(F);
-  for (size_t f = 0; f < F; ++f) K.tri_val[f] = triangle_sq_radius<D>(P(fv[3 * f]), P(fv[3 * f + 1]), P(fv[3 * f + 2]));
-  const size_t E = (3 * F + 2) / 2 + nv;  // upper bound on the number of edges
-  K.edge_v.reserve(2 * E);
-  K.edge_val.reserve(E);
-  K.facet_cof.reserve(2 * E);
-  for (size_t f = 0; f < F; ++f) {
-    if (f % kTickEvery == 0) tick(f, F, 0);
-    for (int k = 0; k < 3; ++k) {
-      const uint32_t g = fn[3 * f + k];
-      if (g != kNone && g < f) continue;  // the edge is listed from g
-      const uint32_t u = fv[3 * f + (k + 1) % 3], v = fv[3 * f + (k + 2) % 3], w = fv[3 * f + k];
-      bool attached = Predicates<D>::edge_attached(P(u), P(v), P(w));
-      double cof_min = K.tri_val[f];
-      if (g != kNone) {
-        int kg = 0;
-        while (kg < 3 && fn[3 * size_t(g) + kg] != f) ++kg;
-        const uint32_t w2 = fv[3 * size_t(g) + kg];
-        if (!attached) attached = Predicates<D>::edge_attached(P(u), P(v), P(w2));
-        cof_min = std::min(cof_min, K.tri_val[g]);
+  WorkerGroup group(threads);
+  group.chunks(F, kTickEvery, [&](size_t f0, size_t f1, int) {
+    for (size_t f = f0; f < f1; ++f)
+      K.tri_val[f] = triangle_sq_radius<D>(P(fv[3 * f]), P(fv[3 * f + 1]), P(fv[3 * f + 2]));
+  });
+  const size_t blocks = (F + kTickEvery - 1) / kTickEvery;
+  std::vector<size_t> first(blocks + 1, 0);  // the first edge id of each block
+  group.chunks(blocks, 1, [&](size_t b, size_t, int) {
+    for (size_t f = b * kTickEvery; f < std::min(F, (b + 1) * kTickEvery); ++f)
+      for (int k = 0; k < 3; ++k) first[b + 1] += fn[3 * f + k] == kNone || fn[3 * f + k] > f;
+  });
+  for (size_t b = 0; b < blocks; ++b) first[b + 1] += first[b];
+  const size_t E = first[blocks];
+  K.edge_v.resize(2 * E);
+  K.edge_val.resize(E);
+  K.facet_cof.resize(2 * E);
+  std::atomic<size_t> done{0};
+  auto block = [&](size_t b, size_t, int) {
+    size_t e = first[b];
+    for (size_t f = b * kTickEvery; f < std::min(F, (b + 1) * kTickEvery); ++f)
+      for (int k = 0; k < 3; ++k) {
+        const uint32_t g = fn[3 * f + k];
+        if (g != kNone && g < f) continue;  // the edge is listed from g
+        const uint32_t u = fv[3 * f + (k + 1) % 3], v = fv[3 * f + (k + 2) % 3], w = fv[3 * f + k];
+        bool attached = Predicates<D>::edge_attached(P(u), P(v), P(w));
+        double cof_min = K.tri_val[f];
+        if (g != kNone) {
+          int kg = 0;
+          while (kg < 3 && fn[3 * size_t(g) + kg] != f) ++kg;
+          const uint32_t w2 = fv[3 * size_t(g) + kg];
+          if (!attached) attached = Predicates<D>::edge_attached(P(u), P(v), P(w2));
+          cof_min = std::min(cof_min, K.tri_val[g]);
+        }
+        K.edge_v[2 * e] = std::min(u, v);
+        K.edge_v[2 * e + 1] = std::max(u, v);
+        K.edge_val[e] = attached ? cof_min : edge_sq_radius<D>(P(u), P(v));
+        K.facet_cof[2 * e] = static_cast<uint32_t>(f);
+        K.facet_cof[2 * e + 1] = g;
+        ++e;
       }
-      K.edge_v.push_back(std::min(u, v));
-      K.edge_v.push_back(std::max(u, v));
-      K.edge_val.push_back(attached ? cof_min : edge_sq_radius<D>(P(u), P(v)));
-      K.facet_cof.push_back(static_cast<uint32_t>(f));
-      K.facet_cof.push_back(g);
-    }
-  }
+    done.fetch_add(1, std::memory_order_relaxed);
+  };
+  group.chunks(blocks, 1, block, [&] { tick(done.load(std::memory_order_relaxed) * kTickEvery, F, 0); });
 }
 
 // ---------------------------------------------------------------------------
@@ -376,18 +395,24 @@ inline void insert_in_chunks(DT& dt, Pairs& pts, const SortTraits& traits, const
   CGAL::spatial_sort(pts.begin(), pts.end(), traits);
   const size_t n = pts.size();
   const uint64_t pts_bytes = pts.capacity() * sizeof(pts[0]);
+  typename DT::Face_handle hint;
   for (size_t a = 0; a < n; a += kTickEvery) {
     // first half of the stage: insertion (the next chunk is charged ahead at the
     // triangulation's size per point so far)
     const uint64_t now = held();
     const uint64_t per_point = a ? now / a : 0;
     tick(a, 2 * n, pts_bytes + now + per_point * std::min<size_t>(kTickEvery, n - a));
-    dt.insert(pts.begin() + static_cast<long>(a), pts.begin() + static_cast<long>(std::min(n, a + kTickEvery)));
+    // one by one from the last vertex (CGAL's range insertion would sort the chunk again)
+    for (size_t i = a; i < std::min(n, a + kTickEvery); ++i) {
+      const auto v = dt.insert(pts[i].first, hint);
+      v->info() = pts[i].second;
+      hint = v->face();
+    }
   }
   tick(n, 2 * n, pts_bytes + held());
 }
 
-inline void delaunay_2d(std::vector<double>& X, uint32_t nv, FilteredComplex& K, const Tick& tick) {
+inline void delaunay_2d(std::vector<double>& X, uint32_t nv, FilteredComplex& K, const Tick& tick, int threads = 1) {
   using Vb = CGAL::Triangulation_vertex_base_with_info_2<uint32_t, Kernel>;
   using Fb = CGAL::Triangulation_face_base_with_info_2<uint32_t, Kernel>;
   using Tds = CGAL::Triangulation_data_structure_2<Vb, Fb>;
@@ -429,7 +454,7 @@ inline void delaunay_2d(std::vector<double>& X, uint32_t nv, FilteredComplex& K,
       }
     }
   }
-  build_from_triangles<2>(X, nv, fv, fn, K, second_half(tick));
+  build_from_triangles<2>(X, nv, fv, fn, K, second_half(tick), threads);
 }
 
 // Delaunay triangulation types in R^3: sequential, and (with TBB) CGAL's
@@ -524,6 +549,7 @@ inline void cells_3d(DT& dt, uint32_t nv, int dim, std::vector<uint32_t>& tv, st
 template <class DT, class Pairs>
 inline void insert_sorted(DT& dt, const Pairs& pts, const Tick& tick, int threads) {
   const size_t n = pts.size();
+  typename DT::Vertex_handle hint;
   for (size_t a = 0; a < n; a += kTickEvery) {
     // first half of the stage: insertion (held: the triangulation so far, for the memory guard)
     tick(a, 2 * n,
@@ -538,7 +564,12 @@ inline void insert_sorted(DT& dt, const Pairs& pts, const Tick& tick, int thread
     }
 #endif
     (void)threads;
-    dt.insert(b, e);
+    // one by one from the last vertex: the points are in spatial order already
+    // (CGAL's range insertion would sort them again)
+    for (auto it = b; it != e; ++it) {
+      hint = dt.insert(it->first, hint);
+      hint->info() = it->second;
+    }
   }
 }
 
@@ -601,7 +632,7 @@ inline void delaunay_3d(std::vector<double>& X, uint32_t nv, FilteredComplex& K,
       return;
     }
   }
-  if (dim == 2) build_from_triangles<3>(X, nv, tv, tn, K, second_half(tick));
+  if (dim == 2) build_from_triangles<3>(X, nv, tv, tn, K, second_half(tick), threads);
   else build_from_tetrahedra(X, nv, tv, tn, K, second_half(tick), threads);
 }
 
