@@ -103,27 +103,24 @@ inline std::vector<uint32_t> sort_by_value(const std::vector<double>& val, std::
     std::memcpy(&b, &val[i], sizeof b);
     keys[i] = {b, static_cast<uint32_t>(i)};
   }
-  // LSD radix sort on the 64-bit key (16-bit digits), stable, so ties keep id order.
+  // LSD radix sort on the 64-bit key (16-bit digits), stable, so ties keep id
+  // order; the four digits' counts are taken in one pass over the keys.
   std::vector<Key> tmp(keys.size());
-  std::vector<size_t> count(1 << 16);
+  std::vector<size_t> count(4 << 16, 0);
+  for (const Key& k : keys)
+    for (int pass = 0; pass < 4; ++pass) ++count[(size_t(pass) << 16) + ((k.bits >> (16 * pass)) & 0xffff)];
   for (int pass = 0; pass < 4; ++pass) {
     const int shift = 16 * pass;
-    std::fill(count.begin(), count.end(), 0);
-    bool trivial = true;
-    const uint64_t first = keys.empty() ? 0 : (keys[0].bits >> shift) & 0xffff;
-    for (const Key& k : keys) {
-      const uint64_t d = (k.bits >> shift) & 0xffff;
-      ++count[d];
-      trivial = trivial && d == first;
-    }
-    if (trivial) continue;
+    size_t* c = &count[size_t(pass) << 16];
+    // a digit all keys share leaves the order as it is
+    if (!keys.empty() && c[(keys[0].bits >> shift) & 0xffff] == keys.size()) continue;
     size_t sum = 0;
-    for (auto& c : count) {
-      const size_t x = c;
-      c = sum;
+    for (size_t d = 0; d < (size_t{1} << 16); ++d) {
+      const size_t x = c[d];
+      c[d] = sum;
       sum += x;
     }
-    for (const Key& k : keys) tmp[count[(k.bits >> shift) & 0xffff]++] = k;
+    for (const Key& k : keys) tmp[c[(k.bits >> shift) & 0xffff]++] = k;
     keys.swap(tmp);
   }
   std::vector<uint32_t> order(val.size());
