@@ -8,6 +8,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -554,6 +555,44 @@ TEST(Alpha, CancellationAndProgress) {
   tda::core::Callbacks cancel;
   cancel.is_cancelled = [] { return true; };
   EXPECT_THROW(tda::core::alpha_from_points(c.coords, c.n, c.dim, {}, cancel), tda::core::Cancelled);
+}
+
+// Cancelled at a spread of its checks on two threads (the passes split over the
+// threads, the two rounds of dimensions 0 and 2 side by side, the gathered
+// columns): every run stops with Cancelled, and an uncancelled run afterwards
+// still equals the one-thread result.
+TEST(Alpha, CancelledAtEveryStageOnTwoThreads) {
+  const Cloud c = random_cloud(20000, 3, 5);
+  AlphaOptions o;
+  o.threads = 2;
+  std::atomic<int> checks{0};
+  tda::core::Callbacks count;
+  count.is_cancelled = [&] {
+    ++checks;
+    return false;
+  };
+  const AlphaResult whole = tda::core::alpha_from_points(c.coords, c.n, c.dim, o, count);
+  ASSERT_GT(checks.load(), 10);
+  // (worker 0 takes a varying share of the chunks, so the later checks' count varies a little)
+  const int last = checks.load() * 6 / 10;
+  for (int i = 0; i <= 8; ++i) {
+    const int k = 1 + i * (last - 1) / 8;
+    std::atomic<int> seen{0};
+    tda::core::Callbacks cb;
+    cb.is_cancelled = [&] { return ++seen >= k; };
+    EXPECT_THROW(tda::core::alpha_from_points(c.coords, c.n, c.dim, o, cb), tda::core::Cancelled) << "check " << k;
+  }
+  AlphaOptions one;
+  one.threads = 1;
+  const AlphaResult serial = tda::core::alpha_from_points(c.coords, c.n, c.dim, one);
+  ASSERT_EQ(whole.diagrams.size(), serial.diagrams.size());
+  for (size_t d = 0; d < whole.diagrams.size(); ++d) {
+    ASSERT_EQ(whole.diagrams[d].size(), serial.diagrams[d].size()) << "dim " << d;
+    for (size_t i = 0; i < whole.diagrams[d].size(); ++i) {
+      EXPECT_EQ(whole.diagrams[d][i].birth, serial.diagrams[d][i].birth);
+      EXPECT_EQ(whole.diagrams[d][i].death, serial.diagrams[d][i].death);
+    }
+  }
 }
 
 // --- the CLI (tda_alpha_cli: the same code as `tda-engine --algorithm alpha`) ---

@@ -5,7 +5,7 @@ import { startMesh, FIXTURES, type Mesh } from "../helpers/mesh";
 import { api, gatewayClient, uploadBytes, type Gateway } from "../helpers/client";
 import { ndjson } from "../helpers/rest";
 
-// Progress a person can trust on a run of several seconds: an engine on one
+// Progress a person can trust on a run of a few seconds: an engine on one
 // thread, tore3D_1307 up to H2 below 0.75 (edge collapse, dimension 1, then the
 // assembly and the reduction of dimension 2). The fraction never goes back and
 // moves at least every 1.5 s through every stage, the memory in use is the job's
@@ -80,8 +80,10 @@ test("a long Rips job's progress moves steadily, reports real memory and an ETA 
   const computing = running.filter((s) => (s.update.progress!.stage ?? 0) >= pbCommon.Stage.STAGE_DISTANCES);
   expect(computing.length).toBeGreaterThan(5);
   const span = end - computing[0]!.at;
-  // (the test needs a run of several seconds to say anything)
-  expect(span).toBeGreaterThanOrEqual(3000);
+  // (the test needs a run of a few seconds to say anything: this one takes ~3 s on a
+  // quiet machine since the Rips reduction got faster, 2.96 s in one run, and longer
+  // under load; H3 or a larger threshold would add tens of seconds or lose the collapse)
+  expect(span).toBeGreaterThanOrEqual(2000);
 
   // the fraction never decreases, and the stages that take time here reported
   // (the scheduler samples every 250 ms: the short ones may pass unseen)

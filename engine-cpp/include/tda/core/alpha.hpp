@@ -404,16 +404,18 @@ inline void release_vector(V& v) {
 
 // Dimension 0: Kruskal over the edges in filtration order (edge_order, their
 // values edge_sorted). Returns the negative edges (those merging two components).
-// progress: null when it runs beside the dual pass (which reports then).
+// progress: null when it runs beside the dual pass (which reports then); it
+// stops early, its result unused, once that pass failed (cancelled) in `beside`.
 inline std::vector<uint8_t> dim0_kruskal(const FilteredComplex& K, const std::vector<uint32_t>& edge_order,
                                          const std::vector<double>& edge_sorted, const Emitter& out,
-                                         const Progress* progress) {
+                                         const Progress* progress, const WorkerGroup* beside = nullptr) {
   const uint32_t nv = K.nv;
   const size_t E = edge_order.size();
   std::vector<uint8_t> neg_edge(E, 0);
   KeyedSets uf(nv);
   uint32_t components = nv;
   for (size_t i = 0; i < E; ++i) {
+    if ((i & 0xfffff) == 0 && beside && beside->failed()) return neg_edge;
     // two stages ahead: the edge's vertices, then their sets
     if (i + 2 * kAhead < E) __builtin_prefetch(&K.edge_v[2 * size_t(edge_order[i + 2 * kAhead])]);
     if (i + kAhead < E) {
@@ -529,8 +531,8 @@ struct EdgePass {
 // Kruskal (progress: as for dim0_kruskal) over the sorted edges; with_rank also
 // inverts the order.
 inline void edge_kruskal(const FilteredComplex& K, EdgePass& ep, const Emitter& out, const Progress* progress,
-                         bool with_rank) {
-  ep.neg = dim0_kruskal(K, ep.order, ep.sorted, out, progress);
+                         bool with_rank, const WorkerGroup* beside = nullptr) {
+  ep.neg = dim0_kruskal(K, ep.order, ep.sorted, out, progress, beside);
   if (with_rank) {
     ep.rank.resize(ep.order.size());
     for (size_t r = 0; r < ep.order.size(); ++r) ep.rank[ep.order[r]] = static_cast<uint32_t>(r);
@@ -614,7 +616,7 @@ inline void dims_0_and_top_on_two_threads(FilteredComplex& K, EdgePass& ep, std:
       [&](int w) {
         if (w == 0)
           dual_union_find(K, facet_order, facet_sorted, key, top_sorted, neg_ranks, out, progress, reduction_total);
-        else edge_kruskal(K, ep, out, nullptr, with_rank);
+        else edge_kruskal(K, ep, out, nullptr, with_rank, &group);
       },
       poll);
 }
