@@ -26,6 +26,8 @@
 #include <CGAL/spatial_sort.h>
 
 #ifdef CGAL_LINKED_WITH_TBB
+#include <tbb/enumerable_thread_specific.h>
+#include <tbb/parallel_for.h>
 #include <tbb/task_arena.h>
 #endif
 
@@ -36,6 +38,8 @@
 #include <functional>
 #include <limits>
 #include <numeric>
+#include <type_traits>
+#include <optional>
 #include <utility>
 #include <vector>
 
@@ -543,32 +547,77 @@ inline void cells_3d(DT& dt, uint32_t nv, int dim, std::vector<uint32_t>& tv, st
   });
 }
 
+#ifdef CGAL_LINKED_WITH_TBB
+// Points [b, e) into CGAL's parallel triangulation by a TBB loop doing what its
+// range insertion does after sorting (each thread inserts from its last vertex,
+// under CGAL's locks, retrying while they are taken), without that copy and
+// second sort: the points are in spatial order already.
+template <class DT, class It>
+inline void insert_locked(DT& dt, It b, It e, tbb::enumerable_thread_specific<typename DT::Vertex_handle>& hints) {
+  tbb::parallel_for(tbb::blocked_range<size_t>(0, static_cast<size_t>(e - b)),
+                    [&](const tbb::blocked_range<size_t>& r) {
+                      typename DT::Vertex_handle& hint = hints.local();
+                      for (size_t k = r.begin(); k != r.end(); ++k) {
+                        const auto& p = b[static_cast<long>(k)];
+                        for (;;) {
+                          if (dt.try_lock_vertex(hint) && dt.try_lock_point(p.first)) {
+                            bool locked = false;
+                            const auto v = dt.insert(p.first, hint, &locked);
+                            dt.unlock_all_elements();
+                            if (locked) {
+                              v->info() = p.second;
+                              hint = v;
+                              break;
+                            }
+                          } else {
+                            dt.unlock_all_elements();
+                          }
+                        }
+                      }
+                    });
+}
+#endif
+
 // Inserts the points (already in spatial order, info = their index) in chunks,
-// ticking between chunks; with TBB and threads > 1 each chunk is inserted in
-// parallel inside a task arena of that many threads.
+// ticking between chunks: one by one from the last vertex, and with TBB and
+// threads > 1 (the parallel data structure), once the triangulation is
+// 3-dimensional, each chunk in parallel inside a task arena of that many threads.
 template <class DT, class Pairs>
 inline void insert_sorted(DT& dt, const Pairs& pts, const Tick& tick, int threads) {
   const size_t n = pts.size();
   typename DT::Vertex_handle hint;
-  for (size_t a = 0; a < n; a += kTickEvery) {
+  constexpr bool parallel_ds =
+      std::is_same_v<typename DT::Triangulation_data_structure::Concurrency_tag, CGAL::Parallel_tag>;
+  const bool parallel = parallel_ds && kParallelDelaunay && threads > 1;
+#ifdef CGAL_LINKED_WITH_TBB
+  std::optional<tbb::task_arena> arena;
+  std::optional<tbb::enumerable_thread_specific<typename DT::Vertex_handle>> hints;
+#endif
+  for (size_t a = 0; a < n;) {
     // first half of the stage: insertion (held: the triangulation so far, for the memory guard)
     tick(a, 2 * n,
          uint64_t{dt.tds().number_of_cells()} * sizeof(typename DT::Cell) +
              uint64_t{dt.tds().number_of_vertices()} * sizeof(typename DT::Vertex) + pts.capacity() * sizeof(pts[0]));
-    const auto b = pts.begin() + static_cast<long>(a), e = pts.begin() + static_cast<long>(std::min(n, a + kTickEvery));
+    const size_t end = std::min(n, a + kTickEvery);
 #ifdef CGAL_LINKED_WITH_TBB
-    if (threads > 1) {
-      tbb::task_arena arena(std::min(threads, tbb::this_task_arena::max_concurrency()));
-      arena.execute([&] { dt.insert(b, e); });
-      continue;
+    if constexpr (parallel_ds) {
+      if (parallel && a >= 100 && dt.dimension() == 3) {
+        if (!arena) {
+          arena.emplace(std::min(threads, tbb::this_task_arena::max_concurrency()));
+          hints.emplace(hint);
+        }
+        const auto b = pts.begin() + static_cast<long>(a), e = pts.begin() + static_cast<long>(end);
+        arena->execute([&] { insert_locked(dt, b, e, *hints); });
+        a = end;
+        continue;
+      }
     }
 #endif
-    (void)threads;
-    // one by one from the last vertex: the points are in spatial order already
-    // (CGAL's range insertion would sort them again)
-    for (auto it = b; it != e; ++it) {
-      hint = dt.insert(it->first, hint);
-      hint->info() = it->second;
+    // one by one from the last vertex (CGAL's range insertion would sort the points
+    // again); in parallel, only until 100 points span the space
+    for (; a < end && !(parallel && a >= 100 && dt.dimension() == 3); ++a) {
+      hint = dt.insert(pts[a].first, hint);
+      hint->info() = pts[a].second;
     }
   }
 }
