@@ -237,7 +237,7 @@ inline std::vector<TriColumn> tri_columns(const FilteredComplex& K, const std::v
   auto edges_of = [&](size_t j) { return &K.tri_edges[3 * size_t(tri_order[neg_ranks[j]])]; };
   WorkerGroup group(threads);
   group.chunks(
-      M, size_t{1} << 15,
+      M, block_of(M, threads),
       [&](size_t begin, size_t end, int) {
         for (size_t j = begin; j < end; ++j) {
           if (j + 2 * kAhead < end) __builtin_prefetch(edges_of(j + 2 * kAhead));

@@ -57,6 +57,12 @@ inline constexpr double kInf = std::numeric_limits<double>::infinity();
 using Tick = std::function<void(uint64_t, uint64_t, uint64_t)>;
 inline constexpr size_t kTickEvery = size_t{1} << 16;
 
+// The block of the passes split over threads: kTickEvery elements, smaller for
+// small inputs so that every thread gets a few (at least 4096 elements).
+inline size_t block_of(size_t count, int threads) {
+  return std::clamp<size_t>(count / (8 * size_t(std::max(1, threads))), 4096, kTickEvery);
+}
+
 struct FilteredComplex {
   int dim = 0;                   // dimension of the triangulation: 0..3
   uint32_t nv = 0;               // vertices (all have value 0)
@@ -108,14 +114,15 @@ inline void build_from_triangles(const std::vector<double>& X, uint32_t nv, cons
   K.nv = nv;
   K.tri_val.resize(F);
   WorkerGroup group(threads);
-  group.chunks(F, kTickEvery, [&](size_t f0, size_t f1, int) {
+  const size_t B = block_of(F, threads);
+  group.chunks(F, B, [&](size_t f0, size_t f1, int) {
     for (size_t f = f0; f < f1; ++f)
       K.tri_val[f] = triangle_sq_radius<D>(P(fv[3 * f]), P(fv[3 * f + 1]), P(fv[3 * f + 2]));
   });
-  const size_t blocks = (F + kTickEvery - 1) / kTickEvery;
+  const size_t blocks = (F + B - 1) / B;
   std::vector<size_t> first(blocks + 1, 0);  // the first edge id of each block
   group.chunks(blocks, 1, [&](size_t b, size_t, int) {
-    for (size_t f = b * kTickEvery; f < std::min(F, (b + 1) * kTickEvery); ++f)
+    for (size_t f = b * B; f < std::min(F, (b + 1) * B); ++f)
       for (int k = 0; k < 3; ++k) first[b + 1] += fn[3 * f + k] == kNone || fn[3 * f + k] > f;
   });
   for (size_t b = 0; b < blocks; ++b) first[b + 1] += first[b];
@@ -126,7 +133,7 @@ inline void build_from_triangles(const std::vector<double>& X, uint32_t nv, cons
   std::atomic<size_t> done{0};
   auto block = [&](size_t b, size_t, int) {
     size_t e = first[b];
-    for (size_t f = b * kTickEvery; f < std::min(F, (b + 1) * kTickEvery); ++f)
+    for (size_t f = b * B; f < std::min(F, (b + 1) * B); ++f)
       for (int k = 0; k < 3; ++k) {
         const uint32_t g = fn[3 * f + k];
         if (g != kNone && g < f) continue;  // the edge is listed from g
@@ -149,7 +156,7 @@ inline void build_from_triangles(const std::vector<double>& X, uint32_t nv, cons
       }
     done.fetch_add(1, std::memory_order_relaxed);
   };
-  group.chunks(blocks, 1, block, [&] { tick(done.load(std::memory_order_relaxed) * kTickEvery, F, 0); });
+  group.chunks(blocks, 1, block, [&] { tick(std::min(F, done.load(std::memory_order_relaxed) * B), F, 0); });
 }
 
 // ---------------------------------------------------------------------------
@@ -166,7 +173,7 @@ inline void tetrahedron_values(const std::vector<double>& X, const std::vector<u
   K.tet_val.resize(T);
   std::atomic<size_t> done{0};
   WorkerGroup(threads).chunks(
-      T, kTickEvery,
+      T, block_of(T, threads),
       [&](size_t t0, size_t t1, int) {
         for (size_t t = t0; t < t1; ++t) {
           const uint32_t* q = &tv[4 * t];
@@ -329,12 +336,12 @@ inline EdgeCofacets triangles_from_tetrahedra(const std::vector<double>& X, cons
                                               const Tick& tick, int threads) {
   const size_t T = tv.size() / 4;
   EdgeCofacets ec{std::vector<double>(ix.size(), kInf), std::vector<uint8_t>(ix.size(), 0)};
-  const size_t blocks = (T + kTickEvery - 1) / kTickEvery;
+  const size_t B = block_of(T, threads), blocks = (T + B - 1) / B;
   std::vector<size_t> first(blocks + 1, 0);  // the first triangle id of each block
   WorkerGroup group(threads);
   group.chunks(blocks, 1, [&](size_t b, size_t, int) {
-    const size_t t1 = std::min(T, (b + 1) * kTickEvery);
-    for (size_t t = b * kTickEvery; t < t1; ++t) first[b + 1] += listed_triangles(tn, t);
+    const size_t t1 = std::min(T, (b + 1) * B);
+    for (size_t t = b * B; t < t1; ++t) first[b + 1] += listed_triangles(tn, t);
   });
   for (size_t b = 0; b < blocks; ++b) first[b + 1] += first[b];
   const size_t F = first[blocks];
@@ -345,10 +352,10 @@ inline EdgeCofacets triangles_from_tetrahedra(const std::vector<double>& X, cons
   group.chunks(
       blocks, 1,
       [&](size_t b, size_t, int) {
-        triangles_of_block(X, tv, tn, ix, b * kTickEvery, std::min(T, (b + 1) * kTickEvery), first[b], K, ec);
+        triangles_of_block(X, tv, tn, ix, b * B, std::min(T, (b + 1) * B), first[b], K, ec);
         done.fetch_add(1, std::memory_order_relaxed);
       },
-      [&] { tick(T + 2 * done.load(std::memory_order_relaxed) * kTickEvery, 3 * T, 0); });
+      [&] { tick(T + 2 * std::min(T, done.load(std::memory_order_relaxed) * B), 3 * T, 0); });
   return ec;
 }
 
@@ -357,7 +364,7 @@ inline void edge_values(const std::vector<double>& X, const EdgeCofacets& ec, Fi
   auto P = [&](uint32_t v) { return &X[size_t(v) * 3]; };
   const size_t E = ec.edge_min.size();
   K.edge_val.resize(E);
-  WorkerGroup(threads).chunks(E, kTickEvery, [&](size_t e0, size_t e1, int) {
+  WorkerGroup(threads).chunks(E, block_of(E, threads), [&](size_t e0, size_t e1, int) {
     for (size_t e = e0; e < e1; ++e)
       K.edge_val[e] = ec.edge_att[e] ? ec.edge_min[e] : edge_sq_radius<3>(P(K.edge_v[2 * e]), P(K.edge_v[2 * e + 1]));
   });
@@ -521,7 +528,7 @@ inline void cells_3d(DT& dt, uint32_t nv, int dim, std::vector<uint32_t>& tv, st
   cells.clear();
   cells.shrink_to_fit();
   WorkerGroup group(threads);
-  group.chunks(nv, kTickEvery, [&](size_t v0, size_t v1, int) {
+  group.chunks(nv, block_of(nv, threads), [&](size_t v0, size_t v1, int) {
     for (size_t v = v0; v < v1; ++v)
       std::sort(sorted.begin() + first[v], sorted.begin() + first[v + 1],
                 [](const auto& a, const auto& b) { return a.first < b.first; });
@@ -529,12 +536,12 @@ inline void cells_3d(DT& dt, uint32_t nv, int dim, std::vector<uint32_t>& tv, st
   first.clear();
   first.shrink_to_fit();
   const uint32_t C = static_cast<uint32_t>(sorted.size());
-  group.chunks(C, kTickEvery, [&](size_t i0, size_t i1, int) {
+  group.chunks(C, block_of(C, threads), [&](size_t i0, size_t i1, int) {
     for (size_t i = i0; i < i1; ++i) sorted[i].second->info() = static_cast<uint32_t>(i);
   });
   tv.resize(size_t(nvert) * C);
   tn.resize(size_t(nvert) * C);
-  group.chunks(C, kTickEvery, [&](size_t i0, size_t i1, int) {
+  group.chunks(C, block_of(C, threads), [&](size_t i0, size_t i1, int) {
     for (size_t i = i0; i < i1; ++i) {
       const auto c = sorted[i].second;
       for (int k = 0; k < nvert; ++k) {
