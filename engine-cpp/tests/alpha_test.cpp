@@ -573,26 +573,40 @@ TEST(Alpha, CancelledAtEveryStageOnTwoThreads) {
   };
   const AlphaResult whole = tda::core::alpha_from_points(c.coords, c.n, c.dim, o, count);
   ASSERT_GT(checks.load(), 10);
-  // (worker 0 takes a varying share of the chunks, so the later checks' count varies a little)
+  AlphaOptions one;
+  one.threads = 1;
+  const AlphaResult serial = tda::core::alpha_from_points(c.coords, c.n, c.dim, one);
+  auto same_as_serial = [&](const AlphaResult& r) {
+    if (r.diagrams.size() != serial.diagrams.size()) return false;
+    for (size_t d = 0; d < r.diagrams.size(); ++d) {
+      if (r.diagrams[d].size() != serial.diagrams[d].size()) return false;
+      for (size_t i = 0; i < r.diagrams[d].size(); ++i)
+        if (r.diagrams[d][i].birth != serial.diagrams[d][i].birth ||
+            r.diagrams[d][i].death != serial.diagrams[d][i].death)
+          return false;
+    }
+    return true;
+  };
+  // Worker 0 takes a varying share of the chunks and polls while it waits, so a
+  // run's number of checks varies: a run asked to stop at a check it never reaches
+  // must finish with the right result instead. Most stop.
   const int last = checks.load() * 6 / 10;
+  int stopped = 0;
   for (int i = 0; i <= 8; ++i) {
     const int k = 1 + i * (last - 1) / 8;
     std::atomic<int> seen{0};
     tda::core::Callbacks cb;
     cb.is_cancelled = [&] { return ++seen >= k; };
-    EXPECT_THROW(tda::core::alpha_from_points(c.coords, c.n, c.dim, o, cb), tda::core::Cancelled) << "check " << k;
-  }
-  AlphaOptions one;
-  one.threads = 1;
-  const AlphaResult serial = tda::core::alpha_from_points(c.coords, c.n, c.dim, one);
-  ASSERT_EQ(whole.diagrams.size(), serial.diagrams.size());
-  for (size_t d = 0; d < whole.diagrams.size(); ++d) {
-    ASSERT_EQ(whole.diagrams[d].size(), serial.diagrams[d].size()) << "dim " << d;
-    for (size_t i = 0; i < whole.diagrams[d].size(); ++i) {
-      EXPECT_EQ(whole.diagrams[d][i].birth, serial.diagrams[d][i].birth);
-      EXPECT_EQ(whole.diagrams[d][i].death, serial.diagrams[d][i].death);
+    try {
+      const AlphaResult r = tda::core::alpha_from_points(c.coords, c.n, c.dim, o, cb);
+      EXPECT_LT(seen.load(), k) << "check " << k << " was reached but the run went on";
+      EXPECT_TRUE(same_as_serial(r)) << "check " << k;
+    } catch (const tda::core::Cancelled&) {
+      ++stopped;
     }
   }
+  EXPECT_GE(stopped, 5);
+  EXPECT_TRUE(same_as_serial(whole));
 }
 
 // --- the CLI (tda_alpha_cli: the same code as `tda-engine --algorithm alpha`) ---

@@ -470,6 +470,7 @@ inline void dual_union_find(FilteredComplex& K, const std::vector<uint32_t>& fac
       uf.prefetch(cf[0]);
       uf.prefetch(cf[1] == kNone ? static_cast<uint32_t>(NT) : cf[1]);
     }
+    if ((i & 0xfffff) == 0) progress.step(Stage::Reduction, 1, NF - i, reduction_total, K.bytes());
     const uint32_t f = facet_order[i];
     const uint32_t c0 = K.facet_cof[2 * size_t(f)], c1 = K.facet_cof[2 * size_t(f) + 1];
     uint32_t a = uf.find(c0), b = uf.find(c1 == kNone ? static_cast<uint32_t>(NT) : c1);
@@ -481,7 +482,6 @@ inline void dual_union_find(FilteredComplex& K, const std::vector<uint32_t>& fac
     const double death = top_sorted[key[a]];
     out.bar(top - 1, facet_sorted[i], death);
     uf.link(a, b);
-    if ((i & 0xfffff) == 0) progress.step(Stage::Reduction, 1, NF - i, reduction_total, K.bytes());
   }
   std::reverse(neg_ranks.begin(), neg_ranks.end());
   release_vector(K.facet_cof);

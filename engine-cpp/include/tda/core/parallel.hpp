@@ -132,7 +132,12 @@ void sort_in_parts(T* lo, T* hi, const Less& less, int parts) {
   T* mid = std::partition(lo, hi, [&](const T& x) { return less(x, pivot); });
   const int left = parts / 2;
   std::thread worker([&] { sort_in_parts(lo, mid, less, left); });
-  sort_in_parts(mid, hi, less, parts - left);
+  try {
+    sort_in_parts(mid, hi, less, parts - left);
+  } catch (...) {  // (a nested thread that could not start) the worker is joined first
+    worker.join();
+    throw;
+  }
   worker.join();
 }
 
