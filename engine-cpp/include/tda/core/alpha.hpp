@@ -451,16 +451,31 @@ inline std::vector<uint32_t> top_keys(std::vector<double>& top_val, std::vector<
   return key;
 }
 
+// The top cells' ranks in place of their ids in K.facet_cof (the outside, kNone,
+// becomes NT = key[NT]): the dual union-find then compares ranks directly, and
+// its sets, visited in about filtration order, lie near each other in memory.
+inline void cofacets_by_rank(FilteredComplex& K, const std::vector<uint32_t>& key, int threads) {
+  const size_t n = K.facet_cof.size(), NT = key.size() - 1;
+  WorkerGroup(threads).chunks(n, block_of(n, threads), [&](size_t b, size_t e, int) {
+    for (size_t i = b; i < e; ++i) {
+      const uint32_t c = K.facet_cof[i];
+      K.facet_cof[i] = key[c == kNone ? NT : c];
+    }
+  });
+}
+
 // The top dimension d - 1 (d = K.dim, 2 or 3): union-find on the dual graph
-// (the top cells and the outside), facets in reverse filtration order
-// (facet_order, values facet_sorted). When d = 3, lists the ranks of the
-// negative facets (triangles) in neg_ranks, ascending. Releases K.facet_cof.
+// (the top cells by rank and the outside, NT: cofacets_by_rank), facets in
+// reverse filtration order (facet_order, values facet_sorted; top_sorted: the top
+// cells' values by rank). When d = 3, lists the ranks of the negative facets
+// (triangles) in neg_ranks, ascending. Releases K.facet_cof.
 inline void dual_union_find(FilteredComplex& K, const std::vector<uint32_t>& facet_order,
-                            const std::vector<double>& facet_sorted, const std::vector<uint32_t>& key,
-                            const std::vector<double>& top_sorted, std::vector<uint32_t>& neg_ranks, const Emitter& out,
-                            const Progress& progress, uint64_t reduction_total) {
+                            const std::vector<double>& facet_sorted, const std::vector<double>& top_sorted,
+                            std::vector<uint32_t>& neg_ranks, const Emitter& out, const Progress& progress,
+                            uint64_t reduction_total) {
   const int top = K.dim;  // 2 or 3
-  const size_t NT = key.size() - 1, NF = facet_order.size();
+  const size_t NF = facet_order.size();
+  const uint32_t NT = static_cast<uint32_t>(top_sorted.size());
   KeyedSets uf(NT + 1);
   for (size_t i = NF; i-- > 0;) {
     // two stages ahead: the facet's cofacets, then their sets
@@ -468,18 +483,18 @@ inline void dual_union_find(FilteredComplex& K, const std::vector<uint32_t>& fac
     if (i >= kAhead) {
       const uint32_t* cf = &K.facet_cof[2 * size_t(facet_order[i - kAhead])];
       uf.prefetch(cf[0]);
-      uf.prefetch(cf[1] == kNone ? static_cast<uint32_t>(NT) : cf[1]);
+      uf.prefetch(cf[1]);
     }
     if ((i & 0xfffff) == 0) progress.step(Stage::Reduction, 1, NF - i, reduction_total, K.bytes());
     const uint32_t f = facet_order[i];
     const uint32_t c0 = K.facet_cof[2 * size_t(f)], c1 = K.facet_cof[2 * size_t(f) + 1];
-    uint32_t a = uf.find(c0), b = uf.find(c1 == kNone ? static_cast<uint32_t>(NT) : c1);
+    uint32_t a = uf.find(c0), b = uf.find(c1);
     if (a == b) {
       if (top == 3) neg_ranks.push_back(static_cast<uint32_t>(i));
       continue;
     }
-    if (key[a] > key[b]) std::swap(a, b);  // a: the younger set
-    const double death = top_sorted[key[a]];
+    if (a > b) std::swap(a, b);  // a: the younger set (a root is its set's largest rank)
+    const double death = top_sorted[a];
     out.bar(top - 1, facet_sorted[i], death);
     uf.link(a, b);
   }
@@ -510,7 +525,8 @@ inline std::vector<uint32_t> top_dual_pass(FilteredComplex& K, std::vector<uint3
     facet_order = sort_by_value(K.tri_val, &tri_sorted);
     release_vector(K.tri_val);
   }
-  dual_union_find(K, facet_order, top == 2 ? edge_sorted : tri_sorted, key, top_sorted, neg_ranks, out, progress,
+  cofacets_by_rank(K, key, 1);
+  dual_union_find(K, facet_order, top == 2 ? edge_sorted : tri_sorted, top_sorted, neg_ranks, out, progress,
                   reduction_total);
   if (top == 2) {
     edge_order = std::move(facet_order);
@@ -610,12 +626,14 @@ inline void dims_0_and_top_on_two_threads(FilteredComplex& K, EdgePass& ep, std:
       poll);
   release_vector(K.tri_val);
   release_vector(K.edge_val);
+  cofacets_by_rank(K, key, 2);
+  release_vector(key);
   const std::vector<uint32_t>& facet_order = r3 ? tri_order : ep.order;
   const std::vector<double>& facet_sorted = r3 ? tri_sorted : ep.sorted;
   group.run_polled(
       [&](int w) {
         if (w == 0)
-          dual_union_find(K, facet_order, facet_sorted, key, top_sorted, neg_ranks, out, progress, reduction_total);
+          dual_union_find(K, facet_order, facet_sorted, top_sorted, neg_ranks, out, progress, reduction_total);
         else edge_kruskal(K, ep, out, nullptr, with_rank, &group);
       },
       poll);
