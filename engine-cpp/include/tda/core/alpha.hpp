@@ -152,8 +152,9 @@ class Progress {
   const Callbacks& cb_;
 };
 
-// Disjoint sets keyed by the largest rank in each set (path halving; the root
-// of the merged set is the one with the larger key).
+// Disjoint sets with path halving; link(child, root) puts child's set under
+// root (the dual union-find always links the smaller rank under the larger, so
+// there a set's root is its largest rank).
 class KeyedSets {
  public:
   explicit KeyedSets(size_t n) : parent_(n) { std::iota(parent_.begin(), parent_.end(), uint32_t{0}); }
@@ -438,28 +439,28 @@ inline std::vector<uint8_t> dim0_kruskal(const FilteredComplex& K, const std::ve
   return neg_edge;
 }
 
-// The top cells' keys for the dual union-find: key[c] = the rank of top cell c,
-// key[NT] = NT for the outside; their values by rank go to top_sorted.
-// Releases top_val.
-inline std::vector<uint32_t> top_keys(std::vector<double>& top_val, std::vector<double>& top_sorted) {
+// The top cells' ranks for the dual union-find: rank_of[c] = the rank of top
+// cell c, rank_of[NT] = NT for the outside; their values by rank go to
+// top_sorted. Releases top_val.
+inline std::vector<uint32_t> top_ranks(std::vector<double>& top_val, std::vector<double>& top_sorted) {
   const size_t NT = top_val.size();
   std::vector<uint32_t> top_order = sort_by_value(top_val, &top_sorted);
   release_vector(top_val);
-  std::vector<uint32_t> key(NT + 1);
-  for (size_t r = 0; r < NT; ++r) key[top_order[r]] = static_cast<uint32_t>(r);
-  key[NT] = static_cast<uint32_t>(NT);
-  return key;
+  std::vector<uint32_t> rank_of(NT + 1);
+  for (size_t r = 0; r < NT; ++r) rank_of[top_order[r]] = static_cast<uint32_t>(r);
+  rank_of[NT] = static_cast<uint32_t>(NT);
+  return rank_of;
 }
 
 // The top cells' ranks in place of their ids in K.facet_cof (the outside, kNone,
-// becomes NT = key[NT]): the dual union-find then compares ranks directly, and
-// its sets, visited in about filtration order, lie near each other in memory.
-inline void cofacets_by_rank(FilteredComplex& K, const std::vector<uint32_t>& key, int threads) {
-  const size_t n = K.facet_cof.size(), NT = key.size() - 1;
+// becomes NT = rank_of[NT]): the dual union-find then compares ranks directly,
+// and its sets, visited in about filtration order, lie near each other in memory.
+inline void cofacets_by_rank(FilteredComplex& K, const std::vector<uint32_t>& rank_of, int threads) {
+  const size_t n = K.facet_cof.size(), NT = rank_of.size() - 1;
   WorkerGroup(threads).chunks(n, block_of(n, threads), [&](size_t b, size_t e, int) {
     for (size_t i = b; i < e; ++i) {
       const uint32_t c = K.facet_cof[i];
-      K.facet_cof[i] = key[c == kNone ? NT : c];
+      K.facet_cof[i] = rank_of[c == kNone ? NT : c];
     }
   });
 }
@@ -502,7 +503,7 @@ inline void dual_union_find(FilteredComplex& K, const std::vector<uint32_t>& fac
   release_vector(K.facet_cof);
 }
 
-// The top dimension on one thread: the top cells' keys, the facets' order, the
+// The top dimension on one thread: the top cells' ranks, the facets' order, the
 // union-find. When d = 3 the triangles are sorted here: sets tri_sorted (their
 // values by rank) and returns them in filtration order; when d = 2 the facets
 // are the edges, sorted already (edge_order, borrowed and given back). Releases
@@ -517,7 +518,7 @@ inline std::vector<uint32_t> top_dual_pass(FilteredComplex& K, std::vector<uint3
   // reported as dimension 1 so that the fraction only grows.
   progress.step(Stage::Reduction, 1, 0, reduction_total, K.bytes());
   std::vector<double> top_sorted;
-  const std::vector<uint32_t> key = top_keys(top == 2 ? K.tri_val : K.tet_val, top_sorted);
+  const std::vector<uint32_t> rank_of = top_ranks(top == 2 ? K.tri_val : K.tet_val, top_sorted);
   std::vector<uint32_t> facet_order;
   if (top == 2) {
     facet_order = std::move(edge_order);
@@ -525,7 +526,7 @@ inline std::vector<uint32_t> top_dual_pass(FilteredComplex& K, std::vector<uint3
     facet_order = sort_by_value(K.tri_val, &tri_sorted);
     release_vector(K.tri_val);
   }
-  cofacets_by_rank(K, key, 1);
+  cofacets_by_rank(K, rank_of, 1);
   dual_union_find(K, facet_order, top == 2 ? edge_sorted : tri_sorted, top_sorted, neg_ranks, out, progress,
                   reduction_total);
   if (top == 2) {
@@ -607,7 +608,7 @@ inline void dims_0_and_top_on_two_threads(FilteredComplex& K, EdgePass& ep, std:
   const bool r3 = K.dim == 3;
   progress.step(Stage::Reduction, 1, 0, reduction_total, K.bytes());
   std::vector<double> top_sorted;
-  std::vector<uint32_t> key;
+  std::vector<uint32_t> rank_of;
   WorkerGroup group(2);
   auto poll = [&] { progress.check(); };
   group.run_polled(
@@ -617,17 +618,17 @@ inline void dims_0_and_top_on_two_threads(FilteredComplex& K, EdgePass& ep, std:
         } else if (w == 0) {
           ep.order = sort_by_value(K.edge_val, &ep.sorted);
         } else if (r3) {
-          key = top_keys(K.tet_val, top_sorted);
+          rank_of = top_ranks(K.tet_val, top_sorted);
           ep.order = sort_by_value(K.edge_val, &ep.sorted);
         } else {
-          key = top_keys(K.tri_val, top_sorted);
+          rank_of = top_ranks(K.tri_val, top_sorted);
         }
       },
       poll);
   release_vector(K.tri_val);
   release_vector(K.edge_val);
-  cofacets_by_rank(K, key, 2);
-  release_vector(key);
+  cofacets_by_rank(K, rank_of, 2);
+  release_vector(rank_of);
   const std::vector<uint32_t>& facet_order = r3 ? tri_order : ep.order;
   const std::vector<double>& facet_sorted = r3 ? tri_sorted : ep.sorted;
   group.run_polled(
@@ -649,9 +650,8 @@ inline uint64_t persistence(FilteredComplex& K, const Emitter& out, int modulus,
   const bool r3 = K.dim == 3 && out.max_dim >= 1;
   EdgePass ep;
   std::vector<uint32_t> tri_order, neg_ranks;
-  std::vector<double> tri_sorted;  // triangle values by rank (top == 3)
-  const int top = K.dim;           // 2 or 3 from here on
-  const size_t NF = top == 2 ? E : K.tri_val.size();
+  std::vector<double> tri_sorted;                       // triangle values by rank (R^3)
+  const size_t NF = K.dim == 2 ? E : K.tri_val.size();  // the top dimension's facets
   const uint64_t reduction_total = r3 ? 2 * uint64_t(NF) : NF;
   if (K.dim >= 2 && threads > 1) {
     dims_0_and_top_on_two_threads(K, ep, tri_order, tri_sorted, neg_ranks, out, progress, reduction_total, r3);

@@ -63,6 +63,20 @@ inline size_t block_of(size_t count, int threads) {
   return std::clamp<size_t>(count / (8 * size_t(std::max(1, threads))), 4096, kTickEvery);
 }
 
+// Blocks of B elements [0, n) that each list a number of items (count(i) for
+// element i), written in place in element order: the first item id of every
+// block (n_blocks + 1 prefix sums, the last the total), counted on all threads.
+template <class Count>
+inline std::vector<size_t> block_starts(WorkerGroup& group, size_t n, size_t B, Count&& count) {
+  const size_t blocks = (n + B - 1) / B;
+  std::vector<size_t> first(blocks + 1, 0);
+  group.chunks(blocks, 1, [&](size_t b, size_t, int) {
+    for (size_t i = b * B; i < std::min(n, (b + 1) * B); ++i) first[b + 1] += count(i);
+  });
+  for (size_t b = 0; b < blocks; ++b) first[b + 1] += first[b];
+  return first;
+}
+
 struct FilteredComplex {
   int dim = 0;                   // dimension of the triangulation: 0..3
   uint32_t nv = 0;               // vertices (all have value 0)
@@ -119,14 +133,13 @@ inline void build_from_triangles(const std::vector<double>& X, uint32_t nv, cons
     for (size_t f = f0; f < f1; ++f)
       K.tri_val[f] = triangle_sq_radius<D>(P(fv[3 * f]), P(fv[3 * f + 1]), P(fv[3 * f + 2]));
   });
-  const size_t blocks = (F + B - 1) / B;
-  std::vector<size_t> first(blocks + 1, 0);  // the first edge id of each block
-  group.chunks(blocks, 1, [&](size_t b, size_t, int) {
-    for (size_t f = b * B; f < std::min(F, (b + 1) * B); ++f)
-      for (int k = 0; k < 3; ++k) first[b + 1] += fn[3 * f + k] == kNone || fn[3 * f + k] > f;
+  // the first edge id of each block (an edge is listed from the outside or the lower triangle)
+  const std::vector<size_t> first = block_starts(group, F, B, [&](size_t f) {
+    int k = 0;
+    for (int i = 0; i < 3; ++i) k += fn[3 * f + i] == kNone || fn[3 * f + i] > f;
+    return k;
   });
-  for (size_t b = 0; b < blocks; ++b) first[b + 1] += first[b];
-  const size_t E = first[blocks];
+  const size_t blocks = first.size() - 1, E = first[blocks];
   K.edge_v.resize(2 * E);
   K.edge_val.resize(E);
   K.facet_cof.resize(2 * E);
@@ -336,15 +349,11 @@ inline EdgeCofacets triangles_from_tetrahedra(const std::vector<double>& X, cons
                                               const Tick& tick, int threads) {
   const size_t T = tv.size() / 4;
   EdgeCofacets ec{std::vector<double>(ix.size(), kInf), std::vector<uint8_t>(ix.size(), 0)};
-  const size_t B = block_of(T, threads), blocks = (T + B - 1) / B;
-  std::vector<size_t> first(blocks + 1, 0);  // the first triangle id of each block
+  const size_t B = block_of(T, threads);
   WorkerGroup group(threads);
-  group.chunks(blocks, 1, [&](size_t b, size_t, int) {
-    const size_t t1 = std::min(T, (b + 1) * B);
-    for (size_t t = b * B; t < t1; ++t) first[b + 1] += listed_triangles(tn, t);
-  });
-  for (size_t b = 0; b < blocks; ++b) first[b + 1] += first[b];
-  const size_t F = first[blocks];
+  // the first triangle id of each block
+  const std::vector<size_t> first = block_starts(group, T, B, [&](size_t t) { return listed_triangles(tn, t); });
+  const size_t blocks = first.size() - 1, F = first[blocks];
   K.tri_val.resize(F);
   K.tri_edges.resize(3 * F);
   K.facet_cof.resize(2 * F);
@@ -596,6 +605,8 @@ inline void insert_sorted(DT& dt, const Pairs& pts, const Tick& tick, int thread
   constexpr bool parallel_ds =
       std::is_same_v<typename DT::Triangulation_data_structure::Concurrency_tag, CGAL::Parallel_tag>;
   const bool parallel = parallel_ds && kParallelDelaunay && threads > 1;
+  // in parallel, the first points go one by one until 100 of them span the space
+  auto in_parallel = [&](size_t a) { return parallel && a >= 100 && dt.dimension() == 3; };
 #ifdef CGAL_LINKED_WITH_TBB
   std::optional<tbb::task_arena> arena;
   std::optional<tbb::enumerable_thread_specific<typename DT::Vertex_handle>> hints;
@@ -608,7 +619,7 @@ inline void insert_sorted(DT& dt, const Pairs& pts, const Tick& tick, int thread
     const size_t end = std::min(n, a + kTickEvery);
 #ifdef CGAL_LINKED_WITH_TBB
     if constexpr (parallel_ds) {
-      if (parallel && a >= 100 && dt.dimension() == 3) {
+      if (in_parallel(a)) {
         if (!arena) {
           arena.emplace(std::min(threads, tbb::this_task_arena::max_concurrency()));
           hints.emplace(hint);
@@ -620,9 +631,8 @@ inline void insert_sorted(DT& dt, const Pairs& pts, const Tick& tick, int thread
       }
     }
 #endif
-    // one by one from the last vertex (CGAL's range insertion would sort the points
-    // again); in parallel, only until 100 points span the space
-    for (; a < end && !(parallel && a >= 100 && dt.dimension() == 3); ++a) {
+    // one by one from the last vertex (CGAL's range insertion would sort the points again)
+    for (; a < end && !in_parallel(a); ++a) {
       hint = dt.insert(pts[a].first, hint);
       hint->info() = pts[a].second;
     }
