@@ -801,3 +801,54 @@ TEST(AlphaParallel, SameDiagramForEveryThreadCount) {
     }
   }
 }
+
+// The lock-free dimension-1 reduction against the serial one on random columns
+// (three entries in a band of 3000 ranks that moves with the column, 3 columns
+// for 4 ranks: many columns need additions, and the bands of the chunks that
+// workers take at once overlap, so later columns take pivots that earlier ones
+// then claim back: 12312 such displacements in a counting build): the
+// same pivot of every column and the same owner of every rank, over Z/2 and
+// Z/5, on 2 to 4 threads.
+template <class Field>
+void same_pairs_as_serial(const Field& field, uint32_t p, const char* what) {
+  using tda::core::alpha_detail::kNoColumn;
+  using tda::core::alpha_detail::TriColumn;
+  std::mt19937 rng(11);
+  constexpr uint32_t kRanks = 40000, kBand = 3000;
+  std::vector<TriColumn> cols(30000);
+  for (size_t j = 0; j < cols.size(); ++j) {
+    TriColumn& c = cols[j];
+    c.len = 3;
+    const uint32_t low = static_cast<uint32_t>(j * (kRanks - kBand) / cols.size());
+    std::uniform_int_distribution<uint32_t> rank(low, low + kBand - 1), coef(1, p - 1);
+    do {
+      for (int k = 0; k < 3; ++k) c.rank[k] = rank(rng);
+      std::sort(c.rank, c.rank + 3);
+    } while (c.rank[0] == c.rank[1] || c.rank[1] == c.rank[2]);
+    for (int k = 0; k < 3; ++k) c.coef[k] = static_cast<uint8_t>(coef(rng));
+  }
+  std::vector<uint32_t> at1(kRanks, kNoColumn), piv1(cols.size(), kNoColumn);
+  tda::core::alpha_detail::reduce_dim1(
+      field, cols, at1, [](size_t, uint64_t) {}, [&](size_t j, uint32_t r) { piv1[j] = r; });
+  // (the owners as column indices, as the concurrent reduction reports them)
+  std::vector<uint32_t> owner1(kRanks, kNoColumn);
+  for (size_t j = 0; j < cols.size(); ++j)
+    if (piv1[j] != kNoColumn) owner1[piv1[j]] = static_cast<uint32_t>(j);
+  size_t paired = 0;
+  for (uint32_t r : piv1) paired += r != kNoColumn;
+  EXPECT_GT(paired, cols.size() * 9 / 10) << what;  // (few columns vanish)
+  for (int threads : {2, 3, 4}) {
+    std::vector<uint32_t> at(kRanks, kNoColumn), piv(cols.size(), kNoColumn);
+    size_t polls = 0;
+    tda::core::alpha_detail::reduce_dim1_concurrent(
+        field, cols, at, [&](size_t j, uint32_t r) { piv[j] = r; }, threads, [&](size_t, uint64_t) { ++polls; });
+    EXPECT_EQ(piv, piv1) << what << " threads=" << threads;
+    EXPECT_EQ(at, owner1) << what << " threads=" << threads;
+    EXPECT_GT(polls, 0u);
+  }
+}
+
+TEST(AlphaParallel, LockFreeReductionPairsAsTheSerialOne) {
+  same_pairs_as_serial(tda::core::alpha_detail::Z2Field{}, 2, "Z/2");
+  same_pairs_as_serial(tda::core::alpha_detail::ZpField(5), 5, "Z/5");
+}

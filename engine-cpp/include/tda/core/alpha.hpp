@@ -25,10 +25,12 @@
 #pragma once
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
 #include <limits>
+#include <memory>
 #include <numeric>
 #include <optional>
 #include <stdexcept>
@@ -309,6 +311,98 @@ inline uint32_t pool_offset(const std::vector<Entry>& pool) {
   return static_cast<uint32_t>(pool.size());
 }
 
+// The coefficient fields of the dimension-1 reduction. A column is a list of
+// entries ascending by edge rank; its last entry is the pivot. head(n) is the
+// entry that stores a column's length in front of it in a pool.
+//
+// Z/2: an entry is an edge rank.
+struct Z2Field {
+  using Entry = uint32_t;
+  static uint32_t rank(Entry e) { return e; }
+  static Entry head(uint32_t n) { return n; }
+  void init(const TriColumn& c, std::vector<Entry>& work) const { work.assign(c.rank, c.rank + c.len); }
+  // work += y[0, n) (a stored column with work's pivot): the symmetric
+  // difference of the sorted lists, through tmp
+  void add(std::vector<Entry>& work, const Entry* y, size_t n, std::vector<Entry>& tmp) const {
+    tmp.clear();
+    const Entry* ye = y + n;
+    size_t i = 0;
+    while (i < work.size() && y < ye) {
+      if (work[i] < *y) tmp.push_back(work[i++]);
+      else if (*y < work[i]) tmp.push_back(*y++);
+      else {
+        ++i;
+        ++y;
+      }
+    }
+    tmp.insert(tmp.end(), work.begin() + static_cast<long>(i), work.end());
+    tmp.insert(tmp.end(), y, ye);
+    work.swap(tmp);
+  }
+  // work as stored, to out[0, work.size())
+  void store(const std::vector<Entry>& work, Entry* out) const { std::copy(work.begin(), work.end(), out); }
+};
+
+// An entry of a column over Z/p: an edge rank and its coefficient.
+struct ZpEntry {
+  uint32_t rank;
+  uint32_t coef;
+};
+
+// Z/p (p an odd prime): stored columns are normalised to pivot coefficient 1;
+// products come from a table (row f: f * c mod p), no division in the loops.
+class ZpField {
+ public:
+  using Entry = ZpEntry;
+  explicit ZpField(uint32_t p) : p_(p), inv_(p, 0), mul_(size_t(p) * p) {
+    for (uint32_t a = 1; a < p; ++a)
+      for (uint32_t b = 1; b < p; ++b)
+        if (a * b % p == 1) inv_[a] = b;
+    for (uint32_t a = 0; a < p; ++a)
+      for (uint32_t b = 0; b < p; ++b) mul_[size_t(a) * p + b] = static_cast<uint8_t>(a * b % p);
+  }
+  static uint32_t rank(const Entry& e) { return e.rank; }
+  static Entry head(uint32_t n) { return Entry{n, 0}; }
+  void init(const TriColumn& c, std::vector<Entry>& work) const {
+    work.clear();
+    for (int k = 0; k < c.len; ++k) work.push_back(Entry{c.rank[k], c.coef[k]});
+  }
+  // work -= f * y[0, n) (y's pivot coefficient is 1, f work's), through tmp
+  void add(std::vector<Entry>& work, const Entry* y, size_t n, std::vector<Entry>& tmp) const {
+    const uint8_t* mf = &mul_[size_t(p_ - work.back().coef) * p_];
+    tmp.clear();
+    const Entry* ye = y + n;
+    size_t i = 0;
+    while (i < work.size() && y < ye) {
+      if (work[i].rank < y->rank) {
+        tmp.push_back(work[i++]);
+      } else if (y->rank < work[i].rank) {
+        tmp.push_back(Entry{y->rank, mf[y->coef]});
+        ++y;
+      } else {
+        uint32_t v = work[i].coef + mf[y->coef];
+        if (v >= p_) v -= p_;
+        if (v) tmp.push_back(Entry{y->rank, v});
+        ++i;
+        ++y;
+      }
+    }
+    tmp.insert(tmp.end(), work.begin() + static_cast<long>(i), work.end());
+    for (; y < ye; ++y) tmp.push_back(Entry{y->rank, mf[y->coef]});
+    work.swap(tmp);
+  }
+  // work normalised to pivot coefficient 1, to out[0, work.size())
+  void store(const std::vector<Entry>& work, Entry* out) const {
+    const uint8_t* ms = &mul_[size_t(inv_[work.back().coef]) * p_];
+    for (size_t i = 0; i < work.size(); ++i) out[i] = Entry{work[i].rank, ms[work[i].coef]};
+  }
+
+ private:
+  uint32_t p_;
+  std::vector<uint32_t> inv_;
+  std::vector<uint8_t> mul_;
+};
+
 // The reductions' lookups of the pivot kAhead columns ahead (the pivot table's
 // entry) and kAhead / 2 ahead (the stored column it points to), prefetched.
 template <class Entry>
@@ -326,123 +420,149 @@ __attribute__((always_inline)) inline void prefetch_pivots(const std::vector<Tri
   }
 }
 
-// Dimension 1 in R^3 over Z/2: columns = the negative triangles in filtration
-// order (clearing), entries = ranks of their positive edges (compression), kept
-// sorted; the reduced columns are stored in one flat pool, the column owning a
-// pivot rank is found in a flat array: at[p] (one per edge rank, kNoColumn on
-// entry) is where the column with pivot rank p starts in the pool (its length,
-// then its entries), so a lookup touches the pool right away.
-template <class OnColumn, class OnPivot>
-inline void reduce_dim1_z2(const std::vector<TriColumn>& cols, std::vector<uint32_t>& at, OnColumn&& on_column,
-                           OnPivot&& on_pivot) {
-  std::vector<uint32_t> pool;
-  pool.reserve(4 * cols.size());
-  std::vector<uint32_t> work, tmp;
-  for (size_t j = 0; j < cols.size(); ++j) {
-    prefetch_pivots(cols, at, pool, j);
-    on_column(j, pool.capacity() * 4);
-    work.assign(cols[j].rank, cols[j].rank + cols[j].len);
-    while (!work.empty()) {
-      const uint32_t p = work.back();
-      const uint32_t c = at[p];
-      if (c == kNoColumn) {
-        at[p] = pool_offset(pool);
-        pool.push_back(static_cast<uint32_t>(work.size()));
-        pool.insert(pool.end(), work.begin(), work.end());
-        on_pivot(j, p);
-        break;
-      }
-      // work += column c (symmetric difference of sorted lists)
-      tmp.clear();
-      const uint32_t* x = pool.data() + c + 1;
-      const uint32_t* xe = x + pool[c];
-      size_t i = 0;
-      while (i < work.size() && x < xe) {
-        if (work[i] < *x) tmp.push_back(work[i++]);
-        else if (*x < work[i]) tmp.push_back(*x++);
-        else {
-          ++i;
-          ++x;
-        }
-      }
-      tmp.insert(tmp.end(), work.begin() + i, work.end());
-      tmp.insert(tmp.end(), x, xe);
-      work.swap(tmp);
-    }
-  }
-}
-
-// An entry of a column over Z/p: an edge rank and its coefficient.
-struct ZpEntry {
-  uint32_t rank;
-  uint32_t coef;
-};
-
-// The same over Z/p (p odd prime); stored columns are normalised to pivot
-// coefficient 1.
-template <class OnColumn, class OnPivot>
-inline void reduce_dim1_zp(const std::vector<TriColumn>& cols, std::vector<uint32_t>& at, int modulus,
-                           OnColumn&& on_column, OnPivot&& on_pivot) {
-  using Entry = ZpEntry;
-  const uint32_t p = static_cast<uint32_t>(modulus);
-  std::vector<uint32_t> inv(p, 0);
-  for (uint32_t a = 1; a < p; ++a)
-    for (uint32_t b = 1; b < p; ++b)
-      if (a * b % p == 1) inv[a] = b;
-  // products mod p from a table (row f: f * c mod p), no division in the loop
-  std::vector<uint8_t> mul(size_t(p) * p);
-  for (uint32_t a = 0; a < p; ++a)
-    for (uint32_t b = 0; b < p; ++b) mul[size_t(a) * p + b] = static_cast<uint8_t>(a * b % p);
+// Dimension 1 in R^3 on one thread: columns = the negative triangles in
+// filtration order (clearing), entries = their positive edges (compression);
+// the reduced columns are stored in one flat pool, the column owning a pivot
+// rank is found in a flat array: at[p] (one per edge rank, kNoColumn on entry)
+// is where the column with pivot rank p starts in the pool (its length, then
+// its entries), so a lookup touches the pool right away.
+template <class Field, class OnColumn, class OnPivot>
+inline void reduce_dim1(const Field& field, const std::vector<TriColumn>& cols, std::vector<uint32_t>& at,
+                        OnColumn&& on_column, OnPivot&& on_pivot) {
+  using Entry = typename Field::Entry;
   std::vector<Entry> pool;
   pool.reserve(4 * cols.size());
   std::vector<Entry> work, tmp;
   for (size_t j = 0; j < cols.size(); ++j) {
     prefetch_pivots(cols, at, pool, j);
     on_column(j, pool.capacity() * sizeof(Entry));
-    work.clear();
-    for (int k = 0; k < cols[j].len; ++k) work.push_back(Entry{cols[j].rank[k], cols[j].coef[k]});
+    field.init(cols[j], work);
     while (!work.empty()) {
-      const Entry piv = work.back();
-      const uint32_t c = at[piv.rank];  // (as over Z/2: the length in a first entry's rank)
+      const uint32_t p = Field::rank(work.back());
+      const uint32_t c = at[p];
       if (c == kNoColumn) {
-        at[piv.rank] = pool_offset(pool);
-        pool.push_back(Entry{static_cast<uint32_t>(work.size()), 0});
-        const uint8_t* ms = &mul[size_t(inv[piv.coef]) * p];
-        for (const Entry& en : work) pool.push_back(Entry{en.rank, ms[en.coef]});
-        on_pivot(j, piv.rank);
+        at[p] = pool_offset(pool);
+        pool.push_back(Field::head(static_cast<uint32_t>(work.size())));
+        pool.resize(pool.size() + work.size());
+        field.store(work, pool.data() + pool.size() - work.size());
+        on_pivot(j, p);
         break;
       }
-      // work -= piv.coef * column c (its pivot coefficient is 1)
-      const uint8_t* mf = &mul[size_t(p - piv.coef) * p];
-      tmp.clear();
-      const Entry* y = pool.data() + c + 1;
-      const Entry* ye = y + pool[c].rank;
-      size_t i = 0;
-      while (i < work.size() && y < ye) {
-        if (work[i].rank < y->rank) {
-          tmp.push_back(work[i++]);
-        } else if (y->rank < work[i].rank) {
-          tmp.push_back(Entry{y->rank, mf[y->coef]});
-          ++y;
-        } else {
-          uint32_t v = work[i].coef + mf[y->coef];
-          if (v >= p) v -= p;
-          if (v) tmp.push_back(Entry{y->rank, v});
-          ++i;
-          ++y;
-        }
-      }
-      tmp.insert(tmp.end(), work.begin() + i, work.end());
-      for (; y < ye; ++y) tmp.push_back(Entry{y->rank, mf[y->coef]});
-      work.swap(tmp);
+      field.add(work, pool.data() + c + 1, Field::rank(pool[c]), tmp);
     }
   }
 }
 
-template <class V>
-inline void release_vector(V& v) {
-  v.clear();
-  v.shrink_to_fit();
+// Dimension 1 in R^3 on `threads` threads, lock-free (after Morozov and
+// Nigmetov): workers take the columns in chunks, in order. A reduced column is
+// published as an immutable record (its length, its column, its entries) in
+// the worker's arena, and owns pivot rank p when table[p] points to it. A
+// worker whose column's pivot is owned by an earlier column adds that record;
+// when it is free or owned by a later column, it publishes its column and
+// swaps it in (compare-and-swap); a column it displaces it then reduces further
+// from that column's record. A record never changes, so its pivot is always
+// the rank it is found under. The pairs are those of the serial reduction (they
+// do not depend on the order of the additions); on return at[p] is the column
+// owning p (kNoColumn if none), and on_pivot(j, p) has been called in column
+// order. poll(done, bytes) runs on worker 0 between its chunks: the columns
+// done, the memory held (table and arenas).
+template <class Entry>
+class RecordArena {
+ public:
+  explicit RecordArena(std::atomic<uint64_t>* held) : held_(held) {}
+  static constexpr size_t kHead = 2;  // words in front of the entries: length, column
+  static constexpr size_t kWords = sizeof(Entry) / sizeof(uint32_t);
+  static_assert(sizeof(Entry) % sizeof(uint32_t) == 0 && alignof(Entry) <= alignof(uint32_t));
+
+  // room for a record of n entries (the last one taken until undo())
+  uint32_t* take(size_t n) {
+    const size_t words = kHead + n * kWords;
+    if (blocks_.empty() || used_ + words > size_) {
+      size_ = std::max(kBlockWords, words);
+      blocks_.push_back(std::make_unique<uint32_t[]>(size_));
+      held_->fetch_add(size_ * sizeof(uint32_t), std::memory_order_relaxed);
+      used_ = 0;
+    }
+    uint32_t* r = blocks_.back().get() + used_;
+    used_ += words;
+    last_ = words;
+    return r;
+  }
+  void undo() { used_ -= last_; }
+  static const Entry* entries(const uint32_t* r) { return reinterpret_cast<const Entry*>(r + kHead); }
+  static Entry* entries(uint32_t* r) { return reinterpret_cast<Entry*>(r + kHead); }
+
+ private:
+  static constexpr size_t kBlockWords = size_t{1} << 18;
+  std::atomic<uint64_t>* held_;
+  std::vector<std::unique_ptr<uint32_t[]>> blocks_;
+  size_t size_ = 0, used_ = 0, last_ = 0;
+};
+
+template <class Field, class OnPivot, class Poll>
+inline void reduce_dim1_concurrent(const Field& field, const std::vector<TriColumn>& cols, std::vector<uint32_t>& at,
+                                   OnPivot&& on_pivot, int threads, Poll&& poll) {
+  using Entry = typename Field::Entry;
+  using Arena = RecordArena<Entry>;
+  const size_t E = at.size(), M = cols.size();
+  std::unique_ptr<std::atomic<const uint32_t*>[]> table(new std::atomic<const uint32_t*>[E]);
+  WorkerGroup group(threads);
+  group.chunks(E, size_t{1} << 16, [&](size_t b, size_t e, int) {
+    for (size_t i = b; i < e; ++i) table[i].store(nullptr, std::memory_order_relaxed);
+  });
+  std::atomic<uint64_t> held{E * sizeof(table[0])}, done{0};
+  std::vector<Arena> arenas;
+  for (int w = 0; w < group.size(); ++w) arenas.emplace_back(&held);
+  auto pivot_slot = [&](size_t j) -> std::atomic<const uint32_t*>* {
+    const TriColumn& c = cols[j];
+    return c.len ? &table[c.rank[c.len - 1]] : nullptr;
+  };
+  constexpr size_t kChunk = 1024;
+  group.chunks(
+      M, kChunk,
+      [&](size_t b, size_t e, int w) {
+        Arena& arena = arenas[static_cast<size_t>(w)];
+        std::vector<Entry> work, tmp;
+        for (size_t j = b; j < e; ++j) {
+          if (j + kAhead < e)
+            if (auto* s = pivot_slot(j + kAhead)) __builtin_prefetch(s);
+          if (j + kAhead / 2 < e)
+            if (auto* s = pivot_slot(j + kAhead / 2))
+              if (const uint32_t* r = s->load(std::memory_order_relaxed)) __builtin_prefetch(r);
+          field.init(cols[j], work);
+          uint32_t col = static_cast<uint32_t>(j);
+          while (!work.empty()) {
+            std::atomic<const uint32_t*>& slot = table[Field::rank(work.back())];
+            const uint32_t* owner = slot.load(std::memory_order_acquire);
+            if (owner && owner[1] < col) {
+              field.add(work, Arena::entries(owner), owner[0], tmp);
+              continue;
+            }
+            uint32_t* mine = arena.take(work.size());
+            mine[0] = static_cast<uint32_t>(work.size());
+            mine[1] = col;
+            field.store(work, Arena::entries(mine));
+            if (!slot.compare_exchange_strong(owner, mine, std::memory_order_acq_rel, std::memory_order_acquire)) {
+              arena.undo();  // taken meanwhile: look again
+              continue;
+            }
+            if (!owner) break;
+            // the displaced later column goes on from its record
+            col = owner[1];
+            work.assign(Arena::entries(owner), Arena::entries(owner) + owner[0]);
+          }
+        }
+        done.fetch_add(e - b, std::memory_order_relaxed);
+      },
+      [&] { poll(done.load(std::memory_order_relaxed), held.load(std::memory_order_relaxed)); });
+  std::vector<uint32_t> owner_of(M, kNoColumn);
+  for (size_t p = 0; p < E; ++p)
+    if (const uint32_t* r = table[p].load(std::memory_order_relaxed)) {
+      at[p] = r[1];
+      owner_of[r[1]] = static_cast<uint32_t>(p);
+    }
+  for (size_t j = 0; j < M; ++j)
+    if (owner_of[j] != kNoColumn) on_pivot(j, owner_of[j]);
 }
 
 // Dimension 0: Kruskal over the edges in filtration order (edge_order, their
@@ -617,13 +737,22 @@ inline uint64_t dim1_in_r3(const FilteredComplex& K, const EdgePass& ep, const s
   std::vector<uint32_t> piv_of(cols.size(), kNoColumn);
   std::vector<uint32_t> at(E, kNoColumn);
   auto on_pivot = [&](size_t j, uint32_t p) { piv_of[j] = p; };
+  const uint64_t fixed_bytes = K.bytes() + cols_bytes + (piv_of.capacity() + at.capacity()) * 4;
   auto on_column = [&](size_t j, uint64_t pool_bytes) {
     if ((j & 0x3ffff) == 0x3ffff)
-      progress.step(Stage::Reduction, 1, NF + neg_ranks[j], reduction_total,
-                    K.bytes() + cols_bytes + pool_bytes + (piv_of.capacity() + at.capacity()) * 4);
+      progress.step(Stage::Reduction, 1, NF + neg_ranks[j], reduction_total, fixed_bytes + pool_bytes);
   };
-  if (modulus == 2) reduce_dim1_z2(cols, at, on_column, on_pivot);
-  else reduce_dim1_zp(cols, at, modulus, on_column, on_pivot);
+  auto reduce = [&](const auto& field) {
+    if (threads <= 1) return reduce_dim1(field, cols, at, on_column, on_pivot);
+    size_t reported = 0;  // (a step every 2^18 columns, as on one thread; a check between)
+    reduce_dim1_concurrent(field, cols, at, on_pivot, threads, [&](size_t done, uint64_t bytes) {
+      if (done >> 18 == reported >> 18 || done == 0) return progress.check();
+      reported = done;
+      progress.step(Stage::Reduction, 1, NF + neg_ranks[done - 1], reduction_total, fixed_bytes + bytes);
+    });
+  };
+  if (modulus == 2) reduce(Z2Field{});
+  else reduce(ZpField(static_cast<uint32_t>(modulus)));
   for (size_t j = 0; j < piv_of.size(); ++j) {
     if (j + kAhead < piv_of.size() && piv_of[j + kAhead] != kNoColumn)
       __builtin_prefetch(&ep.sorted[piv_of[j + kAhead]]);

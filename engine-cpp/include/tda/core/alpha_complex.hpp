@@ -35,6 +35,7 @@
 #include <array>
 #include <atomic>
 #include <cstdint>
+#include <cstring>
 #include <functional>
 #include <limits>
 #include <numeric>
@@ -56,6 +57,12 @@ inline constexpr double kInf = std::numeric_limits<double>::infinity();
 // memory guard; may throw (cancellation, memory limit).
 using Tick = std::function<void(uint64_t, uint64_t, uint64_t)>;
 inline constexpr size_t kTickEvery = size_t{1} << 16;
+
+template <class V>
+inline void release_vector(V& v) {
+  v.clear();
+  v.shrink_to_fit();
+}
 
 // The block of the passes split over threads: kTickEvery elements, smaller for
 // small inputs so that every thread gets a few (at least 4096 elements).
@@ -218,43 +225,70 @@ struct EdgeIndex {
   }
 };
 
-inline EdgeIndex index_tetrahedra_edges(const std::vector<uint32_t>& tv, uint32_t nv) {
+// On `threads` threads, each owning a range of rows (vertices): it counts,
+// lists and deduplicates the edges whose smaller vertex is in its range, reading
+// only the tetrahedra that can have one (tv is ordered by first vertex,
+// cells_3d); the rows then move to their final places. Same ids for any number of threads.
+inline EdgeIndex index_tetrahedra_edges(const std::vector<uint32_t>& tv, uint32_t nv, int threads) {
   const size_t T = tv.size() / 4;
-  EdgeIndex ix;
-  ix.off.assign(size_t(nv) + 1, 0);
-  std::vector<uint64_t> cnt(size_t(nv) + 1, 0);
-  for (size_t t = 0; t < T; ++t) {
-    const uint32_t* q = &tv[4 * t];
-    for (int i = 0; i < 4; ++i)
-      for (int j = i + 1; j < 4; ++j) ++cnt[std::min(q[i], q[j]) + 1];
+  WorkerGroup group(threads);
+  const int W = group.size();
+  auto row_lo = [&](int w) { return static_cast<uint32_t>(uint64_t{nv} * static_cast<uint64_t>(w) / W); };
+  // the tetrahedra [0, t_end[w]) have a first vertex below row_lo(w + 1)
+  std::vector<size_t> t_end(static_cast<size_t>(W));
+  for (int w = 0; w < W; ++w) {
+    size_t lo = 0, hi = T;
+    while (lo < hi) {
+      const size_t mid = (lo + hi) / 2;
+      if (tv[4 * mid] < row_lo(w + 1)) lo = mid + 1;
+      else hi = mid;
+    }
+    t_end[size_t(w)] = lo;
   }
+  // each worker calls f(smaller, larger) on the edges whose smaller vertex is in its rows
+  auto own_edges = [&](int w, auto&& f) {
+    const uint32_t lo = row_lo(w), hi = row_lo(w + 1);
+    for (size_t t = 0; t < t_end[size_t(w)]; ++t) {
+      const uint32_t* q = &tv[4 * t];  // ascending
+      for (int i = 0; i < 3; ++i) {
+        if (q[i] < lo) continue;
+        if (q[i] >= hi) break;
+        for (int j = i + 1; j < 4; ++j) f(q[i], q[j]);
+      }
+    }
+  };
+  std::vector<uint64_t> cnt(size_t(nv) + 1, 0);
+  group.run([&](int w) { own_edges(w, [&](uint32_t a, uint32_t) { ++cnt[a + 1]; }); });
   for (size_t v = 0; v < nv; ++v) cnt[v + 1] += cnt[v];
   std::vector<uint32_t> raw(cnt[nv]);
-  std::vector<uint64_t> pos(cnt.begin(), cnt.end() - 1);
-  for (size_t t = 0; t < T; ++t) {
-    const uint32_t* q = &tv[4 * t];
-    for (int i = 0; i < 4; ++i)
-      for (int j = i + 1; j < 4; ++j) raw[pos[std::min(q[i], q[j])]++] = std::max(q[i], q[j]);
-  }
-  pos.clear();
-  pos.shrink_to_fit();
-  // unique (mark[w] == v: w already kept in row v) + sort each row, compacting in place
-  size_t out = 0;
-  std::vector<uint32_t> mark(nv, kNone);
-  for (size_t v = 0; v < nv; ++v) {
-    ix.off[v] = static_cast<uint32_t>(out);
-    for (size_t k = cnt[v]; k < cnt[v + 1]; ++k) {
-      const uint32_t w = raw[k];
-      if (mark[w] == v) continue;
-      mark[w] = static_cast<uint32_t>(v);
-      raw[out++] = w;
+  std::vector<uint32_t> kept(nv);  // each row's distinct neighbours, sorted at the front of its slot in raw
+  group.run([&](int w) {
+    {
+      std::vector<uint64_t> pos(cnt.begin() + row_lo(w), cnt.begin() + row_lo(w + 1));
+      own_edges(w, [&](uint32_t a, uint32_t b) { raw[pos[a - row_lo(w)]++] = b; });
     }
-    std::sort(raw.begin() + ix.off[v], raw.begin() + static_cast<long>(out));
-  }
-  ix.off[nv] = static_cast<uint32_t>(out);
-  raw.resize(out);
-  raw.shrink_to_fit();
-  ix.adj.swap(raw);
+    std::vector<uint32_t> mark(nv, kNone);  // mark[x] == v: x already kept in row v
+    for (uint32_t v = row_lo(w); v < row_lo(w + 1); ++v) {
+      uint64_t out = cnt[v];
+      for (uint64_t k = cnt[v]; k < cnt[v + 1]; ++k) {
+        const uint32_t x = raw[k];
+        if (mark[x] == v) continue;
+        mark[x] = v;
+        raw[out++] = x;
+      }
+      std::sort(raw.begin() + static_cast<long>(cnt[v]), raw.begin() + static_cast<long>(out));
+      kept[v] = static_cast<uint32_t>(out - cnt[v]);
+    }
+  });
+  EdgeIndex ix;
+  ix.off.resize(size_t(nv) + 1);
+  ix.off[0] = 0;
+  for (size_t v = 0; v < nv; ++v) ix.off[v + 1] = ix.off[v] + kept[v];
+  ix.adj.resize(ix.off[nv]);
+  group.chunks(nv, block_of(nv, threads), [&](size_t v0, size_t v1, int) {
+    for (size_t v = v0; v < v1; ++v)
+      std::copy_n(raw.begin() + static_cast<long>(cnt[v]), kept[v], ix.adj.begin() + ix.off[v]);
+  });
   return ix;
 }
 
@@ -268,22 +302,36 @@ inline void list_edges(const EdgeIndex& ix, uint32_t nv, FilteredComplex& K) {
     }
 }
 
-// What the triangle pass learns about each edge: the least value of its
-// cofacets (edge_min) and whether it is attached to one of them (edge_att).
-// Threads update them with relaxed atomics: a minimum and an "or", so the
-// result does not depend on the order.
+// What the triangle pass learns about each edge, in one 64-bit word (one
+// cache line to miss, not two): the least value of its cofacets (the bits of
+// a double >= 0, which order like the values) and, in the top bit, whether it
+// is attached to one of them. Threads update the words with relaxed atomics: a
+// minimum and an "or", so the result does not depend on the order.
 struct EdgeCofacets {
-  std::vector<double> edge_min;
-  std::vector<uint8_t> edge_att;
+  static constexpr uint64_t kAttached = uint64_t{1} << 63;
+  std::vector<uint64_t> word;
 
+  explicit EdgeCofacets(size_t E = 0) : word(E, bits_of(kInf)) {}
+  static uint64_t bits_of(double v) {
+    uint64_t b;
+    std::memcpy(&b, &v, sizeof b);
+    return b;
+  }
   void lower(uint32_t e, double v) {
-    double cur;
-    __atomic_load(&edge_min[e], &cur, __ATOMIC_RELAXED);
-    while (v < cur && !__atomic_compare_exchange(&edge_min[e], &cur, &v, true, __ATOMIC_RELAXED, __ATOMIC_RELAXED)) {
+    const uint64_t b = bits_of(v);
+    uint64_t cur = __atomic_load_n(&word[e], __ATOMIC_RELAXED);
+    while ((cur & ~kAttached) > b && !__atomic_compare_exchange_n(&word[e], &cur, (cur & kAttached) | b, true,
+                                                                  __ATOMIC_RELAXED, __ATOMIC_RELAXED)) {
     }
   }
-  bool attached(uint32_t e) const { return __atomic_load_n(&edge_att[e], __ATOMIC_RELAXED) != 0; }
-  void attach(uint32_t e) { __atomic_store_n(&edge_att[e], uint8_t{1}, __ATOMIC_RELAXED); }
+  bool attached(uint32_t e) const { return (__atomic_load_n(&word[e], __ATOMIC_RELAXED) & kAttached) != 0; }
+  void attach(uint32_t e) { __atomic_fetch_or(&word[e], kAttached, __ATOMIC_RELAXED); }
+  double least(uint32_t e) const {
+    const uint64_t b = word[e] & ~kAttached;
+    double v;
+    std::memcpy(&v, &b, sizeof v);
+    return v;
+  }
 };
 
 // The triangles tetrahedron t lists: those across a facet to the outside or to a
@@ -294,26 +342,51 @@ inline int listed_triangles(const std::vector<uint32_t>& tn, size_t t) {
   return k;
 }
 
+// The edge ids of a tetrahedron (vertices q ascending), by vertex pair: (0,1),
+// (0,2), (0,3), (1,2), (1,3), (2,3).
+inline void tetrahedron_edges(const EdgeIndex& ix, const uint32_t* q, uint32_t* ids) {
+  int k = 0;
+  for (int i = 0; i < 3; ++i)
+    for (int j = i + 1; j < 4; ++j) ids[k++] = ix.id(q[i], q[j]);
+}
+
+// The position of the vertex pair (i, j), i != j, in tetrahedron_edges' list.
+inline constexpr int kPairSlot[4][4] = {{-1, 0, 1, 2}, {0, -1, 3, 4}, {1, 3, -1, 5}, {2, 4, 5, -1}};
+
 // The triangles listed by tetrahedra [t0, t1), written from triangle id f on.
+// The edge ids of the tetrahedron kAhead ahead are found (their rows fetched
+// 2 kAhead ahead) and their words prefetched, into a ring of kAhead + 1.
 inline void triangles_of_block(const std::vector<double>& X, const std::vector<uint32_t>& tv,
                                const std::vector<uint32_t>& tn, const EdgeIndex& ix, size_t t0, size_t t1, size_t f,
                                FilteredComplex& K, EdgeCofacets& ec) {
   auto P = [&](uint32_t v) { return &X[size_t(v) * 3]; };
-  constexpr size_t kAhead = 4;  // tetrahedra: the neighbours' data is prefetched this far ahead
-  for (size_t t = t0; t < t1; ++t) {
+  constexpr size_t kAhead = 4;  // tetrahedra
+  uint32_t ring[kAhead + 1][6];
+  auto look_ahead = [&](size_t t) {  // t: the tetrahedron kAhead ahead
     if (t + kAhead < t1)
-      for (int i = 0; i < 4; ++i) {
-        const uint32_t g = tn[4 * (t + kAhead) + i];
-        if (g == kNone || g < t + kAhead) continue;
-        __builtin_prefetch(&tn[4 * size_t(g)]);
-        __builtin_prefetch(&tv[4 * size_t(g)]);
-        __builtin_prefetch(&K.tet_val[g]);
-      }
+      for (int i = 0; i < 3; ++i) __builtin_prefetch(&ix.adj[ix.off[tv[4 * (t + kAhead) + size_t(i)]]]);
+    if (t >= t1) return;
+    for (int i = 0; i < 4; ++i) {
+      const uint32_t g = tn[4 * t + size_t(i)];
+      if (g == kNone || g < t) continue;
+      __builtin_prefetch(&tn[4 * size_t(g)]);
+      __builtin_prefetch(&tv[4 * size_t(g)]);
+      __builtin_prefetch(&K.tet_val[g]);
+    }
+    uint32_t* ids = ring[(t - t0) % (kAhead + 1)];
+    tetrahedron_edges(ix, &tv[4 * t], ids);
+    for (int k = 0; k < 6; ++k) __builtin_prefetch(&ec.word[ids[k]]);
+  };
+  for (size_t t = t0; t < std::min(t1, t0 + kAhead); ++t) look_ahead(t);
+  for (size_t t = t0; t < t1; ++t) {
+    look_ahead(t + kAhead);
+    const uint32_t* ids = ring[(t - t0) % (kAhead + 1)];
     const uint32_t* q = &tv[4 * t];
     for (int i = 0; i < 4; ++i) {
       const uint32_t g = tn[4 * t + i];
       if (g != kNone && g < t) continue;
-      uint32_t a = q[(i + 1) & 3], b = q[(i + 2) & 3], c = q[(i + 3) & 3];
+      const int ia = (i + 1) & 3, ib = (i + 2) & 3, ic = (i + 3) & 3;
+      uint32_t a = q[ia], b = q[ib], c = q[ic];
       const uint32_t w = q[i];
       bool attached = Predicates<3>::triangle_attached(P(a), P(b), P(c), P(w));
       double cof_min = K.tet_val[t];
@@ -329,12 +402,13 @@ inline void triangles_of_block(const std::vector<double>& X, const std::vector<u
       K.facet_cof[2 * f] = static_cast<uint32_t>(t);
       K.facet_cof[2 * f + 1] = g;
       // the three edges, each with the opposite vertex of this triangle
-      const uint32_t ev[3][3] = {{a, b, c}, {a, c, b}, {b, c, a}};
+      const int ev[3][3] = {{ia, ib, ic}, {ia, ic, ib}, {ib, ic, ia}};
       for (int k = 0; k < 3; ++k) {
-        const uint32_t e = ix.id(ev[k][0], ev[k][1]);
+        const uint32_t e = ids[kPairSlot[ev[k][0]][ev[k][1]]];
         K.tri_edges[3 * f + k] = e;
         ec.lower(e, val);
-        if (!ec.attached(e) && Predicates<3>::edge_attached(P(ev[k][0]), P(ev[k][1]), P(ev[k][2]))) ec.attach(e);
+        if (!ec.attached(e) && Predicates<3>::edge_attached(P(q[ev[k][0]]), P(q[ev[k][1]]), P(q[ev[k][2]])))
+          ec.attach(e);
       }
       ++f;
     }
@@ -348,7 +422,7 @@ inline EdgeCofacets triangles_from_tetrahedra(const std::vector<double>& X, cons
                                               const std::vector<uint32_t>& tn, const EdgeIndex& ix, FilteredComplex& K,
                                               const Tick& tick, int threads) {
   const size_t T = tv.size() / 4;
-  EdgeCofacets ec{std::vector<double>(ix.size(), kInf), std::vector<uint8_t>(ix.size(), 0)};
+  EdgeCofacets ec(ix.size());
   const size_t B = block_of(T, threads);
   WorkerGroup group(threads);
   // the first triangle id of each block
@@ -371,11 +445,13 @@ inline EdgeCofacets triangles_from_tetrahedra(const std::vector<double>& X, cons
 // An edge's value: its least cofacet's if attached, else its own radius.
 inline void edge_values(const std::vector<double>& X, const EdgeCofacets& ec, FilteredComplex& K, int threads) {
   auto P = [&](uint32_t v) { return &X[size_t(v) * 3]; };
-  const size_t E = ec.edge_min.size();
+  const size_t E = ec.word.size();
   K.edge_val.resize(E);
   WorkerGroup(threads).chunks(E, block_of(E, threads), [&](size_t e0, size_t e1, int) {
     for (size_t e = e0; e < e1; ++e)
-      K.edge_val[e] = ec.edge_att[e] ? ec.edge_min[e] : edge_sq_radius<3>(P(K.edge_v[2 * e]), P(K.edge_v[2 * e + 1]));
+      K.edge_val[e] = ec.attached(static_cast<uint32_t>(e))
+                          ? ec.least(static_cast<uint32_t>(e))
+                          : edge_sq_radius<3>(P(K.edge_v[2 * e]), P(K.edge_v[2 * e + 1]));
   });
 }
 
@@ -388,7 +464,7 @@ inline void build_from_tetrahedra(const std::vector<double>& X, uint32_t nv, std
   tetrahedron_values(X, tv, K, tick, threads);
   EdgeCofacets ec;
   {
-    const EdgeIndex ix = index_tetrahedra_edges(tv, nv);
+    const EdgeIndex ix = index_tetrahedra_edges(tv, nv, threads);
     list_edges(ix, nv, K);
     ec = triangles_from_tetrahedra(X, tv, tn, ix, K, tick, threads);
   }
@@ -508,35 +584,54 @@ inline void cells_3d(DT& dt, uint32_t nv, int dim, std::vector<uint32_t>& tv, st
     uint32_t v[4];
     bool operator<(const Key& o) const { return std::lexicographical_compare(v, v + 4, o.v, o.v + 4); }
   };
-  std::vector<std::pair<Key, typename DT::Cell_handle>> cells;
-  cells.reserve(dt.number_of_cells());
-  for (auto c = dt.tds().raw_cells_begin(); c != dt.tds().raw_cells_end(); ++c) {
-    Key k{{kNone, kNone, kNone, kNone}};
-    bool finite = true;
-    for (int i = 0; i < nvert && finite; ++i) {
-      if (c->vertex(i) == inf) finite = false;
-      else k.v[i] = c->vertex(i)->info();
-    }
-    if (!finite) {
-      c->info() = kNone;
-      continue;
-    }
-    for (int i = 1; i < nvert; ++i)  // (insertion sort of at most 4 ids)
-      for (int j = i; j > 0 && k.v[j - 1] > k.v[j]; --j) std::swap(k.v[j - 1], k.v[j]);
-    cells.push_back({k, c});
-  }
-  // by smallest vertex (counting sort), then by the rest of the tuple
+  using Cell = typename DT::Cell_handle;
+  std::vector<Cell> handles;
+  handles.reserve(dt.tds().number_of_cells());
+  for (auto c = dt.tds().raw_cells_begin(); c != dt.tds().raw_cells_end(); ++c) handles.push_back(c);
+  const size_t H = handles.size();
+  WorkerGroup group(threads);
+  // each cell's key (kNone first: infinite), and how many finite cells each vertex is the smallest of
+  std::vector<Key> keys(H);
   std::vector<uint32_t> first(size_t(nv) + 1, 0);
-  for (const auto& kc : cells) ++first[kc.first.v[0] + 1];
+  group.chunks(H, block_of(H, threads), [&](size_t h0, size_t h1, int) {
+    constexpr size_t kAhead = 8;  // cells: their vertices are prefetched this far ahead
+    for (size_t h = h0; h < h1; ++h) {
+      if (h + 2 * kAhead < h1) __builtin_prefetch(&*handles[h + 2 * kAhead]);
+      if (h + kAhead < h1)
+        for (int i = 0; i < nvert; ++i) __builtin_prefetch(&*handles[h + kAhead]->vertex(i));
+      const Cell c = handles[h];
+      Key& k = keys[h];
+      k = Key{{kNone, kNone, kNone, kNone}};
+      bool finite = true;
+      for (int i = 0; i < nvert && finite; ++i) {
+        if (c->vertex(i) == inf) finite = false;
+        else k.v[i] = c->vertex(i)->info();
+      }
+      if (!finite) {
+        c->info() = kNone;
+        k.v[0] = kNone;
+        continue;
+      }
+      for (int i = 1; i < nvert; ++i)  // (insertion sort of at most 4 ids)
+        for (int j = i; j > 0 && k.v[j - 1] > k.v[j]; --j) std::swap(k.v[j - 1], k.v[j]);
+      __atomic_fetch_add(&first[k.v[0] + 1], 1u, __ATOMIC_RELAXED);
+    }
+  });
+
+  // by smallest vertex (a counting sort; within a vertex the order is the
+  // schedule's until the sort by the whole tuple below), then by the rest of the tuple
   for (size_t v = 0; v < nv; ++v) first[v + 1] += first[v];
-  std::vector<std::pair<Key, typename DT::Cell_handle>> sorted(cells.size());
+  std::vector<std::pair<Key, Cell>> sorted(first[nv]);
   {
     std::vector<uint32_t> fill(first.begin(), first.end() - 1);
-    for (auto& kc : cells) sorted[fill[kc.first.v[0]]++] = kc;
+    group.chunks(H, block_of(H, threads), [&](size_t h0, size_t h1, int) {
+      for (size_t h = h0; h < h1; ++h)
+        if (keys[h].v[0] != kNone)
+          sorted[__atomic_fetch_add(&fill[keys[h].v[0]], 1u, __ATOMIC_RELAXED)] = {keys[h], handles[h]};
+    });
   }
-  cells.clear();
-  cells.shrink_to_fit();
-  WorkerGroup group(threads);
+  release_vector(keys);
+  release_vector(handles);
   group.chunks(nv, block_of(nv, threads), [&](size_t v0, size_t v1, int) {
     for (size_t v = v0; v < v1; ++v)
       std::sort(sorted.begin() + first[v], sorted.begin() + first[v + 1],
@@ -551,13 +646,25 @@ inline void cells_3d(DT& dt, uint32_t nv, int dim, std::vector<uint32_t>& tv, st
   tv.resize(size_t(nvert) * C);
   tn.resize(size_t(nvert) * C);
   group.chunks(C, block_of(C, threads), [&](size_t i0, size_t i1, int) {
+    constexpr size_t kAhead = 8;  // cells: their neighbours and vertices are prefetched this far ahead
     for (size_t i = i0; i < i1; ++i) {
+      if (i + 2 * kAhead < i1) __builtin_prefetch(&*sorted[i + 2 * kAhead].second);
+      if (i + kAhead < i1)
+        for (int j = 0; j < nvert; ++j) {
+          __builtin_prefetch(&*sorted[i + kAhead].second->neighbor(j));
+          __builtin_prefetch(&*sorted[i + kAhead].second->vertex(j));
+        }
       const auto c = sorted[i].second;
+      uint32_t vid[4], nid[4];
+      for (int j = 0; j < nvert; ++j) {
+        vid[j] = c->vertex(j)->info();
+        nid[j] = c->neighbor(j)->info();
+      }
       for (int k = 0; k < nvert; ++k) {
         tv[nvert * i + k] = sorted[i].first.v[k];
         // the neighbour opposite the vertex sorted into position k
         for (int j = 0; j < nvert; ++j)
-          if (c->vertex(j)->info() == sorted[i].first.v[k]) tn[nvert * i + k] = c->neighbor(j)->info();
+          if (vid[j] == sorted[i].first.v[k]) tn[nvert * i + k] = nid[j];
       }
     }
   });
@@ -661,7 +768,8 @@ template <class DT, class... LockArgs>
 inline int triangulate_3d(std::vector<double>& X, uint32_t nv, std::vector<uint32_t>& tv, std::vector<uint32_t>& tn,
                           const Tick& tick, int threads, LockArgs*... lock) {
   DT dt(Kernel(), lock...);
-  insert_sorted(dt, spatially_sorted_3d(X, nv), tick, threads);
+  auto pts_ = spatially_sorted_3d(X, nv);
+  insert_sorted(dt, pts_, tick, threads);
   const int dim = dt.dimension();
   if (dim >= 2) cells_3d(dt, nv, dim, tv, tn, threads);
   return dim;
