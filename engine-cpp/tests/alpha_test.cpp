@@ -841,7 +841,8 @@ void same_pairs_as_serial(const Field& field, uint32_t p, const char* what) {
     std::vector<uint32_t> at(kRanks, kNoColumn), piv(cols.size(), kNoColumn);
     size_t polls = 0;
     tda::core::alpha_detail::reduce_dim1_concurrent(
-        field, cols, at, [&](size_t j, uint32_t r) { piv[j] = r; }, threads, [&](size_t, uint64_t) { ++polls; });
+        field, tda::core::alpha_detail::GatheredColumns{cols}, at, [&](size_t j, uint32_t r) { piv[j] = r; }, threads,
+        [&](size_t, uint64_t) { ++polls; });
     EXPECT_EQ(piv, piv1) << what << " threads=" << threads;
     EXPECT_EQ(at, owner1) << what << " threads=" << threads;
     EXPECT_GT(polls, 0u);

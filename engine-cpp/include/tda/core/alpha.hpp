@@ -271,35 +271,52 @@ inline TriColumn tri_column(const FilteredComplex& K, uint32_t t, const std::vec
 // prefetched: the loads overlap instead of stalling one by one.
 inline constexpr size_t kAhead = 16;
 
-// The columns of the negative triangles of ranks neg_ranks (ascending).
-template <class Poll>
-inline std::vector<TriColumn> tri_columns(const FilteredComplex& K, const std::vector<uint32_t>& tri_order,
-                                          const std::vector<uint32_t>& neg_ranks, const std::vector<uint8_t>& neg_edge,
-                                          const std::vector<uint32_t>& edge_rank, uint32_t p, int threads,
-                                          Poll&& poll) {
-  const size_t M = neg_ranks.size();
-  std::vector<TriColumn> cols(M);
-  auto edges_of = [&](size_t j) { return &K.tri_edges[3 * size_t(tri_order[neg_ranks[j]])]; };
-  WorkerGroup group(threads);
-  group.chunks(
-      M, block_of(M, threads),
-      [&](size_t begin, size_t end, int) {
-        for (size_t j = begin; j < end; ++j) {
-          if (j + 2 * kAhead < end) __builtin_prefetch(edges_of(j + 2 * kAhead));
-          if (j + kAhead < end) {
-            const uint32_t* te = edges_of(j + kAhead);
-            for (int k = 0; k < 3; ++k) {
-              __builtin_prefetch(&neg_edge[te[k]]);
-              __builtin_prefetch(&edge_rank[te[k]]);
-              __builtin_prefetch(&K.edge_v[2 * size_t(te[k])]);
-            }
-          }
-          cols[j] = tri_column(K, tri_order[neg_ranks[j]], neg_edge, edge_rank, p);
+// The columns [begin, end) of the negative triangles of ranks neg_ranks
+// (ascending) into out[0, end - begin).
+struct ColumnSource {
+  const FilteredComplex& K;
+  const std::vector<uint32_t>& tri_order;
+  const std::vector<uint32_t>& neg_ranks;
+  const std::vector<uint8_t>& neg_edge;
+  const std::vector<uint32_t>& edge_rank;
+  uint32_t p;
+
+  size_t size() const { return neg_ranks.size(); }
+  void gather(size_t begin, size_t end, TriColumn* out) const {
+    auto edges_of = [&](size_t j) { return &K.tri_edges[3 * size_t(tri_order[neg_ranks[j]])]; };
+    for (size_t j = begin; j < end; ++j) {
+      if (j + 2 * kAhead < end) __builtin_prefetch(edges_of(j + 2 * kAhead));
+      if (j + kAhead < end) {
+        const uint32_t* te = edges_of(j + kAhead);
+        for (int k = 0; k < 3; ++k) {
+          __builtin_prefetch(&neg_edge[te[k]]);
+          __builtin_prefetch(&edge_rank[te[k]]);
+          __builtin_prefetch(&K.edge_v[2 * size_t(te[k])]);
         }
-      },
-      poll);
+      }
+      out[j - begin] = tri_column(K, tri_order[neg_ranks[j]], neg_edge, edge_rank, p);
+    }
+  }
+};
+
+// All the columns, gathered on `threads` threads.
+template <class Poll>
+inline std::vector<TriColumn> tri_columns(const ColumnSource& src, int threads, Poll&& poll) {
+  std::vector<TriColumn> cols(src.size());
+  WorkerGroup(threads).chunks(
+      cols.size(), block_of(cols.size(), threads),
+      [&](size_t begin, size_t end, int) { src.gather(begin, end, cols.data() + begin); }, poll);
   return cols;
 }
+
+// Columns already gathered, as a source.
+struct GatheredColumns {
+  const std::vector<TriColumn>& cols;
+  size_t size() const { return cols.size(); }
+  void gather(size_t begin, size_t end, TriColumn* out) const {
+    std::copy(cols.begin() + static_cast<long>(begin), cols.begin() + static_cast<long>(end), out);
+  }
+};
 
 inline constexpr uint32_t kNoColumn = ~uint32_t{0};
 
@@ -499,12 +516,12 @@ class RecordArena {
   size_t size_ = 0, used_ = 0, last_ = 0;
 };
 
-template <class Field, class OnPivot, class Poll>
-inline void reduce_dim1_concurrent(const Field& field, const std::vector<TriColumn>& cols, std::vector<uint32_t>& at,
-                                   OnPivot&& on_pivot, int threads, Poll&& poll) {
+template <class Field, class Source, class OnPivot, class Poll>
+inline void reduce_dim1_concurrent(const Field& field, const Source& src, std::vector<uint32_t>& at, OnPivot&& on_pivot,
+                                   int threads, Poll&& poll) {
   using Entry = typename Field::Entry;
   using Arena = RecordArena<Entry>;
-  const size_t E = at.size(), M = cols.size();
+  const size_t E = at.size(), M = src.size();
   std::unique_ptr<std::atomic<const uint32_t*>[]> table(new std::atomic<const uint32_t*>[E]);
   WorkerGroup group(threads);
   group.chunks(E, size_t{1} << 16, [&](size_t b, size_t e, int) {
@@ -513,23 +530,25 @@ inline void reduce_dim1_concurrent(const Field& field, const std::vector<TriColu
   std::atomic<uint64_t> held{E * sizeof(table[0])}, done{0};
   std::vector<Arena> arenas;
   for (int w = 0; w < group.size(); ++w) arenas.emplace_back(&held);
-  auto pivot_slot = [&](size_t j) -> std::atomic<const uint32_t*>* {
-    const TriColumn& c = cols[j];
-    return c.len ? &table[c.rank[c.len - 1]] : nullptr;
-  };
   constexpr size_t kChunk = 1024;
   group.chunks(
       M, kChunk,
       [&](size_t b, size_t e, int w) {
         Arena& arena = arenas[static_cast<size_t>(w)];
         std::vector<Entry> work, tmp;
+        TriColumn cols[kChunk];  // this chunk's columns, gathered here: cols[j - b] is column j
+        src.gather(b, e, cols);
+        auto pivot_slot = [&](size_t j) -> std::atomic<const uint32_t*>* {
+          const TriColumn& c = cols[j - b];
+          return c.len ? &table[c.rank[c.len - 1]] : nullptr;
+        };
         for (size_t j = b; j < e; ++j) {
           if (j + kAhead < e)
             if (auto* s = pivot_slot(j + kAhead)) __builtin_prefetch(s);
           if (j + kAhead / 2 < e)
             if (auto* s = pivot_slot(j + kAhead / 2))
               if (const uint32_t* r = s->load(std::memory_order_relaxed)) __builtin_prefetch(r);
-          field.init(cols[j], work);
+          field.init(cols[j - b], work);
           uint32_t col = static_cast<uint32_t>(j);
           while (!work.empty()) {
             std::atomic<const uint32_t*>& slot = table[Field::rank(work.back())];
@@ -728,13 +747,17 @@ inline uint64_t dim1_in_r3(const FilteredComplex& K, const EdgePass& ep, const s
                            uint64_t reduction_total) {
   const size_t E = ep.order.size();
   while (!neg_ranks.empty() && !out.keep(tri_sorted[neg_ranks.back()])) neg_ranks.pop_back();
-  const std::vector<TriColumn> cols = tri_columns(K, tri_order, neg_ranks, ep.neg, ep.rank,
-                                                  static_cast<uint32_t>(modulus), threads, [&] { progress.check(); });
+  const ColumnSource src{K, tri_order, neg_ranks, ep.neg, ep.rank, static_cast<uint32_t>(modulus)};
+  const size_t M = src.size();
+  // on one thread the columns are gathered first (on all threads); on more,
+  // each worker gathers its chunk as it takes it
+  std::vector<TriColumn> cols;
+  if (threads <= 1) cols = tri_columns(src, threads, [&] { progress.check(); });
   const uint64_t cols_bytes = cols.capacity() * sizeof(TriColumn) + neg_ranks.capacity() * 4;
   // the bars are written after the reduction, in its order, from piv_of (the
   // pivot rank of each column): their births are read ahead there, not one miss
   // at a time inside the reduction
-  std::vector<uint32_t> piv_of(cols.size(), kNoColumn);
+  std::vector<uint32_t> piv_of(M, kNoColumn);
   std::vector<uint32_t> at(E, kNoColumn);
   auto on_pivot = [&](size_t j, uint32_t p) { piv_of[j] = p; };
   const uint64_t fixed_bytes = K.bytes() + cols_bytes + (piv_of.capacity() + at.capacity()) * 4;
@@ -745,7 +768,7 @@ inline uint64_t dim1_in_r3(const FilteredComplex& K, const EdgePass& ep, const s
   auto reduce = [&](const auto& field) {
     if (threads <= 1) return reduce_dim1(field, cols, at, on_column, on_pivot);
     size_t reported = 0;  // (a step every 2^18 columns, as on one thread; a check between)
-    reduce_dim1_concurrent(field, cols, at, on_pivot, threads, [&](size_t done, uint64_t bytes) {
+    reduce_dim1_concurrent(field, src, at, on_pivot, threads, [&](size_t done, uint64_t bytes) {
       if (done >> 18 == reported >> 18 || done == 0) return progress.check();
       reported = done;
       progress.step(Stage::Reduction, 1, NF + neg_ranks[done - 1], reduction_total, fixed_bytes + bytes);
@@ -763,7 +786,7 @@ inline uint64_t dim1_in_r3(const FilteredComplex& K, const EdgePass& ep, const s
     if (!out.keep(ep.sorted[r])) break;
     if (!ep.neg[ep.order[r]] && at[r] == kNoColumn) out.bar(1, ep.sorted[r], kInf);
   }
-  return cols.size();
+  return M;
 }
 
 // Dimension 0 and the top dimension d - 1 (d = K.dim, 2 or 3) on two threads,
