@@ -182,27 +182,8 @@ inline void build_from_triangles(const std::vector<double>& X, uint32_t nv, cons
 // ---------------------------------------------------------------------------
 // A 3-dimensional triangulation given by its finite tetrahedra (4 vertex ids
 // each) and neighbours (tn[4t+i] = tetrahedron across the facet opposite
-// vertex i, kNone outside), in four passes: tetrahedron values, the edge index,
-// triangles (with their edges' attachment), edge values.
-
-// The tetrahedra's values (squared circumradii): the first third of the progress.
-inline void tetrahedron_values(const std::vector<double>& X, const std::vector<uint32_t>& tv, FilteredComplex& K,
-                               const Tick& tick, int threads) {
-  const size_t T = tv.size() / 4;
-  auto P = [&](uint32_t v) { return &X[size_t(v) * 3]; };
-  K.tet_val.resize(T);
-  std::atomic<size_t> done{0};
-  WorkerGroup(threads).chunks(
-      T, block_of(T, threads),
-      [&](size_t t0, size_t t1, int) {
-        for (size_t t = t0; t < t1; ++t) {
-          const uint32_t* q = &tv[4 * t];
-          K.tet_val[t] = tetra_sq_radius(P(q[0]), P(q[1]), P(q[2]), P(q[3]));
-        }
-        done.fetch_add(t1 - t0, std::memory_order_relaxed);
-      },
-      [&] { tick(done.load(std::memory_order_relaxed), 3 * T, 0); });
-}
+// vertex i, kNone outside) and their values (cells_3d), in three passes: the
+// edge index, triangles (with their edges' attachment), edge values.
 
 // The edges of the tetrahedra: for each vertex u the sorted list of its
 // neighbours v > u (CSR); the edge id is the position in that list.
@@ -417,7 +398,7 @@ inline void triangles_of_block(const std::vector<double>& X, const std::vector<u
 
 // The triangles (each listed once, from the lower of its two tetrahedra, in
 // the order of the tetrahedra) with their values, edges and cofacets, on
-// `threads` threads over blocks of tetrahedra: the last two thirds of the progress.
+// `threads` threads over blocks of tetrahedra: the progress of this half of the stage.
 inline EdgeCofacets triangles_from_tetrahedra(const std::vector<double>& X, const std::vector<uint32_t>& tv,
                                               const std::vector<uint32_t>& tn, const EdgeIndex& ix, FilteredComplex& K,
                                               const Tick& tick, int threads) {
@@ -438,7 +419,7 @@ inline EdgeCofacets triangles_from_tetrahedra(const std::vector<double>& X, cons
         triangles_of_block(X, tv, tn, ix, b * B, std::min(T, (b + 1) * B), first[b], K, ec);
         done.fetch_add(1, std::memory_order_relaxed);
       },
-      [&] { tick(T + 2 * std::min(T, done.load(std::memory_order_relaxed) * B), 3 * T, 0); });
+      [&] { tick(std::min(T, done.load(std::memory_order_relaxed) * B), T, 0); });
   return ec;
 }
 
@@ -461,7 +442,6 @@ inline void build_from_tetrahedra(const std::vector<double>& X, uint32_t nv, std
                                   std::vector<uint32_t>& tn, FilteredComplex& K, const Tick& tick, int threads) {
   K.dim = 3;
   K.nv = nv;
-  tetrahedron_values(X, tv, K, tick, threads);
   EdgeCofacets ec;
   {
     const EdgeIndex ix = index_tetrahedra_edges(tv, nv, threads);
@@ -574,8 +554,12 @@ inline constexpr bool kParallelDelaunay = false;
 // hence every value computed from them, are the same for any thread count or
 // insertion schedule. Vertices are in spatial order, so neighbouring cells get
 // nearby ids and the later passes touch memory mostly locally.
+//
+// With tet_val (dim 3), the tetrahedra's values (squared circumradii of the
+// points X) are computed in the same pass, while each cell's vertices are at hand.
 template <class DT>
-inline void cells_3d(DT& dt, uint32_t nv, int dim, std::vector<uint32_t>& tv, std::vector<uint32_t>& tn, int threads) {
+inline void cells_3d(DT& dt, uint32_t nv, int dim, std::vector<uint32_t>& tv, std::vector<uint32_t>& tn, int threads,
+                     const std::vector<double>& X, std::vector<double>* tet_val) {
   const auto inf = dt.infinite_vertex();
   // In dimension 2 the cells of the data structure are the triangles (vertex 3
   // unused); in dimension 3 they are the tetrahedra.
@@ -645,6 +629,9 @@ inline void cells_3d(DT& dt, uint32_t nv, int dim, std::vector<uint32_t>& tv, st
   });
   tv.resize(size_t(nvert) * C);
   tn.resize(size_t(nvert) * C);
+  if (nvert != 4) tet_val = nullptr;
+  if (tet_val) tet_val->resize(C);
+  auto P = [&](uint32_t v) { return &X[size_t(v) * 3]; };
   group.chunks(C, block_of(C, threads), [&](size_t i0, size_t i1, int) {
     constexpr size_t kAhead = 8;  // cells: their neighbours and vertices are prefetched this far ahead
     for (size_t i = i0; i < i1; ++i) {
@@ -665,6 +652,10 @@ inline void cells_3d(DT& dt, uint32_t nv, int dim, std::vector<uint32_t>& tv, st
         // the neighbour opposite the vertex sorted into position k
         for (int j = 0; j < nvert; ++j)
           if (vid[j] == sorted[i].first.v[k]) tn[nvert * i + k] = nid[j];
+      }
+      if (tet_val) {
+        const uint32_t* q = sorted[i].first.v;
+        (*tet_val)[i] = tetra_sq_radius(P(q[0]), P(q[1]), P(q[2]), P(q[3]));
       }
     }
   });
@@ -763,15 +754,15 @@ inline std::vector<std::pair<Point3, uint32_t>> spatially_sorted_3d(std::vector<
 }
 
 // Triangulates X (distinct points, any order): on return X is in spatial order
-// and tv/tn hold the cells (cells_3d); returns the triangulation's dimension.
+// and tv/tn hold the cells, with the tetrahedra's values in tet_val
+// (cells_3d); returns the triangulation's dimension.
 template <class DT, class... LockArgs>
 inline int triangulate_3d(std::vector<double>& X, uint32_t nv, std::vector<uint32_t>& tv, std::vector<uint32_t>& tn,
-                          const Tick& tick, int threads, LockArgs*... lock) {
+                          std::vector<double>& tet_val, const Tick& tick, int threads, LockArgs*... lock) {
   DT dt(Kernel(), lock...);
-  auto pts_ = spatially_sorted_3d(X, nv);
-  insert_sorted(dt, pts_, tick, threads);
+  insert_sorted(dt, spatially_sorted_3d(X, nv), tick, threads);
   const int dim = dt.dimension();
-  if (dim >= 2) cells_3d(dt, nv, dim, tv, tn, threads);
+  if (dim >= 2) cells_3d(dt, nv, dim, tv, tn, threads, X, &tet_val);
   return dim;
 }
 
@@ -790,11 +781,11 @@ inline void delaunay_3d(std::vector<double>& X, uint32_t nv, FilteredComplex& K,
           hi[j] = std::max(hi[j], X[3 * i + j]);
         }
       typename Dt3Parallel::Lock_data_structure locks(CGAL::Bbox_3(lo[0], lo[1], lo[2], hi[0], hi[1], hi[2]), 50);
-      dim = triangulate_3d<Dt3Parallel>(X, nv, tv, tn, tick, threads, &locks);
+      dim = triangulate_3d<Dt3Parallel>(X, nv, tv, tn, K.tet_val, tick, threads, &locks);
     } else
 #endif
     {
-      dim = triangulate_3d<Dt3Serial>(X, nv, tv, tn, tick, 1);
+      dim = triangulate_3d<Dt3Serial>(X, nv, tv, tn, K.tet_val, tick, 1);
     }
     if (dim < 2) {  // collinear: back to lexicographic order, the order along the line
       std::vector<std::array<double, 3>> P(nv);
