@@ -124,7 +124,8 @@ inline void sort_run(std::vector<uint64_t>& keys, std::vector<uint32_t>& ids, si
 // bytes and half the passes of sorting whole values with their ids. Then the
 // values are read by id (ahead of use) and each run of equal high bits, a
 // few ids at most 2^-20 apart in relative value, is put in (value, id) order.
-inline std::vector<uint32_t> sort_by_value(const std::vector<double>& val, std::vector<double>* sorted = nullptr) {
+template <class Values>
+inline std::vector<uint32_t> sort_by_value(const Values& val, std::vector<double>* sorted = nullptr) {
   const size_t n = val.size();
   auto bits_of = [&](size_t i) {
     uint64_t b;
@@ -623,7 +624,7 @@ inline std::vector<uint8_t> dim0_kruskal(const FilteredComplex& K, const std::ve
 // The top cells' ranks for the dual union-find: rank_of[c] = the rank of top
 // cell c, rank_of[NT] = NT for the outside; their values by rank go to
 // top_sorted. Releases top_val.
-inline std::vector<uint32_t> top_ranks(std::vector<double>& top_val, std::vector<double>& top_sorted) {
+inline std::vector<uint32_t> top_ranks(Buffer<double>& top_val, std::vector<double>& top_sorted) {
   const size_t NT = top_val.size();
   std::vector<uint32_t> top_order = sort_by_value(top_val, &top_sorted);
   release_vector(top_val);

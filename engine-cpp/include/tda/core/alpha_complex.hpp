@@ -64,6 +64,30 @@ inline void release_vector(V& v) {
   v.shrink_to_fit();
 }
 
+// A vector whose elements are left uninitialised when it grows (resize), for
+// the large arrays that a pass on all threads then writes in full: their pages
+// are first touched there, on every thread, not zeroed on one thread before.
+template <class T>
+struct UninitAllocator : std::allocator<T> {
+  template <class U>
+  struct rebind {
+    using other = UninitAllocator<U>;
+  };
+  UninitAllocator() = default;
+  template <class U>
+  UninitAllocator(const UninitAllocator<U>&) noexcept {}
+  template <class U>
+  void construct(U* p) noexcept {
+    ::new (static_cast<void*>(p)) U;
+  }
+  template <class U, class... Args>
+  void construct(U* p, Args&&... args) {
+    ::new (static_cast<void*>(p)) U(std::forward<Args>(args)...);
+  }
+};
+template <class T>
+using Buffer = std::vector<T, UninitAllocator<T>>;
+
 // The block of the passes split over threads: kTickEvery elements, smaller for
 // small inputs so that every thread gets a few (at least 4096 elements).
 inline size_t block_of(size_t count, int threads) {
@@ -85,16 +109,16 @@ inline std::vector<size_t> block_starts(WorkerGroup& group, size_t n, size_t B, 
 }
 
 struct FilteredComplex {
-  int dim = 0;                   // dimension of the triangulation: 0..3
-  uint32_t nv = 0;               // vertices (all have value 0)
-  std::vector<uint32_t> edge_v;  // 2 per edge
-  std::vector<double> edge_val;
-  std::vector<double> tri_val;      // dim >= 2
-  std::vector<uint32_t> tri_edges;  // dim == 3: 3 edge ids per triangle
-  std::vector<double> tet_val;      // dim == 3
+  int dim = 0;              // dimension of the triangulation: 0..3
+  uint32_t nv = 0;          // vertices (all have value 0)
+  Buffer<uint32_t> edge_v;  // 2 per edge
+  Buffer<double> edge_val;
+  Buffer<double> tri_val;      // dim >= 2
+  Buffer<uint32_t> tri_edges;  // dim == 3: 3 edge ids per triangle
+  Buffer<double> tet_val;      // dim == 3
   // Facets of the top cells (edges when dim == 2, triangles when dim == 3) with
   // their two cofacets (top cell ids; kNone = the outside).
-  std::vector<uint32_t> facet_cof;
+  Buffer<uint32_t> facet_cof;
 
   uint64_t simplices() const { return nv + edge_val.size() + tri_val.size() + tet_val.size(); }
   uint64_t bytes() const {
@@ -127,8 +151,8 @@ inline void build_path(const std::vector<double>& X, uint32_t nv, FilteredComple
 // from the lower of its two triangles, in the order of the triangles: every
 // block of triangles counts its edges, then all blocks write theirs in place).
 template <int D>
-inline void build_from_triangles(const std::vector<double>& X, uint32_t nv, const std::vector<uint32_t>& fv,
-                                 const std::vector<uint32_t>& fn, FilteredComplex& K, const Tick& tick, int threads) {
+inline void build_from_triangles(const std::vector<double>& X, uint32_t nv, const Buffer<uint32_t>& fv,
+                                 const Buffer<uint32_t>& fn, FilteredComplex& K, const Tick& tick, int threads) {
   const size_t F = fv.size() / 3;
   auto P = [&](uint32_t v) { return &X[size_t(v) * D]; };
   K.dim = 2;
@@ -210,7 +234,7 @@ struct EdgeIndex {
 // lists and deduplicates the edges whose smaller vertex is in its range, reading
 // only the tetrahedra that can have one (tv is ordered by first vertex,
 // cells_3d); the rows then move to their final places. Same ids for any number of threads.
-inline EdgeIndex index_tetrahedra_edges(const std::vector<uint32_t>& tv, uint32_t nv, int threads) {
+inline EdgeIndex index_tetrahedra_edges(const Buffer<uint32_t>& tv, uint32_t nv, int threads) {
   const size_t T = tv.size() / 4;
   WorkerGroup group(threads);
   const int W = group.size();
@@ -241,7 +265,7 @@ inline EdgeIndex index_tetrahedra_edges(const std::vector<uint32_t>& tv, uint32_
   std::vector<uint64_t> cnt(size_t(nv) + 1, 0);
   group.run([&](int w) { own_edges(w, [&](uint32_t a, uint32_t) { ++cnt[a + 1]; }); });
   for (size_t v = 0; v < nv; ++v) cnt[v + 1] += cnt[v];
-  std::vector<uint32_t> raw(cnt[nv]);
+  Buffer<uint32_t> raw(cnt[nv]);
   std::vector<uint32_t> kept(nv);  // each row's distinct neighbours, sorted at the front of its slot in raw
   group.run([&](int w) {
     {
@@ -317,7 +341,7 @@ struct EdgeCofacets {
 
 // The triangles tetrahedron t lists: those across a facet to the outside or to a
 // later tetrahedron (each triangle is listed once, from the lower of its two).
-inline int listed_triangles(const std::vector<uint32_t>& tn, size_t t) {
+inline int listed_triangles(const Buffer<uint32_t>& tn, size_t t) {
   int k = 0;
   for (int i = 0; i < 4; ++i) k += tn[4 * t + i] == kNone || tn[4 * t + i] > t;
   return k;
@@ -337,9 +361,9 @@ inline constexpr int kPairSlot[4][4] = {{-1, 0, 1, 2}, {0, -1, 3, 4}, {1, 3, -1,
 // The triangles listed by tetrahedra [t0, t1), written from triangle id f on.
 // The edge ids of the tetrahedron kAhead ahead are found (their rows fetched
 // 2 kAhead ahead) and their words prefetched, into a ring of kAhead + 1.
-inline void triangles_of_block(const std::vector<double>& X, const std::vector<uint32_t>& tv,
-                               const std::vector<uint32_t>& tn, const EdgeIndex& ix, size_t t0, size_t t1, size_t f,
-                               FilteredComplex& K, EdgeCofacets& ec) {
+inline void triangles_of_block(const std::vector<double>& X, const Buffer<uint32_t>& tv, const Buffer<uint32_t>& tn,
+                               const EdgeIndex& ix, size_t t0, size_t t1, size_t f, FilteredComplex& K,
+                               EdgeCofacets& ec) {
   auto P = [&](uint32_t v) { return &X[size_t(v) * 3]; };
   constexpr size_t kAhead = 4;  // tetrahedra
   uint32_t ring[kAhead + 1][6];
@@ -399,8 +423,8 @@ inline void triangles_of_block(const std::vector<double>& X, const std::vector<u
 // The triangles (each listed once, from the lower of its two tetrahedra, in
 // the order of the tetrahedra) with their values, edges and cofacets, on
 // `threads` threads over blocks of tetrahedra: the progress of this half of the stage.
-inline EdgeCofacets triangles_from_tetrahedra(const std::vector<double>& X, const std::vector<uint32_t>& tv,
-                                              const std::vector<uint32_t>& tn, const EdgeIndex& ix, FilteredComplex& K,
+inline EdgeCofacets triangles_from_tetrahedra(const std::vector<double>& X, const Buffer<uint32_t>& tv,
+                                              const Buffer<uint32_t>& tn, const EdgeIndex& ix, FilteredComplex& K,
                                               const Tick& tick, int threads) {
   const size_t T = tv.size() / 4;
   EdgeCofacets ec(ix.size());
@@ -438,8 +462,8 @@ inline void edge_values(const std::vector<double>& X, const EdgeCofacets& ec, Fi
 
 // tv and tn are released on return (the edge index already before, once the
 // triangles are listed).
-inline void build_from_tetrahedra(const std::vector<double>& X, uint32_t nv, std::vector<uint32_t>& tv,
-                                  std::vector<uint32_t>& tn, FilteredComplex& K, const Tick& tick, int threads) {
+inline void build_from_tetrahedra(const std::vector<double>& X, uint32_t nv, Buffer<uint32_t>& tv, Buffer<uint32_t>& tn,
+                                  FilteredComplex& K, const Tick& tick, int threads) {
   K.dim = 3;
   K.nv = nv;
   EdgeCofacets ec;
@@ -493,7 +517,7 @@ inline void delaunay_2d(std::vector<double>& X, uint32_t nv, FilteredComplex& K,
   using Fb = CGAL::Triangulation_face_base_with_info_2<uint32_t, Kernel>;
   using Tds = CGAL::Triangulation_data_structure_2<Vb, Fb>;
   using DT = CGAL::Delaunay_triangulation_2<Kernel, Tds>;
-  std::vector<uint32_t> fv, fn;
+  Buffer<uint32_t> fv, fn;
   {
     DT dt;
     {
@@ -558,8 +582,8 @@ inline constexpr bool kParallelDelaunay = false;
 // With tet_val (dim 3), the tetrahedra's values (squared circumradii of the
 // points X) are computed in the same pass, while each cell's vertices are at hand.
 template <class DT>
-inline void cells_3d(DT& dt, uint32_t nv, int dim, std::vector<uint32_t>& tv, std::vector<uint32_t>& tn, int threads,
-                     const std::vector<double>& X, std::vector<double>* tet_val) {
+inline void cells_3d(DT& dt, uint32_t nv, int dim, Buffer<uint32_t>& tv, Buffer<uint32_t>& tn, int threads,
+                     const std::vector<double>& X, Buffer<double>* tet_val) {
   const auto inf = dt.infinite_vertex();
   // In dimension 2 the cells of the data structure are the triangles (vertex 3
   // unused); in dimension 3 they are the tetrahedra.
@@ -575,7 +599,7 @@ inline void cells_3d(DT& dt, uint32_t nv, int dim, std::vector<uint32_t>& tv, st
   const size_t H = handles.size();
   WorkerGroup group(threads);
   // each cell's key (kNone first: infinite), and how many finite cells each vertex is the smallest of
-  std::vector<Key> keys(H);
+  Buffer<Key> keys(H);
   std::vector<uint32_t> first(size_t(nv) + 1, 0);
   group.chunks(H, block_of(H, threads), [&](size_t h0, size_t h1, int) {
     constexpr size_t kAhead = 8;  // cells: their vertices are prefetched this far ahead
@@ -605,7 +629,7 @@ inline void cells_3d(DT& dt, uint32_t nv, int dim, std::vector<uint32_t>& tv, st
   // by smallest vertex (a counting sort; within a vertex the order is the
   // schedule's until the sort by the whole tuple below), then by the rest of the tuple
   for (size_t v = 0; v < nv; ++v) first[v + 1] += first[v];
-  std::vector<std::pair<Key, Cell>> sorted(first[nv]);
+  Buffer<std::pair<Key, Cell>> sorted(first[nv]);
   {
     std::vector<uint32_t> fill(first.begin(), first.end() - 1);
     group.chunks(H, block_of(H, threads), [&](size_t h0, size_t h1, int) {
@@ -757,8 +781,8 @@ inline std::vector<std::pair<Point3, uint32_t>> spatially_sorted_3d(std::vector<
 // and tv/tn hold the cells, with the tetrahedra's values in tet_val
 // (cells_3d); returns the triangulation's dimension.
 template <class DT, class... LockArgs>
-inline int triangulate_3d(std::vector<double>& X, uint32_t nv, std::vector<uint32_t>& tv, std::vector<uint32_t>& tn,
-                          std::vector<double>& tet_val, const Tick& tick, int threads, LockArgs*... lock) {
+inline int triangulate_3d(std::vector<double>& X, uint32_t nv, Buffer<uint32_t>& tv, Buffer<uint32_t>& tn,
+                          Buffer<double>& tet_val, const Tick& tick, int threads, LockArgs*... lock) {
   DT dt(Kernel(), lock...);
   insert_sorted(dt, spatially_sorted_3d(X, nv), tick, threads);
   const int dim = dt.dimension();
@@ -768,7 +792,7 @@ inline int triangulate_3d(std::vector<double>& X, uint32_t nv, std::vector<uint3
 
 // threads > 1 uses CGAL's parallel insertion when built with TBB (kParallelDelaunay).
 inline void delaunay_3d(std::vector<double>& X, uint32_t nv, FilteredComplex& K, const Tick& tick, int threads = 1) {
-  std::vector<uint32_t> tv, tn;
+  Buffer<uint32_t> tv, tn;
   int dim = 0;
   {
 #ifdef CGAL_LINKED_WITH_TBB
