@@ -763,11 +763,20 @@ inline void insert_sorted(DT& dt, const Pairs& pts, const Tick& tick, int thread
 
 // The points of X as (point, id) pairs in CGAL's spatial (Hilbert) order, ids
 // being the positions in that order; X is permuted alike.
-inline std::vector<std::pair<Point3, uint32_t>> spatially_sorted_3d(std::vector<double>& X, uint32_t nv) {
+inline std::vector<std::pair<Point3, uint32_t>> spatially_sorted_3d(std::vector<double>& X, uint32_t nv, int threads) {
   std::vector<std::pair<Point3, uint32_t>> pts(nv);
   for (uint32_t i = 0; i < nv; ++i) pts[i] = {Point3(X[3 * size_t(i)], X[3 * size_t(i) + 1], X[3 * size_t(i) + 2]), i};
   using Pmap = CGAL::First_of_pair_property_map<std::pair<Point3, uint32_t>>;
-  CGAL::spatial_sort(pts.begin(), pts.end(), CGAL::Spatial_sort_traits_adapter_3<Kernel, Pmap>());
+  const CGAL::Spatial_sort_traits_adapter_3<Kernel, Pmap> traits;
+#ifdef CGAL_LINKED_WITH_TBB
+  // (the parallel sort makes the same splits, so the same order: only its recursion is split over threads)
+  if (threads > 1)
+    tbb::task_arena(std::min(threads, tbb::this_task_arena::max_concurrency())).execute([&] {
+      CGAL::spatial_sort<CGAL::Parallel_tag>(pts.begin(), pts.end(), traits);
+    });
+  else
+#endif
+    CGAL::spatial_sort(pts.begin(), pts.end(), traits);
   std::vector<double> Y(X.size());
   for (uint32_t r = 0; r < nv; ++r) {
     for (int j = 0; j < 3; ++j) Y[3 * size_t(r) + j] = X[3 * size_t(pts[r].second) + j];
@@ -784,7 +793,7 @@ template <class DT, class... LockArgs>
 inline int triangulate_3d(std::vector<double>& X, uint32_t nv, Buffer<uint32_t>& tv, Buffer<uint32_t>& tn,
                           Buffer<double>& tet_val, const Tick& tick, int threads, LockArgs*... lock) {
   DT dt(Kernel(), lock...);
-  insert_sorted(dt, spatially_sorted_3d(X, nv), tick, threads);
+  insert_sorted(dt, spatially_sorted_3d(X, nv, threads), tick, threads);
   const int dim = dt.dimension();
   if (dim >= 2) cells_3d(dt, nv, dim, tv, tn, threads, X, &tet_val);
   return dim;
