@@ -571,35 +571,26 @@ inline constexpr bool kParallelDelaunay = true;
 inline constexpr bool kParallelDelaunay = false;
 #endif
 
-// The cells of a 3-D triangulation (vertex infos = vertex ids) as flat arrays,
-// canonically: each cell's vertices ascending (neighbours permuted alike), cells
-// ordered by their vertex tuples. The Delaunay triangulation is unique (CGAL's
-// symbolic perturbation does not depend on the insertion order), so the arrays,
-// hence every value computed from them, are the same for any thread count or
-// insertion schedule. Vertices are in spatial order, so neighbouring cells get
-// nearby ids and the later passes touch memory mostly locally.
-//
-// With tet_val (dim 3), the tetrahedra's values (squared circumradii of the
-// points X) are computed in the same pass, while each cell's vertices are at hand.
+// A cell's vertex ids, ascending (kNone after the last of a triangle's).
+struct CellKey {
+  uint32_t v[4];
+  bool operator<(const CellKey& o) const { return std::lexicographical_compare(v, v + 4, o.v, o.v + 4); }
+};
+
+// The finite cells of dt with their keys, ordered by key, each cell's info
+// set to its position (kNone for the infinite cells); nvert: vertices a cell.
 template <class DT>
-inline void cells_3d(DT& dt, uint32_t nv, int dim, Buffer<uint32_t>& tv, Buffer<uint32_t>& tn, int threads,
-                     const std::vector<double>& X, Buffer<double>* tet_val) {
-  const auto inf = dt.infinite_vertex();
-  // In dimension 2 the cells of the data structure are the triangles (vertex 3
-  // unused); in dimension 3 they are the tetrahedra.
-  const int nvert = dim + 1;
-  struct Key {
-    uint32_t v[4];
-    bool operator<(const Key& o) const { return std::lexicographical_compare(v, v + 4, o.v, o.v + 4); }
-  };
+inline Buffer<std::pair<CellKey, typename DT::Cell_handle>> canonical_cells(DT& dt, uint32_t nv, int nvert,
+                                                                            WorkerGroup& group) {
   using Cell = typename DT::Cell_handle;
+  const auto inf = dt.infinite_vertex();
   std::vector<Cell> handles;
   handles.reserve(dt.tds().number_of_cells());
   for (auto c = dt.tds().raw_cells_begin(); c != dt.tds().raw_cells_end(); ++c) handles.push_back(c);
   const size_t H = handles.size();
-  WorkerGroup group(threads);
+  const int threads = group.size();
   // each cell's key (kNone first: infinite), and how many finite cells each vertex is the smallest of
-  Buffer<Key> keys(H);
+  Buffer<CellKey> keys(H);
   std::vector<uint32_t> first(size_t(nv) + 1, 0);
   group.chunks(H, block_of(H, threads), [&](size_t h0, size_t h1, int) {
     constexpr size_t kAhead = 8;  // cells: their vertices are prefetched this far ahead
@@ -608,8 +599,8 @@ inline void cells_3d(DT& dt, uint32_t nv, int dim, Buffer<uint32_t>& tv, Buffer<
       if (h + kAhead < h1)
         for (int i = 0; i < nvert; ++i) __builtin_prefetch(&*handles[h + kAhead]->vertex(i));
       const Cell c = handles[h];
-      Key& k = keys[h];
-      k = Key{{kNone, kNone, kNone, kNone}};
+      CellKey& k = keys[h];
+      k = CellKey{{kNone, kNone, kNone, kNone}};
       bool finite = true;
       for (int i = 0; i < nvert && finite; ++i) {
         if (c->vertex(i) == inf) finite = false;
@@ -625,11 +616,10 @@ inline void cells_3d(DT& dt, uint32_t nv, int dim, Buffer<uint32_t>& tv, Buffer<
       __atomic_fetch_add(&first[k.v[0] + 1], 1u, __ATOMIC_RELAXED);
     }
   });
-
   // by smallest vertex (a counting sort; within a vertex the order is the
   // schedule's until the sort by the whole tuple below), then by the rest of the tuple
   for (size_t v = 0; v < nv; ++v) first[v + 1] += first[v];
-  Buffer<std::pair<Key, Cell>> sorted(first[nv]);
+  Buffer<std::pair<CellKey, Cell>> sorted(first[nv]);
   {
     std::vector<uint32_t> fill(first.begin(), first.end() - 1);
     group.chunks(H, block_of(H, threads), [&](size_t h0, size_t h1, int) {
@@ -645,12 +635,31 @@ inline void cells_3d(DT& dt, uint32_t nv, int dim, Buffer<uint32_t>& tv, Buffer<
       std::sort(sorted.begin() + first[v], sorted.begin() + first[v + 1],
                 [](const auto& a, const auto& b) { return a.first < b.first; });
   });
-  first.clear();
-  first.shrink_to_fit();
-  const uint32_t C = static_cast<uint32_t>(sorted.size());
-  group.chunks(C, block_of(C, threads), [&](size_t i0, size_t i1, int) {
+  group.chunks(sorted.size(), block_of(sorted.size(), threads), [&](size_t i0, size_t i1, int) {
     for (size_t i = i0; i < i1; ++i) sorted[i].second->info() = static_cast<uint32_t>(i);
   });
+  return sorted;
+}
+
+// The cells of a 3-D triangulation (vertex infos = vertex ids) as flat arrays,
+// canonically: each cell's vertices ascending (neighbours permuted alike), cells
+// ordered by their vertex tuples. The Delaunay triangulation is unique (CGAL's
+// symbolic perturbation does not depend on the insertion order), so the arrays,
+// hence every value computed from them, are the same for any thread count or
+// insertion schedule. Vertices are in spatial order, so neighbouring cells get
+// nearby ids and the later passes touch memory mostly locally.
+//
+// With tet_val (dim 3), the tetrahedra's values (squared circumradii of the
+// points X) are computed in the same pass, while each cell's vertices are at hand.
+template <class DT>
+inline void cells_3d(DT& dt, uint32_t nv, int dim, Buffer<uint32_t>& tv, Buffer<uint32_t>& tn, int threads,
+                     const std::vector<double>& X, Buffer<double>* tet_val) {
+  // In dimension 2 the cells of the data structure are the triangles (vertex 3
+  // unused); in dimension 3 they are the tetrahedra.
+  const int nvert = dim + 1;
+  WorkerGroup group(threads);
+  const auto sorted = canonical_cells(dt, nv, nvert, group);
+  const uint32_t C = static_cast<uint32_t>(sorted.size());
   tv.resize(size_t(nvert) * C);
   tn.resize(size_t(nvert) * C);
   if (nvert != 4) tet_val = nullptr;
@@ -671,16 +680,14 @@ inline void cells_3d(DT& dt, uint32_t nv, int dim, Buffer<uint32_t>& tv, Buffer<
         vid[j] = c->vertex(j)->info();
         nid[j] = c->neighbor(j)->info();
       }
+      const uint32_t* q = sorted[i].first.v;
       for (int k = 0; k < nvert; ++k) {
-        tv[nvert * i + k] = sorted[i].first.v[k];
+        tv[nvert * i + k] = q[k];
         // the neighbour opposite the vertex sorted into position k
         for (int j = 0; j < nvert; ++j)
-          if (vid[j] == sorted[i].first.v[k]) tn[nvert * i + k] = nid[j];
+          if (vid[j] == q[k]) tn[nvert * i + k] = nid[j];
       }
-      if (tet_val) {
-        const uint32_t* q = sorted[i].first.v;
-        (*tet_val)[i] = tetra_sq_radius(P(q[0]), P(q[1]), P(q[2]), P(q[3]));
-      }
+      if (tet_val) (*tet_val)[i] = tetra_sq_radius(P(q[0]), P(q[1]), P(q[2]), P(q[3]));
     }
   });
 }
