@@ -806,7 +806,8 @@ TEST(AlphaParallel, SameDiagramForEveryThreadCount) {
 // (three entries in a band of 3000 ranks that moves with the column, 3 columns
 // for 4 ranks: many columns need additions, and the bands of the chunks that
 // workers take at once overlap, so later columns take pivots that earlier ones
-// then claim back: 12312 such displacements in a counting build): the
+// then claim back: 12312 such displacements in one run of a counting build, a
+// number that depends on how the workers overlap in time): the
 // same pivot of every column and the same owner of every rank, over Z/2 and
 // Z/5, on 2 to 4 threads.
 template <class Field>
@@ -839,13 +840,11 @@ void same_pairs_as_serial(const Field& field, uint32_t p, const char* what) {
   EXPECT_GT(paired, cols.size() * 9 / 10) << what;  // (few columns vanish)
   for (int threads : {2, 3, 4}) {
     std::vector<uint32_t> at(kRanks, kNoColumn), piv(cols.size(), kNoColumn);
-    size_t polls = 0;
     tda::core::alpha_detail::reduce_dim1_concurrent(
         field, tda::core::alpha_detail::GatheredColumns{cols}, at, [&](size_t j, uint32_t r) { piv[j] = r; }, threads,
-        [&](size_t, uint64_t) { ++polls; });
+        [](size_t, uint64_t) {});
     EXPECT_EQ(piv, piv1) << what << " threads=" << threads;
     EXPECT_EQ(at, owner1) << what << " threads=" << threads;
-    EXPECT_GT(polls, 0u);
   }
 }
 

@@ -122,8 +122,9 @@ inline void sort_run(std::vector<uint64_t>& keys, std::vector<uint32_t>& ids, si
 // values. An LSD radix sort (stable, 16-bit digits, both digits' counts taken
 // in one pass) of (the value's high 32 bits, id) packed in 64 bits: half the
 // bytes and half the passes of sorting whole values with their ids. Then the
-// values are read by id (ahead of use) and each run of equal high bits, a
-// few ids at most 2^-20 apart in relative value, is put in (value, id) order.
+// values are read by id (ahead of use) and each run of equal high bits (values
+// at most 2^-20 apart relatively: a few ids, unless many values are equal, as on
+// a lattice) is put in (value, id) order.
 template <class Values>
 inline std::vector<uint32_t> sort_by_value(const Values& val, std::vector<double>* sorted = nullptr) {
   const size_t n = val.size();
@@ -266,9 +267,10 @@ inline TriColumn tri_column(const FilteredComplex& K, uint32_t t, const std::vec
 }
 
 // The reductions visit the triangles in filtration order, which is random in
-// memory. So their columns are first gathered into one array in that order
-// (tri_columns), on all threads, with the data of the triangle kAhead positions
-// ahead (its edges' flags, ranks and vertices) and of 2 kAhead ahead (its edges)
+// memory. So their columns are gathered in that order in blocks (all of them
+// into one array first on one thread, tri_columns; each chunk by the worker that
+// takes it on more), with the data of the triangle kAhead positions ahead (its
+// edges' flags, ranks and vertices) and of 2 kAhead ahead (its edges)
 // prefetched: the loads overlap instead of stalling one by one.
 inline constexpr size_t kAhead = 16;
 
@@ -471,21 +473,10 @@ inline void reduce_dim1(const Field& field, const std::vector<TriColumn>& cols, 
   }
 }
 
-// Dimension 1 in R^3 on `threads` threads, lock-free (after Morozov and
-// Nigmetov): workers take the columns in chunks, in order. A reduced column is
-// published as an immutable record (its length, its column, its entries) in
-// the worker's arena, and owns pivot rank p when table[p] points to it. A
-// worker whose column's pivot is owned by an earlier column adds that record;
-// when it is free or owned by a later column, it publishes its column and
-// swaps it in (compare-and-swap); a column it displaces it then reduces further
-// from that column's record. A record never changes, so its pivot is always
-// the rank it is found under. The pairs are those of the serial reduction (they
-// do not depend on the order of the additions); on return at[p] is the column
-// owning p (kNoColumn if none), and on_pivot(j, p) has been called in column
-// order. poll(done, bytes) runs on worker 0 between its chunks: the columns
-// done, the memory held (table and arenas).
+// A worker's published records (the lock-free reduction below) in blocks that
+// never move; alignas: the workers' arenas, side by side, share no cache line.
 template <class Entry>
-class RecordArena {
+class alignas(64) RecordArena {
  public:
   explicit RecordArena(std::atomic<uint64_t>* held) : held_(held) {}
   static constexpr size_t kHead = 2;  // words in front of the entries: length, column
@@ -497,7 +488,7 @@ class RecordArena {
     const size_t words = kHead + n * kWords;
     if (blocks_.empty() || used_ + words > size_) {
       size_ = std::max(kBlockWords, words);
-      blocks_.push_back(std::make_unique<uint32_t[]>(size_));
+      blocks_.emplace_back(new uint32_t[size_]);  // (not zeroed: every record is written before it is read)
       held_->fetch_add(size_ * sizeof(uint32_t), std::memory_order_relaxed);
       used_ = 0;
     }
@@ -517,6 +508,19 @@ class RecordArena {
   size_t size_ = 0, used_ = 0, last_ = 0;
 };
 
+// Dimension 1 in R^3 on `threads` threads, lock-free (after Morozov and
+// Nigmetov): workers take the columns in chunks, in order. A reduced column is
+// published as an immutable record (its length, its column, its entries) in
+// the worker's arena, and owns pivot rank p when table[p] points to it. A
+// worker whose column's pivot is owned by an earlier column adds that record;
+// when it is free or owned by a later column, it publishes its column and
+// swaps it in (compare-and-swap); a column it displaces it then reduces further
+// from that column's record. A record never changes, so its pivot is always
+// the rank it is found under. The pairs are those of the serial reduction (they
+// do not depend on the order of the additions); on return at[p] is the column
+// owning p (kNoColumn if none), and on_pivot(j, p) has been called in column
+// order. poll(done, bytes) runs on worker 0 between its chunks: the columns
+// done, the memory held (table and arenas).
 template <class Field, class Source, class OnPivot, class Poll>
 inline void reduce_dim1_concurrent(const Field& field, const Source& src, std::vector<uint32_t>& at, OnPivot&& on_pivot,
                                    int threads, Poll&& poll) {
@@ -750,8 +754,8 @@ inline uint64_t dim1_in_r3(const FilteredComplex& K, const EdgePass& ep, const s
   while (!neg_ranks.empty() && !out.keep(tri_sorted[neg_ranks.back()])) neg_ranks.pop_back();
   const ColumnSource src{K, tri_order, neg_ranks, ep.neg, ep.rank, static_cast<uint32_t>(modulus)};
   const size_t M = src.size();
-  // on one thread the columns are gathered first (on all threads); on more,
-  // each worker gathers its chunk as it takes it
+  // on one thread the columns are gathered first; on more, each worker gathers
+  // the chunk it takes
   std::vector<TriColumn> cols;
   if (threads <= 1) cols = tri_columns(src, threads, [&] { progress.check(); });
   const uint64_t cols_bytes = cols.capacity() * sizeof(TriColumn) + neg_ranks.capacity() * 4;

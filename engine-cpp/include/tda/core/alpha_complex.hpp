@@ -232,8 +232,9 @@ struct EdgeIndex {
 
 // On `threads` threads, each owning a range of rows (vertices): it counts,
 // lists and deduplicates the edges whose smaller vertex is in its range, reading
-// only the tetrahedra that can have one (tv is ordered by first vertex,
-// cells_3d); the rows then move to their final places. Same ids for any number of threads.
+// the tetrahedra up to the last that can have one (tv is ordered by first
+// vertex, cells_3d: the first worker reads the fewest, the last all of them);
+// the rows then move to their final places. Same ids for any number of threads.
 inline EdgeIndex index_tetrahedra_edges(const Buffer<uint32_t>& tv, uint32_t nv, int threads) {
   const size_t T = tv.size() / 4;
   WorkerGroup group(threads);
