@@ -810,6 +810,15 @@ TEST(AlphaParallel, SameDiagramForEveryThreadCount) {
 // number that depends on how the workers overlap in time): the
 // same pivot of every column and the same owner of every rank, over Z/2 and
 // Z/5, on 2 to 4 threads.
+// Columns already gathered, as the lock-free reduction's source.
+struct GatheredColumns {
+  const std::vector<tda::core::alpha_detail::TriColumn>& cols;
+  size_t size() const { return cols.size(); }
+  void gather(size_t begin, size_t end, tda::core::alpha_detail::TriColumn* out) const {
+    std::copy(cols.begin() + static_cast<long>(begin), cols.begin() + static_cast<long>(end), out);
+  }
+};
+
 template <class Field>
 void same_pairs_as_serial(const Field& field, uint32_t p, const char* what) {
   using tda::core::alpha_detail::kNoColumn;
@@ -841,8 +850,7 @@ void same_pairs_as_serial(const Field& field, uint32_t p, const char* what) {
   for (int threads : {2, 3, 4}) {
     std::vector<uint32_t> at(kRanks, kNoColumn), piv(cols.size(), kNoColumn);
     tda::core::alpha_detail::reduce_dim1_concurrent(
-        field, tda::core::alpha_detail::GatheredColumns{cols}, at, [&](size_t j, uint32_t r) { piv[j] = r; }, threads,
-        [](size_t, uint64_t) {});
+        field, GatheredColumns{cols}, at, [&](size_t j, uint32_t r) { piv[j] = r; }, threads, [](size_t, uint64_t) {});
     EXPECT_EQ(piv, piv1) << what << " threads=" << threads;
     EXPECT_EQ(at, owner1) << what << " threads=" << threads;
   }

@@ -128,15 +128,10 @@ inline void sort_run(std::vector<uint64_t>& keys, std::vector<uint32_t>& ids, si
 template <class Values>
 inline std::vector<uint32_t> sort_by_value(const Values& val, std::vector<double>* sorted = nullptr) {
   const size_t n = val.size();
-  auto bits_of = [&](size_t i) {
-    uint64_t b;
-    std::memcpy(&b, &val[i], sizeof b);
-    return b;
-  };
   std::vector<uint64_t> keys(n);
   std::vector<size_t> count(2 << 16, 0);
   for (size_t i = 0; i < n; ++i) {
-    const uint64_t hi = bits_of(i) >> 32;
+    const uint64_t hi = bits_of(val[i]) >> 32;
     keys[i] = hi << 32 | i;
     ++count[hi & 0xffff];
     ++count[(size_t{1} << 16) + (hi >> 16)];
@@ -163,7 +158,7 @@ inline std::vector<uint32_t> sort_by_value(const Values& val, std::vector<double
   for (size_t i = 0; i < n; ++i) {  // keys[i] becomes the value's bits
     if (i + kReadAhead < n) __builtin_prefetch(&val[static_cast<uint32_t>(keys[i + kReadAhead])]);
     order[i] = static_cast<uint32_t>(keys[i]);
-    keys[i] = bits_of(order[i]);
+    keys[i] = bits_of(val[order[i]]);
   }
   for (size_t s = 0; s < n;) {
     size_t e = s + 1;
@@ -302,24 +297,15 @@ struct ColumnSource {
   }
 };
 
-// All the columns, gathered on `threads` threads.
+// All the columns (one thread; poll() between blocks).
 template <class Poll>
-inline std::vector<TriColumn> tri_columns(const ColumnSource& src, int threads, Poll&& poll) {
+inline std::vector<TriColumn> tri_columns(const ColumnSource& src, Poll&& poll) {
   std::vector<TriColumn> cols(src.size());
-  WorkerGroup(threads).chunks(
-      cols.size(), block_of(cols.size(), threads),
+  WorkerGroup(1).chunks(
+      cols.size(), block_of(cols.size(), 1),
       [&](size_t begin, size_t end, int) { src.gather(begin, end, cols.data() + begin); }, poll);
   return cols;
 }
-
-// Columns already gathered, as a source.
-struct GatheredColumns {
-  const std::vector<TriColumn>& cols;
-  size_t size() const { return cols.size(); }
-  void gather(size_t begin, size_t end, TriColumn* out) const {
-    std::copy(cols.begin() + static_cast<long>(begin), cols.begin() + static_cast<long>(end), out);
-  }
-};
 
 inline constexpr uint32_t kNoColumn = ~uint32_t{0};
 
@@ -757,7 +743,7 @@ inline uint64_t dim1_in_r3(const FilteredComplex& K, const EdgePass& ep, const s
   // on one thread the columns are gathered first; on more, each worker gathers
   // the chunk it takes
   std::vector<TriColumn> cols;
-  if (threads <= 1) cols = tri_columns(src, threads, [&] { progress.check(); });
+  if (threads <= 1) cols = tri_columns(src, [&] { progress.check(); });
   const uint64_t cols_bytes = cols.capacity() * sizeof(TriColumn) + neg_ranks.capacity() * 4;
   // the bars are written after the reduction, in its order, from piv_of (the
   // pivot rank of each column): their births are read ahead there, not one miss

@@ -58,6 +58,18 @@ inline constexpr double kInf = std::numeric_limits<double>::infinity();
 using Tick = std::function<void(uint64_t, uint64_t, uint64_t)>;
 inline constexpr size_t kTickEvery = size_t{1} << 16;
 
+// A double's bits and back (values >= 0, or +inf: their bits order like them).
+inline uint64_t bits_of(double v) {
+  uint64_t b;
+  std::memcpy(&b, &v, sizeof b);
+  return b;
+}
+inline double from_bits(uint64_t b) {
+  double v;
+  std::memcpy(&v, &b, sizeof v);
+  return v;
+}
+
 template <class V>
 inline void release_vector(V& v) {
   v.clear();
@@ -318,11 +330,6 @@ struct EdgeCofacets {
   std::vector<uint64_t> word;
 
   explicit EdgeCofacets(size_t E = 0) : word(E, bits_of(kInf)) {}
-  static uint64_t bits_of(double v) {
-    uint64_t b;
-    std::memcpy(&b, &v, sizeof b);
-    return b;
-  }
   void lower(uint32_t e, double v) {
     const uint64_t b = bits_of(v);
     uint64_t cur = __atomic_load_n(&word[e], __ATOMIC_RELAXED);
@@ -332,12 +339,7 @@ struct EdgeCofacets {
   }
   bool attached(uint32_t e) const { return (__atomic_load_n(&word[e], __ATOMIC_RELAXED) & kAttached) != 0; }
   void attach(uint32_t e) { __atomic_fetch_or(&word[e], kAttached, __ATOMIC_RELAXED); }
-  double least(uint32_t e) const {
-    const uint64_t b = word[e] & ~kAttached;
-    double v;
-    std::memcpy(&v, &b, sizeof v);
-    return v;
-  }
+  double least(uint32_t e) const { return from_bits(word[e] & ~kAttached); }
 };
 
 // The triangles tetrahedron t lists: those across a facet to the outside or to a
@@ -694,6 +696,11 @@ inline void cells_3d(DT& dt, uint32_t nv, int dim, Buffer<uint32_t>& tv, Buffer<
 }
 
 #ifdef CGAL_LINKED_WITH_TBB
+// A TBB task arena of the job's threads (at most the machine's).
+inline tbb::task_arena job_arena(int threads) {
+  return tbb::task_arena(std::min(threads, tbb::this_task_arena::max_concurrency()));
+}
+
 // Points [b, e) into CGAL's parallel triangulation by a TBB loop doing what its
 // range insertion does after sorting (each thread inserts from its last vertex,
 // under CGAL's locks, retrying while they are taken), without that copy and
@@ -751,7 +758,7 @@ inline void insert_sorted(DT& dt, const Pairs& pts, const Tick& tick, int thread
     if constexpr (parallel_ds) {
       if (in_parallel(a)) {
         if (!arena) {
-          arena.emplace(std::min(threads, tbb::this_task_arena::max_concurrency()));
+          arena.emplace(job_arena(threads));
           hints.emplace(hint);
         }
         const auto b = pts.begin() + static_cast<long>(a), e = pts.begin() + static_cast<long>(end);
@@ -779,9 +786,7 @@ inline std::vector<std::pair<Point3, uint32_t>> spatially_sorted_3d(std::vector<
 #ifdef CGAL_LINKED_WITH_TBB
   // (the parallel sort makes the same splits, so the same order: only its recursion is split over threads)
   if (threads > 1)
-    tbb::task_arena(std::min(threads, tbb::this_task_arena::max_concurrency())).execute([&] {
-      CGAL::spatial_sort<CGAL::Parallel_tag>(pts.begin(), pts.end(), traits);
-    });
+    job_arena(threads).execute([&] { CGAL::spatial_sort<CGAL::Parallel_tag>(pts.begin(), pts.end(), traits); });
   else
 #endif
     CGAL::spatial_sort(pts.begin(), pts.end(), traits);
