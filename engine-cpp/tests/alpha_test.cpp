@@ -806,8 +806,7 @@ TEST(AlphaParallel, SameDiagramForEveryThreadCount) {
 // (three entries in a band of 3000 ranks that moves with the column, 3 columns
 // for 4 ranks: many columns need additions, and the bands of the chunks that
 // workers take at once overlap, so later columns take pivots that earlier ones
-// then claim back: 12312 such displacements in one run of a counting build, a
-// number that depends on how the workers overlap in time): the
+// then claim back, as often as the workers overlap in time): the
 // same pivot of every column and the same owner of every rank, over Z/2 and
 // Z/5, on 2 to 4 threads.
 // Columns already gathered, as the lock-free reduction's source.
