@@ -17,6 +17,7 @@ struct Later {
   bool operator()(const Entry& a, const Entry& b) const {
     return a.diam > b.diam || (a.diam == b.diam && a.code < b.code);
   }
+  static index_t index(const Entry& e) { return e.code; }
 };
 using Column = WorkingColumn<Later>;
 
@@ -169,3 +170,45 @@ TEST(WorkingColumn, ClearReturnsToAnEmptyHeap) {
 }
 
 }  // namespace
+
+// Columns long enough for buckets of thousands of entries, whose runs are radix-
+// sorted (indices offset past 32 bits too), or sorted by comparison when the
+// indices spread over too many bits for one 64-bit key with the diameters: over
+// Z/2 the pivots come out as the entries of odd multiplicity in filtration order.
+TEST(WorkingColumn, LongRunsComeOutInFiltrationOrder) {
+  std::mt19937_64 rng(11);
+  for (int mode = 0; mode < 3; ++mode)
+    for (int diams : {1, 7, 5000, 1 << 20}) {
+      // plain indices, offset by 2^40, spread over 61 bits
+      auto code_of = [mode](index_t idx) { return mode == 0 ? idx : mode == 1 ? (index_t{1} << 40) + idx : idx << 45; };
+      Column col(4096);
+      std::map<index_t, std::pair<value_t, int>> count;
+      const index_t universe = 60000;
+      std::vector<value_t> diam(universe);
+      for (auto& d : diam) d = static_cast<value_t>(rng() % diams) * 0.25f;
+      for (int round = 0; round < 40; ++round)
+        col.add([&](auto&& sink) {
+          for (int a = 0; a < 2000; ++a) {
+            const index_t idx = static_cast<index_t>(rng() % universe);
+            sink(Entry{diam[idx], code_of(idx)});
+            auto& c = count[code_of(idx)];
+            c.first = diam[idx];
+            ++c.second;
+          }
+        });
+      std::vector<Entry> want;
+      for (const auto& [idx, c] : count)
+        if (c.second % 2) want.push_back(Entry{c.first, idx});
+      std::sort(want.begin(), want.end(), [](const Entry& a, const Entry& b) { return Later{}(b, a); });
+      for (size_t i = 0; i <= want.size(); ++i) {
+        uint32_t coef = 0;
+        const Entry got = pop_pivot(col, 2, &coef);
+        if (i == want.size()) {
+          ASSERT_EQ(got.code, -1) << "mode " << mode << " diams " << diams;
+          break;
+        }
+        ASSERT_EQ(got.code, want[i].code) << "mode " << mode << " diams " << diams << " entry " << i;
+        ASSERT_EQ(got.diam, want[i].diam);
+      }
+    }
+}

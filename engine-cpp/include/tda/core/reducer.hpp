@@ -62,6 +62,7 @@ class Reducer {
     bool operator()(const Entry& a, const Entry& b) const {
       return a.diam > b.diam || (a.diam == b.diam && Code::index(a.code) < Code::index(b.code));
     }
+    static index_t index(const Entry& e) { return Code::index(e.code); }  // (the radix sort's key)
   };
 
  public:

@@ -15,6 +15,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <cstdlib>
+#include <cstring>
 #include <new>
 #include <utility>
 #include <cstddef>
@@ -195,6 +196,7 @@ class WorkingColumn {
   static constexpr size_t kSplitAt = size_t{1} << 17;  // entries at the front before they are cut (default)
   static constexpr size_t kSample = 4096;              // diameters sampled to place the cuts
   static constexpr size_t kCuts = 15;                  // cuts per split (at most)
+  static constexpr size_t kRadixMin = 1024;            // entries from which a run is radix-sorted
 
   explicit WorkingColumn(size_t split_at = 0) : split_limit_(split_at ? split_at : kSplitAt), split_at_(split_limit_) {}
 
@@ -208,6 +210,7 @@ class WorkingColumn {
     if (!buckets_.empty()) {  // (rare: release the memory of a huge column)
       heap_.release();
       run_.release();
+      scratch_.release();
       bound_.clear();
       buckets_.clear();
     }
@@ -262,7 +265,7 @@ class WorkingColumn {
   }
 
   size_t capacity_bytes() const {
-    size_t c = heap_.capacity() + run_.capacity();
+    size_t c = heap_.capacity() + run_.capacity() + scratch_.capacity();
     for (const auto& b : buckets_) c += b.capacity();
     return c * sizeof(Entry);
   }
@@ -308,8 +311,65 @@ class WorkingColumn {
     front_ = b;
     run_.swap(buckets_[b]);
     if (run_.size() > split_at_) split_front();
-    else std::sort(run_.begin(), run_.end(), Earlier{});
+    else sort_entries(run_);
   }
+
+  // Puts entries in filtration order, earliest first. Short runs go to std::sort;
+  // longer ones are radix-sorted (LSD, a byte a pass, passes over constant bytes
+  // skipped) on a 64-bit key: the diameter's bits above the run's least (non-
+  // negative floats order as their bits) over the distance of the index
+  // (Later::index) below the run's greatest, when both fit in 64 bits together.
+  // Huge columns sort a bucket each time the pivot reaches it; std::sort's
+  // comparisons were 8 % of rp2_600's time.
+  void sort_entries(EntryBuffer& r) {
+    const size_t n = r.size();
+    if (n < kRadixMin) {
+      std::sort(r.begin(), r.end(), Earlier{});
+      return;
+    }
+    auto bits = [](value_t d) {
+      uint32_t b = 0;
+      if (d != 0) std::memcpy(&b, &d, sizeof b);  // (+0 and -0 alike)
+      return b;
+    };
+    uint32_t dmin = ~uint32_t{0}, dmax = 0;
+    uint64_t imin = ~uint64_t{0}, imax = 0;
+    for (const Entry& e : r) {
+      const uint32_t b = bits(e.diam);
+      const uint64_t i = static_cast<uint64_t>(Later::index(e));
+      dmin = std::min(dmin, b), dmax = std::max(dmax, b);
+      imin = std::min(imin, i), imax = std::max(imax, i);
+    }
+    const int shift = bit_width(imax - imin);
+    if (shift + bit_width(dmax - dmin) > 64) {
+      std::sort(r.begin(), r.end(), Earlier{});
+      return;
+    }
+    auto key = [&](const Entry& e) {
+      const uint64_t hi = bits(e.diam) - dmin;
+      return (shift == 64 ? 0 : hi << shift) | (imax - static_cast<uint64_t>(Later::index(e)));
+    };
+    const int bytes = (shift + bit_width(dmax - dmin) + 7) / 8;
+    std::vector<uint32_t> hist(static_cast<size_t>(bytes) * 256, 0);
+    for (const Entry& e : r) {
+      const uint64_t k = key(e);
+      for (int b = 0; b < bytes; ++b) ++hist[b * 256 + ((k >> (8 * b)) & 0xFF)];
+    }
+    scratch_.resize(n);
+    Entry* src = r.data();
+    Entry* dst = scratch_.data();
+    const uint64_t first = key(r[0]);
+    for (int b = 0; b < bytes; ++b) {
+      uint32_t* h = &hist[b * 256];
+      if (h[(first >> (8 * b)) & 0xFF] == n) continue;  // (every key has this byte)
+      uint32_t sum = 0;
+      for (int d = 0; d < 256; ++d) sum += std::exchange(h[d], sum);
+      for (size_t i = 0; i < n; ++i) dst[h[(key(src[i]) >> (8 * b)) & 0xFF]++] = src[i];
+      std::swap(src, dst);
+    }
+    if (src != r.data()) r.swap(scratch_);
+  }
+  static int bit_width(uint64_t x) { return x == 0 ? 0 : 64 - __builtin_clzll(x); }
 
   // Cuts what is at the front (the rest of the run, and the heap) at quantiles of
   // its diameters into new buckets; the earliest becomes the sorted run.
@@ -333,7 +393,7 @@ class WorkingColumn {
       EntryBuffer all;
       all.resize(count);
       for (size_t i = 0; i < count; ++i) all[i] = at(i);
-      std::sort(all.begin(), all.end(), Earlier{});
+      sort_entries(all);
       run_.swap(all);
       pos_ = 0;
       heap_.release();
@@ -361,12 +421,13 @@ class WorkingColumn {
     pos_ = 0;
     run_.swap(buckets_[0]);
     if (run_.size() > split_at_) split_front();
-    else std::sort(run_.begin(), run_.end(), Earlier{});
+    else sort_entries(run_);
   }
 
   static constexpr value_t kInfinity = std::numeric_limits<value_t>::infinity();
 
   EntryBuffer heap_, run_;
+  EntryBuffer scratch_;  // the radix sort's second buffer
   size_t pos_ = 0;
   std::vector<value_t> bound_;
   std::vector<EntryBuffer> buckets_;
