@@ -874,26 +874,35 @@ inline void validate(const std::vector<double>& coords, size_t n, size_t dim, co
 }
 
 // Distinct points sorted lexicographically; returns the number of duplicates.
+// The sort runs over (first coordinate, index) pairs, side by side in memory, and
+// reads the other coordinates only on equal first ones (sorting bare indices,
+// whose comparator read both points' coordinates, took 0.17-0.25 s on the 1M
+// cube at 2 threads, this 0.12 s: `duplicates=` of --stats).
 template <int D>
 inline uint64_t distinct_points(const std::vector<double>& coords, size_t n, std::vector<double>& X, int threads) {
-  std::vector<uint32_t> idx(n);
-  std::iota(idx.begin(), idx.end(), uint32_t{0});
-  auto before = [&](uint32_t a, uint32_t b) {  // by coordinates
-    const double* p = &coords[size_t(a) * D];
-    const double* q = &coords[size_t(b) * D];
+  const auto P = [&](uint32_t i) { return &coords[size_t(i) * D]; };
+  auto same = [&](uint32_t a, uint32_t b) {
     for (int i = 0; i < D; ++i)
-      if (p[i] != q[i]) return p[i] < q[i];
-    return false;
+      if (P(a)[i] != P(b)[i]) return false;
+    return true;
   };
-  // a strict total order (equal points by index), so the parallel sort's result is fixed
-  parallel_sort(
-      idx, [&](uint32_t a, uint32_t b) { return before(a, b) || (!before(b, a) && a < b); }, threads);
+  std::vector<std::pair<double, uint32_t>> order(n);
+  for (size_t i = 0; i < n; ++i) order[i] = {coords[i * D], static_cast<uint32_t>(i)};
+  // a strict total order (coordinates, then equal points by index), so the parallel sort's result is fixed
+  auto before = [&](const std::pair<double, uint32_t>& a, const std::pair<double, uint32_t>& b) {
+    if (a.first != b.first) return a.first < b.first;
+    for (int i = 1; i < D; ++i)
+      if (P(a.second)[i] != P(b.second)[i]) return P(a.second)[i] < P(b.second)[i];
+    return a.second < b.second;
+  };
+  parallel_sort(order, before, threads);
   X.clear();
   X.reserve(n * D);
   size_t kept = 0;
   for (size_t i = 0; i < n; ++i) {
-    if (i > 0 && !before(idx[i - 1], idx[i])) continue;  // equal to the previous one
-    X.insert(X.end(), &coords[size_t(idx[i]) * D], &coords[size_t(idx[i]) * D] + D);
+    const uint32_t id = order[i].second;
+    if (i > 0 && same(order[i - 1].second, id)) continue;  // equal to the previous one
+    X.insert(X.end(), P(id), P(id) + D);
     ++kept;
   }
   return n - kept;
