@@ -16,10 +16,13 @@ points, and 2-D uniform clouds. For every cloud:
     Delaunay triangulation of the same points with the same kernel and threads
     (`floor_s`, file reading excluded); `core/floor` is the engine's core time
     over it, the engine's cost relative to its own floor (goal <= 3x).
+  - --repeat K runs the engine and the floor K times each, alternating, and
+    reports the medians of core_s and floor_s (with their ranges) and the ratio
+    of the medians: on a shared machine one run of either swings by 10 %.
 
   python3 bench/alpha_bench.py [--engine PATH] [--floor PATH] [--threads 1] [--python PATH] [--sizes 10000,100000,1000000]
                                [--shapes uniform,torus,sphere,uniform2d] [--modulus 11]
-                               [--precision safe|exact] [--gudhi-max-n N] [--quick] [--timeout S]
+                               [--precision safe|exact] [--gudhi-max-n N] [--quick] [--timeout S] [--repeat K]
 
 Both sides use the same coefficient field (default Z/11, GUDHI's default; the
 dimension-1 diagram in R^3 can depend on it). GUDHI's default precision 'safe'
@@ -99,6 +102,39 @@ def run_timed(cmd, timeout):
     return p.stdout, p.stderr, float(m.group(1)), int(m.group(2)) / 1024.0
 
 
+def median(xs):
+    xs = sorted(xs)
+    m = len(xs) // 2
+    return xs[m] if len(xs) % 2 else (xs[m - 1] + xs[m]) / 2
+
+
+def spread(name, xs):
+    return " %s_range=%.2f-%.2f(%d)" % (name, min(xs), max(xs), len(xs)) if len(xs) > 1 else ""
+
+
+def repeated_runs(eng_cmd, floor_cmd, repeat, timeout):
+    """The engine and the floor (if any), `repeat` times each, alternating. Returns
+    (the engine's first run, its core times, the floor's first run, its times); a
+    failed first run gives None and no times."""
+    eng = fl = None
+    cores, floors = [], []
+    for r in range(repeat):
+        e = run_timed(eng_cmd, timeout)
+        if r == 0:
+            eng = e
+        if e and eng:
+            m = re.search(r"core_seconds=([0-9.]+)", e[1])
+            if m:
+                cores.append(float(m.group(1)))
+        if floor_cmd:
+            f = run_timed(floor_cmd, timeout)
+            if r == 0:
+                fl = f
+            if f and fl:
+                floors.append(float(re.search(r"delaunay_seconds=([0-9.]+)", f[0]).group(1)))
+    return eng, cores, fl, floors
+
+
 def parse_engine(text):
     bars, d = {}, None
     for line in text.splitlines():
@@ -175,7 +211,11 @@ def main():
                     help="engine and floor threads (R^3: CGAL's parallel Delaunay with TBB); GUDHI runs one")
     ap.add_argument("--gudhi-max-n", type=int, default=0, help="skip GUDHI above this many points (0: no limit)")
     ap.add_argument("--precision", default="safe", choices=["safe", "exact", "fast"])
+    ap.add_argument("--repeat", type=int, default=1,
+                    help="runs of the engine and of the floor per cloud, alternating; medians reported")
     args = ap.parse_args()
+    if args.repeat < 1:
+        sys.exit("--repeat must be at least 1")
 
     engine = args.engine or next((p for p in ENGINE_CANDIDATES if os.path.exists(p)), ENGINE_CANDIDATES[0])
     if not os.path.exists(engine):
@@ -199,9 +239,10 @@ def main():
                 name = "%s_%d" % (shape, n)
                 txt, npy = os.path.join(tmp, name + ".txt"), os.path.join(tmp, name + ".npy")
                 subprocess.run([args.python, "-c", GEN, shape, str(n), str(args.seed), txt, npy], check=True)
-                eng = run_timed([engine, "--algorithm", "alpha", "--modulus", str(args.modulus), "--threads",
-                                 str(args.threads), "--stats", txt],
-                                args.timeout)
+                eng_cmd = [engine, "--algorithm", "alpha", "--modulus", str(args.modulus), "--threads",
+                           str(args.threads), "--stats", txt]
+                floor_cmd = [floor, "--threads", str(args.threads), txt] if floor else None
+                eng, cores, fl, floors = repeated_runs(eng_cmd, floor_cmd, args.repeat, args.timeout)
                 gout = os.path.join(tmp, name + ".gudhi")
                 skip = None
                 if args.gudhi_max_n and n > args.gudhi_max_n:
@@ -215,17 +256,19 @@ def main():
                 if gud:
                     last_rss[shape] = (n, gud[3])
                 line = name
+                core = median(cores) if cores else None
                 if eng:
-                    core = re.search(r"core_seconds=([0-9.]+)", eng[1])
-                    line += " engine_s=%.2f core_s=%s engine_rss_mb=%.0f" % (eng[2], core.group(1) if core else "?", eng[3])
+                    line += " engine_s=%.2f core_s=%s engine_rss_mb=%.0f" % (
+                        eng[2], "%.3f" % core if core is not None else "?", eng[3])
+                    line += spread("core", cores)
                 else:
                     line += " engine=FAILED"
-                fl = run_timed([floor, "--threads", str(args.threads), txt], args.timeout) if floor else None
                 if fl:
-                    fs = float(re.search(r"delaunay_seconds=([0-9.]+)", fl[0]).group(1))
+                    fs = median(floors)
                     line += " floor_s=%.2f floor_rss_mb=%.0f" % (fs, fl[3])
-                    if eng and core and fs > 0:
-                        ratio = float(core.group(1)) / fs
+                    line += spread("floor", floors)
+                    if eng and core is not None and fs > 0:
+                        ratio = core / fs
                         worst_floor = max(worst_floor, ratio)
                         line += " core/floor=%.1fx" % ratio
                 elif floor:
