@@ -15,7 +15,9 @@ barcodes as per-dimension multisets: against ripser when it finished
 (`equal=yes(ripser)`), else between the engine runs (`equal=yes(collapse)`).
 Time is wall seconds; cpu = user + sys (the honest figure on a loaded machine);
 rss = peak resident set. The floor line of a row is the engine's own edge stage
-(grid + edge list) plus the sort of the edges, from --stats.
+(grid + edge list) plus the sort of the edges, from --stats. The auto row also
+prints the engine's time estimate (`predicted_s`, what EstimateJob answers as
+`seconds`) and its ratio to the row's wall time.
 
   python3 bench/large_cloud_bench.py [--sizes 100000,300000,1000000] [--shapes torus,cube]
                                      [--threads 2] [--timeout 900] [--ripser-timeout 600]
@@ -182,13 +184,17 @@ def main():
                 bars = parse_barcode(r[0])
                 ess = sum(c for t, c in bars.get(1, {}).items() if t.endswith(", )"))
                 rule = re.search(r"collapse=(\S+)", r[1])
+                # the auto row (the job the mesh runs): the estimate's time (EstimateJob's `seconds`) over the wall time
+                pred = re.search(r"^estimate: .*?seconds=(\S+)", r[1], re.M) if mode == "auto" else None
+                pred_cell = (f" predicted_s={float(pred.group(1)):.3g} predicted_over_wall={float(pred.group(1)) / max(r[2], 0.01):.2f}"
+                             if pred else "")
                 print(f"{name} thr={thr:.5g} collapse={mode}{' rule=' + rule.group(1) if mode == 'auto' and rule else ''} engine_s={r[2]:.2f} engine_cpu_s={r[4]:.2f} "
                       f"engine_rss_mb={r[3]:.0f} edges={st.get('edges_below_threshold')} "
                       f"edges_reduced={st.get('edges_reduced')} h1_bars={sum(bars.get(1, {}).values())} "
                       f"h1_essential={ess} stages_s=edges:{st.get('edges_s')},sort:{st.get('sort_s')},"
                       f"collapse:{st.get('collapse_s')},reduction:{st.get('reduction_s')} "
                       f"stages_cpu_s=edges:{st.get('edges_cpu_s')},collapse:{st.get('collapse_cpu_s')},"
-                      f"reduction:{st.get('reduction_cpu_s')}", flush=True)
+                      f"reduction:{st.get('reduction_cpu_s')}{pred_cell}", flush=True)
             done = [runs[m] for m in modes if not isinstance(runs[m], str)]
             ref = timed([RIPSER, "--format", "point-cloud", "--dim", str(a.dim), "--threshold", "%.6g" % thr, path],
                         a.ripser_timeout) if have_ripser else "not run"

@@ -24,9 +24,11 @@ the printed barcodes are identical.
 
 With --estimate, each input also runs `tda-engine --estimate` (the figure the server admits a
 job with: the complex measured below the threshold) and prints
-  NAME estimate_mb=… engine_rss_mb=… estimate_over_rss=… estimate_s=… pilot_s=…
-(estimate_s: the whole --estimate process; pilot_s: its fill-in pilots, see fill_in.hpp)
-then `estimate/rss: min X max Y (goal: between 1 and 3 on every row)`.
+  NAME estimate_mb=… engine_rss_mb=… estimate_over_rss=… estimate_s=… pilot_s=… predicted_s=… engine_s=… predicted_over_wall=…
+(estimate_s: the whole --estimate process; pilot_s: its fill-in pilots, see fill_in.hpp;
+predicted_s: the estimate's time, EstimateJob's `seconds`, over the run's wall time)
+then `estimate/rss: min X max Y (goal: between 1 and 3 on every row)` and the time
+ratio's range over the rows of 0.3 s and more.
 
 With --baseline ENGINE (another build of tda-engine, e.g. the previous commit's, built into a
 second build directory), each input also runs that binary, alternating with this one for
@@ -231,16 +233,20 @@ def estimate_row(a, name, cli_args, eng):
         p = subprocess.run([ENGINE, "--estimate", "--format", fmt] + rest, stdout=subprocess.PIPE,
                            stderr=subprocess.DEVNULL, text=True, timeout=a.timeout)
     except subprocess.TimeoutExpired:
-        return f"{name} estimate timed out", None
+        return f"{name} estimate timed out", None, None
     secs = time.monotonic() - t0
     m = re.search(r"memory_bytes=(\d+)", p.stdout)
     if p.returncode != 0 or not m:
-        return f"{name} estimate failed", None
+        return f"{name} estimate failed", None, None
     est_mb = int(m.group(1)) / 2**20
     ratio = est_mb / max(eng[2], 1e-3)
     pilot = re.search(r"pilot_s=([0-9.]+)", p.stdout)  # the fill-in pilots' share of estimate_s
+    # the estimate's time (EstimateJob's `seconds`) over the engine's wall time at --threads
+    predicted = float(re.search(r"seconds=([0-9.e+-]+)", p.stdout).group(1))
     return (f"{name} estimate_mb={est_mb:.1f} engine_rss_mb={eng[2]:.1f} estimate_over_rss={ratio:.2f} "
-            f"estimate_s={secs:.2f} pilot_s={pilot.group(1) if pilot else 'none'}"), ratio
+            f"estimate_s={secs:.2f} pilot_s={pilot.group(1) if pilot else 'none'} predicted_s={predicted:.3g} "
+            f"engine_s={eng[1]:.2f} predicted_over_wall={predicted / max(eng[1], 0.01):.2f}"), ratio, \
+        (predicted / eng[1] if eng[1] >= 0.3 else None)
 
 
 def timed_stderr(cmd, timeout):
@@ -282,7 +288,7 @@ def main():
     baseline_rows, baseline_ratios = [], []
     giotto_rows = []
     collapse_rows = []
-    estimate_rows, estimate_ratios = [], []
+    estimate_rows, estimate_ratios, time_ratios = [], [], []
     all_equal = True
     for name, rel, fmt, args, mod, _ in cases:
         path = os.path.join(DATA, rel)
@@ -331,10 +337,12 @@ def main():
                 giotto_rows.append(f"{name} engine_s={eng[1]:.2f} giotto_s={gsecs:.2f} ratio={eng[1] / max(gsecs, 0.01):.2f} "
                                    f"engine_rss_mb={eng[2]:.1f} giotto_rss_mb={g[2]:.1f} equal={'yes' if gequal else 'no'} exact={'yes' if gexact else 'no'}")
         if a.estimate:
-            row, ratio = estimate_row(a, name, [fmt] + args + modargs + [path], eng)
+            row, ratio, time_ratio = estimate_row(a, name, [fmt] + args + modargs + [path], eng)
             estimate_rows.append(row)
             if ratio:
                 estimate_ratios.append(ratio)
+            if time_ratio:
+                time_ratios.append(time_ratio)
         if a.collapse_rows:
             row = collapse_row(a, name, path, fmt, args, modargs, eng, ref)
             all_equal &= " equal=yes" in row
@@ -351,6 +359,8 @@ def main():
             ok = all(1 <= r <= 3 for r in estimate_ratios)
             print(f"estimate/rss: min {min(estimate_ratios):.2f} max {max(estimate_ratios):.2f} "
                   f"(goal: between 1 and 3 on every row: {'met' if ok else 'NOT met'})")
+        if time_ratios:
+            print(f"estimated time/wall (rows of 0.3 s and more): min {min(time_ratios):.2f} max {max(time_ratios):.2f}")
     if giotto_rows:
         print(f"# against giotto-ph (n_threads={a.threads}; giotto_s excludes Python start-up and parsing, RSS includes the interpreter)")
         for r in giotto_rows:

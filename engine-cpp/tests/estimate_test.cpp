@@ -119,6 +119,30 @@ TEST(Estimate, LargeThresholdedCloudFollowsItsEdges) {
   EXPECT_GT(estimate_rips(n, 4, false, 2, 0.15).memory_bytes, 16ull << 30);  // what was refused
 }
 
+TEST(Estimate, TimeCountsTheGridsCandidatesNotAllPairs) {
+  // the cube of bench/large_cloud_bench.py at its threshold (mean degree ~50)
+  const size_t n = 100000, dim = 3;
+  const auto pts = uniform_cloud(n, dim, 11);
+  const double thr = std::cbrt(50 / (4.0 / 3 * M_PI * n));
+  ComplexProfile p = profile_points(pts, n, dim, 1, thr);
+  const double pairs = n * (n - 1) / 2.0;
+  // each edge is a candidate of both its ends; the candidates are a small part of all pairs
+  EXPECT_GE(p.scanned_pairs, 2 * 0.9 * p.edges);
+  EXPECT_LT(p.scanned_pairs, pairs / 100);
+  const Estimate e = estimate_rips_profile(p, dim, false, 1, true);
+  p.scanned_pairs = 0;  // as it was: every pair scanned
+  const Estimate all = estimate_rips_profile(p, dim, false, 1, true);
+  EXPECT_LT(e.seconds, all.seconds / 5);
+  EXPECT_EQ(e.memory_bytes, all.memory_bytes);
+  // without a threshold a small cloud is scanned pair by pair (the dense path): all pairs count
+  const size_t m = 2000;
+  const auto small = uniform_cloud(m, dim, 12);
+  ComplexProfile q = profile_points(small, m, dim, 1, std::nullopt);
+  const Estimate dense = estimate_rips_profile(q, dim, false, 1, false);
+  q.scanned_pairs = 1;
+  EXPECT_EQ(estimate_rips_profile(q, dim, false, 1, false).seconds, dense.seconds);
+}
+
 TEST(Estimate, GridNeighboursCountEveryEdge) {
   // a cloud whose every vertex the grid makes affordable: the count is exact
   const size_t n = 5000;

@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <random>
 #include <vector>
 
@@ -107,6 +108,32 @@ TEST(ProgressModel, MovesDuringALongDimension) {
     EXPECT_LT(f, start + 0.5 * (end - start) + 1e-12);
     prev = f;
   }
+}
+
+TEST(ProgressModel, LargeThresholdedCloudIsNotAllDistances) {
+  // the cube of bench/large_cloud_bench.py at its threshold (mean degree ~50), H1:
+  // counting all n^2 / 2 pairs for its grid-built edges gave the distances ~80 %
+  // of the bar, which the run passed after a tenth of its time
+  const size_t n = 100000;
+  const auto pts = random_cloud(n, 9);
+  const double thr = std::cbrt(50 / (4.0 / 3 * M_PI * n));
+  const ComplexProfile p = profile_points(pts, n, 3, 1, thr);
+  ASSERT_GT(p.scanned_pairs, 0);
+  const WorkPlan all = rips_work_plan(n, 3, p.edges, p.simplices, 1, true);
+  EXPECT_GT(ProgressModel(all).segment(Stage::Distances, 0).second, 0.5);  // the defect
+  const WorkPlan w = rips_work_plan(n, 3, p.edges, p.simplices, 1, true, p.scanned_pairs);
+  ProgressModel m(w);
+  // measured there (stats of the 100k and 300k cube and torus at 2 threads): the
+  // edges take 5-10 % of the run, the collapse 50-70 %, the reduction 10-35 %
+  EXPECT_LT(m.segment(Stage::Distances, 0).second, 0.2);
+  const auto [cb, ce] = m.segment(Stage::Collapse, 1);
+  EXPECT_GT(ce - cb, 0.4);
+  const auto [rb, re] = m.segment(Stage::Reduction, 1);
+  EXPECT_GT(re - rb, 0.05);
+  // a dense cloud (degree ~n) keeps its plan
+  const WorkPlan d = dense_plan(), d2 = rips_work_plan(1300, 3, 8.5e5, {1300, 8.5e5, 3.7e8}, 2, false, 1300.0 * 1299);
+  EXPECT_DOUBLE_EQ(d.distances, d2.distances);
+  EXPECT_DOUBLE_EQ(d.reduction[1], 8.5e5 * 8e-6);
 }
 
 TEST(ProgressModel, FollowsARealRunMonotonically) {

@@ -354,7 +354,7 @@ void start_progress(const Args& a, size_t n, size_t dim, const std::vector<value
     const bool collapse =
         a.collapse == core::Collapse::On ||
         (a.collapse == core::Collapse::Auto && core::detail::collapse_pays(n, static_cast<size_t>(p.edges), a.dim));
-    plan = core::rips_work_plan(n, static_cast<uint32_t>(dim), p.edges, p.simplices, a.dim, collapse);
+    plan = core::rips_work_plan(n, static_cast<uint32_t>(dim), p.edges, p.simplices, a.dim, collapse, p.scanned_pairs);
   }
   bar = std::make_unique<ProgressBar>(stderr, terminal, plan, a.memory_limit.value_or(0));
   cb = bar->callbacks();

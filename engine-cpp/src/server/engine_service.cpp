@@ -283,8 +283,8 @@ class ComputeReactor final : public grpc::ServerBidiReactor<engine::ComputeReque
     const bool collapse = tda::core::detail::collapse_pays(spec_.n, edges, static_cast<int>(spec_.max_dim)) &&
                           (spec_.threshold || spec_.n > tda::core::kDenseMaxPoints ||
                            tda::core::detail::collapse_pays(spec_.n, 0, static_cast<int>(spec_.max_dim)));
-    work_plan_ =
-        tda::core::rips_work_plan(spec_.n, dim, p.edges, p.simplices, static_cast<int>(spec_.max_dim), collapse);
+    work_plan_ = tda::core::rips_work_plan(spec_.n, dim, p.edges, p.simplices, static_cast<int>(spec_.max_dim),
+                                           collapse, p.scanned_pairs);
     // the reduction's fill-in, measured by bounded pilot runs on subsamples
     // (fill_in.hpp), which cost up to seconds: a Compute whose figure without it
     // would still fit kFillInMaxGrowth times over is admitted either way, so it

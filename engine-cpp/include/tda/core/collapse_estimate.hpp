@@ -75,6 +75,7 @@ inline ComplexProfile profile_of_graph(const SparseDistances& g, const ComplexPr
   q.collapsed_edges = q.edges;
   q.edges = p.edges;  // the lists and the edge list are built before the collapse
   q.exact_edges = p.exact_edges;
+  q.scanned_pairs = p.scanned_pairs;
   q.collapse_measured = true;
   return q;
 }

@@ -110,6 +110,9 @@ struct ComplexProfile {
   std::vector<double> simplices;  // index k: k-simplices below the cutoff (k = 0..max_dim + 1)
   bool exact_edges = false;
   uint32_t sampled_vertices = 0;
+  // distance evaluations of the sparse edge build, as pairs: n times the grid's
+  // mean candidates per point (0: unknown, all pairs)
+  double scanned_pairs = 0;
   // measured after the job's edge collapse (collapse_estimate.hpp): simplices[k]
   // count the collapsed graph's cliques, `edges` stays the count below the cutoff
   bool collapse_measured = false;
@@ -320,8 +323,21 @@ inline Estimate estimate_rips_profile(const ComplexProfile& p, uint32_t dim, boo
     const double reduced = p.collapse_measured ? p.collapsed_edges : edges;  // (after the collapse)
     stage = std::max(stage, reduced * (24 + 4 * eff_dim));                   // dimension-1 columns, pivot map, V
   }
-  double work =
-      (is_distance_matrix ? pairs : pairs * std::max<uint32_t>(dim, 1)) * 2e-9 + edges * 5e-7 + p.collapse_cpu_seconds;
+  // Time (rough wall-clock at 2 threads): the distances, the edges, the higher
+  // simplices, the fill-in. The sparse build compares the grid's candidates,
+  // not all pairs (the 1M-point cube of bench/large_cloud_bench.py at its
+  // threshold: 3012 s estimated from all pairs, against a 52 s run). An edge
+  // costs more as the cloud grows (the collapse's and the reduction's walks over
+  // the neighbour lists leave the caches): 0.5 us up to 10k points, ~0.9 us at
+  // 100k, ~1.3 us at 1M (measured 0.8-1.5 us on the 100k torus and cube of
+  // bench/large_cloud_bench.py, 1.0-2.1 us on the 1M ones).
+  const double scanned = !dense && p.scanned_pairs > 0 ? std::min(pairs, p.scanned_pairs) : pairs;
+  const double per_edge = 5e-7 * (1 + 0.25 * std::log2(std::max(1.0, nn / 1e4)));
+  double work = (is_distance_matrix ? scanned : scanned * std::max<uint32_t>(dim, 1)) * 2e-9 + edges * per_edge +
+                p.collapse_cpu_seconds;
+  // the fill-in's entries are written and merged many times over (rp2_600 over
+  // Z/2: 1.6 GB of fill-in, 8.9 s against 2.5 s for the rest of the model)
+  work += fill_in_bytes * 4e-9;
   for (int k = 2; k <= max_dim; ++k) {
     const double columns = S(k) * (k == 2 ? 0.004 : is_distance_matrix ? 0.045 : 0.01);
     double here = columns * 16 * 3;      // columns, pivot map, V and working columns
@@ -356,8 +372,9 @@ inline ComplexProfile profile_points(const std::vector<value_t>& coords, size_t 
     const double candidates = grid.mean_candidates();
     double subset_checks = 0;
     for (int k = 2; k <= max_dim; ++k) subset_checks += estimate_detail::kTrials * (k * (k - 1) / 2.0 + k);
-    if (candidates < 0.5 * static_cast<double>(n))
-      return estimate_detail::profile_with(
+    const double scanned = candidates * static_cast<double>(n);
+    if (candidates < 0.5 * static_cast<double>(n)) {
+      ComplexProfile p = estimate_detail::profile_with(
           n, cutoff, max_dim, (std::max(1.0, candidates) + 4 * subset_checks) * pair_cost,
           [&](size_t i, size_t j) {
             return euclidean_distance(grid.at(static_cast<uint32_t>(i)), grid.at(static_cast<uint32_t>(j)), dim);
@@ -365,6 +382,14 @@ inline ComplexProfile profile_points(const std::vector<value_t>& coords, size_t 
           [&](size_t v, estimate_detail::Rng& rng, std::vector<uint32_t>& nb) {
             return estimate_detail::grid_neighbours_within(grid, static_cast<uint32_t>(v), cutoff, rng, nb);
           });
+      p.scanned_pairs = scanned;
+      return p;
+    }
+    ComplexProfile p = estimate_detail::profile(n, cutoff, max_dim, pair_cost, [&](size_t i, size_t j) {
+      return euclidean_distance(&coords[i * dim], &coords[j * dim], dim);
+    });
+    p.scanned_pairs = scanned;
+    return p;
   }
   return estimate_detail::profile(n, cutoff, max_dim, pair_cost, [&](size_t i, size_t j) {
     return euclidean_distance(&coords[i * dim], &coords[j * dim], dim);

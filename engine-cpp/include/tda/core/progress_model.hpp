@@ -44,19 +44,29 @@ struct WorkPlan {
 // 0.3-1 us per k-simplex below the cutoff, dimension 1 about 4-13 us per edge,
 // and the collapse grows with the cube of the mean degree (under Collapse::Auto
 // it often stops after its probe, hence the smaller constant).
+// Large thresholded clouds (bench/large_cloud_bench.py's torus and cube, 100k to
+// 1M points, mean degree ~50) differ: the sparse build compares the grid's
+// candidates (scanned_pairs: n times the mean candidates; 0: all pairs), the
+// collapse costs 0.8-1.9 us of CPU per edge whatever the degree, and the apparent
+// pairs and the dimension-1 reduction cost per edge in proportion to the
+// degree (the cofacets enumerated), 0.1-1.7 us per edge there: dimension 1 and
+// Dim0 scale with min(1, degree / 1000) (no change on the dense clouds above;
+// before, the 300k cube's bar stood at 80 % after its first second of ten).
 inline WorkPlan rips_work_plan(uint64_t n, uint32_t dim, double edges, const std::vector<double>& simplices,
-                               int max_dim, bool collapse) {
+                               int max_dim, bool collapse, double scanned_pairs = 0) {
   const double nn = static_cast<double>(n);
   const double pairs = nn * (nn - 1) / 2;
+  const double scanned = scanned_pairs > 0 ? std::min(pairs, scanned_pairs) : pairs;
   const double degree = nn > 0 ? 2 * edges / nn : 0.0;
+  const double dense = std::min(1.0, degree / 1000);
   WorkPlan w;
-  w.distances = pairs * (dim ? dim : 1) * 2e-9 + edges * 2e-8;
-  w.collapse = collapse ? edges * degree * degree * degree * 4e-12 : 0;
-  w.dim0 = edges * 5e-7;
+  w.distances = scanned * (dim ? dim : 1) * 2e-9 + edges * 2e-8;
+  w.collapse = collapse ? edges * (6e-7 + degree * degree * degree * 4e-12) : 0;
+  w.dim0 = edges * (1e-7 + 4e-7 * dense);
   const int top = std::max(0, max_dim);
   w.reduction.assign(static_cast<size_t>(top) + 1, 0.0);
   w.assembly.assign(static_cast<size_t>(top) + 1, 0.0);
-  if (top >= 1) w.reduction[1] = edges * 8e-6;
+  if (top >= 1) w.reduction[1] = edges * 8e-6 * std::max(dense, 0.05);
   for (int k = 2; k <= top; ++k) {
     const double s = k < static_cast<int>(simplices.size()) ? simplices[k] : 0.0;
     w.assembly[k] = s * 4e-7;
