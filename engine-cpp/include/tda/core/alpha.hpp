@@ -36,6 +36,7 @@
 #include <stdexcept>
 #include <string>
 #include <tuple>
+#include <unordered_set>
 #include <utility>
 #include <vector>
 
@@ -85,7 +86,8 @@ inline Estimate estimate_alpha(uint64_t n, uint32_t dim) {
   if (n < 1) throw InvalidInput("alpha: at least one point is required");
   if (n > kAlphaMaxPoints) throw InvalidInput("alpha: too many points");
   const double per_point_bytes = dim == 2 ? 450.0 : 3000.0;
-  const double per_point_seconds = dim == 2 ? 2.0e-6 : 6.0e-5;
+  // (R^3: ~6.7 tetrahedra per point of a uniform cloud at kAlphaSecondsPerTetrahedron)
+  const double per_point_seconds = dim == 2 ? 2.0e-6 : 1.2e-5;
   Estimate e;
   e.memory_bytes = static_cast<uint64_t>(16.0 * 1024 * 1024 + per_point_bytes * static_cast<double>(n));
   e.seconds = 0.01 + per_point_seconds * static_cast<double>(n);
@@ -996,8 +998,22 @@ inline AlphaResult alpha_from_points(const std::vector<double>& coords, size_t n
 // ---------------------------------------------------------------------------
 
 inline constexpr size_t kAlphaSamplePoints = 512;
+// A sample that grows at most this fast is triangulated again with this many
+// points (and its first half): the growth of a small sample overstates a benign
+// cloud's, whose boundary holds a larger share of a small sample (uniform cube:
+// 1.09 from 256 to 512 points; the 1M-point cube's 6.75M tetrahedra were taken
+// for 11.4M, the 1M-point torus' 10.5M for 34M, 8.3 GB for a 1.85 GB run).
+// The larger sample's boundary still shows in its growth: on a surface patch more
+// than in a volume (4096 points nearest to a point of the 1M-point torus: 1.16, at
+// the 10.6 tetrahedra per point its whole triangulation has; a random 4096 of the
+// 1M cube: 1.02), so that much of it is taken for the boundary's.
+inline constexpr size_t kAlphaRefinePoints = 4096;
+inline constexpr double kAlphaRefineMaxGrowth = 1.5;
+inline constexpr double kAlphaBoundaryGrowth = 0.1;
 inline constexpr double kAlphaBytesPerTetrahedron = 240;
-inline constexpr double kAlphaSecondsPerTetrahedron = 6e-6;
+// (wall time at 2 threads: 1.3-2.3 us per tetrahedron on the 100k and 1M cube and
+// torus of bench/large_cloud_bench.py; 6 us before the filtration ran on all threads)
+inline constexpr double kAlphaSecondsPerTetrahedron = 2e-6;
 
 // What the sample found (R^3).
 struct AlphaProfile {
@@ -1020,10 +1036,10 @@ inline uint64_t sample_tetrahedra(const std::vector<double>& coords, const std::
   return dt.dimension() == 3 ? static_cast<uint64_t>(dt.number_of_finite_cells()) : 0;
 }
 
-// kAlphaSamplePoints distinct indices of [0, n) (Floyd's algorithm), in random order; all of them when n is smaller.
-inline std::vector<size_t> sample_indices(size_t n) {
+// m distinct indices of [0, n) (Floyd's algorithm), in random order; all of them when n is smaller.
+inline std::vector<size_t> sample_indices(size_t n, size_t m = kAlphaSamplePoints) {
   std::vector<size_t> idx;
-  if (n <= kAlphaSamplePoints) {
+  if (n <= m) {
     idx.resize(n);
     std::iota(idx.begin(), idx.end(), size_t{0});
     return idx;
@@ -1033,29 +1049,31 @@ inline std::vector<size_t> sample_indices(size_t n) {
     state = state * 6364136223846793005ull + 1442695040888963407ull;
     return (state >> 17) % m;
   };
-  std::vector<size_t> chosen;  // (a linear search: n can be 2^28, the sample is small)
-  const auto has = [&](size_t v) { return std::find(chosen.begin(), chosen.end(), v) != chosen.end(); };
-  for (size_t j = n - kAlphaSamplePoints; j < n; ++j) {
+  std::vector<size_t> chosen;
+  std::unordered_set<size_t> taken;  // (n can be 2^28, the sample is small)
+  for (size_t j = n - m; j < n; ++j) {
     const size_t t = static_cast<size_t>(below(j + 1));
-    chosen.push_back(has(t) ? j : t);
+    chosen.push_back(taken.count(t) ? j : t);
+    taken.insert(chosen.back());
   }
   for (size_t i = chosen.size(); i > 1; --i) std::swap(chosen[i - 1], chosen[static_cast<size_t>(below(i))]);
   return chosen;
 }
 
-// The kAlphaSamplePoints points nearest to point `center` (a bounded max-heap: memory O(sample)),
+// The m points nearest to point `center` (a bounded max-heap: memory O(m)),
 // nearest first, so that every prefix is a smaller ball at the cloud's full density.
-inline std::vector<size_t> patch_indices(const std::vector<double>& coords, size_t n, size_t center) {
+inline std::vector<size_t> patch_indices(const std::vector<double>& coords, size_t n, size_t center,
+                                         size_t m = kAlphaSamplePoints) {
   const double* c = &coords[3 * center];
   std::vector<std::pair<double, size_t>> heap;
-  heap.reserve(kAlphaSamplePoints + 1);
+  heap.reserve(m + 1);
   for (size_t i = 0; i < n; ++i) {
     const double* q = &coords[3 * i];
     const double d = (q[0] - c[0]) * (q[0] - c[0]) + (q[1] - c[1]) * (q[1] - c[1]) + (q[2] - c[2]) * (q[2] - c[2]);
-    if (heap.size() == kAlphaSamplePoints && d >= heap.front().first) continue;
+    if (heap.size() == m && d >= heap.front().first) continue;
     heap.emplace_back(d, i);
     std::push_heap(heap.begin(), heap.end());
-    if (heap.size() > kAlphaSamplePoints) {
+    if (heap.size() > m) {
       std::pop_heap(heap.begin(), heap.end());
       heap.pop_back();
     }
@@ -1067,16 +1085,19 @@ inline std::vector<size_t> patch_indices(const std::vector<double>& coords, size
 }
 
 // The tetrahedra of idx (m points) and of its first half; their growth g in [1, 2]
-// (a half spanning less than R^3, a nearly flat cloud: taken as linear) and the
-// tetrahedra of n points extrapolated as T(m) (n/m)^g, at most n(n-3)/2.
-inline AlphaProfile extrapolate(const std::vector<double>& coords, const std::vector<size_t>& idx, size_t n) {
+// (a half spanning less than R^3, a nearly flat cloud: taken as linear), less
+// `boundary`, and the tetrahedra of n points extrapolated as T(m) (n/m)^g, at most
+// n(n-3)/2.
+inline AlphaProfile extrapolate(const std::vector<double>& coords, const std::vector<size_t>& idx, size_t n,
+                                double boundary = 0) {
   AlphaProfile p;
   p.n = n;
   p.sample = idx.size();
   p.sample_tetrahedra = sample_tetrahedra(coords, idx, idx.size());
   const uint64_t half = sample_tetrahedra(coords, idx, idx.size() / 2);
   if (half > 0 && p.sample_tetrahedra > half)
-    p.growth = std::clamp(std::log2(static_cast<double>(p.sample_tetrahedra) / static_cast<double>(half)), 1.0, 2.0);
+    p.growth = std::clamp(std::log2(static_cast<double>(p.sample_tetrahedra) / static_cast<double>(half)) - boundary,
+                          1.0, 2.0);
   const double nn = static_cast<double>(n);
   const double worst = nn * (nn - 3) / 2;  // the most tetrahedra n points in R^3 can have
   p.tetrahedra = std::min(
@@ -1107,8 +1128,17 @@ inline AlphaProfile profile_alpha_points(const std::vector<double>& coords, size
     p.exact = true;
     return p;
   }
-  const AlphaProfile spread = extrapolate(coords, idx, n);
-  const AlphaProfile local = extrapolate(coords, patch_indices(coords, n, idx.front()), n);
+  AlphaProfile spread = extrapolate(coords, idx, n);
+  AlphaProfile local = extrapolate(coords, patch_indices(coords, n, idx.front()), n);
+  // benign growth: measured again on larger samples (a degenerate one, whose
+  // triangulation grows fast, is not: its larger sample would cost what the
+  // estimate is there to foresee)
+  if (n > kAlphaRefinePoints) {
+    if (spread.growth <= kAlphaRefineMaxGrowth)
+      spread = extrapolate(coords, sample_indices(n, kAlphaRefinePoints), n, kAlphaBoundaryGrowth);
+    if (local.growth <= kAlphaRefineMaxGrowth)
+      local = extrapolate(coords, patch_indices(coords, n, idx.front(), kAlphaRefinePoints), n, kAlphaBoundaryGrowth);
+  }
   return local.tetrahedra > spread.tetrahedra ? local : spread;
 }
 
