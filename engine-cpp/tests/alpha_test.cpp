@@ -561,6 +561,31 @@ TEST(Alpha, CancellationAndProgress) {
 // threads, the two rounds of dimensions 0 and 2 side by side, the gathered
 // columns): every run stops with Cancelled, and an uncancelled run afterwards
 // still equals the one-thread result.
+TEST(Alpha, PassesBetweenInsertionAndTrianglesReport) {
+  // the cells' canonical order, their flat arrays and the edge index ran for
+  // seconds on large clouds without a report (1M-point torus: 3.5 s): each now
+  // reports its start at its share of [0.5, kTrianglesFrom) of the Distances
+  // stage, and the stage's fraction only grows
+  const Cloud c = random_cloud(30000, 3, 8);
+  for (int t : {1, 2}) {
+    AlphaOptions o;
+    o.threads = t;
+    std::vector<double> f;
+    tda::core::Callbacks cb;
+    cb.on_progress = [&](const tda::core::ProgressInfo& p) {
+      if (p.stage == tda::core::Stage::Distances && p.columns_total > 0)
+        f.push_back(static_cast<double>(p.columns_done) / static_cast<double>(p.columns_total));
+    };
+    tda::core::alpha_from_points(c.coords, c.n, c.dim, o, cb);
+    for (size_t i = 1; i < f.size(); ++i) EXPECT_GE(f[i], f[i - 1]) << "threads " << t << " report " << i;
+    for (int k = 0; k < 6; ++k) {
+      const double start = 0.5 + (tda::core::alpha_detail::kTrianglesFrom - 0.5) * k / 6;
+      EXPECT_TRUE(std::any_of(f.begin(), f.end(), [&](double x) { return std::fabs(x - start) < 1e-6; }))
+          << "threads " << t << ": pass " << k << " did not report its start";
+    }
+  }
+}
+
 TEST(Alpha, CancelledAtEveryStageOnTwoThreads) {
   const Cloud c = random_cloud(20000, 3, 5);
   AlphaOptions o;

@@ -120,6 +120,41 @@ inline std::vector<size_t> block_starts(WorkerGroup& group, size_t n, size_t B, 
   return first;
 }
 
+// The progress of the passes between the Delaunay insertion (the first half of
+// the Distances stage) and the triangle pass (its last part, from kTrianglesFrom):
+// the cells' canonical order and flat arrays, the edge index. Without it those
+// passes ran for 1.7 s (1M-point cube) to 3.5 s (1M-point torus) with no report,
+// no memory figure and no cancellation check. Pass p of `passes` owns an equal
+// share of [0.5, kTrianglesFrom) of the stage; within it, the items its chunks
+// have done (add()). report() runs on worker 0 (the caller's thread), between chunks.
+inline constexpr double kTrianglesFrom = 0.65;
+class PassTicks {
+ public:
+  PassTicks(const Tick& tick, int passes) : tick_(&tick), passes_(std::max(1, passes)) {}
+  PassTicks() = default;  // reports nothing
+  // the next pass, of `total` items
+  void start(size_t total) {
+    ++pass_;
+    total_ = std::max<size_t>(1, total);
+    done_.store(0, std::memory_order_relaxed);
+    report();
+  }
+  void add(size_t k) { done_.fetch_add(k, std::memory_order_relaxed); }
+  void report() const {
+    if (!tick_ || pass_ < 0) return;
+    const double in_pass = std::min(1.0, static_cast<double>(done_.load(std::memory_order_relaxed)) / total_);
+    const double at = 0.5 + (kTrianglesFrom - 0.5) * (std::min(pass_, passes_ - 1) + in_pass) / passes_;
+    (*tick_)(static_cast<uint64_t>(at * kScale), kScale, 0);
+  }
+
+ private:
+  static constexpr uint64_t kScale = uint64_t{1} << 30;
+  const Tick* tick_ = nullptr;
+  int passes_ = 1, pass_ = -1;
+  size_t total_ = 1;
+  std::atomic<size_t> done_{0};
+};
+
 struct FilteredComplex {
   int dim = 0;              // dimension of the triangulation: 0..3
   uint32_t nv = 0;          // vertices (all have value 0)
@@ -247,7 +282,7 @@ struct EdgeIndex {
 // the tetrahedra up to the last that can have one (tv is ordered by first
 // vertex, cells_3d: the first worker reads the fewest, the last all of them);
 // the rows then move to their final places. Same ids for any number of threads.
-inline EdgeIndex index_tetrahedra_edges(const Buffer<uint32_t>& tv, uint32_t nv, int threads) {
+inline EdgeIndex index_tetrahedra_edges(const Buffer<uint32_t>& tv, uint32_t nv, int threads, PassTicks& ticks) {
   const size_t T = tv.size() / 4;
   WorkerGroup group(threads);
   const int W = group.size();
@@ -276,28 +311,33 @@ inline EdgeIndex index_tetrahedra_edges(const Buffer<uint32_t>& tv, uint32_t nv,
     }
   };
   std::vector<uint64_t> cnt(size_t(nv) + 1, 0);
-  group.run([&](int w) { own_edges(w, [&](uint32_t a, uint32_t) { ++cnt[a + 1]; }); });
+  const auto report = [&] { ticks.report(); };
+  ticks.start(1);
+  group.run_polled([&](int w) { own_edges(w, [&](uint32_t a, uint32_t) { ++cnt[a + 1]; }); }, report);
   for (size_t v = 0; v < nv; ++v) cnt[v + 1] += cnt[v];
   Buffer<uint32_t> raw(cnt[nv]);
   std::vector<uint32_t> kept(nv);  // each row's distinct neighbours, sorted at the front of its slot in raw
-  group.run([&](int w) {
-    {
-      std::vector<uint64_t> pos(cnt.begin() + row_lo(w), cnt.begin() + row_lo(w + 1));
-      own_edges(w, [&](uint32_t a, uint32_t b) { raw[pos[a - row_lo(w)]++] = b; });
-    }
-    std::vector<uint32_t> mark(nv, kNone);  // mark[x] == v: x already kept in row v
-    for (uint32_t v = row_lo(w); v < row_lo(w + 1); ++v) {
-      uint64_t out = cnt[v];
-      for (uint64_t k = cnt[v]; k < cnt[v + 1]; ++k) {
-        const uint32_t x = raw[k];
-        if (mark[x] == v) continue;
-        mark[x] = v;
-        raw[out++] = x;
-      }
-      std::sort(raw.begin() + static_cast<long>(cnt[v]), raw.begin() + static_cast<long>(out));
-      kept[v] = static_cast<uint32_t>(out - cnt[v]);
-    }
-  });
+  ticks.start(1);
+  group.run_polled(
+      [&](int w) {
+        {
+          std::vector<uint64_t> pos(cnt.begin() + row_lo(w), cnt.begin() + row_lo(w + 1));
+          own_edges(w, [&](uint32_t a, uint32_t b) { raw[pos[a - row_lo(w)]++] = b; });
+        }
+        std::vector<uint32_t> mark(nv, kNone);  // mark[x] == v: x already kept in row v
+        for (uint32_t v = row_lo(w); v < row_lo(w + 1); ++v) {
+          uint64_t out = cnt[v];
+          for (uint64_t k = cnt[v]; k < cnt[v + 1]; ++k) {
+            const uint32_t x = raw[k];
+            if (mark[x] == v) continue;
+            mark[x] = v;
+            raw[out++] = x;
+          }
+          std::sort(raw.begin() + static_cast<long>(cnt[v]), raw.begin() + static_cast<long>(out));
+          kept[v] = static_cast<uint32_t>(out - cnt[v]);
+        }
+      },
+      report);
   EdgeIndex ix;
   ix.off.resize(size_t(nv) + 1);
   ix.off[0] = 0;
@@ -466,12 +506,12 @@ inline void edge_values(const std::vector<double>& X, const EdgeCofacets& ec, Fi
 // tv and tn are released on return (the edge index already before, once the
 // triangles are listed).
 inline void build_from_tetrahedra(const std::vector<double>& X, uint32_t nv, Buffer<uint32_t>& tv, Buffer<uint32_t>& tn,
-                                  FilteredComplex& K, const Tick& tick, int threads) {
+                                  FilteredComplex& K, const Tick& tick, int threads, PassTicks& ticks) {
   K.dim = 3;
   K.nv = nv;
   EdgeCofacets ec;
   {
-    const EdgeIndex ix = index_tetrahedra_edges(tv, nv, threads);
+    const EdgeIndex ix = index_tetrahedra_edges(tv, nv, threads, ticks);
     list_edges(ix, nv, K);
     ec = triangles_from_tetrahedra(X, tv, tn, ix, K, tick, threads);
   }
@@ -489,6 +529,14 @@ inline void build_from_tetrahedra(const std::vector<double>& X, uint32_t nv, Buf
 // The builders' progress as the second half of the stage.
 inline Tick second_half(const Tick& tick) {
   return [&tick](uint64_t done, uint64_t total, uint64_t held) { tick(total + done, 2 * total, held); };
+}
+
+// The triangle pass's progress as the stage's last part, [kTrianglesFrom, 1].
+inline Tick triangles_part(const Tick& tick) {
+  return [&tick](uint64_t done, uint64_t total, uint64_t held) {
+    const double f = kTrianglesFrom + (1 - kTrianglesFrom) * static_cast<double>(done) / std::max<uint64_t>(total, 1);
+    tick(static_cast<uint64_t>(f * (uint64_t{1} << 30)), uint64_t{1} << 30, held);
+  };
 }
 
 // Inserts pts (spatially sorted first) in chunks, ticking between chunks.
@@ -584,7 +632,7 @@ struct CellKey {
 // set to its position (kNone for the infinite cells); nvert: vertices a cell.
 template <class DT>
 inline Buffer<std::pair<CellKey, typename DT::Cell_handle>> canonical_cells(DT& dt, uint32_t nv, int nvert,
-                                                                            WorkerGroup& group) {
+                                                                            WorkerGroup& group, PassTicks& ticks) {
   using Cell = typename DT::Cell_handle;
   const auto inf = dt.infinite_vertex();
   std::vector<Cell> handles;
@@ -595,49 +643,65 @@ inline Buffer<std::pair<CellKey, typename DT::Cell_handle>> canonical_cells(DT& 
   // each cell's key (kNone first: infinite), and how many finite cells each vertex is the smallest of
   Buffer<CellKey> keys(H);
   std::vector<uint32_t> first(size_t(nv) + 1, 0);
-  group.chunks(H, block_of(H, threads), [&](size_t h0, size_t h1, int) {
-    constexpr size_t kAhead = 8;  // cells: their vertices are prefetched this far ahead
-    for (size_t h = h0; h < h1; ++h) {
-      if (h + 2 * kAhead < h1) __builtin_prefetch(&*handles[h + 2 * kAhead]);
-      if (h + kAhead < h1)
-        for (int i = 0; i < nvert; ++i) __builtin_prefetch(&*handles[h + kAhead]->vertex(i));
-      const Cell c = handles[h];
-      CellKey& k = keys[h];
-      k = CellKey{{kNone, kNone, kNone, kNone}};
-      bool finite = true;
-      for (int i = 0; i < nvert && finite; ++i) {
-        if (c->vertex(i) == inf) finite = false;
-        else k.v[i] = c->vertex(i)->info();
-      }
-      if (!finite) {
-        c->info() = kNone;
-        k.v[0] = kNone;
-        continue;
-      }
-      for (int i = 1; i < nvert; ++i)  // (insertion sort of at most 4 ids)
-        for (int j = i; j > 0 && k.v[j - 1] > k.v[j]; --j) std::swap(k.v[j - 1], k.v[j]);
-      __atomic_fetch_add(&first[k.v[0] + 1], 1u, __ATOMIC_RELAXED);
-    }
-  });
+  const auto report = [&] { ticks.report(); };
+  ticks.start(H);
+  group.chunks(
+      H, block_of(H, threads),
+      [&](size_t h0, size_t h1, int) {
+        constexpr size_t kAhead = 8;  // cells: their vertices are prefetched this far ahead
+        for (size_t h = h0; h < h1; ++h) {
+          if (h + 2 * kAhead < h1) __builtin_prefetch(&*handles[h + 2 * kAhead]);
+          if (h + kAhead < h1)
+            for (int i = 0; i < nvert; ++i) __builtin_prefetch(&*handles[h + kAhead]->vertex(i));
+          const Cell c = handles[h];
+          CellKey& k = keys[h];
+          k = CellKey{{kNone, kNone, kNone, kNone}};
+          bool finite = true;
+          for (int i = 0; i < nvert && finite; ++i) {
+            if (c->vertex(i) == inf) finite = false;
+            else k.v[i] = c->vertex(i)->info();
+          }
+          if (!finite) {
+            c->info() = kNone;
+            k.v[0] = kNone;
+            continue;
+          }
+          for (int i = 1; i < nvert; ++i)  // (insertion sort of at most 4 ids)
+            for (int j = i; j > 0 && k.v[j - 1] > k.v[j]; --j) std::swap(k.v[j - 1], k.v[j]);
+          __atomic_fetch_add(&first[k.v[0] + 1], 1u, __ATOMIC_RELAXED);
+        }
+        ticks.add(h1 - h0);
+      },
+      report);
   // by smallest vertex (a counting sort; within a vertex the order is the
   // schedule's until the sort by the whole tuple below), then by the rest of the tuple
   for (size_t v = 0; v < nv; ++v) first[v + 1] += first[v];
   Buffer<std::pair<CellKey, Cell>> sorted(first[nv]);
   {
     std::vector<uint32_t> fill(first.begin(), first.end() - 1);
-    group.chunks(H, block_of(H, threads), [&](size_t h0, size_t h1, int) {
-      for (size_t h = h0; h < h1; ++h)
-        if (keys[h].v[0] != kNone)
-          sorted[__atomic_fetch_add(&fill[keys[h].v[0]], 1u, __ATOMIC_RELAXED)] = {keys[h], handles[h]};
-    });
+    ticks.start(H);
+    group.chunks(
+        H, block_of(H, threads),
+        [&](size_t h0, size_t h1, int) {
+          for (size_t h = h0; h < h1; ++h)
+            if (keys[h].v[0] != kNone)
+              sorted[__atomic_fetch_add(&fill[keys[h].v[0]], 1u, __ATOMIC_RELAXED)] = {keys[h], handles[h]};
+          ticks.add(h1 - h0);
+        },
+        report);
   }
   release_vector(keys);
   release_vector(handles);
-  group.chunks(nv, block_of(nv, threads), [&](size_t v0, size_t v1, int) {
-    for (size_t v = v0; v < v1; ++v)
-      std::sort(sorted.begin() + first[v], sorted.begin() + first[v + 1],
-                [](const auto& a, const auto& b) { return a.first < b.first; });
-  });
+  ticks.start(nv);
+  group.chunks(
+      nv, block_of(nv, threads),
+      [&](size_t v0, size_t v1, int) {
+        for (size_t v = v0; v < v1; ++v)
+          std::sort(sorted.begin() + first[v], sorted.begin() + first[v + 1],
+                    [](const auto& a, const auto& b) { return a.first < b.first; });
+        ticks.add(v1 - v0);
+      },
+      report);
   group.chunks(sorted.size(), block_of(sorted.size(), threads), [&](size_t i0, size_t i1, int) {
     for (size_t i = i0; i < i1; ++i) sorted[i].second->info() = static_cast<uint32_t>(i);
   });
@@ -656,43 +720,48 @@ inline Buffer<std::pair<CellKey, typename DT::Cell_handle>> canonical_cells(DT& 
 // points X) are computed in the same pass, while each cell's vertices are at hand.
 template <class DT>
 inline void cells_3d(DT& dt, uint32_t nv, int dim, Buffer<uint32_t>& tv, Buffer<uint32_t>& tn, int threads,
-                     const std::vector<double>& X, Buffer<double>* tet_val) {
+                     const std::vector<double>& X, Buffer<double>* tet_val, PassTicks& ticks) {
   // In dimension 2 the cells of the data structure are the triangles (vertex 3
   // unused); in dimension 3 they are the tetrahedra.
   const int nvert = dim + 1;
   WorkerGroup group(threads);
-  const auto sorted = canonical_cells(dt, nv, nvert, group);
+  const auto sorted = canonical_cells(dt, nv, nvert, group, ticks);
   const uint32_t C = static_cast<uint32_t>(sorted.size());
   tv.resize(size_t(nvert) * C);
   tn.resize(size_t(nvert) * C);
   if (nvert != 4) tet_val = nullptr;
   if (tet_val) tet_val->resize(C);
   auto P = [&](uint32_t v) { return &X[size_t(v) * 3]; };
-  group.chunks(C, block_of(C, threads), [&](size_t i0, size_t i1, int) {
-    constexpr size_t kAhead = 8;  // cells: their neighbours and vertices are prefetched this far ahead
-    for (size_t i = i0; i < i1; ++i) {
-      if (i + 2 * kAhead < i1) __builtin_prefetch(&*sorted[i + 2 * kAhead].second);
-      if (i + kAhead < i1)
-        for (int j = 0; j < nvert; ++j) {
-          __builtin_prefetch(&*sorted[i + kAhead].second->neighbor(j));
-          __builtin_prefetch(&*sorted[i + kAhead].second->vertex(j));
+  ticks.start(C);
+  group.chunks(
+      C, block_of(C, threads),
+      [&](size_t i0, size_t i1, int) {
+        constexpr size_t kAhead = 8;  // cells: their neighbours and vertices are prefetched this far ahead
+        for (size_t i = i0; i < i1; ++i) {
+          if (i + 2 * kAhead < i1) __builtin_prefetch(&*sorted[i + 2 * kAhead].second);
+          if (i + kAhead < i1)
+            for (int j = 0; j < nvert; ++j) {
+              __builtin_prefetch(&*sorted[i + kAhead].second->neighbor(j));
+              __builtin_prefetch(&*sorted[i + kAhead].second->vertex(j));
+            }
+          const auto c = sorted[i].second;
+          uint32_t vid[4], nid[4];
+          for (int j = 0; j < nvert; ++j) {
+            vid[j] = c->vertex(j)->info();
+            nid[j] = c->neighbor(j)->info();
+          }
+          const uint32_t* q = sorted[i].first.v;
+          for (int k = 0; k < nvert; ++k) {
+            tv[nvert * i + k] = q[k];
+            // the neighbour opposite the vertex sorted into position k
+            for (int j = 0; j < nvert; ++j)
+              if (vid[j] == q[k]) tn[nvert * i + k] = nid[j];
+          }
+          if (tet_val) (*tet_val)[i] = tetra_sq_radius(P(q[0]), P(q[1]), P(q[2]), P(q[3]));
         }
-      const auto c = sorted[i].second;
-      uint32_t vid[4], nid[4];
-      for (int j = 0; j < nvert; ++j) {
-        vid[j] = c->vertex(j)->info();
-        nid[j] = c->neighbor(j)->info();
-      }
-      const uint32_t* q = sorted[i].first.v;
-      for (int k = 0; k < nvert; ++k) {
-        tv[nvert * i + k] = q[k];
-        // the neighbour opposite the vertex sorted into position k
-        for (int j = 0; j < nvert; ++j)
-          if (vid[j] == q[k]) tn[nvert * i + k] = nid[j];
-      }
-      if (tet_val) (*tet_val)[i] = tetra_sq_radius(P(q[0]), P(q[1]), P(q[2]), P(q[3]));
-    }
-  });
+        ticks.add(i1 - i0);
+      },
+      [&] { ticks.report(); });
 }
 
 #ifdef CGAL_LINKED_WITH_TBB
@@ -804,11 +873,11 @@ inline std::vector<std::pair<Point3, uint32_t>> spatially_sorted_3d(std::vector<
 // (cells_3d); returns the triangulation's dimension.
 template <class DT, class... LockArgs>
 inline int triangulate_3d(std::vector<double>& X, uint32_t nv, Buffer<uint32_t>& tv, Buffer<uint32_t>& tn,
-                          Buffer<double>& tet_val, const Tick& tick, int threads, LockArgs*... lock) {
+                          Buffer<double>& tet_val, const Tick& tick, PassTicks& ticks, int threads, LockArgs*... lock) {
   DT dt(Kernel(), lock...);
   insert_sorted(dt, spatially_sorted_3d(X, nv, threads), tick, threads);
   const int dim = dt.dimension();
-  if (dim >= 2) cells_3d(dt, nv, dim, tv, tn, threads, X, &tet_val);
+  if (dim >= 2) cells_3d(dt, nv, dim, tv, tn, threads, X, &tet_val, ticks);
   return dim;
 }
 
@@ -816,6 +885,9 @@ inline int triangulate_3d(std::vector<double>& X, uint32_t nv, Buffer<uint32_t>&
 inline void delaunay_3d(std::vector<double>& X, uint32_t nv, FilteredComplex& K, const Tick& tick, int threads = 1) {
   Buffer<uint32_t> tv, tn;
   int dim = 0;
+  // the passes between the insertion and the triangles: the canonical cells'
+  // keys, their placing and their sort (3), the flat arrays (1), the edge index (2)
+  PassTicks ticks(tick, 6);
   {
 #ifdef CGAL_LINKED_WITH_TBB
     if (threads > 1 && nv >= 1000) {
@@ -827,11 +899,11 @@ inline void delaunay_3d(std::vector<double>& X, uint32_t nv, FilteredComplex& K,
           hi[j] = std::max(hi[j], X[3 * i + j]);
         }
       typename Dt3Parallel::Lock_data_structure locks(CGAL::Bbox_3(lo[0], lo[1], lo[2], hi[0], hi[1], hi[2]), 50);
-      dim = triangulate_3d<Dt3Parallel>(X, nv, tv, tn, K.tet_val, tick, threads, &locks);
+      dim = triangulate_3d<Dt3Parallel>(X, nv, tv, tn, K.tet_val, tick, ticks, threads, &locks);
     } else
 #endif
     {
-      dim = triangulate_3d<Dt3Serial>(X, nv, tv, tn, K.tet_val, tick, 1);
+      dim = triangulate_3d<Dt3Serial>(X, nv, tv, tn, K.tet_val, tick, ticks, 1);
     }
     if (dim < 2) {  // collinear: back to lexicographic order, the order along the line
       std::vector<std::array<double, 3>> P(nv);
@@ -844,7 +916,7 @@ inline void delaunay_3d(std::vector<double>& X, uint32_t nv, FilteredComplex& K,
     }
   }
   if (dim == 2) build_from_triangles<3>(X, nv, tv, tn, K, second_half(tick), threads);
-  else build_from_tetrahedra(X, nv, tv, tn, K, second_half(tick), threads);
+  else build_from_tetrahedra(X, nv, tv, tn, K, triangles_part(tick), threads, ticks);
 }
 
 }  // namespace tda::core::alpha_detail
