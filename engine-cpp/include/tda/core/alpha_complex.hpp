@@ -131,7 +131,8 @@ inline constexpr double kTrianglesFrom = 0.65;
 class PassTicks {
  public:
   PassTicks(const Tick& tick, int passes) : tick_(&tick), passes_(std::max(1, passes)) {}
-  PassTicks() = default;  // reports nothing
+  // the memory the passes hold beyond what the tick counts (the triangulation, then the cells' arrays)
+  void hold(uint64_t bytes) { held_ = bytes; }
   // the next pass, of `total` items
   void start(size_t total) {
     ++pass_;
@@ -144,7 +145,7 @@ class PassTicks {
     if (!tick_ || pass_ < 0) return;
     const double in_pass = std::min(1.0, static_cast<double>(done_.load(std::memory_order_relaxed)) / total_);
     const double at = 0.5 + (kTrianglesFrom - 0.5) * (std::min(pass_, passes_ - 1) + in_pass) / passes_;
-    (*tick_)(static_cast<uint64_t>(at * kScale), kScale, 0);
+    (*tick_)(static_cast<uint64_t>(at * kScale), kScale, held_);
   }
 
  private:
@@ -152,6 +153,7 @@ class PassTicks {
   const Tick* tick_ = nullptr;
   int passes_ = 1, pass_ = -1;
   size_t total_ = 1;
+  uint64_t held_ = 0;
   std::atomic<size_t> done_{0};
 };
 
@@ -510,6 +512,7 @@ inline void build_from_tetrahedra(const std::vector<double>& X, uint32_t nv, Buf
   K.dim = 3;
   K.nv = nv;
   EdgeCofacets ec;
+  ticks.hold((tv.size() + tn.size()) * sizeof(uint32_t));
   {
     const EdgeIndex ix = index_tetrahedra_edges(tv, nv, threads, ticks);
     list_edges(ix, nv, K);
@@ -725,6 +728,8 @@ inline void cells_3d(DT& dt, uint32_t nv, int dim, Buffer<uint32_t>& tv, Buffer<
   // unused); in dimension 3 they are the tetrahedra.
   const int nvert = dim + 1;
   WorkerGroup group(threads);
+  ticks.hold(uint64_t{dt.tds().number_of_cells()} * sizeof(typename DT::Cell) +
+             uint64_t{dt.tds().number_of_vertices()} * sizeof(typename DT::Vertex));
   const auto sorted = canonical_cells(dt, nv, nvert, group, ticks);
   const uint32_t C = static_cast<uint32_t>(sorted.size());
   tv.resize(size_t(nvert) * C);
