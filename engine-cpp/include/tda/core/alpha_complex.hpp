@@ -120,14 +120,23 @@ inline std::vector<size_t> block_starts(WorkerGroup& group, size_t n, size_t B, 
   return first;
 }
 
-// The progress of the passes between the Delaunay insertion (the first half of
-// the Distances stage) and the triangle pass (its last part, from kTrianglesFrom):
-// the cells' canonical order and flat arrays, the edge index. Without it those
-// passes ran for 1.7 s (1M-point cube) to 3.5 s (1M-point torus) with no report,
-// no memory figure and no cancellation check. Pass p of `passes` owns an equal
-// share of [0.5, kTrianglesFrom) of the stage; within it, the items its chunks
-// have done (add()). report() runs on worker 0 (the caller's thread), between chunks.
+// Where the 3-D triangle pass starts in the Distances stage: the insertion has
+// [0, 0.5), the passes between them [0.5, kTrianglesFrom).
 inline constexpr double kTrianglesFrom = 0.65;
+
+// Reports `fraction` of the stage (as parts of 2^30).
+inline void tick_at(const Tick& tick, double fraction, uint64_t held) {
+  constexpr uint64_t kParts = uint64_t{1} << 30;
+  tick(static_cast<uint64_t>(fraction * kParts), kParts, held);
+}
+
+// The progress of the passes between the Delaunay insertion and the triangle
+// pass: the cells' canonical order and flat arrays, the edge index. Without it
+// those passes ran for 1.7 s (1M-point cube) to 3.5 s (1M-point torus) with no
+// report, no memory figure and no cancellation check. Pass p of `passes` owns an
+// equal share of [0.5, kTrianglesFrom) of the stage; within it, the items its
+// chunks have done (add()). report() runs on worker 0 (the caller's thread),
+// between chunks.
 class PassTicks {
  public:
   PassTicks(const Tick& tick, int passes) : tick_(&tick), passes_(std::max(1, passes)) {}
@@ -142,16 +151,15 @@ class PassTicks {
   }
   void add(size_t k) { done_.fetch_add(k, std::memory_order_relaxed); }
   void report() const {
-    if (!tick_ || pass_ < 0) return;
+    if (pass_ < 0) return;
     const double in_pass = std::min(1.0, static_cast<double>(done_.load(std::memory_order_relaxed)) / total_);
     const double at = 0.5 + (kTrianglesFrom - 0.5) * (std::min(pass_, passes_ - 1) + in_pass) / passes_;
-    (*tick_)(static_cast<uint64_t>(at * kScale), kScale, held_);
+    tick_at(*tick_, at, held_);
   }
 
  private:
-  static constexpr uint64_t kScale = uint64_t{1} << 30;
-  const Tick* tick_ = nullptr;
-  int passes_ = 1, pass_ = -1;
+  const Tick* tick_;
+  int passes_, pass_ = -1;
   size_t total_ = 1;
   uint64_t held_ = 0;
   std::atomic<size_t> done_{0};
@@ -537,8 +545,8 @@ inline Tick second_half(const Tick& tick) {
 // The triangle pass's progress as the stage's last part, [kTrianglesFrom, 1].
 inline Tick triangles_part(const Tick& tick) {
   return [&tick](uint64_t done, uint64_t total, uint64_t held) {
-    const double f = kTrianglesFrom + (1 - kTrianglesFrom) * static_cast<double>(done) / std::max<uint64_t>(total, 1);
-    tick(static_cast<uint64_t>(f * (uint64_t{1} << 30)), uint64_t{1} << 30, held);
+    tick_at(tick, kTrianglesFrom + (1 - kTrianglesFrom) * static_cast<double>(done) / std::max<uint64_t>(total, 1),
+            held);
   };
 }
 

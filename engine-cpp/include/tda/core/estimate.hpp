@@ -367,12 +367,13 @@ inline ComplexProfile profile_points(const std::vector<value_t>& coords, size_t 
   // C(k, 2) distances after k random draws, weighted 4x a scanned distance (random
   // access; unweighted, every vertex of the 50,000-point Clifford torus at 0.15 fit
   // the budget, and the measurement took several times as long as before the grid).
+  double scanned = 0;  // (the job's sparse build compares the grid's candidates)
   if (n > 1 && std::isfinite(cutoff)) {
     const PointGrid grid(coords, n, dim, cutoff);
     const double candidates = grid.mean_candidates();
     double subset_checks = 0;
     for (int k = 2; k <= max_dim; ++k) subset_checks += estimate_detail::kTrials * (k * (k - 1) / 2.0 + k);
-    const double scanned = candidates * static_cast<double>(n);
+    scanned = candidates * static_cast<double>(n);
     if (candidates < 0.5 * static_cast<double>(n)) {
       ComplexProfile p = estimate_detail::profile_with(
           n, cutoff, max_dim, (std::max(1.0, candidates) + 4 * subset_checks) * pair_cost,
@@ -385,15 +386,12 @@ inline ComplexProfile profile_points(const std::vector<value_t>& coords, size_t 
       p.scanned_pairs = scanned;
       return p;
     }
-    ComplexProfile p = estimate_detail::profile(n, cutoff, max_dim, pair_cost, [&](size_t i, size_t j) {
-      return euclidean_distance(&coords[i * dim], &coords[j * dim], dim);
-    });
-    p.scanned_pairs = scanned;
-    return p;
   }
-  return estimate_detail::profile(n, cutoff, max_dim, pair_cost, [&](size_t i, size_t j) {
+  ComplexProfile p = estimate_detail::profile(n, cutoff, max_dim, pair_cost, [&](size_t i, size_t j) {
     return euclidean_distance(&coords[i * dim], &coords[j * dim], dim);
   });
+  p.scanned_pairs = scanned;
+  return p;
 }
 
 // Strict lower triangle row by row, as rips_from_lower_distances takes it.
