@@ -13,6 +13,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
+#include <iterator>
 #include <map>
 #include <random>
 #include <sstream>
@@ -641,14 +642,16 @@ struct CliRun {
   std::string out;
 };
 
-CliRun run_cli(const std::string& args, const std::string& input) {
+// err: where stderr goes (discarded when empty)
+CliRun run_cli(const std::string& args, const std::string& input, const std::string& err = "") {
   char path[] = "/tmp/tda_alpha_cli_XXXXXX";
   const int fd = mkstemp(path);
   EXPECT_GE(fd, 0);
   EXPECT_EQ(write(fd, input.data(), input.size()), static_cast<ssize_t>(input.size()));
   close(fd);
   CliRun r;
-  FILE* p = popen((std::string(TDA_ALPHA_CLI) + " " + args + " " + path + " 2>/dev/null").c_str(), "r");
+  FILE* p = popen(
+      (std::string(TDA_ALPHA_CLI) + " " + args + " " + path + " 2>" + (err.empty() ? "/dev/null" : err)).c_str(), "r");
   char buf[4096];
   size_t got;
   while (p && (got = fread(buf, 1, sizeof buf, p)) > 0) r.out.append(buf, got);
@@ -684,6 +687,39 @@ TEST(AlphaCli, FormatsAndOutput) {
   EXPECT_EQ(run_cli("--algorithm alpha", "0 0 0 0\n1 1 1 1\n").code, 2);
   EXPECT_EQ(run_cli("--algorithm alpha --modulus 4", "0 0\n1 1\n").code, 2);
   EXPECT_EQ(run_cli("--algorithm rips", "0 0\n1 1\n").code, 2);
+}
+
+// --progress draws the bar on stderr only (stdout unchanged); without the flag a
+// stderr that is not a terminal gets nothing, and --no-progress wins.
+TEST(AlphaCli, ProgressBarOnStderrOnly) {
+  std::string cloud;
+  const Cloud c = random_cloud(20000, 3, 17);
+  for (size_t i = 0; i < c.n; ++i)
+    cloud += std::to_string(c.coords[3 * i]) + " " + std::to_string(c.coords[3 * i + 1]) + " " +
+             std::to_string(c.coords[3 * i + 2]) + "\n";
+  const std::string err_file = ::testing::TempDir() + "/alpha_cli_progress_stderr.txt";
+  auto run = [&](const std::string& flags, std::string& err) {
+    const CliRun r = run_cli("--algorithm alpha --threads 2 " + flags, cloud, err_file);
+    std::ifstream in(err_file, std::ios::binary);
+    err.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+    std::remove(err_file.c_str());
+    return r;
+  };
+  std::string err_plain, err_bar, err_off, err_both;
+  const CliRun plain = run("", err_plain), bar = run("--progress", err_bar), off = run("--no-progress", err_off),
+               both = run("--progress --no-progress", err_both);
+  ASSERT_EQ(plain.code, 0);
+  EXPECT_EQ(bar.code, 0);
+  EXPECT_EQ(bar.out, plain.out);
+  EXPECT_EQ(off.out, plain.out);
+  EXPECT_EQ(both.out, plain.out);
+  EXPECT_EQ(err_plain, "");
+  EXPECT_EQ(err_off, "");
+  EXPECT_EQ(err_both, "");
+  EXPECT_NE(err_bar.find("100.0% done"), std::string::npos) << err_bar;
+  EXPECT_NE(err_bar.find(" mem "), std::string::npos) << err_bar;
+  EXPECT_NE(err_bar.find(" left "), std::string::npos) << err_bar;
+  EXPECT_EQ(err_bar.find("persistence intervals"), std::string::npos) << err_bar;
 }
 
 // Issue #14: the Alpha estimate of degenerate clouds. Points on the moment curve

@@ -11,6 +11,7 @@
 #include <fstream>
 #include <iostream>
 #include <iterator>
+#include <memory>
 #include <optional>
 #include <sstream>
 #include <stdexcept>
@@ -19,7 +20,10 @@
 #include <string_view>
 #include <vector>
 
+#include <unistd.h>
+
 #include "cli/failure.hpp"
+#include "cli/progress_bar.hpp"
 #include "common/flags.hpp"
 #include "tda/core/alpha.hpp"
 
@@ -44,6 +48,9 @@ constexpr const char* kAlphaUsage =
     "                     on stdout and exit without computing\n"
     "  --threads <n>      threads of the Delaunay triangulation in R^3 (default 0 = all cores;\n"
     "                     the diagram is the same for every count)\n"
+    "  --progress         a progress bar on stderr (stage, memory, elapsed and remaining\n"
+    "                     time; by default when stderr is a terminal)\n"
+    "  --no-progress      no progress bar\n"
     "\n"
     "Reads standard input when no filename is given. Ambient dimension 2 or 3.\n";
 
@@ -55,6 +62,7 @@ struct Args {
   bool radius = false;
   bool stats = false;
   bool estimate = false;
+  std::optional<bool> progress;  // --progress / --no-progress (unset: when stderr is a terminal)
   std::optional<double> max_alpha;
   int modulus = 2;
   int threads = 0;
@@ -79,6 +87,8 @@ Args parse_args(int argc, char** argv) {
                                                      {"radius", false},
                                                      {"stats", false},
                                                      {"estimate", false},
+                                                     {"progress", false},
+                                                     {"no-progress", false},
                                                      {"modulus"},
                                                      {"threads"},
                                                      {"max-alpha"}});
@@ -87,6 +97,8 @@ Args parse_args(int argc, char** argv) {
   a.radius = f.has("radius");
   a.stats = f.has("stats");
   a.estimate = f.has("estimate");
+  if (f.has("progress")) a.progress = true;
+  if (f.has("no-progress")) a.progress = false;  // (wins over --progress)
   if (f.has("algorithm") && f.values.at("algorithm") != "alpha")
     throw UsageError("this mode computes --algorithm alpha, not '" + f.values.at("algorithm") + "'");
   if (f.has("format") && f.values.at("format") != "point-cloud")
@@ -282,13 +294,22 @@ int run(const Args& a) {
   const auto t0 = Clock::now();
   std::vector<std::pair<core::Stage, double>> stage_start;
   core::Callbacks cb;
+  // the progress bar (the Rips command line's, with Alpha's plan)
+  const bool terminal = isatty(fileno(stderr)) != 0;
+  std::unique_ptr<ProgressBar> bar;
+  if (a.progress.value_or(terminal)) {
+    bar = std::make_unique<ProgressBar>(stderr, terminal, core::alpha_work_plan());
+    cb = bar->callbacks();
+  }
   if (a.stats)
-    cb.on_progress = [&](const core::ProgressInfo& p) {
+    cb.on_progress = [&, to_bar = cb.on_progress](const core::ProgressInfo& p) {
       if (stage_start.empty() || stage_start.back().first != p.stage)
         stage_start.emplace_back(p.stage, std::chrono::duration<double>(Clock::now() - t0).count());
+      if (to_bar) to_bar(p);
     };
   const core::AlphaResult r = core::alpha_from_points(pc.coords, pc.n, pc.dim, opt, cb);
   const double core_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  if (bar) bar->finish();
 
   std::string out;
   out += "point cloud with " + std::to_string(pc.n) + " points in dimension " + std::to_string(pc.dim) + "\n";

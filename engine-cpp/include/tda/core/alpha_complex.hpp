@@ -124,10 +124,10 @@ inline std::vector<size_t> block_starts(WorkerGroup& group, size_t n, size_t B, 
 // [0, 0.5), the passes between them [0.5, kTrianglesFrom).
 inline constexpr double kTrianglesFrom = 0.65;
 
-// Reports `fraction` of the stage (as parts of 2^30).
+// Reports `fraction` of the stage, in thousandths (a progress bar shows "650/1000").
 inline void tick_at(const Tick& tick, double fraction, uint64_t held) {
-  constexpr uint64_t kParts = uint64_t{1} << 30;
-  tick(static_cast<uint64_t>(fraction * kParts), kParts, held);
+  constexpr uint64_t kParts = 1000;
+  tick(static_cast<uint64_t>(std::llround(fraction * kParts)), kParts, held);
 }
 
 // The progress of the passes between the Delaunay insertion and the triangle

@@ -91,9 +91,10 @@ inline WorkPlan uniform_work_plan(int max_dim) {
 
 // Alpha (alpha.hpp): the Delaunay complex and its filtration values (Distances)
 // outweigh the rest; one Reduction stage (dimension 1) covers every dimension.
-// Measured at 2 threads (the 1M-point cube and torus of bench/large_cloud_bench.py):
-// the duplicate check 1-2 % of the run, the complex 68-80 %, the reduction (the
-// sorts, both union-finds, dimension 1) 20-30 %, Dim0 alone too short to see.
+// Measured at 2 threads (`tda-engine --algorithm alpha --threads 2 --stats` on the
+// 1M-point cube and torus of bench/large_cloud_bench.py): the duplicate check
+// 1-2 % of the run, the complex 66-85 %, the reduction (the sorts, both
+// union-finds, dimension 1) 14-32 %, Dim0 alone too short to see.
 inline WorkPlan alpha_work_plan() {
   WorkPlan w;
   w.loading = 0.02;
