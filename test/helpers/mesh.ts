@@ -17,16 +17,48 @@ export const FIXTURES = join(ROOT, "test/fixtures");
 export const REDIS_URL = process.env.REDIS_URL ?? "redis://127.0.0.1:6390";
 export const KAFKA_BROKERS = process.env.KAFKA_BROKERS ?? "127.0.0.1:9192";
 
-export async function freePort(): Promise<number> {
-  return new Promise((res, rej) => {
+// Ports are drawn below the kernel's ephemeral range: a port that listen(0)
+// hands out lies inside that range, where any outgoing connection (the services'
+// Redis and Kafka clients, other suites' meshes) may take it as its local port
+// between the probe and the process binding it; a mesh then never becomes
+// healthy. Below the range only listeners compete, and each port is probed.
+const EPHEMERAL_LOW = ((): number => {
+  try {
+    const low = Number(readFileSync("/proc/sys/net/ipv4/ip_local_port_range", "utf8").trim().split(/\s+/)[0]);
+    return Number.isFinite(low) && low > 12000 ? low : 32768;
+  } catch {
+    return 32768;
+  }
+})();
+const handedOut = new Set<number>();
+
+function canListen(port: number): Promise<boolean> {
+  return new Promise((res) => {
     const s = createServer();
-    s.once("error", rej);
-    s.listen(0, "127.0.0.1", () => {
-      const addr = s.address();
-      const port = typeof addr === "object" && addr ? addr.port : 0;
-      s.close(() => res(port));
-    });
+    s.once("error", () => res(false));
+    s.listen(port, "127.0.0.1", () => s.close(() => res(true)));
   });
+}
+
+export async function freePort(): Promise<number> {
+  for (let attempt = 0; attempt < 200; attempt++) {
+    const port = 10000 + Math.floor(Math.random() * (EPHEMERAL_LOW - 10000));
+    if (handedOut.has(port)) continue;
+    if (await canListen(port)) {
+      handedOut.add(port);
+      return port;
+    }
+  }
+  throw new Error(`no free port below ${EPHEMERAL_LOW} after 200 tries`);
+}
+
+/** The last `lines` lines of a log file ("" when it cannot be read). */
+export function logTail(file: string, lines = 12): string {
+  try {
+    return readFileSync(file, "utf8").trimEnd().split("\n").slice(-lines).join("\n");
+  } catch {
+    return "";
+  }
 }
 
 export interface Proc {
@@ -308,8 +340,10 @@ export async function startMesh(opts: MeshOptions = {}): Promise<Mesh> {
       },
     };
   } catch (err) {
+    // (which processes had already exited, before the kill below ends the rest)
+    const exited = procs.map((p) => (p.child.exitCode !== null || p.child.signalCode !== null ? ` (exited: ${p.child.exitCode ?? p.child.signalCode})` : ""));
     for (const p of procs) await p.stop("SIGKILL");
-    const logs = procs.map((p) => `--- ${p.name}: ${p.logFile}`).join("\n");
+    const logs = procs.map((p, i) => `--- ${p.name}${exited[i]}: ${p.logFile}\n${logTail(p.logFile)}`).join("\n");
     throw new Error(`${(err as Error).message}\n${logs}`);
   }
 }
