@@ -212,3 +212,43 @@ TEST(WorkingColumn, LongRunsComeOutInFiltrationOrder) {
       }
     }
 }
+
+// An entry buffer keeps its entries as it grows from malloc's block into a
+// mapping of its own (1 MiB and more) and as the mapping grows by mremap; moved,
+// swapped and released buffers hand over or free their storage.
+TEST(EntryBuffer, KeepsItsEntriesAcrossMallocAndMappedGrowth) {
+  EntryBuffer b;
+  const size_t n = 3'000'000;  // 36 MB: past the mapping size and several mremaps
+  size_t capacities = 0, last_cap = 0;
+  for (size_t i = 0; i < n; ++i) {
+    b.push_back(Entry{static_cast<value_t>(i % 977), static_cast<index_t>(i) * 3});
+    if (b.capacity() != last_cap) ++capacities, last_cap = b.capacity();
+  }
+  EXPECT_GT(capacities, 10u);
+  ASSERT_EQ(b.size(), n);
+  for (size_t i = 0; i < n; i += 997) {
+    ASSERT_EQ(b[i].code, static_cast<index_t>(i) * 3) << i;
+    ASSERT_EQ(b[i].diam, static_cast<value_t>(i % 977)) << i;
+  }
+  EXPECT_EQ(b[n - 1].code, static_cast<index_t>(n - 1) * 3);
+
+  EntryBuffer moved(std::move(b));
+  EXPECT_EQ(b.size(), 0u);
+  EXPECT_EQ(b.capacity(), 0u);
+  ASSERT_EQ(moved.size(), n);
+  EXPECT_EQ(moved[n / 2].code, static_cast<index_t>(n / 2) * 3);
+
+  EntryBuffer small;
+  small.push_back(Entry{1, 7});
+  small.swap(moved);
+  EXPECT_EQ(small.size(), n);
+  ASSERT_EQ(moved.size(), 1u);
+  EXPECT_EQ(moved[0].code, 7);
+  moved = std::move(small);  // the small block is freed, the mapping taken over
+  EXPECT_EQ(moved.size(), n);
+  moved.release();
+  EXPECT_EQ(moved.capacity(), 0u);
+  moved.resize(10);  // usable again after release
+  moved[9] = Entry{2, 11};
+  EXPECT_EQ(moved[9].code, 11);
+}
