@@ -26,7 +26,6 @@
 #include "cli/progress_bar.hpp"
 #include "common/flags.hpp"
 #include "tda/core/alpha.hpp"
-#include "tda/core/malloc_policy.hpp"
 
 namespace tda::cli {
 namespace {
@@ -366,7 +365,6 @@ int run_alpha_cli(int argc, char** argv) {
       std::fputs(kAlphaUsage, stdout);
       return 0;
     }
-    tda::core::keep_freed_memory();  // (one run, then the process exits)
     return run(a);
   } catch (...) {
     return report_failure(kAlphaUsage);

@@ -23,8 +23,6 @@
 #include <limits>
 #include <vector>
 
-#include <sys/mman.h>
-
 #include "tda/core/types.hpp"
 
 namespace tda::core {
@@ -37,13 +35,11 @@ struct __attribute__((packed)) Entry {
 };
 static_assert(sizeof(Entry) == 12);
 
-// A growable array of entries. Entry is trivially copyable: small blocks live on
-// malloc/realloc; a block of kMapBytes and more is mapped here and grown with
-// mremap, which moves its pages instead of copying them: a bucket of
-// 10^7..10^8 entries grows without a pause of a memcpy (which also needed twice
-// the memory for a moment) -- the pause was ~150 ms, longer than the engine's
-// cancellation budget. (glibc's realloc did the same, but only while malloc maps
-// large blocks itself, which a process may turn off: keep_freed_memory.)
+// A growable array of entries on malloc/realloc. Entry is trivially copyable, and
+// glibc grows a large block by remapping its pages instead of copying them: a
+// bucket of 10^7..10^8 entries grows without a pause of a memcpy (which also
+// needed twice the memory for a moment) -- the pause was ~150 ms, longer than
+// the engine's cancellation budget.
 class EntryBuffer {
  public:
   EntryBuffer() = default;
@@ -52,13 +48,13 @@ class EntryBuffer {
   EntryBuffer(EntryBuffer&& o) noexcept : p_(o.p_), n_(o.n_), cap_(o.cap_) { o.p_ = nullptr, o.n_ = o.cap_ = 0; }
   EntryBuffer& operator=(EntryBuffer&& o) noexcept {
     if (this != &o) {
-      free_block(p_, cap_);
+      std::free(p_);
       p_ = o.p_, n_ = o.n_, cap_ = o.cap_;
       o.p_ = nullptr, o.n_ = o.cap_ = 0;
     }
     return *this;
   }
-  ~EntryBuffer() { free_block(p_, cap_); }
+  ~EntryBuffer() { std::free(p_); }
 
   size_t size() const { return n_; }
   bool empty() const { return n_ == 0; }
@@ -88,36 +84,16 @@ class EntryBuffer {
   void clear() { n_ = 0; }
   /** Frees the memory. */
   void release() {
-    free_block(p_, cap_);
+    std::free(p_);
     p_ = nullptr, n_ = cap_ = 0;
   }
   void swap(EntryBuffer& o) noexcept { std::swap(p_, o.p_), std::swap(n_, o.n_), std::swap(cap_, o.cap_); }
 
  private:
-  static constexpr size_t kMapBytes = size_t{1} << 20;
-  static bool mapped(size_t cap) { return cap * sizeof(Entry) >= kMapBytes; }
-
-  static void free_block(Entry* p, size_t cap) {
-    if (!p) return;
-    if (mapped(cap)) munmap(p, cap * sizeof(Entry));
-    else std::free(p);
-  }
-
   __attribute__((noinline)) void grow(size_t need) {
     size_t cap = std::max<size_t>(need, cap_ < 1024 ? 1024 : cap_ + cap_ / 2);
-    void* q;
-    if (!mapped(cap)) {
-      q = std::realloc(p_, cap * sizeof(Entry));
-      if (!q) throw std::bad_alloc();
-    } else if (p_ && mapped(cap_)) {
-      q = mremap(p_, cap_ * sizeof(Entry), cap * sizeof(Entry), MREMAP_MAYMOVE);
-      if (q == MAP_FAILED) throw std::bad_alloc();
-    } else {  // from malloc's block (at most kMapBytes: a short copy) to a mapping
-      q = mmap(nullptr, cap * sizeof(Entry), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-      if (q == MAP_FAILED) throw std::bad_alloc();
-      if (n_) std::memcpy(q, p_, n_ * sizeof(Entry));
-      std::free(p_);
-    }
+    void* q = std::realloc(p_, cap * sizeof(Entry));
+    if (!q) throw std::bad_alloc();
     p_ = static_cast<Entry*>(q);
     cap_ = cap;
   }
