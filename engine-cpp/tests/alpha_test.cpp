@@ -15,10 +15,10 @@
 #include <fstream>
 #include <iterator>
 #include <map>
+#include <malloc.h>
 #include <random>
 #include <sstream>
 #include <string>
-#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include <vector>
@@ -722,17 +722,36 @@ TEST(AlphaCli, ProgressBarOnStderrOnly) {
   EXPECT_EQ(err_bar.find("persistence intervals"), std::string::npos) << err_bar;
 }
 
+// The process's peak RSS (VmHWM), bytes; 0 when /proc cannot tell.
+uint64_t peak_rss() {
+  std::ifstream f("/proc/self/status");
+  std::string line;
+  while (std::getline(f, line))
+    if (line.rfind("VmHWM:", 0) == 0) return std::strtoull(line.c_str() + 6, nullptr, 10) * 1024;
+  return 0;
+}
+
+// Resets the peak RSS to the current RSS (Linux: "5" to clear_refs).
+void reset_peak_rss() {
+  std::ofstream f("/proc/self/clear_refs");
+  f << "5";
+}
+
 // Issue #14: the Alpha estimate of degenerate clouds. Points on the moment curve
 // (t, t^2, t^3) have a Delaunay triangulation of ~n^2/2 tetrahedra, far beyond the
 // size-only estimate; the data-following one (estimate_alpha_points, what the
 // server admits with) must cover the run's measured peak within a sane factor,
 // and keep the random cube's figure. The peak is the peak RSS of a child process
-// that runs only the computation (wait4's ru_maxrss), and, as a lower check, the
-// memory guard's accounting (MemoryBudget::peak) of the same run.
+// that runs only the computation, and, as a lower check, the memory guard's
+// accounting (MemoryBudget::peak) of the same run. The child starts as a copy
+// of this process, which holds what earlier tests left (malloc's freed heap,
+// TBB's pools): it gives back what malloc can (malloc_trim), resets its
+// high-water mark, and the run's peak is counted above what was resident then,
+// so it is the same whether the test runs alone or after others.
 struct MeasuredRun {
   tda::core::Estimate estimate;
   tda::core::AlphaProfile profile;
-  uint64_t rss = 0;     // peak RSS of the run, bytes
+  uint64_t rss = 0;     // peak RSS of the run above the resident set it started with, bytes
   uint64_t budget = 0;  // peak of the memory guard's accounting, bytes
   uint64_t simplices = 0;
 };
@@ -746,26 +765,30 @@ MeasuredRun measure_alpha(const Cloud& c) {
   const pid_t pid = fork();
   if (pid == 0) {  // the run, alone in a process: its peak RSS is the computation's
     close(pipe_fd[0]);
+    malloc_trim(0);
+    reset_peak_rss();
+    const uint64_t before = peak_rss();
     tda::core::MemoryBudget budget(0);  // unlimited: it only records the peak
     tda::core::Callbacks cb;
     cb.memory = &budget;
     AlphaOptions o;
     o.threads = 1;
-    const uint64_t out[2] = {tda::core::alpha_from_points(c.coords, c.n, c.dim, o, cb).stats.simplices, budget.peak()};
+    const uint64_t simplices = tda::core::alpha_from_points(c.coords, c.n, c.dim, o, cb).stats.simplices;
+    const uint64_t out[3] = {simplices, budget.peak(), peak_rss() - before};
     const bool ok = write(pipe_fd[1], out, sizeof out) == static_cast<ssize_t>(sizeof out);
     _exit(ok ? 0 : 1);
   }
   close(pipe_fd[1]);
-  uint64_t in[2] = {0, 0};
+  uint64_t in[3] = {0, 0, 0};
   const bool got = read(pipe_fd[0], in, sizeof in) == static_cast<ssize_t>(sizeof in);
   close(pipe_fd[0]);
   int status = 0;
-  struct rusage usage {};
-  EXPECT_EQ(wait4(pid, &status, 0, &usage), pid);
+  EXPECT_EQ(waitpid(pid, &status, 0), pid);
   EXPECT_TRUE(got && WIFEXITED(status) && WEXITSTATUS(status) == 0);
   m.simplices = in[0];
   m.budget = in[1];
-  m.rss = static_cast<uint64_t>(usage.ru_maxrss) * 1024;
+  m.rss = in[2];
+  EXPECT_GT(m.rss, uint64_t{0}) << "no peak RSS from /proc/self/status";
   const auto ratio = [](uint64_t a, uint64_t b) { return static_cast<double>(a) / static_cast<double>(b); };
   std::printf(
       "n=%zu estimate=%llu peak_rss=%llu estimate/rss=%.2f size_only/rss=%.2f budget_peak=%llu "
