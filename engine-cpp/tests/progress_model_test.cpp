@@ -199,3 +199,26 @@ TEST(EtaEstimator, FollowsTheRecentPace) {
   EXPECT_GT(*eta, 0.8 * left);
   EXPECT_LT(*eta, 1.2 * left);
 }
+
+// The tail of a large reduction (the 1M cube): 97 % in 30 s, then costly
+// columns at 0.1 % a second. Within seconds the ETA leaves the "0:00" that the
+// fast part's pace gives; once the window holds only the slow pace it says
+// what that pace gives; and a later speed-up is followed back down.
+TEST(EtaEstimator, ASlowdownCountsWithinSeconds) {
+  EtaEstimator e;
+  double f = 0;
+  std::optional<double> eta;
+  for (double t = 0; t <= 30; t += 0.25) eta = e.update(f = 0.97 * t / 30, t);
+  ASSERT_TRUE(eta.has_value());
+  EXPECT_LT(*eta, 2.0);
+  for (double t = 30.25; t <= 36; t += 0.25) eta = e.update(f += 0.001 * 0.25, t);
+  double left = (1 - f) / 0.001;  // ~24 s at the slow pace
+  EXPECT_GT(*eta, 0.1 * left);    // (the fast pace alone: under 0.2 s)
+  EXPECT_LT(*eta, 1.2 * left);
+  for (double t = 36.25; t <= 50; t += 0.25) eta = e.update(f += 0.001 * 0.25, t);
+  left = (1 - f) / 0.001;
+  EXPECT_GT(*eta, 0.8 * left);
+  EXPECT_LT(*eta, 1.2 * left);
+  for (double t = 50.25; t <= 52; t += 0.25) eta = e.update(f = std::min(1.0, f + 0.005 * 0.25), t);
+  EXPECT_LT(*eta, 0.6 * left);  // back at 0.5 % a second (under 1 s left): followed down
+}
