@@ -20,8 +20,6 @@
 #include <string_view>
 #include <vector>
 
-#include <unistd.h>
-
 #include "cli/failure.hpp"
 #include "cli/progress_bar.hpp"
 #include "common/flags.hpp"
@@ -97,8 +95,7 @@ Args parse_args(int argc, char** argv) {
   a.radius = f.has("radius");
   a.stats = f.has("stats");
   a.estimate = f.has("estimate");
-  if (f.has("progress")) a.progress = true;
-  if (f.has("no-progress")) a.progress = false;  // (wins over --progress)
+  a.progress = progress_flag(f);
   if (f.has("algorithm") && f.values.at("algorithm") != "alpha")
     throw UsageError("this mode computes --algorithm alpha, not '" + f.values.at("algorithm") + "'");
   if (f.has("format") && f.values.at("format") != "point-cloud")
@@ -295,10 +292,9 @@ int run(const Args& a) {
   std::vector<std::pair<core::Stage, double>> stage_start;
   core::Callbacks cb;
   // the progress bar (the Rips command line's, with Alpha's plan)
-  const bool terminal = isatty(fileno(stderr)) != 0;
   std::unique_ptr<ProgressBar> bar;
-  if (a.progress.value_or(terminal)) {
-    bar = std::make_unique<ProgressBar>(stderr, terminal, core::alpha_work_plan());
+  if (show_progress(a.progress)) {
+    bar = std::make_unique<ProgressBar>(stderr, stderr_is_terminal(), core::alpha_work_plan());
     cb = bar->callbacks();
   }
   if (a.stats)

@@ -18,8 +18,6 @@
 #include <string>
 
 #include <sys/resource.h>
-#include <unistd.h>
-
 #include "cli/failure.hpp"
 #include "cli/progress_bar.hpp"
 #include "common/flags.hpp"
@@ -157,8 +155,7 @@ Args parse_args(int argc, char** argv) {
   a.help = f.help;
   a.stats = f.has("stats");
   a.estimate = f.has("estimate");
-  if (f.has("progress")) a.progress = true;
-  if (f.has("no-progress")) a.progress = false;  // (wins over --progress)
+  a.progress = progress_flag(f);
   const auto value = [&](const char* name) -> const std::string& { return f.values.at(name); };
   const auto opt = [](const char* name) { return std::string("--") + name; };
   if (f.has("format")) a.format = parse_format(value("format"));
@@ -343,8 +340,7 @@ void sparse_line(std::string& out, double eps) {
 // its shares from the measured complex (the sparse filtration: equal shares).
 void start_progress(const Args& a, size_t n, size_t dim, const std::vector<value_t>* lower,
                     const std::vector<value_t>* coords, std::unique_ptr<ProgressBar>& bar, core::Callbacks& cb) {
-  const bool terminal = isatty(fileno(stderr)) != 0;
-  if (!a.progress.value_or(terminal)) return;
+  if (!show_progress(a.progress)) return;
   core::WorkPlan plan = core::uniform_work_plan(a.dim);
   if (!a.sparse) {
     std::optional<double> thr;
@@ -356,7 +352,7 @@ void start_progress(const Args& a, size_t n, size_t dim, const std::vector<value
         (a.collapse == core::Collapse::Auto && core::detail::collapse_pays(n, static_cast<size_t>(p.edges), a.dim));
     plan = core::rips_work_plan(n, static_cast<uint32_t>(dim), p.edges, p.simplices, a.dim, collapse, p.scanned_pairs);
   }
-  bar = std::make_unique<ProgressBar>(stderr, terminal, plan, a.memory_limit.value_or(0));
+  bar = std::make_unique<ProgressBar>(stderr, stderr_is_terminal(), plan, a.memory_limit.value_or(0));
   cb = bar->callbacks();
 }
 

@@ -13,11 +13,27 @@
 #include <string>
 #include <thread>
 
+#include <unistd.h>
+
+#include "common/flags.hpp"
 #include "tda/core/memory_budget.hpp"
 #include "tda/core/persistence.hpp"
 #include "tda/core/progress_model.hpp"
 
 namespace tda::cli {
+
+// The flags {"progress", false} and {"no-progress", false} as parsed: --no-progress
+// wins over --progress; neither leaves the choice to show_progress().
+inline std::optional<bool> progress_flag(const flags::Parsed& f) {
+  if (f.has("no-progress")) return false;
+  if (f.has("progress")) return true;
+  return std::nullopt;
+}
+
+inline bool stderr_is_terminal() { return isatty(fileno(stderr)) != 0; }
+
+// Whether a run shows the bar: as the flags say, else when stderr is a terminal.
+inline bool show_progress(std::optional<bool> flag) { return flag.value_or(stderr_is_terminal()); }
 
 class ProgressBar {
  public:
