@@ -256,8 +256,8 @@ class EtaEstimator {
     // slower (but moved), the geometric mean of both paces. The costly last
     // columns of a large reduction otherwise sat at "0:00 left" for as long as
     // the window remembered the fast ones (the 1M cube: ten seconds at
-    // 97-98 %); the recent pace alone overshot (1:21 left, 2 s before the end:
-    // those columns come in a band, not at the very end).
+    // 97-98 %); the recent pace alone overshot by over a minute near the end
+    // (those columns come in a band, not at the very end).
     const double recent = recent_rate(fraction, now);
     if (recent > 0 && recent < rate) rate = std::sqrt(recent * rate);
     const double raw = (1.0 - fraction) / rate;
