@@ -669,6 +669,8 @@ TEST(AlphaCli, FormatsAndOutput) {
   EXPECT_NE(r.out.find("persistence intervals in dim 0:\n [0,0.25)\n [0,0.25)\n [0,0.25)\n [0, )\n"), std::string::npos)
       << r.out;
   EXPECT_NE(r.out.find("persistence intervals in dim 1:\n [0.25,0.5)\n"), std::string::npos) << r.out;
+  // the same from standard input (the shell redirects the file: "... <" + path)
+  EXPECT_EQ(run_cli("--algorithm alpha --format point-cloud <", csv).out, r.out);
   r = run_cli("--algorithm alpha --radius", "0 0\n1 0\n0 1\n1 1\n");
   EXPECT_NE(r.out.find(" [0.5,0.7071067811865476)"), std::string::npos) << r.out;
   // OFF with 2-D points (dimension from the first vertex line), comments

@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "cli/failure.hpp"
+#include "cli/input_text.hpp"
 #include "cli/progress_bar.hpp"
 #include "common/flags.hpp"
 #include "tda/core/alpha.hpp"
@@ -115,10 +116,10 @@ Args parse_args(int argc, char** argv) {
 }
 
 std::string read_input(const std::optional<std::string>& file) {
-  if (!file) return std::string(std::istreambuf_iterator<char>(std::cin), std::istreambuf_iterator<char>());
+  if (!file) return read_all(std::cin);
   std::ifstream in(*file, std::ios::binary);
   if (!in) throw UsageError("cannot open " + *file);
-  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  return read_all(in);
 }
 
 struct Cloud {
@@ -257,6 +258,37 @@ void append_double(std::string& out, double v) {
   out.append(buf, r.ptr);
 }
 
+// The barcode in Ripser's format (GUDHI's radius convention with --radius),
+// written in blocks of ~1 MB as it is formatted.
+void write_barcode(FILE* to, const Cloud& pc, const core::AlphaResult& r, bool radius) {
+  std::string out;
+  auto flush_block = [&out, to](size_t at_least) {
+    if (out.size() < at_least) return;
+    std::fwrite(out.data(), 1, out.size(), to);
+    out.clear();
+  };
+  out += "point cloud with " + std::to_string(pc.n) + " points in dimension " + std::to_string(pc.dim) + "\n";
+  out += "alpha complex with " + std::to_string(r.stats.simplices) + " simplices";
+  if (r.stats.duplicates_merged) out += ", " + std::to_string(r.stats.duplicates_merged) + " duplicate points merged";
+  out += radius ? ", values are radii\n" : ", values are squared radii\n";
+  for (size_t k = 0; k < r.diagrams.size(); ++k) {
+    out += "persistence intervals in dim " + std::to_string(k) + ":\n";
+    for (const core::Interval& iv : r.diagrams[k]) {
+      out += " [";
+      append_double(out, iv.birth);
+      if (std::isinf(iv.death)) {
+        out += ", )\n";
+      } else {
+        out += ',';
+        append_double(out, iv.death);
+        out += ")\n";
+      }
+      flush_block(size_t{1} << 20);
+    }
+  }
+  flush_block(0);
+}
+
 // The engine's data-following estimate (estimate_alpha_points, the one the server
 // admits with): `estimate: memory_bytes=… seconds=…`, in R^3 with the sample's figures.
 void print_estimate(FILE* to, const Cloud& pc) {
@@ -273,8 +305,7 @@ void print_estimate(FILE* to, const Cloud& pc) {
 }
 
 int run(const Args& a) {
-  const std::string text = read_input(a.file);
-  const Cloud pc = parse_points(text);
+  const Cloud pc = parse_points(read_input(a.file));  // (the text is freed once parsed)
   if (pc.n == 0) throw core::InvalidInput("no points");
   if (a.estimate) {
     print_estimate(stdout, pc);
@@ -307,26 +338,7 @@ int run(const Args& a) {
   const double core_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   if (bar) bar->finish();
 
-  std::string out;
-  out += "point cloud with " + std::to_string(pc.n) + " points in dimension " + std::to_string(pc.dim) + "\n";
-  out += "alpha complex with " + std::to_string(r.stats.simplices) + " simplices";
-  if (r.stats.duplicates_merged) out += ", " + std::to_string(r.stats.duplicates_merged) + " duplicate points merged";
-  out += a.radius ? ", values are radii\n" : ", values are squared radii\n";
-  for (size_t k = 0; k < r.diagrams.size(); ++k) {
-    out += "persistence intervals in dim " + std::to_string(k) + ":\n";
-    for (const core::Interval& iv : r.diagrams[k]) {
-      out += " [";
-      append_double(out, iv.birth);
-      if (std::isinf(iv.death)) {
-        out += ", )\n";
-      } else {
-        out += ',';
-        append_double(out, iv.death);
-        out += ")\n";
-      }
-    }
-  }
-  std::fwrite(out.data(), 1, out.size(), stdout);
+  write_barcode(stdout, pc, r, a.radius);
   std::fflush(stdout);
   if (a.stats)
     std::fprintf(stderr,

@@ -19,6 +19,7 @@
 
 #include <sys/resource.h>
 #include "cli/failure.hpp"
+#include "cli/input_text.hpp"
 #include "cli/progress_bar.hpp"
 #include "common/flags.hpp"
 #include "tda/core/collapse_estimate.hpp"
@@ -247,10 +248,10 @@ bool check_memory(const Args& a, size_t n, size_t dim, const std::vector<value_t
 }
 
 std::string read_input(const std::optional<std::string>& file) {
-  if (!file) return std::string(std::istreambuf_iterator<char>(std::cin), std::istreambuf_iterator<char>());
+  if (!file) return read_all(std::cin);
   std::ifstream in(*file, std::ios::binary);
   if (!in) throw std::runtime_error("cannot open input file '" + *file + "': " + std::strerror(errno));
-  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  return read_all(in);
 }
 
 // Appends like `std::cout << float` (default precision 6, %g style).
