@@ -626,43 +626,54 @@ inline std::vector<uint32_t> top_ranks(Buffer<double>& top_val, std::vector<doub
   return rank_of;
 }
 
-// The top cells' ranks in place of their ids in K.facet_cof (the outside, kNone,
-// becomes NT = rank_of[NT]): the dual union-find then compares ranks directly,
-// and its sets, visited in about filtration order, lie near each other in memory.
-inline void cofacets_by_rank(FilteredComplex& K, const std::vector<uint32_t>& rank_of, int threads) {
-  const size_t n = K.facet_cof.size(), NT = rank_of.size() - 1;
-  WorkerGroup(threads).chunks(n, block_of(n, threads), [&](size_t b, size_t e, int) {
-    for (size_t i = b; i < e; ++i) {
-      const uint32_t c = K.facet_cof[i];
-      K.facet_cof[i] = rank_of[c == kNone ? NT : c];
+// K.facet_cof in the facets' filtration order (pair r: the cofacets of facet
+// facet_order[r]), with the top cells' ranks in place of their ids (the
+// outside, kNone, becomes NT = rank_of[NT]). The dual union-find then reads its
+// pairs in sequence and compares ranks directly, and its sets, visited in about
+// filtration order, lie near each other in memory. Both passes here read in
+// order and write at random (each facet's rank, then its pair at that rank), on
+// all threads: the random reads leave the union-find's serial loop.
+inline void cofacets_by_rank(FilteredComplex& K, const std::vector<uint32_t>& rank_of,
+                             const std::vector<uint32_t>& facet_order, int threads) {
+  const size_t NF = facet_order.size();
+  const uint32_t NT = static_cast<uint32_t>(rank_of.size() - 1);
+  WorkerGroup group(threads);
+  Buffer<uint32_t> facet_rank(NF);
+  group.chunks(NF, block_of(NF, threads), [&](size_t b, size_t e, int) {
+    for (size_t r = b; r < e; ++r) facet_rank[facet_order[r]] = static_cast<uint32_t>(r);
+  });
+  Buffer<uint32_t> by_rank(2 * NF);
+  group.chunks(NF, block_of(NF, threads), [&](size_t b, size_t e, int) {
+    for (size_t f = b; f < e; ++f) {
+      const size_t r = facet_rank[f];
+      const uint32_t c0 = K.facet_cof[2 * f], c1 = K.facet_cof[2 * f + 1];
+      by_rank[2 * r] = rank_of[c0 == kNone ? NT : c0];
+      by_rank[2 * r + 1] = rank_of[c1 == kNone ? NT : c1];
     }
   });
+  K.facet_cof.swap(by_rank);
 }
 
 // The top dimension d - 1 (d = K.dim, 2 or 3): union-find on the dual graph
-// (the top cells by rank and the outside, NT: cofacets_by_rank), facets in
-// reverse filtration order (facet_order, values facet_sorted; top_sorted: the top
-// cells' values by rank). When d = 3, lists the ranks of the negative facets
-// (triangles) in neg_ranks, ascending. Releases K.facet_cof.
-inline void dual_union_find(FilteredComplex& K, const std::vector<uint32_t>& facet_order,
-                            const std::vector<double>& facet_sorted, const std::vector<double>& top_sorted,
-                            std::vector<uint32_t>& neg_ranks, const Emitter& out, const Progress& progress,
-                            uint64_t reduction_total) {
+// (the top cells by rank and the outside, NT), facets in reverse filtration
+// order (their cofacets' ranks in K.facet_cof by facet rank: cofacets_by_rank;
+// their values facet_sorted; top_sorted: the top cells' values by rank). When
+// d = 3, lists the ranks of the negative facets (triangles) in neg_ranks,
+// ascending. Releases K.facet_cof.
+inline void dual_union_find(FilteredComplex& K, const std::vector<double>& facet_sorted,
+                            const std::vector<double>& top_sorted, std::vector<uint32_t>& neg_ranks, const Emitter& out,
+                            const Progress& progress, uint64_t reduction_total) {
   const int top = K.dim;  // 2 or 3
-  const size_t NF = facet_order.size();
+  const size_t NF = facet_sorted.size();
   const uint32_t NT = static_cast<uint32_t>(top_sorted.size());
   KeyedSets uf(NT + 1);
   for (size_t i = NF; i-- > 0;) {
-    // two stages ahead: the facet's cofacets, then their sets
-    if (i >= 2 * kAhead) __builtin_prefetch(&K.facet_cof[2 * size_t(facet_order[i - 2 * kAhead])]);
-    if (i >= kAhead) {
-      const uint32_t* cf = &K.facet_cof[2 * size_t(facet_order[i - kAhead])];
-      uf.prefetch(cf[0]);
-      uf.prefetch(cf[1]);
+    if (i >= kAhead) {  // the sets of the facet kAhead ahead
+      uf.prefetch(K.facet_cof[2 * (i - kAhead)]);
+      uf.prefetch(K.facet_cof[2 * (i - kAhead) + 1]);
     }
     if ((i & 0xfffff) == 0) progress.step(Stage::Reduction, 1, NF - i, reduction_total, K.bytes());
-    const uint32_t f = facet_order[i];
-    const uint32_t c0 = K.facet_cof[2 * size_t(f)], c1 = K.facet_cof[2 * size_t(f) + 1];
+    const uint32_t c0 = K.facet_cof[2 * i], c1 = K.facet_cof[2 * i + 1];
     uint32_t a = uf.find(c0), b = uf.find(c1);
     if (a == b) {
       if (top == 3) neg_ranks.push_back(static_cast<uint32_t>(i));
@@ -700,9 +711,8 @@ inline std::vector<uint32_t> top_dual_pass(FilteredComplex& K, std::vector<uint3
     facet_order = sort_by_value(K.tri_val, &tri_sorted);
     release_vector(K.tri_val);
   }
-  cofacets_by_rank(K, rank_of, 1);
-  dual_union_find(K, facet_order, top == 2 ? edge_sorted : tri_sorted, top_sorted, neg_ranks, out, progress,
-                  reduction_total);
+  cofacets_by_rank(K, rank_of, facet_order, 1);
+  dual_union_find(K, top == 2 ? edge_sorted : tri_sorted, top_sorted, neg_ranks, out, progress, reduction_total);
   if (top == 2) {
     edge_order = std::move(facet_order);
     return {};
@@ -814,14 +824,12 @@ inline void dims_0_and_top_on_two_threads(FilteredComplex& K, EdgePass& ep, std:
       poll);
   release_vector(K.tri_val);
   release_vector(K.edge_val);
-  cofacets_by_rank(K, rank_of, 2);
+  cofacets_by_rank(K, rank_of, r3 ? tri_order : ep.order, 2);
   release_vector(rank_of);
-  const std::vector<uint32_t>& facet_order = r3 ? tri_order : ep.order;
   const std::vector<double>& facet_sorted = r3 ? tri_sorted : ep.sorted;
   group.run_polled(
       [&](int w) {
-        if (w == 0)
-          dual_union_find(K, facet_order, facet_sorted, top_sorted, neg_ranks, out, progress, reduction_total);
+        if (w == 0) dual_union_find(K, facet_sorted, top_sorted, neg_ranks, out, progress, reduction_total);
         else edge_kruskal(K, ep, out, nullptr, with_rank, &group);
       },
       poll);

@@ -175,7 +175,9 @@ struct FilteredComplex {
   Buffer<uint32_t> tri_edges;  // dim == 3: 3 edge ids per triangle
   Buffer<double> tet_val;      // dim == 3
   // Facets of the top cells (edges when dim == 2, triangles when dim == 3) with
-  // their two cofacets (top cell ids; kNone = the outside).
+  // their two cofacets (top cell ids; kNone = the outside), by facet id; the
+  // persistence pass puts them in the facets' filtration order, as top cells'
+  // ranks (cofacets_by_rank).
   Buffer<uint32_t> facet_cof;
 
   uint64_t simplices() const { return nv + edge_val.size() + tri_val.size() + tet_val.size(); }
