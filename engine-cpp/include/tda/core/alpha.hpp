@@ -96,41 +96,43 @@ inline Estimate estimate_alpha(uint64_t n, uint32_t dim) {
 
 namespace alpha_detail {
 
-// Puts keys[s, e) (value bits; equal in their high 32 bits) with ids[s, e)
-// (ascending) in (value, id) order.
-inline void sort_run(std::vector<uint64_t>& keys, std::vector<uint32_t>& ids, size_t s, size_t e) {
+// Puts v[s, e) (values >= 0 whose bits are equal in their high 32) with
+// ids[s, e) (ascending) in (value, id) order.
+inline void sort_run(double* v, uint32_t* ids, size_t s, size_t e) {
   if (e - s <= 16) {  // insertion sort: stable, so ties keep id order
     for (size_t i = s + 1; i < e; ++i) {
-      const uint64_t k = keys[i];
+      const double k = v[i];
       const uint32_t id = ids[i];
       size_t j = i;
-      for (; j > s && keys[j - 1] > k; --j) {
-        keys[j] = keys[j - 1];
+      for (; j > s && v[j - 1] > k; --j) {
+        v[j] = v[j - 1];
         ids[j] = ids[j - 1];
       }
-      keys[j] = k;
+      v[j] = k;
       ids[j] = id;
     }
     return;
   }
-  std::vector<std::pair<uint64_t, uint32_t>> run(e - s);
-  for (size_t i = s; i < e; ++i) run[i - s] = {keys[i], ids[i]};
+  std::vector<std::pair<double, uint32_t>> run(e - s);
+  for (size_t i = s; i < e; ++i) run[i - s] = {v[i], ids[i]};
   std::sort(run.begin(), run.end());
-  for (size_t i = s; i < e; ++i) std::tie(keys[i], ids[i]) = run[i - s];
+  for (size_t i = s; i < e; ++i) std::tie(v[i], ids[i]) = run[i - s];
 }
 
 // Ids 0..val.size()-1 sorted by (value, id), their values in that order to
-// *sorted. Values are >= 0 (or +inf), so their bit patterns order like the
+// sorted. Values are >= 0 (or +inf), so their bit patterns order like the
 // values. An LSD radix sort (stable, 16-bit digits, both digits' counts taken
 // in one pass) of (the value's high 32 bits, id) packed in 64 bits: half the
 // bytes and half the passes of sorting whole values with their ids. Then the
-// values are read by id (ahead of use) and each run of equal high bits (values
-// at most 2^-20 apart relatively: a few ids, unless many values are equal, as on
-// a lattice) is put in (value, id) order.
+// values are read by id (ahead of use) into sorted and each run of equal high
+// bits (values at most 2^-20 apart relatively: a few ids, unless many values are
+// equal, as on a lattice) is put in (value, id) order. The work arrays are
+// left uninitialised (each pass writes them in full) and the values go to
+// sorted as they are read: no zeroing or copy passes.
 template <class Values>
-inline std::vector<uint32_t> sort_by_value(const Values& val, std::vector<double>* sorted = nullptr) {
+inline std::vector<uint32_t> sort_by_value(const Values& val, std::vector<double>& sorted) {
   const size_t n = val.size();
-  std::vector<uint64_t> keys(n);
+  Buffer<uint64_t> keys(n);
   std::vector<size_t> count(2 << 16, 0);
   for (size_t i = 0; i < n; ++i) {
     const uint64_t hi = bits_of(val[i]) >> 32;
@@ -139,7 +141,7 @@ inline std::vector<uint32_t> sort_by_value(const Values& val, std::vector<double
     ++count[(size_t{1} << 16) + (hi >> 16)];
   }
   {
-    std::vector<uint64_t> tmp(n);
+    Buffer<uint64_t> tmp(n);
     for (int pass = 0; pass < 2; ++pass) {
       const int shift = 32 + 16 * pass;
       size_t* c = &count[size_t(pass) << 16];
@@ -157,20 +159,20 @@ inline std::vector<uint32_t> sort_by_value(const Values& val, std::vector<double
   }
   constexpr size_t kReadAhead = 16;
   std::vector<uint32_t> order(n);
-  for (size_t i = 0; i < n; ++i) {  // keys[i] becomes the value's bits
+  sorted.clear();
+  sorted.reserve(n);
+  for (size_t i = 0; i < n; ++i) {
     if (i + kReadAhead < n) __builtin_prefetch(&val[static_cast<uint32_t>(keys[i + kReadAhead])]);
     order[i] = static_cast<uint32_t>(keys[i]);
-    keys[i] = bits_of(val[order[i]]);
+    sorted.push_back(val[order[i]]);
   }
+  release_vector(keys);
+  auto high = [&](size_t i) { return bits_of(sorted[i]) >> 32; };
   for (size_t s = 0; s < n;) {
     size_t e = s + 1;
-    while (e < n && (keys[e] >> 32) == (keys[s] >> 32)) ++e;
-    if (e - s > 1) sort_run(keys, order, s, e);
+    while (e < n && high(e) == high(s)) ++e;
+    if (e - s > 1) sort_run(sorted.data(), order.data(), s, e);
     s = e;
-  }
-  if (sorted) {
-    sorted->resize(n);
-    if (n) std::memcpy(sorted->data(), keys.data(), n * sizeof(double));
   }
   return order;
 }
@@ -618,7 +620,7 @@ inline std::vector<uint8_t> dim0_kruskal(const FilteredComplex& K, const std::ve
 // top_sorted. Releases top_val.
 inline std::vector<uint32_t> top_ranks(Buffer<double>& top_val, std::vector<double>& top_sorted) {
   const size_t NT = top_val.size();
-  std::vector<uint32_t> top_order = sort_by_value(top_val, &top_sorted);
+  std::vector<uint32_t> top_order = sort_by_value(top_val, top_sorted);
   release_vector(top_val);
   std::vector<uint32_t> rank_of(NT + 1);
   for (size_t r = 0; r < NT; ++r) rank_of[top_order[r]] = static_cast<uint32_t>(r);
@@ -708,7 +710,7 @@ inline std::vector<uint32_t> top_dual_pass(FilteredComplex& K, std::vector<uint3
   if (top == 2) {
     facet_order = std::move(edge_order);
   } else {
-    facet_order = sort_by_value(K.tri_val, &tri_sorted);
+    facet_order = sort_by_value(K.tri_val, tri_sorted);
     release_vector(K.tri_val);
   }
   cofacets_by_rank(K, rank_of, facet_order, 1);
@@ -811,12 +813,12 @@ inline void dims_0_and_top_on_two_threads(FilteredComplex& K, EdgePass& ep, std:
   group.run_polled(
       [&](int w) {
         if (w == 0 && r3) {
-          tri_order = sort_by_value(K.tri_val, &tri_sorted);
+          tri_order = sort_by_value(K.tri_val, tri_sorted);
         } else if (w == 0) {
-          ep.order = sort_by_value(K.edge_val, &ep.sorted);
+          ep.order = sort_by_value(K.edge_val, ep.sorted);
         } else if (r3) {
           rank_of = top_ranks(K.tet_val, top_sorted);
-          ep.order = sort_by_value(K.edge_val, &ep.sorted);
+          ep.order = sort_by_value(K.edge_val, ep.sorted);
         } else {
           rank_of = top_ranks(K.tri_val, top_sorted);
         }
@@ -851,7 +853,7 @@ inline uint64_t persistence(FilteredComplex& K, const Emitter& out, int modulus,
   if (K.dim >= 2 && threads > 1) {
     dims_0_and_top_on_two_threads(K, ep, tri_order, tri_sorted, neg_ranks, out, progress, reduction_total, r3);
   } else {
-    ep.order = sort_by_value(K.edge_val, &ep.sorted);
+    ep.order = sort_by_value(K.edge_val, ep.sorted);
     release_vector(K.edge_val);
     edge_kruskal(K, ep, out, &progress, r3);
     if (K.dim < 2) return 0;
