@@ -222,10 +222,12 @@ struct Emitter {
   std::optional<double> max_sq;  // threshold on squared radii
   bool keep(double v) const { return !max_sq || v <= *max_sq; }
   std::vector<std::vector<Interval>>* diagrams;
-  void bar(int d, double birth, double death) const {
+  void bar(int d, double birth, double death) const { bar_to((*diagrams)[d], d, birth, death); }
+  // The same into a list of one's own (appended to the diagram later, in order).
+  void bar_to(std::vector<Interval>& to, int d, double birth, double death) const {
     if (d > max_dim || !keep(birth)) return;
     if (!keep(death)) death = kInf;
-    if (death > birth) (*diagrams)[d].push_back(Interval{birth, death});
+    if (death > birth) to.push_back(Interval{birth, death});
   }
 };
 
@@ -781,16 +783,32 @@ inline uint64_t dim1_in_r3(const FilteredComplex& K, const EdgePass& ep, const s
   };
   if (modulus == 2) reduce(Z2Field{});
   else reduce(ZpField(static_cast<uint32_t>(modulus)));
-  for (size_t j = 0; j < piv_of.size(); ++j) {
-    if (j + kAhead < piv_of.size() && piv_of[j + kAhead] != kNoColumn)
-      __builtin_prefetch(&ep.sorted[piv_of[j + kAhead]]);
-    if (piv_of[j] != kNoColumn) out.bar(1, ep.sorted[piv_of[j]], tri_sorted[neg_ranks[j]]);
-  }
-  // the positive edges no column killed (at[r]: a column with pivot r)
-  for (size_t r = 0; r < E; ++r) {
-    if (!out.keep(ep.sorted[r])) break;
-    if (!ep.neg[ep.order[r]] && at[r] == kNoColumn) out.bar(1, ep.sorted[r], kInf);
-  }
+  // The bars, on up to two threads, each into a list of its own, appended in
+  // this order: the columns' (in column order), then the positive edges no
+  // column killed (at[r]: a column with pivot r; in rank order).
+  std::vector<Interval> killed, never;
+  auto column_bars = [&] {
+    for (size_t j = 0; j < piv_of.size(); ++j) {
+      if (j + kAhead < piv_of.size() && piv_of[j + kAhead] != kNoColumn)
+        __builtin_prefetch(&ep.sorted[piv_of[j + kAhead]]);
+      if (piv_of[j] != kNoColumn) out.bar_to(killed, 1, ep.sorted[piv_of[j]], tri_sorted[neg_ranks[j]]);
+    }
+  };
+  auto edge_bars = [&] {
+    for (size_t r = 0; r < E; ++r) {
+      if (!out.keep(ep.sorted[r])) break;
+      if (!ep.neg[ep.order[r]] && at[r] == kNoColumn) out.bar_to(never, 1, ep.sorted[r], kInf);
+    }
+  };
+  WorkerGroup group(std::min(threads, 2));
+  group.run([&](int w) {
+    if (w == 0) column_bars();
+    if (w == 1 || group.size() == 1) edge_bars();
+  });
+  std::vector<Interval>& d1 = (*out.diagrams)[1];
+  if (d1.empty()) d1.swap(killed);
+  else d1.insert(d1.end(), killed.begin(), killed.end());
+  d1.insert(d1.end(), never.begin(), never.end());
   return M;
 }
 
