@@ -1,6 +1,6 @@
 // The whole input of a command line (a file or stdin) as one string, read in
-// blocks: a 60 MB cloud takes ~0.05 s, where copying it character by character
-// through istreambuf_iterator took ~0.15 s.
+// blocks of 64 KiB (not character by character through istreambuf_iterator),
+// into one allocation when the stream can tell its size.
 #pragma once
 
 #include <istream>

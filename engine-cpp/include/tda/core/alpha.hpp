@@ -617,6 +617,15 @@ inline std::vector<uint8_t> dim0_kruskal(const FilteredComplex& K, const std::ve
   return neg_edge;
 }
 
+// The inverse of a filtration order: rank[order[r]] = r, for r < order.size(),
+// on `threads` threads (in order reads, random writes).
+inline void invert_order(const std::vector<uint32_t>& order, uint32_t* rank, int threads = 1) {
+  const size_t n = order.size();
+  WorkerGroup(threads).chunks(n, block_of(n, threads), [&](size_t b, size_t e, int) {
+    for (size_t r = b; r < e; ++r) rank[order[r]] = static_cast<uint32_t>(r);
+  });
+}
+
 // The top cells' ranks for the dual union-find: rank_of[c] = the rank of top
 // cell c, rank_of[NT] = NT for the outside; their values by rank go to
 // top_sorted. Releases top_val.
@@ -625,7 +634,7 @@ inline std::vector<uint32_t> top_ranks(Buffer<double>& top_val, std::vector<doub
   std::vector<uint32_t> top_order = sort_by_value(top_val, top_sorted);
   release_vector(top_val);
   std::vector<uint32_t> rank_of(NT + 1);
-  for (size_t r = 0; r < NT; ++r) rank_of[top_order[r]] = static_cast<uint32_t>(r);
+  invert_order(top_order, rank_of.data());
   rank_of[NT] = static_cast<uint32_t>(NT);
   return rank_of;
 }
@@ -641,13 +650,10 @@ inline void cofacets_by_rank(FilteredComplex& K, const std::vector<uint32_t>& ra
                              const std::vector<uint32_t>& facet_order, int threads) {
   const size_t NF = facet_order.size();
   const uint32_t NT = static_cast<uint32_t>(rank_of.size() - 1);
-  WorkerGroup group(threads);
   Buffer<uint32_t> facet_rank(NF);
-  group.chunks(NF, block_of(NF, threads), [&](size_t b, size_t e, int) {
-    for (size_t r = b; r < e; ++r) facet_rank[facet_order[r]] = static_cast<uint32_t>(r);
-  });
+  invert_order(facet_order, facet_rank.data(), threads);
   Buffer<uint32_t> by_rank(2 * NF);
-  group.chunks(NF, block_of(NF, threads), [&](size_t b, size_t e, int) {
+  WorkerGroup(threads).chunks(NF, block_of(NF, threads), [&](size_t b, size_t e, int) {
     for (size_t f = b; f < e; ++f) {
       const size_t r = facet_rank[f];
       const uint32_t c0 = K.facet_cof[2 * f], c1 = K.facet_cof[2 * f + 1];
@@ -740,7 +746,7 @@ inline void edge_kruskal(const FilteredComplex& K, EdgePass& ep, const Emitter& 
   ep.neg = dim0_kruskal(K, ep.order, ep.sorted, out, progress, beside);
   if (with_rank) {
     ep.rank.resize(ep.order.size());
-    for (size_t r = 0; r < ep.order.size(); ++r) ep.rank[ep.order[r]] = static_cast<uint32_t>(r);
+    invert_order(ep.order, ep.rank.data());
   }
 }
 
