@@ -5,6 +5,7 @@ import { decodeDetails, inConsumerSpan, pbEvents, pbJobs, pbUpload } from "@tda/
 import { startMesh, FIXTURES, KAFKA_BROKERS, type Mesh } from "../helpers/mesh";
 import { api, gatewayClient, uploadBytes, uploadFile, watchJob, type Gateway } from "../helpers/client";
 import { barcodeOf, runRipser } from "../helpers/barcodes";
+import { endOffsets, type PartitionOffset } from "../helpers/kafka-events";
 
 // The whole mesh, end to end: gateway -> upload -> scheduler -> engine, with
 // real Redis, Kafka and engine processes. The reference is Debian's ripser,
@@ -25,29 +26,12 @@ afterAll(async () => {
   await mesh?.stop();
 });
 
-interface PartitionOffset {
-  partition: number;
-  offset: string;
-}
-
 /**
- * Where each partition of tda_jobs ends now. Reading from there (not from the
- * beginning) sees what comes after without scanning every event earlier runs
- * left in the topic: on a broker that benchmarks also fed, that scan outlasted
- * the read's timeout.
+ * The event types of job `jobId` on tda_jobs from the offsets `from` (taken
+ * before the submit: reading from the beginning scanned every event earlier
+ * runs left in the topic, which on a broker that benchmarks also fed outlasted
+ * the read's timeout), in order, until `until` says so.
  */
-async function jobEventsEnd(): Promise<PartitionOffset[]> {
-  const kafka = new Kafka({ clientId: "e2e-offsets", brokers: KAFKA_BROKERS.split(","), logLevel: logLevel.NOTHING });
-  const admin = kafka.admin();
-  await admin.connect();
-  try {
-    return (await admin.fetchTopicOffsets("tda_jobs")).map((p) => ({ partition: p.partition, offset: p.high }));
-  } finally {
-    await admin.disconnect();
-  }
-}
-
-/** The event types of job `jobId` on tda_jobs from the offsets `from`, in order, until `until` says so. */
 async function readJobEvents(jobId: string, from: PartitionOffset[], until: (types: string[]) => boolean, timeoutMs = 30000): Promise<string[]> {
   const kafka = new Kafka({ clientId: "e2e-reader", brokers: KAFKA_BROKERS.split(","), logLevel: logLevel.NOTHING });
   const consumer = kafka.consumer({ groupId: `e2e-${jobId}` });
@@ -88,7 +72,7 @@ test("sphere_3_192 through the gateway equals ripser's barcode, and tda_jobs has
   expect(up.dataset?.n).toBe(192);
   expect(up.dataset?.dim).toBe(3);
 
-  const from = await jobEventsEnd();
+  const from = await endOffsets(KAFKA_BROKERS, "tda_jobs");
   const submitted = await api(gw).computeVietorisRips({
     datasetId: up.dataset!.datasetId,
     maxDim: 2,

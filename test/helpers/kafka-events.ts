@@ -18,6 +18,24 @@ export interface KeyedEvents {
  * earlier suites filled holds thousands of events, more than a batch span
  * processor's queue keeps, so a trace test names the keys it looks for.
  */
+/** A partition of a topic and an offset in it (a string, as kafkajs gives and takes offsets). */
+export interface PartitionOffset {
+  partition: number;
+  offset: string;
+}
+
+/** Where each partition of `topic` ends now (its high watermarks). */
+export async function endOffsets(brokers: string, topic: string): Promise<PartitionOffset[]> {
+  const kafka = new Kafka({ clientId: "e2e-offsets", brokers: brokers.split(","), logLevel: logLevel.NOTHING });
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    return (await admin.fetchTopicOffsets(topic)).map((p) => ({ partition: p.partition, offset: p.high }));
+  } finally {
+    await admin.disconnect();
+  }
+}
+
 export async function collectEvents(
   brokers: string,
   topic: string,
@@ -26,14 +44,7 @@ export async function collectEvents(
   spanFor: (key: string) => boolean = () => true,
 ): Promise<KeyedEvents> {
   const kafka = new Kafka({ clientId: "e2e-collector", brokers: brokers.split(","), logLevel: logLevel.NOTHING });
-  const admin = kafka.admin();
-  await admin.connect();
-  const ends = new Map<number, number>();
-  try {
-    for (const p of await admin.fetchTopicOffsets(topic)) ends.set(p.partition, Number(p.high));
-  } finally {
-    await admin.disconnect();
-  }
+  const ends = new Map((await endOffsets(brokers, topic)).map((p) => [p.partition, Number(p.offset)]));
   const reached = new Map<number, number>([...ends.keys()].map((p) => [p, 0]));
   const atEnd = () => [...ends].every(([p, high]) => (reached.get(p) ?? 0) >= high);
   const groupId = `e2e-collect-${Date.now()}-${Math.random().toString(36).slice(2)}`;
