@@ -243,19 +243,12 @@ struct TriColumn {
 
 inline TriColumn tri_column(const FilteredComplex& K, uint32_t t, const std::vector<uint8_t>& neg_edge,
                             const std::vector<uint32_t>& edge_rank, uint32_t p) {
-  const uint32_t* te = &K.tri_edges[3 * size_t(t)];
-  uint32_t a[3], b[3];
-  for (int k = 0; k < 3; ++k) {
-    a[k] = K.edge_v[2 * size_t(te[k])];
-    b[k] = K.edge_v[2 * size_t(te[k]) + 1];
-  }
-  // the edges are [x,y], [x,z], [y,z] in some order: x is the least first vertex, z the largest second
-  const uint32_t x = std::min({a[0], a[1], a[2]}), z = std::max({b[0], b[1], b[2]});
+  const uint32_t* te = &K.tri_edges[3 * size_t(t)];  // [x,y], [x,z], [y,z]
   TriColumn c{};
   for (int k = 0; k < 3; ++k) {
     if (neg_edge[te[k]]) continue;
     uint32_t r = edge_rank[te[k]];
-    uint8_t f = static_cast<uint8_t>(a[k] == x && b[k] == z ? p - 1 : 1);
+    uint8_t f = static_cast<uint8_t>(k == 1 ? p - 1 : 1);
     int j = c.len++;
     for (; j > 0 && c.rank[j - 1] > r; --j) {  // insertion by rank
       c.rank[j] = c.rank[j - 1];
@@ -271,7 +264,7 @@ inline TriColumn tri_column(const FilteredComplex& K, uint32_t t, const std::vec
 // memory. So their columns are gathered in that order in blocks (all of them
 // into one array first on one thread, tri_columns; each chunk by the worker that
 // takes it on more), with the data of the triangle kAhead positions ahead (its
-// edges' flags, ranks and vertices) and of 2 kAhead ahead (its edges)
+// edges' flags and ranks) and of 2 kAhead ahead (its edges)
 // prefetched: the loads overlap instead of stalling one by one.
 inline constexpr size_t kAhead = 16;
 
@@ -295,7 +288,6 @@ struct ColumnSource {
         for (int k = 0; k < 3; ++k) {
           __builtin_prefetch(&neg_edge[te[k]]);
           __builtin_prefetch(&edge_rank[te[k]]);
-          __builtin_prefetch(&K.edge_v[2 * size_t(te[k])]);
         }
       }
       out[j - begin] = tri_column(K, tri_order[neg_ranks[j]], neg_edge, edge_rank, p);
@@ -883,6 +875,7 @@ inline uint64_t persistence(FilteredComplex& K, const Emitter& out, int modulus,
     if (K.dim < 2) return 0;
     tri_order = top_dual_pass(K, ep.order, ep.sorted, neg_ranks, tri_sorted, out, progress, reduction_total);
   }
+  release_vector(K.edge_v);  // (Kruskal's; dimension 1 reads the triangles' edges by rank)
   if (r3)
     return dim1_in_r3(K, ep, tri_order, tri_sorted, neg_ranks, NF, out, modulus, threads, progress, reduction_total);
   return 0;

@@ -172,7 +172,7 @@ struct FilteredComplex {
   Buffer<uint32_t> edge_v;  // 2 per edge
   Buffer<double> edge_val;
   Buffer<double> tri_val;      // dim >= 2
-  Buffer<uint32_t> tri_edges;  // dim == 3: 3 edge ids per triangle
+  Buffer<uint32_t> tri_edges;  // dim == 3: 3 edge ids per triangle x < y < z: [x,y], [x,z], [y,z]
   Buffer<double> tet_val;      // dim == 3
   // Facets of the top cells (edges when dim == 2, triangles when dim == 3) with
   // their two cofacets (top cell ids; kNone = the outside), by facet id; the
@@ -413,6 +413,8 @@ inline void tetrahedron_edges(const EdgeIndex& ix, const uint32_t* q, uint32_t* 
 
 // The position of the vertex pair (i, j), i != j, in tetrahedron_edges' list.
 inline constexpr int kPairSlot[4][4] = {{-1, 0, 1, 2}, {0, -1, 3, 4}, {1, 3, -1, 5}, {2, 4, 5, -1}};
+// The positions other than i, ascending: the triangle opposite vertex i.
+inline constexpr int kOthers[4][3] = {{1, 2, 3}, {0, 2, 3}, {0, 1, 3}, {0, 1, 2}};
 
 // The triangles listed by tetrahedra [t0, t1), written from triangle id f on.
 // The edge ids of the tetrahedron kAhead ahead are found (their rows fetched
@@ -464,9 +466,12 @@ inline void triangles_of_block(const std::vector<double>& X, const Buffer<uint32
       K.facet_cof[2 * f + 1] = g;
       // the three edges, each with the opposite vertex of this triangle
       const int ev[3][3] = {{ia, ib, ic}, {ia, ic, ib}, {ib, ic, ia}};
+      const int* o = kOthers[i];  // the triangle's edges as [x,y], [x,z], [y,z] (x < y < z)
+      K.tri_edges[3 * f] = ids[kPairSlot[o[0]][o[1]]];
+      K.tri_edges[3 * f + 1] = ids[kPairSlot[o[0]][o[2]]];
+      K.tri_edges[3 * f + 2] = ids[kPairSlot[o[1]][o[2]]];
       for (int k = 0; k < 3; ++k) {
         const uint32_t e = ids[kPairSlot[ev[k][0]][ev[k][1]]];
-        K.tri_edges[3 * f + k] = e;
         ec.lower(e, val);
         if (!ec.attached(e) && Predicates<3>::edge_attached(P(q[ev[k][0]]), P(q[ev[k][1]]), P(q[ev[k][2]])))
           ec.attach(e);
