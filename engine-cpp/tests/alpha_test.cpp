@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -722,6 +723,56 @@ TEST(AlphaCli, ProgressBarOnStderrOnly) {
   EXPECT_NE(err_bar.find(" mem "), std::string::npos) << err_bar;
   EXPECT_NE(err_bar.find(" left "), std::string::npos) << err_bar;
   EXPECT_EQ(err_bar.find("persistence intervals"), std::string::npos) << err_bar;
+}
+
+// --stats' steps: each step of the pipeline timed once, in order, within the
+// call's wall time; and the command line prints them.
+TEST(AlphaStats, StepsCoverThePipelineInOrder) {
+  using Names = std::vector<std::string>;
+  auto run = [](const Cloud& c, int threads, Names& names) {
+    AlphaOptions opt;
+    opt.threads = threads;
+    const auto t0 = std::chrono::steady_clock::now();
+    const AlphaResult r = tda::core::alpha_from_points(c.coords, c.n, c.dim, opt);
+    const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    double sum = 0;
+    names.clear();
+    for (const auto& [name, seconds] : r.stats.steps) {
+      names.emplace_back(name);
+      EXPECT_GE(seconds, 0.0) << name;
+      sum += seconds;
+    }
+    EXPECT_LE(sum, wall);
+  };
+  const Names r3 = {"duplicates",          "spatial_sort", "insertion", "cells",
+                    "triangulation_freed", "edge_index",   "triangles", "edge_values"};
+  const Names tail = {"dim1_reduction", "dim1_bars", "output"};
+  const Cloud c3 = random_cloud(20000, 3, 5), c2 = random_cloud(20000, 2, 6);
+  Names got, want;
+  run(c3, 1, got);
+  want = r3;
+  want.insert(want.end(), {"dim0", "top_dimension"});
+  want.insert(want.end(), tail.begin(), tail.end());
+  EXPECT_EQ(got, want);
+  run(c3, 2, got);
+  want = r3;
+  want.insert(want.end(), {"sorts", "cofacets", "union_finds"});
+  want.insert(want.end(), tail.begin(), tail.end());
+  EXPECT_EQ(got, want);
+  run(c2, 2, got);  // (R^2: the spatial sort is inside the insertion; no dimension 1 to reduce)
+  EXPECT_EQ(got, (Names{"duplicates", "insertion", "cells", "faces", "sorts", "cofacets", "union_finds", "output"}));
+
+  std::string cloud;
+  for (size_t i = 0; i < 2000; ++i)
+    cloud += std::to_string(c3.coords[3 * i]) + " " + std::to_string(c3.coords[3 * i + 1]) + " " +
+             std::to_string(c3.coords[3 * i + 2]) + "\n";
+  const std::string err_file = ::testing::TempDir() + "/alpha_cli_stats_stderr.txt";
+  ASSERT_EQ(run_cli("--algorithm alpha --stats", cloud, err_file).code, 0);
+  std::ifstream in(err_file, std::ios::binary);
+  const std::string err((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  std::remove(err_file.c_str());
+  EXPECT_NE(err.find("\nsteps: duplicates="), std::string::npos) << err;
+  EXPECT_NE(err.find(" dim1_bars="), std::string::npos) << err;
 }
 
 // The process's peak RSS (VmHWM), bytes; 0 when /proc cannot tell.

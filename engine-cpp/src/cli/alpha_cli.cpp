@@ -359,6 +359,10 @@ int run(const Args& a) {
       std::fprintf(stderr, " %s=%.3f", names[static_cast<int>(stage_start[i].first)],
                    stage_start[i + 1].second - stage_start[i].second);
     std::fprintf(stderr, "\n");
+    // the same time by step within the stages (alpha_detail::StepClock)
+    std::fprintf(stderr, "steps:");
+    for (const auto& [name, seconds] : r.stats.steps) std::fprintf(stderr, " %s=%.3f", name, seconds);
+    std::fprintf(stderr, "\n");
     print_estimate(stderr, pc);
   }
   return 0;

@@ -66,6 +66,8 @@ struct AlphaStats {
   uint64_t simplices = 0;          // simplices of the Delaunay complex (before max_alpha)
   uint64_t duplicates_merged = 0;  // input points equal to an earlier one
   uint64_t columns_reduced = 0;    // columns of the explicit matrix reduction (dimension 1 in R^3)
+  // the wall time of the pipeline's steps, in order (alpha_detail::StepClock)
+  std::vector<std::pair<const char*, double>> steps;
 };
 
 struct AlphaResult {
@@ -749,7 +751,7 @@ inline void edge_kruskal(const FilteredComplex& K, EdgePass& ep, const Emitter& 
 inline uint64_t dim1_in_r3(const FilteredComplex& K, const EdgePass& ep, const std::vector<uint32_t>& tri_order,
                            const std::vector<double>& tri_sorted, std::vector<uint32_t>& neg_ranks, size_t NF,
                            const Emitter& out, int modulus, int threads, const Progress& progress,
-                           uint64_t reduction_total) {
+                           uint64_t reduction_total, StepClock* clock) {
   const size_t E = ep.order.size();
   while (!neg_ranks.empty() && !out.keep(tri_sorted[neg_ranks.back()])) neg_ranks.pop_back();
   const ColumnSource src{K, tri_order, neg_ranks, ep.neg, ep.rank, static_cast<uint32_t>(modulus)};
@@ -781,6 +783,7 @@ inline uint64_t dim1_in_r3(const FilteredComplex& K, const EdgePass& ep, const s
   };
   if (modulus == 2) reduce(Z2Field{});
   else reduce(ZpField(static_cast<uint32_t>(modulus)));
+  lap(clock, "dim1_reduction");
   // The bars, on up to two threads, each into a list of its own, appended in
   // this order: the columns' (in column order), then the positive edges no
   // column killed (at[r]: a column with pivot r; in rank order).
@@ -807,6 +810,7 @@ inline uint64_t dim1_in_r3(const FilteredComplex& K, const EdgePass& ep, const s
   if (d1.empty()) d1.swap(killed);
   else d1.insert(d1.end(), killed.begin(), killed.end());
   d1.insert(d1.end(), never.begin(), never.end());
+  lap(clock, "dim1_bars");
   return M;
 }
 
@@ -819,7 +823,7 @@ inline uint64_t dim1_in_r3(const FilteredComplex& K, const EdgePass& ep, const s
 inline void dims_0_and_top_on_two_threads(FilteredComplex& K, EdgePass& ep, std::vector<uint32_t>& tri_order,
                                           std::vector<double>& tri_sorted, std::vector<uint32_t>& neg_ranks,
                                           const Emitter& out, const Progress& progress, uint64_t reduction_total,
-                                          bool with_rank) {
+                                          bool with_rank, StepClock* clock) {
   const bool r3 = K.dim == 3;
   progress.step(Stage::Reduction, 1, 0, reduction_total, K.bytes());
   std::vector<double> top_sorted;
@@ -842,8 +846,10 @@ inline void dims_0_and_top_on_two_threads(FilteredComplex& K, EdgePass& ep, std:
       poll);
   release_vector(K.tri_val);
   release_vector(K.edge_val);
+  lap(clock, "sorts");
   cofacets_by_rank(K, rank_of, r3 ? tri_order : ep.order, 2);
   release_vector(rank_of);
+  lap(clock, "cofacets");
   const std::vector<double>& facet_sorted = r3 ? tri_sorted : ep.sorted;
   group.run_polled(
       [&](int w) {
@@ -851,13 +857,14 @@ inline void dims_0_and_top_on_two_threads(FilteredComplex& K, EdgePass& ep, std:
         else edge_kruskal(K, ep, out, nullptr, with_rank, &group);
       },
       poll);
+  lap(clock, "union_finds");
 }
 
 // Persistence of the filtered complex. Returns the number of columns reduced.
 // The values are read in filtration order from sorted copies (sort_by_value);
 // K's per-id value arrays are released once sorted.
-inline uint64_t persistence(FilteredComplex& K, const Emitter& out, int modulus, int threads,
-                            const Progress& progress) {
+inline uint64_t persistence(FilteredComplex& K, const Emitter& out, int modulus, int threads, const Progress& progress,
+                            StepClock* clock = nullptr) {
   const size_t E = K.edge_val.size();
   progress.step(Stage::Dim0, 0, 0, E, K.bytes());
   const bool r3 = K.dim == 3 && out.max_dim >= 1;
@@ -867,17 +874,20 @@ inline uint64_t persistence(FilteredComplex& K, const Emitter& out, int modulus,
   const size_t NF = K.dim == 2 ? E : K.tri_val.size();  // the top dimension's facets
   const uint64_t reduction_total = r3 ? 2 * uint64_t(NF) : NF;
   if (K.dim >= 2 && threads > 1) {
-    dims_0_and_top_on_two_threads(K, ep, tri_order, tri_sorted, neg_ranks, out, progress, reduction_total, r3);
+    dims_0_and_top_on_two_threads(K, ep, tri_order, tri_sorted, neg_ranks, out, progress, reduction_total, r3, clock);
   } else {
     ep.order = sort_by_value(K.edge_val, ep.sorted);
     release_vector(K.edge_val);
     edge_kruskal(K, ep, out, &progress, r3);
+    lap(clock, "dim0");
     if (K.dim < 2) return 0;
     tri_order = top_dual_pass(K, ep.order, ep.sorted, neg_ranks, tri_sorted, out, progress, reduction_total);
+    lap(clock, "top_dimension");
   }
   release_vector(K.edge_v);  // (Kruskal's; dimension 1 reads the triangles' edges by rank)
   if (r3)
-    return dim1_in_r3(K, ep, tri_order, tri_sorted, neg_ranks, NF, out, modulus, threads, progress, reduction_total);
+    return dim1_in_r3(K, ep, tri_order, tri_sorted, neg_ranks, NF, out, modulus, threads, progress, reduction_total,
+                      clock);
   return 0;
 }
 
@@ -953,10 +963,12 @@ inline AlphaResult alpha_from_points(const std::vector<double>& coords, size_t n
   res.diagrams.assign(size_t(max_dim) + 1, {});
   res.betti.assign(size_t(max_dim) + 1, 0);
 
+  StepClock clock;
   std::vector<double> X;
   res.stats.duplicates_merged =
       dim == 2 ? distinct_points<2>(coords, n, X, opt.threads) : distinct_points<3>(coords, n, X, opt.threads);
   const uint32_t nv = static_cast<uint32_t>(n - res.stats.duplicates_merged);
+  clock.lap("duplicates");
   progress.step(Stage::Distances, 0, 0, 1, X.capacity() * 8 + n * 4);
 
   FilteredComplex K;
@@ -965,8 +977,8 @@ inline AlphaResult alpha_from_points(const std::vector<double>& coords, size_t n
   const Tick tick = [&](uint64_t done, uint64_t total, uint64_t held) {
     progress.step(Stage::Distances, 0, done, total, K.bytes() + X.capacity() * 8 + held);
   };
-  if (dim == 2) delaunay_2d(X, nv, K, tick, opt.threads);
-  else delaunay_3d(X, nv, K, tick, opt.threads);
+  if (dim == 2) delaunay_2d(X, nv, K, tick, opt.threads, &clock);
+  else delaunay_3d(X, nv, K, tick, opt.threads, &clock);
   X.clear();
   X.shrink_to_fit();
   res.stats.simplices = K.simplices();
@@ -991,7 +1003,7 @@ inline AlphaResult alpha_from_points(const std::vector<double>& coords, size_t n
     }
   }
   out.diagrams = &res.diagrams;
-  res.stats.columns_reduced = persistence(K, out, opt.modulus, opt.threads, progress);
+  res.stats.columns_reduced = persistence(K, out, opt.modulus, opt.threads, progress, &clock);
 
   for (size_t d = 0; d < res.diagrams.size(); ++d) {
     for (Interval& I : res.diagrams[d]) {
@@ -1002,6 +1014,8 @@ inline AlphaResult alpha_from_points(const std::vector<double>& coords, size_t n
       }
     }
   }
+  clock.lap("output");  // (the radii, when asked for)
+  res.stats.steps = clock.steps();
   progress.report(Stage::Done, max_dim, 1, 1, 0);
   return res;
 }

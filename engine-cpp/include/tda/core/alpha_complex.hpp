@@ -34,6 +34,7 @@
 #include <algorithm>
 #include <array>
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <cstring>
 #include <functional>
@@ -51,6 +52,26 @@ namespace tda::core::alpha_detail {
 
 inline constexpr uint32_t kNone = std::numeric_limits<uint32_t>::max();
 inline constexpr double kInf = std::numeric_limits<double>::infinity();
+
+// The wall time of the pipeline's steps, for --stats: lap(name) closes the
+// step that ran since the previous lap (or since the clock was made) under
+// that name. The functions below take a StepClock* that may be null.
+class StepClock {
+ public:
+  void lap(const char* name) {
+    const auto now = std::chrono::steady_clock::now();
+    steps_.emplace_back(name, std::chrono::duration<double>(now - last_).count());
+    last_ = now;
+  }
+  const std::vector<std::pair<const char*, double>>& steps() const { return steps_; }
+
+ private:
+  std::chrono::steady_clock::time_point last_ = std::chrono::steady_clock::now();
+  std::vector<std::pair<const char*, double>> steps_;
+};
+inline void lap(StepClock* clock, const char* name) {
+  if (clock) clock->lap(name);
+}
 
 // Called every few ten thousand elements with (done, total, held): held is the
 // memory of a structure the caller cannot see (the triangulation), for the
@@ -524,7 +545,8 @@ inline void edge_values(const std::vector<double>& X, const EdgeCofacets& ec, Fi
 // tv and tn are released on return (the edge index already before, once the
 // triangles are listed).
 inline void build_from_tetrahedra(const std::vector<double>& X, uint32_t nv, Buffer<uint32_t>& tv, Buffer<uint32_t>& tn,
-                                  FilteredComplex& K, const Tick& tick, int threads, PassTicks& ticks) {
+                                  FilteredComplex& K, const Tick& tick, int threads, PassTicks& ticks,
+                                  StepClock* clock = nullptr) {
   K.dim = 3;
   K.nv = nv;
   EdgeCofacets ec;
@@ -532,13 +554,16 @@ inline void build_from_tetrahedra(const std::vector<double>& X, uint32_t nv, Buf
   {
     const EdgeIndex ix = index_tetrahedra_edges(tv, nv, threads, ticks);
     list_edges(ix, nv, K);
+    lap(clock, "edge_index");
     ec = triangles_from_tetrahedra(X, tv, tn, ix, K, tick, threads);
   }
   tv.clear();
   tv.shrink_to_fit();
   tn.clear();
   tn.shrink_to_fit();
+  lap(clock, "triangles");
   edge_values(X, ec, K, threads);
+  lap(clock, "edge_values");
 }
 
 // ---------------------------------------------------------------------------
@@ -582,7 +607,8 @@ inline void insert_in_chunks(DT& dt, Pairs& pts, const SortTraits& traits, const
   tick(n, 2 * n, pts_bytes + held());
 }
 
-inline void delaunay_2d(std::vector<double>& X, uint32_t nv, FilteredComplex& K, const Tick& tick, int threads = 1) {
+inline void delaunay_2d(std::vector<double>& X, uint32_t nv, FilteredComplex& K, const Tick& tick, int threads = 1,
+                        StepClock* clock = nullptr) {
   using Vb = CGAL::Triangulation_vertex_base_with_info_2<uint32_t, Kernel>;
   using Fb = CGAL::Triangulation_face_base_with_info_2<uint32_t, Kernel>;
   using Tds = CGAL::Triangulation_data_structure_2<Vb, Fb>;
@@ -599,8 +625,10 @@ inline void delaunay_2d(std::vector<double>& X, uint32_t nv, FilteredComplex& K,
                uint64_t{dt.tds().number_of_vertices()} * sizeof(typename Tds::Vertex);
       });
     }
+    lap(clock, "insertion");   // (the spatial sort included)
     if (dt.dimension() < 2) {  // all points on a line (X is sorted lexicographically)
       build_path<2>(X, nv, K);
+      lap(clock, "path");
       return;
     }
     std::vector<double> Y(X.size());
@@ -624,7 +652,9 @@ inline void delaunay_2d(std::vector<double>& X, uint32_t nv, FilteredComplex& K,
       }
     }
   }
+  lap(clock, "cells");  // (the triangulation freed included)
   build_from_triangles<2>(X, nv, fv, fn, K, second_half(tick), threads);
+  lap(clock, "faces");
 }
 
 // Delaunay triangulation types in R^3: sequential, and (with TBB) CGAL's
@@ -894,16 +924,24 @@ inline std::vector<std::pair<Point3, uint32_t>> spatially_sorted_3d(std::vector<
 // (cells_3d); returns the triangulation's dimension.
 template <class DT, class... LockArgs>
 inline int triangulate_3d(std::vector<double>& X, uint32_t nv, Buffer<uint32_t>& tv, Buffer<uint32_t>& tn,
-                          Buffer<double>& tet_val, const Tick& tick, PassTicks& ticks, int threads, LockArgs*... lock) {
+                          Buffer<double>& tet_val, const Tick& tick, PassTicks& ticks, StepClock* clock, int threads,
+                          LockArgs*... lock) {
   DT dt(Kernel(), lock...);
-  insert_sorted(dt, spatially_sorted_3d(X, nv, threads), tick, threads);
+  {
+    const auto pts = spatially_sorted_3d(X, nv, threads);
+    lap(clock, "spatial_sort");
+    insert_sorted(dt, pts, tick, threads);
+  }
+  lap(clock, "insertion");
   const int dim = dt.dimension();
   if (dim >= 2) cells_3d(dt, nv, dim, tv, tn, threads, X, &tet_val, ticks);
+  lap(clock, "cells");
   return dim;
 }
 
 // threads > 1 uses CGAL's parallel insertion when built with TBB (kParallelDelaunay).
-inline void delaunay_3d(std::vector<double>& X, uint32_t nv, FilteredComplex& K, const Tick& tick, int threads = 1) {
+inline void delaunay_3d(std::vector<double>& X, uint32_t nv, FilteredComplex& K, const Tick& tick, int threads = 1,
+                        StepClock* clock = nullptr) {
   Buffer<uint32_t> tv, tn;
   int dim = 0;
   // the passes between the insertion and the triangles: the canonical cells'
@@ -920,11 +958,11 @@ inline void delaunay_3d(std::vector<double>& X, uint32_t nv, FilteredComplex& K,
           hi[j] = std::max(hi[j], X[3 * i + j]);
         }
       typename Dt3Parallel::Lock_data_structure locks(CGAL::Bbox_3(lo[0], lo[1], lo[2], hi[0], hi[1], hi[2]), 50);
-      dim = triangulate_3d<Dt3Parallel>(X, nv, tv, tn, K.tet_val, tick, ticks, threads, &locks);
+      dim = triangulate_3d<Dt3Parallel>(X, nv, tv, tn, K.tet_val, tick, ticks, clock, threads, &locks);
     } else
 #endif
     {
-      dim = triangulate_3d<Dt3Serial>(X, nv, tv, tn, K.tet_val, tick, ticks, 1);
+      dim = triangulate_3d<Dt3Serial>(X, nv, tv, tn, K.tet_val, tick, ticks, clock, 1);
     }
     if (dim < 2) {  // collinear: back to lexicographic order, the order along the line
       std::vector<std::array<double, 3>> P(nv);
@@ -933,11 +971,17 @@ inline void delaunay_3d(std::vector<double>& X, uint32_t nv, FilteredComplex& K,
       for (size_t i = 0; i < nv; ++i)
         for (int j = 0; j < 3; ++j) X[3 * i + j] = P[i][j];
       build_path<3>(X, nv, K);
+      lap(clock, "path");
       return;
     }
   }
-  if (dim == 2) build_from_triangles<3>(X, nv, tv, tn, K, second_half(tick), threads);
-  else build_from_tetrahedra(X, nv, tv, tn, K, triangles_part(tick), threads, ticks);
+  lap(clock, "triangulation_freed");
+  if (dim == 2) {
+    build_from_triangles<3>(X, nv, tv, tn, K, second_half(tick), threads);
+    lap(clock, "faces");
+  } else {
+    build_from_tetrahedra(X, nv, tv, tn, K, triangles_part(tick), threads, ticks, clock);
+  }
 }
 
 }  // namespace tda::core::alpha_detail
