@@ -28,10 +28,20 @@ function cpuSeconds(pid) {
   }
 }
 
+// The children still running: killed when this process exits, however it
+// exits (a bench that throws, or whose stdout was a pipe closed early, would
+// otherwise leave its services running and loading the machine).
+const live = new Set();
+process.on("exit", () => {
+  for (const child of live) child.kill("SIGKILL");
+});
+
 /** Starts `cmd` with `env` added, its stdout and stderr in `<logDir>/<name>.log`. */
 function start(name, cmd, args, env, logDir) {
   const out = createWriteStream(path.join(logDir, `${name}.log`));
   const child = spawn(cmd, args, { env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
+  live.add(child);
+  child.once("exit", () => live.delete(child));
   child.stdout.pipe(out);
   child.stderr.pipe(out);
   return { name, child };
