@@ -86,25 +86,55 @@ describe("upload client", () => {
 
   it("after the upload service restarted (its stream gone), the next lookup opens a new stream", async () => {
     const own = tenant();
-    const ds = await uploadPoints(upload.address, own, randomCloud(5, 2));
+    const [ds, other] = await Promise.all([uploadPoints(upload.address, own, randomCloud(5, 2)), uploadPoints(upload.address, own, randomCloud(6, 2))]);
     expect((await client.getDataset(own, ds.datasetId, ROOT_CONTEXT, 5000)).datasetId).toBe(ds.datasetId);
     const port = Number(upload.address.split(":").pop());
     // the open lookup stream does not hold up a graceful shutdown (the harness's grace is 1 s)
     const t0 = Date.now();
     await upload.close();
     expect(Date.now() - t0).toBeLessThan(900);
-    expect(await codeOf(client.getDataset(own, ds.datasetId, ROOT_CONTEXT, 2000))).toBe(status.UNAVAILABLE);
+    // (ds's answer may still be reused: the next test; `other` was never asked)
+    expect(await codeOf(client.getDataset(own, other.datasetId, ROOT_CONTEXT, 2000))).toBe(status.UNAVAILABLE);
     upload = await startUploadForTest(dataDir, REDIS_URL, port);
     // the channel reconnects with backoff: the first lookups may still find it down
     let got: string | number = "none";
-    for (let i = 0; i < 50 && got !== ds.datasetId; i++) {
-      got = await client.getDataset(own, ds.datasetId, ROOT_CONTEXT, 2000).then(
+    for (let i = 0; i < 50 && got !== other.datasetId; i++) {
+      got = await client.getDataset(own, other.datasetId, ROOT_CONTEXT, 2000).then(
         (d) => d.datasetId,
         (e: unknown) => (e instanceof TdaError && e.code === status.UNAVAILABLE ? status.UNAVAILABLE : String(e)),
       );
       if (got === status.UNAVAILABLE) await new Promise((r) => setTimeout(r, 200));
     }
-    expect(got).toBe(ds.datasetId);
+    expect(got).toBe(other.datasetId);
+  });
+
+  it("answers a found dataset again from its reply while the upload service's lease (cache_ms) lasts, and asks again after; a NOT_FOUND is not reused", async () => {
+    const lease = 1500;
+    const own = await startUploadForTest(dataDir, REDIS_URL, 0, { UPLOAD_LOOKUP_LEASE_MS: String(lease) });
+    const c = createUploadClient(own.address);
+    try {
+      const t = tenant();
+      const ds = await uploadPoints(own.address, t, randomCloud(7, 3));
+      const missing = "ds_" + "0".repeat(32);
+      const t0 = performance.now();
+      expect((await c.getDataset(t, ds.datasetId, ROOT_CONTEXT, 5000)).n).toBe(7);
+      expect(await codeOf(c.getDataset(t, missing, ROOT_CONTEXT, 5000))).toBe(status.NOT_FOUND);
+      // another tenant asking for it is not answered from the owner's reply
+      expect(await codeOf(c.getDataset(tenant(), ds.datasetId, ROOT_CONTEXT, 5000))).toBe(status.NOT_FOUND);
+      await own.close();
+      // within the lease, without the upload service: the found one from its reply, the missing one asked again
+      const [again, notAgain] = await Promise.all([
+        c.getDataset(t, ds.datasetId, ROOT_CONTEXT, 2000).then((d) => d.n),
+        codeOf(c.getDataset(t, missing, ROOT_CONTEXT, 2000)),
+      ]);
+      expect(performance.now() - t0).toBeLessThan(lease); // (else the first answer proves nothing)
+      expect([again, notAgain]).toEqual([7, status.UNAVAILABLE]);
+      await new Promise((r) => setTimeout(r, lease));
+      expect(await codeOf(c.getDataset(t, ds.datasetId, ROOT_CONTEXT, 2000))).toBe(status.UNAVAILABLE);
+    } finally {
+      c.close();
+      await own.close().catch(() => undefined);
+    }
   });
 });
 
@@ -136,7 +166,8 @@ it("a lookup the stream does not answer in time is UNAVAILABLE, and the next loo
     lookupDatasets: (call: ServerDuplexStream<pbUpload.LookupDatasetsRequest, pbUpload.LookupDatasetsResponse>) => {
       const answer = streams++ > 0; // the first stream never answers
       call.on("data", (r: pbUpload.LookupDatasetsRequest) => {
-        if (answer) call.write({ id: r.id, dataset: pbUpload.Dataset.fromPartial({ datasetId: r.datasetId, n: 3 }), code: 0, message: "", reason: "" });
+        if (answer)
+          call.write({ id: r.id, dataset: pbUpload.Dataset.fromPartial({ datasetId: r.datasetId, n: 3 }), code: 0, message: "", reason: "", cacheMs: 0 });
       });
       call.on("error", () => undefined);
     },
@@ -163,7 +194,7 @@ it("one lookup left unanswered while the stream answers others is UNAVAILABLE al
       call.on("data", (r: pbUpload.LookupDatasetsRequest) => {
         if (r.datasetId === SLOW) return; // never answered
         setTimeout(
-          () => call.write({ id: r.id, dataset: pbUpload.Dataset.fromPartial({ datasetId: r.datasetId, n: 4 }), code: 0, message: "", reason: "" }),
+          () => call.write({ id: r.id, dataset: pbUpload.Dataset.fromPartial({ datasetId: r.datasetId, n: 4 }), code: 0, message: "", reason: "", cacheMs: 0 }),
           20,
         );
       });

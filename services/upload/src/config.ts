@@ -27,6 +27,12 @@ export interface UploadConfig extends CommonConfig {
   endGraceMs: number;
   /** Grace period for in-flight calls on shutdown. */
   shutdownGraceMs: number;
+  /**
+   * How long a LookupDatasets answer may be reused by the caller (its cache_ms);
+   * DeleteDataset returns only this long after the dataset is gone. The same on
+   * every replica.
+   */
+  lookupLeaseMs: number;
 }
 
 export function loadConfig(env: Env = process.env): UploadConfig {
@@ -46,5 +52,6 @@ export function loadConfig(env: Env = process.env): UploadConfig {
     maxPageSize: readInt(env, "UPLOAD_MAX_PAGE_SIZE", 1000, 1, 100_000),
     endGraceMs: readInt(env, "UPLOAD_END_GRACE_MS", 50, 0, 10_000),
     shutdownGraceMs: readInt(env, "UPLOAD_SHUTDOWN_GRACE_MS", 10_000, 0),
+    lookupLeaseMs: readInt(env, "UPLOAD_LOOKUP_LEASE_MS", 2000, 0, 60_000),
   };
 }

@@ -110,6 +110,11 @@ async function deleteDataset(h: Handlers, req: pbUpload.DeleteDatasetRequest, ow
     if (r.remainingRefs === 0) await h.blobs.delete(r.sha256);
   });
   h.log.info({ owner, datasetId: req.datasetId }, "dataset deleted");
+  // a lookup answered before the delete may be reused for lookupLeaseMs after
+  // it was sent (LookupDatasetsResponse.cache_ms): the caller learns of the
+  // delete only once no such answer is left
+  // (+1: a timer may fire up to a millisecond early)
+  if (h.config.lookupLeaseMs > 0) await new Promise((res) => setTimeout(res, h.config.lookupLeaseMs + 1));
   return {};
 }
 
@@ -146,7 +151,7 @@ async function lookupOne(h: Handlers, req: pbUpload.LookupDatasetsRequest): Prom
       () => getDataset(h, { datasetId: req.datasetId }, tenantOfFields(req)),
       { "tda.dataset_id": req.datasetId },
     );
-    return { id: req.id, dataset: publicDataset(d), code: GrpcStatus.OK, message: "", reason: "" };
+    return { id: req.id, dataset: publicDataset(d), code: GrpcStatus.OK, message: "", reason: "", cacheMs: h.config.lookupLeaseMs };
   } catch (err) {
     logError(h.log, "LookupDatasets", err);
     const e = toServiceError(err);
@@ -156,6 +161,7 @@ async function lookupOne(h: Handlers, req: pbUpload.LookupDatasetsRequest): Prom
       code: e.code ?? GrpcStatus.INTERNAL,
       message: e.details ?? "",
       reason: err instanceof TdaError ? (err.reason ?? "") : "",
+      cacheMs: 0,
     };
   }
 }

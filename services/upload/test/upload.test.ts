@@ -288,6 +288,35 @@ describe("datasets", () => {
     expect(await tenantKeys(b)).toEqual([]);
   });
 
+  it("lets a found LookupDatasets answer be reused for its lease (cache_ms), and returns from DeleteDataset only once that lease is over", async () => {
+    const lease = 300;
+    const own = await startService({ UPLOAD_LOOKUP_LEASE_MS: String(lease) });
+    try {
+      const t = newTenant();
+      const r = await upload(own.client, t, { format: F.DATA_FORMAT_WHITESPACE }, ["0.5 1\n2 3\n"]);
+      const id = r.dataset!.datasetId;
+      const lookup = (datasetId: string) =>
+        new Promise<pbUpload.LookupDatasetsResponse>((res, rej) => {
+          const call = own.client.lookupDatasets();
+          call.on("data", (reply: pbUpload.LookupDatasetsResponse) => {
+            res(reply);
+            call.end();
+          });
+          call.on("error", rej);
+          call.write({ id: 7, datasetId, tenant: t, tenantToken: "", traceparent: "" });
+        });
+      const found = await lookup(id);
+      expect([found.id, found.code, found.dataset?.datasetId, found.cacheMs]).toEqual([7, status.OK, id, lease]);
+      const t0 = performance.now();
+      await unary<pbUpload.DeleteDatasetRequest, pbUpload.DeleteDatasetResponse>((q, md, cb) => own.client.deleteDataset(q, md, cb), { datasetId: id }, t);
+      expect(performance.now() - t0).toBeGreaterThanOrEqual(lease);
+      const gone = await lookup(id);
+      expect([gone.code, gone.dataset, gone.cacheMs]).toEqual([status.NOT_FOUND, undefined, 0]);
+    } finally {
+      await own.stop();
+    }
+  });
+
   it("serves the standard health check", async () => {
     const health = new HealthClient(svc.srv.address, insecure(), channelOptions);
     for (const service of ["", "tda.upload.v1.UploadService"]) {
