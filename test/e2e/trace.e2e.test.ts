@@ -5,7 +5,7 @@ import { spawnSync } from "node:child_process";
 import { initTracing, shutdownTracing } from "@tda/common";
 import { KAFKA_BROKERS, startMesh, type Mesh } from "../helpers/mesh";
 import { restClient } from "../helpers/rest";
-import { collectEvents } from "../helpers/kafka-events";
+import { collectEvents, endOffsets } from "../helpers/kafka-events";
 import { waitFor } from "../helpers/jobs";
 import { fetchTrace, parentOf, referencedBy, serviceOf, startJaeger, tagOf, type Jaeger, type JaegerSpan, type JaegerTrace } from "../helpers/jaeger";
 import { parseExposition, sumOf } from "../helpers/prom-text";
@@ -81,17 +81,19 @@ const has = (t: JaegerTrace, service: string, name: string | RegExp) =>
   t.spans.filter((s) => serviceOf(t, s) === service && (typeof name === "string" ? s.operationName === name : name.test(s.operationName)));
 
 test("a Rips job through REST is one trace in Jaeger across REST proxy, gateway, upload, scheduler, engine and Kafka", async () => {
+  const from = await endOffsets(KAFKA_BROKERS, "tda_jobs");
   ({ jobId, traceId } = await runJob());
   expect(traceId).toMatch(/^[0-9a-f]{32}$/);
 
   // the test's consumer reads the job's lifecycle events (CONSUMER spans linked to their producer spans)
-  // (spans only for this job's events: the topic holds every earlier suite's events too)
+  // (from where the topic ended before the job, and spans only for this job's events: the topic holds every earlier suite's events too)
   await collectEvents(
     KAFKA_BROKERS,
     "tda_jobs",
     (ev) => (ev.byKey.get(jobId) ?? []).some((e) => e.eventType === "job.completed"),
     60_000,
     (key) => key === jobId,
+    from,
   );
   await shutdownTracing(); // flushes the consumer spans
 

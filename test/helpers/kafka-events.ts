@@ -12,11 +12,14 @@ export interface KeyedEvents {
 }
 
 /**
- * Consumes `topic` from the beginning up to the end offsets it has when the
- * call starts (so call it once the producers are done), or until `done` says so.
- * `spanFor` picks the messages (by key) that get a CONSUMER span: a topic that
- * earlier suites filled holds thousands of events, more than a batch span
- * processor's queue keeps, so a trace test names the keys it looks for.
+ * Consumes `topic` from the beginning (or from the offsets `from`, e.g. its
+ * endOffsets taken before the test produced anything: a broker that earlier
+ * suites and benches filled can hold more events than a test has time to read)
+ * up to the end offsets it has when the call starts (so call it once the
+ * producers are done), or until `done` says so. `spanFor` picks the messages
+ * (by key) that get a CONSUMER span: a topic that earlier suites filled holds
+ * thousands of events, more than a batch span processor's queue keeps, so a
+ * trace test names the keys it looks for.
  */
 /** A partition of a topic and an offset in it (a string, as kafkajs gives and takes offsets). */
 export interface PartitionOffset {
@@ -42,10 +45,12 @@ export async function collectEvents(
   done: (ev: KeyedEvents) => boolean = () => false,
   timeoutMs = 60000,
   spanFor: (key: string) => boolean = () => true,
+  from: PartitionOffset[] = [],
 ): Promise<KeyedEvents> {
   const kafka = new Kafka({ clientId: "e2e-collector", brokers: brokers.split(","), logLevel: logLevel.NOTHING });
   const ends = new Map((await endOffsets(brokers, topic)).map((p) => [p.partition, Number(p.offset)]));
-  const reached = new Map<number, number>([...ends.keys()].map((p) => [p, 0]));
+  const start = new Map(from.map((p) => [p.partition, Number(p.offset)]));
+  const reached = new Map<number, number>([...ends.keys()].map((p) => [p, start.get(p) ?? 0]));
   const atEnd = () => [...ends].every(([p, high]) => (reached.get(p) ?? 0) >= high);
   const groupId = `e2e-collect-${Date.now()}-${Math.random().toString(36).slice(2)}`;
   const consumer = kafka.consumer({ groupId, sessionTimeout: 30000 });
@@ -93,6 +98,7 @@ export async function collectEvents(
           },
         })
         .catch(reject);
+      for (const p of from) consumer.seek({ topic, partition: p.partition, offset: p.offset });
     });
   } finally {
     await consumer.disconnect();

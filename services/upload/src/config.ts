@@ -52,6 +52,6 @@ export function loadConfig(env: Env = process.env): UploadConfig {
     maxPageSize: readInt(env, "UPLOAD_MAX_PAGE_SIZE", 1000, 1, 100_000),
     endGraceMs: readInt(env, "UPLOAD_END_GRACE_MS", 50, 0, 10_000),
     shutdownGraceMs: readInt(env, "UPLOAD_SHUTDOWN_GRACE_MS", 10_000, 0),
-    lookupLeaseMs: readInt(env, "UPLOAD_LOOKUP_LEASE_MS", 2000, 0, 60_000),
+    lookupLeaseMs: readInt(env, "UPLOAD_LOOKUP_LEASE_MS", 1000, 0, 60_000),
   };
 }
