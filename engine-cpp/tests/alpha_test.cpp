@@ -694,19 +694,30 @@ TEST(AlphaCli, FormatsAndOutput) {
 
 // --progress draws the bar on stderr only (stdout unchanged); without the flag a
 // stderr that is not a terminal gets nothing, and --no-progress wins.
+// The first n points of a 3-D cloud as text, one point per line.
+std::string cloud_text_3d(const Cloud& c, size_t n) {
+  std::string text;
+  for (size_t i = 0; i < n; ++i)
+    text += std::to_string(c.coords[3 * i]) + " " + std::to_string(c.coords[3 * i + 1]) + " " +
+            std::to_string(c.coords[3 * i + 2]) + "\n";
+  return text;
+}
+
+// The command line's run on `input` with its stderr in `err`.
+CliRun run_cli_stderr(const std::string& args, const std::string& input, std::string& err) {
+  const std::string err_file = ::testing::TempDir() + "/alpha_cli_stderr.txt";
+  const CliRun r = run_cli(args, input, err_file);
+  std::ifstream in(err_file, std::ios::binary);
+  err.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  std::remove(err_file.c_str());
+  return r;
+}
+
 TEST(AlphaCli, ProgressBarOnStderrOnly) {
-  std::string cloud;
   const Cloud c = random_cloud(20000, 3, 17);
-  for (size_t i = 0; i < c.n; ++i)
-    cloud += std::to_string(c.coords[3 * i]) + " " + std::to_string(c.coords[3 * i + 1]) + " " +
-             std::to_string(c.coords[3 * i + 2]) + "\n";
-  const std::string err_file = ::testing::TempDir() + "/alpha_cli_progress_stderr.txt";
+  const std::string cloud = cloud_text_3d(c, c.n);
   auto run = [&](const std::string& flags, std::string& err) {
-    const CliRun r = run_cli("--algorithm alpha --threads 2 " + flags, cloud, err_file);
-    std::ifstream in(err_file, std::ios::binary);
-    err.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-    std::remove(err_file.c_str());
-    return r;
+    return run_cli_stderr("--algorithm alpha --threads 2 " + flags, cloud, err);
   };
   std::string err_plain, err_bar, err_off, err_both;
   const CliRun plain = run("", err_plain), bar = run("--progress", err_bar), off = run("--no-progress", err_off),
@@ -762,15 +773,8 @@ TEST(AlphaStats, StepsCoverThePipelineInOrder) {
   run(c2, 2, got);  // (R^2: the spatial sort is inside the insertion; no dimension 1 to reduce)
   EXPECT_EQ(got, (Names{"duplicates", "insertion", "cells", "faces", "sorts", "cofacets", "union_finds", "output"}));
 
-  std::string cloud;
-  for (size_t i = 0; i < 2000; ++i)
-    cloud += std::to_string(c3.coords[3 * i]) + " " + std::to_string(c3.coords[3 * i + 1]) + " " +
-             std::to_string(c3.coords[3 * i + 2]) + "\n";
-  const std::string err_file = ::testing::TempDir() + "/alpha_cli_stats_stderr.txt";
-  ASSERT_EQ(run_cli("--algorithm alpha --stats", cloud, err_file).code, 0);
-  std::ifstream in(err_file, std::ios::binary);
-  const std::string err((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  std::remove(err_file.c_str());
+  std::string err;
+  ASSERT_EQ(run_cli_stderr("--algorithm alpha --stats", cloud_text_3d(c3, 2000), err).code, 0);
   EXPECT_NE(err.find("\nsteps: duplicates="), std::string::npos) << err;
   EXPECT_NE(err.find(" dim1_bars="), std::string::npos) << err;
 }

@@ -485,14 +485,14 @@ inline void triangles_of_block(const std::vector<double>& X, const Buffer<uint32
       K.tri_val[f] = val;
       K.facet_cof[2 * f] = static_cast<uint32_t>(t);
       K.facet_cof[2 * f + 1] = g;
-      // the three edges, each with the opposite vertex of this triangle
-      const int ev[3][3] = {{ia, ib, ic}, {ia, ic, ib}, {ib, ic, ia}};
-      const int* o = kOthers[i];  // the triangle's edges as [x,y], [x,z], [y,z] (x < y < z)
-      K.tri_edges[3 * f] = ids[kPairSlot[o[0]][o[1]]];
-      K.tri_edges[3 * f + 1] = ids[kPairSlot[o[0]][o[2]]];
-      K.tri_edges[3 * f + 2] = ids[kPairSlot[o[1]][o[2]]];
+      // the three edges as [x,y], [x,z], [y,z] (x < y < z), each with the
+      // opposite vertex of this triangle (the edge updates do not depend on
+      // their order, and the attachment test not on its edge's orientation)
+      const int* o = kOthers[i];
+      const int ev[3][3] = {{o[0], o[1], o[2]}, {o[0], o[2], o[1]}, {o[1], o[2], o[0]}};
       for (int k = 0; k < 3; ++k) {
         const uint32_t e = ids[kPairSlot[ev[k][0]][ev[k][1]]];
+        K.tri_edges[3 * f + k] = e;
         ec.lower(e, val);
         if (!ec.attached(e) && Predicates<3>::edge_attached(P(q[ev[k][0]]), P(q[ev[k][1]]), P(q[ev[k][2]])))
           ec.attach(e);
