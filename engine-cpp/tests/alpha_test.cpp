@@ -705,7 +705,8 @@ std::string cloud_text_3d(const Cloud& c, size_t n) {
 
 // The command line's run on `input` with its stderr in `err`.
 CliRun run_cli_stderr(const std::string& args, const std::string& input, std::string& err) {
-  const std::string err_file = ::testing::TempDir() + "/alpha_cli_stderr.txt";
+  // (one file per process: ctest runs the tests as processes side by side)
+  const std::string err_file = ::testing::TempDir() + "/alpha_cli_stderr_" + std::to_string(getpid()) + ".txt";
   const CliRun r = run_cli(args, input, err_file);
   std::ifstream in(err_file, std::ios::binary);
   err.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
