@@ -1,5 +1,5 @@
 import { context, propagation, trace, SpanKind, SpanStatusCode, type Context, type Link, type Span } from "@opentelemetry/api";
-import { tracer } from "./tracing";
+import { spansExported, tracer } from "./tracing";
 
 // Kafka spans (OpenTelemetry messaging conventions): a PRODUCER span per produced
 // event, whose context travels in the record's headers (W3C traceparent), and a
@@ -27,8 +27,11 @@ export interface ProducerSpanInput {
 /**
  * Starts and ends the PRODUCER span of one event ("<topic> publish", child of
  * `parent`) and returns the context to inject into the record's headers.
+ * A process that exports no spans skips it: the record carries `parent`'s
+ * context, and the consumers' spans hang from that span instead.
  */
 export function producerSpan(input: ProducerSpanInput, parent: Context): Context {
+  if (!spansExported()) return parent;
   const span = tracer().startSpan(
     `${input.topic} publish`,
     {

@@ -9,17 +9,28 @@ import type { Metadata } from "@grpc/grpc-js";
 // and Kafka headers (auto-instrumentation is not relied upon).
 
 let provider: NodeTracerProvider | undefined;
+let exporting = false;
 
 /** Installs the global tracer provider once. Spans are exported over OTLP when an endpoint is set. */
 export function initTracing(serviceName: string, otlpEndpoint: string | undefined, extra: SpanProcessor[] = []): void {
   if (provider) return;
   const spanProcessors: SpanProcessor[] = [...extra];
   if (otlpEndpoint) spanProcessors.push(new BatchSpanProcessor(new OTLPTraceExporter({ url: otlpEndpoint })));
+  exporting = spanProcessors.length > 0;
   provider = new NodeTracerProvider({
     resource: resourceFromAttributes({ [ATTR_SERVICE_NAME]: serviceName }),
     spanProcessors,
   });
   provider.register();
+}
+
+/**
+ * Whether this process hands its spans to a processor (an OTLP exporter or
+ * one given to initTracing). Without one, the spans it records are dropped
+ * when they end: a span whose only use is to be exported can be skipped.
+ */
+export function spansExported(): boolean {
+  return exporting;
 }
 
 export async function shutdownTracing(): Promise<void> {
