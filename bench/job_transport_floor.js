@@ -15,7 +15,8 @@
 //   tracing    + a span per call and per job with the W3C context in the
 //              metadata (the mesh's OpenTelemetry setup, nothing exported)
 //   store      + every change of a job written to Redis (record + update list,
-//              one pipeline per change; one read per Watch), ioredis auto-pipelined
+//              one pipeline per change; one read per Watch), ioredis auto-pipelined,
+//              its writes coalesced per event-loop turn as the mesh does (coalesceWrites)
 //   queue      + the job goes through a BullMQ queue (add on submit; a Worker,
 //              concurrency 32, runs the engine call)
 //   events     + four Kafka events per job, one per change (kafkajs, idempotent,
@@ -55,6 +56,11 @@ const bytes = (n) => Buffer.alloc(n, 7);
 const listen = (server) =>
   new Promise((res, rej) => server.bindAsync("127.0.0.1:0", grpc.ServerCredentials.createInsecure(), (e, port) => (e ? rej(e) : res(port))));
 const common = () => require(path.join(ROOT, "services/common/dist/index.js"));
+/** A Redis connection whose writes of one event-loop turn leave in one writev, as the mesh's (common/redis.ts). */
+const coalesced = (r) => {
+  r.on("connect", () => common().coalesceWrites(r.stream));
+  return r;
+};
 
 /** The methods of each hop: opaque bytes, or the mesh's services (protobuf layer). */
 function methods(pb) {
@@ -85,7 +91,7 @@ async function backendState(layers, redisUrl, brokers, topic) {
   let redis;
   if (layers.has("store")) {
     const IORedis = require("ioredis");
-    redis = new IORedis(redisUrl, { enableAutoPipelining: true });
+    redis = coalesced(new IORedis(redisUrl, { enableAutoPipelining: true }));
   }
   let producer;
   if (layers.has("events")) {
@@ -289,7 +295,7 @@ async function role(name, args) {
     if (layers.has("queue")) {
       const { Queue, Worker } = require("bullmq");
       const IORedis = require("ioredis");
-      const conn = () => new IORedis(redisUrl, { maxRetriesPerRequest: null });
+      const conn = () => coalesced(new IORedis(redisUrl, { maxRetriesPerRequest: null }));
       const queue = new Queue("floor", { connection: conn() });
       new Worker("floor", (bj) => run(st.jobs.get(bj.data.id)), { connection: conn(), concurrency: 32 });
       enqueue = (job) => queue.add("compute", { id: job.id }, { jobId: `floor-${job.id}`, attempts: 3, removeOnComplete: { age: 3600, count: 10000 } });
