@@ -55,12 +55,25 @@ test("a Redis connection answers pipelines and commands issued in one turn, each
   try {
     await redis.select(13);
     await redis.flushdb();
+    // each call's own reply
+    const replies = [
+      [
+        [null, "OK"],
+        [null, 2],
+      ],
+      "OK",
+      [
+        [null, "x"],
+        [null, 1],
+      ],
+      "lua",
+    ];
     // the four calls leave in one writev: nothing is written until the turn ends
     const run = (): Promise<unknown[]> => {
       const stream = redis.stream as typeof redis.stream & { _writev: (...a: unknown[]) => void; _write: (...a: unknown[]) => void };
       const writev = jest.spyOn(stream, "_writev");
       const write = jest.spyOn(stream, "_write");
-      const replies = Promise.all([
+      const pending = Promise.all([
         redis.pipeline().set("k1", "1").incr("k1").exec(),
         redis.set("k2", "x"),
         redis.pipeline().get("k2").exists("k1").exec(),
@@ -68,42 +81,20 @@ test("a Redis connection answers pipelines and commands issued in one turn, each
       ]);
       expect(writev).not.toHaveBeenCalled();
       expect(write).not.toHaveBeenCalled();
-      return replies.finally(() => {
+      return pending.finally(() => {
         expect(writev).toHaveBeenCalledTimes(1);
         expect(write).not.toHaveBeenCalled();
         writev.mockRestore();
         write.mockRestore();
       });
     };
-    expect(await run()).toEqual([
-      [
-        [null, "OK"],
-        [null, 2],
-      ],
-      "OK",
-      [
-        [null, "x"],
-        [null, 1],
-      ],
-      "lua",
-    ]);
+    expect(await run()).toEqual(replies);
     // a new socket after a drop is coalesced too (and still works)
     const before = redis.stream;
     redis.disconnect(true);
     await once(redis, "ready");
     expect(redis.stream).not.toBe(before);
-    expect(await run()).toEqual([
-      [
-        [null, "OK"],
-        [null, 2],
-      ],
-      "OK",
-      [
-        [null, "x"],
-        [null, 1],
-      ],
-      "lua",
-    ]);
+    expect(await run()).toEqual(replies);
     await redis.flushdb();
   } finally {
     redis.disconnect();
