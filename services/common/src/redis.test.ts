@@ -1,3 +1,4 @@
+import { randomUUID } from "node:crypto";
 import { once } from "node:events";
 import net from "node:net";
 import { coalesceWrites, createRedis } from "./redis";
@@ -53,8 +54,10 @@ describe("coalesceWrites", () => {
 test("a Redis connection answers pipelines and commands issued in one turn, each with its own reply, and again after a reconnect", async () => {
   const redis = createRedis(REDIS_URL, log);
   try {
-    await redis.select(13);
-    await redis.flushdb();
+    // keys of this test's own (no other suite's data is touched)
+    const k1 = `tda-test:coalesce:${randomUUID()}:1`;
+    const k2 = `tda-test:coalesce:${randomUUID()}:2`;
+    await redis.del(k1, k2);
     // each call's own reply
     const replies = [
       [
@@ -74,9 +77,9 @@ test("a Redis connection answers pipelines and commands issued in one turn, each
       const writev = jest.spyOn(stream, "_writev");
       const write = jest.spyOn(stream, "_write");
       const pending = Promise.all([
-        redis.pipeline().set("k1", "1").incr("k1").exec(),
-        redis.set("k2", "x"),
-        redis.pipeline().get("k2").exists("k1").exec(),
+        redis.pipeline().set(k1, "1").incr(k1).exec(),
+        redis.set(k2, "x"),
+        redis.pipeline().get(k2).exists(k1).exec(),
         redis.eval("return ARGV[1]", 0, "lua"),
       ]);
       expect(writev).not.toHaveBeenCalled();
@@ -95,7 +98,7 @@ test("a Redis connection answers pipelines and commands issued in one turn, each
     await once(redis, "ready");
     expect(redis.stream).not.toBe(before);
     expect(await run()).toEqual(replies);
-    await redis.flushdb();
+    await redis.del(k1, k2);
   } finally {
     redis.disconnect();
   }
