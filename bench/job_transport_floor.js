@@ -16,7 +16,7 @@
 //              metadata (the mesh's OpenTelemetry setup, nothing exported)
 //   store      + every change of a job written to Redis (record + update list,
 //              one pipeline per change; one read per Watch), ioredis auto-pipelined,
-//              its writes coalesced per event-loop turn as the mesh does (coalesceWrites)
+//              connections made by the mesh's createRedis (writes coalesced per turn)
 //   queue      + the job goes through a BullMQ queue (add on submit; a Worker,
 //              concurrency 32, runs the engine call)
 //   events     + four Kafka events per job, one per change (kafkajs, idempotent,
@@ -56,11 +56,8 @@ const bytes = (n) => Buffer.alloc(n, 7);
 const listen = (server) =>
   new Promise((res, rej) => server.bindAsync("127.0.0.1:0", grpc.ServerCredentials.createInsecure(), (e, port) => (e ? rej(e) : res(port))));
 const common = () => require(path.join(ROOT, "services/common/dist/index.js"));
-/** A Redis connection whose writes of one event-loop turn leave in one writev, as the mesh's (common/redis.ts). */
-const coalesced = (r) => {
-  r.on("connect", () => common().coalesceWrites(r.stream));
-  return r;
-};
+/** A Redis connection made as the mesh makes its own (common/redis.ts: writes coalesced per event-loop turn). */
+const meshRedis = (url, opts) => common().createRedis(url, common().createLogger("floor", "silent"), opts);
 
 /** The methods of each hop: opaque bytes, or the mesh's services (protobuf layer). */
 function methods(pb) {
@@ -90,8 +87,7 @@ async function backendState(layers, redisUrl, brokers, topic) {
   const jobs = new Map(); // id -> { id, rec (protobuf Job), seq, updates, done, watchers }
   let redis;
   if (layers.has("store")) {
-    const IORedis = require("ioredis");
-    redis = coalesced(new IORedis(redisUrl, { enableAutoPipelining: true }));
+    redis = meshRedis(redisUrl, { autoPipelining: true });
   }
   let producer;
   if (layers.has("events")) {
@@ -294,8 +290,7 @@ async function role(name, args) {
     let enqueue = (job) => setImmediate(() => run(job).catch((e) => console.error(`floor: job failed: ${e.message}`)));
     if (layers.has("queue")) {
       const { Queue, Worker } = require("bullmq");
-      const IORedis = require("ioredis");
-      const conn = () => coalesced(new IORedis(redisUrl, { maxRetriesPerRequest: null }));
+      const conn = () => meshRedis(redisUrl, { forQueue: true });
       const queue = new Queue("floor", { connection: conn() });
       new Worker("floor", (bj) => run(st.jobs.get(bj.data.id)), { connection: conn(), concurrency: 32 });
       enqueue = (job) => queue.add("compute", { id: job.id }, { jobId: `floor-${job.id}`, attempts: 3, removeOnComplete: { age: 3600, count: 10000 } });

@@ -692,8 +692,6 @@ TEST(AlphaCli, FormatsAndOutput) {
   EXPECT_EQ(run_cli("--algorithm rips", "0 0\n1 1\n").code, 2);
 }
 
-// --progress draws the bar on stderr only (stdout unchanged); without the flag a
-// stderr that is not a terminal gets nothing, and --no-progress wins.
 // The first n points of a 3-D cloud as text, one point per line.
 std::string cloud_text_3d(const Cloud& c, size_t n) {
   std::string text;
@@ -714,6 +712,8 @@ CliRun run_cli_stderr(const std::string& args, const std::string& input, std::st
   return r;
 }
 
+// --progress draws the bar on stderr only (stdout unchanged); without the flag a
+// stderr that is not a terminal gets nothing, and --no-progress wins.
 TEST(AlphaCli, ProgressBarOnStderrOnly) {
   const Cloud c = random_cloud(20000, 3, 17);
   const std::string cloud = cloud_text_3d(c, c.n);

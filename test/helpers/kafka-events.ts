@@ -11,16 +11,6 @@ export interface KeyedEvents {
   duplicates: number;
 }
 
-/**
- * Consumes `topic` from the beginning (or from the offsets `from`, e.g. its
- * endOffsets taken before the test produced anything: a broker that earlier
- * suites and benches filled can hold more events than a test has time to read)
- * up to the end offsets it has when the call starts (so call it once the
- * producers are done), or until `done` says so. `spanFor` picks the messages
- * (by key) that get a CONSUMER span: a topic that earlier suites filled holds
- * thousands of events, more than a batch span processor's queue keeps, so a
- * trace test names the keys it looks for.
- */
 /** A partition of a topic and an offset in it (a string, as kafkajs gives and takes offsets). */
 export interface PartitionOffset {
   partition: number;
@@ -39,6 +29,16 @@ export async function endOffsets(brokers: string, topic: string): Promise<Partit
   }
 }
 
+/**
+ * Consumes `topic` from the beginning (or from the offsets `from`, e.g. its
+ * endOffsets taken before the test produced anything: a broker that earlier
+ * suites and benches filled can hold more events than a test has time to read)
+ * up to the end offsets it has when the call starts (so call it once the
+ * producers are done), or until `done` says so. `spanFor` picks the messages
+ * (by key) that get a CONSUMER span: a topic that earlier suites filled holds
+ * thousands of events, more than a batch span processor's queue keeps, so a
+ * trace test names the keys it looks for.
+ */
 export async function collectEvents(
   brokers: string,
   topic: string,
